@@ -1,0 +1,238 @@
+/**
+ * The error model: the standard codes and the typed errors a caller can match
+ * on with `instanceof`.
+ *
+ * - {@linkcode RpcError}: any error with a `code`, `message` and `data`; throw
+ *   one from a handler to choose what the caller receives.
+ * - {@linkcode RemoteError}: the remote side answered with an error.
+ * - {@linkcode ConnectionClosed}: the connection ended before a reply came.
+ * - {@linkcode CallTimeout}: no reply within the call's timeout.
+ * - {@linkcode TooManyCalls}: the bound on calls in flight was reached and
+ *   the peer was told to reject rather than wait.
+ *
+ * @example Throw from a handler, match on the caller
+ * ```ts
+ * import { RemoteError, RpcError } from "@seed/rpc";
+ *
+ * const thrown = new RpcError(-32000, "Out of stock", { sku: "A-1" });
+ * // ...crosses the wire, and the caller receives:
+ * const received = new RemoteError(thrown.toJSON());
+ * if (received instanceof RemoteError && received.code === -32000) {
+ *   console.log(received.message, received.data);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import type { ErrorObject } from "./message.ts";
+
+/**
+ * The error codes JSON-RPC 2.0 defines, and the ones this library adds in the
+ * implementation-defined server-error range (-32000 to -32099).
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode } from "@seed/rpc";
+ * console.log(ErrorCode.MethodNotFound); // -32601
+ * ```
+ */
+export const ErrorCode = {
+  /** Invalid JSON was received. */
+  ParseError: -32700,
+  /** The JSON sent is not a valid request object. */
+  InvalidRequest: -32600,
+  /** The method does not exist or is not available. */
+  MethodNotFound: -32601,
+  /** Invalid method parameters. */
+  InvalidParams: -32602,
+  /** Internal error (a handler failed, or its result broke its schema). */
+  InternalError: -32603,
+  /** A frame was larger than the receiver's limit. */
+  FrameTooLarge: -32001,
+  /** The receiver is shutting down and takes no new calls. */
+  ShuttingDown: -32002,
+} as const;
+
+/**
+ * The standard message for each standard code, as the JSON-RPC 2.0
+ * specification words it.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode, standardMessage } from "@seed/rpc";
+ * console.log(standardMessage(ErrorCode.ParseError)); // "Parse error"
+ * ```
+ */
+export function standardMessage(code: number): string {
+  switch (code) {
+    case ErrorCode.ParseError:
+      return "Parse error";
+    case ErrorCode.InvalidRequest:
+      return "Invalid Request";
+    case ErrorCode.MethodNotFound:
+      return "Method not found";
+    case ErrorCode.InvalidParams:
+      return "Invalid params";
+    case ErrorCode.InternalError:
+      return "Internal error";
+    case ErrorCode.FrameTooLarge:
+      return "Frame too large";
+    case ErrorCode.ShuttingDown:
+      return "Shutting down";
+    default:
+      return "Server error";
+  }
+}
+
+/**
+ * An error with a JSON-RPC `code` and optional `data`. Throw it from a handler
+ * and the caller receives exactly this code, message and data.
+ *
+ * @example
+ * ```ts
+ * import { RpcError } from "@seed/rpc";
+ * const error = new RpcError(-32000, "Out of stock", { sku: "A-1" });
+ * console.log(error.toJSON()); // { code: -32000, message: "Out of stock", data: { sku: "A-1" } }
+ * ```
+ */
+export class RpcError extends Error {
+  /** The JSON-RPC error code. */
+  readonly code: number;
+  /** Extra detail, sent as the error's `data` member when present. */
+  readonly data?: unknown;
+
+  /**
+   * Makes an error with a code, message and data.
+   *
+   * @param code An integer error code.
+   * @param message A short description (the standard one when omitted).
+   * @param data Extra detail for the caller.
+   */
+  constructor(code: number, message?: string, data?: unknown) {
+    super(message ?? standardMessage(code));
+    this.name = "RpcError";
+    this.code = code;
+    if (data !== undefined) this.data = data;
+  }
+
+  /** The error object that goes on the wire. */
+  toJSON(): ErrorObject {
+    return this.data === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+/**
+ * The remote side answered a call with an error. `code`, `message` and
+ * `data` are exactly what it sent.
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "@seed/rpc";
+ * const error = new RemoteError({ code: -32601, message: "Method not found" }, "nosuch");
+ * console.log(error.code, error.method); // -32601 "nosuch"
+ * ```
+ */
+export class RemoteError extends RpcError {
+  /** The method that was called, when known. */
+  readonly method?: string;
+
+  /**
+   * Wraps the error object a remote side sent.
+   *
+   * @param error The error object the remote sent.
+   * @param method The method that was called.
+   */
+  constructor(error: ErrorObject, method?: string) {
+    super(error.code, error.message, error.data);
+    this.name = "RemoteError";
+    if (method !== undefined) this.method = method;
+  }
+}
+
+/**
+ * The connection closed (either side) before the call was answered; every
+ * pending call is rejected with it.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionClosed } from "@seed/rpc";
+ * const error = new ConnectionClosed("server went away");
+ * console.log(error instanceof ConnectionClosed, error.reason);
+ * ```
+ */
+export class ConnectionClosed extends Error {
+  /** Why the connection closed, when known. */
+  readonly reason: string;
+
+  /**
+   * Makes the error pending calls are rejected with.
+   *
+   * @param reason Why the connection closed.
+   */
+  constructor(reason = "connection closed") {
+    super(`Connection closed: ${reason}`);
+    this.name = "ConnectionClosed";
+    this.reason = reason;
+  }
+}
+
+/**
+ * No reply arrived within the call's timeout. The remote side is told to
+ * cancel, and a reply that still arrives is dropped and counted.
+ *
+ * @example
+ * ```ts
+ * import { CallTimeout } from "@seed/rpc";
+ * const error = new CallTimeout("sleep", 500);
+ * console.log(error.message); // "Call 'sleep' timed out after 500 ms"
+ * ```
+ */
+export class CallTimeout extends Error {
+  /** The method that was called. */
+  readonly method: string;
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Makes the error a timed-out call is rejected with.
+   *
+   * @param method The method that was called.
+   * @param timeout The timeout in milliseconds.
+   */
+  constructor(method: string, timeout: number) {
+    super(`Call '${method}' timed out after ${timeout} ms`);
+    this.name = "CallTimeout";
+    this.method = method;
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The bound on calls in flight was reached and the peer was configured to
+ * reject (`whenFull: "reject"`) rather than wait.
+ *
+ * @example
+ * ```ts
+ * import { TooManyCalls } from "@seed/rpc";
+ * const error = new TooManyCalls(100);
+ * console.log(error.limit); // 100
+ * ```
+ */
+export class TooManyCalls extends Error {
+  /** The bound that was reached. */
+  readonly limit: number;
+
+  /**
+   * Makes the error a call is rejected with at the bound.
+   *
+   * @param limit The bound on calls in flight.
+   */
+  constructor(limit: number) {
+    super(`Too many calls in flight (limit ${limit})`);
+    this.name = "TooManyCalls";
+    this.limit = limit;
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * The message model every codec decodes into and encodes from.
+ *
+ * A wire's bytes become a {@linkcode Message} in a {@linkcode Codec}; the
+ * {@linkcode Peer} only ever sees messages. Seven kinds exist: the six that
+ * cross the wire (request, notification, result, error, heartbeat, close) and
+ * `invalid`, which a codec produces for input it could not read so that the
+ * peer can answer it.
+ *
+ * @example Build a request and its result
+ * ```ts
+ * import type { Message } from "@seed/rpc";
+ *
+ * const request: Message = { kind: "request", id: 1, method: "add", params: { a: 1, b: 2 } };
+ * const result: Message = { kind: "result", id: 1, result: 3 };
+ * console.log(request.kind, result.kind);
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * A request identifier. Our own peers number their calls from 1; a remote may
+ * use strings.
+ *
+ * @example
+ * ```ts
+ * import type { Id } from "@seed/rpc";
+ * const ids: Id[] = [1, "abc"];
+ * console.log(ids.length);
+ * ```
+ */
+export type Id = string | number;
+
+/**
+ * Metadata carried beside a message where the dialect has a place for it
+ * (AMQP headers, quickrpc security info). JSON-RPC 2.0 has none, so its codec
+ * neither writes nor reads it.
+ *
+ * @example
+ * ```ts
+ * import type { Meta } from "@seed/rpc";
+ * const meta: Meta = { traceId: "4bf92f35", sender: "cli-1" };
+ * console.log(meta.traceId);
+ * ```
+ */
+export interface Meta {
+  /** A trace identifier that follows a call across services. */
+  traceId?: string;
+  /** Who sent the message, where the wire says so. */
+  sender?: string;
+  /** Anything else a dialect or a caller wants to carry. */
+  [key: string]: unknown;
+}
+
+/**
+ * The error object of an error reply, as JSON-RPC 2.0 defines it.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorObject } from "@seed/rpc";
+ * const error: ErrorObject = { code: -32601, message: "Method not found" };
+ * console.log(error.code);
+ * ```
+ */
+export interface ErrorObject {
+  /** An integer; see {@linkcode ErrorCode} for the standard ones. */
+  code: number;
+  /** A short description. */
+  message: string;
+  /** Anything that helps the caller; left out when there is nothing. */
+  data?: unknown;
+}
+
+/**
+ * A call that expects a reply.
+ *
+ * `id` is `null` only when a remote sent a request with a null id (JSON-RPC
+ * allows it, discouraged); the reply then carries `null` too.
+ *
+ * @example
+ * ```ts
+ * import type { RequestMessage } from "@seed/rpc";
+ * const m: RequestMessage = { kind: "request", id: 7, method: "echo", params: ["hi"] };
+ * console.log(m.method);
+ * ```
+ */
+export interface RequestMessage {
+  /** Discriminant. */
+  kind: "request";
+  /** Correlates the reply with this request. */
+  id: Id | null;
+  /** The method's registered name. */
+  method: string;
+  /** By-name (object) or by-position (array) parameters; absent when none. */
+  params?: unknown;
+  /** Metadata, where the dialect carries it. */
+  meta?: Meta;
+}
+
+/**
+ * A call that expects no reply, not even when it fails.
+ *
+ * @example
+ * ```ts
+ * import type { NotificationMessage } from "@seed/rpc";
+ * const m: NotificationMessage = { kind: "notification", method: "log", params: { line: "x" } };
+ * console.log(m.method);
+ * ```
+ */
+export interface NotificationMessage {
+  /** Discriminant. */
+  kind: "notification";
+  /** The method's registered name. */
+  method: string;
+  /** By-name (object) or by-position (array) parameters; absent when none. */
+  params?: unknown;
+  /** Metadata, where the dialect carries it. */
+  meta?: Meta;
+}
+
+/**
+ * A successful reply.
+ *
+ * @example
+ * ```ts
+ * import type { ResultMessage } from "@seed/rpc";
+ * const m: ResultMessage = { kind: "result", id: 7, result: "hi" };
+ * console.log(m.result);
+ * ```
+ */
+export interface ResultMessage {
+  /** Discriminant. */
+  kind: "result";
+  /** The id of the request this answers. */
+  id: Id | null;
+  /** The handler's return value (`null` when it returned nothing). */
+  result: unknown;
+  /** Metadata, where the dialect carries it. */
+  meta?: Meta;
+}
+
+/**
+ * A failed reply. `id` is `null` when the failing request's id could not be
+ * read.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorMessage } from "@seed/rpc";
+ * const m: ErrorMessage = { kind: "error", id: null, error: { code: -32700, message: "Parse error" } };
+ * console.log(m.error.message);
+ * ```
+ */
+export interface ErrorMessage {
+  /** Discriminant. */
+  kind: "error";
+  /** The id of the request this answers, or `null`. */
+  id: Id | null;
+  /** What went wrong. */
+  error: ErrorObject;
+  /** Metadata, where the dialect carries it. */
+  meta?: Meta;
+}
+
+/**
+ * A keep-alive, optionally acknowledging every message up to `ack`
+ * (mushroom's heartbeat). Dialects without heartbeats never produce it.
+ *
+ * @example
+ * ```ts
+ * import type { HeartbeatMessage } from "@seed/rpc";
+ * const m: HeartbeatMessage = { kind: "heartbeat", ack: 117 };
+ * console.log(m.ack);
+ * ```
+ */
+export interface HeartbeatMessage {
+  /** Discriminant. */
+  kind: "heartbeat";
+  /** The highest message number received, where the dialect counts. */
+  ack?: number;
+}
+
+/**
+ * The sender is going away (mushroom's disconnect). Dialects without one
+ * signal closing by closing the transport.
+ *
+ * @example
+ * ```ts
+ * import type { CloseMessage } from "@seed/rpc";
+ * const m: CloseMessage = { kind: "close", reason: "shutting down" };
+ * console.log(m.reason);
+ * ```
+ */
+export interface CloseMessage {
+  /** Discriminant. */
+  kind: "close";
+  /** Why, for logs. */
+  reason?: string;
+}
+
+/**
+ * Input a codec could not turn into a valid message. It never crosses the
+ * wire as such: the peer answers it with an error reply carrying `id` and
+ * `error` when `answer` is true, and logs it otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { InvalidMessage } from "@seed/rpc";
+ * const m: InvalidMessage = {
+ *   kind: "invalid",
+ *   id: null,
+ *   error: { code: -32700, message: "Parse error" },
+ *   answer: true,
+ * };
+ * console.log(m.answer);
+ * ```
+ */
+export interface InvalidMessage {
+  /** Discriminant. */
+  kind: "invalid";
+  /** The id to answer with, `null` when it could not be read. */
+  id: Id | null;
+  /** The error to answer with (and to log). */
+  error: ErrorObject;
+  /** Whether the dialect wants this answered (false for broken replies). */
+  answer: boolean;
+}
+
+/**
+ * Any message a codec produces or accepts.
+ *
+ * @example Switch on the kind
+ * ```ts
+ * import type { Message } from "@seed/rpc";
+ *
+ * function describe(m: Message): string {
+ *   switch (m.kind) {
+ *     case "request":
+ *     case "notification":
+ *       return `call ${m.method}`;
+ *     case "result":
+ *       return `result for ${m.id}`;
+ *     case "error":
+ *       return `error ${m.error.code}`;
+ *     default:
+ *       return m.kind;
+ *   }
+ * }
+ * console.log(describe({ kind: "heartbeat" }));
+ * ```
+ */
+export type Message =
+  | RequestMessage
+  | NotificationMessage
+  | ResultMessage
+  | ErrorMessage
+  | HeartbeatMessage
+  | CloseMessage
+  | InvalidMessage;
