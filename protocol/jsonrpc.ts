@@ -1,0 +1,216 @@
+/**
+ * The JSON-RPC 2.0 codec: one JSON text per frame, exactly as the
+ * specification (https://www.jsonrpc.org/specification) defines it.
+ *
+ * - By-name (object) and by-position (array) params; `params` may be left out.
+ * - A request without `id` is a notification and never gets a reply.
+ * - A batch (a JSON array) is answered with one array of replies; a batch of
+ *   only notifications gets no reply; an empty batch is an invalid request.
+ * - Unreadable JSON is answered with -32700, anything else that is not a
+ *   valid request with -32600, with `id: null` when the id cannot be read.
+ *   The standard message is kept word for word; the reason goes in `data`.
+ * - Numeric ids must be finite, and integers must be safe (at most 2^53 - 1),
+ *   because a larger one cannot be echoed back unchanged.
+ * - Responses with a broken shape are logged by the peer, never answered, so
+ *   two peers can never bounce errors at each other.
+ *
+ * @example Encode a call, decode the reply
+ * ```ts
+ * import { jsonRpc } from "@seed/rpc";
+ *
+ * const frame = jsonRpc.encode({ kind: "request", id: 1, method: "subtract", params: [42, 23] });
+ * console.log(frame); // {"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}
+ * console.log(jsonRpc.decode('{"jsonrpc":"2.0","result":19,"id":1}'));
+ * // { kind: "result", id: 1, result: 19 }
+ * ```
+ *
+ * @module
+ */
+
+import type { Codec } from "./codec.ts";
+import { ErrorCode, standardMessage } from "./errors.ts";
+import type { ErrorObject, Id, InvalidMessage, Message } from "./message.ts";
+
+/** The method our peers use to cancel a call (`rpc.` names are reserved by the spec). */
+export const CANCEL_METHOD = "rpc.cancel";
+
+/**
+ * The JSON-RPC 2.0 codec. Use the shared {@linkcode jsonRpc} instance; the
+ * class exists for dialects that extend it.
+ *
+ * @example
+ * ```ts
+ * import { JsonRpcCodec } from "@seed/rpc";
+ * const codec = new JsonRpcCodec();
+ * console.log(codec.decode("[]"));
+ * // { kind: "invalid", id: null, error: { code: -32600, message: "Invalid Request", data: "empty batch" }, answer: true }
+ * ```
+ */
+export class JsonRpcCodec implements Codec<string> {
+  /** `"jsonrpc"`. */
+  readonly name: string = "jsonrpc";
+  /** Calls are cancelled with an `rpc.cancel` notification carrying `{ id }`. */
+  readonly cancelMethod: string = CANCEL_METHOD;
+
+  /** Encodes one message as one JSON text; heartbeats and closes have no form here. */
+  encode(message: Message): string | undefined {
+    switch (message.kind) {
+      case "request":
+        return message.params === undefined
+          ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"id":${
+            encodeId(message.id)
+          }}`
+          : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
+            encodeValue(message.params)
+          },"id":${encodeId(message.id)}}`;
+      case "notification":
+        return message.params === undefined
+          ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)}}`
+          : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
+            encodeValue(message.params)
+          }}`;
+      case "result":
+        return `{"jsonrpc":"2.0","result":${encodeValue(message.result)},"id":${
+          encodeId(message.id)
+        }}`;
+      case "error":
+        return `{"jsonrpc":"2.0","error":${encodeError(message.error)},"id":${
+          encodeId(message.id)
+        }}`;
+      default:
+        return undefined;
+    }
+  }
+
+  /** Encodes the replies to one batch as one JSON array. */
+  encodeBatch(messages: readonly Message[]): string {
+    const parts: string[] = [];
+    for (const message of messages) {
+      const part = this.encode(message);
+      if (part !== undefined) parts.push(part);
+    }
+    return `[${parts.join(",")}]`;
+  }
+
+  /** Decodes one JSON text: a message, a batch (array), or an `invalid` message. */
+  decode(frame: string): Message | readonly Message[] {
+    let value: unknown;
+    try {
+      value = JSON.parse(frame);
+    } catch (error) {
+      return invalid(null, ErrorCode.ParseError, (error as Error).message);
+    }
+    if (!Array.isArray(value)) return decodeObject(value);
+    if (value.length === 0) return invalid(null, ErrorCode.InvalidRequest, "empty batch");
+    const batch = new Array<Message>(value.length);
+    for (let i = 0; i < value.length; i++) batch[i] = decodeObject(value[i]);
+    return batch;
+  }
+}
+
+/**
+ * The shared JSON-RPC 2.0 codec instance.
+ *
+ * @example
+ * ```ts
+ * import { jsonRpc } from "@seed/rpc";
+ * console.log(jsonRpc.encode({ kind: "notification", method: "update", params: [1, 2] }));
+ * // {"jsonrpc":"2.0","method":"update","params":[1,2]}
+ * ```
+ */
+export const jsonRpc: JsonRpcCodec = new JsonRpcCodec();
+
+function encodeValue(value: unknown): string {
+  // `undefined` (a handler that returned nothing) and functions become null,
+  // as JSON.stringify does inside arrays.
+  return JSON.stringify(value) ?? "null";
+}
+
+function encodeId(id: Id | null): string {
+  return typeof id === "number" ? String(id) : JSON.stringify(id);
+}
+
+function encodeError(error: ErrorObject): string {
+  const head = `{"code":${error.code},"message":${JSON.stringify(error.message)}`;
+  return error.data === undefined ? `${head}}` : `${head},"data":${encodeValue(error.data)}}`;
+}
+
+function invalid(id: Id | null, code: number, reason: string, answer = true): InvalidMessage {
+  return {
+    kind: "invalid",
+    id,
+    error: { code, message: standardMessage(code), data: reason },
+    answer,
+  };
+}
+
+/** Whether `id` can be echoed back unchanged. */
+function isValidId(id: unknown): id is Id | null {
+  if (typeof id === "string" || id === null) return true;
+  if (typeof id !== "number" || !Number.isFinite(id)) return false;
+  return !Number.isInteger(id) || Number.isSafeInteger(id);
+}
+
+function decodeObject(value: unknown): Message {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return invalid(null, ErrorCode.InvalidRequest, "not an object");
+  }
+  const o = value as Record<string, unknown>;
+  const hasId = Object.hasOwn(o, "id");
+  const idOk = hasId && isValidId(o.id);
+  const replyId = idOk ? o.id as Id | null : null;
+  const method = o.method;
+
+  if (method !== undefined) {
+    if (o.jsonrpc !== "2.0") {
+      return invalid(replyId, ErrorCode.InvalidRequest, 'jsonrpc must be exactly "2.0"');
+    }
+    if (typeof method !== "string") {
+      return invalid(replyId, ErrorCode.InvalidRequest, "method must be a string");
+    }
+    if (hasId && !idOk) {
+      return invalid(
+        null,
+        ErrorCode.InvalidRequest,
+        "id must be a string, null, or a finite number (a safe integer when whole)",
+      );
+    }
+    const params = o.params;
+    if (params !== undefined && (params === null || typeof params !== "object")) {
+      return invalid(replyId, ErrorCode.InvalidRequest, "params must be an array or an object");
+    }
+    if (!hasId) {
+      return params === undefined
+        ? { kind: "notification", method }
+        : { kind: "notification", method, params };
+    }
+    return params === undefined
+      ? { kind: "request", id: replyId, method }
+      : { kind: "request", id: replyId, method, params };
+  }
+
+  const hasResult = Object.hasOwn(o, "result");
+  const hasError = Object.hasOwn(o, "error");
+  if (!hasResult && !hasError) {
+    return invalid(replyId, ErrorCode.InvalidRequest, "neither a request nor a response");
+  }
+  // A broken response is never answered: answering could ping-pong forever.
+  if (o.jsonrpc !== "2.0") {
+    return invalid(replyId, ErrorCode.InvalidRequest, 'jsonrpc must be exactly "2.0"', false);
+  }
+  if (!idOk) return invalid(null, ErrorCode.InvalidRequest, "response without a valid id", false);
+  if (hasResult && hasError) {
+    return invalid(replyId, ErrorCode.InvalidRequest, "both result and error", false);
+  }
+  if (hasResult) return { kind: "result", id: replyId, result: o.result };
+  const error = o.error as Record<string, unknown> | null;
+  if (
+    error === null || typeof error !== "object" || !Number.isInteger(error.code) ||
+    typeof error.message !== "string"
+  ) {
+    return invalid(replyId, ErrorCode.InvalidRequest, "malformed error object", false);
+  }
+  const object: ErrorObject = { code: error.code as number, message: error.message };
+  if (error.data !== undefined) object.data = error.data;
+  return { kind: "error", id: replyId, error: object };
+}
