@@ -1,0 +1,843 @@
+/**
+ * The {@linkcode Peer}: one class that calls and serves over any transport.
+ *
+ * Where a byte goes: the transport yields a frame → {@linkcode Codec.decode}
+ * makes messages → a request reaches its handler (`#serve`) → the handler's
+ * return value becomes a result message → {@linkcode Codec.encode} makes a
+ * frame → {@linkcode Transport.send}. Replies to our own calls settle the
+ * pending call with the same id (`#settle`).
+ *
+ * @example Both directions over one connection
+ * ```ts
+ * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+ *
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, {
+ *   codec: jsonRpc,
+ *   handlers: {
+ *     // A handler may call back the peer that called it.
+ *     greet: async ({ name }, ctx) => `hello ${name}, you are ${await ctx.peer.call("whoami")}`,
+ *   },
+ * });
+ * const client = new Peer(b, { codec: jsonRpc, handlers: { whoami: () => "a client" } });
+ * console.log(await client.call("greet", { name: "Ada" })); // "hello Ada, you are a client"
+ * await client.close();
+ * await server.closed;
+ * ```
+ *
+ * @module
+ */
+
+import type { Codec } from "./codec.ts";
+import { type CallContext, InboundCall } from "./context.ts";
+import {
+  CallTimeout,
+  ConnectionClosed,
+  ErrorCode,
+  RemoteError,
+  RpcError,
+  TooManyCalls,
+} from "./errors.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import type {
+  ErrorMessage,
+  ErrorObject,
+  Id,
+  Message,
+  Meta,
+  NotificationMessage,
+  RequestMessage,
+  ResultMessage,
+} from "./message.ts";
+import { OutgoingCall, OutgoingCalls } from "./outgoing.ts";
+import type { Transport } from "../transports/transport.ts";
+
+/**
+ * A function that serves one method. It receives the params exactly as the
+ * caller sent them (use a contract to validate and type them) and returns the
+ * result, or a promise of it. Throw an {@linkcode RpcError} to choose the error
+ * code; any other exception is answered with -32603 and its message.
+ *
+ * @example
+ * ```ts
+ * import type { Handler } from "@seed/rpc";
+ * const add: Handler = ({ a, b }) => a + b;
+ * console.log(add({ a: 1, b: 2 }, undefined as never)); // 3
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export type Handler = (params: any, ctx: CallContext) => unknown;
+
+/**
+ * Options for one call.
+ *
+ * @example
+ * ```ts
+ * import type { CallOptions } from "@seed/rpc";
+ * const options: CallOptions = { timeout: 500, signal: AbortSignal.timeout(1000) };
+ * console.log(options.timeout);
+ * ```
+ */
+export interface CallOptions {
+  /** Milliseconds to wait for the reply; 0 waits forever. Default: the peer's. */
+  timeout?: number;
+  /** Cancels the call: it rejects with `signal.reason` and the remote is told. */
+  signal?: AbortSignal;
+  /** Metadata for dialects that carry it. */
+  meta?: Meta;
+}
+
+/**
+ * Options for one notification.
+ *
+ * @example
+ * ```ts
+ * import type { NotifyOptions } from "@seed/rpc";
+ * const options: NotifyOptions = { meta: { traceId: "abc" } };
+ * console.log(options.meta);
+ * ```
+ */
+export interface NotifyOptions {
+  /** Metadata for dialects that carry it. */
+  meta?: Meta;
+}
+
+/**
+ * Options for a {@linkcode Peer}.
+ *
+ * @example
+ * ```ts
+ * import { jsonRpc, silentLogger, type PeerOptions } from "@seed/rpc";
+ * const options: PeerOptions<string> = {
+ *   codec: jsonRpc,
+ *   timeout: 5_000,
+ *   maxPendingCalls: 100,
+ *   whenFull: "reject",
+ *   logger: silentLogger,
+ * };
+ * console.log(options.timeout);
+ * ```
+ */
+export interface PeerOptions<F> {
+  /** How frames become messages. */
+  codec: Codec<F>;
+  /** Handlers by method name (own enumerable keys only). */
+  handlers?: Readonly<Record<string, Handler>>;
+  /** Default call timeout in milliseconds; 0 waits forever. Default 30 000. */
+  timeout?: number;
+  /** Bound on our calls awaiting replies. Default 1024. */
+  maxPendingCalls?: number;
+  /** At the bound: `"wait"` for room (default) or `"reject"` with {@linkcode TooManyCalls}. */
+  whenFull?: "wait" | "reject";
+  /**
+   * Bound on incoming calls being handled at once. At the bound the peer
+   * stops reading from the transport, which slows the sender. Default 256.
+   */
+  maxConcurrentHandlers?: number;
+  /** Where malformed input, failed notifications and dropped replies are logged. */
+  logger?: Logger;
+  /** A name for log lines (default: the transport's `remote`). */
+  name?: string;
+}
+
+/**
+ * Counters a peer keeps; read them with {@linkcode Peer.stats}.
+ *
+ * @example
+ * ```ts
+ * import type { PeerStats } from "@seed/rpc";
+ * const empty: PeerStats = {
+ *   pendingCalls: 0, runningHandlers: 0, lateReplies: 0, unknownReplies: 0, invalidMessages: 0,
+ * };
+ * console.log(empty.lateReplies);
+ * ```
+ */
+export interface PeerStats {
+  /** Our calls awaiting a reply. */
+  pendingCalls: number;
+  /** Incoming calls being handled. */
+  runningHandlers: number;
+  /** Replies to calls that had already timed out or been cancelled (dropped). */
+  lateReplies: number;
+  /** Replies to ids this peer never used (dropped). */
+  unknownReplies: number;
+  /** Frames or batch entries that were not valid messages. */
+  invalidMessages: number;
+}
+
+/**
+ * Collects the replies to one incoming batch, to send them as one frame in
+ * the order of the requests.
+ */
+class BatchReplies {
+  /** One slot per batch entry; entries that need no reply stay empty. */
+  readonly slots: (ResultMessage | ErrorMessage | undefined)[];
+  /** The entry being dispatched. */
+  index = 0;
+  waiting = 0;
+  sealed = false;
+
+  constructor(size: number) {
+    this.slots = new Array(size);
+  }
+
+  replies(): (ResultMessage | ErrorMessage)[] {
+    return this.slots.filter((reply) => reply !== undefined);
+  }
+}
+
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
+/**
+ * Calls and serves remote procedures over one transport, both directions at
+ * once.
+ *
+ * - `call` correlates replies by id, with a timeout (a default you can
+ *   change, and per call), an `AbortSignal` that cancels the call and tells
+ *   the remote side, and a bound on calls in flight.
+ * - Incoming requests reach handlers registered by name; only own,
+ *   registered names dispatch, so `__proto__` or `constructor` are never
+ *   callable. Names starting with `rpc.` are reserved by JSON-RPC.
+ * - `close()` rejects every pending call with {@linkcode ConnectionClosed}
+ *   and fires every running handler's `ctx.signal`.
+ *
+ * @typeParam F The transport's frame type.
+ *
+ * @example Timeouts, cancellation and typed errors
+ * ```ts
+ * import { CallTimeout, jsonRpc, memoryPair, Peer, RemoteError, RpcError } from "@seed/rpc";
+ *
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, {
+ *   codec: jsonRpc,
+ *   handlers: {
+ *     never: (_params, ctx) =>
+ *       new Promise((_resolve, reject) =>
+ *         ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))
+ *       ),
+ *     refuse: () => {
+ *       throw new RpcError(-32000, "Refused", { why: "closed on Sundays" });
+ *     },
+ *   },
+ * });
+ * const client = new Peer(b, { codec: jsonRpc, timeout: 50 });
+ *
+ * try {
+ *   await client.call("never");
+ * } catch (error) {
+ *   console.log(error instanceof CallTimeout); // true
+ * }
+ * try {
+ *   await client.call("refuse");
+ * } catch (error) {
+ *   if (error instanceof RemoteError) console.log(error.code, error.data); // -32000 { why: ... }
+ * }
+ * await client.close();
+ * await server.closed;
+ * ```
+ */
+export class Peer<F = string> {
+  #transport: Transport<F>;
+  #codec: Codec<F>;
+  #handlers = new Map<string, Handler>();
+  #logger: Logger;
+  #name: string;
+  #timeout: number;
+  #whenFull: "wait" | "reject";
+  #maxRunning: number;
+  #outgoing: OutgoingCalls;
+  #inbound = new Map<Id, InboundCall>();
+  #lastId = 0;
+  #running = 0;
+  #room: PromiseWithResolvers<void> | undefined;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #closing = false;
+  #closeError: ConnectionClosed | undefined;
+  #closed: Promise<void>;
+  #lateReplies = 0;
+  #unknownReplies = 0;
+  #invalidMessages = 0;
+
+  /**
+   * Starts serving at once: frames are read from `transport` from the next
+   * tick on, so handlers registered right after construction see every call.
+   *
+   * @param transport The connection.
+   * @param options The codec, handlers and limits.
+   */
+  constructor(transport: Transport<F>, options: PeerOptions<F>) {
+    this.#transport = transport;
+    this.#codec = options.codec;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#name = options.name ?? transport.remote ?? "peer";
+    this.#timeout = timeoutOption(options.timeout, 30_000);
+    this.#whenFull = options.whenFull ?? "wait";
+    this.#maxRunning = limitOption(options.maxConcurrentHandlers, 256, "maxConcurrentHandlers");
+    this.#outgoing = new OutgoingCalls(
+      limitOption(options.maxPendingCalls, 1024, "maxPendingCalls"),
+      (call) => new CallTimeout(call.method, call.timeout),
+      (call) => this.#sendCancel(call.id),
+    );
+    if (options.handlers !== undefined) {
+      for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);
+    }
+    const reading = this.#readLoop();
+    this.#closed = Promise.all([reading, transport.closed]).then(() => {});
+  }
+
+  /** Resolves once the connection is closed and every frame was processed. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Whether the peer is closing or closed. */
+  get isClosed(): boolean {
+    return this.#closing;
+  }
+
+  /** The codec in use. */
+  get codec(): Codec<F> {
+    return this.#codec;
+  }
+
+  /** The transport in use. */
+  get transport(): Transport<F> {
+    return this.#transport;
+  }
+
+  /**
+   * A snapshot of the peer's counters.
+   *
+   * @example
+   * ```ts
+   * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const peer = new Peer(a, { codec: jsonRpc });
+   * console.log(peer.stats().pendingCalls); // 0
+   * await peer.close();
+   * await b.closed;
+   * ```
+   */
+  stats(): PeerStats {
+    return {
+      pendingCalls: this.#outgoing.size,
+      runningHandlers: this.#running,
+      lateReplies: this.#lateReplies,
+      unknownReplies: this.#unknownReplies,
+      invalidMessages: this.#invalidMessages,
+    };
+  }
+
+  /**
+   * Registers (or replaces) the handler for `method`.
+   *
+   * @example
+   * ```ts
+   * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const peer = new Peer(a, { codec: jsonRpc }).handle("ping", () => "pong");
+   * console.log(peer.handles("ping")); // true
+   * await peer.close();
+   * await b.closed;
+   * ```
+   */
+  handle(method: string, handler: Handler): this {
+    if (typeof method !== "string" || method.length === 0) {
+      throw new TypeError("A method name must be a non-empty string");
+    }
+    if (method.startsWith("rpc.")) {
+      throw new TypeError(`'${method}': names starting with 'rpc.' are reserved by JSON-RPC`);
+    }
+    if (typeof handler !== "function") {
+      throw new TypeError(`The handler for '${method}' must be a function`);
+    }
+    this.#handlers.set(method, handler);
+    return this;
+  }
+
+  /** Whether a handler is registered for `method`. */
+  handles(method: string): boolean {
+    return this.#handlers.has(method);
+  }
+
+  /**
+   * Calls `method` on the remote side and resolves with its result.
+   *
+   * Rejects with {@linkcode RemoteError} when the remote answers with an
+   * error, {@linkcode CallTimeout} after the timeout, `signal.reason` when
+   * the signal aborts, {@linkcode ConnectionClosed} when the connection ends
+   * first, and {@linkcode TooManyCalls} at the bound when `whenFull` is
+   * `"reject"`.
+   *
+   * @typeParam T The result type you expect (not checked; use a contract for that).
+   * @example
+   * ```ts
+   * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const server = new Peer(a, { codec: jsonRpc, handlers: { subtract: ([x, y]) => x - y } });
+   * const client = new Peer(b, { codec: jsonRpc });
+   * console.log(await client.call<number>("subtract", [42, 23], { timeout: 1000 })); // 19
+   * await client.close();
+   * await server.closed;
+   * ```
+   */
+  call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
+    return this.#call(method, params, options ?? NO_OPTIONS) as Promise<T>;
+  }
+
+  /**
+   * Sends a notification: no reply, no error from the remote side. Resolves
+   * when the transport accepted it.
+   *
+   * @example
+   * ```ts
+   * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const seen = Promise.withResolvers<unknown>();
+   * const server = new Peer(a, { codec: jsonRpc, handlers: { log: (p) => seen.resolve(p) } });
+   * const client = new Peer(b, { codec: jsonRpc });
+   * await client.notify("log", { line: "hi" });
+   * console.log(await seen.promise); // { line: "hi" }
+   * await client.close();
+   * await server.closed;
+   * ```
+   */
+  notify(method: string, params?: unknown, options?: NotifyOptions): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closeError);
+    const message: NotificationMessage = params === undefined
+      ? { kind: "notification", method }
+      : { kind: "notification", method, params };
+    if (options?.meta !== undefined) message.meta = options.meta;
+    let frame: F | undefined;
+    try {
+      frame = this.#codec.encode(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (frame === undefined) {
+      return Promise.reject(
+        new TypeError(`The ${this.#codec.name} codec cannot carry notifications`),
+      );
+    }
+    return this.#transport.send(frame);
+  }
+
+  /**
+   * Closes the connection: pending calls reject with
+   * {@linkcode ConnectionClosed}, running handlers see `ctx.signal` abort,
+   * and their replies are dropped. Resolves when fully closed.
+   *
+   * @example
+   * ```ts
+   * import { ConnectionClosed, jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const server = new Peer(a, { codec: jsonRpc, handlers: { hang: () => new Promise(() => {}) } });
+   * const client = new Peer(b, { codec: jsonRpc });
+   * const pending = client.call("hang");
+   * await client.close("bye");
+   * await pending.catch((error) => console.log(error instanceof ConnectionClosed)); // true
+   * await server.closed;
+   * ```
+   */
+  close(reason = "closed locally"): Promise<void> {
+    this.#shutdown(reason);
+    return this.#closed;
+  }
+
+  /**
+   * Resolves when no incoming call is being handled (at once if none is).
+   * A server uses it to let calls finish before closing.
+   *
+   * @example
+   * ```ts
+   * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const peer = new Peer(a, { codec: jsonRpc });
+   * await peer.idle();
+   * await peer.close();
+   * await b.closed;
+   * ```
+   */
+  idle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  // ---- outgoing calls -------------------------------------------------------
+
+  #call(method: string, params: unknown, options: CallOptions): Promise<unknown> {
+    if (this.#closing) return Promise.reject(this.#closeError);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let timeout: number;
+    try {
+      timeout = timeoutOption(options.timeout, this.#timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#outgoing.full) {
+      if (this.#whenFull === "reject") {
+        return Promise.reject(new TooManyCalls(this.#outgoing.limit));
+      }
+      return this.#outgoing.waitForRoom(signal).then(() => this.#call(method, params, options));
+    }
+    const id = ++this.#lastId;
+    const message: RequestMessage = params === undefined
+      ? { kind: "request", id, method }
+      : { kind: "request", id, method, params };
+    if (options.meta !== undefined) message.meta = options.meta;
+    let frame: F | undefined;
+    try {
+      frame = this.#codec.encode(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (frame === undefined) {
+      return Promise.reject(new TypeError(`The ${this.#codec.name} codec cannot carry requests`));
+    }
+    const call = new OutgoingCall(this.#outgoing, id, method, timeout, signal);
+    this.#outgoing.add(call);
+    this.#transmit(call, frame);
+    return call.promise;
+  }
+
+  async #transmit(call: OutgoingCall, frame: F): Promise<void> {
+    try {
+      await this.#transport.send(frame);
+    } catch (error) {
+      this.#outgoing.take(call.id);
+      call.reject(error instanceof ConnectionClosed ? error : new ConnectionClosed(String(error)));
+    }
+  }
+
+  /** Tells the remote side to stop working on a call we gave up on. */
+  #sendCancel(id: Id): void {
+    const method = this.#codec.cancelMethod;
+    if (method === undefined || this.#closing) return;
+    this.notify(method, { id }).catch(this.#ignore);
+  }
+
+  #settle(message: ResultMessage | ErrorMessage): void {
+    const call = message.id === null ? undefined : this.#outgoing.take(message.id);
+    if (call !== undefined) {
+      if (message.kind === "result") call.resolve(message.result);
+      else call.reject(new RemoteError(message.error, call.method));
+      return;
+    }
+    const id = message.id;
+    if (typeof id === "number" && Number.isInteger(id) && id >= 1 && id <= this.#lastId) {
+      this.#lateReplies++;
+      this.#logger.debug(`${this.#name}: dropped a late reply to call ${id}`);
+    } else {
+      this.#unknownReplies++;
+      if (message.kind === "error") {
+        this.#logger.warn(
+          `${this.#name}: the remote side reported an error for id ${JSON.stringify(id)}`,
+          message.error,
+        );
+      } else {
+        this.#logger.warn(
+          `${this.#name}: dropped a reply to unknown id ${JSON.stringify(id)}`,
+        );
+      }
+    }
+  }
+
+  // ---- incoming frames ------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    // Let the constructor finish before the first frame is handled.
+    await Promise.resolve();
+    try {
+      for await (const frame of this.#transport.frames) {
+        this.#receive(frame);
+        if (this.#running >= this.#maxRunning) {
+          this.#room = Promise.withResolvers<void>();
+          await this.#room.promise;
+        }
+        if (this.#closing) break;
+      }
+    } catch (error) {
+      if (!this.#closing) this.#logger.warn(`${this.#name}: transport failed`, error);
+    }
+    this.#shutdown("connection closed by the remote side");
+  }
+
+  #receive(frame: F): void {
+    let decoded: Message | readonly Message[];
+    try {
+      decoded = this.#codec.decode(frame);
+    } catch (error) {
+      // Codecs must not throw; if one does, log it and keep serving.
+      this.#invalidMessages++;
+      this.#logger.error(`${this.#name}: the ${this.#codec.name} codec threw`, error);
+      return;
+    }
+    if (!Array.isArray(decoded)) {
+      this.#receiveOne(decoded as Message, undefined);
+      return;
+    }
+    const messages = decoded as readonly Message[];
+    const batch = new BatchReplies(messages.length);
+    for (; batch.index < messages.length; batch.index++) {
+      this.#receiveOne(messages[batch.index]!, batch);
+    }
+    batch.sealed = true;
+    if (batch.waiting === 0) this.#flushBatch(batch);
+  }
+
+  #receiveOne(message: Message, batch: BatchReplies | undefined): void {
+    switch (message.kind) {
+      case "request":
+        this.#serve(message, batch);
+        return;
+      case "notification":
+        this.#serveNotification(message);
+        return;
+      case "result":
+      case "error":
+        this.#settle(message);
+        return;
+      case "invalid":
+        this.#invalidMessages++;
+        if (message.answer) {
+          this.#logger.debug(`${this.#name}: answered invalid input`, message.error);
+          this.#answer({ kind: "error", id: message.id, error: message.error }, batch);
+        } else {
+          this.#logger.warn(`${this.#name}: dropped an invalid reply`, message.error);
+        }
+        return;
+      case "heartbeat":
+        return;
+      case "close":
+        this.#shutdown(message.reason ?? "closed by the remote side");
+        return;
+    }
+  }
+
+  #serve(message: RequestMessage, batch: BatchReplies | undefined): void {
+    const { id, method } = message;
+    if (method === this.#codec.cancelMethod) {
+      this.#cancelInbound(message.params);
+      this.#answer({ kind: "result", id, result: null }, batch);
+      return;
+    }
+    const handler = this.#handlers.get(method);
+    if (handler === undefined) {
+      this.#answer(errorReply(id, ErrorCode.MethodNotFound, "Method not found"), batch);
+      return;
+    }
+    if (id !== null && this.#inbound.has(id)) {
+      this.#answer(
+        errorReply(id, ErrorCode.InvalidRequest, "Invalid Request", "duplicate id in flight"),
+        batch,
+      );
+      return;
+    }
+    const ctx = new InboundCall(this as Peer<unknown>, method, id, message.meta);
+    if (id !== null) this.#inbound.set(id, ctx);
+    this.#running++;
+    if (batch !== undefined) batch.waiting++;
+    this.#invoke(handler, message, ctx, batch, batch?.index ?? 0);
+  }
+
+  async #invoke(
+    handler: Handler,
+    message: RequestMessage,
+    ctx: InboundCall,
+    batch: BatchReplies | undefined,
+    slot: number,
+  ): Promise<void> {
+    let reply: ResultMessage | ErrorMessage;
+    try {
+      const result = await handler(message.params, ctx);
+      reply = { kind: "result", id: message.id, result: result === undefined ? null : result };
+    } catch (error) {
+      reply = { kind: "error", id: message.id, error: this.#errorObject(error) };
+    }
+    if (message.id !== null && this.#inbound.get(message.id) === ctx) {
+      this.#inbound.delete(message.id);
+    }
+    try {
+      if (batch !== undefined) {
+        if (!ctx.aborted) batch.slots[slot] = reply;
+        batch.waiting--;
+        if (batch.sealed && batch.waiting === 0) await this.#flushBatch(batch);
+      } else if (!ctx.aborted && !this.#closing) {
+        await this.#sendReply(reply);
+      }
+    } finally {
+      this.#release();
+    }
+  }
+
+  #serveNotification(message: NotificationMessage): void {
+    const method = message.method;
+    if (method === this.#codec.cancelMethod) {
+      this.#cancelInbound(message.params);
+      return;
+    }
+    const handler = this.#handlers.get(method);
+    if (handler === undefined) {
+      this.#logger.warn(`${this.#name}: notification for unknown method '${method}' dropped`);
+      return;
+    }
+    this.#running++;
+    this.#notifyHandler(handler, message);
+  }
+
+  async #notifyHandler(handler: Handler, message: NotificationMessage): Promise<void> {
+    const ctx = new InboundCall(this as Peer<unknown>, message.method, undefined, message.meta);
+    try {
+      await handler(message.params, ctx);
+    } catch (error) {
+      this.#logger.warn(
+        `${this.#name}: notification '${message.method}' failed`,
+        this.#errorObject(error),
+      );
+    } finally {
+      this.#release();
+    }
+  }
+
+  #cancelInbound(params: unknown): void {
+    const id = (params as { id?: unknown } | null)?.id;
+    if (typeof id !== "string" && typeof id !== "number") return;
+    const ctx = this.#inbound.get(id);
+    if (ctx === undefined) return;
+    this.#inbound.delete(id);
+    ctx.abort(new DOMException(`Call ${id} was cancelled by the caller`, "AbortError"));
+  }
+
+  #release(): void {
+    this.#running--;
+    if (this.#room !== undefined && this.#running < this.#maxRunning) {
+      const room = this.#room;
+      this.#room = undefined;
+      room.resolve();
+    }
+    if (this.#idle !== undefined && this.#running === 0) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle.resolve();
+    }
+  }
+
+  // ---- replies --------------------------------------------------------------
+
+  /** Sends a reply now, or adds it to its batch. */
+  #answer(reply: ResultMessage | ErrorMessage, batch: BatchReplies | undefined): void {
+    if (batch !== undefined) batch.slots[batch.index] = reply;
+    else if (!this.#closing) this.#sendReply(reply).catch(this.#ignore);
+  }
+
+  #sendReply(reply: ResultMessage | ErrorMessage): Promise<void> {
+    let frame: F | undefined;
+    try {
+      frame = this.#codec.encode(reply);
+    } catch (error) {
+      frame = this.#codec.encode(this.#unserialisable(reply, error));
+    }
+    if (frame === undefined) return Promise.resolve();
+    return this.#transport.send(frame).catch(this.#onSendFailed);
+  }
+
+  #flushBatch(batch: BatchReplies): Promise<void> {
+    const replies = batch.replies();
+    if (replies.length === 0 || this.#closing) return Promise.resolve();
+    const codec = this.#codec;
+    if (codec.encodeBatch === undefined) {
+      return Promise.all(replies.map((r) => this.#sendReply(r))).then(() => {});
+    }
+    let frame: F;
+    try {
+      frame = codec.encodeBatch(replies);
+    } catch {
+      // One reply could not be serialised: find it and answer it with an error.
+      const fixed = replies.map((reply) => {
+        try {
+          codec.encode(reply);
+          return reply;
+        } catch (error) {
+          return this.#unserialisable(reply, error);
+        }
+      });
+      frame = codec.encodeBatch(fixed);
+    }
+    return this.#transport.send(frame).catch(this.#onSendFailed);
+  }
+
+  #unserialisable(reply: ResultMessage | ErrorMessage, error: unknown): ErrorMessage {
+    this.#logger.error(`${this.#name}: a reply could not be serialised`, error);
+    return errorReply(
+      reply.id,
+      ErrorCode.InternalError,
+      "Internal error",
+      "the result could not be serialised",
+    );
+  }
+
+  #errorObject(error: unknown): ErrorObject {
+    if (error instanceof RpcError) return error.toJSON();
+    const message = error instanceof Error ? error.message : String(error);
+    return { code: ErrorCode.InternalError, message };
+  }
+
+  #onSendFailed = (error: unknown): void => {
+    if (!this.#closing) this.#logger.debug(`${this.#name}: could not send a reply`, error);
+  };
+
+  #ignore = (): void => {};
+
+  // ---- closing --------------------------------------------------------------
+
+  #shutdown(reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const error = new ConnectionClosed(reason);
+    this.#closeError = error;
+    this.#outgoing.rejectAll(error);
+    for (const ctx of this.#inbound.values()) ctx.abort(error);
+    this.#inbound.clear();
+    this.#room?.resolve();
+    this.#room = undefined;
+    const closeFrame = safeEncode(this.#codec, { kind: "close", reason });
+    if (closeFrame !== undefined) this.#transport.send(closeFrame).catch(this.#ignore);
+    this.#transport.close(reason).catch(this.#ignore);
+  }
+}
+
+function errorReply(id: Id | null, code: number, message: string, data?: unknown): ErrorMessage {
+  return {
+    kind: "error",
+    id,
+    error: data === undefined ? { code, message } : { code, message, data },
+  };
+}
+
+function safeEncode<F>(codec: Codec<F>, message: Message): F | undefined {
+  try {
+    return codec.encode(message);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A timeout option: undefined → fallback; 0 or Infinity → 0 (none). */
+function timeoutOption(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(`timeout must be a non-negative number of milliseconds, got ${value}`);
+  }
+  return value === Infinity ? 0 : value;
+}
+
+/** A bound option: undefined → fallback; otherwise a whole number ≥ 1 or Infinity. */
+function limitOption(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (value !== Infinity && !(Number.isInteger(value) && value >= 1)) {
+    throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
+  }
+  return value;
+}
