@@ -1,0 +1,527 @@
+/**
+ * Typed API contracts: declare a service's methods once, with a JSON Schema
+ * for each method's params and result, and get a validated, typed
+ * implementation on one side and a typed client proxy on the other.
+ *
+ * quickrpc's RemoteAPI idea, done the TypeScript way: `incoming` lists what
+ * this side answers, `outgoing` what it calls on the other side, and
+ * {@linkcode Contract.invert} gives the other side's view. Schemas are
+ * compiled once, with ajv, when the contract is defined.
+ *
+ * @example Both ends of one contract
+ * ```ts
+ * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
+ *
+ * const Calculator = defineContract({
+ *   name: "calculator",
+ *   incoming: {
+ *     add: {
+ *       params: {
+ *         type: "object",
+ *         properties: { a: { type: "number" }, b: { type: "number" } },
+ *         required: ["a", "b"],
+ *         additionalProperties: false,
+ *       },
+ *       result: { type: "number" },
+ *     },
+ *     log: { notification: true, params: { type: "object", properties: { line: { type: "string" } } } },
+ *   },
+ * });
+ *
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, { codec: jsonRpc });
+ * Calculator.implement(server, {
+ *   add: ({ a, b }) => a + b, // a and b are numbers
+ *   log: ({ line }) => console.log(line),
+ * });
+ *
+ * const client = new Peer(b, { codec: jsonRpc });
+ * const calc = Calculator.invert().remote(client);
+ * const sum: number = await calc.add({ a: 1, b: 2 });
+ * console.log(sum); // 3
+ * await client.close();
+ * await server.closed;
+ * ```
+ *
+ * @module
+ */
+
+import type { CallContext } from "./context.ts";
+import { ErrorCode, RpcError } from "./errors.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import type { CallOptions, Handler, NotifyOptions, Peer } from "./peer.ts";
+import type { Infer, JsonSchema } from "./schema.ts";
+import { formatIssues, SchemaCompiler, type Validate } from "./validator.ts";
+
+/**
+ * A method that answers: its params and result schemas.
+ *
+ * @example
+ * ```ts
+ * import type { MethodSpec } from "@seed/rpc";
+ * const echo: MethodSpec = { params: { type: "array" }, result: { type: "array" } };
+ * console.log(echo);
+ * ```
+ */
+export interface MethodSpec {
+  /**
+   * The params schema. Leave it out for a method that takes none (then
+   * only no params, `[]` or `{}` are accepted).
+   */
+  readonly params?: JsonSchema;
+  /** The result schema. Left out, the result is `unknown` and unchecked. */
+  readonly result?: JsonSchema;
+  /** Not a notification. */
+  readonly notification?: false;
+  /** For docs and generated descriptions. */
+  readonly description?: string;
+}
+
+/**
+ * A method that is only ever notified: no reply, no result.
+ *
+ * @example
+ * ```ts
+ * import type { NotificationSpec } from "@seed/rpc";
+ * const log: NotificationSpec = { notification: true, params: { type: "object" } };
+ * console.log(log.notification);
+ * ```
+ */
+export interface NotificationSpec {
+  /** The params schema; left out for none. */
+  readonly params?: JsonSchema;
+  /** Marks a notification. */
+  readonly notification: true;
+  /** For docs and generated descriptions. */
+  readonly description?: string;
+}
+
+/**
+ * Method specs by name.
+ *
+ * @example
+ * ```ts
+ * import type { MethodSpecs } from "@seed/rpc";
+ * const specs: MethodSpecs = { ping: { result: { const: "pong" } } };
+ * console.log(Object.keys(specs));
+ * ```
+ */
+export type MethodSpecs = { readonly [name: string]: MethodSpec | NotificationSpec };
+
+/**
+ * What {@linkcode defineContract} takes.
+ *
+ * @example
+ * ```ts
+ * import type { ContractDefinition } from "@seed/rpc";
+ * const definition: ContractDefinition = {
+ *   name: "chat",
+ *   incoming: { say: { notification: true, params: { type: "string" } } },
+ *   outgoing: { heard: { notification: true, params: { type: "string" } } },
+ * };
+ * console.log(definition.name);
+ * ```
+ */
+export interface ContractDefinition {
+  /** A name for errors and logs. */
+  readonly name?: string;
+  /** Methods this side answers. */
+  readonly incoming?: MethodSpecs;
+  /** Methods this side calls on the other side. */
+  readonly outgoing?: MethodSpecs;
+}
+
+/**
+ * Options for a contract.
+ *
+ * @example
+ * ```ts
+ * import { defineContract } from "@seed/rpc";
+ * const Ids = defineContract(
+ *   { incoming: { check: { params: { type: "string", format: "sku" }, result: { type: "boolean" } } } },
+ *   { formats: { sku: /^[A-Z]-\d+$/ } },
+ * );
+ * console.log(Ids.name);
+ * ```
+ */
+export interface ContractOptions {
+  /** Extra `format` names for the schemas (none is built in). */
+  formats?: Readonly<Record<string, RegExp | ((value: string) => boolean)>>;
+  /** Share one compiler (and its compiled schemas) between contracts. */
+  compiler?: SchemaCompiler;
+  /** Where a handler's result that breaks its schema is logged. */
+  logger?: Logger;
+}
+
+/**
+ * The params type of a spec (`undefined` when it declares none).
+ *
+ * @example
+ * ```ts
+ * import type { ParamsOf } from "@seed/rpc";
+ * type P = ParamsOf<{ params: { type: "array"; items: { type: "number" } } }>; // number[]
+ * const p: P = [1, 2];
+ * console.log(p);
+ * ```
+ */
+export type ParamsOf<S> = S extends { readonly params: infer P } ? Infer<P> : undefined;
+
+/**
+ * The result type of a spec (`void` for a notification, `unknown` when no
+ * result schema is declared).
+ *
+ * @example
+ * ```ts
+ * import type { ResultOf } from "@seed/rpc";
+ * type R = ResultOf<{ result: { type: "string" } }>; // string
+ * const r: R = "ok";
+ * console.log(r);
+ * ```
+ */
+export type ResultOf<S> = S extends { readonly notification: true } ? void
+  : S extends { readonly result: infer R } ? Infer<R>
+  : unknown;
+
+/**
+ * The object a server passes to {@linkcode Contract.implement}: one function
+ * per incoming method, typed from its schemas.
+ *
+ * @example
+ * ```ts
+ * import type { Implementation } from "@seed/rpc";
+ * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
+ * const impl: Implementation<Specs> = { double: (n) => n * 2 };
+ * console.log(impl.double(2, undefined as never));
+ * ```
+ */
+export type Implementation<M extends MethodSpecs> = {
+  [K in keyof M]: (
+    params: ParamsOf<M[K]>,
+    ctx: CallContext,
+  ) => ResultOf<M[K]> | Promise<ResultOf<M[K]>>;
+};
+
+/**
+ * The typed proxy {@linkcode Contract.remote} returns: one async function per
+ * outgoing method.
+ *
+ * @example
+ * ```ts
+ * import type { Remote } from "@seed/rpc";
+ * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
+ * async function useIt(remote: Remote<Specs>): Promise<number> {
+ *   return await remote.double(21, { timeout: 1000 });
+ * }
+ * console.log(typeof useIt);
+ * ```
+ */
+export type Remote<M extends MethodSpecs> = {
+  readonly [K in keyof M]: M[K] extends { readonly notification: true } ? (
+      ...args: M[K] extends { readonly params: infer P }
+        ? [params: Infer<P>, options?: NotifyOptions]
+        : [params?: undefined, options?: NotifyOptions]
+    ) => Promise<void>
+    : (
+      ...args: M[K] extends { readonly params: infer P } ? [params: Infer<P>, options?: CallOptions]
+        : [params?: undefined, options?: CallOptions]
+    ) => Promise<ResultOf<M[K]>>;
+};
+
+/**
+ * The incoming specs of a definition.
+ *
+ * @example
+ * ```ts
+ * import type { IncomingOf } from "@seed/rpc";
+ * type I = IncomingOf<{ incoming: { ping: { result: { type: "string" } } } }>;
+ * const names: (keyof I)[] = ["ping"];
+ * console.log(names);
+ * ```
+ */
+export type IncomingOf<D> = D extends { readonly incoming: infer I extends MethodSpecs } ? I
+  : Record<never, never>;
+
+/**
+ * The outgoing specs of a definition.
+ *
+ * @example
+ * ```ts
+ * import type { OutgoingOf } from "@seed/rpc";
+ * type O = OutgoingOf<{ outgoing: { tick: { notification: true } } }>;
+ * const names: (keyof O)[] = ["tick"];
+ * console.log(names);
+ * ```
+ */
+export type OutgoingOf<D> = D extends { readonly outgoing: infer O extends MethodSpecs } ? O
+  : Record<never, never>;
+
+/** A spec with its schemas compiled. */
+class CompiledMethod {
+  readonly name: string;
+  readonly notification: boolean;
+  readonly validateParams: Validate | undefined;
+  readonly validateResult: Validate | undefined;
+  /** Property names that by-position params fill, in order. */
+  readonly positional: readonly string[] | undefined;
+
+  constructor(name: string, spec: MethodSpec | NotificationSpec, compiler: SchemaCompiler) {
+    this.name = name;
+    this.notification = spec.notification === true;
+    const where = `'${name}'`;
+    this.validateParams = spec.params === undefined
+      ? undefined
+      : compileFor(compiler, spec.params, `the params of ${where}`);
+    const result = (spec as MethodSpec).result;
+    this.validateResult = result === undefined || this.notification
+      ? undefined
+      : compileFor(compiler, result, `the result of ${where}`);
+    const properties = typeof spec.params === "object" ? spec.params.properties : undefined;
+    this.positional = properties !== null && typeof properties === "object" &&
+        !Array.isArray(properties)
+      ? Object.keys(properties)
+      : undefined;
+  }
+
+  /** Checks (and, for by-position params, names) incoming params. */
+  acceptParams(params: unknown): unknown {
+    if (this.validateParams === undefined) {
+      if (params === undefined || isEmpty(params)) return undefined;
+      throw new RpcError(ErrorCode.InvalidParams, `Invalid params: '${this.name}' takes none`, [
+        { path: "", message: "must be absent", keyword: "params" },
+      ]);
+    }
+    if (Array.isArray(params) && this.positional !== undefined) {
+      if (params.length > this.positional.length) {
+        throw new RpcError(
+          ErrorCode.InvalidParams,
+          `Invalid params: '${this.name}' takes at most ${this.positional.length} by position`,
+          [{ path: "", message: "has too many items", keyword: "positional" }],
+        );
+      }
+      const named: Record<string, unknown> = {};
+      for (let i = 0; i < params.length; i++) named[this.positional[i]!] = params[i];
+      params = named;
+    }
+    this.checkParams(params);
+    return params;
+  }
+
+  /** Throws -32602 when `params` breaks the params schema. */
+  checkParams(params: unknown): void {
+    const issues = this.validateParams?.(params);
+    if (issues !== undefined) {
+      throw new RpcError(
+        ErrorCode.InvalidParams,
+        `Invalid params: ${formatIssues(issues)}`,
+        issues,
+      );
+    }
+  }
+}
+
+function compileFor(compiler: SchemaCompiler, schema: JsonSchema, what: string): Validate {
+  try {
+    return compiler.compile(schema);
+  } catch (error) {
+    throw new TypeError(`${what}: ${(error as Error).message}`);
+  }
+}
+
+function isEmpty(params: unknown): boolean {
+  if (Array.isArray(params)) return params.length === 0;
+  return params !== null && typeof params === "object" && Object.keys(params).length === 0;
+}
+
+function compileAll(specs: MethodSpecs | undefined, compiler: SchemaCompiler) {
+  const table = new Map<string, CompiledMethod>();
+  for (const name of Object.keys(specs ?? {})) {
+    if (name.startsWith("rpc.")) {
+      throw new TypeError(`'${name}': names starting with 'rpc.' are reserved by JSON-RPC`);
+    }
+    table.set(name, new CompiledMethod(name, specs![name]!, compiler));
+  }
+  return table;
+}
+
+/**
+ * A service's methods, both directions, with compiled schemas. Make one with
+ * {@linkcode defineContract}.
+ *
+ * @typeParam In The methods this side answers.
+ * @typeParam Out The methods this side calls.
+ *
+ * @example The other side's view
+ * ```ts
+ * import { defineContract } from "@seed/rpc";
+ * const Server = defineContract({
+ *   incoming: { ping: { result: { const: "pong" } } },
+ *   outgoing: { tick: { notification: true, params: { type: "integer" } } },
+ * });
+ * const Client = Server.invert();
+ * console.log(Object.keys(Client.incoming), Object.keys(Client.outgoing)); // ["tick"] ["ping"]
+ * ```
+ */
+export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
+  /** The contract's name. */
+  readonly name: string;
+  /** Methods this side answers. */
+  readonly incoming: In;
+  /** Methods this side calls on the other side. */
+  readonly outgoing: Out;
+  #compiler: SchemaCompiler;
+  #options: ContractOptions;
+  #in: Map<string, CompiledMethod>;
+  #out: Map<string, CompiledMethod>;
+
+  /**
+   * Compiles every schema now, so a broken schema fails here, with the
+   * method's name, not at the first call. Prefer {@linkcode defineContract},
+   * which also infers the types.
+   */
+  constructor(definition: ContractDefinition, options: ContractOptions = {}) {
+    this.name = definition.name ?? "contract";
+    this.incoming = (definition.incoming ?? {}) as In;
+    this.outgoing = (definition.outgoing ?? {}) as Out;
+    this.#options = options;
+    this.#compiler = options.compiler ??
+      new SchemaCompiler({ formats: options.formats, logger: options.logger });
+    this.#in = compileAll(definition.incoming, this.#compiler);
+    this.#out = compileAll(definition.outgoing, this.#compiler);
+  }
+
+  /**
+   * The other side's view: incoming and outgoing swapped (the compiled
+   * schemas are shared, not compiled again).
+   */
+  invert(): Contract<Out, In> {
+    return new Contract<Out, In>(
+      { name: this.name, incoming: this.outgoing, outgoing: this.incoming },
+      { ...this.#options, compiler: this.#compiler },
+    );
+  }
+
+  /**
+   * Registers `impl` on `peer` for every incoming method. Params are checked
+   * before the function runs (a failure answers -32602 with the path and
+   * reason in `data`); a result that breaks its schema is logged and
+   * answered with -32603, so bad data never leaves.
+   *
+   * @example
+   * ```ts
+   * import { defineContract, jsonRpc, memoryPair, Peer, RemoteError } from "@seed/rpc";
+   * const Api = defineContract({
+   *   incoming: { half: { params: { type: "array", items: { type: "integer" } }, result: { type: "integer" } } },
+   * });
+   * const [a, b] = memoryPair();
+   * const server = new Peer(a, { codec: jsonRpc });
+   * Api.implement(server, { half: ([n]) => n! / 2 });
+   * const client = new Peer(b, { codec: jsonRpc });
+   * await client.call("half", ["x"]).catch((e: RemoteError) => console.log(e.code, e.data));
+   * // -32602 [{ path: "/0", message: "must be integer", keyword: "type" }]
+   * await client.close();
+   * await server.closed;
+   * ```
+   */
+  implement<F>(peer: Peer<F>, impl: Implementation<In>): void {
+    const logger = this.#options.logger ?? consoleLogger;
+    const contract = this.name;
+    for (const method of this.#in.values()) {
+      const fn = (impl as Record<string, unknown>)[method.name];
+      if (typeof fn !== "function") {
+        throw new TypeError(`${contract}: no implementation for '${method.name}'`);
+      }
+      const handler: Handler = async (params, ctx) => {
+        const result = await fn.call(impl, method.acceptParams(params), ctx);
+        const issues = method.validateResult?.(result);
+        if (issues !== undefined) {
+          logger.error(
+            `${contract}: the result of '${method.name}' breaks its schema: ${
+              formatIssues(issues)
+            }`,
+          );
+          throw new RpcError(ErrorCode.InternalError, "Internal error", {
+            reason: "the result does not match the contract",
+          });
+        }
+        return result;
+      };
+      peer.handle(method.name, handler);
+    }
+  }
+
+  /**
+   * A typed proxy for every outgoing method of this contract. Params are
+   * checked before sending (a failure rejects with an {@linkcode RpcError}
+   * -32602 and nothing is sent), and results are checked on arrival (a
+   * result that breaks its schema rejects with -32603).
+   *
+   * @example
+   * ```ts
+   * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const Api = defineContract({ outgoing: { now: { result: { type: "number" } } } });
+   * const [a, b] = memoryPair();
+   * const server = new Peer(a, { codec: jsonRpc, handlers: { now: () => 42 } });
+   * const client = new Peer(b, { codec: jsonRpc });
+   * const api = Api.remote(client);
+   * console.log(await api.now()); // 42
+   * await client.close();
+   * await server.closed;
+   * ```
+   */
+  remote<F>(peer: Peer<F>): Remote<Out> {
+    const proxy: Record<string, unknown> = Object.create(null);
+    for (const method of this.#out.values()) {
+      const name = method.name;
+      proxy[name] = method.notification
+        ? (params?: unknown, options?: NotifyOptions): Promise<void> => {
+          try {
+            method.checkParams(params);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+          return peer.notify(name, params, options);
+        }
+        : async (params?: unknown, options?: CallOptions): Promise<unknown> => {
+          method.checkParams(params);
+          const result = await peer.call(name, params, options);
+          const issues = method.validateResult?.(result);
+          if (issues !== undefined) {
+            throw new RpcError(
+              ErrorCode.InternalError,
+              `Invalid result from '${name}': ${formatIssues(issues)}`,
+              issues,
+            );
+          }
+          return result;
+        };
+    }
+    return Object.freeze(proxy) as Remote<Out>;
+  }
+}
+
+/**
+ * Defines a contract. The definition is a `const` type parameter, so the
+ * schemas keep their literal types without `as const`, and the
+ * implementation and proxy types follow from them.
+ *
+ * @example
+ * ```ts
+ * import { defineContract } from "@seed/rpc";
+ * const Greeter = defineContract({
+ *   name: "greeter",
+ *   incoming: {
+ *     greet: {
+ *       params: { type: "object", properties: { name: { type: "string" } }, required: ["name"] },
+ *       result: { type: "string" },
+ *     },
+ *   },
+ * });
+ * console.log(Greeter.name, Object.keys(Greeter.incoming)); // "greeter" ["greet"]
+ * ```
+ */
+export function defineContract<const D extends ContractDefinition>(
+  definition: D,
+  options?: ContractOptions,
+): Contract<IncomingOf<D>, OutgoingOf<D>> {
+  return new Contract<IncomingOf<D>, OutgoingOf<D>>(definition, options);
+}

@@ -1,0 +1,163 @@
+/**
+ * JSON Schema as a TypeScript value, and {@linkcode Infer}, which derives the
+ * type a schema describes at compile time. Write each schema once, as a
+ * `const`, and the types follow: no type and schema that can drift apart.
+ *
+ * `Infer` understands the keywords that shape a value: `type` (one or a
+ * list), `properties`, `required`, `additionalProperties`, `items` (one
+ * schema, or a tuple), `enum`, `const`, `anyOf`, `oneOf`, `allOf`, and `true`
+ * / `false`. Keywords that only narrow a value (`minimum`, `pattern`,
+ * `format`...) are checked at run time by ajv and do not change the type.
+ * `$ref` is not followed and infers `unknown`.
+ *
+ * @example
+ * ```ts
+ * import type { Infer } from "@seed/rpc";
+ *
+ * const point = {
+ *   type: "object",
+ *   properties: { x: { type: "number" }, y: { type: "number" }, label: { type: "string" } },
+ *   required: ["x", "y"],
+ *   additionalProperties: false,
+ * } as const;
+ *
+ * type Point = Infer<typeof point>; // { x: number; y: number; label?: string }
+ * const p: Point = { x: 1, y: 2 };
+ * console.log(p);
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * A JSON Schema (draft-07 vocabulary): an object of keywords, or `true` /
+ * `false`.
+ *
+ * @example
+ * ```ts
+ * import type { JsonSchema } from "@seed/rpc";
+ * const s: JsonSchema = { type: "array", items: { type: "integer" }, maxItems: 3 };
+ * console.log(s);
+ * ```
+ */
+export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
+
+/**
+ * The TypeScript type of the values a `const` JSON Schema accepts.
+ *
+ * @typeParam S The schema's type, from `typeof schema` (declared `as const`,
+ * or passed to a `const` type parameter such as `defineContract`'s).
+ *
+ * @example
+ * ```ts
+ * import type { Infer } from "@seed/rpc";
+ * const answer = { enum: ["yes", "no"] } as const;
+ * const a: Infer<typeof answer> = "yes";
+ * console.log(a);
+ * ```
+ */
+export type Infer<S> = S extends true ? unknown
+  : S extends false ? never
+  : S extends { readonly const: infer C } ? C
+  : S extends { readonly enum: readonly (infer E)[] } ? E
+  : S extends { readonly anyOf: infer L extends readonly unknown[] }
+    ? { [K in keyof L]: Infer<L[K]> }[number]
+  : S extends { readonly oneOf: infer L extends readonly unknown[] }
+    ? { [K in keyof L]: Infer<L[K]> }[number]
+  : S extends { readonly allOf: infer L extends readonly unknown[] } ? InferAll<L>
+  : S extends { readonly type: infer T } ? InferType<T extends readonly (infer U)[] ? U : T, S>
+  : S extends { readonly properties: object } ? InferObject<S>
+  : unknown;
+
+/**
+ * The intersection of the types of a list of schemas (`allOf`).
+ *
+ * @example
+ * ```ts
+ * import type { InferAll } from "@seed/rpc";
+ * type Both = InferAll<[{ type: "object"; properties: { a: { type: "number" } }; required: ["a"] }, {
+ *   type: "object";
+ *   properties: { b: { type: "string" } };
+ *   required: ["b"];
+ * }]>;
+ * const v: Both = { a: 1, b: "x" };
+ * console.log(v);
+ * ```
+ */
+export type InferAll<L extends readonly unknown[]> = L extends readonly [infer H, ...infer R]
+  ? Infer<H> & InferAll<R>
+  : unknown;
+
+/**
+ * The type for one `type` keyword value `T` of schema `S`.
+ *
+ * @example
+ * ```ts
+ * import type { InferType } from "@seed/rpc";
+ * const n: InferType<"integer", { type: "integer" }> = 3;
+ * console.log(n);
+ * ```
+ */
+export type InferType<T, S> = T extends "string" ? string
+  : T extends "number" | "integer" ? number
+  : T extends "boolean" ? boolean
+  : T extends "null" ? null
+  : T extends "array" ? InferArray<S>
+  : T extends "object" ? InferObject<S>
+  : unknown;
+
+/**
+ * The type of an array schema: `items` as one schema gives `T[]`, as a list
+ * gives a tuple.
+ *
+ * @example
+ * ```ts
+ * import type { InferArray } from "@seed/rpc";
+ * const pair: InferArray<{ items: [{ type: "string" }, { type: "number" }] }> = ["a", 1];
+ * console.log(pair);
+ * ```
+ */
+export type InferArray<S> = S extends { readonly items: infer I extends readonly unknown[] }
+  ? { -readonly [K in keyof I]: Infer<I[K]> }
+  : S extends { readonly items: infer I } ? Infer<I>[]
+  : unknown[];
+
+/**
+ * The type of an object schema: `required` properties, optional others, and
+ * an index signature unless `additionalProperties` is `false`.
+ *
+ * @example
+ * ```ts
+ * import type { InferObject } from "@seed/rpc";
+ * type User = InferObject<{
+ *   properties: { name: { type: "string" }; age: { type: "integer" } };
+ *   required: ["name"];
+ *   additionalProperties: false;
+ * }>; // { name: string; age?: number }
+ * const u: User = { name: "Ada" };
+ * console.log(u);
+ * ```
+ */
+export type InferObject<S> = (
+  & (S extends { readonly properties: infer P } ? (
+      & {
+        -readonly [
+          K in keyof P as K extends
+            (S extends { readonly required: readonly (infer R)[] } ? R : never) ? K
+            : never
+        ]: Infer<P[K]>;
+      }
+      & {
+        -readonly [
+          K in keyof P as K extends
+            (S extends { readonly required: readonly (infer R)[] } ? R : never) ? never
+            : K
+        ]?: Infer<P[K]>;
+      }
+    )
+    : unknown)
+  & (S extends { readonly additionalProperties: false } ? unknown
+    : S extends { readonly additionalProperties: infer A extends object }
+      ? { [key: string]: Infer<A> | undefined }
+    : { [key: string]: unknown })
+) extends infer O ? { [K in keyof O]: O[K] } : never;
