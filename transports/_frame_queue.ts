@@ -48,7 +48,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
       return undefined;
     }
     this.#items.push(frame);
-    if (this.length < this.highWaterMark) return undefined;
+    if (this.length <= this.highWaterMark) return undefined;
     this.#room ??= Promise.withResolvers<void>();
     return this.#room.promise;
   }
@@ -90,7 +90,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
         this.#items = this.#items.slice(this.#head);
         this.#head = 0;
       }
-      if (this.#room !== undefined && this.length < this.highWaterMark) {
+      if (this.#room !== undefined && this.length <= this.highWaterMark) {
         const room = this.#room;
         this.#room = undefined;
         room.resolve();
