@@ -9,6 +9,7 @@
  *
  * @example A typed contract over the in-memory pair
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
  *
  * const Calculator = defineContract({
@@ -30,7 +31,7 @@
  *
  * const client = new Peer(clientEnd, { codec: jsonRpc });
  * const calculator = Calculator.invert().remote(client);
- * console.log(await calculator.add({ a: 1, b: 2 })); // 3
+ * assertEquals(await calculator.add({ a: 1, b: 2 }), 3);
  *
  * await client.close();
  * await server.closed;

@@ -3,6 +3,7 @@
  *
  * @example A toy codec that carries requests as `method:params-json` lines
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Codec, Message } from "@seed/rpc";
  *
  * const toy: Codec<string> = {
@@ -15,7 +16,7 @@
  *     return { kind: "notification", method: frame.slice(0, at), params: JSON.parse(frame.slice(at + 1)) };
  *   },
  * };
- * console.log(toy.decode("log:[1]"));
+ * assertEquals(toy.decode("log:[1]"), { kind: "notification", method: "log", params: [1] });
  * ```
  *
  * @module
@@ -34,11 +35,12 @@ import type { Message } from "./message.ts";
  *
  * @example Round-trip a request through the JSON-RPC codec
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { jsonRpc } from "@seed/rpc";
  *
  * const frame = jsonRpc.encode({ kind: "request", id: 1, method: "add", params: [1, 2] });
- * console.log(frame); // {"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}
- * console.log(jsonRpc.decode(frame!));
+ * assertEquals(frame, '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}');
+ * assertEquals(jsonRpc.decode(frame!), { kind: "request", id: 1, method: "add", params: [1, 2] });
  * ```
  */
 export interface Codec<F> {

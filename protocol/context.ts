@@ -29,6 +29,7 @@ import type { Peer } from "./peer.ts";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { memoryPair, Peer, jsonRpc, type CallContext } from "@seed/rpc";
  *
  * const [a, b] = memoryPair();
@@ -37,7 +38,7 @@ import type { Peer } from "./peer.ts";
  *   handlers: { whoami: (_params: unknown, ctx: CallContext) => `${ctx.method} #${ctx.id}` },
  * });
  * const client = new Peer(b, { codec: jsonRpc });
- * console.log(await client.call("whoami")); // "whoami #1"
+ * assertEquals(await client.call("whoami"), "whoami #1");
  * await client.close();
  * await server.closed;
  * ```

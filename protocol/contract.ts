@@ -10,6 +10,7 @@
  *
  * @example Both ends of one contract
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
  *
  * const Calculator = defineContract({
@@ -38,7 +39,7 @@
  * const client = new Peer(b, { codec: jsonRpc });
  * const calc = Calculator.invert().remote(client);
  * const sum: number = await calc.add({ a: 1, b: 2 });
- * console.log(sum); // 3
+ * assertEquals(sum, 3);
  * await client.close();
  * await server.closed;
  * ```
@@ -352,13 +353,14 @@ function compileAll(specs: MethodSpecs | undefined, compiler: SchemaCompiler) {
  *
  * @example The other side's view
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { defineContract } from "@seed/rpc";
  * const Server = defineContract({
  *   incoming: { ping: { result: { const: "pong" } } },
  *   outgoing: { tick: { notification: true, params: { type: "integer" } } },
  * });
  * const Client = Server.invert();
- * console.log(Object.keys(Client.incoming), Object.keys(Client.outgoing)); // ["tick"] ["ping"]
+ * assertEquals([Object.keys(Client.incoming), Object.keys(Client.outgoing)], [["tick"], ["ping"]]);
  * ```
  */
 export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
@@ -408,6 +410,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    *
    * @example
    * ```ts
+   * import { assertEquals, assertRejects } from "@std/assert";
    * import { defineContract, jsonRpc, memoryPair, Peer, RemoteError } from "@seed/rpc";
    * const Api = defineContract({
    *   incoming: { half: { params: { type: "array", items: { type: "integer" } }, result: { type: "integer" } } },
@@ -416,8 +419,8 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * const server = new Peer(a, { codec: jsonRpc });
    * Api.implement(server, { half: ([n]) => n! / 2 });
    * const client = new Peer(b, { codec: jsonRpc });
-   * await client.call("half", ["x"]).catch((e: RemoteError) => console.log(e.code, e.data));
-   * // -32602 [{ path: "/0", message: "must be integer", keyword: "type" }]
+   * const error = await assertRejects(() => client.call("half", ["x"]), RemoteError);
+   * assertEquals([error.code, error.data], [-32602, [{ path: "/0", message: "must be integer", keyword: "type" }]]);
    * await client.close();
    * await server.closed;
    * ```
@@ -457,13 +460,14 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
    * const Api = defineContract({ outgoing: { now: { result: { type: "number" } } } });
    * const [a, b] = memoryPair();
    * const server = new Peer(a, { codec: jsonRpc, handlers: { now: () => 42 } });
    * const client = new Peer(b, { codec: jsonRpc });
    * const api = Api.remote(client);
-   * console.log(await api.now()); // 42
+   * assertEquals(await api.now(), 42);
    * await client.close();
    * await server.closed;
    * ```
@@ -506,6 +510,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { defineContract } from "@seed/rpc";
  * const Greeter = defineContract({
  *   name: "greeter",
@@ -516,7 +521,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
  *     },
  *   },
  * });
- * console.log(Greeter.name, Object.keys(Greeter.incoming)); // "greeter" ["greet"]
+ * assertEquals([Greeter.name, Object.keys(Greeter.incoming)], ["greeter", ["greet"]]);
  * ```
  */
 export function defineContract<const D extends ContractDefinition>(

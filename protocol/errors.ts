@@ -33,8 +33,9 @@ import type { ErrorObject } from "./message.ts";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { ErrorCode } from "@seed/rpc";
- * console.log(ErrorCode.MethodNotFound); // -32601
+ * assertEquals(ErrorCode.MethodNotFound, -32601);
  * ```
  */
 export const ErrorCode = {
@@ -60,8 +61,9 @@ export const ErrorCode = {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { ErrorCode, standardMessage } from "@seed/rpc";
- * console.log(standardMessage(ErrorCode.ParseError)); // "Parse error"
+ * assertEquals(standardMessage(ErrorCode.ParseError), "Parse error");
  * ```
  */
 export function standardMessage(code: number): string {
@@ -91,9 +93,10 @@ export function standardMessage(code: number): string {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { RpcError } from "@seed/rpc";
  * const error = new RpcError(-32000, "Out of stock", { sku: "A-1" });
- * console.log(error.toJSON()); // { code: -32000, message: "Out of stock", data: { sku: "A-1" } }
+ * assertEquals(error.toJSON(), { code: -32000, message: "Out of stock", data: { sku: "A-1" } });
  * ```
  */
 export class RpcError extends Error {
@@ -130,9 +133,10 @@ export class RpcError extends Error {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { RemoteError } from "@seed/rpc";
  * const error = new RemoteError({ code: -32601, message: "Method not found" }, "nosuch");
- * console.log(error.code, error.method); // -32601 "nosuch"
+ * assertEquals([error.code, error.method], [-32601, "nosuch"]);
  * ```
  */
 export class RemoteError extends RpcError {
@@ -185,9 +189,10 @@ export class ConnectionClosed extends Error {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { CallTimeout } from "@seed/rpc";
  * const error = new CallTimeout("sleep", 500);
- * console.log(error.message); // "Call 'sleep' timed out after 500 ms"
+ * assertEquals(error.message, "Call 'sleep' timed out after 500 ms");
  * ```
  */
 export class CallTimeout extends Error {
@@ -216,9 +221,10 @@ export class CallTimeout extends Error {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { TooManyCalls } from "@seed/rpc";
  * const error = new TooManyCalls(100);
- * console.log(error.limit); // 100
+ * assertEquals(error.limit, 100);
  * ```
  */
 export class TooManyCalls extends Error {

@@ -16,12 +16,12 @@
  *
  * @example Encode a call, decode the reply
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { jsonRpc } from "@seed/rpc";
  *
  * const frame = jsonRpc.encode({ kind: "request", id: 1, method: "subtract", params: [42, 23] });
- * console.log(frame); // {"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}
- * console.log(jsonRpc.decode('{"jsonrpc":"2.0","result":19,"id":1}'));
- * // { kind: "result", id: 1, result: 19 }
+ * assertEquals(frame, '{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}');
+ * assertEquals(jsonRpc.decode('{"jsonrpc":"2.0","result":19,"id":1}'), { kind: "result", id: 1, result: 19 });
  * ```
  *
  * @module
@@ -40,10 +40,15 @@ export const CANCEL_METHOD = "rpc.cancel";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { JsonRpcCodec } from "@seed/rpc";
  * const codec = new JsonRpcCodec();
- * console.log(codec.decode("[]"));
- * // { kind: "invalid", id: null, error: { code: -32600, message: "Invalid Request", data: "empty batch" }, answer: true }
+ * assertEquals(codec.decode("[]"), {
+ *   kind: "invalid",
+ *   id: null,
+ *   error: { code: -32600, message: "Invalid Request", data: "empty batch" },
+ *   answer: true,
+ * });
  * ```
  */
 export class JsonRpcCodec implements Codec<string> {
@@ -113,9 +118,12 @@ export class JsonRpcCodec implements Codec<string> {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { jsonRpc } from "@seed/rpc";
- * console.log(jsonRpc.encode({ kind: "notification", method: "update", params: [1, 2] }));
- * // {"jsonrpc":"2.0","method":"update","params":[1,2]}
+ * assertEquals(
+ *   jsonRpc.encode({ kind: "notification", method: "update", params: [1, 2] }),
+ *   '{"jsonrpc":"2.0","method":"update","params":[1,2]}',
+ * );
  * ```
  */
 export const jsonRpc: JsonRpcCodec = new JsonRpcCodec();

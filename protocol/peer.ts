@@ -9,6 +9,7 @@
  *
  * @example Both directions over one connection
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
  *
  * const [a, b] = memoryPair();
@@ -20,7 +21,7 @@
  *   },
  * });
  * const client = new Peer(b, { codec: jsonRpc, handlers: { whoami: () => "a client" } });
- * console.log(await client.call("greet", { name: "Ada" })); // "hello Ada, you are a client"
+ * assertEquals(await client.call("greet", { name: "Ada" }), "hello Ada, you are a client");
  * await client.close();
  * await server.closed;
  * ```
@@ -60,9 +61,10 @@ import type { Transport } from "../transports/transport.ts";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Handler } from "@seed/rpc";
  * const add: Handler = ({ a, b }) => a + b;
- * console.log(add({ a: 1, b: 2 }, undefined as never)); // 3
+ * assertEquals(add({ a: 1, b: 2 }, undefined as never), 3);
  * ```
  */
 // deno-lint-ignore no-explicit-any
@@ -310,10 +312,11 @@ export class Peer<F = string> {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
    * const [a, b] = memoryPair();
    * const peer = new Peer(a, { codec: jsonRpc });
-   * console.log(peer.stats().pendingCalls); // 0
+   * assertEquals(peer.stats().pendingCalls, 0);
    * await peer.close();
    * await b.closed;
    * ```
@@ -333,10 +336,11 @@ export class Peer<F = string> {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
    * const [a, b] = memoryPair();
    * const peer = new Peer(a, { codec: jsonRpc }).handle("ping", () => "pong");
-   * console.log(peer.handles("ping")); // true
+   * assertEquals(peer.handles("ping"), true);
    * await peer.close();
    * await b.closed;
    * ```
@@ -372,11 +376,12 @@ export class Peer<F = string> {
    * @typeParam T The result type you expect (not checked; use a contract for that).
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
    * const [a, b] = memoryPair();
    * const server = new Peer(a, { codec: jsonRpc, handlers: { subtract: ([x, y]) => x - y } });
    * const client = new Peer(b, { codec: jsonRpc });
-   * console.log(await client.call<number>("subtract", [42, 23], { timeout: 1000 })); // 19
+   * assertEquals(await client.call<number>("subtract", [42, 23], { timeout: 1000 }), 19);
    * await client.close();
    * await server.closed;
    * ```
@@ -391,13 +396,14 @@ export class Peer<F = string> {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
    * const [a, b] = memoryPair();
    * const seen = Promise.withResolvers<unknown>();
    * const server = new Peer(a, { codec: jsonRpc, handlers: { log: (p) => seen.resolve(p) } });
    * const client = new Peer(b, { codec: jsonRpc });
    * await client.notify("log", { line: "hi" });
-   * console.log(await seen.promise); // { line: "hi" }
+   * assertEquals(await seen.promise, { line: "hi" });
    * await client.close();
    * await server.closed;
    * ```

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler } from "@seed/rpc";
  *
  * const compiler = new SchemaCompiler();
@@ -13,8 +14,8 @@
  *   properties: { a: { type: "number" } },
  *   required: ["a"],
  * });
- * console.log(validate({ a: 1 })); // undefined: valid
- * console.log(validate({})); // [{ path: "/a", message: "is required", keyword: "required" }]
+ * assertEquals(validate({ a: 1 }), undefined);
+ * assertEquals(validate({}), [{ path: "/a", message: "is required", keyword: "required" }]);
  * ```
  *
  * @module
@@ -50,9 +51,10 @@ export interface ValidationIssue {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler, type Validate } from "@seed/rpc";
  * const isString: Validate = new SchemaCompiler().compile({ type: "string" });
- * console.log(isString(1)?.[0]?.message); // "must be string"
+ * assertEquals(isString(1)?.[0]?.message, "must be string");
  * ```
  */
 export type Validate = (value: unknown) => readonly ValidationIssue[] | undefined;
@@ -62,9 +64,10 @@ export type Validate = (value: unknown) => readonly ValidationIssue[] | undefine
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler } from "@seed/rpc";
  * const compiler = new SchemaCompiler({ formats: { sku: /^[A-Z]-\d+$/ } });
- * console.log(compiler.compile({ type: "string", format: "sku" })("A-1")); // undefined
+ * assertEquals(compiler.compile({ type: "string", format: "sku" })("A-1"), undefined);
  * ```
  */
 export interface SchemaCompilerOptions {
@@ -84,9 +87,10 @@ export interface SchemaCompilerOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler } from "@seed/rpc";
  * const validate = new SchemaCompiler().compile({ type: "integer", minimum: 1 });
- * console.log(validate(0)); // [{ path: "", message: "must be >= 1", keyword: "minimum" }]
+ * assertEquals(validate(0), [{ path: "", message: "must be >= 1", keyword: "minimum" }]);
  * ```
  */
 export class SchemaCompiler {

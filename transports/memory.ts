@@ -46,9 +46,10 @@ export interface MemoryPairOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { memoryPair, MemoryTransport } from "@seed/rpc";
  * const [a, b] = memoryPair();
- * console.log(a instanceof MemoryTransport, a.remote); // true "memory"
+ * assertEquals([a instanceof MemoryTransport, a.remote], [true, "memory"]);
  * await b.close();
  * await a.closed;
  * ```
@@ -122,12 +123,13 @@ export class MemoryTransport<F> implements Transport<F> {
  *
  * @example Two peers over a pair
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
  *
  * const [a, b] = memoryPair();
  * const server = new Peer(a, { codec: jsonRpc, handlers: { add: ({ a, b }) => a + b } });
  * const client = new Peer(b, { codec: jsonRpc });
- * console.log(await client.call("add", { a: 1, b: 2 })); // 3
+ * assertEquals(await client.call("add", { a: 1, b: 2 }), 3);
  * await client.close();
  * await server.closed;
  * ```

@@ -29,11 +29,12 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { memoryPair } from "@seed/rpc";
  * const [a, b] = memoryPair();
  * await a.send("ping");
  * for await (const frame of b.frames) {
- *   console.log(frame); // "ping"
+ *   assertEquals(frame, "ping");
  *   break;
  * }
  * await a.close();
