@@ -59,6 +59,7 @@ export {
   CallTimeout,
   ConnectionClosed,
   ErrorCode,
+  FrameTooLarge,
   RemoteError,
   RpcError,
   standardMessage,
@@ -104,5 +105,12 @@ export {
   type Remote,
   type ResultOf,
 } from "./protocol/contract.ts";
+export {
+  type Connection,
+  type Recipients,
+  Server,
+  type ServerOptions,
+  type ShutdownOptions,
+} from "./protocol/server.ts";
 export type { Listener, Transport } from "./transports/transport.ts";
 export { memoryPair, type MemoryPairOptions, MemoryTransport } from "./transports/memory.ts";

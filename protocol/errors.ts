@@ -242,3 +242,32 @@ export class TooManyCalls extends Error {
     this.limit = limit;
   }
 }
+
+/**
+ * A transport received a frame larger than its limit. The peer answers it
+ * (with {@linkcode ErrorCode.FrameTooLarge}, where the dialect can carry an
+ * error) and closes that connection only.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { FrameTooLarge } from "@seed/rpc";
+ * const error = new FrameTooLarge(16 * 1024 * 1024);
+ * assertEquals(error.message, "Frame larger than 16777216 bytes");
+ * ```
+ */
+export class FrameTooLarge extends Error {
+  /** The limit, in bytes. */
+  readonly limit: number;
+
+  /**
+   * Makes the error a transport's frames end with.
+   *
+   * @param limit The frame size limit in bytes.
+   */
+  constructor(limit: number) {
+    super(`Frame larger than ${limit} bytes`);
+    this.name = "FrameTooLarge";
+    this.limit = limit;
+  }
+}

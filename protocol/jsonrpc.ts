@@ -6,6 +6,7 @@
  * - A request without `id` is a notification and never gets a reply.
  * - A batch (a JSON array) is answered with one array of replies; a batch of
  *   only notifications gets no reply; an empty batch is an invalid request.
+ * - A blank frame (an empty line) is skipped, so newline keep-alives work.
  * - Unreadable JSON is answered with -32700, anything else that is not a
  *   valid request with -32600, with `id: null` when the id cannot be read.
  *   The standard message is kept word for word; the reason goes in `data`.
@@ -97,8 +98,12 @@ export class JsonRpcCodec implements Codec<string> {
     return `[${parts.join(",")}]`;
   }
 
-  /** Decodes one JSON text: a message, a batch (array), or an `invalid` message. */
+  /**
+   * Decodes one JSON text: a message, a batch (array), or an `invalid`
+   * message. A blank frame (an empty line, a keep-alive) decodes to nothing.
+   */
   decode(frame: string): Message | readonly Message[] {
+    if (frame.length === 0 || (frame.charCodeAt(0) <= 32 && frame.trim() === "")) return NOTHING;
     let value: unknown;
     try {
       value = JSON.parse(frame);
@@ -127,6 +132,8 @@ export class JsonRpcCodec implements Codec<string> {
  * ```
  */
 export const jsonRpc: JsonRpcCodec = new JsonRpcCodec();
+
+const NOTHING: readonly Message[] = Object.freeze([]);
 
 function encodeValue(value: unknown): string {
   // `undefined` (a handler that returned nothing) and functions become null,

@@ -85,13 +85,18 @@ Deno.test("jsonRpc.decode() reads requests, notifications and replies", () => {
 });
 
 Deno.test("jsonRpc.decode() answers non-JSON with a parse error", () => {
-  for (const frame of ["", "hello", "{", '{"a":1}}', "\u0000", "[1,]", "undefined"]) {
+  for (const frame of ["hello", "{", '{"a":1}}', "\u0000", "[1,]", "undefined"]) {
     const decoded = jsonRpc.decode(frame) as InvalidMessage;
     assertEquals(decoded.kind, "invalid", frame);
     assertEquals(decoded.error.code, -32700, frame);
     assertEquals(decoded.id, null, frame);
     assertEquals(decoded.answer, true, frame);
   }
+});
+
+Deno.test("jsonRpc.decode() skips blank frames", () => {
+  assertEquals(jsonRpc.decode(""), []);
+  assertEquals(jsonRpc.decode("  \t\r"), []);
 });
 
 Deno.test("jsonRpc.decode() refuses non-objects and wrong versions", () => {
