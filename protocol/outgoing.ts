@@ -19,7 +19,7 @@ export class OutgoingCall {
   readonly method: string;
   /** Milliseconds; 0 or Infinity means none. */
   readonly timeout: number;
-  /** `performance.now()` time after which the call times out. */
+  /** `Date.now()` time after which the call times out. */
   readonly deadline: number;
   readonly signal: AbortSignal | undefined;
   readonly promise: Promise<unknown>;
@@ -38,7 +38,7 @@ export class OutgoingCall {
     this.id = id;
     this.method = method;
     this.timeout = timeout;
-    this.deadline = timeout > 0 ? performance.now() + timeout : Infinity;
+    this.deadline = timeout > 0 ? Date.now() + timeout : Infinity;
     this.signal = signal;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     this.promise = promise;
@@ -168,7 +168,7 @@ export class OutgoingCalls {
   #arm(at: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(this.#sweep, Math.max(0, Math.ceil(at - performance.now())));
+    this.#timer = setTimeout(this.#sweep, Math.max(0, at - Date.now()));
   }
 
   #disarm(): void {
@@ -181,8 +181,8 @@ export class OutgoingCalls {
   #sweep = (): void => {
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    // Timers may fire up to a millisecond early against performance.now().
-    const now = performance.now() + 1;
+    // Timers may fire up to a millisecond early against the wall clock.
+    const now = Date.now() + 1;
     let next = Infinity;
     const expired: OutgoingCall[] = [];
     for (const call of this.#calls.values()) {

@@ -35,6 +35,7 @@ import {
   CallTimeout,
   ConnectionClosed,
   ErrorCode,
+  FrameTooLarge,
   RemoteError,
   RpcError,
   TooManyCalls,
@@ -149,7 +150,13 @@ export interface PeerOptions<F> {
  * ```ts
  * import type { PeerStats } from "@seed/rpc";
  * const empty: PeerStats = {
- *   pendingCalls: 0, runningHandlers: 0, lateReplies: 0, unknownReplies: 0, invalidMessages: 0,
+ *   pendingCalls: 0,
+ *   runningHandlers: 0,
+ *   lateReplies: 0,
+ *   unknownReplies: 0,
+ *   invalidMessages: 0,
+ *   framesReceived: 0,
+ *   framesSent: 0,
  * };
  * console.log(empty.lateReplies);
  * ```
@@ -165,6 +172,10 @@ export interface PeerStats {
   unknownReplies: number;
   /** Frames or batch entries that were not valid messages. */
   invalidMessages: number;
+  /** Frames received. */
+  framesReceived: number;
+  /** Frames handed to the transport. */
+  framesSent: number;
 }
 
 /**
@@ -254,11 +265,14 @@ export class Peer<F = string> {
   #room: PromiseWithResolvers<void> | undefined;
   #idle: PromiseWithResolvers<void> | undefined;
   #closing = false;
+  #draining = false;
   #closeError: ConnectionClosed | undefined;
   #closed: Promise<void>;
   #lateReplies = 0;
   #unknownReplies = 0;
   #invalidMessages = 0;
+  #framesReceived = 0;
+  #framesSent = 0;
 
   /**
    * Starts serving at once: frames are read from `transport` from the next
@@ -297,6 +311,11 @@ export class Peer<F = string> {
     return this.#closing;
   }
 
+  /** Why the peer closed (`undefined` while open). */
+  get closeReason(): string | undefined {
+    return this.#closeError?.reason;
+  }
+
   /** The codec in use. */
   get codec(): Codec<F> {
     return this.#codec;
@@ -328,6 +347,8 @@ export class Peer<F = string> {
       lateReplies: this.#lateReplies,
       unknownReplies: this.#unknownReplies,
       invalidMessages: this.#invalidMessages,
+      framesReceived: this.#framesReceived,
+      framesSent: this.#framesSent,
     };
   }
 
@@ -425,6 +446,7 @@ export class Peer<F = string> {
         new TypeError(`The ${this.#codec.name} codec cannot carry notifications`),
       );
     }
+    this.#framesSent++;
     return this.#transport.send(frame);
   }
 
@@ -470,6 +492,37 @@ export class Peer<F = string> {
     return this.#idle.promise;
   }
 
+  /**
+   * Stops taking new calls: from now on requests are answered with
+   * {@linkcode ErrorCode.ShuttingDown} and notifications are dropped (and
+   * logged). Calls already running go on. Resolves when they have finished
+   * or `timeout` milliseconds passed, with whether they all finished. Our
+   * own outgoing calls are not affected. A server calls it on shutdown
+   * before closing.
+   *
+   * @example
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const peer = new Peer(a, { codec: jsonRpc });
+   * assertEquals(await peer.drain(1000), true);
+   * await peer.close();
+   * await b.closed;
+   * ```
+   */
+  async drain(timeout = 5000): Promise<boolean> {
+    this.#draining = true;
+    if (this.#running === 0) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<false>((resolve) => timer = setTimeout(resolve, timeout, false));
+    try {
+      return await Promise.race([this.idle().then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   // ---- outgoing calls -------------------------------------------------------
 
   #call(method: string, params: unknown, options: CallOptions): Promise<unknown> {
@@ -509,6 +562,7 @@ export class Peer<F = string> {
   }
 
   async #transmit(call: OutgoingCall, frame: F): Promise<void> {
+    this.#framesSent++;
     try {
       await this.#transport.send(frame);
     } catch (error) {
@@ -555,8 +609,19 @@ export class Peer<F = string> {
   async #readLoop(): Promise<void> {
     // Let the constructor finish before the first frame is handled.
     await Promise.resolve();
+    const frames = this.#transport.frames[Symbol.asyncIterator]();
+    // A transport whose frames can be polled (ours can) hands over every
+    // frame of one read without a promise per frame.
+    const poll = (frames as Partial<PollableFrames<F>>).poll?.bind(frames);
     try {
-      for await (const frame of this.#transport.frames) {
+      while (true) {
+        let frame = poll?.();
+        if (frame === undefined) {
+          const next = await frames.next();
+          if (next.done) break;
+          frame = next.value;
+        }
+        this.#framesReceived++;
         this.#receive(frame);
         if (this.#running >= this.#maxRunning) {
           this.#room = Promise.withResolvers<void>();
@@ -565,6 +630,20 @@ export class Peer<F = string> {
         if (this.#closing) break;
       }
     } catch (error) {
+      if (error instanceof FrameTooLarge) {
+        this.#invalidMessages++;
+        this.#logger.warn(`${this.#name}: ${error.message}; closing the connection`);
+        await this.#deliver(
+          errorReply(
+            null,
+            ErrorCode.FrameTooLarge,
+            "Frame too large",
+            `limit ${error.limit} bytes`,
+          ),
+        )?.catch(this.#onSendFailed);
+        this.#shutdown(error.message);
+        return;
+      }
       if (!this.#closing) this.#logger.warn(`${this.#name}: transport failed`, error);
     }
     this.#shutdown("connection closed by the remote side");
@@ -629,6 +708,10 @@ export class Peer<F = string> {
       this.#answer({ kind: "result", id, result: null }, batch);
       return;
     }
+    if (this.#draining) {
+      this.#answer(errorReply(id, ErrorCode.ShuttingDown, "Shutting down"), batch);
+      return;
+    }
     const handler = this.#handlers.get(method);
     if (handler === undefined) {
       this.#answer(errorReply(id, ErrorCode.MethodNotFound, "Method not found"), batch);
@@ -644,12 +727,22 @@ export class Peer<F = string> {
     const ctx = new InboundCall(this as Peer<unknown>, method, id, message.meta);
     if (id !== null) this.#inbound.set(id, ctx);
     this.#running++;
+    const slot = batch === undefined ? 0 : batch.index;
     if (batch !== undefined) batch.waiting++;
-    this.#invoke(handler, message, ctx, batch, batch?.index ?? 0);
+    let result: unknown;
+    try {
+      result = handler(message.params, ctx);
+    } catch (error) {
+      this.#finish(message, ctx, batch, slot, this.#failure(message, error));
+      return;
+    }
+    if (isPromiseLike(result)) this.#finishLater(result, message, ctx, batch, slot);
+    else this.#finish(message, ctx, batch, slot, success(message, result));
   }
 
-  async #invoke(
-    handler: Handler,
+  /** Waits for an async handler, then finishes its call. */
+  async #finishLater(
+    pending: PromiseLike<unknown>,
     message: RequestMessage,
     ctx: InboundCall,
     batch: BatchReplies | undefined,
@@ -657,31 +750,59 @@ export class Peer<F = string> {
   ): Promise<void> {
     let reply: ResultMessage | ErrorMessage;
     try {
-      const result = await handler(message.params, ctx);
-      reply = { kind: "result", id: message.id, result: result === undefined ? null : result };
+      reply = success(message, await pending);
     } catch (error) {
-      reply = { kind: "error", id: message.id, error: this.#errorObject(error) };
+      reply = this.#failure(message, error);
     }
+    this.#finish(message, ctx, batch, slot, reply);
+  }
+
+  /**
+   * Sends a handler's reply (or files it in its batch). The handler's slot
+   * is released once the transport accepted the reply, so a peer that does
+   * not read its replies stops being served.
+   */
+  #finish(
+    message: RequestMessage,
+    ctx: InboundCall,
+    batch: BatchReplies | undefined,
+    slot: number,
+    reply: ResultMessage | ErrorMessage,
+  ): void {
     if (message.id !== null && this.#inbound.get(message.id) === ctx) {
       this.#inbound.delete(message.id);
     }
-    try {
-      if (batch !== undefined) {
-        if (!ctx.aborted) batch.slots[slot] = reply;
-        batch.waiting--;
-        if (batch.sealed && batch.waiting === 0) await this.#flushBatch(batch);
-      } else if (!ctx.aborted && !this.#closing) {
-        await this.#sendReply(reply);
-      }
-    } finally {
+    if (batch !== undefined) {
+      if (!ctx.aborted) batch.slots[slot] = reply;
+      batch.waiting--;
+      if (batch.sealed && batch.waiting === 0) this.#flushBatch(batch);
       this.#release();
+      return;
     }
+    const sent = ctx.aborted || this.#closing ? undefined : this.#deliver(reply);
+    if (sent === undefined) this.#release();
+    else sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
   }
+
+  #failure(message: RequestMessage, error: unknown): ErrorMessage {
+    return { kind: "error", id: message.id, error: this.#errorObject(error, message.method) };
+  }
+
+  #releaseAfterSend = (): void => this.#release();
+
+  #releaseAfterFailedSend = (error: unknown): void => {
+    this.#onSendFailed(error);
+    this.#release();
+  };
 
   #serveNotification(message: NotificationMessage): void {
     const method = message.method;
     if (method === this.#codec.cancelMethod) {
       this.#cancelInbound(message.params);
+      return;
+    }
+    if (this.#draining) {
+      this.#logger.warn(`${this.#name}: notification '${method}' dropped: shutting down`);
       return;
     }
     const handler = this.#handlers.get(method);
@@ -690,21 +811,31 @@ export class Peer<F = string> {
       return;
     }
     this.#running++;
-    this.#notifyHandler(handler, message);
+    const ctx = new InboundCall(this as Peer<unknown>, method, undefined, message.meta);
+    let result: unknown;
+    try {
+      result = handler(message.params, ctx);
+    } catch (error) {
+      this.#notificationFailed(method, error);
+      this.#release();
+      return;
+    }
+    if (isPromiseLike(result)) this.#notificationLater(result, method);
+    else this.#release();
   }
 
-  async #notifyHandler(handler: Handler, message: NotificationMessage): Promise<void> {
-    const ctx = new InboundCall(this as Peer<unknown>, message.method, undefined, message.meta);
+  async #notificationLater(pending: PromiseLike<unknown>, method: string): Promise<void> {
     try {
-      await handler(message.params, ctx);
+      await pending;
     } catch (error) {
-      this.#logger.warn(
-        `${this.#name}: notification '${message.method}' failed`,
-        this.#errorObject(error),
-      );
+      this.#notificationFailed(method, error);
     } finally {
       this.#release();
     }
+  }
+
+  #notificationFailed(method: string, error: unknown): void {
+    this.#logger.warn(`${this.#name}: notification '${method}' failed`, this.#errorObject(error));
   }
 
   #cancelInbound(params: unknown): void {
@@ -735,18 +866,23 @@ export class Peer<F = string> {
   /** Sends a reply now, or adds it to its batch. */
   #answer(reply: ResultMessage | ErrorMessage, batch: BatchReplies | undefined): void {
     if (batch !== undefined) batch.slots[batch.index] = reply;
-    else if (!this.#closing) this.#sendReply(reply).catch(this.#ignore);
+    else if (!this.#closing) this.#deliver(reply)?.catch(this.#onSendFailed);
   }
 
-  #sendReply(reply: ResultMessage | ErrorMessage): Promise<void> {
+  /**
+   * Encodes and sends one reply; `undefined` when the dialect sends nothing
+   * for it. A result that cannot be serialised is answered with -32603.
+   */
+  #deliver(reply: ResultMessage | ErrorMessage): Promise<void> | undefined {
     let frame: F | undefined;
     try {
       frame = this.#codec.encode(reply);
     } catch (error) {
       frame = this.#codec.encode(this.#unserialisable(reply, error));
     }
-    if (frame === undefined) return Promise.resolve();
-    return this.#transport.send(frame).catch(this.#onSendFailed);
+    if (frame === undefined) return undefined;
+    this.#framesSent++;
+    return this.#transport.send(frame);
   }
 
   #flushBatch(batch: BatchReplies): Promise<void> {
@@ -754,7 +890,9 @@ export class Peer<F = string> {
     if (replies.length === 0 || this.#closing) return Promise.resolve();
     const codec = this.#codec;
     if (codec.encodeBatch === undefined) {
-      return Promise.all(replies.map((r) => this.#sendReply(r))).then(() => {});
+      return Promise.all(replies.map((r) => this.#deliver(r)?.catch(this.#onSendFailed))).then(
+        () => {},
+      );
     }
     let frame: F;
     try {
@@ -771,6 +909,7 @@ export class Peer<F = string> {
       });
       frame = codec.encodeBatch(fixed);
     }
+    this.#framesSent++;
     return this.#transport.send(frame).catch(this.#onSendFailed);
   }
 
@@ -784,8 +923,17 @@ export class Peer<F = string> {
     );
   }
 
-  #errorObject(error: unknown): ErrorObject {
+  /**
+   * The error object for a handler's exception. An `RpcError` is deliberate
+   * and crosses as it is; anything else is unexpected: it crosses as -32603
+   * with its message (no stack), and is logged with its stack when `method`
+   * names the call it came from.
+   */
+  #errorObject(error: unknown, method?: string): ErrorObject {
     if (error instanceof RpcError) return error.toJSON();
+    if (method !== undefined && !(error instanceof DOMException && error.name === "AbortError")) {
+      this.#logger.warn(`${this.#name}: handler '${method}' threw`, error);
+    }
     const message = error instanceof Error ? error.message : String(error);
     return { code: ErrorCode.InternalError, message };
   }
@@ -812,6 +960,20 @@ export class Peer<F = string> {
     if (closeFrame !== undefined) this.#transport.send(closeFrame).catch(this.#ignore);
     this.#transport.close(reason).catch(this.#ignore);
   }
+}
+
+/** A transport's frames that can be taken without waiting (see `FrameQueue.poll`). */
+interface PollableFrames<F> {
+  poll(): F | undefined;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+function success(message: RequestMessage, result: unknown): ResultMessage {
+  return { kind: "result", id: message.id, result: result === undefined ? null : result };
 }
 
 function errorReply(id: Id | null, code: number, message: string, data?: unknown): ErrorMessage {

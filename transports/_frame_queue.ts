@@ -18,7 +18,9 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   #head = 0;
   #ended = false;
   #endReason = "connection closed";
+  #error: unknown;
   #reader: PromiseWithResolvers<IteratorResult<F>> | undefined;
+  #finished = Promise.withResolvers<void>();
   #room: PromiseWithResolvers<void> | undefined;
 
   constructor(highWaterMark = 1024) {
@@ -28,6 +30,11 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   /** Frames waiting to be read. */
   get length(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** Resolves when the reader has been told the frames ended (after the last one). */
+  get finished(): Promise<void> {
+    return this.#finished.promise;
   }
 
   /** Whether {@linkcode FrameQueue.end} was called. */
@@ -55,12 +62,14 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
 
   /**
    * No more frames will come. The reader still gets those already queued
-   * unless `discard` is set.
+   * unless `discard` is set; then the iteration ends, or throws `error` when
+   * one is given (a frame over the size limit, say).
    */
-  end(reason = "connection closed", discard = false): void {
+  end(reason = "connection closed", discard = false, error?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#endReason = reason;
+    this.#error = error;
     if (discard) {
       this.#items = [];
       this.#head = 0;
@@ -68,7 +77,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
     if (this.#reader !== undefined && this.length === 0) {
       const reader = this.#reader;
       this.#reader = undefined;
-      reader.resolve(DONE);
+      this.#finish(reader);
     }
     if (this.#room !== undefined) {
       const room = this.#room;
@@ -79,27 +88,53 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
     }
   }
 
-  next(): Promise<IteratorResult<F>> {
-    if (this.length > 0) {
-      const value = this.#items[this.#head]!;
-      this.#items[this.#head++] = undefined as F;
-      if (this.#head === this.#items.length) {
-        this.#items.length = 0;
-        this.#head = 0;
-      } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-        this.#items = this.#items.slice(this.#head);
-        this.#head = 0;
-      }
-      if (this.#room !== undefined && this.length <= this.highWaterMark) {
-        const room = this.#room;
-        this.#room = undefined;
-        room.resolve();
-      }
-      return Promise.resolve({ done: false, value });
+  /**
+   * Takes the next buffered frame without waiting, or returns `undefined`
+   * when none is buffered (frames are never `undefined`). Lets a consumer
+   * handle every frame of one read without a promise per frame.
+   */
+  poll(): F | undefined {
+    return this.length > 0 ? this.#take() : undefined;
+  }
+
+  #take(): F {
+    const value = this.#items[this.#head]!;
+    this.#items[this.#head++] = undefined as F;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
     }
-    if (this.#ended) return Promise.resolve(DONE);
+    if (this.#room !== undefined && this.length <= this.highWaterMark) {
+      const room = this.#room;
+      this.#room = undefined;
+      room.resolve();
+    }
+    return value;
+  }
+
+  next(): Promise<IteratorResult<F>> {
+    if (this.length > 0) return Promise.resolve({ done: false, value: this.#take() });
+    if (this.#ended) {
+      const last = Promise.withResolvers<IteratorResult<F>>();
+      this.#finish(last);
+      return last.promise;
+    }
     this.#reader = Promise.withResolvers<IteratorResult<F>>();
     return this.#reader.promise;
+  }
+
+  #finish(reader: PromiseWithResolvers<IteratorResult<F>>): void {
+    this.#finished.resolve();
+    if (this.#error === undefined) {
+      reader.resolve(DONE);
+    } else {
+      const error = this.#error;
+      this.#error = undefined;
+      reader.reject(error);
+    }
   }
 
   /** Leaving a `for await` loop early only stops reading. */
