@@ -5,9 +5,11 @@
 
 import { report } from "./_measure.ts";
 import { memoryCases } from "./memory.ts";
+import { tcpCases } from "./tcp.ts";
 
 const groups: Record<string, () => Promise<{ bench: string }[]>> = {
   memory: memoryCases,
+  tcp: tcpCases,
 };
 
 const filter = Deno.args[0] ?? "";
