@@ -426,14 +426,34 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * ```
    */
   implement<F>(peer: Peer<F>, impl: Implementation<In>): void {
+    const handlers = this.handlers(impl);
+    for (const name of Object.keys(handlers)) peer.handle(name, handlers[name]!);
+  }
+
+  /**
+   * The validating handlers of {@linkcode Contract.implement}, as a record,
+   * for a {@linkcode Server}'s `handlers` (or a peer's). Throws when `impl`
+   * misses a method.
+   *
+   * @example
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { defineContract } from "@seed/rpc";
+   * const Api = defineContract({ incoming: { ping: { result: { const: "pong" } } } });
+   * const handlers = Api.handlers({ ping: () => "pong" as const });
+   * assertEquals(Object.keys(handlers), ["ping"]);
+   * ```
+   */
+  handlers(impl: Implementation<In>): Record<string, Handler> {
     const logger = this.#options.logger ?? consoleLogger;
     const contract = this.name;
+    const handlers: Record<string, Handler> = {};
     for (const method of this.#in.values()) {
       const fn = (impl as Record<string, unknown>)[method.name];
       if (typeof fn !== "function") {
         throw new TypeError(`${contract}: no implementation for '${method.name}'`);
       }
-      const handler: Handler = async (params, ctx) => {
+      handlers[method.name] = async (params, ctx) => {
         const result = await fn.call(impl, method.acceptParams(params), ctx);
         const issues = method.validateResult?.(result);
         if (issues !== undefined) {
@@ -448,8 +468,8 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
         }
         return result;
       };
-      peer.handle(method.name, handler);
     }
+    return handlers;
   }
 
   /**
