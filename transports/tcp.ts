@@ -44,6 +44,7 @@
  */
 
 import { ConnectionClosed, FrameTooLarge } from "../protocol/errors.ts";
+import { consoleLogger, type Logger } from "../protocol/logger.ts";
 import { FrameQueue } from "./_frame_queue.ts";
 import type { Listener, Transport } from "./transport.ts";
 
@@ -73,6 +74,8 @@ export interface TcpOptions {
   writeTimeout?: number;
   /** Milliseconds `close` waits for unwritten frames to leave. Default 2000. */
   closeTimeout?: number;
+  /** Where dropped input (half a frame at the end of a stream) is logged. */
+  logger?: Logger;
 }
 
 /**
@@ -188,6 +191,7 @@ export class TcpTransport implements Transport<string> {
   #writeHighWaterMark: number;
   #writeTimeout: number;
   #closeTimeout: number;
+  #logger: Logger;
   #inbox: FrameQueue<string>;
   #decoder = new TextDecoder();
   #out: string[] = [];
@@ -222,6 +226,7 @@ export class TcpTransport implements Transport<string> {
     this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
     this.#writeTimeout = options.writeTimeout ?? 30_000;
     this.#closeTimeout = options.closeTimeout ?? 2000;
+    this.#logger = options.logger ?? consoleLogger;
     this.#inbox = new FrameQueue<string>(options.highWaterMark ?? 1024);
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     this.#reading = this.#readLoop();
@@ -437,6 +442,11 @@ export class TcpTransport implements Transport<string> {
       this.#inbox.end("frame too large", false, failure);
     } else {
       // EOF, a reset, or our own close. A half frame left over is dropped.
+      if (partialBytes > 0 && !this.#closing) {
+        this.#logger.warn(
+          `${this.remote}: dropped ${partialBytes} bytes of an unfinished frame at the end of the stream`,
+        );
+      }
       this.#inbox.end(this.#closing ? this.#closeReason : "closed by the other end");
     }
     if (!this.#closing) {
