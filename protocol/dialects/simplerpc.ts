@@ -1,0 +1,338 @@
+/**
+ * The simplerpc dialect (pjsdev/simplerpc), byte-compatible both ways:
+ * `OPNAME{json}` lines, each client op answered by exactly one `OKAY{...}` or
+ * `FAIL{"reason": ..., "message": ...}`, in order (the wire has no ids), and
+ * server pushes that the client never answers.
+ *
+ * Use it over newline TCP (`@seed/rpc/tcp`, the default delimiter). The
+ * codecs keep per-connection state (the order of replies), so make one per
+ * connection: `codec: simpleRpcServer` for a {@linkcode Server} (a
+ * function), `simpleRpcClient()` for a client.
+ *
+ * What crosses the wire, and how:
+ *
+ * | ours | simplerpc |
+ * |---|---|
+ * | client `call(op, {…})` | `op{…}` line, resolved by the next `OKAY` (its object) or rejected by `FAIL` |
+ * | client `notify(op, {…})` | the same line; the server's `OKAY` is consumed silently (a `FAIL` is logged) |
+ * | handler returns an object | `OKAY{…}`; `null`/`undefined` → `OKAY{}`; anything else → `OKAY{"result": …}` |
+ * | handler throws `RpcError(code, msg, { reason })` | `FAIL{"reason": reason, "message": msg}` |
+ * | handler throws anything else | `FAIL{"reason": "Unknown", "message": "Uknown Server Error"}` (the original's bytes; the error is logged) |
+ * | unknown op | `OKAY{}`, as the original answers |
+ * | malformed line | `FAIL{"reason": "MalformedPayload", "message": …}`, and the connection keeps working (the original dies) |
+ * | server `notify(op, {…})` | `op{…}` pushed, never answered |
+ *
+ * Params and pushes must be JSON objects; JSON is written as Python's
+ * `json.dumps` writes it (`", "`, `": "`, `\uXXXX`).
+ *
+ * @example A Deno client and server speaking simplerpc on loopback
+ * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { Peer, RemoteError, RpcError, Server } from "@seed/rpc";
+ * import { simpleRpcClient, simpleRpcServer } from "@seed/rpc/simplerpc";
+ * import { connect, listen } from "@seed/rpc/tcp";
+ *
+ * const server = new Server(listen("tcp://127.0.0.1:0"), {
+ *   codec: simpleRpcServer,
+ *   handlers: {
+ *     echo: (args) => ({ echo: args }),
+ *     fail: () => {
+ *       throw new RpcError(-32000, "fail requested", { reason: "BadInput" });
+ *     },
+ *   },
+ *   onConnect: (connection) => connection.peer.notify("welcome", { msg: "hello" }),
+ * });
+ * const welcomed = Promise.withResolvers<unknown>();
+ * const client = new Peer(await connect(server.addr), {
+ *   codec: simpleRpcClient(),
+ *   handlers: { welcome: (args) => welcomed.resolve(args) },
+ * });
+ * assertEquals(await welcomed.promise, { msg: "hello" });
+ * assertEquals(await client.call("echo", { a: 1 }), { echo: { a: 1 } });
+ * const error = await assertRejects(() => client.call("fail", {}), RemoteError);
+ * assertEquals([error.message, error.data], ["fail requested", { reason: "BadInput" }]);
+ * await client.close();
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+import type { Codec } from "../codec.ts";
+import { ErrorCode } from "../errors.ts";
+import type { ErrorObject, Id, InvalidMessage, Message } from "../message.ts";
+import { pythonJson } from "./_python_json.ts";
+
+/** The reply op for success. */
+const OKAY = "OKAY";
+/** The reply op for failure. */
+const FAIL = "FAIL";
+const NOTHING: readonly Message[] = Object.freeze([]);
+
+/** FAIL reasons the original and we use, and the error codes they map to. */
+const REASON_CODES: Readonly<Record<string, number>> = {
+  MalformedPayload: ErrorCode.InvalidRequest,
+  InvalidParams: ErrorCode.InvalidParams,
+  Unknown: ErrorCode.InternalError,
+  FrameTooLarge: ErrorCode.FrameTooLarge,
+  ShuttingDown: ErrorCode.ShuttingDown,
+};
+
+/**
+ * One simplerpc line, parsed as the original does: the op is everything
+ * before the first `{`, the JSON is the rest with whitespace stripped.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { parseSimpleRpcLine } from "@seed/rpc/simplerpc";
+ * assertEquals(parseSimpleRpcLine('echo{"a": 1}'), { op: "echo", args: { a: 1 } });
+ * assertEquals(parseSimpleRpcLine("echo[1,2]"), { error: "JSON data not found" });
+ * ```
+ */
+export function parseSimpleRpcLine(
+  line: string,
+): { op: string; args: Record<string, unknown> } | { error: string } {
+  const start = line.indexOf("{");
+  if (start === -1) return { error: "JSON data not found" };
+  const op = line.slice(0, start);
+  if (op === "") return { error: "Could not find opcode" };
+  try {
+    return { op, args: JSON.parse(line.slice(start).trim()) };
+  } catch {
+    return { error: `JSON malformed for opcode: ${op}` };
+  }
+}
+
+/** One simplerpc line: `op` followed by `args` as Python writes JSON. */
+function line(op: string, args: unknown): string {
+  if (args === null || typeof args !== "object" || Array.isArray(args)) {
+    throw new TypeError(
+      `simplerpc carries a JSON object after the op; '${op}' got ${describe(args)}`,
+    );
+  }
+  if (op.length === 0 || op.includes("{") || /[\r\n]/.test(op)) {
+    throw new TypeError(`'${op}' cannot be a simplerpc op (empty, or holds '{' or a line break)`);
+  }
+  return op + pythonJson(args);
+}
+
+function describe(value: unknown): string {
+  return Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
+}
+
+function malformed(id: Id | null, reason: string, answer: boolean): InvalidMessage {
+  return {
+    kind: "invalid",
+    id,
+    error: {
+      code: ErrorCode.InvalidRequest,
+      message: reason,
+      data: { reason: "MalformedPayload" },
+    },
+    answer,
+  };
+}
+
+/** The OKAY payload for a handler's result. */
+function okayPayload(result: unknown): object {
+  if (result === null || result === undefined) return {};
+  if (typeof result === "object" && !Array.isArray(result) && !(result instanceof Uint8Array)) {
+    return result;
+  }
+  return { result };
+}
+
+/** The reply line for an error, or OKAY{} for an unknown op (as the original answers). */
+function failLine(error: ErrorObject): string {
+  if (error.code === ErrorCode.MethodNotFound) return `${OKAY}{}`;
+  const data = error.data as { reason?: unknown } | null | undefined;
+  let reason = typeof data?.reason === "string" ? data.reason : undefined;
+  if (reason === undefined) {
+    reason = Object.keys(REASON_CODES).find((name) => REASON_CODES[name] === error.code) ??
+      "RPCFailureException";
+  }
+  // An unexpected exception: the original's exact bytes, typo included.
+  const message = reason === "Unknown" && typeof data?.reason !== "string"
+    ? "Uknown Server Error"
+    : error.message;
+  return `${FAIL}${pythonJson({ reason, message })}`;
+}
+
+/**
+ * The server side of simplerpc: every incoming line is a call; replies leave
+ * in the order the calls came, whatever order handlers finish in. Make one
+ * per connection (pass {@linkcode simpleRpcServer} itself as a
+ * {@linkcode Server}'s `codec`).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { SimpleRpcServerCodec } from "@seed/rpc/simplerpc";
+ * const codec = new SimpleRpcServerCodec();
+ * assertEquals(codec.decode('echo{"a": 1}'), { kind: "request", id: 1, method: "echo", params: { a: 1 } });
+ * assertEquals(codec.encode({ kind: "result", id: 1, result: { echo: { a: 1 } } }), 'OKAY{"echo": {"a": 1}}');
+ * ```
+ */
+export class SimpleRpcServerCodec implements Codec<string> {
+  /** `"simplerpc"`. */
+  readonly name: string = "simplerpc";
+  #lastIn = 0;
+  #nextOut = 1;
+  #held = new Map<number, string>();
+
+  /** A reply (in order, possibly with held later ones), a push, or nothing. */
+  encode(message: Message): string | undefined {
+    switch (message.kind) {
+      case "result":
+        return this.#inOrder(message.id, `${OKAY}${pythonJson(okayPayload(message.result))}`);
+      case "error":
+        return this.#inOrder(message.id, failLine(message.error));
+      case "notification":
+        return line(message.method, message.params ?? {});
+      case "request":
+        throw new TypeError(
+          "simplerpc clients never answer; notify them instead of calling",
+        );
+      default:
+        return undefined;
+    }
+  }
+
+  /** Every line is a call, numbered in arrival order. */
+  decode(frame: string): Message {
+    const id = ++this.#lastIn;
+    const parsed = parseSimpleRpcLine(frame);
+    if ("error" in parsed) return malformed(id, parsed.error, true);
+    return { kind: "request", id, method: parsed.op, params: parsed.args };
+  }
+
+  #inOrder(id: Id | null, text: string): string | undefined {
+    // A reply without a call (a frame too large to read) goes out at once.
+    if (typeof id !== "number") return text;
+    if (id !== this.#nextOut) {
+      this.#held.set(id, text);
+      return undefined;
+    }
+    let out = text;
+    this.#nextOut++;
+    for (
+      let next = this.#held.get(this.#nextOut);
+      next !== undefined;
+      next = this.#held.get(this.#nextOut)
+    ) {
+      this.#held.delete(this.#nextOut);
+      out += `\n${next}`;
+      this.#nextOut++;
+    }
+    return out;
+  }
+}
+
+/**
+ * The client side of simplerpc: calls are matched to `OKAY`/`FAIL` replies in
+ * order; other lines from the server are pushes (notifications). Make one per
+ * connection.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { SimpleRpcClientCodec } from "@seed/rpc/simplerpc";
+ * const codec = new SimpleRpcClientCodec();
+ * assertEquals(codec.encode({ kind: "request", id: 7, method: "echo", params: { k: "v" } }), 'echo{"k": "v"}');
+ * assertEquals(codec.decode('OKAY{"echo": {"k": "v"}}'), { kind: "result", id: 7, result: { echo: { k: "v" } } });
+ * assertEquals(codec.decode('welcome{"msg": "hello"}'), { kind: "notification", method: "welcome", params: { msg: "hello" } });
+ * ```
+ */
+export class SimpleRpcClientCodec implements Codec<string> {
+  /** `"simplerpc"`. */
+  readonly name: string = "simplerpc";
+  /** Ids of calls awaiting a reply, in order; `null` for a notification's reply. */
+  #waiting: (Id | null)[] = [];
+  #head = 0;
+
+  /** A call or notification line; replies are never sent by a client. */
+  encode(message: Message): string | undefined {
+    switch (message.kind) {
+      case "request": {
+        const text = line(message.method, message.params ?? {});
+        this.#waiting.push(message.id);
+        return text;
+      }
+      case "notification": {
+        const text = line(message.method, message.params ?? {});
+        this.#waiting.push(null);
+        return text;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** `OKAY`/`FAIL` settle the oldest call; any other op is a push. */
+  decode(frame: string): Message | readonly Message[] {
+    const parsed = parseSimpleRpcLine(frame);
+    if ("error" in parsed) return malformed(null, parsed.error, false);
+    const { op, args } = parsed;
+    if (op !== OKAY && op !== FAIL) return { kind: "notification", method: op, params: args };
+    if (this.#head === this.#waiting.length) {
+      return malformed(null, `${op} arrived with no call waiting for it`, false);
+    }
+    const id = this.#waiting[this.#head++]!;
+    if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#head);
+      this.#head = 0;
+    }
+    if (op === OKAY) {
+      return id === null ? NOTHING : { kind: "result", id, result: args };
+    }
+    const reason = typeof args.reason === "string" ? args.reason : "Unknown";
+    const message = typeof args.message === "string" ? args.message : String(args.message);
+    const error: ErrorObject = {
+      code: REASON_CODES[reason] ?? -32000,
+      message,
+      data: { reason },
+    };
+    if (id === null) {
+      // The server refused a notification: nobody waits for it, so say so.
+      return {
+        kind: "invalid",
+        id: null,
+        error: { ...error, message: `a notification failed: ${reason}: ${message}` },
+        answer: false,
+      };
+    }
+    return { kind: "error", id, error };
+  }
+}
+
+/**
+ * A new server-side simplerpc codec; pass the function itself as a
+ * {@linkcode Server}'s `codec` so each connection gets its own.
+ *
+ * @example
+ * ```ts
+ * import { jsonRpc, Server } from "@seed/rpc";
+ * import { simpleRpcServer } from "@seed/rpc/simplerpc";
+ * import { listen } from "@seed/rpc/tcp";
+ * const server = new Server(listen("tcp://127.0.0.1:0"), { codec: simpleRpcServer });
+ * console.log(server.addr, jsonRpc.name);
+ * await server.shutdown();
+ * ```
+ */
+export function simpleRpcServer(): SimpleRpcServerCodec {
+  return new SimpleRpcServerCodec();
+}
+
+/**
+ * A new client-side simplerpc codec, for one connection.
+ *
+ * @example
+ * ```ts
+ * import { simpleRpcClient } from "@seed/rpc/simplerpc";
+ * console.log(simpleRpcClient().name); // "simplerpc"
+ * ```
+ */
+export function simpleRpcClient(): SimpleRpcClientCodec {
+  return new SimpleRpcClientCodec();
+}
