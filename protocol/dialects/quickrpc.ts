@@ -1,0 +1,67 @@
+/**
+ * The quickrpc dialect (loehnertj/quickrpc), byte-compatible both ways: its
+ * `jrpc` codec, JSON-RPC 2.0 objects written as Python writes JSON, one per
+ * frame, frames ending with NUL (`\0`), plus the `rpc.secinfo` header frame
+ * of its "authenticated JSON-RPC" and `{"__bytes": base64}` for binary.
+ *
+ * Use it over TCP with `delimiter: "\0"`. Make one codec per connection (it
+ * remembers the secinfo header and the method of each call it answers).
+ *
+ * | ours | quickrpc |
+ * |---|---|
+ * | `call(m, {…})` | `{"jsonrpc": "2.0", "method": m, "params": {…}, "id": n}` (ids from 1) |
+ * | `notify(m, {…})` | the same without `id` (id 0 means notification) |
+ * | a request with `"id": 0` | answered without an `id` member, as the original does |
+ * | result | `{"jsonrpc": "2.0", "result": …, "id": n}` |
+ * | any error | `{"jsonrpc": "2.0", "error": {"code": 0, "message": …, "data": "<Python-style exception line>"}, "id": n}`; never for id 0 |
+ * | unknown method | message `Incoming call of m not defined on the api` |
+ * | by-position params | refused: `Please call with named parameters only!` |
+ * | params that break a contract | `incoming call with wrong signature` (our detail kept in `data`) |
+ * | `Uint8Array` | `{"__bytes": "<base64>"}`, both ways |
+ * | `rpc.secinfo` header before a frame | the message's `meta.secinfo` |
+ *
+ * Undecodable telegrams (not JSON, not an object, `jsonrpc` not `"2.0"`) are
+ * logged and dropped: they carry no id to answer (the original's server dies
+ * on them). Empty telegrams (`\0\0`) are skipped; text after the first JSON
+ * value of a telegram is ignored (Python's `raw_decode`).
+ *
+ * @example A Deno client and server speaking quickrpc on loopback
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Peer, Server } from "@seed/rpc";
+ * import { quickRpc } from "@seed/rpc/quickrpc";
+ * import { connect, listen } from "@seed/rpc/tcp";
+ *
+ * const server = new Server(listen("tcp://127.0.0.1:0", { delimiter: "\0" }), {
+ *   codec: quickRpc,
+ *   handlers: { add: ({ a, b }) => a + b },
+ * });
+ * const client = new Peer(await connect(server.addr, { delimiter: "\0" }), { codec: quickRpc() });
+ * assertEquals(await client.call("add", { a: 2, b: 3 }), 5);
+ * await client.close();
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+export {
+  parseFirstJsonValue,
+  parseQuickRpcTransport,
+  quickRpc,
+  QuickRpcCodec,
+  type QuickRpcEndpoint,
+  SECINFO_METHOD,
+} from "./quickrpc_codec.ts";
+export {
+  hmacSecurity,
+  type HmacSecurityOptions,
+  noSecurity,
+  nullSecurity,
+  type SecInfo,
+  secureTransport,
+  type SecureTransportOptions,
+  SecurityError,
+  type SecurityProvider,
+  type SecuritySession,
+} from "./quickrpc_security.ts";

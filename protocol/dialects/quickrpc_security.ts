@@ -1,0 +1,404 @@
+/**
+ * quickrpc's security layer, between codec and transport: a provider adds a
+ * `rpc.secinfo` header frame before each outgoing frame (and may transform
+ * the payload), and checks each incoming frame against the header before it.
+ *
+ * {@linkcode secureTransport} wraps any transport of text frames. Providers:
+ *
+ * - {@linkcode nullSecurity}: quickrpc's `null`; no header, checks nothing.
+ * - {@linkcode noSecurity}: quickrpc's `blindly_believe_everything`; a
+ *   `{"user": …}` header on every frame, checks nothing.
+ * - {@linkcode hmacSecurity}: signs each frame with HMAC-SHA256 and a shared
+ *   key (WebCrypto), and refuses any frame whose signature, sequence number
+ *   or session does not verify. It gives integrity and authenticity to whoever
+ *   holds the key, and stops replayed, reordered and reflected frames within a
+ *   connection. It does not hide anything: use `tls://` for that.
+ *
+ * The verified header reaches handlers as `ctx.meta.secinfo`.
+ *
+ * @example HMAC-signed quickrpc over TCP
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { type CallContext, Peer, Server } from "@seed/rpc";
+ * import { hmacSecurity, quickRpc, secureTransport } from "@seed/rpc/quickrpc";
+ * import { connect, listen, type TcpListener } from "@seed/rpc/tcp";
+ *
+ * const security = hmacSecurity({ key: "a shared secret key", user: "alice" });
+ * const listener: TcpListener = listen("tcp://127.0.0.1:0", { delimiter: "\0" });
+ * const secured = {
+ *   addr: listener.addr,
+ *   close: () => listener.close(),
+ *   async *[Symbol.asyncIterator]() {
+ *     for await (const connection of listener) yield secureTransport(connection, security);
+ *   },
+ * };
+ * const server = new Server(secured, {
+ *   codec: quickRpc,
+ *   handlers: { whoami: (_params: unknown, ctx: CallContext) => (ctx.meta.secinfo as { user: string }).user },
+ * });
+ * const connection = await connect(listener.addr, { delimiter: "\0" });
+ * const client = new Peer(secureTransport(connection, security), { codec: quickRpc() });
+ * assertEquals(await client.call("whoami", {}), "alice");
+ * await client.close();
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+import { ConnectionClosed } from "../errors.ts";
+import { consoleLogger, type Logger } from "../logger.ts";
+import type { Transport } from "../../transports/transport.ts";
+import { pythonJson } from "./_python_json.ts";
+import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";
+
+/**
+ * Security information carried in a header frame (quickrpc keeps it a map
+ * of strings).
+ *
+ * @example
+ * ```ts
+ * import type { SecInfo } from "@seed/rpc/quickrpc";
+ * const info: SecInfo = { user: "alice" };
+ * console.log(info.user);
+ * ```
+ */
+export type SecInfo = Record<string, unknown>;
+
+/**
+ * A frame refused by a security provider.
+ *
+ * @example
+ * ```ts
+ * import { SecurityError } from "@seed/rpc/quickrpc";
+ * console.log(new SecurityError("bad signature").name); // "SecurityError"
+ * ```
+ */
+export class SecurityError extends Error {
+  /**
+   * Makes the error a refused frame is reported with.
+   *
+   * @param message What was wrong with the frame.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "SecurityError";
+  }
+}
+
+/**
+ * One connection's security state (sequence numbers, keys in use).
+ *
+ * @example
+ * ```ts
+ * import { noSecurity } from "@seed/rpc/quickrpc";
+ * const session = noSecurity("bob").open();
+ * console.log(await session.secureOut("payload")); // { secinfo: { user: "bob" }, payload: "payload" }
+ * ```
+ */
+export interface SecuritySession {
+  /** Secures an outgoing frame: the header to send before it (or none), and the payload. */
+  secureOut(payload: string): Promise<{ secinfo?: SecInfo; payload: string }>;
+  /**
+   * Checks an incoming frame with the header that came before it; resolves
+   * with the payload to decode, or rejects with {@linkcode SecurityError}.
+   */
+  secureIn(payload: string, secinfo: SecInfo | undefined): Promise<string>;
+}
+
+/**
+ * Makes a {@linkcode SecuritySession} for each connection.
+ *
+ * @example
+ * ```ts
+ * import type { SecurityProvider } from "@seed/rpc/quickrpc";
+ * const allowAll: SecurityProvider = {
+ *   name: "allow-all",
+ *   open: () => ({
+ *     secureOut: (payload) => Promise.resolve({ payload }),
+ *     secureIn: (payload) => Promise.resolve(payload),
+ *   }),
+ * };
+ * console.log(allowAll.name);
+ * ```
+ */
+export interface SecurityProvider {
+  /** A short name for logs (`null`, `blindly_believe_everything`, `hmac-sha256`). */
+  readonly name: string;
+  /** A session for one connection. */
+  open(): SecuritySession;
+}
+
+/**
+ * quickrpc's `null` security: no header, nothing checked.
+ *
+ * @example
+ * ```ts
+ * import { nullSecurity } from "@seed/rpc/quickrpc";
+ * console.log(nullSecurity.name); // "null"
+ * ```
+ */
+export const nullSecurity: SecurityProvider = {
+  name: "null",
+  open: () => ({
+    secureOut: (payload) => Promise.resolve({ payload }),
+    secureIn: (payload) => Promise.resolve(payload),
+  }),
+};
+
+/**
+ * quickrpc's `blindly_believe_everything`: a `{"user": user}` header on every
+ * frame, nothing checked. Only for peers you trust completely.
+ *
+ * @example
+ * ```ts
+ * import { noSecurity } from "@seed/rpc/quickrpc";
+ * console.log(noSecurity().name); // "blindly_believe_everything"
+ * ```
+ */
+export function noSecurity(user = ""): SecurityProvider {
+  return {
+    name: "blindly_believe_everything",
+    open: () => ({
+      secureOut: (payload) => Promise.resolve({ secinfo: { user }, payload }),
+      secureIn: (payload) => Promise.resolve(payload),
+    }),
+  };
+}
+
+/**
+ * Options for {@linkcode hmacSecurity}.
+ *
+ * @example
+ * ```ts
+ * import type { HmacSecurityOptions } from "@seed/rpc/quickrpc";
+ * const options: HmacSecurityOptions = { key: new Uint8Array(32), user: "svc" };
+ * console.log(options.user);
+ * ```
+ */
+export interface HmacSecurityOptions {
+  /** The shared key: text (UTF-8) or bytes. At least 16 bytes. */
+  key: string | Uint8Array;
+  /** The user name sent in every header (signed too). Default `""`. */
+  user?: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * HMAC-SHA256 signing of every frame with a shared key.
+ *
+ * Each header is `{"user", "nonce", "seq", "hmac-sha256"}` (all strings):
+ * the signature covers `user`, the sender's per-connection random `nonce`,
+ * a `seq` that rises by one per frame, and the payload. A frame is refused
+ * when its signature fails, its header is missing, its `seq` is not the next
+ * one, its nonce changes within a connection, or it carries our own nonce
+ * (a frame reflected back at us).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { hmacSecurity } from "@seed/rpc/quickrpc";
+ * const provider = hmacSecurity({ key: "a shared secret key" });
+ * const alice = provider.open();
+ * const bob = provider.open();
+ * const { secinfo, payload } = await alice.secureOut('{"jsonrpc": "2.0", "method": "ping"}');
+ * assertEquals(await bob.secureIn(payload, secinfo), payload);
+ * ```
+ */
+export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
+  const raw = typeof options.key === "string" ? encoder.encode(options.key) : options.key;
+  if (raw.length < 16) throw new RangeError("An HMAC key must be at least 16 bytes");
+  const user = options.user ?? "";
+  let key: Promise<CryptoKey> | undefined;
+  const getKey = () =>
+    key ??= crypto.subtle.importKey(
+      "raw",
+      new Uint8Array(raw),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+  const signed = (who: string, nonce: string, seq: string, payload: string) =>
+    encoder.encode(`${who}\n${nonce}\n${seq}\n${payload}`);
+
+  return {
+    name: "hmac-sha256",
+    open(): SecuritySession {
+      const nonce = encodeBase64(crypto.getRandomValues(new Uint8Array(12)));
+      let sent = 0;
+      let received = 0;
+      let peerNonce: string | undefined;
+      return {
+        async secureOut(payload) {
+          const seq = String(++sent);
+          const mac = await crypto.subtle.sign(
+            "HMAC",
+            await getKey(),
+            signed(user, nonce, seq, payload),
+          );
+          return {
+            secinfo: { user, nonce, seq, "hmac-sha256": encodeBase64(new Uint8Array(mac)) },
+            payload,
+          };
+        },
+        async secureIn(payload, secinfo) {
+          if (secinfo === undefined) throw new SecurityError("frame without a secinfo header");
+          const { user: who, nonce: theirs, seq, "hmac-sha256": mac } = secinfo;
+          if (
+            typeof who !== "string" || typeof theirs !== "string" || typeof seq !== "string" ||
+            typeof mac !== "string"
+          ) {
+            throw new SecurityError("secinfo header without user, nonce, seq and hmac-sha256");
+          }
+          let signature: Uint8Array;
+          try {
+            signature = decodeBase64(mac);
+          } catch {
+            throw new SecurityError("hmac-sha256 is not base64");
+          }
+          const ok = await crypto.subtle.verify(
+            "HMAC",
+            await getKey(),
+            new Uint8Array(signature),
+            signed(who, theirs, seq, payload),
+          );
+          if (!ok) throw new SecurityError("bad signature");
+          if (theirs === nonce) throw new SecurityError("a frame of ours was sent back to us");
+          if (peerNonce !== undefined && theirs !== peerNonce) {
+            throw new SecurityError("the session nonce changed within the connection");
+          }
+          if (seq !== String(received + 1)) {
+            throw new SecurityError(`out of sequence: expected ${received + 1}, got ${seq}`);
+          }
+          peerNonce = theirs;
+          received++;
+          return payload;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Options for {@linkcode secureTransport}.
+ *
+ * @example
+ * ```ts
+ * import { silentLogger } from "@seed/rpc";
+ * import type { SecureTransportOptions } from "@seed/rpc/quickrpc";
+ * const options: SecureTransportOptions = { delimiter: "\0", onRefused: "drop", logger: silentLogger };
+ * console.log(options.onRefused);
+ * ```
+ */
+export interface SecureTransportOptions {
+  /** The frame delimiter of the wire (a header and its frame leave in one write). Default `"\0"`. */
+  delimiter?: string;
+  /** On a refused frame: close the connection (default) or drop the frame. */
+  onRefused?: "close" | "drop";
+  /** Where refused frames are logged. */
+  logger?: Logger;
+}
+
+/**
+ * Wraps `transport` so every frame goes through `provider`: outgoing frames
+ * get their header (sent in the same write), incoming frames are checked
+ * against theirs; the header frames are passed on too, so the quickrpc codec
+ * can put them in `meta.secinfo`.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair } from "@seed/rpc";
+ * import { noSecurity, secureTransport } from "@seed/rpc/quickrpc";
+ * const [a, b] = memoryPair();
+ * await secureTransport(a, noSecurity("eve")).send('{"jsonrpc": "2.0", "result": 1, "id": 1}');
+ * const frames = b.frames[Symbol.asyncIterator]();
+ * assertEquals((await frames.next()).value,
+ *   '{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": {"user": "eve"}}\0{"jsonrpc": "2.0", "result": 1, "id": 1}');
+ * await a.close();
+ * ```
+ */
+export function secureTransport(
+  transport: Transport<string>,
+  provider: SecurityProvider,
+  options: SecureTransportOptions = {},
+): Transport<string> {
+  const session = provider.open();
+  const delimiter = options.delimiter ?? "\0";
+  const logger = options.logger ?? consoleLogger;
+  const onRefused = options.onRefused ?? "close";
+  let outgoing: Promise<void> = Promise.resolve();
+
+  async function* frames(): AsyncGenerator<string> {
+    let header: string | undefined;
+    let secinfo: SecInfo | undefined;
+    for await (const frame of transport.frames) {
+      // A header and its frame may arrive in one transport frame, or two.
+      for (const part of frame.includes(delimiter) ? frame.split(delimiter) : [frame]) {
+        const parsed = readHeader(part);
+        if (parsed !== undefined) {
+          header = part;
+          secinfo = parsed;
+          continue;
+        }
+        if (part.length === 0) continue;
+        let payload: string;
+        try {
+          payload = await session.secureIn(part, secinfo);
+        } catch (error) {
+          logger.warn(
+            `${transport.remote ?? "quickrpc"}: ${provider.name} refused a frame: ${
+              (error as Error).message
+            }`,
+          );
+          if (onRefused === "close") {
+            await transport.close(`security: ${(error as Error).message}`);
+            return;
+          }
+          header = secinfo = undefined;
+          continue;
+        }
+        if (header !== undefined) yield header;
+        yield payload;
+        header = secinfo = undefined;
+      }
+    }
+  }
+
+  return {
+    remote: transport.remote,
+    frames: { [Symbol.asyncIterator]: frames },
+    closed: transport.closed,
+    close: (reason?: string) => transport.close(reason),
+    send(frame: string): Promise<void> {
+      const sending = outgoing.then(async () => {
+        const { secinfo, payload } = await session.secureOut(frame);
+        if (secinfo === undefined) return transport.send(payload);
+        const header = `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${
+          pythonJson(secinfo)
+        }}`;
+        return transport.send(`${header}${delimiter}${payload}`);
+      });
+      // Frames are signed and sent one after another; one failure does not
+      // stop the ones after it.
+      outgoing = sending.catch(() => {});
+      return sending.catch((error) => {
+        throw error instanceof ConnectionClosed ? error : new ConnectionClosed(String(error));
+      });
+    },
+  };
+}
+
+/** The params of a `rpc.secinfo` header frame, or `undefined` for any other frame. */
+function readHeader(frame: string): SecInfo | undefined {
+  if (!frame.includes(SECINFO_METHOD)) return undefined;
+  try {
+    const value = parseFirstJsonValue(frame) as { method?: unknown; params?: unknown };
+    if (value?.method !== SECINFO_METHOD) return undefined;
+    return value.params !== null && typeof value.params === "object" ? value.params as SecInfo : {};
+  } catch {
+    return undefined;
+  }
+}

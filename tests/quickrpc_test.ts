@@ -1,0 +1,328 @@
+// quickrpc over real loopback sockets, byte for byte against the captured
+// exchanges of the original (tests/fixtures/quickrpc_captured.json).
+
+import { type CallContext, defineContract, Peer, RpcError, Server } from "../mod.ts";
+import {
+  hmacSecurity,
+  noSecurity,
+  parseQuickRpcTransport,
+  quickRpc,
+  secureTransport,
+  type SecurityProvider,
+} from "../protocol/dialects/quickrpc.ts";
+import { connect, listen, type TcpListener } from "../transports/tcp.ts";
+import type { Transport } from "../transports/transport.ts";
+import { assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+import { type RecordingLogger, recordingLogger } from "./_helpers.ts";
+import { RawSocket } from "./_tcp.ts";
+import captured from "./fixtures/quickrpc_captured.json" with { type: "json" };
+
+const NUL = { delimiter: "\0" } as const;
+
+const Api = defineContract({
+  incoming: {
+    add: {
+      params: {
+        type: "object",
+        properties: { a: {}, b: {} },
+        required: ["a", "b"],
+        additionalProperties: false,
+      },
+    },
+  },
+});
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** The server the captures were taken from. */
+function quickServer(logger: RecordingLogger = recordingLogger()) {
+  const server = new Server(listen("tcp://127.0.0.1:0", { ...NUL, logger }), {
+    codec: quickRpc,
+    logger,
+    handlers: (connection) => ({
+      // add(a, b) has a contract, so a wrong signature is refused as quickrpc does.
+      ...Api.handlers({
+        add: ({ a, b }) =>
+          a instanceof Uint8Array && b instanceof Uint8Array
+            ? concatBytes(a, b)
+            : (a as number) + (b as number),
+      }),
+      fail: () => {
+        throw new Error("x");
+      },
+      say: async () => {
+        await connection.peer.notify("echo", { text: "yo" });
+        await connection.peer.call("ping", { n: 41 });
+      },
+      warmup: () => connection.peer.call("ping", { n: 40 }),
+    }),
+  });
+  return { server, logger };
+}
+
+Deno.test("quickrpc server answers the original's captured exchanges byte for byte", async () => {
+  const { server } = quickServer();
+  const raw = await RawSocket.connect(server.addr);
+  for (const exchange of captured.exchanges) {
+    await raw.send(exchange.send);
+    if (exchange.reply === null) continue;
+    assertEquals(await raw.readFrame("\0"), exchange.reply, exchange.send);
+  }
+  // The notification to an unknown method got no reply: the next frame is
+  // the answer to this call, not to it.
+  await raw.send('{"jsonrpc": "2.0", "method": "add", "params": {"a": 1, "b": 1}, "id": 13}\0');
+  assertEquals(await raw.readFrame("\0"), '{"jsonrpc": "2.0", "result": 2, "id": 13}\0');
+  raw.close();
+  await server.shutdown();
+});
+
+Deno.test("quickrpc server words its errors as the original does", async () => {
+  const { server } = quickServer();
+  const raw = await RawSocket.connect(server.addr);
+  for (const exchange of captured.error_exchanges) {
+    await raw.send(exchange.send);
+    const reply = JSON.parse((await raw.readFrame("\0")).slice(0, -1));
+    assertEquals(reply.id, exchange.id);
+    assertEquals({ code: reply.error.code, message: reply.error.message }, exchange.error);
+    assertEquals(typeof reply.error.data, "string");
+  }
+  raw.close();
+  await server.shutdown();
+});
+
+Deno.test("quickrpc server pushes a notification and a call as the original does", async () => {
+  const { server } = quickServer();
+  const raw = await RawSocket.connect(server.addr);
+  // The server's first call on this connection (id 1), so `ping` below is id 2.
+  await raw.send('{"jsonrpc": "2.0", "method": "warmup", "params": {}, "id": 1}\0');
+  assertEquals(
+    await raw.readFrame("\0"),
+    '{"jsonrpc": "2.0", "method": "ping", "params": {"n": 40}, "id": 1}\0',
+  );
+  await raw.send('{"jsonrpc": "2.0", "result": "pong", "id": 1}\0');
+  assertEquals(await raw.readFrame("\0"), '{"jsonrpc": "2.0", "result": "pong", "id": 1}\0');
+  await raw.send(captured.push.trigger);
+  assertEquals(await raw.readLike(captured.push.bytes), captured.push.bytes);
+  await raw.send('{"jsonrpc": "2.0", "result": null, "id": 2}\0');
+  raw.close();
+  await server.shutdown();
+});
+
+Deno.test("quickrpc client sends the original client's bytes, ids from 1", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = new Peer(
+    await connect(`tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, NUL),
+    { codec: quickRpc(), logger: recordingLogger() },
+  );
+  const fake = RawSocket.wrap(await listener.accept());
+  const [method, params] = captured.client_sends.call as [string, Record<string, unknown>];
+  const sum = client.call(method, params);
+  assertEquals(await fake.readLike(captured.client_sends.bytes), captured.client_sends.bytes);
+  // Two telegrams in one read, an empty one between: both handled.
+  await fake.send('{"jsonrpc": "2.0", "result": 5, "id": 1}\0\0');
+  assertEquals(await sum, 5);
+  const failing = client.call("fail", {});
+  await fake.readFrame("\0");
+  await fake.send(
+    '{"jsonrpc": "2.0", "error": {"code": 0, "message": "x", "data": "Traceback ...\\nValueError: x\\n"}, "id": 2}\0',
+  );
+  const error = await assertRejects(() => failing, RpcError, "x");
+  assertEquals([error.code, error.data], [0, "Traceback ...\nValueError: x\n"]);
+  await assertRejects(() => client.call("add", [1, 2]), TypeError, "named params only");
+  await client.close();
+  fake.close();
+  listener.close();
+});
+
+Deno.test("quickrpc carries Uint8Array as __bytes both ways", async () => {
+  const { server } = quickServer();
+  const client = new Peer(await connect(server.addr, NUL), {
+    codec: quickRpc(),
+    logger: recordingLogger(),
+  });
+  assertEquals(
+    await client.call("add", { a: new Uint8Array([0, 1]), b: new Uint8Array([2]) }),
+    new Uint8Array([0, 1, 2]),
+  );
+  await client.close();
+  await server.shutdown();
+});
+
+Deno.test("quickrpc server logs and drops telegrams it cannot decode, and keeps serving", async () => {
+  const logger = recordingLogger();
+  const { server } = quickServer(logger);
+  const raw = await RawSocket.connect(server.addr);
+  const other = await RawSocket.connect(server.addr);
+  await raw.send("garbage\0");
+  await raw.send('{"jsonrpc": "1.0", "method": "add", "params": {"a": 1, "b": 2}, "id": 1}\0');
+  await raw.send("[1, 2]\0");
+  // Two objects in one telegram: only the first is handled (raw_decode).
+  await raw.send(
+    '{"jsonrpc": "2.0", "method": "add", "params": {"a": 1, "b": 2}, "id": 2}{"jsonrpc": "2.0", "method": "add", "params": {"a": 5, "b": 5}, "id": 3}\0',
+  );
+  assertEquals(await raw.readFrame("\0"), '{"jsonrpc": "2.0", "result": 3, "id": 2}\0');
+  // Split across two writes: reassembled.
+  await raw.send('{"jsonrpc": "2.0", "method": "add", ');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await raw.send('"params": {"a": 2, "b": 2}, "id": 4}\0');
+  assertEquals(await raw.readFrame("\0"), '{"jsonrpc": "2.0", "result": 4, "id": 4}\0');
+  await other.send('{"jsonrpc": "2.0", "method": "add", "params": {"a": 0, "b": 9}, "id": 1}\0');
+  assertEquals(await other.readFrame("\0"), '{"jsonrpc": "2.0", "result": 9, "id": 1}\0');
+  assertEquals(
+    logger.messages("warn").filter((m) => m.endsWith("dropped an invalid reply")).length,
+    3,
+  );
+  raw.close();
+  other.close();
+  await server.shutdown();
+});
+
+/** A listener whose connections all go through `provider`. */
+function securedListener(
+  listener: TcpListener,
+  provider: SecurityProvider,
+  logger: RecordingLogger,
+) {
+  return {
+    addr: listener.addr,
+    close: () => listener.close(),
+    async *[Symbol.asyncIterator](): AsyncIterator<Transport<string>> {
+      for await (const connection of listener) {
+        yield secureTransport(connection, provider, { logger });
+      }
+    },
+  };
+}
+
+Deno.test("quickrpc blindly_believe_everything sends the captured secinfo header", async () => {
+  const logger = recordingLogger();
+  const listener = listen("tcp://127.0.0.1:0", NUL);
+  const server = new Server(securedListener(listener, noSecurity(""), logger), {
+    codec: quickRpc,
+    logger,
+    handlers: {
+      add: ({ a, b }, ctx: CallContext) =>
+        (ctx.meta.secinfo as { user: string }).user === "carol" ? a + b : -1,
+    },
+  });
+  const raw = await RawSocket.connect(server.addr);
+  for (const id of [1, 2]) {
+    await raw.send(`{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": {"user": "carol"}}\0`);
+    await raw.send(
+      `{"jsonrpc": "2.0", "method": "add", "params": {"a": 0, "b": 0}, "id": ${id}}\0`,
+    );
+    await raw.readFrame("\0");
+    await raw.readFrame("\0");
+  }
+  await raw.send(`{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": {"user": "carol"}}\0`);
+  await raw.send(`{"jsonrpc": "2.0", "method": "add", "params": {"a": 1, "b": 2}, "id": 3}\0`);
+  assertEquals(
+    await raw.readLike(captured.blindly_believe_everything_reply),
+    captured.blindly_believe_everything_reply,
+  );
+  raw.close();
+  await server.shutdown();
+});
+
+Deno.test("quickrpc HMAC security verifies frames and refuses tampered or unsigned ones", async () => {
+  const key = "0123456789abcdef-shared";
+  const logger = recordingLogger();
+  const listener = listen("tcp://127.0.0.1:0", NUL);
+  const server = new Server(
+    securedListener(listener, hmacSecurity({ key, user: "server" }), logger),
+    {
+      codec: quickRpc,
+      logger,
+      handlers: {
+        whoami: (_p: unknown, ctx: CallContext) => (ctx.meta.secinfo as { user: string }).user,
+      },
+    },
+  );
+  // A client with the key: calls work, and the server knows who it is.
+  const good = new Peer(
+    secureTransport(await connect(server.addr, NUL), hmacSecurity({ key, user: "alice" }), {
+      logger,
+    }),
+    { codec: quickRpc(), logger },
+  );
+  assertEquals(await good.call("whoami", {}), "alice");
+  assertEquals(await good.call("whoami", {}), "alice");
+
+  // A client with the wrong key is refused: the server closes its connection.
+  const wrong = new Peer(
+    secureTransport(
+      await connect(server.addr, NUL),
+      hmacSecurity({ key: "not-the-right-key!!", user: "mallory" }),
+      {
+        logger,
+      },
+    ),
+    { codec: quickRpc(), logger, timeout: 5000 },
+  );
+  await assertRejects(() => wrong.call("whoami", {}), Error);
+  await wrong.closed;
+
+  // Unsigned, and signed-then-altered frames are refused too.
+  const raw = await RawSocket.connect(server.addr);
+  await raw.send('{"jsonrpc": "2.0", "method": "whoami", "params": {}, "id": 1}\0');
+  assertEquals(await raw.readToEnd(), "");
+  const session = hmacSecurity({ key, user: "alice" }).open();
+  const payload = '{"jsonrpc": "2.0", "method": "whoami", "params": {}, "id": 1}';
+  const { secinfo } = await session.secureOut(payload);
+  const tampered = await RawSocket.connect(server.addr);
+  await tampered.send(
+    `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${JSON.stringify(secinfo)}}\0${
+      payload.replace("whoami", "whoAmI")
+    }\0`,
+  );
+  assertEquals(await tampered.readToEnd(), "");
+  raw.close();
+  tampered.close();
+  const refusals = logger.messages("warn").filter((m) => m.includes("hmac-sha256 refused a frame"));
+  assertEquals(refusals.length, 3);
+  assertEquals(refusals.some((m) => m.endsWith("bad signature")), true);
+  assertEquals(refusals.some((m) => m.endsWith("frame without a secinfo header")), true);
+  await good.close();
+  await server.shutdown();
+});
+
+Deno.test("hmacSecurity refuses replayed, reflected and out-of-order frames", async () => {
+  const provider = hmacSecurity({ key: "0123456789abcdef-shared" });
+  const alice = provider.open();
+  const bob = provider.open();
+  const first = await alice.secureOut("one");
+  const second = await alice.secureOut("two");
+  await assertRejects(
+    () => bob.secureIn("two", second.secinfo),
+    Error,
+    "out of sequence: expected 1, got 2",
+  );
+  assertEquals(await bob.secureIn("one", first.secinfo), "one");
+  await assertRejects(() => bob.secureIn("one", first.secinfo), Error, "out of sequence");
+  assertEquals(await bob.secureIn("two", second.secinfo), "two");
+  await assertRejects(() => alice.secureIn("one", first.secinfo), Error, "sent back to us");
+  assertThrows(() => hmacSecurity({ key: "short" }), RangeError, "at least 16 bytes");
+});
+
+Deno.test("parseQuickRpcTransport() maps quickrpc strings to URLs, refuses the others", () => {
+  assertEquals(parseQuickRpcTransport("tcp:127.0.0.1:8888"), {
+    role: "connect",
+    url: "tcp://127.0.0.1:8888",
+  });
+  assertEquals(parseQuickRpcTransport("tcpserv::8888"), {
+    role: "listen",
+    url: "tcp://0.0.0.0:8888",
+  });
+  assertEquals(parseQuickRpcTransport("tcpserv:127.0.0.1:9"), {
+    role: "listen",
+    url: "tcp://127.0.0.1:9",
+  });
+  for (const bad of ["stdio:", "udp:8888", "tcp:host", "tcp::1", "tcp:h:99999", "mux:(tcp:a:1)"]) {
+    assertThrows(() => parseQuickRpcTransport(bad), TypeError, undefined, bad);
+  }
+});
