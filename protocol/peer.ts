@@ -646,7 +646,12 @@ export class Peer<F = string> {
       }
       if (!this.#closing) this.#logger.warn(`${this.#name}: transport failed`, error);
     }
-    this.#shutdown("connection closed by the remote side");
+    const reason = this.#transport.closeReason;
+    this.#shutdown(
+      reason === undefined || reason === "closed by the other end"
+        ? "connection closed by the remote side"
+        : reason,
+    );
   }
 
   #receive(frame: F): void {

@@ -79,6 +79,11 @@ export class MemoryTransport<F> implements Transport<F> {
     return this.#closed.promise;
   }
 
+  /** Why the connection ended, once it has. */
+  get closeReason(): string | undefined {
+    return this.#isClosed ? this.#reason : undefined;
+  }
+
   /** Delivers `frame` to the other end; waits while its inbox is full. */
   send(frame: F): Promise<void> {
     if (this.#isClosed || this.#other === undefined) {

@@ -208,6 +208,7 @@ export class TcpTransport implements Transport<string> {
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
   #closeReason = "connection closed";
+  #endReason: string | undefined;
   #closed = Promise.withResolvers<void>();
   #reading: Promise<void>;
 
@@ -240,6 +241,11 @@ export class TcpTransport implements Transport<string> {
   /** Resolves once the socket is closed. */
   get closed(): Promise<void> {
     return this.#closed.promise;
+  }
+
+  /** Why the connection ended, once it has. */
+  get closeReason(): string | undefined {
+    return this.#endReason;
   }
 
   /** Bytes (roughly: UTF-16 units) accepted by `send` but not yet written. */
@@ -283,6 +289,7 @@ export class TcpTransport implements Transport<string> {
     if (!this.#closing) {
       this.#closing = true;
       this.#closeReason = reason;
+      this.#endReason ??= reason;
       this.#inbox.end(reason, true);
       this.#shutdown();
     }
@@ -439,6 +446,7 @@ export class TcpTransport implements Transport<string> {
       failure = error;
     }
     if (failure instanceof FrameTooLarge) {
+      this.#endReason ??= failure.message;
       this.#inbox.end("frame too large", false, failure);
     } else {
       // EOF, a reset, or our own close. A half frame left over is dropped.
@@ -447,7 +455,8 @@ export class TcpTransport implements Transport<string> {
           `${this.remote}: dropped ${partialBytes} bytes of an unfinished frame at the end of the stream`,
         );
       }
-      this.#inbox.end(this.#closing ? this.#closeReason : "closed by the other end");
+      this.#endReason ??= this.#closing ? this.#closeReason : "closed by the other end";
+      this.#inbox.end(this.#endReason);
     }
     if (!this.#closing) {
       // The other side is done sending. Once our reader has taken every
@@ -500,7 +509,14 @@ export async function connect(
   const conn = secure
     ? await Deno.connectTls({ hostname, port, caCerts: options.caCerts })
     : await Deno.connect({ hostname, port });
-  if (secure) await (conn as Deno.TlsConn).handshake();
+  if (secure) {
+    try {
+      await (conn as Deno.TlsConn).handshake();
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+  }
   return new TcpTransport(conn, options);
 }
 

@@ -55,6 +55,8 @@ export interface Transport<F> {
   readonly closed: Promise<void>;
   /** Who is at the other end, for logs (`127.0.0.1:50123`, `memory`). */
   readonly remote?: string;
+  /** Why the connection ended, once it has (a timeout, the other side, a failed write). */
+  readonly closeReason?: string;
 }
 
 /**
