@@ -1,0 +1,174 @@
+// The CLI verbs, run as subprocesses exactly as a user runs them.
+
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./_assert.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const HANDLERS = new URL("./fixtures/handlers_module.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function rpc(...args: string[]): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-read", CLI, ...args],
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** `rpc serve` in the background; resolves once it printed its address. */
+async function serve(...args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-read", CLI, "serve", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+  }
+  const match = text.match(/^listening on (\S+)/);
+  if (match === null) throw new Error(`rpc serve did not start: ${text}`);
+  const stderr = new Response(child.stderr).text();
+  return {
+    url: match[1]!,
+    async stop(signal: Deno.Signal = "SIGTERM"): Promise<{ code: number; stderr: string }> {
+      child.kill(signal);
+      const status = await child.status;
+      await lines.cancel();
+      return { code: status.code, stderr: await stderr };
+    },
+  };
+}
+
+Deno.test("rpc serve + call: the demo API over jsonrpc; SIGTERM stops it gracefully", async () => {
+  const server = await serve("tcp://127.0.0.1:0");
+  assertMatch(server.url, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+  assertEquals(await rpc("call", server.url, "add", '{"a": 1, "b": 2}'), {
+    code: 0,
+    stdout: "3\n",
+    stderr: "",
+  });
+  assertEquals(
+    (await rpc("call", server.url, "echo", '[1, "two", {"three": 3}]')).stdout,
+    '[1,"two",{"three":3}]\n',
+  );
+  const failed = await rpc("call", server.url, "fail", '{"message": "nope", "code": 7}');
+  assertEquals([failed.code, failed.stdout, failed.stderr], [1, "", "error 7: nope\n"]);
+  const invalid = await rpc("call", server.url, "add", '{"a": 1}');
+  assertEquals(invalid.code, 1);
+  assertStringIncludes(invalid.stderr, "error -32602: Invalid params: /b is required");
+  const unknown = await rpc("call", server.url, "nosuch");
+  assertEquals([unknown.code, unknown.stderr], [1, "error -32601: Method not found\n"]);
+  const timedOut = await rpc("call", server.url, "sleep", '{"ms": 5000}', "--timeout", "100");
+  assertEquals([timedOut.code, timedOut.stderr], [
+    1,
+    "error: Call 'sleep' timed out after 100 ms\n",
+  ]);
+  assertEquals((await rpc("notify", server.url, "echo", "{}")).code, 0);
+  const stopped = await server.stop("SIGTERM");
+  assertEquals(stopped.code, 0);
+  assertStringIncludes(stopped.stderr, "SIGTERM: shutting down");
+});
+
+Deno.test("rpc serve --dialect simplerpc and quickrpc answer rpc call in the same dialect", async () => {
+  for (const dialect of ["simplerpc", "quickrpc"]) {
+    const server = await serve("tcp://127.0.0.1:0", "--dialect", dialect);
+    assertEquals(
+      await rpc("call", server.url, "echo", '{"k": "v"}', "--dialect", dialect),
+      { code: 0, stdout: '{"k":"v"}\n', stderr: "" },
+      dialect,
+    );
+    const failed = await rpc(
+      "call",
+      server.url,
+      "fail",
+      '{"message": "nope"}',
+      "--dialect",
+      dialect,
+    );
+    assertEquals(failed.code, 1, dialect);
+    assertStringIncludes(failed.stderr, "nope", dialect);
+    assertEquals((await server.stop("SIGINT")).code, 0);
+  }
+  // simplerpc carries objects only: a number result is sent as {"result": n}.
+  const server = await serve("tcp://127.0.0.1:0", "--dialect", "simplerpc");
+  assertEquals(
+    (await rpc("call", server.url, "add", '{"a": 2, "b": 3}', "--dialect", "simplerpc")).stdout,
+    '{"result":5}\n',
+  );
+  await server.stop();
+});
+
+Deno.test("rpc serve --handlers serves a module's exported functions; quickrpc strings work", async () => {
+  const server = await serve("tcpserv:127.0.0.1:0", "--handlers", HANDLERS);
+  const port = new URL(server.url).port;
+  assertEquals(
+    (await rpc("call", `tcp:127.0.0.1:${port}`, "greet", '{"name": "Ada"}')).stdout,
+    '"hello Ada"\n',
+  );
+  assertEquals((await rpc("call", server.url, "twice", "[1, 2]")).stdout, "[2,4]\n");
+  assertEquals((await rpc("call", server.url, "notAFunction")).code, 1);
+  await server.stop();
+});
+
+Deno.test("rpc call and notify exit 2 when the connection fails", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  for (const verb of ["call", "notify"]) {
+    const run = await rpc(verb, `tcp://127.0.0.1:${port}`, "add");
+    assertEquals(run.code, 2, verb);
+    assertStringIncludes(run.stderr, `rpc ${verb}: cannot connect to tcp://127.0.0.1:${port}`);
+  }
+});
+
+Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --help exits 0", async () => {
+  const cases: [string[], string][] = [
+    [["call"], "rpc call: a URL is required"],
+    [["call", "tcp://127.0.0.1:1"], "rpc call: a method name is required"],
+    [
+      ["call", "http://x:1", "m"],
+      "rpc call: 'http://x:1' is not a tcp://host:port or tls://host:port URL",
+    ],
+    [["call", "tcp://127.0.0.1:1", "m", "{oops"], "rpc call: params must be JSON, got '{oops'"],
+    [["call", "tcp://127.0.0.1:1", "m", "7"], "rpc call: params must be a JSON object or array"],
+    [["call", "tcp://127.0.0.1:1", "m", "--dialect", "soap"], "rpc call: unknown dialect 'soap'"],
+    [
+      ["call", "tcp://127.0.0.1:1", "m", "--timeout", "soon"],
+      "rpc call: --timeout must be a number",
+    ],
+    [["call", "tcp://127.0.0.1:1", "m", "--bogus"], "rpc call: unknown option '--bogus'"],
+    [["notify", "tcpserv::1", "m"], "rpc notify: 'tcpserv::1' is a quickrpc server string"],
+    [["serve"], "rpc serve: a URL is required"],
+    [["serve", "tls://127.0.0.1:0"], "rpc serve: tls:// needs --cert and --key"],
+    [
+      ["serve", "tcp://127.0.0.1:0", "--handlers", "/no/such/file.ts"],
+      "rpc serve: cannot load handlers",
+    ],
+    [["frobnicate"], "rpc: unknown verb 'frobnicate'"],
+  ];
+  for (const [args, message] of cases) {
+    const run = await rpc(...args);
+    assertEquals(run.code, 2, args.join(" "));
+    const [first, ...rest] = run.stderr.split("\n");
+    assert(first!.startsWith(message), `${args.join(" ")}: ${first}`);
+    assertStringIncludes(rest.join("\n"), "Usage: rpc");
+  }
+  for (const verb of ["serve", "call", "notify"]) {
+    const help = await rpc(verb, "--help");
+    assertEquals(help.code, 0, verb);
+    assertStringIncludes(help.stdout, `Usage: rpc ${verb}`);
+  }
+  const top = await rpc("--help");
+  assertEquals(top.code, 0);
+  assertStringIncludes(top.stdout, "Verbs:");
+});
