@@ -274,7 +274,8 @@ export class TcpTransport implements Transport<string> {
       if (this.#writeTimeout > 0) {
         this.#writeTimer = setTimeout(() => {
           this.#writeTimer = undefined;
-          this.close(`the other side read nothing for ${this.#writeTimeout} ms`);
+          // Waiting for a flush is pointless: the other side is not reading.
+          this.#close(`the other side read nothing for ${this.#writeTimeout} ms`, false);
         }, this.#writeTimeout);
       }
     }
@@ -286,19 +287,23 @@ export class TcpTransport implements Transport<string> {
    * frames to leave, then closes the socket. Frames not yet read are dropped.
    */
   close(reason = "closed locally"): Promise<void> {
+    return this.#close(reason, true);
+  }
+
+  #close(reason: string, flush: boolean): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
       this.#closeReason = reason;
       this.#endReason ??= reason;
       this.#inbox.end(reason, true);
-      this.#shutdown();
+      this.#shutdown(flush);
     }
     return this.#closed.promise;
   }
 
-  async #shutdown(): Promise<void> {
-    if (!this.#writing && this.#out.length > 0) this.#flush();
-    if (this.#writing) {
+  async #shutdown(flush: boolean): Promise<void> {
+    if (flush && !this.#writing && this.#out.length > 0) this.#flush();
+    if (flush && this.#writing) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#waitWritten(),
