@@ -25,39 +25,9 @@ import { Ajv } from "ajv";
 import type { Logger } from "./logger.ts";
 import { consoleLogger } from "./logger.ts";
 import type { JsonSchema } from "./schema.ts";
+import { type AjvError, issuesFromAjv, type Validate, type ValidationIssue } from "./issues.ts";
 
-/**
- * One reason a value failed its schema.
- *
- * @example
- * ```ts
- * import type { ValidationIssue } from "@seed/rpc";
- * const issue: ValidationIssue = { path: "/b", message: "must be number", keyword: "type" };
- * console.log(`${issue.path} ${issue.message}`);
- * ```
- */
-export interface ValidationIssue {
-  /** JSON Pointer to the offending value (`""` is the value itself). */
-  path: string;
-  /** What is wrong, in ajv's words (`must be number`, `is required`). */
-  message: string;
-  /** The schema keyword that failed (`type`, `required`, ...). */
-  keyword: string;
-}
-
-/**
- * A compiled schema: returns `undefined` when the value is valid, or the
- * issues found (the first one, as ajv stops there).
- *
- * @example
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { SchemaCompiler, type Validate } from "@seed/rpc";
- * const isString: Validate = new SchemaCompiler().compile({ type: "string" });
- * assertEquals(isString(1)?.[0]?.message, "must be string");
- * ```
- */
-export type Validate = (value: unknown) => readonly ValidationIssue[] | undefined;
+export { formatIssues, type Validate, type ValidationIssue } from "./issues.ts";
 
 /**
  * Options for a {@linkcode SchemaCompiler}.
@@ -78,6 +48,11 @@ export interface SchemaCompilerOptions {
   formats?: Readonly<Record<string, RegExp | ((value: string) => boolean)>>;
   /** Where ajv's schema warnings go. */
   logger?: Logger;
+  /**
+   * Refuse schemas with unknown keywords (default true). Turn it off for
+   * schemas written for other drafts, such as Choria's (`id`).
+   */
+  strict?: boolean;
 }
 
 /**
@@ -106,6 +81,7 @@ export class SchemaCompiler {
     const logger = options.logger ?? consoleLogger;
     this.#ajv = new Ajv({
       allErrors: false,
+      strict: options.strict ?? true,
       logger: {
         log: (...args: unknown[]) => logger.debug(args.map(String).join(" ")),
         warn: (...args: unknown[]) => logger.warn(args.map(String).join(" ")),
@@ -138,7 +114,8 @@ export class SchemaCompiler {
     } catch (error) {
       throw new TypeError(`Invalid schema: ${(error as Error).message}`);
     }
-    return (value: unknown) => check(value) ? undefined : toIssues(check.errors);
+    return (value: unknown) =>
+      check(value) ? undefined : issuesFromAjv(check.errors as AjvError[] | null | undefined);
   }
 }
 
@@ -147,48 +124,3 @@ const REJECTED: readonly ValidationIssue[] = Object.freeze([
   { path: "", message: "is not allowed (the schema is false)", keyword: "false schema" },
 ]);
 const rejectAll: Validate = () => REJECTED;
-
-interface AjvError {
-  instancePath: string;
-  keyword: string;
-  message?: string;
-  params: Record<string, unknown>;
-}
-
-function toIssues(errors: readonly AjvError[] | null | undefined): ValidationIssue[] {
-  if (!errors || errors.length === 0) return [{ path: "", message: "is invalid", keyword: "" }];
-  return errors.map((e) => {
-    if (e.keyword === "required") {
-      return {
-        path: `${e.instancePath}/${pointerToken(e.params.missingProperty)}`,
-        message: "is required",
-        keyword: e.keyword,
-      };
-    }
-    if (e.keyword === "additionalProperties") {
-      return {
-        path: `${e.instancePath}/${pointerToken(e.params.additionalProperty)}`,
-        message: "is not allowed",
-        keyword: e.keyword,
-      };
-    }
-    return { path: e.instancePath, message: e.message ?? "is invalid", keyword: e.keyword };
-  });
-}
-
-function pointerToken(name: unknown): string {
-  return String(name).replaceAll("~", "~0").replaceAll("/", "~1");
-}
-
-/**
- * Formats issues as one line: `/b must be number; /c is not allowed`.
- *
- * @example
- * ```ts
- * import { formatIssues } from "@seed/rpc";
- * console.log(formatIssues([{ path: "/b", message: "must be number", keyword: "type" }]));
- * ```
- */
-export function formatIssues(issues: readonly ValidationIssue[]): string {
-  return issues.map((i) => `${i.path === "" ? "(value)" : i.path} ${i.message}`).join("; ");
-}
