@@ -1,0 +1,900 @@
+/**
+ * External agents in TypeScript: define the agent (its metadata, its actions
+ * with typed inputs and outputs, an optional activation check), and run it
+ * with one call from the executable's entry. The DDL is generated from the
+ * definition, and inputs are validated against it exactly as Choria's server
+ * does.
+ *
+ * What {@linkcode runAgent} does, following the protocol (and not the
+ * helper libraries' slips):
+ *
+ * - The message type comes from `CHORIA_EXTERNAL_PROTOCOL` (Choria passes
+ *   the RPC protocol in argv[3] even for activation checks), else from the
+ *   request's `protocol`.
+ * - The request comes from `CHORIA_EXTERNAL_REQUEST`, else argv[1], else
+ *   stdin; the reply goes to `CHORIA_EXTERNAL_REPLY` (the existing file,
+ *   truncated), else argv[2], else stdout. Exactly one reply, then exit 0.
+ * - Requests are checked against the protocol's schema (ajv, compiled once).
+ * - Status codes: unknown action 2, missing input 3, invalid input 4,
+ *   handler exception 5 (its message kept), `ctx.abort()` 1; success writes
+ *   `statusmsg: "OK"` and always a `data` object, with output defaults.
+ * - An activation request is answered `{"activate": bool}`; an inactive
+ *   agent refuses RPC with status 1 and says so.
+ * - Half a second before the DDL timeout, `ctx.signal` aborts and the agent
+ *   replies with status 1, rather than being killed without a reply.
+ *
+ * @example An agent in one file (run it as `#!/usr/bin/env -S deno run ...`)
+ * ```ts
+ * import { action, defineAgent, runAgent } from "@seed/rpc/choria";
+ *
+ * export const greeter = defineAgent({
+ *   metadata: {
+ *     name: "greeter",
+ *     description: "Greets",
+ *     author: "ops@example.net",
+ *     license: "MIT",
+ *     version: "1.0.0",
+ *     url: "https://example.net",
+ *     timeout: 5,
+ *   },
+ *   actions: {
+ *     hello: action({
+ *       description: "Says hello",
+ *       input: { name: { description: "Who", type: "string", maxlength: 64, validation: "^\\w+$" } },
+ *       output: { greeting: { description: "The greeting" } },
+ *       run: ({ name }) => ({ greeting: `hello ${name}` }),
+ *     }),
+ *   },
+ * });
+ *
+ * if (import.meta.main) await runAgent(greeter);
+ * ```
+ *
+ * @module
+ */
+
+import { choriaSchema } from "./schemas.ts";
+import { formatIssues } from "../protocol/issues.ts";
+import { readConfig, readFacts } from "./config.ts";
+import {
+  checkDdl,
+  type Ddl,
+  DDL_SCHEMA_URL,
+  type DdlAction,
+  type DdlInput,
+  type DdlOutput,
+  setInputDefaults,
+  setOutputDefaults,
+  validateInputs,
+} from "./ddl.ts";
+import { AgentLog } from "./log.ts";
+import {
+  ACTIVATION_REQUEST,
+  RPC_REQUEST,
+  type RpcReply,
+  type RpcRequest,
+  StatusCode,
+} from "./protocol.ts";
+
+/**
+ * The types a DDL input or output may have.
+ *
+ * @example
+ * ```ts
+ * import type { InputType } from "@seed/rpc/choria";
+ * const type: InputType = "integer";
+ * console.log(type);
+ * ```
+ */
+export type InputType =
+  | "string"
+  | "integer"
+  | "int"
+  | "number"
+  | "float"
+  | "boolean"
+  | "list"
+  | "hash"
+  | "Hash"
+  | "array"
+  | "Array";
+
+/**
+ * An action input as you declare it: a DDL input whose `prompt` defaults
+ * to the input's name and `optional` to false.
+ *
+ * @example
+ * ```ts
+ * import type { InputSpec } from "@seed/rpc/choria";
+ * const message: InputSpec = { description: "What to say", type: "string", maxlength: 4096, validation: "shellsafe" };
+ * console.log(message.type);
+ * ```
+ */
+export interface InputSpec {
+  /** What the input is. */
+  description: string;
+  /** The prompt a user interface shows (default: the input's name). */
+  prompt?: string;
+  /** Its type. */
+  type: InputType;
+  /** May it be left out? (default false) */
+  optional?: boolean;
+  /** The value used when it is left out (clients fill it in; so does this runtime). */
+  default?: unknown;
+  /** For strings: `shellsafe`, `ipv4address`, `ipv6address`, `ipaddress`, or a regex; needs `maxlength`. */
+  validation?: string;
+  /** For strings: the most UTF-8 bytes. Choria checks nothing about a string without it. */
+  maxlength?: number;
+  /** For lists: the allowed values. */
+  list?: readonly string[];
+}
+
+/**
+ * An action output as you declare it: a DDL output whose `display_as`
+ * defaults to the output's name.
+ *
+ * @example
+ * ```ts
+ * import type { OutputSpec } from "@seed/rpc/choria";
+ * const count: OutputSpec = { description: "How many", type: "integer", default: 0 };
+ * console.log(count.default);
+ * ```
+ */
+export interface OutputSpec {
+  /** What the output is. */
+  description: string;
+  /** Its label in displays (default: the output's name). */
+  display_as?: string;
+  /** Filled in when a reply leaves it out (`null`: nothing). */
+  default?: unknown;
+  /** Its type, for displays and for the handler's return type. */
+  type?: InputType;
+}
+
+/**
+ * The TypeScript type of an input's value.
+ *
+ * @example
+ * ```ts
+ * import type { InputValue } from "@seed/rpc/choria";
+ * const mode: InputValue<{ description: "m"; type: "list"; list: readonly ["fast", "slow"] }> = "fast";
+ * console.log(mode);
+ * ```
+ */
+export type InputValue<S> = S extends { readonly type: "list"; readonly list: readonly (infer L)[] }
+  ? L
+  : S extends { readonly type: "string" } ? string
+  : S extends { readonly type: "integer" | "int" | "number" | "float" } ? number
+  : S extends { readonly type: "boolean" } ? boolean
+  : S extends { readonly type: "hash" | "Hash" } ? Record<string, unknown>
+  : S extends { readonly type: "array" | "Array" } ? unknown[]
+  : unknown;
+
+/**
+ * The inputs a handler receives: optional inputs without a default may be
+ * missing; the others are always there.
+ *
+ * @example
+ * ```ts
+ * import type { InputsOf } from "@seed/rpc/choria";
+ * type I = InputsOf<{ n: { description: "n"; type: "integer" }; tag: { description: "t"; type: "string"; optional: true } }>;
+ * const inputs: I = { n: 1 };
+ * console.log(inputs);
+ * ```
+ */
+export type InputsOf<I> =
+  & {
+    -readonly [
+      K in keyof I as I[K] extends { readonly optional: true; readonly default?: undefined } ? never
+        : K
+    ]: InputValue<I[K]>;
+  }
+  & {
+    -readonly [
+      K in keyof I as I[K] extends { readonly optional: true; readonly default?: undefined } ? K
+        : never
+    ]?: InputValue<I[K]>;
+  };
+
+/**
+ * What a handler may return: its declared outputs (all optional; the DDL's
+ * defaults fill the gaps) and any other keys.
+ *
+ * @example
+ * ```ts
+ * import type { OutputsOf } from "@seed/rpc/choria";
+ * type O = OutputsOf<{ count: { description: "c"; type: "integer" } }>;
+ * const out: O = { count: 3, extra: "allowed" };
+ * console.log(out);
+ * ```
+ */
+export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string, unknown>;
+
+/**
+ * An action deliberately ended with a status code and message; thrown by
+ * {@linkcode ActionContext.abort} and {@linkcode ActionContext.fail}.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { ActionFailure } from "@seed/rpc/choria";
+ * const failure = new ActionFailure(1, "disk full");
+ * assertEquals([failure.code, failure.message], [1, "disk full"]);
+ * ```
+ */
+export class ActionFailure extends Error {
+  /** The Choria status code (1 to 5). */
+  readonly code: number;
+
+  /**
+   * Makes the failure.
+   *
+   * @param code The status code.
+   * @param message The status message the caller sees.
+   */
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = "ActionFailure";
+    this.code = code;
+  }
+}
+
+/**
+ * What an action's handler gets beside its inputs.
+ *
+ * @example
+ * ```ts
+ * import type { ActionContext } from "@seed/rpc/choria";
+ * function where(ctx: ActionContext): string {
+ *   return `${ctx.request.agent}#${ctx.request.action} from ${ctx.request.callerid}`;
+ * }
+ * console.log(typeof where);
+ * ```
+ */
+export interface ActionContext {
+  /** The request file, as Choria wrote it. */
+  readonly request: RpcRequest;
+  /** The agent's configuration (`plugin.d/<agent>`), `{}` when there is none. */
+  readonly config: Readonly<Record<string, string>>;
+  /** The node's facts. */
+  readonly facts: Readonly<Record<string, unknown>>;
+  /** Logs to Choria's log (stdout: INFO; stderr: ERROR). */
+  readonly log: AgentLog;
+  /** Aborts half a second before the DDL timeout. */
+  readonly signal: AbortSignal;
+  /** Ends the action with status 1 (Aborted) and this message. */
+  abort(message: string): never;
+  /** Ends the action with any status code and message. */
+  fail(code: number, message: string): never;
+}
+
+/**
+ * What an activation check gets. Facts are empty: Choria leaves them out of
+ * activation.
+ *
+ * @example
+ * ```ts
+ * import type { ActivationContext } from "@seed/rpc/choria";
+ * const enabled = (ctx: ActivationContext) => ctx.config.enabled !== "false";
+ * console.log(typeof enabled);
+ * ```
+ */
+export interface ActivationContext {
+  /** The agent's configuration. */
+  readonly config: Readonly<Record<string, string>>;
+  /** The node's facts (empty during activation). */
+  readonly facts: Readonly<Record<string, unknown>>;
+  /** Logs to Choria's log. */
+  readonly log: AgentLog;
+}
+
+/**
+ * One action as you declare it. Make it with {@linkcode action}, which types
+ * `run` from `input` and `output`.
+ *
+ * @example
+ * ```ts
+ * import type { ActionSpec } from "@seed/rpc/choria";
+ * const ping: ActionSpec<Record<never, never>, Record<never, never>> = {
+ *   description: "Answers",
+ *   run: () => ({ pong: true }),
+ * };
+ * console.log(ping.description);
+ * ```
+ */
+export interface ActionSpec<I, O> {
+  /** What the action does. */
+  description: string;
+  /** Which replies the CLI shows: `ok`, `failed` (default) or `always`. */
+  display?: "ok" | "failed" | "always";
+  /** Inputs by name. */
+  input?: I;
+  /** Outputs by name. */
+  output?: O;
+  /** Client-side summaries, as in a DDL. */
+  aggregate?: { function: string; args?: unknown }[];
+  /** Does the work; returns the outputs (or nothing). */
+  run(input: InputsOf<I>, ctx: ActionContext): OutputsOf<O> | void | Promise<OutputsOf<O> | void>;
+}
+
+/**
+ * An action of an agent, with its types erased (what {@linkcode action}
+ * returns).
+ *
+ * @example
+ * ```ts
+ * import { action, type AgentAction } from "@seed/rpc/choria";
+ * const ping: AgentAction = action({ description: "Answers", run: () => ({ pong: true }) });
+ * console.log(ping.description);
+ * ```
+ */
+export interface AgentAction {
+  /** What the action does. */
+  readonly description: string;
+  /** Which replies the CLI shows. */
+  readonly display?: "ok" | "failed" | "always";
+  /** Inputs by name. */
+  readonly input: Readonly<Record<string, InputSpec>>;
+  /** Outputs by name. */
+  readonly output: Readonly<Record<string, OutputSpec>>;
+  /** Client-side summaries. */
+  readonly aggregate?: readonly { function: string; args?: unknown }[];
+  /** Does the work. */
+  run(input: Record<string, unknown>, ctx: ActionContext): unknown;
+}
+
+/**
+ * Declares an action; `run`'s inputs and outputs are typed from `input` and
+ * `output`.
+ *
+ * @example
+ * ```ts
+ * import { action } from "@seed/rpc/choria";
+ * const add = action({
+ *   description: "Adds",
+ *   input: { a: { description: "a", type: "integer" }, b: { description: "b", type: "integer" } },
+ *   output: { sum: { description: "a + b", type: "integer", default: 0 } },
+ *   run: ({ a, b }) => ({ sum: a + b }),
+ * });
+ * console.log(Object.keys(add.input));
+ * ```
+ */
+export function action<
+  const I extends Record<string, InputSpec> = Record<never, never>,
+  const O extends Record<string, OutputSpec> = Record<never, never>,
+>(spec: ActionSpec<I, O>): AgentAction {
+  return {
+    description: spec.description,
+    display: spec.display,
+    input: spec.input ?? {},
+    output: spec.output ?? {},
+    aggregate: spec.aggregate,
+    run: spec.run as AgentAction["run"],
+  };
+}
+
+/**
+ * An agent's metadata as you declare it (the DDL's, without `provider`,
+ * which is always `external`).
+ *
+ * @example
+ * ```ts
+ * import type { AgentMetadata } from "@seed/rpc/choria";
+ * const metadata: AgentMetadata = {
+ *   name: "parrot", description: "Repeats", author: "me", license: "MIT",
+ *   version: "1.0.0", url: "https://example.net", timeout: 10,
+ * };
+ * console.log(metadata.name);
+ * ```
+ */
+export interface AgentMetadata {
+  /** The agent's name: lowercase letters, digits and `_`. */
+  name: string;
+  /** What it does. */
+  description: string;
+  /** Who maintains it. */
+  author: string;
+  /** Its licence. */
+  license: string;
+  /** Its version (`1`, `1.0` or `1.0.0`). */
+  version: string;
+  /** Where to learn more. */
+  url: string;
+  /** Seconds an action may run before Choria kills it (at least 2). */
+  timeout: number;
+}
+
+/**
+ * An agent as you declare it.
+ *
+ * @example
+ * ```ts
+ * import type { AgentDefinition } from "@seed/rpc/choria";
+ * function names(definition: AgentDefinition): string[] {
+ *   return Object.keys(definition.actions);
+ * }
+ * console.log(typeof names);
+ * ```
+ */
+export interface AgentDefinition {
+  /** Name, version, timeout... */
+  metadata: AgentMetadata;
+  /** Actions by name (lowercase letters, digits and `_`). */
+  actions: Readonly<Record<string, AgentAction>>;
+  /** Should this agent exist on this node? Default: yes. */
+  activate?: (ctx: ActivationContext) => boolean | Promise<boolean>;
+}
+
+const SHORTNAME = /^[a-z0-9_]+$/;
+
+/**
+ * A defined agent: its definition and the DDL generated from it. Make one
+ * with {@linkcode defineAgent}.
+ *
+ * @example
+ * ```ts
+ * import { action, Agent } from "@seed/rpc/choria";
+ * const agent = new Agent({
+ *   metadata: { name: "t", description: "t", author: "t", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: { ping: action({ description: "ping", run: () => ({}) }) },
+ * });
+ * console.log(agent.ddl.metadata.provider); // "external"
+ * ```
+ */
+export class Agent {
+  /** The definition. */
+  readonly definition: AgentDefinition;
+  /** The DDL generated from it; valid against `mcorpc.ddl.v1.agent.json`. */
+  readonly ddl: Ddl;
+
+  /**
+   * Checks the definition and generates its DDL; throws a `TypeError` that
+   * names the problem.
+   */
+  constructor(definition: AgentDefinition) {
+    this.definition = definition;
+    this.ddl = generateDdl(definition);
+    const problem = checkDdl(this.ddl);
+    if (problem !== undefined) {
+      throw new TypeError(
+        `Agent '${definition.metadata.name}': its DDL would be invalid: ${problem}`,
+      );
+    }
+  }
+
+  /** The agent's name. */
+  get name(): string {
+    return this.definition.metadata.name;
+  }
+}
+
+/**
+ * Defines an agent; its DDL is generated and checked now.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { action, defineAgent } from "@seed/rpc/choria";
+ * const agent = defineAgent({
+ *   metadata: { name: "t", description: "t", author: "t", license: "MIT", version: "1.0", url: "u", timeout: 2 },
+ *   actions: { ping: action({ description: "ping", run: () => ({}) }) },
+ * });
+ * assertEquals(agent.ddl.actions[0]!.action, "ping");
+ * ```
+ */
+export function defineAgent(definition: AgentDefinition): Agent {
+  return new Agent(definition);
+}
+
+function ddlInput(agent: string, actionName: string, name: string, spec: InputSpec): DdlInput {
+  const where = `Agent '${agent}', action '${actionName}', input '${name}'`;
+  if (!SHORTNAME.test(name)) {
+    throw new TypeError(`${where}: names are lowercase letters, digits and _`);
+  }
+  const input: DdlInput = {
+    prompt: spec.prompt ?? name,
+    description: spec.description,
+    type: spec.type,
+    optional: spec.optional ?? false,
+  };
+  if (spec.default !== undefined) input.default = spec.default;
+  if (spec.type === "string") {
+    if (spec.validation !== undefined && !(spec.maxlength! > 0)) {
+      throw new TypeError(
+        `${where}: 'validation' needs 'maxlength' (Choria checks nothing about a string without a maxlength)`,
+      );
+    }
+    input.validation = spec.validation ?? "";
+    input.maxlength = spec.maxlength ?? 0;
+  } else if (spec.type === "list") {
+    if (!spec.list || spec.list.length === 0) {
+      throw new TypeError(`${where}: a list input needs its 'list'`);
+    }
+    input.list = [...spec.list];
+  }
+  return input;
+}
+
+function ddlOutput(name: string, spec: OutputSpec): DdlOutput {
+  const output: DdlOutput = {
+    description: spec.description,
+    display_as: spec.display_as ?? name,
+    default: spec.default ?? null,
+  };
+  if (spec.type !== undefined) output.type = spec.type;
+  return output;
+}
+
+/**
+ * The DDL of an agent definition, as Choria's server and clients read it
+ * (`metadata.provider` is `external`). `rpc choria ddl agent.ts` prints it.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { action, generateDdl } from "@seed/rpc/choria";
+ * const ddl = generateDdl({
+ *   metadata: { name: "t", description: "t", author: "t", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: { ping: action({ description: "ping", run: () => ({}) }) },
+ * });
+ * assertEquals(ddl.actions, [{ action: "ping", description: "ping", display: "failed", input: {}, output: {} }]);
+ * ```
+ */
+export function generateDdl(definition: AgentDefinition): Ddl {
+  const meta = definition.metadata;
+  if (!SHORTNAME.test(meta.name)) {
+    throw new TypeError(`Agent '${meta.name}': names are lowercase letters, digits and _`);
+  }
+  const actions: DdlAction[] = [];
+  for (const [name, spec] of Object.entries(definition.actions)) {
+    if (!SHORTNAME.test(name)) {
+      throw new TypeError(
+        `Agent '${meta.name}', action '${name}': names are lowercase letters, digits and _`,
+      );
+    }
+    const input: Record<string, DdlInput> = {};
+    for (const [inputName, inputSpec] of Object.entries(spec.input ?? {})) {
+      input[inputName] = ddlInput(meta.name, name, inputName, inputSpec);
+    }
+    const output: Record<string, DdlOutput> = {};
+    for (const [outputName, outputSpec] of Object.entries(spec.output ?? {})) {
+      output[outputName] = ddlOutput(outputName, outputSpec);
+    }
+    const ddlAction: DdlAction = {
+      action: name,
+      description: spec.description,
+      display: spec.display ?? "failed",
+      input,
+      output,
+    };
+    if (spec.aggregate !== undefined) ddlAction.aggregate = [...spec.aggregate];
+    actions.push(ddlAction);
+  }
+  return {
+    $schema: DDL_SCHEMA_URL,
+    metadata: {
+      name: meta.name,
+      description: meta.description,
+      author: meta.author,
+      license: meta.license,
+      version: meta.version,
+      url: meta.url,
+      timeout: meta.timeout,
+      provider: "external",
+    },
+    actions,
+  };
+}
+
+/**
+ * Everything one invocation has to work with, read from the environment by
+ * {@linkcode runAgent}, or given directly (in tests).
+ *
+ * @example
+ * ```ts
+ * import type { Invocation } from "@seed/rpc/choria";
+ * const invocation: Invocation = {
+ *   protocol: "io.choria.mcorpc.external.v1.activation_request",
+ *   request: '{"$schema": "x", "protocol": "io.choria.mcorpc.external.v1.activation_request", "agent": "parrot"}',
+ * };
+ * console.log(invocation.protocol);
+ * ```
+ */
+export interface Invocation {
+  /** `$CHORIA_EXTERNAL_PROTOCOL`, when set. */
+  protocol?: string;
+  /** The request file's text. */
+  request: string;
+  /** The node's facts. */
+  facts?: Record<string, unknown>;
+  /** The agent's configuration. */
+  config?: Record<string, string>;
+  /** Where the agent logs. */
+  log?: AgentLog;
+  /** Milliseconds until the action must have replied (default: the DDL timeout less 500 ms). */
+  deadline?: number;
+}
+
+function rpcReply(
+  statuscode: number,
+  statusmsg: string,
+  data: Record<string, unknown> = {},
+): RpcReply {
+  return { statuscode, statusmsg, data };
+}
+
+/**
+ * Answers one request: the reply file's text. This is {@linkcode runAgent}
+ * without the files and the environment.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { action, defineAgent, respond } from "@seed/rpc/choria";
+ * const agent = defineAgent({
+ *   metadata: { name: "t", description: "t", author: "t", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: { ping: action({ description: "ping", run: () => ({ pong: true }) }) },
+ * });
+ * const request = {
+ *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
+ *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
+ *   agent: "t", action: "ping", requestid: "1", senderid: "s", callerid: "c",
+ *   collective: "mcollective", ttl: 60, msgtime: 0, data: {},
+ * };
+ * const reply = await respond(agent, { request: JSON.stringify(request) });
+ * assertEquals(JSON.parse(reply), { statuscode: 0, statusmsg: "OK", data: { pong: true } });
+ * ```
+ */
+export async function respond(agent: Agent, invocation: Invocation): Promise<string> {
+  const log = invocation.log ?? new AgentLog();
+  let request: unknown;
+  try {
+    request = JSON.parse(invocation.request);
+  } catch (error) {
+    request = undefined;
+    log.error(`the request is not JSON: ${(error as Error).message}`);
+  }
+  const protocol = invocation.protocol || (request as { protocol?: unknown } | undefined)?.protocol;
+  if (protocol === ACTIVATION_REQUEST) {
+    return JSON.stringify({ activate: await activation(agent, request, invocation, log) });
+  }
+  let reply: RpcReply;
+  if (protocol === RPC_REQUEST || protocol === undefined) {
+    reply = request === undefined
+      ? rpcReply(StatusCode.UnknownError, "Invalid request: the request file is not JSON")
+      : await rpc(agent, request, invocation, log);
+  } else {
+    log.error(`unsupported protocol '${protocol}'`);
+    reply = rpcReply(StatusCode.UnknownError, `Unsupported protocol '${protocol}'`);
+  }
+  try {
+    return JSON.stringify(reply);
+  } catch (error) {
+    log.error(`the reply could not be serialised: ${(error as Error).message}`);
+    return JSON.stringify(rpcReply(StatusCode.UnknownError, "The reply could not be serialised"));
+  }
+}
+
+async function activation(
+  agent: Agent,
+  request: unknown,
+  invocation: Invocation,
+  log: AgentLog,
+): Promise<boolean> {
+  const issues = choriaSchema(ACTIVATION_REQUEST)(request);
+  if (issues !== undefined) {
+    log.error(`invalid activation request: ${formatIssues(issues)}`);
+    return false;
+  }
+  const named = (request as { agent: string }).agent;
+  if (named !== agent.name) {
+    log.warn(`activation request for '${named}' reached agent '${agent.name}'`);
+  }
+  return await isActive(agent, { config: invocation.config ?? {}, facts: {}, log });
+}
+
+async function isActive(agent: Agent, ctx: ActivationContext): Promise<boolean> {
+  const check = agent.definition.activate;
+  if (check === undefined) return true;
+  try {
+    return (await check(ctx)) === true;
+  } catch (error) {
+    ctx.log.error(`the activation check failed: ${(error as Error).message}`);
+    return false;
+  }
+}
+
+async function rpc(
+  agent: Agent,
+  raw: unknown,
+  invocation: Invocation,
+  log: AgentLog,
+): Promise<RpcReply> {
+  const issues = choriaSchema(RPC_REQUEST)(raw);
+  if (issues !== undefined) {
+    log.error(`invalid request: ${formatIssues(issues)}`);
+    return rpcReply(StatusCode.UnknownError, `Invalid request: ${formatIssues(issues)}`);
+  }
+  const request = raw as RpcRequest;
+  const config = invocation.config ?? {};
+  const facts = invocation.facts ?? {};
+  if (request.agent !== agent.name) {
+    log.warn(`request for agent '${request.agent}' reached agent '${agent.name}'`);
+  }
+  if (!(await isActive(agent, { config, facts, log }))) {
+    return rpcReply(StatusCode.Aborted, `Agent ${agent.name} is not active on this node`);
+  }
+  const spec = Object.hasOwn(agent.definition.actions, request.action)
+    ? agent.definition.actions[request.action]
+    : undefined;
+  const ddlAction = agent.ddl.actions.find((a) => a.action === request.action);
+  if (spec === undefined || ddlAction === undefined) {
+    return rpcReply(
+      StatusCode.UnknownAction,
+      `Unknown action ${request.action} for agent ${agent.name}`,
+    );
+  }
+  const { problem, warnings } = validateInputs(ddlAction, request.data);
+  for (const warning of warnings) log.warn(warning);
+  if (problem !== undefined) {
+    const code = problem.kind === "missing" ? StatusCode.MissingData : StatusCode.InvalidData;
+    return rpcReply(code, problem.message);
+  }
+  const inputs: Record<string, unknown> = { ...request.data };
+  delete inputs.process_results;
+  setInputDefaults(ddlAction, inputs);
+
+  const deadline = invocation.deadline ??
+    Math.max(0, agent.definition.metadata.timeout * 1000 - 500 - performance.now());
+  const controller = new AbortController();
+  const ctx: ActionContext = {
+    request,
+    config,
+    facts,
+    log,
+    signal: controller.signal,
+    abort(message: string): never {
+      throw new ActionFailure(StatusCode.Aborted, message);
+    },
+    fail(code: number, message: string): never {
+      throw new ActionFailure(code, message);
+    },
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) =>
+    timer = setTimeout(resolve, deadline, "timeout")
+  );
+  let result: unknown;
+  try {
+    const outcome = await Promise.race([
+      Promise.resolve().then(() => spec.run(inputs, ctx)),
+      timedOut,
+    ]);
+    if (outcome === "timeout") {
+      const seconds = agent.definition.metadata.timeout;
+      controller.abort(
+        new DOMException(`the action ran out of time (${seconds} s)`, "TimeoutError"),
+      );
+      log.error(`${request.action}: out of time, replying before Choria's ${seconds} s limit`);
+      return withDefaults(
+        ddlAction,
+        rpcReply(StatusCode.Aborted, `Action ${request.action} did not finish within ${seconds} s`),
+      );
+    }
+    result = outcome;
+  } catch (error) {
+    if (error instanceof ActionFailure) {
+      return withDefaults(ddlAction, rpcReply(error.code, error.message));
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    log.error(
+      `${request.action} failed: ${error instanceof Error && error.stack ? error.stack : message}`,
+    );
+    return withDefaults(ddlAction, rpcReply(StatusCode.UnknownError, message));
+  } finally {
+    clearTimeout(timer);
+  }
+  if (
+    result !== undefined && result !== null && (typeof result !== "object" || Array.isArray(result))
+  ) {
+    log.error(
+      `${request.action} returned ${
+        Array.isArray(result) ? "an array" : `a ${typeof result}`
+      }, not an object`,
+    );
+    return withDefaults(
+      ddlAction,
+      rpcReply(StatusCode.UnknownError, `Action ${request.action} returned no object`),
+    );
+  }
+  return withDefaults(
+    ddlAction,
+    rpcReply(StatusCode.OK, "OK", { ...(result as Record<string, unknown> ?? {}) }),
+  );
+}
+
+function withDefaults(action: DdlAction, reply: RpcReply): RpcReply {
+  setOutputDefaults(action, reply.data);
+  return reply;
+}
+
+/**
+ * Options for {@linkcode runAgent}; the defaults are the process's own.
+ *
+ * @example
+ * ```ts
+ * import type { RunAgentOptions } from "@seed/rpc/choria";
+ * const options: RunAgentOptions = { exit: false };
+ * console.log(options.exit);
+ * ```
+ */
+export interface RunAgentOptions {
+  /** Command-line arguments (default `Deno.args`). */
+  args?: string[];
+  /** Reads an environment variable (default `Deno.env.get`, `undefined` when not permitted). */
+  env?: (name: string) => string | undefined;
+  /** Exit the process when done (default true). */
+  exit?: boolean;
+  /** Where to log. */
+  log?: AgentLog;
+}
+
+function processEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+/**
+ * Runs `agent` as Choria runs an external agent's executable: reads the
+ * request, writes exactly one reply, and exits 0. Call it from the
+ * executable's entry; it resolves only when `exit` is false.
+ *
+ * Exit status 1 means no reply could be written (the reply file is not
+ * writable); the reason goes to stderr.
+ *
+ * @example
+ * ```ts ignore
+ * import { runAgent } from "@seed/rpc/choria";
+ * import { parrot } from "./parrot.ts";
+ * await runAgent(parrot);
+ * ```
+ */
+export async function runAgent(agent: Agent, options: RunAgentOptions = {}): Promise<void> {
+  const env = options.env ?? processEnv;
+  const args = options.args ?? Deno.args;
+  const log = options.log ?? new AgentLog();
+  const requestPath = env("CHORIA_EXTERNAL_REQUEST") || args[0];
+  const replyPath = env("CHORIA_EXTERNAL_REPLY") || args[1];
+  let requestText: string;
+  try {
+    requestText = requestPath
+      ? await Deno.readTextFile(requestPath)
+      : await readAll(Deno.stdin.readable);
+  } catch (error) {
+    log.error(`cannot read the request: ${(error as Error).message}`);
+    requestText = "";
+  }
+  const reply = await respond(agent, {
+    protocol: env("CHORIA_EXTERNAL_PROTOCOL"),
+    request: requestText,
+    config: await readConfig(env("CHORIA_EXTERNAL_CONFIG"), agent.name, (m) => log.warn(m)),
+    facts: await readFacts(env("CHORIA_EXTERNAL_FACTS"), (m) => log.warn(m)),
+    log,
+  });
+  let status = 0;
+  try {
+    if (replyPath) await Deno.writeTextFile(replyPath, reply);
+    else await Deno.stdout.write(new TextEncoder().encode(reply));
+  } catch (error) {
+    log.error(`cannot write the reply to ${replyPath}: ${(error as Error).message}`);
+    status = 1;
+  }
+  if (options.exit !== false) Deno.exit(status);
+}
