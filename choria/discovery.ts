@@ -1,0 +1,399 @@
+/**
+ * External discovery programs: Choria's client runs one with a request file
+ * (`io.choria.choria.discovery.v1.external_request`) and reads back the
+ * identities of the nodes that match.
+ *
+ * {@linkcode runDiscovery} reads the request (the same environment and argv
+ * fallbacks as agents), checks it against the schema (accepting the compound
+ * filter shape go-choria really sends, `[[{"expr": ...}]]`), calls your
+ * function, and writes `{"protocol": ..., "nodes": [...]}`, or `{"protocol":
+ * ..., "error": ...}` when it throws. {@linkcode matchesFilter} applies
+ * identity, fact, class and agent filters as go-choria does.
+ *
+ * @example A discovery program over a fixed list of nodes
+ * ```ts ignore
+ * import { matchesFilter, runDiscovery } from "@seed/rpc/choria";
+ *
+ * const nodes = [{ identity: "web1", facts: { country: "mt" } }, { identity: "db1", facts: { country: "de" } }];
+ * await runDiscovery((request) => nodes.filter((n) => matchesFilter(n, request.filter)).map((n) => n.identity));
+ * ```
+ *
+ * @module
+ */
+
+import { formatIssues } from "../protocol/issues.ts";
+import { AgentLog } from "./log.ts";
+import { DISCOVERY_REPLY, DISCOVERY_REQUEST } from "./protocol.ts";
+import { choriaSchema } from "./schemas.ts";
+import { re2 } from "./validators.ts";
+
+/**
+ * One fact filter: `fact operator value`.
+ *
+ * @example
+ * ```ts
+ * import type { FactFilter } from "@seed/rpc/choria";
+ * const filter: FactFilter = { fact: "os.family", operator: "==", value: "Debian" };
+ * console.log(filter.fact);
+ * ```
+ */
+export interface FactFilter {
+  /** The fact's name; dots reach into nested facts (`os.family`). */
+  fact: string;
+  /** `==`, `!=`, `<`, `>`, `<=`, `>=` or `=~` (a regex). */
+  operator: string;
+  /** The value to compare with. */
+  value: string;
+}
+
+/**
+ * The filter of a discovery request (go-choria's field order).
+ *
+ * @example
+ * ```ts
+ * import type { DiscoveryFilter } from "@seed/rpc/choria";
+ * const filter: DiscoveryFilter = { fact: [], cf_class: [], agent: ["rpcutil"], identity: ["/^web/"], compound: [] };
+ * console.log(filter.identity);
+ * ```
+ */
+export interface DiscoveryFilter {
+  /** Facts the node must have (all of them). */
+  fact: FactFilter[];
+  /** Configuration-management classes the node must have (all). */
+  cf_class: string[];
+  /** Agents the node must have (all). */
+  agent?: string[];
+  /** Identities, any of which may match (`/regex/` or exact). */
+  identity: string[];
+  /** Compound filters, as go-choria sends them: `[[{"expr": "..."}]]`. */
+  compound: unknown[];
+}
+
+/**
+ * A discovery request file.
+ *
+ * @example
+ * ```ts
+ * import type { DiscoveryRequest } from "@seed/rpc/choria";
+ * function describe(request: DiscoveryRequest): string {
+ *   return `${request.collective}, ${request.timeout} s`;
+ * }
+ * console.log(typeof describe);
+ * ```
+ */
+export interface DiscoveryRequest {
+  /** `io.choria.choria.discovery.v1.external_request`. */
+  protocol: string;
+  /** The collective to search. */
+  collective: string;
+  /** What the nodes must match. */
+  filter: DiscoveryFilter;
+  /** Federation collectives (`null` when there are none). */
+  federations?: string[] | null;
+  /** `--do key=value` options. */
+  options: Record<string, string>;
+  /** The schema URL. */
+  $schema?: string;
+  /** Seconds allowed. */
+  timeout: number;
+}
+
+/**
+ * A node, for {@linkcode matchesFilter}.
+ *
+ * @example
+ * ```ts
+ * import type { NodeInfo } from "@seed/rpc/choria";
+ * const node: NodeInfo = { identity: "web1.example.net", facts: { country: "mt" }, agents: ["rpcutil"] };
+ * console.log(node.identity);
+ * ```
+ */
+export interface NodeInfo {
+  /** The node's identity. */
+  identity: string;
+  /** Its facts. */
+  facts?: Record<string, unknown>;
+  /** Its configuration-management classes. */
+  classes?: string[];
+  /** Its agents. */
+  agents?: string[];
+}
+
+/**
+ * A discovery failure; its message is the reply's `error`, which Choria
+ * shows the user.
+ *
+ * @example
+ * ```ts
+ * import { DiscoveryError } from "@seed/rpc/choria";
+ * console.log(new DiscoveryError("inventory unreachable").message);
+ * ```
+ */
+export class DiscoveryError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message What the user is told.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "DiscoveryError";
+  }
+}
+
+/** Looks a fact up the way gjson does for plain paths: dots go into objects. */
+function lookupFact(
+  facts: Record<string, unknown>,
+  path: string,
+): { found: boolean; value?: unknown } {
+  if (Object.hasOwn(facts, path)) return { found: true, value: facts[path] };
+  let current: unknown = facts;
+  for (const part of path.split(".")) {
+    if (current === null || typeof current !== "object" || !Object.hasOwn(current, part)) {
+      return { found: false };
+    }
+    current = (current as Record<string, unknown>)[part];
+  }
+  return { found: true, value: current };
+}
+
+/** Go's strconv.ParseBool, true when it reads true. */
+function truthy(value: string): boolean {
+  return ["1", "t", "T", "TRUE", "true", "True"].includes(value);
+}
+
+function regexMatch(text: string, pattern: string): boolean {
+  return re2(pattern.replace(/^\/+/, "").replace(/\/+$/, "")).test(text);
+}
+
+/** Go's strconv.Atoi: a whole decimal number or an error. */
+function atoi(value: string): number {
+  if (!/^[+-]?\d+$/.test(value)) throw new DiscoveryError(`'${value}' is not a whole number`);
+  return Number(value);
+}
+
+function parseFloatStrict(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || Number.isNaN(n)) {
+    throw new DiscoveryError(`'${value}' is not a number`);
+  }
+  return n;
+}
+
+/**
+ * Whether `facts` satisfy one fact filter, by go-choria's rules: strings
+ * compare as strings; numbers compare as floats when the value holds a `.`,
+ * else as integers (the fact truncated); booleans against Go's `ParseBool`;
+ * `=~` is a regex (slashes around it optional); a missing fact never matches.
+ * (go-choria's `>` on floats is really `>=`, and its `!=` on a false fact
+ * matches "false"; here `>` means `>` and `!=` is the opposite of `==`.) Throws a
+ * {@linkcode DiscoveryError} for a value the operator cannot use.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { matchFact } from "@seed/rpc/choria";
+ * const facts = { country: "mt", cpus: 8, os: { family: "Debian" }, virtual: false };
+ * assertEquals(matchFact(facts, { fact: "os.family", operator: "==", value: "Debian" }), true);
+ * assertEquals(matchFact(facts, { fact: "cpus", operator: ">=", value: "4" }), true);
+ * assertEquals(matchFact(facts, { fact: "country", operator: "=~", value: "/^m/" }), true);
+ * assertEquals(matchFact(facts, { fact: "virtual", operator: "==", value: "false" }), true);
+ * ```
+ */
+export function matchFact(facts: Record<string, unknown>, filter: FactFilter): boolean {
+  const { found, value: fact } = lookupFact(facts, filter.fact);
+  if (!found) return false;
+  const { operator, value } = filter;
+  const compare = (a: number | string, b: number | string) => {
+    switch (operator) {
+      case "==":
+        return a === b;
+      case "!=":
+        return a !== b;
+      case "<":
+        return a < b;
+      case ">":
+        return a > b;
+      case "<=":
+        return a <= b;
+      case ">=":
+        return a >= b;
+    }
+    throw new DiscoveryError(
+      `unknown fact matching operator ${operator} while looking for fact ${filter.fact}`,
+    );
+  };
+  if (typeof fact === "string") {
+    return operator === "=~" ? regexMatch(fact, value) : compare(fact, value);
+  }
+  if (typeof fact === "number") {
+    if (operator === "=~") {
+      return regexMatch(value.includes(".") ? fact.toFixed(4) : String(Math.trunc(fact)), value);
+    }
+    if (operator === "==" || operator === "!=") {
+      if (value.includes(".")) return compare(fact, parseFloatStrict(value));
+      return compare(String(Math.trunc(fact)), value);
+    }
+    return value.includes(".")
+      ? compare(fact, parseFloatStrict(value))
+      : compare(Math.trunc(fact), atoi(value));
+  }
+  if (typeof fact === "boolean") {
+    const wanted = operator === "=~" ? truthy(value.toLowerCase()) : truthy(value);
+    if (operator === "==" || operator === "=~") return fact ? wanted : !wanted;
+    // go-choria's != is true for a false fact and "false"; here it is the negation of ==.
+    if (operator === "!=") return fact ? !truthy(value.toLowerCase()) : truthy(value.toLowerCase());
+    throw new DiscoveryError(`do not know how to evaluate data of type boolean with ${operator}`);
+  }
+  if (operator === "==" || operator === "!=" || operator === "=~") return false;
+  throw new DiscoveryError(
+    `do not know how to evaluate ${fact === null ? "null" : "structured"} data with ${operator}`,
+  );
+}
+
+/** Exact, or a regex when written `/.../`. */
+function matchName(name: string, pattern: string): boolean {
+  if (pattern.length > 1 && pattern.startsWith("/") && pattern.endsWith("/")) {
+    return regexMatch(name, pattern);
+  }
+  return name === pattern;
+}
+
+/**
+ * Whether a node matches a discovery filter: any identity (exact, or
+ * `/regex/`), every fact, every class and every agent. Compound filters are
+ * expressions this library does not evaluate: a non-empty one throws a
+ * {@linkcode DiscoveryError}, rather than matching nodes it should not.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { matchesFilter } from "@seed/rpc/choria";
+ * const filter = { fact: [{ fact: "country", operator: "==", value: "mt" }], cf_class: [], identity: ["/^web/"], compound: [] };
+ * assertEquals(matchesFilter({ identity: "web1", facts: { country: "mt" } }, filter), true);
+ * assertEquals(matchesFilter({ identity: "db1", facts: { country: "mt" } }, filter), false);
+ * ```
+ */
+export function matchesFilter(node: NodeInfo, filter: DiscoveryFilter): boolean {
+  if (filter.compound.length > 0) {
+    throw new DiscoveryError("compound filters are not supported by this discovery program");
+  }
+  if (filter.identity.length > 0 && !filter.identity.some((p) => matchName(node.identity, p))) {
+    return false;
+  }
+  const facts = node.facts ?? {};
+  if (!filter.fact.every((f) => matchFact(facts, f))) return false;
+  const classes = node.classes ?? [];
+  if (!filter.cf_class.every((p) => classes.some((c) => matchName(c, p)))) return false;
+  const agents = node.agents ?? [];
+  return (filter.agent ?? []).every((p) => agents.some((a) => matchName(a, p)));
+}
+
+/**
+ * Finds nodes for a request; throw a {@linkcode DiscoveryError} (or any
+ * error) to report a failure to the user.
+ *
+ * @example
+ * ```ts
+ * import type { Discover } from "@seed/rpc/choria";
+ * const everyone: Discover = () => ["web1", "web2"];
+ * console.log(typeof everyone);
+ * ```
+ */
+export type Discover = (request: DiscoveryRequest, log: AgentLog) => string[] | Promise<string[]>;
+
+/**
+ * Answers one discovery request: the reply file's text.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { respondDiscovery } from "@seed/rpc/choria";
+ * const request = JSON.stringify({
+ *   protocol: "io.choria.choria.discovery.v1.external_request", collective: "mcollective",
+ *   filter: { fact: [], cf_class: [], identity: [], compound: [] }, options: {}, timeout: 2,
+ * });
+ * assertEquals(JSON.parse(await respondDiscovery(() => ["web1"], request)), {
+ *   protocol: "io.choria.choria.discovery.v1.external_reply",
+ *   nodes: ["web1"],
+ * });
+ * ```
+ */
+export async function respondDiscovery(
+  discover: Discover,
+  requestText: string,
+  log: AgentLog = new AgentLog(),
+): Promise<string> {
+  const fail = (error: string) => JSON.stringify({ protocol: DISCOVERY_REPLY, error });
+  let request: unknown;
+  try {
+    request = JSON.parse(requestText);
+  } catch (error) {
+    return fail(`the discovery request is not JSON: ${(error as Error).message}`);
+  }
+  const issues = choriaSchema(DISCOVERY_REQUEST)(request);
+  if (issues !== undefined) return fail(`invalid discovery request: ${formatIssues(issues)}`);
+  try {
+    const nodes = await discover(request as DiscoveryRequest, log);
+    if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === "string")) {
+      return fail("discovery did not produce a list of node identities");
+    }
+    return JSON.stringify({ protocol: DISCOVERY_REPLY, nodes });
+  } catch (error) {
+    if (!(error instanceof DiscoveryError)) {
+      log.error(`discovery failed: ${(error as Error).stack ?? error}`);
+    }
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * Runs a discovery program as Choria's client runs it: request from
+ * `CHORIA_EXTERNAL_REQUEST` (else argv[1], else stdin), reply to
+ * `CHORIA_EXTERNAL_REPLY` (else argv[2], else stdout), exit 0.
+ *
+ * @example
+ * ```ts ignore
+ * import { runDiscovery } from "@seed/rpc/choria";
+ * await runDiscovery(() => ["web1.example.net"]);
+ * ```
+ */
+export async function runDiscovery(
+  discover: Discover,
+  options: {
+    args?: string[];
+    env?: (name: string) => string | undefined;
+    exit?: boolean;
+    log?: AgentLog;
+  } = {},
+): Promise<void> {
+  const env = options.env ?? ((name: string) => {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  });
+  const args = options.args ?? Deno.args;
+  const log = options.log ?? new AgentLog();
+  const requestPath = env("CHORIA_EXTERNAL_REQUEST") || args[0];
+  const replyPath = env("CHORIA_EXTERNAL_REPLY") || args[1];
+  let text = "";
+  try {
+    text = requestPath
+      ? await Deno.readTextFile(requestPath)
+      : await new Response(Deno.stdin.readable).text();
+  } catch (error) {
+    log.error(`cannot read the request: ${(error as Error).message}`);
+  }
+  const reply = await respondDiscovery(discover, text, log);
+  let status = 0;
+  try {
+    if (replyPath) await Deno.writeTextFile(replyPath, reply);
+    else await Deno.stdout.write(new TextEncoder().encode(reply));
+  } catch (error) {
+    log.error(`cannot write the reply to ${replyPath}: ${(error as Error).message}`);
+    status = 1;
+  }
+  if (options.exit !== false) Deno.exit(status);
+}
