@@ -46,6 +46,8 @@ import { parseQuickRpcTransport } from "./protocol/dialects/quickrpc.ts";
 import { parseArgs, type ParsedArgs } from "./cli/parse_args.ts";
 import { type Dialect, DIALECTS } from "./cli/dialects.ts";
 import { demoHandlers } from "./cli/demo_api.ts";
+import { Agent } from "./choria/agent.ts";
+import { checkDdl } from "./choria/ddl.ts";
 
 export { DemoApi, demoHandlers, DemoSpecs } from "./cli/demo_api.ts";
 
@@ -73,6 +75,7 @@ Verbs:
   serve <url>                    serve the demo API (or --handlers FILE) until SIGINT/SIGTERM
   call <url> <method> [params]   call a method, print the result as JSON
   notify <url> <method> [params] send a notification
+  choria ddl <agent.ts>          print the DDL of a Choria external agent
 
 Run 'rpc <verb> --help' for a verb's options.`,
   serve: `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE]
@@ -96,6 +99,14 @@ Options:
   --dialect D       jsonrpc (default), simplerpc or quickrpc
   --timeout ms      give up after this long (default 30000)
   --ca FILE         a PEM certificate to trust, for tls://`,
+  choria: `Usage: rpc choria ddl <agent.ts> [--export NAME]
+
+Prints the JSON DDL of the Choria external agent that <agent.ts> exports
+(made with defineAgent from @seed/rpc/choria), checked against Choria's DDL
+schema. Save it as <name>.json beside the agent's executable.
+
+Options:
+  --export NAME     which export, when the module exports several agents`,
   notify: `Usage: rpc notify <url> <method> [params-json] [--dialect D]
 
 Sends a notification (no reply). Exit status 2 on a connection failure.
@@ -106,7 +117,7 @@ Options:
 };
 
 const FLAGS = {
-  string: ["dialect", "handlers", "timeout", "cert", "key", "ca"],
+  string: ["dialect", "handlers", "timeout", "cert", "key", "ca", "export"],
   boolean: ["help"],
   alias: { h: "help" },
 };
@@ -160,6 +171,7 @@ export async function main(
   }
   try {
     if (verb === "serve") return await serve(flags, output, signal);
+    if (verb === "choria") return await choria(flags, output);
     return await callOrNotify(verb as "call" | "notify", flags, output);
   } catch (error) {
     if (error instanceof UsageError) return usage(output, verb, error.message);
@@ -360,6 +372,51 @@ async function callOrNotify(
   } finally {
     await peer.close();
   }
+}
+
+async function choria(flags: ParsedArgs, output: Output): Promise<number> {
+  const [sub, file, extra] = flags._.map(String);
+  if (sub !== "ddl") {
+    throw new UsageError(
+      sub === undefined ? "a subcommand is required (ddl)" : `unknown subcommand '${sub}'`,
+    );
+  }
+  if (file === undefined) throw new UsageError("an agent module is required");
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  let module: Record<string, unknown>;
+  try {
+    module = await import(new URL(file, `file://${Deno.cwd()}/`).href);
+  } catch (error) {
+    throw new UsageError(`cannot load '${file}': ${(error as Error).message}`);
+  }
+  const isAgent = (value: unknown): value is Agent =>
+    value instanceof Agent ||
+    (value !== null && typeof value === "object" && "ddl" in value && "definition" in value);
+  const agents = Object.entries(module).filter(([, value]) => isAgent(value));
+  const wanted = flags.export === undefined ? undefined : String(flags.export);
+  const chosen = wanted === undefined ? agents : agents.filter(([name]) => name === wanted);
+  if (chosen.length === 0) {
+    throw new UsageError(
+      wanted === undefined
+        ? `'${file}' exports no agent (made with defineAgent)`
+        : `'${file}' exports no agent named '${wanted}'`,
+    );
+  }
+  if (chosen.length > 1) {
+    throw new UsageError(
+      `'${file}' exports several agents (${
+        chosen.map(([n]) => n).join(", ")
+      }); pick one with --export`,
+    );
+  }
+  const ddl = (chosen[0]![1] as Agent).ddl;
+  const problem = checkDdl(ddl);
+  if (problem !== undefined) {
+    output.stderr(`rpc choria ddl: the DDL is not valid: ${problem}`);
+    return 1;
+  }
+  output.stdout(JSON.stringify(ddl, null, 2));
+  return 0;
 }
 
 function bytesAsBase64(_key: string, value: unknown): unknown {
