@@ -172,3 +172,20 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
   assertEquals(top.code, 0);
   assertStringIncludes(top.stdout, "Verbs:");
 });
+
+Deno.test("rpc choria ddl prints the example agent's DDL, as committed beside it", async () => {
+  const run = await rpc(
+    "choria",
+    "ddl",
+    new URL("../examples/choria/agent/parrot.ts", import.meta.url).pathname,
+  );
+  assertEquals(run.code, 0, run.stderr);
+  const committed = await Deno.readTextFile(
+    new URL("../examples/choria/agent/parrot.json", import.meta.url),
+  );
+  assertEquals(run.stdout, committed);
+  const none = await rpc("choria", "ddl", HANDLERS);
+  assertEquals(none.code, 2);
+  assertStringIncludes(none.stderr, "exports no agent");
+  assertEquals((await rpc("choria", "lint", "x.ts")).code, 2);
+});
