@@ -69,8 +69,3 @@ async function run(
   await Promise.all(Array.from({ length: inFlight }, worker));
   return Math.min(done, maxCalls);
 }
-
-/** Prints one JSON line per result, to stdout. */
-export function report(result: BenchResult): void {
-  console.log(JSON.stringify(result));
-}
