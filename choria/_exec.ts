@@ -5,6 +5,8 @@
  * @module
  */
 
+import { getEnv } from "./_io.ts";
+
 /** A line an agent printed: stdout lines are logged at INFO, stderr at ERROR. */
 export interface LogLine {
   /** `info` for stdout, `error` for stderr. */
@@ -53,11 +55,12 @@ export async function createTemp(dir: string, prefix: string, content: string): 
 
 /** The directory Go's `os.TempDir()` returns: `$TMPDIR`, else `/tmp`. */
 export function goTempDir(): string {
-  try {
-    return Deno.env.get("TMPDIR") || "/tmp";
-  } catch {
-    return "/tmp";
-  }
+  return getEnv("TMPDIR") || "/tmp";
+}
+
+/** This process's `PATH` (what Choria passes on), `""` when unknown. */
+export function processPath(): string {
+  return getEnv("PATH") ?? "";
 }
 
 /**

@@ -62,12 +62,14 @@ import {
   DDL_SCHEMA_URL,
   type DdlAction,
   type DdlInput,
+  type DdlMetadata,
   type DdlOutput,
   setInputDefaults,
   setOutputDefaults,
   validateInputs,
 } from "./ddl.ts";
 import { AgentLog } from "./log.ts";
+import { getEnv, readRequest, writeReply } from "./_io.ts";
 import {
   ACTIVATION_REQUEST,
   RPC_REQUEST,
@@ -374,8 +376,8 @@ export function action<
 }
 
 /**
- * An agent's metadata as you declare it (the DDL's, without `provider`,
- * which is always `external`).
+ * An agent's metadata as you declare it: the DDL's, without `provider`
+ * (always `external`) and `service`.
  *
  * @example
  * ```ts
@@ -387,22 +389,7 @@ export function action<
  * console.log(metadata.name);
  * ```
  */
-export interface AgentMetadata {
-  /** The agent's name: lowercase letters, digits and `_`. */
-  name: string;
-  /** What it does. */
-  description: string;
-  /** Who maintains it. */
-  author: string;
-  /** Its licence. */
-  license: string;
-  /** Its version (`1`, `1.0` or `1.0.0`). */
-  version: string;
-  /** Where to learn more. */
-  url: string;
-  /** Seconds an action may run before Choria kills it (at least 2). */
-  timeout: number;
-}
+export type AgentMetadata = Omit<DdlMetadata, "provider" | "service">;
 
 /**
  * An agent as you declare it.
@@ -839,18 +826,6 @@ export interface RunAgentOptions {
   log?: AgentLog;
 }
 
-function processEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
-  return await new Response(stream).text();
-}
-
 /**
  * Runs `agent` as Choria runs an external agent's executable: reads the
  * request, writes exactly one reply, and exits 0. Call it from the
@@ -867,34 +842,16 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
  * ```
  */
 export async function runAgent(agent: Agent, options: RunAgentOptions = {}): Promise<void> {
-  const env = options.env ?? processEnv;
+  const env = options.env ?? getEnv;
   const args = options.args ?? Deno.args;
   const log = options.log ?? new AgentLog();
-  const requestPath = env("CHORIA_EXTERNAL_REQUEST") || args[0];
-  const replyPath = env("CHORIA_EXTERNAL_REPLY") || args[1];
-  let requestText: string;
-  try {
-    requestText = requestPath
-      ? await Deno.readTextFile(requestPath)
-      : await readAll(Deno.stdin.readable);
-  } catch (error) {
-    log.error(`cannot read the request: ${(error as Error).message}`);
-    requestText = "";
-  }
   const reply = await respond(agent, {
     protocol: env("CHORIA_EXTERNAL_PROTOCOL"),
-    request: requestText,
+    request: await readRequest(env("CHORIA_EXTERNAL_REQUEST") || args[0], log),
     config: await readConfig(env("CHORIA_EXTERNAL_CONFIG"), agent.name, (m) => log.warn(m)),
     facts: await readFacts(env("CHORIA_EXTERNAL_FACTS"), (m) => log.warn(m)),
     log,
   });
-  let status = 0;
-  try {
-    if (replyPath) await Deno.writeTextFile(replyPath, reply);
-    else await Deno.stdout.write(new TextEncoder().encode(reply));
-  } catch (error) {
-    log.error(`cannot write the reply to ${replyPath}: ${(error as Error).message}`);
-    status = 1;
-  }
+  const status = await writeReply(env("CHORIA_EXTERNAL_REPLY") || args[1], reply, log);
   if (options.exit !== false) Deno.exit(status);
 }

@@ -23,6 +23,7 @@
 
 import { formatIssues } from "../protocol/issues.ts";
 import { AgentLog } from "./log.ts";
+import { getEnv, readRequest, writeReply } from "./_io.ts";
 import { DISCOVERY_REPLY, DISCOVERY_REQUEST } from "./protocol.ts";
 import { choriaSchema } from "./schemas.ts";
 import { re2 } from "./validators.ts";
@@ -367,33 +368,11 @@ export async function runDiscovery(
     log?: AgentLog;
   } = {},
 ): Promise<void> {
-  const env = options.env ?? ((name: string) => {
-    try {
-      return Deno.env.get(name);
-    } catch {
-      return undefined;
-    }
-  });
+  const env = options.env ?? getEnv;
   const args = options.args ?? Deno.args;
   const log = options.log ?? new AgentLog();
-  const requestPath = env("CHORIA_EXTERNAL_REQUEST") || args[0];
-  const replyPath = env("CHORIA_EXTERNAL_REPLY") || args[1];
-  let text = "";
-  try {
-    text = requestPath
-      ? await Deno.readTextFile(requestPath)
-      : await new Response(Deno.stdin.readable).text();
-  } catch (error) {
-    log.error(`cannot read the request: ${(error as Error).message}`);
-  }
+  const text = await readRequest(env("CHORIA_EXTERNAL_REQUEST") || args[0], log);
   const reply = await respondDiscovery(discover, text, log);
-  let status = 0;
-  try {
-    if (replyPath) await Deno.writeTextFile(replyPath, reply);
-    else await Deno.stdout.write(new TextEncoder().encode(reply));
-  } catch (error) {
-    log.error(`cannot write the reply to ${replyPath}: ${(error as Error).message}`);
-    status = 1;
-  }
+  const status = await writeReply(env("CHORIA_EXTERNAL_REPLY") || args[1], reply, log);
   if (options.exit !== false) Deno.exit(status);
 }

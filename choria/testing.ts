@@ -56,7 +56,14 @@ import {
   StatusCode,
 } from "./protocol.ts";
 import type { DiscoveryFilter } from "./discovery.ts";
-import { createTemp, execute, goTempDir, type LogLine, splitCommand } from "./_exec.ts";
+import {
+  createTemp,
+  execute,
+  goTempDir,
+  type LogLine,
+  processPath,
+  splitCommand,
+} from "./_exec.ts";
 
 export type { LogLine } from "./_exec.ts";
 
@@ -323,14 +330,7 @@ export class ChoriaHarness {
     reply: string,
     facts: string,
   ): Record<string, string> {
-    let path = this.#path;
-    if (path === undefined) {
-      try {
-        path = Deno.env.get("PATH") ?? "";
-      } catch {
-        path = "";
-      }
-    }
+    const path = this.#path ?? processPath();
     return {
       CHORIA_EXTERNAL_REQUEST: request,
       CHORIA_EXTERNAL_REPLY: reply,
@@ -819,14 +819,7 @@ export async function runDiscoveryProgram(
   const temp = options.tempDir ?? goTempDir();
   const requestPath = await createTemp(temp, "request", request);
   const replyPath = await createTemp(temp, "reply", "");
-  let path = options.path;
-  if (path === undefined) {
-    try {
-      path = Deno.env.get("PATH") ?? "";
-    } catch {
-      path = "";
-    }
-  }
+  const path = options.path ?? processPath();
   try {
     const run = await execute(
       words[0]!,

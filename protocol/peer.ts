@@ -435,16 +435,11 @@ export class Peer<F = string> {
       ? { kind: "notification", method }
       : { kind: "notification", method, params };
     if (options?.meta !== undefined) message.meta = options.meta;
-    let frame: F | undefined;
+    let frame: F;
     try {
-      frame = this.#codec.encode(message);
+      frame = this.#encodeOutgoing(message);
     } catch (error) {
       return Promise.reject(error);
-    }
-    if (frame === undefined) {
-      return Promise.reject(
-        new TypeError(`The ${this.#codec.name} codec cannot carry notifications`),
-      );
     }
     this.#framesSent++;
     return this.#transport.send(frame);
@@ -546,19 +541,26 @@ export class Peer<F = string> {
       ? { kind: "request", id, method }
       : { kind: "request", id, method, params };
     if (options.meta !== undefined) message.meta = options.meta;
-    let frame: F | undefined;
+    let frame: F;
     try {
-      frame = this.#codec.encode(message);
+      frame = this.#encodeOutgoing(message);
     } catch (error) {
       return Promise.reject(error);
-    }
-    if (frame === undefined) {
-      return Promise.reject(new TypeError(`The ${this.#codec.name} codec cannot carry requests`));
     }
     const call = new OutgoingCall(this.#outgoing, id, method, timeout, signal);
     this.#outgoing.add(call);
     this.#transmit(call, frame);
     return call.promise;
+  }
+
+  /** Encodes our own call or notification; throws when the codec cannot carry it. */
+  #encodeOutgoing(message: RequestMessage | NotificationMessage): F {
+    const frame = this.#codec.encode(message);
+    if (frame === undefined) {
+      const what = message.kind === "request" ? "requests" : "notifications";
+      throw new TypeError(`The ${this.#codec.name} codec cannot carry ${what}`);
+    }
+    return frame;
   }
 
   async #transmit(call: OutgoingCall, frame: F): Promise<void> {
