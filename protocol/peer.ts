@@ -671,6 +671,8 @@ export class Peer<F = string> {
       return;
     }
     const messages = decoded as readonly Message[];
+    // Nothing to handle: a blank line, a header frame, a reply consumed by the codec.
+    if (messages.length === 0) return;
     const batch = new BatchReplies(messages.length);
     for (; batch.index < messages.length; batch.index++) {
       this.#receiveOne(messages[batch.index]!, batch);
