@@ -229,9 +229,11 @@ export interface InputProblem {
   message: string;
 }
 
+const encoder = new TextEncoder();
+
 /** The UTF-8 length of `text`, in bytes. */
 function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).length;
+  return encoder.encode(text).length;
 }
 
 /**

@@ -445,7 +445,7 @@ export class ChoriaHarness {
         `Cannot call external agent ${where}: agent executable was not found`,
       );
     }
-    const { problem } = validateInputs(action, structuredClone(data));
+    const { problem } = validateInputs(action, data);
     if (problem !== undefined) {
       return reply(StatusCode.Aborted, `Validation failed: ${problem.message}`);
     }
