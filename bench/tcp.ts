@@ -5,6 +5,7 @@
 import { jsonRpc, Peer, silentLogger } from "../mod.ts";
 import { connect } from "../transports/tcp.ts";
 import { RawEchoClient } from "./_raw_echo.ts";
+import { MinJsonRpcClient } from "./_min_jsonrpc.ts";
 import { type BenchResult, measure } from "./_measure.ts";
 
 interface ServerProcess {
@@ -12,7 +13,7 @@ interface ServerProcess {
   stop(): Promise<void>;
 }
 
-async function startServer(mode: "raw" | "jsonrpc"): Promise<ServerProcess> {
+async function startServer(mode: "raw" | "min-jsonrpc" | "jsonrpc"): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -61,6 +62,18 @@ export async function tcpCases(): Promise<BenchResult[]> {
     await rawServer.stop();
     results.push(rawResult);
 
+    const minServer = await startServer("min-jsonrpc");
+    const min = await MinJsonRpcClient.connect(minServer.port);
+    const minResult = await measure(
+      `tcp hand-written minimal jsonrpc add, ${inFlight} in flight`,
+      () => min.add(1, 2),
+      { inFlight },
+    );
+    await min.close();
+    await minServer.stop();
+    minResult.ratio_to_raw = ratio(minResult, rawResult);
+    results.push(minResult);
+
     const server = await startServer("jsonrpc");
     const client = new Peer(await connect(`tcp://127.0.0.1:${server.port}`), {
       codec: jsonRpc,
@@ -76,8 +89,13 @@ export async function tcpCases(): Promise<BenchResult[]> {
     );
     await client.close();
     await server.stop();
-    ours.ratio_to_raw = Math.round((ours.calls_per_s / rawResult.calls_per_s) * 100) / 100;
+    ours.ratio_to_raw = ratio(ours, rawResult);
+    ours.ratio_to_min_jsonrpc = ratio(ours, minResult);
     results.push(ours);
   }
   return results;
+}
+
+function ratio(ours: BenchResult, base: BenchResult): number {
+  return Math.round((ours.calls_per_s / base.calls_per_s) * 100) / 100;
 }
