@@ -35,6 +35,7 @@
 import {
   CallTimeout,
   ConnectionClosed,
+  type Dialect,
   type Handler,
   Peer,
   RemoteError,
@@ -44,7 +45,7 @@ import {
 import { connect, listen } from "./transports/tcp.ts";
 import { parseQuickRpcTransport } from "./protocol/dialects/quickrpc.ts";
 import { parseArgs, type ParsedArgs } from "./cli/parse_args.ts";
-import { type Dialect, DIALECTS } from "./cli/dialects.ts";
+import { DIALECTS } from "./cli/dialects.ts";
 import { demoHandlers } from "./cli/demo_api.ts";
 import { Agent } from "./choria/agent.ts";
 import { checkDdl } from "./choria/ddl.ts";
@@ -286,12 +287,12 @@ async function serve(flags: ParsedArgs, output: Output, signal?: AbortSignal): P
   };
   let listener;
   try {
-    listener = listen(url, { delimiter: dialect.delimiter, logger, ...tls });
+    listener = listen(url, { dialect, logger, ...tls });
   } catch (error) {
     output.stderr(`rpc serve: cannot listen on ${url}: ${(error as Error).message}`);
     return 2;
   }
-  const server = new Server(listener, { codec: dialect.serverCodec, handlers, logger });
+  const server = new Server({ handlers, logger }).serve(listener);
   const stop = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop.resolve(name);
   const listeners: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")]];
@@ -334,13 +335,9 @@ async function callOrNotify(
     warn: (message: string) => output.stderr(`warning: ${message}`),
     error: (message: string) => output.stderr(`error: ${message}`),
   };
-  let peer: Peer<string>;
+  let peer: Peer;
   try {
-    peer = new Peer(await connect(url, { delimiter: dialect.delimiter, caCerts, logger }), {
-      codec: dialect.clientCodec(),
-      logger,
-      timeout,
-    });
+    peer = new Peer(await connect(url, { dialect, caCerts, logger }), { logger, timeout });
   } catch (error) {
     output.stderr(`rpc ${verb}: cannot connect to ${url}: ${(error as Error).message}`);
     return 2;

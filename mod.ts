@@ -1,50 +1,43 @@
 /**
  * `@seed/rpc`: call and serve remote procedures over any wire with one API.
  *
- * This entrypoint is the core: the message model, the {@linkcode Codec}
- * interface and the JSON-RPC 2.0 codec, the bidirectional {@linkcode Peer},
- * typed contracts, the error model, and the in-memory wire. Each network wire
- * has its own entrypoint (`@seed/rpc/tcp`, ...), so importing this one never
- * loads a socket or broker client.
+ * This entrypoint is the core, with no dependencies: the message model, the
+ * seams every wire implements ({@linkcode Transport}, {@linkcode Listener},
+ * {@linkcode Channel}, {@linkcode Codec}, {@linkcode Dialect}), the
+ * JSON-RPC 2.0 dialect, the bidirectional {@linkcode Peer}, the
+ * {@linkcode Server} registry, the error model, and the in-memory wires
+ * ({@linkcode memoryPair}, and {@linkcode MemoryBus} for many parties).
+ * Each network wire has its own entrypoint (`@seed/rpc/tcp`, ...), and typed
+ * contracts theirs (`@seed/rpc/contract`), so importing this one never loads
+ * a socket, a broker client or a schema validator.
  *
- * @example A typed contract over the in-memory pair
+ * Where a byte goes: a {@linkcode Transport} yields a frame →
+ * {@linkcode framed} decodes it with the dialect's {@linkcode Codec} into a
+ * {@linkcode Delivery} → the {@linkcode Peer} settles its own pending call,
+ * or dispatches the request to its handler → the reply goes back the same
+ * way.
+ *
+ * @example A server and a client over the in-memory pair
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
+ * import { memoryPair, Peer, Server } from "@seed/rpc";
  *
- * const Calculator = defineContract({
- *   incoming: {
- *     add: {
- *       params: {
- *         type: "object",
- *         properties: { a: { type: "number" }, b: { type: "number" } },
- *         required: ["a", "b"],
- *       },
- *       result: { type: "number" },
- *     },
- *   },
- * });
- *
+ * const server = new Server({ handlers: { add: ({ a, b }) => a + b } });
  * const [serverEnd, clientEnd] = memoryPair();
- * const server = new Peer(serverEnd, { codec: jsonRpc });
- * Calculator.implement(server, { add: ({ a, b }) => a + b });
- *
- * const client = new Peer(clientEnd, { codec: jsonRpc });
- * const calculator = Calculator.invert().remote(client);
- * assertEquals(await calculator.add({ a: 1, b: 2 }), 3);
- *
+ * server.add(serverEnd);
+ * const client = new Peer(clientEnd);
+ * assertEquals(await client.call("add", { a: 1, b: 2 }), 3);
  * await client.close();
- * await server.closed;
+ * await server.shutdown();
  * ```
  *
  * @module
  */
 
 export type {
-  CloseMessage,
+  CancelMessage,
   ErrorMessage,
   ErrorObject,
-  HeartbeatMessage,
   Id,
   InvalidMessage,
   Message,
@@ -54,12 +47,19 @@ export type {
   ResultMessage,
 } from "./protocol/message.ts";
 export type { Codec } from "./protocol/codec.ts";
+export type { Dialect } from "./protocol/dialect.ts";
+export type { Channel, Delivery, Outcome } from "./protocol/channel.ts";
+export { ACCEPTED, type Listener, type Transport } from "./protocol/transport.ts";
+export { framed, FramedChannel, type FramedOptions } from "./protocol/framed.ts";
 export { CANCEL_METHOD, jsonRpc, JsonRpcCodec } from "./protocol/jsonrpc.ts";
+export { CloseCode, type CloseReason, closeReason, toCloseReason } from "./protocol/close.ts";
 export {
+  CallAgain,
   CallTimeout,
   ConnectionClosed,
   ErrorCode,
   FrameTooLarge,
+  NotDelivered,
   RemoteError,
   RpcError,
   standardMessage,
@@ -70,47 +70,24 @@ export type { CallContext } from "./protocol/context.ts";
 export {
   type CallOptions,
   type Handler,
+  type IdSource,
   type NotifyOptions,
   Peer,
   type PeerOptions,
   type PeerStats,
 } from "./protocol/peer.ts";
-export type {
-  Infer,
-  InferAll,
-  InferArray,
-  InferObject,
-  InferType,
-  JsonSchema,
-} from "./protocol/schema.ts";
 export {
-  formatIssues,
-  SchemaCompiler,
-  type SchemaCompilerOptions,
-  type Validate,
-  type ValidationIssue,
-} from "./protocol/validator.ts";
-export {
-  Contract,
-  type ContractDefinition,
-  type ContractOptions,
-  defineContract,
-  type Implementation,
-  type IncomingOf,
-  type MethodSpec,
-  type MethodSpecs,
-  type NotificationSpec,
-  type OutgoingOf,
-  type ParamsOf,
-  type Remote,
-  type ResultOf,
-} from "./protocol/contract.ts";
-export {
+  type AddOptions,
   type Connection,
   type Recipients,
   Server,
   type ServerOptions,
   type ShutdownOptions,
 } from "./protocol/server.ts";
-export type { Listener, Transport } from "./transports/transport.ts";
 export { memoryPair, type MemoryPairOptions, MemoryTransport } from "./transports/memory.ts";
+export {
+  BusChannel,
+  type BusSettlement,
+  MemoryBus,
+  type MemoryBusOptions,
+} from "./transports/memory_bus.ts";

@@ -2,7 +2,7 @@
 // newline echo measured in the same run, both with the server in its own
 // process. Reports ratio_to_raw for ours.
 
-import { jsonRpc, Peer, silentLogger } from "../mod.ts";
+import { Peer, silentLogger } from "../mod.ts";
 import { connect } from "../transports/tcp.ts";
 import { RawEchoClient } from "./_raw_echo.ts";
 import { MinJsonRpcClient } from "./_min_jsonrpc.ts";
@@ -76,7 +76,6 @@ export async function tcpCases(): Promise<BenchResult[]> {
 
     const server = await startServer("jsonrpc");
     const client = new Peer(await connect(`tcp://127.0.0.1:${server.port}`), {
-      codec: jsonRpc,
       logger: silentLogger,
     });
     const params = { a: 1, b: 2 };

@@ -2,7 +2,7 @@
 // server each get a core:  deno run --allow-net=127.0.0.1 bench/tcp_server.ts raw|min-jsonrpc|jsonrpc
 // Prints the port on the first line of stdout, then serves until stdin closes.
 
-import { jsonRpc, Peer, silentLogger } from "../mod.ts";
+import { Peer, silentLogger } from "../mod.ts";
 import { listen } from "../transports/tcp.ts";
 import { serveRawEcho } from "./_raw_echo.ts";
 import { serveMinJsonRpc } from "./_min_jsonrpc.ts";
@@ -21,7 +21,6 @@ if (mode === "raw" || mode === "min-jsonrpc") {
   (async () => {
     for await (const connection of listener) {
       new Peer(connection, {
-        codec: jsonRpc,
         logger: silentLogger,
         handlers: { add: (p: { a: number; b: number }) => p.a + p.b },
       });

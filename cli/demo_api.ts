@@ -12,7 +12,8 @@
  * @module
  */
 
-import { type Contract, defineContract, type Handler, RpcError } from "../mod.ts";
+import { type Handler, RpcError } from "../mod.ts";
+import { type Contract, defineContract } from "../contract.ts";
 
 /**
  * The demo API's method specs, as a `const` (so the contract's type can be

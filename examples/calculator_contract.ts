@@ -5,7 +5,8 @@
 // The same Calculator contract gives the server its implementation type and
 // the client its proxy type; bad params are refused with the path and reason.
 
-import { defineContract, jsonRpc, memoryPair, Peer, RemoteError, RpcError } from "../mod.ts";
+import { memoryPair, Peer, RemoteError, RpcError } from "../mod.ts";
+import { defineContract } from "../contract.ts";
 
 export const Calculator = defineContract({
   name: "calculator",
@@ -44,7 +45,7 @@ export const Calculator = defineContract({
 export async function main(print: (line: string) => void = console.log): Promise<void> {
   const [serverEnd, clientEnd] = memoryPair();
 
-  const server = new Peer(serverEnd, { codec: jsonRpc });
+  const server = new Peer(serverEnd);
   Calculator.implement(server, {
     add: ({ a, b }) => a + b,
     divide: async ({ dividend, divisor }, ctx) => {
@@ -54,7 +55,7 @@ export async function main(print: (line: string) => void = console.log): Promise
     },
   });
 
-  const client = new Peer(clientEnd, { codec: jsonRpc });
+  const client = new Peer(clientEnd);
   const CalculatorClient = Calculator.invert();
   CalculatorClient.implement(client, { progress: ({ done }) => print(`progress: ${done * 100}%`) });
   const calculator = CalculatorClient.remote(client);

@@ -3,7 +3,8 @@
 // server calling the client back, a cancelled call that the server's handler
 // sees, and a push to every client; then a graceful shutdown.
 
-import { defineContract, jsonRpc, Peer, RemoteError, RpcError, Server } from "../mod.ts";
+import { Peer, RemoteError, RpcError, Server } from "../mod.ts";
+import { defineContract } from "../contract.ts";
 import { connect, listen } from "../transports/tcp.ts";
 
 /** One contract for both ends: what the server answers, what the client answers. */
@@ -47,8 +48,7 @@ export async function main(print: (line: string) => void = console.log): Promise
 
   // ---- the server ---------------------------------------------------------
   const restockStopped = Promise.withResolvers<string>();
-  const server: Server = new Server(listen("tcp://127.0.0.1:0"), {
-    codec: jsonRpc,
+  const server: Server = new Server({
     handlers: (connection) =>
       Shop.handlers({
         price: ({ item, quantity }) => {
@@ -74,12 +74,12 @@ export async function main(print: (line: string) => void = console.log): Promise
             });
           }),
       }),
-  });
+  }).serve(listen("tcp://127.0.0.1:0"));
   print(`server: listening on ${server.addr}`);
 
   // ---- the client ---------------------------------------------------------
   const heard = Promise.withResolvers<string>();
-  const client = new Peer(await connect(server.addr), { codec: jsonRpc });
+  const client = new Peer(await connect(server.addr));
   const ShopClient = Shop.invert();
   ShopClient.implement(client, {
     confirm: ({ total }) => {

@@ -3,7 +3,8 @@
  *
  * @example Stop work when the caller cancels
  * ```ts
- * import type { CallContext } from "@seed/rpc";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { type CallContext, memoryPair, Peer } from "@seed/rpc";
  *
  * async function sleep(params: { ms: number }, ctx: CallContext): Promise<string> {
  *   await new Promise<void>((resolve, reject) => {
@@ -15,12 +16,20 @@
  *   });
  *   return "slept";
  * }
- * console.log(typeof sleep);
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, { handlers: { sleep } });
+ * const client = new Peer(b);
+ * await assertRejects(() => client.call("sleep", { ms: 60_000 }, { timeout: 10 }));
+ * assertEquals(await client.call("sleep", { ms: 1 }), "slept");
+ * await client.close();
+ * await server.closed;
  * ```
  *
  * @module
  */
 
+import type { BatchReplies } from "./batch.ts";
+import type { Delivery } from "./channel.ts";
 import type { Id, Meta } from "./message.ts";
 import type { Peer } from "./peer.ts";
 
@@ -30,14 +39,13 @@ import type { Peer } from "./peer.ts";
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { memoryPair, Peer, jsonRpc, type CallContext } from "@seed/rpc";
+ * import { type CallContext, memoryPair, Peer } from "@seed/rpc";
  *
  * const [a, b] = memoryPair();
  * const server = new Peer(a, {
- *   codec: jsonRpc,
  *   handlers: { whoami: (_params: unknown, ctx: CallContext) => `${ctx.method} #${ctx.id}` },
  * });
- * const client = new Peer(b, { codec: jsonRpc });
+ * const client = new Peer(b);
  * assertEquals(await client.call("whoami"), "whoami #1");
  * await client.close();
  * await server.closed;
@@ -55,15 +63,22 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** The message's metadata (empty when the dialect carries none). */
   readonly meta: Meta;
+  /**
+   * Who sent it, on channels with many callers (the reply address);
+   * `undefined` on a connection with one party at the other end.
+   */
+  readonly from: string | undefined;
   /** The peer the call came from; call back or notify through it. */
-  readonly peer: Peer<unknown>;
+  readonly peer: Peer;
 }
 
 const NO_META: Meta = Object.freeze({});
 
 /**
- * One call being served. The `AbortController` is made only when a handler
- * reads `signal`, so calls whose handlers ignore cancellation cost nothing.
+ * One call being served: the handler's context, and what the dispatcher
+ * needs to finish it (its delivery, its batch slot). The `AbortController`
+ * is made only when a handler reads `signal`, so calls whose handlers ignore
+ * cancellation cost nothing for it.
  *
  * @internal
  */
@@ -71,16 +86,34 @@ export class InboundCall implements CallContext {
   readonly method: string;
   readonly id: Id | null | undefined;
   readonly meta: Meta;
-  readonly peer: Peer<unknown>;
+  readonly peer: Peer;
+  readonly delivery: Delivery;
+  /** The batch this call belongs to, and its place in it. */
+  readonly batch: BatchReplies | undefined;
+  readonly slot: number;
   #controller: AbortController | undefined;
   #reason: unknown;
   #aborted = false;
 
-  constructor(peer: Peer<unknown>, method: string, id: Id | null | undefined, meta?: Meta) {
+  constructor(
+    peer: Peer,
+    method: string,
+    id: Id | null | undefined,
+    meta: Meta | undefined,
+    delivery: Delivery,
+    batch: BatchReplies | undefined,
+  ) {
     this.peer = peer;
     this.method = method;
     this.id = id;
     this.meta = meta ?? NO_META;
+    this.delivery = delivery;
+    this.batch = batch;
+    this.slot = batch === undefined ? 0 : batch.index;
+  }
+
+  get from(): string | undefined {
+    return this.delivery.from;
   }
 
   get signal(): AbortSignal {

@@ -11,7 +11,8 @@
  * @example Both ends of one contract
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
+ * import { memoryPair, Peer } from "@seed/rpc";
+ * import { defineContract } from "@seed/rpc/contract";
  *
  * const Calculator = defineContract({
  *   name: "calculator",
@@ -30,13 +31,13 @@
  * });
  *
  * const [a, b] = memoryPair();
- * const server = new Peer(a, { codec: jsonRpc });
+ * const server = new Peer(a);
  * Calculator.implement(server, {
  *   add: ({ a, b }) => a + b, // a and b are numbers
  *   log: ({ line }) => console.log(line),
  * });
  *
- * const client = new Peer(b, { codec: jsonRpc });
+ * const client = new Peer(b);
  * const calc = Calculator.invert().remote(client);
  * const sum: number = await calc.add({ a: 1, b: 2 });
  * assertEquals(sum, 3);
@@ -59,7 +60,7 @@ import { formatIssues, SchemaCompiler, type Validate } from "./validator.ts";
  *
  * @example
  * ```ts
- * import type { MethodSpec } from "@seed/rpc";
+ * import type { MethodSpec } from "@seed/rpc/contract";
  * const echo: MethodSpec = { params: { type: "array" }, result: { type: "array" } };
  * console.log(echo);
  * ```
@@ -83,7 +84,7 @@ export interface MethodSpec {
  *
  * @example
  * ```ts
- * import type { NotificationSpec } from "@seed/rpc";
+ * import type { NotificationSpec } from "@seed/rpc/contract";
  * const log: NotificationSpec = { notification: true, params: { type: "object" } };
  * console.log(log.notification);
  * ```
@@ -102,7 +103,7 @@ export interface NotificationSpec {
  *
  * @example
  * ```ts
- * import type { MethodSpecs } from "@seed/rpc";
+ * import type { MethodSpecs } from "@seed/rpc/contract";
  * const specs: MethodSpecs = { ping: { result: { const: "pong" } } };
  * console.log(Object.keys(specs));
  * ```
@@ -114,7 +115,7 @@ export type MethodSpecs = { readonly [name: string]: MethodSpec | NotificationSp
  *
  * @example
  * ```ts
- * import type { ContractDefinition } from "@seed/rpc";
+ * import type { ContractDefinition } from "@seed/rpc/contract";
  * const definition: ContractDefinition = {
  *   name: "chat",
  *   incoming: { say: { notification: true, params: { type: "string" } } },
@@ -137,7 +138,7 @@ export interface ContractDefinition {
  *
  * @example
  * ```ts
- * import { defineContract } from "@seed/rpc";
+ * import { defineContract } from "@seed/rpc/contract";
  * const Ids = defineContract(
  *   { incoming: { check: { params: { type: "string", format: "sku" }, result: { type: "boolean" } } } },
  *   { formats: { sku: /^[A-Z]-\d+$/ } },
@@ -159,7 +160,7 @@ export interface ContractOptions {
  *
  * @example
  * ```ts
- * import type { ParamsOf } from "@seed/rpc";
+ * import type { ParamsOf } from "@seed/rpc/contract";
  * type P = ParamsOf<{ params: { type: "array"; items: { type: "number" } } }>; // number[]
  * const p: P = [1, 2];
  * console.log(p);
@@ -173,7 +174,7 @@ export type ParamsOf<S> = S extends { readonly params: infer P } ? Infer<P> : un
  *
  * @example
  * ```ts
- * import type { ResultOf } from "@seed/rpc";
+ * import type { ResultOf } from "@seed/rpc/contract";
  * type R = ResultOf<{ result: { type: "string" } }>; // string
  * const r: R = "ok";
  * console.log(r);
@@ -189,7 +190,7 @@ export type ResultOf<S> = S extends { readonly notification: true } ? void
  *
  * @example
  * ```ts
- * import type { Implementation } from "@seed/rpc";
+ * import type { Implementation } from "@seed/rpc/contract";
  * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
  * const impl: Implementation<Specs> = { double: (n) => n * 2 };
  * console.log(impl.double(2, undefined as never));
@@ -208,7 +209,7 @@ export type Implementation<M extends MethodSpecs> = {
  *
  * @example
  * ```ts
- * import type { Remote } from "@seed/rpc";
+ * import type { Remote } from "@seed/rpc/contract";
  * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
  * async function useIt(remote: Remote<Specs>): Promise<number> {
  *   return await remote.double(21, { timeout: 1000 });
@@ -233,7 +234,7 @@ export type Remote<M extends MethodSpecs> = {
  *
  * @example
  * ```ts
- * import type { IncomingOf } from "@seed/rpc";
+ * import type { IncomingOf } from "@seed/rpc/contract";
  * type I = IncomingOf<{ incoming: { ping: { result: { type: "string" } } } }>;
  * const names: (keyof I)[] = ["ping"];
  * console.log(names);
@@ -247,7 +248,7 @@ export type IncomingOf<D> = D extends { readonly incoming: infer I extends Metho
  *
  * @example
  * ```ts
- * import type { OutgoingOf } from "@seed/rpc";
+ * import type { OutgoingOf } from "@seed/rpc/contract";
  * type O = OutgoingOf<{ outgoing: { tick: { notification: true } } }>;
  * const names: (keyof O)[] = ["tick"];
  * console.log(names);
@@ -354,7 +355,7 @@ function compileAll(specs: MethodSpecs | undefined, compiler: SchemaCompiler) {
  * @example The other side's view
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { defineContract } from "@seed/rpc";
+ * import { defineContract } from "@seed/rpc/contract";
  * const Server = defineContract({
  *   incoming: { ping: { result: { const: "pong" } } },
  *   outgoing: { tick: { notification: true, params: { type: "integer" } } },
@@ -411,21 +412,22 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * @example
    * ```ts
    * import { assertEquals, assertRejects } from "@std/assert";
-   * import { defineContract, jsonRpc, memoryPair, Peer, RemoteError } from "@seed/rpc";
+   * import { memoryPair, Peer, RemoteError } from "@seed/rpc";
+   * import { defineContract } from "@seed/rpc/contract";
    * const Api = defineContract({
    *   incoming: { half: { params: { type: "array", items: { type: "integer" } }, result: { type: "integer" } } },
    * });
    * const [a, b] = memoryPair();
-   * const server = new Peer(a, { codec: jsonRpc });
+   * const server = new Peer(a);
    * Api.implement(server, { half: ([n]) => n! / 2 });
-   * const client = new Peer(b, { codec: jsonRpc });
+   * const client = new Peer(b);
    * const error = await assertRejects(() => client.call("half", ["x"]), RemoteError);
    * assertEquals([error.code, error.data], [-32602, [{ path: "/0", message: "must be integer", keyword: "type" }]]);
    * await client.close();
    * await server.closed;
    * ```
    */
-  implement<F>(peer: Peer<F>, impl: Implementation<In>): void {
+  implement(peer: Peer, impl: Implementation<In>): void {
     const handlers = this.handlers(impl);
     for (const name of Object.keys(handlers)) peer.handle(name, handlers[name]!);
   }
@@ -438,7 +440,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * @example
    * ```ts
    * import { assertEquals } from "@std/assert";
-   * import { defineContract } from "@seed/rpc";
+   * import { defineContract } from "@seed/rpc/contract";
    * const Api = defineContract({ incoming: { ping: { result: { const: "pong" } } } });
    * const handlers = Api.handlers({ ping: () => "pong" as const });
    * assertEquals(Object.keys(handlers), ["ping"]);
@@ -481,18 +483,19 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * @example
    * ```ts
    * import { assertEquals } from "@std/assert";
-   * import { defineContract, jsonRpc, memoryPair, Peer } from "@seed/rpc";
+   * import { memoryPair, Peer } from "@seed/rpc";
+   * import { defineContract } from "@seed/rpc/contract";
    * const Api = defineContract({ outgoing: { now: { result: { type: "number" } } } });
    * const [a, b] = memoryPair();
-   * const server = new Peer(a, { codec: jsonRpc, handlers: { now: () => 42 } });
-   * const client = new Peer(b, { codec: jsonRpc });
+   * const server = new Peer(a, { handlers: { now: () => 42 } });
+   * const client = new Peer(b);
    * const api = Api.remote(client);
    * assertEquals(await api.now(), 42);
    * await client.close();
    * await server.closed;
    * ```
    */
-  remote<F>(peer: Peer<F>): Remote<Out> {
+  remote(peer: Peer): Remote<Out> {
     const proxy: Record<string, unknown> = Object.create(null);
     for (const method of this.#out.values()) {
       const name = method.name;
@@ -531,7 +534,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { defineContract } from "@seed/rpc";
+ * import { defineContract } from "@seed/rpc/contract";
  * const Greeter = defineContract({
  *   name: "greeter",
  *   incoming: {

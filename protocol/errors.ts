@@ -9,22 +9,26 @@
  * - {@linkcode CallTimeout}: no reply within the call's timeout.
  * - {@linkcode TooManyCalls}: the bound on calls in flight was reached and
  *   the peer was told to reject rather than wait.
+ * - {@linkcode NotDelivered}: the channel knows no receiver for an address.
+ * - {@linkcode CallAgain}: thrown by a handler to be delivered again later.
+ * - {@linkcode FrameTooLarge}: a transport received a frame over its limit.
  *
  * @example Throw from a handler, match on the caller
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { RemoteError, RpcError } from "@seed/rpc";
  *
  * const thrown = new RpcError(-32000, "Out of stock", { sku: "A-1" });
  * // ...crosses the wire, and the caller receives:
  * const received = new RemoteError(thrown.toJSON());
- * if (received instanceof RemoteError && received.code === -32000) {
- *   console.log(received.message, received.data);
- * }
+ * assertEquals(received instanceof RpcError, true);
+ * assertEquals([received.code, received.message, received.data], [-32000, "Out of stock", { sku: "A-1" }]);
  * ```
  *
  * @module
  */
 
+import { type CloseCode, type CloseReason, closeReason, toCloseReason } from "./close.ts";
 import type { ErrorObject } from "./message.ts";
 
 /**
@@ -53,6 +57,8 @@ export const ErrorCode = {
   FrameTooLarge: -32001,
   /** The receiver is shutting down and takes no new calls. */
   ShuttingDown: -32002,
+  /** A handler asked to be called again, and the call could not be redelivered. */
+  CallAgainRefused: -32003,
 } as const;
 
 /**
@@ -82,6 +88,8 @@ export function standardMessage(code: number): string {
       return "Frame too large";
     case ErrorCode.ShuttingDown:
       return "Shutting down";
+    case ErrorCode.CallAgainRefused:
+      return "Call again refused";
     default:
       return "Server error";
   }
@@ -157,29 +165,112 @@ export class RemoteError extends RpcError {
 }
 
 /**
- * The connection closed (either side) before the call was answered; every
- * pending call is rejected with it.
+ * The connection (or channel) closed, by either side, before the call was
+ * answered; every pending call is rejected with it, and so is every send
+ * after the close.
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { ConnectionClosed } from "@seed/rpc";
- * const error = new ConnectionClosed("server went away");
- * console.log(error instanceof ConnectionClosed, error.reason);
+ * const error = new ConnectionClosed({ code: "remote", message: "server went away" });
+ * assertEquals([error.code, error.reason, error.message], [
+ *   "remote",
+ *   "server went away",
+ *   "Connection closed: server went away",
+ * ]);
  * ```
  */
 export class ConnectionClosed extends Error {
-  /** Why the connection closed, when known. */
+  /** What kind of close it was. */
+  readonly code: CloseCode;
+  /** Why the connection closed, in words. */
   readonly reason: string;
 
   /**
    * Makes the error pending calls are rejected with.
    *
-   * @param reason Why the connection closed.
+   * @param reason Why the connection closed; a string is a local close.
    */
-  constructor(reason = "connection closed") {
-    super(`Connection closed: ${reason}`);
+  constructor(reason?: string | CloseReason) {
+    const why = toCloseReason(reason);
+    super(`Connection closed: ${why.message}`);
     this.name = "ConnectionClosed";
-    this.reason = reason;
+    this.code = why.code;
+    this.reason = why.message;
+  }
+
+  /** The reason as a value. */
+  get closeReason(): CloseReason {
+    return closeReason(this.code, this.reason);
+  }
+}
+
+/**
+ * A message could not be delivered: the channel knows no receiver for its
+ * address (an AMQP service nobody serves, an unknown name on a
+ * {@linkcode MemoryBus}).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { NotDelivered } from "@seed/rpc";
+ * const error = new NotDelivered("ghost", "no receiver");
+ * assertEquals([error.to, error.message], ["ghost", "Not delivered to 'ghost': no receiver"]);
+ * ```
+ */
+export class NotDelivered extends Error {
+  /** The address that had no receiver. */
+  readonly to: string;
+
+  /**
+   * Makes the error a send is rejected with.
+   *
+   * @param to The address that had no receiver.
+   * @param why What the channel knows about why.
+   */
+  constructor(to: string, why: string) {
+    super(`Not delivered to '${to}': ${why}`);
+    this.name = "NotDelivered";
+    this.to = to;
+  }
+}
+
+/**
+ * Thrown by a handler to ask for the call to be delivered again later
+ * (nuropb's call-again). Where the channel can redeliver (a broker queue), no
+ * reply is sent and the delivery is settled `"retry"`; where it cannot, or on
+ * the second try, the caller receives {@linkcode ErrorCode.CallAgainRefused}.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { CallAgain, ErrorCode, memoryPair, Peer, RemoteError } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, {
+ *   handlers: {
+ *     busy: () => {
+ *       throw new CallAgain("the cache is warming up");
+ *     },
+ *   },
+ * });
+ * const client = new Peer(b);
+ * // A memory pair cannot redeliver, so the caller is told at once.
+ * const error = await assertRejects(() => client.call("busy"), RemoteError);
+ * assertEquals([error.code, error.message], [ErrorCode.CallAgainRefused, "the cache is warming up"]);
+ * await client.close();
+ * await server.closed;
+ * ```
+ */
+export class CallAgain extends Error {
+  /**
+   * Makes the error a handler throws.
+   *
+   * @param message Why; the caller sees it if the call cannot be redelivered.
+   */
+  constructor(message = "Call again later") {
+    super(message);
+    this.name = "CallAgain";
   }
 }
 

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import type { ValidationIssue } from "@seed/rpc";
+ * import type { ValidationIssue } from "@seed/rpc/contract";
  * const issue: ValidationIssue = { path: "/b", message: "must be number", keyword: "type" };
  * console.log(`${issue.path} ${issue.message}`);
  * ```
@@ -30,7 +30,7 @@ export interface ValidationIssue {
  *
  * @example
  * ```ts
- * import { SchemaCompiler, type Validate } from "@seed/rpc";
+ * import { SchemaCompiler, type Validate } from "@seed/rpc/contract";
  * const isString: Validate = new SchemaCompiler().compile({ type: "string" });
  * console.log(isString(1)?.[0]?.message); // "must be string"
  * ```
@@ -42,7 +42,7 @@ export type Validate = (value: unknown) => readonly ValidationIssue[] | undefine
  *
  * @example
  * ```ts
- * import { formatIssues } from "@seed/rpc";
+ * import { formatIssues } from "@seed/rpc/contract";
  * console.log(formatIssues([{ path: "/b", message: "must be number", keyword: "type" }]));
  * ```
  */

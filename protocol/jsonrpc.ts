@@ -14,21 +14,29 @@
  *   because a larger one cannot be echoed back unchanged.
  * - Responses with a broken shape are logged by the peer, never answered, so
  *   two peers can never bounce errors at each other.
+ * - A cancelled call is announced with an `rpc.cancel` notification whose
+ *   params are `{ "id": <the call's id> }` (names starting with `rpc.` are
+ *   reserved for such extensions by the specification).
+ *
+ * {@linkcode jsonRpc} is the dialect (newline-delimited on byte streams);
+ * {@linkcode JsonRpcCodec} is its codec, stateless, so both sides share one.
  *
  * @example Encode a call, decode the reply
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { jsonRpc } from "@seed/rpc";
+ * import { JsonRpcCodec } from "@seed/rpc";
  *
- * const frame = jsonRpc.encode({ kind: "request", id: 1, method: "subtract", params: [42, 23] });
- * assertEquals(frame, '{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}');
- * assertEquals(jsonRpc.decode('{"jsonrpc":"2.0","result":19,"id":1}'), { kind: "result", id: 1, result: 19 });
+ * const codec = new JsonRpcCodec();
+ * const frames = codec.encode({ kind: "request", id: 1, method: "subtract", params: [42, 23] });
+ * assertEquals(frames, ['{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}']);
+ * assertEquals(codec.decode('{"jsonrpc":"2.0","result":19,"id":1}'), { kind: "result", id: 1, result: 19 });
  * ```
  *
  * @module
  */
 
 import type { Codec } from "./codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "./dialect.ts";
 import { ErrorCode, standardMessage } from "./errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message } from "./message.ts";
 
@@ -36,8 +44,8 @@ import type { ErrorObject, Id, InvalidMessage, Message } from "./message.ts";
 export const CANCEL_METHOD = "rpc.cancel";
 
 /**
- * The JSON-RPC 2.0 codec. Use the shared {@linkcode jsonRpc} instance; the
- * class exists for dialects that extend it.
+ * The JSON-RPC 2.0 codec. It keeps no state, so one instance serves any
+ * number of connections ({@linkcode jsonRpc} shares one).
  *
  * @example
  * ```ts
@@ -55,47 +63,21 @@ export const CANCEL_METHOD = "rpc.cancel";
 export class JsonRpcCodec implements Codec<string> {
   /** `"jsonrpc"`. */
   readonly name: string = "jsonrpc";
-  /** Calls are cancelled with an `rpc.cancel` notification carrying `{ id }`. */
-  readonly cancelMethod: string = CANCEL_METHOD;
 
-  /** Encodes one message as one JSON text; heartbeats and closes have no form here. */
-  encode(message: Message): string | undefined {
-    switch (message.kind) {
-      case "request":
-        return message.params === undefined
-          ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"id":${
-            encodeId(message.id)
-          }}`
-          : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
-            encodeValue(message.params)
-          },"id":${encodeId(message.id)}}`;
-      case "notification":
-        return message.params === undefined
-          ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)}}`
-          : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
-            encodeValue(message.params)
-          }}`;
-      case "result":
-        return `{"jsonrpc":"2.0","result":${encodeValue(message.result)},"id":${
-          encodeId(message.id)
-        }}`;
-      case "error":
-        return `{"jsonrpc":"2.0","error":${encodeError(message.error)},"id":${
-          encodeId(message.id)
-        }}`;
-      default:
-        return undefined;
-    }
+  /** Encodes one message as one JSON text (an `invalid` message has no form). */
+  encode(message: Message): readonly string[] {
+    const text = encodeOne(message);
+    return text === undefined ? NO_FRAMES : [text];
   }
 
   /** Encodes the replies to one batch as one JSON array. */
-  encodeBatch(messages: readonly Message[]): string {
+  encodeBatch(messages: readonly Message[]): readonly string[] {
     const parts: string[] = [];
     for (const message of messages) {
-      const part = this.encode(message);
+      const part = encodeOne(message);
       if (part !== undefined) parts.push(part);
     }
-    return `[${parts.join(",")}]`;
+    return [`[${parts.join(",")}]`];
   }
 
   /**
@@ -118,22 +100,65 @@ export class JsonRpcCodec implements Codec<string> {
   }
 }
 
+const sharedCodec = new JsonRpcCodec();
+
 /**
- * The shared JSON-RPC 2.0 codec instance.
+ * The JSON-RPC 2.0 dialect: one JSON text per frame, frames ending with
+ * `\n` on byte streams, 16 MiB at most. Both sides share one stateless
+ * codec. It is the default of every peer, server and wire.
  *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { jsonRpc } from "@seed/rpc";
  * assertEquals(
- *   jsonRpc.encode({ kind: "notification", method: "update", params: [1, 2] }),
- *   '{"jsonrpc":"2.0","method":"update","params":[1,2]}',
+ *   jsonRpc.client().encode({ kind: "notification", method: "update", params: [1, 2] }),
+ *   ['{"jsonrpc":"2.0","method":"update","params":[1,2]}'],
  * );
+ * assertEquals(jsonRpc.delimiter, "\n");
  * ```
  */
-export const jsonRpc: JsonRpcCodec = new JsonRpcCodec();
+export const jsonRpc: Dialect = Object.freeze({
+  name: "jsonrpc",
+  delimiter: "\n",
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  client: () => sharedCodec,
+  server: () => sharedCodec,
+});
 
 const NOTHING: readonly Message[] = Object.freeze([]);
+const NO_FRAMES: readonly string[] = Object.freeze([]);
+
+function encodeOne(message: Message): string | undefined {
+  switch (message.kind) {
+    case "request":
+      return message.params === undefined
+        ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"id":${
+          encodeId(message.id)
+        }}`
+        : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
+          encodeValue(message.params)
+        },"id":${encodeId(message.id)}}`;
+    case "notification":
+      return message.params === undefined
+        ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)}}`
+        : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
+          encodeValue(message.params)
+        }}`;
+    case "result":
+      return `{"jsonrpc":"2.0","result":${encodeValue(message.result)},"id":${
+        encodeId(message.id)
+      }}`;
+    case "error":
+      return `{"jsonrpc":"2.0","error":${encodeError(message.error)},"id":${encodeId(message.id)}}`;
+    case "cancel":
+      return `{"jsonrpc":"2.0","method":"${CANCEL_METHOD}","params":{"id":${
+        encodeId(message.id)
+      }}}`;
+    default:
+      return undefined;
+  }
+}
 
 function encodeValue(value: unknown): string {
   // `undefined` (a handler that returned nothing) and functions become null,
@@ -195,6 +220,7 @@ function decodeObject(value: unknown): Message {
       return invalid(replyId, ErrorCode.InvalidRequest, "params must be an array or an object");
     }
     if (!hasId) {
+      if (method === CANCEL_METHOD) return decodeCancel(params);
       return params === undefined
         ? { kind: "notification", method }
         : { kind: "notification", method, params };
@@ -228,4 +254,18 @@ function decodeObject(value: unknown): Message {
   const object: ErrorObject = { code: error.code as number, message: error.message };
   if (error.data !== undefined) object.data = error.data;
   return { kind: "error", id: replyId, error: object };
+}
+
+/** An `rpc.cancel` notification: `{ "id": <id> }`, or invalid input to log. */
+function decodeCancel(params: unknown): Message {
+  const id = (params as { id?: unknown } | undefined)?.id;
+  if ((typeof id === "string" || typeof id === "number") && isValidId(id)) {
+    return { kind: "cancel", id };
+  }
+  return invalid(
+    null,
+    ErrorCode.InvalidRequest,
+    `${CANCEL_METHOD} needs params {"id": <id>}`,
+    false,
+  );
 }

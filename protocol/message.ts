@@ -2,18 +2,22 @@
  * The message model every codec decodes into and encodes from.
  *
  * A wire's bytes become a {@linkcode Message} in a {@linkcode Codec}; the
- * {@linkcode Peer} only ever sees messages. Seven kinds exist: the six that
- * cross the wire (request, notification, result, error, heartbeat, close) and
+ * {@linkcode Peer} only ever sees messages. Six kinds exist: the five that
+ * cross the wire (request, notification, result, error, cancel) and
  * `invalid`, which a codec produces for input it could not read so that the
- * peer can answer it.
+ * peer can answer it. Wire housekeeping that a dialect needs (mushroom's
+ * heartbeats and acknowledgements, say) stays inside that dialect's channel:
+ * the peer never sees it.
  *
  * @example Build a request and its result
  * ```ts
  * import type { Message } from "@seed/rpc";
  *
+ * import { assertEquals } from "@std/assert";
+ *
  * const request: Message = { kind: "request", id: 1, method: "add", params: { a: 1, b: 2 } };
  * const result: Message = { kind: "result", id: 1, result: 3 };
- * console.log(request.kind, result.kind);
+ * assertEquals([request.kind, result.kind], ["request", "result"]);
  * ```
  *
  * @module
@@ -163,39 +167,24 @@ export interface ErrorMessage {
 }
 
 /**
- * A keep-alive, optionally acknowledging every message up to `ack`
- * (mushroom's heartbeat). Dialects without heartbeats never produce it.
+ * Stop working on a call: the caller gave up on request `id` (it timed out
+ * or its signal aborted). The receiver aborts that call's `ctx.signal` and
+ * sends no reply. Each dialect carries it its own way (JSON-RPC as an
+ * `rpc.cancel` notification); a dialect without one sends nothing.
  *
  * @example
  * ```ts
- * import type { HeartbeatMessage } from "@seed/rpc";
- * const m: HeartbeatMessage = { kind: "heartbeat", ack: 117 };
- * console.log(m.ack);
+ * import { assertEquals } from "@std/assert";
+ * import { JsonRpcCodec, type CancelMessage } from "@seed/rpc";
+ * const m: CancelMessage = { kind: "cancel", id: 7 };
+ * assertEquals(new JsonRpcCodec().encode(m), ['{"jsonrpc":"2.0","method":"rpc.cancel","params":{"id":7}}']);
  * ```
  */
-export interface HeartbeatMessage {
+export interface CancelMessage {
   /** Discriminant. */
-  kind: "heartbeat";
-  /** The highest message number received, where the dialect counts. */
-  ack?: number;
-}
-
-/**
- * The sender is going away (mushroom's disconnect). Dialects without one
- * signal closing by closing the transport.
- *
- * @example
- * ```ts
- * import type { CloseMessage } from "@seed/rpc";
- * const m: CloseMessage = { kind: "close", reason: "shutting down" };
- * console.log(m.reason);
- * ```
- */
-export interface CloseMessage {
-  /** Discriminant. */
-  kind: "close";
-  /** Why, for logs. */
-  reason?: string;
+  kind: "cancel";
+  /** The id of the request to stop. */
+  id: Id;
 }
 
 /**
@@ -231,6 +220,7 @@ export interface InvalidMessage {
  *
  * @example Switch on the kind
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Message } from "@seed/rpc";
  *
  * function describe(m: Message): string {
@@ -246,7 +236,7 @@ export interface InvalidMessage {
  *       return m.kind;
  *   }
  * }
- * console.log(describe({ kind: "heartbeat" }));
+ * assertEquals(describe({ kind: "cancel", id: 3 }), "cancel");
  * ```
  */
 export type Message =
@@ -254,6 +244,5 @@ export type Message =
   | NotificationMessage
   | ResultMessage
   | ErrorMessage
-  | HeartbeatMessage
-  | CloseMessage
+  | CancelMessage
   | InvalidMessage;

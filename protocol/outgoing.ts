@@ -1,23 +1,102 @@
 /**
- * The calls a peer has made and awaits replies for: id correlation, one
- * shared deadline timer, cancellation by `AbortSignal`, and the bound on calls
- * in flight.
+ * The calling side of a peer: the calls it has made and awaits replies for.
+ * Id correlation, one shared deadline timer, cancellation by `AbortSignal`
+ * (the remote side is told with a `cancel` message), the bound on calls in
+ * flight, and the counting of replies nobody waits for.
  *
  * Internal to the {@linkcode Peer}; not exported from `mod.ts`.
  *
  * @module
  */
 
-import type { Id } from "./message.ts";
+import { CallTable } from "./call_table.ts";
+import type { Channel } from "./channel.ts";
+import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { ACCEPTED } from "./transport.ts";
+import type {
+  ErrorMessage,
+  Id,
+  Meta,
+  NotificationMessage,
+  RequestMessage,
+  ResultMessage,
+} from "./message.ts";
 
-/** What the table tells its owner when it gives up on a call. */
-export type GiveUp = (call: OutgoingCall, reason: unknown) => void;
+/**
+ * Options for one call.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { CallOptions } from "@seed/rpc";
+ * const options: CallOptions = { timeout: 500, signal: AbortSignal.timeout(1000) };
+ * assertEquals(options.timeout, 500);
+ * ```
+ */
+export interface CallOptions {
+  /**
+   * Milliseconds to wait for the reply, counted from the call (time spent
+   * waiting for room under `maxPendingCalls` included); 0 waits forever.
+   *
+   * @default {the peer's `timeout`}
+   */
+  timeout?: number;
+  /** Cancels the call: it rejects with `signal.reason` and the remote is told. */
+  signal?: AbortSignal;
+  /** Metadata for dialects that carry it. */
+  meta?: Meta;
+  /**
+   * Where the call goes, on channels that route (an AMQP service name, a
+   * {@linkcode MemoryBus} name); channels with one party ignore it.
+   */
+  to?: string;
+}
+
+/**
+ * Options for one notification.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { NotifyOptions } from "@seed/rpc";
+ * const options: NotifyOptions = { meta: { traceId: "abc" } };
+ * assertEquals(options.meta?.traceId, "abc");
+ * ```
+ */
+export interface NotifyOptions {
+  /** Metadata for dialects that carry it. */
+  meta?: Meta;
+  /** Where it goes, on channels that route; channels with one party ignore it. */
+  to?: string;
+}
+
+/** How outgoing call ids are made: a counter from 1, UUIDs, or your function. */
+export type IdSource = "counter" | "uuid" | (() => Id);
+
+/** What {@linkcode OutgoingCalls} needs from its peer. */
+export interface OutgoingOptions {
+  channel: Channel;
+  /** Default timeout in ms; 0 waits forever. */
+  timeout: number;
+  limit: number;
+  whenFull: "wait" | "reject";
+  ids: IdSource;
+  logger: Logger;
+  name: string;
+}
+
+/** Given-up call ids remembered, to tell a late reply from a stray one. */
+const REMEMBERED_GIVE_UPS = 1024;
+
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /** One call awaiting its reply. */
-export class OutgoingCall {
+class OutgoingCall {
   readonly id: Id;
   readonly method: string;
-  /** Milliseconds; 0 or Infinity means none. */
+  readonly to: string | undefined;
+  /** Milliseconds; 0 means none. */
   readonly timeout: number;
   /** `Date.now()` time after which the call times out. */
   readonly deadline: number;
@@ -31,15 +110,17 @@ export class OutgoingCall {
     table: OutgoingCalls,
     id: Id,
     method: string,
+    options: CallOptions,
     timeout: number,
-    signal: AbortSignal | undefined,
+    deadline: number,
   ) {
     this.#table = table;
     this.id = id;
     this.method = method;
+    this.to = options.to;
     this.timeout = timeout;
-    this.deadline = timeout > 0 ? Date.now() + timeout : Infinity;
-    this.signal = signal;
+    this.deadline = deadline;
+    this.signal = options.signal;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     this.promise = promise;
     this.resolve = resolve;
@@ -52,14 +133,21 @@ export class OutgoingCall {
   }
 }
 
+/** A call waiting for room under the bound on calls in flight. */
 class RoomWaiter {
+  readonly promise: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (reason: unknown) => void;
-  readonly promise: Promise<void>;
   readonly signal: AbortSignal | undefined;
   #waiters: RoomWaiter[];
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(waiters: RoomWaiter[], signal: AbortSignal | undefined) {
+  constructor(
+    waiters: RoomWaiter[],
+    signal: AbortSignal | undefined,
+    timeout: number,
+    onTimeout: () => unknown,
+  ) {
     this.#waiters = waiters;
     this.signal = signal;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -67,102 +155,220 @@ class RoomWaiter {
     this.resolve = resolve;
     this.reject = reject;
     signal?.addEventListener("abort", this, { once: true });
+    if (timeout > 0) {
+      this.#timer = setTimeout(() => this.#leave(onTimeout()), timeout);
+    }
   }
 
+  /** The `abort` listener. */
   handleEvent(): void {
+    this.#leave(this.signal!.reason);
+  }
+
+  #leave(reason: unknown): void {
     const at = this.#waiters.indexOf(this);
     if (at >= 0) this.#waiters.splice(at, 1);
-    this.reject(this.signal!.reason);
+    this.fail(reason);
   }
 
   wake(): void {
-    this.signal?.removeEventListener("abort", this);
+    this.#stop();
     this.resolve();
   }
 
   fail(reason: unknown): void {
-    this.signal?.removeEventListener("abort", this);
+    this.#stop();
     this.reject(reason);
+  }
+
+  #stop(): void {
+    this.signal?.removeEventListener("abort", this);
+    clearTimeout(this.#timer);
   }
 }
 
-/** The table of calls in flight. */
+/** The calling side of one peer. */
 export class OutgoingCalls {
   /** The bound on calls in flight. */
   readonly limit: number;
-  #calls = new Map<Id, OutgoingCall>();
-  #onGiveUp: GiveUp;
-  #onTimeout: (call: OutgoingCall) => unknown;
+  #channel: Channel;
+  #timeout: number;
+  #whenFull: "wait" | "reject";
+  #nextId: () => Id;
+  #logger: Logger;
+  #name: string;
+  #calls: CallTable<OutgoingCall>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
+  #disarming = false;
   #waiters: RoomWaiter[] = [];
+  #gaveUp = new Set<Id>();
+  #closeError: ConnectionClosed | undefined;
+  /** Requests and notifications handed to the channel. */
+  sent = 0;
+  /** Replies to calls that had already timed out or been cancelled. */
+  lateReplies = 0;
+  /** Replies to ids this side is not waiting for. */
+  unknownReplies = 0;
 
-  /**
-   * @param limit The bound on calls in flight.
-   * @param onTimeout Makes the error a timed-out call is rejected with.
-   * @param onGiveUp Told after a call was rejected by timeout or abort.
-   */
-  constructor(limit: number, onTimeout: (call: OutgoingCall) => unknown, onGiveUp: GiveUp) {
-    this.limit = limit;
-    this.#onTimeout = onTimeout;
-    this.#onGiveUp = onGiveUp;
+  constructor(options: OutgoingOptions) {
+    this.#channel = options.channel;
+    this.#timeout = options.timeout;
+    this.limit = options.limit;
+    this.#calls = new CallTable(options.limit);
+    this.#whenFull = options.whenFull;
+    this.#nextId = idSource(options.ids);
+    this.#logger = options.logger;
+    this.#name = options.name;
   }
 
+  /** Calls awaiting a reply. */
   get size(): number {
     return this.#calls.size;
   }
 
-  get full(): boolean {
-    return this.#calls.size >= this.limit;
+  /** Sends a request and resolves with the result its reply carries. */
+  call(method: string, params: unknown, options: CallOptions = NO_OPTIONS): Promise<unknown> {
+    if (this.#closeError !== undefined) return Promise.reject(this.#closeError);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let timeout: number;
+    try {
+      timeout = timeoutOption(options.timeout, this.#timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
+    if (this.#calls.size >= this.limit) return this.#callWhenRoom(method, params, options, timeout);
+    return this.#send(method, params, options, timeout, deadline);
   }
 
-  /** Starts tracking a call (its id must not be in flight). */
-  add(call: OutgoingCall): void {
-    this.#calls.set(call.id, call);
-    call.signal?.addEventListener("abort", call, { once: true });
-    if (call.deadline < this.#timerAt) this.#arm(call.deadline);
+  /** Sends a notification; resolves once the channel accepted it. */
+  notify(method: string, params: unknown, options: NotifyOptions = NO_OPTIONS): Promise<void> {
+    if (this.#closeError !== undefined) return Promise.reject(this.#closeError);
+    const message: NotificationMessage = params === undefined
+      ? { kind: "notification", method }
+      : { kind: "notification", method, params };
+    if (options.meta !== undefined) message.meta = options.meta;
+    this.sent++;
+    return this.#channel.send(message, options.to);
   }
 
-  /** Removes and returns the call with this id, if it is in flight. */
-  take(id: Id): OutgoingCall | undefined {
-    const call = this.#calls.get(id);
-    if (call === undefined) return undefined;
-    this.#remove(call);
-    return call;
+  /** Matches a reply to its call; counts (and logs) replies nobody waits for. */
+  settle(reply: ResultMessage | ErrorMessage): void {
+    const id = reply.id;
+    const call = id === null ? undefined : this.#calls.get(id);
+    if (call !== undefined) {
+      this.#remove(call);
+      if (reply.kind === "result") call.resolve(reply.result);
+      else call.reject(new RemoteError(reply.error, call.method));
+      return;
+    }
+    if (id !== null && this.#gaveUp.has(id)) {
+      this.lateReplies++;
+      this.#logger.debug(`${this.#name}: dropped a late reply to call ${id}`);
+      return;
+    }
+    this.unknownReplies++;
+    if (reply.kind === "error") {
+      this.#logger.warn(
+        `${this.#name}: the remote side reported an error for id ${JSON.stringify(id)}`,
+        reply.error,
+      );
+    } else {
+      this.#logger.warn(`${this.#name}: dropped a reply to unknown id ${JSON.stringify(id)}`);
+    }
   }
 
-  /** Rejects a call with `reason` and tells the owner (timeout or abort). */
-  giveUp(call: OutgoingCall, reason: unknown): void {
-    if (this.#calls.get(call.id) !== call) return;
-    this.#remove(call);
-    call.reject(reason);
-    this.#onGiveUp(call, reason);
-  }
-
-  /** Resolves when a call may be added; rejects if `signal` aborts first. */
-  waitForRoom(signal: AbortSignal | undefined): Promise<void> {
-    const waiter = new RoomWaiter(this.#waiters, signal);
-    this.#waiters.push(waiter);
-    return waiter.promise;
-  }
-
-  /** Rejects every call in flight and every waiter with `reason`. */
-  rejectAll(reason: unknown): void {
-    const calls = [...this.#calls.values()];
-    this.#calls.clear();
+  /** Rejects every call in flight and every waiter, and every call from now on. */
+  close(error: ConnectionClosed): void {
+    if (this.#closeError !== undefined) return;
+    this.#closeError = error;
+    const calls = this.#calls.drain();
     this.#disarm();
     for (const call of calls) {
       call.signal?.removeEventListener("abort", call);
-      call.reject(reason);
+      call.reject(error);
     }
-    for (const waiter of this.#waiters.splice(0)) waiter.fail(reason);
+    for (const waiter of this.#waiters.splice(0)) waiter.fail(error);
   }
 
-  #remove(call: OutgoingCall): void {
-    this.#calls.delete(call.id);
+  /** Rejects a call with `reason` (timeout or abort) and tells the remote side. */
+  giveUp(call: OutgoingCall, reason: unknown): void {
+    if (!this.#remove(call)) return;
+    this.#remember(call.id);
+    call.reject(reason);
+    if (this.#closeError === undefined) {
+      this.#channel.send({ kind: "cancel", id: call.id }, call.to).catch(ignore);
+    }
+  }
+
+  #send(
+    method: string,
+    params: unknown,
+    options: CallOptions,
+    timeout: number,
+    deadline: number,
+  ): Promise<unknown> {
+    const id = this.#nextId();
+    const message: RequestMessage = params === undefined
+      ? { kind: "request", id, method }
+      : { kind: "request", id, method, params };
+    if (options.meta !== undefined) message.meta = options.meta;
+    const call = new OutgoingCall(this, id, method, options, timeout, deadline);
+    this.#calls.add(call);
+    call.signal?.addEventListener("abort", call, { once: true });
+    if (deadline < this.#timerAt) this.#arm(deadline);
+    this.sent++;
+    const sent = this.#channel.send(message, options.to);
+    if (sent !== ACCEPTED) sent.catch((error) => this.#sendFailed(call, error));
+    return call.promise;
+  }
+
+  #sendFailed(call: OutgoingCall, error: unknown): void {
+    if (this.#remove(call)) call.reject(error);
+  }
+
+  async #callWhenRoom(
+    method: string,
+    params: unknown,
+    options: CallOptions,
+    timeout: number,
+  ): Promise<unknown> {
+    if (this.#whenFull === "reject") throw new TooManyCalls(this.limit);
+    const started = Date.now();
+    const waiter = new RoomWaiter(
+      this.#waiters,
+      options.signal,
+      timeout,
+      () => new CallTimeout(method, timeout),
+    );
+    this.#waiters.push(waiter);
+    await waiter.promise;
+    // The time spent waiting for room counts against the call's timeout.
+    const left = timeout === 0 ? 0 : Math.max(1, timeout - (Date.now() - started));
+    return this.call(method, params, { ...options, timeout: left });
+  }
+
+  /** Takes `call` out of the table; false when it was not in it. */
+  #remove(call: OutgoingCall): boolean {
+    if (!this.#calls.remove(call)) return false;
     call.signal?.removeEventListener("abort", call);
-    if (this.#calls.size === 0) this.#disarm();
-    if (this.#waiters.length > 0 && !this.full) this.#waiters.shift()!.wake();
+    if (this.#calls.size === 0 && !this.#disarming && this.#timer !== undefined) {
+      // The next call usually comes within the same turn (a caller that
+      // awaits one reply and calls again): keep the timer unless it does not.
+      this.#disarming = true;
+      queueMicrotask(this.#disarmIfIdle);
+    }
+    if (this.#waiters.length > 0 && this.#calls.size < this.limit) this.#waiters.shift()!.wake();
+    return true;
+  }
+
+  #remember(id: Id): void {
+    if (this.#gaveUp.size >= REMEMBERED_GIVE_UPS) {
+      this.#gaveUp.delete(this.#gaveUp.values().next().value!);
+    }
+    this.#gaveUp.add(id);
   }
 
   #arm(at: number): void {
@@ -170,6 +376,11 @@ export class OutgoingCalls {
     this.#timerAt = at;
     this.#timer = setTimeout(this.#sweep, Math.max(0, at - Date.now()));
   }
+
+  #disarmIfIdle = (): void => {
+    this.#disarming = false;
+    if (this.#calls.size === 0) this.#disarm();
+  };
 
   #disarm(): void {
     if (this.#timer === undefined) return;
@@ -185,11 +396,30 @@ export class OutgoingCalls {
     const now = Date.now() + 1;
     let next = Infinity;
     const expired: OutgoingCall[] = [];
-    for (const call of this.#calls.values()) {
+    this.#calls.forEach((call) => {
       if (call.deadline <= now) expired.push(call);
       else if (call.deadline < next) next = call.deadline;
-    }
-    for (const call of expired) this.giveUp(call, this.#onTimeout(call));
+    });
+    for (const call of expired) this.giveUp(call, new CallTimeout(call.method, call.timeout));
     if (next < Infinity && this.#calls.size > 0 && next < this.#timerAt) this.#arm(next);
   };
+}
+
+function ignore(): void {}
+
+/** The id maker for an {@linkcode IdSource}. */
+function idSource(ids: IdSource): () => Id {
+  if (typeof ids === "function") return ids;
+  if (ids === "uuid") return () => crypto.randomUUID().replaceAll("-", "");
+  let last = 0;
+  return () => ++last;
+}
+
+/** A timeout option: undefined → fallback; 0 or Infinity → 0 (none). */
+export function timeoutOption(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(`timeout must be a non-negative number of milliseconds, got ${value}`);
+  }
+  return value === Infinity ? 0 : value;
 }

@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import type { Infer } from "@seed/rpc";
+ * import type { Infer } from "@seed/rpc/contract";
  *
  * const point = {
  *   type: "object",
@@ -35,7 +35,7 @@
  *
  * @example
  * ```ts
- * import type { JsonSchema } from "@seed/rpc";
+ * import type { JsonSchema } from "@seed/rpc/contract";
  * const s: JsonSchema = { type: "array", items: { type: "integer" }, maxItems: 3 };
  * console.log(s);
  * ```
@@ -50,7 +50,7 @@ export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
  *
  * @example
  * ```ts
- * import type { Infer } from "@seed/rpc";
+ * import type { Infer } from "@seed/rpc/contract";
  * const answer = { enum: ["yes", "no"] } as const;
  * const a: Infer<typeof answer> = "yes";
  * console.log(a);
@@ -74,7 +74,7 @@ export type Infer<S> = S extends true ? unknown
  *
  * @example
  * ```ts
- * import type { InferAll } from "@seed/rpc";
+ * import type { InferAll } from "@seed/rpc/contract";
  * type Both = InferAll<[{ type: "object"; properties: { a: { type: "number" } }; required: ["a"] }, {
  *   type: "object";
  *   properties: { b: { type: "string" } };
@@ -93,7 +93,7 @@ export type InferAll<L extends readonly unknown[]> = L extends readonly [infer H
  *
  * @example
  * ```ts
- * import type { InferType } from "@seed/rpc";
+ * import type { InferType } from "@seed/rpc/contract";
  * const n: InferType<"integer", { type: "integer" }> = 3;
  * console.log(n);
  * ```
@@ -112,7 +112,7 @@ export type InferType<T, S> = T extends "string" ? string
  *
  * @example
  * ```ts
- * import type { InferArray } from "@seed/rpc";
+ * import type { InferArray } from "@seed/rpc/contract";
  * const pair: InferArray<{ items: [{ type: "string" }, { type: "number" }] }> = ["a", 1];
  * console.log(pair);
  * ```
@@ -128,7 +128,7 @@ export type InferArray<S> = S extends { readonly items: infer I extends readonly
  *
  * @example
  * ```ts
- * import type { InferObject } from "@seed/rpc";
+ * import type { InferObject } from "@seed/rpc/contract";
  * type User = InferObject<{
  *   properties: { name: { type: "string" }; age: { type: "integer" } };
  *   required: ["name"];

@@ -1,13 +1,18 @@
 /**
- * The {@linkcode Server}: one {@linkcode Peer} per accepted connection, over
- * any {@linkcode Listener} (TCP, TLS, WebSocket...).
+ * The {@linkcode Server}: a registry of connections, one {@linkcode Peer}
+ * each, whatever wire they came in on.
  *
+ * - Connections arrive two ways: `server.serve(listener)` accepts them from
+ *   a listener (TCP, TLS), and `server.add(transport)` takes one pushed to
+ *   it (a WebSocket upgrade in your `Deno.serve` handler, a broker channel,
+ *   a hand-made transport).
  * - Connections get ids (`"1"`, `"2"`, ...) and a name (the remote address,
  *   `127.0.0.1:50123`, which is what quickrpc calls a sender or receiver).
  * - `onConnect` / `onDisconnect` callbacks; per-connection `state`.
  * - Handlers are shared, or made per connection (simplerpc gives each
  *   connection its own handler copy) by passing a function.
  * - Server-to-client calls and notifications to one, some, or all clients.
+ * - Limits: `maxConnections`, `idleTimeout`.
  * - `shutdown()` stops accepting, answers new calls with
  *   `ErrorCode.ShuttingDown` (-32002), lets calls in flight finish up to a
  *   deadline, then closes every connection.
@@ -15,18 +20,16 @@
  * @example A server that pushes to its clients
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { jsonRpc, Peer, Server } from "@seed/rpc";
+ * import { Peer, Server } from "@seed/rpc";
  * import { connect, listen } from "@seed/rpc/tcp";
  *
- * const server: Server = new Server(listen("tcp://127.0.0.1:0"), {
- *   codec: jsonRpc,
+ * const server: Server = new Server({
  *   handlers: {
  *     join: (_params, ctx): string => `you are connection ${server.connectionOf(ctx.peer)?.id}`,
  *   },
- * });
+ * }).serve(listen("tcp://127.0.0.1:0"));
  * const heard = Promise.withResolvers<unknown>();
  * const client = new Peer(await connect(server.addr), {
- *   codec: jsonRpc,
  *   handlers: { news: (params) => heard.resolve(params) },
  * });
  * assertEquals(await client.call("join"), "you are connection 1");
@@ -39,33 +42,39 @@
  * @module
  */
 
-import type { Codec } from "./codec.ts";
+import type { Channel } from "./channel.ts";
+import { type CloseReason, toCloseReason } from "./close.ts";
+import { CloseCode, closeReason } from "./close.ts";
+import type { Dialect } from "./dialect.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { type CallOptions, type Handler, Peer, type PeerOptions } from "./peer.ts";
-import type { Listener, Transport } from "../transports/transport.ts";
+import type { Listener, Transport } from "./transport.ts";
 
 /**
  * One client connection of a {@linkcode Server}.
  *
- * @typeParam F The frame type.
  * @typeParam S The per-connection state type.
  *
  * @example
  * ```ts
- * import type { Connection } from "@seed/rpc";
- * function describe(connection: Connection<string, { user?: string }>): string {
- *   return `${connection.id} ${connection.name} ${connection.state.user ?? "anonymous"}`;
- * }
- * console.log(typeof describe);
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Server, type Connection } from "@seed/rpc";
+ * const server = new Server<{ user?: string }>();
+ * const [a, b] = memoryPair();
+ * const connection: Connection<{ user?: string }> = server.add(a)!;
+ * connection.state.user = "ada";
+ * assertEquals([connection.id, connection.name, connection.state.user], ["1", "memory", "ada"]);
+ * await b.close();
+ * await server.shutdown();
  * ```
  */
-export interface Connection<F, S> {
+export interface Connection<S> {
   /** A server-unique id, in order of arrival (`"1"`, `"2"`, ...). */
   readonly id: string;
-  /** The remote address (`127.0.0.1:50123`). */
+  /** The remote address (`127.0.0.1:50123`), or the name given to `add`. */
   readonly name: string;
   /** The peer that calls and serves over this connection. */
-  readonly peer: Peer<F>;
+  readonly peer: Peer;
   /** Your state for this connection, made by the `state` option. */
   state: S;
   /** When the connection was accepted. */
@@ -77,41 +86,57 @@ export interface Connection<F, S> {
  *
  * @example
  * ```ts
- * import { jsonRpc, type ServerOptions } from "@seed/rpc";
- * const options: ServerOptions<string, { calls: number }> = {
- *   codec: jsonRpc,
+ * import { assertEquals } from "@std/assert";
+ * import type { ServerOptions } from "@seed/rpc";
+ * const options: ServerOptions<{ calls: number }> = {
  *   state: () => ({ calls: 0 }),
  *   handlers: (connection) => ({ count: () => ++connection.state.calls }),
  *   maxConnections: 100,
  * };
- * console.log(options.maxConnections);
+ * assertEquals(options.maxConnections, 100);
  * ```
  */
-export interface ServerOptions<F, S> {
+export interface ServerOptions<S> {
   /**
-   * The codec, or a function that makes one per connection (for dialects
-   * that keep per-connection state, like simplerpc's reply order).
+   * The dialect of every connection that is a transport; its server codec
+   * is made per connection.
+   *
+   * @default {each transport's `dialect`, else `jsonRpc`}
    */
-  codec: Codec<F> | ((transport: Transport<F>) => Codec<F>);
+  dialect?: Dialect;
   /** Handlers shared by every connection, or made for each one. */
   handlers?:
     | Readonly<Record<string, Handler>>
-    | ((connection: Connection<F, S>) => Record<string, Handler>);
-  /** Makes a connection's initial state (default: an empty object). */
-  state?: (connection: Omit<Connection<F, S>, "state">) => S;
+    | ((connection: Connection<S>) => Readonly<Record<string, Handler>>);
+  /**
+   * Makes a connection's initial state.
+   *
+   * @default {an empty object}
+   */
+  state?: (connection: Omit<Connection<S>, "state">) => S;
   /** Peer options for every connection (timeout, bounds). */
-  peer?: Omit<PeerOptions<F>, "codec" | "handlers" | "logger" | "name">;
-  /** Where the server and its peers log. */
+  peer?: Omit<PeerOptions, "dialect" | "role" | "handlers" | "logger" | "name">;
+  /**
+   * Where the server and its peers log.
+   *
+   * @default {consoleLogger}
+   */
   logger?: Logger;
   /** Called when a connection is accepted (errors are logged). */
-  onConnect?: (connection: Connection<F, S>) => void | Promise<void>;
+  onConnect?: (connection: Connection<S>) => void | Promise<void>;
   /** Called when a connection has closed, with the reason. */
-  onDisconnect?: (connection: Connection<F, S>, reason: string) => void;
-  /** Connections accepted at once; more are closed at once. Default 10 000. */
+  onDisconnect?: (connection: Connection<S>, reason: CloseReason) => void;
+  /**
+   * Connections open at once; more are closed at once.
+   *
+   * @default {10000}
+   */
   maxConnections?: number;
   /**
    * Closes a connection that has sent and received nothing, and has no call
-   * in flight, for this many milliseconds. Default 0: never.
+   * in flight, for this many milliseconds. 0: never.
+   *
+   * @default {0}
    */
   idleTimeout?: number;
 }
@@ -122,9 +147,10 @@ export interface ServerOptions<F, S> {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Recipients } from "@seed/rpc";
  * const some: Recipients = { to: ["1", "127.0.0.1:50123"] };
- * console.log([...some.to ?? []].length);
+ * assertEquals([...some.to ?? []].length, 2);
  * ```
  */
 export interface Recipients {
@@ -137,43 +163,63 @@ export interface Recipients {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ShutdownOptions } from "@seed/rpc";
  * const options: ShutdownOptions = { deadline: 2000, reason: "maintenance" };
- * console.log(options.deadline);
+ * assertEquals(options.deadline, 2000);
  * ```
  */
 export interface ShutdownOptions {
-  /** Milliseconds calls in flight may take to finish. Default 5000. */
+  /**
+   * Milliseconds calls in flight may take to finish.
+   *
+   * @default {5000}
+   */
   deadline?: number;
   /** Why, for the connections' close reason and logs. */
   reason?: string;
 }
 
 /**
- * Serves every connection a listener accepts, one {@linkcode Peer} each.
+ * Options for {@linkcode Server.add}.
  *
- * @typeParam F The frame type.
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { AddOptions } from "@seed/rpc";
+ * const options: AddOptions = { name: "browser-7" };
+ * assertEquals(options.name, "browser-7");
+ * ```
+ */
+export interface AddOptions {
+  /**
+   * The connection's name.
+   *
+   * @default {the connection's `remote`, else its id}
+   */
+  name?: string;
+}
+
+/**
+ * A registry of connections, one {@linkcode Peer} each.
+ *
  * @typeParam S The per-connection state type.
  *
  * @example Per-connection state and a call back to one client
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { jsonRpc, Peer, Server } from "@seed/rpc";
+ * import { Peer, Server } from "@seed/rpc";
  * import { connect, listen } from "@seed/rpc/tcp";
  *
- * const server = new Server<string, { name?: string }>(listen("tcp://127.0.0.1:0"), {
- *   codec: jsonRpc,
+ * const server = new Server<{ name?: string }>({
  *   handlers: (connection) => ({
  *     login: ({ name }) => {
  *       connection.state.name = name;
  *       return "ok";
  *     },
  *   }),
- * });
- * const client = new Peer(await connect(server.addr), {
- *   codec: jsonRpc,
- *   handlers: { version: () => "1.0" },
- * });
+ * }).serve(listen("tcp://127.0.0.1:0"));
+ * const client = new Peer(await connect(server.addr), { handlers: { version: () => "1.0" } });
  * await client.call("login", { name: "ada" });
  * const [connection] = server.connections.values();
  * assertEquals(connection!.state.name, "ada");
@@ -181,33 +227,46 @@ export interface ShutdownOptions {
  * await client.close();
  * await server.shutdown();
  * ```
+ *
+ * @example Connections pushed by hand
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer, Server } from "@seed/rpc";
+ *
+ * const server = new Server({ handlers: { ping: () => "pong" } });
+ * const [serverEnd, clientEnd] = memoryPair();
+ * server.add(serverEnd, { name: "in-process" });
+ * const client = new Peer(clientEnd);
+ * assertEquals(await client.call("ping"), "pong");
+ * assertEquals([...server.connections.values()].map((c) => c.name), ["in-process"]);
+ * await client.close();
+ * await server.shutdown();
+ * ```
  */
-export class Server<F = string, S = Record<string, unknown>> {
-  /** Where the listener listens. */
-  readonly addr: string;
-  #listener: Listener<F>;
-  #options: ServerOptions<F, S>;
+export class Server<S = Record<string, unknown>> {
+  #options: ServerOptions<S>;
   #logger: Logger;
-  #connections = new Map<string, Connection<F, S>>();
-  #byPeer = new WeakMap<Peer<F>, Connection<F, S>>();
+  #maxConnections: number;
+  #listeners: Listener<string>[] = [];
+  #accepting: Promise<void>[] = [];
+  #connections = new Map<string, Connection<S>>();
+  #byPeer = new WeakMap<Peer, Connection<S>>();
   #lastId = 0;
-  #accepting: Promise<void>;
   #disconnected = new Set<Promise<void>>();
   #shuttingDown = false;
   #idleTimer: ReturnType<typeof setInterval> | undefined;
-  #activity = new WeakMap<Connection<F, S>, { frames: number; since: number }>();
+  #activity = new WeakMap<Connection<S>, { messages: number; since: number }>();
 
   /**
-   * Starts accepting at once.
+   * Makes an empty server; give it connections with {@linkcode Server.add}
+   * or {@linkcode Server.serve}.
    *
-   * @param listener Where connections come from.
-   * @param options The codec, handlers, callbacks and limits.
+   * @param options The dialect, handlers, callbacks and limits.
    */
-  constructor(listener: Listener<F>, options: ServerOptions<F, S>) {
-    this.#listener = listener;
+  constructor(options: ServerOptions<S> = {}) {
     this.#options = options;
     this.#logger = options.logger ?? consoleLogger;
-    this.addr = listener.addr;
+    this.#maxConnections = options.maxConnections ?? 10_000;
     const idleTimeout = options.idleTimeout ?? 0;
     if (idleTimeout > 0) {
       this.#idleTimer = setInterval(
@@ -215,12 +274,93 @@ export class Server<F = string, S = Record<string, unknown>> {
         Math.min(1000, idleTimeout / 4),
       );
     }
-    this.#accepting = this.#accept();
+  }
+
+  /**
+   * Where the first listener given to {@linkcode Server.serve} listens.
+   * Throws when the server serves no listener.
+   */
+  get addr(): string {
+    const listener = this.#listeners[0];
+    if (listener === undefined) {
+      throw new TypeError("This server serves no listener: give it one with serve(listener)");
+    }
+    return listener.addr;
+  }
+
+  /** Whether {@linkcode Server.add} would take a connection now. */
+  get accepting(): boolean {
+    return !this.#shuttingDown && this.#connections.size < this.#maxConnections;
   }
 
   /** Open connections by id, in order of arrival. */
-  get connections(): ReadonlyMap<string, Connection<F, S>> {
+  get connections(): ReadonlyMap<string, Connection<S>> {
     return this.#connections;
+  }
+
+  /**
+   * Serves every connection `listener` accepts, until the listener closes
+   * or the server shuts down (which closes it).
+   *
+   * @example
+   * ```ts
+   * import { assertMatch } from "@std/assert";
+   * import { Server } from "@seed/rpc";
+   * import { listen } from "@seed/rpc/tcp";
+   * const server = new Server().serve(listen("tcp://127.0.0.1:0"));
+   * assertMatch(server.addr, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+   * await server.shutdown();
+   * ```
+   */
+  serve(listener: Listener<string>): this {
+    this.#listeners.push(listener);
+    if (this.#shuttingDown) {
+      listener.close().catch(() => {});
+      return this;
+    }
+    this.#accepting.push(this.#accept(listener));
+    return this;
+  }
+
+  /**
+   * Takes one connection: a transport (framed with the server's dialect) or
+   * a channel. Returns its {@linkcode Connection}, or `undefined` when the
+   * server refused it (shutting down, or at `maxConnections`): then the
+   * connection was closed, and the refusal logged.
+   */
+  add(
+    connection: Transport<string> | Channel,
+    options: AddOptions = {},
+  ): Connection<S> | undefined {
+    if (!this.accepting) {
+      const why = this.#shuttingDown ? "server shutting down" : "too many connections";
+      this.#logger.warn(`refused a connection from ${connection.remote ?? "?"}: ${why}`);
+      connection.close(closeReason(CloseCode.Refused, why)).catch(() => {});
+      return undefined;
+    }
+    const id = String(++this.#lastId);
+    const name = options.name ?? connection.remote ?? id;
+    const peer = new Peer(connection, {
+      ...this.#options.peer,
+      dialect: this.#options.dialect,
+      role: "server",
+      logger: this.#logger,
+      name,
+    });
+    const base = { id, name, peer, connectedAt: new Date() };
+    const entry: Connection<S> = {
+      ...base,
+      state: this.#options.state ? this.#options.state(base) : ({} as S),
+    };
+    const handlers = typeof this.#options.handlers === "function"
+      ? this.#options.handlers(entry)
+      : this.#options.handlers ?? {};
+    for (const method of Object.keys(handlers)) peer.handle(method, handlers[method]!);
+    this.#connections.set(id, entry);
+    this.#byPeer.set(peer, entry);
+    this.#activity.set(entry, { messages: 0, since: Date.now() });
+    this.#watch(entry);
+    return entry;
   }
 
   /**
@@ -228,19 +368,19 @@ export class Server<F = string, S = Record<string, unknown>> {
    *
    * @example
    * ```ts
-   * import { jsonRpc, memoryPair, Peer, Server } from "@seed/rpc";
-   * import { listen } from "@seed/rpc/tcp";
-   * const server = new Server(listen("tcp://127.0.0.1:0"), { codec: jsonRpc });
+   * import { assertEquals } from "@std/assert";
+   * import { memoryPair, Peer, Server } from "@seed/rpc";
+   * const server = new Server();
    * const [a, b] = memoryPair();
-   * const stranger = new Peer(a, { codec: jsonRpc });
-   * console.log(server.connectionOf(stranger)); // undefined: not one of the server's
+   * const stranger = new Peer(a);
+   * assertEquals(server.connectionOf(stranger), undefined); // not one of the server's
    * await stranger.close();
    * await b.closed;
    * await server.shutdown();
    * ```
    */
-  connectionOf(peer: Peer<unknown>): Connection<F, S> | undefined {
-    return this.#byPeer.get(peer as Peer<F>);
+  connectionOf(peer: Peer): Connection<S> | undefined {
+    return this.#byPeer.get(peer);
   }
 
   /**
@@ -265,26 +405,28 @@ export class Server<F = string, S = Record<string, unknown>> {
   async call(
     method: string,
     params?: unknown,
-    options: Recipients & CallOptions = {},
+    options: Recipients & Omit<CallOptions, "to"> = {},
   ): Promise<Map<string, PromiseSettledResult<unknown>>> {
-    const targets = this.#select(options.to);
+    const { to, ...callOptions } = options;
+    const targets = this.#select(to);
     const outcomes = await Promise.allSettled(
-      targets.map((c) => c.peer.call(method, params, options)),
+      targets.map((c) => c.peer.call(method, params, callOptions)),
     );
     return new Map(targets.map((c, i) => [c.id, outcomes[i]!]));
   }
 
   /**
-   * Stops accepting, answers new calls with `ErrorCode.ShuttingDown` (-32002),
-   * waits up to `deadline` for calls in flight, then closes every
-   * connection. Resolves when all are closed.
+   * Stops accepting (closes every listener, refuses `add`), answers new
+   * calls with `ErrorCode.ShuttingDown` (-32002), waits up to `deadline`
+   * for calls in flight, then closes every connection. Resolves when all
+   * are closed.
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
-    const reason = options.reason ?? "server shutting down";
     if (!this.#shuttingDown) {
       this.#shuttingDown = true;
       clearInterval(this.#idleTimer);
-      await this.#listener.close();
+      const reason = closeReason(CloseCode.Shutdown, options.reason ?? "server shutting down");
+      await Promise.all(this.#listeners.map((listener) => listener.close()));
       const deadline = options.deadline ?? 5000;
       const peers = [...this.#connections.values()].map((c) => c.peer);
       const finished = await Promise.all(peers.map((peer) => peer.drain(deadline)));
@@ -294,7 +436,7 @@ export class Server<F = string, S = Record<string, unknown>> {
       }
       await Promise.all(peers.map((peer) => peer.close(reason)));
     }
-    await this.#accepting;
+    await Promise.all(this.#accepting);
     await Promise.all(this.#disconnected);
   }
 
@@ -303,60 +445,29 @@ export class Server<F = string, S = Record<string, unknown>> {
     return this.shutdown({ deadline: 0, reason });
   }
 
-  #select(to: Iterable<string> | undefined): Connection<F, S>[] {
+  #select(to: Iterable<string> | undefined): Connection<S>[] {
     if (to === undefined) return [...this.#connections.values()];
     const wanted = new Set(to);
     return [...this.#connections.values()].filter((c) => wanted.has(c.id) || wanted.has(c.name));
   }
 
-  async #accept(): Promise<void> {
+  async #accept(listener: Listener<string>): Promise<void> {
     try {
-      for await (const transport of this.#listener) {
-        if (this.#shuttingDown) {
-          await transport.close("server shutting down");
-          continue;
-        }
-        if (this.#connections.size >= (this.#options.maxConnections ?? 10_000)) {
-          this.#logger.warn(`refused a connection from ${transport.remote}: too many connections`);
-          await transport.close("too many connections");
-          continue;
-        }
-        this.#open(transport);
-      }
+      for await (const transport of listener) this.add(transport);
     } catch (error) {
-      if (!this.#shuttingDown) this.#logger.error("the listener failed", error);
+      if (!this.#shuttingDown) this.#logger.error(`the listener on ${listener.addr} failed`, error);
     }
   }
 
-  #open(transport: Transport<F>): void {
+  /** Runs `onConnect` now and `onDisconnect` when the peer closes. */
+  #watch(connection: Connection<S>): void {
+    const { id, name, peer } = connection;
     const options = this.#options;
-    const id = String(++this.#lastId);
-    const name = transport.remote ?? id;
-    const codec = typeof options.codec === "function" ? options.codec(transport) : options.codec;
-    const peer = new Peer<F>(transport, {
-      ...options.peer,
-      codec,
-      logger: this.#logger,
-      name,
-    });
-    const base = { id, name, peer, connectedAt: new Date() };
-    const connection: Connection<F, S> = {
-      ...base,
-      state: options.state ? options.state(base) : ({} as S),
-    };
-    const handlers = typeof options.handlers === "function"
-      ? options.handlers(connection)
-      : options.handlers ?? {};
-    for (const method of Object.keys(handlers)) peer.handle(method, handlers[method]!);
-    this.#connections.set(id, connection);
-    this.#byPeer.set(peer, connection);
-    this.#activity.set(connection, { frames: 0, since: Date.now() });
-
     const done = peer.closed.then(() => {
       this.#connections.delete(id);
       this.#disconnected.delete(done);
       try {
-        options.onDisconnect?.(connection, peer.closeReason ?? "closed");
+        options.onDisconnect?.(connection, peer.closeReason ?? toCloseReason(undefined));
       } catch (error) {
         this.#logger.error(`onDisconnect for ${name} threw`, error);
       }
@@ -377,14 +488,14 @@ export class Server<F = string, S = Record<string, unknown>> {
     const now = Date.now();
     for (const connection of this.#connections.values()) {
       const stats = connection.peer.stats();
-      const frames = stats.framesReceived + stats.framesSent;
+      const messages = stats.messagesReceived + stats.messagesSent;
       const seen = this.#activity.get(connection)!;
-      if (frames !== seen.frames || stats.runningHandlers > 0 || stats.pendingCalls > 0) {
-        seen.frames = frames;
+      if (messages !== seen.messages || stats.runningHandlers > 0 || stats.pendingCalls > 0) {
+        seen.messages = messages;
         seen.since = now;
       } else if (now - seen.since >= idleTimeout) {
         this.#logger.debug(`closing ${connection.name}: idle for ${idleTimeout} ms`);
-        connection.peer.close(`idle for ${idleTimeout} ms`);
+        connection.peer.close(closeReason(CloseCode.Idle, `idle for ${idleTimeout} ms`));
       }
     }
   }

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { SchemaCompiler } from "@seed/rpc";
+ * import { SchemaCompiler } from "@seed/rpc/contract";
  *
  * const compiler = new SchemaCompiler();
  * const validate = compiler.compile({
@@ -35,7 +35,7 @@ export { formatIssues, type Validate, type ValidationIssue } from "./issues.ts";
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { SchemaCompiler } from "@seed/rpc";
+ * import { SchemaCompiler } from "@seed/rpc/contract";
  * const compiler = new SchemaCompiler({ formats: { sku: /^[A-Z]-\d+$/ } });
  * assertEquals(compiler.compile({ type: "string", format: "sku" })("A-1"), undefined);
  * ```
@@ -63,7 +63,7 @@ export interface SchemaCompilerOptions {
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { SchemaCompiler } from "@seed/rpc";
+ * import { SchemaCompiler } from "@seed/rpc/contract";
  * const validate = new SchemaCompiler().compile({ type: "integer", minimum: 1 });
  * assertEquals(validate(0), [{ path: "", message: "must be >= 1", keyword: "minimum" }]);
  * ```

@@ -2,7 +2,6 @@
 
 import {
   type Handler,
-  jsonRpc,
   type Logger,
   memoryPair,
   type MemoryTransport,
@@ -30,7 +29,7 @@ export function recordingLogger(): RecordingLogger {
 
 /** A peer serving `handlers`, and the raw other end to send frames from. */
 export interface RawHarness {
-  peer: Peer<string>;
+  peer: Peer;
   raw: MemoryTransport<string>;
   logger: RecordingLogger;
   /** Sends `frame` and resolves with the next frame the peer sends. */
@@ -42,11 +41,11 @@ export interface RawHarness {
 
 export function rawHarness(
   handlers: Record<string, Handler>,
-  options: Partial<PeerOptions<string>> = {},
+  options: Partial<PeerOptions> = {},
 ): RawHarness {
   const [a, raw] = memoryPair<string>();
   const logger = recordingLogger();
-  const peer = new Peer(a, { codec: jsonRpc, handlers, logger, ...options });
+  const peer = new Peer(a, { handlers, logger, ...options });
   const iterator = raw.frames[Symbol.asyncIterator]();
   const next = async () => {
     const item = await iterator.next();
@@ -71,12 +70,12 @@ export function rawHarness(
 
 /** Two peers speaking JSON-RPC over a memory pair. */
 export function peerPair(
-  serverOptions: Partial<PeerOptions<string>> = {},
-  clientOptions: Partial<PeerOptions<string>> = {},
-): { server: Peer<string>; client: Peer<string>; close(): Promise<void> } {
+  serverOptions: Partial<PeerOptions> = {},
+  clientOptions: Partial<PeerOptions> = {},
+): { server: Peer; client: Peer; close(): Promise<void> } {
   const [a, b] = memoryPair<string>();
-  const server = new Peer(a, { codec: jsonRpc, logger: recordingLogger(), ...serverOptions });
-  const client = new Peer(b, { codec: jsonRpc, logger: recordingLogger(), ...clientOptions });
+  const server = new Peer(a, { logger: recordingLogger(), ...serverOptions });
+  const client = new Peer(b, { logger: recordingLogger(), ...clientOptions });
   return {
     server,
     client,

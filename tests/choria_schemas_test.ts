@@ -2,7 +2,7 @@
 // compiling the same schemas at run time.
 
 import { choriaSchema } from "../choria/mod.ts";
-import { SchemaCompiler } from "../mod.ts";
+import { SchemaCompiler } from "../contract.ts";
 import { generateValidators, OUTPUT, SCHEMAS } from "../scripts/generate_choria_validators.ts";
 import { assertEquals } from "./_assert.ts";
 

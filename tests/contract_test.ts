@@ -1,14 +1,5 @@
-import {
-  type CallContext,
-  Contract,
-  defineContract,
-  type Implementation,
-  jsonRpc,
-  memoryPair,
-  Peer,
-  RemoteError,
-  RpcError,
-} from "../mod.ts";
+import { type CallContext, memoryPair, Peer, RemoteError, RpcError } from "../mod.ts";
+import { Contract, defineContract, type Implementation } from "../contract.ts";
 import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./_assert.ts";
 import { peerPair, recordingLogger } from "./_helpers.ts";
 
@@ -83,7 +74,7 @@ Deno.test("defineContract() types the implementation and the proxy from the sche
   assertEquals(Object.keys(client.outgoing), ["order", "subtract", "ping", "audit"]);
 });
 
-function shopServer(peer: Peer<string>, audit: string[] = []) {
+function shopServer(peer: Peer, audit: string[] = []) {
   Shop.implement(peer, {
     order: ({ sku, quantity }) => ({ orderId: `${sku}x${quantity}`, total: quantity * 2.5 }),
     subtract: ({ minuend, subtrahend }) => minuend - subtrahend,
@@ -247,7 +238,7 @@ Deno.test("Contract formats option adds named formats", async () => {
 
 Deno.test("Contract.implement() refuses a missing implementation", async () => {
   const [a, b] = memoryPair();
-  const peer = new Peer(a, { codec: jsonRpc });
+  const peer = new Peer(a);
   assertThrows(
     () => Shop.implement(peer, {} as Implementation<typeof Shop.incoming>),
     TypeError,

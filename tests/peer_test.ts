@@ -2,7 +2,6 @@ import {
   CallTimeout,
   ConnectionClosed,
   type Handler,
-  jsonRpc,
   memoryPair,
   Peer,
   RemoteError,
@@ -104,12 +103,12 @@ Deno.test("Peer dispatches only own registered names", async () => {
 
 Deno.test("Peer.handle() refuses reserved, empty and non-function registrations", async () => {
   const [a, b] = memoryPair();
-  const peer = new Peer(a, { codec: jsonRpc });
+  const peer = new Peer(a);
   assertThrows(() => peer.handle("rpc.anything", () => 1), TypeError, "reserved");
   assertThrows(() => peer.handle("", () => 1), TypeError, "non-empty");
   assertThrows(() => peer.handle("x", "nope" as never), TypeError, "must be a function");
   assertThrows(
-    () => new Peer(b, { codec: jsonRpc, handlers: { "rpc.cancel": () => 1 } }),
+    () => new Peer(b, { handlers: { "rpc.cancel": () => 1 } }),
     TypeError,
     "reserved",
   );
@@ -119,10 +118,10 @@ Deno.test("Peer.handle() refuses reserved, empty and non-function registrations"
 
 Deno.test("Peer refuses bad option values with a RangeError", async () => {
   const [a, b] = memoryPair();
-  assertThrows(() => new Peer(a, { codec: jsonRpc, timeout: -1 }), RangeError, "timeout");
-  assertThrows(() => new Peer(a, { codec: jsonRpc, maxPendingCalls: 0 }), RangeError);
-  assertThrows(() => new Peer(a, { codec: jsonRpc, maxConcurrentHandlers: 1.5 }), RangeError);
-  const peer = new Peer(a, { codec: jsonRpc });
+  assertThrows(() => new Peer(a, { timeout: -1 }), RangeError, "timeout");
+  assertThrows(() => new Peer(a, { maxPendingCalls: 0 }), RangeError);
+  assertThrows(() => new Peer(a, { maxConcurrentHandlers: 1.5 }), RangeError);
+  const peer = new Peer(a);
   await assertRejects(() => peer.call("x", undefined, { timeout: Number.NaN }), RangeError);
   await peer.close();
   await b.closed;
@@ -132,7 +131,6 @@ Deno.test("Peer times out a call, tells the remote, and counts the late reply", 
   const [a, raw] = memoryPair<string>();
   const logger = recordingLogger();
   const client = new Peer(a, {
-    codec: jsonRpc,
     timeout: 20,
     logger,
     handlers: { marker: () => 1 },
@@ -210,7 +208,7 @@ Deno.test("Peer cancels a call with an AbortSignal and the remote handler's sign
 
 Deno.test("Peer rejects at once for an already aborted signal and sends nothing", async () => {
   const [a, raw] = memoryPair<string>();
-  const client = new Peer(a, { codec: jsonRpc });
+  const client = new Peer(a);
   await assertRejects(
     () => client.call("x", undefined, { signal: AbortSignal.abort(new Error("no")) }),
     Error,
@@ -365,7 +363,7 @@ Deno.test("Peer answers invalid input, counts it, and keeps serving", async () =
     },
   );
   assertEquals(h.peer.stats().invalidMessages, 3);
-  assertEquals(h.logger.messages("warn"), ["memory: dropped an invalid reply"]);
+  assertEquals(h.logger.messages("warn"), ["memory: dropped invalid input"]);
   await h.close();
 });
 
@@ -474,10 +472,11 @@ Deno.test("Peer.close() rejects pending calls with ConnectionClosed and aborts h
 
 Deno.test("Peer rejects pending calls when the remote side goes away", async () => {
   const [a, raw] = memoryPair<string>();
-  const client = new Peer(a, { codec: jsonRpc });
+  const client = new Peer(a);
   const pending = client.call("anything");
   await raw.close("remote crashed");
-  await assertRejects(() => pending, ConnectionClosed, "closed by the remote side");
+  const error = await assertRejects(() => pending, ConnectionClosed, "closed by the other end");
+  assertEquals(error.code, "remote");
   await client.closed;
 });
 

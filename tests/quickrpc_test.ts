@@ -1,23 +1,23 @@
 // quickrpc over real loopback sockets, byte for byte against the captured
 // exchanges of the original (tests/fixtures/quickrpc_captured.json).
 
-import { type CallContext, defineContract, Peer, RpcError, Server } from "../mod.ts";
+import { type CallContext, Peer, RpcError, Server } from "../mod.ts";
+import { defineContract } from "../contract.ts";
 import {
   hmacSecurity,
   noSecurity,
   parseQuickRpcTransport,
   quickRpc,
+  secureListener,
   secureTransport,
-  type SecurityProvider,
 } from "../protocol/dialects/quickrpc.ts";
-import { connect, listen, type TcpListener } from "../transports/tcp.ts";
-import type { Transport } from "../transports/transport.ts";
+import { connect, listen } from "../transports/tcp.ts";
 import { assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import { type RecordingLogger, recordingLogger } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 import captured from "./fixtures/quickrpc_captured.json" with { type: "json" };
 
-const NUL = { delimiter: "\0" } as const;
+const NUL = { dialect: quickRpc } as const;
 
 const Api = defineContract({
   incoming: {
@@ -41,8 +41,8 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /** The server the captures were taken from. */
 function quickServer(logger: RecordingLogger = recordingLogger()) {
-  const server = new Server(listen("tcp://127.0.0.1:0", { ...NUL, logger }), {
-    codec: quickRpc,
+  const server = new Server({
+    dialect: quickRpc,
     logger,
     handlers: (connection) => ({
       // add(a, b) has a contract, so a wrong signature is refused as quickrpc does.
@@ -61,7 +61,7 @@ function quickServer(logger: RecordingLogger = recordingLogger()) {
       },
       warmup: () => connection.peer.call("ping", { n: 40 }),
     }),
-  });
+  }).serve(listen("tcp://127.0.0.1:0", { ...NUL, logger }));
   return { server, logger };
 }
 
@@ -117,7 +117,7 @@ Deno.test("quickrpc client sends the original client's bytes, ids from 1", async
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = new Peer(
     await connect(`tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, NUL),
-    { codec: quickRpc(), logger: recordingLogger() },
+    { dialect: quickRpc, logger: recordingLogger() },
   );
   const fake = RawSocket.wrap(await listener.accept());
   const [method, params] = captured.client_sends.call as [string, Record<string, unknown>];
@@ -142,7 +142,7 @@ Deno.test("quickrpc client sends the original client's bytes, ids from 1", async
 Deno.test("quickrpc carries Uint8Array as __bytes both ways", async () => {
   const { server } = quickServer();
   const client = new Peer(await connect(server.addr, NUL), {
-    codec: quickRpc(),
+    dialect: quickRpc,
     logger: recordingLogger(),
   });
   assertEquals(
@@ -174,7 +174,7 @@ Deno.test("quickrpc server logs and drops telegrams it cannot decode, and keeps 
   await other.send('{"jsonrpc": "2.0", "method": "add", "params": {"a": 0, "b": 9}, "id": 1}\0');
   assertEquals(await other.readFrame("\0"), '{"jsonrpc": "2.0", "result": 9, "id": 1}\0');
   assertEquals(
-    logger.messages("warn").filter((m) => m.endsWith("dropped an invalid reply")).length,
+    logger.messages("warn").filter((m) => m.endsWith("dropped invalid input")).length,
     3,
   );
   raw.close();
@@ -182,34 +182,17 @@ Deno.test("quickrpc server logs and drops telegrams it cannot decode, and keeps 
   await server.shutdown();
 });
 
-/** A listener whose connections all go through `provider`. */
-function securedListener(
-  listener: TcpListener,
-  provider: SecurityProvider,
-  logger: RecordingLogger,
-) {
-  return {
-    addr: listener.addr,
-    close: () => listener.close(),
-    async *[Symbol.asyncIterator](): AsyncIterator<Transport<string>> {
-      for await (const connection of listener) {
-        yield secureTransport(connection, provider, { logger });
-      }
-    },
-  };
-}
-
 Deno.test("quickrpc blindly_believe_everything sends the captured secinfo header", async () => {
   const logger = recordingLogger();
   const listener = listen("tcp://127.0.0.1:0", NUL);
-  const server = new Server(securedListener(listener, noSecurity(""), logger), {
-    codec: quickRpc,
+  const server = new Server({
+    dialect: quickRpc,
     logger,
     handlers: {
       add: ({ a, b }, ctx: CallContext) =>
         (ctx.meta.secinfo as { user: string }).user === "carol" ? a + b : -1,
     },
-  });
+  }).serve(secureListener(listener, noSecurity(""), { logger }));
   const raw = await RawSocket.connect(server.addr);
   for (const id of [1, 2]) {
     await raw.send(`{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": {"user": "carol"}}\0`);
@@ -233,22 +216,19 @@ Deno.test("quickrpc HMAC security verifies frames and refuses tampered or unsign
   const key = "0123456789abcdef-shared";
   const logger = recordingLogger();
   const listener = listen("tcp://127.0.0.1:0", NUL);
-  const server = new Server(
-    securedListener(listener, hmacSecurity({ key, user: "server" }), logger),
-    {
-      codec: quickRpc,
-      logger,
-      handlers: {
-        whoami: (_p: unknown, ctx: CallContext) => (ctx.meta.secinfo as { user: string }).user,
-      },
+  const server = new Server({
+    dialect: quickRpc,
+    logger,
+    handlers: {
+      whoami: (_p: unknown, ctx: CallContext) => (ctx.meta.secinfo as { user: string }).user,
     },
-  );
+  }).serve(secureListener(listener, hmacSecurity({ key, user: "server" }), { logger }));
   // A client with the key: calls work, and the server knows who it is.
   const good = new Peer(
     secureTransport(await connect(server.addr, NUL), hmacSecurity({ key, user: "alice" }), {
       logger,
     }),
-    { codec: quickRpc(), logger },
+    { dialect: quickRpc, logger },
   );
   assertEquals(await good.call("whoami", {}), "alice");
   assertEquals(await good.call("whoami", {}), "alice");
@@ -262,7 +242,7 @@ Deno.test("quickrpc HMAC security verifies frames and refuses tampered or unsign
         logger,
       },
     ),
-    { codec: quickRpc(), logger, timeout: 5000 },
+    { dialect: quickRpc, logger, timeout: 5000 },
   );
   await assertRejects(() => wrong.call("whoami", {}), Error);
   await wrong.closed;

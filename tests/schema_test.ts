@@ -1,7 +1,7 @@
 // Compile-time tests of Infer: `deno check` fails if a type is wrong.
 
-import type { Infer } from "../mod.ts";
-import { SchemaCompiler } from "../mod.ts";
+import type { Infer } from "../contract.ts";
+import { SchemaCompiler } from "../contract.ts";
 import { assertEquals } from "./_assert.ts";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true

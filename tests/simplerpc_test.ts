@@ -2,7 +2,7 @@
 // exchanges of the original (tests/fixtures/simplerpc_captured.json).
 
 import { CallTimeout, Peer, RemoteError, RpcError, Server } from "../mod.ts";
-import { simpleRpcClient, simpleRpcServer } from "../protocol/dialects/simplerpc.ts";
+import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen, type TcpOptions } from "../transports/tcp.ts";
 import { assertEquals, assertRejects } from "./_assert.ts";
 import { deferred, recordingLogger } from "./_helpers.ts";
@@ -14,8 +14,8 @@ function captureServer(
   extra: Record<string, (args: never) => unknown> = {},
 ) {
   const logger = recordingLogger();
-  const server = new Server(listen("tcp://127.0.0.1:0", { logger, ...options }), {
-    codec: simpleRpcServer,
+  const server = new Server({
+    dialect: simpleRpc,
     logger,
     handlers: {
       echo: (args) => ({ echo: args }),
@@ -28,7 +28,7 @@ function captureServer(
       ...extra,
     },
     onConnect: (connection) => connection.peer.notify("welcome", { msg: "hello" }),
-  });
+  }).serve(listen("tcp://127.0.0.1:0", { logger, ...options }));
   return { server, logger };
 }
 
@@ -65,7 +65,7 @@ Deno.test("simplerpc client sends the original client's bytes and reads its repl
   const addr = `tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   const welcomed = deferred<unknown>();
   const client = new Peer(await connect(addr), {
-    codec: simpleRpcClient(),
+    dialect: simpleRpc,
     logger: recordingLogger(),
     handlers: { welcome: (args) => welcomed.resolve(args) },
   });
@@ -142,7 +142,7 @@ Deno.test("simplerpc client keeps replies matched after a notify and a timed-out
   const { server } = captureServer({}, { slow: () => gate.promise.then(() => ({ slow: "late" })) });
   const logger = recordingLogger();
   const client = new Peer(await connect(server.addr), {
-    codec: simpleRpcClient(),
+    dialect: simpleRpc,
     logger,
     handlers: { welcome: () => {} },
   });
@@ -163,14 +163,14 @@ Deno.test("simplerpc client keeps replies matched after a notify and a timed-out
 });
 
 Deno.test("simplerpc server refuses to call a client (clients never answer)", async () => {
-  const connected = deferred<Peer<string>>();
-  const server = new Server(listen("tcp://127.0.0.1:0"), {
-    codec: simpleRpcServer,
+  const connected = deferred<Peer>();
+  const server = new Server({
+    dialect: simpleRpc,
     logger: recordingLogger(),
     onConnect: (connection) => connected.resolve(connection.peer),
-  });
+  }).serve(listen("tcp://127.0.0.1:0"));
   const client = new Peer(await connect(server.addr), {
-    codec: simpleRpcClient(),
+    dialect: simpleRpc,
     logger: recordingLogger(),
   });
   const peer = await connected.promise;

@@ -1,9 +1,11 @@
 // The TCP/TLS transport and the Server, on real loopback sockets.
 
 import {
+  CloseCode,
+  type CloseReason,
   type Connection,
   ConnectionClosed,
-  jsonRpc,
+  type FramedChannel,
   Peer,
   RemoteError,
   Server,
@@ -29,12 +31,11 @@ import { RawSocket } from "./_tcp.ts";
 import { selfSigned } from "./_tls.ts";
 
 function jsonServer<S = Record<string, unknown>>(
-  options: Partial<ServerOptions<string, S>> = {},
+  options: Partial<ServerOptions<S>> = {},
   tcp: TcpOptions = {},
-): { server: Server<string, S>; logger: RecordingLogger } {
+): { server: Server<S>; logger: RecordingLogger } {
   const logger = recordingLogger();
-  const server = new Server<string, S>(listen("tcp://127.0.0.1:0", { logger, ...tcp }), {
-    codec: jsonRpc,
+  const server = new Server<S>({
     logger,
     handlers: {
       echo: (params) => params,
@@ -42,12 +43,12 @@ function jsonServer<S = Record<string, unknown>>(
       big: ({ size }) => "x".repeat(size),
     },
     ...options,
-  });
+  }).serve(listen("tcp://127.0.0.1:0", { logger, ...tcp }));
   return { server, logger };
 }
 
-async function client(addr: string, handlers = {}): Promise<Peer<string>> {
-  return new Peer(await connect(addr), { codec: jsonRpc, logger: recordingLogger(), handlers });
+async function client(addr: string, handlers = {}): Promise<Peer> {
+  return new Peer(await connect(addr), { logger: recordingLogger(), handlers });
 }
 
 Deno.test("parseTcpUrl() reads tcp:// and tls:// URLs and refuses others", () => {
@@ -130,7 +131,7 @@ Deno.test("TCP answers an oversize frame with -32001, closes only that connectio
 });
 
 Deno.test("TCP: a client that never reads is cut off; memory stays bounded; others are served", async () => {
-  const disconnected = deferred<string>();
+  const disconnected = deferred<CloseReason>();
   const { server } = jsonServer(
     {
       peer: { maxConcurrentHandlers: 4 },
@@ -151,13 +152,16 @@ Deno.test("TCP: a client that never reads is cut off; memory stays bounded; othe
   let peak = 0;
   for (let i = 0; i < 20 && server.connections.size === 2; i++) {
     for (const connection of server.connections.values()) {
-      const transport = connection.peer.transport as TcpTransport;
+      const transport = (connection.peer.channel as FramedChannel<string>)
+        .transport as TcpTransport;
       peak = Math.max(peak, transport.bufferedAmount);
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   assertLessOrEqual(peak, 64 * 1024 + 4 * (16 * 1024 + 64));
-  assertStringIncludes(await disconnected.promise, "read nothing for 300 ms");
+  const reason = await disconnected.promise;
+  assertEquals(reason.code, CloseCode.WriteTimeout);
+  assertStringIncludes(reason.message, "read nothing for 300 ms");
   assertEquals(await polite.call("add", { a: 2, b: 2 }), 4);
   await sending;
   greedy.close();
@@ -168,7 +172,7 @@ Deno.test("TCP: a client that never reads is cut off; memory stays bounded; othe
 Deno.test("Server serves many clients at once, each with its own state", async () => {
   const { server } = jsonServer<{ calls: number }>({
     state: () => ({ calls: 0 }),
-    handlers: (connection: Connection<string, { calls: number }>) => ({
+    handlers: (connection: Connection<{ calls: number }>) => ({
       count: () => ++connection.state.calls,
     }),
   });
@@ -263,7 +267,7 @@ Deno.test("Server.shutdown() cuts calls that outlive the deadline", async () => 
 });
 
 Deno.test("Server refuses connections past maxConnections and closes idle ones", async () => {
-  const reasons: string[] = [];
+  const reasons: CloseReason[] = [];
   const { server } = jsonServer({
     maxConnections: 1,
     idleTimeout: 100,
@@ -276,7 +280,7 @@ Deno.test("Server refuses connections past maxConnections and closes idle ones",
   second.close();
   // Left alone, the first connection is closed as idle.
   await first.closed;
-  assertEquals(reasons, ["idle for 100 ms"]);
+  assertEquals(reasons, [{ code: CloseCode.Idle, message: "idle for 100 ms" }]);
   await server.shutdown();
 });
 
@@ -301,15 +305,12 @@ Deno.test("Server runs onConnect and onDisconnect, and logs when they throw", as
 Deno.test("TLS: a call over tls:// with a certificate the test made", async () => {
   const { cert, key } = await selfSigned();
   const logger = recordingLogger();
-  const server = new Server(listen("tls://127.0.0.1:0", { cert, key, logger }), {
-    codec: jsonRpc,
+  const server = new Server({
     logger,
     handlers: { add: ({ a, b }) => a + b },
-  });
+  }).serve(listen("tls://127.0.0.1:0", { cert, key, logger }));
   const port = new URL(server.addr).port;
-  const c = new Peer(await connect(`tls://localhost:${port}`, { caCerts: [cert] }), {
-    codec: jsonRpc,
-  });
+  const c = new Peer(await connect(`tls://localhost:${port}`, { caCerts: [cert] }));
   assertEquals(await c.call("add", { a: 20, b: 22 }), 42);
   await c.close();
   // Without trusting the certificate, the handshake fails.

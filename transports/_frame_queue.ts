@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { CloseReason } from "../protocol/close.ts";
 import { ConnectionClosed } from "../protocol/errors.ts";
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -17,7 +18,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   #items: F[] = [];
   #head = 0;
   #ended = false;
-  #endReason = "connection closed";
+  #endReason: CloseReason | undefined;
   #error: unknown;
   #reader: PromiseWithResolvers<IteratorResult<F>> | undefined;
   #finished = Promise.withResolvers<void>();
@@ -35,11 +36,6 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   /** Resolves when the reader has been told the frames ended (after the last one). */
   get finished(): Promise<void> {
     return this.#finished.promise;
-  }
-
-  /** Whether {@linkcode FrameQueue.end} was called. */
-  get ended(): boolean {
-    return this.#ended;
   }
 
   /**
@@ -65,7 +61,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
    * unless `discard` is set; then the iteration ends, or throws `error` when
    * one is given (a frame over the size limit, say).
    */
-  end(reason = "connection closed", discard = false, error?: unknown): void {
+  end(reason: CloseReason, discard = false, error?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#endReason = reason;
@@ -90,10 +86,10 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
 
   /**
    * Takes the next buffered frame without waiting, or returns `undefined`
-   * when none is buffered (frames are never `undefined`). Lets a consumer
-   * handle every frame of one read without a promise per frame.
+   * when none is buffered (frames are never `undefined`): a transport's
+   * `take()`.
    */
-  poll(): F | undefined {
+  take(): F | undefined {
     return this.length > 0 ? this.#take() : undefined;
   }
 

@@ -9,36 +9,55 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { memoryPair } from "@seed/rpc";
  *
  * const [left, right] = memoryPair<string>();
  * await left.send("hello");
  * await left.close();
- * for await (const frame of right.frames) console.log(frame); // "hello"
+ * const frames: string[] = [];
+ * for await (const frame of right.frames) frames.push(frame);
+ * assertEquals(frames, ["hello"]);
  * ```
  *
  * @module
  */
 
+import {
+  CLOSED_LOCALLY,
+  CLOSED_REMOTELY,
+  type CloseReason,
+  toCloseReason,
+} from "../protocol/close.ts";
+import type { Dialect } from "../protocol/dialect.ts";
 import { ConnectionClosed } from "../protocol/errors.ts";
+import { ACCEPTED, type Transport } from "../protocol/transport.ts";
 import { FrameQueue } from "./_frame_queue.ts";
-import type { Transport } from "./transport.ts";
 
 /**
  * Options for {@linkcode memoryPair}.
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { memoryPair, type MemoryPairOptions } from "@seed/rpc";
- * const options: MemoryPairOptions = { highWaterMark: 16 };
+ * import { quickRpc } from "@seed/rpc/quickrpc";
+ * const options: MemoryPairOptions = { highWaterMark: 16, dialect: quickRpc };
  * const [a, b] = memoryPair(options);
+ * assertEquals(a.dialect?.name, "quickrpc");
  * await a.close();
  * await b.closed;
  * ```
  */
 export interface MemoryPairOptions {
-  /** Unread frames each direction holds before `send` waits. Default 1024. */
+  /**
+   * Unread frames each direction holds before `send` waits.
+   *
+   * @default {1024}
+   */
   highWaterMark?: number;
+  /** The dialect both ends speak; a peer on either end uses it. */
+  dialect?: Dialect;
 }
 
 /**
@@ -57,21 +76,28 @@ export interface MemoryPairOptions {
 export class MemoryTransport<F> implements Transport<F> {
   /** Always `"memory"`. */
   readonly remote: string = "memory";
+  /** The dialect given to {@linkcode memoryPair}. */
+  readonly dialect: Dialect | undefined;
   #inbox: FrameQueue<F>;
   #other: MemoryTransport<F> | undefined;
   #closed: PromiseWithResolvers<void>;
-  #isClosed = false;
-  #reason = "connection closed";
+  #reason: CloseReason | undefined;
 
   /** Use {@linkcode memoryPair}; a lone end has nobody to talk to. */
-  constructor(highWaterMark = 1024) {
+  constructor(highWaterMark = 1024, dialect?: Dialect) {
     this.#inbox = new FrameQueue<F>(highWaterMark);
     this.#closed = Promise.withResolvers<void>();
+    this.dialect = dialect;
   }
 
   /** Frames the other end sent, in order. */
   get frames(): AsyncIterable<F> {
     return this.#inbox;
+  }
+
+  /** The next frame already received, or `undefined`. */
+  take(): F | undefined {
+    return this.#inbox.take();
   }
 
   /** Resolves once either end closed the connection. */
@@ -80,34 +106,33 @@ export class MemoryTransport<F> implements Transport<F> {
   }
 
   /** Why the connection ended, once it has. */
-  get closeReason(): string | undefined {
-    return this.#isClosed ? this.#reason : undefined;
+  get closeReason(): CloseReason | undefined {
+    return this.#reason;
   }
 
   /** Delivers `frame` to the other end; waits while its inbox is full. */
   send(frame: F): Promise<void> {
-    if (this.#isClosed || this.#other === undefined) {
-      return Promise.reject(new ConnectionClosed(this.#reason));
+    if (this.#reason !== undefined || this.#other === undefined) {
+      return Promise.reject(new ConnectionClosed(this.#reason ?? CLOSED_LOCALLY));
     }
-    return this.#other.#inbox.push(frame) ?? Promise.resolve();
+    return this.#other.#inbox.push(frame) ?? ACCEPTED;
   }
 
   /**
    * Closes both ends. This end drops what it has not read; the other end
    * still reads what was sent before the close.
    */
-  close(reason = "closed locally"): Promise<void> {
-    if (!this.#isClosed) {
-      this.#shut(reason, true);
+  close(reason?: string | CloseReason): Promise<void> {
+    if (this.#reason === undefined) {
+      this.#shut(toCloseReason(reason), true);
       const other = this.#other;
-      if (other !== undefined) other.#shut("closed by the other end", false);
+      if (other !== undefined) other.#shut(CLOSED_REMOTELY, false);
     }
     return this.#closed.promise;
   }
 
-  #shut(reason: string, discard: boolean): void {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
+  #shut(reason: CloseReason, discard: boolean): void {
+    if (this.#reason !== undefined) return;
     this.#reason = reason;
     this.#inbox.end(reason, discard);
     this.#closed.resolve();
@@ -129,11 +154,11 @@ export class MemoryTransport<F> implements Transport<F> {
  * @example Two peers over a pair
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { jsonRpc, memoryPair, Peer } from "@seed/rpc";
+ * import { memoryPair, Peer } from "@seed/rpc";
  *
  * const [a, b] = memoryPair();
- * const server = new Peer(a, { codec: jsonRpc, handlers: { add: ({ a, b }) => a + b } });
- * const client = new Peer(b, { codec: jsonRpc });
+ * const server = new Peer(a, { handlers: { add: ({ a, b }) => a + b } });
+ * const client = new Peer(b);
  * assertEquals(await client.call("add", { a: 1, b: 2 }), 3);
  * await client.close();
  * await server.closed;
@@ -142,8 +167,8 @@ export class MemoryTransport<F> implements Transport<F> {
 export function memoryPair<F = string>(
   options: MemoryPairOptions = {},
 ): [MemoryTransport<F>, MemoryTransport<F>] {
-  const a = new MemoryTransport<F>(options.highWaterMark);
-  const b = new MemoryTransport<F>(options.highWaterMark);
+  const a = new MemoryTransport<F>(options.highWaterMark, options.dialect);
+  const b = new MemoryTransport<F>(options.highWaterMark, options.dialect);
   MemoryTransport.connect(a, b);
   return [a, b];
 }

@@ -19,62 +19,118 @@
  *   closed if that lasts `writeTimeout` milliseconds (a peer that never
  *   reads cannot pin a server's memory).
  *
+ * Name the dialect once, where the connection is made: `connect(url,
+ * { dialect })` and `listen(url, { dialect })` frame with its delimiter and
+ * size limit, and a peer or server on the connection speaks it.
+ *
  * @example A newline-JSON-RPC server and client on loopback
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { jsonRpc, Peer } from "@seed/rpc";
+ * import { Peer, Server } from "@seed/rpc";
  * import { connect, listen } from "@seed/rpc/tcp";
  *
- * const listener = listen("tcp://127.0.0.1:0");
- * const accepted = (async () => {
- *   for await (const connection of listener) {
- *     const server = new Peer(connection, { codec: jsonRpc, handlers: { add: ({ a, b }) => a + b } });
- *     await server.closed;
- *     return;
- *   }
- * })();
- * const client = new Peer(await connect(listener.addr), { codec: jsonRpc });
+ * const server = new Server({ handlers: { add: ({ a, b }) => a + b } })
+ *   .serve(listen("tcp://127.0.0.1:0"));
+ * const client = new Peer(await connect(server.addr));
  * assertEquals(await client.call("add", { a: 1, b: 2 }), 3);
  * await client.close();
- * await accepted;
- * await listener.close();
+ * await server.shutdown();
+ * ```
+ *
+ * @example quickrpc: the dialect sets the NUL delimiter on both ends
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Peer, Server } from "@seed/rpc";
+ * import { quickRpc } from "@seed/rpc/quickrpc";
+ * import { connect, listen } from "@seed/rpc/tcp";
+ *
+ * const server = new Server({ handlers: { add: ({ a, b }) => a + b } })
+ *   .serve(listen("tcp://127.0.0.1:0", { dialect: quickRpc }));
+ * const client = new Peer(await connect(server.addr, { dialect: quickRpc }));
+ * assertEquals(await client.call("add", { a: 2, b: 3 }), 5);
+ * await client.close();
+ * await server.shutdown();
  * ```
  *
  * @module
  */
 
+import {
+  CloseCode,
+  CLOSED_REMOTELY,
+  type CloseReason,
+  closeReason,
+  toCloseReason,
+} from "../protocol/close.ts";
+import type { Dialect } from "../protocol/dialect.ts";
 import { ConnectionClosed, FrameTooLarge } from "../protocol/errors.ts";
 import { consoleLogger, type Logger } from "../protocol/logger.ts";
+import { ACCEPTED, type Listener, type Transport } from "../protocol/transport.ts";
 import { FrameQueue } from "./_frame_queue.ts";
-import type { Listener, Transport } from "./transport.ts";
 
 /**
  * Options for a TCP or TLS connection.
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { TcpOptions } from "@seed/rpc/tcp";
- * const options: TcpOptions = { delimiter: "\0", maxFrameBytes: 1024 * 1024 };
- * console.log(options.delimiter === "\0");
+ * import { quickRpc } from "@seed/rpc/quickrpc";
+ * const options: TcpOptions = { dialect: quickRpc, maxFrameBytes: 1024 * 1024 };
+ * assertEquals(options.dialect?.delimiter, "\0");
  * ```
  */
 export interface TcpOptions {
-  /** The byte that ends each frame: `"\n"` (default) or `"\0"`. */
+  /**
+   * The dialect the connection speaks: it sets the delimiter and the frame
+   * size limit (unless given here), and a peer or server on the connection
+   * speaks it.
+   *
+   * @default {jsonRpc}
+   */
+  dialect?: Dialect;
+  /**
+   * The byte that ends each frame: `"\n"` or `"\0"`.
+   *
+   * @default {the dialect's delimiter}
+   */
   delimiter?: "\n" | "\0";
-  /** The largest frame accepted, in bytes. Default 16 MiB. */
+  /**
+   * The largest frame accepted, in bytes.
+   *
+   * @default {the dialect's limit, 16 MiB for the library's dialects}
+   */
   maxFrameBytes?: number;
-  /** Unread frames held before reading pauses. Default 1024. */
+  /**
+   * Unread frames held before reading pauses.
+   *
+   * @default {1024}
+   */
   highWaterMark?: number;
-  /** Unwritten bytes above which `send` waits. Default 1 MiB. */
+  /**
+   * Unwritten bytes above which `send` waits.
+   *
+   * @default {1048576}
+   */
   writeHighWaterMark?: number;
   /**
    * Milliseconds `send` may wait for the other side to read before the
-   * connection is closed. Default 30 000; 0 waits forever.
+   * connection is closed; 0 waits forever.
+   *
+   * @default {30000}
    */
   writeTimeout?: number;
-  /** Milliseconds `close` waits for unwritten frames to leave. Default 2000. */
+  /**
+   * Milliseconds `close` waits for unwritten frames to leave.
+   *
+   * @default {2000}
+   */
   closeTimeout?: number;
-  /** Where dropped input (half a frame at the end of a stream) is logged. */
+  /**
+   * Where dropped input (half a frame at the end of a stream) is logged.
+   *
+   * @default {consoleLogger}
+   */
   logger?: Logger;
 }
 
@@ -83,9 +139,10 @@ export interface TcpOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ConnectOptions } from "@seed/rpc/tcp";
  * const options: ConnectOptions = { caCerts: ["-----BEGIN CERTIFICATE-----\n..."] };
- * console.log(options.caCerts?.length);
+ * assertEquals(options.caCerts?.length, 1);
  * ```
  */
 export interface ConnectOptions extends TcpOptions {
@@ -98,9 +155,10 @@ export interface ConnectOptions extends TcpOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ListenOptions } from "@seed/rpc/tcp";
  * const options: ListenOptions = { cert: "-----BEGIN CERTIFICATE-----\n...", key: "-----BEGIN PRIVATE KEY-----\n..." };
- * console.log(typeof options.cert);
+ * assertEquals(typeof options.cert, "string");
  * ```
  */
 export interface ListenOptions extends TcpOptions {
@@ -115,12 +173,6 @@ const READ_BUFFER_BYTES = 64 * 1024;
 /** Microtask turns without a new frame before queued frames are written. */
 const QUIET_TURNS = 3;
 const encoder = new TextEncoder();
-
-interface Address {
-  secure: boolean;
-  hostname: string;
-  port: number;
-}
 
 /**
  * Parses `tcp://host:port` or `tls://host:port`.
@@ -185,6 +237,8 @@ function formatUrl(secure: boolean, hostname: string, port: number): string {
 export class TcpTransport implements Transport<string> {
   /** `host:port` of the other end. */
   readonly remote: string;
+  /** The dialect from the options, if one was given. */
+  readonly dialect: Dialect | undefined;
   #conn: Deno.Conn;
   #delimiter: number;
   #maxFrameBytes: number;
@@ -207,8 +261,10 @@ export class TcpTransport implements Transport<string> {
   #drained: PromiseWithResolvers<void> | undefined;
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
-  #closeReason = "connection closed";
-  #endReason: string | undefined;
+  /** Why `close` was called. */
+  #closeReason: CloseReason | undefined;
+  /** Why the connection ended: the first of a close, the other end, a failure. */
+  #endReason: CloseReason | undefined;
   #closed = Promise.withResolvers<void>();
   #reading: Promise<void>;
 
@@ -222,8 +278,9 @@ export class TcpTransport implements Transport<string> {
     this.remote = `${
       addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
     }:${addr.port}`;
-    this.#delimiter = (options.delimiter ?? "\n").charCodeAt(0);
-    this.#maxFrameBytes = options.maxFrameBytes ?? 16 * MiB;
+    this.dialect = options.dialect;
+    this.#delimiter = (options.delimiter ?? options.dialect?.delimiter ?? "\n").charCodeAt(0);
+    this.#maxFrameBytes = options.maxFrameBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
     this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
     this.#writeTimeout = options.writeTimeout ?? 30_000;
     this.#closeTimeout = options.closeTimeout ?? 2000;
@@ -244,8 +301,13 @@ export class TcpTransport implements Transport<string> {
   }
 
   /** Why the connection ended, once it has. */
-  get closeReason(): string | undefined {
+  get closeReason(): CloseReason | undefined {
     return this.#endReason;
+  }
+
+  /** The next frame already received, or `undefined`. */
+  take(): string | undefined {
+    return this.#inbox.take();
   }
 
   /** Bytes (roughly: UTF-16 units) accepted by `send` but not yet written. */
@@ -268,14 +330,20 @@ export class TcpTransport implements Transport<string> {
       this.#seen = this.#out.length;
       queueMicrotask(this.#whenQuiet);
     }
-    if (this.bufferedAmount <= this.#writeHighWaterMark) return Promise.resolve();
+    if (this.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
     if (this.#drained === undefined) {
       this.#drained = Promise.withResolvers<void>();
       if (this.#writeTimeout > 0) {
         this.#writeTimer = setTimeout(() => {
           this.#writeTimer = undefined;
           // Waiting for a flush is pointless: the other side is not reading.
-          this.#close(`the other side read nothing for ${this.#writeTimeout} ms`, false);
+          this.#close(
+            closeReason(
+              CloseCode.WriteTimeout,
+              `the other side read nothing for ${this.#writeTimeout} ms`,
+            ),
+            false,
+          );
         }, this.#writeTimeout);
       }
     }
@@ -286,11 +354,11 @@ export class TcpTransport implements Transport<string> {
    * Stops sending and receiving: waits up to `closeTimeout` for unwritten
    * frames to leave, then closes the socket. Frames not yet read are dropped.
    */
-  close(reason = "closed locally"): Promise<void> {
-    return this.#close(reason, true);
+  close(reason?: string | CloseReason): Promise<void> {
+    return this.#close(toCloseReason(reason), true);
   }
 
-  #close(reason: string, flush: boolean): Promise<void> {
+  #close(reason: CloseReason, flush: boolean): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
       this.#closeReason = reason;
@@ -378,7 +446,9 @@ export class TcpTransport implements Transport<string> {
       this.#out = [];
       this.#queuedChars = 0;
       this.#writingChars = 0;
-      if (!this.#closing) this.close(`write failed: ${(error as Error).message}`);
+      if (!this.#closing) {
+        this.close(closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`));
+      }
     } finally {
       this.#writing = false;
       const written = this.#written;
@@ -451,8 +521,8 @@ export class TcpTransport implements Transport<string> {
       failure = error;
     }
     if (failure instanceof FrameTooLarge) {
-      this.#endReason ??= failure.message;
-      this.#inbox.end("frame too large", false, failure);
+      this.#endReason ??= closeReason(CloseCode.FrameTooLarge, failure.message);
+      this.#inbox.end(this.#endReason, false, failure);
     } else {
       // EOF, a reset, or our own close. A half frame left over is dropped.
       if (partialBytes > 0 && !this.#closing) {
@@ -460,13 +530,17 @@ export class TcpTransport implements Transport<string> {
           `${this.remote}: dropped ${partialBytes} bytes of an unfinished frame at the end of the stream`,
         );
       }
-      this.#endReason ??= this.#closing ? this.#closeReason : "closed by the other end";
+      this.#endReason ??= this.#closing
+        ? this.#closeReason!
+        : failure === undefined
+        ? CLOSED_REMOTELY
+        : closeReason(CloseCode.Failed, `read failed: ${(failure as Error).message}`);
       this.#inbox.end(this.#endReason);
     }
     if (!this.#closing) {
       // The other side is done sending. Once our reader has taken every
       // frame (and answered those it answers at once), close our side too.
-      this.#inbox.finished.then(() => this.close("closed by the other end"));
+      this.#inbox.finished.then(() => this.close(this.#endReason));
     }
   }
 }
@@ -499,11 +573,11 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 /**
  * Connects to `tcp://host:port` or `tls://host:port`.
  *
- * @example
+ * @example Nobody listens on port 1
  * ```ts
+ * import { assertRejects } from "@std/assert";
  * import { connect } from "@seed/rpc/tcp";
- * const connection = await connect("tcp://127.0.0.1:1").catch((error) => error);
- * console.log(connection instanceof Deno.errors.ConnectionRefused);
+ * await assertRejects(() => connect("tcp://127.0.0.1:1"), Deno.errors.ConnectionRefused);
  * ```
  */
 export async function connect(
@@ -531,9 +605,10 @@ export async function connect(
  *
  * @example
  * ```ts
+ * import { assertMatch } from "@std/assert";
  * import { listen } from "@seed/rpc/tcp";
  * const listener = listen("tcp://127.0.0.1:0");
- * console.log(listener.addr.startsWith("tcp://127.0.0.1:"));
+ * assertMatch(listener.addr, /^tcp:\/\/127\.0\.0\.1:\d+$/);
  * await listener.close();
  * ```
  */

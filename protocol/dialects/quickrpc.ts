@@ -4,8 +4,10 @@
  * frame, frames ending with NUL (`\0`), plus the `rpc.secinfo` header frame
  * of its "authenticated JSON-RPC" and `{"__bytes": base64}` for binary.
  *
- * Use it over TCP with `delimiter: "\0"`. Make one codec per connection (it
- * remembers the secinfo header and the method of each call it answers).
+ * {@linkcode quickRpc} is the dialect: telegrams end with NUL (`\0`) on
+ * byte streams, one per message on message wires. Its codec is made per
+ * connection (it remembers the secinfo header and the method of each call it
+ * answers).
  *
  * | ours | quickrpc |
  * |---|---|
@@ -32,11 +34,9 @@
  * import { quickRpc } from "@seed/rpc/quickrpc";
  * import { connect, listen } from "@seed/rpc/tcp";
  *
- * const server = new Server(listen("tcp://127.0.0.1:0", { delimiter: "\0" }), {
- *   codec: quickRpc,
- *   handlers: { add: ({ a, b }) => a + b },
- * });
- * const client = new Peer(await connect(server.addr, { delimiter: "\0" }), { codec: quickRpc() });
+ * const server = new Server({ handlers: { add: ({ a, b }) => a + b } })
+ *   .serve(listen("tcp://127.0.0.1:0", { dialect: quickRpc }));
+ * const client = new Peer(await connect(server.addr, { dialect: quickRpc }));
  * assertEquals(await client.call("add", { a: 2, b: 3 }), 5);
  * await client.close();
  * await server.shutdown();
@@ -59,6 +59,7 @@ export {
   noSecurity,
   nullSecurity,
   type SecInfo,
+  secureListener,
   secureTransport,
   type SecureTransportOptions,
   SecurityError,

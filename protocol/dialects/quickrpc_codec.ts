@@ -6,6 +6,7 @@
  */
 
 import type { Codec } from "../codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../dialect.ts";
 import { ErrorCode } from "../errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message, Meta } from "../message.ts";
 import { pythonJson } from "./_python_json.ts";
@@ -14,6 +15,7 @@ import { decodeBase64, encodeBase64 } from "./_base64.ts";
 /** The method of quickrpc's security header frame. */
 export const SECINFO_METHOD = "rpc.secinfo";
 const NOTHING: readonly Message[] = Object.freeze([]);
+const NO_FRAMES: readonly string[] = Object.freeze([]);
 const NAMED_ONLY = "Please call with named parameters only!";
 const WRONG_SIGNATURE = "incoming call with wrong signature";
 
@@ -99,7 +101,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * quickrpc's `jrpc` codec. Make one per connection ({@linkcode quickRpc}).
+ * quickrpc's `jrpc` codec. One per connection: {@linkcode quickRpc} makes it.
  *
  * @example
  * ```ts
@@ -108,7 +110,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * const codec = new QuickRpcCodec();
  * assertEquals(
  *   codec.encode({ kind: "request", id: 1, method: "add", params: { a: 2, b: 3 } }),
- *   '{"jsonrpc": "2.0", "method": "add", "params": {"a": 2, "b": 3}, "id": 1}',
+ *   ['{"jsonrpc": "2.0", "method": "add", "params": {"a": 2, "b": 3}, "id": 1}'],
  * );
  * ```
  */
@@ -121,7 +123,12 @@ export class QuickRpcCodec implements Codec<string> {
   #methods = new Map<Id, string>();
 
   /** One telegram (without the delimiter); nothing for an error to an id-0 call. */
-  encode(message: Message): string | undefined {
+  encode(message: Message): readonly string[] {
+    const telegram = this.#encode(message);
+    return telegram === undefined ? NO_FRAMES : [telegram];
+  }
+
+  #encode(message: Message): string | undefined {
     switch (message.kind) {
       case "request":
       case "notification": {
@@ -271,20 +278,24 @@ function quickRpcError(error: ErrorObject, method: string | undefined): {
 }
 
 /**
- * A new quickrpc `jrpc` codec; pass the function itself as a
- * {@linkcode Server}'s `codec` so each connection gets its own.
+ * The quickrpc dialect: `jrpc` telegrams ending with NUL (`\0`) on byte
+ * streams, a {@linkcode QuickRpcCodec} per connection on both sides.
  *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { quickRpc } from "@seed/rpc/quickrpc";
- * const codec = quickRpc();
- * assertEquals(codec.decode('{"jsonrpc": "2.0", "result": 3, "id": 7}'), { kind: "result", id: 7, result: 3 });
+ * assertEquals(quickRpc.delimiter, "\0");
+ * assertEquals(quickRpc.client().decode('{"jsonrpc": "2.0", "result": 3, "id": 7}'), { kind: "result", id: 7, result: 3 });
  * ```
  */
-export function quickRpc(): QuickRpcCodec {
-  return new QuickRpcCodec();
-}
+export const quickRpc: Dialect = Object.freeze({
+  name: "quickrpc",
+  delimiter: "\0",
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  client: (): Codec<string> => new QuickRpcCodec(),
+  server: (): Codec<string> => new QuickRpcCodec(),
+});
 
 /**
  * What a quickrpc transport string means for us.

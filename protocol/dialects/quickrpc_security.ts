@@ -3,7 +3,8 @@
  * `rpc.secinfo` header frame before each outgoing frame (and may transform
  * the payload), and checks each incoming frame against the header before it.
  *
- * {@linkcode secureTransport} wraps any transport of text frames. Providers:
+ * {@linkcode secureTransport} wraps any transport of text frames, and
+ * {@linkcode secureListener} every connection a listener accepts. Providers:
  *
  * - {@linkcode nullSecurity}: quickrpc's `null`; no header, checks nothing.
  * - {@linkcode noSecurity}: quickrpc's `blindly_believe_everything`; a
@@ -20,24 +21,15 @@
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { type CallContext, Peer, Server } from "@seed/rpc";
- * import { hmacSecurity, quickRpc, secureTransport } from "@seed/rpc/quickrpc";
- * import { connect, listen, type TcpListener } from "@seed/rpc/tcp";
+ * import { hmacSecurity, quickRpc, secureListener, secureTransport } from "@seed/rpc/quickrpc";
+ * import { connect, listen } from "@seed/rpc/tcp";
  *
  * const security = hmacSecurity({ key: "a shared secret key", user: "alice" });
- * const listener: TcpListener = listen("tcp://127.0.0.1:0", { delimiter: "\0" });
- * const secured = {
- *   addr: listener.addr,
- *   close: () => listener.close(),
- *   async *[Symbol.asyncIterator]() {
- *     for await (const connection of listener) yield secureTransport(connection, security);
- *   },
- * };
- * const server = new Server(secured, {
- *   codec: quickRpc,
+ * const server = new Server({
  *   handlers: { whoami: (_params: unknown, ctx: CallContext) => (ctx.meta.secinfo as { user: string }).user },
- * });
- * const connection = await connect(listener.addr, { delimiter: "\0" });
- * const client = new Peer(secureTransport(connection, security), { codec: quickRpc() });
+ * }).serve(secureListener(listen("tcp://127.0.0.1:0", { dialect: quickRpc }), security));
+ * const connection = await connect(server.addr, { dialect: quickRpc });
+ * const client = new Peer(secureTransport(connection, security));
  * assertEquals(await client.call("whoami", {}), "alice");
  * await client.close();
  * await server.shutdown();
@@ -46,9 +38,10 @@
  * @module
  */
 
+import { CloseCode, type CloseReason, closeReason } from "../close.ts";
 import { ConnectionClosed } from "../errors.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import type { Transport } from "../../transports/transport.ts";
+import type { Listener, Transport } from "../transport.ts";
 import { pythonJson } from "./_python_json.ts";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
 import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";
@@ -286,26 +279,34 @@ export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { silentLogger } from "@seed/rpc";
  * import type { SecureTransportOptions } from "@seed/rpc/quickrpc";
- * const options: SecureTransportOptions = { delimiter: "\0", onRefused: "drop", logger: silentLogger };
- * console.log(options.onRefused);
+ * const options: SecureTransportOptions = { onRefused: "drop", logger: silentLogger };
+ * assertEquals(options.onRefused, "drop");
  * ```
  */
 export interface SecureTransportOptions {
-  /** The frame delimiter of the wire (a header and its frame leave in one write). Default `"\0"`. */
-  delimiter?: string;
-  /** On a refused frame: close the connection (default) or drop the frame. */
+  /**
+   * On a refused frame: close the connection, or drop the frame.
+   *
+   * @default {"close"}
+   */
   onRefused?: "close" | "drop";
-  /** Where refused frames are logged. */
+  /**
+   * Where refused frames are logged.
+   *
+   * @default {consoleLogger}
+   */
   logger?: Logger;
 }
 
 /**
- * Wraps `transport` so every frame goes through `provider`: outgoing frames
- * get their header (sent in the same write), incoming frames are checked
- * against theirs; the header frames are passed on too, so the quickrpc codec
- * can put them in `meta.secinfo`.
+ * Wraps `transport` so every frame goes through `provider`: each outgoing
+ * frame is preceded by its header frame (both handed to the transport
+ * together, so a stream writes them in one go), and each incoming frame is
+ * checked against the header before it. The header frames are passed on
+ * too, so the quickrpc codec can put them in `meta.secinfo`.
  *
  * @example
  * ```ts
@@ -314,9 +315,10 @@ export interface SecureTransportOptions {
  * import { noSecurity, secureTransport } from "@seed/rpc/quickrpc";
  * const [a, b] = memoryPair();
  * await secureTransport(a, noSecurity("eve")).send('{"jsonrpc": "2.0", "result": 1, "id": 1}');
- * const frames = b.frames[Symbol.asyncIterator]();
- * assertEquals((await frames.next()).value,
- *   '{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": {"user": "eve"}}\0{"jsonrpc": "2.0", "result": 1, "id": 1}');
+ * assertEquals([b.take(), b.take()], [
+ *   '{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": {"user": "eve"}}',
+ *   '{"jsonrpc": "2.0", "result": 1, "id": 1}',
+ * ]);
  * await a.close();
  * ```
  */
@@ -326,7 +328,6 @@ export function secureTransport(
   options: SecureTransportOptions = {},
 ): Transport<string> {
   const session = provider.open();
-  const delimiter = options.delimiter ?? "\0";
   const logger = options.logger ?? consoleLogger;
   const onRefused = options.onRefused ?? "close";
   let outgoing: Promise<void> = Promise.resolve();
@@ -335,51 +336,51 @@ export function secureTransport(
     let header: string | undefined;
     let secinfo: SecInfo | undefined;
     for await (const frame of transport.frames) {
-      // A header and its frame may arrive in one transport frame, or two.
-      for (const part of frame.includes(delimiter) ? frame.split(delimiter) : [frame]) {
-        const parsed = readHeader(part);
-        if (parsed !== undefined) {
-          header = part;
-          secinfo = parsed;
-          continue;
-        }
-        if (part.length === 0) continue;
-        let payload: string;
-        try {
-          payload = await session.secureIn(part, secinfo);
-        } catch (error) {
-          logger.warn(
-            `${transport.remote ?? "quickrpc"}: ${provider.name} refused a frame: ${
-              (error as Error).message
-            }`,
-          );
-          if (onRefused === "close") {
-            await transport.close(`security: ${(error as Error).message}`);
-            return;
-          }
-          header = secinfo = undefined;
-          continue;
-        }
-        if (header !== undefined) yield header;
-        yield payload;
-        header = secinfo = undefined;
+      const parsed = readHeader(frame);
+      if (parsed !== undefined) {
+        header = frame;
+        secinfo = parsed;
+        continue;
       }
+      if (frame.length === 0) continue;
+      let payload: string;
+      try {
+        payload = await session.secureIn(frame, secinfo);
+      } catch (error) {
+        const why = (error as Error).message;
+        logger.warn(`${transport.remote ?? "quickrpc"}: ${provider.name} refused a frame: ${why}`);
+        if (onRefused === "close") {
+          await transport.close(closeReason(CloseCode.Refused, `security: ${why}`));
+          return;
+        }
+        header = secinfo = undefined;
+        continue;
+      }
+      if (header !== undefined) yield header;
+      yield payload;
+      header = secinfo = undefined;
     }
   }
 
   return {
     remote: transport.remote,
+    dialect: transport.dialect,
     frames: { [Symbol.asyncIterator]: frames },
-    closed: transport.closed,
-    close: (reason?: string) => transport.close(reason),
+    get closed(): Promise<void> {
+      return transport.closed;
+    },
+    get closeReason(): CloseReason | undefined {
+      return transport.closeReason;
+    },
+    close: (reason?: string | CloseReason) => transport.close(reason),
     send(frame: string): Promise<void> {
       const sending = outgoing.then(async () => {
         const { secinfo, payload } = await session.secureOut(frame);
         if (secinfo === undefined) return transport.send(payload);
-        const header = `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${
-          pythonJson(secinfo)
-        }}`;
-        return transport.send(`${header}${delimiter}${payload}`);
+        transport.send(
+          `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${pythonJson(secinfo)}}`,
+        ).catch(() => {});
+        return transport.send(payload);
       });
       // Frames are signed and sent one after another; one failure does not
       // stop the ones after it.
@@ -387,6 +388,36 @@ export function secureTransport(
       return sending.catch((error) => {
         throw error instanceof ConnectionClosed ? error : new ConnectionClosed(String(error));
       });
+    },
+  };
+}
+
+/**
+ * Wraps every connection `listener` accepts with {@linkcode secureTransport},
+ * for a {@linkcode Server}: `server.serve(secureListener(listener, provider))`.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { noSecurity, quickRpc, secureListener } from "@seed/rpc/quickrpc";
+ * import { listen } from "@seed/rpc/tcp";
+ * const listener = secureListener(listen("tcp://127.0.0.1:0", { dialect: quickRpc }), noSecurity());
+ * assertEquals(listener.addr.startsWith("tcp://127.0.0.1:"), true);
+ * await listener.close();
+ * ```
+ */
+export function secureListener(
+  listener: Listener<string>,
+  provider: SecurityProvider,
+  options: SecureTransportOptions = {},
+): Listener<string> {
+  return {
+    addr: listener.addr,
+    close: () => listener.close(),
+    async *[Symbol.asyncIterator]() {
+      for await (const connection of listener) {
+        yield secureTransport(connection, provider, options);
+      }
     },
   };
 }

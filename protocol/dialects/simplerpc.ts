@@ -4,10 +4,11 @@
  * `FAIL{"reason": ..., "message": ...}`, in order (the wire has no ids), and
  * server pushes that the client never answers.
  *
- * Use it over newline TCP (`@seed/rpc/tcp`, the default delimiter). The
- * codecs keep per-connection state (the order of replies), so make one per
- * connection: `codec: simpleRpcServer` for a {@linkcode Server} (a
- * function), `simpleRpcClient()` for a client.
+ * {@linkcode simpleRpc} is the dialect: newline-delimited on byte streams,
+ * one message per frame on message wires (a WebSocket, a memory pair). Its
+ * codecs keep per-connection state (the order of replies) and differ by side:
+ * a {@linkcode Server}'s connections speak the server side, a lone
+ * {@linkcode Peer} the client side unless its `role` says otherwise.
  *
  * What crosses the wire, and how:
  *
@@ -29,11 +30,10 @@
  * ```ts
  * import { assertEquals, assertRejects } from "@std/assert";
  * import { Peer, RemoteError, RpcError, Server } from "@seed/rpc";
- * import { simpleRpcClient, simpleRpcServer } from "@seed/rpc/simplerpc";
+ * import { simpleRpc } from "@seed/rpc/simplerpc";
  * import { connect, listen } from "@seed/rpc/tcp";
  *
- * const server = new Server(listen("tcp://127.0.0.1:0"), {
- *   codec: simpleRpcServer,
+ * const server = new Server({
  *   handlers: {
  *     echo: (args) => ({ echo: args }),
  *     fail: () => {
@@ -41,10 +41,9 @@
  *     },
  *   },
  *   onConnect: (connection) => connection.peer.notify("welcome", { msg: "hello" }),
- * });
+ * }).serve(listen("tcp://127.0.0.1:0", { dialect: simpleRpc }));
  * const welcomed = Promise.withResolvers<unknown>();
- * const client = new Peer(await connect(server.addr), {
- *   codec: simpleRpcClient(),
+ * const client = new Peer(await connect(server.addr, { dialect: simpleRpc }), {
  *   handlers: { welcome: (args) => welcomed.resolve(args) },
  * });
  * assertEquals(await welcomed.promise, { msg: "hello" });
@@ -59,6 +58,7 @@
  */
 
 import type { Codec } from "../codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../dialect.ts";
 import { ErrorCode } from "../errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message } from "../message.ts";
 import { pythonJson } from "./_python_json.ts";
@@ -68,6 +68,7 @@ const OKAY = "OKAY";
 /** The reply op for failure. */
 const FAIL = "FAIL";
 const NOTHING: readonly Message[] = Object.freeze([]);
+const NO_FRAMES: readonly string[] = Object.freeze([]);
 
 /** FAIL reasons the original and we use, and the error codes they map to. */
 const REASON_CODES: Readonly<Record<string, number>> = {
@@ -161,9 +162,9 @@ function failLine(error: ErrorObject): string {
 
 /**
  * The server side of simplerpc: every incoming line is a call; replies leave
- * in the order the calls came, whatever order handlers finish in. Make one
- * per connection (pass {@linkcode simpleRpcServer} itself as a
- * {@linkcode Server}'s `codec`).
+ * in the order the calls came, whatever order handlers finish in (a reply
+ * that finishes early is held back, and released with the ones before it).
+ * One per connection: {@linkcode simpleRpc}`.server()` makes it.
  *
  * @example
  * ```ts
@@ -171,7 +172,10 @@ function failLine(error: ErrorObject): string {
  * import { SimpleRpcServerCodec } from "@seed/rpc/simplerpc";
  * const codec = new SimpleRpcServerCodec();
  * assertEquals(codec.decode('echo{"a": 1}'), { kind: "request", id: 1, method: "echo", params: { a: 1 } });
- * assertEquals(codec.encode({ kind: "result", id: 1, result: { echo: { a: 1 } } }), 'OKAY{"echo": {"a": 1}}');
+ * assertEquals(codec.decode('echo{"b": 2}'), { kind: "request", id: 2, method: "echo", params: { b: 2 } });
+ * // The second call finished first: its reply waits for the first one's.
+ * assertEquals(codec.encode({ kind: "result", id: 2, result: { b: 2 } }), []);
+ * assertEquals(codec.encode({ kind: "result", id: 1, result: { a: 1 } }), ['OKAY{"a": 1}', 'OKAY{"b": 2}']);
  * ```
  */
 export class SimpleRpcServerCodec implements Codec<string> {
@@ -181,21 +185,21 @@ export class SimpleRpcServerCodec implements Codec<string> {
   #nextOut = 1;
   #held = new Map<number, string>();
 
-  /** A reply (in order, possibly with held later ones), a push, or nothing. */
-  encode(message: Message): string | undefined {
+  /** Replies in order (with any held later ones), a push, or nothing. */
+  encode(message: Message): readonly string[] {
     switch (message.kind) {
       case "result":
         return this.#inOrder(message.id, `${OKAY}${pythonJson(okayPayload(message.result))}`);
       case "error":
         return this.#inOrder(message.id, failLine(message.error));
       case "notification":
-        return line(message.method, message.params ?? {});
+        return [line(message.method, message.params ?? {})];
       case "request":
         throw new TypeError(
           "simplerpc clients never answer; notify them instead of calling",
         );
       default:
-        return undefined;
+        return NO_FRAMES;
     }
   }
 
@@ -207,22 +211,23 @@ export class SimpleRpcServerCodec implements Codec<string> {
     return { kind: "request", id, method: parsed.op, params: parsed.args };
   }
 
-  #inOrder(id: Id | null, text: string): string | undefined {
+  #inOrder(id: Id | null, text: string): readonly string[] {
     // A reply without a call (a frame too large to read) goes out at once.
-    if (typeof id !== "number") return text;
+    if (typeof id !== "number") return [text];
     if (id !== this.#nextOut) {
       this.#held.set(id, text);
-      return undefined;
+      return NO_FRAMES;
     }
-    let out = text;
     this.#nextOut++;
+    if (this.#held.size === 0) return [text];
+    const out = [text];
     for (
       let next = this.#held.get(this.#nextOut);
       next !== undefined;
       next = this.#held.get(this.#nextOut)
     ) {
       this.#held.delete(this.#nextOut);
-      out += `\n${next}`;
+      out.push(next);
       this.#nextOut++;
     }
     return out;
@@ -231,15 +236,15 @@ export class SimpleRpcServerCodec implements Codec<string> {
 
 /**
  * The client side of simplerpc: calls are matched to `OKAY`/`FAIL` replies in
- * order; other lines from the server are pushes (notifications). Make one per
- * connection.
+ * order; other lines from the server are pushes (notifications). One per
+ * connection: {@linkcode simpleRpc}`.client()` makes it.
  *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SimpleRpcClientCodec } from "@seed/rpc/simplerpc";
  * const codec = new SimpleRpcClientCodec();
- * assertEquals(codec.encode({ kind: "request", id: 7, method: "echo", params: { k: "v" } }), 'echo{"k": "v"}');
+ * assertEquals(codec.encode({ kind: "request", id: 7, method: "echo", params: { k: "v" } }), ['echo{"k": "v"}']);
  * assertEquals(codec.decode('OKAY{"echo": {"k": "v"}}'), { kind: "result", id: 7, result: { echo: { k: "v" } } });
  * assertEquals(codec.decode('welcome{"msg": "hello"}'), { kind: "notification", method: "welcome", params: { msg: "hello" } });
  * ```
@@ -252,20 +257,20 @@ export class SimpleRpcClientCodec implements Codec<string> {
   #head = 0;
 
   /** A call or notification line; replies are never sent by a client. */
-  encode(message: Message): string | undefined {
+  encode(message: Message): readonly string[] {
     switch (message.kind) {
       case "request": {
         const text = line(message.method, message.params ?? {});
         this.#waiting.push(message.id);
-        return text;
+        return [text];
       }
       case "notification": {
         const text = line(message.method, message.params ?? {});
         this.#waiting.push(null);
-        return text;
+        return [text];
       }
       default:
-        return undefined;
+        return NO_FRAMES;
     }
   }
 
@@ -307,32 +312,22 @@ export class SimpleRpcClientCodec implements Codec<string> {
 }
 
 /**
- * A new server-side simplerpc codec; pass the function itself as a
- * {@linkcode Server}'s `codec` so each connection gets its own.
+ * The simplerpc dialect: newline-delimited on byte streams, a
+ * {@linkcode SimpleRpcServerCodec} for each server-side connection and a
+ * {@linkcode SimpleRpcClientCodec} for each client.
  *
  * @example
  * ```ts
- * import { jsonRpc, Server } from "@seed/rpc";
- * import { simpleRpcServer } from "@seed/rpc/simplerpc";
- * import { listen } from "@seed/rpc/tcp";
- * const server = new Server(listen("tcp://127.0.0.1:0"), { codec: simpleRpcServer });
- * console.log(server.addr, jsonRpc.name);
- * await server.shutdown();
+ * import { assertEquals } from "@std/assert";
+ * import { simpleRpc } from "@seed/rpc/simplerpc";
+ * assertEquals([simpleRpc.name, simpleRpc.delimiter], ["simplerpc", "\n"]);
+ * assertEquals(simpleRpc.client().encode({ kind: "notification", method: "hi", params: {} }), ["hi{}"]);
  * ```
  */
-export function simpleRpcServer(): SimpleRpcServerCodec {
-  return new SimpleRpcServerCodec();
-}
-
-/**
- * A new client-side simplerpc codec, for one connection.
- *
- * @example
- * ```ts
- * import { simpleRpcClient } from "@seed/rpc/simplerpc";
- * console.log(simpleRpcClient().name); // "simplerpc"
- * ```
- */
-export function simpleRpcClient(): SimpleRpcClientCodec {
-  return new SimpleRpcClientCodec();
-}
+export const simpleRpc: Dialect = Object.freeze({
+  name: "simplerpc",
+  delimiter: "\n",
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  client: (): Codec<string> => new SimpleRpcClientCodec(),
+  server: (): Codec<string> => new SimpleRpcServerCodec(),
+});

@@ -1,0 +1,485 @@
+/**
+ * The serving side of a peer, and the one dispatch path of every wire: an
+ * incoming request or notification finds its handler (own, registered names
+ * only), gets its {@linkcode CallContext}, runs under the bound on handlers
+ * at once, can be cancelled, and its reply goes back to the reply address it
+ * came from. Every delivery is settled once, with its outcome.
+ *
+ * Internal to the {@linkcode Peer}; {@linkcode Handler} is exported.
+ *
+ * @module
+ */
+
+import { BatchReplies } from "./batch.ts";
+import { CallTable } from "./call_table.ts";
+import type { Channel, Delivery, Outcome } from "./channel.ts";
+import { InboundCall } from "./context.ts";
+import type { CallContext } from "./context.ts";
+import { CallAgain, type ConnectionClosed, ErrorCode, RpcError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import type {
+  CancelMessage,
+  ErrorMessage,
+  ErrorObject,
+  Id,
+  InvalidMessage,
+  NotificationMessage,
+  RequestMessage,
+  ResultMessage,
+} from "./message.ts";
+import type { Peer } from "./peer.ts";
+import { ACCEPTED } from "./transport.ts";
+
+/**
+ * A function that serves one method. It receives the params exactly as the
+ * caller sent them (use a contract from `@seed/rpc/contract` to validate and
+ * type them) and returns the result, or a promise of it. Throw an
+ * {@linkcode RpcError} to choose the error code; any other exception is
+ * answered with -32603 and its message. A notification's handler may return
+ * anything: nobody sees it.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { Handler } from "@seed/rpc";
+ * const add: Handler = ({ a, b }) => a + b;
+ * assertEquals(add({ a: 1, b: 2 }, undefined as never), 3);
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export type Handler = (params: any, ctx: CallContext) => unknown;
+
+/** What a {@linkcode Dispatcher} needs from its peer. */
+export interface DispatcherOptions {
+  peer: Peer;
+  channel: Channel;
+  logger: Logger;
+  name: string;
+  /** The bound on handlers running at once. */
+  maxRunning: number;
+}
+
+/** Calls being served, by (reply address, id): two callers may share ids. */
+class InboundCalls {
+  #direct: CallTable<InboundCall>;
+  #byAddress: Map<string, CallTable<InboundCall>> | undefined;
+  #expected: number;
+
+  constructor(expected: number) {
+    this.#expected = expected;
+    this.#direct = new CallTable(expected);
+  }
+
+  #table(from: string | undefined): CallTable<InboundCall> | undefined {
+    return from === undefined ? this.#direct : this.#byAddress?.get(from);
+  }
+
+  get(from: string | undefined, id: Id): InboundCall | undefined {
+    return this.#table(from)?.get(id);
+  }
+
+  add(call: InboundCall): void {
+    const from = call.from;
+    let table = this.#table(from);
+    if (table === undefined) {
+      this.#byAddress ??= new Map();
+      this.#byAddress.set(from!, table = new CallTable(Math.min(this.#expected, 64)));
+    }
+    table.add(call);
+  }
+
+  remove(call: InboundCall): void {
+    const table = this.#table(call.from);
+    if (table === undefined || !table.remove(call)) return;
+    if (table.size === 0 && table !== this.#direct) this.#byAddress!.delete(call.from!);
+  }
+
+  /** Aborts every call and forgets them. */
+  abortAll(reason: unknown): void {
+    for (const call of this.#direct.drain()) call.abort(reason);
+    for (const table of this.#byAddress?.values() ?? []) {
+      for (const call of table.drain()) call.abort(reason);
+    }
+    this.#byAddress?.clear();
+  }
+}
+
+/** The serving side of one peer. */
+export class Dispatcher {
+  #peer: Peer;
+  #channel: Channel;
+  #logger: Logger;
+  #name: string;
+  #maxRunning: number;
+  #handlers = new Map<string, Handler>();
+  #calls: InboundCalls;
+  #running = 0;
+  #room: PromiseWithResolvers<void> | undefined;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #draining = false;
+  #closed = false;
+  /** Replies handed to the channel. */
+  sent = 0;
+  /** Messages that were not valid, answered or logged. */
+  invalid = 0;
+
+  constructor(options: DispatcherOptions) {
+    this.#peer = options.peer;
+    this.#channel = options.channel;
+    this.#logger = options.logger;
+    this.#name = options.name;
+    this.#maxRunning = options.maxRunning;
+    this.#calls = new InboundCalls(Math.min(options.maxRunning, 1024));
+  }
+
+  // ---- handlers -------------------------------------------------------------
+
+  /** Registers (or replaces) the handler for `method`. */
+  handle(method: string, handler: Handler): void {
+    if (typeof method !== "string" || method.length === 0) {
+      throw new TypeError("A method name must be a non-empty string");
+    }
+    if (method.startsWith("rpc.")) {
+      throw new TypeError(`'${method}': names starting with 'rpc.' are reserved by JSON-RPC`);
+    }
+    if (typeof handler !== "function") {
+      throw new TypeError(`The handler for '${method}' must be a function`);
+    }
+    this.#handlers.set(method, handler);
+  }
+
+  handles(method: string): boolean {
+    return this.#handlers.has(method);
+  }
+
+  // ---- the bound on running handlers ----------------------------------------
+
+  /** Handlers running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Whether the bound is reached: the peer stops reading until {@linkcode room}. */
+  get full(): boolean {
+    return this.#running >= this.#maxRunning;
+  }
+
+  /** Resolves when a handler finished and there is room again (or on close). */
+  room(): Promise<void> {
+    if (this.#closed || !this.full) return Promise.resolve();
+    this.#room ??= Promise.withResolvers<void>();
+    return this.#room.promise;
+  }
+
+  /** Resolves when no handler is running. */
+  idle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  /** From now on, requests are answered "Shutting down" and notifications dropped. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** Aborts every running handler; their replies are dropped. */
+  close(error: ConnectionClosed): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#calls.abortAll(error);
+    const room = this.#room;
+    this.#room = undefined;
+    room?.resolve();
+  }
+
+  // ---- one delivery -----------------------------------------------------------
+
+  /** Starts a batch: each entry is routed, then {@linkcode sealBatch}. */
+  openBatch(delivery: Delivery, size: number): BatchReplies {
+    return new BatchReplies(delivery, size);
+  }
+
+  /** Every entry of `batch` was routed; its replies leave once all are done. */
+  sealBatch(batch: BatchReplies): void {
+    if (batch.seal()) this.#flushBatch(batch);
+  }
+
+  /** A message that needed nothing more than routing (a reply, a cancel) is done. */
+  done(delivery: Delivery, batch: BatchReplies | undefined, outcome: Outcome): void {
+    if (batch === undefined) delivery.settle?.(outcome);
+    else if (batch.end(outcome)) this.#flushBatch(batch);
+  }
+
+  /** Serves one request: the handler's reply goes back to `delivery.from`. */
+  request(message: RequestMessage, delivery: Delivery, batch: BatchReplies | undefined): void {
+    const { id, method } = message;
+    if (this.#draining) {
+      if (batch === undefined && delivery.retryable === true) {
+        // Another consumer can take it: give it back rather than refuse it.
+        this.done(delivery, batch, "retry");
+        return;
+      }
+      this.#answer(errorReply(id, ErrorCode.ShuttingDown, "Shutting down"), delivery, batch);
+      return;
+    }
+    const handler = this.#handlers.get(method);
+    if (handler === undefined) {
+      this.#answer(errorReply(id, ErrorCode.MethodNotFound, "Method not found"), delivery, batch);
+      return;
+    }
+    if (id !== null && this.#calls.get(delivery.from, id) !== undefined) {
+      this.#answer(
+        errorReply(id, ErrorCode.InvalidRequest, "Invalid Request", "duplicate id in flight"),
+        delivery,
+        batch,
+      );
+      return;
+    }
+    const ctx = new InboundCall(this.#peer, method, id, message.meta, delivery, batch);
+    if (id !== null) this.#calls.add(ctx);
+    this.#running++;
+    let result: unknown;
+    try {
+      result = handler(message.params, ctx);
+    } catch (error) {
+      this.#failed(ctx, error);
+      return;
+    }
+    if (isPromiseLike(result)) this.#finishLater(result, ctx);
+    else this.#finish(ctx, success(id, result), "ok");
+  }
+
+  /** Runs a notification's handler; nothing is sent back. */
+  notification(
+    message: NotificationMessage,
+    delivery: Delivery,
+    batch: BatchReplies | undefined,
+  ): void {
+    const method = message.method;
+    if (this.#draining) {
+      this.#logger.warn(`${this.#name}: notification '${method}' dropped: shutting down`);
+      this.done(delivery, batch, delivery.retryable === true && !batch ? "retry" : "failed");
+      return;
+    }
+    const handler = this.#handlers.get(method);
+    if (handler === undefined) {
+      this.#logger.warn(`${this.#name}: notification for unknown method '${method}' dropped`);
+      this.done(delivery, batch, "failed");
+      return;
+    }
+    this.#running++;
+    const ctx = new InboundCall(this.#peer, method, undefined, message.meta, delivery, batch);
+    let result: unknown;
+    try {
+      result = handler(message.params, ctx);
+    } catch (error) {
+      this.#notificationDone(ctx, error);
+      return;
+    }
+    if (isPromiseLike(result)) this.#notificationLater(result, ctx);
+    else this.#notificationDone(ctx, undefined);
+  }
+
+  /** The caller gave up on a call it sent: abort that call's handler. */
+  cancel(message: CancelMessage, delivery: Delivery, batch: BatchReplies | undefined): void {
+    const call = this.#calls.get(delivery.from, message.id);
+    if (call !== undefined) {
+      this.#calls.remove(call);
+      call.abort(new DOMException(`Call ${message.id} was cancelled by the caller`, "AbortError"));
+    }
+    this.done(delivery, batch, "ok");
+  }
+
+  /** Input a codec could not read: answered where the dialect wants it, else logged. */
+  invalidMessage(
+    message: InvalidMessage,
+    delivery: Delivery,
+    batch: BatchReplies | undefined,
+  ): void {
+    this.invalid++;
+    if (message.answer) {
+      this.#logger.debug(`${this.#name}: answered invalid input`, message.error);
+      this.#answer({ kind: "error", id: message.id, error: message.error }, delivery, batch);
+    } else {
+      this.#logger.warn(`${this.#name}: dropped invalid input`, message.error);
+      this.done(delivery, batch, "failed");
+    }
+  }
+
+  // ---- finishing a call -------------------------------------------------------
+
+  /** Waits for an async handler, then finishes its call. */
+  async #finishLater(pending: PromiseLike<unknown>, ctx: InboundCall): Promise<void> {
+    let result: unknown;
+    try {
+      result = await pending;
+    } catch (error) {
+      this.#failed(ctx, error);
+      return;
+    }
+    this.#finish(ctx, success(ctx.id!, result), "ok");
+  }
+
+  /** A handler threw: an error reply, or a redelivery for {@linkcode CallAgain}. */
+  #failed(ctx: InboundCall, error: unknown): void {
+    if (error instanceof CallAgain && ctx.batch === undefined && ctx.delivery.retryable === true) {
+      this.#calls.remove(ctx);
+      this.#release();
+      ctx.delivery.settle?.(ctx.aborted ? "cancelled" : "retry");
+      return;
+    }
+    const reply: ErrorMessage = {
+      kind: "error",
+      id: ctx.id!,
+      error: this.#errorObject(error, ctx.method),
+    };
+    this.#finish(ctx, reply, "failed");
+  }
+
+  /**
+   * Sends a handler's reply (or files it in its batch). The handler's slot
+   * is released once the channel accepted the reply, so a caller that does
+   * not read its replies stops being served. The delivery is settled then.
+   */
+  #finish(ctx: InboundCall, reply: ResultMessage | ErrorMessage, outcome: Outcome): void {
+    this.#calls.remove(ctx);
+    const batch = ctx.batch;
+    if (batch !== undefined) {
+      if (!ctx.aborted) batch.slots[ctx.slot] = reply;
+      this.#release();
+      if (batch.end(ctx.aborted ? "cancelled" : outcome)) this.#flushBatch(batch);
+      return;
+    }
+    const delivery = ctx.delivery;
+    if (ctx.aborted || this.#closed) {
+      this.#release();
+      delivery.settle?.("cancelled");
+      return;
+    }
+    this.sent++;
+    const sent = this.#channel.send(reply, delivery.from);
+    if (sent === ACCEPTED) {
+      this.#release();
+      delivery.settle?.(outcome);
+    } else if (delivery.settle === undefined) {
+      sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
+    } else {
+      sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend)
+        .then(() => delivery.settle!(outcome));
+    }
+  }
+
+  async #notificationLater(pending: PromiseLike<unknown>, ctx: InboundCall): Promise<void> {
+    let failure: unknown;
+    try {
+      await pending;
+    } catch (error) {
+      failure = error ?? new Error(String(error));
+    }
+    this.#notificationDone(ctx, failure);
+  }
+
+  #notificationDone(ctx: InboundCall, failure: unknown): void {
+    if (failure !== undefined) {
+      this.#logger.warn(
+        `${this.#name}: notification '${ctx.method}' failed`,
+        this.#errorObject(failure),
+      );
+    }
+    this.#release();
+    this.done(ctx.delivery, ctx.batch, failure === undefined ? "ok" : "failed");
+  }
+
+  #releaseAfterSend = (): void => this.#release();
+
+  #releaseAfterFailedSend = (error: unknown): void => {
+    this.#onSendFailed(error);
+    this.#release();
+  };
+
+  #release(): void {
+    this.#running--;
+    if (this.#room !== undefined && this.#running < this.#maxRunning) {
+      const room = this.#room;
+      this.#room = undefined;
+      room.resolve();
+    }
+    if (this.#idle !== undefined && this.#running === 0) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle.resolve();
+    }
+  }
+
+  // ---- replies --------------------------------------------------------------
+
+  /** Sends a reply that needed no handler, or files it in its batch; settles `"failed"`. */
+  #answer(reply: ErrorMessage, delivery: Delivery, batch: BatchReplies | undefined): void {
+    if (batch !== undefined) {
+      batch.slots[batch.index] = reply;
+      if (batch.end("failed")) this.#flushBatch(batch);
+      return;
+    }
+    if (this.#closed) {
+      delivery.settle?.("failed");
+      return;
+    }
+    this.sent++;
+    const sent = this.#channel.send(reply, delivery.from).catch(this.#onSendFailed);
+    if (delivery.settle !== undefined) sent.then(() => delivery.settle!("failed"));
+  }
+
+  #flushBatch(batch: BatchReplies): void {
+    const delivery = batch.delivery;
+    const replies = batch.replies();
+    if (replies.length === 0 || this.#closed) {
+      delivery.settle?.(batch.outcome);
+      return;
+    }
+    this.sent++;
+    const channel = this.#channel;
+    const sent = channel.sendBatch === undefined
+      ? Promise.all(replies.map((reply) => channel.send(reply, delivery.from)))
+      : channel.sendBatch(replies, delivery.from);
+    const settled = sent.then(undefined, this.#onSendFailed);
+    if (delivery.settle !== undefined) settled.then(() => delivery.settle!(batch.outcome));
+  }
+
+  /**
+   * The error object for a handler's exception. An `RpcError` is deliberate
+   * and crosses as it is; anything else is unexpected: it crosses as -32603
+   * with its message (no stack), and is logged with its stack when `method`
+   * names the call it came from.
+   */
+  #errorObject(error: unknown, method?: string): ErrorObject {
+    if (error instanceof RpcError) return error.toJSON();
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof CallAgain) return { code: ErrorCode.CallAgainRefused, message };
+    if (method !== undefined && !(error instanceof DOMException && error.name === "AbortError")) {
+      this.#logger.warn(`${this.#name}: handler '${method}' threw`, error);
+    }
+    return { code: ErrorCode.InternalError, message };
+  }
+
+  #onSendFailed = (error: unknown): void => {
+    if (!this.#closed) this.#logger.debug(`${this.#name}: could not send a reply`, error);
+  };
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+function success(id: Id | null, result: unknown): ResultMessage {
+  return { kind: "result", id, result: result === undefined ? null : result };
+}
+
+function errorReply(id: Id | null, code: number, message: string, data?: unknown): ErrorMessage {
+  return {
+    kind: "error",
+    id,
+    error: data === undefined ? { code, message } : { code, message, data },
+  };
+}

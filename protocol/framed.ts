@@ -1,0 +1,288 @@
+/**
+ * {@linkcode framed}: a {@linkcode Channel} over one {@linkcode Transport}
+ * and one {@linkcode Codec}. Where a byte becomes a message: the transport
+ * yields a frame, the codec decodes it, and the channel hands it on as a
+ * {@linkcode Delivery}. Going out, the codec encodes a message into frames and
+ * the transport sends each one.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { framed, JsonRpcCodec, memoryPair } from "@seed/rpc";
+ *
+ * const [a, b] = memoryPair();
+ * const channel = framed(a, new JsonRpcCodec());
+ * await b.send('{"jsonrpc":"2.0","method":"ping","id":1}');
+ * assertEquals(channel.take(), { message: { kind: "request", id: 1, method: "ping" } });
+ * await channel.send({ kind: "result", id: 1, result: "pong" });
+ * assertEquals(b.take(), '{"jsonrpc":"2.0","result":"pong","id":1}');
+ * await channel.close();
+ * ```
+ *
+ * @module
+ */
+
+import type { Channel, Delivery } from "./channel.ts";
+import type { CloseReason } from "./close.ts";
+import type { Codec } from "./codec.ts";
+import { ErrorCode, FrameTooLarge } from "./errors.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import type { ErrorMessage, InvalidMessage, Message, ResultMessage } from "./message.ts";
+import { ACCEPTED, type Transport } from "./transport.ts";
+
+/**
+ * Options for {@linkcode framed}.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { type FramedOptions, silentLogger } from "@seed/rpc";
+ * const options: FramedOptions = { logger: silentLogger };
+ * assertEquals(options.logger, silentLogger);
+ * ```
+ */
+export interface FramedOptions {
+  /**
+   * Where a codec that throws, and replies that cannot be serialised, are
+   * logged.
+   *
+   * @default {consoleLogger}
+   */
+  logger?: Logger;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The channel {@linkcode framed} makes. Its `incoming` is itself: one reader.
+ *
+ * @typeParam F The transport's frame type.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { FramedChannel, JsonRpcCodec, memoryPair } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const channel = new FramedChannel(a, new JsonRpcCodec());
+ * assertEquals([channel.remote, channel.codec.name], ["memory", "jsonrpc"]);
+ * await channel.close();
+ * await b.closed;
+ * ```
+ */
+export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery> {
+  /** The codec, one per connection. */
+  readonly codec: Codec<F>;
+  /** The transport underneath. */
+  readonly transport: Transport<F>;
+  #frames: AsyncIterator<F>;
+  #logger: Logger;
+  /** A frame over the size limit was answered; the next read ends the stream. */
+  #ended = false;
+
+  /**
+   * Joins `transport` and `codec`; prefer {@linkcode framed}.
+   *
+   * @param transport The connection.
+   * @param codec The codec for this connection.
+   * @param options Where problems are logged.
+   */
+  constructor(transport: Transport<F>, codec: Codec<F>, options: FramedOptions = {}) {
+    this.transport = transport;
+    this.codec = codec;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#frames = transport.frames[Symbol.asyncIterator]();
+  }
+
+  /** Who is at the other end. */
+  get remote(): string | undefined {
+    return this.transport.remote;
+  }
+
+  /** Resolves once the transport is closed. */
+  get closed(): Promise<void> {
+    return this.transport.closed;
+  }
+
+  /** Why the transport closed, once it has. */
+  get closeReason(): CloseReason | undefined {
+    return this.transport.closeReason;
+  }
+
+  /** Every frame received, decoded. */
+  get incoming(): AsyncIterable<Delivery> {
+    return this;
+  }
+
+  /** This channel's only reader. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Delivery> {
+    return this;
+  }
+
+  /** A frame that has already arrived, decoded, or `undefined`. */
+  take(): Delivery | undefined {
+    const frame = this.transport.take?.();
+    return frame === undefined ? undefined : this.#decode(frame);
+  }
+
+  /** The next frame, decoded; the end of the transport's frames ends it. */
+  next(): Promise<IteratorResult<Delivery>> {
+    if (this.#ended) return Promise.resolve(DONE);
+    return this.#frames.next().then(this.#onFrame, this.#onFrameError);
+  }
+
+  /** Leaving a `for await` loop early only stops reading. */
+  return(): Promise<IteratorResult<Delivery>> {
+    return Promise.resolve(DONE);
+  }
+
+  #onFrame = (next: IteratorResult<F>): IteratorResult<Delivery> =>
+    next.done ? DONE : { done: false, value: this.#decode(next.value) };
+
+  /**
+   * A frame over the limit is the last thing read. It is answered here, at
+   * once (before the transport closes), where the dialect can carry an
+   * error; the peer then sees it as an `invalid` message to count and log,
+   * and the stream ends after it.
+   */
+  #onFrameError = (error: unknown): IteratorResult<Delivery> => {
+    if (!(error instanceof FrameTooLarge)) throw error;
+    this.#ended = true;
+    this.#logger.warn(`${this.remote ?? "framed"}: ${error.message}; closing the connection`);
+    const message: InvalidMessage = {
+      kind: "invalid",
+      id: null,
+      error: {
+        code: ErrorCode.FrameTooLarge,
+        message: "Frame too large",
+        data: `limit ${error.limit} bytes`,
+      },
+      answer: false,
+    };
+    this.send({ kind: "error", id: null, error: message.error }).catch(ignore);
+    return { done: false, value: { message } };
+  };
+
+  #decode(frame: F): Delivery {
+    try {
+      return { message: this.codec.decode(frame) };
+    } catch (error) {
+      // Codecs must not throw; if one does, the frame is logged and dropped.
+      this.#logger.error(`${this.remote ?? "framed"}: the ${this.codec.name} codec threw`, error);
+      const message: InvalidMessage = {
+        kind: "invalid",
+        id: null,
+        error: { code: ErrorCode.InternalError, message: "the codec threw" },
+        answer: false,
+      };
+      return { message };
+    }
+  }
+
+  /** Encodes `message` and sends its frames; `to` is ignored (one party). */
+  send(message: Message, _to?: string): Promise<void> {
+    let frames: readonly F[];
+    try {
+      frames = this.codec.encode(message);
+    } catch (error) {
+      if (message.kind !== "result" && message.kind !== "error") return Promise.reject(error);
+      frames = this.codec.encode(this.#unserialisable(message, error));
+    }
+    if (frames.length === 1) return this.transport.send(frames[0]!);
+    if (frames.length === 0) {
+      if (message.kind !== "request" && message.kind !== "notification") return ACCEPTED;
+      return Promise.reject(
+        new TypeError(`The ${this.codec.name} codec cannot carry ${message.kind}s`),
+      );
+    }
+    return this.#sendAll(frames);
+  }
+
+  /** Encodes the replies to one batch together where the codec has batches. */
+  sendBatch(messages: readonly Message[], _to?: string): Promise<void> {
+    const codec = this.codec;
+    if (codec.encodeBatch === undefined) {
+      let last: Promise<void> = ACCEPTED;
+      for (const message of messages) {
+        last.catch(ignore);
+        last = this.send(message);
+      }
+      return last;
+    }
+    let frames: readonly F[];
+    try {
+      frames = codec.encodeBatch(messages);
+    } catch {
+      // One reply could not be serialised: find it and answer it with an error.
+      frames = codec.encodeBatch(messages.map((message) => {
+        if (message.kind !== "result" && message.kind !== "error") return message;
+        try {
+          codec.encode(message);
+          return message;
+        } catch (error) {
+          return this.#unserialisable(message, error);
+        }
+      }));
+    }
+    return frames.length === 1 ? this.transport.send(frames[0]!) : this.#sendAll(frames);
+  }
+
+  /** Sends frames in order; resolves when the last was accepted. */
+  #sendAll(frames: readonly F[]): Promise<void> {
+    let last: Promise<void> = ACCEPTED;
+    for (const frame of frames) {
+      // Sends are accepted in order, so the last one speaks for all.
+      last.catch(ignore);
+      last = this.transport.send(frame);
+    }
+    return last;
+  }
+
+  #unserialisable(reply: ResultMessage | ErrorMessage, error: unknown): ErrorMessage {
+    this.#logger.error(`${this.remote ?? "framed"}: a reply could not be serialised`, error);
+    return {
+      kind: "error",
+      id: reply.id,
+      error: {
+        code: ErrorCode.InternalError,
+        message: "Internal error",
+        data: "the result could not be serialised",
+      },
+    };
+  }
+
+  /** Closes the transport. */
+  close(reason?: string | CloseReason): Promise<void> {
+    return this.transport.close(reason);
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * Joins a transport and a codec into a {@linkcode Channel}: frames in,
+ * deliveries out; messages in, frames out. Batches included.
+ *
+ * @param transport One connection.
+ * @param codec The codec for this connection (made per connection when it
+ * keeps state).
+ * @param options Where problems are logged.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { framed, JsonRpcCodec, memoryPair, Peer } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(framed(a, new JsonRpcCodec()), { handlers: { ping: () => "pong" } });
+ * const client = new Peer(framed(b, new JsonRpcCodec()));
+ * assertEquals(await client.call("ping"), "pong");
+ * await client.close();
+ * await server.closed;
+ * ```
+ */
+export function framed<F>(
+  transport: Transport<F>,
+  codec: Codec<F>,
+  options?: FramedOptions,
+): FramedChannel<F> {
+  return new FramedChannel(transport, codec, options);
+}
