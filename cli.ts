@@ -5,11 +5,13 @@
  * rpc serve tcp://127.0.0.1:4000                       # the demo API: echo, add, sleep, fail
  * rpc serve tcp://127.0.0.1:4000 --handlers ./api.ts   # a module's exported functions
  * rpc call tcp://127.0.0.1:4000 add '{"a": 1, "b": 2}' # prints 3
- * rpc notify tcp://127.0.0.1:4000 log '{"line": "hi"}'
+ * rpc notify tcp://127.0.0.1:4000 echo '{"line": "hi"}'
+ * rpc serve ws://127.0.0.1:8080/rpc                    # the same over WebSocket
  * ```
  *
  * Each verb takes `--dialect jsonrpc|simplerpc|quickrpc` (default
- * `jsonrpc`) and `--help`. URLs are `tcp://host:port` or `tls://host:port`;
+ * `jsonrpc`) and `--help`. URLs are `tcp://host:port`, `tls://host:port`,
+ * `ws://host:port/path` or `wss://host:port/path`;
  * quickrpc's own `tcp:host:port` and `tcpserv:iface:port` work too.
  *
  * Exit status: 0 done; 1 the remote side answered with an error (on
@@ -37,12 +39,15 @@ import {
   ConnectionClosed,
   type Dialect,
   type Handler,
+  type Listener,
   Peer,
   RemoteError,
   RpcError,
   Server,
 } from "./mod.ts";
-import { connect, listen } from "./transports/tcp.ts";
+import { connect as connectTcp, listen as listenTcp } from "./transports/tcp.ts";
+import { connect as connectWebSocket } from "./transports/websocket.ts";
+import { listen as listenWebSocket } from "./transports/websocket_server.ts";
 import { parseQuickRpcTransport } from "./protocol/dialects/quickrpc.ts";
 import { parseArgs, type ParsedArgs } from "./cli/parse_args.ts";
 import { DIALECTS } from "./cli/dialects.ts";
@@ -81,7 +86,8 @@ Verbs:
 Run 'rpc <verb> --help' for a verb's options.`,
   serve: `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE]
 
-Serves on <url> (tcp://host:port or tls://host:port; port 0 picks a free one)
+Serves on <url> (tcp://host:port, tls://host:port, ws://host:port/path or
+wss://host:port/path; port 0 picks a free one)
 and prints 'listening on <url>' once ready. Stops gracefully on SIGINT or
 SIGTERM, letting calls in flight finish (up to 5 s).
 
@@ -89,7 +95,7 @@ Options:
   --dialect D       jsonrpc (default), simplerpc or quickrpc
   --handlers FILE   serve the functions FILE exports, instead of the demo API:
                     echo(params), add({a, b}), sleep({ms}), fail({message, code?})
-  --cert, --key     PEM files, for tls://`,
+  --cert, --key     PEM files, for tls:// and wss://`,
   call: `Usage: rpc call <url> <method> [params-json] [--dialect D] [--timeout ms]
 
 Calls <method> with params (a JSON object or array) and prints the result as
@@ -99,7 +105,7 @@ connection failure, exit status 2.
 Options:
   --dialect D       jsonrpc (default), simplerpc or quickrpc
   --timeout ms      give up after this long (default 30000)
-  --ca FILE         a PEM certificate to trust, for tls://`,
+  --ca FILE         a PEM certificate to trust, for tls:// and wss://`,
   choria: `Usage: rpc choria ddl <agent.ts> [--export NAME]
 
 Prints the JSON DDL of the Choria external agent that <agent.ts> exports
@@ -114,7 +120,7 @@ Sends a notification (no reply). Exit status 2 on a connection failure.
 
 Options:
   --dialect D       jsonrpc (default), simplerpc or quickrpc
-  --ca FILE         a PEM certificate to trust, for tls://`,
+  --ca FILE         a PEM certificate to trust, for tls:// and wss://`,
 };
 
 const FLAGS = {
@@ -217,8 +223,10 @@ function urlOf(text: unknown, role: "connect" | "listen"): string {
       throw error instanceof UsageError ? error : new UsageError((error as Error).message);
     }
   }
-  if (!/^(tcp|tls):\/\/.+:\d+$/.test(value)) {
-    throw new UsageError(`'${value}' is not a tcp://host:port or tls://host:port URL`);
+  if (!/^(tcp|tls):\/\/.+:\d+$/.test(value) && !/^wss?:\/\/.+:\d+(\/.*)?$/.test(value)) {
+    throw new UsageError(
+      `'${value}' is not a tcp://host:port, tls://host:port, ws://host:port/path or wss://host:port/path URL`,
+    );
   }
   return value;
 }
@@ -273,10 +281,14 @@ async function serve(flags: ParsedArgs, output: Output, signal?: AbortSignal): P
   const handlers = flags.handlers === undefined
     ? demoHandlers()
     : await loadHandlers(String(flags.handlers));
-  const tls = url.startsWith("tls:")
+  const scheme = url.slice(0, url.indexOf(":"));
+  const tls = scheme === "tls" || scheme === "wss"
     ? {
-      cert: await readPem(flags.cert ?? throwUsage("tls:// needs --cert and --key"), "--cert"),
-      key: await readPem(flags.key ?? throwUsage("tls:// needs --cert and --key"), "--key"),
+      cert: await readPem(
+        flags.cert ?? throwUsage(`${scheme}:// needs --cert and --key`),
+        "--cert",
+      ),
+      key: await readPem(flags.key ?? throwUsage(`${scheme}:// needs --cert and --key`), "--key"),
     }
     : {};
   const logger = {
@@ -285,9 +297,11 @@ async function serve(flags: ParsedArgs, output: Output, signal?: AbortSignal): P
     error: (message: string, ...data: unknown[]) =>
       output.stderr(`error: ${message} ${data.map(String).join(" ")}`),
   };
-  let listener;
+  let listener: Listener<string>;
   try {
-    listener = listen(url, { dialect, logger, ...tls });
+    listener = scheme === "ws" || scheme === "wss"
+      ? listenWebSocket(url, { dialect, logger, ...tls })
+      : listenTcp(url, { dialect, logger, ...tls });
   } catch (error) {
     output.stderr(`rpc serve: cannot listen on ${url}: ${(error as Error).message}`);
     return 2;
@@ -337,7 +351,10 @@ async function callOrNotify(
   };
   let peer: Peer;
   try {
-    peer = new Peer(await connect(url, { dialect, caCerts, logger }), { logger, timeout });
+    const transport = /^wss?:/.test(url)
+      ? await connectWebSocket(url, { dialect, caCerts, logger })
+      : await connectTcp(url, { dialect, caCerts, logger });
+    peer = new Peer(transport, { logger, timeout });
   } catch (error) {
     output.stderr(`rpc ${verb}: cannot connect to ${url}: ${(error as Error).message}`);
     return 2;

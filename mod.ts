@@ -40,6 +40,7 @@ export type {
   ErrorObject,
   Id,
   InvalidMessage,
+  LostMessage,
   Message,
   Meta,
   NotificationMessage,
@@ -76,6 +77,12 @@ export {
   type PeerOptions,
   type PeerStats,
 } from "./protocol/peer.ts";
+export {
+  ReconnectingChannel,
+  type ReconnectingDetail,
+  type ReconnectOptions,
+} from "./protocol/reconnect.ts";
+export { PING_METHOD } from "./protocol/keepalive.ts";
 export {
   type AddOptions,
   type Connection,

@@ -39,6 +39,8 @@ export const CloseCode = {
   Failed: "failed",
   /** Nothing crossed the connection for longer than its idle timeout. */
   Idle: "idle",
+  /** The other side did not answer a keep-alive ping in time. */
+  Unresponsive: "unresponsive",
   /** The other side read nothing for longer than the write timeout. */
   WriteTimeout: "write-timeout",
   /** A frame was larger than the receiver's limit. */

@@ -27,6 +27,7 @@ import type {
   RequestMessage,
   ResultMessage,
 } from "./message.ts";
+import { PING_METHOD } from "./keepalive.ts";
 import type { Peer } from "./peer.ts";
 import { ACCEPTED } from "./transport.ts";
 
@@ -225,7 +226,11 @@ export class Dispatcher {
     }
     const handler = this.#handlers.get(method);
     if (handler === undefined) {
-      this.#answer(errorReply(id, ErrorCode.MethodNotFound, "Method not found"), delivery, batch);
+      if (method === PING_METHOD) {
+        this.#answer({ kind: "result", id, result: null }, delivery, batch, "ok");
+      } else {
+        this.#answer(errorReply(id, ErrorCode.MethodNotFound, "Method not found"), delivery, batch);
+      }
       return;
     }
     if (id !== null && this.#calls.get(delivery.from, id) !== undefined) {
@@ -414,20 +419,25 @@ export class Dispatcher {
 
   // ---- replies --------------------------------------------------------------
 
-  /** Sends a reply that needed no handler, or files it in its batch; settles `"failed"`. */
-  #answer(reply: ErrorMessage, delivery: Delivery, batch: BatchReplies | undefined): void {
+  /** Sends a reply that needed no handler, or files it in its batch, and settles. */
+  #answer(
+    reply: ResultMessage | ErrorMessage,
+    delivery: Delivery,
+    batch: BatchReplies | undefined,
+    outcome: Outcome = "failed",
+  ): void {
     if (batch !== undefined) {
       batch.slots[batch.index] = reply;
-      if (batch.end("failed")) this.#flushBatch(batch);
+      if (batch.end(outcome)) this.#flushBatch(batch);
       return;
     }
     if (this.#closed) {
-      delivery.settle?.("failed");
+      delivery.settle?.(outcome);
       return;
     }
     this.sent++;
     const sent = this.#channel.send(reply, delivery.from).catch(this.#onSendFailed);
-    if (delivery.settle !== undefined) sent.then(() => delivery.settle!("failed"));
+    if (delivery.settle !== undefined) sent.then(() => delivery.settle!(outcome));
   }
 
   #flushBatch(batch: BatchReplies): void {

@@ -187,7 +187,11 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
       if (message.kind !== "result" && message.kind !== "error") return Promise.reject(error);
       frames = this.codec.encode(this.#unserialisable(message, error));
     }
-    if (frames.length === 1) return this.transport.send(frames[0]!);
+    if (frames.length === 1) {
+      const sent = this.transport.send(frames[0]!);
+      if (sent === ACCEPTED || (message.kind !== "result" && message.kind !== "error")) return sent;
+      return sent.catch((error) => this.#replyTooLarge(message, error));
+    }
     if (frames.length === 0) {
       if (message.kind !== "request" && message.kind !== "notification") return ACCEPTED;
       return Promise.reject(
@@ -235,6 +239,24 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
       last = this.transport.send(frame);
     }
     return last;
+  }
+
+  /** A reply the transport refused as too large is answered with -32001 instead. */
+  #replyTooLarge(reply: ResultMessage | ErrorMessage, error: unknown): Promise<void> {
+    const tooLargeAlready = reply.kind === "error" && reply.error.code === ErrorCode.FrameTooLarge;
+    if (!(error instanceof FrameTooLarge) || tooLargeAlready) throw error;
+    this.#logger.warn(
+      `${this.remote ?? "framed"}: a reply was too large to send (${error.message})`,
+    );
+    return this.send({
+      kind: "error",
+      id: reply.id,
+      error: {
+        code: ErrorCode.FrameTooLarge,
+        message: "Reply too large",
+        data: `limit ${error.limit} bytes`,
+      },
+    });
   }
 
   #unserialisable(reply: ResultMessage | ErrorMessage, error: unknown): ErrorMessage {

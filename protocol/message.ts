@@ -2,10 +2,11 @@
  * The message model every codec decodes into and encodes from.
  *
  * A wire's bytes become a {@linkcode Message} in a {@linkcode Codec}; the
- * {@linkcode Peer} only ever sees messages. Six kinds exist: the five that
- * cross the wire (request, notification, result, error, cancel) and
- * `invalid`, which a codec produces for input it could not read so that the
- * peer can answer it. Wire housekeeping that a dialect needs (mushroom's
+ * {@linkcode Peer} only ever sees messages. Seven kinds exist: the five that
+ * cross the wire (request, notification, result, error, cancel), and two
+ * that never do: `invalid`, which a codec produces for input it could not
+ * read so that the peer can answer it, and `lost`, which a channel produces
+ * for a call whose transport went away. Wire housekeeping that a dialect needs (mushroom's
  * heartbeats and acknowledgements, say) stays inside that dialect's channel:
  * the peer never sees it.
  *
@@ -22,6 +23,8 @@
  *
  * @module
  */
+
+import type { CloseReason } from "./close.ts";
 
 /**
  * A request identifier. Our own peers number their calls from 1; a remote may
@@ -188,6 +191,30 @@ export interface CancelMessage {
 }
 
 /**
+ * A call the channel lost: the transport that carried request `id` went
+ * away before its reply came, and the channel will not deliver one (a
+ * reconnecting channel that does not keep calls across connections). It
+ * never crosses the wire: the caller rejects the call with
+ * {@linkcode ConnectionClosed} for `reason`.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { LostMessage } from "@seed/rpc";
+ * const m: LostMessage = { kind: "lost", id: 3, reason: { code: "failed", message: "reset" } };
+ * assertEquals(m.reason.code, "failed");
+ * ```
+ */
+export interface LostMessage {
+  /** Discriminant. */
+  kind: "lost";
+  /** The id of our request that will get no reply. */
+  id: Id;
+  /** Why. */
+  reason: CloseReason;
+}
+
+/**
  * Input a codec could not turn into a valid message. It never crosses the
  * wire as such: the peer answers it with an error reply carrying `id` and
  * `error` when `answer` is true, and logs it otherwise.
@@ -245,4 +272,5 @@ export type Message =
   | ResultMessage
   | ErrorMessage
   | CancelMessage
+  | LostMessage
   | InvalidMessage;

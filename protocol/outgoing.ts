@@ -280,6 +280,12 @@ export class OutgoingCalls {
     }
   }
 
+  /** Rejects the call `id` with `error`: the channel lost it. */
+  lose(id: Id, error: unknown): void {
+    const call = this.#calls.get(id);
+    if (call !== undefined && this.#remove(call)) call.reject(error);
+  }
+
   /** Rejects every call in flight and every waiter, and every call from now on. */
   close(error: ConnectionClosed): void {
     if (this.#closeError !== undefined) return;

@@ -38,6 +38,7 @@ import { Dispatcher, type Handler } from "./dispatch.ts";
 import { ConnectionClosed } from "./errors.ts";
 import { framed } from "./framed.ts";
 import { jsonRpc } from "./jsonrpc.ts";
+import { KeepAlive } from "./keepalive.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { Message } from "./message.ts";
 import {
@@ -118,6 +119,15 @@ export interface PeerOptions {
    * @default {"counter"}
    */
   ids?: IdSource;
+  /**
+   * Milliseconds of silence after which the peer pings the other side
+   * (`rpc.ping`); no answer within as long again closes the channel
+   * (`CloseCode.Unresponsive`). Any answer counts, even "Method not found",
+   * so it works against any server of the dialect. 0: never.
+   *
+   * @default {0}
+   */
+  keepAlive?: number;
   /**
    * Where malformed input, failed notifications and dropped replies are logged.
    *
@@ -224,6 +234,7 @@ export class Peer {
   #closing = false;
   #closeReason: CloseReason | undefined;
   #closed: Promise<void>;
+  #keepAlive: KeepAlive | undefined;
 
   /**
    * Starts serving at once: messages are read from the next tick on, so
@@ -259,6 +270,16 @@ export class Peer {
     });
     if (options.handlers !== undefined) {
       for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);
+    }
+    const keepAlive = timeoutOption(options.keepAlive, 0);
+    if (keepAlive > 0) {
+      this.#keepAlive = new KeepAlive({
+        received: () => this.#received,
+        call: (method, params, callOptions) => this.call(method, params, callOptions),
+        close: (reason) => this.close(reason),
+        name: this.#name,
+        logger: this.#logger,
+      }, keepAlive);
     }
     const reading = this.#readLoop();
     this.#closed = Promise.all([reading, channel.closed]).then(() => {});
@@ -524,6 +545,10 @@ export class Peer {
       case "cancel":
         dispatcher.cancel(message, delivery, batch);
         return;
+      case "lost":
+        this.#outgoing.lose(message.id, new ConnectionClosed(message.reason));
+        dispatcher.done(delivery, batch, "ok");
+        return;
       case "invalid":
         dispatcher.invalidMessage(message, delivery, batch);
         return;
@@ -537,6 +562,7 @@ export class Peer {
     this.#closing = true;
     this.#closeReason = reason;
     const error = new ConnectionClosed(reason);
+    this.#keepAlive?.stop();
     this.#outgoing.close(error);
     this.#dispatcher.close(error);
     this.#channel.close(reason).catch(ignore);

@@ -137,7 +137,7 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
     [["call", "tcp://127.0.0.1:1"], "rpc call: a method name is required"],
     [
       ["call", "http://x:1", "m"],
-      "rpc call: 'http://x:1' is not a tcp://host:port or tls://host:port URL",
+      "rpc call: 'http://x:1' is not a tcp://host:port, tls://host:port, ws://host:port/path",
     ],
     [["call", "tcp://127.0.0.1:1", "m", "{oops"], "rpc call: params must be JSON, got '{oops'"],
     [["call", "tcp://127.0.0.1:1", "m", "7"], "rpc call: params must be a JSON object or array"],
@@ -150,6 +150,7 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
     [["notify", "tcpserv::1", "m"], "rpc notify: 'tcpserv::1' is a quickrpc server string"],
     [["serve"], "rpc serve: a URL is required"],
     [["serve", "tls://127.0.0.1:0"], "rpc serve: tls:// needs --cert and --key"],
+    [["serve", "wss://127.0.0.1:0/"], "rpc serve: wss:// needs --cert and --key"],
     [
       ["serve", "tcp://127.0.0.1:0", "--handlers", "/no/such/file.ts"],
       "rpc serve: cannot load handlers",
@@ -188,4 +189,35 @@ Deno.test("rpc choria ddl prints the example agent's DDL, as committed beside it
   assertEquals(none.code, 2);
   assertStringIncludes(none.stderr, "exports no agent");
   assertEquals((await rpc("choria", "lint", "x.ts")).code, 2);
+});
+
+Deno.test("rpc serve + call + notify over WebSocket, every dialect, same exit statuses", async () => {
+  for (const dialect of ["jsonrpc", "simplerpc", "quickrpc"]) {
+    const server = await serve("ws://127.0.0.1:0/rpc", "--dialect", dialect);
+    assertMatch(server.url, /^ws:\/\/127\.0\.0\.1:\d+\/rpc$/);
+    const added = await rpc("call", server.url, "add", '{"a": 2, "b": 3}', "--dialect", dialect);
+    assertEquals([added.code, added.stdout, added.stderr], [
+      0,
+      dialect === "simplerpc" ? '{"result":5}\n' : "5\n",
+      "",
+    ]);
+    const failed = await rpc(
+      "call",
+      server.url,
+      "fail",
+      '{"message": "nope"}',
+      "--dialect",
+      dialect,
+    );
+    assertEquals([failed.code, failed.stdout], [1, ""]);
+    assertStringIncludes(failed.stderr, "nope");
+    assertEquals((await rpc("notify", server.url, "echo", "{}", "--dialect", dialect)).code, 0);
+    assertEquals((await server.stop("SIGTERM")).code, 0);
+  }
+  const refused = await rpc("call", "ws://127.0.0.1:1/rpc", "add", "{}");
+  assertEquals(refused.code, 2);
+  assertStringIncludes(refused.stderr, "cannot connect to ws://127.0.0.1:1/rpc");
+  const bad = await rpc("call", "http://127.0.0.1:1/", "add");
+  assertEquals(bad.code, 2);
+  assertStringIncludes(bad.stderr, "is not a tcp://host:port");
 });

@@ -32,7 +32,7 @@ import {
 import type { Dialect } from "../protocol/dialect.ts";
 import { ConnectionClosed } from "../protocol/errors.ts";
 import { ACCEPTED, type Transport } from "../protocol/transport.ts";
-import { FrameQueue } from "./_frame_queue.ts";
+import { FrameQueue } from "../protocol/_frame_queue.ts";
 
 /**
  * Options for {@linkcode memoryPair}.

@@ -38,7 +38,7 @@ import { type CloseReason, toCloseReason } from "../protocol/close.ts";
 import { ConnectionClosed, ErrorCode, NotDelivered } from "../protocol/errors.ts";
 import type { Message } from "../protocol/message.ts";
 import { ACCEPTED } from "../protocol/transport.ts";
-import { FrameQueue } from "./_frame_queue.ts";
+import { FrameQueue } from "../protocol/_frame_queue.ts";
 
 /**
  * One settled delivery, as {@linkcode MemoryBusOptions.onSettle} sees it.

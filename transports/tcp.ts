@@ -66,7 +66,7 @@ import type { Dialect } from "../protocol/dialect.ts";
 import { ConnectionClosed, FrameTooLarge } from "../protocol/errors.ts";
 import { consoleLogger, type Logger } from "../protocol/logger.ts";
 import { ACCEPTED, type Listener, type Transport } from "../protocol/transport.ts";
-import { FrameQueue } from "./_frame_queue.ts";
+import { FrameQueue } from "../protocol/_frame_queue.ts";
 
 /**
  * Options for a TCP or TLS connection.

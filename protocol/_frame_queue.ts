@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { CloseReason } from "../protocol/close.ts";
-import { ConnectionClosed } from "../protocol/errors.ts";
+import type { CloseReason } from "./close.ts";
+import { ConnectionClosed } from "./errors.ts";
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 

@@ -1,0 +1,452 @@
+/**
+ * {@linkcode ReconnectingChannel}: a channel that opens a new transport when
+ * its transport drops, with exponential backoff and jitter, until it is
+ * closed. A {@linkcode Peer} on it lives across reconnects: its handlers are
+ * registered once, and only closing the channel closes the peer.
+ *
+ * What happens to calls when the connection drops (`pending`):
+ *
+ * - `"reject"` (the default): our calls that were sent on the dropped
+ *   connection reject with {@linkcode ConnectionClosed} (the server that
+ *   got them is gone, so their replies will never come), and handlers still
+ *   running for calls that came on it see `ctx.signal` abort; their replies
+ *   are dropped. Each connection's calls are told apart (they carry their
+ *   connection as reply address), so ids never mix across connections.
+ * - `"keep"`: nothing is rejected; calls stay pending until their timeout.
+ *   For dialects whose server keeps a session across connections.
+ *
+ * Either way, what is sent while no connection is up is queued (up to
+ * `maxQueued` messages) and sent, in order, once one is.
+ *
+ * Events: `open` each time a connection opens, `reconnecting` (a
+ * `CustomEvent` whose `detail` is `{ attempt, delay, reason }`) before each
+ * wait, and `close` (detail: the {@linkcode CloseReason}) once, at the end.
+ *
+ * @example A TCP client that comes back after a server restart
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Peer, ReconnectingChannel, Server } from "@seed/rpc";
+ * import { connect, listen } from "@seed/rpc/tcp";
+ *
+ * const first = new Server({ handlers: { who: () => "first" } })
+ *   .serve(listen("tcp://127.0.0.1:0"));
+ * const addr = first.addr;
+ * const channel = new ReconnectingChannel({ open: () => connect(addr), minDelay: 20 });
+ * const client = new Peer(channel);
+ * assertEquals(await client.call("who"), "first");
+ * await first.shutdown();
+ *
+ * const second = new Server({ handlers: { who: () => "second" } }).serve(listen(addr));
+ * await new Promise((resolve) => channel.addEventListener("open", resolve, { once: true }));
+ * assertEquals(await client.call("who"), "second");
+ * await client.close();
+ * await second.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+import type { Channel, Delivery } from "./channel.ts";
+import { CloseCode, type CloseReason, closeReason, toCloseReason } from "./close.ts";
+import type { Dialect } from "./dialect.ts";
+import { ConnectionClosed } from "./errors.ts";
+import { FramedChannel } from "./framed.ts";
+import { jsonRpc } from "./jsonrpc.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import type { Id, Message } from "./message.ts";
+import { ACCEPTED, type Transport } from "./transport.ts";
+import { FrameQueue } from "./_frame_queue.ts";
+
+/**
+ * Options for a {@linkcode ReconnectingChannel}.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ReconnectOptions } from "@seed/rpc";
+ * import { connect } from "@seed/rpc/tcp";
+ * const options: ReconnectOptions = {
+ *   open: () => connect("tcp://127.0.0.1:4000"),
+ *   minDelay: 100,
+ *   maxDelay: 10_000,
+ *   pending: "reject",
+ * };
+ * assertEquals(options.maxDelay, 10_000);
+ * ```
+ */
+export interface ReconnectOptions {
+  /** Opens a new connection; called at the start and after each drop. */
+  open: () => Promise<Transport<string>>;
+  /**
+   * The dialect; its client codec is made for each connection.
+   *
+   * @default {each connection's `dialect`, else `jsonRpc`}
+   */
+  dialect?: Dialect;
+  /**
+   * Milliseconds before the first retry; each failed attempt doubles it.
+   *
+   * @default {250}
+   */
+  minDelay?: number;
+  /**
+   * The longest wait between attempts, in milliseconds.
+   *
+   * @default {30000}
+   */
+  maxDelay?: number;
+  /**
+   * Failed attempts in a row after which the channel gives up and closes.
+   *
+   * @default {Infinity}
+   */
+  maxAttempts?: number;
+  /**
+   * What happens to calls in flight when a connection drops (see the
+   * module docs).
+   *
+   * @default {"reject"}
+   */
+  pending?: "reject" | "keep";
+  /**
+   * Messages held while no connection is up; beyond it `send` rejects.
+   *
+   * @default {1024}
+   */
+  maxQueued?: number;
+  /**
+   * Called after each reconnect (not the first open), before anything
+   * queued meanwhile is sent: resubscribe here. Errors are logged.
+   */
+  onReconnect?: () => unknown;
+  /**
+   * Where drops and failed attempts are logged.
+   *
+   * @default {consoleLogger}
+   */
+  logger?: Logger;
+}
+
+/**
+ * The detail of a `reconnecting` event.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ReconnectingDetail } from "@seed/rpc";
+ * const detail: ReconnectingDetail = {
+ *   attempt: 1,
+ *   delay: 240,
+ *   reason: { code: "remote", message: "closed by the other end" },
+ * };
+ * assertEquals(detail.attempt, 1);
+ * ```
+ */
+export interface ReconnectingDetail {
+  /** 1 for the first retry after a drop, then 2, 3... */
+  readonly attempt: number;
+  /** Milliseconds until the attempt. */
+  readonly delay: number;
+  /** Why the last connection ended, or why the last attempt failed. */
+  readonly reason: CloseReason;
+}
+
+/** A connection that stayed up this long resets the backoff. */
+const STABLE_MS = 1000;
+
+interface Queued {
+  message: Message;
+  to: string | undefined;
+  done: PromiseWithResolvers<void>;
+}
+
+/**
+ * A channel over a sequence of connections. See the module docs.
+ *
+ * @example Events
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer, ReconnectingChannel, Server } from "@seed/rpc";
+ *
+ * const server = new Server({ handlers: { ping: () => "pong" } });
+ * const channel = new ReconnectingChannel({
+ *   open: () => {
+ *     const [serverEnd, clientEnd] = memoryPair();
+ *     server.add(serverEnd);
+ *     return Promise.resolve(clientEnd);
+ *   },
+ * });
+ * const opened: string[] = [];
+ * channel.addEventListener("open", () => opened.push("open"));
+ * const client = new Peer(channel);
+ * assertEquals(await client.call("ping"), "pong");
+ * assertEquals([opened, channel.connected], [["open"], true]);
+ * await client.close();
+ * await server.shutdown();
+ * ```
+ */
+export class ReconnectingChannel extends EventTarget implements Channel {
+  #options: ReconnectOptions;
+  #logger: Logger;
+  #keep: boolean;
+  #inbox = new FrameQueue<Delivery>();
+  #queue: Queued[] = [];
+  #current: FramedChannel<string> | undefined;
+  /** Numbers each connection; stamped on deliveries as their reply address. */
+  #generation = 0;
+  /** Our requests sent on the current connection and not yet answered. */
+  #outstanding = new Set<Id>();
+  /** Requests received on the current connection and not yet answered. */
+  #serving = new Set<Id>();
+  #reason: CloseReason | undefined;
+  #retry: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined;
+  #closed = Promise.withResolvers<void>();
+  #running: Promise<void>;
+  #remote: string | undefined;
+  #reconnects = 0;
+
+  /** Starts connecting at once. */
+  constructor(options: ReconnectOptions) {
+    super();
+    this.#options = options;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#keep = options.pending === "keep";
+    this.#running = this.#run();
+  }
+
+  /** Whether a connection is up now. */
+  get connected(): boolean {
+    return this.#current !== undefined;
+  }
+
+  /** How many times a dropped connection was replaced. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /** Who is at the other end of the current (or last) connection. */
+  get remote(): string | undefined {
+    return this.#remote;
+  }
+
+  /** Everything received, over every connection, in order. */
+  get incoming(): AsyncIterable<Delivery> {
+    return this.#inbox;
+  }
+
+  /** A delivery that has already arrived, or `undefined`. */
+  take(): Delivery | undefined {
+    return this.#inbox.take();
+  }
+
+  /** Resolves once the channel is closed. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** Why the channel closed, once it has. */
+  get closeReason(): CloseReason | undefined {
+    return this.#reason;
+  }
+
+  /**
+   * Sends on the current connection, or queues until one is up. A reply
+   * addressed to an earlier connection is dropped: the caller is gone.
+   */
+  send(message: Message, to?: string): Promise<void> {
+    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    const current = this.#current;
+    if (current === undefined) return this.#enqueue(message, to);
+    if (!this.#keep && (message.kind === "result" || message.kind === "error")) {
+      if (to !== undefined && to !== String(this.#generation)) return ACCEPTED;
+      if (message.id !== null) this.#serving.delete(message.id);
+    }
+    if (!this.#keep && message.kind === "request" && message.id !== null) {
+      this.#outstanding.add(message.id);
+    }
+    return current.send(message);
+  }
+
+  /** Sends the replies to one batch together, on the connection it came from. */
+  sendBatch(messages: readonly Message[], to?: string): Promise<void> {
+    const current = this.#current;
+    if (current === undefined || this.#reason !== undefined) {
+      let last: Promise<void> = ACCEPTED;
+      for (const message of messages) {
+        last.catch(() => {});
+        last = this.send(message, to);
+      }
+      return last;
+    }
+    if (!this.#keep) {
+      if (to !== undefined && to !== String(this.#generation)) return ACCEPTED;
+      for (const message of messages) {
+        if ((message.kind === "result" || message.kind === "error") && message.id !== null) {
+          this.#serving.delete(message.id);
+        }
+      }
+    }
+    return current.sendBatch(messages);
+  }
+
+  /** Stops reconnecting and closes the current connection. */
+  async close(reason?: string | CloseReason): Promise<void> {
+    if (this.#reason === undefined) {
+      const why = toCloseReason(reason);
+      this.#reason = why;
+      this.#inbox.end(why);
+      const retry = this.#retry;
+      if (retry !== undefined) {
+        clearTimeout(retry.timer);
+        retry.resolve();
+      }
+      for (const queued of this.#queue.splice(0)) {
+        queued.done.reject(new ConnectionClosed(why));
+        queued.done.promise.catch(() => {});
+      }
+      await this.#current?.close(why);
+      await this.#running;
+      this.dispatchEvent(new CustomEvent("close", { detail: why }));
+      this.#closed.resolve();
+    }
+    return this.#closed.promise;
+  }
+
+  #enqueue(message: Message, to: string | undefined): Promise<void> {
+    // A reply for a connection that is gone has nobody to go to.
+    if (!this.#keep && (message.kind === "result" || message.kind === "error")) return ACCEPTED;
+    if (this.#queue.length >= (this.#options.maxQueued ?? 1024)) {
+      return Promise.reject(
+        new ConnectionClosed(closeReason(CloseCode.Failed, "not connected, and the queue is full")),
+      );
+    }
+    const done = Promise.withResolvers<void>();
+    this.#queue.push({ message, to, done });
+    return done.promise;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    let reason: CloseReason | undefined;
+    while (this.#reason === undefined) {
+      if (reason !== undefined) {
+        const delay = this.#delay(Math.max(1, failures));
+        this.dispatchEvent(
+          new CustomEvent<ReconnectingDetail>("reconnecting", {
+            detail: { attempt: Math.max(1, failures), delay, reason },
+          }),
+        );
+        await this.#sleep(delay);
+        if (this.#reason !== undefined) return;
+      }
+      let transport: Transport<string>;
+      try {
+        transport = await this.#options.open();
+      } catch (error) {
+        failures++;
+        reason = closeReason(CloseCode.Failed, `could not connect: ${(error as Error).message}`);
+        this.#logger.debug(reason.message);
+        if (failures >= (this.#options.maxAttempts ?? Infinity)) {
+          this.close(closeReason(CloseCode.Failed, `gave up after ${failures} attempts`));
+          return;
+        }
+        continue;
+      }
+      if (this.#reason !== undefined) {
+        await transport.close(this.#reason);
+        return;
+      }
+      const opened = Date.now();
+      reason = await this.#serve(transport);
+      failures = Date.now() - opened >= STABLE_MS ? 0 : failures + 1;
+      if (this.#reason === undefined) {
+        this.#logger.debug(`${this.#remote ?? "reconnecting"}: connection lost: ${reason.message}`);
+      }
+    }
+  }
+
+  /** Runs one connection until it ends; resolves with why. */
+  async #serve(transport: Transport<string>): Promise<CloseReason> {
+    const dialect = this.#options.dialect ?? transport.dialect ?? jsonRpc;
+    const channel = new FramedChannel(transport, dialect.client(), { logger: this.#logger });
+    const generation = ++this.#generation;
+    const from = this.#keep ? undefined : String(generation);
+    this.#remote = transport.remote;
+    this.#current = channel;
+    const pumping = this.#pump(channel, from);
+    this.dispatchEvent(new Event("open"));
+    if (generation > 1) {
+      this.#reconnects++;
+      try {
+        await this.#options.onReconnect?.();
+      } catch (error) {
+        this.#logger.warn(`${this.#remote}: onReconnect failed`, error);
+      }
+    }
+    for (const queued of this.#queue.splice(0)) {
+      this.send(queued.message, queued.to).then(queued.done.resolve, queued.done.reject);
+    }
+    await pumping;
+    this.#current = undefined;
+    await channel.close();
+    const reason = channel.closeReason ?? closeReason(CloseCode.Remote, "connection ended");
+    if (from !== undefined) this.#forget(from, reason);
+    return reason;
+  }
+
+  /** Hands on what one connection receives, until it ends. */
+  async #pump(channel: FramedChannel<string>, from: string | undefined): Promise<void> {
+    try {
+      for await (const delivery of channel.incoming) {
+        const room = this.#inbox.push(from === undefined ? delivery : this.#track(delivery, from));
+        if (room !== undefined) await room.catch(() => {});
+      }
+    } catch (error) {
+      this.#logger.debug(`${this.#remote}: reading failed`, error);
+    }
+  }
+
+  /** Notes what a delivery asks and answers, and stamps its connection. */
+  #track(delivery: Delivery, from: string): Delivery {
+    const messages = Array.isArray(delivery.message)
+      ? delivery.message as readonly Message[]
+      : [delivery.message as Message];
+    for (const message of messages) {
+      if (message.kind === "request" && message.id !== null) this.#serving.add(message.id);
+      else if ((message.kind === "result" || message.kind === "error") && message.id !== null) {
+        this.#outstanding.delete(message.id);
+      }
+    }
+    return { message: delivery.message, from };
+  }
+
+  /** The connection `from` is gone: its calls are lost, both ways. */
+  #forget(from: string, reason: CloseReason): void {
+    const lost: Message[] = [];
+    for (const id of this.#outstanding) lost.push({ kind: "lost", id, reason });
+    for (const id of this.#serving) lost.push({ kind: "cancel", id });
+    this.#outstanding.clear();
+    this.#serving.clear();
+    if (lost.length > 0 && this.#reason === undefined) this.#inbox.push({ message: lost, from });
+  }
+
+  /** Exponential backoff with jitter: between half and all of the step. */
+  #delay(attempt: number): number {
+    const min = this.#options.minDelay ?? 250;
+    const max = this.#options.maxDelay ?? 30_000;
+    const step = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
+    return Math.round(step / 2 + Math.random() * step / 2);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#retry = {
+        timer: setTimeout(() => {
+          this.#retry = undefined;
+          resolve();
+        }, ms),
+        resolve,
+      };
+    });
+  }
+}

@@ -1,0 +1,142 @@
+// A raw WebSocket client on a plain TCP socket, for hostile tests: it does the
+// handshake by hand, then sends whatever frames the test asks for, and reads
+// only when told to (so it can be a client that never reads, or never
+// answers a ping).
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class RawWebSocket {
+  #conn: Deno.TcpConn;
+  #buffered = new Uint8Array(0);
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  /** Connects and upgrades; resolves with the status line and headers. */
+  static async connect(url: string, headers: Record<string, string> = {}): Promise<RawWebSocket> {
+    const target = new URL(url);
+    const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+    const socket = new RawWebSocket(conn);
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    await socket.#write(encoder.encode(
+      `GET ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+        `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
+    ));
+    const head = await socket.#readUntil("\r\n\r\n");
+    if (!head.startsWith("HTTP/1.1 101")) {
+      conn.close();
+      throw new Error(`upgrade refused: ${head.split("\r\n")[0]}`);
+    }
+    return socket;
+  }
+
+  /** Sends one frame (masked, as a client must). */
+  async send(
+    payload: string | Uint8Array,
+    opcode = typeof payload === "string" ? 1 : 2,
+  ): Promise<void> {
+    const data = typeof payload === "string" ? encoder.encode(payload) : payload;
+    const head: number[] = [0x80 | opcode];
+    if (data.length < 126) head.push(0x80 | data.length);
+    else if (data.length < 65536) head.push(0x80 | 126, data.length >> 8, data.length & 0xff);
+    else {
+      head.push(0x80 | 127, 0, 0, 0, 0);
+      for (let shift = 24; shift >= 0; shift -= 8) head.push((data.length >>> shift) & 0xff);
+    }
+    const mask = [0x12, 0x34, 0x56, 0x78];
+    const frame = new Uint8Array(head.length + 4 + data.length);
+    frame.set(head);
+    frame.set(mask, head.length);
+    for (let i = 0; i < data.length; i++) frame[head.length + 4 + i] = data[i]! ^ mask[i % 4]!;
+    await this.#write(frame);
+  }
+
+  /** Reads the next frame: its opcode and payload (text for text frames). */
+  async receive(): Promise<{ opcode: number; text: string; code?: number }> {
+    await this.#fill(2);
+    let length = this.#buffered[1]! & 0x7f;
+    let offset = 2;
+    if (length === 126) {
+      await this.#fill(4);
+      length = (this.#buffered[2]! << 8) | this.#buffered[3]!;
+      offset = 4;
+    } else if (length === 127) {
+      await this.#fill(10);
+      length = 0;
+      for (let i = 2; i < 10; i++) length = length * 256 + this.#buffered[i]!;
+      offset = 10;
+    }
+    await this.#fill(offset + length);
+    const opcode = this.#buffered[0]! & 0x0f;
+    const payload = this.#buffered.slice(offset, offset + length);
+    this.#buffered = this.#buffered.slice(offset + length);
+    if (opcode === 8) {
+      const code = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : undefined;
+      return { opcode, code, text: decoder.decode(payload.subarray(2)) };
+    }
+    return { opcode, text: decoder.decode(payload) };
+  }
+
+  /** Reads frames until a text frame; answers nothing (pings go unanswered). */
+  async receiveText(): Promise<string> {
+    while (true) {
+      const frame = await this.receive();
+      if (frame.opcode === 1) return frame.text;
+      if (frame.opcode === 8) throw new Error(`closed: ${frame.code} ${frame.text}`);
+    }
+  }
+
+  /** Reads frames until the close frame (or the end); resolves with its code. */
+  async closed(): Promise<number | undefined> {
+    try {
+      while (true) {
+        const frame = await this.receive();
+        if (frame.opcode === 8) return frame.code;
+      }
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+  }
+
+  async #fill(length: number): Promise<void> {
+    const chunk = new Uint8Array(64 * 1024);
+    while (this.#buffered.length < length) {
+      const n = await this.#conn.read(chunk);
+      if (n === null) throw new Error("connection ended");
+      const next = new Uint8Array(this.#buffered.length + n);
+      next.set(this.#buffered);
+      next.set(chunk.subarray(0, n), this.#buffered.length);
+      this.#buffered = next;
+    }
+  }
+
+  async #readUntil(marker: string): Promise<string> {
+    while (true) {
+      const text = decoder.decode(this.#buffered);
+      const at = text.indexOf(marker);
+      if (at !== -1) {
+        this.#buffered = this.#buffered.slice(
+          encoder.encode(text.slice(0, at + marker.length)).length,
+        );
+        return text.slice(0, at);
+      }
+      await this.#fill(this.#buffered.length + 1);
+    }
+  }
+}

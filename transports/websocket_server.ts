@@ -1,0 +1,347 @@
+/**
+ * The WebSocket wire, server side, on `Deno.serve`:
+ *
+ * - {@linkcode websocketHandler} mounts an endpoint in your own
+ *   `Deno.serve` handler: it answers requests for its path (upgrading them,
+ *   or refusing them with a status code before any upgrade) and leaves the
+ *   others to you. Each connection goes into a {@linkcode Server}.
+ * - {@linkcode listen}`("ws://host:port/path")` is the simple case: a
+ *   {@linkcode Listener} for `server.serve(...)`, with its own `Deno.serve`
+ *   (`wss://` with `cert` and `key`).
+ *
+ * Before upgrading, a request is checked in this order: its path (others
+ * are not ours), that it asks for a WebSocket (426 otherwise), its `Origin`
+ * against `origins` (403), your `authorize` hook (401, or the `Response` it
+ * returns), a subprotocol both sides know when `protocols` is given (400),
+ * and that the server takes connections (503). The server side detects a
+ * dead client in bounded time: Deno pings each socket and closes it when no
+ * pong comes within `idleTimeout`.
+ *
+ * @example Mount an endpoint beside your own routes
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Peer, Server } from "@seed/rpc";
+ * import { connect } from "@seed/rpc/websocket";
+ * import { websocketHandler } from "@seed/rpc/websocket/server";
+ *
+ * const server = new Server({ handlers: { hello: ({ name }) => `hello ${name}` } });
+ * const rpc = websocketHandler(server, {
+ *   path: "/rpc",
+ *   authorize: (request) => request.headers.get("authorization") === "Bearer let-me-in",
+ * });
+ * const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) =>
+ *   (await rpc(request)) ?? new Response("the rest of your app", { status: 200 }));
+ * const url = `ws://127.0.0.1:${http.addr.port}/rpc`;
+ * const client = new Peer(await connect(url, { headers: { authorization: "Bearer let-me-in" } }));
+ * assertEquals(await client.call("hello", { name: "Ada" }), "hello Ada");
+ * await client.close();
+ * await server.shutdown();
+ * await http.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+import type { Dialect } from "../protocol/dialect.ts";
+import type { Listener, Transport } from "../protocol/transport.ts";
+import type { Server } from "../protocol/server.ts";
+import { consoleLogger } from "../protocol/logger.ts";
+import { FrameQueue } from "../protocol/_frame_queue.ts";
+import { CloseCode, closeReason } from "../protocol/close.ts";
+import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
+
+/**
+ * Options of a WebSocket endpoint.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { jsonRpc } from "@seed/rpc";
+ * import { simpleRpc } from "@seed/rpc/simplerpc";
+ * import type { WebSocketEndpointOptions } from "@seed/rpc/websocket/server";
+ * const options: WebSocketEndpointOptions = {
+ *   path: "/rpc",
+ *   origins: ["https://app.example.net"],
+ *   protocols: { jsonrpc: jsonRpc, simplerpc: simpleRpc },
+ * };
+ * assertEquals(Object.keys(options.protocols!), ["jsonrpc", "simplerpc"]);
+ * ```
+ */
+export interface WebSocketEndpointOptions extends WebSocketOptions {
+  /**
+   * The path of the endpoint; requests for other paths are not its own.
+   *
+   * @default {"/"}
+   */
+  path?: string;
+  /**
+   * Origins allowed to connect (`https://app.example.net`). A request with
+   * another `Origin` is refused with 403; one without (not from a browser)
+   * is let through. Left out, every origin is allowed.
+   */
+  origins?: readonly string[];
+  /**
+   * Decides, from the upgrade request, whether to upgrade: `true`, or
+   * `false` (401), or a `Response` to answer with (a 403, a redirect).
+   * Left out, everyone is let in.
+   */
+  authorize?: (request: Request) => boolean | Response | Promise<boolean | Response>;
+  /**
+   * Subprotocols and their dialects. The first subprotocol the client
+   * offers that is listed here is chosen, and the connection speaks its
+   * dialect; a client that offers none gets `dialect`, one that offers only
+   * unknown ones gets 400. Left out, subprotocols are ignored.
+   */
+  protocols?: Readonly<Record<string, Dialect>>;
+  /**
+   * Milliseconds within which a client must answer Deno's ping; 0 turns the
+   * pings off.
+   *
+   * @default {30000}
+   */
+  idleTimeout?: number;
+}
+
+/**
+ * Options for {@linkcode listen}.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { WebSocketListenOptions } from "@seed/rpc/websocket/server";
+ * const options: WebSocketListenOptions = { cert: "-----BEGIN CERTIFICATE-----\n...", key: "..." };
+ * assertEquals(typeof options.key, "string");
+ * ```
+ */
+export interface WebSocketListenOptions extends Omit<WebSocketEndpointOptions, "path"> {
+  /** PEM certificate chain; required for `wss://`. */
+  cert?: string;
+  /** PEM private key; required for `wss://`. */
+  key?: string;
+}
+
+/**
+ * What an endpoint reads of `Deno.serve`'s handler info: the remote address
+ * (a `Deno.ServeHandlerInfo` fits).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ServeInfo } from "@seed/rpc/websocket/server";
+ * const info: ServeInfo = { remoteAddr: { hostname: "127.0.0.1", port: 50123 } };
+ * assertEquals(info.remoteAddr?.port, 50123);
+ * ```
+ */
+export interface ServeInfo {
+  /** Who connected. */
+  readonly remoteAddr?: { readonly hostname?: string; readonly port?: number };
+}
+
+/** Where an upgraded connection goes, and whether one may come now. */
+interface Sink {
+  accepting(): boolean;
+  take(transport: Transport<string>): void;
+}
+
+/** Checks a request and upgrades it; `undefined` when the path is not ours. */
+function endpoint(
+  sink: Sink,
+  options: WebSocketEndpointOptions,
+): (request: Request, info?: ServeInfo) => Promise<Response | undefined> {
+  const path = options.path ?? "/";
+  const origins = options.origins === undefined ? undefined : new Set(options.origins);
+  const logger = options.logger ?? consoleLogger;
+  const idleTimeout = Math.ceil((options.idleTimeout ?? 30_000) / 1000);
+  return async (request, info) => {
+    if (new URL(request.url).pathname !== path) return undefined;
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return refuse(426, "This endpoint speaks WebSocket only", { upgrade: "websocket" });
+    }
+    const origin = request.headers.get("origin");
+    if (origins !== undefined && origin !== null && !origins.has(origin)) {
+      logger.debug(`refused a WebSocket from origin ${origin}`);
+      return refuse(403, "Origin not allowed");
+    }
+    if (options.authorize !== undefined) {
+      let verdict: boolean | Response;
+      try {
+        verdict = await options.authorize(request);
+      } catch (error) {
+        logger.error("the authorize hook threw", error);
+        return refuse(500, "Authorization failed");
+      }
+      if (verdict instanceof Response) return verdict;
+      if (verdict !== true) return refuse(401, "Unauthorized");
+    }
+    let dialect = options.dialect;
+    let protocol: string | undefined;
+    const offered = (request.headers.get("sec-websocket-protocol") ?? "")
+      .split(",").map((name) => name.trim()).filter((name) => name !== "");
+    if (options.protocols !== undefined && offered.length > 0) {
+      protocol = offered.find((name) => Object.hasOwn(options.protocols!, name));
+      if (protocol === undefined) {
+        return refuse(400, `No supported subprotocol (offered: ${offered.join(", ")})`);
+      }
+      dialect = options.protocols[protocol];
+    }
+    if (!sink.accepting()) return refuse(503, "Not accepting connections");
+    // Read before upgrading: the request is gone afterwards.
+    const addr = info?.remoteAddr;
+    const remote = addr?.hostname === undefined
+      ? undefined
+      : `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
+    const { socket, response } = Deno.upgradeWebSocket(request, { protocol, idleTimeout });
+    sink.take(new WebSocketTransport(socket, { ...options, dialect, remote }));
+    return response;
+  };
+}
+
+function refuse(status: number, text: string, headers: Record<string, string> = {}): Response {
+  return new Response(`${text}\n`, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/**
+ * An endpoint for your own `Deno.serve` handler: every connection it
+ * upgrades is added to `server`. The function resolves with the response
+ * for requests to its path, and with `undefined` for the others, so your
+ * handler can go on with them.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Server } from "@seed/rpc";
+ * import { websocketHandler } from "@seed/rpc/websocket/server";
+ *
+ * const handle = websocketHandler(new Server(), { path: "/rpc" });
+ * assertEquals(await handle(new Request("http://localhost/elsewhere")), undefined);
+ * assertEquals((await handle(new Request("http://localhost/rpc")))?.status, 426);
+ * ```
+ */
+export function websocketHandler<S>(
+  server: Server<S>,
+  options: WebSocketEndpointOptions = {},
+): (request: Request, info?: ServeInfo) => Promise<Response | undefined> {
+  return endpoint({
+    accepting: () => server.accepting,
+    take: (transport) => void server.add(transport),
+  }, options);
+}
+
+/**
+ * Parses `ws://host:port/path` or `wss://host:port/path`.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { parseWebSocketUrl } from "@seed/rpc/websocket/server";
+ * assertEquals(parseWebSocketUrl("wss://[::1]:4000/rpc"), {
+ *   secure: true,
+ *   hostname: "::1",
+ *   port: 4000,
+ *   path: "/rpc",
+ * });
+ * ```
+ */
+export function parseWebSocketUrl(
+  url: string | URL,
+): { secure: boolean; hostname: string; port: number; path: string } {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new TypeError(`Expected a ws:// or wss:// URL, got '${parsed.href}'`);
+  }
+  if (parsed.port === "") throw new TypeError(`A port is required in '${parsed.href}'`);
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  return {
+    secure: parsed.protocol === "wss:",
+    hostname,
+    port: Number(parsed.port),
+    path: parsed.pathname,
+  };
+}
+
+/**
+ * A WebSocket endpoint on its own `Deno.serve`, as a {@linkcode Listener}.
+ * Made by {@linkcode listen}.
+ *
+ * @example
+ * ```ts
+ * import { assertMatch } from "@std/assert";
+ * import { listen } from "@seed/rpc/websocket/server";
+ * const listener = listen("ws://127.0.0.1:0/rpc");
+ * assertMatch(listener.addr, /^ws:\/\/127\.0\.0\.1:\d+\/rpc$/);
+ * await listener.close();
+ * ```
+ */
+export class WebSocketListener implements Listener<string> {
+  /** Where it listens, with the real port (`ws://127.0.0.1:54321/rpc`). */
+  readonly addr: string;
+  #http: Deno.HttpServer<Deno.NetAddr>;
+  #queue = new FrameQueue<Transport<string>>();
+  #closing = false;
+
+  /** Prefer {@linkcode listen}. */
+  constructor(url: string | URL, options: WebSocketListenOptions = {}) {
+    const { secure, hostname, port, path } = parseWebSocketUrl(url);
+    if (secure && (options.cert === undefined || options.key === undefined)) {
+      throw new TypeError("wss:// needs the cert and key options (PEM)");
+    }
+    const handle = endpoint({
+      accepting: () => !this.#closing,
+      take: (transport) => {
+        this.#queue.push(transport)?.catch(() => transport.close("not accepted"));
+      },
+    }, { ...options, path });
+    const serveOptions = {
+      hostname,
+      port,
+      onListen() {},
+      ...(secure ? { cert: options.cert!, key: options.key! } : {}),
+    };
+    this.#http = Deno.serve(
+      serveOptions,
+      async (request, info) => (await handle(request, info)) ?? refuse(404, "Not found"),
+    );
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    this.addr = `${secure ? "wss" : "ws"}://${host}:${this.#http.addr.port}${path}`;
+  }
+
+  /** Stops accepting: the HTTP server stops; open connections stay open. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#queue.end(closeReason(CloseCode.Shutdown, "listener closed"));
+    await this.#http.shutdown();
+  }
+
+  /** Each upgraded connection, until the listener is closed. */
+  [Symbol.asyncIterator](): AsyncIterator<Transport<string>> {
+    return this.#queue;
+  }
+}
+
+/**
+ * Listens on `ws://host:port/path` (or `wss://` with `cert` and `key`),
+ * with its own `Deno.serve`; port 0 picks a free one. Give it to
+ * `server.serve(...)`.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Peer, Server } from "@seed/rpc";
+ * import { connect } from "@seed/rpc/websocket";
+ * import { listen } from "@seed/rpc/websocket/server";
+ *
+ * const server = new Server({ handlers: { ping: () => "pong" } })
+ *   .serve(listen("ws://127.0.0.1:0/rpc", { origins: ["http://localhost:8000"] }));
+ * const client = new Peer(await connect(server.addr));
+ * assertEquals(await client.call("ping"), "pong");
+ * await client.close();
+ * await server.shutdown();
+ * ```
+ */
+export function listen(url: string | URL, options: WebSocketListenOptions = {}): WebSocketListener {
+  return new WebSocketListener(url, options);
+}
