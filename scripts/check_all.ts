@@ -8,9 +8,11 @@
 //   6. deno test --doc (tests/ and every JSDoc example), sanitizers on (deno.json)
 //
 // Every step runs even when an earlier one failed, so one run shows every
-// problem. The last line is `tests: N passed, N failed`: N passed and failed
-// are the test counts from deno test; each failed check step adds one failure.
-// Exit status is 0 only when everything passed.
+// problem. The last line is `tests: N passed, N failed, N skipped`: the test
+// counts from deno test; each failed check step adds one failure. A test
+// skips itself only when a service it needs is missing (a browser, a broker),
+// and says which; in CI (CI=true) a skipped test counts as a failure. Exit
+// status is 0 only when everything passed.
 //
 // Extra arguments are passed to deno test (a file, --filter ...); with them,
 // only the test step runs.
@@ -64,14 +66,26 @@ for (const step of steps) {
 
 let passed = 0;
 let failed = 0;
+const skipped: string[] = [];
 try {
   const xml = await Deno.readTextFile(junit);
   const head = xml.match(/<testsuites\b[^>]*>/)?.[0] ?? "";
   const count = (name: string) => Number(head.match(new RegExp(`\\b${name}="(\\d+)"`))?.[1] ?? 0);
+  for (const match of xml.matchAll(/<testcase\b[^>]*\bname="([^"]*)"[^>]*>\s*<skipped\b/g)) {
+    skipped.push(match[1]!);
+  }
   failed = count("failures") + count("errors");
-  passed = count("tests") - failed;
+  passed = count("tests") - failed - skipped.length;
 } catch {
   // deno test did not get as far as writing a report; its step failed.
+}
+if (skipped.length > 0) {
+  console.log(`\nskipped (a service they need is missing; see their output):`);
+  for (const name of skipped) console.log(`  ${name}`);
+  if (Deno.env.get("CI") === "true") {
+    console.log("in CI a skipped test is a failure");
+    failedSteps.push("skipped tests in CI");
+  }
 }
 await Deno.remove(junit).catch(() => {});
 
@@ -80,5 +94,5 @@ await Deno.remove(junit).catch(() => {});
 const uncounted = failedSteps.filter((name) => name !== testStep.name || failed === 0);
 failed += uncounted.length;
 if (failedSteps.length > 0) console.log(`\nfailed steps: ${failedSteps.join(", ")}`);
-console.log(`tests: ${passed} passed, ${failed} failed`);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped.length} skipped`);
 Deno.exit(failedSteps.length === 0 && failed === 0 ? 0 : 1);

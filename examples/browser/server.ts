@@ -1,0 +1,113 @@
+// `deno task browser-demo`: serves the example page and its RPC endpoint on
+// 127.0.0.1 and prints the URL. The page's script is built from the
+// library's own modules for the browser when the server starts
+// (`deno bundle --platform browser examples/browser/app.ts`).
+//
+//   deno task browser-demo          # http://127.0.0.1:8000/
+//   deno task browser-demo 9000     # another port
+
+import { Server } from "../../mod.ts";
+import { websocketHandler } from "../../transports/websocket_server.ts";
+import { BrowserDemo } from "./contract.ts";
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>@seed/rpc in the browser</title>
+<style>
+  body { font: 15px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
+  li { margin: 0.2rem 0; }
+  pre { background: #f4f4f4; padding: 0.8rem; }
+</style>
+</head>
+<body>
+<h1>@seed/rpc in the browser</h1>
+<p>This page talks to its server over a WebSocket, with one typed contract for both ends:
+typed calls, a push from the server, a call from the server that the page answers, a cancelled
+call, a call the server's contract refuses, and a reconnect when the server restarts.</p>
+<ol id="log"></ol>
+<pre id="results"></pre>
+<script type="module" src="/app.js"></script>
+</body>
+</html>
+`;
+
+/** Builds the page's script from the library's modules, for the browser. */
+export async function buildBrowserBundle(): Promise<string> {
+  const entry = new URL("./app.ts", import.meta.url).pathname;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "browser", "--minify", entry],
+    stdin: "null",
+  }).output();
+  if (code !== 0) throw new Error(`deno bundle failed: ${new TextDecoder().decode(stderr)}`);
+  return new TextDecoder().decode(stdout);
+}
+
+/** A running demo: its URL, and a way to stop it. */
+export interface BrowserDemoServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Serves the page, its script and the RPC endpoint on 127.0.0.1:`port`. */
+export function startBrowserDemo(bundle: string, port = 0): BrowserDemoServer {
+  let cancelled = false;
+  const rpc = new Server({
+    handlers: (connection) =>
+      BrowserDemo.handlers({
+        add: ({ a, b }) => a + b,
+        hello: async ({ name }) => {
+          const { agent } = await BrowserDemo.remote(connection.peer).whoAreYou();
+          return `hello ${name}, you run ${agent}`;
+        },
+        subscribe: () => {
+          BrowserDemo.remote(connection.peer).news({ text: "the server says hi to everyone" });
+          return null;
+        },
+        slow: ({ ms }, ctx) =>
+          new Promise((resolve, reject) => {
+            cancelled = false;
+            const timer = setTimeout(() => resolve(ms), ms);
+            ctx.signal.addEventListener("abort", () => {
+              cancelled = true;
+              clearTimeout(timer);
+              reject(ctx.signal.reason);
+            }, { once: true });
+          }),
+        lastCancelled: () => cancelled,
+      }),
+  });
+  // The endpoint is made once the port, and so the page's origin, is known.
+  const routes: { rpc?: ReturnType<typeof websocketHandler> } = {};
+  const http = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/") return new Response(PAGE, { headers: { "content-type": "text/html" } });
+    if (path === "/app.js") {
+      return new Response(bundle, { headers: { "content-type": "text/javascript" } });
+    }
+    return (await routes.rpc?.(request)) ?? new Response("Not found", { status: 404 });
+  });
+  const origin = `http://127.0.0.1:${http.addr.port}`;
+  // Only this page's own origin may connect.
+  routes.rpc = websocketHandler(rpc, { path: "/rpc", origins: [origin] });
+  return {
+    url: `${origin}/`,
+    port: http.addr.port,
+    async stop() {
+      await rpc.shutdown({ deadline: 0 });
+      await http.shutdown();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const port = Number(Deno.args[0] ?? 8000);
+  const demo = startBrowserDemo(await buildBrowserBundle(), port);
+  console.log(`browser demo: open ${demo.url}`);
+  Deno.addSignalListener("SIGINT", async () => {
+    await demo.stop();
+    Deno.exit(0);
+  });
+}

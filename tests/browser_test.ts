@@ -1,0 +1,74 @@
+// The browser example in real headless Chromium: the page, built from the
+// library's modules, calls its server through a typed contract, receives a
+// push, answers a call from the server, cancels a call, is refused by the
+// contract, and reconnects when the server restarts.
+//
+// Needs Debian's `chromium` (or $CHROMIUM). Without it the test is skipped
+// with the reason; in CI (CI=true) a missing browser is a failure.
+
+import { buildBrowserBundle, startBrowserDemo } from "../examples/browser/server.ts";
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { Chromium, findChromium } from "./_chromium.ts";
+
+const executable = await findChromium();
+const inCI = Deno.env.get("CI") === "true";
+if (executable === undefined && !inCI) {
+  console.warn(
+    "browser_test.ts: skipped: no chromium found (apt-get install chromium, or set CHROMIUM)",
+  );
+}
+
+interface Results {
+  add?: number;
+  hello?: string;
+  push?: string;
+  cancel?: string;
+  serverSawCancel?: boolean;
+  refused?: number;
+  ready?: boolean;
+  reconnected?: boolean;
+  afterReconnect?: number;
+  error?: string;
+}
+
+Deno.test({
+  name: "browser: the example page in headless Chromium, through a server restart",
+  ignore: executable === undefined && !inCI,
+  sanitizeResources: true,
+  sanitizeOps: true,
+  fn: async () => {
+    if (executable === undefined) throw new Error("chromium is required in CI and was not found");
+    const bundle = await buildBrowserBundle();
+    assert(!bundle.includes("Deno."), "the browser bundle must not touch Deno");
+    let demo = startBrowserDemo(bundle);
+    const port = demo.port;
+    const browser = await Chromium.launch(executable);
+    try {
+      const page = await browser.open(demo.url);
+      const ready = await page.waitFor<Results>("window.results?.ready && window.results");
+      assertEquals(ready.error, undefined);
+      assertEquals(ready.add, 42);
+      assertStringIncludes(ready.hello!, "hello browser, you run Mozilla/5.0");
+      assertStringIncludes(ready.hello!, "Chrome");
+      assertEquals(ready.push, "the server says hi to everyone");
+      assertEquals(ready.cancel, "TimeoutError");
+      assertEquals(ready.serverSawCancel, true);
+      assertEquals(ready.refused, -32602);
+      // What the page did is shown in the page itself.
+      const lines = await page.evaluate<string[]>(
+        "[...document.querySelectorAll('#log li')].map((li) => li.textContent)",
+      );
+      assertEquals(lines.at(-1), "done");
+      assert(lines.some((line) => line.startsWith("pushed by the server")));
+
+      // The server restarts on the same port; the page reconnects by itself.
+      await demo.stop();
+      demo = startBrowserDemo(bundle, port);
+      const after = await page.waitFor<Results>("window.results?.afterReconnect && window.results");
+      assertEquals([after.reconnected, after.afterReconnect], [true, 2]);
+    } finally {
+      await browser.close();
+      await demo.stop();
+    }
+  },
+});
