@@ -50,9 +50,14 @@ export type {
 export type { Codec } from "./protocol/codec.ts";
 export type { Dialect } from "./protocol/dialect.ts";
 export type { Channel, Delivery, Outcome } from "./protocol/channel.ts";
-export { ACCEPTED, type Listener, type Transport } from "./protocol/transport.ts";
+export { ACCEPTED, InvalidFrame, type Listener, type Transport } from "./protocol/transport.ts";
 export { framed, FramedChannel, type FramedOptions } from "./protocol/framed.ts";
-export { CANCEL_METHOD, jsonRpc, JsonRpcCodec } from "./protocol/jsonrpc.ts";
+export {
+  CANCEL_METHOD,
+  jsonRpc,
+  JsonRpcCodec,
+  type JsonRpcCodecOptions,
+} from "./protocol/jsonrpc.ts";
 export { CloseCode, type CloseReason, closeReason, toCloseReason } from "./protocol/close.ts";
 export {
   CallAgain,
@@ -83,6 +88,7 @@ export {
   type ReconnectOptions,
 } from "./protocol/reconnect.ts";
 export { PING_METHOD } from "./protocol/keepalive.ts";
+export { ConcurrencyLimit } from "./protocol/limit.ts";
 export {
   type AddOptions,
   type Connection,

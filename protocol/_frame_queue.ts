@@ -15,6 +15,10 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
 export class FrameQueue<F> implements AsyncIterableIterator<F> {
   /** Frames it holds before `push` starts waiting. */
   readonly highWaterMark: number;
+  /** Total size (by `sizeOf`) it holds before `push` starts waiting. */
+  readonly highWaterBytes: number;
+  #sizeOf: ((frame: F) => number) | undefined;
+  #bytes = 0;
   #items: F[] = [];
   #head = 0;
   #ended = false;
@@ -24,13 +28,33 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   #finished = Promise.withResolvers<void>();
   #room: PromiseWithResolvers<void> | undefined;
 
-  constructor(highWaterMark = 1024) {
+  /**
+   * @param highWaterMark Frames held before `push` waits.
+   * @param highWaterBytes Total size held before `push` waits.
+   * @param sizeOf The size of a frame (its length, for text).
+   */
+  constructor(
+    highWaterMark = 1024,
+    highWaterBytes = Infinity,
+    sizeOf?: (frame: F) => number,
+  ) {
     this.highWaterMark = highWaterMark;
+    this.highWaterBytes = highWaterBytes;
+    this.#sizeOf = sizeOf;
   }
 
   /** Frames waiting to be read. */
   get length(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** The total size of the frames waiting to be read. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #full(): boolean {
+    return this.length > this.highWaterMark || this.#bytes > this.highWaterBytes;
   }
 
   /** Resolves when the reader has been told the frames ended (after the last one). */
@@ -51,7 +75,8 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
       return undefined;
     }
     this.#items.push(frame);
-    if (this.length <= this.highWaterMark) return undefined;
+    if (this.#sizeOf !== undefined) this.#bytes += this.#sizeOf(frame);
+    if (!this.#full()) return undefined;
     this.#room ??= Promise.withResolvers<void>();
     return this.#room.promise;
   }
@@ -69,6 +94,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
     if (discard) {
       this.#items = [];
       this.#head = 0;
+      this.#bytes = 0;
     }
     if (this.#reader !== undefined && this.length === 0) {
       const reader = this.#reader;
@@ -96,6 +122,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   #take(): F {
     const value = this.#items[this.#head]!;
     this.#items[this.#head++] = undefined as F;
+    if (this.#sizeOf !== undefined) this.#bytes -= this.#sizeOf(value);
     if (this.#head === this.#items.length) {
       this.#items.length = 0;
       this.#head = 0;
@@ -103,7 +130,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
-    if (this.#room !== undefined && this.length <= this.highWaterMark) {
+    if (this.#room !== undefined && !this.#full()) {
       const room = this.#room;
       this.#room = undefined;
       room.resolve();

@@ -86,6 +86,11 @@ export interface Delivery {
   settle?(outcome: Outcome): void;
   /** Whether the channel can deliver it again (settled `"retry"`). Default false. */
   readonly retryable?: boolean;
+  /**
+   * How big it was on the wire (characters of a text frame), counted against
+   * the peer's `maxConcurrentBytes` while it is handled.
+   */
+  readonly size?: number;
 }
 
 /**

@@ -51,6 +51,15 @@ export interface Codec<F> {
   /** A short name for logs and the CLI (`jsonrpc`, `simplerpc`, ...). */
   readonly name: string;
   /**
+   * Whether replies must leave in the order their requests arrived (a
+   * dialect without ids on the wire, such as simplerpc's server side). The
+   * channel then holds a reply until those before it are sent; its send
+   * resolves only once it is, so a reply waiting for its turn keeps its
+   * handler's slot and a slow call pauses reading instead of piling up
+   * replies. Every request must then be answered.
+   */
+  readonly inOrder?: boolean;
+  /**
    * Encodes one message into the frames to send, in order: usually one;
    * none when the dialect has no way to carry this kind (a cancel in
    * simplerpc) or holds it back (a reply that must wait for an earlier one);

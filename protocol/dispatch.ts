@@ -28,6 +28,7 @@ import type {
   ResultMessage,
 } from "./message.ts";
 import { PING_METHOD } from "./keepalive.ts";
+import type { ConcurrencyLimit } from "./limit.ts";
 import type { Peer } from "./peer.ts";
 import { ACCEPTED } from "./transport.ts";
 
@@ -58,6 +59,10 @@ export interface DispatcherOptions {
   name: string;
   /** The bound on handlers running at once. */
   maxRunning: number;
+  /** The bound on the size of the calls being handled at once. */
+  maxBytes: number;
+  /** A bound shared with other peers (a server's). */
+  shared: ConcurrencyLimit | undefined;
 }
 
 /** Calls being served, by (reply address, id): two callers may share ids. */
@@ -112,9 +117,14 @@ export class Dispatcher {
   #logger: Logger;
   #name: string;
   #maxRunning: number;
+  #maxBytes: number;
+  #shared: ConcurrencyLimit | undefined;
   #handlers = new Map<string, Handler>();
   #calls: InboundCalls;
+  /** Handlers running, replies being sent, batches open. */
   #running = 0;
+  /** The size of the calls whose handlers have not finished. */
+  #bytes = 0;
   #room: PromiseWithResolvers<void> | undefined;
   #idle: PromiseWithResolvers<void> | undefined;
   #draining = false;
@@ -130,6 +140,8 @@ export class Dispatcher {
     this.#logger = options.logger;
     this.#name = options.name;
     this.#maxRunning = options.maxRunning;
+    this.#maxBytes = options.maxBytes;
+    this.#shared = options.shared;
     this.#calls = new InboundCalls(Math.min(options.maxRunning, 1024));
   }
 
@@ -160,16 +172,30 @@ export class Dispatcher {
     return this.#running;
   }
 
-  /** Whether the bound is reached: the peer stops reading until {@linkcode room}. */
+  /**
+   * Whether a bound is reached (handlers, bytes, or the shared limit): the
+   * peer stops reading until {@linkcode room}.
+   */
   get full(): boolean {
-    return this.#running >= this.#maxRunning;
+    return this.#ownFull() || this.#shared?.full === true;
   }
 
-  /** Resolves when a handler finished and there is room again (or on close). */
-  room(): Promise<void> {
-    if (this.#closed || !this.full) return Promise.resolve();
-    this.#room ??= Promise.withResolvers<void>();
-    return this.#room.promise;
+  #ownFull(): boolean {
+    return this.#running >= this.#maxRunning || this.#bytes >= this.#maxBytes;
+  }
+
+  /** Resolves when there is room again under every bound (or on close). */
+  async room(): Promise<void> {
+    while (!this.#closed) {
+      if (this.#ownFull()) {
+        this.#room ??= Promise.withResolvers<void>();
+        await this.#room.promise;
+      } else if (this.#shared?.full) {
+        await this.#shared.room();
+      } else {
+        return;
+      }
+    }
   }
 
   /** Resolves when no handler is running. */
@@ -196,8 +222,13 @@ export class Dispatcher {
 
   // ---- one delivery -----------------------------------------------------------
 
-  /** Starts a batch: each entry is routed, then {@linkcode sealBatch}. */
+  /**
+   * Starts a batch: each entry is routed (waiting for {@linkcode room}
+   * between entries), then {@linkcode sealBatch}. The batch holds its bytes
+   * until its replies are sent.
+   */
   openBatch(delivery: Delivery, size: number): BatchReplies {
+    this.#acquire(delivery.size ?? 0);
     return new BatchReplies(delivery, size);
   }
 
@@ -243,7 +274,7 @@ export class Dispatcher {
     }
     const ctx = new InboundCall(this.#peer, method, id, message.meta, delivery, batch);
     if (id !== null) this.#calls.add(ctx);
-    this.#running++;
+    this.#acquire(batch === undefined ? delivery.size ?? 0 : 0);
     let result: unknown;
     try {
       result = handler(message.params, ctx);
@@ -273,7 +304,7 @@ export class Dispatcher {
       this.done(delivery, batch, "failed");
       return;
     }
-    this.#running++;
+    this.#acquire(batch === undefined ? delivery.size ?? 0 : 0);
     const ctx = new InboundCall(this.#peer, method, undefined, message.meta, delivery, batch);
     let result: unknown;
     try {
@@ -330,6 +361,7 @@ export class Dispatcher {
   #failed(ctx: InboundCall, error: unknown): void {
     if (error instanceof CallAgain && ctx.batch === undefined && ctx.delivery.retryable === true) {
       this.#calls.remove(ctx);
+      this.#releaseBytes(ctx.delivery.size ?? 0);
       this.#release();
       ctx.delivery.settle?.(ctx.aborted ? "cancelled" : "retry");
       return;
@@ -350,6 +382,8 @@ export class Dispatcher {
   #finish(ctx: InboundCall, reply: ResultMessage | ErrorMessage, outcome: Outcome): void {
     this.#calls.remove(ctx);
     const batch = ctx.batch;
+    // The call's input is done with; its reply is what is left to send.
+    if (batch === undefined) this.#releaseBytes(ctx.delivery.size ?? 0);
     if (batch !== undefined) {
       if (!ctx.aborted) batch.slots[ctx.slot] = reply;
       this.#release();
@@ -392,6 +426,7 @@ export class Dispatcher {
         this.#errorObject(failure),
       );
     }
+    if (ctx.batch === undefined) this.#releaseBytes(ctx.delivery.size ?? 0);
     this.#release();
     this.done(ctx.delivery, ctx.batch, failure === undefined ? "ok" : "failed");
   }
@@ -403,17 +438,35 @@ export class Dispatcher {
     this.#release();
   };
 
+  /** Work starts: a handler, a reply to send, an open batch. */
+  #acquire(bytes: number): void {
+    this.#running++;
+    this.#bytes += bytes;
+    this.#shared?.acquire();
+  }
+
+  #releaseBytes(bytes: number): void {
+    if (bytes === 0) return;
+    this.#bytes -= bytes;
+    this.#wake();
+  }
+
   #release(): void {
     this.#running--;
-    if (this.#room !== undefined && this.#running < this.#maxRunning) {
-      const room = this.#room;
-      this.#room = undefined;
-      room.resolve();
-    }
+    this.#shared?.release();
+    this.#wake();
     if (this.#idle !== undefined && this.#running === 0) {
       const idle = this.#idle;
       this.#idle = undefined;
       idle.resolve();
+    }
+  }
+
+  #wake(): void {
+    if (this.#room !== undefined && !this.#ownFull()) {
+      const room = this.#room;
+      this.#room = undefined;
+      room.resolve();
     }
   }
 
@@ -435,24 +488,31 @@ export class Dispatcher {
       delivery.settle?.(outcome);
       return;
     }
+    // An answer holds a slot until it is sent, like a handler's reply: a
+    // caller that sends junk and never reads is not answered without bound.
+    this.#acquire(0);
     this.sent++;
-    const sent = this.#channel.send(reply, delivery.from).catch(this.#onSendFailed);
+    const sent = this.#channel.send(reply, delivery.from)
+      .then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
     if (delivery.settle !== undefined) sent.then(() => delivery.settle!(outcome));
   }
 
+  /** Sends a batch's replies together; the batch's slot is released once they are sent. */
   #flushBatch(batch: BatchReplies): void {
     const delivery = batch.delivery;
+    this.#releaseBytes(delivery.size ?? 0);
     const replies = batch.replies();
     if (replies.length === 0 || this.#closed) {
+      this.#release();
       delivery.settle?.(batch.outcome);
       return;
     }
     this.sent++;
     const channel = this.#channel;
     const sent = channel.sendBatch === undefined
-      ? Promise.all(replies.map((reply) => channel.send(reply, delivery.from)))
+      ? Promise.all(replies.map((reply) => channel.send(reply, delivery.from))).then(() => {})
       : channel.sendBatch(replies, delivery.from);
-    const settled = sent.then(undefined, this.#onSendFailed);
+    const settled = sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
     if (delivery.settle !== undefined) settled.then(() => delivery.settle!(batch.outcome));
   }
 

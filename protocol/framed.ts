@@ -13,7 +13,10 @@
  * const [a, b] = memoryPair();
  * const channel = framed(a, new JsonRpcCodec());
  * await b.send('{"jsonrpc":"2.0","method":"ping","id":1}');
- * assertEquals(channel.take(), { message: { kind: "request", id: 1, method: "ping" } });
+ * assertEquals(channel.take(), {
+ *   message: { kind: "request", id: 1, method: "ping" },
+ *   size: 40, // the frame's length, counted while its call is handled
+ * });
  * await channel.send({ kind: "result", id: 1, result: "pong" });
  * assertEquals(b.take(), '{"jsonrpc":"2.0","result":"pong","id":1}');
  * await channel.close();
@@ -25,10 +28,10 @@
 import type { Channel, Delivery } from "./channel.ts";
 import type { CloseReason } from "./close.ts";
 import type { Codec } from "./codec.ts";
-import { ErrorCode, FrameTooLarge } from "./errors.ts";
+import { ConnectionClosed, ErrorCode, FrameTooLarge } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import type { ErrorMessage, InvalidMessage, Message, ResultMessage } from "./message.ts";
-import { ACCEPTED, type Transport } from "./transport.ts";
+import type { ErrorMessage, Id, InvalidMessage, Message, ResultMessage } from "./message.ts";
+import { ACCEPTED, InvalidFrame, type Transport } from "./transport.ts";
 
 /**
  * Options for {@linkcode framed}.
@@ -49,6 +52,13 @@ export interface FramedOptions {
    * @default {consoleLogger}
    */
   logger?: Logger;
+  /**
+   * The largest reply to a batch, in characters: beyond it the batch is
+   * answered with one -32001 error instead.
+   *
+   * @default {16777216}
+   */
+  maxBatchReplyBytes?: number;
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -74,10 +84,16 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
   readonly codec: Codec<F>;
   /** The transport underneath. */
   readonly transport: Transport<F>;
-  #frames: AsyncIterator<F>;
+  #frames: AsyncIterator<F | InvalidFrame>;
   #logger: Logger;
+  #maxBatchReplyBytes: number;
   /** A frame over the size limit was answered; the next read ends the stream. */
   #ended = false;
+  /** For an in-order codec: the ids of requests not yet answered, oldest first. */
+  #order: Id[] = [];
+  #orderHead = 0;
+  /** Replies that wait for the ones before them. */
+  #held = new Map<Id, { reply: Message; sent: PromiseWithResolvers<void> }>();
 
   /**
    * Joins `transport` and `codec`; prefer {@linkcode framed}.
@@ -90,6 +106,7 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
     this.transport = transport;
     this.codec = codec;
     this.#logger = options.logger ?? consoleLogger;
+    this.#maxBatchReplyBytes = options.maxBatchReplyBytes ?? 16 * 1024 * 1024;
     this.#frames = transport.frames[Symbol.asyncIterator]();
   }
 
@@ -135,7 +152,7 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
     return Promise.resolve(DONE);
   }
 
-  #onFrame = (next: IteratorResult<F>): IteratorResult<Delivery> =>
+  #onFrame = (next: IteratorResult<F | InvalidFrame>): IteratorResult<Delivery> =>
     next.done ? DONE : { done: false, value: this.#decode(next.value) };
 
   /**
@@ -162,9 +179,20 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
     return { done: false, value: { message } };
   };
 
-  #decode(frame: F): Delivery {
+  #decode(frame: F | InvalidFrame): Delivery {
+    if (frame instanceof InvalidFrame) {
+      const message: InvalidMessage = {
+        kind: "invalid",
+        id: null,
+        error: { code: ErrorCode.ParseError, message: "Parse error", data: frame.reason },
+        answer: true,
+      };
+      return { message, size: frame.bytes };
+    }
     try {
-      return { message: this.codec.decode(frame) };
+      const message = this.codec.decode(frame);
+      if (this.codec.inOrder) this.#noteRequests(message);
+      return typeof frame === "string" ? { message, size: frame.length } : { message };
     } catch (error) {
       // Codecs must not throw; if one does, the frame is logged and dropped.
       this.#logger.error(`${this.remote ?? "framed"}: the ${this.codec.name} codec threw`, error);
@@ -180,6 +208,13 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
 
   /** Encodes `message` and sends its frames; `to` is ignored (one party). */
   send(message: Message, _to?: string): Promise<void> {
+    if (this.#order.length > this.#orderHead && isReply(message) && message.id !== null) {
+      return this.#sendInOrder(message);
+    }
+    return this.#send(message);
+  }
+
+  #send(message: Message): Promise<void> {
     let frames: readonly F[];
     try {
       frames = this.codec.encode(message);
@@ -227,7 +262,64 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
         }
       }));
     }
+    let size = 0;
+    for (const frame of frames) size += typeof frame === "string" ? frame.length : 0;
+    if (size > this.#maxBatchReplyBytes) {
+      this.#logger.warn(
+        `${this.remote ?? "framed"}: the replies to a batch are ${size} characters; refused`,
+      );
+      return this.send({
+        kind: "error",
+        id: null,
+        error: {
+          code: ErrorCode.FrameTooLarge,
+          message: "Reply too large",
+          data: `the replies to this batch exceed ${this.#maxBatchReplyBytes} characters`,
+        },
+      });
+    }
     return frames.length === 1 ? this.transport.send(frames[0]!) : this.#sendAll(frames);
+  }
+
+  /** Records the order of requests, for a codec whose replies go out in order. */
+  #noteRequests(decoded: Message | readonly Message[]): void {
+    const messages = Array.isArray(decoded) ? decoded as readonly Message[] : [decoded as Message];
+    for (const message of messages) {
+      const answered = message.kind === "request" ||
+        (message.kind === "invalid" && message.answer);
+      if (answered && message.id !== null) this.#order.push(message.id);
+    }
+  }
+
+  /** Sends a reply when its turn comes, then the held ones after it. */
+  #sendInOrder(reply: ResultMessage | ErrorMessage): Promise<void> {
+    const id = reply.id!;
+    if (this.#order[this.#orderHead] !== id) {
+      if (!this.#order.includes(id, this.#orderHead)) return this.#send(reply);
+      const sent = Promise.withResolvers<void>();
+      this.#held.set(id, { reply, sent });
+      return sent.promise;
+    }
+    const result = this.#send(reply);
+    this.#advance();
+    for (let next = this.#held.get(this.#order[this.#orderHead]!); next !== undefined;) {
+      this.#held.delete(this.#order[this.#orderHead]!);
+      this.#send(next.reply).then(next.sent.resolve, next.sent.reject);
+      this.#advance();
+      next = this.#held.get(this.#order[this.#orderHead]!);
+    }
+    return result;
+  }
+
+  #advance(): void {
+    this.#orderHead++;
+    if (this.#orderHead === this.#order.length) {
+      this.#order.length = 0;
+      this.#orderHead = 0;
+    } else if (this.#orderHead >= 1024 && this.#orderHead * 2 >= this.#order.length) {
+      this.#order = this.#order.slice(this.#orderHead);
+      this.#orderHead = 0;
+    }
   }
 
   /** Sends frames in order; resolves when the last was accepted. */
@@ -272,13 +364,22 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
     };
   }
 
-  /** Closes the transport. */
+  /** Closes the transport; replies still waiting for their turn are dropped. */
   close(reason?: string | CloseReason): Promise<void> {
+    for (const { sent } of this.#held.values()) {
+      sent.reject(new ConnectionClosed(reason));
+      sent.promise.catch(ignore);
+    }
+    this.#held.clear();
     return this.transport.close(reason);
   }
 }
 
 function ignore(): void {}
+
+function isReply(message: Message): message is ResultMessage | ErrorMessage {
+  return message.kind === "result" || message.kind === "error";
+}
 
 /**
  * Joins a transport and a codec into a {@linkcode Channel}: frames in,

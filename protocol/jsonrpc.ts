@@ -44,6 +44,28 @@ import type { ErrorObject, Id, InvalidMessage, Message } from "./message.ts";
 export const CANCEL_METHOD = "rpc.cancel";
 
 /**
+ * Options for a {@linkcode JsonRpcCodec}.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { JsonRpcCodec } from "@seed/rpc";
+ * const codec = new JsonRpcCodec({ maxBatchLength: 2 });
+ * const refused = codec.decode('[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"},{"jsonrpc":"2.0","method":"c"}]');
+ * assertEquals((refused as { kind: string }).kind, "invalid");
+ * ```
+ */
+export interface JsonRpcCodecOptions {
+  /**
+   * The longest batch accepted; a longer one is answered with one -32600
+   * error and none of it runs.
+   *
+   * @default {1000}
+   */
+  maxBatchLength?: number;
+}
+
+/**
  * The JSON-RPC 2.0 codec. It keeps no state, so one instance serves any
  * number of connections ({@linkcode jsonRpc} shares one).
  *
@@ -63,6 +85,18 @@ export const CANCEL_METHOD = "rpc.cancel";
 export class JsonRpcCodec implements Codec<string> {
   /** `"jsonrpc"`. */
   readonly name: string = "jsonrpc";
+  /** The longest batch accepted. */
+  readonly maxBatchLength: number;
+
+  /**
+   * Makes a codec.
+   *
+   * @param options The longest batch accepted (a longer one is refused as a
+   * whole with -32600, before any of it runs).
+   */
+  constructor(options: JsonRpcCodecOptions = {}) {
+    this.maxBatchLength = options.maxBatchLength ?? 1000;
+  }
 
   /** Encodes one message as one JSON text (an `invalid` message has no form). */
   encode(message: Message): readonly string[] {
@@ -94,6 +128,13 @@ export class JsonRpcCodec implements Codec<string> {
     }
     if (!Array.isArray(value)) return decodeObject(value);
     if (value.length === 0) return invalid(null, ErrorCode.InvalidRequest, "empty batch");
+    if (value.length > this.maxBatchLength) {
+      return invalid(
+        null,
+        ErrorCode.InvalidRequest,
+        `a batch of ${value.length} entries; at most ${this.maxBatchLength} are accepted`,
+      );
+    }
     const batch = new Array<Message>(value.length);
     for (let i = 0; i < value.length; i++) batch[i] = decodeObject(value[i]);
     return batch;

@@ -39,6 +39,7 @@ import { ConnectionClosed } from "./errors.ts";
 import { framed } from "./framed.ts";
 import { jsonRpc } from "./jsonrpc.ts";
 import { KeepAlive } from "./keepalive.ts";
+import type { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { Message } from "./message.ts";
 import {
@@ -106,12 +107,26 @@ export interface PeerOptions {
    */
   whenFull?: "wait" | "reject";
   /**
-   * Bound on incoming calls being handled at once. At the bound the peer
+   * Bound on incoming calls being handled at once (each entry of a batch
+   * counts, and so does a reply waiting to be sent). At the bound the peer
    * stops reading from the channel, which slows the sender.
    *
    * @default {256}
    */
   maxConcurrentHandlers?: number;
+  /**
+   * Bound on the size of the incoming calls being handled at once, in
+   * characters of their frames: many large calls to slow handlers pause
+   * reading as many small ones do.
+   *
+   * @default {67108864}
+   */
+  maxConcurrentBytes?: number;
+  /**
+   * A bound on running handlers shared with other peers (a server passes
+   * one to each of its connections: `maxRunningHandlers`).
+   */
+  limit?: ConcurrencyLimit;
   /**
    * How our call ids are made: `"counter"` (1, 2, 3...), `"uuid"` (32 hex
    * digits, for channels shared by many callers), or a function.
@@ -245,11 +260,16 @@ export class Peer {
    */
   constructor(connection: Transport<string> | Channel, options: PeerOptions = {}) {
     this.#logger = options.logger ?? consoleLogger;
-    const channel = isChannel(connection) ? connection : framed(
-      connection,
-      codecFor(options.dialect ?? connection.dialect ?? jsonRpc, options.role ?? "client"),
-      { logger: this.#logger },
-    );
+    let channel: Channel;
+    if (isChannel(connection)) {
+      channel = connection;
+    } else {
+      const dialect = options.dialect ?? connection.dialect ?? jsonRpc;
+      channel = framed(connection, codecFor(dialect, options.role ?? "client"), {
+        logger: this.#logger,
+        maxBatchReplyBytes: dialect.maxFrameBytes,
+      });
+    }
     this.#channel = channel;
     this.#name = options.name ?? channel.remote ?? "peer";
     this.#outgoing = new OutgoingCalls({
@@ -267,6 +287,8 @@ export class Peer {
       logger: this.#logger,
       name: this.#name,
       maxRunning: limitOption(options.maxConcurrentHandlers, 256, "maxConcurrentHandlers"),
+      maxBytes: limitOption(options.maxConcurrentBytes, 64 * 1024 * 1024, "maxConcurrentBytes"),
+      shared: options.limit,
     });
     if (options.handlers !== undefined) {
       for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);
@@ -493,8 +515,15 @@ export class Peer {
           if (next.done) break;
           delivery = next.value;
         }
-        this.#receive(delivery);
-        if (dispatcher.full) await dispatcher.room();
+        // At a bound, wait before starting more work; a reply needs no
+        // room (and a handler may be waiting for it).
+        // (Checked again after each wait: other peers may share the bound.)
+        while (dispatcher.full && needsRoom(delivery) && !this.#closing) {
+          await dispatcher.room();
+        }
+        if (this.#closing) break;
+        const routing = this.#receive(delivery);
+        if (routing !== undefined) await routing;
       }
     } catch (error) {
       if (!this.#closing) this.#logger.warn(`${this.#name}: the channel failed`, error);
@@ -502,25 +531,35 @@ export class Peer {
     this.#shutdown(channel.closeReason ?? CLOSED_REMOTELY);
   }
 
-  /** Routes every message of one delivery. */
-  #receive(delivery: Delivery): void {
+  /**
+   * Routes every message of one delivery; a promise when a batch has to wait
+   * for room between its entries.
+   */
+  #receive(delivery: Delivery): Promise<void> | undefined {
     const message = delivery.message;
     if (!Array.isArray(message)) {
       this.#route(message as Message, delivery, undefined);
-      return;
+      return undefined;
     }
     const messages = message as readonly Message[];
     // Nothing to handle: a blank line, a header frame, a reply consumed by the codec.
     if (messages.length === 0) {
       delivery.settle?.("ok");
-      return;
+      return undefined;
     }
-    const batch = this.#dispatcher.openBatch(delivery, messages.length);
-    for (; batch.index < messages.length; batch.index++) {
+    return this.#routeBatch(delivery, messages);
+  }
+
+  /** A batch's entries take a handler slot each, like single calls. */
+  async #routeBatch(delivery: Delivery, messages: readonly Message[]): Promise<void> {
+    const dispatcher = this.#dispatcher;
+    const batch = dispatcher.openBatch(delivery, messages.length);
+    for (; batch.index < messages.length && !this.#closing; batch.index++) {
+      while (dispatcher.full && !this.#closing) await dispatcher.room();
       batch.begin();
       this.#route(messages[batch.index]!, delivery, batch);
     }
-    this.#dispatcher.sealBatch(batch);
+    dispatcher.sealBatch(batch);
   }
 
   #route(
@@ -570,6 +609,14 @@ export class Peer {
 }
 
 function ignore(): void {}
+
+/** Whether a delivery starts work (a request, a notification, a batch). */
+function needsRoom(delivery: Delivery): boolean {
+  const message = delivery.message;
+  if (Array.isArray(message)) return true;
+  const kind = (message as Message).kind;
+  return kind === "request" || kind === "notification" || kind === "invalid";
+}
 
 function isChannel(connection: Transport<string> | Channel): connection is Channel {
   return "incoming" in connection;

@@ -46,6 +46,7 @@ import type { Channel } from "./channel.ts";
 import { type CloseReason, toCloseReason } from "./close.ts";
 import { CloseCode, closeReason } from "./close.ts";
 import type { Dialect } from "./dialect.ts";
+import { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { type CallOptions, type Handler, Peer, type PeerOptions } from "./peer.ts";
 import type { Listener, Transport } from "./transport.ts";
@@ -115,7 +116,14 @@ export interface ServerOptions<S> {
    */
   state?: (connection: Omit<Connection<S>, "state">) => S;
   /** Peer options for every connection (timeout, bounds). */
-  peer?: Omit<PeerOptions, "dialect" | "role" | "handlers" | "logger" | "name">;
+  peer?: Omit<PeerOptions, "dialect" | "role" | "handlers" | "logger" | "name" | "limit">;
+  /**
+   * Handlers running at once over all connections; at the bound every
+   * connection stops reading until one finishes.
+   *
+   * @default {4096}
+   */
+  maxRunningHandlers?: number;
   /**
    * Where the server and its peers log.
    *
@@ -247,6 +255,7 @@ export class Server<S = Record<string, unknown>> {
   #options: ServerOptions<S>;
   #logger: Logger;
   #maxConnections: number;
+  #limit: ConcurrencyLimit;
   #listeners: Listener<string>[] = [];
   #accepting: Promise<void>[] = [];
   #connections = new Map<string, Connection<S>>();
@@ -267,6 +276,7 @@ export class Server<S = Record<string, unknown>> {
     this.#options = options;
     this.#logger = options.logger ?? consoleLogger;
     this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#limit = new ConcurrencyLimit(options.maxRunningHandlers ?? 4096);
     const idleTimeout = options.idleTimeout ?? 0;
     if (idleTimeout > 0) {
       this.#idleTimer = setInterval(
@@ -344,6 +354,7 @@ export class Server<S = Record<string, unknown>> {
       ...this.#options.peer,
       dialect: this.#options.dialect,
       role: "server",
+      limit: this.#limit,
       logger: this.#logger,
       name,
     });

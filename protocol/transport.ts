@@ -12,8 +12,8 @@
  * import { assertEquals } from "@std/assert";
  * import { memoryPair, type Transport } from "@seed/rpc";
  *
- * async function collect(transport: Transport<string>): Promise<string[]> {
- *   const frames: string[] = [];
+ * async function collect(transport: Transport<string>): Promise<unknown[]> {
+ *   const frames: unknown[] = [];
  *   for await (const frame of transport.frames) frames.push(frame);
  *   return frames;
  * }
@@ -50,6 +50,37 @@ import type { Dialect } from "./dialect.ts";
 export const ACCEPTED: Promise<void> = Promise.resolve();
 
 /**
+ * A frame a transport received but could not read (bytes that are not UTF-8
+ * text on a text wire). It takes the frame's place in `frames`, so the
+ * channel can answer it as input it cannot parse, and reading goes on.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { InvalidFrame } from "@seed/rpc";
+ * const frame = new InvalidFrame("not UTF-8 text", 12);
+ * assertEquals([frame.reason, frame.bytes], ["not UTF-8 text", 12]);
+ * ```
+ */
+export class InvalidFrame {
+  /** What was wrong with it. */
+  readonly reason: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+
+  /**
+   * Makes the marker for an unreadable frame.
+   *
+   * @param reason What was wrong with it.
+   * @param bytes Its size in bytes.
+   */
+  constructor(reason: string, bytes: number) {
+    this.reason = reason;
+    this.bytes = bytes;
+  }
+}
+
+/**
  * One connection that carries frames of type `F` both ways.
  *
  * @typeParam F The frame type (`string` for text wires).
@@ -74,16 +105,17 @@ export interface Transport<F> {
   send(frame: F): Promise<void>;
   /**
    * The frames received, in order; ends when the connection ends. It may
-   * throw {@linkcode FrameTooLarge} after the last whole frame.
+   * throw {@linkcode FrameTooLarge} after the last whole frame. A frame that
+   * could not be read is an {@linkcode InvalidFrame} in its place.
    */
-  readonly frames: AsyncIterable<F>;
+  readonly frames: AsyncIterable<F | InvalidFrame>;
   /**
    * Takes the next frame that has already arrived, without waiting, or
    * returns `undefined` when none has. It reads from the same queue as
    * `frames`, so a reader may mix the two: take what is there, then await
    * the iterator. Optional; transports that cannot offer it leave it out.
    */
-  take?(): F | undefined;
+  take?(): F | InvalidFrame | undefined;
   /** Closes the connection (both directions). Safe to call more than once. */
   close(reason?: string | CloseReason): Promise<void>;
   /** Resolves once the connection is closed, by either side. */

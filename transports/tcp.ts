@@ -65,7 +65,7 @@ import {
 import type { Dialect } from "../protocol/dialect.ts";
 import { ConnectionClosed, FrameTooLarge } from "../protocol/errors.ts";
 import { consoleLogger, type Logger } from "../protocol/logger.ts";
-import { ACCEPTED, type Listener, type Transport } from "../protocol/transport.ts";
+import { ACCEPTED, InvalidFrame, type Listener, type Transport } from "../protocol/transport.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 
 /**
@@ -107,6 +107,13 @@ export interface TcpOptions {
    * @default {1024}
    */
   highWaterMark?: number;
+  /**
+   * Unread input held before reading pauses, in characters of the frames
+   * waiting (a frame being received counts up to `maxFrameBytes` on top).
+   *
+   * @default {8388608}
+   */
+  highWaterBytes?: number;
   /**
    * Unwritten bytes above which `send` waits.
    *
@@ -173,6 +180,9 @@ const READ_BUFFER_BYTES = 64 * 1024;
 /** Microtask turns without a new frame before queued frames are written. */
 const QUIET_TURNS = 3;
 const encoder = new TextEncoder();
+/** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Parses `tcp://host:port` or `tls://host:port`.
@@ -227,7 +237,7 @@ function formatUrl(secure: boolean, hostname: string, port: number): string {
  *   break;
  * }
  * // The client reads the last frame, sees the end, and closes its side.
- * const received: string[] = [];
+ * const received: unknown[] = [];
  * for await (const frame of client.frames) received.push(frame);
  * assertEquals(received, ["bye"]);
  * await client.closed;
@@ -246,8 +256,10 @@ export class TcpTransport implements Transport<string> {
   #writeTimeout: number;
   #closeTimeout: number;
   #logger: Logger;
-  #inbox: FrameQueue<string>;
-  #decoder = new TextDecoder();
+  #inbox: FrameQueue<string | InvalidFrame>;
+  /** The bytes of the frame being received, in `#partial[0..#partialLength)`. */
+  #partial: Uint8Array = NO_BYTES;
+  #partialLength = 0;
   #out: string[] = [];
   /** Characters in `#out`. */
   #queuedChars = 0;
@@ -285,13 +297,17 @@ export class TcpTransport implements Transport<string> {
     this.#writeTimeout = options.writeTimeout ?? 30_000;
     this.#closeTimeout = options.closeTimeout ?? 2000;
     this.#logger = options.logger ?? consoleLogger;
-    this.#inbox = new FrameQueue<string>(options.highWaterMark ?? 1024);
+    this.#inbox = new FrameQueue<string | InvalidFrame>(
+      options.highWaterMark ?? 1024,
+      options.highWaterBytes ?? 8 * MiB,
+      frameSize,
+    );
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     this.#reading = this.#readLoop();
   }
 
   /** The frames received, in order; ends when the connection ends. */
-  get frames(): AsyncIterable<string> {
+  get frames(): AsyncIterable<string | InvalidFrame> {
     return this.#inbox;
   }
 
@@ -306,8 +322,16 @@ export class TcpTransport implements Transport<string> {
   }
 
   /** The next frame already received, or `undefined`. */
-  take(): string | undefined {
+  take(): string | InvalidFrame | undefined {
     return this.#inbox.take();
+  }
+
+  /**
+   * Input received and not yet read, in characters, with the bytes of a
+   * frame still arriving: what `highWaterBytes` bounds.
+   */
+  get bufferedInput(): number {
+    return this.#inbox.bytes + this.#partialLength;
   }
 
   /** Bytes (roughly: UTF-16 units) accepted by `send` but not yet written. */
@@ -471,11 +495,6 @@ export class TcpTransport implements Transport<string> {
   async #readLoop(): Promise<void> {
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     const delimiter = this.#delimiter;
-    const delimiterChar = String.fromCharCode(delimiter);
-    const stripCR = delimiter === 10;
-    const max = this.#maxFrameBytes;
-    const partial: Uint8Array[] = [];
-    let partialBytes = 0;
     let failure: unknown;
     try {
       while (true) {
@@ -483,39 +502,20 @@ export class TcpTransport implements Transport<string> {
         if (n === null) break;
         const last = buffer.lastIndexOf(delimiter, n - 1);
         if (last === -1) {
-          partialBytes += n;
-          if (partialBytes > max) throw new FrameTooLarge(max);
-          partial.push(buffer.slice(0, n));
+          this.#keep(buffer.subarray(0, n));
           continue;
         }
-        // Bytes up to `last` are whole frames: decode them in one go. The
-        // delimiter is ASCII, so it never sits inside a multi-byte character
-        // and splitting the text finds the same frames as splitting bytes.
-        let text: string;
-        if (partialBytes > 0) {
-          partial.push(buffer.subarray(0, last));
-          text = this.#decoder.decode(concat(partial, partialBytes + last));
-          partial.length = 0;
-          partialBytes = 0;
+        // Bytes up to `last` are whole frames: decode them in one go.
+        if (this.#partialLength > 0) {
+          this.#keep(buffer.subarray(0, last));
+          await this.#emit(this.#partial.subarray(0, this.#partialLength));
+          this.#partialLength = 0;
+          // A large frame's buffer is not kept for ever.
+          if (this.#partial.length > 4 * READ_BUFFER_BYTES) this.#partial = NO_BYTES;
         } else {
-          text = this.#decoder.decode(buffer.subarray(0, last));
+          await this.#emit(buffer.subarray(0, last));
         }
-        let start = 0;
-        while (true) {
-          const end = text.indexOf(delimiterChar, start);
-          let frame = end === -1 ? text.slice(start) : text.slice(start, end);
-          if (frame.length * 3 > max && utf8Length(frame) > max) throw new FrameTooLarge(max);
-          if (stripCR && frame.charCodeAt(frame.length - 1) === 13) frame = frame.slice(0, -1);
-          const room = this.#inbox.push(frame);
-          if (room !== undefined) await room;
-          if (end === -1) break;
-          start = end + 1;
-        }
-        if (last + 1 < n) {
-          partialBytes = n - last - 1;
-          if (partialBytes > max) throw new FrameTooLarge(max);
-          partial.push(buffer.slice(last + 1, n));
-        }
+        if (last + 1 < n) this.#keep(buffer.subarray(last + 1, n));
       }
     } catch (error) {
       failure = error;
@@ -525,9 +525,9 @@ export class TcpTransport implements Transport<string> {
       this.#inbox.end(this.#endReason, false, failure);
     } else {
       // EOF, a reset, or our own close. A half frame left over is dropped.
-      if (partialBytes > 0 && !this.#closing) {
+      if (this.#partialLength > 0 && !this.#closing) {
         this.#logger.warn(
-          `${this.remote}: dropped ${partialBytes} bytes of an unfinished frame at the end of the stream`,
+          `${this.remote}: dropped ${this.#partialLength} bytes of an unfinished frame at the end of the stream`,
         );
       }
       this.#endReason ??= this.#closing
@@ -537,12 +537,87 @@ export class TcpTransport implements Transport<string> {
         : closeReason(CloseCode.Failed, `read failed: ${(failure as Error).message}`);
       this.#inbox.end(this.#endReason);
     }
+    this.#partial = NO_BYTES;
     if (!this.#closing) {
       // The other side is done sending. Once our reader has taken every
       // frame (and answered those it answers at once), close our side too.
       this.#inbox.finished.then(() => this.close(this.#endReason));
     }
   }
+
+  /**
+   * Keeps the bytes of an unfinished frame, in one buffer that doubles as
+   * it fills: a frame that arrives a byte at a time costs its own size, not
+   * a buffer per read.
+   */
+  #keep(bytes: Uint8Array): void {
+    const length = this.#partialLength + bytes.length;
+    if (length > this.#maxFrameBytes) throw new FrameTooLarge(this.#maxFrameBytes);
+    if (length > this.#partial.length) {
+      const grown = new Uint8Array(Math.max(length, this.#partial.length * 2, 1024));
+      grown.set(this.#partial.subarray(0, this.#partialLength));
+      this.#partial = grown;
+    }
+    this.#partial.set(bytes, this.#partialLength);
+    this.#partialLength = length;
+  }
+
+  /**
+   * Decodes whole frames (the delimiter is ASCII, so it never sits inside a
+   * multi-byte character, and splitting the text finds the same frames as
+   * splitting the bytes) and queues them. When the bytes are not all UTF-8,
+   * each frame is decoded on its own and the bad ones become
+   * {@linkcode InvalidFrame}s.
+   */
+  async #emit(bytes: Uint8Array): Promise<void> {
+    let text: string;
+    try {
+      text = fatalDecoder.decode(bytes);
+    } catch {
+      await this.#emitEach(bytes);
+      return;
+    }
+    const delimiterChar = String.fromCharCode(this.#delimiter);
+    const stripCR = this.#delimiter === 10;
+    const max = this.#maxFrameBytes;
+    let start = 0;
+    while (true) {
+      const end = text.indexOf(delimiterChar, start);
+      let frame = end === -1 ? text.slice(start) : text.slice(start, end);
+      if (frame.length * 3 > max && utf8Length(frame) > max) throw new FrameTooLarge(max);
+      if (stripCR && frame.charCodeAt(frame.length - 1) === 13) frame = frame.slice(0, -1);
+      const room = this.#inbox.push(frame);
+      if (room !== undefined) await room;
+      if (end === -1) return;
+      start = end + 1;
+    }
+  }
+
+  async #emitEach(bytes: Uint8Array): Promise<void> {
+    const stripCR = this.#delimiter === 10;
+    let start = 0;
+    while (start <= bytes.length) {
+      let end = bytes.indexOf(this.#delimiter, start);
+      if (end === -1) end = bytes.length;
+      let frameBytes = bytes.subarray(start, end);
+      if (stripCR && frameBytes[frameBytes.length - 1] === 13) {
+        frameBytes = frameBytes.subarray(0, -1);
+      }
+      let frame: string | InvalidFrame;
+      try {
+        frame = fatalDecoder.decode(frameBytes);
+      } catch {
+        frame = new InvalidFrame("not UTF-8 text", frameBytes.length);
+      }
+      const room = this.#inbox.push(frame);
+      if (room !== undefined) await room;
+      start = end + 1;
+    }
+  }
+}
+
+function frameSize(frame: string | InvalidFrame): number {
+  return typeof frame === "string" ? frame.length : frame.bytes;
 }
 
 /** The UTF-8 length of `text`, in bytes. */
@@ -558,16 +633,6 @@ function utf8Length(text: string): number {
     } else bytes += 3;
   }
   return bytes;
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /**

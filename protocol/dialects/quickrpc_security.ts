@@ -41,7 +41,7 @@
 import { CloseCode, type CloseReason, closeReason } from "../close.ts";
 import { ConnectionClosed } from "../errors.ts";
 import { consoleLogger, type Logger } from "../logger.ts";
-import type { Listener, Transport } from "../transport.ts";
+import { InvalidFrame, type Listener, type Transport } from "../transport.ts";
 import { pythonJson } from "./_python_json.ts";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
 import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";
@@ -332,10 +332,15 @@ export function secureTransport(
   const onRefused = options.onRefused ?? "close";
   let outgoing: Promise<void> = Promise.resolve();
 
-  async function* frames(): AsyncGenerator<string> {
+  async function* frames(): AsyncGenerator<string | InvalidFrame> {
     let header: string | undefined;
     let secinfo: SecInfo | undefined;
     for await (const frame of transport.frames) {
+      if (frame instanceof InvalidFrame) {
+        // Unreadable bytes cannot be checked; the codec refuses them.
+        yield frame;
+        continue;
+      }
       const parsed = readHeader(frame);
       if (parsed !== undefined) {
         header = frame;

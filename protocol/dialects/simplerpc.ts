@@ -161,10 +161,11 @@ function failLine(error: ErrorObject): string {
 }
 
 /**
- * The server side of simplerpc: every incoming line is a call; replies leave
- * in the order the calls came, whatever order handlers finish in (a reply
- * that finishes early is held back, and released with the ones before it).
- * One per connection: {@linkcode simpleRpc}`.server()` makes it.
+ * The server side of simplerpc: every incoming line is a call, numbered in
+ * arrival order. Its replies must leave in that order whatever order
+ * handlers finish in (`inOrder`): the channel holds a reply that finished
+ * early until the ones before it are sent. One per connection:
+ * {@linkcode simpleRpc}`.server()` makes it.
  *
  * @example
  * ```ts
@@ -172,26 +173,24 @@ function failLine(error: ErrorObject): string {
  * import { SimpleRpcServerCodec } from "@seed/rpc/simplerpc";
  * const codec = new SimpleRpcServerCodec();
  * assertEquals(codec.decode('echo{"a": 1}'), { kind: "request", id: 1, method: "echo", params: { a: 1 } });
- * assertEquals(codec.decode('echo{"b": 2}'), { kind: "request", id: 2, method: "echo", params: { b: 2 } });
- * // The second call finished first: its reply waits for the first one's.
- * assertEquals(codec.encode({ kind: "result", id: 2, result: { b: 2 } }), []);
- * assertEquals(codec.encode({ kind: "result", id: 1, result: { a: 1 } }), ['OKAY{"a": 1}', 'OKAY{"b": 2}']);
+ * assertEquals(codec.encode({ kind: "result", id: 1, result: { a: 1 } }), ['OKAY{"a": 1}']);
+ * assertEquals(codec.inOrder, true);
  * ```
  */
 export class SimpleRpcServerCodec implements Codec<string> {
   /** `"simplerpc"`. */
   readonly name: string = "simplerpc";
+  /** The wire has no ids: replies leave in the order the calls came. */
+  readonly inOrder: boolean = true;
   #lastIn = 0;
-  #nextOut = 1;
-  #held = new Map<number, string>();
 
-  /** Replies in order (with any held later ones), a push, or nothing. */
+  /** A reply line, a push, or nothing. */
   encode(message: Message): readonly string[] {
     switch (message.kind) {
       case "result":
-        return this.#inOrder(message.id, `${OKAY}${pythonJson(okayPayload(message.result))}`);
+        return [`${OKAY}${pythonJson(okayPayload(message.result))}`];
       case "error":
-        return this.#inOrder(message.id, failLine(message.error));
+        return [failLine(message.error)];
       case "notification":
         return [line(message.method, message.params ?? {})];
       case "request":
@@ -209,28 +208,6 @@ export class SimpleRpcServerCodec implements Codec<string> {
     const parsed = parseSimpleRpcLine(frame);
     if ("error" in parsed) return malformed(id, parsed.error, true);
     return { kind: "request", id, method: parsed.op, params: parsed.args };
-  }
-
-  #inOrder(id: Id | null, text: string): readonly string[] {
-    // A reply without a call (a frame too large to read) goes out at once.
-    if (typeof id !== "number") return [text];
-    if (id !== this.#nextOut) {
-      this.#held.set(id, text);
-      return NO_FRAMES;
-    }
-    this.#nextOut++;
-    if (this.#held.size === 0) return [text];
-    const out = [text];
-    for (
-      let next = this.#held.get(this.#nextOut);
-      next !== undefined;
-      next = this.#held.get(this.#nextOut)
-    ) {
-      this.#held.delete(this.#nextOut);
-      out.push(next);
-      this.#nextOut++;
-    }
-    return out;
   }
 }
 
