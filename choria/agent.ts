@@ -845,11 +845,19 @@ export async function runAgent(agent: Agent, options: RunAgentOptions = {}): Pro
   const env = options.env ?? getEnv;
   const args = options.args ?? Deno.args;
   const log = options.log ?? new AgentLog();
+  // The early reply covers reading the input too: it must end before then.
+  const deadline = agent.definition.metadata.timeout * 1000 - 500 - performance.now();
+  const left = () => Math.max(0, deadline - performance.now());
   const reply = await respond(agent, {
     protocol: env("CHORIA_EXTERNAL_PROTOCOL"),
-    request: await readRequest(env("CHORIA_EXTERNAL_REQUEST") || args[0], log),
-    config: await readConfig(env("CHORIA_EXTERNAL_CONFIG"), agent.name, (m) => log.warn(m)),
-    facts: await readFacts(env("CHORIA_EXTERNAL_FACTS"), (m) => log.warn(m)),
+    request: await readRequest(env("CHORIA_EXTERNAL_REQUEST") || args[0], log, left()),
+    config: await readConfig(
+      env("CHORIA_EXTERNAL_CONFIG"),
+      agent.name,
+      (m) => log.warn(m),
+      left(),
+    ),
+    facts: await readFacts(env("CHORIA_EXTERNAL_FACTS"), (m) => log.warn(m), left()),
     log,
   });
   const status = await writeReply(env("CHORIA_EXTERNAL_REPLY") || args[1], reply, log);

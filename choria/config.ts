@@ -5,6 +5,8 @@
  * @module
  */
 
+import { readInput } from "./_io.ts";
+
 /**
  * Parses a plugin config file as go-external does: each line trimmed; blank
  * lines and `#` comments skipped; `key = value` (the first `=` splits, spaces
@@ -55,7 +57,8 @@ export function configCandidates(path: string, agent: string): string[] {
  * Reads the first config file that exists among
  * {@linkcode configCandidates}; an empty object when there is none (a
  * missing config is normal). `warn` hears of files that exist but cannot be
- * read.
+ * read (not a regular file, over 16 MiB, or not read within `timeout`
+ * milliseconds).
  *
  * @example
  * ```ts
@@ -68,13 +71,14 @@ export async function readConfig(
   path: string | undefined,
   agent: string,
   warn: (message: string) => void = () => {},
+  timeout = Infinity,
 ): Promise<Record<string, string>> {
   if (path === undefined || path === "") return {};
   for (const candidate of configCandidates(path, agent)) {
     try {
       const info = await Deno.stat(candidate);
       if (!info.isFile) continue;
-      return parseConfig(await Deno.readTextFile(candidate));
+      return parseConfig(await readInput(candidate, timeout));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
         continue;
@@ -88,7 +92,9 @@ export async function readConfig(
 /**
  * Reads the facts file (`$CHORIA_EXTERNAL_FACTS`): a JSON object, or an
  * empty one when the file is empty (Choria leaves it empty during
- * activation), missing, or not a JSON object (then `warn` says so).
+ * activation), missing, or not a JSON object (then `warn` says so). Like
+ * every input, it must be a regular file of at most 16 MiB, read within
+ * `timeout` milliseconds.
  *
  * @example
  * ```ts
@@ -100,11 +106,12 @@ export async function readConfig(
 export async function readFacts(
   path: string | undefined,
   warn: (message: string) => void = () => {},
+  timeout = Infinity,
 ): Promise<Record<string, unknown>> {
   if (path === undefined || path === "") return {};
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readInput(path, timeout);
   } catch (error) {
     warn(`cannot read the facts file ${path}: ${(error as Error).message}`);
     return {};

@@ -12,7 +12,7 @@ import {
   secureTransport,
 } from "../protocol/dialects/quickrpc.ts";
 import { connect, listen } from "../transports/tcp.ts";
-import { assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
 import { type RecordingLogger, recordingLogger } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 import captured from "./fixtures/quickrpc_captured.json" with { type: "json" };
@@ -248,13 +248,17 @@ Deno.test("quickrpc HMAC security verifies frames and refuses tampered or unsign
   await wrong.closed;
 
   // Unsigned, and signed-then-altered frames are refused too.
+  // (Each connection first gets the server's hello: its challenge.)
+  const hello = /^\{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": \{"hello": "[^"]+"\}\}\0$/;
   const raw = await RawSocket.connect(server.addr);
   await raw.send('{"jsonrpc": "2.0", "method": "whoami", "params": {}, "id": 1}\0');
-  assertEquals(await raw.readToEnd(), "");
+  assertMatch(await raw.readToEnd(), hello);
+  const tampered = await RawSocket.connect(server.addr);
+  const challenge = JSON.parse((await tampered.readFrame("\0")).slice(0, -1)).params.hello;
   const session = hmacSecurity({ key, user: "alice" }).open();
+  session.greeted!({ hello: challenge });
   const payload = '{"jsonrpc": "2.0", "method": "whoami", "params": {}, "id": 1}';
   const { secinfo } = await session.secureOut(payload);
-  const tampered = await RawSocket.connect(server.addr);
   await tampered.send(
     `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${JSON.stringify(secinfo)}}\0${
       payload.replace("whoami", "whoAmI")
@@ -275,6 +279,8 @@ Deno.test("hmacSecurity refuses replayed, reflected and out-of-order frames", as
   const provider = hmacSecurity({ key: "0123456789abcdef-shared" });
   const alice = provider.open();
   const bob = provider.open();
+  alice.greeted!(bob.hello!()!);
+  bob.greeted!(alice.hello!()!);
   const first = await alice.secureOut("one");
   const second = await alice.secureOut("two");
   await assertRejects(
@@ -282,11 +288,81 @@ Deno.test("hmacSecurity refuses replayed, reflected and out-of-order frames", as
     Error,
     "out of sequence: expected 1, got 2",
   );
-  assertEquals(await bob.secureIn("one", first.secinfo), "one");
+  assertEquals(await bob.secureIn("one", first.secinfo), { payload: "one", secinfo: { user: "" } });
   await assertRejects(() => bob.secureIn("one", first.secinfo), Error, "out of sequence");
-  assertEquals(await bob.secureIn("two", second.secinfo), "two");
-  await assertRejects(() => alice.secureIn("one", first.secinfo), Error, "sent back to us");
+  assertEquals((await bob.secureIn("two", second.secinfo)).payload, "two");
+  // Sent back to its sender, a frame is signed for the wrong challenge.
+  await assertRejects(() => alice.secureIn("one", first.secinfo), Error, "bad signature");
   assertThrows(() => hmacSecurity({ key: "short" }), RangeError, "at least 16 bytes");
+});
+
+Deno.test("hmacSecurity: a frame captured on one connection is refused on another", async () => {
+  const key = "0123456789abcdef-shared";
+  const logger = recordingLogger();
+  const server = new Server({
+    dialect: quickRpc,
+    logger,
+    handlers: { whoami: (_p: unknown, ctx: CallContext) => ctx.meta.secinfo },
+  }).serve(
+    secureListener(listen("tcp://127.0.0.1:0", NUL), hmacSecurity({ key, user: "server" }), {
+      logger,
+    }),
+  );
+  // A client with the key talks to the server; an eavesdropper records its frames.
+  const raw = await RawSocket.connect(server.addr);
+  const serverHello = await raw.readFrame("\0");
+  const challenge = JSON.parse(serverHello.slice(0, -1)).params.hello as string;
+  const alice = hmacSecurity({ key, user: "alice" }).open();
+  alice.greeted!({ hello: challenge });
+  await raw.send(
+    `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${JSON.stringify(alice.hello!())}}\0`,
+  );
+  const payload = '{"jsonrpc": "2.0", "method": "whoami", "params": {}, "id": 1}';
+  const { secinfo } = await alice.secureOut(payload);
+  const captured = `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${
+    JSON.stringify(secinfo)
+  }}\0${payload}\0`;
+  await raw.send(captured);
+  await raw.readFrame("\0"); // the reply's header
+  assertEquals(JSON.parse((await raw.readFrame("\0")).slice(0, -1)).result, { user: "alice" });
+  // The same bytes on a new connection: the server's challenge differs, so refused.
+  const replay = await RawSocket.connect(server.addr);
+  await replay.readFrame("\0");
+  await replay.send(captured);
+  assertEquals(await replay.readToEnd(), "");
+  assert(logger.messages("warn").some((m) => m.endsWith("refused a frame: bad signature")));
+  raw.close();
+  replay.close();
+  await server.shutdown();
+});
+
+Deno.test("hmacSecurity: fields the signature does not cover never reach handlers", async () => {
+  const key = "0123456789abcdef-shared";
+  const server = new Server({
+    dialect: quickRpc,
+    logger: recordingLogger(),
+    handlers: { whoami: (_p: unknown, ctx: CallContext) => ctx.meta.secinfo },
+  }).serve(secureListener(listen("tcp://127.0.0.1:0", NUL), hmacSecurity({ key, user: "server" })));
+  const raw = await RawSocket.connect(server.addr);
+  const challenge = JSON.parse((await raw.readFrame("\0")).slice(0, -1)).params.hello as string;
+  const mallory = hmacSecurity({ key, user: "mallory" }).open();
+  mallory.greeted!({ hello: challenge });
+  await raw.send(
+    `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${JSON.stringify(mallory.hello!())}}\0`,
+  );
+  const payload = '{"jsonrpc": "2.0", "method": "whoami", "params": {}, "id": 1}';
+  const { secinfo } = await mallory.secureOut(payload);
+  // An unsigned field slipped into a signed header.
+  const padded = { ...secinfo, role: "admin" };
+  await raw.send(
+    `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${
+      JSON.stringify(padded)
+    }}\0${payload}\0`,
+  );
+  await raw.readFrame("\0");
+  assertEquals(JSON.parse((await raw.readFrame("\0")).slice(0, -1)).result, { user: "mallory" });
+  raw.close();
+  await server.shutdown();
 });
 
 Deno.test("parseQuickRpcTransport() maps quickrpc strings to URLs, refuses the others", () => {
@@ -305,4 +381,31 @@ Deno.test("parseQuickRpcTransport() maps quickrpc strings to URLs, refuses the o
   for (const bad of ["stdio:", "udp:8888", "tcp:host", "tcp::1", "tcp:h:99999", "mux:(tcp:a:1)"]) {
     assertThrows(() => parseQuickRpcTransport(bad), TypeError, undefined, bad);
   }
+});
+
+Deno.test("quickrpc refuses a call nested too deep with a reply, and ids it cannot echo unchanged", async () => {
+  const logger = recordingLogger();
+  let called = 0;
+  const server = new Server({
+    dialect: quickRpc,
+    logger,
+    handlers: { echo: (params) => (called++, params) },
+  }).serve(listen("tcp://127.0.0.1:0", NUL));
+  const raw = await RawSocket.connect(server.addr);
+  const deep = "[".repeat(5000) + "]".repeat(5000);
+  await raw.send(`{"jsonrpc": "2.0", "method": "echo", "params": {"x": ${deep}}, "id": 5}\0`);
+  const refused = JSON.parse((await raw.readFrame("\0")).slice(0, -1));
+  assertEquals([refused.id, refused.error.message], [5, "JSON nested more than 512 deep"]);
+  for (const id of ["1e400", "9007199254740993"]) {
+    await raw.send(`{"jsonrpc": "2.0", "method": "echo", "params": {"n": 1}, "id": ${id}}\0`);
+  }
+  await raw.send('{"jsonrpc": "2.0", "method": "echo", "params": {"n": 2}, "id": 6}\0');
+  assertEquals(await raw.readFrame("\0"), '{"jsonrpc": "2.0", "result": {"n": 2}, "id": 6}\0');
+  assertEquals(called, 1);
+  assertEquals(
+    logger.messages("warn").filter((m) => m.endsWith("dropped invalid input")).length,
+    2,
+  );
+  raw.close();
+  await server.shutdown();
 });

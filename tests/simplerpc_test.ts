@@ -211,3 +211,19 @@ Deno.test("simplerpc server drops half a line when the client closes, and keeps 
   await server.shutdown();
   assertEquals(logger.messages("warn").some((m) => m.includes("unfinished frame")), true);
 });
+
+Deno.test("simplerpc refuses a line nested too deep as MalformedPayload, and keeps serving", async () => {
+  const { server } = captureServer();
+  const raw = await RawSocket.connect(server.addr);
+  await raw.readFrame();
+  const deep = "[".repeat(5000) + "]".repeat(5000);
+  await raw.send(`echo{"x": ${deep}}\n`);
+  assertEquals(
+    await raw.readFrame(),
+    'FAIL{"reason": "MalformedPayload", "message": "JSON nested more than 512 deep for opcode: echo"}\n',
+  );
+  await raw.send('echo{"ok": 1}\n');
+  assertEquals(await raw.readFrame(), 'OKAY{"echo": {"ok": 1}}\n');
+  raw.close();
+  await server.shutdown();
+});

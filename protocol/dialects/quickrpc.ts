@@ -59,6 +59,7 @@ export {
   noSecurity,
   nullSecurity,
   type SecInfo,
+  type SecuredFrame,
   secureListener,
   secureTransport,
   type SecureTransportOptions,

@@ -10,7 +10,8 @@ import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../dialect.ts";
 import { ErrorCode } from "../errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message, Meta } from "../message.ts";
 import { pythonJson } from "./_python_json.ts";
-import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { encodeBase64 } from "./_base64.ts";
+import { MAX_DEPTH, TooDeep, walkJson } from "./_json_walk.ts";
 
 /** The method of quickrpc's security header frame. */
 export const SECINFO_METHOD = "rpc.secinfo";
@@ -22,21 +23,6 @@ const WRONG_SIGNATURE = "incoming call with wrong signature";
 /** Writes `Uint8Array`s as `{"__bytes": base64}`. */
 function bytesHook(value: unknown): unknown {
   return value instanceof Uint8Array ? { __bytes: encodeBase64(value) } : value;
-}
-
-/** Reads `{"__bytes": base64}` back (any object with a string `__bytes`, as the original does). */
-function bytesReviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    const bytes = (value as { __bytes?: unknown }).__bytes;
-    if (typeof bytes === "string") {
-      try {
-        return decodeBase64(bytes);
-      } catch {
-        return value;
-      }
-    }
-  }
-  return value;
 }
 
 /**
@@ -93,6 +79,13 @@ function dropped(reason: string): InvalidMessage {
     error: { code: ErrorCode.InvalidRequest, message: reason },
     answer: false,
   };
+}
+
+/** A string, or a finite number that is a safe integer when whole: echoed back unchanged. */
+function isEchoableId(id: unknown): id is Id {
+  if (typeof id === "string") return true;
+  if (typeof id !== "number" || !Number.isFinite(id)) return false;
+  return !Number.isInteger(id) || Number.isSafeInteger(id);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -175,11 +168,28 @@ export class QuickRpcCodec implements Codec<string> {
     if (frame.length === 0) return NOTHING;
     let value: unknown;
     try {
-      value = parseFirstJsonValue(frame, bytesReviver);
+      value = parseFirstJsonValue(frame);
     } catch {
       return dropped(`Not a valid json string: ${JSON.stringify(frame.slice(0, 200))}`);
     }
     if (!isObject(value)) return dropped("json toplevel object is not a dict");
+    try {
+      walkJson(value, MAX_DEPTH, true);
+    } catch (error) {
+      if (!(error instanceof TooDeep)) throw error;
+      // The id is readable: the caller is told, not left to time out.
+      const id = value.id;
+      if (typeof value.method === "string" && isEchoableId(id) && id !== 0) {
+        this.#methods.set(id, value.method);
+        return {
+          kind: "invalid",
+          id,
+          error: { code: ErrorCode.InvalidRequest, message: error.message },
+          answer: true,
+        };
+      }
+      return dropped(error.message);
+    }
     if (value.jsonrpc !== "2.0") return dropped('jsonrpc key missing or not "2.0"');
     const meta = this.#takeMeta();
     if (Object.hasOwn(value, "method")) return this.#decodeCall(value, meta);
@@ -220,6 +230,10 @@ export class QuickRpcCodec implements Codec<string> {
     if (typeof method !== "string") return dropped("method must be a string");
     const hasId = Object.hasOwn(value, "id");
     const id = (hasId ? value.id : 0) as Id;
+    if (hasId && !isEchoableId(id)) {
+      // 1e400 or 2^53 + 1 would be answered with another id: refused.
+      return dropped(`the id of a call to '${method}' cannot be echoed unchanged`);
+    }
     const params = value.params ?? {};
     if (!isObject(params)) {
       if (!hasId || id === 0) return dropped(`${NAMED_ONLY} (${method})`);

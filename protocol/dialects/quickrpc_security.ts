@@ -10,12 +10,15 @@
  * - {@linkcode noSecurity}: quickrpc's `blindly_believe_everything`; a
  *   `{"user": …}` header on every frame, checks nothing.
  * - {@linkcode hmacSecurity}: signs each frame with HMAC-SHA256 and a shared
- *   key (WebCrypto), and refuses any frame whose signature, sequence number
- *   or session does not verify. It gives integrity and authenticity to whoever
- *   holds the key, and stops replayed, reordered and reflected frames within a
- *   connection. It does not hide anything: use `tls://` for that.
+ *   key (WebCrypto), bound to a challenge the other side chose for this
+ *   connection, and refuses any frame whose signature, sequence number or
+ *   session does not verify. It gives integrity and authenticity to whoever
+ *   holds the key, and stops replayed (on this or any other connection),
+ *   reordered and reflected frames. It does not hide anything: use `tls://`
+ *   for that.
  *
- * The verified header reaches handlers as `ctx.meta.secinfo`.
+ * What the provider vouches for reaches handlers as `ctx.meta.secinfo`: with
+ * HMAC, only the signed `user`; a field added to a signed header never does.
  *
  * @example HMAC-signed quickrpc over TCP
  * ```ts
@@ -52,9 +55,10 @@ import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { SecInfo } from "@seed/rpc/quickrpc";
  * const info: SecInfo = { user: "alice" };
- * console.log(info.user);
+ * assertEquals(info.user, "alice");
  * ```
  */
 export type SecInfo = Record<string, unknown>;
@@ -64,8 +68,9 @@ export type SecInfo = Record<string, unknown>;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SecurityError } from "@seed/rpc/quickrpc";
- * console.log(new SecurityError("bad signature").name); // "SecurityError"
+ * assertEquals(new SecurityError("bad signature").name, "SecurityError");
  * ```
  */
 export class SecurityError extends Error {
@@ -81,23 +86,52 @@ export class SecurityError extends Error {
 }
 
 /**
- * One connection's security state (sequence numbers, keys in use).
+ * One connection's security state (sequence numbers, keys, challenges).
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { noSecurity } from "@seed/rpc/quickrpc";
  * const session = noSecurity("bob").open();
- * console.log(await session.secureOut("payload")); // { secinfo: { user: "bob" }, payload: "payload" }
+ * assertEquals(await session.secureOut("payload"), { secinfo: { user: "bob" }, payload: "payload" });
  * ```
  */
 export interface SecuritySession {
+  /**
+   * A header to send on its own when the connection opens, before any
+   * frame (a challenge), or `undefined`. The other side's comes to
+   * {@linkcode SecuritySession.greeted}.
+   */
+  hello?(): SecInfo | undefined;
+  /** Takes the other side's hello header. */
+  greeted?(hello: SecInfo): void;
   /** Secures an outgoing frame: the header to send before it (or none), and the payload. */
   secureOut(payload: string): Promise<{ secinfo?: SecInfo; payload: string }>;
   /**
    * Checks an incoming frame with the header that came before it; resolves
-   * with the payload to decode, or rejects with {@linkcode SecurityError}.
+   * with the payload to decode and the security information to hand to
+   * handlers (what the provider vouches for), or rejects with
+   * {@linkcode SecurityError}.
    */
-  secureIn(payload: string, secinfo: SecInfo | undefined): Promise<string>;
+  secureIn(payload: string, secinfo: SecInfo | undefined): Promise<SecuredFrame>;
+}
+
+/**
+ * An incoming frame that passed its checks.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { SecuredFrame } from "@seed/rpc/quickrpc";
+ * const frame: SecuredFrame = { payload: "{}", secinfo: { user: "alice" } };
+ * assertEquals(frame.secinfo?.user, "alice");
+ * ```
+ */
+export interface SecuredFrame {
+  /** The payload to decode. */
+  payload: string;
+  /** What handlers see as `ctx.meta.secinfo`; left out for none. */
+  secinfo?: SecInfo;
 }
 
 /**
@@ -105,15 +139,16 @@ export interface SecuritySession {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { SecurityProvider } from "@seed/rpc/quickrpc";
  * const allowAll: SecurityProvider = {
  *   name: "allow-all",
  *   open: () => ({
  *     secureOut: (payload) => Promise.resolve({ payload }),
- *     secureIn: (payload) => Promise.resolve(payload),
+ *     secureIn: (payload) => Promise.resolve({ payload }),
  *   }),
  * };
- * console.log(allowAll.name);
+ * assertEquals(allowAll.name, "allow-all");
  * ```
  */
 export interface SecurityProvider {
@@ -128,15 +163,16 @@ export interface SecurityProvider {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { nullSecurity } from "@seed/rpc/quickrpc";
- * console.log(nullSecurity.name); // "null"
+ * assertEquals(nullSecurity.name, "null");
  * ```
  */
 export const nullSecurity: SecurityProvider = {
   name: "null",
   open: () => ({
     secureOut: (payload) => Promise.resolve({ payload }),
-    secureIn: (payload) => Promise.resolve(payload),
+    secureIn: (payload, secinfo) => Promise.resolve(secinfo ? { payload, secinfo } : { payload }),
   }),
 };
 
@@ -146,8 +182,9 @@ export const nullSecurity: SecurityProvider = {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { noSecurity } from "@seed/rpc/quickrpc";
- * console.log(noSecurity().name); // "blindly_believe_everything"
+ * assertEquals(noSecurity().name, "blindly_believe_everything");
  * ```
  */
 export function noSecurity(user = ""): SecurityProvider {
@@ -155,7 +192,8 @@ export function noSecurity(user = ""): SecurityProvider {
     name: "blindly_believe_everything",
     open: () => ({
       secureOut: (payload) => Promise.resolve({ secinfo: { user }, payload }),
-      secureIn: (payload) => Promise.resolve(payload),
+      // Believed as it comes: that is what this provider is.
+      secureIn: (payload, secinfo) => Promise.resolve(secinfo ? { payload, secinfo } : { payload }),
     }),
   };
 }
@@ -165,9 +203,10 @@ export function noSecurity(user = ""): SecurityProvider {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { HmacSecurityOptions } from "@seed/rpc/quickrpc";
  * const options: HmacSecurityOptions = { key: new Uint8Array(32), user: "svc" };
- * console.log(options.user);
+ * assertEquals(options.user, "svc");
  * ```
  */
 export interface HmacSecurityOptions {
@@ -180,24 +219,31 @@ export interface HmacSecurityOptions {
 const encoder = new TextEncoder();
 
 /**
- * HMAC-SHA256 signing of every frame with a shared key.
+ * HMAC-SHA256 signing of every frame with a shared key, bound to the
+ * connection.
  *
- * Each header is `{"user", "nonce", "seq", "hmac-sha256"}` (all strings):
- * the signature covers `user`, the sender's per-connection random `nonce`,
- * a `seq` that rises by one per frame, and the payload. A frame is refused
- * when its signature fails, its header is missing, its `seq` is not the next
- * one, its nonce changes within a connection, or it carries our own nonce
- * (a frame reflected back at us).
+ * When a connection opens, each side sends a hello header with a random
+ * challenge, `{"hello": <challenge>}`. Each frame's header is then
+ * `{"user", "nonce", "seq", "hmac-sha256"}` (all strings): the signature
+ * covers `user`, the sender's own per-connection `nonce`, the *other side's*
+ * challenge, a `seq` that rises by one per frame, and the payload. So a frame
+ * captured on one connection fails on any other (another challenge), and on
+ * its own one once it has been seen (`seq`). A frame is refused when its
+ * signature fails, its header is missing, its `seq` is not the next one, its
+ * nonce changes within a connection, or it carries our own nonce (a frame
+ * reflected back at us). Handlers see only the signed `user`.
  *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { hmacSecurity } from "@seed/rpc/quickrpc";
- * const provider = hmacSecurity({ key: "a shared secret key" });
+ * const provider = hmacSecurity({ key: "a shared secret key", user: "alice" });
  * const alice = provider.open();
  * const bob = provider.open();
+ * alice.greeted!(bob.hello!()!);
+ * bob.greeted!(alice.hello!()!);
  * const { secinfo, payload } = await alice.secureOut('{"jsonrpc": "2.0", "method": "ping"}');
- * assertEquals(await bob.secureIn(payload, secinfo), payload);
+ * assertEquals(await bob.secureIn(payload, secinfo), { payload, secinfo: { user: "alice" } });
  * ```
  */
 export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
@@ -213,23 +259,31 @@ export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
       false,
       ["sign", "verify"],
     );
-  const signed = (who: string, nonce: string, seq: string, payload: string) =>
-    encoder.encode(`${who}\n${nonce}\n${seq}\n${payload}`);
+  const signed = (who: string, nonce: string, challenge: string, seq: string, payload: string) =>
+    encoder.encode(`${who}\n${nonce}\n${challenge}\n${seq}\n${payload}`);
 
   return {
     name: "hmac-sha256",
     open(): SecuritySession {
+      /** Ours: in every header we send, and the challenge the other side signs. */
       const nonce = encodeBase64(crypto.getRandomValues(new Uint8Array(12)));
+      /** The other side's challenge: what we sign. */
+      const theirChallenge = Promise.withResolvers<string>();
       let sent = 0;
       let received = 0;
       let peerNonce: string | undefined;
       return {
+        hello: () => ({ hello: nonce }),
+        greeted(hello) {
+          if (typeof hello.hello === "string") theirChallenge.resolve(hello.hello);
+        },
         async secureOut(payload) {
+          const challenge = await theirChallenge.promise;
           const seq = String(++sent);
           const mac = await crypto.subtle.sign(
             "HMAC",
             await getKey(),
-            signed(user, nonce, seq, payload),
+            signed(user, nonce, challenge, seq, payload),
           );
           return {
             secinfo: { user, nonce, seq, "hmac-sha256": encodeBase64(new Uint8Array(mac)) },
@@ -251,11 +305,12 @@ export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
           } catch {
             throw new SecurityError("hmac-sha256 is not base64");
           }
+          // Signed with our challenge: a frame from another connection fails here.
           const ok = await crypto.subtle.verify(
             "HMAC",
             await getKey(),
             new Uint8Array(signature),
-            signed(who, theirs, seq, payload),
+            signed(who, theirs, nonce, seq, payload),
           );
           if (!ok) throw new SecurityError("bad signature");
           if (theirs === nonce) throw new SecurityError("a frame of ours was sent back to us");
@@ -267,7 +322,8 @@ export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
           }
           peerNonce = theirs;
           received++;
-          return payload;
+          // Only what the signature covers reaches handlers.
+          return { payload, secinfo: { user: who } };
         },
       };
     },
@@ -330,10 +386,8 @@ export function secureTransport(
   const session = provider.open();
   const logger = options.logger ?? consoleLogger;
   const onRefused = options.onRefused ?? "close";
-  let outgoing: Promise<void> = Promise.resolve();
 
   async function* frames(): AsyncGenerator<string | InvalidFrame> {
-    let header: string | undefined;
     let secinfo: SecInfo | undefined;
     for await (const frame of transport.frames) {
       if (frame instanceof InvalidFrame) {
@@ -343,14 +397,17 @@ export function secureTransport(
       }
       const parsed = readHeader(frame);
       if (parsed !== undefined) {
-        header = frame;
+        if (session.greeted !== undefined && Object.hasOwn(parsed, "hello")) {
+          session.greeted(parsed);
+          continue;
+        }
         secinfo = parsed;
         continue;
       }
       if (frame.length === 0) continue;
-      let payload: string;
+      let secured: SecuredFrame;
       try {
-        payload = await session.secureIn(frame, secinfo);
+        secured = await session.secureIn(frame, secinfo);
       } catch (error) {
         const why = (error as Error).message;
         logger.warn(`${transport.remote ?? "quickrpc"}: ${provider.name} refused a frame: ${why}`);
@@ -358,14 +415,20 @@ export function secureTransport(
           await transport.close(closeReason(CloseCode.Refused, `security: ${why}`));
           return;
         }
-        header = secinfo = undefined;
+        secinfo = undefined;
         continue;
       }
-      if (header !== undefined) yield header;
-      yield payload;
-      header = secinfo = undefined;
+      // The header handed on is what the provider vouches for, nothing more.
+      if (secured.secinfo !== undefined) yield headerFrame(secured.secinfo);
+      yield secured.payload;
+      secinfo = undefined;
     }
   }
+
+  const hello = session.hello?.();
+  let outgoing: Promise<void> = hello === undefined
+    ? Promise.resolve()
+    : transport.send(headerFrame(hello)).catch(() => {});
 
   return {
     remote: transport.remote,
@@ -382,9 +445,7 @@ export function secureTransport(
       const sending = outgoing.then(async () => {
         const { secinfo, payload } = await session.secureOut(frame);
         if (secinfo === undefined) return transport.send(payload);
-        transport.send(
-          `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${pythonJson(secinfo)}}`,
-        ).catch(() => {});
+        transport.send(headerFrame(secinfo)).catch(() => {});
         return transport.send(payload);
       });
       // Frames are signed and sent one after another; one failure does not
@@ -425,6 +486,11 @@ export function secureListener(
       }
     },
   };
+}
+
+/** A `rpc.secinfo` header frame, as quickrpc writes it. */
+function headerFrame(secinfo: SecInfo): string {
+  return `{"jsonrpc": "2.0", "method": "rpc.secinfo", "params": ${pythonJson(secinfo)}}`;
 }
 
 /** The params of a `rpc.secinfo` header frame, or `undefined` for any other frame. */

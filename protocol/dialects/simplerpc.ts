@@ -61,6 +61,7 @@ import type { Codec } from "../codec.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../dialect.ts";
 import { ErrorCode } from "../errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message } from "../message.ts";
+import { MAX_DEPTH, TooDeep, walkJson } from "./_json_walk.ts";
 import { pythonJson } from "./_python_json.ts";
 
 /** The reply op for success. */
@@ -98,11 +99,19 @@ export function parseSimpleRpcLine(
   if (start === -1) return { error: "JSON data not found" };
   const op = line.slice(0, start);
   if (op === "") return { error: "Could not find opcode" };
+  let args: Record<string, unknown>;
   try {
-    return { op, args: JSON.parse(line.slice(start).trim()) };
+    args = JSON.parse(line.slice(start).trim());
   } catch {
     return { error: `JSON malformed for opcode: ${op}` };
   }
+  try {
+    walkJson(args, MAX_DEPTH);
+  } catch (error) {
+    if (error instanceof TooDeep) return { error: `${error.message} for opcode: ${op}` };
+    throw error;
+  }
+  return { op, args };
 }
 
 /** One simplerpc line: `op` followed by `args` as Python writes JSON. */
