@@ -84,7 +84,8 @@ Verbs:
   choria ddl <agent.ts>          print the DDL of a Choria external agent
 
 Run 'rpc <verb> --help' for a verb's options.`,
-  serve: `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE]
+  serve:
+    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n]
 
 Serves on <url> (tcp://host:port, tls://host:port, ws://host:port/path or
 wss://host:port/path; port 0 picks a free one)
@@ -95,7 +96,10 @@ Options:
   --dialect D       jsonrpc (default), simplerpc or quickrpc
   --handlers FILE   serve the functions FILE exports, instead of the demo API:
                     echo(params), add({a, b}), sleep({ms}), fail({message, code?})
-  --cert, --key     PEM files, for tls:// and wss://`,
+  --cert, --key     PEM files, for tls:// and wss://
+  --idle-timeout ms close a connection idle this long (default 300000; 0: never)
+  --max-connections n
+                    connections at once; more are refused (default 10000)`,
   call: `Usage: rpc call <url> <method> [params-json] [--dialect D] [--timeout ms]
 
 Calls <method> with params (a JSON object or array) and prints the result as
@@ -124,7 +128,17 @@ Options:
 };
 
 const FLAGS = {
-  string: ["dialect", "handlers", "timeout", "cert", "key", "ca", "export"],
+  string: [
+    "dialect",
+    "handlers",
+    "timeout",
+    "cert",
+    "key",
+    "ca",
+    "export",
+    "idle-timeout",
+    "max-connections",
+  ],
   boolean: ["help"],
   alias: { h: "help" },
 };
@@ -278,6 +292,8 @@ async function serve(flags: ParsedArgs, output: Output, signal?: AbortSignal): P
   if (flags._.length > 1) throw new UsageError(`unexpected argument '${flags._[1]}'`);
   const url = urlOf(flags._[0], "listen");
   const dialect = dialectOf(flags);
+  const idleTimeout = numberFlag(flags, "idle-timeout", 300_000, 0);
+  const maxConnections = numberFlag(flags, "max-connections", 10_000, 1);
   const handlers = flags.handlers === undefined
     ? demoHandlers()
     : await loadHandlers(String(flags.handlers));
@@ -306,7 +322,12 @@ async function serve(flags: ParsedArgs, output: Output, signal?: AbortSignal): P
     output.stderr(`rpc serve: cannot listen on ${url}: ${(error as Error).message}`);
     return 2;
   }
-  const server = new Server({ handlers, logger }).serve(listener);
+  const server = new Server({
+    handlers,
+    logger,
+    idleTimeout,
+    maxConnections,
+  }).serve(listener);
   const stop = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop.resolve(name);
   const listeners: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")]];
@@ -319,6 +340,17 @@ async function serve(flags: ParsedArgs, output: Output, signal?: AbortSignal): P
   output.stderr(`${why}: shutting down`);
   await server.shutdown({ deadline: 5000, reason: `server stopped (${why})` });
   return 0;
+}
+
+/** A whole-number flag of at least `min`, or `fallback` when absent. */
+function numberFlag(flags: ParsedArgs, name: string, fallback: number, min: number): number {
+  const text = flags[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) {
+    throw new UsageError(`--${name} must be a whole number of at least ${min}, got '${text}'`);
+  }
+  return value;
 }
 
 function throwUsage(message: string): never {

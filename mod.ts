@@ -71,7 +71,13 @@ export {
   standardMessage,
   TooManyCalls,
 } from "./protocol/errors.ts";
-export { consoleLogger, type Logger, silentLogger } from "./protocol/logger.ts";
+export {
+  consoleLogger,
+  type Logger,
+  rateLimitedLogger,
+  type RateLimitOptions,
+  silentLogger,
+} from "./protocol/logger.ts";
 export type { CallContext } from "./protocol/context.ts";
 export {
   type CallOptions,

@@ -40,7 +40,7 @@ import { framed } from "./framed.ts";
 import { jsonRpc } from "./jsonrpc.ts";
 import { KeepAlive } from "./keepalive.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
-import { consoleLogger, type Logger } from "./logger.ts";
+import { consoleLogger, type Logger, rateLimitedLogger } from "./logger.ts";
 import type { Message } from "./message.ts";
 import {
   type CallOptions,
@@ -144,7 +144,9 @@ export interface PeerOptions {
    */
   keepAlive?: number;
   /**
-   * Where malformed input, failed notifications and dropped replies are logged.
+   * Where malformed input, failed notifications and dropped replies are
+   * logged (at most 20 warnings and errors a second per peer; then a count
+   * of the dropped ones).
    *
    * @default {consoleLogger}
    */
@@ -259,7 +261,8 @@ export class Peer {
    * @param options Handlers, limits and logging.
    */
   constructor(connection: Transport<string> | Channel, options: PeerOptions = {}) {
-    this.#logger = options.logger ?? consoleLogger;
+    // One noisy connection must not flood the log.
+    this.#logger = rateLimitedLogger(options.logger ?? consoleLogger);
     let channel: Channel;
     if (isChannel(connection)) {
       channel = connection;
@@ -430,7 +433,9 @@ export class Peer {
   /**
    * Closes the channel: pending calls reject with
    * {@linkcode ConnectionClosed}, running handlers see `ctx.signal` abort,
-   * and their replies are dropped. Resolves when fully closed.
+   * and their replies are dropped. Resolves when fully closed. The channel
+   * may wait a little for what it was still sending (TCP's `closeTimeout`);
+   * closing again stops that wait.
    *
    * @example
    * ```ts
@@ -446,7 +451,12 @@ export class Peer {
    * ```
    */
   close(reason?: string | CloseReason): Promise<void> {
-    this.#shutdown(toCloseReason(reason));
+    if (this.#closing) {
+      // Closing again: the channel stops waiting for what it was still sending.
+      this.#channel.close(reason ?? this.#closeReason).catch(ignore);
+    } else {
+      this.#shutdown(toCloseReason(reason));
+    }
     return this.#closed;
   }
 

@@ -142,9 +142,10 @@ export interface ServerOptions<S> {
   maxConnections?: number;
   /**
    * Closes a connection that has sent and received nothing, and has no call
-   * in flight, for this many milliseconds. 0: never.
+   * in flight, for this many milliseconds (a client that must stay quiet
+   * longer can use the peer's `keepAlive`). 0: never.
    *
-   * @default {0}
+   * @default {300000}
    */
   idleTimeout?: number;
 }
@@ -277,7 +278,7 @@ export class Server<S = Record<string, unknown>> {
     this.#logger = options.logger ?? consoleLogger;
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#limit = new ConcurrencyLimit(options.maxRunningHandlers ?? 4096);
-    const idleTimeout = options.idleTimeout ?? 0;
+    const idleTimeout = options.idleTimeout ?? 300_000;
     if (idleTimeout > 0) {
       this.#idleTimer = setInterval(
         () => this.#closeIdle(idleTimeout),
@@ -429,12 +430,14 @@ export class Server<S = Record<string, unknown>> {
   /**
    * Stops accepting (closes every listener, refuses `add`), answers new
    * calls with `ErrorCode.ShuttingDown` (-32002), waits up to `deadline`
-   * for calls in flight, then closes every connection. Resolves when all
-   * are closed.
+   * for calls in flight, then closes every connection, and resolves when
+   * all are closed: by the deadline (a connection still flushing what it
+   * was sending then is closed at once).
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (!this.#shuttingDown) {
       this.#shuttingDown = true;
+      const started = Date.now();
       clearInterval(this.#idleTimer);
       const reason = closeReason(CloseCode.Shutdown, options.reason ?? "server shutting down");
       await Promise.all(this.#listeners.map((listener) => listener.close()));
@@ -445,7 +448,17 @@ export class Server<S = Record<string, unknown>> {
       if (cut > 0) {
         this.#logger.warn(`shutdown: ${cut} connection(s) still busy after ${deadline} ms`);
       }
-      await Promise.all(peers.map((peer) => peer.close(reason)));
+      // Close gracefully while the deadline lasts; past it, at once.
+      const closing = Promise.all(peers.map((peer) => peer.close(reason)));
+      const left = deadline - (Date.now() - started);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => timer = setTimeout(resolve, Math.max(0, left), true)),
+      ]);
+      clearTimeout(timer);
+      if (late) { for (const peer of peers) peer.close(reason); }
+      await closing;
     }
     await Promise.all(this.#accepting);
     await Promise.all(this.#disconnected);

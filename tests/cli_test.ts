@@ -1,6 +1,7 @@
 // The CLI verbs, run as subprocesses exactly as a user runs them.
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./_assert.ts";
+import { RawSocket } from "./_tcp.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const HANDLERS = new URL("./fixtures/handlers_module.ts", import.meta.url).pathname;
@@ -220,4 +221,30 @@ Deno.test("rpc serve + call + notify over WebSocket, every dialect, same exit st
   const bad = await rpc("call", "http://127.0.0.1:1/", "add");
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, "is not a tcp://host:port");
+});
+
+Deno.test("rpc serve --idle-timeout and --max-connections set the server's limits", async () => {
+  const server = await serve(
+    "tcp://127.0.0.1:0",
+    "--idle-timeout",
+    "300",
+    "--max-connections",
+    "1",
+  );
+  const first = await RawSocket.connect(server.url);
+  await first.send('{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":1},"id":1}\n');
+  assertEquals(JSON.parse(await first.readFrame()).result, 2);
+  // A second connection is refused while the first is open.
+  const second = await RawSocket.connect(server.url);
+  assertEquals(await second.readToEnd(), "");
+  second.close();
+  // Left idle, the first is closed.
+  const started = Date.now();
+  assertEquals(await first.readToEnd(), "");
+  assert(Date.now() - started < 3000);
+  first.close();
+  assertEquals((await server.stop()).code, 0);
+  const bad = await rpc("serve", "tcp://127.0.0.1:0", "--idle-timeout", "soon");
+  assertEquals(bad.code, 2);
+  assertStringIncludes(bad.stderr, "--idle-timeout must be a whole number");
 });

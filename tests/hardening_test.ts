@@ -252,3 +252,59 @@ Deno.test("hardening: the JSON-RPC codec's batch bound is an option", () => {
     "invalid",
   );
 });
+
+Deno.test("hardening 11: repeated log lines are rate-limited per connection", async () => {
+  const h = rawHarness({});
+  // 1000 replies to calls nobody made: each used to be its own warning.
+  const replies = Array.from({ length: 1000 }, (_, id) => ({ jsonrpc: "2.0", result: 1, id }));
+  await h.raw.send(JSON.stringify(replies));
+  await h.raw.send('{"jsonrpc":"2.0","method":"rpc.ping","id":"marker"}');
+  assertEquals(JSON.parse(await h.next()).id, "marker");
+  assertEquals(h.peer.stats().unknownReplies, 1000);
+  assertLessOrEqual(h.logger.messages("warn").length, 20);
+  await h.close();
+});
+
+Deno.test("hardening 11: bytes that are not UTF-8 are a parse error, not replaced", async () => {
+  const server = new Server({ logger: recordingLogger(), handlers: { echo: (params) => params } })
+    .serve(listen("tcp://127.0.0.1:0"));
+  const raw = await RawSocket.connect(server.addr);
+  const head = new TextEncoder().encode('{"jsonrpc":"2.0","method":"echo","params":["');
+  const tail = new TextEncoder().encode(
+    '"],"id":1}\n{"jsonrpc":"2.0","method":"echo","params":["ok"],"id":2}\n',
+  );
+  await raw.send(new Uint8Array([...head, 0xff, 0xfe, ...tail]));
+  const refused = JSON.parse(await raw.readFrame());
+  assertEquals([refused.id, refused.error.code, refused.error.data], [
+    null,
+    -32700,
+    "not UTF-8 text",
+  ]);
+  assertEquals(JSON.parse(await raw.readFrame()), { jsonrpc: "2.0", result: ["ok"], id: 2 });
+  raw.close();
+  await server.shutdown();
+});
+
+Deno.test("hardening 11: shutdown({ deadline }) resolves by the deadline, even with a client that does not read", async () => {
+  const logger = recordingLogger();
+  const server = new Server({
+    logger,
+    handlers: {
+      big: ({ size }) => "x".repeat(size),
+      hang: () => new Promise(() => {}),
+    },
+  }).serve(
+    listen("tcp://127.0.0.1:0", { logger, writeHighWaterMark: 1024 * 1024, closeTimeout: 5000 }),
+  );
+  const raw = await RawSocket.connect(server.addr);
+  // Replies this client never reads fill the socket, so a graceful close would wait.
+  for (let id = 1; id <= 50; id++) {
+    await raw.send(`{"jsonrpc":"2.0","method":"big","params":{"size":100000},"id":${id}}\n`);
+  }
+  await raw.send('{"jsonrpc":"2.0","method":"hang","id":"h"}\n');
+  await tick(100);
+  const started = Date.now();
+  await server.shutdown({ deadline: 300 });
+  assertLessOrEqual(Date.now() - started, 1000);
+  raw.close();
+});

@@ -377,6 +377,7 @@ export class TcpTransport implements Transport<string> {
   /**
    * Stops sending and receiving: waits up to `closeTimeout` for unwritten
    * frames to leave, then closes the socket. Frames not yet read are dropped.
+   * Called again while it waits, it stops waiting and closes at once.
    */
   close(reason?: string | CloseReason): Promise<void> {
     return this.#close(toCloseReason(reason), true);
@@ -389,9 +390,14 @@ export class TcpTransport implements Transport<string> {
       this.#endReason ??= reason;
       this.#inbox.end(reason, true);
       this.#shutdown(flush);
+    } else {
+      // Closing again while unwritten frames drain: stop waiting for them.
+      this.#stopFlushing?.();
     }
     return this.#closed.promise;
   }
+
+  #stopFlushing: (() => void) | undefined;
 
   async #shutdown(flush: boolean): Promise<void> {
     if (flush && !this.#writing && this.#out.length > 0) this.#flush();
@@ -399,9 +405,13 @@ export class TcpTransport implements Transport<string> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#waitWritten(),
-        new Promise<void>((resolve) => timer = setTimeout(resolve, this.#closeTimeout)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.#closeTimeout);
+          this.#stopFlushing = resolve;
+        }),
       ]);
       clearTimeout(timer);
+      this.#stopFlushing = undefined;
     }
     this.#releaseWriters(new ConnectionClosed(this.#closeReason));
     try {

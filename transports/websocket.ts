@@ -388,6 +388,9 @@ export class WebSocketTransport implements Transport<string> {
       closeSocket(this.#socket, wireCode(why), why.message);
       // The closing handshake needs the other side; do not wait for ever.
       this.#closeTimer = setTimeout(this.#finish, this.#closeTimeout);
+    } else if (this.#closeTimer !== undefined) {
+      // Closing again: stop waiting for the handshake.
+      this.#finish();
     }
     return this.#closed.promise;
   }

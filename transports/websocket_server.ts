@@ -215,9 +215,11 @@ function refuse(status: number, text: string, headers: Record<string, string> = 
  * import { Server } from "@seed/rpc";
  * import { websocketHandler } from "@seed/rpc/websocket/server";
  *
- * const handle = websocketHandler(new Server(), { path: "/rpc" });
+ * const server = new Server();
+ * const handle = websocketHandler(server, { path: "/rpc" });
  * assertEquals(await handle(new Request("http://localhost/elsewhere")), undefined);
  * assertEquals((await handle(new Request("http://localhost/rpc")))?.status, 426);
+ * await server.shutdown();
  * ```
  */
 export function websocketHandler<S>(
