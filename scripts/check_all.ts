@@ -46,7 +46,10 @@ const testStep: Step = {
 const steps: Step[] = Deno.args.length > 0 ? [testStep] : [
   { name: "deno fmt --check", args: ["fmt", "--check"] },
   { name: "deno lint", args: ["lint"] },
-  { name: "deno check", args: ["check", ...entrypoints, "examples/", "bench/", "scripts/"] },
+  {
+    name: "deno check",
+    args: ["check", ...entrypoints, "examples/", "bench/", "scripts/", "fuzz/"],
+  },
   { name: "deno doc --lint", args: ["doc", "--lint", ...entrypoints] },
   { name: "deno publish --dry-run", args: ["publish", "--dry-run", "--allow-dirty"] },
   testStep,

@@ -1,0 +1,73 @@
+// The server `deno task fuzz` attacks, in its own process so that a crash
+// shows as the process dying:
+//   deno run --allow-net=127.0.0.1 fuzz/_target.ts DIALECT
+// DIALECT: jsonrpc | simplerpc | quickrpc | quickrpc-hmac | websocket.
+// Prints its URL on the first line, then serves until stdin closes.
+
+import { type Handler, RpcError, Server, silentLogger } from "../mod.ts";
+import { hmacSecurity, quickRpc, secureListener } from "../protocol/dialects/quickrpc.ts";
+import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
+import { listen } from "../transports/tcp.ts";
+import { listen as listenWebSocket } from "../transports/websocket_server.ts";
+
+export const FUZZ_KEY = "a fuzzing key, shared by both ends";
+
+/** The API under attack; results are objects so that simplerpc can carry them. */
+export function targetHandlers(): Record<string, Handler> {
+  return {
+    echo: (params) => ({ echo: params }),
+    add: ({ a, b }) => {
+      if (typeof a !== "number" || typeof b !== "number") {
+        throw new RpcError(-32602, "a and b must be numbers");
+      }
+      return { sum: a + b };
+    },
+    sleep: ({ ms }, ctx) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => resolve({ slept: ms }),
+          Math.max(0, Math.min(Number(ms) || 0, 50)),
+        );
+        ctx.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(ctx.signal.reason);
+        }, { once: true });
+      }),
+    fail: ({ message }) => {
+      throw new RpcError(-32000, String(message));
+    },
+    rss: () => ({ rss: Deno.memoryUsage().rss }),
+  };
+}
+
+if (import.meta.main) {
+  const dialect = Deno.args[0] ?? "jsonrpc";
+  const server = new Server({ logger: silentLogger, handlers: targetHandlers() });
+  switch (dialect) {
+    case "jsonrpc":
+      server.serve(listen("tcp://127.0.0.1:0", { logger: silentLogger }));
+      break;
+    case "simplerpc":
+      server.serve(listen("tcp://127.0.0.1:0", { dialect: simpleRpc, logger: silentLogger }));
+      break;
+    case "quickrpc":
+      server.serve(listen("tcp://127.0.0.1:0", { dialect: quickRpc, logger: silentLogger }));
+      break;
+    case "quickrpc-hmac":
+      server.serve(secureListener(
+        listen("tcp://127.0.0.1:0", { dialect: quickRpc, logger: silentLogger }),
+        hmacSecurity({ key: FUZZ_KEY, user: "target" }),
+        { logger: silentLogger },
+      ));
+      break;
+    case "websocket":
+      server.serve(listenWebSocket("ws://127.0.0.1:0/", { logger: silentLogger }));
+      break;
+    default:
+      throw new Error(`unknown dialect ${dialect}`);
+  }
+  console.log(server.addr);
+  for await (const _ of Deno.stdin.readable) { /* serve until stdin closes */ }
+  await server.close();
+  Deno.exit(0);
+}

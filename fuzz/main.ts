@@ -1,0 +1,381 @@
+// `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
+//
+// For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
+// choria), sends generated frames (valid, mutated and hostile; see
+// _generators.ts) to a live server in its own process over loopback, in
+// cases of a few hundred frames on one connection (four connections at
+// once), written in pieces that split frames at random bytes. After every
+// round it checks that the server process is alive, answers a fresh call
+// correctly, and (every 20 rounds) that its RSS stays under the bound. Choria request files go through the
+// agent runtime in this process instead (one process per request is what
+// Choria does; a million processes is not a fuzz run).
+//
+// Prints one JSON line per dialect: frames, seconds, frames_per_s, cases,
+// crashes, rss_mb (first sample, last, peak). A case that breaks the server
+// is written to fuzz/crashes/ as a corpus file for tests/fuzz_corpus_test.ts.
+// Exit status 1 when anything crashed or RSS went over the bound.
+
+import { parseArgs } from "../cli/parse_args.ts";
+import { Peer, silentLogger, type Transport } from "../mod.ts";
+import { respond } from "../choria/mod.ts";
+import { parrot } from "../examples/choria/agent/parrot.ts";
+import { hmacSecurity, quickRpc, secureTransport } from "../protocol/dialects/quickrpc.ts";
+import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
+import { connect as connectTcp } from "../transports/tcp.ts";
+import { connect as connectWebSocket } from "../transports/websocket.ts";
+import {
+  choriaRequest,
+  type Frame,
+  jsonRpcFrame,
+  quickRpcFrame,
+  Random,
+  simpleRpcFrame,
+} from "./_generators.ts";
+import { FUZZ_KEY } from "./_target.ts";
+
+const ALL = ["jsonrpc", "simplerpc", "quickrpc", "quickrpc-hmac", "websocket", "choria"];
+const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
+const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
+const target = Number(flags.frames ?? 1_000_000);
+const seed = Number(flags.seed ?? 1);
+const rssBound = Number(flags["rss-bound"] ?? 512) * 1024 * 1024;
+
+/** Hostile connections at once in each round. */
+const PARALLEL = 4;
+
+const GENERATORS: Record<string, (random: Random) => Frame> = {
+  jsonrpc: jsonRpcFrame,
+  simplerpc: simpleRpcFrame,
+  quickrpc: quickRpcFrame,
+  "quickrpc-hmac": quickRpcFrame,
+  websocket: jsonRpcFrame,
+};
+
+interface TargetProcess {
+  url: string;
+  child: Deno.ChildProcess;
+  exited: boolean;
+  stop(): Promise<void>;
+}
+
+async function startTarget(dialect: string): Promise<TargetProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      new URL("./_target.ts", import.meta.url).pathname,
+      dialect,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the target exited before printing its URL");
+    text += new TextDecoder().decode(value);
+  }
+  const process: TargetProcess = {
+    url: text.trim(),
+    child,
+    exited: false,
+    async stop() {
+      try {
+        await child.stdin.close();
+      } catch { /* closed */ }
+      await reader.cancel().catch(() => {});
+      await child.status;
+    },
+  };
+  child.status.then(() => process.exited = true);
+  return process;
+}
+
+/** A well-behaved client of the target, for the checks between cases. */
+async function healthClient(dialect: string, url: string): Promise<Peer> {
+  let transport: Transport<string>;
+  switch (dialect) {
+    case "simplerpc":
+      transport = await connectTcp(url, { dialect: simpleRpc });
+      break;
+    case "quickrpc":
+      transport = await connectTcp(url, { dialect: quickRpc });
+      break;
+    case "quickrpc-hmac":
+      transport = secureTransport(
+        await connectTcp(url, { dialect: quickRpc }),
+        hmacSecurity({ key: FUZZ_KEY, user: "health" }),
+        { logger: silentLogger },
+      );
+      break;
+    case "websocket":
+      transport = await connectWebSocket(url);
+      break;
+    default:
+      transport = await connectTcp(url);
+  }
+  return new Peer(transport, { logger: silentLogger, timeout: 5000 });
+}
+
+const encoder = new TextEncoder();
+
+/** The frames as one byte stream, and where each frame ends in it. */
+function bytesOf(frames: Frame[], delimiter: number): { bytes: Uint8Array; ends: number[] } {
+  const parts = frames.map((f) => typeof f === "string" ? encoder.encode(f) : f);
+  let length = 0;
+  for (const part of parts) length += part.length + 1;
+  const bytes = new Uint8Array(length);
+  const ends: number[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+    bytes[offset++] = delimiter;
+    ends.push(offset);
+  }
+  return { bytes, ends };
+}
+
+/**
+ * One case over TCP: the bytes in random pieces, replies read and dropped.
+ * Resolves with how many frames were written whole (the server may close
+ * first, as it does on a refused HMAC frame).
+ */
+async function tcpCase(
+  url: string,
+  frames: Frame[],
+  delimiter: number,
+  random: Random,
+): Promise<number> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const draining = (async () => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while ((await conn.read(buffer)) !== null) { /* drop */ }
+    } catch { /* reset */ }
+  })();
+  const { bytes, ends } = bytesOf(frames, delimiter);
+  let written = 0;
+  try {
+    while (written < bytes.length) {
+      // Mostly large pieces, now and then runs of single bytes.
+      const size = random.chance(0.05) ? 1 : 1 + random.int(8192);
+      written += await conn.write(bytes.subarray(written, written + size));
+    }
+    await conn.closeWrite();
+  } catch { /* the server may close on us */ }
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, 2000);
+  await draining;
+  clearTimeout(timer);
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  let whole = 0;
+  while (whole < ends.length && ends[whole]! <= written) whole++;
+  return whole;
+}
+
+/** One quickrpc-hmac case that gets past the security layer: signed hostile payloads. */
+async function signedCase(url: string, frames: Frame[]): Promise<number> {
+  const transport = secureTransport(
+    await connectTcp(url, { dialect: quickRpc, logger: silentLogger }),
+    hmacSecurity({ key: FUZZ_KEY, user: "fuzz" }),
+    { logger: silentLogger },
+  );
+  const draining = (async () => {
+    for await (const _ of transport.frames) { /* drop */ }
+  })().catch(() => {});
+  let sent = 0;
+  for (const frame of frames) {
+    if (typeof frame === "string" && !frame.includes("\0")) {
+      transport.send(frame).catch(() => {});
+      sent++;
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await transport.close();
+  await draining;
+  return sent;
+}
+
+/** One case over WebSocket: one message per frame, binary for raw bytes. */
+async function websocketCase(url: string, frames: Frame[]): Promise<number> {
+  const socket = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  const closed = new Promise((resolve) => socket.onclose = resolve);
+  // A binary frame that is not UTF-8 closes the connection (1007): send
+  // those last, so the rest of the case reaches the server.
+  const ordered = [
+    ...frames.filter((f) => typeof f === "string"),
+    ...frames.filter((f) => typeof f !== "string"),
+  ];
+  let sent = 0;
+  for (const frame of ordered) {
+    if (socket.readyState !== WebSocket.OPEN) break;
+    socket.send(frame);
+    sent++;
+  }
+  socket.close();
+  await closed;
+  return sent;
+}
+
+interface Report {
+  dialect: string;
+  frames: number;
+  seconds: number;
+  frames_per_s: number;
+  cases: number;
+  crashes: number;
+  rss_mb: { first: number; last: number; peak: number } | null;
+  [extra: string]: unknown;
+}
+
+async function fuzzServer(dialect: string): Promise<Report> {
+  const random = new Random(seed * 1000 + ALL.indexOf(dialect));
+  const generate = GENERATORS[dialect]!;
+  const delimiter = dialect.startsWith("quickrpc") ? 0 : 10;
+  let server = await startTarget(dialect);
+  let health = await healthClient(dialect, server.url);
+  let frames = 0;
+  let cases = 0;
+  let crashes = 0;
+  const rss: number[] = [];
+  const started = performance.now();
+  while (frames < target) {
+    // A round: a few hostile connections at once, then the checks.
+    const round = Array.from({ length: PARALLEL }, () => {
+      const count = 200 + random.int(800);
+      return Array.from({ length: count }, () => generate(random));
+    });
+    const delivered = await Promise.all(round.map(async (batch) => {
+      try {
+        if (dialect === "websocket") return await websocketCase(server.url, batch);
+        if (dialect === "quickrpc-hmac" && random.chance(0.5)) {
+          return await signedCase(server.url, batch);
+        }
+        return await tcpCase(server.url, batch, delimiter, random);
+      } catch {
+        // A refused or reset connection is an answer too; the check decides.
+        return 0;
+      }
+    }));
+    const batch = round.flat();
+    // Only frames that reached the server count.
+    frames += delivered.reduce((a, b) => a + b, 0);
+    cases += round.length;
+    const a = random.int(1000);
+    const b = random.int(1000);
+    let alive = false;
+    try {
+      const answer = await health.call("add", { a, b }) as { sum?: number };
+      alive = !server.exited && answer?.sum === a + b;
+    } catch {
+      alive = false;
+    }
+    if (!alive) {
+      crashes++;
+      const file = await saveCrash(dialect, cases, batch);
+      console.error(`${dialect}: case ${cases} broke the server; saved to ${file}`);
+      await health.close().catch(() => {});
+      await server.stop();
+      server = await startTarget(dialect);
+      health = await healthClient(dialect, server.url);
+      continue;
+    }
+    if (cases % (20 * PARALLEL) === 0 || frames >= target) {
+      const { rss: value } = await health.call("rss") as { rss: number };
+      rss.push(value);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await health.close().catch(() => {});
+  await server.stop();
+  return {
+    dialect,
+    frames,
+    seconds: Math.round(seconds * 10) / 10,
+    frames_per_s: Math.round(frames / seconds),
+    cases,
+    crashes,
+    rss_mb: rss.length === 0 ? null : {
+      first: mb(rss[0]!),
+      last: mb(rss.at(-1)!),
+      peak: mb(Math.max(...rss)),
+    },
+  };
+}
+
+async function fuzzChoria(): Promise<Report> {
+  const random = new Random(seed * 1000 + ALL.indexOf("choria"));
+  const started = performance.now();
+  let crashes = 0;
+  let frames = 0;
+  const statuses = new Map<number, number>();
+  const quiet = { info() {}, warn() {}, error() {} } as unknown as Parameters<
+    typeof respond
+  >[1]["log"];
+  while (frames < target) {
+    const request = choriaRequest(random);
+    frames++;
+    try {
+      const reply = JSON.parse(await respond(parrot, { request, log: quiet, deadline: 1000 }));
+      const code = reply.statuscode;
+      if (!Number.isInteger(code) || code < 0 || code > 5) throw new Error(`statuscode ${code}`);
+      statuses.set(code, (statuses.get(code) ?? 0) + 1);
+    } catch (error) {
+      crashes++;
+      const file = await saveCrash("choria", frames, [request]);
+      console.error(`choria: request ${frames} broke the runtime (${error}); saved to ${file}`);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    dialect: "choria",
+    frames,
+    seconds: Math.round(seconds * 10) / 10,
+    frames_per_s: Math.round(frames / seconds),
+    cases: frames,
+    crashes,
+    rss_mb: { first: 0, last: mb(Deno.memoryUsage().rss), peak: mb(Deno.memoryUsage().rss) },
+    statuscodes: Object.fromEntries(statuses),
+  };
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 1024 / 1024);
+}
+
+async function saveCrash(dialect: string, index: number, frames: Frame[]): Promise<string> {
+  const dir = new URL("./crashes/", import.meta.url).pathname;
+  await Deno.mkdir(dir, { recursive: true });
+  const file = `${dir}${dialect}-seed${seed}-${index}.json`;
+  const encoded = frames.map((f) =>
+    typeof f === "string" ? { text: f } : { base64: btoa(String.fromCharCode(...f)) }
+  );
+  await Deno.writeTextFile(file, JSON.stringify({ dialect, seed, frames: encoded }));
+  return file;
+}
+
+let failed = false;
+for (const dialect of dialects) {
+  if (!ALL.includes(dialect)) throw new Error(`unknown dialect ${dialect} (${ALL.join(", ")})`);
+  const report = dialect === "choria" ? await fuzzChoria() : await fuzzServer(dialect);
+  console.log(JSON.stringify(report));
+  if (
+    report.crashes > 0 || (report.rss_mb !== null && report.rss_mb.peak * 1024 * 1024 > rssBound)
+  ) {
+    failed = true;
+  }
+}
+Deno.exit(failed ? 1 : 0);
