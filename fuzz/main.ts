@@ -237,7 +237,7 @@ interface Report {
   frames_per_s: number;
   cases: number;
   crashes: number;
-  rss_mb: { first: number; last: number; peak: number } | null;
+  rss_mb: { first: number; last: number; peak: number; series?: number[] } | null;
   [extra: string]: unknown;
 }
 
@@ -312,6 +312,12 @@ async function fuzzServer(dialect: string): Promise<Report> {
       first: mb(rss[0]!),
       last: mb(rss.at(-1)!),
       peak: mb(Math.max(...rss)),
+      // Ten samples across the run: flat, or growing?
+      series: Array.from(
+        { length: Math.min(10, rss.length) },
+        (_, i) =>
+          mb(rss[Math.floor(i * (rss.length - 1) / Math.max(1, Math.min(9, rss.length - 1)))]!),
+      ),
     },
   };
 }
