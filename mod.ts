@@ -94,6 +94,8 @@ export {
   type ReconnectOptions,
 } from "./protocol/reconnect.ts";
 export { PING_METHOD } from "./protocol/keepalive.ts";
+export { type Interceptor, type Invocation } from "./protocol/intercept.ts";
+export { LatencyHistogram, type LatencySummary } from "./protocol/latency.ts";
 export { ConcurrencyLimit } from "./protocol/limit.ts";
 export {
   type AddOptions,

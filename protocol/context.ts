@@ -91,6 +91,8 @@ export class InboundCall implements CallContext {
   /** The batch this call belongs to, and its place in it. */
   readonly batch: BatchReplies | undefined;
   readonly slot: number;
+  /** `performance.now()` when the handler started, when latency is measured. */
+  started = 0;
   #controller: AbortController | undefined;
   #reason: unknown;
   #aborted = false;

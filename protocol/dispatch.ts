@@ -27,7 +27,9 @@ import type {
   RequestMessage,
   ResultMessage,
 } from "./message.ts";
+import { incomingInvocation, intercept, type Interceptor } from "./intercept.ts";
 import { PING_METHOD } from "./keepalive.ts";
+import type { LatencyHistogram } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import type { Peer } from "./peer.ts";
 import { ACCEPTED } from "./transport.ts";
@@ -63,6 +65,10 @@ export interface DispatcherOptions {
   maxBytes: number;
   /** A bound shared with other peers (a server's). */
   shared: ConcurrencyLimit | undefined;
+  /** Functions around every handler; none: handlers run as they are. */
+  interceptors: readonly Interceptor[] | undefined;
+  /** Where handler durations are recorded, when they are. */
+  latency: LatencyHistogram | undefined;
 }
 
 /** Calls being served, by (reply address, id): two callers may share ids. */
@@ -119,6 +125,8 @@ export class Dispatcher {
   #maxRunning: number;
   #maxBytes: number;
   #shared: ConcurrencyLimit | undefined;
+  #interceptors: readonly Interceptor[] | undefined;
+  #latency: LatencyHistogram | undefined;
   #handlers = new Map<string, Handler>();
   #calls: InboundCalls;
   /** Handlers running, replies being sent, batches open. */
@@ -142,6 +150,8 @@ export class Dispatcher {
     this.#maxRunning = options.maxRunning;
     this.#maxBytes = options.maxBytes;
     this.#shared = options.shared;
+    this.#interceptors = options.interceptors;
+    this.#latency = options.latency;
     this.#calls = new InboundCalls(Math.min(options.maxRunning, 1024));
   }
 
@@ -158,7 +168,18 @@ export class Dispatcher {
     if (typeof handler !== "function") {
       throw new TypeError(`The handler for '${method}' must be a function`);
     }
-    this.#handlers.set(method, handler);
+    this.#handlers.set(method, this.#intercepted(handler));
+  }
+
+  /** `handler` behind the interceptors (as it is when there are none). */
+  #intercepted(handler: Handler): Handler {
+    const interceptors = this.#interceptors;
+    if (interceptors === undefined) return handler;
+    const peer = this.#peer;
+    const terminal = (call: { params: unknown; context: CallContext | undefined }) =>
+      handler(call.params, call.context!);
+    return (params, ctx) =>
+      intercept(interceptors, incomingInvocation(params, ctx, peer), terminal);
   }
 
   handles(method: string): boolean {
@@ -275,6 +296,7 @@ export class Dispatcher {
     const ctx = new InboundCall(this.#peer, method, id, message.meta, delivery, batch);
     if (id !== null) this.#calls.add(ctx);
     this.#acquire(batch === undefined ? delivery.size ?? 0 : 0);
+    if (this.#latency !== undefined) ctx.started = performance.now();
     let result: unknown;
     try {
       result = handler(message.params, ctx);
@@ -306,6 +328,7 @@ export class Dispatcher {
     }
     this.#acquire(batch === undefined ? delivery.size ?? 0 : 0);
     const ctx = new InboundCall(this.#peer, method, undefined, message.meta, delivery, batch);
+    if (this.#latency !== undefined) ctx.started = performance.now();
     let result: unknown;
     try {
       result = handler(message.params, ctx);
@@ -380,6 +403,7 @@ export class Dispatcher {
    * not read its replies stops being served. The delivery is settled then.
    */
   #finish(ctx: InboundCall, reply: ResultMessage | ErrorMessage, outcome: Outcome): void {
+    this.#latency?.record(performance.now() - ctx.started);
     this.#calls.remove(ctx);
     const batch = ctx.batch;
     // The call's input is done with; its reply is what is left to send.
@@ -420,6 +444,7 @@ export class Dispatcher {
   }
 
   #notificationDone(ctx: InboundCall, failure: unknown): void {
+    this.#latency?.record(performance.now() - ctx.started);
     if (failure !== undefined) {
       this.#logger.warn(
         `${this.#name}: notification '${ctx.method}' failed`,

@@ -12,6 +12,7 @@
 import { CallTable } from "./call_table.ts";
 import type { Channel } from "./channel.ts";
 import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "./errors.ts";
+import type { LatencyHistogram } from "./latency.ts";
 import type { Logger } from "./logger.ts";
 import { ACCEPTED } from "./transport.ts";
 import type {
@@ -84,6 +85,8 @@ export interface OutgoingOptions {
   ids: IdSource;
   logger: Logger;
   name: string;
+  /** Where call durations (to the reply) are recorded, when they are. */
+  latency: LatencyHistogram | undefined;
 }
 
 /** Given-up call ids remembered, to tell a late reply from a stray one. */
@@ -104,6 +107,8 @@ class OutgoingCall {
   readonly promise: Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (reason: unknown) => void;
+  /** `performance.now()` when it was sent, when latency is measured. */
+  started = 0;
   #table: OutgoingCalls;
 
   constructor(
@@ -197,6 +202,7 @@ export class OutgoingCalls {
   #nextId: () => Id;
   #logger: Logger;
   #name: string;
+  #latency: LatencyHistogram | undefined;
   #calls: CallTable<OutgoingCall>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -220,6 +226,7 @@ export class OutgoingCalls {
     this.#nextId = idSource(options.ids);
     this.#logger = options.logger;
     this.#name = options.name;
+    this.#latency = options.latency;
   }
 
   /** Calls awaiting a reply. */
@@ -260,6 +267,7 @@ export class OutgoingCalls {
     const call = id === null ? undefined : this.#calls.get(id);
     if (call !== undefined) {
       this.#remove(call);
+      this.#latency?.record(performance.now() - call.started);
       if (reply.kind === "result") call.resolve(reply.result);
       else call.reject(new RemoteError(reply.error, call.method));
       return;
@@ -324,6 +332,7 @@ export class OutgoingCalls {
     const call = new OutgoingCall(this, id, method, options, timeout, deadline);
     this.#calls.add(call);
     call.signal?.addEventListener("abort", call, { once: true });
+    if (this.#latency !== undefined) call.started = performance.now();
     if (deadline < this.#timerAt) this.#arm(deadline);
     this.sent++;
     const sent = this.#channel.send(message, options.to);

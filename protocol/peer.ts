@@ -37,8 +37,10 @@ import type { Dialect } from "./dialect.ts";
 import { Dispatcher, type Handler } from "./dispatch.ts";
 import { ConnectionClosed } from "./errors.ts";
 import { framed } from "./framed.ts";
+import { intercept, type Interceptor, type Invocation } from "./intercept.ts";
 import { jsonRpc } from "./jsonrpc.ts";
 import { KeepAlive } from "./keepalive.ts";
+import { LatencyHistogram, type LatencySummary } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "./logger.ts";
 import type { Message } from "./message.ts";
@@ -144,6 +146,21 @@ export interface PeerOptions {
    */
   keepAlive?: number;
   /**
+   * Functions around every call this peer serves and makes (auth, logging,
+   * metrics); the first is the outermost. See {@linkcode Interceptor}.
+   *
+   * @default {[]}
+   */
+  interceptors?: readonly Interceptor[];
+  /**
+   * Measure how long our calls take to be answered and our handlers take to
+   * finish, for {@linkcode Peer.stats} (`callLatency`, `handlerLatency`).
+   * Costs two clock reads a call.
+   *
+   * @default {false}
+   */
+  latency?: boolean;
+  /**
    * Where malformed input, failed notifications and dropped replies are
    * logged (at most 20 warnings and errors a second per peer; then a count
    * of the dropped ones).
@@ -196,6 +213,10 @@ export interface PeerStats {
   messagesReceived: number;
   /** Messages handed to the channel (a batch of replies counts once). */
   messagesSent: number;
+  /** From a call to its reply, answered calls only (with the `latency` option). */
+  callLatency?: LatencySummary;
+  /** From a handler's start to its end (with the `latency` option). */
+  handlerLatency?: LatencySummary;
 }
 
 /**
@@ -252,6 +273,9 @@ export class Peer {
   #closeReason: CloseReason | undefined;
   #closed: Promise<void>;
   #keepAlive: KeepAlive | undefined;
+  #interceptors: readonly Interceptor[] | undefined;
+  #callLatency: LatencyHistogram | undefined;
+  #handlerLatency: LatencyHistogram | undefined;
 
   /**
    * Starts serving at once: messages are read from the next tick on, so
@@ -275,6 +299,17 @@ export class Peer {
     }
     this.#channel = channel;
     this.#name = options.name ?? channel.remote ?? "peer";
+    const interceptors = options.interceptors;
+    if (interceptors !== undefined && interceptors.length > 0) {
+      if (!interceptors.every((f) => typeof f === "function")) {
+        throw new TypeError("interceptors must be functions");
+      }
+      this.#interceptors = [...interceptors];
+    }
+    if (options.latency === true) {
+      this.#callLatency = new LatencyHistogram();
+      this.#handlerLatency = new LatencyHistogram();
+    }
     this.#outgoing = new OutgoingCalls({
       channel,
       timeout: timeoutOption(options.timeout, 30_000),
@@ -283,6 +318,7 @@ export class Peer {
       ids: options.ids ?? "counter",
       logger: this.#logger,
       name: this.#name,
+      latency: this.#callLatency,
     });
     this.#dispatcher = new Dispatcher({
       peer: this,
@@ -292,6 +328,8 @@ export class Peer {
       maxRunning: limitOption(options.maxConcurrentHandlers, 256, "maxConcurrentHandlers"),
       maxBytes: limitOption(options.maxConcurrentBytes, 64 * 1024 * 1024, "maxConcurrentBytes"),
       shared: options.limit,
+      interceptors: this.#interceptors,
+      latency: this.#handlerLatency,
     });
     if (options.handlers !== undefined) {
       for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);
@@ -300,7 +338,7 @@ export class Peer {
     if (keepAlive > 0) {
       this.#keepAlive = new KeepAlive({
         received: () => this.#received,
-        call: (method, params, callOptions) => this.call(method, params, callOptions),
+        call: (method, params, callOptions) => this.#outgoing.call(method, params, callOptions),
         close: (reason) => this.close(reason),
         name: this.#name,
         logger: this.#logger,
@@ -347,7 +385,7 @@ export class Peer {
    * ```
    */
   stats(): PeerStats {
-    return {
+    const stats: PeerStats = {
       pendingCalls: this.#outgoing.size,
       runningHandlers: this.#dispatcher.running,
       lateReplies: this.#outgoing.lateReplies,
@@ -356,6 +394,11 @@ export class Peer {
       messagesReceived: this.#received,
       messagesSent: this.#outgoing.sent + this.#dispatcher.sent,
     };
+    if (this.#callLatency !== undefined) {
+      stats.callLatency = this.#callLatency.summary();
+      stats.handlerLatency = this.#handlerLatency!.summary();
+    }
+    return stats;
   }
 
   /**
@@ -405,6 +448,13 @@ export class Peer {
    * ```
    */
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
+    if (this.#interceptors !== undefined) {
+      return intercept(
+        this.#interceptors,
+        this.#invocation(method, params, options, false),
+        this.#sendCall,
+      ) as Promise<T>;
+    }
     return this.#outgoing.call(method, params, options) as Promise<T>;
   }
 
@@ -427,8 +477,39 @@ export class Peer {
    * ```
    */
   notify(method: string, params?: unknown, options?: NotifyOptions): Promise<void> {
+    if (this.#interceptors !== undefined) {
+      return intercept(
+        this.#interceptors,
+        this.#invocation(method, params, options, true),
+        this.#sendNotification,
+      )
+        .then(ignore);
+    }
     return this.#outgoing.notify(method, params, options);
   }
+
+  #invocation(
+    method: string,
+    params: unknown,
+    options: CallOptions | NotifyOptions | undefined,
+    notification: boolean,
+  ): Invocation {
+    return {
+      direction: "outgoing",
+      method,
+      params,
+      notification,
+      peer: this,
+      context: undefined,
+      options,
+    };
+  }
+
+  #sendCall = (call: Invocation): Promise<unknown> =>
+    this.#outgoing.call(call.method, call.params, call.options as CallOptions | undefined);
+
+  #sendNotification = (call: Invocation): Promise<void> =>
+    this.#outgoing.notify(call.method, call.params, call.options);
 
   /**
    * Closes the channel: pending calls reject with
