@@ -52,7 +52,7 @@
  */
 
 import type { CallContext } from "./context.ts";
-import type { CallOptions, NotifyOptions } from "./outgoing.ts";
+import type { CallOptions } from "./outgoing.ts";
 import type { Peer } from "./peer.ts";
 
 /**
@@ -87,8 +87,8 @@ export interface Invocation {
   readonly peer: Peer;
   /** Incoming only: the handler's context (meta, signal, who sent it). */
   readonly context: CallContext | undefined;
-  /** Outgoing only: the options of the call or notification. */
-  readonly options: CallOptions | NotifyOptions | undefined;
+  /** Outgoing only: the options of the call or notification (a notification has no timeout or signal). */
+  readonly options: CallOptions | undefined;
 }
 
 /**

@@ -506,7 +506,7 @@ export class Peer {
   }
 
   #sendCall = (call: Invocation): Promise<unknown> =>
-    this.#outgoing.call(call.method, call.params, call.options as CallOptions | undefined);
+    this.#outgoing.call(call.method, call.params, call.options);
 
   #sendNotification = (call: Invocation): Promise<void> =>
     this.#outgoing.notify(call.method, call.params, call.options);
