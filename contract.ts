@@ -40,6 +40,7 @@
  */
 
 export {
+  type Broadcast,
   Contract,
   type ContractDefinition,
   type ContractOptions,

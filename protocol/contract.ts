@@ -53,7 +53,8 @@ import { ErrorCode, RpcError } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { CallOptions, Handler, NotifyOptions, Peer } from "./peer.ts";
 import type { Infer, JsonSchema } from "./schema.ts";
-import { formatIssues, SchemaCompiler, type Validate } from "./validator.ts";
+import type { Recipients, Server } from "./server.ts";
+import { formatIssues, SchemaCompiler, type Validate, type ValidationIssue } from "./validator.ts";
 
 /**
  * A method that answers: its params and result schemas.
@@ -190,17 +191,18 @@ export type ResultOf<S> = S extends { readonly notification: true } ? void
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Implementation } from "@seed/rpc/contract";
  * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
  * const impl: Implementation<Specs> = { double: (n) => n * 2 };
- * console.log(impl.double(2, undefined as never));
+ * assertEquals(impl.double(2, undefined as never), 4);
  * ```
  */
 export type Implementation<M extends MethodSpecs> = {
-  [K in keyof M]: (
-    params: ParamsOf<M[K]>,
-    ctx: CallContext,
-  ) => ResultOf<M[K]> | Promise<ResultOf<M[K]>>;
+  [K in keyof M]: M[K] extends { readonly notification: true }
+    // Nobody sees what a notification's handler returns.
+    ? (params: ParamsOf<M[K]>, ctx: CallContext) => unknown
+    : (params: ParamsOf<M[K]>, ctx: CallContext) => ResultOf<M[K]> | Promise<ResultOf<M[K]>>;
 };
 
 /**
@@ -227,6 +229,36 @@ export type Remote<M extends MethodSpecs> = {
       ...args: M[K] extends { readonly params: infer P } ? [params: Infer<P>, options?: CallOptions]
         : [params?: undefined, options?: CallOptions]
     ) => Promise<ResultOf<M[K]>>;
+};
+
+/**
+ * The typed fan-out {@linkcode Contract.broadcast} returns: for each
+ * outgoing notification, a function that notifies every chosen connection
+ * and resolves with how many accepted it; for each outgoing call, a
+ * function that calls them all at once and resolves with each one's
+ * outcome, by connection id.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { Broadcast } from "@seed/rpc/contract";
+ * type Specs = { tick: { notification: true; params: { type: "array"; items: { type: "integer" } } } };
+ * async function tickAll(broadcast: Broadcast<Specs>): Promise<number> {
+ *   return await broadcast.tick([1]);
+ * }
+ * assertEquals(typeof tickAll, "function");
+ * ```
+ */
+export type Broadcast<M extends MethodSpecs> = {
+  readonly [K in keyof M]: M[K] extends { readonly notification: true } ? (
+      ...args: M[K] extends { readonly params: infer P } ? [params: Infer<P>]
+        : [params?: undefined]
+    ) => Promise<number>
+    : (
+      ...args: M[K] extends { readonly params: infer P }
+        ? [params: Infer<P>, options?: Omit<CallOptions, "to">]
+        : [params?: undefined, options?: Omit<CallOptions, "to">]
+    ) => Promise<Map<string, PromiseSettledResult<ResultOf<M[K]>>>>;
 };
 
 /**
@@ -327,6 +359,15 @@ function compileFor(compiler: SchemaCompiler, schema: JsonSchema, what: string):
   } catch (error) {
     throw new TypeError(`${what}: ${(error as Error).message}`);
   }
+}
+
+/** The error for a remote result that breaks its schema. */
+function invalidResult(method: string, issues: readonly ValidationIssue[]): RpcError {
+  return new RpcError(
+    ErrorCode.InternalError,
+    `Invalid result from '${method}': ${formatIssues(issues)}`,
+    issues,
+  );
 }
 
 function isEmpty(params: unknown): boolean {
@@ -512,17 +553,69 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
           method.checkParams(params);
           const result = await peer.call(name, params, options);
           const issues = method.validateResult?.(result);
-          if (issues !== undefined) {
-            throw new RpcError(
-              ErrorCode.InternalError,
-              `Invalid result from '${name}': ${formatIssues(issues)}`,
-              issues,
-            );
-          }
+          if (issues !== undefined) throw invalidResult(name, issues);
           return result;
         };
     }
     return Object.freeze(proxy) as Remote<Out>;
+  }
+
+  /**
+   * Typed fan-out from a server: each outgoing method of this contract,
+   * sent to every connection of `server` (or those `recipients` names).
+   * Params are checked once, before anything is sent (a failure rejects
+   * with an {@linkcode RpcError} -32602); each call's result is checked as
+   * it arrives (a result that breaks its schema is a rejected outcome).
+   *
+   * @example Push a notification to every client
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { Peer, Server } from "@seed/rpc";
+   * import { defineContract } from "@seed/rpc/contract";
+   * import { connect, listen } from "@seed/rpc/tcp";
+   *
+   * const News = defineContract({
+   *   outgoing: { headline: { notification: true, params: { type: "array", items: { type: "string" } } } },
+   * });
+   * const server = new Server().serve(listen("tcp://127.0.0.1:0"));
+   * const heard = Promise.withResolvers<unknown>();
+   * const client = new Peer(await connect(server.addr), {
+   *   handlers: { headline: (params) => heard.resolve(params) },
+   * });
+   * await client.call("rpc.ping"); // the server has seen the connection
+   * assertEquals(await News.broadcast(server).headline(["Deno ships"]), 1);
+   * assertEquals(await heard.promise, ["Deno ships"]);
+   * await client.close();
+   * await server.shutdown();
+   * ```
+   */
+  // deno-lint-ignore no-explicit-any
+  broadcast(server: Server<any>, recipients: Recipients = {}): Broadcast<Out> {
+    const fanOut: Record<string, unknown> = Object.create(null);
+    for (const method of this.#out.values()) {
+      const name = method.name;
+      fanOut[name] = method.notification
+        ? async (params?: unknown): Promise<number> => {
+          method.checkParams(params);
+          return await server.notify(name, params, recipients);
+        }
+        : async (
+          params?: unknown,
+          options: Omit<CallOptions, "to"> = {},
+        ): Promise<Map<string, PromiseSettledResult<unknown>>> => {
+          method.checkParams(params);
+          const outcomes = await server.call(name, params, { ...options, to: recipients.to });
+          for (const [id, outcome] of outcomes) {
+            if (outcome.status === "rejected") continue;
+            const issues = method.validateResult?.(outcome.value);
+            if (issues !== undefined) {
+              outcomes.set(id, { status: "rejected", reason: invalidResult(name, issues) });
+            }
+          }
+          return outcomes;
+        };
+    }
+    return Object.freeze(fanOut) as Broadcast<Out>;
   }
 }
 

@@ -1,4 +1,5 @@
-import { type CallContext, memoryPair, Peer, RemoteError, RpcError } from "../mod.ts";
+import { type CallContext, memoryPair, Peer, RemoteError, RpcError, Server } from "../mod.ts";
+import { connect, listen } from "../transports/tcp.ts";
 import { Contract, defineContract, type Implementation } from "../contract.ts";
 import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./_assert.ts";
 import { peerPair, recordingLogger } from "./_helpers.ts";
@@ -62,7 +63,8 @@ Deno.test("defineContract() types the implementation and the proxy from the sche
   type OrderResult = Awaited<ReturnType<Impl["order"]>>;
   assertType<Equal<OrderResult, { orderId: string; total: number; [key: string]: unknown }>>();
   assertType<Equal<Parameters<Impl["ping"]>[0], undefined>>();
-  assertType<Equal<Awaited<ReturnType<Impl["audit"]>>, void>>();
+  // A notification handler may return anything: nobody sees it.
+  assertType<Equal<ReturnType<Impl["audit"]>, unknown>>();
 
   const client = Shop.invert();
   type ClientRemote = ReturnType<typeof client.remote>;
@@ -254,4 +256,86 @@ Deno.test("Contract.invert() shares compiled schemas and swaps directions twice 
   assertEquals(twice.name, "shop");
   const plain = new Contract({ incoming: { a: {} } });
   assertEquals(plain.name, "contract");
+});
+
+const Feed = defineContract({
+  name: "feed",
+  incoming: { subscribe: { params: { type: "array", items: { type: "string" } } } },
+  outgoing: {
+    post: {
+      notification: true,
+      params: {
+        type: "object",
+        properties: { text: { type: "string" } },
+        required: ["text"],
+        additionalProperties: false,
+      },
+    },
+    version: { result: { type: "string" } },
+  },
+});
+
+Deno.test("a notification's implementation may return anything", () => {
+  const impl: Implementation<{ post: { notification: true; params: { type: "object" } } }> = {
+    post: () => 42,
+  };
+  assertEquals(impl.post({}, undefined as never), 42);
+  const clientImpl: Implementation<ReturnType<typeof Feed.invert>["incoming"]> = {
+    post: ({ text }) => text.length,
+    version: () => "1.0",
+  };
+  assertEquals(clientImpl.post({ text: "abc" }, undefined as never), 3);
+});
+
+Deno.test("Contract.broadcast() notifies every connection, typed and checked", async () => {
+  const server = new Server({ logger: recordingLogger() }).serve(listen("tcp://127.0.0.1:0"));
+  const heard: unknown[][] = [[], []];
+  const clients = await Promise.all([0, 1].map(async (i) => {
+    const peer = new Peer(await connect(server.addr), { logger: recordingLogger() });
+    Feed.invert().implement(peer, {
+      post: (params) => heard[i]!.push(params),
+      version: () => `v${i}`,
+    });
+    await peer.call("rpc.ping");
+    return peer;
+  }));
+  const feed = Feed.broadcast(server);
+  assertType<Equal<Parameters<typeof feed.post>, [params: { text: string }]>>();
+  assertEquals(await feed.post({ text: "hello" }), 2);
+  // Bad params are refused before anything is sent.
+  const error = await assertRejects(
+    () => feed.post({ text: 1 } as unknown as { text: string }),
+    RpcError,
+  );
+  assertEquals(error.code, -32602);
+  // Calls fan out too; each outcome is by connection id.
+  const versions = await feed.version();
+  assertEquals(
+    [...versions.values()].map((o) => o.status === "fulfilled" ? o.value : o.reason),
+    ["v0", "v1"],
+  );
+  // Only the chosen connections.
+  const [first] = server.connections.keys();
+  assertEquals(await Feed.broadcast(server, { to: [first!] }).post({ text: "only one" }), 1);
+  await Promise.all(clients.map((c) => c.call("rpc.ping")));
+  assertEquals(heard, [[{ text: "hello" }, { text: "only one" }], [{ text: "hello" }]]);
+  await Promise.all(clients.map((c) => c.close()));
+  await server.shutdown();
+});
+
+Deno.test("Contract.broadcast() turns a result that breaks its schema into a rejection", async () => {
+  const server = new Server({ logger: recordingLogger() }).serve(listen("tcp://127.0.0.1:0"));
+  const client = new Peer(await connect(server.addr), {
+    handlers: { version: () => 3 },
+    logger: recordingLogger(),
+  });
+  await client.call("rpc.ping");
+  const outcomes = await Feed.broadcast(server).version();
+  const [outcome] = outcomes.values();
+  assertEquals(outcome?.status, "rejected");
+  const reason = (outcome as PromiseRejectedResult).reason as RpcError;
+  assertEquals(reason.code, -32603);
+  assertStringIncludes(reason.message, "Invalid result from 'version'");
+  await client.close();
+  await server.shutdown();
 });
