@@ -60,6 +60,7 @@ export type {
   InferAll,
   InferArray,
   InferObject,
+  InferTuple,
   InferType,
   JsonSchema,
 } from "./protocol/schema.ts";
@@ -67,6 +68,7 @@ export {
   formatIssues,
   SchemaCompiler,
   type SchemaCompilerOptions,
+  type SchemaDraft,
   type Validate,
   type ValidationIssue,
 } from "./protocol/validator.ts";

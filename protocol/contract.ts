@@ -54,7 +54,13 @@ import { consoleLogger, type Logger } from "./logger.ts";
 import type { CallOptions, Handler, NotifyOptions, Peer } from "./peer.ts";
 import type { Infer, JsonSchema } from "./schema.ts";
 import type { Recipients, Server } from "./server.ts";
-import { formatIssues, SchemaCompiler, type Validate, type ValidationIssue } from "./validator.ts";
+import {
+  formatIssues,
+  SchemaCompiler,
+  type SchemaDraft,
+  type Validate,
+  type ValidationIssue,
+} from "./validator.ts";
 
 /**
  * A method that answers: its params and result schemas.
@@ -139,20 +145,40 @@ export interface ContractDefinition {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { defineContract } from "@seed/rpc/contract";
  * const Ids = defineContract(
  *   { incoming: { check: { params: { type: "string", format: "sku" }, result: { type: "boolean" } } } },
  *   { formats: { sku: /^[A-Z]-\d+$/ } },
  * );
- * console.log(Ids.name);
+ * assertEquals(Ids.name, "contract");
  * ```
  */
 export interface ContractOptions {
-  /** Extra `format` names for the schemas (none is built in). */
+  /**
+   * Extra `format` names for the schemas (none is built in).
+   *
+   * @default {{}}
+   */
   formats?: Readonly<Record<string, RegExp | ((value: string) => boolean)>>;
-  /** Share one compiler (and its compiled schemas) between contracts. */
+  /**
+   * The JSON Schema draft of schemas without a `$schema`.
+   *
+   * @default {"2020-12"}
+   */
+  draft?: SchemaDraft;
+  /**
+   * Share one compiler (and its compiled schemas) between contracts; its
+   * own options apply then, not `formats` and `draft`.
+   *
+   * @default {a new compiler for this contract}
+   */
   compiler?: SchemaCompiler;
-  /** Where a handler's result that breaks its schema is logged. */
+  /**
+   * Where a handler's result that breaks its schema is logged.
+   *
+   * @default {consoleLogger}
+   */
   logger?: Logger;
 }
 
@@ -428,7 +454,11 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
     this.outgoing = (definition.outgoing ?? {}) as Out;
     this.#options = options;
     this.#compiler = options.compiler ??
-      new SchemaCompiler({ formats: options.formats, logger: options.logger });
+      new SchemaCompiler({
+        formats: options.formats,
+        draft: options.draft,
+        logger: options.logger,
+      });
     this.#in = compileAll(definition.incoming, this.#compiler);
     this.#out = compileAll(definition.outgoing, this.#compiler);
   }

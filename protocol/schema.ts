@@ -4,9 +4,9 @@
  * `const`, and the types follow: no type and schema that can drift apart.
  *
  * `Infer` understands the keywords that shape a value: `type` (one or a
- * list), `properties`, `required`, `additionalProperties`, `items` (one
- * schema, or a tuple), `enum`, `const`, `anyOf`, `oneOf`, `allOf`, and `true`
- * / `false`. Keywords that only narrow a value (`minimum`, `pattern`,
+ * list), `properties`, `required`, `additionalProperties`, `prefixItems`
+ * and `items` (one schema, or a draft-07 tuple), `enum`, `const`, `anyOf`,
+ * `oneOf`, `allOf`, and `true` / `false`. Keywords that only narrow a value (`minimum`, `pattern`,
  * `format`...) are checked at run time by ajv and do not change the type.
  * `$ref` is not followed and infers `unknown`.
  *
@@ -30,8 +30,8 @@
  */
 
 /**
- * A JSON Schema (draft-07 vocabulary): an object of keywords, or `true` /
- * `false`.
+ * A JSON Schema (2020-12, or draft-07 when its `$schema` says so): an
+ * object of keywords, or `true` / `false`.
  *
  * @example
  * ```ts
@@ -67,6 +67,7 @@ export type Infer<S> = S extends true ? unknown
   : S extends { readonly allOf: infer L extends readonly unknown[] } ? InferAll<L>
   : S extends { readonly type: infer T } ? InferType<T extends readonly (infer U)[] ? U : T, S>
   : S extends { readonly properties: object } ? InferObject<S>
+  : S extends { readonly prefixItems: readonly unknown[] } ? InferArray<S>
   : unknown;
 
 /**
@@ -107,20 +108,40 @@ export type InferType<T, S> = T extends "string" ? string
   : unknown;
 
 /**
- * The type of an array schema: `items` as one schema gives `T[]`, as a list
- * gives a tuple.
+ * The type of an array schema: `items` as one schema gives `T[]`;
+ * `prefixItems` (2020-12) gives a tuple, closed by `items: false` or
+ * `unevaluatedItems: false` and else followed by `items`' type (or
+ * `unknown`); `items` as a list (draft-07) gives a tuple.
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InferArray } from "@seed/rpc/contract";
- * const pair: InferArray<{ items: [{ type: "string" }, { type: "number" }] }> = ["a", 1];
- * console.log(pair);
+ * const pair: InferArray<{ prefixItems: [{ type: "string" }, { type: "number" }]; items: false }> = ["a", 1];
+ * const more: InferArray<{ prefixItems: [{ type: "string" }]; items: { type: "boolean" } }> = ["a", true, false];
+ * assertEquals([pair.length, more.length], [2, 3]);
  * ```
  */
-export type InferArray<S> = S extends { readonly items: infer I extends readonly unknown[] }
-  ? { -readonly [K in keyof I]: Infer<I[K]> }
+export type InferArray<S> = S extends { readonly prefixItems: infer P extends readonly unknown[] }
+  ? S extends { readonly items: false } | { readonly unevaluatedItems: false } ? InferTuple<P>
+  : S extends { readonly items: infer R } ? [...InferTuple<P>, ...Infer<R>[]]
+  : [...InferTuple<P>, ...unknown[]]
+  : S extends { readonly items: infer I extends readonly unknown[] } ? InferTuple<I>
   : S extends { readonly items: infer I } ? Infer<I>[]
   : unknown[];
+
+/**
+ * The tuple type of a list of schemas.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { InferTuple } from "@seed/rpc/contract";
+ * const point: InferTuple<[{ type: "number" }, { type: "number" }]> = [1, 2];
+ * assertEquals(point.length, 2);
+ * ```
+ */
+export type InferTuple<L extends readonly unknown[]> = { -readonly [K in keyof L]: Infer<L[K]> };
 
 /**
  * The type of an object schema: `required` properties, optional others, and

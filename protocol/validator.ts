@@ -22,6 +22,8 @@
  */
 
 import { Ajv } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020";
+import { findKeyword } from "./_schema_walk.ts";
 import type { Logger } from "./logger.ts";
 import { consoleLogger } from "./logger.ts";
 import type { JsonSchema } from "./schema.ts";
@@ -49,11 +51,41 @@ export interface SchemaCompilerOptions {
   /** Where ajv's schema warnings go. */
   logger?: Logger;
   /**
-   * Refuse schemas with unknown keywords (default true). Turn it off for
-   * schemas written for other drafts, such as Choria's (`id`).
+   * Refuse schemas with unknown keywords. Turn it off for schemas written
+   * for other drafts, such as Choria's (`id`).
+   *
+   * @default {true}
    */
   strict?: boolean;
+  /**
+   * The JSON Schema draft of schemas that do not say (a root `$schema`
+   * naming draft-07 or 2020-12 chooses for its schema). Tuples are
+   * `prefixItems` in 2020-12 and `items: [...]` in draft-07.
+   *
+   * @default {"2020-12"}
+   */
+  draft?: SchemaDraft;
 }
+
+/**
+ * The JSON Schema drafts a {@linkcode SchemaCompiler} understands.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { SchemaCompiler, type SchemaDraft } from "@seed/rpc/contract";
+ * const draft: SchemaDraft = "07";
+ * const validate = new SchemaCompiler({ draft }).compile({ type: "array", items: [{ type: "string" }] });
+ * assertEquals(validate(["a"]), undefined);
+ * ```
+ */
+export type SchemaDraft = "2020-12" | "07";
+
+/** `$schema` values, without a trailing `#`, by draft. */
+const DRAFT_URIS: Readonly<Record<string, SchemaDraft>> = {
+  "https://json-schema.org/draft/2020-12/schema": "2020-12",
+  "http://json-schema.org/draft-07/schema": "07",
+};
 
 /**
  * Compiles JSON Schemas (draft-07) into {@linkcode Validate} functions. Each
@@ -69,33 +101,29 @@ export interface SchemaCompilerOptions {
  * ```
  */
 export class SchemaCompiler {
-  #ajv: Ajv;
+  #options: SchemaCompilerOptions;
+  #draft: SchemaDraft;
+  #ajv: Partial<Record<SchemaDraft, Ajv>> = {};
   #compiled = new WeakMap<object, Validate>();
 
   /**
-   * Makes a compiler with its own ajv instance.
+   * Makes a compiler with its own ajv instances.
    *
-   * @param options Extra formats and a logger for schema warnings.
+   * @param options Extra formats, the default draft, strictness and a logger for schema warnings.
    */
   constructor(options: SchemaCompilerOptions = {}) {
-    const logger = options.logger ?? consoleLogger;
-    this.#ajv = new Ajv({
-      allErrors: false,
-      strict: options.strict ?? true,
-      logger: {
-        log: (...args: unknown[]) => logger.debug(args.map(String).join(" ")),
-        warn: (...args: unknown[]) => logger.warn(args.map(String).join(" ")),
-        error: (...args: unknown[]) => logger.error(args.map(String).join(" ")),
-      },
-    });
-    for (const [name, format] of Object.entries(options.formats ?? {})) {
-      this.#ajv.addFormat(name, format);
+    const draft = options.draft ?? "2020-12";
+    if (draft !== "2020-12" && draft !== "07") {
+      throw new TypeError(`draft must be "2020-12" or "07", got ${JSON.stringify(draft)}`);
     }
+    this.#options = options;
+    this.#draft = draft;
   }
 
   /**
    * Compiles `schema`; the same schema object is compiled only once. Throws
-   * a `TypeError` naming the problem when the schema itself is invalid.
+   * a `TypeError` naming the problem, and where it is, when the schema
+   * itself is invalid or uses a keyword the draft does not have.
    */
   compile(schema: JsonSchema): Validate {
     if (typeof schema === "boolean") return schema ? acceptAll : rejectAll;
@@ -108,15 +136,71 @@ export class SchemaCompiler {
   }
 
   #compile(schema: Exclude<JsonSchema, boolean>): Validate {
+    const draft = this.#draftOf(schema);
     let check: ReturnType<Ajv["compile"]>;
     try {
-      check = this.#ajv.compile(schema as Record<string, unknown>);
+      check = this.#ajvFor(draft).compile(schema as Record<string, unknown>);
     } catch (error) {
-      throw new TypeError(`Invalid schema: ${(error as Error).message}`);
+      throw new TypeError(`Invalid schema: ${explain((error as Error).message, schema, draft)}`);
     }
     return (value: unknown) =>
       check(value) ? undefined : issuesFromAjv(check.errors as AjvError[] | null | undefined);
   }
+
+  #draftOf(schema: Exclude<JsonSchema, boolean>): SchemaDraft {
+    const uri = schema.$schema;
+    if (uri === undefined) return this.#draft;
+    const draft = typeof uri === "string" ? DRAFT_URIS[uri.replace(/#$/, "")] : undefined;
+    if (draft === undefined) {
+      throw new TypeError(
+        `Invalid schema: $schema ${JSON.stringify(uri)} is not a draft this library supports ` +
+          `(${Object.keys(DRAFT_URIS).join(", ")})`,
+      );
+    }
+    return draft;
+  }
+
+  /** The ajv instance for `draft`, made on first use. */
+  #ajvFor(draft: SchemaDraft): Ajv {
+    const made = this.#ajv[draft];
+    if (made !== undefined) return made;
+    const options = this.#options;
+    const logger = options.logger ?? consoleLogger;
+    const settings = {
+      allErrors: false,
+      strict: options.strict ?? true,
+      // A tuple without minItems is a valid schema: it accepts shorter arrays.
+      strictTuples: false,
+      logger: {
+        log: (...args: unknown[]) => logger.debug(args.map(String).join(" ")),
+        warn: (...args: unknown[]) => logger.warn(args.map(String).join(" ")),
+        error: (...args: unknown[]) => logger.error(args.map(String).join(" ")),
+      },
+    };
+    const ajv = draft === "2020-12" ? new Ajv2020(settings) as unknown as Ajv : new Ajv(settings);
+    for (const [name, format] of Object.entries(options.formats ?? {})) {
+      ajv.addFormat(name, format);
+    }
+    return this.#ajv[draft] = ajv;
+  }
+}
+
+/** ajv's message, with where the keyword is and what to do about a draft mismatch. */
+function explain(message: string, schema: object, draft: SchemaDraft): string {
+  const unknown = /unknown keyword: "([^"]+)"/.exec(message);
+  if (unknown !== null) {
+    const keyword = unknown[1]!;
+    const at = findKeyword(schema, keyword);
+    const hint = keyword === "prefixItems" && draft === "07"
+      ? " (prefixItems is 2020-12: drop the draft-07 $schema or the draft option)"
+      : "";
+    return `unknown keyword "${keyword}"${at === undefined ? "" : ` at ${at}`}${hint}`;
+  }
+  if (draft === "2020-12" && /items must be object,boolean/.test(message)) {
+    return `${message} (a tuple is prefixItems in JSON Schema 2020-12; for draft-07 ` +
+      `schemas, set $schema to http://json-schema.org/draft-07/schema# or the draft option)`;
+  }
+  return message;
 }
 
 const acceptAll: Validate = () => undefined;

@@ -339,3 +339,45 @@ Deno.test("Contract.broadcast() turns a result that breaks its schema into a rej
   await client.close();
   await server.shutdown();
 });
+
+Deno.test("a contract with prefixItems types and checks its tuples", async () => {
+  const Geo = defineContract({
+    incoming: {
+      move: {
+        params: {
+          type: "array",
+          prefixItems: [{ type: "number" }, { type: "number" }, { enum: ["m", "km"] }],
+          items: false,
+        },
+        result: { type: "string" },
+      },
+    },
+  });
+  type Params = Parameters<Implementation<typeof Geo.incoming>["move"]>[0];
+  assertType<Equal<Params, [number, number, "m" | "km"]>>();
+  const { client, server, close } = peerPair();
+  Geo.implement(server, { move: ([x, y, unit]) => `${x},${y} ${unit}` });
+  const remote = Geo.invert().remote(client);
+  assertEquals(await remote.move([1, 2, "km"]), "1,2 km");
+  const error = await assertRejects(
+    () => client.call("move", [1, 2, "mi"]),
+    RemoteError,
+  );
+  assertEquals(error.code, -32602);
+  await close();
+});
+
+Deno.test("defineContract() names the method and path of an unknown keyword", () => {
+  assertThrows(
+    () =>
+      defineContract({
+        incoming: {
+          add: {
+            params: { type: "object", properties: { a: { type: "number", minimun: 0 } } },
+          },
+        },
+      }),
+    TypeError,
+    `the params of 'add': Invalid schema: unknown keyword "minimun" at /properties/a/minimun`,
+  );
+});

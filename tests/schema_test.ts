@@ -2,7 +2,7 @@
 
 import type { Infer } from "../contract.ts";
 import { SchemaCompiler } from "../contract.ts";
-import { assertEquals } from "./_assert.ts";
+import { assertEquals, assertThrows } from "./_assert.ts";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
   : false;
@@ -108,4 +108,106 @@ Deno.test("SchemaCompiler compiles a schema object once and reports JSON Pointer
   ]);
   assertEquals(compiler.compile(true)(1), undefined);
   assertEquals(compiler.compile(false)(1)?.[0]?.keyword, "false schema");
+});
+
+Deno.test("Infer maps 2020-12 prefixItems tuples, closed or open", () => {
+  assertType<
+    Equal<
+      Infer<{ type: "array"; prefixItems: [{ type: "string" }, { type: "number" }]; items: false }>,
+      [string, number]
+    >
+  >();
+  assertType<
+    Equal<
+      Infer<{ prefixItems: [{ type: "string" }]; unevaluatedItems: false }>,
+      [string]
+    >
+  >();
+  assertType<
+    Equal<
+      Infer<{ type: "array"; prefixItems: [{ type: "string" }]; items: { type: "boolean" } }>,
+      [string, ...boolean[]]
+    >
+  >();
+  assertType<
+    Equal<Infer<{ type: "array"; prefixItems: [{ type: "integer" }] }>, [number, ...unknown[]]>
+  >();
+});
+
+Deno.test("SchemaCompiler speaks 2020-12 by default: prefixItems validates", () => {
+  const validate = new SchemaCompiler().compile({
+    type: "array",
+    prefixItems: [{ type: "string" }, { type: "integer" }],
+    items: false,
+  });
+  assertEquals(validate(["a", 1]), undefined);
+  assertEquals(validate(["a", "b"]), [{ path: "/1", message: "must be integer", keyword: "type" }]);
+  assertEquals(validate(["a", 1, 2])?.[0]?.keyword, "items");
+});
+
+Deno.test("SchemaCompiler picks the draft from $schema, or the draft option", () => {
+  const compiler = new SchemaCompiler();
+  const seven = compiler.compile({
+    $schema: "http://json-schema.org/draft-07/schema#",
+    type: "array",
+    items: [{ type: "string" }],
+  });
+  assertEquals(seven([1])?.[0]?.path, "/0");
+  const twenty = compiler.compile({
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    type: "array",
+    prefixItems: [{ type: "string" }],
+  });
+  assertEquals(twenty([1])?.[0]?.path, "/0");
+  const byOption = new SchemaCompiler({ draft: "07" }).compile({
+    type: "array",
+    items: [{ type: "string" }],
+  });
+  assertEquals(byOption(["a"]), undefined);
+  assertThrows(
+    () => compiler.compile({ $schema: "https://json-schema.org/draft/2019-09/schema" }),
+    TypeError,
+    "is not a draft this library supports",
+  );
+  assertThrows(() => new SchemaCompiler({ draft: "04" as "07" }), TypeError, "draft must be");
+});
+
+Deno.test("an unknown keyword is refused at compile time with its JSON Pointer", () => {
+  const compiler = new SchemaCompiler();
+  assertThrows(
+    () =>
+      compiler.compile({
+        type: "object",
+        properties: {
+          "a/b": {
+            type: "array",
+            prefixItems: [{ type: "string" }, { type: "string", maxLen: 3 }],
+          },
+        },
+      }),
+    TypeError,
+    'unknown keyword "maxLen" at /properties/a~1b/prefixItems/1/maxLen',
+  );
+  // A property named like the keyword is not mistaken for it.
+  assertThrows(
+    () =>
+      compiler.compile({
+        type: "object",
+        properties: { maxLen: { type: "string" } },
+        additionalProperties: { maxLen: 1 },
+      }),
+    TypeError,
+    "at /additionalProperties/maxLen",
+  );
+  // A draft-07 tuple in a 2020-12 schema says what to do.
+  assertThrows(
+    () => compiler.compile({ type: "array", items: [{ type: "string" }] }),
+    TypeError,
+    "a tuple is prefixItems in JSON Schema 2020-12",
+  );
+  assertThrows(
+    () => new SchemaCompiler({ draft: "07" }).compile({ prefixItems: [] }),
+    TypeError,
+    "prefixItems is 2020-12",
+  );
 });
