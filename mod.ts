@@ -96,6 +96,16 @@ export {
 export { PING_METHOD } from "./protocol/keepalive.ts";
 export { type Interceptor, type Invocation } from "./protocol/intercept.ts";
 export { LatencyHistogram, type LatencySummary } from "./protocol/latency.ts";
+export {
+  type ContentDescriptor,
+  type DescribedMethod,
+  DISCOVER_METHOD,
+  OPENRPC_VERSION,
+  type OpenRpcDocument,
+  type OpenRpcInfo,
+  type OpenRpcMethod,
+  openRpcMethod,
+} from "./protocol/openrpc.ts";
 export { ConcurrencyLimit } from "./protocol/limit.ts";
 export {
   type AddOptions,

@@ -52,6 +52,12 @@ import type { CallContext } from "./context.ts";
 import { ErrorCode, RpcError } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { CallOptions, Handler, NotifyOptions, Peer } from "./peer.ts";
+import {
+  OPENRPC_VERSION,
+  type OpenRpcDocument,
+  type OpenRpcInfo,
+  openRpcMethod,
+} from "./openrpc.ts";
 import type { Infer, JsonSchema } from "./schema.ts";
 import type { Recipients, Server } from "./server.ts";
 import {
@@ -588,6 +594,40 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
         };
     }
     return Object.freeze(proxy) as Remote<Out>;
+  }
+
+  /**
+   * An OpenRPC document describing the methods this side answers
+   * (`incoming`): give it to a peer's or server's `discover` option to
+   * serve it as `rpc.discover`, or write it out for tools.
+   *
+   * @example
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { defineContract } from "@seed/rpc/contract";
+   * const Api = defineContract({
+   *   name: "clock",
+   *   incoming: {
+   *     now: { description: "Milliseconds since 1970", result: { type: "integer" } },
+   *     tick: { notification: true, params: { type: "array", prefixItems: [{ type: "integer" }] } },
+   *   },
+   * });
+   * const doc = Api.openrpc({ version: "1.0.0" });
+   * assertEquals(doc.info, { title: "clock", version: "1.0.0" });
+   * assertEquals(doc.methods.map((m) => [m.name, m.result?.schema]), [
+   *   ["now", { type: "integer" }],
+   *   ["tick", undefined],
+   * ]);
+   * ```
+   */
+  openrpc(info: OpenRpcInfo = {}): OpenRpcDocument {
+    const document: OpenRpcDocument = {
+      openrpc: OPENRPC_VERSION,
+      info: { title: info.title ?? this.name, version: info.version ?? "0.0.0" },
+      methods: Object.keys(this.incoming).map((name) => openRpcMethod(name, this.incoming[name]!)),
+    };
+    if (info.description !== undefined) document.info.description = info.description;
+    return document;
   }
 
   /**

@@ -29,6 +29,7 @@ import type {
 } from "./message.ts";
 import { incomingInvocation, intercept, type Interceptor } from "./intercept.ts";
 import { PING_METHOD } from "./keepalive.ts";
+import { DISCOVER_METHOD } from "./openrpc.ts";
 import type { LatencyHistogram } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import type { Peer } from "./peer.ts";
@@ -69,6 +70,8 @@ export interface DispatcherOptions {
   interceptors: readonly Interceptor[] | undefined;
   /** Where handler durations are recorded, when they are. */
   latency: LatencyHistogram | undefined;
+  /** What `rpc.discover` answers; undefined: it is not served. */
+  discover: unknown;
 }
 
 /** Calls being served, by (reply address, id): two callers may share ids. */
@@ -127,6 +130,7 @@ export class Dispatcher {
   #shared: ConcurrencyLimit | undefined;
   #interceptors: readonly Interceptor[] | undefined;
   #latency: LatencyHistogram | undefined;
+  #discover: unknown;
   #handlers = new Map<string, Handler>();
   #calls: InboundCalls;
   /** Handlers running, replies being sent, batches open. */
@@ -152,6 +156,7 @@ export class Dispatcher {
     this.#shared = options.shared;
     this.#interceptors = options.interceptors;
     this.#latency = options.latency;
+    this.#discover = options.discover;
     this.#calls = new InboundCalls(Math.min(options.maxRunning, 1024));
   }
 
@@ -280,8 +285,14 @@ export class Dispatcher {
     if (handler === undefined) {
       if (method === PING_METHOD) {
         this.#answer({ kind: "result", id, result: null }, delivery, batch, "ok");
+      } else if (method === DISCOVER_METHOD && this.#discover !== undefined) {
+        this.#answer({ kind: "result", id, result: this.#discover }, delivery, batch, "ok");
       } else {
-        this.#answer(errorReply(id, ErrorCode.MethodNotFound, "Method not found"), delivery, batch);
+        this.#answer(
+          errorReply(id, ErrorCode.MethodNotFound, "Method not found", { method }),
+          delivery,
+          batch,
+        );
       }
       return;
     }

@@ -161,6 +161,14 @@ export interface PeerOptions {
    */
   latency?: boolean;
   /**
+   * What the peer answers to `rpc.discover`: a description of what it
+   * serves, usually a contract's {@linkcode Contract.openrpc} document.
+   * Left out, `rpc.discover` is "Method not found", like any unknown method.
+   *
+   * @default {undefined}
+   */
+  discover?: unknown;
+  /**
    * Where malformed input, failed notifications and dropped replies are
    * logged (at most 20 warnings and errors a second per peer; then a count
    * of the dropped ones).
@@ -330,6 +338,7 @@ export class Peer {
       shared: options.limit,
       interceptors: this.#interceptors,
       latency: this.#handlerLatency,
+      discover: options.discover,
     });
     if (options.handlers !== undefined) {
       for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);

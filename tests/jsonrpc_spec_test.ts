@@ -95,7 +95,12 @@ Deno.test("rpc call of non-existent method", async () => {
   const h = spec();
   assertEquals(
     JSON.parse(await h.exchange('{"jsonrpc": "2.0", "method": "foobar", "id": "1"}')),
-    { jsonrpc: "2.0", error: { code: -32601, message: "Method not found" }, id: "1" },
+    // The spec's example has no data; data is optional, and ours names the method.
+    {
+      jsonrpc: "2.0",
+      error: { code: -32601, message: "Method not found", data: { method: "foobar" } },
+      id: "1",
+    },
   );
   await h.close();
 });

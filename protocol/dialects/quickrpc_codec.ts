@@ -283,7 +283,10 @@ function quickRpcError(error: ErrorObject, method: string | undefined): {
   const ours = error.code === ErrorCode.InvalidParams && error.message !== text
     ? `${error.message}\n`
     : "";
-  const data = typeof error.data === "string"
+  // quickrpc words "not defined" itself; the method named in our data is not repeated.
+  const data = error.code === ErrorCode.MethodNotFound
+    ? ""
+    : typeof error.data === "string"
     ? `${error.data}\n`
     : error.data === undefined
     ? ""
