@@ -151,11 +151,25 @@ export interface OpenRpcInfo {
   description?: string;
 }
 
-/** A method as a contract declares it, for {@linkcode openRpcMethod}. */
+/**
+ * A method as a contract declares it, for {@linkcode openRpcMethod}.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { DescribedMethod } from "@seed/rpc";
+ * const ping: DescribedMethod = { result: { const: "pong" }, description: "Are you there?" };
+ * assertEquals(ping.notification, undefined);
+ * ```
+ */
 export interface DescribedMethod {
+  /** The params schema; left out for none. */
   readonly params?: JsonSchema;
+  /** The result schema; left out, any result. */
   readonly result?: JsonSchema;
+  /** Whether it is only ever notified. */
   readonly notification?: boolean;
+  /** What it does. */
   readonly description?: string;
 }
 
