@@ -51,6 +51,8 @@ export const CloseCode = {
   Shutdown: "shutdown",
   /** A session outlived its transports for longer than allowed. */
   Expired: "expired",
+  /** The other side answered our first call with something our dialect cannot read. */
+  WrongDialect: "wrong-dialect",
 } as const;
 
 /**

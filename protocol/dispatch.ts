@@ -72,6 +72,8 @@ export interface DispatcherOptions {
   latency: LatencyHistogram | undefined;
   /** What `rpc.discover` answers; undefined: it is not served. */
   discover: unknown;
+  /** The handler for methods without their own; undefined: "Method not found". */
+  fallback: Handler | undefined;
 }
 
 /** Calls being served, by (reply address, id): two callers may share ids. */
@@ -131,6 +133,7 @@ export class Dispatcher {
   #interceptors: readonly Interceptor[] | undefined;
   #latency: LatencyHistogram | undefined;
   #discover: unknown;
+  #fallback: Handler | undefined;
   #handlers = new Map<string, Handler>();
   #calls: InboundCalls;
   /** Handlers running, replies being sent, batches open. */
@@ -157,6 +160,12 @@ export class Dispatcher {
     this.#interceptors = options.interceptors;
     this.#latency = options.latency;
     this.#discover = options.discover;
+    if (options.fallback !== undefined && typeof options.fallback !== "function") {
+      throw new TypeError("The fallback handler must be a function");
+    }
+    this.#fallback = options.fallback === undefined
+      ? undefined
+      : this.#intercepted(options.fallback);
     this.#calls = new InboundCalls(Math.min(options.maxRunning, 1024));
   }
 
@@ -281,20 +290,25 @@ export class Dispatcher {
       this.#answer(errorReply(id, ErrorCode.ShuttingDown, "Shutting down"), delivery, batch);
       return;
     }
-    const handler = this.#handlers.get(method);
+    let handler = this.#handlers.get(method);
     if (handler === undefined) {
       if (method === PING_METHOD) {
         this.#answer({ kind: "result", id, result: null }, delivery, batch, "ok");
-      } else if (method === DISCOVER_METHOD && this.#discover !== undefined) {
+        return;
+      }
+      if (method === DISCOVER_METHOD && this.#discover !== undefined) {
         this.#answer({ kind: "result", id, result: this.#discover }, delivery, batch, "ok");
-      } else {
+        return;
+      }
+      handler = this.#fallback;
+      if (handler === undefined) {
         this.#answer(
           errorReply(id, ErrorCode.MethodNotFound, "Method not found", { method }),
           delivery,
           batch,
         );
+        return;
       }
-      return;
     }
     if (id !== null && this.#calls.get(delivery.from, id) !== undefined) {
       this.#answer(
@@ -331,7 +345,7 @@ export class Dispatcher {
       this.done(delivery, batch, delivery.retryable === true && !batch ? "retry" : "failed");
       return;
     }
-    const handler = this.#handlers.get(method);
+    const handler = this.#handlers.get(method) ?? this.#fallback;
     if (handler === undefined) {
       this.#logger.warn(`${this.#name}: notification for unknown method '${method}' dropped`);
       this.done(delivery, batch, "failed");

@@ -33,6 +33,9 @@ import { consoleLogger, type Logger } from "./logger.ts";
 import type { ErrorMessage, Id, InvalidMessage, Message, ResultMessage } from "./message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "./transport.ts";
 
+/** How much of an unreadable frame an invalid message keeps, for people. */
+const EXCERPT_LENGTH = 80;
+
 /**
  * Options for {@linkcode framed}.
  *
@@ -186,13 +189,18 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
         id: null,
         error: { code: ErrorCode.ParseError, message: "Parse error", data: frame.reason },
         answer: true,
+        excerpt: frame.reason,
       };
       return { message, size: frame.bytes };
     }
     try {
-      const message = this.codec.decode(frame);
+      let message = this.codec.decode(frame);
       if (this.codec.inOrder) this.#noteRequests(message);
-      return typeof frame === "string" ? { message, size: frame.length } : { message };
+      if (typeof frame !== "string") return { message };
+      if ((message as Message).kind === "invalid") {
+        message = { ...message as InvalidMessage, excerpt: frame.slice(0, EXCERPT_LENGTH) };
+      }
+      return { message, size: frame.length };
     } catch (error) {
       // Codecs must not throw; if one does, the frame is logged and dropped.
       this.#logger.error(`${this.remote ?? "framed"}: the ${this.codec.name} codec threw`, error);

@@ -240,6 +240,8 @@ export interface InvalidMessage {
   error: ErrorObject;
   /** Whether the dialect wants this answered (false for broken replies). */
   answer: boolean;
+  /** The start of the unreadable frame (up to 80 characters), for messages to people. */
+  excerpt?: string;
 }
 
 /**

@@ -32,10 +32,16 @@
 import type { BatchReplies } from "./batch.ts";
 import type { Channel, Delivery } from "./channel.ts";
 import type { Codec } from "./codec.ts";
-import { CLOSED_REMOTELY, type CloseReason, toCloseReason } from "./close.ts";
+import {
+  CloseCode,
+  CLOSED_REMOTELY,
+  type CloseReason,
+  closeReason,
+  toCloseReason,
+} from "./close.ts";
 import type { Dialect } from "./dialect.ts";
 import { Dispatcher, type Handler } from "./dispatch.ts";
-import { ConnectionClosed } from "./errors.ts";
+import { ConnectionClosed, ErrorCode } from "./errors.ts";
 import { framed } from "./framed.ts";
 import { intercept, type Interceptor, type Invocation } from "./intercept.ts";
 import { jsonRpc } from "./jsonrpc.ts";
@@ -43,7 +49,7 @@ import { KeepAlive } from "./keepalive.ts";
 import { LatencyHistogram, type LatencySummary } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "./logger.ts";
-import type { Message } from "./message.ts";
+import type { InvalidMessage, Message } from "./message.ts";
 import {
   type CallOptions,
   type IdSource,
@@ -90,6 +96,14 @@ export interface PeerOptions {
   role?: "client" | "server";
   /** Handlers by method name (own enumerable keys only). */
   handlers?: Readonly<Record<string, Handler>>;
+  /**
+   * The handler for every method that has none of its own (`ctx.method`
+   * names it): a proxy, a logger of every notification. Left out, such
+   * calls are answered "Method not found" and such notifications dropped.
+   *
+   * @default {undefined}
+   */
+  fallback?: Handler;
   /**
    * Default call timeout in milliseconds; 0 waits forever.
    *
@@ -339,6 +353,7 @@ export class Peer {
       interceptors: this.#interceptors,
       latency: this.#handlerLatency,
       discover: options.discover,
+      fallback: options.fallback,
     });
     if (options.handlers !== undefined) {
       for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);
@@ -689,12 +704,29 @@ export class Peer {
         dispatcher.done(delivery, batch, "ok");
         return;
       case "invalid":
+        if (this.#received === 1 && this.#outgoing.size > 0 && unreadable(message)) {
+          // We spoke first, and the first thing back is unreadable: the other
+          // side speaks another dialect. Answering would only add noise (and
+          // could start an exchange of errors); waiting would only time out.
+          this.#wrongDialect(message.excerpt);
+          dispatcher.done(delivery, batch, "failed");
+          return;
+        }
         dispatcher.invalidMessage(message, delivery, batch);
         return;
     }
   }
 
   // ---- closing --------------------------------------------------------------
+
+  #wrongDialect(excerpt: string | undefined): void {
+    const codec = (this.#channel as { codec?: { name?: unknown } }).codec;
+    const dialect = typeof codec?.name === "string" ? codec.name : "this dialect";
+    const said = excerpt === undefined ? "" : `: it answered '${visible(excerpt)}'`;
+    const message = `the other side does not speak ${dialect}${said}`;
+    this.#logger.warn(`${this.#name}: ${message}; closing`);
+    this.#shutdown(closeReason(CloseCode.WrongDialect, message));
+  }
 
   #shutdown(reason: CloseReason): void {
     if (this.#closing) return;
@@ -709,6 +741,18 @@ export class Peer {
 }
 
 function ignore(): void {}
+
+/** Whether an invalid message is input the dialect cannot read (not a frame over a limit). */
+function unreadable(message: InvalidMessage): boolean {
+  const code = message.error.code;
+  return code !== ErrorCode.FrameTooLarge && code !== ErrorCode.InternalError;
+}
+
+/** `text` with control characters escaped, for a one-line message. */
+function visible(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
 
 /** Whether a delivery starts work (a request, a notification, a batch). */
 function needsRoom(delivery: Delivery): boolean {

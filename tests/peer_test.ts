@@ -504,3 +504,24 @@ Deno.test("Peer handles many concurrent calls with distinct ids", async () => {
   assertEquals(results, Array.from({ length: 500 }, (_, i) => i * 2));
   await close();
 });
+
+Deno.test("a fallback handler serves every method without its own, behind the interceptors", async () => {
+  const seen: string[] = [];
+  const notified = Promise.withResolvers<unknown>();
+  const { client, close } = peerPair({
+    handlers: { own: () => "own" },
+    fallback: (params, ctx) => {
+      if (ctx.id === undefined) notified.resolve([ctx.method, params]);
+      return `fallback for ${ctx.method}`;
+    },
+    interceptors: [(call, next) => (seen.push(call.method), next())],
+  });
+  assertEquals(await client.call("own"), "own");
+  assertEquals(await client.call("anything.else", [1]), "fallback for anything.else");
+  await client.notify("tick", [2]);
+  assertEquals(await notified.promise, ["tick", [2]]);
+  // Built-in methods stay built in.
+  assertEquals(await client.call("rpc.ping"), null);
+  assertEquals(seen, ["own", "anything.else", "tick"]);
+  await close();
+});

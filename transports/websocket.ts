@@ -175,6 +175,8 @@ function wireCode(reason: CloseReason): number {
       return 1009;
     case CloseCode.Refused:
       return 1008;
+    case CloseCode.WrongDialect:
+      return 1002;
     case CloseCode.Failed:
       return 1011;
     default:
