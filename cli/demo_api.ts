@@ -1,6 +1,8 @@
 /**
- * The API `rpc serve` offers when no `--handlers` file is given:
- * `echo`, `add`, `sleep` and `fail`, as a typed contract.
+ * The API `rpc serve` offers when no `--handlers` file is given, as a
+ * typed contract: `echo`, `add`, `sleep`, `fail`, the notification `log`,
+ * and `ticks`, which sends `tick` notifications back to its caller (for
+ * `rpc watch`).
  *
  * @example
  * ```ts
@@ -23,7 +25,7 @@ import { type Contract, defineContract } from "../contract.ts";
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { DemoSpecs } from "@seed/rpc/cli";
- * assertEquals(Object.keys(DemoSpecs), ["echo", "add", "sleep", "fail"]);
+ * assertEquals(Object.keys(DemoSpecs), ["echo", "add", "sleep", "fail", "log", "ticks"]);
  * ```
  */
 export const DemoSpecs = {
@@ -61,6 +63,34 @@ export const DemoSpecs = {
       additionalProperties: false,
     },
   },
+  log: {
+    description: "Prints `line` on the server's stderr.",
+    notification: true,
+    params: {
+      type: "object",
+      properties: { line: { type: "string" } },
+      required: ["line"],
+      additionalProperties: false,
+    },
+  },
+  ticks: {
+    description:
+      "Notifies `tick` ({n}) to the caller `count` times, `ms` apart (default 100), then answers.",
+    params: {
+      type: "object",
+      properties: {
+        count: { type: "integer", minimum: 1, maximum: 1000 },
+        ms: { type: "integer", minimum: 0, maximum: 60_000 },
+      },
+      required: ["count"],
+      additionalProperties: false,
+    },
+    result: {
+      type: "object",
+      properties: { ticks: { type: "integer" } },
+      required: ["ticks"],
+    },
+  },
 } as const;
 
 /**
@@ -70,7 +100,7 @@ export const DemoSpecs = {
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { DemoApi } from "@seed/rpc/cli";
- * assertEquals(Object.keys(DemoApi.incoming), ["echo", "add", "sleep", "fail"]);
+ * assertEquals(Object.keys(DemoApi.incoming), ["echo", "add", "sleep", "fail", "log", "ticks"]);
  * ```
  */
 export const DemoApi: Contract<typeof DemoSpecs, Record<never, never>> = defineContract({
@@ -81,33 +111,55 @@ export const DemoApi: Contract<typeof DemoSpecs, Record<never, never>> = defineC
 /**
  * The demo API's handlers, validated by {@linkcode DemoApi}.
  *
+ * @param log Where `log` notifications go (the process's stderr by default).
+ *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { demoHandlers } from "@seed/rpc/cli";
- * assertEquals(await demoHandlers().add({ a: 1, b: 2 }, undefined as never), 3);
+ * const lines: string[] = [];
+ * const handlers = demoHandlers((line) => lines.push(line));
+ * assertEquals(await handlers.add({ a: 1, b: 2 }, undefined as never), 3);
+ * await handlers.log({ line: "hello" }, undefined as never);
+ * assertEquals(lines, ["hello"]);
  * ```
  */
-export function demoHandlers(): Record<string, Handler> {
+export function demoHandlers(
+  log: (line: string) => void = (line) => console.error(line),
+): Record<string, Handler> {
   return DemoApi.handlers({
     echo: (params) => params,
     add: ({ a, b }) => a + b,
-    sleep: ({ ms }, ctx) =>
-      new Promise((resolve, reject) => {
-        const signal = ctx.signal;
-        if (signal.aborted) return reject(signal.reason);
-        const stop = () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        };
-        const timer = setTimeout(() => {
-          signal.removeEventListener("abort", stop);
-          resolve({ slept: ms });
-        }, ms);
-        signal.addEventListener("abort", stop, { once: true });
-      }),
+    sleep: async ({ ms }, ctx) => {
+      await delay(ms, ctx.signal);
+      return { slept: ms };
+    },
     fail: ({ message, code }) => {
       throw new RpcError(code ?? -32000, message);
     },
+    log: ({ line }) => log(line),
+    ticks: async ({ count, ms = 100 }, ctx) => {
+      for (let n = 1; n <= count; n++) {
+        if (n > 1) await delay(ms, ctx.signal);
+        await ctx.peer.notify("tick", { n });
+      }
+      return { ticks: count };
+    },
+  });
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", stop);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", stop, { once: true });
   });
 }

@@ -68,10 +68,14 @@ Deno.test("rpc serve + call: the demo API over jsonrpc; SIGTERM stops it gracefu
   assertEquals(invalid.code, 1);
   assertStringIncludes(invalid.stderr, "error -32602: Invalid params: /b is required");
   const unknown = await rpc("call", server.url, "nosuch");
-  assertEquals([unknown.code, unknown.stderr], [1, "error -32601: Method not found\n"]);
+  assertEquals([unknown.code, unknown.stderr], [
+    1,
+    'error -32601: Method not found {"method":"nosuch"}\n',
+  ]);
+  // A timeout has its own exit status.
   const timedOut = await rpc("call", server.url, "sleep", '{"ms": 5000}', "--timeout", "100");
   assertEquals([timedOut.code, timedOut.stderr], [
-    1,
+    3,
     "error: Call 'sleep' timed out after 100 ms\n",
   ]);
   assertEquals((await rpc("notify", server.url, "echo", "{}")).code, 0);
@@ -138,7 +142,7 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
     [["call", "tcp://127.0.0.1:1"], "rpc call: a method name is required"],
     [
       ["call", "http://x:1", "m"],
-      "rpc call: 'http://x:1' is not a tcp://host:port, tls://host:port, ws://host:port/path",
+      "rpc call: 'http://x:1' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path",
     ],
     [["call", "tcp://127.0.0.1:1", "m", "{oops"], "rpc call: params must be JSON, got '{oops'"],
     [["call", "tcp://127.0.0.1:1", "m", "7"], "rpc call: params must be a JSON object or array"],
@@ -148,6 +152,12 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
       "rpc call: --timeout must be a number",
     ],
     [["call", "tcp://127.0.0.1:1", "m", "--bogus"], "rpc call: unknown option '--bogus'"],
+    [
+      ["call", "tcp://127.0.0.1:1", "m", "--count", "2"],
+      "rpc call: --count does not apply to 'call'",
+    ],
+    [["watch", "tcp://127.0.0.1:1", "--count", "0"], "rpc watch: --count must be a whole number"],
+    [["describe"], "rpc describe: a URL is required"],
     [["notify", "tcpserv::1", "m"], "rpc notify: 'tcpserv::1' is a quickrpc server string"],
     [["serve"], "rpc serve: a URL is required"],
     [["serve", "tls://127.0.0.1:0"], "rpc serve: tls:// needs --cert and --key"],
@@ -165,7 +175,7 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
     assert(first!.startsWith(message), `${args.join(" ")}: ${first}`);
     assertStringIncludes(rest.join("\n"), "Usage: rpc");
   }
-  for (const verb of ["serve", "call", "notify"]) {
+  for (const verb of ["serve", "call", "notify", "watch", "describe"]) {
     const help = await rpc(verb, "--help");
     assertEquals(help.code, 0, verb);
     assertStringIncludes(help.stdout, `Usage: rpc ${verb}`);
@@ -220,7 +230,7 @@ Deno.test("rpc serve + call + notify over WebSocket, every dialect, same exit st
   assertStringIncludes(refused.stderr, "cannot connect to ws://127.0.0.1:1/rpc");
   const bad = await rpc("call", "http://127.0.0.1:1/", "add");
   assertEquals(bad.code, 2);
-  assertStringIncludes(bad.stderr, "is not a tcp://host:port");
+  assertStringIncludes(bad.stderr, "is not host:port, tcp://host:port");
 });
 
 Deno.test("rpc serve --idle-timeout and --max-connections set the server's limits", async () => {
@@ -247,4 +257,146 @@ Deno.test("rpc serve --idle-timeout and --max-connections set the server's limit
   const bad = await rpc("serve", "tcp://127.0.0.1:0", "--idle-timeout", "soon");
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, "--idle-timeout must be a whole number");
+});
+
+/** `rpc` with `stdin` piped in. */
+async function rpcWithStdin(stdin: string, ...args: string[]): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-read", CLI, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+Deno.test("rpc for scripts: bare host:port, params from stdin, --pretty, --json, --version", async () => {
+  const server = await serve("127.0.0.1:0");
+  const hostPort = server.url.replace("tcp://", "");
+  assertEquals((await rpc("call", hostPort, "add", '{"a": 1, "b": 2}')).stdout, "3\n");
+  assertEquals(
+    await rpcWithStdin('{"a": 20, "b": 22}', "call", hostPort, "add", "-"),
+    { code: 0, stdout: "42\n", stderr: "" },
+  );
+  const badStdin = await rpcWithStdin("not json", "call", hostPort, "add", "-");
+  assertEquals(badStdin.code, 2);
+  assertStringIncludes(badStdin.stderr, "params on stdin must be JSON, got 'not json'");
+  assertEquals(
+    (await rpc("call", hostPort, "echo", '{"a": [1]}', "--pretty")).stdout,
+    '{\n  "a": [\n    1\n  ]\n}\n',
+  );
+  // --json: one JSON line on stderr, for each kind of failure.
+  const remote = await rpc("call", hostPort, "nosuch", "--json");
+  assertEquals([remote.code, JSON.parse(remote.stderr)], [1, {
+    kind: "remote",
+    code: -32601,
+    message: "Method not found",
+    data: { method: "nosuch" },
+  }]);
+  const slow = await rpc("call", hostPort, "sleep", '{"ms": 5000}', "--timeout", "50", "--json");
+  assertEquals([slow.code, JSON.parse(slow.stderr)], [3, {
+    kind: "timeout",
+    message: "Call 'sleep' timed out after 50 ms",
+  }]);
+  const usage = await rpc("call", hostPort, "--json");
+  assertEquals([usage.code, JSON.parse(usage.stderr)], [2, {
+    kind: "usage",
+    message: "a method name is required",
+  }]);
+  const refused = await rpc("call", "127.0.0.1:1", "add", "--json");
+  assertEquals(refused.code, 2);
+  assertEquals(JSON.parse(refused.stderr).kind, "connection");
+  const version = await rpc("--version");
+  assertEquals(version.code, 0);
+  assertMatch(version.stdout, /^rpc \d+\.\d+\.\d+ \(@seed\/rpc\)\n$/);
+  await server.stop();
+});
+
+Deno.test("rpc notify log reaches the demo server; rpc watch prints each notification", async () => {
+  const server = await serve("127.0.0.1:0");
+  assertEquals((await rpc("notify", server.url, "log", '{"line": "hello from a script"}')).code, 0);
+  const watched = await rpc("watch", server.url, "ticks", '{"count": 3, "ms": 1}', "--count", "3");
+  assertEquals(watched.code, 0, watched.stderr);
+  assertEquals(watched.stdout.trim().split("\n").map((line) => JSON.parse(line)), [
+    { method: "tick", params: { n: 1 } },
+    { method: "tick", params: { n: 2 } },
+    { method: "tick", params: { n: 3 } },
+  ]);
+  // Without --count, watch ends when the server closes, with status 2.
+  const stopped = rpc("watch", server.url, "ticks", '{"count": 1}');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const { stderr } = await server.stop();
+  assertStringIncludes(stderr, "hello from a script");
+  const ended = await stopped;
+  assertEquals([ended.code, ended.stdout], [2, '{"method":"tick","params":{"n":1}}\n']);
+  assertStringIncludes(ended.stderr, "rpc watch: the connection closed");
+});
+
+Deno.test("rpc describe prints the demo server's OpenRPC document", async () => {
+  const server = await serve("127.0.0.1:0");
+  const described = await rpc("describe", server.url);
+  assertEquals(described.code, 0, described.stderr);
+  const doc = JSON.parse(described.stdout);
+  assertEquals(doc.openrpc, "1.3.2");
+  assertEquals(doc.info.title, "demo");
+  assertEquals(
+    doc.methods.map((m: { name: string }) => m.name),
+    ["echo", "add", "sleep", "fail", "log", "ticks"],
+  );
+  await server.stop();
+  const plain = await serve("127.0.0.1:0", "--handlers", HANDLERS);
+  const none = await rpc("describe", plain.url);
+  assertEquals(none.code, 1);
+  assertStringIncludes(none.stderr, "does not describe itself");
+  await plain.stop();
+});
+
+Deno.test("rpc call against a server of another dialect fails at once, saying so", async () => {
+  const server = await serve("127.0.0.1:0", "--dialect", "simplerpc");
+  const run = await rpc("call", server.url, "add", '{"a": 1, "b": 2}', "--timeout", "60000");
+  assertEquals(run.code, 2);
+  assertStringIncludes(run.stderr, "the other side does not speak jsonrpc: it answered 'FAIL{");
+  await server.stop();
+});
+
+Deno.test("rpc resolves paths from the user's directory, also under deno task (INIT_CWD)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/api.ts`, "export const hi = () => 'hi from api.ts';\n");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        "--allow-env=INIT_CWD",
+        CLI,
+        "serve",
+        "127.0.0.1:0",
+        "--handlers",
+        "./api.ts",
+      ],
+      // deno task runs in the project's directory and says where the user was.
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { INIT_CWD: dir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await reader.read();
+    const url = /listening on (\S+)/.exec(value ?? "")?.[1];
+    assert(url !== undefined, `no address in ${value}`);
+    assertEquals((await rpc("call", url, "hi")).stdout, '"hi from api.ts"\n');
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel();
+    await child.stderr.cancel();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,0 +1,132 @@
+/**
+ * Reading the `rpc` command's arguments: URLs (bare `host:port` included),
+ * params (from the command line or stdin), numbers, and paths, which are
+ * resolved against the directory the user ran the command from.
+ *
+ * @module
+ */
+
+import type { Dialect } from "../mod.ts";
+import { parseQuickRpcTransport } from "../protocol/dialects/quickrpc.ts";
+import { DIALECTS } from "./dialects.ts";
+import type { ParsedArgs } from "./parse_args.ts";
+
+/** Bad arguments: a one-line error and the verb's usage, exit status 2. */
+export class UsageError extends Error {}
+
+/** Throws a {@linkcode UsageError}. */
+export function throwUsage(message: string): never {
+  throw new UsageError(message);
+}
+
+/** The dialect `--dialect` names (jsonrpc when absent). */
+export function dialectOf(flags: ParsedArgs): Dialect {
+  const name = String(flags.dialect ?? "jsonrpc");
+  const dialect = DIALECTS[name];
+  if (dialect === undefined || !Object.hasOwn(DIALECTS, name)) {
+    throw new UsageError(`unknown dialect '${name}' (jsonrpc, simplerpc or quickrpc)`);
+  }
+  return dialect;
+}
+
+/**
+ * Our URL for `text`: a URL, a bare `host:port` (TCP), or a quickrpc
+ * transport string (`tcp:host:port`, `tcpserv:iface:port`).
+ */
+export function urlOf(text: unknown, role: "connect" | "listen"): string {
+  if (text === undefined) throw new UsageError("a URL is required");
+  const value = String(text);
+  if (/^(tcp|tcpserv):[^/]/.test(value)) {
+    try {
+      const endpoint = parseQuickRpcTransport(value);
+      if (endpoint.role !== role) {
+        throw new UsageError(
+          `'${value}' is a quickrpc ${endpoint.role === "listen" ? "server" : "client"} string`,
+        );
+      }
+      return endpoint.url;
+    } catch (error) {
+      throw error instanceof UsageError ? error : new UsageError((error as Error).message);
+    }
+  }
+  // host:port, [v6]:port
+  if (/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d+$/.test(value)) return `tcp://${value}`;
+  if (!/^(tcp|tls):\/\/.+:\d+$/.test(value) && !/^wss?:\/\/.+:\d+(\/.*)?$/.test(value)) {
+    throw new UsageError(
+      `'${value}' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path or wss://host:port/path`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The params argument as JSON: `undefined` when absent, stdin's text when
+ * it is `-`.
+ */
+export async function paramsOf(
+  text: string | undefined,
+  readStdin: () => Promise<string>,
+): Promise<unknown> {
+  if (text === undefined) return undefined;
+  const fromStdin = text === "-";
+  const source = fromStdin ? await readStdin() : text;
+  let params: unknown;
+  try {
+    params = JSON.parse(source);
+  } catch {
+    const shown = source.length > 60 ? `${source.slice(0, 60)}...` : source;
+    throw new UsageError(`params${fromStdin ? " on stdin" : ""} must be JSON, got '${shown}'`);
+  }
+  if (params === null || typeof params !== "object") {
+    throw new UsageError("params must be a JSON object or array");
+  }
+  return params;
+}
+
+/** A whole-number flag of at least `min`, or `fallback` when absent. */
+export function numberFlag(flags: ParsedArgs, name: string, fallback: number, min: number): number {
+  const text = flags[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) {
+    throw new UsageError(`--${name} must be a whole number of at least ${min}, got '${text}'`);
+  }
+  return value;
+}
+
+/** `--timeout` in milliseconds (0: none). */
+export function timeoutFlag(flags: ParsedArgs): number {
+  if (flags.timeout === undefined) return 30_000;
+  const timeout = Number(flags.timeout);
+  if (!Number.isFinite(timeout) || timeout < 0) {
+    throw new UsageError(`--timeout must be a number of milliseconds, got '${flags.timeout}'`);
+  }
+  return timeout;
+}
+
+/**
+ * The directory the user ran the command from: `deno task` runs commands
+ * from the project's directory and says where the user was in `INIT_CWD`.
+ */
+export function userDirectory(): string {
+  const permission = Deno.permissions.querySync?.({ name: "env", variable: "INIT_CWD" });
+  if (permission?.state === "granted") {
+    const initial = Deno.env.get("INIT_CWD");
+    if (initial !== undefined && initial !== "") return initial;
+  }
+  return Deno.cwd();
+}
+
+/** A `file:` URL for `path`, relative to the user's directory. */
+export function fileUrl(path: string): URL {
+  return new URL(path, `file://${userDirectory().replace(/\/?$/, "/")}`);
+}
+
+/** The text of a PEM file named by a flag. */
+export async function readPem(path: unknown, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(fileUrl(String(path)));
+  } catch (error) {
+    throw new UsageError(`cannot read the ${what} file '${path}': ${(error as Error).message}`);
+  }
+}

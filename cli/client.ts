@@ -1,0 +1,171 @@
+/**
+ * The `rpc` verbs that connect to a server: `call`, `notify`, `describe`
+ * and `watch`.
+ *
+ * @module
+ */
+
+import { DISCOVER_METHOD, type Handler, type Logger, Peer, RemoteError, RpcError } from "../mod.ts";
+import { connect as connectTcp } from "../transports/tcp.ts";
+import { connect as connectWebSocket } from "../transports/websocket.ts";
+import {
+  dialectOf,
+  numberFlag,
+  paramsOf,
+  readPem,
+  timeoutFlag,
+  urlOf,
+  UsageError,
+} from "./args.ts";
+import type { ParsedArgs } from "./parse_args.ts";
+import { ExitStatus, reportConnectFailure, type Reporter, reportFailure } from "./report.ts";
+
+/** What the client verbs read and write. */
+export interface ClientIo extends Reporter {
+  stdout(line: string): void;
+  /** All of stdin's text, for params `-`. */
+  readStdin(): Promise<string>;
+  /** Stops `watch` (SIGINT, SIGTERM, or the caller's signal). */
+  stop: Promise<string>;
+}
+
+/** Connects to the URL of `flags`, or reports why not (then `undefined`). */
+async function open(
+  verb: string,
+  url: string,
+  flags: ParsedArgs,
+  io: ClientIo,
+  fallback?: Handler,
+): Promise<Peer | undefined> {
+  const dialect = dialectOf(flags);
+  const timeout = timeoutFlag(flags);
+  const caCerts = flags.ca === undefined ? undefined : [await readPem(flags.ca, "--ca")];
+  const logger: Logger = {
+    debug: () => {},
+    // A --json run writes nothing but its results and one failure line.
+    warn: (message: string) => io.json || io.stderr(`warning: ${message}`),
+    error: (message: string) => io.json || io.stderr(`error: ${message}`),
+  };
+  try {
+    const transport = /^wss?:/.test(url)
+      ? await connectWebSocket(url, { dialect, caCerts, logger })
+      : await connectTcp(url, { dialect, caCerts, logger });
+    return new Peer(transport, { logger, timeout, fallback });
+  } catch (error) {
+    reportConnectFailure(io, verb, url, error);
+    return undefined;
+  }
+}
+
+/** `rpc call` and `rpc notify`. */
+export async function callOrNotify(
+  verb: "call" | "notify",
+  flags: ParsedArgs,
+  io: ClientIo,
+): Promise<number> {
+  const [urlText, method, paramsText, extra] = flags._.map(String);
+  const url = urlOf(urlText, "connect");
+  if (method === undefined) throw new UsageError("a method name is required");
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  const params = await paramsOf(paramsText, io.readStdin);
+  const peer = await open(verb, url, flags, io);
+  if (peer === undefined) return ExitStatus.Usage;
+  try {
+    if (verb === "notify") {
+      await peer.notify(method, params);
+      return ExitStatus.Ok;
+    }
+    const result = await peer.call(method, params);
+    io.stdout(printable(result, flags.pretty === true));
+    return ExitStatus.Ok;
+  } catch (error) {
+    return reportFailure(io, verb, error);
+  } finally {
+    await peer.close();
+  }
+}
+
+/** `rpc describe`: the server's `rpc.discover` document. */
+export async function describe(flags: ParsedArgs, io: ClientIo): Promise<number> {
+  const [urlText, extra] = flags._.map(String);
+  const url = urlOf(urlText, "connect");
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  const peer = await open("describe", url, flags, io);
+  if (peer === undefined) return ExitStatus.Usage;
+  try {
+    io.stdout(printable(await peer.call(DISCOVER_METHOD), true));
+    return ExitStatus.Ok;
+  } catch (error) {
+    if (error instanceof RemoteError && error.code === -32601) {
+      const message = `${url} does not describe itself (it does not serve ${DISCOVER_METHOD})`;
+      io.stderr(io.json ? JSON.stringify({ kind: "remote", code: error.code, message }) : message);
+      return ExitStatus.RemoteError;
+    }
+    return reportFailure(io, "describe", error);
+  } finally {
+    await peer.close();
+  }
+}
+
+/** `rpc watch`: every notification, one JSON line each. */
+export async function watch(flags: ParsedArgs, io: ClientIo): Promise<number> {
+  const [urlText, method, paramsText, extra] = flags._.map(String);
+  const url = urlOf(urlText, "connect");
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  const params = await paramsOf(paramsText, io.readStdin);
+  const count = numberFlag(flags, "count", Infinity, 1);
+  let seen = 0;
+  const enough = Promise.withResolvers<string>();
+  const print: Handler = (params, ctx) => {
+    if (ctx.id !== undefined) {
+      // A call, not a notification: nobody here answers calls.
+      throw new RpcError(-32601, "Method not found", { method: ctx.method });
+    }
+    if (seen >= count) return undefined;
+    const line: { method: string; params?: unknown } = { method: ctx.method };
+    if (params !== undefined) line.params = params;
+    io.stdout(printable(line, false));
+    if (++seen >= count) enough.resolve("count");
+    return undefined;
+  };
+  const peer = await open("watch", url, flags, io, print);
+  if (peer === undefined) return ExitStatus.Usage;
+  try {
+    if (method !== undefined) {
+      const answered = peer.call(method, params).then(() => "answered");
+      // Notifications may arrive, and --count be reached, before the answer.
+      if (await Promise.race([answered, enough.promise]) !== "answered") {
+        answered.catch(() => {});
+        return ExitStatus.Ok;
+      }
+    }
+    const why = await Promise.race([
+      enough.promise,
+      io.stop,
+      peer.closed.then(() => "closed"),
+    ]);
+    if (why === "closed") {
+      const reason = peer.closeReason?.message ?? "closed";
+      return reportFailure(io, "watch", new Error(`the connection closed: ${reason}`));
+    }
+    return ExitStatus.Ok;
+  } catch (error) {
+    return reportFailure(io, "watch", error);
+  } finally {
+    await peer.close();
+  }
+}
+
+/** `value` as one line of JSON (indented when `pretty`), bytes as base64. */
+function printable(value: unknown, pretty: boolean): string {
+  return JSON.stringify(value, bytesAsBase64, pretty ? 2 : undefined) ?? "null";
+}
+
+function bytesAsBase64(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    let binary = "";
+    for (const byte of value) binary += String.fromCharCode(byte);
+    return { __bytes: btoa(binary) };
+  }
+  return value;
+}

@@ -1,0 +1,102 @@
+/**
+ * `rpc serve`: the demo API, or a module's exported functions, on a URL,
+ * until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+
+import { type Handler, type Listener, type Logger, Server } from "../mod.ts";
+import { listen as listenTcp } from "../transports/tcp.ts";
+import { listen as listenWebSocket } from "../transports/websocket_server.ts";
+import { dialectOf, fileUrl, numberFlag, readPem, throwUsage, urlOf, UsageError } from "./args.ts";
+import { DemoApi, demoHandlers } from "./demo_api.ts";
+import type { ParsedArgs } from "./parse_args.ts";
+import { ExitStatus } from "./report.ts";
+import { VERSION } from "./usage.ts";
+
+/** What `rpc serve` writes, and what stops it. */
+export interface ServeIo {
+  stdout(line: string): void;
+  stderr(line: string): void;
+  /** Resolves with why the server should stop. */
+  stop: Promise<string>;
+}
+
+/** What a `--handlers` module offers: functions to serve, and maybe a description. */
+interface Served {
+  handlers: Record<string, Handler>;
+  discover: unknown;
+}
+
+async function loadHandlers(path: string): Promise<Served> {
+  let module: Record<string, unknown>;
+  try {
+    module = await import(fileUrl(path).href);
+  } catch (error) {
+    throw new UsageError(`cannot load handlers from '${path}': ${(error as Error).message}`);
+  }
+  const source = module.default !== null && typeof module.default === "object"
+    ? module.default as Record<string, unknown>
+    : module;
+  const handlers: Record<string, Handler> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (typeof value === "function") handlers[name] = value as Handler;
+  }
+  if (Object.keys(handlers).length === 0) {
+    throw new UsageError(`'${path}' exports no functions to serve`);
+  }
+  const discover = source.discover !== null && typeof source.discover === "object"
+    ? source.discover
+    : undefined;
+  return { handlers, discover };
+}
+
+/** Runs `rpc serve` until `io.stop` resolves. */
+export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
+  if (flags._.length > 1) throw new UsageError(`unexpected argument '${flags._[1]}'`);
+  const url = urlOf(flags._[0], "listen");
+  const dialect = dialectOf(flags);
+  const idleTimeout = numberFlag(flags, "idle-timeout", 300_000, 0);
+  const maxConnections = numberFlag(flags, "max-connections", 10_000, 1);
+  const served: Served = flags.handlers === undefined
+    ? {
+      handlers: demoHandlers((line) => io.stderr(line)),
+      discover: DemoApi.openrpc({ version: VERSION }),
+    }
+    : await loadHandlers(String(flags.handlers));
+  const scheme = url.slice(0, url.indexOf(":"));
+  const needsKeys = () => throwUsage(`${scheme}:// needs --cert and --key`);
+  const tls = scheme === "tls" || scheme === "wss"
+    ? {
+      cert: await readPem(flags.cert ?? needsKeys(), "--cert"),
+      key: await readPem(flags.key ?? needsKeys(), "--key"),
+    }
+    : {};
+  const logger: Logger = {
+    debug: () => {},
+    warn: (message: string) => io.stderr(`warning: ${message}`),
+    error: (message: string, ...data: unknown[]) =>
+      io.stderr(`error: ${message} ${data.map(String).join(" ")}`),
+  };
+  let listener: Listener<string>;
+  try {
+    listener = scheme === "ws" || scheme === "wss"
+      ? listenWebSocket(url, { dialect, logger, ...tls })
+      : listenTcp(url, { dialect, logger, ...tls });
+  } catch (error) {
+    io.stderr(`rpc serve: cannot listen on ${url}: ${(error as Error).message}`);
+    return ExitStatus.Usage;
+  }
+  const server = new Server({
+    handlers: served.handlers,
+    peer: { discover: served.discover },
+    logger,
+    idleTimeout,
+    maxConnections,
+  }).serve(listener);
+  io.stdout(`listening on ${server.addr}`);
+  const why = await io.stop;
+  io.stderr(`${why}: shutting down`);
+  await server.shutdown({ deadline: 5000, reason: `server stopped (${why})` });
+  return ExitStatus.Ok;
+}

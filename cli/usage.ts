@@ -1,0 +1,110 @@
+/**
+ * The `rpc` command's help texts, and its version.
+ *
+ * @module
+ */
+
+import meta from "../deno.json" with { type: "json" };
+
+/** The package's version, for `rpc --version`. */
+export const VERSION: string = meta.version;
+
+const COMMON = `  --dialect D       jsonrpc (default), simplerpc or quickrpc
+  --ca FILE         a PEM certificate to trust, for tls:// and wss://
+  --json            failures as one JSON line on stderr:
+                    {"kind": "remote"|"timeout"|"connection"|"usage", "message", "code"?, "data"?}`;
+
+const URLS = `<url> is host:port (TCP), tcp://host:port, tls://host:port,
+ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too.`;
+
+/** Each verb's help, and the command's (`rpc`). */
+export const USAGE: Readonly<Record<string, string>> = {
+  rpc: `Usage: rpc <verb> [options]
+
+Calls and serves remote procedures over TCP, TLS and WebSocket, in the
+JSON-RPC 2.0, simplerpc or quickrpc dialects.
+
+Verbs:
+  serve <url>                    serve the demo API (or --handlers FILE) until SIGINT/SIGTERM
+  call <url> <method> [params]   call a method, print the result as JSON
+  notify <url> <method> [params] send a notification
+  watch <url> [method [params]]  print every notification the server sends, one JSON line each
+  describe <url>                 print the server's OpenRPC description (rpc.discover)
+  choria ddl <agent.ts>          print the DDL of a Choria external agent
+
+Exit status: 0 done, 1 the remote side answered with an error, 2 bad
+arguments or a connection that failed, 3 a timeout.
+
+Run 'rpc <verb> --help' for a verb's options; 'rpc --version' for the version.`,
+  serve:
+    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n]
+
+Serves on <url> (port 0 picks a free one) and prints 'listening on <url>'
+once ready. Stops gracefully on SIGINT or SIGTERM, letting calls in flight
+finish (up to 5 s).
+
+${URLS}
+
+The demo API: echo(params), add({a, b}), sleep({ms}), fail({message, code?}),
+log({line}) (a notification, printed on stderr) and ticks({count, ms?}),
+which notifies 'tick' to the caller count times. It answers rpc.discover.
+
+Options:
+  --dialect D       jsonrpc (default), simplerpc or quickrpc
+  --handlers FILE   serve the functions FILE exports instead of the demo API
+                    (an exported 'discover' object is served as rpc.discover)
+  --cert, --key     PEM files, for tls:// and wss://
+  --idle-timeout ms close a connection idle this long (default 300000; 0: never)
+  --max-connections n
+                    connections at once; more are refused (default 10000)`,
+  call: `Usage: rpc call <url> <method> [params] [--timeout ms] [--pretty] [--json] [--dialect D]
+
+Calls <method> with [params], a JSON object or array ('-' reads it from
+stdin), and prints the result as JSON on stdout.
+
+${URLS}
+
+Options:
+  --timeout ms      give up after this long, exit status 3 (default 30000; 0: never)
+  --pretty          print the result indented
+${COMMON}`,
+  notify: `Usage: rpc notify <url> <method> [params] [--json] [--dialect D]
+
+Sends a notification (no reply); [params] as for 'rpc call'.
+
+${URLS}
+
+Options:
+${COMMON}`,
+  watch: `Usage: rpc watch <url> [method [params]] [--count n] [--timeout ms] [--json] [--dialect D]
+
+Connects, calls [method] if given (to subscribe, say), then prints every
+notification the server sends as one JSON line, {"method": ..., "params": ...},
+until SIGINT/SIGTERM, --count notifications, or the server closes (status 2).
+Calls from the server are answered "Method not found".
+
+${URLS}
+
+Options:
+  --count n         stop after n notifications
+  --timeout ms      for the subscribing call (default 30000)
+${COMMON}`,
+  describe: `Usage: rpc describe <url> [--timeout ms] [--json] [--dialect D]
+
+Prints the OpenRPC document the server answers to rpc.discover, indented.
+A server serves one only when it is given one (rpc serve's demo API does).
+
+${URLS}
+
+Options:
+  --timeout ms      give up after this long, exit status 3 (default 30000)
+${COMMON}`,
+  choria: `Usage: rpc choria ddl <agent.ts> [--export NAME]
+
+Prints the JSON DDL of the Choria external agent that <agent.ts> exports
+(made with defineAgent from @seed/rpc/choria), checked against Choria's DDL
+schema. Save it as <name>.json beside the agent's executable.
+
+Options:
+  --export NAME     which export, when the module exports several agents`,
+};
