@@ -57,7 +57,7 @@ export { ExitStatus } from "./cli/report.ts";
  * Where the CLI reads and writes; the defaults are the process's stdin,
  * stdout and stderr.
  *
- * @example
+ * @example Capturing the CLI's output
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { main, type Output } from "@seed/rpc/cli";
@@ -111,7 +111,7 @@ const VERB_FLAGS: Readonly<Record<string, readonly string[]>> = {
  * Runs the CLI with `args` and resolves with its exit status. `serve` and
  * `watch` run until SIGINT or SIGTERM (or `signal` aborts).
  *
- * @example
+ * @example Bad arguments return exit status 2
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { main } from "@seed/rpc/cli";

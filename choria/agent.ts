@@ -25,6 +25,7 @@
  *
  * @example An agent in one file (run it as `#!/usr/bin/env -S deno run ...`)
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { action, defineAgent, runAgent } from "@seed/rpc/choria";
  *
  * export const greeter = defineAgent({
@@ -48,6 +49,9 @@
  * });
  *
  * if (import.meta.main) await runAgent(greeter);
+ *
+ * // The DDL Choria reads from it:
+ * assertEquals(greeter.ddl.actions.map((a) => a.action), ["hello"]);
  * ```
  *
  * @module
@@ -81,11 +85,12 @@ import {
 /**
  * The types a DDL input or output may have.
  *
- * @example
+ * @example An input's type
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InputType } from "@seed/rpc/choria";
  * const type: InputType = "integer";
- * console.log(type);
+ * assertEquals(type, "integer");
  * ```
  */
 export type InputType =
@@ -105,11 +110,12 @@ export type InputType =
  * An action input as you declare it: a DDL input whose `prompt` defaults
  * to the input's name and `optional` to false.
  *
- * @example
+ * @example A string input with a length limit and validation
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InputSpec } from "@seed/rpc/choria";
  * const message: InputSpec = { description: "What to say", type: "string", maxlength: 4096, validation: "shellsafe" };
- * console.log(message.type);
+ * assertEquals(message.type, "string");
  * ```
  */
 export interface InputSpec {
@@ -135,11 +141,12 @@ export interface InputSpec {
  * An action output as you declare it: a DDL output whose `display_as`
  * defaults to the output's name.
  *
- * @example
+ * @example An output with a default
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { OutputSpec } from "@seed/rpc/choria";
  * const count: OutputSpec = { description: "How many", type: "integer", default: 0 };
- * console.log(count.default);
+ * assertEquals(count.default, 0);
  * ```
  */
 export interface OutputSpec {
@@ -156,11 +163,12 @@ export interface OutputSpec {
 /**
  * The TypeScript type of an input's value.
  *
- * @example
+ * @example A list input's value is one of its items
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InputValue } from "@seed/rpc/choria";
  * const mode: InputValue<{ description: "m"; type: "list"; list: readonly ["fast", "slow"] }> = "fast";
- * console.log(mode);
+ * assertEquals(mode, "fast");
  * ```
  */
 export type InputValue<S> = S extends { readonly type: "list"; readonly list: readonly (infer L)[] }
@@ -176,12 +184,13 @@ export type InputValue<S> = S extends { readonly type: "list"; readonly list: re
  * The inputs a handler receives: optional inputs without a default may be
  * missing; the others are always there.
  *
- * @example
+ * @example Required and optional inputs
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InputsOf } from "@seed/rpc/choria";
  * type I = InputsOf<{ n: { description: "n"; type: "integer" }; tag: { description: "t"; type: "string"; optional: true } }>;
  * const inputs: I = { n: 1 };
- * console.log(inputs);
+ * assertEquals(inputs, { n: 1 });
  * ```
  */
 export type InputsOf<I> =
@@ -202,12 +211,13 @@ export type InputsOf<I> =
  * What a handler may return: its declared outputs (all optional; the DDL's
  * defaults fill the gaps) and any other keys.
  *
- * @example
+ * @example Outputs may carry extra keys
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { OutputsOf } from "@seed/rpc/choria";
  * type O = OutputsOf<{ count: { description: "c"; type: "integer" } }>;
  * const out: O = { count: 3, extra: "allowed" };
- * console.log(out);
+ * assertEquals(out, { count: 3, extra: "allowed" });
  * ```
  */
 export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string, unknown>;
@@ -216,7 +226,7 @@ export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string
  * An action deliberately ended with a status code and message; thrown by
  * {@linkcode ActionContext.abort} and {@linkcode ActionContext.fail}.
  *
- * @example
+ * @example Failing an action with a status code
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ActionFailure } from "@seed/rpc/choria";
@@ -244,13 +254,14 @@ export class ActionFailure extends Error {
 /**
  * What an action's handler gets beside its inputs.
  *
- * @example
+ * @example Reading the request in an action
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ActionContext } from "@seed/rpc/choria";
  * function where(ctx: ActionContext): string {
  *   return `${ctx.request.agent}#${ctx.request.action} from ${ctx.request.callerid}`;
  * }
- * console.log(typeof where);
+ * assertEquals(typeof where, "function");
  * ```
  */
 export interface ActionContext {
@@ -274,11 +285,12 @@ export interface ActionContext {
  * What an activation check gets. Facts are empty: Choria leaves them out of
  * activation.
  *
- * @example
+ * @example Deciding activation from the agent's config
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ActivationContext } from "@seed/rpc/choria";
  * const enabled = (ctx: ActivationContext) => ctx.config.enabled !== "false";
- * console.log(typeof enabled);
+ * assertEquals(typeof enabled, "function");
  * ```
  */
 export interface ActivationContext {
@@ -294,14 +306,15 @@ export interface ActivationContext {
  * One action as you declare it. Make it with {@linkcode action}, which types
  * `run` from `input` and `output`.
  *
- * @example
+ * @example An action without inputs
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ActionSpec } from "@seed/rpc/choria";
  * const ping: ActionSpec<Record<never, never>, Record<never, never>> = {
  *   description: "Answers",
  *   run: () => ({ pong: true }),
  * };
- * console.log(ping.description);
+ * assertEquals(ping.description, "Answers");
  * ```
  */
 export interface ActionSpec<I, O> {
@@ -323,11 +336,12 @@ export interface ActionSpec<I, O> {
  * An action of an agent, with its types erased (what {@linkcode action}
  * returns).
  *
- * @example
+ * @example A checked action
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { action, type AgentAction } from "@seed/rpc/choria";
  * const ping: AgentAction = action({ description: "Answers", run: () => ({ pong: true }) });
- * console.log(ping.description);
+ * assertEquals(ping.description, "Answers");
  * ```
  */
 export interface AgentAction {
@@ -349,8 +363,9 @@ export interface AgentAction {
  * Declares an action; `run`'s inputs and outputs are typed from `input` and
  * `output`.
  *
- * @example
+ * @example An action with typed inputs and outputs
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { action } from "@seed/rpc/choria";
  * const add = action({
  *   description: "Adds",
@@ -358,7 +373,7 @@ export interface AgentAction {
  *   output: { sum: { description: "a + b", type: "integer", default: 0 } },
  *   run: ({ a, b }) => ({ sum: a + b }),
  * });
- * console.log(Object.keys(add.input));
+ * assertEquals(Object.keys(add.input), ["a", "b"]);
  * ```
  */
 export function action<
@@ -379,14 +394,15 @@ export function action<
  * An agent's metadata as you declare it: the DDL's, without `provider`
  * (always `external`) and `service`.
  *
- * @example
+ * @example An agent's metadata
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { AgentMetadata } from "@seed/rpc/choria";
  * const metadata: AgentMetadata = {
  *   name: "parrot", description: "Repeats", author: "me", license: "MIT",
  *   version: "1.0.0", url: "https://example.net", timeout: 10,
  * };
- * console.log(metadata.name);
+ * assertEquals(metadata.name, "parrot");
  * ```
  */
 export type AgentMetadata = Omit<DdlMetadata, "provider" | "service">;
@@ -394,13 +410,14 @@ export type AgentMetadata = Omit<DdlMetadata, "provider" | "service">;
 /**
  * An agent as you declare it.
  *
- * @example
+ * @example Reading a definition's actions
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { AgentDefinition } from "@seed/rpc/choria";
  * function names(definition: AgentDefinition): string[] {
  *   return Object.keys(definition.actions);
  * }
- * console.log(typeof names);
+ * assertEquals(typeof names, "function");
  * ```
  */
 export interface AgentDefinition {
@@ -418,14 +435,15 @@ const SHORTNAME = /^[a-z0-9_]+$/;
  * A defined agent: its definition and the DDL generated from it. Make one
  * with {@linkcode defineAgent}.
  *
- * @example
+ * @example An agent's generated DDL
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { action, Agent } from "@seed/rpc/choria";
  * const agent = new Agent({
  *   metadata: { name: "t", description: "t", author: "t", license: "MIT", version: "1", url: "u", timeout: 2 },
  *   actions: { ping: action({ description: "ping", run: () => ({}) }) },
  * });
- * console.log(agent.ddl.metadata.provider); // "external"
+ * assertEquals(agent.ddl.metadata.provider, "external");
  * ```
  */
 export class Agent {
@@ -458,7 +476,7 @@ export class Agent {
 /**
  * Defines an agent; its DDL is generated and checked now.
  *
- * @example
+ * @example Defining an agent
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { action, defineAgent } from "@seed/rpc/choria";
@@ -516,7 +534,7 @@ function ddlOutput(name: string, spec: OutputSpec): DdlOutput {
  * The DDL of an agent definition, as Choria's server and clients read it
  * (`metadata.provider` is `external`). `rpc choria ddl agent.ts` prints it.
  *
- * @example
+ * @example The DDL of a definition
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { action, generateDdl } from "@seed/rpc/choria";
@@ -577,14 +595,15 @@ export function generateDdl(definition: AgentDefinition): Ddl {
  * Everything one invocation has to work with, read from the environment by
  * {@linkcode runAgent}, or given directly (in tests).
  *
- * @example
+ * @example An activation request as Choria passes it
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Invocation } from "@seed/rpc/choria";
  * const invocation: Invocation = {
  *   protocol: "io.choria.mcorpc.external.v1.activation_request",
  *   request: '{"$schema": "x", "protocol": "io.choria.mcorpc.external.v1.activation_request", "agent": "parrot"}',
  * };
- * console.log(invocation.protocol);
+ * assertEquals(invocation.protocol, "io.choria.mcorpc.external.v1.activation_request");
  * ```
  */
 export interface Invocation {
@@ -614,7 +633,7 @@ function rpcReply(
  * Answers one request: the reply file's text. This is {@linkcode runAgent}
  * without the files and the environment.
  *
- * @example
+ * @example Answering one request without files
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { action, defineAgent, respond } from "@seed/rpc/choria";
@@ -808,19 +827,32 @@ function withDefaults(action: DdlAction, reply: RpcReply): RpcReply {
 /**
  * Options for {@linkcode runAgent}; the defaults are the process's own.
  *
- * @example
+ * @example Running without exiting the process
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { RunAgentOptions } from "@seed/rpc/choria";
  * const options: RunAgentOptions = { exit: false };
- * console.log(options.exit);
+ * assertEquals(options.exit, false);
  * ```
  */
 export interface RunAgentOptions {
-  /** Command-line arguments (default `Deno.args`). */
+  /**
+   * Command-line arguments.
+   *
+   * @default {Deno.args}
+   */
   args?: string[];
-  /** Reads an environment variable (default `Deno.env.get`, `undefined` when not permitted). */
+  /**
+   * Reads an environment variable (`undefined` when not permitted).
+   *
+   * @default {Deno.env.get}
+   */
   env?: (name: string) => string | undefined;
-  /** Exit the process when done (default true). */
+  /**
+   * Exit the process when done.
+   *
+   * @default {true}
+   */
   exit?: boolean;
   /** Where to log. */
   log?: AgentLog;
@@ -834,7 +866,7 @@ export interface RunAgentOptions {
  * Exit status 1 means no reply could be written (the reply file is not
  * writable); the reason goes to stderr.
  *
- * @example
+ * @example The main module of an agent executable
  * ```ts ignore
  * import { runAgent } from "@seed/rpc/choria";
  * import { parrot } from "./parrot.ts";

@@ -12,7 +12,7 @@ import { readInput } from "./_io.ts";
  * lines and `#` comments skipped; `key = value` (the first `=` splits, spaces
  * around it dropped).
  *
- * @example
+ * @example Parsing a plugin config file
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseConfig } from "@seed/rpc/choria";
@@ -38,7 +38,7 @@ export function parseConfig(text: string): Record<string, string> {
  * `$CHORIA_EXTERNAL_CONFIG` itself (what Choria passes, no extension), then
  * with `.cfg`, then `<it>/<agent>.cfg` (where py-choria-external looks).
  *
- * @example
+ * @example Where an agent's config may be
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { configCandidates } from "@seed/rpc/choria";
@@ -60,7 +60,7 @@ export function configCandidates(path: string, agent: string): string[] {
  * read (not a regular file, over 16 MiB, or not read within `timeout`
  * milliseconds).
  *
- * @example
+ * @example A missing config reads as empty
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { readConfig } from "@seed/rpc/choria";
@@ -96,7 +96,7 @@ export async function readConfig(
  * every input, it must be a regular file of at most 16 MiB, read within
  * `timeout` milliseconds.
  *
- * @example
+ * @example No facts file reads as no facts
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { readFacts } from "@seed/rpc/choria";

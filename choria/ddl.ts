@@ -41,11 +41,12 @@ import { validateString } from "./validators.ts";
 /**
  * One input of an action.
  *
- * @example
+ * @example A DDL input
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DdlInput } from "@seed/rpc/choria";
  * const input: DdlInput = { prompt: "Message", description: "What to say", type: "string", optional: false, validation: ".", maxlength: 128 };
- * console.log(input.type);
+ * assertEquals(input.type, "string");
  * ```
  */
 export interface DdlInput {
@@ -70,11 +71,12 @@ export interface DdlInput {
 /**
  * One output of an action.
  *
- * @example
+ * @example A DDL output
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DdlOutput } from "@seed/rpc/choria";
  * const output: DdlOutput = { description: "The echo", display_as: "Message", default: null };
- * console.log(output.display_as);
+ * assertEquals(output.display_as, "Message");
  * ```
  */
 export interface DdlOutput {
@@ -91,11 +93,12 @@ export interface DdlOutput {
 /**
  * One action of an agent.
  *
- * @example
+ * @example A DDL action
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DdlAction } from "@seed/rpc/choria";
  * const ping: DdlAction = { action: "ping", description: "Ping", display: "always", input: {}, output: {} };
- * console.log(ping.action);
+ * assertEquals(ping.action, "ping");
  * ```
  */
 export interface DdlAction {
@@ -116,14 +119,15 @@ export interface DdlAction {
 /**
  * An agent's metadata.
  *
- * @example
+ * @example DDL metadata
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DdlMetadata } from "@seed/rpc/choria";
  * const meta: DdlMetadata = {
  *   name: "parrot", description: "Repeats", author: "me", license: "MIT",
  *   version: "1.0.0", url: "https://example.net", timeout: 10, provider: "external",
  * };
- * console.log(meta.timeout);
+ * assertEquals(meta.timeout, 10);
  * ```
  */
 export interface DdlMetadata {
@@ -150,13 +154,14 @@ export interface DdlMetadata {
 /**
  * An agent DDL.
  *
- * @example
+ * @example Reading a DDL's actions
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Ddl } from "@seed/rpc/choria";
  * function actions(ddl: Ddl): string[] {
  *   return ddl.actions.map((a) => a.action);
  * }
- * console.log(typeof actions);
+ * assertEquals(typeof actions, "function");
  * ```
  */
 export interface Ddl {
@@ -175,7 +180,7 @@ export const DDL_SCHEMA_URL = "https://choria.io/schemas/mcorpc/ddl/v1/agent.jso
  * Checks a value against Choria's DDL schema; `undefined` when it is a
  * valid DDL, or a one-line description of the first problem.
  *
- * @example
+ * @example Checking a DDL against Choria's schema
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { checkDdl } from "@seed/rpc/choria";
@@ -191,7 +196,7 @@ export function checkDdl(value: unknown): string | undefined {
  * Parses a DDL's JSON text and checks it against the DDL schema; throws a
  * `TypeError` that says what is wrong.
  *
- * @example
+ * @example Parsing refuses text that is not JSON
  * ```ts
  * import { assertThrows } from "@std/assert";
  * import { parseDdl } from "@seed/rpc/choria";
@@ -215,11 +220,12 @@ export function parseDdl(text: string): Ddl {
  * `invalid` (status 4); Choria's server reports both as status 1
  * `Validation failed: <message>`.
  *
- * @example
+ * @example A missing input
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InputProblem } from "@seed/rpc/choria";
  * const problem: InputProblem = { kind: "missing", message: "input 'message' is required" };
- * console.log(problem.kind);
+ * assertEquals(problem.kind, "missing");
  * ```
  */
 export interface InputProblem {
@@ -241,7 +247,7 @@ function utf8Length(text: string): number {
  * error message (without the input's name), or `undefined`; `warning` for an
  * unknown named validator.
  *
- * @example
+ * @example Checking one value against its input
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { validateInputValue } from "@seed/rpc/choria";
@@ -301,7 +307,7 @@ export function validateInputValue(
  * undeclared inputs, are refused. Warnings (unknown named validators) are
  * returned too.
  *
- * @example
+ * @example Checking a request's inputs
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { validateInputs } from "@seed/rpc/choria";
@@ -363,7 +369,7 @@ export function validateInputs(
  * default is not `null`, as Choria's server does after an agent replies
  * (whatever the status). A key present with `null` is kept.
  *
- * @example
+ * @example Filling in output defaults
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { setOutputDefaults } from "@seed/rpc/choria";
@@ -389,7 +395,7 @@ export function setOutputDefaults(action: DdlAction, data: Record<string, unknow
  * clients do (the server does not). Agents built with this library do it
  * for their handlers.
  *
- * @example
+ * @example Filling in input defaults
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { setInputDefaults } from "@seed/rpc/choria";

@@ -31,11 +31,12 @@ import { re2 } from "./validators.ts";
 /**
  * One fact filter: `fact operator value`.
  *
- * @example
+ * @example A fact filter
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { FactFilter } from "@seed/rpc/choria";
  * const filter: FactFilter = { fact: "os.family", operator: "==", value: "Debian" };
- * console.log(filter.fact);
+ * assertEquals(filter.fact, "os.family");
  * ```
  */
 export interface FactFilter {
@@ -50,11 +51,12 @@ export interface FactFilter {
 /**
  * The filter of a discovery request (go-choria's field order).
  *
- * @example
+ * @example A discovery filter by agent and identity
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DiscoveryFilter } from "@seed/rpc/choria";
  * const filter: DiscoveryFilter = { fact: [], cf_class: [], agent: ["rpcutil"], identity: ["/^web/"], compound: [] };
- * console.log(filter.identity);
+ * assertEquals(filter.identity, ["/^web/"]);
  * ```
  */
 export interface DiscoveryFilter {
@@ -73,13 +75,14 @@ export interface DiscoveryFilter {
 /**
  * A discovery request file.
  *
- * @example
+ * @example Reading a discovery request
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DiscoveryRequest } from "@seed/rpc/choria";
  * function describe(request: DiscoveryRequest): string {
  *   return `${request.collective}, ${request.timeout} s`;
  * }
- * console.log(typeof describe);
+ * assertEquals(typeof describe, "function");
  * ```
  */
 export interface DiscoveryRequest {
@@ -102,11 +105,12 @@ export interface DiscoveryRequest {
 /**
  * A node, for {@linkcode matchesFilter}.
  *
- * @example
+ * @example A node to discover
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { NodeInfo } from "@seed/rpc/choria";
  * const node: NodeInfo = { identity: "web1.example.net", facts: { country: "mt" }, agents: ["rpcutil"] };
- * console.log(node.identity);
+ * assertEquals(node.identity, "web1.example.net");
  * ```
  */
 export interface NodeInfo {
@@ -124,10 +128,11 @@ export interface NodeInfo {
  * A discovery failure; its message is the reply's `error`, which Choria
  * shows the user.
  *
- * @example
+ * @example Failing discovery with a message
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { DiscoveryError } from "@seed/rpc/choria";
- * console.log(new DiscoveryError("inventory unreachable").message);
+ * assertEquals(new DiscoveryError("inventory unreachable").message, "inventory unreachable");
  * ```
  */
 export class DiscoveryError extends Error {
@@ -190,7 +195,7 @@ function parseFloatStrict(value: string): number {
  * matches "false"; here `>` means `>` and `!=` is the opposite of `==`.) Throws a
  * {@linkcode DiscoveryError} for a value the operator cannot use.
  *
- * @example
+ * @example Matching facts by equality and by regular expression
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { matchFact } from "@seed/rpc/choria";
@@ -266,7 +271,7 @@ function matchName(name: string, pattern: string): boolean {
  * expressions this library does not evaluate: a non-empty one throws a
  * {@linkcode DiscoveryError}, rather than matching nodes it should not.
  *
- * @example
+ * @example Matching a node against a filter
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { matchesFilter } from "@seed/rpc/choria";
@@ -294,11 +299,12 @@ export function matchesFilter(node: NodeInfo, filter: DiscoveryFilter): boolean 
  * Finds nodes for a request; throw a {@linkcode DiscoveryError} (or any
  * error) to report a failure to the user.
  *
- * @example
+ * @example A discovery function
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Discover } from "@seed/rpc/choria";
  * const everyone: Discover = () => ["web1", "web2"];
- * console.log(typeof everyone);
+ * assertEquals(typeof everyone, "function");
  * ```
  */
 export type Discover = (request: DiscoveryRequest, log: AgentLog) => string[] | Promise<string[]>;
@@ -306,7 +312,7 @@ export type Discover = (request: DiscoveryRequest, log: AgentLog) => string[] | 
 /**
  * Answers one discovery request: the reply file's text.
  *
- * @example
+ * @example Answering one discovery request without files
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { respondDiscovery } from "@seed/rpc/choria";
@@ -353,7 +359,7 @@ export async function respondDiscovery(
  * `CHORIA_EXTERNAL_REQUEST` (else argv[1], else stdin), reply to
  * `CHORIA_EXTERNAL_REPLY` (else argv[2], else stdout), exit 0.
  *
- * @example
+ * @example The main module of a discovery executable
  * ```ts ignore
  * import { runDiscovery } from "@seed/rpc/choria";
  * await runDiscovery(() => ["web1.example.net"]);

@@ -16,7 +16,7 @@ const decoder = new TextDecoder();
  * Cuts `line` to at most `max` UTF-8 bytes (on a character boundary), saying
  * how much was cut.
  *
- * @example
+ * @example Long lines are cut, saying by how much
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { clampLine } from "@seed/rpc/choria";
@@ -36,7 +36,7 @@ export function clampLine(line: string, max: number = MAX_LOG_LINE_BYTES): strin
  * Where an agent logs: `info` to stdout, `warn` and `error` to stderr; each
  * line of a message separately, none over {@linkcode MAX_LOG_LINE_BYTES}.
  *
- * @example
+ * @example Numbered log lines
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { AgentLog } from "@seed/rpc/choria";

@@ -15,7 +15,7 @@
  * Build a single binary per platform with `deno compile`, and place it where
  * Choria looks (see the README, "Choria External").
  *
- * @example
+ * @example An agent answering one request
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { action, defineAgent, respond } from "@seed/rpc/choria";

@@ -24,7 +24,7 @@ export const SCHEMA_URLS: Readonly<Record<string, string>> = {
 /**
  * Choria's reply status codes.
  *
- * @example
+ * @example Choria's status codes
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { StatusCode } from "@seed/rpc/choria";
@@ -49,8 +49,9 @@ export const StatusCode = {
 /**
  * An RPC request file, as Choria writes it.
  *
- * @example
+ * @example An RPC request
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { RpcRequest } from "@seed/rpc/choria";
  * const request: RpcRequest = {
  *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
@@ -58,7 +59,7 @@ export const StatusCode = {
  *   agent: "parrot", action: "echo", requestid: "1", senderid: "s", callerid: "c",
  *   collective: "mcollective", ttl: 60, msgtime: 1700000000, data: { message: "hi" },
  * };
- * console.log(request.action);
+ * assertEquals(request.action, "echo");
  * ```
  */
 export interface RpcRequest {
@@ -89,15 +90,16 @@ export interface RpcRequest {
 /**
  * An activation request file.
  *
- * @example
+ * @example An activation request
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ActivationRequest } from "@seed/rpc/choria";
  * const request: ActivationRequest = {
  *   $schema: "https://choria.io/schemas/mcorpc/external/v1/activation_request.json",
  *   protocol: "io.choria.mcorpc.external.v1.activation_request",
  *   agent: "parrot",
  * };
- * console.log(request.agent);
+ * assertEquals(request.agent, "parrot");
  * ```
  */
 export interface ActivationRequest {
@@ -112,11 +114,12 @@ export interface ActivationRequest {
 /**
  * An RPC reply, as an agent writes it and Choria reads it.
  *
- * @example
+ * @example An RPC reply
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { RpcReply } from "@seed/rpc/choria";
  * const reply: RpcReply = { statuscode: 0, statusmsg: "OK", data: { message: "hi" } };
- * console.log(reply.statusmsg);
+ * assertEquals(reply.statusmsg, "OK");
  * ```
  */
 export interface RpcReply {
@@ -140,7 +143,7 @@ const GO_ESCAPES: Record<string, string> = {
  * Compact JSON as Go's `encoding/json` writes it: key order kept, `<`, `>`,
  * `&`, U+2028 and U+2029 escaped. What go-choria writes into request files.
  *
- * @example
+ * @example JSON escaped as Go writes it
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { goJson } from "@seed/rpc/choria";

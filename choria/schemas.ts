@@ -43,7 +43,7 @@ const wrapped = new Map<string, Validate>();
  * The validator for a Choria schema, by its title: a protocol id, or
  * `mcorpc.ddl.v1.agent` for agent DDLs.
  *
- * @example
+ * @example Validating a reply against Choria's schema
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { choriaSchema } from "@seed/rpc/choria";

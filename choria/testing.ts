@@ -86,11 +86,12 @@ function goPlatform(): string {
 /**
  * Options for a {@linkcode ChoriaHarness}.
  *
- * @example
+ * @example Harness options
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { HarnessOptions } from "@seed/rpc/choria/testing";
  * const options: HarnessOptions = { libdir: ["./plugins"], facts: { country: "mt" }, configFile: "/etc/choria/server.conf" };
- * console.log(options.libdir);
+ * assertEquals(options.libdir, ["./plugins"]);
  * ```
  */
 export interface HarnessOptions {
@@ -108,22 +109,31 @@ export interface HarnessOptions {
   configFile?: string;
   /** The node's facts, written to the facts file of each RPC call. */
   facts?: Record<string, unknown>;
-  /** Where the temp files go, and the agents' cwd. Default: Go's `os.TempDir()`. */
+  /**
+   * Where the temp files go, and the agents' cwd.
+   *
+   * @default {Go's `os.TempDir()`: `$TMPDIR`, else `/tmp`}
+   */
   tempDir?: string;
-  /** The `PATH` agents get. Default: this process's. */
+  /**
+   * The `PATH` agents get.
+   *
+   * @default {this process's `PATH`}
+   */
   path?: string;
 }
 
 /**
  * An agent found under a libdir.
  *
- * @example
+ * @example Where an agent was found
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { AgentLocation } from "@seed/rpc/choria/testing";
  * function where(agent: AgentLocation): string {
  *   return `${agent.name}: ${agent.executable ?? "no executable"}`;
  * }
- * console.log(typeof where);
+ * assertEquals(typeof where, "function");
  * ```
  */
 export interface AgentLocation {
@@ -141,11 +151,12 @@ export interface AgentLocation {
  * The reply to one RPC call, as the client would receive it, and what
  * happened on the way.
  *
- * @example
+ * @example Reading a harness reply
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { HarnessReply } from "@seed/rpc/choria/testing";
  * const ok = (reply: HarnessReply) => reply.statuscode === 0;
- * console.log(typeof ok);
+ * assertEquals(typeof ok, "function");
  * ```
  */
 export interface HarnessReply {
@@ -179,11 +190,12 @@ export interface HarnessReply {
 /**
  * The outcome of an activation check.
  *
- * @example
+ * @example An agent that did not activate
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ActivationOutcome } from "@seed/rpc/choria/testing";
  * const outcome: ActivationOutcome = { activate: false, logs: [], warning: "no executable" };
- * console.log(outcome.activate);
+ * assertEquals(outcome.activate, false);
  * ```
  */
 export interface ActivationOutcome {
@@ -198,25 +210,50 @@ export interface ActivationOutcome {
 /**
  * Extra request fields for {@linkcode ChoriaHarness.rpc}.
  *
- * @example
+ * @example Request fields to send
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { RequestFields } from "@seed/rpc/choria/testing";
  * const fields: RequestFields = { callerid: "choria=alice.mcollective", ttl: 30 };
- * console.log(fields.callerid);
+ * assertEquals(fields.callerid, "choria=alice.mcollective");
  * ```
  */
 export interface RequestFields {
-  /** Default: 32 random hex digits. */
+  /**
+   * The request's id.
+   *
+   * @default {32 random hex digits}
+   */
   requestid?: string;
-  /** Default `harness.example.net`. */
+  /**
+   * The sender's identity.
+   *
+   * @default {"harness.example.net"}
+   */
   senderid?: string;
-  /** Default `choria=harness.mcollective`. */
+  /**
+   * The caller's id.
+   *
+   * @default {"choria=harness.mcollective"}
+   */
   callerid?: string;
-  /** Default `mcollective`. */
+  /**
+   * The collective.
+   *
+   * @default {"mcollective"}
+   */
   collective?: string;
-  /** Default 60. */
+  /**
+   * Seconds the request lives.
+   *
+   * @default {60}
+   */
   ttl?: number;
-  /** Default: now, in Unix seconds. */
+  /**
+   * When it was sent, in Unix seconds.
+   *
+   * @default {now}
+   */
   msgtime?: number;
 }
 
@@ -263,7 +300,7 @@ export class ChoriaHarness {
   /**
    * Every external agent under the libdirs, as the provider finds them.
    *
-   * @example
+   * @example Listing the agents in a libdir
    * ```ts ignore
    * const names = (await new ChoriaHarness({ libdir: "./plugins" }).agents()).map((a) => a.name);
    * ```
@@ -588,11 +625,12 @@ function publish(action: string, statuscode: number, statusmsg: string, data: un
 /**
  * The Go types a struct field of a reply may have, for {@linkcode goUnmarshal}.
  *
- * @example
+ * @example Go types of reply fields
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { GoType } from "@seed/rpc/choria/testing";
  * const fields: Record<string, GoType> = { statuscode: "uint8", data: "any" };
- * console.log(fields);
+ * assertEquals(fields, { statuscode: "uint8", data: "any" });
  * ```
  */
 export type GoType = "string" | "uint8" | "bool" | "any";
@@ -604,7 +642,7 @@ export type GoType = "string" | "uint8" | "bool" | "any";
  * unknown keys are ignored; `null` leaves a field alone; a value of the wrong
  * type is an error (the first one is reported, with Go's words).
  *
- * @example
+ * @example A value Go refuses to unmarshal
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { goUnmarshal } from "@seed/rpc/choria/testing";
@@ -742,11 +780,12 @@ function rawMembers(text: string): [string, string][] {
 /**
  * What a discovery program answered.
  *
- * @example
+ * @example A discovery outcome
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DiscoveryOutcome } from "@seed/rpc/choria/testing";
  * const outcome: DiscoveryOutcome = { nodes: ["web1"], logs: [], requestFile: "{}" };
- * console.log(outcome.nodes);
+ * assertEquals(outcome.nodes, ["web1"]);
  * ```
  */
 export interface DiscoveryOutcome {
@@ -763,27 +802,48 @@ export interface DiscoveryOutcome {
 /**
  * Options for {@linkcode runDiscoveryProgram}.
  *
- * @example
+ * @example Discovery program options
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { DiscoveryProgramOptions } from "@seed/rpc/choria/testing";
  * const options: DiscoveryProgramOptions = { collective: "mcollective", options: { nodes: "/tmp/nodes.json" }, timeout: 2 };
- * console.log(options.timeout);
+ * assertEquals(options.timeout, 2);
  * ```
  */
 export interface DiscoveryProgramOptions {
   /** The filter (missing lists are empty). */
   filter?: Partial<DiscoveryFilter>;
-  /** Default `mcollective`. */
+  /**
+   * The collective.
+   *
+   * @default {"mcollective"}
+   */
   collective?: string;
-  /** Federation collectives (default `null`, as go-choria sends when there are none). */
+  /**
+   * Federation collectives (`null` is what go-choria sends when there are none).
+   *
+   * @default {null}
+   */
   federations?: string[] | null;
   /** `--do key=value` options. */
   options?: Record<string, string>;
-  /** `discovery_timeout` in seconds (default 2, at least 1). */
+  /**
+   * `discovery_timeout` in seconds (at least 1).
+   *
+   * @default {2}
+   */
   timeout?: number;
-  /** Default: Go's `os.TempDir()`. */
+  /**
+   * Where the request file goes.
+   *
+   * @default {Go's `os.TempDir()`: `$TMPDIR`, else `/tmp`}
+   */
   tempDir?: string;
-  /** Default: this process's `PATH`. */
+  /**
+   * The `PATH` the program gets.
+   *
+   * @default {this process's `PATH`}
+   */
   path?: string;
 }
 

@@ -12,7 +12,7 @@ const SHELL_UNSAFE = ["`", "$", ";", "|", "&&", ">", "<"];
  * `shellsafe`: refuses the characters a shell would act on, reporting the
  * first of `` ` `` `$` `;` `|` `&&` `>` `<` that the value holds.
  *
- * @example
+ * @example Shell-safe strings
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { shellSafe } from "@seed/rpc/choria";
@@ -84,7 +84,7 @@ function parseIPv6(text: string): number[] | undefined {
  * IPv4-mapped IPv6 address (`::ffff:1.2.3.4`), `v6` otherwise; undefined when
  * it is not an address.
  *
- * @example
+ * @example IPv4 and IPv6 addresses
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseIP } from "@seed/rpc/choria";
@@ -108,7 +108,7 @@ export function parseIP(text: string): "v4" | "v6" | undefined {
  * leading `(?i)`, `(?s)`, `(?m)` flags, `\A`, `\z` and POSIX classes. Throws
  * a `SyntaxError` when the pattern is not valid.
  *
- * @example
+ * @example RE2 flags in a pattern
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { re2 } from "@seed/rpc/choria";
@@ -161,7 +161,7 @@ const POSIX = {
  * validator (a name starting with a lowercase letter) passes with a
  * warning.
  *
- * @example
+ * @example Named and pattern validations
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { validateString } from "@seed/rpc/choria";

@@ -4,7 +4,7 @@
  * and `ticks`, which sends `tick` notifications back to its caller (for
  * `rpc watch`).
  *
- * @example
+ * @example The demo API's methods and handlers match
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { DemoApi, demoHandlers } from "@seed/rpc/cli";
@@ -21,7 +21,7 @@ import { type Contract, defineContract } from "../contract.ts";
  * The demo API's method specs, as a `const` (so the contract's type can be
  * written out, which JSR wants for exported values).
  *
- * @example
+ * @example The demo API's methods
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { DemoSpecs } from "@seed/rpc/cli";
@@ -96,7 +96,7 @@ export const DemoSpecs = {
 /**
  * The demo API's contract.
  *
- * @example
+ * @example The demo API's contract
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { DemoApi } from "@seed/rpc/cli";
@@ -113,7 +113,7 @@ export const DemoApi: Contract<typeof DemoSpecs, Record<never, never>> = defineC
  *
  * @param log Where `log` notifications go (the process's stderr by default).
  *
- * @example
+ * @example Serving the demo API, with log lines captured
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { demoHandlers } from "@seed/rpc/cli";

@@ -2,7 +2,7 @@
  * How the `rpc` command reports a failure: its exit status, and one line on
  * stderr, as text or (with `--json`) as a JSON object a script can read.
  *
- * @example
+ * @example Exit statuses
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ExitStatus } from "@seed/rpc/cli";
@@ -17,7 +17,7 @@ import { CallTimeout, ConnectionClosed, RemoteError, RpcError } from "../mod.ts"
 /**
  * The `rpc` command's exit statuses.
  *
- * @example
+ * @example A usage error's exit status
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ExitStatus, main } from "@seed/rpc/cli";

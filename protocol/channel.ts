@@ -42,7 +42,7 @@ import type { Message } from "./message.ts";
  * - `"cancelled"`: the caller cancelled the call, or the peer closed before
  *   the handler finished; no reply was sent.
  *
- * @example
+ * @example Every outcome
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { Outcome } from "@seed/rpc";
@@ -56,7 +56,7 @@ export type Outcome = "ok" | "failed" | "retry" | "cancelled";
  * What a channel received: one message, or a batch of them, with where it
  * came from and how to settle it.
  *
- * @example
+ * @example Settling a delivery
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { Delivery, Outcome } from "@seed/rpc";

@@ -23,7 +23,7 @@
 /**
  * The kinds of reasons a connection ends.
  *
- * @example
+ * @example Close codes are strings
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { CloseCode } from "@seed/rpc";
@@ -58,7 +58,7 @@ export const CloseCode = {
 /**
  * One of the {@linkcode CloseCode} values.
  *
- * @example
+ * @example A close code
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { CloseCode } from "@seed/rpc";
@@ -71,7 +71,7 @@ export type CloseCode = typeof CloseCode[keyof typeof CloseCode];
 /**
  * Why a connection ended.
  *
- * @example
+ * @example A close reason
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { closeReason, type CloseReason } from "@seed/rpc";
@@ -89,7 +89,7 @@ export interface CloseReason {
 /**
  * Makes a (frozen) {@linkcode CloseReason}.
  *
- * @example
+ * @example Making a close reason
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { closeReason } from "@seed/rpc";
@@ -107,7 +107,7 @@ export function closeReason(code: CloseCode, message: string): CloseReason {
  * The reason for a `close(reason)` call: a {@linkcode CloseReason} is kept
  * as it is, a string becomes a {@linkcode CloseCode.Local} reason.
  *
- * @example
+ * @example A close reason from a string
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { toCloseReason } from "@seed/rpc";

@@ -36,7 +36,7 @@ import type { Peer } from "./peer.ts";
 /**
  * The context of one incoming call or notification.
  *
- * @example
+ * @example A handler reading its context
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { type CallContext, memoryPair, Peer } from "@seed/rpc";

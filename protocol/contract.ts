@@ -32,15 +32,19 @@
  *
  * const [a, b] = memoryPair();
  * const server = new Peer(a);
+ * const lines: (string | undefined)[] = [];
  * Calculator.implement(server, {
  *   add: ({ a, b }) => a + b, // a and b are numbers
- *   log: ({ line }) => console.log(line),
+ *   log: ({ line }) => lines.push(line), // line is string | undefined
  * });
  *
  * const client = new Peer(b);
  * const calc = Calculator.invert().remote(client);
  * const sum: number = await calc.add({ a: 1, b: 2 });
  * assertEquals(sum, 3);
+ * await calc.log({ line: "added" });
+ * await calc.add({ a: 0, b: 0 }); // answered after the notification was handled
+ * assertEquals(lines, ["added"]);
  * await client.close();
  * await server.closed;
  * ```
@@ -71,11 +75,12 @@ import {
 /**
  * A method that answers: its params and result schemas.
  *
- * @example
+ * @example A method with params and result
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { MethodSpec } from "@seed/rpc/contract";
  * const echo: MethodSpec = { params: { type: "array" }, result: { type: "array" } };
- * console.log(echo);
+ * assertEquals(echo, { params: { type: "array" }, result: { type: "array" } });
  * ```
  */
 export interface MethodSpec {
@@ -95,11 +100,12 @@ export interface MethodSpec {
 /**
  * A method that is only ever notified: no reply, no result.
  *
- * @example
+ * @example A notification
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { NotificationSpec } from "@seed/rpc/contract";
  * const log: NotificationSpec = { notification: true, params: { type: "object" } };
- * console.log(log.notification);
+ * assertEquals(log.notification, true);
  * ```
  */
 export interface NotificationSpec {
@@ -114,11 +120,12 @@ export interface NotificationSpec {
 /**
  * Method specs by name.
  *
- * @example
+ * @example Method specs by name
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { MethodSpecs } from "@seed/rpc/contract";
  * const specs: MethodSpecs = { ping: { result: { const: "pong" } } };
- * console.log(Object.keys(specs));
+ * assertEquals(Object.keys(specs), ["ping"]);
  * ```
  */
 export type MethodSpecs = { readonly [name: string]: MethodSpec | NotificationSpec };
@@ -126,15 +133,16 @@ export type MethodSpecs = { readonly [name: string]: MethodSpec | NotificationSp
 /**
  * What {@linkcode defineContract} takes.
  *
- * @example
+ * @example Both directions of a chat
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ContractDefinition } from "@seed/rpc/contract";
  * const definition: ContractDefinition = {
  *   name: "chat",
  *   incoming: { say: { notification: true, params: { type: "string" } } },
  *   outgoing: { heard: { notification: true, params: { type: "string" } } },
  * };
- * console.log(definition.name);
+ * assertEquals(definition.name, "chat");
  * ```
  */
 export interface ContractDefinition {
@@ -149,7 +157,7 @@ export interface ContractDefinition {
 /**
  * Options for a contract.
  *
- * @example
+ * @example A contract with its own format
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { defineContract } from "@seed/rpc/contract";
@@ -191,12 +199,13 @@ export interface ContractOptions {
 /**
  * The params type of a spec (`undefined` when it declares none).
  *
- * @example
+ * @example The params type of a spec
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ParamsOf } from "@seed/rpc/contract";
  * type P = ParamsOf<{ params: { type: "array"; items: { type: "number" } } }>; // number[]
  * const p: P = [1, 2];
- * console.log(p);
+ * assertEquals(p, [1, 2]);
  * ```
  */
 export type ParamsOf<S> = S extends { readonly params: infer P } ? Infer<P> : undefined;
@@ -205,12 +214,13 @@ export type ParamsOf<S> = S extends { readonly params: infer P } ? Infer<P> : un
  * The result type of a spec (`void` for a notification, `unknown` when no
  * result schema is declared).
  *
- * @example
+ * @example The result type of a spec
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ResultOf } from "@seed/rpc/contract";
  * type R = ResultOf<{ result: { type: "string" } }>; // string
  * const r: R = "ok";
- * console.log(r);
+ * assertEquals(r, "ok");
  * ```
  */
 export type ResultOf<S> = S extends { readonly notification: true } ? void
@@ -221,7 +231,7 @@ export type ResultOf<S> = S extends { readonly notification: true } ? void
  * The object a server passes to {@linkcode Contract.implement}: one function
  * per incoming method, typed from its schemas.
  *
- * @example
+ * @example An implementation typed from its specs
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { Implementation } from "@seed/rpc/contract";
@@ -241,14 +251,15 @@ export type Implementation<M extends MethodSpecs> = {
  * The typed proxy {@linkcode Contract.remote} returns: one async function per
  * outgoing method.
  *
- * @example
+ * @example A typed remote
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Remote } from "@seed/rpc/contract";
  * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
  * async function useIt(remote: Remote<Specs>): Promise<number> {
  *   return await remote.double(21, { timeout: 1000 });
  * }
- * console.log(typeof useIt);
+ * assertEquals(typeof useIt, "function");
  * ```
  */
 export type Remote<M extends MethodSpecs> = {
@@ -270,7 +281,7 @@ export type Remote<M extends MethodSpecs> = {
  * function that calls them all at once and resolves with each one's
  * outcome, by connection id.
  *
- * @example
+ * @example A typed broadcast
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { Broadcast } from "@seed/rpc/contract";
@@ -296,12 +307,13 @@ export type Broadcast<M extends MethodSpecs> = {
 /**
  * The incoming specs of a definition.
  *
- * @example
+ * @example The incoming methods of a definition
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { IncomingOf } from "@seed/rpc/contract";
  * type I = IncomingOf<{ incoming: { ping: { result: { type: "string" } } } }>;
  * const names: (keyof I)[] = ["ping"];
- * console.log(names);
+ * assertEquals(names, ["ping"]);
  * ```
  */
 export type IncomingOf<D> = D extends { readonly incoming: infer I extends MethodSpecs } ? I
@@ -310,12 +322,13 @@ export type IncomingOf<D> = D extends { readonly incoming: infer I extends Metho
 /**
  * The outgoing specs of a definition.
  *
- * @example
+ * @example The outgoing methods of a definition
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { OutgoingOf } from "@seed/rpc/contract";
  * type O = OutgoingOf<{ outgoing: { tick: { notification: true } } }>;
  * const names: (keyof O)[] = ["tick"];
- * console.log(names);
+ * assertEquals(names, ["tick"]);
  * ```
  */
 export type OutgoingOf<D> = D extends { readonly outgoing: infer O extends MethodSpecs } ? O
@@ -486,7 +499,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * reason in `data`); a result that breaks its schema is logged and
    * answered with -32603, so bad data never leaves.
    *
-   * @example
+   * @example Invalid params are answered with their path
    * ```ts
    * import { assertEquals, assertRejects } from "@std/assert";
    * import { memoryPair, Peer, RemoteError } from "@seed/rpc";
@@ -514,7 +527,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * for a {@linkcode Server}'s `handlers` (or a peer's). Throws when `impl`
    * misses a method.
    *
-   * @example
+   * @example Handlers for a server
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { defineContract } from "@seed/rpc/contract";
@@ -557,7 +570,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * -32602 and nothing is sent), and results are checked on arrival (a
    * result that breaks its schema rejects with -32603).
    *
-   * @example
+   * @example Calling through a typed proxy
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
@@ -601,7 +614,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * (`incoming`): give it to a peer's or server's `discover` option to
    * serve it as `rpc.discover`, or write it out for tools.
    *
-   * @example
+   * @example Describing a contract
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { defineContract } from "@seed/rpc/contract";
@@ -694,7 +707,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
  * schemas keep their literal types without `as const`, and the
  * implementation and proxy types follow from them.
  *
- * @example
+ * @example Defining a contract
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { defineContract } from "@seed/rpc/contract";

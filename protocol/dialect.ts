@@ -33,7 +33,7 @@ import type { Codec } from "./codec.ts";
 /**
  * A wire format: framing on byte streams, and a codec factory per side.
  *
- * @example
+ * @example The JSON-RPC dialect
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { jsonRpc } from "@seed/rpc";

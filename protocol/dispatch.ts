@@ -43,7 +43,7 @@ import { ACCEPTED } from "./transport.ts";
  * answered with -32603 and its message. A notification's handler may return
  * anything: nobody sees it.
  *
- * @example
+ * @example A handler
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { Handler } from "@seed/rpc";

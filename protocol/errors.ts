@@ -35,7 +35,7 @@ import type { ErrorObject } from "./message.ts";
  * The error codes JSON-RPC 2.0 defines, and the ones this library adds in the
  * implementation-defined server-error range (-32000 to -32099).
  *
- * @example
+ * @example Error codes
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ErrorCode } from "@seed/rpc";
@@ -65,7 +65,7 @@ export const ErrorCode = {
  * The standard message for each standard code, as the JSON-RPC 2.0
  * specification words it.
  *
- * @example
+ * @example The standard message of a code
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ErrorCode, standardMessage } from "@seed/rpc";
@@ -99,7 +99,7 @@ export function standardMessage(code: number): string {
  * An error with a JSON-RPC `code` and optional `data`. Throw it from a handler
  * and the caller receives exactly this code, message and data.
  *
- * @example
+ * @example An error with a code and data
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { RpcError } from "@seed/rpc";
@@ -139,7 +139,7 @@ export class RpcError extends Error {
  * The remote side answered a call with an error. `code`, `message` and
  * `data` are exactly what it sent.
  *
- * @example
+ * @example An error the remote side answered
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { RemoteError } from "@seed/rpc";
@@ -169,7 +169,7 @@ export class RemoteError extends RpcError {
  * answered; every pending call is rejected with it, and so is every send
  * after the close.
  *
- * @example
+ * @example A call rejected by a closed connection
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ConnectionClosed } from "@seed/rpc";
@@ -211,7 +211,7 @@ export class ConnectionClosed extends Error {
  * address (an AMQP service nobody serves, an unknown name on a
  * {@linkcode MemoryBus}).
  *
- * @example
+ * @example A message nobody received
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { NotDelivered } from "@seed/rpc";
@@ -242,7 +242,7 @@ export class NotDelivered extends Error {
  * reply is sent and the delivery is settled `"retry"`; where it cannot, or on
  * the second try, the caller receives {@linkcode ErrorCode.CallAgainRefused}.
  *
- * @example
+ * @example Giving a call back to be delivered again
  * ```ts
  * import { assertEquals, assertRejects } from "@std/assert";
  * import { CallAgain, ErrorCode, memoryPair, Peer, RemoteError } from "@seed/rpc";
@@ -278,7 +278,7 @@ export class CallAgain extends Error {
  * No reply arrived within the call's timeout. The remote side is told to
  * cancel, and a reply that still arrives is dropped and counted.
  *
- * @example
+ * @example A timed-out call
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { CallTimeout } from "@seed/rpc";
@@ -310,7 +310,7 @@ export class CallTimeout extends Error {
  * The bound on calls in flight was reached and the peer was configured to
  * reject (`whenFull: "reject"`) rather than wait.
  *
- * @example
+ * @example Too many calls in flight
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { TooManyCalls } from "@seed/rpc";
@@ -339,7 +339,7 @@ export class TooManyCalls extends Error {
  * (with {@linkcode ErrorCode.FrameTooLarge}, where the dialect can carry an
  * error) and closes that connection only.
  *
- * @example
+ * @example A frame over the limit
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { FrameTooLarge } from "@seed/rpc";

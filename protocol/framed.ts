@@ -5,7 +5,7 @@
  * {@linkcode Delivery}. Going out, the codec encodes a message into frames and
  * the transport sends each one.
  *
- * @example
+ * @example A codec over a transport
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { framed, JsonRpcCodec, memoryPair } from "@seed/rpc";
@@ -39,7 +39,7 @@ const EXCERPT_LENGTH = 80;
 /**
  * Options for {@linkcode framed}.
  *
- * @example
+ * @example Framing options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { type FramedOptions, silentLogger } from "@seed/rpc";
@@ -71,7 +71,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  *
  * @typeParam F The transport's frame type.
  *
- * @example
+ * @example Reading deliveries from a framed channel
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { FramedChannel, JsonRpcCodec, memoryPair } from "@seed/rpc";
@@ -398,7 +398,7 @@ function isReply(message: Message): message is ResultMessage | ErrorMessage {
  * keeps state).
  * @param options Where problems are logged.
  *
- * @example
+ * @example A peer over a framed channel
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { framed, JsonRpcCodec, memoryPair, Peer } from "@seed/rpc";

@@ -58,7 +58,7 @@ import type { Peer } from "./peer.ts";
 /**
  * One call or notification passing through the interceptors.
  *
- * @example
+ * @example What an interceptor sees
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { type Invocation, memoryPair, Peer } from "@seed/rpc";

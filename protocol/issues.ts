@@ -8,11 +8,12 @@
 /**
  * One reason a value failed its schema.
  *
- * @example
+ * @example A validation issue
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ValidationIssue } from "@seed/rpc/contract";
  * const issue: ValidationIssue = { path: "/b", message: "must be number", keyword: "type" };
- * console.log(`${issue.path} ${issue.message}`);
+ * assertEquals(`${issue.path} ${issue.message}`, "/b must be number");
  * ```
  */
 export interface ValidationIssue {
@@ -28,11 +29,12 @@ export interface ValidationIssue {
  * A compiled schema: returns `undefined` when the value is valid, or the
  * issues found (the first one, as ajv stops there).
  *
- * @example
+ * @example A compiled schema
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler, type Validate } from "@seed/rpc/contract";
  * const isString: Validate = new SchemaCompiler().compile({ type: "string" });
- * console.log(isString(1)?.[0]?.message); // "must be string"
+ * assertEquals(isString(1)?.[0]?.message, "must be string");
  * ```
  */
 export type Validate = (value: unknown) => readonly ValidationIssue[] | undefined;
@@ -40,10 +42,11 @@ export type Validate = (value: unknown) => readonly ValidationIssue[] | undefine
 /**
  * Formats issues as one line: `/b must be number; /c is not allowed`.
  *
- * @example
+ * @example Issues as one line
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { formatIssues } from "@seed/rpc/contract";
- * console.log(formatIssues([{ path: "/b", message: "must be number", keyword: "type" }]));
+ * assertEquals(formatIssues([{ path: "/b", message: "must be number", keyword: "type" }]), "/b must be number");
  * ```
  */
 export function formatIssues(issues: readonly ValidationIssue[]): string {

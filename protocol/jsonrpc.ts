@@ -46,7 +46,7 @@ export const CANCEL_METHOD = "rpc.cancel";
 /**
  * Options for a {@linkcode JsonRpcCodec}.
  *
- * @example
+ * @example A bound on batches
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { JsonRpcCodec } from "@seed/rpc";
@@ -69,7 +69,7 @@ export interface JsonRpcCodecOptions {
  * The JSON-RPC 2.0 codec. It keeps no state, so one instance serves any
  * number of connections ({@linkcode jsonRpc} shares one).
  *
- * @example
+ * @example Decoding a request and junk
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { JsonRpcCodec } from "@seed/rpc";
@@ -148,7 +148,7 @@ const sharedCodec = new JsonRpcCodec();
  * `\n` on byte streams, 16 MiB at most. Both sides share one stateless
  * codec. It is the default of every peer, server and wire.
  *
- * @example
+ * @example The JSON-RPC dialect
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { jsonRpc } from "@seed/rpc";

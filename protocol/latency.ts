@@ -4,7 +4,7 @@
  * record every call for as long as it lives in constant memory, and report
  * percentiles within that precision.
  *
- * @example
+ * @example Summarizing recorded durations
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { LatencyHistogram } from "@seed/rpc";
@@ -23,7 +23,7 @@
  * Call or handler latency in milliseconds, from a {@linkcode LatencyHistogram}.
  * Percentiles are within 9% of the exact value; `mean` and `max` are exact.
  *
- * @example
+ * @example An empty summary
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { LatencySummary } from "@seed/rpc";

@@ -35,7 +35,7 @@
 /**
  * A counter of work in progress with a bound, and a way to wait for room.
  *
- * @example
+ * @example Waiting for room
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ConcurrencyLimit } from "@seed/rpc";

@@ -4,6 +4,7 @@
  *
  * @example Capture log lines in a test
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Logger } from "@seed/rpc";
  *
  * const lines: string[] = [];
@@ -13,7 +14,7 @@
  *   error: (message) => lines.push(message),
  * };
  * logger.warn("dropped a late reply");
- * console.log(lines);
+ * assertEquals(lines, ["dropped a late reply"]);
  * ```
  *
  * @module
@@ -23,10 +24,24 @@
  * Where the library's log lines go. `data` is the structured detail (an
  * error, a frame excerpt).
  *
- * @example
+ * @example A logger of your own, collecting lines
  * ```ts
- * import { consoleLogger } from "@seed/rpc";
- * consoleLogger.debug("not printed: debug lines are dropped");
+ * import { assertEquals } from "@std/assert";
+ * import { type Logger, memoryPair, Peer } from "@seed/rpc";
+ * const lines: string[] = [];
+ * const logger: Logger = {
+ *   debug: () => {},
+ *   warn: (message) => lines.push(`warn ${message}`),
+ *   error: (message) => lines.push(`error ${message}`),
+ * };
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, { logger, name: "demo" });
+ * const client = new Peer(b);
+ * await client.notify("nobody");
+ * await client.call("rpc.ping"); // answered after the notification was handled
+ * assertEquals(lines, ["warn demo: notification for unknown method 'nobody' dropped"]);
+ * await client.close();
+ * await server.closed;
  * ```
  */
 export interface Logger {
@@ -41,10 +56,20 @@ export interface Logger {
 /**
  * The default logger: warnings and errors to the console, debug dropped.
  *
- * @example
+ * @example The console logger writes warnings with console.warn
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { consoleLogger } from "@seed/rpc";
- * consoleLogger.debug("dropped");
+ * const seen: unknown[][] = [];
+ * const warn = console.warn;
+ * console.warn = (...args: unknown[]) => void seen.push(args);
+ * try {
+ *   consoleLogger.warn("disk almost full", { free: "2%" });
+ *   consoleLogger.debug("dropped");
+ * } finally {
+ *   console.warn = warn;
+ * }
+ * assertEquals(seen, [["disk almost full", { free: "2%" }]]);
  * ```
  */
 export const consoleLogger: Logger = {
@@ -60,10 +85,18 @@ export const consoleLogger: Logger = {
 /**
  * A logger that drops everything.
  *
- * @example
+ * @example A peer that logs nothing
  * ```ts
- * import { silentLogger } from "@seed/rpc";
- * silentLogger.error("nobody hears this");
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer, silentLogger } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, { logger: silentLogger });
+ * const client = new Peer(b);
+ * await client.notify("nobody"); // would be logged as dropped
+ * await client.call("rpc.ping");
+ * assertEquals(server.stats().messagesReceived, 2);
+ * await client.close();
+ * await server.closed;
  * ```
  */
 export const silentLogger: Logger = {
@@ -75,7 +108,7 @@ export const silentLogger: Logger = {
 /**
  * Options for {@linkcode rateLimitedLogger}.
  *
- * @example
+ * @example Rate limits
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { RateLimitOptions } from "@seed/rpc";
@@ -105,7 +138,7 @@ const LIMITED = Symbol("rate limited");
  * and then says how many it dropped: one hostile connection sending junk
  * cannot flood the log (a peer wraps its logger in one).
  *
- * @example
+ * @example A flood of warnings, limited
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { type Logger, rateLimitedLogger } from "@seed/rpc";

@@ -30,11 +30,12 @@ import type { CloseReason } from "./close.ts";
  * A request identifier. Our own peers number their calls from 1; a remote may
  * use strings.
  *
- * @example
+ * @example Ids
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Id } from "@seed/rpc";
  * const ids: Id[] = [1, "abc"];
- * console.log(ids.length);
+ * assertEquals(ids.length, 2);
  * ```
  */
 export type Id = string | number;
@@ -44,11 +45,12 @@ export type Id = string | number;
  * (AMQP headers, quickrpc security info). JSON-RPC 2.0 has none, so its codec
  * neither writes nor reads it.
  *
- * @example
+ * @example Metadata
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Meta } from "@seed/rpc";
  * const meta: Meta = { traceId: "4bf92f35", sender: "cli-1" };
- * console.log(meta.traceId);
+ * assertEquals(meta.traceId, "4bf92f35");
  * ```
  */
 export interface Meta {
@@ -63,11 +65,12 @@ export interface Meta {
 /**
  * The error object of an error reply, as JSON-RPC 2.0 defines it.
  *
- * @example
+ * @example An error object
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ErrorObject } from "@seed/rpc";
  * const error: ErrorObject = { code: -32601, message: "Method not found" };
- * console.log(error.code);
+ * assertEquals(error.code, -32601);
  * ```
  */
 export interface ErrorObject {
@@ -85,11 +88,12 @@ export interface ErrorObject {
  * `id` is `null` only when a remote sent a request with a null id (JSON-RPC
  * allows it, discouraged); the reply then carries `null` too.
  *
- * @example
+ * @example A request
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { RequestMessage } from "@seed/rpc";
  * const m: RequestMessage = { kind: "request", id: 7, method: "echo", params: ["hi"] };
- * console.log(m.method);
+ * assertEquals(m.method, "echo");
  * ```
  */
 export interface RequestMessage {
@@ -108,11 +112,12 @@ export interface RequestMessage {
 /**
  * A call that expects no reply, not even when it fails.
  *
- * @example
+ * @example A notification
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { NotificationMessage } from "@seed/rpc";
  * const m: NotificationMessage = { kind: "notification", method: "log", params: { line: "x" } };
- * console.log(m.method);
+ * assertEquals(m.method, "log");
  * ```
  */
 export interface NotificationMessage {
@@ -129,11 +134,12 @@ export interface NotificationMessage {
 /**
  * A successful reply.
  *
- * @example
+ * @example A result
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ResultMessage } from "@seed/rpc";
  * const m: ResultMessage = { kind: "result", id: 7, result: "hi" };
- * console.log(m.result);
+ * assertEquals(m.result, "hi");
  * ```
  */
 export interface ResultMessage {
@@ -151,11 +157,12 @@ export interface ResultMessage {
  * A failed reply. `id` is `null` when the failing request's id could not be
  * read.
  *
- * @example
+ * @example An error
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ErrorMessage } from "@seed/rpc";
  * const m: ErrorMessage = { kind: "error", id: null, error: { code: -32700, message: "Parse error" } };
- * console.log(m.error.message);
+ * assertEquals(m.error.message, "Parse error");
  * ```
  */
 export interface ErrorMessage {
@@ -175,7 +182,7 @@ export interface ErrorMessage {
  * sends no reply. Each dialect carries it its own way (JSON-RPC as an
  * `rpc.cancel` notification); a dialect without one sends nothing.
  *
- * @example
+ * @example A cancel, as JSON-RPC carries it
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { JsonRpcCodec, type CancelMessage } from "@seed/rpc";
@@ -197,7 +204,7 @@ export interface CancelMessage {
  * never crosses the wire: the caller rejects the call with
  * {@linkcode ConnectionClosed} for `reason`.
  *
- * @example
+ * @example A call the channel lost
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { LostMessage } from "@seed/rpc";
@@ -219,8 +226,9 @@ export interface LostMessage {
  * wire as such: the peer answers it with an error reply carrying `id` and
  * `error` when `answer` is true, and logs it otherwise.
  *
- * @example
+ * @example Input that could not be read
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InvalidMessage } from "@seed/rpc";
  * const m: InvalidMessage = {
  *   kind: "invalid",
@@ -228,7 +236,7 @@ export interface LostMessage {
  *   error: { code: -32700, message: "Parse error" },
  *   answer: true,
  * };
- * console.log(m.answer);
+ * assertEquals(m.answer, true);
  * ```
  */
 export interface InvalidMessage {

@@ -57,7 +57,7 @@ export const OPENRPC_VERSION = "1.3.2";
 /**
  * A param or result in an OpenRPC document.
  *
- * @example
+ * @example A param
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ContentDescriptor } from "@seed/rpc";
@@ -80,7 +80,7 @@ export interface ContentDescriptor {
  * One method in an OpenRPC document. A method without `result` is a
  * notification.
  *
- * @example
+ * @example A notification method
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { OpenRpcMethod } from "@seed/rpc";
@@ -106,7 +106,7 @@ export interface OpenRpcMethod {
 /**
  * An OpenRPC document (the parts this library writes and reads).
  *
- * @example
+ * @example An empty document
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { OpenRpcDocument } from "@seed/rpc";
@@ -126,7 +126,7 @@ export interface OpenRpcDocument {
 /**
  * What {@linkcode Contract.openrpc} puts in `info`.
  *
- * @example
+ * @example Title, version and description
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { OpenRpcInfo } from "@seed/rpc";
@@ -154,7 +154,7 @@ export interface OpenRpcInfo {
 /**
  * A method as a contract declares it, for {@linkcode openRpcMethod}.
  *
- * @example
+ * @example A method to describe
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { DescribedMethod } from "@seed/rpc";
@@ -176,7 +176,7 @@ export interface DescribedMethod {
 /**
  * The OpenRPC method for a contract's method spec.
  *
- * @example
+ * @example A tuple's params go by position
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { openRpcMethod } from "@seed/rpc";

@@ -27,7 +27,7 @@ import type {
 /**
  * Options for one call.
  *
- * @example
+ * @example A timeout and a signal
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { CallOptions } from "@seed/rpc";
@@ -57,7 +57,7 @@ export interface CallOptions {
 /**
  * Options for one notification.
  *
- * @example
+ * @example Metadata on a notification
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { NotifyOptions } from "@seed/rpc";

@@ -65,7 +65,7 @@ export type { Handler } from "./dispatch.ts";
 /**
  * Options for a {@linkcode Peer}.
  *
- * @example
+ * @example Peer options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { jsonRpc, type PeerOptions, silentLogger } from "@seed/rpc";
@@ -201,7 +201,7 @@ export interface PeerOptions {
 /**
  * Counters a peer keeps; read them with {@linkcode Peer.stats}.
  *
- * @example
+ * @example A new peer's counters
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { memoryPair, Peer } from "@seed/rpc";
@@ -395,7 +395,7 @@ export class Peer {
   /**
    * A snapshot of the peer's counters.
    *
-   * @example
+   * @example Counting messages
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
@@ -428,7 +428,7 @@ export class Peer {
   /**
    * Registers (or replaces) the handler for `method`.
    *
-   * @example
+   * @example Registering a handler
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
@@ -459,7 +459,7 @@ export class Peer {
    * `"reject"`.
    *
    * @typeParam T The result type you expect (not checked; use a contract for that).
-   * @example
+   * @example Calling a method
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
@@ -486,7 +486,7 @@ export class Peer {
    * Sends a notification: no reply, no error from the remote side. Resolves
    * when the channel accepted it.
    *
-   * @example
+   * @example Sending a notification
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
@@ -542,7 +542,7 @@ export class Peer {
    * may wait a little for what it was still sending (TCP's `closeTimeout`);
    * closing again stops that wait.
    *
-   * @example
+   * @example Closing rejects pending calls
    * ```ts
    * import { assertRejects } from "@std/assert";
    * import { ConnectionClosed, memoryPair, Peer } from "@seed/rpc";
@@ -568,14 +568,22 @@ export class Peer {
   /**
    * Resolves when no incoming call is being handled (at once if none is).
    *
-   * @example
+   * @example Waiting until no handler runs
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
    * const [a, b] = memoryPair();
-   * const peer = new Peer(a);
-   * await peer.idle();
-   * await peer.close();
-   * await b.closed;
+   * const done: string[] = [];
+   * const server = new Peer(a, {
+   *   handlers: { work: () => new Promise((resolve) => setTimeout(() => resolve(done.push("work")), 10)) },
+   * });
+   * const client = new Peer(b);
+   * await client.notify("work");
+   * await client.call("rpc.ping"); // the notification's handler has started
+   * await server.idle();
+   * assertEquals(done, ["work"]);
+   * await client.close();
+   * await server.closed;
    * ```
    */
   idle(): Promise<void> {
@@ -590,7 +598,7 @@ export class Peer {
    * milliseconds passed, with whether they all finished. Our own outgoing
    * calls are not affected. A server calls it on shutdown before closing.
    *
-   * @example
+   * @example Draining before closing
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";

@@ -60,7 +60,7 @@ import { FrameQueue } from "./_frame_queue.ts";
 /**
  * Options for a {@linkcode ReconnectingChannel}.
  *
- * @example
+ * @example Reconnect options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ReconnectOptions } from "@seed/rpc";
@@ -130,7 +130,7 @@ export interface ReconnectOptions {
 /**
  * The detail of a `reconnecting` event.
  *
- * @example
+ * @example A reconnect event's detail
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ReconnectingDetail } from "@seed/rpc";

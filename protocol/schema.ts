@@ -10,8 +10,9 @@
  * `format`...) are checked at run time by ajv and do not change the type.
  * `$ref` is not followed and infers `unknown`.
  *
- * @example
+ * @example A type from a schema
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Infer } from "@seed/rpc/contract";
  *
  * const point = {
@@ -23,7 +24,7 @@
  *
  * type Point = Infer<typeof point>; // { x: number; y: number; label?: string }
  * const p: Point = { x: 1, y: 2 };
- * console.log(p);
+ * assertEquals(p, { x: 1, y: 2 });
  * ```
  *
  * @module
@@ -33,11 +34,12 @@
  * A JSON Schema (2020-12, or draft-07 when its `$schema` says so): an
  * object of keywords, or `true` / `false`.
  *
- * @example
+ * @example A schema
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { JsonSchema } from "@seed/rpc/contract";
  * const s: JsonSchema = { type: "array", items: { type: "integer" }, maxItems: 3 };
- * console.log(s);
+ * assertEquals(s, { type: "array", items: { type: "integer" }, maxItems: 3 });
  * ```
  */
 export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
@@ -48,12 +50,13 @@ export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
  * @typeParam S The schema's type, from `typeof schema` (declared `as const`,
  * or passed to a `const` type parameter such as `defineContract`'s).
  *
- * @example
+ * @example An enum's type
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { Infer } from "@seed/rpc/contract";
  * const answer = { enum: ["yes", "no"] } as const;
  * const a: Infer<typeof answer> = "yes";
- * console.log(a);
+ * assertEquals(a, "yes");
  * ```
  */
 export type Infer<S> = S extends true ? unknown
@@ -73,8 +76,9 @@ export type Infer<S> = S extends true ? unknown
 /**
  * The intersection of the types of a list of schemas (`allOf`).
  *
- * @example
+ * @example The type of allOf
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InferAll } from "@seed/rpc/contract";
  * type Both = InferAll<[{ type: "object"; properties: { a: { type: "number" } }; required: ["a"] }, {
  *   type: "object";
@@ -82,7 +86,7 @@ export type Infer<S> = S extends true ? unknown
  *   required: ["b"];
  * }]>;
  * const v: Both = { a: 1, b: "x" };
- * console.log(v);
+ * assertEquals(v, { a: 1, b: "x" });
  * ```
  */
 export type InferAll<L extends readonly unknown[]> = L extends readonly [infer H, ...infer R]
@@ -92,11 +96,12 @@ export type InferAll<L extends readonly unknown[]> = L extends readonly [infer H
 /**
  * The type for one `type` keyword value `T` of schema `S`.
  *
- * @example
+ * @example The type of one type keyword
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InferType } from "@seed/rpc/contract";
  * const n: InferType<"integer", { type: "integer" }> = 3;
- * console.log(n);
+ * assertEquals(n, 3);
  * ```
  */
 export type InferType<T, S> = T extends "string" ? string
@@ -113,7 +118,7 @@ export type InferType<T, S> = T extends "string" ? string
  * `unevaluatedItems: false` and else followed by `items`' type (or
  * `unknown`); `items` as a list (draft-07) gives a tuple.
  *
- * @example
+ * @example Tuple types
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { InferArray } from "@seed/rpc/contract";
@@ -133,7 +138,7 @@ export type InferArray<S> = S extends { readonly prefixItems: infer P extends re
 /**
  * The tuple type of a list of schemas.
  *
- * @example
+ * @example A tuple of numbers
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { InferTuple } from "@seed/rpc/contract";
@@ -147,8 +152,9 @@ export type InferTuple<L extends readonly unknown[]> = { -readonly [K in keyof L
  * The type of an object schema: `required` properties, optional others, and
  * an index signature unless `additionalProperties` is `false`.
  *
- * @example
+ * @example Required and optional properties
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { InferObject } from "@seed/rpc/contract";
  * type User = InferObject<{
  *   properties: { name: { type: "string" }; age: { type: "integer" } };
@@ -156,7 +162,7 @@ export type InferTuple<L extends readonly unknown[]> = { -readonly [K in keyof L
  *   additionalProperties: false;
  * }>; // { name: string; age?: number }
  * const u: User = { name: "Ada" };
- * console.log(u);
+ * assertEquals(u, { name: "Ada" });
  * ```
  */
 export type InferObject<S> = (

@@ -56,7 +56,7 @@ import type { Listener, Transport } from "./transport.ts";
  *
  * @typeParam S The per-connection state type.
  *
- * @example
+ * @example A connection's id, name and state
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { memoryPair, Server, type Connection } from "@seed/rpc";
@@ -85,7 +85,7 @@ export interface Connection<S> {
 /**
  * Options for a {@linkcode Server}.
  *
- * @example
+ * @example Server options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ServerOptions } from "@seed/rpc";
@@ -154,7 +154,7 @@ export interface ServerOptions<S> {
  * Which connections a server-to-client call or notification goes to: ids or
  * names (remote addresses). Left out: every connection.
  *
- * @example
+ * @example Some connections
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { Recipients } from "@seed/rpc";
@@ -170,7 +170,7 @@ export interface Recipients {
 /**
  * Options for {@linkcode Server.shutdown}.
  *
- * @example
+ * @example Shutdown options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ShutdownOptions } from "@seed/rpc";
@@ -192,7 +192,7 @@ export interface ShutdownOptions {
 /**
  * Options for {@linkcode Server.add}.
  *
- * @example
+ * @example Naming a connection
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { AddOptions } from "@seed/rpc";
@@ -313,7 +313,7 @@ export class Server<S = Record<string, unknown>> {
    * Serves every connection `listener` accepts, until the listener closes
    * or the server shuts down (which closes it).
    *
-   * @example
+   * @example Serving a TCP listener
    * ```ts
    * import { assertMatch } from "@std/assert";
    * import { Server } from "@seed/rpc";
@@ -378,7 +378,7 @@ export class Server<S = Record<string, unknown>> {
   /**
    * The connection a peer belongs to; in a handler, `server.connectionOf(ctx.peer)`.
    *
-   * @example
+   * @example The connection of a peer
    * ```ts
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer, Server } from "@seed/rpc";

@@ -37,7 +37,7 @@ import type { Dialect } from "./dialect.ts";
  * (the peer's hot path does), so nothing is allocated for a send that needed
  * no wait. Any other promise is awaited as usual.
  *
- * @example
+ * @example A send the transport accepted at once
  * ```ts
  * import { assertStrictEquals } from "@std/assert";
  * import { ACCEPTED, memoryPair } from "@seed/rpc";
@@ -54,7 +54,7 @@ export const ACCEPTED: Promise<void> = Promise.resolve();
  * text on a text wire). It takes the frame's place in `frames`, so the
  * channel can answer it as input it cannot parse, and reading goes on.
  *
- * @example
+ * @example A frame that could not be read
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { InvalidFrame } from "@seed/rpc";
@@ -85,7 +85,7 @@ export class InvalidFrame {
  *
  * @typeParam F The frame type (`string` for text wires).
  *
- * @example
+ * @example Frames through a transport
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { memoryPair } from "@seed/rpc";

@@ -3,7 +3,7 @@
  * library sees only {@linkcode Validate} and {@linkcode ValidationIssue}; no
  * ajv type crosses the public API.
  *
- * @example
+ * @example Compiling and checking a schema
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler } from "@seed/rpc/contract";
@@ -34,7 +34,7 @@ export { formatIssues, type Validate, type ValidationIssue } from "./issues.ts";
 /**
  * Options for a {@linkcode SchemaCompiler}.
  *
- * @example
+ * @example A compiler with a named format
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler } from "@seed/rpc/contract";
@@ -48,7 +48,11 @@ export interface SchemaCompilerOptions {
    * unknown one fails to compile (so a format is never silently skipped).
    */
   formats?: Readonly<Record<string, RegExp | ((value: string) => boolean)>>;
-  /** Where ajv's schema warnings go. */
+  /**
+   * Where ajv's schema warnings go.
+   *
+   * @default {consoleLogger}
+   */
   logger?: Logger;
   /**
    * Refuse schemas with unknown keywords. Turn it off for schemas written
@@ -70,7 +74,7 @@ export interface SchemaCompilerOptions {
 /**
  * The JSON Schema drafts a {@linkcode SchemaCompiler} understands.
  *
- * @example
+ * @example A draft-07 tuple
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler, type SchemaDraft } from "@seed/rpc/contract";
@@ -92,7 +96,7 @@ const DRAFT_URIS: Readonly<Record<string, SchemaDraft>> = {
  * compiler has its own ajv instance, so `$id`s of different contracts never
  * collide.
  *
- * @example
+ * @example A failed check's issues
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SchemaCompiler } from "@seed/rpc/contract";

@@ -7,7 +7,7 @@
  * copied). Each direction holds at most `highWaterMark` unread frames, after
  * which `send` waits: the same backpressure a socket gives.
  *
- * @example
+ * @example Frames through an in-memory pair
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { memoryPair } from "@seed/rpc";
@@ -37,7 +37,7 @@ import { FrameQueue } from "../protocol/_frame_queue.ts";
 /**
  * Options for {@linkcode memoryPair}.
  *
- * @example
+ * @example Memory pair options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { memoryPair, type MemoryPairOptions } from "@seed/rpc";
@@ -63,7 +63,7 @@ export interface MemoryPairOptions {
 /**
  * One end of an in-memory connection. Made by {@linkcode memoryPair}.
  *
- * @example
+ * @example One end of an in-memory pair
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { memoryPair, MemoryTransport } from "@seed/rpc";

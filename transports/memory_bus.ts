@@ -43,7 +43,7 @@ import { FrameQueue } from "../protocol/_frame_queue.ts";
 /**
  * One settled delivery, as {@linkcode MemoryBusOptions.onSettle} sees it.
  *
- * @example
+ * @example A settlement
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { BusSettlement } from "@seed/rpc";
@@ -73,7 +73,7 @@ export interface BusSettlement {
 /**
  * Options for a {@linkcode MemoryBus}.
  *
- * @example
+ * @example Bus options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { MemoryBus, type MemoryBusOptions } from "@seed/rpc";
@@ -179,7 +179,7 @@ export class MemoryBus {
  * One named channel on a {@linkcode MemoryBus}. Made by
  * {@linkcode MemoryBus.channel}.
  *
- * @example
+ * @example A channel on the bus
  * ```ts
  * import { assertEquals, assertRejects } from "@std/assert";
  * import { MemoryBus, NotDelivered } from "@seed/rpc";

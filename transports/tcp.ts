@@ -71,7 +71,7 @@ import { FrameQueue } from "../protocol/_frame_queue.ts";
 /**
  * Options for a TCP or TLS connection.
  *
- * @example
+ * @example TCP options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { TcpOptions } from "@seed/rpc/tcp";
@@ -144,7 +144,7 @@ export interface TcpOptions {
 /**
  * Options for {@linkcode connect}.
  *
- * @example
+ * @example Trusting a certificate
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ConnectOptions } from "@seed/rpc/tcp";
@@ -160,7 +160,7 @@ export interface ConnectOptions extends TcpOptions {
 /**
  * Options for {@linkcode listen}.
  *
- * @example
+ * @example A TLS listener's keys
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ListenOptions } from "@seed/rpc/tcp";
@@ -187,7 +187,7 @@ const NO_BYTES = new Uint8Array(0);
 /**
  * Parses `tcp://host:port` or `tls://host:port`.
  *
- * @example
+ * @example Parsing TCP and TLS URLs
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseTcpUrl } from "@seed/rpc/tcp";
@@ -219,7 +219,7 @@ function formatUrl(secure: boolean, hostname: string, port: number): string {
  * One TCP or TLS connection carrying delimited text frames. Made by
  * {@linkcode connect} or accepted by a {@linkcode TcpListener}.
  *
- * @example
+ * @example A TCP connection
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { connect, listen } from "@seed/rpc/tcp";
@@ -678,7 +678,7 @@ export async function connect(
  * Accepts TCP or TLS connections; iterate it for each {@linkcode TcpTransport}.
  * Made by {@linkcode listen}.
  *
- * @example
+ * @example A TCP listener
  * ```ts
  * import { assertMatch } from "@std/assert";
  * import { listen } from "@seed/rpc/tcp";
@@ -737,7 +737,7 @@ export class TcpListener implements Listener<string> {
  * Listens on `tcp://host:port` or `tls://host:port` (port 0 picks a free
  * one; read it back from `addr`).
  *
- * @example
+ * @example Listening on a free port
  * ```ts
  * import { assertMatch } from "@std/assert";
  * import { listen } from "@seed/rpc/tcp";

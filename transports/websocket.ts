@@ -55,7 +55,7 @@ export { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnec
 /**
  * Options of a WebSocket connection, either side.
  *
- * @example
+ * @example WebSocket limits
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { WebSocketOptions } from "@seed/rpc/websocket";
@@ -116,7 +116,7 @@ export interface WebSocketOptions {
  * Options for {@linkcode WebSocketTransport}: the connection's options and
  * a name for the other end.
  *
- * @example
+ * @example Naming the other end
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { WebSocketTransportOptions } from "@seed/rpc/websocket";
@@ -136,7 +136,7 @@ export interface WebSocketTransportOptions extends WebSocketOptions {
 /**
  * Options for {@linkcode connect}.
  *
- * @example
+ * @example Subprotocols and a connect timeout
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ConnectOptions } from "@seed/rpc/websocket";
@@ -228,7 +228,7 @@ const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
  * message. Wraps any standard `WebSocket`, connecting or open: the client's
  * from {@linkcode connect}, or a server's from `Deno.upgradeWebSocket`.
  *
- * @example
+ * @example A WebSocket connection
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { Peer, Server } from "@seed/rpc";
@@ -620,7 +620,7 @@ export function connect(
  * Options for {@linkcode reconnecting}: the connection's, and how to
  * reconnect.
  *
- * @example
+ * @example Reconnect delays
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ReconnectingOptions } from "@seed/rpc/websocket";
@@ -636,7 +636,7 @@ export type ReconnectingOptions = ConnectOptions & Omit<ReconnectOptions, "open"
  * {@linkcode Peer}: handlers stay registered once, whatever the number of
  * reconnects.
  *
- * @example
+ * @example A client that reconnects
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { Peer, Server } from "@seed/rpc";

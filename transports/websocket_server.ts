@@ -53,7 +53,7 @@ import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 /**
  * Options of a WebSocket endpoint.
  *
- * @example
+ * @example A dialect per subprotocol
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { jsonRpc } from "@seed/rpc";
@@ -78,6 +78,8 @@ export interface WebSocketEndpointOptions extends WebSocketOptions {
    * Origins allowed to connect (`https://app.example.net`). A request with
    * another `Origin` is refused with 403; one without (not from a browser)
    * is let through. Left out, every origin is allowed.
+   *
+   * @default {undefined}
    */
   origins?: readonly string[];
   /**
@@ -105,7 +107,7 @@ export interface WebSocketEndpointOptions extends WebSocketOptions {
 /**
  * Options for {@linkcode listen}.
  *
- * @example
+ * @example A wss listener's keys
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { WebSocketListenOptions } from "@seed/rpc/websocket/server";
@@ -124,7 +126,7 @@ export interface WebSocketListenOptions extends Omit<WebSocketEndpointOptions, "
  * What an endpoint reads of `Deno.serve`'s handler info: the remote address
  * (a `Deno.ServeHandlerInfo` fits).
  *
- * @example
+ * @example Where a connection comes from
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ServeInfo } from "@seed/rpc/websocket/server";
@@ -209,7 +211,7 @@ function refuse(status: number, text: string, headers: Record<string, string> = 
  * for requests to its path, and with `undefined` for the others, so your
  * handler can go on with them.
  *
- * @example
+ * @example Plain HTTP is refused with 426
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { Server } from "@seed/rpc";
@@ -235,7 +237,7 @@ export function websocketHandler<S>(
 /**
  * Parses `ws://host:port/path` or `wss://host:port/path`.
  *
- * @example
+ * @example Parsing WebSocket URLs
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseWebSocketUrl } from "@seed/rpc/websocket/server";
@@ -268,7 +270,7 @@ export function parseWebSocketUrl(
  * A WebSocket endpoint on its own `Deno.serve`, as a {@linkcode Listener}.
  * Made by {@linkcode listen}.
  *
- * @example
+ * @example A WebSocket listener
  * ```ts
  * import { assertMatch } from "@std/assert";
  * import { listen } from "@seed/rpc/websocket/server";
@@ -329,7 +331,7 @@ export class WebSocketListener implements Listener<string> {
  * with its own `Deno.serve`; port 0 picks a free one. Give it to
  * `server.serve(...)`.
  *
- * @example
+ * @example Serving WebSocket
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { Peer, Server } from "@seed/rpc";

@@ -30,7 +30,7 @@ function bytesHook(value: unknown): unknown {
  * Python's `json.JSONDecoder.raw_decode` does. Throws a `SyntaxError` when
  * the text does not start with a JSON value.
  *
- * @example
+ * @example The first JSON value of a telegram
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseFirstJsonValue } from "@seed/rpc/quickrpc";
@@ -96,7 +96,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * quickrpc's `jrpc` codec. One per connection: {@linkcode quickRpc} makes it.
  *
- * @example
+ * @example Encoding a call as quickrpc does
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { QuickRpcCodec } from "@seed/rpc/quickrpc";
@@ -298,7 +298,7 @@ function quickRpcError(error: ErrorObject, method: string | undefined): {
  * The quickrpc dialect: `jrpc` telegrams ending with NUL (`\0`) on byte
  * streams, a {@linkcode QuickRpcCodec} per connection on both sides.
  *
- * @example
+ * @example The quickrpc dialect
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { quickRpc } from "@seed/rpc/quickrpc";
@@ -317,11 +317,12 @@ export const quickRpc: Dialect = Object.freeze({
 /**
  * What a quickrpc transport string means for us.
  *
- * @example
+ * @example A quickrpc endpoint
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { QuickRpcEndpoint } from "@seed/rpc/quickrpc";
  * const endpoint: QuickRpcEndpoint = { role: "listen", url: "tcp://0.0.0.0:8888" };
- * console.log(endpoint.role);
+ * assertEquals(endpoint.role, "listen");
  * ```
  */
 export interface QuickRpcEndpoint {
@@ -337,7 +338,7 @@ export interface QuickRpcEndpoint {
  * means all of them, `0.0.0.0`). quickrpc's other transports (`stdio:`,
  * `udp:`, `mux:`, `restart:`, `internal:`) are refused with a clear error.
  *
- * @example
+ * @example quickrpc transport strings
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseQuickRpcTransport } from "@seed/rpc/quickrpc";

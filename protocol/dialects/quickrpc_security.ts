@@ -53,7 +53,7 @@ import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";
  * Security information carried in a header frame (quickrpc keeps it a map
  * of strings).
  *
- * @example
+ * @example Security info
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { SecInfo } from "@seed/rpc/quickrpc";
@@ -66,7 +66,7 @@ export type SecInfo = Record<string, unknown>;
 /**
  * A frame refused by a security provider.
  *
- * @example
+ * @example A security error
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SecurityError } from "@seed/rpc/quickrpc";
@@ -88,7 +88,7 @@ export class SecurityError extends Error {
 /**
  * One connection's security state (sequence numbers, keys, challenges).
  *
- * @example
+ * @example A session signing what goes out
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { noSecurity } from "@seed/rpc/quickrpc";
@@ -119,7 +119,7 @@ export interface SecuritySession {
 /**
  * An incoming frame that passed its checks.
  *
- * @example
+ * @example A secured frame
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { SecuredFrame } from "@seed/rpc/quickrpc";
@@ -137,7 +137,7 @@ export interface SecuredFrame {
 /**
  * Makes a {@linkcode SecuritySession} for each connection.
  *
- * @example
+ * @example A provider of your own
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { SecurityProvider } from "@seed/rpc/quickrpc";
@@ -161,7 +161,7 @@ export interface SecurityProvider {
 /**
  * quickrpc's `null` security: no header, nothing checked.
  *
- * @example
+ * @example The null provider
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { nullSecurity } from "@seed/rpc/quickrpc";
@@ -180,7 +180,7 @@ export const nullSecurity: SecurityProvider = {
  * quickrpc's `blindly_believe_everything`: a `{"user": user}` header on every
  * frame, nothing checked. Only for peers you trust completely.
  *
- * @example
+ * @example The provider that believes everything
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { noSecurity } from "@seed/rpc/quickrpc";
@@ -201,7 +201,7 @@ export function noSecurity(user = ""): SecurityProvider {
 /**
  * Options for {@linkcode hmacSecurity}.
  *
- * @example
+ * @example HMAC options
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { HmacSecurityOptions } from "@seed/rpc/quickrpc";
@@ -212,7 +212,11 @@ export function noSecurity(user = ""): SecurityProvider {
 export interface HmacSecurityOptions {
   /** The shared key: text (UTF-8) or bytes. At least 16 bytes. */
   key: string | Uint8Array;
-  /** The user name sent in every header (signed too). Default `""`. */
+  /**
+   * The user name sent in every header (signed too).
+   *
+   * @default {""}
+   */
   user?: string;
 }
 
@@ -233,7 +237,7 @@ const encoder = new TextEncoder();
  * nonce changes within a connection, or it carries our own nonce (a frame
  * reflected back at us). Handlers see only the signed `user`.
  *
- * @example
+ * @example Signing and checking with a shared key
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { hmacSecurity } from "@seed/rpc/quickrpc";
@@ -333,7 +337,7 @@ export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
 /**
  * Options for {@linkcode secureTransport}.
  *
- * @example
+ * @example Dropping refused frames
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { silentLogger } from "@seed/rpc";
@@ -364,7 +368,7 @@ export interface SecureTransportOptions {
  * checked against the header before it. The header frames are passed on
  * too, so the quickrpc codec can put them in `meta.secinfo`.
  *
- * @example
+ * @example A secured pair of transports
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { memoryPair } from "@seed/rpc";
@@ -462,7 +466,7 @@ export function secureTransport(
  * Wraps every connection `listener` accepts with {@linkcode secureTransport},
  * for a {@linkcode Server}: `server.serve(secureListener(listener, provider))`.
  *
- * @example
+ * @example A secured listener
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { noSecurity, quickRpc, secureListener } from "@seed/rpc/quickrpc";

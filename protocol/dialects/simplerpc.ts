@@ -84,7 +84,7 @@ const REASON_CODES: Readonly<Record<string, number>> = {
  * One simplerpc line, parsed as the original does: the op is everything
  * before the first `{`, the JSON is the rest with whitespace stripped.
  *
- * @example
+ * @example Parsing simplerpc lines
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseSimpleRpcLine } from "@seed/rpc/simplerpc";
@@ -176,7 +176,7 @@ function failLine(error: ErrorObject): string {
  * early until the ones before it are sent. One per connection:
  * {@linkcode simpleRpc}`.server()` makes it.
  *
- * @example
+ * @example The server's side of simplerpc
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SimpleRpcServerCodec } from "@seed/rpc/simplerpc";
@@ -225,7 +225,7 @@ export class SimpleRpcServerCodec implements Codec<string> {
  * order; other lines from the server are pushes (notifications). One per
  * connection: {@linkcode simpleRpc}`.client()` makes it.
  *
- * @example
+ * @example The client's side of simplerpc
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { SimpleRpcClientCodec } from "@seed/rpc/simplerpc";
@@ -302,7 +302,7 @@ export class SimpleRpcClientCodec implements Codec<string> {
  * {@linkcode SimpleRpcServerCodec} for each server-side connection and a
  * {@linkcode SimpleRpcClientCodec} for each client.
  *
- * @example
+ * @example The simplerpc dialect
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { simpleRpc } from "@seed/rpc/simplerpc";
