@@ -122,24 +122,29 @@ export function intercept(
   return step(interceptors, call, terminal, 0);
 }
 
-async function step(
+function step(
   interceptors: readonly Interceptor[],
   call: Invocation,
   terminal: Terminal,
   index: number,
 ): Promise<unknown> {
   const interceptor = interceptors[index];
-  if (interceptor === undefined) return await terminal(call);
-  let called = false;
-  return await interceptor(call, () => {
-    if (called) {
-      return Promise.reject(
-        new TypeError(`An interceptor called next() twice for '${call.method}'`),
-      );
-    }
-    called = true;
-    return step(interceptors, call, terminal, index + 1);
-  });
+  // No async function here: a chain of synchronous steps costs one promise, not one per await.
+  try {
+    if (interceptor === undefined) return Promise.resolve(terminal(call));
+    let called = false;
+    return Promise.resolve(interceptor(call, () => {
+      if (called) {
+        return Promise.reject(
+          new TypeError(`An interceptor called next() twice for '${call.method}'`),
+        );
+      }
+      called = true;
+      return step(interceptors, call, terminal, index + 1);
+    }));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** An incoming call's {@linkcode Invocation}. */
