@@ -146,4 +146,9 @@ export interface Channel {
   readonly closeReason?: CloseReason;
   /** Who is at the other end, for logs. */
   readonly remote?: string;
+  /**
+   * Whether the channel ends by itself once the other side is gone (a
+   * session with its own expiry): a server's `idleTimeout` does not apply.
+   */
+  readonly expires?: boolean;
 }

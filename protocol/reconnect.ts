@@ -430,12 +430,8 @@ export class ReconnectingChannel extends EventTarget implements Channel {
     if (lost.length > 0 && this.#reason === undefined) this.#inbox.push({ message: lost, from });
   }
 
-  /** Exponential backoff with jitter: between half and all of the step. */
   #delay(attempt: number): number {
-    const min = this.#options.minDelay ?? 250;
-    const max = this.#options.maxDelay ?? 30_000;
-    const step = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
-    return Math.round(step / 2 + Math.random() * step / 2);
+    return backoffDelay(attempt, this.#options.minDelay ?? 250, this.#options.maxDelay ?? 30_000);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -449,4 +445,15 @@ export class ReconnectingChannel extends EventTarget implements Channel {
       };
     });
   }
+}
+
+/**
+ * Exponential backoff with jitter: the wait before attempt `attempt` (from
+ * 1), between half and all of `min × 2^(attempt-1)`, capped at `max`.
+ *
+ * @internal
+ */
+export function backoffDelay(attempt: number, min: number, max: number): number {
+  const step = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(step / 2 + Math.random() * step / 2);
 }

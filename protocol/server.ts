@@ -511,6 +511,7 @@ export class Server<S = Record<string, unknown>> {
   #closeIdle(idleTimeout: number): void {
     const now = Date.now();
     for (const connection of this.#connections.values()) {
+      if (connection.peer.channel.expires === true) continue;
       const stats = connection.peer.stats();
       const messages = stats.messagesReceived + stats.messagesSent;
       const seen = this.#activity.get(connection)!;

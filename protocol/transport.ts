@@ -27,6 +27,7 @@
  * @module
  */
 
+import type { Channel } from "./channel.ts";
 import type { CloseReason } from "./close.ts";
 import type { Dialect } from "./dialect.ts";
 
@@ -154,7 +155,7 @@ export interface Transport<F> {
  * await listener.close();
  * ```
  */
-export interface Listener<F> extends AsyncIterable<Transport<F>> {
+export interface Listener<F> extends AsyncIterable<Transport<F> | Channel> {
   /** Where it listens (a URL string, such as `tcp://127.0.0.1:4000`). */
   readonly addr: string;
   /** Stops accepting; connections already accepted stay open. */

@@ -486,7 +486,12 @@ export function secureListener(
     close: () => listener.close(),
     async *[Symbol.asyncIterator]() {
       for await (const connection of listener) {
-        yield secureTransport(connection, provider, options);
+        if ("frames" in connection) {
+          yield secureTransport(connection, provider, options);
+        } else {
+          // A channel (a session) has no frames to sign: it cannot speak quickrpc.
+          await connection.close("quickrpc security needs a transport, not a channel");
+        }
       }
     },
   };

@@ -1,0 +1,701 @@
+/**
+ * The mushroom session: a {@linkcode Channel} that outlives its sockets.
+ * Each side numbers its messages from 0 with no gaps (responses and errors
+ * use ids too); every message it sends stays in its outbox until the other
+ * side's heartbeat acknowledges it, and is sent again on the next
+ * transport; a message whose id was already seen is dropped. Transports
+ * come and go (a WebSocket, long polls); the session expires a while after
+ * the last one went away (`sessionTimeout`), and only then do its pending
+ * calls fail.
+ *
+ * Pure and browser-safe: the server ({@linkcode mushroomHandler}) and the
+ * client ({@linkcode connect}) attach sockets and polls to it.
+ *
+ * What crosses the wire for our messages: a request is `[2, id, method,
+ * params]`, a notification `[1, ...]`, a result `[3, id, request_id,
+ * result]`, an error `[4, id, request_id, data]` whose bare data is the
+ * method's name for "Method not found", `"Internal server error"` for an
+ * unexpected exception (-32603), and the error's message otherwise. An
+ * incoming error becomes a {@linkcode RemoteError} with code -32000, its
+ * data as `data` and, when it is a string, as the message. Incoming `null`
+ * data (mushroom's "left out") reaches a handler as no params. mushroom has
+ * no cancel: a call that times out here is forgotten, and its late reply
+ * dropped.
+ *
+ * @example Two sessions joined by a memory pair: resends after a drop
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer } from "@seed/rpc";
+ * import { MushroomSession } from "@seed/rpc/mushroom";
+ *
+ * const serverSession = new MushroomSession({ role: "server" });
+ * const clientSession = new MushroomSession({ role: "client" });
+ * const server = new Peer(serverSession, { handlers: { add: ([a, b]) => a + b } });
+ * const client = new Peer(clientSession);
+ *
+ * // A call made while no transport is attached waits in the outbox.
+ * const sum = client.call("add", [1, 2]);
+ * const [a, b] = memoryPair();
+ * serverSession.attach(a);
+ * clientSession.attach(b);
+ * assertEquals(await sum, 3);
+ * await client.close();
+ * await server.closed;
+ * ```
+ *
+ * @module
+ */
+
+import type { Channel, Delivery } from "../channel.ts";
+import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../close.ts";
+import { ConnectionClosed, ErrorCode } from "../errors.ts";
+import { consoleLogger, type Logger, rateLimitedLogger } from "../logger.ts";
+import type { ErrorObject, Id, Message } from "../message.ts";
+import { ACCEPTED, InvalidFrame, type Transport } from "../transport.ts";
+import { FrameQueue } from "../_frame_queue.ts";
+import {
+  encodeMushroom,
+  type MushroomJson,
+  type MushroomMessage,
+  parseMushroomBody,
+} from "./mushroom_codec.ts";
+
+/**
+ * Options for a {@linkcode MushroomSession}.
+ *
+ * @example Session options
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { MushroomSession, type MushroomSessionOptions } from "@seed/rpc/mushroom";
+ * const options: MushroomSessionOptions = { role: "server", sessionTimeout: 30_000 };
+ * const session = new MushroomSession(options);
+ * assertEquals(session.sessionTimeout, 30_000);
+ * await session.close();
+ * ```
+ */
+export interface MushroomSessionOptions {
+  /** Which side this is: the server writes JSON as Python does, the client compactly. */
+  role: "server" | "client";
+  /**
+   * The session's id, for logs.
+   *
+   * @default {"mushroom"}
+   */
+  id?: string;
+  /**
+   * How message lists are written.
+   *
+   * @default {"python" for the server, "compact" for the client}
+   */
+  json?: MushroomJson;
+  /**
+   * Milliseconds without any transport after which the session expires:
+   * it closes, and its pending calls fail. 0: never.
+   *
+   * @default {60000}
+   */
+  sessionTimeout?: number;
+  /**
+   * Milliseconds a long poll is held when there is nothing to send.
+   *
+   * @default {40000}
+   */
+  pollTimeout?: number;
+  /**
+   * Milliseconds between heartbeats on a socket (they also keep it alive
+   * through proxies).
+   *
+   * @default {20000}
+   */
+  heartbeatInterval?: number;
+  /**
+   * A heartbeat acknowledges what was received after this many messages,
+   * or 50 ms after the first unacknowledged one, whichever comes first.
+   *
+   * @default {32}
+   */
+  ackEvery?: number;
+  /**
+   * Messages kept for resending until acknowledged. Beyond it (a peer that
+   * never acknowledges, such as the published JavaScript client over a
+   * WebSocket), the oldest are no longer kept, and a warning says so once.
+   *
+   * @default {4096}
+   */
+  maxUnacknowledged?: number;
+  /**
+   * The total size, in characters, of the messages kept for resending.
+   *
+   * @default {16777216}
+   */
+  maxUnacknowledgedBytes?: number;
+  /**
+   * Received messages waiting for the peer before reading pauses.
+   *
+   * @default {1024}
+   */
+  highWaterMark?: number;
+  /**
+   * Where refused messages and dropped replies are logged (rate-limited).
+   *
+   * @default {consoleLogger}
+   */
+  logger?: Logger;
+}
+
+/** One message kept until the other side acknowledges it. */
+interface Kept {
+  readonly id: number;
+  readonly text: string;
+}
+
+/** A long poll waiting for something to send. */
+interface Waiting {
+  wake(): void;
+}
+
+const ACK_DELAY_MS = 50;
+
+/**
+ * One mushroom session: the channel a {@linkcode Peer} talks through,
+ * whichever transports carry it.
+ *
+ * @example Long polling by hand: a poll is answered with what is unacknowledged
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Peer } from "@seed/rpc";
+ * import { MushroomSession } from "@seed/rpc/mushroom";
+ *
+ * const session = new MushroomSession({ role: "server" });
+ * const server = new Peer(session, { handlers: { get_time: () => 1342106240 } });
+ * // The published client sends its queue, then polls with a heartbeat.
+ * assertEquals(await session.poll('[[2, 6, "get_time"]]'), "null");
+ * assertEquals(await session.poll("[[0, null]]"), "[[3, 0, 6, 1342106240]]");
+ * await server.close();
+ * ```
+ */
+export class MushroomSession implements Channel {
+  /** The session's id. */
+  readonly id: string;
+  /** Milliseconds without a transport before the session expires (0: never). */
+  readonly sessionTimeout: number;
+  /** A session ends by itself when its other side is gone: a server's idle timeout does not apply. */
+  readonly expires = true;
+  #json: MushroomJson;
+  #logger: Logger;
+  #pollTimeout: number;
+  #heartbeatInterval: number;
+  #ackEvery: number;
+  #maxKept: number;
+  #maxKeptBytes: number;
+  #inbox: FrameQueue<Delivery>;
+  #nextId = 0;
+  #kept: Kept[] = [];
+  #keptHead = 0;
+  #keptBytes = 0;
+  #warnedUnacknowledged = false;
+  #lastSeen: number | null = null;
+  #lastAcked: number | null = null;
+  #unacked = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our requests awaiting replies: their message id → the peer's call id, and back. */
+  #callIds = new Map<number, Id>();
+  #messageIds = new Map<Id, number>();
+  #socket: Transport<string> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #waiting: Waiting | undefined;
+  #changed: PromiseWithResolvers<void> | undefined;
+  /** Transports attached now: a socket, polls in progress. */
+  #attached = 0;
+  #expiry: ReturnType<typeof setTimeout> | undefined;
+  #reason: CloseReason | undefined;
+  #closed = Promise.withResolvers<void>();
+  /** Duplicates dropped (messages whose id was already seen). */
+  duplicates = 0;
+
+  /**
+   * Makes a session with no transport yet; its expiry clock starts now.
+   *
+   * @param options The side, timeouts and bounds.
+   */
+  constructor(options: MushroomSessionOptions) {
+    this.id = options.id ?? "mushroom";
+    this.#json = options.json ?? (options.role === "server" ? "python" : "compact");
+    this.#logger = rateLimitedLogger(options.logger ?? consoleLogger);
+    this.sessionTimeout = options.sessionTimeout ?? 60_000;
+    this.#pollTimeout = options.pollTimeout ?? 40_000;
+    this.#heartbeatInterval = options.heartbeatInterval ?? 20_000;
+    this.#ackEvery = options.ackEvery ?? 32;
+    this.#maxKept = options.maxUnacknowledged ?? 4096;
+    this.#maxKeptBytes = options.maxUnacknowledgedBytes ?? 16 * 1024 * 1024;
+    this.#inbox = new FrameQueue<Delivery>(options.highWaterMark ?? 1024);
+    this.#startExpiry();
+  }
+
+  // ---- the Channel --------------------------------------------------------
+
+  /** Everything received, over every transport, in order, without duplicates. */
+  get incoming(): AsyncIterable<Delivery> {
+    return this.#inbox;
+  }
+
+  /** A delivery that has already arrived, or `undefined`. */
+  take(): Delivery | undefined {
+    return this.#inbox.take();
+  }
+
+  /** Resolves once the session is closed. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** Why the session closed, once it has. */
+  get closeReason(): CloseReason | undefined {
+    return this.#reason;
+  }
+
+  /** The session's id, for logs. */
+  get remote(): string {
+    return this.id;
+  }
+
+  /** Whether a socket is attached now. */
+  get connected(): boolean {
+    return this.#socket !== undefined;
+  }
+
+  /** How many messages are kept, unacknowledged. */
+  get unacknowledged(): number {
+    return this.#kept.length - this.#keptHead;
+  }
+
+  /** The highest message id received from the other side (`null`: none yet). */
+  get lastSeen(): number | null {
+    return this.#lastSeen;
+  }
+
+  /**
+   * Numbers `message`, keeps it until acknowledged, and writes it to the
+   * socket if one is attached (or hands it to the waiting poll).
+   */
+  send(message: Message, _to?: string): Promise<void> {
+    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    const wire = this.#toWire(message);
+    if (wire === undefined) return ACCEPTED;
+    let text: string;
+    try {
+      text = encodeMushroom(wire, this.#json);
+    } catch (error) {
+      if (wire.code === 2) this.#forgetCall(wire.id);
+      if (wire.code !== 3) return Promise.reject(error);
+      // A result that cannot be serialised is answered as an internal error.
+      text = encodeMushroom({ ...wire, code: 4, data: "Internal server error" }, this.#json);
+    }
+    this.#keep({ id: (wire as { id: number }).id, text });
+    const socket = this.#socket;
+    const sent = socket === undefined ? ACCEPTED : socket.send(text);
+    this.#wakePoll();
+    return sent === ACCEPTED ? ACCEPTED : sent.catch(ignore);
+  }
+
+  /**
+   * Ends the session: tells the other side (`[-1]`) where a transport is
+   * there to carry it, closes the socket, answers a waiting poll, and fails
+   * what is pending.
+   */
+  async close(reason?: string | CloseReason): Promise<void> {
+    if (this.#reason !== undefined) return this.#closed.promise;
+    const why = toCloseReason(reason);
+    this.#reason = why;
+    clearTimeout(this.#expiry);
+    clearTimeout(this.#ackTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.#inbox.end(why);
+    if (why.code !== CloseCode.Remote) {
+      // The other side is told, unless it is the one that ended it.
+      this.#keep({ id: -1, text: encodeMushroom({ code: -1 }, this.#json) });
+    }
+    this.#wakePoll();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket !== undefined) {
+      if (why.code !== CloseCode.Remote) {
+        await socket.send(encodeMushroom({ code: -1 }, this.#json)).catch(ignore);
+      }
+      await socket.close(why);
+    }
+    this.#closed.resolve();
+    return this.#closed.promise;
+  }
+
+  // ---- transports ---------------------------------------------------------
+
+  /**
+   * Carries the session over `socket` (a WebSocket, one message per frame)
+   * until it ends; a socket attached earlier is closed. What is
+   * unacknowledged is sent again first. Resolves with why the socket ended.
+   */
+  async attach(socket: Transport<string>): Promise<CloseReason> {
+    if (this.#reason !== undefined) {
+      await socket.close(this.#reason);
+      return this.#reason;
+    }
+    const previous = this.#socket;
+    this.#socket = socket;
+    this.#hold();
+    previous?.close(closeReason(CloseCode.Local, "replaced by a newer connection")).catch(ignore);
+    for (let i = this.#keptHead; i < this.#kept.length; i++) {
+      socket.send(this.#kept[i]!.text).catch(ignore);
+    }
+    if (this.#lastSeen !== null) this.#sendHeartbeat();
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(this.#beat, this.#heartbeatInterval);
+    try {
+      for await (const frame of socket.frames) {
+        if (frame instanceof InvalidFrame) {
+          this.#logger.warn(`${this.id}: refused a frame: ${frame.reason}`);
+          continue;
+        }
+        await this.receive(frame);
+        if (this.#reason !== undefined) break;
+      }
+    } catch (error) {
+      this.#logger.debug(`${this.id}: the socket failed`, error);
+    }
+    if (this.#socket === socket) {
+      this.#socket = undefined;
+      clearInterval(this.#heartbeatTimer);
+      this.#heartbeatTimer = undefined;
+    }
+    this.#release();
+    await socket.close();
+    return socket.closeReason ?? closeReason(CloseCode.Remote, "the socket ended");
+  }
+
+  /**
+   * Serves one long-polling request (the server's side): reads the
+   * messages in `body`; a body with a heartbeat is a poll, held until there
+   * is something to send (up to `pollTimeout`, or until `signal` aborts or
+   * a newer poll comes) and answered with every unacknowledged message; a
+   * body without one is a send, answered `null`.
+   */
+  async poll(body: string, signal?: AbortSignal): Promise<string> {
+    this.#hold();
+    try {
+      const heartbeat = await this.receive(body);
+      if (!heartbeat) return "null";
+      if (this.unacknowledged === 0 && this.#reason === undefined && !signal?.aborted) {
+        await this.#waitForSomething(signal);
+      }
+      return this.#unacknowledgedList();
+    } finally {
+      this.#release();
+    }
+  }
+
+  /**
+   * Reads one frame or body of messages from the other side; resolves with
+   * whether it held a heartbeat, once every message is delivered (waiting
+   * while the peer is behind).
+   */
+  async receive(text: string): Promise<boolean> {
+    const body = parseMushroomBody(text);
+    for (const reason of body.refused) {
+      this.#logger.warn(`${this.id}: refused a message: ${reason}`);
+    }
+    let heartbeat = false;
+    for (const message of body.messages) {
+      if (this.#reason !== undefined) break;
+      if (message.code === 0) {
+        heartbeat = true;
+        if (message.lastId !== null) this.acknowledge(message.lastId);
+        continue;
+      }
+      if (message.code === -1) {
+        this.close(closeReason(CloseCode.Remote, "the other side ended the session"));
+        break;
+      }
+      if (this.#lastSeen !== null && message.id <= this.#lastSeen) {
+        this.duplicates++;
+        continue;
+      }
+      this.#lastSeen = message.id;
+      this.#noteReceived();
+      const delivered = this.#fromWire(message);
+      if (delivered === undefined) continue;
+      const room = this.#inbox.push({ message: delivered });
+      if (room !== undefined) await room.catch(ignore);
+    }
+    return heartbeat;
+  }
+
+  /** Forgets what the other side has received: every kept message up to `lastId`. */
+  acknowledge(lastId: number): void {
+    const kept = this.#kept;
+    let head = this.#keptHead;
+    while (head < kept.length && kept[head]!.id <= lastId && kept[head]!.id >= 0) {
+      this.#keptBytes -= kept[head]!.text.length;
+      head++;
+    }
+    this.#keptHead = head;
+    if (head > 1024 && head * 2 > kept.length) {
+      this.#kept = kept.slice(head);
+      this.#keptHead = 0;
+    }
+  }
+
+  /** The unacknowledged messages as one JSON list (a poll's answer, a poll's body). */
+  #unacknowledgedList(): string {
+    const texts: string[] = [];
+    for (let i = this.#keptHead; i < this.#kept.length; i++) texts.push(this.#kept[i]!.text);
+    return this.#json === "python" ? `[${texts.join(", ")}]` : `[${texts.join(",")}]`;
+  }
+
+  /**
+   * A body for the client's side of long polling: a heartbeat with the
+   * highest id received (for a poll), and every unacknowledged message (for
+   * a send). Once the server answered it, HTTP delivered it: acknowledge
+   * `sentUpTo`.
+   */
+  pollBody(
+    parts: { heartbeat: boolean; messages: boolean },
+  ): { body: string; sentUpTo: number | undefined } {
+    const texts: string[] = parts.heartbeat
+      ? [encodeMushroom({ code: 0, lastId: this.#lastSeen }, this.#json)]
+      : [];
+    let sentUpTo: number | undefined;
+    if (parts.messages) {
+      for (let i = this.#keptHead; i < this.#kept.length; i++) {
+        texts.push(this.#kept[i]!.text);
+        if (this.#kept[i]!.id >= 0) sentUpTo = this.#kept[i]!.id;
+      }
+    }
+    const separator = this.#json === "python" ? ", " : ",";
+    return { body: `[${texts.join(separator)}]`, sentUpTo };
+  }
+
+  /** Resolves when a message is queued to send (for a client's poll loop). */
+  changed(): Promise<void> {
+    if (this.unacknowledged > 0 || this.#reason !== undefined) return Promise.resolve();
+    this.#changed ??= Promise.withResolvers<void>();
+    return this.#changed.promise;
+  }
+
+  /** A transport that is not a socket (a client's poll loop) is carrying the session. */
+  hold(): void {
+    this.#hold();
+  }
+
+  /** That transport stopped. */
+  release(): void {
+    this.#release();
+  }
+
+  // ---- between our messages and mushroom's ----------------------------------
+
+  #toWire(message: Message): MushroomMessage | undefined {
+    switch (message.kind) {
+      case "request": {
+        const id = this.#nextId++;
+        if (message.id !== null) {
+          this.#callIds.set(id, message.id);
+          this.#messageIds.set(message.id, id);
+        }
+        return { code: 2, id, method: message.method, data: message.params ?? null };
+      }
+      case "notification":
+        return {
+          code: 1,
+          id: this.#nextId++,
+          method: message.method,
+          data: message.params ?? null,
+        };
+      case "result":
+        if (typeof message.id !== "number") return this.#unaddressed(message.kind);
+        return { code: 3, id: this.#nextId++, requestId: message.id, data: message.result ?? null };
+      case "error":
+        if (typeof message.id !== "number") return this.#unaddressed(message.kind);
+        return {
+          code: 4,
+          id: this.#nextId++,
+          requestId: message.id,
+          data: errorData(message.error),
+        };
+      case "cancel": {
+        // mushroom cannot cancel: forget the call, and drop its late reply.
+        const id = this.#messageIds.get(message.id);
+        if (id !== undefined) this.#forgetCall(id);
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  #unaddressed(kind: string): undefined {
+    this.#logger.debug(`${this.id}: dropped an ${kind} with no request to answer`);
+    return undefined;
+  }
+
+  #forgetCall(messageId: number): void {
+    const callId = this.#callIds.get(messageId);
+    this.#callIds.delete(messageId);
+    if (callId !== undefined) this.#messageIds.delete(callId);
+  }
+
+  #fromWire(message: MushroomMessage): Message | undefined {
+    switch (message.code) {
+      // mushroom's data is null when left out: no params.
+      case 1:
+        return message.data === null
+          ? { kind: "notification", method: message.method }
+          : { kind: "notification", method: message.method, params: message.data };
+      case 2:
+        return message.data === null
+          ? { kind: "request", id: message.id, method: message.method }
+          : { kind: "request", id: message.id, method: message.method, params: message.data };
+      case 3:
+      case 4: {
+        const callId = this.#callIds.get(message.requestId);
+        if (callId === undefined) {
+          this.#logger.warn(
+            `${this.id}: dropped a ${
+              message.code === 3 ? "response" : "error"
+            } to unknown request ${message.requestId}`,
+          );
+          return undefined;
+        }
+        this.#forgetCall(message.requestId);
+        if (message.code === 3) return { kind: "result", id: callId, result: message.data };
+        return { kind: "error", id: callId, error: errorObject(message.data) };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  // ---- keeping, acknowledging ---------------------------------------------------
+
+  #keep(entry: Kept): void {
+    this.#kept.push(entry);
+    this.#keptBytes += entry.text.length;
+    while (
+      this.unacknowledged > this.#maxKept ||
+      (this.#keptBytes > this.#maxKeptBytes && this.unacknowledged > 1)
+    ) {
+      if (!this.#warnedUnacknowledged) {
+        this.#warnedUnacknowledged = true;
+        this.#logger.warn(
+          `${this.id}: the other side acknowledges nothing (${this.unacknowledged} messages kept); ` +
+            "the oldest are no longer kept for resending after a reconnect",
+        );
+      }
+      this.#keptBytes -= this.#kept[this.#keptHead]!.text.length;
+      this.#keptHead++;
+    }
+  }
+
+  #noteReceived(): void {
+    if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
+    if (++this.#unacked >= this.#ackEvery) {
+      this.#sendHeartbeat();
+    } else if (this.#ackTimer === undefined) {
+      this.#ackTimer = setTimeout(this.#ackNow, ACK_DELAY_MS);
+    }
+  }
+
+  #ackNow = (): void => {
+    this.#ackTimer = undefined;
+    if (this.#lastSeen !== this.#lastAcked) this.#sendHeartbeat();
+  };
+
+  #beat = (): void => {
+    this.#sendHeartbeat();
+  };
+
+  #sendHeartbeat(): void {
+    const socket = this.#socket;
+    if (socket === undefined || this.#reason !== undefined) return;
+    this.#unacked = 0;
+    this.#lastAcked = this.#lastSeen;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    socket.send(encodeMushroom({ code: 0, lastId: this.#lastSeen }, this.#json)).catch(ignore);
+  }
+
+  // ---- polls and expiry -----------------------------------------------------------
+
+  #waitForSomething(signal: AbortSignal | undefined): Promise<void> {
+    // A newer poll answers the older one at once.
+    this.#waiting?.wake();
+    return new Promise<void>((resolve) => {
+      const waiting: Waiting = {
+        wake: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", waiting.wake);
+          if (this.#waiting === waiting) this.#waiting = undefined;
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiting.wake, this.#pollTimeout);
+      signal?.addEventListener("abort", waiting.wake, { once: true });
+      this.#waiting = waiting;
+    });
+  }
+
+  #wakePoll(): void {
+    this.#waiting?.wake();
+    const changed = this.#changed;
+    this.#changed = undefined;
+    changed?.resolve();
+  }
+
+  #hold(): void {
+    this.#attached++;
+    clearTimeout(this.#expiry);
+    this.#expiry = undefined;
+  }
+
+  #release(): void {
+    this.#attached--;
+    if (this.#attached === 0) this.#startExpiry();
+  }
+
+  #startExpiry(): void {
+    if (this.sessionTimeout <= 0 || this.#reason !== undefined) return;
+    clearTimeout(this.#expiry);
+    this.#expiry = setTimeout(() => {
+      this.#logger.debug(`${this.id}: expired`);
+      this.close(
+        closeReason(
+          CloseCode.Expired,
+          `no transport for ${this.sessionTimeout} ms: the session expired`,
+        ),
+      );
+    }, this.sessionTimeout);
+  }
+}
+
+function ignore(): void {}
+
+/** The code of an error mushroom's other side answered (mushroom errors carry no code). */
+const MUSHROOM_ERROR = -32000;
+
+/** An error's bare data on the wire, as the Python engine sends it. */
+function errorData(error: ErrorObject): unknown {
+  if (error.code === ErrorCode.MethodNotFound) {
+    const method = (error.data as { method?: unknown } | undefined)?.method;
+    return typeof method === "string" ? method : error.message;
+  }
+  if (error.code === ErrorCode.InternalError) return "Internal server error";
+  return error.message;
+}
+
+/** An incoming error's bare data as an error object. */
+function errorObject(data: unknown): ErrorObject {
+  return {
+    code: MUSHROOM_ERROR,
+    message: typeof data === "string" ? data : "Method call failed",
+    data,
+  };
+}
