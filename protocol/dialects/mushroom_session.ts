@@ -373,6 +373,17 @@ export class MushroomSession implements Channel {
   }
 
   /**
+   * Drops the current socket and answers a waiting poll, without ending the
+   * session: the other side reconnects, and what was unacknowledged is sent
+   * again. (For tests of reconnects, or to move clients off a server.)
+   */
+  async detach(reason = "detached"): Promise<void> {
+    const socket = this.#socket;
+    this.#waiting?.wake();
+    if (socket !== undefined) await socket.close(closeReason(CloseCode.Local, reason));
+  }
+
+  /**
    * Serves one long-polling request (the server's side): reads the
    * messages in `body`; a body with a heartbeat is a poll, held until there
    * is something to send (up to `pollTimeout`, or until `signal` aborts or
