@@ -19,13 +19,22 @@ export function throwUsage(message: string): never {
   throw new UsageError(message);
 }
 
-/** The dialect `--dialect` names (jsonrpc when absent). */
-export function dialectOf(flags: ParsedArgs): Dialect {
-  const name = String(flags.dialect ?? "jsonrpc");
+/**
+ * What `--dialect` names for `url`: a dialect of framed messages, or
+ * mushroom (sessions over HTTP), which http:// and https:// URLs speak.
+ */
+export function dialectOf(flags: ParsedArgs, url: string): Dialect | "mushroom" {
+  const http = /^https?:/.test(url);
+  const name = String(flags.dialect ?? (http ? "mushroom" : "jsonrpc"));
+  if (name === "mushroom") {
+    if (!http) throw new UsageError(`mushroom needs an http:// or https:// URL, got '${url}'`);
+    return "mushroom";
+  }
   const dialect = DIALECTS[name];
   if (dialect === undefined || !Object.hasOwn(DIALECTS, name)) {
-    throw new UsageError(`unknown dialect '${name}' (jsonrpc, simplerpc or quickrpc)`);
+    throw new UsageError(`unknown dialect '${name}' (jsonrpc, simplerpc, quickrpc or mushroom)`);
   }
+  if (http) throw new UsageError(`http:// and https:// URLs speak mushroom, not ${name}`);
   return dialect;
 }
 
@@ -51,9 +60,9 @@ export function urlOf(text: unknown, role: "connect" | "listen"): string {
   }
   // host:port, [v6]:port
   if (/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d+$/.test(value)) return `tcp://${value}`;
-  if (!/^(tcp|tls):\/\/.+:\d+$/.test(value) && !/^wss?:\/\/.+:\d+(\/.*)?$/.test(value)) {
+  if (!/^(tcp|tls):\/\/.+:\d+$/.test(value) && !/^(wss?|https?):\/\/.+:\d+(\/.*)?$/.test(value)) {
     throw new UsageError(
-      `'${value}' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path or wss://host:port/path`,
+      `'${value}' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path, wss://host:port/path or http://host:port/path`,
     );
   }
   return value;

@@ -8,6 +8,7 @@
 import { DISCOVER_METHOD, type Handler, type Logger, Peer, RemoteError, RpcError } from "../mod.ts";
 import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
+import { connect as connectMushroom } from "../transports/mushroom.ts";
 import {
   dialectOf,
   numberFlag,
@@ -37,7 +38,7 @@ async function open(
   io: ClientIo,
   fallback?: Handler,
 ): Promise<Peer | undefined> {
-  const dialect = dialectOf(flags);
+  const dialect = dialectOf(flags, url);
   const timeout = timeoutFlag(flags);
   const caCerts = flags.ca === undefined ? undefined : [await readPem(flags.ca, "--ca")];
   const logger: Logger = {
@@ -47,10 +48,12 @@ async function open(
     error: (message: string) => io.json || io.stderr(`error: ${message}`),
   };
   try {
-    const transport = /^wss?:/.test(url)
+    const connection = dialect === "mushroom"
+      ? await connectMushroom(url, { logger, fetch: fetchTrusting(caCerts) })
+      : /^wss?:/.test(url)
       ? await connectWebSocket(url, { dialect, caCerts, logger })
       : await connectTcp(url, { dialect, caCerts, logger });
-    return new Peer(transport, { logger, timeout, fallback });
+    return new Peer(connection, { logger, timeout, fallback });
   } catch (error) {
     reportConnectFailure(io, verb, url, error);
     return undefined;
@@ -168,4 +171,11 @@ function bytesAsBase64(_key: string, value: unknown): unknown {
     return { __bytes: btoa(binary) };
   }
   return value;
+}
+
+/** `fetch` trusting extra certificates (for https:// to a self-signed server). */
+function fetchTrusting(caCerts: string[] | undefined): typeof fetch | undefined {
+  if (caCerts === undefined) return undefined;
+  const client = Deno.createHttpClient({ caCerts });
+  return (input, init) => fetch(input, { ...init, client });
 }

@@ -8,6 +8,7 @@
 import { type Handler, type Listener, type Logger, Server } from "../mod.ts";
 import { listen as listenTcp } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
+import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import { dialectOf, fileUrl, numberFlag, readPem, throwUsage, urlOf, UsageError } from "./args.ts";
 import { DemoApi, demoHandlers } from "./demo_api.ts";
 import type { ParsedArgs } from "./parse_args.ts";
@@ -55,7 +56,7 @@ async function loadHandlers(path: string): Promise<Served> {
 export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   if (flags._.length > 1) throw new UsageError(`unexpected argument '${flags._[1]}'`);
   const url = urlOf(flags._[0], "listen");
-  const dialect = dialectOf(flags);
+  const dialect = dialectOf(flags, url);
   const idleTimeout = numberFlag(flags, "idle-timeout", 300_000, 0);
   const maxConnections = numberFlag(flags, "max-connections", 10_000, 1);
   const served: Served = flags.handlers === undefined
@@ -66,7 +67,7 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
     : await loadHandlers(String(flags.handlers));
   const scheme = url.slice(0, url.indexOf(":"));
   const needsKeys = () => throwUsage(`${scheme}:// needs --cert and --key`);
-  const tls = scheme === "tls" || scheme === "wss"
+  const tls = scheme === "tls" || scheme === "wss" || scheme === "https"
     ? {
       cert: await readPem(flags.cert ?? needsKeys(), "--cert"),
       key: await readPem(flags.key ?? needsKeys(), "--key"),
@@ -80,7 +81,9 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   };
   let listener: Listener<string>;
   try {
-    listener = scheme === "ws" || scheme === "wss"
+    listener = dialect === "mushroom"
+      ? listenMushroom(url, { logger, ...tls })
+      : scheme === "ws" || scheme === "wss"
       ? listenWebSocket(url, { dialect, logger, ...tls })
       : listenTcp(url, { dialect, logger, ...tls });
   } catch (error) {

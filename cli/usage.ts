@@ -9,20 +9,23 @@ import meta from "../deno.json" with { type: "json" };
 /** The package's version, for `rpc --version`. */
 export const VERSION: string = meta.version;
 
-const COMMON = `  --dialect D       jsonrpc (default), simplerpc or quickrpc
-  --ca FILE         a PEM certificate to trust, for tls:// and wss://
+const COMMON =
+  `  --dialect D       jsonrpc (default), simplerpc, quickrpc or mushroom (http:// URLs)
+  --ca FILE         a PEM certificate to trust, for tls://, wss:// and https://
   --json            failures as one JSON line on stderr:
                     {"kind": "remote"|"timeout"|"connection"|"usage", "message", "code"?, "data"?}`;
 
 const URLS = `<url> is host:port (TCP), tcp://host:port, tls://host:port,
-ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too.`;
+ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too;
+http://host:port/path/ or https://... for mushroom (its handshake URL).`;
 
 /** Each verb's help, and the command's (`rpc`). */
 export const USAGE: Readonly<Record<string, string>> = {
   rpc: `Usage: rpc <verb> [options]
 
 Calls and serves remote procedures over TCP, TLS and WebSocket, in the
-JSON-RPC 2.0, simplerpc or quickrpc dialects.
+JSON-RPC 2.0, simplerpc or quickrpc dialects, and mushroom sessions over
+HTTP (WebSocket or long polling).
 
 Verbs:
   serve <url>                    serve the demo API (or --handlers FILE) until SIGINT/SIGTERM
@@ -50,10 +53,10 @@ log({line}) (a notification, printed on stderr) and ticks({count, ms?}),
 which notifies 'tick' to the caller count times. It answers rpc.discover.
 
 Options:
-  --dialect D       jsonrpc (default), simplerpc or quickrpc
+  --dialect D       jsonrpc (default), simplerpc, quickrpc or mushroom (http:// URLs)
   --handlers FILE   serve the functions FILE exports instead of the demo API
                     (an exported 'discover' object is served as rpc.discover)
-  --cert, --key     PEM files, for tls:// and wss://
+  --cert, --key     PEM files, for tls://, wss:// and https://
   --idle-timeout ms close a connection idle this long (default 300000; 0: never)
   --max-connections n
                     connections at once; more are refused (default 10000)`,

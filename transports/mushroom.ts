@@ -29,7 +29,14 @@
  * @module
  */
 
-import { CloseCode, type CloseReason, closeReason, consoleLogger, type Logger } from "../mod.ts";
+import {
+  CloseCode,
+  type CloseReason,
+  closeReason,
+  consoleLogger,
+  type Logger,
+  toCloseReason,
+} from "../mod.ts";
 import { backoffDelay } from "../protocol/reconnect.ts";
 import {
   MushroomSession,
@@ -82,6 +89,12 @@ export interface MushroomConnectOptions
    * @default {null}
    */
   auth?: unknown;
+  /**
+   * Milliseconds `close()` waits for the server to acknowledge what was sent.
+   *
+   * @default {2000}
+   */
+  closeTimeout?: number;
   /**
    * Milliseconds to wait for the handshake's answer.
    *
@@ -240,9 +253,16 @@ export class MushroomClient extends MushroomSession {
     return this.#transport;
   }
 
-  /** Ends the session (the server is told), and stops the transports. */
+  /**
+   * Ends the session: what was sent before is delivered first (over a
+   * WebSocket, until the server acknowledged it or `closeTimeout` passed),
+   * then the server is told, and the transports stop.
+   */
   override async close(reason?: string | CloseReason): Promise<void> {
     const first = this.closeReason === undefined;
+    if (first && this.#transport === "ws" && toCloseReason(reason).code === CloseCode.Local) {
+      await this.flushed(this.#options.closeTimeout ?? 2000);
+    }
     const closing = super.close(reason);
     if (first) {
       const why = this.closeReason as CloseReason | undefined;

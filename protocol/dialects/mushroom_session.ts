@@ -205,6 +205,7 @@ export class MushroomSession implements Channel {
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiting: Waiting | undefined;
   #changed: PromiseWithResolvers<void> | undefined;
+  #flushed: PromiseWithResolvers<void> | undefined;
   /** Transports attached now: a socket, polls in progress. */
   #attached = 0;
   #expiry: ReturnType<typeof setTimeout> | undefined;
@@ -452,6 +453,26 @@ export class MushroomSession implements Channel {
     if (head > 1024 && head * 2 > kept.length) {
       this.#kept = kept.slice(head);
       this.#keptHead = 0;
+    }
+    if (this.#flushed !== undefined && this.unacknowledged === 0) {
+      this.#flushed.resolve();
+      this.#flushed = undefined;
+    }
+  }
+
+  /**
+   * Resolves with true once the other side has acknowledged everything
+   * sent so far, or with false after `timeout` milliseconds.
+   */
+  async flushed(timeout: number): Promise<boolean> {
+    if (this.unacknowledged === 0) return true;
+    this.#flushed ??= Promise.withResolvers<void>();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<false>((resolve) => timer = setTimeout(resolve, timeout, false));
+    try {
+      return await Promise.race([this.#flushed.promise.then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
