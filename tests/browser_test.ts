@@ -6,7 +6,7 @@
 // Needs Debian's `chromium` (or $CHROMIUM). Without it the test is skipped
 // with the reason; in CI (CI=true) a missing browser is a failure.
 
-import { buildBrowserBundle, startBrowserDemo } from "../examples/browser/server.ts";
+import { buildBrowserBundles, startBrowserDemo } from "../examples/browser/server.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { Chromium, findChromium } from "./_chromium.ts";
 
@@ -38,9 +38,9 @@ Deno.test({
   sanitizeOps: true,
   fn: async () => {
     if (executable === undefined) throw new Error("chromium is required in CI and was not found");
-    const bundle = await buildBrowserBundle();
-    assert(!bundle.includes("Deno."), "the browser bundle must not touch Deno");
-    let demo = startBrowserDemo(bundle);
+    const bundles = await buildBrowserBundles();
+    assert(!bundles.app.includes("Deno."), "the browser bundle must not touch Deno");
+    let demo = startBrowserDemo(bundles);
     const port = demo.port;
     const browser = await Chromium.launch(executable);
     try {
@@ -63,9 +63,48 @@ Deno.test({
 
       // The server restarts on the same port; the page reconnects by itself.
       await demo.stop();
-      demo = startBrowserDemo(bundle, port);
+      demo = startBrowserDemo(bundles, port);
       const after = await page.waitFor<Results>("window.results?.afterReconnect && window.results");
       assertEquals([after.reconnected, after.afterReconnect], [true, 2]);
+    } finally {
+      await browser.close();
+      await demo.stop();
+    }
+  },
+});
+
+interface MushroomResults {
+  transport?: string;
+  add?: number;
+  hello?: string;
+  push?: string;
+  ready?: boolean;
+  error?: string;
+}
+
+Deno.test({
+  name: "browser: the mushroom page in headless Chromium, over WebSocket and over long polling",
+  ignore: executable === undefined && !inCI,
+  sanitizeResources: true,
+  sanitizeOps: true,
+  fn: async () => {
+    if (executable === undefined) throw new Error("chromium is required in CI and was not found");
+    const bundles = await buildBrowserBundles();
+    assert(!bundles.mushroom.includes("Deno."), "the browser bundle must not touch Deno");
+    const demo = startBrowserDemo(bundles);
+    const browser = await Chromium.launch(executable);
+    try {
+      for (const [query, transport] of [["", "ws"], ["?nows", "poll"]]) {
+        const page = await browser.open(`${demo.url}mushroom.html${query}`);
+        const ready = await page.waitFor<MushroomResults>(
+          "(window.results?.ready || window.results?.error) && window.results",
+        );
+        assertEquals(ready.error, undefined, transport);
+        assertEquals(ready.transport, transport);
+        assertEquals(ready.add, 42);
+        assertStringIncludes(ready.hello!, "hello mushroom, you run Mozilla/5.0");
+        assertEquals(ready.push, "the server says hi to everyone");
+      }
     } finally {
       await browser.close();
       await demo.stop();

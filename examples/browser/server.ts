@@ -8,6 +8,7 @@
 
 import { Server } from "../../mod.ts";
 import { websocketHandler } from "../../transports/websocket_server.ts";
+import { mushroomHandler } from "../../transports/mushroom_server.ts";
 import { BrowserDemo } from "./contract.ts";
 
 const PAGE = `<!doctype html>
@@ -28,14 +29,44 @@ typed calls, a push from the server, a call from the server that the page answer
 call, a call the server's contract refuses, and a reconnect when the server restarts.</p>
 <ol id="log"></ol>
 <pre id="results"></pre>
+<p><a href="/mushroom.html">The same over a mushroom session</a>
+(<a href="/mushroom.html?nows">without WebSocket: long polling</a>).</p>
 <script type="module" src="/app.js"></script>
 </body>
 </html>
 `;
 
-/** Builds the page's script from the library's modules, for the browser. */
-export async function buildBrowserBundle(): Promise<string> {
-  const entry = new URL("./app.ts", import.meta.url).pathname;
+const MUSHROOM_PAGE = PAGE
+  .replace("<h1>@seed/rpc in the browser</h1>", "<h1>@seed/rpc over mushroom</h1>")
+  .replace(
+    /<p>This page talks[^]*?<\/p>/,
+    `<p>This page talks to the same server through a mushroom session:
+a WebSocket when the browser has one, long polling when it has not. The session survives
+reconnects; a typed call, a call from the server that the page answers, and a push.</p>`,
+  )
+  .replace(/<p><a href[^]*?<\/p>\n/, "")
+  .replace("/app.js", "/mushroom_app.js");
+
+/** The pages' scripts, built from the library's modules for the browser. */
+export interface BrowserBundles {
+  /** The WebSocket page's script. */
+  app: string;
+  /** The mushroom page's script. */
+  mushroom: string;
+}
+
+/** Builds both pages' scripts. */
+export async function buildBrowserBundles(): Promise<BrowserBundles> {
+  const [app, mushroom] = await Promise.all([
+    buildBrowserBundle("./app.ts"),
+    buildBrowserBundle("./mushroom_app.ts"),
+  ]);
+  return { app, mushroom };
+}
+
+/** Builds one page's script from the library's modules, for the browser. */
+export async function buildBrowserBundle(script = "./app.ts"): Promise<string> {
+  const entry = new URL(script, import.meta.url).pathname;
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["bundle", "--quiet", "--platform", "browser", "--minify", entry],
     stdin: "null",
@@ -52,7 +83,7 @@ export interface BrowserDemoServer {
 }
 
 /** Serves the page, its script and the RPC endpoint on 127.0.0.1:`port`. */
-export function startBrowserDemo(bundle: string, port = 0): BrowserDemoServer {
+export function startBrowserDemo(bundles: BrowserBundles, port = 0): BrowserDemoServer {
   let cancelled = false;
   const rpc = new Server({
     handlers: (connection) =>
@@ -79,15 +110,22 @@ export function startBrowserDemo(bundle: string, port = 0): BrowserDemoServer {
         lastCancelled: () => cancelled,
       }),
   });
+  // mushroom sessions join the same server as the WebSocket connections.
+  const mushroom = mushroomHandler(rpc, { path: "/mushroom/" });
   // The endpoint is made once the port, and so the page's origin, is known.
   const routes: { rpc?: ReturnType<typeof websocketHandler> } = {};
   const http = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/") return new Response(PAGE, { headers: { "content-type": "text/html" } });
-    if (path === "/app.js") {
-      return new Response(bundle, { headers: { "content-type": "text/javascript" } });
+    if (path === "/mushroom.html") {
+      return new Response(MUSHROOM_PAGE, { headers: { "content-type": "text/html" } });
     }
-    return (await routes.rpc?.(request)) ?? new Response("Not found", { status: 404 });
+    if (path === "/app.js" || path === "/mushroom_app.js") {
+      const script = path === "/app.js" ? bundles.app : bundles.mushroom;
+      return new Response(script, { headers: { "content-type": "text/javascript" } });
+    }
+    return (await routes.rpc?.(request)) ?? (await mushroom(request)) ??
+      new Response("Not found", { status: 404 });
   });
   const origin = `http://127.0.0.1:${http.addr.port}`;
   // Only this page's own origin may connect.
@@ -104,7 +142,7 @@ export function startBrowserDemo(bundle: string, port = 0): BrowserDemoServer {
 
 if (import.meta.main) {
   const port = Number(Deno.args[0] ?? 8000);
-  const demo = startBrowserDemo(await buildBrowserBundle(), port);
+  const demo = startBrowserDemo(await buildBrowserBundles(), port);
   console.log(`browser demo: open ${demo.url}`);
   Deno.addSignalListener("SIGINT", async () => {
     await demo.stop();
