@@ -1,12 +1,13 @@
 // The server side of the TCP and WebSocket benchmarks, run in its own process
 // so client and server each get a core:
 //   deno run --allow-net=127.0.0.1 bench/_server.ts MODE
-// MODE: tcp-raw | tcp-min-jsonrpc | tcp-jsonrpc | ws-raw | ws-min-jsonrpc | ws-jsonrpc.
+// MODE: tcp-raw | tcp-min-jsonrpc | tcp-jsonrpc | ws-raw | ws-min-jsonrpc | ws-jsonrpc | mushroom.
 // Prints the port on the first line of stdout, then serves until stdin closes.
 
 import { Server, silentLogger } from "../mod.ts";
 import { listen as listenTcp } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
+import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import { serveRawEcho } from "./_raw_echo.ts";
 import { serveMinJsonRpc } from "./_min_jsonrpc.ts";
 import { serveMinWebSocketJsonRpc, serveRawWebSocketEcho } from "./_raw_websocket.ts";
@@ -33,6 +34,8 @@ if (mode === "tcp-raw" || mode === "tcp-min-jsonrpc") {
 } else {
   const listener = mode === "ws-jsonrpc"
     ? listenWebSocket("ws://127.0.0.1:0/")
+    : mode === "mushroom"
+    ? listenMushroom("http://127.0.0.1:0/", { logger: silentLogger })
     : listenTcp("tcp://127.0.0.1:0");
   console.log(new URL(listener.addr).port);
   const server = new Server({ logger: silentLogger, handlers }).serve(listener);

@@ -2,17 +2,19 @@
 //   {"bench": "...", "calls_per_s": N, "p50_us": N, "p99_us": N, ...}
 // Each case runs for BENCH_MS milliseconds (default 2000) after a warm-up.
 // A filter keeps only the cases whose group name contains it (memory, tcp,
-// websocket, choria).
+// websocket, mushroom, choria).
 
 import { memoryCases } from "./memory.ts";
 import { tcpCases } from "./tcp.ts";
 import { websocketCases } from "./websocket.ts";
 import { choriaCases } from "./choria.ts";
+import { mushroomCases } from "./mushroom.ts";
 
 const groups: Record<string, () => Promise<Record<string, unknown>[]>> = {
   memory: memoryCases as () => Promise<Record<string, unknown>[]>,
   tcp: tcpCases as () => Promise<Record<string, unknown>[]>,
   websocket: websocketCases as () => Promise<Record<string, unknown>[]>,
+  mushroom: mushroomCases as () => Promise<Record<string, unknown>[]>,
   choria: choriaCases,
 };
 

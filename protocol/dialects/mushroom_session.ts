@@ -182,6 +182,9 @@ export class MushroomSession implements Channel {
   /** A session ends by itself when its other side is gone: a server's idle timeout does not apply. */
   readonly expires = true;
   #json: MushroomJson;
+  #server: boolean;
+  /** Whether the other side sends heartbeats (mushroom.js does not, and chokes on ours). */
+  #peerBeats = false;
   #logger: Logger;
   #pollTimeout: number;
   #heartbeatInterval: number;
@@ -221,6 +224,7 @@ export class MushroomSession implements Channel {
    */
   constructor(options: MushroomSessionOptions) {
     this.id = options.id ?? "mushroom";
+    this.#server = options.role === "server";
     this.#json = options.json ?? (options.role === "server" ? "python" : "compact");
     this.#logger = rateLimitedLogger(options.logger ?? consoleLogger);
     this.sessionTimeout = options.sessionTimeout ?? 60_000;
@@ -348,7 +352,7 @@ export class MushroomSession implements Channel {
     for (let i = this.#keptHead; i < this.#kept.length; i++) {
       socket.send(this.#kept[i]!.text).catch(ignore);
     }
-    if (this.#lastSeen !== null) this.#sendHeartbeat();
+    if (this.#lastSeen !== null && this.#speaksHeartbeats()) this.#sendHeartbeat();
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(this.#beat, this.#heartbeatInterval);
     try {
@@ -420,7 +424,10 @@ export class MushroomSession implements Channel {
       if (this.#reason !== undefined) break;
       if (message.code === 0) {
         heartbeat = true;
+        this.#peerBeats = true;
         if (message.lastId !== null) this.acknowledge(message.lastId);
+        // Answered at once over a socket: see #noteReceived.
+        if (this.#server) this.#ackSoon();
         continue;
       }
       if (message.code === -1) {
@@ -627,8 +634,21 @@ export class MushroomSession implements Channel {
     }
   }
 
+  /** Whether heartbeats go to the other side: ours always, a server's only to a peer that sends them. */
+  #speaksHeartbeats(): boolean {
+    return !this.#server || this.#peerBeats;
+  }
+
   #noteReceived(): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
+    if (this.#server) {
+      // A server acknowledges at once (once per read): a Deno client's
+      // WebSocket keeps Nagle's algorithm on, so a client write the server
+      // does not answer would hold the client's next write for the 40 ms
+      // of a delayed ACK. Any data back carries the ACK.
+      if (this.#peerBeats) this.#ackSoon();
+      return;
+    }
     if (++this.#unacked >= this.#ackEvery) {
       this.#sendHeartbeat();
     } else if (this.#ackTimer === undefined) {
@@ -641,8 +661,15 @@ export class MushroomSession implements Channel {
     if (this.#lastSeen !== this.#lastAcked) this.#sendHeartbeat();
   };
 
+  #ackSoon(): void {
+    if (this.#ackTimer === undefined && this.#socket !== undefined) {
+      this.#ackTimer = setTimeout(this.#beat, 0);
+    }
+  }
+
   #beat = (): void => {
-    this.#sendHeartbeat();
+    this.#ackTimer = undefined;
+    if (this.#speaksHeartbeats()) this.#sendHeartbeat();
   };
 
   #sendHeartbeat(): void {
