@@ -262,6 +262,58 @@ export function quickRpcFrame(random: Random): Frame {
   return random.pick(["", "garbage", '{"jsonrpc": "1.0", "method": "add"}', "[]", "null"]);
 }
 
+/** One mushroom message list (a frame, or one entry of a poll body). */
+function mushroomMessage(random: Random, nextId: () => number): string {
+  const method = random.pick(METHODS);
+  switch (random.int(12)) {
+    case 0:
+      return `[0, ${random.pick(["null", "0", String(random.int(100)), "-1", "1e400", '"x"'])}]`;
+    case 1:
+      return `[1, ${nextId()}, "${method}", ${params(random, method)}]`;
+    case 2:
+      return `[3, ${nextId()}, ${random.int(50)}, ${jsonValue(random)}]`;
+    case 3:
+      return `[4, ${nextId()}, ${random.int(50)}, ${jsonValue(random)}]`;
+    case 4:
+      return `[2, ${
+        random.pick([String(random.int(5)), "-3", "1.5", "9007199254740993", '"7"'])
+      }, "${method}"]`;
+    case 5:
+      return `[${random.pick(["5", "-2", '"2"', "null", "[]"])}, 1, "${method}"]`;
+    case 6:
+      return random.chance(0.1) ? "[-1]" : `[2, ${nextId()}, "${method}"]`;
+    default:
+      return `[2, ${nextId()}, "${method}", ${params(random, method)}]`;
+  }
+}
+
+/**
+ * A mushroom generator: frames (or poll bodies) of message lists, with ids
+ * that mostly increase (as a session's do), repeats, gaps, mutations,
+ * batches, deep values and bytes that are not UTF-8.
+ */
+export function mushroomFrames(): (random: Random) => Frame {
+  let last = 0;
+  const nextId = () => last = last + 1;
+  return (random) => {
+    const roll = random.int(16);
+    if (roll < 8) return mushroomMessage(random, nextId);
+    if (roll < 10) return mutate(random, mushroomMessage(random, nextId));
+    if (roll < 12) {
+      const n = random.pick([0, 1, 2, 10, 50]);
+      return `[${Array.from({ length: n }, () => mushroomMessage(random, nextId)).join(", ")}]`;
+    }
+    if (roll === 12) return invalidUtf8(random, mushroomMessage(random, nextId));
+    if (roll === 13) {
+      return random.chance(0.2)
+        ? `[2, ${nextId()}, "echo", ${deepValue(random)}]`
+        : `[2, ${nextId()}, "echo", [[[[1]]]]]`;
+    }
+    if (roll === 14) return jsonValue(random);
+    return random.pick(["", "[", "null", "{}", "[[0, null]]", '[[2, 0, "echo"]]']);
+  };
+}
+
 const CHORIA_ACTIONS = ["echo", "fail", "nosuch", "", "__proto__"];
 
 /** One Choria External request file's text. */

@@ -1,7 +1,7 @@
 // The server `deno task fuzz` attacks, in its own process so that a crash
 // shows as the process dying:
 //   deno run --allow-net=127.0.0.1 fuzz/_target.ts DIALECT
-// DIALECT: jsonrpc | simplerpc | quickrpc | quickrpc-hmac | websocket.
+// DIALECT: jsonrpc | simplerpc | quickrpc | quickrpc-hmac | websocket | mushroom.
 // Prints its URL on the first line, then serves until stdin closes.
 
 import { type Handler, RpcError, Server, silentLogger } from "../mod.ts";
@@ -9,6 +9,7 @@ import { hmacSecurity, quickRpc, secureListener } from "../protocol/dialects/qui
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { listen } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
+import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 
 export const FUZZ_KEY = "a fuzzing key, shared by both ends";
 
@@ -62,6 +63,14 @@ if (import.meta.main) {
       break;
     case "websocket":
       server.serve(listenWebSocket("ws://127.0.0.1:0/", { logger: silentLogger }));
+      break;
+    case "mushroom":
+      // Short polls and sessions: each case is a session that is dropped.
+      server.serve(listenMushroom("http://127.0.0.1:0/", {
+        logger: silentLogger,
+        pollTimeout: 20,
+        sessionTimeout: 2000,
+      }));
       break;
     default:
       throw new Error(`unknown dialect ${dialect}`);

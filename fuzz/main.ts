@@ -1,7 +1,7 @@
 // `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
 //
 // For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
-// choria), sends generated frames (valid, mutated and hostile; see
+// mushroom, choria), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
 // cases of a few hundred frames on one connection (four connections at
 // once), written in pieces that split frames at random bytes. After every
@@ -23,17 +23,27 @@ import { hmacSecurity, quickRpc, secureTransport } from "../protocol/dialects/qu
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
+import { connect as connectMushroom } from "../transports/mushroom.ts";
 import {
   choriaRequest,
   type Frame,
   jsonRpcFrame,
+  mushroomFrames,
   quickRpcFrame,
   Random,
   simpleRpcFrame,
 } from "./_generators.ts";
 import { FUZZ_KEY } from "./_target.ts";
 
-const ALL = ["jsonrpc", "simplerpc", "quickrpc", "quickrpc-hmac", "websocket", "choria"];
+const ALL = [
+  "jsonrpc",
+  "simplerpc",
+  "quickrpc",
+  "quickrpc-hmac",
+  "websocket",
+  "mushroom",
+  "choria",
+];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
 const target = Number(flags.frames ?? 1_000_000);
@@ -49,6 +59,7 @@ const GENERATORS: Record<string, (random: Random) => Frame> = {
   quickrpc: quickRpcFrame,
   "quickrpc-hmac": quickRpcFrame,
   websocket: jsonRpcFrame,
+  mushroom: mushroomFrames(),
 };
 
 interface TargetProcess {
@@ -113,6 +124,11 @@ async function healthClient(dialect: string, url: string): Promise<Peer> {
     case "websocket":
       transport = await connectWebSocket(url);
       break;
+    case "mushroom":
+      return new Peer(await connectMushroom(url, { logger: silentLogger }), {
+        logger: silentLogger,
+        timeout: 5000,
+      });
     default:
       transport = await connectTcp(url);
   }
@@ -230,6 +246,34 @@ async function websocketCase(url: string, frames: Frame[]): Promise<number> {
   return sent;
 }
 
+/**
+ * One mushroom case: a new session, then its frames over the session's
+ * WebSocket, or as long-polling bodies of a few messages each.
+ */
+async function mushroomCase(url: string, frames: Frame[], random: Random): Promise<number> {
+  const hello = await fetch(url, {
+    method: "POST",
+    body: JSON.stringify({ transports: random.chance(0.5) ? ["ws"] : ["poll"], auth: null }),
+  });
+  const { transport, url: sessionUrl } = await hello.json();
+  if (transport === "ws") return await websocketCase(sessionUrl, frames);
+  let sent = 0;
+  for (let i = 0; i < frames.length;) {
+    const n = 1 + random.int(20);
+    const bodies = frames.slice(i, i + n);
+    i += n;
+    // A body is one frame, or the frames joined as one list of messages.
+    const body = bodies.length === 1 || random.chance(0.3)
+      ? bodies[0]!
+      : `[${bodies.filter((f) => typeof f === "string").join(", ")}]`;
+    const answer = await fetch(sessionUrl, { method: "POST", body: body as BodyInit });
+    await answer.body?.cancel();
+    sent += body === bodies[0] ? 1 : bodies.length;
+    if (answer.status === 404) break; // a disconnect ended the session
+  }
+  return sent;
+}
+
 interface Report {
   dialect: string;
   frames: number;
@@ -261,6 +305,7 @@ async function fuzzServer(dialect: string): Promise<Report> {
     const delivered = await Promise.all(round.map(async (batch) => {
       try {
         if (dialect === "websocket") return await websocketCase(server.url, batch);
+        if (dialect === "mushroom") return await mushroomCase(server.url, batch, random);
         if (dialect === "quickrpc-hmac" && random.chance(0.5)) {
           return await signedCase(server.url, batch);
         }

@@ -292,7 +292,10 @@ function endpoint(
     }
     const text = await readBody(request, maxBody);
     if (text === undefined) return refuse(413, "Body too large");
-    return answer(200, await found.poll(text, request.signal));
+    // Not request.signal: Deno.serve aborts it when the response is sent
+    // (its "legacy abort", with a warning). A client that left is noticed by
+    // the poll's timeout, or when its next poll replaces this one.
+    return answer(200, await found.poll(text));
   };
 
   return async (request, info) => {
