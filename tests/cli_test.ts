@@ -141,8 +141,8 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
     [["call"], "rpc call: a URL is required"],
     [["call", "tcp://127.0.0.1:1"], "rpc call: a method name is required"],
     [
-      ["call", "http://x:1", "m"],
-      "rpc call: 'http://x:1' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path",
+      ["call", "ftp://x:1", "m"],
+      "rpc call: 'ftp://x:1' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path",
     ],
     [["call", "tcp://127.0.0.1:1", "m", "{oops"], "rpc call: params must be JSON, got '{oops'"],
     [["call", "tcp://127.0.0.1:1", "m", "7"], "rpc call: params must be a JSON object or array"],
@@ -228,7 +228,7 @@ Deno.test("rpc serve + call + notify over WebSocket, every dialect, same exit st
   const refused = await rpc("call", "ws://127.0.0.1:1/rpc", "add", "{}");
   assertEquals(refused.code, 2);
   assertStringIncludes(refused.stderr, "cannot connect to ws://127.0.0.1:1/rpc");
-  const bad = await rpc("call", "http://127.0.0.1:1/", "add");
+  const bad = await rpc("call", "ftp://127.0.0.1:1/", "add");
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, "is not host:port, tcp://host:port");
 });
