@@ -230,6 +230,8 @@ export class MushroomClient extends MushroomSession {
   /** The session's URL (ws:// or http://), as the server gave it. */
   readonly url: string;
   #transport: "ws" | "poll";
+  /** The session URL for long polling (http:// or https://). */
+  #pollUrl: string;
   #options: MushroomConnectOptions;
   #fetch: typeof fetch;
   #log: Logger;
@@ -241,6 +243,7 @@ export class MushroomClient extends MushroomSession {
     const logger = options.logger ?? consoleLogger;
     super({ ...options, role: "client", id: sessionIdOf(negotiated.url), logger });
     this.url = negotiated.url;
+    this.#pollUrl = negotiated.url.replace(/^ws/, "http");
     this.#transport = negotiated.transport;
     this.#options = options;
     this.#fetch = doFetch;
@@ -318,12 +321,8 @@ export class MushroomClient extends MushroomSession {
 
   /** Long polling: one loop polls, another sends what is queued. */
   async #runPolling(): Promise<void> {
-    const url = this.url.replace(/^ws/, "http");
-    this.#pollUrl = url;
     await Promise.all([this.#pollLoop(), this.#sendLoop()]);
   }
-
-  #pollUrl = "";
 
   async #pollLoop(): Promise<void> {
     let failures = 0;
@@ -371,7 +370,7 @@ export class MushroomClient extends MushroomSession {
     const signal = timeout === undefined
       ? this.#stop.signal
       : AbortSignal.any([this.#stop.signal, AbortSignal.timeout(timeout)]);
-    const response = await this.#fetch(this.#pollUrl || this.url.replace(/^ws/, "http"), {
+    const response = await this.#fetch(this.#pollUrl, {
       method: "POST",
       headers: { "content-type": "text/plain" },
       body,

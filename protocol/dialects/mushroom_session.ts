@@ -354,7 +354,7 @@ export class MushroomSession implements Channel {
     }
     if (this.#lastSeen !== null && this.#speaksHeartbeats()) this.#sendHeartbeat();
     clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = setInterval(this.#beat, this.#heartbeatInterval);
+    this.#heartbeatTimer = setInterval(this.#periodic, this.#heartbeatInterval);
     try {
       for await (const frame of socket.frames) {
         if (frame instanceof InvalidFrame) {
@@ -669,6 +669,11 @@ export class MushroomSession implements Channel {
 
   #beat = (): void => {
     this.#ackTimer = undefined;
+    if (this.#speaksHeartbeats()) this.#sendHeartbeat();
+  };
+
+  /** The heartbeat on a timer, which also keeps the socket alive through proxies. */
+  #periodic = (): void => {
     if (this.#speaksHeartbeats()) this.#sendHeartbeat();
   };
 
