@@ -67,6 +67,7 @@ import { ConnectionClosed, FrameTooLarge } from "../protocol/errors.ts";
 import { consoleLogger, type Logger } from "../protocol/logger.ts";
 import { ACCEPTED, InvalidFrame, type Listener, type Transport } from "../protocol/transport.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
+import { utf8Length } from "../protocol/_utf8.ts";
 
 /**
  * Options for a TCP or TLS connection.
@@ -628,21 +629,6 @@ export class TcpTransport implements Transport<string> {
 
 function frameSize(frame: string | InvalidFrame): number {
   return typeof frame === "string" ? frame.length : frame.bytes;
-}
-
-/** The UTF-8 length of `text`, in bytes. */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }
 
 /**

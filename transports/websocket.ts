@@ -49,6 +49,7 @@ import { consoleLogger, type Logger } from "../protocol/logger.ts";
 import { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnect.ts";
 import { ACCEPTED, type Transport } from "../protocol/transport.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
+import { utf8Length } from "../protocol/_utf8.ts";
 
 export { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnect.ts";
 
@@ -199,21 +200,6 @@ function reasonOf(event: CloseEvent): CloseReason {
     default:
       return closeReason(CloseCode.Failed, `the connection failed (${detail})`);
   }
-}
-
-/** The UTF-8 length of `text`, in bytes. */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }
 
 /** Whether `text` is over `max` bytes, without measuring short texts. */
