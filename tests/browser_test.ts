@@ -6,7 +6,12 @@
 // Needs Debian's `chromium` (or $CHROMIUM). Without it the test is skipped
 // with the reason; in CI (CI=true) a missing browser is a failure.
 
-import { buildBrowserBundles, startBrowserDemo } from "../examples/browser/server.ts";
+import {
+  type BrowserBundles,
+  buildBrowserBundles,
+  startBrowserDemo,
+} from "../examples/browser/server.ts";
+import type { AppResults, MushroomResults } from "../examples/browser/_page.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { Chromium, findChromium } from "./_chromium.ts";
 
@@ -18,34 +23,41 @@ if (executable === undefined && !inCI) {
   );
 }
 
-interface Results {
-  add?: number;
-  hello?: string;
-  push?: string;
-  cancel?: string;
-  serverSawCancel?: boolean;
-  refused?: number;
-  ready?: boolean;
-  reconnected?: boolean;
-  afterReconnect?: number;
-  error?: string;
+/** Whether Chromium tests run: skipped without it, except in CI where that fails. */
+const ignore = executable === undefined && !inCI;
+
+let built: Promise<BrowserBundles> | undefined;
+
+/** A test with Chromium and the pages' scripts (built once, for both tests). */
+function browserTest(
+  name: string,
+  fn: (executable: string, bundles: BrowserBundles) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore,
+    sanitizeResources: true,
+    sanitizeOps: true,
+    fn: async () => {
+      if (executable === undefined) throw new Error("chromium is required in CI and was not found");
+      built ??= buildBrowserBundles();
+      const bundles = await built;
+      assert(!bundles.app.includes("Deno."), "the browser bundle must not touch Deno");
+      assert(!bundles.mushroom.includes("Deno."), "the browser bundle must not touch Deno");
+      await fn(executable, bundles);
+    },
+  });
 }
 
-Deno.test({
-  name: "browser: the example page in headless Chromium, through a server restart",
-  ignore: executable === undefined && !inCI,
-  sanitizeResources: true,
-  sanitizeOps: true,
-  fn: async () => {
-    if (executable === undefined) throw new Error("chromium is required in CI and was not found");
-    const bundles = await buildBrowserBundles();
-    assert(!bundles.app.includes("Deno."), "the browser bundle must not touch Deno");
+browserTest(
+  "browser: the example page in headless Chromium, through a server restart",
+  async (executable, bundles) => {
     let demo = startBrowserDemo(bundles);
     const port = demo.port;
     const browser = await Chromium.launch(executable);
     try {
       const page = await browser.open(demo.url);
-      const ready = await page.waitFor<Results>("window.results?.ready && window.results");
+      const ready = await page.waitFor<AppResults>("window.results?.ready && window.results");
       assertEquals(ready.error, undefined);
       assertEquals(ready.add, 42);
       assertStringIncludes(ready.hello!, "hello browser, you run Mozilla/5.0");
@@ -64,33 +76,20 @@ Deno.test({
       // The server restarts on the same port; the page reconnects by itself.
       await demo.stop();
       demo = startBrowserDemo(bundles, port);
-      const after = await page.waitFor<Results>("window.results?.afterReconnect && window.results");
+      const after = await page.waitFor<AppResults>(
+        "window.results?.afterReconnect && window.results",
+      );
       assertEquals([after.reconnected, after.afterReconnect], [true, 2]);
     } finally {
       await browser.close();
       await demo.stop();
     }
   },
-});
+);
 
-interface MushroomResults {
-  transport?: string;
-  add?: number;
-  hello?: string;
-  push?: string;
-  ready?: boolean;
-  error?: string;
-}
-
-Deno.test({
-  name: "browser: the mushroom page in headless Chromium, over WebSocket and over long polling",
-  ignore: executable === undefined && !inCI,
-  sanitizeResources: true,
-  sanitizeOps: true,
-  fn: async () => {
-    if (executable === undefined) throw new Error("chromium is required in CI and was not found");
-    const bundles = await buildBrowserBundles();
-    assert(!bundles.mushroom.includes("Deno."), "the browser bundle must not touch Deno");
+browserTest(
+  "browser: the mushroom page in headless Chromium, over WebSocket and over long polling",
+  async (executable, bundles) => {
     const demo = startBrowserDemo(bundles);
     const browser = await Chromium.launch(executable);
     try {
@@ -110,4 +109,4 @@ Deno.test({
       await demo.stop();
     }
   },
-});
+);

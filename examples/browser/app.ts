@@ -10,36 +10,10 @@
 import { Peer, RemoteError } from "../../mod.ts";
 import { reconnecting } from "../../transports/websocket.ts";
 import { BrowserDemo } from "./contract.ts";
+import { type AppResults, pageLog } from "./_page.ts";
 
-interface Results {
-  add?: number;
-  hello?: string;
-  push?: string;
-  cancel?: string;
-  serverSawCancel?: boolean;
-  refused?: number;
-  ready?: boolean;
-  reconnected?: boolean;
-  afterReconnect?: number;
-  error?: string;
-}
-
-/** The little of the DOM this page uses (typed here: the project checks with Deno's types). */
-interface Page {
-  createElement(tag: string): { textContent: string | null };
-  getElementById(id: string): { append(node: unknown): void; textContent: string | null } | null;
-}
-const page = (globalThis as unknown as { document: Page }).document;
-
-const results: Results = {};
-(globalThis as { results?: Results }).results = results;
-
-function show(line: string): void {
-  const item = page.createElement("li");
-  item.textContent = line;
-  page.getElementById("log")!.append(item);
-  page.getElementById("results")!.textContent = JSON.stringify(results, null, 2);
-}
+const results: AppResults = {};
+const show = pageLog(results);
 
 const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/rpc`;
 const channel = reconnecting(url, { minDelay: 100, maxDelay: 2000 });

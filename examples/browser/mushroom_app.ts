@@ -9,32 +9,10 @@
 import { Peer } from "../../mod.ts";
 import { connect } from "../../transports/mushroom.ts";
 import { BrowserDemo } from "./contract.ts";
+import { type MushroomResults, pageLog } from "./_page.ts";
 
-interface Results {
-  transport?: string;
-  add?: number;
-  hello?: string;
-  push?: string;
-  ready?: boolean;
-  error?: string;
-}
-
-/** The little of the DOM this page uses. */
-interface Page {
-  createElement(tag: string): { textContent: string | null };
-  getElementById(id: string): { append(node: unknown): void; textContent: string | null } | null;
-}
-const page = (globalThis as unknown as { document: Page }).document;
-
-const results: Results = {};
-(globalThis as { results?: Results }).results = results;
-
-function show(line: string): void {
-  const item = page.createElement("li");
-  item.textContent = line;
-  page.getElementById("log")!.append(item);
-  page.getElementById("results")!.textContent = JSON.stringify(results, null, 2);
-}
+const results: MushroomResults = {};
+const show = pageLog(results);
 
 if (new URLSearchParams(location.search).has("nows")) {
   // As in a browser (or behind a proxy) without WebSocket.
