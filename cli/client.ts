@@ -99,12 +99,14 @@ export async function describe(flags: ParsedArgs, io: ClientIo): Promise<number>
     io.stdout(printable(await peer.call(DISCOVER_METHOD), true));
     return ExitStatus.Ok;
   } catch (error) {
-    if (error instanceof RemoteError && error.code === -32601) {
-      const message = `${url} does not describe itself (it does not serve ${DISCOVER_METHOD})`;
-      io.stderr(io.json ? JSON.stringify({ kind: "remote", code: error.code, message }) : message);
-      return ExitStatus.RemoteError;
-    }
-    return reportFailure(io, "describe", error);
+    const unknown = error instanceof RemoteError && error.code === -32601;
+    return reportFailure(
+      io,
+      "describe",
+      unknown
+        ? new RpcError(-32601, `${url} does not describe itself (no ${DISCOVER_METHOD})`)
+        : error,
+    );
   } finally {
     await peer.close();
   }

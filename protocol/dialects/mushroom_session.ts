@@ -403,7 +403,7 @@ export class MushroomSession implements Channel {
       if (this.unacknowledged === 0 && this.#reason === undefined && !signal?.aborted) {
         await this.#waitForSomething(signal);
       }
-      return this.#unacknowledgedList();
+      return this.pollBody({ heartbeat: false, messages: true }).body;
     } finally {
       this.#release();
     }
@@ -483,18 +483,11 @@ export class MushroomSession implements Channel {
     }
   }
 
-  /** The unacknowledged messages as one JSON list (a poll's answer, a poll's body). */
-  #unacknowledgedList(): string {
-    const texts: string[] = [];
-    for (let i = this.#keptHead; i < this.#kept.length; i++) texts.push(this.#kept[i]!.text);
-    return this.#json === "python" ? `[${texts.join(", ")}]` : `[${texts.join(",")}]`;
-  }
-
   /**
-   * A body for the client's side of long polling: a heartbeat with the
-   * highest id received (for a poll), and every unacknowledged message (for
-   * a send). Once the server answered it, HTTP delivered it: acknowledge
-   * `sentUpTo`.
+   * A long-polling body: a heartbeat with the highest id received (a
+   * client's poll), and every unacknowledged message (a client's send, or
+   * the server's answer to a poll). Once the server answered a client's
+   * body, HTTP delivered it: acknowledge `sentUpTo`.
    */
   pollBody(
     parts: { heartbeat: boolean; messages: boolean },
