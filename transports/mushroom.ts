@@ -138,7 +138,7 @@ export interface MushroomConnectOptions
 /**
  * What a failed handshake throws.
  *
- * @example
+ * @example The error for a refused handshake
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { HandshakeFailed } from "@seed/rpc/mushroom";

@@ -67,7 +67,7 @@ import type { ServeInfo } from "./websocket_server.ts";
 /**
  * A mushroom transport's name: `ws` (WebSocket) or `poll` (long polling).
  *
- * @example
+ * @example Both transports, preferred in order
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { MushroomTransportName } from "@seed/rpc/mushroom/server";
@@ -148,7 +148,7 @@ const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
  * A new session id: 22 characters from `[A-Za-z0-9]`, drawn without bias
  * from `crypto.getRandomValues` (about 131 bits).
  *
- * @example
+ * @example Session ids are 22 alphanumeric characters
  * ```ts
  * import { assertMatch } from "@std/assert";
  * import { newSessionId } from "@seed/rpc/mushroom/server";
@@ -346,7 +346,7 @@ export function mushroomHandler<S>(
  * Options for {@linkcode listen}: a mushroom endpoint's, and TLS keys for
  * `https://`.
  *
- * @example
+ * @example Listening over TLS
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { MushroomListenOptions } from "@seed/rpc/mushroom/server";

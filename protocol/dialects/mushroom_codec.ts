@@ -92,7 +92,7 @@ export type MushroomMessage =
  * them (`json.dumps`: `", "` separators, non-ASCII escaped), `"compact"` as
  * the JavaScript client does (`JSON.stringify`).
  *
- * @example
+ * @example Writing lists as mushroom.js does
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { encodeMushroom, type MushroomJson } from "@seed/rpc/mushroom";
@@ -201,7 +201,7 @@ export function serialise(value: unknown, style: MushroomJson): string {
 /**
  * What a body held: the messages read, and a reason for each one refused.
  *
- * @example
+ * @example A body read by hand
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { MushroomBody } from "@seed/rpc/mushroom";
