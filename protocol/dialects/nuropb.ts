@@ -1,0 +1,699 @@
+/**
+ * nuropb's wire, without a broker: the names of its exchanges and queues,
+ * the headers and properties on every message, and the JSON payloads of
+ * requests, commands, events and responses, turned into {@linkcode Message}s
+ * and back. Pure and synchronous; `@seed/rpc/amqp` moves these over RabbitMQ.
+ *
+ * Bodies are written as Python's `json.dumps` writes them (`", "` and
+ * `": "`, non-ASCII escaped), so what we send is byte for byte what nuropb
+ * 0.1.8 sends.
+ *
+ * @example A request as it crosses the wire, and back
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { decodeNuropb, encodeNuropbRequest } from "@seed/rpc/amqp";
+ *
+ * const wire = encodeNuropbRequest({
+ *   type: "request",
+ *   service: "calc",
+ *   method: "add",
+ *   params: { a: 2, b: 3 },
+ *   correlationId: "c1",
+ *   context: {},
+ *   traceId: null,
+ *   replyTo: "nuropb-demo-client-1-rq",
+ * });
+ * assertEquals(
+ *   wire.body,
+ *   '{"tag": "request", "service": "calc", "method": "add", "params": {"a": 2, "b": 3}, "correlation_id": "c1", "context": {}, "trace_id": null}',
+ * );
+ * const decoded = decodeNuropb(wire.body, wire.properties);
+ * assertEquals(decoded.kind, "request");
+ * ```
+ *
+ * @module
+ */
+
+import { ErrorCode } from "../errors.ts";
+import type { ErrorObject, Message, Meta } from "../message.ts";
+import { pythonJson } from "./_python_json.ts";
+
+/** The only `nuropb_protocol` header value nuropb 0.1.8 accepts. */
+export const NUROPB_PROTOCOL = "0.1.1";
+/** The `nuropb_version` header we send (the library version we speak). */
+export const NUROPB_VERSION = "0.1.8";
+/** The direct exchange requests and commands are published to. */
+export const RPC_EXCHANGE = "nuropb-rpc-exchange";
+/** The topic exchange events are published to. */
+export const EVENTS_EXCHANGE = "nuropb-events-exchange";
+/** The fanout exchange service queues dead-letter to. */
+export const DEAD_LETTER_EXCHANGE = "nuropb-dl-exchange";
+/** The queue bound to the dead-letter exchange. */
+export const DEAD_LETTER_QUEUE = "nuropb-dl-queue";
+/** The built-in method that answers with a service's description. */
+export const DESCRIBE_METHOD = "nuropb_describe";
+/** The method name an event reaches its handlers under (the one dispatch path). */
+export const EVENT_METHOD = "nuropb.event";
+
+/**
+ * The service queue of `service`: competing consumers, durable.
+ *
+ * @example A service queue's name
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { serviceQueueName } from "@seed/rpc/amqp";
+ * assertEquals(serviceQueueName("orders"), "nuropb-orders-sq");
+ * ```
+ */
+export function serviceQueueName(service: string): string {
+  return `nuropb-${service}-sq`;
+}
+
+/**
+ * The response queue of one instance: where replies to its requests go.
+ * A caller that serves nothing is the service `<vhost>-client`.
+ *
+ * @example A response queue's name
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { responseQueueName } from "@seed/rpc/amqp";
+ * assertEquals(responseQueueName("seeds-client", "cli1"), "nuropb-seeds-client-cli1-rq");
+ * ```
+ */
+export function responseQueueName(service: string, instanceId: string): string {
+  return `nuropb-${service}-${instanceId}-rq`;
+}
+
+/**
+ * The four kinds of nuropb message (the `nuropb_type` header).
+ *
+ * @example The kinds
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { NuropbType } from "@seed/rpc/amqp";
+ * const kinds: NuropbType[] = ["request", "command", "event", "response"];
+ * assertEquals(kinds.length, 4);
+ * ```
+ */
+export type NuropbType = "request" | "command" | "event" | "response";
+
+/**
+ * The AMQP properties of a nuropb message, named as AMQP names them.
+ *
+ * @example A response's properties
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { nuropbHeaders, type NuropbProperties } from "@seed/rpc/amqp";
+ * const properties: NuropbProperties = {
+ *   contentType: "application/json",
+ *   correlationId: "c1",
+ *   replyTo: "",
+ *   headers: nuropbHeaders("response", null, false),
+ * };
+ * assertEquals(properties.headers?.nuropb_type, "response");
+ * ```
+ */
+export interface NuropbProperties {
+  /** Always `application/json` on what we send. */
+  contentType?: string;
+  /** The call's correlation id: uuid4 hex, new for each request, command or event. */
+  correlationId?: string;
+  /** The caller's response queue for a request or command; `""` otherwise. */
+  replyTo?: string;
+  /** Milliseconds, as a string: the message's time to live in a queue. */
+  expiration?: string;
+  /** The nuropb headers. */
+  headers?: Record<string, unknown>;
+}
+
+/**
+ * The headers of every nuropb message, in nuropb's order.
+ *
+ * @example Headers of a plain request
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { nuropbHeaders } from "@seed/rpc/amqp";
+ * assertEquals(nuropbHeaders("request", "t1", false), {
+ *   nuropb_protocol: "0.1.1",
+ *   nuropb_version: "0.1.8",
+ *   nuropb_type: "request",
+ *   trace_id: "t1",
+ *   encrypted: "",
+ * });
+ * ```
+ */
+export function nuropbHeaders(
+  type: NuropbType,
+  traceId: string | null,
+  encrypted: boolean,
+): Record<string, unknown> {
+  return {
+    nuropb_protocol: NUROPB_PROTOCOL,
+    nuropb_version: NUROPB_VERSION,
+    nuropb_type: type,
+    trace_id: traceId,
+    encrypted: encrypted ? "yes" : "",
+  };
+}
+
+/**
+ * A nuropb message ready to publish: body text and properties. Encrypt the
+ * body (and set the `encrypted` header) before publishing, where wanted.
+ *
+ * @example A wire message
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { encodeNuropbEvent, type NuropbWire } from "@seed/rpc/amqp";
+ * const wire: NuropbWire = encodeNuropbEvent({
+ *   topic: "orders.created",
+ *   event: { id: 1 },
+ *   correlationId: "e1",
+ *   context: {},
+ *   traceId: null,
+ * });
+ * assertEquals(wire.properties.replyTo, "");
+ * ```
+ */
+export interface NuropbWire {
+  /** The JSON payload, as Python writes it. */
+  body: string;
+  /** Properties and headers. */
+  properties: NuropbProperties;
+}
+
+/**
+ * What a request or a command carries.
+ *
+ * @example A command
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { encodeNuropbRequest, type NuropbRequestFields } from "@seed/rpc/amqp";
+ * const fields: NuropbRequestFields = {
+ *   type: "command",
+ *   service: "audit",
+ *   method: "log",
+ *   params: { line: "hi" },
+ *   correlationId: "c2",
+ *   context: {},
+ *   traceId: null,
+ *   replyTo: "nuropb-x-client-1-rq",
+ *   ttl: 60_000,
+ * };
+ * assertEquals(encodeNuropbRequest(fields).properties.expiration, "60000");
+ * ```
+ */
+export interface NuropbRequestFields {
+  /** `"request"` (answered) or `"command"` (not answered). */
+  type: "request" | "command";
+  /** The target service. */
+  service: string;
+  /** The method. */
+  method: string;
+  /** Named parameters (nuropb calls `method(**params)`). */
+  params: unknown;
+  /** uuid4 hex. */
+  correlationId: string;
+  /** The caller's context (nuropb passes it to `ctx`). */
+  context: unknown;
+  /** A trace id, or `null`. */
+  traceId: string | null;
+  /** The caller's response queue. */
+  replyTo: string;
+  /**
+   * Milliseconds the message may wait in the queue.
+   *
+   * @default {3_600_000}
+   */
+  ttl?: number;
+}
+
+/**
+ * Encodes a request or command as nuropb 0.1.8 does.
+ *
+ * @example A request's properties
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { encodeNuropbRequest } from "@seed/rpc/amqp";
+ * const { properties } = encodeNuropbRequest({
+ *   type: "request",
+ *   service: "calc",
+ *   method: "add",
+ *   params: {},
+ *   correlationId: "c1",
+ *   context: {},
+ *   traceId: "t",
+ *   replyTo: "rq",
+ * });
+ * assertEquals([properties.expiration, properties.replyTo], ["3600000", "rq"]);
+ * ```
+ */
+export function encodeNuropbRequest(fields: NuropbRequestFields): NuropbWire {
+  const body = pythonJson({
+    tag: fields.type,
+    service: fields.service,
+    method: fields.method,
+    params: fields.params,
+    correlation_id: fields.correlationId,
+    context: fields.context,
+    trace_id: fields.traceId,
+  });
+  return {
+    body,
+    properties: {
+      expiration: String(Math.max(0, Math.round(fields.ttl ?? 3_600_000))),
+      replyTo: fields.replyTo,
+      correlationId: fields.correlationId,
+      headers: nuropbHeaders(fields.type, fields.traceId, false),
+      contentType: "application/json",
+    },
+  };
+}
+
+/**
+ * What an event carries.
+ *
+ * @example An event's fields
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { NuropbEventFields } from "@seed/rpc/amqp";
+ * const event: NuropbEventFields = {
+ *   topic: "a.b",
+ *   event: 1,
+ *   correlationId: "e",
+ *   context: {},
+ *   traceId: null,
+ * };
+ * assertEquals(event.topic, "a.b");
+ * ```
+ */
+export interface NuropbEventFields {
+  /** The routing key on the events exchange. */
+  topic: string;
+  /** The event itself: any JSON value. */
+  event: unknown;
+  /** uuid4 hex. */
+  correlationId: string;
+  /** The publisher's context. */
+  context: unknown;
+  /** A trace id, or `null`. */
+  traceId: string | null;
+}
+
+/**
+ * Encodes an event as nuropb 0.1.8 does (`target` is always `null`).
+ *
+ * @example An event body
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { encodeNuropbEvent } from "@seed/rpc/amqp";
+ * const { body } = encodeNuropbEvent({
+ *   topic: "seeds.hello",
+ *   event: { k: "v" },
+ *   correlationId: "a1",
+ *   context: {},
+ *   traceId: "t",
+ * });
+ * assertEquals(
+ *   body,
+ *   '{"tag": "event", "topic": "seeds.hello", "event": {"k": "v"}, "context": {}, "trace_id": "t", "correlation_id": "a1", "target": null}',
+ * );
+ * ```
+ */
+export function encodeNuropbEvent(fields: NuropbEventFields): NuropbWire {
+  const body = pythonJson({
+    tag: "event",
+    topic: fields.topic,
+    event: fields.event,
+    context: fields.context,
+    trace_id: fields.traceId,
+    correlation_id: fields.correlationId,
+    target: null,
+  });
+  return {
+    body,
+    properties: {
+      replyTo: "",
+      correlationId: fields.correlationId,
+      headers: nuropbHeaders("event", fields.traceId, false),
+      contentType: "application/json",
+    },
+  };
+}
+
+/**
+ * A nuropb error, as it crosses the wire: the Python exception class name
+ * and a description.
+ *
+ * @example An unknown method
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { NuropbErrorBody } from "@seed/rpc/amqp";
+ * const error: NuropbErrorBody = { error: "NuropbHandlingError", description: "Unknown method nope" };
+ * assertEquals(error.error, "NuropbHandlingError");
+ * ```
+ */
+export interface NuropbErrorBody {
+  /** The exception class name, e.g. `NuropbHandlingError`. */
+  error: string;
+  /** What went wrong. */
+  description: string;
+}
+
+/**
+ * What a response answers: the request it answers, with its result or error.
+ *
+ * @example A response's fields
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { NuropbResponseFields } from "@seed/rpc/amqp";
+ * const fields: NuropbResponseFields = {
+ *   result: 5,
+ *   error: null,
+ *   correlationId: "c1",
+ *   traceId: null,
+ *   context: {},
+ *   replyTo: "rq",
+ * };
+ * assertEquals(fields.result, 5);
+ * ```
+ */
+export interface NuropbResponseFields {
+  /** The result (`null` with an error). */
+  result: unknown;
+  /** The error, or `null`. */
+  error: NuropbErrorBody | null;
+  /** The request's correlation id. */
+  correlationId: string;
+  /** The request's trace id. */
+  traceId: string | null;
+  /** The request's context, echoed. */
+  context: unknown;
+  /** The request's `reply_to` (echoed in the body; the properties carry `""`). */
+  replyTo: string;
+}
+
+/**
+ * Encodes a response as nuropb 0.1.8 does. Publish it to the default
+ * exchange with the request's `reply_to` as routing key.
+ *
+ * @example The captured response to `add(2, 3)`
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { encodeNuropbResponse } from "@seed/rpc/amqp";
+ * const { body } = encodeNuropbResponse({
+ *   result: 5,
+ *   error: null,
+ *   correlationId: "c9",
+ *   traceId: "trace-add",
+ *   context: { user: "u1" },
+ *   replyTo: "rq",
+ * });
+ * assertEquals(
+ *   body,
+ *   '{"tag": "response", "result": 5, "error": null, "correlation_id": "c9", "trace_id": "trace-add", "context": {"user": "u1"}, "warning": null, "reply_to": "rq"}',
+ * );
+ * ```
+ */
+export function encodeNuropbResponse(fields: NuropbResponseFields): NuropbWire {
+  const body = pythonJson({
+    tag: "response",
+    result: fields.result,
+    error: fields.error,
+    correlation_id: fields.correlationId,
+    trace_id: fields.traceId,
+    context: fields.context,
+    warning: null,
+    reply_to: fields.replyTo,
+  });
+  return {
+    body,
+    properties: {
+      replyTo: "",
+      correlationId: fields.correlationId,
+      headers: nuropbHeaders("response", fields.traceId, false),
+      contentType: "application/json",
+    },
+  };
+}
+
+/**
+ * Why a delivery is not a nuropb message we can handle: it goes to the
+ * dead-letter exchange with a log line, never to a handler.
+ *
+ * @example A poison message
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { decodeNuropb } from "@seed/rpc/amqp";
+ * const decoded = decodeNuropb("not json", {});
+ * assertEquals(decoded.kind, "poison");
+ * ```
+ */
+export interface NuropbPoison {
+  /** Discriminant. */
+  kind: "poison";
+  /** What is wrong with it, for the log. */
+  reason: string;
+}
+
+/**
+ * The meta a nuropb message brings to its handler (`ctx.meta`).
+ *
+ * @example Reading the caller's context in a handler
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { NuropbMeta } from "@seed/rpc/amqp";
+ * const meta: NuropbMeta = { traceId: "t", context: { user: "u1" }, nuropbType: "request" };
+ * assertEquals(meta.context, { user: "u1" });
+ * ```
+ */
+export interface NuropbMeta extends Meta {
+  /** The caller's context object (nuropb's `ctx.context`). */
+  context?: unknown;
+  /** The message type. */
+  nuropbType?: NuropbType;
+  /** The service a request or command was addressed to. */
+  service?: string;
+  /** An event's topic. */
+  topic?: string;
+  /** Whether the request arrived encrypted. */
+  encrypted?: boolean;
+  /** Claims from the service's `authorize` hook, when it has one. */
+  claims?: unknown;
+}
+
+/**
+ * A decoded nuropb message: a {@linkcode Message} with its meta, or poison.
+ *
+ * @example Telling the two apart
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { decodeNuropb, type NuropbDecoded } from "@seed/rpc/amqp";
+ * const decoded: NuropbDecoded = decodeNuropb("{}", { headers: {} });
+ * assertEquals(decoded.kind, "poison");
+ * ```
+ */
+export type NuropbDecoded = Message | NuropbPoison;
+
+function poison(reason: string): NuropbPoison {
+  return { kind: "poison", reason };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Decodes one delivery's body (already decrypted) and properties. Takes the
+ * correlation id, trace id and type from the properties and headers, never
+ * from the body, as nuropb does. Never throws: what cannot be handled is
+ * {@linkcode NuropbPoison}.
+ *
+ * - request → `request` (id = correlation id), command → `notification`,
+ *   event → a `notification` of {@linkcode EVENT_METHOD} with params
+ *   `{topic, event, target, context}`, response → `result` or `error`.
+ *
+ * @example The captured request
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { decodeNuropb } from "@seed/rpc/amqp";
+ * const decoded = decodeNuropb(
+ *   '{"service": "seeds-svc", "method": "add", "params": {"a": 2, "b": 3}, "context": {}}',
+ *   {
+ *     correlationId: "c9",
+ *     headers: { nuropb_protocol: "0.1.1", nuropb_type: "request", trace_id: "t" },
+ *   },
+ * );
+ * assertEquals(decoded, {
+ *   kind: "request",
+ *   id: "c9",
+ *   method: "add",
+ *   params: { a: 2, b: 3 },
+ *   meta: { traceId: "t", context: {}, nuropbType: "request", service: "seeds-svc" },
+ * });
+ * ```
+ */
+export function decodeNuropb(body: string, properties: NuropbProperties): NuropbDecoded {
+  const headers = properties.headers;
+  if (!isObject(headers)) return poison("it has no headers");
+  const protocol = headers.nuropb_protocol;
+  if (protocol !== NUROPB_PROTOCOL) {
+    return poison(`unsupported nuropb_protocol ${JSON.stringify(protocol) ?? "(none)"}`);
+  }
+  const type = headers.nuropb_type;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch {
+    return poison(`the body is not JSON: ${JSON.stringify(body.slice(0, 60))}`);
+  }
+  if (!isObject(payload)) return poison("the body is not a JSON object");
+  const rawTrace = headers.trace_id;
+  const traceId = typeof rawTrace === "string" ? rawTrace : undefined;
+  const correlationId = properties.correlationId;
+  switch (type) {
+    case "request":
+    case "command": {
+      if (typeof payload.method !== "string") return poison(`a ${type} without a method`);
+      if (type === "request" && (correlationId === undefined || correlationId === "")) {
+        return poison("a request without a correlation_id");
+      }
+      if (type === "request" && !properties.replyTo) return poison("a request without reply_to");
+      const meta = metaOf(traceId, payload.context, type);
+      if (typeof payload.service === "string") meta.service = payload.service;
+      const message: Message = type === "request"
+        ? { kind: "request", id: correlationId!, method: payload.method, meta }
+        : { kind: "notification", method: payload.method, meta };
+      if (payload.params !== undefined) message.params = payload.params;
+      return message;
+    }
+    case "event": {
+      if (typeof payload.topic !== "string") return poison("an event without a topic");
+      const meta = metaOf(traceId, payload.context, "event");
+      meta.topic = payload.topic;
+      return {
+        kind: "notification",
+        method: EVENT_METHOD,
+        params: {
+          topic: payload.topic,
+          event: payload.event,
+          target: payload.target ?? null,
+          context: payload.context ?? {},
+        },
+        meta,
+      };
+    }
+    case "response": {
+      if (correlationId === undefined || correlationId === "") {
+        return poison("a response without a correlation_id");
+      }
+      const meta = metaOf(traceId, payload.context, "response");
+      const error = payload.error;
+      if (error !== null && error !== undefined) {
+        return { kind: "error", id: correlationId, error: fromNuropbError(error), meta };
+      }
+      return { kind: "result", id: correlationId, result: payload.result ?? null, meta };
+    }
+    default:
+      return poison(`unknown nuropb_type ${JSON.stringify(type) ?? "(none)"}`);
+  }
+}
+
+function metaOf(traceId: string | undefined, context: unknown, type: NuropbType): NuropbMeta {
+  const meta: NuropbMeta = traceId === undefined ? {} : { traceId };
+  meta.context = context;
+  meta.nuropbType = type;
+  return meta;
+}
+
+/** Python exception names for our error codes, and back. */
+const NAMES: ReadonlyArray<readonly [number, string]> = [
+  [ErrorCode.MethodNotFound, "NuropbHandlingError"],
+  [ErrorCode.InvalidParams, "NuropbValidationError"],
+  [ErrorCode.CallAgainRefused, "NuropbCallAgainReject"],
+];
+
+/** The error code for an authorisation failure (`NuropbAuthorizationError`). */
+export const AUTHORIZATION_FAILED = -32010;
+
+/**
+ * Our error as nuropb writes it. An error whose `data` names a nuropb
+ * exception (`{error: "NuropbXxx"}`) keeps that name; otherwise the code
+ * picks it: method not found → `NuropbHandlingError` ("Unknown method m"),
+ * invalid params → `NuropbValidationError`, call again refused →
+ * `NuropbCallAgainReject`, anything else `NuropbException` (a handler's
+ * exception reads "Runtime exception calling service.method:Error: why", as
+ * nuropb words it).
+ *
+ * @example An unknown method
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { toNuropbError } from "@seed/rpc/amqp";
+ * assertEquals(
+ *   toNuropbError({ code: -32601, message: "Method not found", data: { method: "nope" } }, "svc", "nope"),
+ *   { error: "NuropbHandlingError", description: "Unknown method nope" },
+ * );
+ * ```
+ */
+export function toNuropbError(
+  error: ErrorObject,
+  service: string,
+  method: string,
+): NuropbErrorBody {
+  const data = error.data;
+  if (isObject(data) && typeof data.error === "string") {
+    return { error: data.error, description: error.message };
+  }
+  switch (error.code) {
+    case ErrorCode.MethodNotFound:
+      return { error: "NuropbHandlingError", description: `Unknown method ${method}` };
+    case ErrorCode.InternalError:
+      return {
+        error: "NuropbException",
+        description: `Runtime exception calling ${service}.${method}:Error: ${error.message}`,
+      };
+    case AUTHORIZATION_FAILED:
+      return { error: "NuropbAuthorizationError", description: error.message };
+  }
+  const named = NAMES.find(([code]) => code === error.code);
+  return { error: named?.[1] ?? "NuropbException", description: error.message };
+}
+
+/**
+ * A nuropb error as our {@linkcode ErrorObject}: the description becomes the
+ * message, the whole `{error, description}` the data, and the name picks the
+ * code (unknown names: -32000).
+ *
+ * @example A runtime exception from a Python service
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { fromNuropbError } from "@seed/rpc/amqp";
+ * const error = fromNuropbError({ error: "NuropbException", description: "kaboom" });
+ * assertEquals([error.code, error.message], [-32000, "kaboom"]);
+ * ```
+ */
+export function fromNuropbError(error: unknown): ErrorObject {
+  if (!isObject(error)) {
+    return {
+      code: -32000,
+      message: String(error),
+      data: { error: "NuropbException", description: String(error) },
+    };
+  }
+  const name = typeof error.error === "string" ? error.error : "NuropbException";
+  const description = typeof error.description === "string"
+    ? error.description
+    : JSON.stringify(error.description ?? null);
+  let code: number = name === "NuropbAuthorizationError" ? AUTHORIZATION_FAILED : -32000;
+  if (name === "NuropbHandlingError" && description.startsWith("Unknown method ")) {
+    code = ErrorCode.MethodNotFound;
+  } else {
+    const known = NAMES.find(([, known]) => known === name && name !== "NuropbHandlingError");
+    if (known !== undefined) code = known[0];
+  }
+  return { code, message: description, data: { error: name, description } };
+}
+
+/** A uuid4 in hex, as nuropb makes its correlation ids. */
+export function uuidHex(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}

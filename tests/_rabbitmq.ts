@@ -1,0 +1,216 @@
+// A RabbitMQ broker for the AMQP tests: the one at $AMQP_URL when set,
+// otherwise a private node of Debian's rabbitmq-server started for this test
+// file alone (own node name, ports on 127.0.0.1, data and logs in a temp
+// dir), stopped when the file's tests end. A private node can be restarted.
+//
+// Without either, `startBroker` says why, and the tests using it are
+// reported as skipped (a failure in CI).
+
+const SERVER_CANDIDATES = [
+  "/usr/lib/rabbitmq/bin/rabbitmq-server",
+  "/usr/local/lib/rabbitmq/bin/rabbitmq-server",
+];
+
+export interface Broker {
+  /** amqp://guest:guest@127.0.0.1:PORT/VHOST (vhost URL-encoded; `/` by default). */
+  url(vhost?: string): string;
+  /** Whether `restart` and `ctl` work (a private node). */
+  readonly private: boolean;
+  /** Creates a vhost (guest gets every permission on it). */
+  addVhost(name: string): Promise<void>;
+  /** rabbitmqctl against this node; resolves with its output. */
+  ctl(...args: string[]): Promise<string>;
+  /** Stops the node and starts it again with the same data. */
+  restart(): Promise<void>;
+  /** Stops the node and removes its files. */
+  stop(): Promise<void>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function external(url: string): Broker {
+  const base = new URL(url);
+  return {
+    private: false,
+    url(vhost = "/") {
+      const copy = new URL(base);
+      copy.pathname = `/${encodeURIComponent(vhost)}`;
+      return copy.href;
+    },
+    addVhost() {
+      return Promise.reject(new Error("AMQP_URL is set: create vhosts on that broker yourself"));
+    },
+    ctl() {
+      return Promise.reject(new Error("AMQP_URL is set: no rabbitmqctl for that broker"));
+    },
+    restart() {
+      return Promise.reject(new Error("AMQP_URL is set: that broker cannot be restarted here"));
+    },
+    stop: () => Promise.resolve(),
+  };
+}
+
+/** A broker, or the reason there is none. */
+export async function startBroker(): Promise<Broker | string> {
+  const fromEnv = Deno.env.get("AMQP_URL");
+  if (fromEnv) return external(fromEnv);
+  let server: string | undefined;
+  for (const candidate of SERVER_CANDIDATES) {
+    if (await exists(candidate)) {
+      server = candidate;
+      break;
+    }
+  }
+  if (server === undefined) {
+    return "no RabbitMQ: install Debian's rabbitmq-server (apt-get install rabbitmq-server) or set AMQP_URL";
+  }
+  const ctlPath = server.replace(/rabbitmq-server$/, "rabbitmqctl");
+  const dir = await Deno.makeTempDir({ prefix: "seed-rpc-rabbitmq-" });
+  const port = freePort();
+  const distPort = freePort();
+  const node = `seedrpc${Deno.pid}x${port}@localhost`;
+  await Deno.writeTextFile(`${dir}/enabled_plugins`, "[].\n");
+  await Deno.writeTextFile(
+    `${dir}/rabbitmq.conf`,
+    [
+      `listeners.tcp.default = 127.0.0.1:${port}`,
+      "loopback_users = none",
+      "log.console = false",
+      "log.file.level = warning",
+      // A small disk must not block publishers in tests.
+      "disk_free_limit.absolute = 1MB",
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(`${dir}/rabbitmq-env.conf`, "");
+  const env: Record<string, string> = {
+    HOME: dir,
+    RABBITMQ_NODENAME: node,
+    RABBITMQ_BASE: dir,
+    RABBITMQ_MNESIA_BASE: `${dir}/mnesia`,
+    RABBITMQ_LOG_BASE: `${dir}/log`,
+    RABBITMQ_CONFIG_FILE: `${dir}/rabbitmq`,
+    RABBITMQ_ADVANCED_CONFIG_FILE: `${dir}/advanced.config`,
+    RABBITMQ_CONF_ENV_FILE: `${dir}/rabbitmq-env.conf`,
+    RABBITMQ_ENABLED_PLUGINS_FILE: `${dir}/enabled_plugins`,
+    RABBITMQ_PID_FILE: `${dir}/rabbitmq.pid`,
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
+    ERL_EPMD_ADDRESS: "127.0.0.1",
+  };
+
+  const ctl = async (...args: string[]): Promise<string> => {
+    const out = await new Deno.Command(ctlPath, {
+      args: ["-n", node, ...args],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    if (!out.success) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${text}`);
+    return text;
+  };
+
+  const boot = async (): Promise<void> => {
+    const started = await new Deno.Command(server!, {
+      args: ["-detached"],
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!started.success) throw new Error(`rabbitmq-server -detached exited ${started.code}`);
+    const deadline = Date.now() + 90_000;
+    while (!(await canConnect(port))) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `RabbitMQ did not listen on 127.0.0.1:${port} within 90 s (logs: ${dir}/log)`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await ctl("await_startup", "--timeout", "60");
+  };
+
+  const halt = async (): Promise<void> => {
+    try {
+      await ctl("stop");
+    } catch {
+      // not running
+    }
+    const deadline = Date.now() + 30_000;
+    while (await canConnect(port)) {
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  let stopped = false;
+  const stopSync = () => {
+    if (stopped) return;
+    stopped = true;
+    new Deno.Command(ctlPath, { args: ["-n", node, "stop"], env, stdout: "null", stderr: "null" })
+      .outputSync();
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // gone
+    }
+  };
+  globalThis.addEventListener("unload", stopSync);
+
+  try {
+    await boot();
+  } catch (error) {
+    stopSync();
+    if (Deno.env.get("CI") === "true") throw error;
+    return `RabbitMQ would not start: ${error instanceof Error ? error.message : error}`;
+  }
+
+  return {
+    private: true,
+    url(vhost = "/") {
+      return `amqp://guest:guest@127.0.0.1:${port}/${encodeURIComponent(vhost)}`;
+    },
+    async addVhost(name: string) {
+      await ctl("add_vhost", name);
+      await ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*");
+    },
+    ctl,
+    async restart() {
+      await halt();
+      await boot();
+    },
+    async stop() {
+      if (stopped) return;
+      await halt();
+      stopped = true;
+      globalThis.removeEventListener("unload", stopSync);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,269 @@
+// The nuropb mesh on a real RabbitMQ: calls, commands, events, describe,
+// errors, timeouts and poison messages.
+
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
+import { amqpTest, freshMesh, stopBrokerAfterAll } from "./_amqp.ts";
+import { deferred, recordingLogger } from "./_helpers.ts";
+import { CallTimeout, ConnectionClosed, type Handler, NotDelivered, RemoteError } from "../mod.ts";
+import { connectMesh } from "../transports/amqp.ts";
+
+async function pair(url: string, handlers: Record<string, Handler>) {
+  const logger = recordingLogger();
+  const server = await connectMesh(url, { logger, instanceId: "svc1" });
+  const service = await server.serve("calc", handlers);
+  const client = await connectMesh(url, { logger, instanceId: "cli1", timeout: 5_000 });
+  return {
+    server,
+    service,
+    client,
+    logger,
+    close: async () => {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+amqpTest("amqp: a request is answered, with context and trace id", async () => {
+  const url = await freshMesh();
+  const { client, close } = await pair(url, {
+    add: ({ a, b }) => a + b,
+    whoami: (_params, ctx) => ({ context: ctx.meta.context, traceId: ctx.meta.traceId }),
+  });
+  try {
+    assertEquals(await client.request("calc", "add", { a: 2, b: 3 }), 5);
+    assertEquals(
+      await client.request("calc", "whoami", {}, { context: { user: "u1" }, traceId: "t-1" }),
+      { context: { user: "u1" }, traceId: "t-1" },
+    );
+    const many = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => client.request("calc", "add", { a: i, b: 1 })),
+    );
+    assertEquals(many, Array.from({ length: 50 }, (_, i) => i + 1));
+  } finally {
+    await close();
+  }
+});
+
+amqpTest("amqp: errors come back with nuropb's names; unknown services fail at once", async () => {
+  const url = await freshMesh();
+  const { client, close } = await pair(url, {
+    boom: () => {
+      throw new Error("kaboom");
+    },
+  });
+  try {
+    const unknown = await assertRejects(() => client.request("calc", "nope", {}), RemoteError);
+    assertEquals(unknown.data, {
+      error: "NuropbHandlingError",
+      description: "Unknown method nope",
+    });
+    const boom = await assertRejects(() => client.request("calc", "boom", {}), RemoteError);
+    assertEquals(boom.data, {
+      error: "NuropbException",
+      description: "Runtime exception calling calc.boom:Error: kaboom",
+    });
+    const started = performance.now();
+    const ghost = await assertRejects(() => client.request("ghost", "x", {}), NotDelivered);
+    assertEquals(ghost.to, "ghost");
+    assert(performance.now() - started < 2_000, "a return comes back at once");
+    await assertRejects(() => client.command("ghost", "x", {}), NotDelivered);
+  } finally {
+    await close();
+  }
+});
+
+amqpTest("amqp: commands run once and are not answered", async () => {
+  const url = await freshMesh();
+  const ran = deferred<unknown>();
+  const { client, close } = await pair(url, { log: (params) => void ran.resolve(params) });
+  try {
+    await client.command("calc", "log", { line: "hello" });
+    assertEquals(await ran.promise, { line: "hello" });
+    assertEquals(client.stats().pendingCalls, 0);
+  } finally {
+    await close();
+  }
+});
+
+amqpTest("amqp: events reach service bindings and subscribers by topic pattern", async () => {
+  const url = await freshMesh();
+  const logger = recordingLogger();
+  const server = await connectMesh(url, { logger });
+  const serviceGot = deferred<unknown>();
+  await server.serve("orders", {}, {
+    events: { "orders.*": (event, ctx) => void serviceGot.resolve({ event, topic: ctx.topic }) },
+  });
+  const listener = await connectMesh(url, { logger });
+  const heard: string[] = [];
+  const both = deferred();
+  await listener.subscribe("orders.#", (_event, ctx) => {
+    heard.push(ctx.topic);
+    if (heard.length === 2) both.resolve();
+  });
+  const publisher = await connectMesh(url, { logger });
+  try {
+    await publisher.publish("orders.created", { id: 7 }, { traceId: "t" });
+    await publisher.publish("orders.eu.shipped", { id: 7 });
+    await publisher.publish("invoices.created", { id: 1 });
+    assertEquals(await serviceGot.promise, { event: { id: 7 }, topic: "orders.created" });
+    await both.promise;
+    assertEquals(heard.sort(), ["orders.created", "orders.eu.shipped"]);
+  } finally {
+    await publisher.close();
+    await listener.close();
+    await server.close();
+  }
+});
+
+amqpTest("amqp: describe answers from the contract's schemas", async () => {
+  const url = await freshMesh();
+  const logger = recordingLogger();
+  const server = await connectMesh(url, { logger });
+  await server.serve("calc", { add: ({ a, b }) => a + b }, {
+    description: "Adds",
+    version: "1.0.0",
+    contract: {
+      incoming: {
+        add: {
+          description: "a + b",
+          params: {
+            type: "object",
+            properties: { a: { type: "integer" }, b: { type: "number", default: 0 } },
+            required: ["a"],
+          },
+        },
+      },
+    },
+  });
+  const client = await connectMesh(url, { logger });
+  try {
+    assertEquals(await client.describe("calc"), {
+      service_name: "calc",
+      service_version: "1.0.0",
+      description: "Adds",
+      warnings: [],
+      encrypted_methods: false,
+      public_key: null,
+      methods: {
+        add: {
+          description: "a + b",
+          requires_encryption: false,
+          parameters: {
+            type: "object",
+            properties: [
+              ["a", { type: "int", description: "", default: "" }],
+              ["b", { type: "float", description: "", default: 0 }],
+            ],
+            required: ["a"],
+          },
+        },
+      },
+    });
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+amqpTest("amqp: timeouts, aborts, and a ttl that runs out in the queue", async () => {
+  const url = await freshMesh();
+  const release = deferred();
+  const { client, server, close } = await pair(url, {
+    slow: async () => {
+      await release.promise;
+      return "late";
+    },
+  });
+  try {
+    await assertRejects(() => client.request("calc", "slow", {}, { timeout: 100 }), CallTimeout);
+    const controller = new AbortController();
+    const aborted = client.request("calc", "slow", {}, { signal: controller.signal });
+    controller.abort(new Error("stop"));
+    await assertRejects(() => aborted, Error, "stop");
+    release.resolve();
+    // The late replies arrive and are dropped, counted.
+    const deadline = Date.now() + 5_000;
+    while (client.stats().lateReplies < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assertEquals(client.stats().lateReplies, 2);
+    assertEquals(client.stats().pendingCalls, 0);
+    // A ttl: with the service gone, the request expires in the queue.
+    await server.close();
+    const started = performance.now();
+    await assertRejects(() => client.request("calc", "slow", {}, { ttl: 300 }), CallTimeout);
+    assert(performance.now() - started < 2_000);
+  } finally {
+    await close();
+  }
+});
+
+amqpTest(
+  "amqp: poison messages are dead-lettered with a log line, and service goes on",
+  async () => {
+    const url = await freshMesh();
+    const { client, server, logger, close } = await pair(url, { add: ({ a, b }) => a + b });
+    const raw = await rawPublisher(url);
+    try {
+      const headers = {
+        nuropb_protocol: "0.1.1",
+        nuropb_type: "request",
+        trace_id: null,
+        encrypted: "",
+      };
+      await raw.publish("not json", { headers, correlationId: "p1", replyTo: "nowhere" });
+      await raw.publish('{"method": "add"}', { correlationId: "p2", replyTo: "nowhere" });
+      await raw.publish('{"method": "add", "params": {}}', {
+        headers: { ...headers, nuropb_protocol: "9.9" },
+        correlationId: "p3",
+        replyTo: "nowhere",
+      });
+      assertEquals(await client.request("calc", "add", { a: 1, b: 1 }), 2);
+      const deadline = Date.now() + 5_000;
+      while (server.stats().services.calc!.deadLettered < 3 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assertEquals(server.stats().services.calc!.deadLettered, 3);
+      const lines = logger.messages("warn").filter((line) => line.includes("dead-lettered"));
+      assertEquals(lines.length, 3);
+      assertStringIncludes(lines.join("\n"), "not JSON");
+      assertStringIncludes(lines.join("\n"), "no headers");
+      assertStringIncludes(lines.join("\n"), "unsupported nuropb_protocol");
+      assertEquals(await raw.count("nuropb-dl-queue"), 3);
+    } finally {
+      await raw.close();
+      await close();
+    }
+  },
+);
+
+amqpTest("amqp: a closed mesh fails its calls and its connection is gone", async () => {
+  const url = await freshMesh();
+  const client = await connectMesh(url, { logger: recordingLogger() });
+  await client.close();
+  await assertRejects(() => client.request("calc", "add", {}), ConnectionClosed);
+  const refused = await assertRejects(
+    () => connectMesh(url.replace("guest:guest", "guest:wrong"), { logger: recordingLogger() }),
+    Error,
+  );
+  assertStringIncludes(refused.message, "ACCESS_REFUSED");
+});
+
+/** Publishes raw bytes to the rpc exchange (what a broken client would send). */
+async function rawPublisher(url: string) {
+  const { AMQPClient } = await import("@cloudamqp/amqp-client");
+  const client = new AMQPClient(url, undefined, null);
+  const connection = await client.connect();
+  const channel = await connection.channel();
+  return {
+    publish: async (body: string, properties: Record<string, unknown>) => {
+      await channel.basicPublish("nuropb-rpc-exchange", "calc", body, properties as never);
+    },
+    count: async (queue: string) =>
+      (await channel.queueDeclare(queue, { passive: true })).messageCount,
+    close: () => connection.close(),
+  };
+}
+
+stopBrokerAfterAll();

@@ -1,0 +1,822 @@
+/**
+ * A service mesh on RabbitMQ, wire-compatible with nuropb 0.1.8: serve
+ * handlers as a named service (competing consumers on `nuropb-<name>-sq`),
+ * call services with `request` (answered) and `command` (not answered),
+ * publish and subscribe to events on the topic exchange, describe a service.
+ * Python nuropb services and callers on the same broker and vhost talk to
+ * ours and back.
+ *
+ * The connection comes back by itself after the broker restarts: channels,
+ * exchanges, queues, bindings and consumers are declared again, and requests
+ * not yet answered are published again; a service answers a copy of a request
+ * it already answered from memory, so no request is lost or handled twice.
+ *
+ * This is the only entrypoint that loads an AMQP client
+ * (`npm:@cloudamqp/amqp-client`); `@seed/rpc` and the other wires never do.
+ *
+ * @example A service and a caller on one broker
+ * ```ts ignore
+ * import { assertEquals } from "@std/assert";
+ * import { connectMesh } from "@seed/rpc/amqp";
+ *
+ * const url = "amqp://guest:guest@127.0.0.1:5672/%2F";
+ * const server = await connectMesh(url);
+ * await server.serve("calc", { add: ({ a, b }) => a + b });
+ * const client = await connectMesh(url);
+ * assertEquals(await client.request("calc", "add", { a: 2, b: 3 }), 5);
+ * await client.close();
+ * await server.close();
+ * ```
+ *
+ * @module
+ */
+
+import type { Handler } from "../protocol/dispatch.ts";
+import type { CallContext } from "../protocol/context.ts";
+import { RpcError } from "../protocol/errors.ts";
+import type { Interceptor } from "../protocol/intercept.ts";
+import { consoleLogger, type Logger } from "../protocol/logger.ts";
+import type { Meta } from "../protocol/message.ts";
+import { Peer, type PeerStats } from "../protocol/peer.ts";
+import {
+  AUTHORIZATION_FAILED,
+  DESCRIBE_METHOD,
+  EVENT_METHOD,
+  type NuropbMeta,
+  responseQueueName,
+  uuidHex,
+} from "../protocol/dialects/nuropb.ts";
+import {
+  importNuropbPublicKey,
+  type NuropbKeyPair,
+} from "../protocol/dialects/nuropb_encryption.ts";
+import { CallerChannel, type OutgoingMeta } from "./amqp/_caller.ts";
+import { BrokerConnection } from "./amqp/_connection.ts";
+import {
+  type DescribableSpecs,
+  describeService,
+  type ServiceDescription,
+  topicMatches,
+} from "./amqp/_describe.ts";
+import { ServiceChannel } from "./amqp/_service.ts";
+
+export * from "../protocol/dialects/nuropb.ts";
+export * from "../protocol/dialects/nuropb_encryption.ts";
+export { topicMatches };
+export type { MethodDescription, ServiceDescription } from "./amqp/_describe.ts";
+
+/**
+ * Options for {@linkcode connectMesh}.
+ *
+ * @example Options for a caller
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { MeshOptions } from "@seed/rpc/amqp";
+ * const options: MeshOptions = { instanceId: "cli1", timeout: 5_000 };
+ * assertEquals(options.instanceId, "cli1");
+ * ```
+ */
+export interface MeshOptions {
+  /**
+   * This instance's id: its response queue is
+   * `nuropb-<name>-<instanceId>-rq`. Two live instances with the same name
+   * and id collide (the broker refuses the second).
+   *
+   * @default {a new uuid4 in hex}
+   */
+  instanceId?: string;
+  /**
+   * The name in the response queue's name.
+   *
+   * @default {"<vhost>-client"}
+   */
+  name?: string;
+  /**
+   * Default timeout of a request, ms; 0 waits forever.
+   *
+   * @default {30_000}
+   */
+  timeout?: number;
+  /** Where warnings (lost connection, dead-lettered messages) go. Default: the console. */
+  logger?: Logger;
+  /**
+   * The first pause before reconnecting, ms; it doubles up to `reconnectMax`.
+   *
+   * @default {100}
+   */
+  reconnectMin?: number;
+  /**
+   * The longest pause between attempts to reconnect, ms.
+   *
+   * @default {5_000}
+   */
+  reconnectMax?: number;
+  /** Interceptors around every request this mesh makes. */
+  interceptors?: readonly Interceptor[];
+}
+
+/**
+ * Options of one request.
+ *
+ * @example A traced request with a short ttl
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { RequestOptions } from "@seed/rpc/amqp";
+ * const options: RequestOptions = { ttl: 1_000, traceId: "t-1", context: { user: "u1" } };
+ * assertEquals(options.ttl, 1_000);
+ * ```
+ */
+export interface RequestOptions {
+  /**
+   * Fail with `CallTimeout` after this long, ms; 0 waits forever.
+   *
+   * @default {the ttl when given, else the mesh's `timeout`}
+   */
+  timeout?: number;
+  /** Abort the call (it fails with the signal's reason). */
+  signal?: AbortSignal;
+  /**
+   * How long the request may wait in the service's queue before the broker
+   * drops it (dead-letters it), ms.
+   *
+   * @default {the timeout, or 3_600_000 without one}
+   */
+  ttl?: number;
+  /** The context the service's handler sees (`ctx.meta.context`); nuropb's `context`. */
+  context?: Record<string, unknown>;
+  /** A trace id carried in the headers and the payload. */
+  traceId?: string;
+  /**
+   * Encrypt the request end to end with the service's public key (fetched
+   * with `describe` once, then kept).
+   *
+   * @default {false}
+   */
+  encrypted?: boolean;
+}
+
+/**
+ * Options of one command (no reply).
+ *
+ * @example A command
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { CommandOptions } from "@seed/rpc/amqp";
+ * const options: CommandOptions = { ttl: 60_000 };
+ * assertEquals(options.encrypted, undefined);
+ * ```
+ */
+export type CommandOptions = Omit<RequestOptions, "timeout" | "signal">;
+
+/**
+ * Options of one event.
+ *
+ * @example An event's options
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { PublishOptions } from "@seed/rpc/amqp";
+ * const options: PublishOptions = { traceId: "t" };
+ * assertEquals(options.traceId, "t");
+ * ```
+ */
+export interface PublishOptions {
+  /** The publisher's context. */
+  context?: Record<string, unknown>;
+  /** A trace id. */
+  traceId?: string;
+}
+
+/**
+ * What an event handler is told besides the event.
+ *
+ * @example An event's context
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { EventContext } from "@seed/rpc/amqp";
+ * const ctx: EventContext = { topic: "orders.created", target: null, context: {}, traceId: undefined };
+ * assertEquals(ctx.topic, "orders.created");
+ * ```
+ */
+export interface EventContext {
+  /** The topic it was published under. */
+  topic: string;
+  /** nuropb's `target` (always `null` from nuropb 0.1.8). */
+  target: unknown;
+  /** The publisher's context. */
+  context: unknown;
+  /** The trace id, when there is one. */
+  traceId: string | undefined;
+}
+
+/**
+ * Handles one event.
+ *
+ * @example An event handler
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { EventHandler } from "@seed/rpc/amqp";
+ * const seen: unknown[] = [];
+ * const handler: EventHandler = (event) => void seen.push(event);
+ * handler({ id: 1 }, { topic: "a", target: null, context: {}, traceId: undefined });
+ * assertEquals(seen, [{ id: 1 }]);
+ * ```
+ */
+export type EventHandler = (event: unknown, ctx: EventContext) => unknown;
+
+/**
+ * Turns the token in a caller's context into claims, or throws (or returns
+ * `undefined`) to refuse the call with `NuropbAuthorizationError`.
+ *
+ * @example Accept one bearer token
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { Authorize } from "@seed/rpc/amqp";
+ * const authorize: Authorize = (token) => token === "Bearer s3cret" ? { user: "u1" } : undefined;
+ * assertEquals(authorize("Bearer s3cret", {} as never), { user: "u1" });
+ * ```
+ */
+export type Authorize = (token: string | undefined, ctx: CallContext) => unknown;
+
+/**
+ * Options for {@linkcode Mesh.serve}.
+ *
+ * @example A service with events and a description
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ServeOptions } from "@seed/rpc/amqp";
+ * const options: ServeOptions = {
+ *   prefetch: 32,
+ *   events: { "orders.#": () => {} },
+ *   description: "Order book",
+ *   version: "1.2.0",
+ * };
+ * assertEquals(options.prefetch, 32);
+ * ```
+ */
+export interface ServeOptions {
+  /**
+   * Deliveries this instance handles at once (AMQP prefetch).
+   *
+   * @default {16}
+   */
+  prefetch?: number;
+  /** Event handlers by topic pattern, bound to the service queue (each event reaches one instance). */
+  events?: Readonly<Record<string, EventHandler>>;
+  /** A contract (from `@seed/rpc/contract`) whose schemas describe the methods. */
+  contract?: { readonly incoming: DescribableSpecs; readonly name?: string };
+  /** What the service does (in its description). */
+  description?: string;
+  /**
+   * The service's version (in its description).
+   *
+   * @default {""}
+   */
+  version?: string;
+  /** Turns a caller's context token into claims on `ctx.meta.claims`; see {@linkcode Authorize}. */
+  authorize?: Authorize;
+  /**
+   * The key in the caller's context that holds the token.
+   *
+   * @default {"Authorization"}
+   */
+  tokenKey?: string;
+  /** The service's key pair: with it, encrypted requests are accepted and its public key is described. */
+  keys?: NuropbKeyPair;
+  /** Methods that refuse plain (unencrypted) calls. */
+  encryptedMethods?: readonly string[];
+  /**
+   * Answers remembered, so that a request delivered again is answered
+   * without running its handler again.
+   *
+   * @default {10_000}
+   */
+  rememberAnswers?: number;
+  /** Interceptors around every call the service handles. */
+  interceptors?: readonly Interceptor[];
+  /**
+   * Record handler latency in `stats()`.
+   *
+   * @default {false}
+   */
+  latency?: boolean;
+}
+
+/**
+ * Counters of a mesh, for monitoring and tests.
+ *
+ * @example Read a mesh's counters
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { MeshStats } from "@seed/rpc/amqp";
+ * const stats: MeshStats = {
+ *   reconnects: 0,
+ *   pendingCalls: 0,
+ *   lateReplies: 0,
+ *   duplicateReplies: 0,
+ *   unknownReplies: 0,
+ *   republished: 0,
+ *   keysHeld: 0,
+ *   services: {},
+ * };
+ * assertEquals(stats.reconnects, 0);
+ * ```
+ */
+export interface MeshStats {
+  /** Times the connection was made again after it was lost. */
+  reconnects: number;
+  /** Requests waiting for their reply. */
+  pendingCalls: number;
+  /** Replies to calls that had already timed out or been aborted (dropped). */
+  lateReplies: number;
+  /** Second replies to a call already answered (dropped; nuropb sends two per failure). */
+  duplicateReplies: number;
+  /** Replies to calls this mesh never made (dropped). */
+  unknownReplies: number;
+  /** Requests published again after a lost connection. */
+  republished: number;
+  /** Encryption keys held for calls in flight (requests and services). */
+  keysHeld: number;
+  /** Per service served. */
+  services: Record<string, ServiceStats>;
+}
+
+/**
+ * Counters of one served service.
+ *
+ * @example A service's counters
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ServiceStats } from "@seed/rpc/amqp";
+ * const stats: ServiceStats = { deadLettered: 1, answeredFromMemory: 0, handled: 10, running: 0 };
+ * assertEquals(stats.deadLettered, 1);
+ * ```
+ */
+export interface ServiceStats {
+  /** Deliveries dead-lettered because they could not be read (each logged). */
+  deadLettered: number;
+  /** Copies of a request answered again without running the handler. */
+  answeredFromMemory: number;
+  /** Messages received. */
+  handled: number;
+  /** Handlers running now. */
+  running: number;
+}
+
+/**
+ * One service served by a mesh.
+ *
+ * @example Stop serving
+ * ```ts ignore
+ * import { connectMesh } from "@seed/rpc/amqp";
+ * const mesh = await connectMesh("amqp://guest:guest@127.0.0.1:5672/%2F");
+ * const service = await mesh.serve("calc", { add: ({ a, b }) => a + b });
+ * await service.close();
+ * await mesh.close();
+ * ```
+ */
+export class MeshService {
+  /** The service's name. */
+  readonly name: string;
+  /** The peer that dispatches its calls. */
+  readonly peer: Peer;
+  #channel: ServiceChannel;
+  #connection: BrokerConnection;
+
+  /** Made by {@linkcode Mesh.serve}. */
+  constructor(name: string, peer: Peer, channel: ServiceChannel, connection: BrokerConnection) {
+    this.name = name;
+    this.peer = peer;
+    this.#channel = channel;
+    this.#connection = connection;
+  }
+
+  /** Binds one more event pattern to the service queue. */
+  bind(pattern: string): Promise<void> {
+    return this.#channel.bind(pattern);
+  }
+
+  /** Its counters. */
+  stats(): ServiceStats {
+    const peer: PeerStats = this.peer.stats();
+    return {
+      deadLettered: this.#channel.deadLettered,
+      answeredFromMemory: this.#channel.answeredFromMemory,
+      handled: peer.messagesReceived,
+      running: peer.runningHandlers,
+    };
+  }
+
+  /** Encryption keys held for requests being handled. */
+  get keysHeld(): number {
+    return this.#channel.keysHeld;
+  }
+
+  /**
+   * Stops consuming: deliveries not yet handled go back to the queue for
+   * other instances; handlers running are waited for up to `timeout` ms.
+   */
+  async close(timeout = 5_000): Promise<void> {
+    this.#connection.remove(this.#channel);
+    await this.peer.drain(timeout);
+    await this.peer.close();
+  }
+}
+
+/**
+ * A subscription to events (see {@linkcode Mesh.subscribe}).
+ *
+ * @example Unsubscribe
+ * ```ts ignore
+ * import { connectMesh } from "@seed/rpc/amqp";
+ * const mesh = await connectMesh("amqp://guest:guest@127.0.0.1:5672/%2F");
+ * const subscription = await mesh.subscribe("orders.#", () => {});
+ * subscription.cancel();
+ * await mesh.close();
+ * ```
+ */
+export interface Subscription {
+  /** The topic pattern. */
+  readonly pattern: string;
+  /** Stops calling the handler (the binding stays until the mesh closes). */
+  cancel(): void;
+}
+
+function eventRouter(
+  routes: Array<[string, EventHandler]>,
+): Handler {
+  return async (
+    params: { topic: string; event: unknown; target: unknown; context: unknown },
+    ctx,
+  ) => {
+    const event: EventContext = {
+      topic: params.topic,
+      target: params.target,
+      context: params.context,
+      traceId: ctx.meta.traceId,
+    };
+    for (const [pattern, handler] of routes) {
+      if (topicMatches(pattern, params.topic)) await handler(params.event, event);
+    }
+  };
+}
+
+/**
+ * A connection to a nuropb mesh (a RabbitMQ vhost) for calling, serving,
+ * publishing and subscribing. Made by {@linkcode connectMesh}.
+ *
+ * @example Call a service
+ * ```ts ignore
+ * import { assertEquals } from "@std/assert";
+ * import { connectMesh } from "@seed/rpc/amqp";
+ * const mesh = await connectMesh("amqp://guest:guest@127.0.0.1:5672/%2F");
+ * assertEquals(await mesh.request("calc", "add", { a: 1, b: 2 }), 3);
+ * await mesh.close();
+ * ```
+ */
+export class Mesh {
+  /** This instance's id (in its response queue's name). */
+  readonly instanceId: string;
+  /** The vhost: nuropb's mesh name. */
+  readonly vhost: string;
+  /** Where replies to this mesh's requests go. */
+  readonly responseQueue: string;
+  #connection: BrokerConnection;
+  #caller: CallerChannel;
+  #peer: Peer;
+  #logger: Logger;
+  #timeout: number;
+  #services = new Map<string, MeshService>();
+  #descriptions = new Map<string, Promise<ServiceDescription>>();
+  #publicKeys = new Map<string, Promise<CryptoKey>>();
+  #subscriber: ServiceChannel | undefined;
+  #subscriberPeer: Peer | undefined;
+  #routes: Array<[string, EventHandler]> = [];
+  #closing: Promise<void> | undefined;
+
+  /** Prefer {@linkcode connectMesh}. */
+  constructor(connection: BrokerConnection, options: MeshOptions = {}) {
+    this.#connection = connection;
+    this.vhost = connection.vhost;
+    this.instanceId = options.instanceId ?? uuidHex();
+    this.#logger = options.logger ?? consoleLogger;
+    this.#timeout = options.timeout ?? 30_000;
+    this.responseQueue = responseQueueName(options.name ?? `${this.vhost}-client`, this.instanceId);
+    this.#caller = new CallerChannel(connection, this.responseQueue, this.#logger, "nuropb caller");
+    this.#peer = new Peer(this.#caller, {
+      name: "nuropb caller",
+      ids: uuidHex,
+      timeout: 0,
+      logger: this.#logger,
+      interceptors: options.interceptors,
+      maxPendingCalls: Infinity,
+    });
+  }
+
+  /** @internal Attaches the caller once the connection is up. */
+  async start(): Promise<void> {
+    await this.#connection.add(this.#caller);
+  }
+
+  /** Whether the broker connection is up now. */
+  get connected(): boolean {
+    return this.#connection.connected;
+  }
+
+  /**
+   * Serves `handlers` as the service `name`. Resolves once its queue is
+   * declared and consumed; rejects when the broker refuses (e.g. a queue of
+   * that name declared with other arguments: 406).
+   *
+   * Handlers get nuropb's `params` object and a context whose `meta` holds
+   * the caller's `context`, `traceId` and, with `authorize`, `claims`.
+   * `nuropb_describe` is answered from the handlers (and `contract`).
+   */
+  async serve(
+    name: string,
+    handlers: Readonly<Record<string, Handler>>,
+    options: ServeOptions = {},
+  ): Promise<MeshService> {
+    if (this.#services.has(name)) throw new TypeError(`This mesh already serves '${name}'`);
+    const keys = options.keys;
+    const publicKey = keys === undefined ? null : await keys.publicKeyPem();
+    const methods = Object.keys(handlers);
+    const description = describeService(name, methods, {
+      specs: options.contract?.incoming,
+      description: options.description,
+      version: options.version,
+      encryptedMethods: options.encryptedMethods,
+      publicKey,
+    });
+    const events = Object.entries(options.events ?? {});
+    const channel = new ServiceChannel(this.#connection, {
+      service: name,
+      prefetch: options.prefetch ?? 16,
+      eventBindings: events.map(([pattern]) => pattern),
+      keys,
+      logger: this.#logger,
+      rememberAnswers: options.rememberAnswers ?? 10_000,
+    });
+    const interceptors = [...(options.interceptors ?? [])];
+    const guard = accessGuard(options);
+    if (guard !== undefined) interceptors.unshift(guard);
+    const peer = new Peer(channel, {
+      name: `nuropb service ${name}`,
+      handlers: {
+        ...handlers,
+        [DESCRIBE_METHOD]: () => description,
+        [EVENT_METHOD]: eventRouter(events),
+      },
+      logger: this.#logger,
+      interceptors,
+      latency: options.latency,
+      timeout: 0,
+    });
+    try {
+      await this.#connection.add(channel);
+    } catch (error) {
+      await peer.close();
+      throw error;
+    }
+    const service = new MeshService(name, peer, channel, this.#connection);
+    this.#services.set(name, service);
+    peer.closed.then(() => {
+      if (this.#services.get(name) === service) this.#services.delete(name);
+    });
+    return service;
+  }
+
+  /**
+   * Calls `method` of `service` and resolves with its result. Rejects with
+   * `RemoteError` (its `data` is nuropb's `{error, description}`),
+   * `NotDelivered` when no queue takes the request (no such service: the
+   * broker returns it at once), `CallTimeout`, or the signal's reason.
+   */
+  async request<T = unknown>(
+    service: string,
+    method: string,
+    params: Record<string, unknown> = {},
+    options: RequestOptions = {},
+  ): Promise<T> {
+    const timeout = options.timeout ?? options.ttl ?? this.#timeout;
+    const meta: OutgoingMeta & Meta = {
+      context: options.context ?? {},
+      ttl: options.ttl ?? (timeout > 0 ? timeout : 3_600_000),
+    };
+    if (options.traceId !== undefined) meta.traceId = options.traceId;
+    if (options.encrypted) meta.sealFor = await this.#publicKeyOf(service);
+    return await this.#peer.call(method, params, {
+      to: service,
+      timeout,
+      signal: options.signal,
+      meta,
+    }) as T;
+  }
+
+  /**
+   * Sends `method` of `service` as a command: no reply. Resolves once the
+   * broker has the command in the service's queue (publisher confirms);
+   * rejects with `NotDelivered` when no queue takes it.
+   */
+  async command(
+    service: string,
+    method: string,
+    params: Record<string, unknown> = {},
+    options: CommandOptions = {},
+  ): Promise<void> {
+    const meta: OutgoingMeta & Meta = {
+      context: options.context ?? {},
+      ttl: options.ttl ?? 3_600_000,
+    };
+    if (options.traceId !== undefined) meta.traceId = options.traceId;
+    if (options.encrypted) meta.sealFor = await this.#publicKeyOf(service);
+    await this.#peer.notify(method, params, { to: service, meta });
+  }
+
+  /** Publishes an event under `topic`; resolves once the broker confirms it. */
+  publish(topic: string, event: unknown, options: PublishOptions = {}): Promise<void> {
+    return this.#caller.publishEvent(topic, event, options.context ?? {}, options.traceId ?? null);
+  }
+
+  /**
+   * Calls `handler` for every event whose topic matches `pattern`, through
+   * this mesh's own queue (every subscribing mesh gets every event; for one
+   * instance of a service to get each, use `ServeOptions.events`).
+   */
+  async subscribe(pattern: string, handler: EventHandler): Promise<Subscription> {
+    const route: [string, EventHandler] = [pattern, handler];
+    this.#routes.push(route);
+    if (this.#subscriber === undefined) {
+      const channel = new ServiceChannel(this.#connection, {
+        service: `${this.responseQueue} events`,
+        private: true,
+        prefetch: 16,
+        eventBindings: [pattern],
+        keys: undefined,
+        logger: this.#logger,
+        rememberAnswers: 0,
+      });
+      this.#subscriber = channel;
+      this.#subscriberPeer = new Peer(channel, {
+        name: "nuropb subscriber",
+        handlers: { [EVENT_METHOD]: eventRouter(this.#routes) },
+        logger: this.#logger,
+        timeout: 0,
+      });
+      await this.#connection.add(channel);
+    } else {
+      await this.#subscriber.bind(pattern);
+    }
+    return {
+      pattern,
+      cancel: () => {
+        const index = this.#routes.indexOf(route);
+        if (index >= 0) this.#routes.splice(index, 1);
+      },
+    };
+  }
+
+  /**
+   * Asks `service` for its description (`nuropb_describe`, ttl 60 s) and
+   * keeps it: its public key encrypts later requests with `encrypted: true`.
+   */
+  describe(
+    service: string,
+    options: { timeout?: number; refresh?: boolean } = {},
+  ): Promise<ServiceDescription> {
+    let described = options.refresh ? undefined : this.#descriptions.get(service);
+    if (described === undefined) {
+      described = this.request<ServiceDescription>(service, DESCRIBE_METHOD, {}, {
+        ttl: 60_000,
+        timeout: options.timeout ?? 60_000,
+        traceId: uuidHex(),
+      });
+      this.#descriptions.set(service, described);
+      described.catch(() => this.#descriptions.delete(service));
+    }
+    return described;
+  }
+
+  #publicKeyOf(service: string): Promise<CryptoKey> {
+    let key = this.#publicKeys.get(service);
+    if (key === undefined) {
+      key = this.describe(service).then((described) => {
+        if (typeof described?.public_key !== "string") {
+          throw new TypeError(
+            `Service '${service}' has no public key: it cannot take encrypted calls`,
+          );
+        }
+        return importNuropbPublicKey(described.public_key);
+      });
+      this.#publicKeys.set(service, key);
+      key.catch(() => this.#publicKeys.delete(service));
+    }
+    return key;
+  }
+
+  /** The mesh's counters. */
+  stats(): MeshStats {
+    const peer = this.#peer.stats();
+    const services: Record<string, ServiceStats> = {};
+    let keysHeld = this.#caller.keysHeld;
+    for (const [name, service] of this.#services) {
+      services[name] = service.stats();
+      keysHeld += service.keysHeld;
+    }
+    return {
+      reconnects: this.#connection.reconnects,
+      pendingCalls: peer.pendingCalls,
+      lateReplies: peer.lateReplies,
+      duplicateReplies: this.#caller.duplicateReplies,
+      unknownReplies: peer.unknownReplies,
+      republished: this.#caller.republished,
+      keysHeld,
+      services,
+    };
+  }
+
+  /**
+   * Stops every service (running handlers are waited for up to `timeout`
+   * ms), fails calls still waiting with `ConnectionClosed`, and closes the
+   * connection.
+   */
+  close(timeout = 5_000): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#services.values()].map((service) => service.close(timeout)));
+      await this.#subscriberPeer?.close();
+      await this.#peer.close();
+      await this.#connection.close();
+    })();
+    return this.#closing;
+  }
+}
+
+/** The interceptor that enforces `authorize` and `encryptedMethods`, if any. */
+function accessGuard(options: ServeOptions): Interceptor | undefined {
+  const authorize = options.authorize;
+  const encrypted = new Set(options.encryptedMethods ?? []);
+  if (authorize === undefined && encrypted.size === 0) return undefined;
+  const tokenKey = options.tokenKey ?? "Authorization";
+  return async (call, next) => {
+    const ctx = call.context;
+    if (call.direction !== "incoming" || ctx === undefined) return await next();
+    if (call.method === DESCRIBE_METHOD || call.method === EVENT_METHOD) return await next();
+    const meta = ctx.meta as NuropbMeta;
+    if (encrypted.has(call.method) && !meta.encrypted) {
+      throw new RpcError(-32602, `${call.method} requires an encrypted call`, {
+        error: "NuropbValidationError",
+      });
+    }
+    if (authorize !== undefined) {
+      const context = meta.context as Record<string, unknown> | undefined;
+      const token = context?.[tokenKey];
+      let claims: unknown;
+      try {
+        claims = await authorize(typeof token === "string" ? token : undefined, ctx);
+      } catch (error) {
+        throw new RpcError(
+          AUTHORIZATION_FAILED,
+          error instanceof Error ? error.message : String(error),
+        );
+      }
+      if (claims === undefined || claims === null) {
+        throw new RpcError(AUTHORIZATION_FAILED, "Unauthorized");
+      }
+      meta.claims = claims;
+    }
+    return await next();
+  };
+}
+
+/**
+ * Connects to the mesh at `url` (`amqp://user:password@host:port/vhost`;
+ * the vhost is nuropb's mesh name) and declares the mesh's exchanges and this
+ * instance's response queue. Rejects when the broker cannot be reached or
+ * refuses; after that, lost connections are made again by themselves.
+ *
+ * @example Connect and describe a service
+ * ```ts ignore
+ * import { assertEquals } from "@std/assert";
+ * import { connectMesh } from "@seed/rpc/amqp";
+ * const mesh = await connectMesh("amqp://guest:guest@127.0.0.1:5672/seeds");
+ * const described = await mesh.describe("calc");
+ * assertEquals(described.service_name, "calc");
+ * await mesh.close();
+ * ```
+ */
+export async function connectMesh(url: string, options: MeshOptions = {}): Promise<Mesh> {
+  const connection = new BrokerConnection(url, {
+    logger: options.logger ?? consoleLogger,
+    name: "nuropb mesh",
+    reconnectMin: options.reconnectMin ?? 100,
+    reconnectMax: options.reconnectMax ?? 5_000,
+  });
+  const mesh = new Mesh(connection, options);
+  try {
+    await connection.start();
+    await mesh.start();
+  } catch (error) {
+    await mesh.close();
+    throw error;
+  }
+  return mesh;
+}

@@ -1,0 +1,374 @@
+// The caller's side of the mesh, as a Channel for a Peer: requests and
+// commands go out to the rpc exchange (mandatory, with publisher confirms),
+// replies come back on our own response queue.
+//
+// A request is kept until its reply arrives or its caller gives up: after a
+// lost connection every unanswered request is published again (same
+// correlation id), since the broker may have lost it or its reply. Services
+// of this library answer a copy they have already answered from memory, so
+// the handler runs once; the caller takes the first reply and drops the rest
+// (counted as duplicates).
+
+import type { Channel, Delivery } from "../../protocol/channel.ts";
+import { type CloseReason, toCloseReason } from "../../protocol/close.ts";
+import { ConnectionClosed, NotDelivered } from "../../protocol/errors.ts";
+import type { Logger } from "../../protocol/logger.ts";
+import type { Message } from "../../protocol/message.ts";
+import { FrameQueue } from "../../protocol/_frame_queue.ts";
+import {
+  decodeNuropb,
+  encodeNuropbEvent,
+  encodeNuropbRequest,
+  EVENTS_EXCHANGE,
+  type NuropbProperties,
+  type NuropbWire,
+  RPC_EXCHANGE,
+  uuidHex,
+} from "../../protocol/dialects/nuropb.ts";
+import { openNuropbBody, sealNuropbBody } from "../../protocol/dialects/nuropb_encryption.ts";
+import type {
+  AMQPChannel,
+  AMQPMessage,
+  AMQPProperties,
+  Attachment,
+  BrokerConnection,
+} from "./_connection.ts";
+import { declareMeshExchanges } from "./_topology.ts";
+
+/** What a request or command carries besides its method and params (in `meta`). */
+export interface OutgoingMeta {
+  context?: unknown;
+  traceId?: string;
+  ttl?: number;
+  /** The service's public key: seal the body for it. */
+  sealFor?: CryptoKey;
+}
+
+interface Outbound {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly mandatory: boolean;
+  readonly persistent: boolean;
+  readonly properties: NuropbProperties;
+  body: string;
+  /** When the ttl runs out (ms since epoch), or Infinity. */
+  readonly expires: number;
+  /** Kept until the reply arrives (requests), or only until confirmed. */
+  readonly awaitsReply: boolean;
+  /** The Fernet key of an encrypted request: its reply is opened with it. */
+  key: string | undefined;
+  readonly confirmed: PromiseWithResolvers<void>;
+  settled: boolean;
+}
+
+const DECODER = new TextDecoder();
+const REMEMBERED_ANSWERS = 4096;
+
+export class CallerChannel implements Channel, Attachment {
+  readonly responseQueue: string;
+  readonly remote: string;
+  #connection: BrokerConnection;
+  #logger: Logger;
+  #name: string;
+  #channel: AMQPChannel | undefined;
+  #generation = 0;
+  #outbound = new Map<string, Outbound>();
+  /** Correlation ids answered lately: a second reply to one is a duplicate. */
+  #answered = new Set<string>();
+  #inbox = new FrameQueue<Delivery>(Infinity);
+  #reason: CloseReason | undefined;
+  #closed = Promise.withResolvers<void>();
+  duplicateReplies = 0;
+  republished = 0;
+  undecodableReplies = 0;
+
+  constructor(connection: BrokerConnection, responseQueue: string, logger: Logger, name: string) {
+    this.#connection = connection;
+    this.responseQueue = responseQueue;
+    this.remote = responseQueue;
+    this.#logger = logger;
+    this.#name = name;
+  }
+
+  get incoming(): AsyncIterable<Delivery> {
+    return this.#inbox;
+  }
+
+  take(): Delivery | undefined {
+    return this.#inbox.take();
+  }
+
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  get closeReason(): CloseReason | undefined {
+    return this.#reason;
+  }
+
+  /** Calls waiting for their reply (or, for commands, their confirm). */
+  get pending(): number {
+    return this.#outbound.size;
+  }
+
+  /** Encryption keys held for calls in flight (for tests: none after a call ends). */
+  get keysHeld(): number {
+    let held = 0;
+    for (const outbound of this.#outbound.values()) if (outbound.key !== undefined) held++;
+    return held;
+  }
+
+  async attach(connection: BrokerConnection, generation: number): Promise<void> {
+    const channel = await connection.channel();
+    await declareMeshExchanges(channel);
+    await channel.queueDeclare(this.responseQueue, {
+      durable: false,
+      autoDelete: true,
+      exclusive: false,
+    });
+    await channel.confirmSelect();
+    channel.onReturn = (message: AMQPMessage) => this.#returned(message);
+    await channel.basicConsume(
+      this.responseQueue,
+      { noAck: true, exclusive: true },
+      (message: AMQPMessage) => this.#reply(message),
+    );
+    this.#channel = channel;
+    this.#generation = generation;
+    // Everything not yet answered goes out again: the broker may have lost it.
+    const now = Date.now();
+    for (const [id, outbound] of this.#outbound) {
+      if (outbound.expires <= now) continue;
+      if (generation > 1 || outbound.settled) this.republished++;
+      this.#publish(id, outbound, channel, now);
+    }
+  }
+
+  detach(_generation: number): void {
+    this.#channel = undefined;
+  }
+
+  send(message: Message, to?: string): Promise<void> {
+    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    switch (message.kind) {
+      case "request":
+      case "notification": {
+        if (to === undefined) {
+          return Promise.reject(new TypeError("A mesh call needs a service (to)"));
+        }
+        const meta = (message.meta ?? {}) as OutgoingMeta;
+        const request = message.kind === "request";
+        const correlationId = request ? String(message.id) : uuidHex();
+        const wire = encodeNuropbRequest({
+          type: request ? "request" : "command",
+          service: to,
+          method: message.method,
+          params: message.params ?? {},
+          correlationId,
+          context: meta.context ?? {},
+          traceId: meta.traceId ?? null,
+          replyTo: this.responseQueue,
+          ttl: meta.ttl,
+        });
+        return this.#enqueue(correlationId, RPC_EXCHANGE, to, wire, {
+          mandatory: true,
+          persistent: !request,
+          awaitsReply: request,
+          ttl: meta.ttl ?? 3_600_000,
+          sealFor: meta.sealFor,
+        });
+      }
+      case "cancel": {
+        // The caller gave up (timeout, abort): nothing to resend, no key to keep.
+        this.#outbound.delete(String(message.id));
+        return Promise.resolve();
+      }
+      default:
+        return Promise.reject(
+          new TypeError(`A mesh caller does not send ${message.kind} messages`),
+        );
+    }
+  }
+
+  /** Publishes an event to the events exchange (confirmed, persistent). */
+  publishEvent(
+    topic: string,
+    event: unknown,
+    context: unknown,
+    traceId: string | null,
+  ): Promise<void> {
+    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    const correlationId = uuidHex();
+    const wire = encodeNuropbEvent({ topic, event, correlationId, context, traceId });
+    return this.#enqueue(correlationId, EVENTS_EXCHANGE, topic, wire, {
+      mandatory: false,
+      persistent: true,
+      awaitsReply: false,
+      ttl: Infinity,
+      sealFor: undefined,
+    });
+  }
+
+  async #enqueue(
+    correlationId: string,
+    exchange: string,
+    routingKey: string,
+    wire: NuropbWire,
+    how: {
+      mandatory: boolean;
+      persistent: boolean;
+      awaitsReply: boolean;
+      ttl: number;
+      sealFor: CryptoKey | undefined;
+    },
+  ): Promise<void> {
+    let body = wire.body;
+    let key: string | undefined;
+    if (how.sealFor !== undefined) {
+      const sealed = await sealNuropbBody(body, how.sealFor);
+      body = sealed.body;
+      key = sealed.key;
+      (wire.properties.headers as Record<string, unknown>).encrypted = "yes";
+    }
+    const outbound: Outbound = {
+      exchange,
+      routingKey,
+      mandatory: how.mandatory,
+      persistent: how.persistent,
+      properties: wire.properties,
+      body,
+      expires: Date.now() + how.ttl,
+      awaitsReply: how.awaitsReply,
+      key,
+      confirmed: Promise.withResolvers<void>(),
+      settled: false,
+    };
+    this.#outbound.set(correlationId, outbound);
+    const channel = this.#channel;
+    if (channel !== undefined) this.#publish(correlationId, outbound, channel, Date.now());
+    // Otherwise it goes out when the connection is back (attach).
+    return await outbound.confirmed.promise;
+  }
+
+  #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
+    const properties = outbound.properties;
+    if (properties.expiration !== undefined && outbound.expires !== Infinity) {
+      properties.expiration = String(Math.max(1, outbound.expires - now));
+    }
+    const sent = channel.basicPublish(
+      outbound.exchange,
+      outbound.routingKey,
+      outbound.body,
+      (outbound.persistent ? { ...properties, deliveryMode: 2 } : properties) as AMQPProperties,
+      outbound.mandatory,
+    ) as Promise<unknown>;
+    sent.then(
+      () => {
+        if (outbound.settled) return;
+        outbound.settled = true;
+        outbound.confirmed.resolve();
+        if (!outbound.awaitsReply && this.#outbound.get(id) === outbound) this.#outbound.delete(id);
+      },
+      (error: unknown) => {
+        // The channel closed before the broker confirmed: it goes out again
+        // on the next connection, unless the broker refused it outright.
+        if (String(error).includes("Message rejected") && !outbound.settled) {
+          outbound.settled = true;
+          this.#outbound.delete(id);
+          outbound.confirmed.reject(new NotDelivered(outbound.routingKey, "the broker refused it"));
+        }
+      },
+    );
+  }
+
+  /** basic.return: a mandatory request or command no queue took. */
+  #returned(message: AMQPMessage): void {
+    const id = message.properties.correlationId;
+    const outbound = id === undefined ? undefined : this.#outbound.get(id);
+    if (outbound === undefined || outbound.settled) return;
+    outbound.settled = true;
+    this.#outbound.delete(id!);
+    outbound.confirmed.reject(
+      new NotDelivered(
+        outbound.routingKey,
+        `Service ${outbound.routingKey} not available (${message.replyText ?? "NO_ROUTE"})`,
+      ),
+    );
+  }
+
+  #reply(message: AMQPMessage): void {
+    const id = message.properties.correlationId ?? "";
+    const outbound = this.#outbound.get(id);
+    if (outbound === undefined && this.#answered.has(id)) {
+      this.duplicateReplies++;
+      this.#logger.debug(`${this.#name}: dropped a second reply to ${id}`);
+      return;
+    }
+    const body = message.body === null ? "" : DECODER.decode(message.body);
+    const properties = message.properties as NuropbProperties;
+    if (properties.headers?.encrypted === "yes") {
+      const key = outbound?.key;
+      if (key === undefined) {
+        this.undecodableReplies++;
+        this.#logger.warn(`${this.#name}: an encrypted reply to ${id}, and no key for it`);
+        return;
+      }
+      openNuropbBody(body, { key }).then(
+        (opened) => this.#deliver(id, opened.body, properties),
+        (error) => {
+          this.undecodableReplies++;
+          this.#logger.warn(`${this.#name}: could not decrypt the reply to ${id}`, error);
+        },
+      );
+      return;
+    }
+    this.#deliver(id, body, properties);
+  }
+
+  #deliver(id: string, body: string, properties: NuropbProperties): void {
+    const decoded = decodeNuropb(body, properties);
+    if (decoded.kind !== "result" && decoded.kind !== "error") {
+      this.undecodableReplies++;
+      this.#logger.warn(
+        `${this.#name}: dropped a reply that is not a nuropb response: ${
+          decoded.kind === "poison" ? decoded.reason : decoded.kind
+        }`,
+      );
+      return;
+    }
+    const outbound = this.#outbound.get(id);
+    if (outbound !== undefined) {
+      this.#outbound.delete(id);
+      outbound.key = undefined;
+      if (!outbound.settled) {
+        outbound.settled = true;
+        outbound.confirmed.resolve();
+      }
+      this.#answered.add(id);
+      if (this.#answered.size > REMEMBERED_ANSWERS) {
+        this.#answered.delete(this.#answered.values().next().value!);
+      }
+    } else if (this.#answered.has(id)) {
+      this.duplicateReplies++;
+      return;
+    }
+    this.#inbox.push({ message: decoded });
+  }
+
+  close(reason?: string | CloseReason): Promise<void> {
+    if (this.#reason === undefined) {
+      this.#reason = toCloseReason(reason);
+      for (const outbound of this.#outbound.values()) {
+        outbound.key = undefined;
+        if (!outbound.settled) outbound.confirmed.reject(new ConnectionClosed(this.#reason));
+      }
+      this.#outbound.clear();
+      this.#inbox.end(this.#reason, true);
+      this.#closed.resolve();
+      this.#connection.remove(this);
+      this.#channel?.close().catch(() => {});
+      this.#channel = undefined;
+    }
+    return this.#closed.promise;
+  }
+}

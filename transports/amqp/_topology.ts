@@ -1,0 +1,60 @@
+// nuropb's broker objects, declared with exactly nuropb 0.1.8's arguments:
+// declaring an existing exchange or queue with other arguments makes the
+// broker close the channel (406 PRECONDITION_FAILED).
+
+import {
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  EVENTS_EXCHANGE,
+  RPC_EXCHANGE,
+  serviceQueueName,
+} from "../../protocol/dialects/nuropb.ts";
+import type { AMQPChannel } from "./_connection.ts";
+
+/** The exchanges and the dead-letter queue every part of a mesh relies on. */
+export async function declareMeshExchanges(channel: AMQPChannel): Promise<void> {
+  await channel.exchangeDeclare(DEAD_LETTER_EXCHANGE, "fanout", { durable: true });
+  await channel.queueDeclare(DEAD_LETTER_QUEUE, {
+    durable: false,
+    autoDelete: false,
+    exclusive: false,
+  });
+  await channel.queueBind(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE);
+  await channel.exchangeDeclare(EVENTS_EXCHANGE, "topic", { durable: true });
+  await channel.exchangeDeclare(RPC_EXCHANGE, "direct", { durable: true });
+}
+
+/**
+ * A service's queue: durable, dead-lettering to the DL exchange, bound to the
+ * rpc exchange under the service's name and to the events exchange under
+ * each topic pattern. Returns the queue's name.
+ */
+export async function declareServiceQueue(
+  channel: AMQPChannel,
+  service: string,
+  eventBindings: readonly string[],
+): Promise<string> {
+  const queue = serviceQueueName(service);
+  await channel.queueDeclare(
+    queue,
+    { durable: true, autoDelete: false, exclusive: false },
+    { "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE },
+  );
+  await channel.queueBind(queue, RPC_EXCHANGE, service);
+  for (const pattern of eventBindings) await channel.queueBind(queue, EVENTS_EXCHANGE, pattern);
+  return queue;
+}
+
+/** A subscriber's own queue: server-named, exclusive, gone with the connection. */
+export async function declarePrivateEventQueue(
+  channel: AMQPChannel,
+  eventBindings: readonly string[],
+): Promise<string> {
+  const { name } = await channel.queueDeclare("", {
+    durable: false,
+    autoDelete: true,
+    exclusive: true,
+  });
+  for (const pattern of eventBindings) await channel.queueBind(name, EVENTS_EXCHANGE, pattern);
+  return name;
+}
