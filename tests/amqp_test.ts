@@ -5,7 +5,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_as
 import { amqpTest, freshMesh, stopBrokerAfterAll } from "./_amqp.ts";
 import { deferred, recordingLogger } from "./_helpers.ts";
 import { CallTimeout, ConnectionClosed, type Handler, NotDelivered, RemoteError } from "../mod.ts";
-import { connectMesh } from "../transports/amqp.ts";
+import { connectMesh, NuropbKeyPair } from "../transports/amqp.ts";
 
 async function pair(url: string, handlers: Record<string, Handler>) {
   const logger = recordingLogger();
@@ -250,15 +250,183 @@ amqpTest("amqp: a closed mesh fails its calls and its connection is gone", async
   assertStringIncludes(refused.message, "ACCESS_REFUSED");
 });
 
+amqpTest("amqp: Python nuropb's captured requests get one byte-exact answer each", async () => {
+  const url = await freshMesh();
+  const logger = recordingLogger();
+  const server = await connectMesh(url, { logger });
+  await server.serve("ts-svc", {
+    add: ({ a, b }) => a + b,
+    boom: () => {
+      throw new Error("kaboom");
+    },
+    log: () => {},
+  });
+  const raw = await rawPublisher(url);
+  const captured: Array<{
+    origin: string;
+    exchange: string;
+    routing_key: string;
+    properties: Record<string, unknown> & { headers: Record<string, unknown> };
+    body: string;
+  }> = JSON.parse(
+    await Deno.readTextFile(new URL("./fixtures/nuropb/python_wire.json", import.meta.url)),
+  );
+  const requests = captured.filter((c) =>
+    c.origin === "python client" && c.routing_key === "ts-svc" &&
+    c.properties.headers.nuropb_type === "request" && !c.body.includes("nuropb_describe")
+  );
+  const replyQueue = requests[0]!.properties.reply_to as string;
+  const replies = await raw.collect(replyQueue);
+  try {
+    for (const request of requests) {
+      await raw.publish(
+        request.body,
+        {
+          correlationId: request.properties.correlation_id,
+          replyTo: request.properties.reply_to,
+          expiration: request.properties.expiration,
+          headers: request.properties.headers,
+          contentType: "application/json",
+        },
+        request.exchange,
+        request.routing_key,
+      );
+    }
+    const deadline = Date.now() + 5_000;
+    while (replies.length < requests.length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a second answer would be here by now
+    assertEquals(replies.length, requests.length, "one answer per request");
+    const [add, boom, nope] = requests.map((r) => r.properties.correlation_id as string);
+    const byId = new Map(replies.map((r) => [r.correlationId, r]));
+    assertEquals(
+      byId.get(add)!.body,
+      `{"tag": "response", "result": 5, "error": null, "correlation_id": "${add}", "trace_id": "trace-add", "context": {"user": "u1", "Authorization": "Bearer x"}, "warning": null, "reply_to": "${replyQueue}"}`,
+    );
+    assertEquals(
+      byId.get(boom)!.body,
+      `{"tag": "response", "correlation_id": "${boom}", "context": {}, "trace_id": null, "result": null, "error": {"error": "NuropbException", "description": "Runtime exception calling ts-svc.boom:Error: kaboom"}, "warning": null, "reply_to": "${replyQueue}"}`,
+    );
+    assertStringIncludes(
+      byId.get(nope)!.body,
+      '"error": {"error": "NuropbHandlingError", "description": "Unknown method nope"}',
+    );
+    assertEquals(byId.get(add)!.headers, {
+      nuropb_protocol: "0.1.1",
+      nuropb_version: "0.1.8",
+      nuropb_type: "response",
+      trace_id: "trace-add",
+      encrypted: "",
+    });
+  } finally {
+    await raw.close();
+    await server.close();
+  }
+});
+
+amqpTest("amqp: encrypted calls end to end; keys are not kept after the call", async () => {
+  const url = await freshMesh();
+  const logger = recordingLogger();
+  const keys = await NuropbKeyPair.generate();
+  const server = await connectMesh(url, { logger });
+  await server.serve("vault", { secret: ({ word }) => String(word).toUpperCase() }, {
+    keys,
+    encryptedMethods: ["secret"],
+  });
+  const client = await connectMesh(url, { logger });
+  const raw = await rawPublisher(url);
+  const seen = await raw.tap("nuropb-rpc-exchange", "vault");
+  try {
+    assertEquals(
+      await client.request("vault", "secret", { word: "psst" }, { encrypted: true }),
+      "PSST",
+    );
+    const described = await client.describe("vault");
+    assertEquals(described.public_key, await keys.publicKeyPem());
+    assertEquals(described.methods.secret!.requires_encryption, true);
+    const plain = await assertRejects(
+      () => client.request("vault", "secret", { word: "x" }),
+      RemoteError,
+    );
+    assertEquals((plain.data as { error: string }).error, "NuropbValidationError");
+    const sealed = seen.find((m) => m.headers.encrypted === "yes")!;
+    assertEquals(sealed.body.includes("psst"), false);
+    assertEquals(sealed.body.split(".").length, 2);
+    assertEquals(client.stats().keysHeld, 0);
+    assertEquals(server.stats().keysHeld, 0);
+  } finally {
+    await raw.close();
+    await client.close();
+    await server.close();
+  }
+});
+
+amqpTest("amqp: authorize turns the context token into claims, or refuses", async () => {
+  const url = await freshMesh();
+  const logger = recordingLogger();
+  const server = await connectMesh(url, { logger });
+  await server.serve("guarded", { me: (_params, ctx) => ctx.meta.claims }, {
+    authorize: (token) => token === "Bearer good" ? { user: "u1" } : undefined,
+  });
+  const client = await connectMesh(url, { logger });
+  try {
+    assertEquals(
+      await client.request("guarded", "me", {}, { context: { Authorization: "Bearer good" } }),
+      { user: "u1" },
+    );
+    const refused = await assertRejects(
+      () => client.request("guarded", "me", {}, { context: { Authorization: "Bearer bad" } }),
+      RemoteError,
+    );
+    assertEquals(refused.data, { error: "NuropbAuthorizationError", description: "Unauthorized" });
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
 /** Publishes raw bytes to the rpc exchange (what a broken client would send). */
 async function rawPublisher(url: string) {
   const { AMQPClient } = await import("@cloudamqp/amqp-client");
   const client = new AMQPClient(url, undefined, null);
   const connection = await client.connect();
   const channel = await connection.channel();
+  const decoder = new TextDecoder();
   return {
-    publish: async (body: string, properties: Record<string, unknown>) => {
-      await channel.basicPublish("nuropb-rpc-exchange", "calc", body, properties as never);
+    publish: async (
+      body: string,
+      properties: Record<string, unknown>,
+      exchange = "nuropb-rpc-exchange",
+      routingKey = "calc",
+    ) => {
+      await channel.basicPublish(exchange, routingKey, body, properties as never);
+    },
+    /** Declares `queue` and collects what arrives on it. */
+    collect: async (queue: string) => {
+      const got: Array<{ correlationId?: string; body: string; headers: unknown }> = [];
+      await channel.queueDeclare(queue, { durable: false, autoDelete: true, exclusive: false });
+      await channel.basicConsume(queue, { noAck: true }, (m) => {
+        got.push({
+          correlationId: m.properties.correlationId,
+          body: decoder.decode(m.body!),
+          headers: m.properties.headers,
+        });
+      });
+      return got;
+    },
+    /** Copies of what is published to `exchange` under `key`. */
+    tap: async (exchange: string, key: string) => {
+      const got: Array<{ body: string; headers: Record<string, unknown> }> = [];
+      const { name } = await channel.queueDeclare("", { exclusive: true, autoDelete: true });
+      await channel.queueBind(name, exchange, key);
+      await channel.basicConsume(name, { noAck: true }, (m) => {
+        got.push({
+          body: decoder.decode(m.body!),
+          headers: m.properties.headers as Record<string, unknown>,
+        });
+      });
+      return got;
     },
     count: async (queue: string) =>
       (await channel.queueDeclare(queue, { passive: true })).messageCount,

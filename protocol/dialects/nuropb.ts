@@ -415,16 +415,30 @@ export interface NuropbResponseFields {
  * ```
  */
 export function encodeNuropbResponse(fields: NuropbResponseFields): NuropbWire {
-  const body = pythonJson({
-    tag: "response",
-    result: fields.result,
-    error: fields.error,
-    correlation_id: fields.correlationId,
-    trace_id: fields.traceId,
-    context: fields.context,
-    warning: null,
-    reply_to: fields.replyTo,
-  });
+  // nuropb writes an error response's keys in another order (captured).
+  const body = pythonJson(
+    fields.error === null
+      ? {
+        tag: "response",
+        result: fields.result,
+        error: null,
+        correlation_id: fields.correlationId,
+        trace_id: fields.traceId,
+        context: fields.context,
+        warning: null,
+        reply_to: fields.replyTo,
+      }
+      : {
+        tag: "response",
+        correlation_id: fields.correlationId,
+        context: fields.context,
+        trace_id: fields.traceId,
+        result: null,
+        error: fields.error,
+        warning: null,
+        reply_to: fields.replyTo,
+      },
+  );
   return {
     body,
     properties: {
