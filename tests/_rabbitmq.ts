@@ -20,8 +20,8 @@ export interface Broker {
   addVhost(name: string): Promise<void>;
   /** rabbitmqctl against this node; resolves with its output. */
   ctl(...args: string[]): Promise<string>;
-  /** Stops the node and starts it again with the same data. */
-  restart(): Promise<void>;
+  /** Stops the node (or, `hard`, kills it with SIGKILL) and starts it again with the same data. */
+  restart(hard?: boolean): Promise<void>;
   /** Stops the node and removes its files. */
   stop(): Promise<void>;
 }
@@ -201,8 +201,17 @@ export async function startBroker(): Promise<Broker | string> {
       await ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*");
     },
     ctl,
-    async restart() {
-      await halt();
+    async restart(hard = false) {
+      if (hard) {
+        const pid = Number((await Deno.readTextFile(`${dir}/rabbitmq.pid`)).trim());
+        Deno.kill(pid, "SIGKILL");
+        const deadline = Date.now() + 30_000;
+        while (await canConnect(port) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } else {
+        await halt();
+      }
       await boot();
     },
     async stop() {
