@@ -92,18 +92,25 @@ const FLAGS = {
     "idle-timeout",
     "max-connections",
     "count",
+    "service",
   ],
   boolean: ["help", "json", "pretty", "version"],
   alias: { h: "help", V: "version" },
 };
 
+/** Whether `text` is a nuropb mesh URL (its verbs are in cli/amqp.ts). */
+function isAmqpUrl(text: unknown): boolean {
+  return typeof text === "string" && /^amqps?:\/\//.test(text);
+}
+
 /** Flags each verb takes (beside --help). */
 const VERB_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  serve: ["dialect", "handlers", "cert", "key", "idle-timeout", "max-connections"],
-  call: ["dialect", "timeout", "ca", "json", "pretty"],
-  notify: ["dialect", "ca", "json"],
+  serve: ["dialect", "handlers", "cert", "key", "idle-timeout", "max-connections", "service"],
+  call: ["dialect", "timeout", "ca", "json", "pretty", "service"],
+  notify: ["dialect", "ca", "json", "service"],
   watch: ["dialect", "timeout", "ca", "json", "count"],
-  describe: ["dialect", "timeout", "ca", "json"],
+  describe: ["dialect", "timeout", "ca", "json", "service"],
+  publish: ["json"],
   choria: ["export"],
 };
 
@@ -167,6 +174,15 @@ export async function main(
       json,
       stop: stop.promise,
     };
+    if (isAmqpUrl(flags._[0]) && verb !== "watch" && verb !== "choria") {
+      // Loaded only here: the other verbs never load the AMQP client.
+      const amqp = await import("./cli/amqp.ts");
+      return verb === "serve"
+        ? await amqp.serveAmqp(flags, io)
+        : await amqp.clientAmqp(verb as "call" | "notify" | "describe" | "publish", flags, io);
+    }
+    if (verb === "publish") throw new UsageError("publish needs an amqp:// URL");
+    if (flags.service !== undefined) throw new UsageError("--service needs an amqp:// URL");
     switch (verb) {
       case "serve":
         return await serve(flags, io);

@@ -24,8 +24,9 @@ export const USAGE: Readonly<Record<string, string>> = {
   rpc: `Usage: rpc <verb> [options]
 
 Calls and serves remote procedures over TCP, TLS and WebSocket, in the
-JSON-RPC 2.0, simplerpc or quickrpc dialects, and mushroom sessions over
-HTTP (WebSocket or long polling).
+JSON-RPC 2.0, simplerpc or quickrpc dialects, mushroom sessions over
+HTTP (WebSocket or long polling), and nuropb service meshes on RabbitMQ
+(amqp://user:password@host:port/vhost with --service NAME).
 
 Verbs:
   serve <url>                    serve the demo API (or --handlers FILE) until SIGINT/SIGTERM
@@ -33,6 +34,8 @@ Verbs:
   notify <url> <method> [params] send a notification
   watch <url> [method [params]]  print every notification the server sends, one JSON line each
   describe <url>                 print the server's OpenRPC description (rpc.discover)
+  publish <amqp-url> <topic> [event]
+                                 publish an event on a nuropb mesh
   choria ddl <agent.ts>          print the DDL of a Choria external agent
 
 Exit status: 0 done, 1 the remote side answered with an error, 2 bad
@@ -59,7 +62,9 @@ Options:
   --cert, --key     PEM files, for tls://, wss:// and https://
   --idle-timeout ms close a connection idle this long (default 300000; 0: never)
   --max-connections n
-                    connections at once; more are refused (default 10000)`,
+                    connections at once; more are refused (default 10000)
+  --service NAME    with amqp://user:password@host:port/vhost: serve the demo
+                    API as the nuropb service NAME (queue nuropb-NAME-sq)`,
   call: `Usage: rpc call <url> <method> [params] [--timeout ms] [--pretty] [--json] [--dialect D]
 
 Calls <method> with [params], a JSON object or array ('-' reads it from
@@ -70,10 +75,14 @@ ${URLS}
 Options:
   --timeout ms      give up after this long, exit status 3 (default 30000; 0: never)
   --pretty          print the result indented
+  --service NAME    with an amqp:// URL: the nuropb service to call (a remote
+                    error prints its nuropb name and description)
 ${COMMON}`,
   notify: `Usage: rpc notify <url> <method> [params] [--json] [--dialect D]
 
-Sends a notification (no reply); [params] as for 'rpc call'.
+Sends a notification (no reply); [params] as for 'rpc call'. With an
+amqp:// URL and --service NAME, sends a nuropb command (confirmed by the
+broker; exit status 1 when no service queue takes it).
 
 ${URLS}
 
@@ -96,12 +105,20 @@ ${COMMON}`,
 
 Prints the OpenRPC document the server answers to rpc.discover, indented.
 A server serves one only when it is given one (rpc serve's demo API does).
+With an amqp:// URL and --service NAME, prints the service's nuropb
+description (nuropb_describe).
 
 ${URLS}
 
 Options:
   --timeout ms      give up after this long, exit status 3 (default 30000)
 ${COMMON}`,
+  publish: `Usage: rpc publish <amqp-url> <topic> [event] [--json]
+
+Publishes [event] (JSON; '-' reads it from stdin; null when left out) under
+<topic> on the events exchange of the nuropb mesh at <amqp-url>
+(amqp://user:password@host:port/vhost). Services bound to a matching topic
+pattern receive it.`,
   choria: `Usage: rpc choria ddl <agent.ts> [--export NAME]
 
 Prints the JSON DDL of the Choria external agent that <agent.ts> exports

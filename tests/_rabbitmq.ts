@@ -169,12 +169,32 @@ export async function startBroker(): Promise<Broker | string> {
     }
   };
 
+  // epmd outlives the node; stop it too when no other node uses it.
+  const epmdDone = (): void => {
+    try {
+      const names = new Deno.Command("epmd", {
+        args: ["-names"],
+        env,
+        stdout: "piped",
+        stderr: "null",
+      })
+        .outputSync();
+      if (!new TextDecoder().decode(names.stdout).includes("name ")) {
+        new Deno.Command("epmd", { args: ["-kill"], env, stdout: "null", stderr: "null" })
+          .outputSync();
+      }
+    } catch {
+      // no epmd on the PATH
+    }
+  };
+
   let stopped = false;
   const stopSync = () => {
     if (stopped) return;
     stopped = true;
     new Deno.Command(ctlPath, { args: ["-n", node, "stop"], env, stdout: "null", stderr: "null" })
       .outputSync();
+    epmdDone();
     try {
       Deno.removeSync(dir, { recursive: true });
     } catch {
@@ -218,6 +238,7 @@ export async function startBroker(): Promise<Broker | string> {
       if (stopped) return;
       await halt();
       stopped = true;
+      epmdDone();
       globalThis.removeEventListener("unload", stopSync);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },

@@ -6,6 +6,7 @@ import { amqpTest, freshMesh, stopBrokerAfterAll } from "./_amqp.ts";
 import { deferred, recordingLogger } from "./_helpers.ts";
 import { CallTimeout, ConnectionClosed, type Handler, NotDelivered, RemoteError } from "../mod.ts";
 import { connectMesh, NuropbKeyPair } from "../transports/amqp.ts";
+import { main } from "../cli.ts";
 
 async function pair(url: string, handlers: Record<string, Handler>) {
   const logger = recordingLogger();
@@ -382,6 +383,53 @@ amqpTest("amqp: authorize turns the context token into claims, or refuses", asyn
     assertEquals(refused.data, { error: "NuropbAuthorizationError", description: "Unauthorized" });
   } finally {
     await client.close();
+    await server.close();
+  }
+});
+
+amqpTest("amqp: the rpc command calls, commands, publishes and describes on a mesh", async () => {
+  const url = await freshMesh();
+  const server = await connectMesh(url, { logger: recordingLogger() });
+  const logged: unknown[] = [];
+  await server.serve("demo", {
+    add: ({ a, b }) => a + b,
+    log: (params) => void logged.push(params),
+    fail: ({ message }) => {
+      throw new Error(message);
+    },
+  });
+  const out: string[] = [];
+  const err: string[] = [];
+  const output = {
+    stdout: (line: string) => out.push(line),
+    stderr: (line: string) => err.push(line),
+  };
+  try {
+    assertEquals(await main(["call", url, "add", '{"a":2,"b":3}', "--service", "demo"], output), 0);
+    assertEquals(out.pop(), "5");
+    assertEquals(
+      await main(["call", url, "fail", '{"message":"no"}', "--service", "demo"], output),
+      1,
+    );
+    assertEquals(err.pop(), "error NuropbException: Runtime exception calling demo.fail:Error: no");
+    assertEquals(await main(["call", url, "x", "{}", "--service", "ghost"], output), 1);
+    assertStringIncludes(err.pop()!, "NuropbNotDeliveredError");
+    assertEquals(
+      await main(["notify", url, "log", '{"line":"hi"}', "--service", "demo"], output),
+      0,
+    );
+    assertEquals(await main(["publish", url, "demo.hello", '{"k":1}'], output), 0);
+    assertEquals(await main(["describe", url, "--service", "demo"], output), 0);
+    assertEquals(JSON.parse(out.pop()!).service_name, "demo");
+    assertEquals(await main(["call", url, "add", "[1,2]", "--service", "demo"], output), 2);
+    assertEquals(await main(["call", url, "add", "{}"], output), 2);
+    assertStringIncludes(err.join("\n"), "needs --service NAME");
+    const deadline = Date.now() + 5_000;
+    while (logged.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assertEquals(logged, [{ line: "hi" }]);
+  } finally {
     await server.close();
   }
 });
