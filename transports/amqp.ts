@@ -63,7 +63,7 @@ import { ServiceChannel } from "./amqp/_service.ts";
 export * from "../protocol/dialects/nuropb.ts";
 export * from "../protocol/dialects/nuropb_encryption.ts";
 export { topicMatches };
-export type { MethodDescription, ServiceDescription } from "./amqp/_describe.ts";
+export type { DescribableSpecs, MethodDescription, ServiceDescription } from "./amqp/_describe.ts";
 
 /**
  * Options for {@linkcode connectMesh}.

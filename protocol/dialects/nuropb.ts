@@ -534,6 +534,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
  *   '{"service": "seeds-svc", "method": "add", "params": {"a": 2, "b": 3}, "context": {}}',
  *   {
  *     correlationId: "c9",
+ *     replyTo: "rq",
  *     headers: { nuropb_protocol: "0.1.1", nuropb_type: "request", trace_id: "t" },
  *   },
  * );
@@ -627,7 +628,7 @@ const NAMES: ReadonlyArray<readonly [number, string]> = [
 ];
 
 /** The error code for an authorisation failure (`NuropbAuthorizationError`). */
-export const AUTHORIZATION_FAILED = -32010;
+export const AUTHORIZATION_FAILED: -32010 = -32010;
 
 /**
  * Our error as nuropb writes it. An error whose `data` names a nuropb

@@ -3,7 +3,21 @@
 
 import type { JsonSchema } from "../../protocol/schema.ts";
 
-/** One method in a description. */
+/**
+ * One method in a description.
+ *
+ * @example A method without parameters
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { MethodDescription } from "@seed/rpc/amqp";
+ * const method: MethodDescription = {
+ *   description: "",
+ *   requires_encryption: false,
+ *   parameters: { type: "object", properties: [], required: [] },
+ * };
+ * assertEquals(method.parameters.properties.length, 0);
+ * ```
+ */
 export interface MethodDescription {
   /** What the method does. */
   description: string;
@@ -53,8 +67,20 @@ export interface ServiceDescription {
   methods: Record<string, MethodDescription>;
 }
 
-/** The method specs of a contract, as far as describing needs them. */
+/**
+ * The method specs of a contract, as far as describing needs them (a
+ * `Contract`'s `incoming` fits).
+ *
+ * @example Specs for one method
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { DescribableSpecs } from "@seed/rpc/amqp";
+ * const specs: DescribableSpecs = { add: { description: "a + b", params: { type: "object" } } };
+ * assertEquals(specs.add?.description, "a + b");
+ * ```
+ */
 export interface DescribableSpecs {
+  /** A method's params schema and description, by method name. */
   readonly [name: string]: { readonly params?: JsonSchema; readonly description?: string };
 }
 
