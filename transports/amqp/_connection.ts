@@ -137,6 +137,12 @@ export class BrokerConnection {
 
   async #open(): Promise<void> {
     const client = new AMQPClient(this.url, undefined, null);
+    // A failed socket write must not reject: the client chains a publish's
+    // confirm after its write, so a write that fails (EPIPE when the broker
+    // dies) leaves the confirm's later rejection unhandled, which would end
+    // the process. The socket's close event reports the loss instead.
+    const write = client.send.bind(client);
+    client.send = (bytes: Uint8Array) => write(bytes).catch(() => {});
     client.onerror = (error) =>
       this.#options.logger.debug(`${this.#options.name}: ${error.message}`);
     let lost = false;
