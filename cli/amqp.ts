@@ -7,7 +7,7 @@
  * @module
  */
 
-import { CallTimeout, type Logger, RemoteError } from "../mod.ts";
+import { type Logger, RemoteError } from "../mod.ts";
 import { connectMesh, type Mesh } from "../transports/amqp.ts";
 import { paramsOf, timeoutFlag, UsageError } from "./args.ts";
 import { demoHandlers } from "./demo_api.ts";
@@ -80,7 +80,6 @@ function nuropbFailure(io: AmqpIo, verb: string, error: unknown): number {
     }
     return ExitStatus.RemoteError;
   }
-  if (error instanceof CallTimeout) return reportFailure(io, verb, error);
   return reportFailure(io, verb, error);
 }
 

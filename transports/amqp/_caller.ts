@@ -59,6 +59,8 @@ interface Outbound {
   key: string | undefined;
   readonly confirmed: PromiseWithResolvers<void>;
   settled: boolean;
+  /** Whether it went out on some connection already (sending it again counts as republished). */
+  published: boolean;
 }
 
 const DECODER = new TextDecoder();
@@ -139,7 +141,7 @@ export class CallerChannel implements Channel, Attachment {
     const now = Date.now();
     for (const [id, outbound] of this.#outbound) {
       if (outbound.expires <= now) continue;
-      if (generation > 1 || outbound.settled) this.republished++;
+      if (outbound.published) this.republished++;
       this.#publish(id, outbound, channel, now);
     }
   }
@@ -242,6 +244,7 @@ export class CallerChannel implements Channel, Attachment {
       key,
       confirmed: Promise.withResolvers<void>(),
       settled: false,
+      published: false,
     };
     this.#outbound.set(correlationId, outbound);
     const channel = this.#channel;
@@ -251,6 +254,7 @@ export class CallerChannel implements Channel, Attachment {
   }
 
   #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
+    outbound.published = true;
     const properties = outbound.properties;
     if (properties.expiration !== undefined && outbound.expires !== Infinity) {
       properties.expiration = String(Math.max(1, outbound.expires - now));
