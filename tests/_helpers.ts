@@ -90,3 +90,53 @@ export function peerPair(
 export function deferred<T = void>(): PromiseWithResolvers<T> {
   return Promise.withResolvers<T>();
 }
+
+/** Options of {@linkcode waitFor}. */
+export interface WaitForOptions {
+  /** Give up after this many ms (the test then fails with `message`). @default {10000} */
+  timeout?: number;
+  /** Pause between checks, ms. @default {5} */
+  interval?: number;
+  /** What was awaited, for the failure. */
+  message?: string;
+}
+
+/**
+ * Resolves with the first truthy value of `condition` (checked now, then every
+ * `interval` ms); rejects once `timeout` ms have passed, so a regression fails
+ * the test instead of hanging the run. The pause is a real timer and is always
+ * cleared, so the sanitizers stay happy.
+ */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<NonNullable<T>> {
+  const { timeout = 10_000, interval = 5, message = "a condition" } = options;
+  const deadline = performance.now() + timeout;
+  for (;;) {
+    const value = await condition();
+    if (value) return value as NonNullable<T>;
+    if (performance.now() >= deadline) {
+      throw new Error(`waitFor: ${message} did not hold within ${timeout} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/**
+ * Rejects with a clear error when `promise` has not settled within `ms`; the
+ * timer is cleared either way. For awaiting an event with a deadline.
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what = "the event"): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
