@@ -211,9 +211,18 @@ export function parseTcpUrl(
   return { secure: parsed.protocol === "tls:", hostname, port };
 }
 
-function formatUrl(secure: boolean, hostname: string, port: number): string {
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `${secure ? "tls" : "tcp"}://${host}:${port}`;
+function formatUrl(secure: boolean, addr: Deno.Addr): string {
+  const at = formatRemote(addr);
+  return at.startsWith("unix:") ? at : `${secure ? "tls" : "tcp"}://${at}`;
+}
+
+/** `host:port` of a TCP peer, `unix:<path>` of a unix socket's (the path may be empty). */
+function formatRemote(addr: Deno.Addr): string {
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    return `unix:${addr.path ?? ""}`;
+  }
+  const { hostname, port } = addr as Deno.NetAddr;
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 /**
@@ -246,7 +255,7 @@ function formatUrl(secure: boolean, hostname: string, port: number): string {
  * ```
  */
 export class TcpTransport implements Transport<string> {
-  /** `host:port` of the other end. */
+  /** `host:port` of the other end (`unix:<path>` over a unix socket). */
   readonly remote: string;
   /** The dialect from the options, if one was given. */
   readonly dialect: Dialect | undefined;
@@ -282,15 +291,13 @@ export class TcpTransport implements Transport<string> {
   #reading: Promise<void>;
 
   /**
-   * Wraps an open connection. Prefer {@linkcode connect} and
-   * {@linkcode listen}, which make these for you.
+   * Wraps an open connection: TCP, TLS, or a unix socket
+   * (`Deno.connect({ transport: "unix", path })`). Prefer {@linkcode connect}
+   * and {@linkcode listen}, which make these for you.
    */
   constructor(conn: Deno.Conn, options: TcpOptions = {}) {
     this.#conn = conn;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.remote = `${
-      addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
-    }:${addr.port}`;
+    this.remote = formatRemote(conn.remoteAddr);
     this.dialect = options.dialect;
     this.#delimiter = (options.delimiter ?? options.dialect?.delimiter ?? "\n").charCodeAt(0);
     this.#maxFrameBytes = options.maxFrameBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
@@ -674,7 +681,7 @@ export async function connect(
  * ```
  */
 export class TcpListener implements Listener<string> {
-  /** Where it listens, with the real port (`tcp://127.0.0.1:54321`). */
+  /** Where it listens, with the real port (`tcp://127.0.0.1:54321`, or `unix:<path>`). */
   readonly addr: string;
   #listener: Deno.Listener;
   #options: TcpOptions;
@@ -684,8 +691,7 @@ export class TcpListener implements Listener<string> {
   constructor(listener: Deno.Listener, secure: boolean, options: TcpOptions = {}) {
     this.#listener = listener;
     this.#options = options;
-    const addr = listener.addr as Deno.NetAddr;
-    this.addr = formatUrl(secure, addr.hostname, addr.port);
+    this.addr = formatUrl(secure, listener.addr);
   }
 
   /** Stops accepting; open connections are not affected. */
