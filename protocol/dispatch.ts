@@ -74,6 +74,8 @@ export interface DispatcherOptions {
   discover: unknown;
   /** The handler for methods without their own; undefined: "Method not found". */
   fallback: Handler | undefined;
+  /** Whether an unexpected exception's message reaches the caller. */
+  exposeErrors: boolean;
 }
 
 /** Calls being served, by (reply address, id): two callers may share ids. */
@@ -134,6 +136,7 @@ export class Dispatcher {
   #latency: LatencyHistogram | undefined;
   #discover: unknown;
   #fallback: Handler | undefined;
+  #exposeErrors: boolean;
   #handlers = new Map<string, Handler>();
   #calls: InboundCalls;
   /** Handlers running, replies being sent, batches open. */
@@ -160,6 +163,7 @@ export class Dispatcher {
     this.#interceptors = options.interceptors;
     this.#latency = options.latency;
     this.#discover = options.discover;
+    this.#exposeErrors = options.exposeErrors;
     if (options.fallback !== undefined && typeof options.fallback !== "function") {
       throw new TypeError("The fallback handler must be a function");
     }
@@ -471,10 +475,7 @@ export class Dispatcher {
   #notificationDone(ctx: InboundCall, failure: unknown): void {
     this.#latency?.record(performance.now() - ctx.started);
     if (failure !== undefined) {
-      this.#logger.warn(
-        `${this.#name}: notification '${ctx.method}' failed`,
-        this.#errorObject(failure),
-      );
+      this.#logger.warn(`${this.#name}: notification '${ctx.method}' failed`, failure);
     }
     if (ctx.batch === undefined) this.#releaseBytes(ctx.delivery.size ?? 0);
     this.#release();
@@ -567,19 +568,25 @@ export class Dispatcher {
   }
 
   /**
-   * The error object for a handler's exception. An `RpcError` is deliberate
-   * and crosses as it is; anything else is unexpected: it crosses as -32603
-   * with its message (no stack), and is logged with its stack when `method`
-   * names the call it came from.
+   * The error object for a handler's exception. An `RpcError` (from any
+   * copy of the library) is deliberate and crosses as it is; anything else
+   * is unexpected: it crosses as -32603 with its message (no stack), or as a
+   * bare "Internal error" when `exposeErrors` is off, and is logged with its
+   * stack.
    */
-  #errorObject(error: unknown, method?: string): ErrorObject {
-    if (error instanceof RpcError) return error.toJSON();
+  #errorObject(error: unknown, method: string): ErrorObject {
+    if (RpcError.is(error)) {
+      const { code, message, data } = error;
+      return data === undefined ? { code, message } : { code, message, data };
+    }
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof CallAgain) return { code: ErrorCode.CallAgainRefused, message };
-    if (method !== undefined && !(error instanceof DOMException && error.name === "AbortError")) {
+    if (!(error instanceof DOMException && error.name === "AbortError")) {
       this.#logger.warn(`${this.#name}: handler '${method}' threw`, error);
     }
-    return { code: ErrorCode.InternalError, message };
+    return this.#exposeErrors
+      ? { code: ErrorCode.InternalError, message }
+      : { code: ErrorCode.InternalError, message: "Internal error" };
   }
 
   #onSendFailed = (error: unknown): void => {

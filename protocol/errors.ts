@@ -95,9 +95,31 @@ export function standardMessage(code: number): string {
   }
 }
 
+/** The brand every copy of the library puts on its RpcError (and CallAgain) prototype. */
+const RPC_ERROR: unique symbol = Symbol.for("@seed/rpc.RpcError") as never;
+const CALL_AGAIN: unique symbol = Symbol.for("@seed/rpc.CallAgain") as never;
+
+/** Whether `value` carries `brand` (on its prototype chain). */
+function branded(value: unknown, brand: symbol): boolean {
+  return typeof value === "object" && value !== null &&
+    (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/** `instanceof` for a branded class: the brand for the class itself, the prototype chain for subclasses. */
+function hasInstance(cls: unknown, base: unknown, brand: symbol, value: unknown): boolean {
+  return cls === base
+    ? branded(value, brand)
+    : Function.prototype[Symbol.hasInstance].call(cls as () => void, value);
+}
+
 /**
  * An error with a JSON-RPC `code` and optional `data`. Throw it from a handler
  * and the caller receives exactly this code, message and data.
+ *
+ * It is recognised by a brand (`Symbol.for("@seed/rpc.RpcError")`), not by
+ * its class alone: one made by another copy of this library (a handlers
+ * file, a second version in a monorepo) passes {@linkcode RpcError.is} and
+ * `instanceof RpcError`, and crosses the wire with its code and data.
  *
  * @example An error with a code and data
  * ```ts
@@ -133,7 +155,29 @@ export class RpcError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, data: this.data };
   }
+
+  /**
+   * Whether `value` is an RpcError, from this copy of the library or
+   * another one (it has the brand and a numeric `code`).
+   *
+   * @example An RpcError, whichever copy made it
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { RpcError } from "@seed/rpc";
+   * assertEquals(RpcError.is(new RpcError(-32000, "Out of stock")), true);
+   * assertEquals(RpcError.is({ code: -32000, message: "a look-alike" }), false);
+   * ```
+   */
+  static is(value: unknown): value is RpcError {
+    return branded(value, RPC_ERROR) && typeof (value as RpcError).code === "number";
+  }
+
+  /** `instanceof RpcError` holds for another copy's RpcError too; subclasses match as usual. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasInstance(this, RpcError, RPC_ERROR, value);
+  }
 }
+Object.defineProperty(RpcError.prototype, RPC_ERROR, { value: true });
 
 /**
  * The remote side answered a call with an error. `code`, `message` and
@@ -272,7 +316,13 @@ export class CallAgain extends Error {
     super(message);
     this.name = "CallAgain";
   }
+
+  /** `instanceof CallAgain` holds for another copy's CallAgain too (a brand, like RpcError's). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasInstance(this, CallAgain, CALL_AGAIN, value);
+  }
 }
+Object.defineProperty(CallAgain.prototype, CALL_AGAIN, { value: true });
 
 /**
  * No reply arrived within the call's timeout. The remote side is told to

@@ -183,6 +183,16 @@ export interface PeerOptions {
    */
   discover?: unknown;
   /**
+   * Whether the message of an unexpected exception (anything a handler
+   * throws that is not an {@linkcode RpcError}) reaches the caller. `false`
+   * answers it with a bare -32603 "Internal error", so internal details
+   * (paths, hosts, credentials in a driver's message) stay on this side; the
+   * exception is logged with its stack either way.
+   *
+   * @default {true}
+   */
+  exposeErrors?: boolean;
+  /**
    * Where malformed input, failed notifications and dropped replies are
    * logged (at most 20 warnings and errors a second per peer; then a count
    * of the dropped ones).
@@ -354,6 +364,7 @@ export class Peer {
       latency: this.#handlerLatency,
       discover: options.discover,
       fallback: options.fallback,
+      exposeErrors: options.exposeErrors ?? true,
     });
     if (options.handlers !== undefined) {
       for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);

@@ -421,7 +421,10 @@ Deno.test("Peer logs a failing notification handler and sends nothing back", asy
     "m",
   );
   assertEquals(h.logger.messages("warn"), ["memory: notification 'boom' failed"]);
-  assertEquals(h.logger.lines[0]!.data, [{ code: -32603, message: "bad notification" }]);
+  // The exception itself, with its stack, as for a call's handler.
+  const logged = h.logger.lines[0]!.data[0] as Error;
+  assertEquals(logged.message, "bad notification");
+  assertStringIncludes(logged.stack ?? "", "peer_test.ts");
   await h.close();
 });
 
