@@ -50,3 +50,56 @@ export function stopBrokerAfterAll(): void {
     },
   });
 }
+
+/**
+ * Publishes raw bytes to the rpc exchange (what a broken or hostile client
+ * would send); with `frameMax`, it negotiates frames that large.
+ */
+export async function rawPublisher(url: string, frameMax?: number) {
+  const { AMQPClient } = await import("@cloudamqp/amqp-client");
+  const address = new URL(url);
+  if (frameMax !== undefined) address.searchParams.set("frameMax", String(frameMax));
+  const client = new AMQPClient(address.href, undefined, null);
+  const connection = await client.connect();
+  const channel = await connection.channel();
+  const decoder = new TextDecoder();
+  return {
+    publish: async (
+      body: string,
+      properties: Record<string, unknown>,
+      exchange = "nuropb-rpc-exchange",
+      routingKey = "calc",
+    ) => {
+      await channel.basicPublish(exchange, routingKey, body, properties as never);
+    },
+    /** Declares `queue` and collects what arrives on it. */
+    collect: async (queue: string) => {
+      const got: Array<{ correlationId?: string; body: string; headers: unknown }> = [];
+      await channel.queueDeclare(queue, { durable: false, autoDelete: true, exclusive: false });
+      await channel.basicConsume(queue, { noAck: true }, (m) => {
+        got.push({
+          correlationId: m.properties.correlationId,
+          body: decoder.decode(m.body!),
+          headers: m.properties.headers,
+        });
+      });
+      return got;
+    },
+    /** Copies of what is published to `exchange` under `key`. */
+    tap: async (exchange: string, key: string) => {
+      const got: Array<{ body: string; headers: Record<string, unknown> }> = [];
+      const { name } = await channel.queueDeclare("", { exclusive: true, autoDelete: true });
+      await channel.queueBind(name, exchange, key);
+      await channel.basicConsume(name, { noAck: true }, (m) => {
+        got.push({
+          body: decoder.decode(m.body!),
+          headers: m.properties.headers as Record<string, unknown>,
+        });
+      });
+      return got;
+    },
+    count: async (queue: string) =>
+      (await channel.queueDeclare(queue, { passive: true })).messageCount,
+    close: () => connection.close(),
+  };
+}

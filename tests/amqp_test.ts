@@ -2,7 +2,7 @@
 // errors, timeouts and poison messages.
 
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
-import { amqpTest, freshMesh, stopBrokerAfterAll } from "./_amqp.ts";
+import { amqpTest, freshMesh, rawPublisher, stopBrokerAfterAll } from "./_amqp.ts";
 import { deferred, recordingLogger } from "./_helpers.ts";
 import { CallTimeout, ConnectionClosed, type Handler, NotDelivered, RemoteError } from "../mod.ts";
 import { connectMesh, NuropbKeyPair } from "../transports/amqp.ts";
@@ -433,53 +433,5 @@ amqpTest("amqp: the rpc command calls, commands, publishes and describes on a me
     await server.close();
   }
 });
-
-/** Publishes raw bytes to the rpc exchange (what a broken client would send). */
-async function rawPublisher(url: string) {
-  const { AMQPClient } = await import("@cloudamqp/amqp-client");
-  const client = new AMQPClient(url, undefined, null);
-  const connection = await client.connect();
-  const channel = await connection.channel();
-  const decoder = new TextDecoder();
-  return {
-    publish: async (
-      body: string,
-      properties: Record<string, unknown>,
-      exchange = "nuropb-rpc-exchange",
-      routingKey = "calc",
-    ) => {
-      await channel.basicPublish(exchange, routingKey, body, properties as never);
-    },
-    /** Declares `queue` and collects what arrives on it. */
-    collect: async (queue: string) => {
-      const got: Array<{ correlationId?: string; body: string; headers: unknown }> = [];
-      await channel.queueDeclare(queue, { durable: false, autoDelete: true, exclusive: false });
-      await channel.basicConsume(queue, { noAck: true }, (m) => {
-        got.push({
-          correlationId: m.properties.correlationId,
-          body: decoder.decode(m.body!),
-          headers: m.properties.headers,
-        });
-      });
-      return got;
-    },
-    /** Copies of what is published to `exchange` under `key`. */
-    tap: async (exchange: string, key: string) => {
-      const got: Array<{ body: string; headers: Record<string, unknown> }> = [];
-      const { name } = await channel.queueDeclare("", { exclusive: true, autoDelete: true });
-      await channel.queueBind(name, exchange, key);
-      await channel.basicConsume(name, { noAck: true }, (m) => {
-        got.push({
-          body: decoder.decode(m.body!),
-          headers: m.properties.headers as Record<string, unknown>,
-        });
-      });
-      return got;
-    },
-    count: async (queue: string) =>
-      (await channel.queueDeclare(queue, { passive: true })).messageCount,
-    close: () => connection.close(),
-  };
-}
 
 stopBrokerAfterAll();

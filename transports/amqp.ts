@@ -51,7 +51,7 @@ import {
   type NuropbKeyPair,
 } from "../protocol/dialects/nuropb_encryption.ts";
 import { CallerChannel, type OutgoingMeta } from "./amqp/_caller.ts";
-import { BrokerConnection } from "./amqp/_connection.ts";
+import { BrokerConnection, redactUrl } from "./amqp/_connection.ts";
 import {
   type DescribableSpecs,
   describeService,
@@ -62,7 +62,7 @@ import { ServiceChannel } from "./amqp/_service.ts";
 
 export * from "../protocol/dialects/nuropb.ts";
 export * from "../protocol/dialects/nuropb_encryption.ts";
-export { topicMatches };
+export { redactUrl, topicMatches };
 export type { DescribableSpecs, MethodDescription, ServiceDescription } from "./amqp/_describe.ts";
 
 /**
@@ -113,6 +113,32 @@ export interface MeshOptions {
   reconnectMax?: number;
   /** Interceptors around every request this mesh makes. */
   interceptors?: readonly Interceptor[];
+  /**
+   * The largest AMQP frame this mesh reads, bytes: the connection asks the
+   * broker for this frame_max and takes the broker's when smaller (RabbitMQ's
+   * default is 131072), so that every frame the broker can deliver fits. A
+   * larger frame (a broker configured above this) drops the connection,
+   * which comes back; the message in it is refused.
+   *
+   * @default {1_048_576}
+   */
+  maxFrameBytes?: number;
+  /**
+   * A message whose AMQP properties (headers included) are larger, in bytes,
+   * is refused unread: dead-lettered on a service queue, dropped on the
+   * response queue, with one warning. nuropb's own are about 200 bytes.
+   *
+   * @default {8_192}
+   */
+  maxHeaderBytes?: number;
+  /**
+   * A message whose body is larger, in bytes, is refused before it is
+   * buffered: a request is dead-lettered with a warning (never answered), a
+   * reply fails its call with `FrameTooLarge` (-32001).
+   *
+   * @default {16_777_216}
+   */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -314,6 +340,7 @@ export interface ServeOptions {
  *   lateReplies: 0,
  *   duplicateReplies: 0,
  *   unknownReplies: 0,
+ *   droppedReplies: 0,
  *   republished: 0,
  *   keysHeld: 0,
  *   services: {},
@@ -332,6 +359,8 @@ export interface MeshStats {
   duplicateReplies: number;
   /** Replies to calls this mesh never made (dropped). */
   unknownReplies: number;
+  /** Replies dropped unread or undecodable (too large, not nuropb, not decryptable; each logged). */
+  droppedReplies: number;
   /** Requests published again after a lost connection. */
   republished: number;
   /** Encryption keys held for calls in flight (requests and services). */
@@ -728,6 +757,7 @@ export class Mesh {
       lateReplies: peer.lateReplies,
       duplicateReplies: this.#caller.duplicateReplies,
       unknownReplies: peer.unknownReplies,
+      droppedReplies: this.#caller.droppedReplies,
       republished: this.#caller.republished,
       keysHeld,
       services,
@@ -809,6 +839,9 @@ export async function connectMesh(url: string, options: MeshOptions = {}): Promi
     name: "nuropb mesh",
     reconnectMin: options.reconnectMin ?? 100,
     reconnectMax: options.reconnectMax ?? 5_000,
+    maxFrameBytes: options.maxFrameBytes ?? 1_048_576,
+    maxHeaderBytes: options.maxHeaderBytes ?? 8_192,
+    maxMessageBytes: options.maxMessageBytes ?? 16_777_216,
   });
   const mesh = new Mesh(connection, options);
   try {

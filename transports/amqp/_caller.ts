@@ -11,7 +11,7 @@
 
 import type { Channel, Delivery } from "../../protocol/channel.ts";
 import { type CloseReason, toCloseReason } from "../../protocol/close.ts";
-import { ConnectionClosed, NotDelivered } from "../../protocol/errors.ts";
+import { ConnectionClosed, ErrorCode, NotDelivered } from "../../protocol/errors.ts";
 import type { Logger } from "../../protocol/logger.ts";
 import type { Message } from "../../protocol/message.ts";
 import { FrameQueue } from "../../protocol/_frame_queue.ts";
@@ -32,6 +32,7 @@ import type {
   AMQPProperties,
   Attachment,
   BrokerConnection,
+  RefusedDelivery,
 } from "./_connection.ts";
 import { declareMeshExchanges } from "./_topology.ts";
 
@@ -82,7 +83,8 @@ export class CallerChannel implements Channel, Attachment {
   #closed = Promise.withResolvers<void>();
   duplicateReplies = 0;
   republished = 0;
-  undecodableReplies = 0;
+  /** Replies dropped unread or undecodable (each logged). */
+  droppedReplies = 0;
 
   constructor(connection: BrokerConnection, responseQueue: string, logger: Logger, name: string) {
     this.#connection = connection;
@@ -121,7 +123,7 @@ export class CallerChannel implements Channel, Attachment {
   }
 
   async attach(connection: BrokerConnection, generation: number): Promise<void> {
-    const channel = await connection.channel();
+    const channel = await connection.channel((refused) => this.#refused(refused));
     await declareMeshExchanges(channel);
     await channel.queueDeclare(this.responseQueue, {
       durable: false,
@@ -313,50 +315,73 @@ export class CallerChannel implements Channel, Attachment {
     if (properties.headers?.encrypted === "yes") {
       const key = outbound?.key;
       if (key === undefined) {
-        this.undecodableReplies++;
-        this.#logger.warn(`${this.#name}: an encrypted reply to ${id}, and no key for it`);
+        this.#dropped(id, "it is encrypted, and there is no key for it");
         return;
       }
       openNuropbBody(body, { key }).then(
         (opened) => this.#deliver(id, opened.body, properties),
-        (error) => {
-          this.undecodableReplies++;
-          this.#logger.warn(`${this.#name}: could not decrypt the reply to ${id}`, error);
-        },
+        (error) => this.#dropped(id, `it cannot be decrypted: ${error?.message ?? error}`),
       );
       return;
     }
     this.#deliver(id, body, properties);
   }
 
+  /** A reply the connection refused unread (too large): its call fails with FrameTooLarge. */
+  #refused(refused: RefusedDelivery): void {
+    const id = refused.properties?.correlationId;
+    this.#dropped(id, refused.reason);
+    if (id === undefined || !this.#answer(id)) return;
+    this.#inbox.push({
+      message: {
+        kind: "error",
+        id,
+        error: {
+          code: ErrorCode.FrameTooLarge,
+          message: `The reply was refused: ${refused.reason}`,
+        },
+      },
+    });
+  }
+
+  #dropped(id: string | undefined, reason: string): void {
+    this.droppedReplies++;
+    this.#logger.warn(
+      `${this.#name}: dropped a reply (correlation_id ${JSON.stringify(id ?? null)}): ${reason}`,
+    );
+  }
+
   #deliver(id: string, body: string, properties: NuropbProperties): void {
     const decoded = decodeNuropb(body, properties);
     if (decoded.kind !== "result" && decoded.kind !== "error") {
-      this.undecodableReplies++;
-      this.#logger.warn(
-        `${this.#name}: dropped a reply that is not a nuropb response: ${
-          decoded.kind === "poison" ? decoded.reason : decoded.kind
-        }`,
+      this.#dropped(
+        id,
+        `it is not a nuropb response: ${decoded.kind === "poison" ? decoded.reason : decoded.kind}`,
       );
       return;
     }
-    const outbound = this.#outbound.get(id);
-    if (outbound !== undefined) {
-      this.#outbound.delete(id);
-      outbound.key = undefined;
-      if (!outbound.settled) {
-        outbound.settled = true;
-        outbound.confirmed.resolve();
-      }
-      this.#answered.add(id);
-      if (this.#answered.size > REMEMBERED_ANSWERS) {
-        this.#answered.delete(this.#answered.values().next().value!);
-      }
-    } else if (this.#answered.has(id)) {
+    if (!this.#answer(id) && this.#answered.has(id)) {
       this.duplicateReplies++;
       return;
     }
     this.#inbox.push({ message: decoded });
+  }
+
+  /** The reply to `id` arrived: forget the request. False when none was waiting. */
+  #answer(id: string): boolean {
+    const outbound = this.#outbound.get(id);
+    if (outbound === undefined) return false;
+    this.#outbound.delete(id);
+    outbound.key = undefined;
+    if (!outbound.settled) {
+      outbound.settled = true;
+      outbound.confirmed.resolve();
+    }
+    this.#answered.add(id);
+    if (this.#answered.size > REMEMBERED_ANSWERS) {
+      this.#answered.delete(this.#answered.values().next().value!);
+    }
+    return true;
   }
 
   close(reason?: string | CloseReason): Promise<void> {

@@ -8,6 +8,20 @@
 // told so, and keeps what it must resend. `generation` counts connections, so
 // an acknowledgement for a delivery of an older connection is never sent on a
 // newer one (the broker would close the channel: unknown delivery tag).
+//
+// Hostile frames. RabbitMQ never splits a content header, so a publisher that
+// negotiated a large frame_max can hand every consumer a header frame that
+// large; the client reads frames into a buffer of the frame_max it asked for
+// and, past that buffer, throws from its socket's data handler (which ended
+// the process). So: (1) the connection asks for `maxFrameBytes` and takes the
+// broker's frame_max when that is smaller (every frame the broker can deliver
+// then fits); (2) each frame is looked at before the client parses it: a
+// delivery whose headers exceed `maxHeaderBytes` or whose body exceeds
+// `maxMessageBytes` is never buffered, its body frames are skipped, and the
+// channel's owner is told (it dead-letters or drops it, once, with a
+// warning); (3) any error reading a frame drops the connection (it comes
+// back by itself) instead of escaping; a delivery caught in the frame that
+// could not be read is refused first, so it does not come back forever.
 
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import type { AMQPChannel, AMQPMessage, AMQPProperties } from "@cloudamqp/amqp-client";
@@ -30,6 +44,102 @@ export interface BrokerConnectionOptions {
   /** First and largest pause between attempts to reconnect, ms. */
   reconnectMin: number;
   reconnectMax: number;
+  /** The frame_max asked for (the broker's, when smaller, is taken). */
+  maxFrameBytes: number;
+  /** A delivery whose properties (headers included) are larger is refused. */
+  maxHeaderBytes: number;
+  /** A delivery whose body is larger is refused, never buffered. */
+  maxMessageBytes: number;
+}
+
+/** A delivery the connection refused before it was read; its owner settles it. */
+export interface RefusedDelivery {
+  readonly deliveryTag: number;
+  /** Its properties, when they were small enough to read. */
+  readonly properties: AMQPProperties | undefined;
+  /** Why, for the warning. */
+  readonly reason: string;
+}
+
+/** Told of each delivery on its channel that was refused unread. */
+export type RefusalHandler = (refused: RefusedDelivery) => void;
+
+/** A delivery being skipped: the body bytes still to come on its channel. */
+interface Skipping {
+  remaining: number;
+  message: AMQPMessage | undefined;
+  refused: Omit<RefusedDelivery, "deliveryTag">;
+}
+
+/** What the client's frame view offers (its FrameView, a DataView; not exported). */
+interface FrameView {
+  getUint8(offset: number): number;
+  getUint16(offset: number): number;
+  getUint32(offset: number): number;
+  setUint32(offset: number, value: number): void;
+  getUint64(offset: number): number;
+  getProperties(offset: number): [AMQPProperties, number];
+}
+
+/** The parts of the client this module steps in front of (version 4.1.1). */
+interface ClientInternals {
+  onRead(chunk: Uint8Array): boolean;
+  parseFrames(view: FrameView): void;
+  frameBuffer: Uint8Array;
+  channels: Array<(AMQPChannel & { delivery?: AMQPMessage }) | undefined>;
+}
+
+const FRAME_METHOD = 1;
+const FRAME_HEADER = 2;
+const FRAME_BODY = 3;
+/** Frame header: type (1), channel (2), size (4). */
+const FRAME_HEAD = 7;
+/** A content header's fixed part: class (2), weight (2), body size (8). */
+const CONTENT_HEAD = 12;
+
+/**
+ * `url` with its password replaced by `***`, for anything printed or thrown.
+ *
+ * @example A password hidden
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { redactUrl } from "@seed/rpc/amqp";
+ * assertEquals(redactUrl("amqp://guest:s3cret@127.0.0.1:5672/seeds"), "amqp://guest:***@127.0.0.1:5672/seeds");
+ * ```
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "***";
+    return parsed.href;
+  } catch {
+    // Not a URL: hide whatever sits between "//user:" and "@".
+    return url.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@");
+  }
+}
+
+/** `text` with every occurrence of `url`'s password (raw and %-encoded) as `***`. */
+export function redactPassword(text: string, url: string): string {
+  let password: string;
+  try {
+    password = new URL(url).password;
+  } catch {
+    return redactUrl(text);
+  }
+  if (password === "") return text;
+  let out = text.replaceAll(password, "***");
+  const decoded = safeDecode(password);
+  if (decoded !== password && decoded !== "") out = out.replaceAll(decoded, "***");
+  return out;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The AMQP reply code in an error from the client, when it has one. */
@@ -54,10 +164,23 @@ export class BrokerConnection {
   /** How many times the connection was made again after a loss. */
   reconnects = 0;
 
+  #refusals = new Map<number, RefusalHandler>();
+  /** The broker's frame_max, from the last connection (0: unlimited). */
+  brokerFrameMax: number | undefined;
+  /** Deliveries refused unread (headers or body over the limits). */
+  refused = 0;
+  /** Times a frame could not be read and the connection was dropped for it. */
+  unreadableFrames = 0;
+
   constructor(url: string, options: BrokerConnectionOptions) {
-    const parsed = new URL(url);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new TypeError(`Not a URL: ${redactUrl(url)}`);
+    }
     if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
-      throw new TypeError(`Not an AMQP URL: ${url}`);
+      throw new TypeError(`Not an AMQP URL: ${redactUrl(url)}`);
     }
     this.url = url;
     this.vhost = decodeURIComponent(parsed.pathname.slice(1)) || "/";
@@ -78,7 +201,12 @@ export class BrokerConnection {
 
   /** The first connection: rejects when the broker cannot be reached or refuses. */
   async start(): Promise<void> {
-    await this.#connect();
+    try {
+      await this.#connect();
+    } catch (error) {
+      if (error instanceof Error) error.message = this.redact(error.message);
+      throw error;
+    }
   }
 
   /** Adds a part; attaches it now when connected (rejects when that fails). */
@@ -92,13 +220,23 @@ export class BrokerConnection {
     if (index >= 0) this.#attachments.splice(index, 1);
   }
 
-  /** A new AMQP channel on the current connection. */
-  async channel(): Promise<AMQPChannel> {
+  /**
+   * A new AMQP channel on the current connection; `onRefused` is told of each
+   * delivery on it refused unread (it must settle it: reject or drop).
+   */
+  async channel(onRefused?: RefusalHandler): Promise<AMQPChannel> {
     const client = this.#client;
     if (client === undefined || !this.#connected) throw new Error("not connected to the broker");
     const channel = await client.channel();
     channel.onerror = (reason: string) => this.#channelFailed(channel, reason);
+    if (onRefused !== undefined) this.#refusals.set(channel.id, onRefused);
+    else this.#refusals.delete(channel.id);
     return channel;
+  }
+
+  /** `text` with the URL's password hidden. */
+  redact(text: string): string {
+    return redactPassword(text, this.url);
   }
 
   /** Resolves once connected (at once when connected now). */
@@ -136,7 +274,10 @@ export class BrokerConnection {
   }
 
   async #open(): Promise<void> {
-    const client = new AMQPClient(this.url, undefined, null);
+    const address = new URL(this.url);
+    address.searchParams.set("frameMax", String(this.#options.maxFrameBytes));
+    const client = new AMQPClient(address.href, undefined, null);
+    this.#guard(client);
     // A failed socket write must not reject: the client chains a publish's
     // confirm after its write, so a write that fails (EPIPE when the broker
     // dies) leaves the confirm's later rejection unhandled, which would end
@@ -144,7 +285,7 @@ export class BrokerConnection {
     const write = client.send.bind(client);
     client.send = (bytes: Uint8Array) => write(bytes).catch(() => {});
     client.onerror = (error) =>
-      this.#options.logger.debug(`${this.#options.name}: ${error.message}`);
+      this.#options.logger.debug(`${this.#options.name}: ${this.redact(error.message)}`);
     let lost = false;
     client.ondisconnect = (error) => {
       if (lost) return;
@@ -158,6 +299,15 @@ export class BrokerConnection {
     if (this.#closing) {
       await client.close().catch(() => {});
       return;
+    }
+    const frameMax = this.brokerFrameMax;
+    if (frameMax === 0 || (frameMax !== undefined && frameMax > this.#options.maxFrameBytes)) {
+      this.#options.logger.warn(
+        `${this.#options.name}: the broker allows frames of ${
+          frameMax === 0 ? "any size" : `${frameMax} bytes`
+        }; this mesh reads frames up to ${this.#options.maxFrameBytes} bytes (maxFrameBytes): ` +
+          "a larger one drops the connection, and its message is refused",
+      );
     }
     this.#client = client;
     this.#generation++;
@@ -179,10 +329,146 @@ export class BrokerConnection {
     for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
+  /**
+   * Steps in front of the client's frame reader: every frame is looked at
+   * before the client parses it, and no read error escapes (see the top).
+   */
+  #guard(client: AMQPClient): void {
+    const internals = client as unknown as ClientInternals;
+    const read = internals.onRead.bind(client);
+    const parse = internals.parseFrames.bind(client);
+    const skipping = new Map<number, Skipping>();
+    let broken = false;
+    // Own properties shadow the prototype's; the socket's data handler is
+    // bound when it connects, so it calls these.
+    internals.parseFrames = (view: FrameView) => {
+      // The client hands over one whole frame at a time.
+      const type = view.getUint8(0);
+      if (type === FRAME_METHOD) {
+        if (view.getUint16(1) === 0) this.#tune(view);
+      } else if (type === FRAME_HEADER) {
+        if (this.#header(internals, view, skipping)) return;
+      } else if (type === FRAME_BODY && skipping.size > 0) {
+        const channelId = view.getUint16(1);
+        const skip = skipping.get(channelId);
+        if (skip !== undefined) {
+          skip.remaining -= view.getUint32(3);
+          if (skip.remaining <= 0) {
+            skipping.delete(channelId);
+            this.#refuse(internals, channelId, skip);
+          }
+          return;
+        }
+      }
+      parse(view);
+    };
+    internals.onRead = (chunk: Uint8Array) => {
+      if (broken) return true;
+      try {
+        return read(chunk);
+      } catch (error) {
+        broken = true;
+        this.#unreadable(client, internals, error);
+        return true;
+      }
+    };
+  }
+
+  /** connection.tune: learn the broker's frame_max; "unlimited" becomes ours. */
+  #tune(view: FrameView): void {
+    // class 10 (connection), method 30 (tune): channel-max (2), frame-max (4).
+    if (view.getUint16(FRAME_HEAD) !== 10 || view.getUint16(FRAME_HEAD + 2) !== 30) return;
+    const offset = FRAME_HEAD + 4 + 2;
+    const frameMax = view.getUint32(offset);
+    this.brokerFrameMax = frameMax;
+    // The client takes min(ours, theirs), and 0 (no limit) would win.
+    if (frameMax === 0) view.setUint32(offset, this.#options.maxFrameBytes);
+  }
+
+  /** A content header: true when its delivery is refused (the frame is consumed here). */
+  #header(
+    internals: ClientInternals,
+    view: FrameView,
+    skipping: Map<number, Skipping>,
+  ): boolean {
+    const channelId = view.getUint16(1);
+    const channel = internals.channels[channelId];
+    // Only deliveries: a returned message is one we published ourselves.
+    const message = channel?.delivery;
+    if (message === undefined) return false;
+    const headerBytes = view.getUint32(3) - CONTENT_HEAD;
+    const bodyBytes = view.getUint64(FRAME_HEAD + 4);
+    const { maxHeaderBytes, maxMessageBytes } = this.#options;
+    let reason: string;
+    let properties: AMQPProperties | undefined;
+    if (headerBytes > maxHeaderBytes) {
+      reason = `its headers are ${headerBytes} bytes (maxHeaderBytes ${maxHeaderBytes})`;
+    } else if (bodyBytes > maxMessageBytes) {
+      reason = `its body is ${bodyBytes} bytes (maxMessageBytes ${maxMessageBytes})`;
+      try {
+        properties = view.getProperties(FRAME_HEAD + CONTENT_HEAD)[0];
+      } catch {
+        properties = undefined;
+      }
+    } else {
+      return false;
+    }
+    const skip: Skipping = { remaining: bodyBytes, message, refused: { properties, reason } };
+    if (bodyBytes === 0) this.#refuse(internals, channelId, skip);
+    else skipping.set(channelId, skip);
+    return true;
+  }
+
+  /** The refused delivery is over: the client forgets it, its owner settles it. */
+  #refuse(internals: ClientInternals, channelId: number, skip: Skipping): void {
+    const channel = internals.channels[channelId];
+    if (channel !== undefined && channel.delivery === skip.message) delete channel.delivery;
+    this.refused++;
+    const message = skip.message;
+    if (message === undefined) return;
+    this.#refusals.get(channelId)?.({ deliveryTag: message.deliveryTag, ...skip.refused });
+  }
+
+  /**
+   * A frame could not be read (larger than the frame buffer, or broken): the
+   * delivery it belongs to is refused, then the connection is dropped (the
+   * reader's state is lost) and made again.
+   */
+  #unreadable(client: AMQPClient, internals: ClientInternals, error: unknown): void {
+    this.unreadableFrames++;
+    const message = error instanceof Error ? error.message : String(error);
+    this.#options.logger.warn(
+      `${this.#options.name}: a frame could not be read (${
+        this.redact(message)
+      }); dropping the connection`,
+    );
+    const head = internals.frameBuffer;
+    if (head[0] === FRAME_HEADER) {
+      const channelId = (head[1]! << 8) | head[2]!;
+      const delivery = internals.channels[channelId]?.delivery;
+      const handler = this.#refusals.get(channelId);
+      if (delivery !== undefined && handler !== undefined) {
+        this.refused++;
+        handler({
+          deliveryTag: delivery.deliveryTag,
+          properties: undefined,
+          reason: `a frame of ${
+            new DataView(head.buffer, head.byteOffset).getUint32(3) + 8
+          } bytes is larger than this mesh reads (maxFrameBytes ${this.#options.maxFrameBytes})`,
+        });
+      }
+    }
+    // end() sends what is queued (the refusal) first; the broker then closes.
+    const socket = client.socket;
+    socket?.end(() => socket.destroy());
+  }
+
   #channelFailed(channel: AMQPChannel, reason: string): void {
     if (this.#closing) return;
     this.#options.logger.warn(
-      `${this.#options.name}: the broker closed channel ${channel.id}: ${reason}; reconnecting`,
+      `${this.#options.name}: the broker closed channel ${channel.id}: ${
+        this.redact(reason)
+      }; reconnecting`,
     );
     const client = this.#client;
     if (client !== undefined) client.socket?.destroy();
@@ -196,7 +482,9 @@ export class BrokerConnection {
     this.#connected = false;
     if (this.#closing) return;
     this.#options.logger.warn(
-      `${this.#options.name}: lost the broker connection${error ? `: ${error.message}` : ""}`,
+      `${this.#options.name}: lost the broker connection${
+        error ? `: ${this.redact(error.message)}` : ""
+      }`,
     );
     if (wasConnected) { for (const attachment of this.#attachments) attachment.detach(generation); }
     this.#schedule();
@@ -216,7 +504,11 @@ export class BrokerConnection {
           }
         },
         (error) => {
-          this.#options.logger.debug(`${this.#options.name}: reconnect failed`, error);
+          this.#options.logger.debug(
+            `${this.#options.name}: reconnect failed: ${
+              this.redact(String(error?.message ?? error))
+            }`,
+          );
           this.#schedule();
         },
       );

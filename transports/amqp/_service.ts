@@ -38,6 +38,7 @@ import type {
   AMQPProperties,
   Attachment,
   BrokerConnection,
+  RefusedDelivery,
 } from "./_connection.ts";
 import {
   declareMeshExchanges,
@@ -142,7 +143,14 @@ export class ServiceChannel implements Channel, Attachment {
   }
 
   async attach(connection: BrokerConnection, generation: number): Promise<void> {
-    const channel = await connection.channel();
+    const channel = await connection.channel((refused: RefusedDelivery) =>
+      this.#deadLetter(
+        refused.deliveryTag,
+        refused.properties?.correlationId,
+        generation,
+        refused.reason,
+      )
+    );
     await declareMeshExchanges(channel);
     const queue = this.#options.private
       ? await declarePrivateEventQueue(channel, this.#bindings)
@@ -173,19 +181,18 @@ export class ServiceChannel implements Channel, Attachment {
     try {
       body = message.body === null ? "" : DECODER.decode(message.body);
     } catch {
-      this.#deadLetter(message, generation, "the body is not UTF-8");
+      this.#poison(message, generation, "the body is not UTF-8");
       return;
     }
     if (properties.headers?.encrypted === "yes") {
       const keys = this.#options.keys;
       if (keys === undefined) {
-        this.#deadLetter(message, generation, "it is encrypted and this service has no key");
+        this.#poison(message, generation, "it is encrypted and this service has no key");
         return;
       }
       openNuropbBody(body, { privateKey: keys.privateKey }).then(
         (opened) => this.#decoded(message, generation, opened.body, properties, opened.key),
-        (error) =>
-          this.#deadLetter(message, generation, `it cannot be decrypted: ${error.message}`),
+        (error) => this.#poison(message, generation, `it cannot be decrypted: ${error.message}`),
       );
       return;
     }
@@ -201,11 +208,11 @@ export class ServiceChannel implements Channel, Attachment {
   ): void {
     const decoded = decodeNuropb(body, properties);
     if (decoded.kind === "poison") {
-      this.#deadLetter(message, generation, decoded.reason);
+      this.#poison(message, generation, decoded.reason);
       return;
     }
     if (decoded.kind === "result" || decoded.kind === "error") {
-      this.#deadLetter(message, generation, "a response on a service queue");
+      this.#poison(message, generation, "a response on a service queue");
       return;
     }
     const meta = (decoded as { meta?: NuropbMeta }).meta;
@@ -283,15 +290,25 @@ export class ServiceChannel implements Channel, Attachment {
     this.#channel.basicAck(message.deliveryTag).catch(() => {});
   }
 
-  #deadLetter(message: AMQPMessage, generation: number, reason: string): void {
+  /** A delivery we cannot handle: dead-letter it, with a warning. */
+  #poison(message: AMQPMessage, generation: number, reason: string): void {
+    this.#deadLetter(message.deliveryTag, message.properties.correlationId, generation, reason);
+  }
+
+  #deadLetter(
+    deliveryTag: number,
+    correlationId: string | undefined,
+    generation: number,
+    reason: string,
+  ): void {
     this.deadLettered++;
     this.#options.logger.warn(
       `nuropb service ${this.service}: dead-lettered a message (correlation_id ${
-        JSON.stringify(message.properties.correlationId ?? null)
+        JSON.stringify(correlationId ?? null)
       }): ${reason}`,
     );
     if (generation !== this.#generation || this.#channel === undefined) return;
-    this.#channel.basicReject(message.deliveryTag, false).catch(() => {});
+    this.#channel.basicReject(deliveryTag, false).catch(() => {});
   }
 
   async send(message: Message, to?: string): Promise<void> {

@@ -1,0 +1,173 @@
+// The nuropb mesh under hostile input: what a stranger who can publish to the
+// broker can do to a service or a caller. Each message here is one a broken
+// or malicious client could send; the process must live, refuse it once with
+// one warning, and go on answering.
+
+import { assert, assertEquals } from "./_assert.ts";
+import { amqpTest, freshMesh, rawPublisher, stopBrokerAfterAll } from "./_amqp.ts";
+import { recordingLogger, waitFor } from "./_helpers.ts";
+import { connectMesh, DEAD_LETTER_QUEUE } from "../transports/amqp.ts";
+
+/** The headers of a valid nuropb request. */
+const REQUEST_HEADERS = {
+  nuropb_protocol: "0.1.1",
+  nuropb_version: "0.1.8",
+  nuropb_type: "request",
+  trace_id: null,
+  encrypted: "",
+};
+const ADD_BODY = '{"service": "calc", "method": "add", "params": {"a": 1, "b": 2}, "context": {}}';
+/** Header sizes a publisher that negotiated RabbitMQ's default frame_max (131072) can send; 127 kB is near the largest (a frame of 131072 bytes). */
+const HEADER_KB = [9, 30, 70, 100, 120, 127];
+/** The frame size the hostile publisher negotiates: the broker's default maximum. */
+const BROKER_FRAME_MAX = 131_072;
+
+function deadLetterWarnings(lines: string[]): string[] {
+  return lines.filter((line) => line.includes("dead-lettered"));
+}
+
+amqpTest(
+  "amqp: a request with a huge header is dead-lettered once; the service answers the next",
+  async () => {
+    const url = await freshMesh();
+    const logger = recordingLogger();
+    const server = await connectMesh(url, { logger, instanceId: "svc1" });
+    await server.serve("calc", { add: ({ a, b }) => a + b });
+    const client = await connectMesh(url, {
+      logger: recordingLogger(),
+      instanceId: "cli1",
+      timeout: 10_000,
+    });
+    const raw = await rawPublisher(url, BROKER_FRAME_MAX);
+    try {
+      for (const [i, kb] of HEADER_KB.entries()) {
+        await raw.publish(ADD_BODY, {
+          headers: { ...REQUEST_HEADERS, pad: "x".repeat(kb * 1024) },
+          correlationId: `big${kb}`,
+          replyTo: client.responseQueue,
+        });
+        await waitFor(() => server.stats().services.calc!.deadLettered === i + 1, {
+          timeout: 10_000,
+          message: `the ${kb} kB header dead-lettered`,
+        });
+        assertEquals(await client.request("calc", "add", { a: i, b: 1 }), i + 1);
+        await waitFor(async () => (await raw.count(DEAD_LETTER_QUEUE)) === i + 1, {
+          timeout: 5_000,
+          message: `the ${kb} kB message in ${DEAD_LETTER_QUEUE}`,
+        });
+      }
+      const warnings = deadLetterWarnings(logger.messages("warn"));
+      assertEquals(warnings.length, HEADER_KB.length, warnings.join("\n"));
+      assert(warnings.every((line) => line.includes("header")), warnings.join("\n"));
+      // Read whole, refused: the connection never had to be dropped.
+      assertEquals(server.stats().reconnects, 0);
+      assertEquals(await raw.count(DEAD_LETTER_QUEUE), HEADER_KB.length, "dead-lettered once each");
+    } finally {
+      await raw.close();
+      await client.close();
+      await server.close();
+    }
+  },
+);
+
+amqpTest(
+  "amqp: a reply with a huge header is dropped with a warning; the caller goes on",
+  async () => {
+    const url = await freshMesh();
+    const server = await connectMesh(url, { logger: recordingLogger() });
+    await server.serve("calc", { add: ({ a, b }) => a + b });
+    const logger = recordingLogger();
+    const client = await connectMesh(url, { logger, instanceId: "cli1", timeout: 10_000 });
+    const raw = await rawPublisher(url, BROKER_FRAME_MAX);
+    try {
+      for (const [i, kb] of HEADER_KB.entries()) {
+        await raw.publish(
+          '{"tag": "response", "result": 1, "error": null}',
+          {
+            headers: { ...REQUEST_HEADERS, nuropb_type: "response", pad: "x".repeat(kb * 1024) },
+            correlationId: `fake${kb}`,
+          },
+          "",
+          client.responseQueue,
+        );
+        await waitFor(() => client.stats().droppedReplies === i + 1, {
+          timeout: 10_000,
+          message: `the ${kb} kB reply dropped`,
+        });
+        assertEquals(await client.request("calc", "add", { a: i, b: 1 }), i + 1);
+      }
+      const warnings = logger.messages("warn").filter((line) => line.includes("dropped a reply"));
+      assertEquals(warnings.length, HEADER_KB.length, warnings.join("\n"));
+      assertEquals(client.stats().reconnects, 0);
+    } finally {
+      await raw.close();
+      await client.close();
+      await server.close();
+    }
+  },
+);
+
+amqpTest(
+  "amqp: a frame larger than the mesh reads drops the connection once; its message is refused",
+  async () => {
+    const url = await freshMesh();
+    const logger = recordingLogger();
+    // Below the broker's frame_max: a frame between the two cannot be read.
+    const small = { maxFrameBytes: 16_384, maxHeaderBytes: 200_000 };
+    const server = await connectMesh(url, { logger, instanceId: "svc1", ...small });
+    await server.serve("calc", { add: ({ a, b }) => a + b });
+    const callerLogger = recordingLogger();
+    const client = await connectMesh(url, {
+      logger: callerLogger,
+      instanceId: "cli1",
+      timeout: 10_000,
+      ...small,
+    });
+    const raw = await rawPublisher(url, BROKER_FRAME_MAX);
+    try {
+      assert(
+        logger.messages("warn").some((line) => line.includes("reads frames up to 16384 bytes")),
+        "the smaller frame limit is told at connect",
+      );
+      await raw.publish(ADD_BODY, {
+        headers: { ...REQUEST_HEADERS, pad: "x".repeat(100 * 1024) },
+        correlationId: "big",
+        replyTo: client.responseQueue,
+      });
+      await waitFor(() => server.stats().services.calc!.deadLettered === 1, {
+        timeout: 10_000,
+        message: "the unreadable request dead-lettered",
+      });
+      await waitFor(() => server.stats().reconnects === 1, {
+        timeout: 10_000,
+        message: "the service connected again",
+      });
+      assertEquals(await client.request("calc", "add", { a: 1, b: 1 }), 2);
+      assertEquals(await raw.count(DEAD_LETTER_QUEUE), 1, "dead-lettered once, not redelivered");
+
+      await raw.publish(
+        '{"tag": "response", "result": 1, "error": null}',
+        {
+          headers: { ...REQUEST_HEADERS, nuropb_type: "response", pad: "x".repeat(100 * 1024) },
+          correlationId: "fake",
+        },
+        "",
+        client.responseQueue,
+      );
+      await waitFor(() => client.stats().reconnects === 1, {
+        timeout: 10_000,
+        message: "the caller connected again",
+      });
+      assertEquals(client.stats().droppedReplies, 1);
+      assertEquals(await client.request("calc", "add", { a: 2, b: 2 }), 4);
+      assertEquals(server.stats().services.calc!.deadLettered, 1);
+      assertEquals(deadLetterWarnings(logger.messages("warn")).length, 1);
+    } finally {
+      await raw.close();
+      await client.close();
+      await server.close();
+    }
+  },
+);
+
+stopBrokerAfterAll();
