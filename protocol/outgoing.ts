@@ -13,6 +13,7 @@ import { CallTable } from "./call_table.ts";
 import type { Channel } from "./channel.ts";
 import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "./errors.ts";
 import type { LatencyHistogram } from "./latency.ts";
+import { never } from "./_timer.ts";
 import type { Logger } from "./logger.ts";
 import { ACCEPTED } from "./transport.ts";
 import type {
@@ -430,11 +431,14 @@ function idSource(ids: IdSource): () => Id {
   return () => ++last;
 }
 
-/** A timeout option: undefined → fallback; 0 or Infinity → 0 (none). */
+/**
+ * A timeout option: undefined → fallback; 0, Infinity, or more than a timer
+ * can wait (2^31 ms or more) → 0 (none).
+ */
 export function timeoutOption(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
     throw new RangeError(`timeout must be a non-negative number of milliseconds, got ${value}`);
   }
-  return value === Infinity ? 0 : value;
+  return never(value) ? 0 : value;
 }

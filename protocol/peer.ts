@@ -58,6 +58,7 @@ import {
   timeoutOption,
 } from "./outgoing.ts";
 import type { Transport } from "./transport.ts";
+import { startTimer } from "./_timer.ts";
 
 export type { CallOptions, IdSource, NotifyOptions } from "./outgoing.ts";
 export type { Handler } from "./dispatch.ts";
@@ -624,7 +625,9 @@ export class Peer {
     this.#dispatcher.drain();
     if (this.#dispatcher.running === 0) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<false>((resolve) => timer = setTimeout(resolve, timeout, false));
+    const expired = new Promise<false>((resolve) =>
+      timer = startTimer(() => resolve(false), timeout)
+    );
     try {
       return await Promise.race([this.idle().then(() => true), expired]);
     } finally {

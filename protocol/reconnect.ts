@@ -56,6 +56,7 @@ import { consoleLogger, type Logger } from "./logger.ts";
 import type { Id, Message } from "./message.ts";
 import { ACCEPTED, type Transport } from "./transport.ts";
 import { FrameQueue } from "./_frame_queue.ts";
+import { startTimer } from "./_timer.ts";
 
 /**
  * Options for a {@linkcode ReconnectingChannel}.
@@ -199,7 +200,7 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   /** Requests received on the current connection and not yet answered. */
   #serving = new Set<Id>();
   #reason: CloseReason | undefined;
-  #retry: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined;
+  #retry: { timer: ReturnType<typeof setTimeout> | undefined; resolve: () => void } | undefined;
   #closed = Promise.withResolvers<void>();
   #running: Promise<void>;
   #remote: string | undefined;
@@ -437,7 +438,7 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       this.#retry = {
-        timer: setTimeout(() => {
+        timer: startTimer(() => {
           this.#retry = undefined;
           resolve();
         }, ms),

@@ -50,6 +50,7 @@ import { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { type CallOptions, type Handler, Peer, type PeerOptions } from "./peer.ts";
 import type { Listener, Transport } from "./transport.ts";
+import { MAX_DELAY, startInterval, startTimer } from "./_timer.ts";
 
 /**
  * One client connection of a {@linkcode Server}.
@@ -280,9 +281,10 @@ export class Server<S = Record<string, unknown>> {
     this.#limit = new ConcurrencyLimit(options.maxRunningHandlers ?? 4096);
     const idleTimeout = options.idleTimeout ?? 300_000;
     if (idleTimeout > 0) {
-      this.#idleTimer = setInterval(
+      this.#idleTimer = startInterval(
         () => this.#closeIdle(idleTimeout),
-        Math.min(1000, idleTimeout / 4),
+        // A timeout too long for a timer means never.
+        idleTimeout > MAX_DELAY ? Infinity : Math.min(1000, idleTimeout / 4),
       );
     }
   }
@@ -454,7 +456,7 @@ export class Server<S = Record<string, unknown>> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = await Promise.race([
         closing.then(() => false),
-        new Promise<boolean>((resolve) => timer = setTimeout(resolve, Math.max(0, left), true)),
+        new Promise<boolean>((resolve) => timer = startTimer(() => resolve(true), left)),
       ]);
       clearTimeout(timer);
       if (late) { for (const peer of peers) peer.close(reason); }

@@ -68,6 +68,7 @@ import { consoleLogger, type Logger } from "../protocol/logger.ts";
 import { ACCEPTED, InvalidFrame, type Listener, type Transport } from "../protocol/transport.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { utf8Length } from "../protocol/_utf8.ts";
+import { startTimer } from "../protocol/_timer.ts";
 
 /**
  * Options for a TCP or TLS connection.
@@ -366,7 +367,7 @@ export class TcpTransport implements Transport<string> {
     if (this.#drained === undefined) {
       this.#drained = Promise.withResolvers<void>();
       if (this.#writeTimeout > 0) {
-        this.#writeTimer = setTimeout(() => {
+        this.#writeTimer = startTimer(() => {
           this.#writeTimer = undefined;
           // Waiting for a flush is pointless: the other side is not reading.
           this.#close(
@@ -414,7 +415,7 @@ export class TcpTransport implements Transport<string> {
       await Promise.race([
         this.#waitWritten(),
         new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.#closeTimeout);
+          timer = startTimer(resolve, this.#closeTimeout);
           this.#stopFlushing = resolve;
         }),
       ]);

@@ -1,0 +1,130 @@
+// A delay a timer cannot wait (2^31 ms or more, about 24.8 days) means
+// "never", like Infinity: before, each one became a 1 ms timer (a warning
+// printed each time, a call timed out at once, a connection cut at once).
+
+import { CallTimeout, memoryPair, Peer, Server } from "../mod.ts";
+import { listen, type TcpTransport } from "../transports/tcp.ts";
+import { assert, assertEquals } from "./_assert.ts";
+import { peerPair, recordingLogger, within } from "./_helpers.ts";
+import { RawSocket } from "./_tcp.ts";
+
+const HUGE = 2 ** 31;
+
+/**
+ * Records the delay of every timer started while `run` runs. A timer the
+ * code under test starts before one the test starts fires first when its
+ * delay is shorter, so awaiting `pause(ms)` lets a wrongly 1 ms timer fire.
+ */
+async function timersDuring(run: () => Promise<void>): Promise<number[]> {
+  const delays: number[] = [];
+  const { setTimeout: realTimeout, setInterval: realInterval } = globalThis;
+  globalThis.setTimeout = ((f: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    delays.push(ms ?? 0);
+    return realTimeout(f, ms, ...args as []);
+  }) as typeof setTimeout;
+  globalThis.setInterval = ((f: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    delays.push(ms ?? 0);
+    return realInterval(f, ms, ...args as []);
+  }) as typeof setInterval;
+  try {
+    await run();
+  } finally {
+    globalThis.setTimeout = realTimeout;
+    globalThis.setInterval = realInterval;
+  }
+  return delays;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function assertNoOverflow(delays: number[]): void {
+  assertEquals(delays.filter((ms) => !(ms < HUGE)), [], "a timer was started with a delay ≥ 2^31");
+}
+
+Deno.test("timeouts: a call timeout of 2^31 ms or more, or Infinity, never fires", async () => {
+  const delays = await timersDuring(async () => {
+    const { server, client, close } = peerPair(
+      { handlers: { slow: () => pause(30).then(() => "done") } },
+      { timeout: 2 ** 40 },
+    );
+    assertEquals(await client.call("slow"), "done"); // the peer's default
+    assertEquals(await client.call("slow", undefined, { timeout: HUGE }), "done");
+    assertEquals(await client.call("slow", undefined, { timeout: Infinity }), "done");
+    // A timeout a timer can hold still works.
+    await client.call("slow", undefined, { timeout: 1 }).then(
+      () => assert(false, "a 1 ms timeout should have fired"),
+      (error) => assert(error instanceof CallTimeout),
+    );
+    await server.idle();
+    await close();
+  });
+  assertNoOverflow(delays);
+});
+
+Deno.test("timeouts: keepAlive of 2^31 ms never pings", async () => {
+  const delays = await timersDuring(async () => {
+    const { server, client, close } = peerPair(
+      { handlers: { slow: () => pause(30).then(() => "done") } },
+      { keepAlive: HUGE },
+    );
+    assertEquals(await client.call("slow"), "done");
+    // Only our call reached the server: no rpc.ping.
+    assertEquals(server.stats().messagesReceived, 1);
+    await close();
+  });
+  assertNoOverflow(delays);
+});
+
+Deno.test("timeouts: drain and a shutdown deadline of 2^31 ms wait for the calls in flight", async () => {
+  const delays = await timersDuring(async () => {
+    const { server: peer, client, close } = peerPair({
+      handlers: { slow: () => pause(30).then(() => "done") },
+    });
+    const call = client.call("slow");
+    await client.call("rpc.ping"); // the slow call is running
+    assertEquals(await peer.drain(HUGE), true);
+    assertEquals(await call, "done");
+    await close();
+
+    const logger = recordingLogger();
+    const server = new Server({
+      logger,
+      idleTimeout: HUGE,
+      handlers: { slow: () => pause(30).then(() => "done") },
+    });
+    const [a, b] = memoryPair();
+    server.add(a);
+    const other = new Peer(b, { logger });
+    const pending = other.call("slow");
+    await other.call("rpc.ping");
+    await server.shutdown({ deadline: HUGE });
+    assertEquals(await pending, "done");
+    assertEquals(logger.messages("warn"), []);
+    await other.closed;
+  });
+  assertNoOverflow(delays);
+});
+
+Deno.test("timeouts: a TCP writeTimeout of 2^31 ms does not cut a slow reader", async () => {
+  const delays = await timersDuring(async () => {
+    const logger = recordingLogger();
+    const listener = listen("tcp://127.0.0.1:0", {
+      logger,
+      writeTimeout: HUGE,
+      closeTimeout: HUGE,
+    });
+    const raw = await RawSocket.connect(listener.addr);
+    const accepted = await listener[Symbol.asyncIterator]().next();
+    const server = accepted.value as TcpTransport;
+    const frame = "x".repeat(2 * 1024 * 1024);
+    const sent = server.send(frame); // over writeHighWaterMark (1 MiB): waits for the reader
+    await pause(30); // a 1 ms write timer would have cut the connection by now
+    assertEquals(server.closeReason, undefined);
+    assertEquals((await raw.readFrame()).length, frame.length + 1);
+    await within(sent, 10_000, "the send");
+    await server.close();
+    raw.close();
+    await listener.close();
+  });
+  assertNoOverflow(delays);
+});
