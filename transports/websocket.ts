@@ -86,6 +86,14 @@ export interface WebSocketOptions {
    */
   maxUnreadMessages?: number;
   /**
+   * Characters of the messages received and not yet handled; beyond it (and
+   * more than one message waiting) the connection is closed (1008). One
+   * message up to `maxMessageBytes` may always wait.
+   *
+   * @default {8388608}
+   */
+  maxUnreadBytes?: number;
+  /**
    * Unsent bytes above which `send` waits.
    *
    * @default {1048576}
@@ -164,6 +172,7 @@ export interface ConnectOptions extends WebSocketOptions {
 }
 
 const MiB = 1024 * 1024;
+const textLength = (text: string): number => text.length;
 const OPEN = 1;
 const CONNECTING = 0;
 
@@ -253,6 +262,8 @@ export class WebSocketTransport implements Transport<string> {
   #endReason: CloseReason | undefined;
   #closed = Promise.withResolvers<void>();
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The close code and reason for a socket closed while it was connecting. */
+  #wireClose: [number, string] | undefined;
 
   /**
    * Wraps `socket`.
@@ -269,7 +280,11 @@ export class WebSocketTransport implements Transport<string> {
     this.#writeTimeout = options.writeTimeout ?? 30_000;
     this.#closeTimeout = options.closeTimeout ?? 2000;
     this.#logger = options.logger ?? consoleLogger;
-    this.#inbox = new FrameQueue<string>(options.maxUnreadMessages ?? 4096);
+    this.#inbox = new FrameQueue<string>(
+      options.maxUnreadMessages ?? 4096,
+      options.maxUnreadBytes ?? 8 * MiB,
+      textLength,
+    );
     socket.binaryType = "arraybuffer";
     socket.addEventListener("open", this);
     socket.addEventListener("message", this);
@@ -303,6 +318,11 @@ export class WebSocketTransport implements Transport<string> {
   /** Why the connection ended, once it has. */
   get closeReason(): CloseReason | undefined {
     return this.#reason ?? this.#endReason;
+  }
+
+  /** Characters of the messages received and not yet read: what `maxUnreadBytes` bounds. */
+  get bufferedInput(): number {
+    return this.#inbox.bytes;
   }
 
   /** Bytes accepted by `send` and not yet written to the network. */
@@ -372,10 +392,7 @@ export class WebSocketTransport implements Transport<string> {
   close(reason?: string | CloseReason): Promise<void> {
     if (this.#reason === undefined) {
       const why = this.#endReason ?? toCloseReason(reason);
-      this.#ended(why);
-      closeSocket(this.#socket, wireCode(why), why.message);
-      // The closing handshake needs the other side; do not wait for ever.
-      this.#closeTimer = setTimeout(this.#finish, this.#closeTimeout);
+      this.#closeWith(wireCode(why), why);
     } else if (this.#closeTimer !== undefined) {
       // Closing again: stop waiting for the handshake.
       this.#finish();
@@ -390,7 +407,11 @@ export class WebSocketTransport implements Transport<string> {
         this.#receive((event as MessageEvent).data);
         return;
       case "open":
-        this.#flushEarly();
+        this.#socket.removeEventListener("open", this);
+        // Closed while connecting: a server socket Deno upgraded opens anyway
+        // (closing it before has no effect), so it is closed again now.
+        if (this.#wireClose !== undefined) closeSocket(this.#socket, ...this.#wireClose);
+        else this.#flushEarly();
         return;
       case "close":
         this.#ended(reasonOf(event as CloseEvent));
@@ -434,9 +455,12 @@ export class WebSocketTransport implements Transport<string> {
       this.#refuseTooLarge();
       return;
     }
-    if (this.#inbox.push(text) !== undefined) {
+    // Full: too many messages, or too many characters in more than one.
+    if (this.#inbox.push(text) !== undefined && this.#inbox.length > 1) {
       this.#logger.warn(`${this.remote}: too many unread messages; closing`);
-      this.#closeWith(1008, closeReason(CloseCode.Refused, "too many unread messages"));
+      const reason = closeReason(CloseCode.Refused, "too many unread messages");
+      this.#inbox.end(reason, true); // what waits is dropped, not handled
+      this.#closeWith(1008, reason);
     }
   }
 
@@ -453,7 +477,9 @@ export class WebSocketTransport implements Transport<string> {
 
   #closeWith(code: number, reason: CloseReason): void {
     this.#ended(reason);
+    if (this.#socket.readyState === CONNECTING) this.#wireClose = [code, reason.message];
     closeSocket(this.#socket, code, reason.message);
+    // The closing handshake needs the other side; do not wait for ever.
     this.#closeTimer = setTimeout(this.#finish, this.#closeTimeout);
   }
 
@@ -474,7 +500,8 @@ export class WebSocketTransport implements Transport<string> {
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     const socket = this.#socket;
-    socket.removeEventListener("open", this);
+    // A socket closed while connecting still needs its "open" to be closed.
+    if (socket.readyState !== CONNECTING) socket.removeEventListener("open", this);
     socket.removeEventListener("message", this);
     socket.removeEventListener("close", this);
     socket.removeEventListener("error", this);

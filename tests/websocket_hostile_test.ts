@@ -1,0 +1,91 @@
+// The WebSocket wire against hostile clients: sockets refused past
+// maxConnections are closed, unread messages are bounded in bytes, and a page
+// from another site cannot call a local server.
+
+import { CloseCode, type CloseReason, Peer, Server } from "../mod.ts";
+import { connect, type WebSocketTransport } from "../transports/websocket.ts";
+import { listen } from "../transports/websocket_server.ts";
+import { assert, assertEquals, assertLessOrEqual } from "./_assert.ts";
+import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
+import { RawWebSocket } from "./_ws_raw.ts";
+
+/** Open file descriptors of this process (`ls`: Deno wants --allow-all to read /proc/self). */
+async function openFds(): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", { args: [`/proc/${Deno.pid}/fd`] }).output();
+  return new TextDecoder().decode(stdout).trim().split("\n").length;
+}
+
+Deno.test("websocket: sockets refused past maxConnections are closed; fds return to baseline", async () => {
+  const logger = recordingLogger();
+  const server = new Server({ logger, maxConnections: 1, handlers: { ping: () => "pong" } })
+    .serve(listen("ws://127.0.0.1:0/rpc", { logger }));
+  const first = new Peer(await connect(server.addr), { logger: recordingLogger() });
+  assertEquals(await first.call("ping"), "pong");
+  const baseline = await openFds();
+  // 300 browsers-like clients: each stays connected until the server closes it.
+  const codes = await within(
+    Promise.all(Array.from({ length: 300 }, () => {
+      const socket = new WebSocket(server.addr);
+      return new Promise<number>((resolve) => {
+        socket.onclose = (event) => resolve(event.code);
+      });
+    })),
+    20_000,
+    "300 refused sockets closed by the server",
+  );
+  for (const code of codes) assert(code === 1008 || code === 4008, `closed with ${code}`);
+  await waitFor(async () => await openFds() <= baseline, {
+    timeout: 10_000,
+    message: `fds back to ${baseline}`,
+  });
+  assertEquals(server.connections.size, 1);
+  assertEquals(await first.call("ping"), "pong");
+  await first.close();
+  await server.shutdown();
+});
+
+Deno.test("websocket: unread messages are bounded in bytes (8 MiB), not only in count", async () => {
+  const release = deferred();
+  const started = deferred();
+  const gone = deferred<CloseReason>();
+  const logger = recordingLogger();
+  let transport: WebSocketTransport | undefined;
+  const server = new Server({
+    logger,
+    peer: { maxConcurrentHandlers: 1 },
+    handlers: { hold: () => (started.resolve(), release.promise) },
+    onConnect: (connection) => {
+      transport = (connection.peer.channel as { transport?: WebSocketTransport }).transport;
+    },
+    onDisconnect: (_connection, reason) => gone.resolve(reason),
+  }).serve(listen("ws://127.0.0.1:0/", { logger }));
+  const raw = await RawWebSocket.connect(server.addr);
+  await raw.send('{"jsonrpc":"2.0","method":"hold","id":1}');
+  await within(started.promise, 5000, "the handler started");
+  // The handler is busy, so nothing more is read: 1 MiB messages pile up.
+  const big = `{"jsonrpc":"2.0","method":"hold","params":["${"x".repeat(1024 * 1024)}"]}`;
+  let peak = 0;
+  const closing = raw.closed();
+  let closed = false;
+  closing.then(() => closed = true);
+  for (let sent = 0; sent < 40 && !closed; sent++) {
+    await raw.send(big);
+    peak = Math.max(peak, transport!.bufferedInput);
+    await waitFor(() => closed || transport!.bufferedInput > peak || sent < 8, {
+      timeout: 5000,
+      message: `message ${sent} queued or the connection closed`,
+    });
+    peak = Math.max(peak, transport!.bufferedInput);
+  }
+  assertEquals(await within(closing, 10_000, "a close frame"), 1008);
+  // At most 8 MiB waited, plus the message that went over; then it was dropped.
+  assertLessOrEqual(peak, 8 * 1024 * 1024 + big.length);
+  assertEquals(transport!.bufferedInput, 0);
+  assert(logger.messages("warn").some((m) => m.includes("too many unread messages")));
+  // The running handler ends the connection once it returns.
+  release.resolve();
+  const reason = await within(gone.promise, 10_000, "the connection closed");
+  assertEquals(reason.code, CloseCode.Refused);
+  raw.close();
+  await server.shutdown();
+});
