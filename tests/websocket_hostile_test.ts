@@ -5,7 +5,7 @@
 import { CloseCode, type CloseReason, Peer, Server } from "../mod.ts";
 import { connect, type WebSocketTransport } from "../transports/websocket.ts";
 import { listen } from "../transports/websocket_server.ts";
-import { assert, assertEquals, assertLessOrEqual } from "./_assert.ts";
+import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_assert.ts";
 import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
 import { RawWebSocket } from "./_ws_raw.ts";
 
@@ -88,4 +88,41 @@ Deno.test("websocket: unread messages are bounded in bytes (8 MiB), not only in 
   assertEquals(reason.code, CloseCode.Refused);
   raw.close();
   await server.shutdown();
+});
+
+Deno.test("websocket: a page from another site is refused (403) unless allowed; same-origin and no Origin pass", async () => {
+  const logger = recordingLogger();
+  const evil = { origin: "https://evil.example" };
+  const byDefault = new Server({ logger, handlers: { ping: () => "pong" } })
+    .serve(listen("ws://127.0.0.1:0/rpc", { logger }));
+  const url = byDefault.addr;
+  const host = new URL(url).host;
+  await assertRejects(() => RawWebSocket.connect(url, evil), Error, "403");
+  await assertRejects(() => RawWebSocket.connect(url, { origin: "null" }), Error, "403");
+  // Same host and port, any scheme (the page was served from this server).
+  for (const origin of [`http://${host}`, `https://${host}`, undefined]) {
+    const client = new Peer(
+      await connect(url, { headers: origin === undefined ? {} : { origin } }),
+      { logger: recordingLogger() },
+    );
+    assertEquals(await client.call("ping"), "pong");
+    await client.close();
+  }
+  await byDefault.shutdown();
+
+  const listed = new Server({ logger, handlers: { ping: () => "pong" } })
+    .serve(listen("ws://127.0.0.1:0/rpc", { logger, origins: ["https://app.example.net"] }));
+  await assertRejects(() => RawWebSocket.connect(listed.addr, evil), Error, "403");
+  const app = await RawWebSocket.connect(listed.addr, { origin: "https://app.example.net" });
+  app.close();
+  await listed.shutdown();
+
+  const anyOrigin = new Server({ logger, handlers: { ping: () => "pong" } })
+    .serve(listen("ws://127.0.0.1:0/rpc", { logger, origins: "*" }));
+  const client = new Peer(await connect(anyOrigin.addr, { headers: evil }), {
+    logger: recordingLogger(),
+  });
+  assertEquals(await client.call("ping"), "pong");
+  await client.close();
+  await anyOrigin.shutdown();
 });

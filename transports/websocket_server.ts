@@ -75,13 +75,15 @@ export interface WebSocketEndpointOptions extends WebSocketOptions {
    */
   path?: string;
   /**
-   * Origins allowed to connect (`https://app.example.net`). A request with
-   * another `Origin` is refused with 403; one without (not from a browser)
-   * is let through. Left out, every origin is allowed.
+   * Origins allowed to connect (`https://app.example.net`), or `"*"` for
+   * any. A request with another `Origin` is refused with 403; one without
+   * (not from a browser) is let through. Left out, only pages served from
+   * this host and port may connect (the `Origin`'s host equals the `Host`
+   * header), so a page from another site cannot call a local server.
    *
-   * @default {undefined}
+   * @default {same origin only}
    */
-  origins?: readonly string[];
+  origins?: readonly string[] | "*";
   /**
    * Decides, from the upgrade request, whether to upgrade: `true`, or
    * `false` (401), or a `Response` to answer with (a 403, a redirect).
@@ -151,7 +153,9 @@ function endpoint(
   options: WebSocketEndpointOptions,
 ): (request: Request, info?: ServeInfo) => Promise<Response | undefined> {
   const path = options.path ?? "/";
-  const origins = options.origins === undefined ? undefined : new Set(options.origins);
+  const origins = options.origins === undefined || options.origins === "*"
+    ? options.origins
+    : new Set(options.origins);
   const logger = options.logger ?? consoleLogger;
   const idleTimeout = Math.ceil((options.idleTimeout ?? 30_000) / 1000);
   return async (request, info) => {
@@ -160,7 +164,7 @@ function endpoint(
       return refuse(426, "This endpoint speaks WebSocket only", { upgrade: "websocket" });
     }
     const origin = request.headers.get("origin");
-    if (origins !== undefined && origin !== null && !origins.has(origin)) {
+    if (origin !== null && !originAllowed(origins, origin, request.headers.get("host"))) {
       logger.debug(`refused a WebSocket from origin ${origin}`);
       return refuse(403, "Origin not allowed");
     }
@@ -196,6 +200,18 @@ function endpoint(
     sink.take(new WebSocketTransport(socket, { ...options, dialect, remote }));
     return response;
   };
+}
+
+/** Whether a browser page from `origin` may connect: listed, or from this very host. */
+function originAllowed(
+  origins: ReadonlySet<string> | "*" | undefined,
+  origin: string,
+  host: string | null,
+): boolean {
+  if (origins === "*") return true;
+  if (origins !== undefined) return origins.has(origin);
+  if (host === null || !URL.canParse(origin) || !URL.canParse(`http://${host}`)) return false;
+  return new URL(origin).host === new URL(`http://${host}`).host;
 }
 
 function refuse(status: number, text: string, headers: Record<string, string> = {}): Response {
