@@ -235,10 +235,13 @@ export class ConnectionClosed extends Error {
    * Makes the error pending calls are rejected with.
    *
    * @param reason Why the connection closed; a string is a local close.
+   * @param options `cause`: what the other side said last, when it sent an
+   * error before closing (a {@linkcode RemoteError}, such as its -32001 for
+   * a frame over its limit).
    */
-  constructor(reason?: string | CloseReason) {
+  constructor(reason?: string | CloseReason, options?: ErrorOptions) {
     const why = toCloseReason(reason);
-    super(`Connection closed: ${why.message}`);
+    super(`Connection closed: ${why.message}`, options);
     this.name = "ConnectionClosed";
     this.code = why.code;
     this.reason = why.message;

@@ -41,7 +41,7 @@ import {
 } from "./close.ts";
 import type { Dialect } from "./dialect.ts";
 import { Dispatcher, type Handler } from "./dispatch.ts";
-import { ConnectionClosed, ErrorCode } from "./errors.ts";
+import { ConnectionClosed, ErrorCode, RemoteError } from "./errors.ts";
 import { framed } from "./framed.ts";
 import { intercept, type Interceptor, type Invocation } from "./intercept.ts";
 import { jsonRpc } from "./jsonrpc.ts";
@@ -49,7 +49,7 @@ import { KeepAlive } from "./keepalive.ts";
 import { LatencyHistogram, type LatencySummary } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "./logger.ts";
-import type { InvalidMessage, Message } from "./message.ts";
+import type { ErrorMessage, InvalidMessage, Message } from "./message.ts";
 import {
   type CallOptions,
   type IdSource,
@@ -302,6 +302,8 @@ export class Peer {
   #outgoing: OutgoingCalls;
   #dispatcher: Dispatcher;
   #received = 0;
+  /** The last error the other side sent without an id, and `#received` then. */
+  #lastWords: { error: RemoteError; at: number } | undefined;
   #closing = false;
   #closeReason: CloseReason | undefined;
   #closed: Promise<void>;
@@ -715,6 +717,7 @@ export class Peer {
         return;
       case "result":
       case "error":
+        if (message.id === null && message.kind === "error") this.#heard(message);
         this.#outgoing.settle(message);
         dispatcher.done(delivery, batch, "ok");
         return;
@@ -750,11 +753,32 @@ export class Peer {
     this.#shutdown(closeReason(CloseCode.WrongDialect, message));
   }
 
+  /** An error with no id: the other side may be about to close because of it. */
+  #heard(message: ErrorMessage): void {
+    this.#lastWords = { error: new RemoteError(message.error), at: this.#received };
+  }
+
   #shutdown(reason: CloseReason): void {
     if (this.#closing) return;
     this.#closing = true;
+    let cause: RemoteError | undefined;
+    const last = this.#lastWords;
+    if (
+      last !== undefined && last.at === this.#received &&
+      (reason.code === CloseCode.Remote || reason.code === CloseCode.Failed)
+    ) {
+      // The other side closed right after an error that named no call (its
+      // -32001 for a frame over its limit, say): that error is why.
+      cause = last.error;
+      reason = cause.code === ErrorCode.FrameTooLarge
+        ? closeReason(
+          CloseCode.FrameTooLarge,
+          `the other side refused a frame as too large (${cause.data ?? cause.message})`,
+        )
+        : closeReason(reason.code, `${reason.message}, after the error '${cause.message}'`);
+    }
     this.#closeReason = reason;
-    const error = new ConnectionClosed(reason);
+    const error = new ConnectionClosed(reason, cause === undefined ? undefined : { cause });
     this.#keepAlive?.stop();
     this.#outgoing.close(error);
     this.#dispatcher.close(error);

@@ -9,7 +9,9 @@
  *   decoded whole). With `\n`, a `\r` before it is dropped, so `\r\n` works.
  *   A frame longer than `maxFrameBytes` ends that connection's frames with a
  *   {@linkcode FrameTooLarge} error: the peer answers it where the dialect
- *   can and closes that connection only.
+ *   can and closes that connection only (ending our side first, then reading
+ *   and dropping the rest for up to `closeTimeout`, so the sender reads the
+ *   answer rather than a reset).
  * - Writing: frames sent while a write is on the wire are coalesced into the
  *   next write, so the replies produced from one read leave in one or two
  *   writes, not one per reply. Nagle is off (`setNoDelay`).
@@ -389,8 +391,15 @@ export class TcpTransport implements Transport<string> {
    * Called again while it waits, it stops waiting and closes at once.
    */
   close(reason?: string | CloseReason): Promise<void> {
+    // Asked again while unwritten frames drain: stop waiting for them. (A
+    // close of our own, after the other side ended, does not count.)
+    if (this.#asked) this.#stopFlushing?.();
+    this.#asked = true;
     return this.#close(toCloseReason(reason), true);
   }
+
+  /** `close` was called. */
+  #asked = false;
 
   #close(reason: CloseReason, flush: boolean): Promise<void> {
     if (!this.#closing) {
@@ -399,9 +408,6 @@ export class TcpTransport implements Transport<string> {
       this.#endReason ??= reason;
       this.#inbox.end(reason, true);
       this.#shutdown(flush);
-    } else {
-      // Closing again while unwritten frames drain: stop waiting for them.
-      this.#stopFlushing?.();
     }
     return this.#closed.promise;
   }
@@ -409,16 +415,18 @@ export class TcpTransport implements Transport<string> {
   #stopFlushing: (() => void) | undefined;
 
   async #shutdown(flush: boolean): Promise<void> {
+    // We refused a frame: linger after the last write (see #linger).
+    const linger = flush && this.#endReason?.code === CloseCode.FrameTooLarge;
     if (flush && !this.#writing && this.#out.length > 0) this.#flush();
-    if (flush && this.#writing) {
+    if ((flush && this.#writing) || linger) {
+      // One deadline, closeTimeout, for what is left to do.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#waitWritten(),
-        new Promise<void>((resolve) => {
-          timer = startTimer(resolve, this.#closeTimeout);
-          this.#stopFlushing = resolve;
-        }),
-      ]);
+      const stop = new Promise<void>((resolve) => {
+        timer = startTimer(resolve, this.#closeTimeout);
+        this.#stopFlushing = resolve;
+      });
+      if (this.#writing) await Promise.race([this.#waitWritten(), stop]);
+      if (linger) await this.#linger(stop);
       clearTimeout(timer);
       this.#stopFlushing = undefined;
     }
@@ -430,6 +438,26 @@ export class TcpTransport implements Transport<string> {
     }
     await this.#reading;
     this.#closed.resolve();
+  }
+
+  /**
+   * After refusing a frame the other side may still be sending the rest of
+   * it. Closing with its bytes unread would reset the connection, and a
+   * reset can destroy our last words (the -32001) before they are read. So:
+   * end our side (FIN), then read and drop what still comes (into one small
+   * buffer) until the other side closes or `stop` (`closeTimeout`).
+   */
+  async #linger(stop: Promise<void>): Promise<void> {
+    const conn = this.#conn as Deno.TcpConn;
+    if (typeof conn.closeWrite !== "function") return;
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    const stopped = stop.then(() => null);
+    try {
+      await conn.closeWrite();
+      while (await Promise.race([conn.read(buffer), stopped]) !== null);
+    } catch {
+      // The other side is gone already.
+    }
   }
 
   #written: PromiseWithResolvers<void> | undefined;
@@ -490,7 +518,10 @@ export class TcpTransport implements Transport<string> {
       this.#queuedChars = 0;
       this.#writingChars = 0;
       if (!this.#closing) {
-        this.close(closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`));
+        this.#close(
+          closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`),
+          true,
+        );
       }
     } finally {
       this.#writing = false;
@@ -560,7 +591,7 @@ export class TcpTransport implements Transport<string> {
     if (!this.#closing) {
       // The other side is done sending. Once our reader has taken every
       // frame (and answered those it answers at once), close our side too.
-      this.#inbox.finished.then(() => this.close(this.#endReason));
+      this.#inbox.finished.then(() => this.#close(this.#endReason!, true));
     }
   }
 
