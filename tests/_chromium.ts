@@ -3,6 +3,8 @@
 // endpoint takes JSON commands. Enough to open a page and read what its
 // script did.
 
+import { waitFor, within } from "./_helpers.ts";
+
 const CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
 
 /** The Chromium executable: $CHROMIUM, or the first of the usual names on the PATH. */
@@ -88,16 +90,22 @@ export class Chromium {
     const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     let endpoint: string | undefined;
-    const deadline = Date.now() + 20_000;
-    while (endpoint === undefined) {
-      const { value, done } = await lines.read();
-      if (done || Date.now() > deadline) {
-        child.kill();
-        await child.status;
-        throw new Error(`chromium did not start: ${text.slice(-2000)}`);
+    const readEndpoint = async () => {
+      while (endpoint === undefined) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error("chromium ended");
+        text += value;
+        endpoint = text.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
       }
-      text += value;
-      endpoint = text.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
+      return endpoint;
+    };
+    try {
+      endpoint = await within(readEndpoint(), 30_000, "chromium's DevTools endpoint");
+    } catch (error) {
+      child.kill("SIGKILL");
+      await child.status;
+      await lines.cancel().catch(() => {});
+      throw new Error(`chromium did not start (${(error as Error).message}): ${text.slice(-2000)}`);
     }
     // Keep draining stderr so the browser never blocks on it.
     const stderr = (async () => {
@@ -108,15 +116,19 @@ export class Chromium {
       }
     })();
     const socket = new WebSocket(endpoint);
-    await new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onerror = () => reject(new Error("cannot reach chromium's DevTools endpoint"));
-    });
+    await within(
+      new Promise((resolve, reject) => {
+        socket.onopen = resolve;
+        socket.onerror = () => reject(new Error("cannot reach chromium's DevTools endpoint"));
+      }),
+      30_000,
+      "the DevTools connection",
+    );
     return new Chromium(child, socket, profile, stderr);
   }
 
-  /** Sends one DevTools command (to a page's session when given). */
-  send(
+  /** Sends one DevTools command (to a page's session when given); fails after 30 s. */
+  async send(
     method: string,
     params: Record<string, unknown> = {},
     sessionId?: string,
@@ -127,7 +139,11 @@ export class Chromium {
     this.#socket.send(
       JSON.stringify(sessionId ? { id, method, params, sessionId } : { id, method, params }),
     );
-    return promise;
+    try {
+      return await within(promise, 30_000, `the answer to ${method}`);
+    } finally {
+      this.#pending.delete(id);
+    }
   }
 
   /** Opens `url` in a new tab. */
@@ -187,13 +203,11 @@ export class Tab {
   }
 
   /** Waits until `expression` is truthy in the page; returns its value. */
-  async waitFor<T>(expression: string, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
-      const value = await this.evaluate<T>(expression).catch(() => undefined);
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression} in the page`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  waitFor<T>(expression: string, timeoutMs = 30_000): Promise<T> {
+    return waitFor(() => this.evaluate<T>(expression).catch(() => undefined), {
+      timeout: timeoutMs,
+      interval: 50,
+      message: `${expression} in the page`,
+    }) as Promise<T>;
   }
 }

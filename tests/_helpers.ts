@@ -140,3 +140,15 @@ export async function within<T>(promise: Promise<T>, ms: number, what = "the eve
     clearTimeout(timer);
   }
 }
+
+/**
+ * `Deno.test` with a deadline: the test fails when `fn` has not settled within
+ * `timeout` ms, so a hang fails that test instead of hanging the run.
+ */
+export function test(
+  name: string,
+  fn: () => void | Promise<void>,
+  timeout = 120_000,
+): void {
+  Deno.test(name, () => within(Promise.resolve().then(fn), timeout, `the test '${name}'`));
+}

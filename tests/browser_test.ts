@@ -14,6 +14,7 @@ import {
 import type { AppResults, MushroomResults } from "../examples/browser/_page.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { Chromium, findChromium } from "./_chromium.ts";
+import { within } from "./_helpers.ts";
 
 const executable = await findChromium();
 const inCI = Deno.env.get("CI") === "true";
@@ -38,15 +39,17 @@ function browserTest(
     ignore,
     sanitizeResources: true,
     sanitizeOps: true,
-    fn: async () => {
-      if (executable === undefined) throw new Error("chromium is required in CI and was not found");
-      built ??= buildBrowserBundles();
-      const bundles = await built;
-      assert(!bundles.app.includes("Deno."), "the browser bundle must not touch Deno");
-      assert(!bundles.mushroom.includes("Deno."), "the browser bundle must not touch Deno");
-      await fn(executable, bundles);
-    },
+    // A deadline: a hang fails the test instead of the run.
+    fn: () => within(run(), 240_000, `the test '${name}'`),
   });
+  async function run(): Promise<void> {
+    if (executable === undefined) throw new Error("chromium is required in CI and was not found");
+    built ??= buildBrowserBundles();
+    const bundles = await built;
+    assert(!bundles.app.includes("Deno."), "the browser bundle must not touch Deno");
+    assert(!bundles.mushroom.includes("Deno."), "the browser bundle must not touch Deno");
+    await fn(executable, bundles);
+  }
 }
 
 browserTest(

@@ -13,6 +13,7 @@ import {
 } from "../choria/mod.ts";
 import { parrot } from "../examples/choria/agent/parrot.ts";
 import { assertEquals, assertStringIncludes } from "./_assert.ts";
+import { test } from "./_helpers.ts";
 
 const fixture = (name: string) =>
   Deno.readTextFile(new URL(`./fixtures/choria/${name}`, import.meta.url));
@@ -107,7 +108,7 @@ async function call(actionName: string, data: Record<string, unknown> = {}, extr
   return { reply, err };
 }
 
-Deno.test("respond() answers success with statusmsg OK, an object, and output defaults", async () => {
+test("respond() answers success with statusmsg OK, an object, and output defaults", async () => {
   assertEquals((await call("ok", { n: 21 })).reply, {
     statuscode: 0,
     statusmsg: "OK",
@@ -118,7 +119,7 @@ Deno.test("respond() answers success with statusmsg OK, an object, and output de
   assertEquals((await call("nothing")).reply, { statuscode: 0, statusmsg: "OK", data: {} });
 });
 
-Deno.test("respond() uses every status code as the protocol assigns them", async () => {
+test("respond() uses every status code as the protocol assigns them", async () => {
   assertEquals((await call("nosuch")).reply, {
     statuscode: StatusCode.UnknownAction,
     statusmsg: "Unknown action nosuch for agent tester",
@@ -154,7 +155,7 @@ Deno.test("respond() uses every status code as the protocol assigns them", async
   });
 });
 
-Deno.test("respond() gives handlers the request, config and facts", async () => {
+test("respond() gives handlers the request, config and facts", async () => {
   const { reply } = await call("context", {}, {
     config: { region: "eu" },
     facts: { country: "mt" },
@@ -166,7 +167,7 @@ Deno.test("respond() gives handlers the request, config and facts", async () => 
   });
 });
 
-Deno.test("respond() replies status 1 before the deadline instead of being killed silently", async () => {
+test("respond() replies status 1 before the deadline instead of being killed silently", async () => {
   const { reply, err } = await call("slow", {}, { deadline: 30 });
   assertEquals(reply, {
     statuscode: StatusCode.Aborted,
@@ -176,7 +177,7 @@ Deno.test("respond() replies status 1 before the deadline instead of being kille
   assertStringIncludes(err.join("\n"), "out of time");
 });
 
-Deno.test("respond() answers activation requests, and an inactive agent refuses RPC", async () => {
+test("respond() answers activation requests, and an inactive agent refuses RPC", async () => {
   const activation = JSON.stringify({
     $schema: "https://choria.io/schemas/mcorpc/external/v1/activation_request.json",
     protocol: ACTIVATION_REQUEST,
@@ -208,7 +209,7 @@ Deno.test("respond() answers activation requests, and an inactive agent refuses 
   assertStringIncludes(err[0]!, "invalid activation request: /$schema is required");
 });
 
-Deno.test("respond() decides the message type by CHORIA_EXTERNAL_PROTOCOL, not the request", async () => {
+test("respond() decides the message type by CHORIA_EXTERNAL_PROTOCOL, not the request", async () => {
   // An activation request file, with the protocol variable saying activation
   // (Choria's argv[3] would say rpc_request: it is not looked at).
   const activation = await fixture("py-mco-agent.parrot.should_activate.request.json");
@@ -233,7 +234,7 @@ Deno.test("respond() decides the message type by CHORIA_EXTERNAL_PROTOCOL, not t
   assertEquals([asRpc.statuscode, asRpc.statusmsg], [5, "Invalid request: /action is required"]);
 });
 
-Deno.test("respond() refuses bad request files with status 5 and says why", async () => {
+test("respond() refuses bad request files with status 5 and says why", async () => {
   const reply = async (request: string, protocol?: string) =>
     JSON.parse(await respond(tester, { request, protocol, log: capture().log }));
   assertEquals(await reply(""), {
@@ -267,7 +268,7 @@ Deno.test("respond() refuses bad request files with status 5 and says why", asyn
   );
 });
 
-Deno.test("respond() handles the helper libraries' real request files", async () => {
+test("respond() handles the helper libraries' real request files", async () => {
   const echo = JSON.parse(
     await respond(parrot, {
       request: await fixture("py-mco-agent.parrot.echo.request.json"),

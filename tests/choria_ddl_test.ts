@@ -16,6 +16,7 @@ import {
   validateInputValue,
 } from "../choria/mod.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";
+import { test } from "./_helpers.ts";
 
 const fixture = (name: string) =>
   Deno.readTextFile(new URL(`./fixtures/choria/${name}`, import.meta.url));
@@ -24,7 +25,7 @@ function input(type: string, extra: Partial<DdlInput> = {}): DdlInput {
   return { prompt: "p", description: "d", type, optional: false, ...extra };
 }
 
-Deno.test("parseDdl() accepts Choria's own DDLs and refuses broken ones", async () => {
+test("parseDdl() accepts Choria's own DDLs and refuses broken ones", async () => {
   assertEquals(parseDdl(await fixture("echo.json")).metadata.name, "echo");
   assertEquals(parseDdl(await fixture("parrot.json")).actions.map((a) => a.action), [
     "echo",
@@ -46,7 +47,7 @@ Deno.test("parseDdl() accepts Choria's own DDLs and refuses broken ones", async 
   );
 });
 
-Deno.test("validateInputValue() applies each type rule with go-choria's message", () => {
+test("validateInputValue() applies each type rule with go-choria's message", () => {
   const cases: [DdlInput, unknown, string | undefined][] = [
     [input("integer"), 3, undefined],
     [input("integer"), 3.0, undefined],
@@ -86,7 +87,7 @@ Deno.test("validateInputValue() applies each type rule with go-choria's message"
   }
 });
 
-Deno.test("validateInputValue() applies string validations as go-choria does", () => {
+test("validateInputValue() applies string validations as go-choria does", () => {
   const check = (validation: string, value: string) =>
     validateInputValue(input("string", { maxlength: 100, validation }), value);
   assertEquals(check("shellsafe", "plain text").error, undefined);
@@ -125,7 +126,7 @@ Deno.test("validateInputValue() applies string validations as go-choria does", (
   );
 });
 
-Deno.test("parseIP() and re2() behave as Go's net.ParseIP and regexp", () => {
+test("parseIP() and re2() behave as Go's net.ParseIP and regexp", () => {
   assertEquals(
     ["1.2.3.4", "::ffff:1.2.3.4", "::1", "01.2.3.4", "1::2::3", "fe80::1%eth0"].map(parseIP),
     [
@@ -155,7 +156,7 @@ const ACTION: DdlAction = {
   },
 };
 
-Deno.test("validateInputs() follows go-choria's ValidateRequestData step by step", () => {
+test("validateInputs() follows go-choria's ValidateRequestData step by step", () => {
   const problem = (data: Record<string, unknown>) => validateInputs(ACTION, data).problem;
   assertEquals(problem({ version: "1.2", count: 2 }), undefined);
   assertEquals(
@@ -196,7 +197,7 @@ Deno.test("validateInputs() follows go-choria's ValidateRequestData step by step
   assertEquals(warned, { warnings: ["Unsupported validator 'fqdn'"] });
 });
 
-Deno.test("setOutputDefaults() fills missing outputs with non-null defaults only", () => {
+test("setOutputDefaults() fills missing outputs with non-null defaults only", () => {
   const data: Record<string, unknown> = { note: null };
   setOutputDefaults(ACTION, data);
   assertEquals(data, { note: null, status: "unknown" });
@@ -205,7 +206,7 @@ Deno.test("setOutputDefaults() fills missing outputs with non-null defaults only
   assertEquals(present, { status: "done" });
 });
 
-Deno.test("generateDdl() writes a DDL that Choria's schema accepts", () => {
+test("generateDdl() writes a DDL that Choria's schema accepts", () => {
   const ddl = generateDdl({
     metadata: {
       name: "svc",
@@ -255,7 +256,7 @@ Deno.test("generateDdl() writes a DDL that Choria's schema accepts", () => {
   });
 });
 
-Deno.test("defineAgent() refuses definitions Choria would misread", () => {
+test("defineAgent() refuses definitions Choria would misread", () => {
   const meta = {
     name: "svc",
     description: "d",

@@ -5,6 +5,7 @@
 import { ACTIVATION_REQUEST, DISCOVERY_REQUEST, RPC_REQUEST } from "../choria/mod.ts";
 import { ChoriaHarness, runDiscoveryProgram } from "../choria/testing.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { test } from "./_helpers.ts";
 
 const EXAMPLES = new URL("../examples/choria/", import.meta.url).pathname;
 const PARROT = `${EXAMPLES}agent/parrot`;
@@ -100,7 +101,7 @@ const REPLY_CASES = [
   "run",
 ];
 
-Deno.test("harness: parrot answers, logs, and Choria's published bytes are HTML-escaped", async () => {
+test("harness: parrot answers, logs, and Choria's published bytes are HTML-escaped", async () => {
   const choria = new ChoriaHarness({ agentDir: `${EXAMPLES}agent`, facts: { country: "mt" } });
   const reply = await choria.rpc("parrot", "echo", { message: "fish & chips" }, {
     callerid: "choria=ada.mcollective",
@@ -122,7 +123,7 @@ Deno.test("harness: parrot answers, logs, and Choria's published bytes are HTML-
   );
 });
 
-Deno.test("harness: parrot's status codes as a Choria client sees them", async () => {
+test("harness: parrot's status codes as a Choria client sees them", async () => {
   const choria = new ChoriaHarness({ agentDir: `${EXAMPLES}agent` });
   const failed = await choria.rpc("parrot", "fail", {});
   assertEquals([failed.statuscode, failed.statusmsg, failed.ran], [1, "failed on purpose", true]);
@@ -148,7 +149,7 @@ Deno.test("harness: parrot's status codes as a Choria client sees them", async (
   );
 });
 
-Deno.test("harness: unicode and large inputs survive; maxlength counts UTF-8 bytes", async () => {
+test("harness: unicode and large inputs survive; maxlength counts UTF-8 bytes", async () => {
   const choria = new ChoriaHarness({ agentDir: `${EXAMPLES}agent` });
   for (
     const message of [
@@ -169,7 +170,7 @@ Deno.test("harness: unicode and large inputs survive; maxlength counts UTF-8 byt
   );
 });
 
-Deno.test("harness: activation, and the config file read the three ways", async () => {
+test("harness: activation, and the config file read the three ways", async () => {
   await withTemp(async (dir) => {
     const choria = new ChoriaHarness({
       agentDir: `${EXAMPLES}agent`,
@@ -193,7 +194,7 @@ Deno.test("harness: activation, and the config file read the three ways", async 
   });
 });
 
-Deno.test("harness: the agent gets exactly six variables, Choria's argv, cwd and 0600 files", async () => {
+test("harness: the agent gets exactly six variables, Choria's argv, cwd and 0600 files", async () => {
   await withTemp(async (dir) => {
     const agents = `${dir}/lib/mcollective/agent`;
     await Deno.mkdir(agents, { recursive: true });
@@ -277,7 +278,7 @@ printf '{"data":{"env":"%s","argv":"%s","cwd":"%s","modes":"%s","request":"%s","
   });
 });
 
-Deno.test("harness: reply files are merge-decoded as Go's json.Unmarshal does", async () => {
+test("harness: reply files are merge-decoded as Go's json.Unmarshal does", async () => {
   await withTemp(async (dir) => {
     const agents = `${dir}/mcollective/agent`;
     await Deno.mkdir(agents, { recursive: true });
@@ -346,7 +347,7 @@ Deno.test("harness: reply files are merge-decoded as Go's json.Unmarshal does", 
   });
 });
 
-Deno.test("harness: exit status, the timeout kill, a non-executable file, and long log lines", async () => {
+test("harness: exit status, the timeout kill, a non-executable file, and long log lines", async () => {
   await withTemp(async (dir) => {
     const agents = `${dir}/mcollective/agent`;
     await Deno.mkdir(agents, { recursive: true });
@@ -372,7 +373,8 @@ Deno.test("harness: exit status, the timeout kill, a non-executable file, and lo
       sleepy.statusmsg,
       "Could not call external agent t#sleepy: executing t failed: exit status -1",
     );
-    assert(took >= 1900 && took < 10_000, `killed after ${took} ms, expected about 2000`);
+    // Loose above: it tells "killed at the deadline" from "ran its 30 s".
+    assert(took >= 1900 && took < 25_000, `killed after ${took} ms, expected about 2000`);
 
     const chatty = await choria.rpc("t", "chatty");
     assertEquals(chatty.statuscode, 0);
@@ -396,7 +398,7 @@ Deno.test("harness: exit status, the timeout kill, a non-executable file, and lo
   });
 });
 
-Deno.test("harness: a failed activation check is 'not activated', with Choria's warning", async () => {
+test("harness: a failed activation check is 'not activated', with Choria's warning", async () => {
   await withTemp(async (dir) => {
     const agents = `${dir}/mcollective/agent`;
     await Deno.mkdir(agents, { recursive: true });
@@ -431,7 +433,7 @@ Deno.test("harness: a failed activation check is 'not activated', with Choria's 
   });
 });
 
-Deno.test("harness: DDL lookup finds flat, directory and multi-arch agents as the provider does", async () => {
+test("harness: DDL lookup finds flat, directory and multi-arch agents as the provider does", async () => {
   await withTemp(async (dir) => {
     const agents = `${dir}/mcollective/agent`;
     const platform = `${Deno.build.os}_${
@@ -487,7 +489,7 @@ Deno.test("harness: DDL lookup finds flat, directory and multi-arch agents as th
   });
 });
 
-Deno.test("the parrot executable writes one reply for bad request files, and exits 0", async () => {
+test("the parrot executable writes one reply for bad request files, and exits 0", async () => {
   await withTemp(async (dir) => {
     const run = async (request: string, env: Record<string, string> = {}, args: string[] = []) => {
       await Deno.writeTextFile(`${dir}/request`, request);
@@ -556,7 +558,7 @@ Deno.test("the parrot executable writes one reply for bad request files, and exi
   });
 });
 
-Deno.test("discovery: the nodes example honours identity, fact, class and agent filters", async () => {
+test("discovery: the nodes example honours identity, fact, class and agent filters", async () => {
   const discover = (
     filter: Record<string, unknown>,
     options: Record<string, string> = { nodes: NODE_LIST },
@@ -606,7 +608,7 @@ Deno.test("discovery: the nodes example honours identity, fact, class and agent 
   assertStringIncludes(missing.error!, "cannot read the node list /no/such/file.json");
 });
 
-Deno.test("discovery: the request is Go's, and the reply is checked as Choria's client does", async () => {
+test("discovery: the request is Go's, and the reply is checked as Choria's client does", async () => {
   await withTemp(async (dir) => {
     const program = `${dir}/discover`;
     await writeAgent(

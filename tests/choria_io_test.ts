@@ -7,6 +7,7 @@ import { runAgent } from "../choria/mod.ts";
 import { AgentLog } from "../choria/log.ts";
 import { parrot } from "../examples/choria/agent/parrot.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { test } from "./_helpers.ts";
 
 const echoRequest = JSON.stringify({
   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
@@ -42,7 +43,7 @@ async function mkfifo(path: string): Promise<void> {
   assertEquals(code, 0);
 }
 
-Deno.test("choria: a reply path that is a symlink is refused, and its target left alone", async () => {
+test("choria: a reply path that is a symlink is refused, and its target left alone", async () => {
   const dir = await Deno.makeTempDir();
   const target = `${dir}/precious`;
   await Deno.writeTextFile(target, "do not overwrite");
@@ -54,7 +55,7 @@ Deno.test("choria: a reply path that is a symlink is refused, and its target lef
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("choria: a request or facts path that is a FIFO does not hang the agent", async () => {
+test("choria: a request or facts path that is a FIFO does not hang the agent", async () => {
   const dir = await Deno.makeTempDir();
   await mkfifo(`${dir}/request`);
   await Deno.writeTextFile(`${dir}/reply`, "");
@@ -77,7 +78,7 @@ Deno.test("choria: a request or facts path that is a FIFO does not hang the agen
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("choria: a request that is a device or too large is refused without reading it all", async () => {
+test("choria: a request that is a device or too large is refused without reading it all", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/reply`, "");
   const zero = await run({ request: "/dev/zero", reply: `${dir}/reply` });

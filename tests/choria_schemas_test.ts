@@ -5,15 +5,16 @@ import { choriaSchema } from "../choria/mod.ts";
 import { SchemaCompiler } from "../contract.ts";
 import { generateValidators, OUTPUT, SCHEMAS } from "../scripts/generate_choria_validators.ts";
 import { assertEquals } from "./_assert.ts";
+import { test } from "./_helpers.ts";
 
 const fixture = async (name: string) =>
   JSON.parse(await Deno.readTextFile(new URL(`./fixtures/choria/${name}`, import.meta.url)));
 
-Deno.test("choria/_validators.generated.ts is what the generator writes (run `deno task generate`)", async () => {
+test("choria/_validators.generated.ts is what the generator writes (run `deno task generate`)", async () => {
   assertEquals(await Deno.readTextFile(OUTPUT), generateValidators());
 });
 
-Deno.test("choriaSchema() agrees with ajv compiling the schemas at run time", async () => {
+test("choriaSchema() agrees with ajv compiling the schemas at run time", async () => {
   const compiler = new SchemaCompiler({ strict: false });
   const titles: Record<string, string> = {
     rpcRequest: "io.choria.mcorpc.external.v1.rpc_request",

@@ -2,55 +2,12 @@
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./_assert.ts";
 import { RawSocket } from "./_tcp.ts";
+import { rpc, RpcProcess, rpcWithStdin, serve } from "./_cli.ts";
+import { test } from "./_helpers.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const HANDLERS = new URL("./fixtures/handlers_module.ts", import.meta.url).pathname;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function rpc(...args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net=127.0.0.1", "--allow-read", CLI, ...args],
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
-
-/** `rpc serve` in the background; resolves once it printed its address. */
-async function serve(...args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net=127.0.0.1", "--allow-read", CLI, "serve", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) break;
-    text += value;
-  }
-  const match = text.match(/^listening on (\S+)/);
-  if (match === null) throw new Error(`rpc serve did not start: ${text}`);
-  const stderr = new Response(child.stderr).text();
-  return {
-    url: match[1]!,
-    async stop(signal: Deno.Signal = "SIGTERM"): Promise<{ code: number; stderr: string }> {
-      child.kill(signal);
-      const status = await child.status;
-      await lines.cancel();
-      return { code: status.code, stderr: await stderr };
-    },
-  };
-}
-
-Deno.test("rpc serve + call: the demo API over jsonrpc; SIGTERM stops it gracefully", async () => {
+test("rpc serve + call: the demo API over jsonrpc; SIGTERM stops it gracefully", async () => {
   const server = await serve("tcp://127.0.0.1:0");
   assertMatch(server.url, /^tcp:\/\/127\.0\.0\.1:\d+$/);
   assertEquals(await rpc("call", server.url, "add", '{"a": 1, "b": 2}'), {
@@ -84,7 +41,7 @@ Deno.test("rpc serve + call: the demo API over jsonrpc; SIGTERM stops it gracefu
   assertStringIncludes(stopped.stderr, "SIGTERM: shutting down");
 });
 
-Deno.test("rpc serve --dialect simplerpc and quickrpc answer rpc call in the same dialect", async () => {
+test("rpc serve --dialect simplerpc and quickrpc answer rpc call in the same dialect", async () => {
   for (const dialect of ["simplerpc", "quickrpc"]) {
     const server = await serve("tcp://127.0.0.1:0", "--dialect", dialect);
     assertEquals(
@@ -113,7 +70,7 @@ Deno.test("rpc serve --dialect simplerpc and quickrpc answer rpc call in the sam
   await server.stop();
 });
 
-Deno.test("rpc serve --handlers serves a module's exported functions; quickrpc strings work", async () => {
+test("rpc serve --handlers serves a module's exported functions; quickrpc strings work", async () => {
   const server = await serve("tcpserv:127.0.0.1:0", "--handlers", HANDLERS);
   const port = new URL(server.url).port;
   assertEquals(
@@ -125,7 +82,7 @@ Deno.test("rpc serve --handlers serves a module's exported functions; quickrpc s
   await server.stop();
 });
 
-Deno.test("rpc call and notify exit 2 when the connection fails", async () => {
+test("rpc call and notify exit 2 when the connection fails", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -136,7 +93,7 @@ Deno.test("rpc call and notify exit 2 when the connection fails", async () => {
   }
 });
 
-Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --help exits 0", async () => {
+test("rpc: bad arguments give a one-line error and the usage, exit 2; --help exits 0", async () => {
   const cases: [string[], string][] = [
     [["call"], "rpc call: a URL is required"],
     [["call", "tcp://127.0.0.1:1"], "rpc call: a method name is required"],
@@ -185,7 +142,7 @@ Deno.test("rpc: bad arguments give a one-line error and the usage, exit 2; --hel
   assertStringIncludes(top.stdout, "Verbs:");
 });
 
-Deno.test("rpc choria ddl prints the example agent's DDL, as committed beside it", async () => {
+test("rpc choria ddl prints the example agent's DDL, as committed beside it", async () => {
   const run = await rpc(
     "choria",
     "ddl",
@@ -202,7 +159,7 @@ Deno.test("rpc choria ddl prints the example agent's DDL, as committed beside it
   assertEquals((await rpc("choria", "lint", "x.ts")).code, 2);
 });
 
-Deno.test("rpc serve + call + notify over WebSocket, every dialect, same exit statuses", async () => {
+test("rpc serve + call + notify over WebSocket, every dialect, same exit statuses", async () => {
   for (const dialect of ["jsonrpc", "simplerpc", "quickrpc"]) {
     const server = await serve("ws://127.0.0.1:0/rpc", "--dialect", dialect);
     assertMatch(server.url, /^ws:\/\/127\.0\.0\.1:\d+\/rpc$/);
@@ -233,7 +190,7 @@ Deno.test("rpc serve + call + notify over WebSocket, every dialect, same exit st
   assertStringIncludes(bad.stderr, "is not host:port, tcp://host:port");
 });
 
-Deno.test("rpc serve --idle-timeout and --max-connections set the server's limits", async () => {
+test("rpc serve --idle-timeout and --max-connections set the server's limits", async () => {
   const server = await serve(
     "tcp://127.0.0.1:0",
     "--idle-timeout",
@@ -251,7 +208,8 @@ Deno.test("rpc serve --idle-timeout and --max-connections set the server's limit
   // Left idle, the first is closed.
   const started = Date.now();
   assertEquals(await first.readToEnd(), "");
-  assert(Date.now() - started < 3000);
+  // Loose: it tells the 300 ms --idle-timeout from the 5 min default on a busy machine.
+  assert(Date.now() - started < 30_000);
   first.close();
   assertEquals((await server.stop()).code, 0);
   const bad = await rpc("serve", "tcp://127.0.0.1:0", "--idle-timeout", "soon");
@@ -259,23 +217,7 @@ Deno.test("rpc serve --idle-timeout and --max-connections set the server's limit
   assertStringIncludes(bad.stderr, "--idle-timeout must be a whole number");
 });
 
-/** `rpc` with `stdin` piped in. */
-async function rpcWithStdin(stdin: string, ...args: string[]): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net=127.0.0.1", "--allow-read", CLI, ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
-
-Deno.test("rpc for scripts: bare host:port, params from stdin, --pretty, --json, --version", async () => {
+test("rpc for scripts: bare host:port, params from stdin, --pretty, --json, --version", async () => {
   const server = await serve("127.0.0.1:0");
   const hostPort = server.url.replace("tcp://", "");
   assertEquals((await rpc("call", hostPort, "add", '{"a": 1, "b": 2}')).stdout, "3\n");
@@ -317,7 +259,7 @@ Deno.test("rpc for scripts: bare host:port, params from stdin, --pretty, --json,
   await server.stop();
 });
 
-Deno.test("rpc notify log reaches the demo server; rpc watch prints each notification", async () => {
+test("rpc notify log reaches the demo server; rpc watch prints each notification", async () => {
   const server = await serve("127.0.0.1:0");
   assertEquals((await rpc("notify", server.url, "log", '{"line": "hello from a script"}')).code, 0);
   const watched = await rpc("watch", server.url, "ticks", '{"count": 3, "ms": 1}', "--count", "3");
@@ -327,17 +269,18 @@ Deno.test("rpc notify log reaches the demo server; rpc watch prints each notific
     { method: "tick", params: { n: 2 } },
     { method: "tick", params: { n: 3 } },
   ]);
-  // Without --count, watch ends when the server closes, with status 2.
-  const stopped = rpc("watch", server.url, "ticks", '{"count": 1}');
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const { stderr } = await server.stop();
-  assertStringIncludes(stderr, "hello from a script");
-  const ended = await stopped;
+  // Without --count, watch ends when the server closes, with status 2: stop
+  // the server once watch has printed its tick (so it is connected).
+  const watching = new RpcProcess(["watch", server.url, "ticks", '{"count": 1}']);
+  await watching.waitForOutput("stdout", "\n");
+  await server.process.waitForOutput("stderr", "hello from a script");
+  assertEquals((await server.stop()).code, 0);
+  const ended = await watching.finish();
   assertEquals([ended.code, ended.stdout], [2, '{"method":"tick","params":{"n":1}}\n']);
   assertStringIncludes(ended.stderr, "rpc watch: the connection closed");
 });
 
-Deno.test("rpc describe prints the demo server's OpenRPC document", async () => {
+test("rpc describe prints the demo server's OpenRPC document", async () => {
   const server = await serve("127.0.0.1:0");
   const described = await rpc("describe", server.url);
   assertEquals(described.code, 0, described.stderr);
@@ -356,7 +299,7 @@ Deno.test("rpc describe prints the demo server's OpenRPC document", async () => 
   await plain.stop();
 });
 
-Deno.test("rpc call against a server of another dialect fails at once, saying so", async () => {
+test("rpc call against a server of another dialect fails at once, saying so", async () => {
   const server = await serve("127.0.0.1:0", "--dialect", "simplerpc");
   const run = await rpc("call", server.url, "add", '{"a": 1, "b": 2}', "--timeout", "60000");
   assertEquals(run.code, 2);
@@ -364,44 +307,30 @@ Deno.test("rpc call against a server of another dialect fails at once, saying so
   await server.stop();
 });
 
-Deno.test("rpc resolves paths from the user's directory, also under deno task (INIT_CWD)", async () => {
+test("rpc resolves paths from the user's directory, also under deno task (INIT_CWD)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/api.ts`, "export const hi = () => 'hi from api.ts';\n");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        "--allow-read",
-        "--allow-env=INIT_CWD",
-        CLI,
-        "serve",
-        "127.0.0.1:0",
-        "--handlers",
-        "./api.ts",
-      ],
+    const child = new RpcProcess(["serve", "127.0.0.1:0", "--handlers", "./api.ts"], {
+      permissions: ["--allow-net=127.0.0.1", "--allow-read", "--allow-env=INIT_CWD"],
       // deno task runs in the project's directory and says where the user was.
       cwd: new URL("..", import.meta.url).pathname,
       env: { INIT_CWD: dir },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const { value } = await reader.read();
-    const url = /listening on (\S+)/.exec(value ?? "")?.[1];
-    assert(url !== undefined, `no address in ${value}`);
-    assertEquals((await rpc("call", url, "hi")).stdout, '"hi from api.ts"\n');
-    child.kill("SIGTERM");
-    await child.status;
-    await reader.cancel();
-    await child.stderr.cancel();
+    });
+    try {
+      const url = /listening on (\S+)/.exec(await child.waitForOutput("stdout", "\n"))?.[1];
+      assert(url !== undefined, `no address in ${child.stdout}`);
+      assertEquals((await rpc("call", url, "hi")).stdout, '"hi from api.ts"\n');
+    } finally {
+      child.kill("SIGTERM");
+      await child.finish();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("rpc serve and call over mushroom (http:// URLs): call, notify, watch, describe", async () => {
+test("rpc serve and call over mushroom (http:// URLs): call, notify, watch, describe", async () => {
   const server = await serve("http://127.0.0.1:0/", "--dialect", "mushroom");
   assertMatch(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   assertEquals(await rpc("call", server.url, "add", '{"a": 1, "b": 2}', "--dialect", "mushroom"), {

@@ -2,7 +2,7 @@ import { type CallContext, memoryPair, Peer, RemoteError, RpcError, Server } fro
 import { connect, listen } from "../transports/tcp.ts";
 import { Contract, defineContract, type Implementation } from "../contract.ts";
 import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./_assert.ts";
-import { peerPair, recordingLogger } from "./_helpers.ts";
+import { peerPair, recordingLogger, test } from "./_helpers.ts";
 
 // Exact type equality, checked by `deno check` (a failing case does not compile).
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -56,7 +56,7 @@ const Shop = defineContract({
   },
 });
 
-Deno.test("defineContract() types the implementation and the proxy from the schemas", () => {
+test("defineContract() types the implementation and the proxy from the schemas", () => {
   type Impl = Implementation<typeof Shop.incoming>;
   type OrderParams = Parameters<Impl["order"]>[0];
   assertType<Equal<OrderParams, { sku: string; quantity: number; gift?: boolean }>>();
@@ -85,7 +85,7 @@ function shopServer(peer: Peer, audit: string[] = []) {
   });
 }
 
-Deno.test("Contract.implement() and remote() work end to end", async () => {
+test("Contract.implement() and remote() work end to end", async () => {
   const audit: string[] = [];
   const { server, client, close } = peerPair();
   shopServer(server, audit);
@@ -98,7 +98,7 @@ Deno.test("Contract.implement() and remote() work end to end", async () => {
   await close();
 });
 
-Deno.test("Contract answers invalid params with -32602 and the path in data", async () => {
+test("Contract answers invalid params with -32602 and the path in data", async () => {
   const { server, client, close } = peerPair();
   shopServer(server);
   const cases: [unknown, string, string][] = [
@@ -120,7 +120,7 @@ Deno.test("Contract answers invalid params with -32602 and the path in data", as
   await close();
 });
 
-Deno.test("Contract accepts by-position params in the order of the properties", async () => {
+test("Contract accepts by-position params in the order of the properties", async () => {
   const { server, client, close } = peerPair();
   shopServer(server);
   assertEquals(await client.call("subtract", [42, 23]), 19);
@@ -133,7 +133,7 @@ Deno.test("Contract accepts by-position params in the order of the properties", 
   await close();
 });
 
-Deno.test("Contract refuses params for a method that declares none", async () => {
+test("Contract refuses params for a method that declares none", async () => {
   const { server, client, close } = peerPair();
   shopServer(server);
   assertEquals(await client.call("ping", []), "pong");
@@ -143,7 +143,7 @@ Deno.test("Contract refuses params for a method that declares none", async () =>
   await close();
 });
 
-Deno.test("Contract answers a result that breaks its schema with -32603 and logs it", async () => {
+test("Contract answers a result that breaks its schema with -32603 and logs it", async () => {
   const logger = recordingLogger();
   const Broken = defineContract({
     name: "broken",
@@ -163,7 +163,7 @@ Deno.test("Contract answers a result that breaks its schema with -32603 and logs
   await close();
 });
 
-Deno.test("Contract.remote() checks params before sending and results on arrival", async () => {
+test("Contract.remote() checks params before sending and results on arrival", async () => {
   const { server, client, close } = peerPair({ handlers: { confirm: () => "yes" } });
   let sent = 0;
   server.handle("count", () => ++sent);
@@ -185,7 +185,7 @@ Deno.test("Contract.remote() checks params before sending and results on arrival
   await close();
 });
 
-Deno.test("Contract validates notifications and logs the failure (no reply)", async () => {
+test("Contract validates notifications and logs the failure (no reply)", async () => {
   const audit: string[] = [];
   const serverLogger = recordingLogger();
   const { server, client, close } = peerPair({ logger: serverLogger });
@@ -197,7 +197,7 @@ Deno.test("Contract validates notifications and logs the failure (no reply)", as
   await close();
 });
 
-Deno.test("Contract handlers receive the call context", async () => {
+test("Contract handlers receive the call context", async () => {
   const Api = defineContract({ incoming: { who: { result: { type: "string" } } } });
   const { server, client, close } = peerPair();
   Api.implement(server, { who: (_p: undefined, ctx: CallContext) => `${ctx.method}#${ctx.id}` });
@@ -205,7 +205,7 @@ Deno.test("Contract handlers receive the call context", async () => {
   await close();
 });
 
-Deno.test("defineContract() fails early on a broken schema, naming the method", () => {
+test("defineContract() fails early on a broken schema, naming the method", () => {
   assertThrows(
     () => defineContract({ incoming: { bad: { params: { type: "nonsense" } } } }),
     TypeError,
@@ -223,7 +223,7 @@ Deno.test("defineContract() fails early on a broken schema, naming the method", 
   );
 });
 
-Deno.test("Contract formats option adds named formats", async () => {
+test("Contract formats option adds named formats", async () => {
   const Api = defineContract(
     {
       incoming: { check: { params: { type: "array", items: { type: "string", format: "sku" } } } },
@@ -238,7 +238,7 @@ Deno.test("Contract formats option adds named formats", async () => {
   await close();
 });
 
-Deno.test("Contract.implement() refuses a missing implementation", async () => {
+test("Contract.implement() refuses a missing implementation", async () => {
   const [a, b] = memoryPair();
   const peer = new Peer(a);
   assertThrows(
@@ -250,7 +250,7 @@ Deno.test("Contract.implement() refuses a missing implementation", async () => {
   await b.closed;
 });
 
-Deno.test("Contract.invert() shares compiled schemas and swaps directions twice back", () => {
+test("Contract.invert() shares compiled schemas and swaps directions twice back", () => {
   const twice = Shop.invert().invert();
   assertEquals(Object.keys(twice.incoming), Object.keys(Shop.incoming));
   assertEquals(twice.name, "shop");
@@ -275,7 +275,7 @@ const Feed = defineContract({
   },
 });
 
-Deno.test("a notification's implementation may return anything", () => {
+test("a notification's implementation may return anything", () => {
   const impl: Implementation<{ post: { notification: true; params: { type: "object" } } }> = {
     post: () => 42,
   };
@@ -287,7 +287,7 @@ Deno.test("a notification's implementation may return anything", () => {
   assertEquals(clientImpl.post({ text: "abc" }, undefined as never), 3);
 });
 
-Deno.test("Contract.broadcast() notifies every connection, typed and checked", async () => {
+test("Contract.broadcast() notifies every connection, typed and checked", async () => {
   const server = new Server({ logger: recordingLogger() }).serve(listen("tcp://127.0.0.1:0"));
   const heard: unknown[][] = [[], []];
   const clients = await Promise.all([0, 1].map(async (i) => {
@@ -323,7 +323,7 @@ Deno.test("Contract.broadcast() notifies every connection, typed and checked", a
   await server.shutdown();
 });
 
-Deno.test("Contract.broadcast() turns a result that breaks its schema into a rejection", async () => {
+test("Contract.broadcast() turns a result that breaks its schema into a rejection", async () => {
   const server = new Server({ logger: recordingLogger() }).serve(listen("tcp://127.0.0.1:0"));
   const client = new Peer(await connect(server.addr), {
     handlers: { version: () => 3 },
@@ -340,7 +340,7 @@ Deno.test("Contract.broadcast() turns a result that breaks its schema into a rej
   await server.shutdown();
 });
 
-Deno.test("a contract with prefixItems types and checks its tuples", async () => {
+test("a contract with prefixItems types and checks its tuples", async () => {
   const Geo = defineContract({
     incoming: {
       move: {
@@ -367,7 +367,7 @@ Deno.test("a contract with prefixItems types and checks its tuples", async () =>
   await close();
 });
 
-Deno.test("defineContract() names the method and path of an unknown keyword", () => {
+test("defineContract() names the method and path of an unknown keyword", () => {
   assertThrows(
     () =>
       defineContract({

@@ -5,9 +5,9 @@ import { CloseCode, ConnectionClosed, Peer, Server } from "../mod.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen } from "../transports/tcp.ts";
 import { assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
-import { recordingLogger } from "./_helpers.ts";
+import { recordingLogger, test } from "./_helpers.ts";
 
-Deno.test("a jsonrpc client against a simplerpc server fails at once, saying why", async () => {
+test("a jsonrpc client against a simplerpc server fails at once, saying why", async () => {
   const server = new Server({
     dialect: simpleRpc,
     handlers: { add: ({ a, b }) => a + b },
@@ -27,7 +27,7 @@ Deno.test("a jsonrpc client against a simplerpc server fails at once, saying why
   await server.shutdown();
 });
 
-Deno.test("a simplerpc client against a jsonrpc server fails at once too", async () => {
+test("a simplerpc client against a jsonrpc server fails at once too", async () => {
   const server = new Server({ handlers: { add: ({ a, b }) => a + b }, logger: recordingLogger() })
     .serve(listen("tcp://127.0.0.1:0"));
   const client = new Peer(await connect(server.addr, { dialect: simpleRpc }), {
@@ -41,7 +41,7 @@ Deno.test("a simplerpc client against a jsonrpc server fails at once too", async
   await server.shutdown();
 });
 
-Deno.test("junk to a peer that has not called anything is answered as before", async () => {
+test("junk to a peer that has not called anything is answered as before", async () => {
   const server = new Server({ handlers: {}, logger: recordingLogger() })
     .serve(listen("tcp://127.0.0.1:0"));
   const socket = await Deno.connect({

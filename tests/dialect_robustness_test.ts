@@ -7,7 +7,7 @@ import { quickRpc } from "../protocol/dialects/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen, type TcpOptions } from "../transports/tcp.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
-import { deferred, recordingLogger } from "./_helpers.ts";
+import { deferred, recordingLogger, test } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 
 interface Case {
@@ -63,7 +63,7 @@ async function politeClient(c: Case, addr: string): Promise<Peer> {
 }
 
 for (const c of CASES) {
-  Deno.test(`${c.name}: an oversize frame is answered where the dialect can, and closes that connection only`, async () => {
+  test(`${c.name}: an oversize frame is answered where the dialect can, and closes that connection only`, async () => {
     const { server, logger } = start(c, { maxFrameBytes: 256 });
     const polite = await politeClient(c, server.addr);
     const big = await RawSocket.connect(server.addr);
@@ -78,7 +78,7 @@ for (const c of CASES) {
     await server.shutdown();
   });
 
-  Deno.test(`${c.name}: half a frame then close is dropped and logged; others are served`, async () => {
+  test(`${c.name}: half a frame then close is dropped and logged; others are served`, async () => {
     const { server, logger } = start(c, {});
     const half = await RawSocket.connect(server.addr);
     await half.send(c.bigRequest(1, 1).slice(0, 12));
@@ -94,7 +94,7 @@ for (const c of CASES) {
     );
   });
 
-  Deno.test(`${c.name}: a client that never reads is cut off; others are served`, async () => {
+  test(`${c.name}: a client that never reads is cut off; others are served`, async () => {
     const gone = deferred<string>();
     const { server } = start(c, { writeHighWaterMark: 32 * 1024, writeTimeout: 200 }, (reason) => {
       if (reason.code === "write-timeout") gone.resolve(reason.message);

@@ -3,8 +3,9 @@
 import { main as calculator } from "../examples/calculator_contract.ts";
 import { main as demo } from "../examples/demo.ts";
 import { assertEquals, assertMatch } from "./_assert.ts";
+import { test } from "./_helpers.ts";
 
-Deno.test("examples/calculator_contract.ts prints the calls and the refusals", async () => {
+test("examples/calculator_contract.ts prints the calls and the refusals", async () => {
   const lines: string[] = [];
   await calculator((line) => lines.push(line));
   assertEquals(lines, [
@@ -17,7 +18,7 @@ Deno.test("examples/calculator_contract.ts prints the calls and the refusals", a
   ]);
 });
 
-Deno.test("examples/demo.ts (deno task demo) tells the whole story and shuts down cleanly", async () => {
+test("examples/demo.ts (deno task demo) tells the whole story and shuts down cleanly", async () => {
   const lines: string[] = [];
   await demo((line) => lines.push(line));
   assertMatch(lines[1]!, /^server: listening on tcp:\/\/127\.0\.0\.1:\d+$/);

@@ -12,7 +12,7 @@ import {
 import { defineContract } from "../contract.ts";
 import { connect, listen } from "../transports/tcp.ts";
 import { assertEquals, assertRejects } from "./_assert.ts";
-import { peerPair, recordingLogger } from "./_helpers.ts";
+import { peerPair, recordingLogger, test } from "./_helpers.ts";
 
 const Shop = defineContract({
   name: "shop",
@@ -46,7 +46,7 @@ const Shop = defineContract({
   outgoing: { shipped: { notification: true } },
 });
 
-Deno.test("Contract.openrpc() describes the incoming methods as OpenRPC 1.3", () => {
+test("Contract.openrpc() describes the incoming methods as OpenRPC 1.3", () => {
   const doc = Shop.openrpc({ version: "2.0.1", description: "Orders" });
   assertEquals(doc.openrpc, "1.3.2");
   assertEquals(doc.info, { title: "shop", version: "2.0.1", description: "Orders" });
@@ -91,7 +91,7 @@ Deno.test("Contract.openrpc() describes the incoming methods as OpenRPC 1.3", ()
   assertEquals(JSON.parse(JSON.stringify(doc)), doc);
 });
 
-Deno.test("openRpcMethod() keeps a params schema that is neither object nor tuple whole", () => {
+test("openRpcMethod() keeps a params schema that is neither object nor tuple whole", () => {
   assertEquals(openRpcMethod("echo", { params: { type: "string" } }), {
     name: "echo",
     params: [],
@@ -101,7 +101,7 @@ Deno.test("openRpcMethod() keeps a params schema that is neither object nor tupl
   });
 });
 
-Deno.test("rpc.discover is served over TCP only when the server is given a document", async () => {
+test("rpc.discover is served over TCP only when the server is given a document", async () => {
   const doc = Shop.openrpc();
   const handlers = Shop.handlers({
     order: ({ sku }) => ({ id: sku }),
@@ -124,7 +124,7 @@ Deno.test("rpc.discover is served over TCP only when the server is given a docum
   await plain.shutdown();
 });
 
-Deno.test("Method not found names the method in data", async () => {
+test("Method not found names the method in data", async () => {
   const { client, close } = peerPair();
   const error = await assertRejects(() => client.call("nosuch", [1]), RemoteError);
   assertEquals([error.code, error.message, error.data], [-32601, "Method not found", {

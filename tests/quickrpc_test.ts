@@ -13,7 +13,7 @@ import {
 } from "../protocol/dialects/quickrpc.ts";
 import { connect, listen } from "../transports/tcp.ts";
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
-import { type RecordingLogger, recordingLogger } from "./_helpers.ts";
+import { type RecordingLogger, recordingLogger, test } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 import captured from "./fixtures/quickrpc_captured.json" with { type: "json" };
 
@@ -65,7 +65,7 @@ function quickServer(logger: RecordingLogger = recordingLogger()) {
   return { server, logger };
 }
 
-Deno.test("quickrpc server answers the original's captured exchanges byte for byte", async () => {
+test("quickrpc server answers the original's captured exchanges byte for byte", async () => {
   const { server } = quickServer();
   const raw = await RawSocket.connect(server.addr);
   for (const exchange of captured.exchanges) {
@@ -81,7 +81,7 @@ Deno.test("quickrpc server answers the original's captured exchanges byte for by
   await server.shutdown();
 });
 
-Deno.test("quickrpc server words its errors as the original does", async () => {
+test("quickrpc server words its errors as the original does", async () => {
   const { server } = quickServer();
   const raw = await RawSocket.connect(server.addr);
   for (const exchange of captured.error_exchanges) {
@@ -95,7 +95,7 @@ Deno.test("quickrpc server words its errors as the original does", async () => {
   await server.shutdown();
 });
 
-Deno.test("quickrpc server pushes a notification and a call as the original does", async () => {
+test("quickrpc server pushes a notification and a call as the original does", async () => {
   const { server } = quickServer();
   const raw = await RawSocket.connect(server.addr);
   // The server's first call on this connection (id 1), so `ping` below is id 2.
@@ -113,7 +113,7 @@ Deno.test("quickrpc server pushes a notification and a call as the original does
   await server.shutdown();
 });
 
-Deno.test("quickrpc client sends the original client's bytes, ids from 1", async () => {
+test("quickrpc client sends the original client's bytes, ids from 1", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = new Peer(
     await connect(`tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, NUL),
@@ -139,7 +139,7 @@ Deno.test("quickrpc client sends the original client's bytes, ids from 1", async
   listener.close();
 });
 
-Deno.test("quickrpc carries Uint8Array as __bytes both ways", async () => {
+test("quickrpc carries Uint8Array as __bytes both ways", async () => {
   const { server } = quickServer();
   const client = new Peer(await connect(server.addr, NUL), {
     dialect: quickRpc,
@@ -153,7 +153,7 @@ Deno.test("quickrpc carries Uint8Array as __bytes both ways", async () => {
   await server.shutdown();
 });
 
-Deno.test("quickrpc server logs and drops telegrams it cannot decode, and keeps serving", async () => {
+test("quickrpc server logs and drops telegrams it cannot decode, and keeps serving", async () => {
   const logger = recordingLogger();
   const { server } = quickServer(logger);
   const raw = await RawSocket.connect(server.addr);
@@ -182,7 +182,7 @@ Deno.test("quickrpc server logs and drops telegrams it cannot decode, and keeps 
   await server.shutdown();
 });
 
-Deno.test("quickrpc blindly_believe_everything sends the captured secinfo header", async () => {
+test("quickrpc blindly_believe_everything sends the captured secinfo header", async () => {
   const logger = recordingLogger();
   const listener = listen("tcp://127.0.0.1:0", NUL);
   const server = new Server({
@@ -212,7 +212,7 @@ Deno.test("quickrpc blindly_believe_everything sends the captured secinfo header
   await server.shutdown();
 });
 
-Deno.test("quickrpc HMAC security verifies frames and refuses tampered or unsigned ones", async () => {
+test("quickrpc HMAC security verifies frames and refuses tampered or unsigned ones", async () => {
   const key = "0123456789abcdef-shared";
   const logger = recordingLogger();
   const listener = listen("tcp://127.0.0.1:0", NUL);
@@ -275,7 +275,7 @@ Deno.test("quickrpc HMAC security verifies frames and refuses tampered or unsign
   await server.shutdown();
 });
 
-Deno.test("hmacSecurity refuses replayed, reflected and out-of-order frames", async () => {
+test("hmacSecurity refuses replayed, reflected and out-of-order frames", async () => {
   const provider = hmacSecurity({ key: "0123456789abcdef-shared" });
   const alice = provider.open();
   const bob = provider.open();
@@ -296,7 +296,7 @@ Deno.test("hmacSecurity refuses replayed, reflected and out-of-order frames", as
   assertThrows(() => hmacSecurity({ key: "short" }), RangeError, "at least 16 bytes");
 });
 
-Deno.test("hmacSecurity: a frame captured on one connection is refused on another", async () => {
+test("hmacSecurity: a frame captured on one connection is refused on another", async () => {
   const key = "0123456789abcdef-shared";
   const logger = recordingLogger();
   const server = new Server({
@@ -336,7 +336,7 @@ Deno.test("hmacSecurity: a frame captured on one connection is refused on anothe
   await server.shutdown();
 });
 
-Deno.test("hmacSecurity: fields the signature does not cover never reach handlers", async () => {
+test("hmacSecurity: fields the signature does not cover never reach handlers", async () => {
   const key = "0123456789abcdef-shared";
   const server = new Server({
     dialect: quickRpc,
@@ -365,7 +365,7 @@ Deno.test("hmacSecurity: fields the signature does not cover never reach handler
   await server.shutdown();
 });
 
-Deno.test("parseQuickRpcTransport() maps quickrpc strings to URLs, refuses the others", () => {
+test("parseQuickRpcTransport() maps quickrpc strings to URLs, refuses the others", () => {
   assertEquals(parseQuickRpcTransport("tcp:127.0.0.1:8888"), {
     role: "connect",
     url: "tcp://127.0.0.1:8888",
@@ -383,7 +383,7 @@ Deno.test("parseQuickRpcTransport() maps quickrpc strings to URLs, refuses the o
   }
 });
 
-Deno.test("quickrpc refuses a call nested too deep with a reply, and ids it cannot echo unchanged", async () => {
+test("quickrpc refuses a call nested too deep with a reply, and ids it cannot echo unchanged", async () => {
   const logger = recordingLogger();
   let called = 0;
   const server = new Server({

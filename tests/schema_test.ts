@@ -3,12 +3,13 @@
 import type { Infer } from "../contract.ts";
 import { SchemaCompiler } from "../contract.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";
+import { test } from "./_helpers.ts";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
   : false;
 function assertType<_T extends true>(): void {}
 
-Deno.test("Infer maps primitive types", () => {
+test("Infer maps primitive types", () => {
   assertType<Equal<Infer<{ type: "string" }>, string>>();
   assertType<Equal<Infer<{ type: "integer" }>, number>>();
   assertType<Equal<Infer<{ type: "number" }>, number>>();
@@ -20,7 +21,7 @@ Deno.test("Infer maps primitive types", () => {
   assertType<Equal<Infer<{ description: "anything" }>, unknown>>();
 });
 
-Deno.test("Infer maps const, enum, anyOf, oneOf and allOf", () => {
+test("Infer maps const, enum, anyOf, oneOf and allOf", () => {
   assertType<Equal<Infer<{ const: "pong" }>, "pong">>();
   assertType<Equal<Infer<{ enum: readonly ["a", "b", 1] }>, "a" | "b" | 1>>();
   assertType<
@@ -47,7 +48,7 @@ Deno.test("Infer maps const, enum, anyOf, oneOf and allOf", () => {
   assertEquals(both, { a: 1, b: "x" });
 });
 
-Deno.test("Infer maps arrays and tuples", () => {
+test("Infer maps arrays and tuples", () => {
   assertType<Equal<Infer<{ type: "array"; items: { type: "number" } }>, number[]>>();
   assertType<Equal<Infer<{ type: "array" }>, unknown[]>>();
   assertType<
@@ -58,7 +59,7 @@ Deno.test("Infer maps arrays and tuples", () => {
   >();
 });
 
-Deno.test("Infer maps objects: required, optional, additionalProperties", () => {
+test("Infer maps objects: required, optional, additionalProperties", () => {
   type Closed = Infer<{
     type: "object";
     properties: { id: { type: "integer" }; tags: { type: "array"; items: { type: "string" } } };
@@ -88,7 +89,7 @@ Deno.test("Infer maps objects: required, optional, additionalProperties", () => 
   assertType<Equal<Nested, { user: { name: string } }>>();
 });
 
-Deno.test("SchemaCompiler compiles a schema object once and reports JSON Pointer paths", () => {
+test("SchemaCompiler compiles a schema object once and reports JSON Pointer paths", () => {
   const compiler = new SchemaCompiler();
   const schema = {
     type: "object",
@@ -110,7 +111,7 @@ Deno.test("SchemaCompiler compiles a schema object once and reports JSON Pointer
   assertEquals(compiler.compile(false)(1)?.[0]?.keyword, "false schema");
 });
 
-Deno.test("Infer maps 2020-12 prefixItems tuples, closed or open", () => {
+test("Infer maps 2020-12 prefixItems tuples, closed or open", () => {
   assertType<
     Equal<
       Infer<{ type: "array"; prefixItems: [{ type: "string" }, { type: "number" }]; items: false }>,
@@ -134,7 +135,7 @@ Deno.test("Infer maps 2020-12 prefixItems tuples, closed or open", () => {
   >();
 });
 
-Deno.test("SchemaCompiler speaks 2020-12 by default: prefixItems validates", () => {
+test("SchemaCompiler speaks 2020-12 by default: prefixItems validates", () => {
   const validate = new SchemaCompiler().compile({
     type: "array",
     prefixItems: [{ type: "string" }, { type: "integer" }],
@@ -145,7 +146,7 @@ Deno.test("SchemaCompiler speaks 2020-12 by default: prefixItems validates", () 
   assertEquals(validate(["a", 1, 2])?.[0]?.keyword, "items");
 });
 
-Deno.test("SchemaCompiler picks the draft from $schema, or the draft option", () => {
+test("SchemaCompiler picks the draft from $schema, or the draft option", () => {
   const compiler = new SchemaCompiler();
   const seven = compiler.compile({
     $schema: "http://json-schema.org/draft-07/schema#",
@@ -172,7 +173,7 @@ Deno.test("SchemaCompiler picks the draft from $schema, or the draft option", ()
   assertThrows(() => new SchemaCompiler({ draft: "04" as "07" }), TypeError, "draft must be");
 });
 
-Deno.test("an unknown keyword is refused at compile time with its JSON Pointer", () => {
+test("an unknown keyword is refused at compile time with its JSON Pointer", () => {
   const compiler = new SchemaCompiler();
   assertThrows(
     () =>

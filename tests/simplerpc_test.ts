@@ -5,7 +5,7 @@ import { CallTimeout, Peer, RemoteError, RpcError, Server } from "../mod.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen, type TcpOptions } from "../transports/tcp.ts";
 import { assertEquals, assertRejects } from "./_assert.ts";
-import { deferred, recordingLogger } from "./_helpers.ts";
+import { deferred, recordingLogger, test, waitFor } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 import captured from "./fixtures/simplerpc_captured.json" with { type: "json" };
 
@@ -37,7 +37,7 @@ function pause(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-Deno.test("simplerpc server answers the original's captured exchanges byte for byte", async () => {
+test("simplerpc server answers the original's captured exchanges byte for byte", async () => {
   const { server, logger } = captureServer();
   const raw = await RawSocket.connect(server.addr);
   assertEquals(await raw.readLike(captured.on_connect), captured.on_connect);
@@ -60,7 +60,7 @@ Deno.test("simplerpc server answers the original's captured exchanges byte for b
   await server.shutdown();
 });
 
-Deno.test("simplerpc client sends the original client's bytes and reads its replies", async () => {
+test("simplerpc client sends the original client's bytes and reads its replies", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const addr = `tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   const welcomed = deferred<unknown>();
@@ -96,7 +96,7 @@ Deno.test("simplerpc client sends the original client's bytes and reads its repl
   listener.close();
 });
 
-Deno.test("simplerpc server answers each malformed line with FAIL and keeps serving", async () => {
+test("simplerpc server answers each malformed line with FAIL and keeps serving", async () => {
   const { server } = captureServer();
   const raw = await RawSocket.connect(server.addr);
   const other = await RawSocket.connect(server.addr);
@@ -121,14 +121,20 @@ Deno.test("simplerpc server answers each malformed line with FAIL and keeps serv
   await server.shutdown();
 });
 
-Deno.test("simplerpc server replies in request order when handlers finish out of order", async () => {
+test("simplerpc server replies in request order when handlers finish out of order", async () => {
   const gate = deferred();
-  const { server } = captureServer({}, { slow: () => gate.promise.then(() => ({ slow: true })) });
+  let echoed = 0;
+  const { server } = captureServer({}, {
+    slow: () => gate.promise.then(() => ({ slow: true })),
+    echo: (args) => (echoed++, { echo: args }),
+  });
   const raw = await RawSocket.connect(server.addr);
   await raw.readFrame();
   await raw.send('slow{}\necho{"n": 1}\nnosuch{}\necho{"n": 2}\n');
-  // Nothing can leave before `slow` answers; then all four, in order.
-  setTimeout(() => gate.resolve(), 30);
+  // Both echoes have answered while `slow` still runs; nothing can leave
+  // before `slow` answers; then all four, in order.
+  await waitFor(() => echoed === 2, { message: "both echo handlers to run" });
+  gate.resolve();
   assertEquals(await raw.readFrame(), 'OKAY{"slow": true}\n');
   assertEquals(await raw.readFrame(), 'OKAY{"echo": {"n": 1}}\n');
   assertEquals(await raw.readFrame(), "OKAY{}\n");
@@ -137,7 +143,7 @@ Deno.test("simplerpc server replies in request order when handlers finish out of
   await server.shutdown();
 });
 
-Deno.test("simplerpc client keeps replies matched after a notify and a timed-out call", async () => {
+test("simplerpc client keeps replies matched after a notify and a timed-out call", async () => {
   const gate = deferred();
   const { server } = captureServer({}, { slow: () => gate.promise.then(() => ({ slow: "late" })) });
   const logger = recordingLogger();
@@ -162,7 +168,7 @@ Deno.test("simplerpc client keeps replies matched after a notify and a timed-out
   await server.shutdown();
 });
 
-Deno.test("simplerpc server refuses to call a client (clients never answer)", async () => {
+test("simplerpc server refuses to call a client (clients never answer)", async () => {
   const connected = deferred<Peer>();
   const server = new Server({
     dialect: simpleRpc,
@@ -179,7 +185,7 @@ Deno.test("simplerpc server refuses to call a client (clients never answer)", as
   await server.shutdown();
 });
 
-Deno.test("simplerpc server answers an oversize line with FAIL, closes only that connection", async () => {
+test("simplerpc server answers an oversize line with FAIL, closes only that connection", async () => {
   const { server } = captureServer({ maxFrameBytes: 64 });
   const big = await RawSocket.connect(server.addr);
   const small = await RawSocket.connect(server.addr);
@@ -197,7 +203,7 @@ Deno.test("simplerpc server answers an oversize line with FAIL, closes only that
   await server.shutdown();
 });
 
-Deno.test("simplerpc server drops half a line when the client closes, and keeps serving", async () => {
+test("simplerpc server drops half a line when the client closes, and keeps serving", async () => {
   const { server, logger } = captureServer();
   const half = await RawSocket.connect(server.addr);
   await half.readFrame();
@@ -212,7 +218,7 @@ Deno.test("simplerpc server drops half a line when the client closes, and keeps 
   assertEquals(logger.messages("warn").some((m) => m.includes("unfinished frame")), true);
 });
 
-Deno.test("simplerpc refuses a line nested too deep as MalformedPayload, and keeps serving", async () => {
+test("simplerpc refuses a line nested too deep as MalformedPayload, and keeps serving", async () => {
   const { server } = captureServer();
   const raw = await RawSocket.connect(server.addr);
   await raw.readFrame();
