@@ -170,4 +170,106 @@ amqpTest(
   },
 );
 
+amqpTest(
+  "amqp: a request named nuropb.event is refused; event handlers and authorize are not bypassed",
+  async () => {
+    const url = await freshMesh();
+    const logger = recordingLogger();
+    const server = await connectMesh(url, { logger });
+    const heard: unknown[] = [];
+    await server.serve("calc", { add: ({ a, b }) => a + b }, {
+      events: { "#": (event, ctx) => void heard.push({ event, ctx }) },
+      authorize: (token) => token === "Bearer good" ? { user: "u1" } : undefined,
+    });
+    const client = await connectMesh(url, { logger: recordingLogger(), timeout: 10_000 });
+    const raw = await rawPublisher(url);
+    try {
+      for (const type of ["request", "command"]) {
+        await raw.publish(
+          JSON.stringify({
+            service: "calc",
+            method: "nuropb.event",
+            params: { topic: "admin.reset", event: { all: true }, target: null, context: {} },
+            context: { user: "forged" },
+          }),
+          {
+            headers: { ...REQUEST_HEADERS, nuropb_type: type },
+            correlationId: `forged-${type}`,
+            replyTo: client.responseQueue,
+          },
+        );
+      }
+      await waitFor(() => server.stats().services.calc!.deadLettered === 2, {
+        timeout: 10_000,
+        message: "both forged events dead-lettered",
+      });
+      // A real event still arrives, after the forged ones.
+      await client.publish("orders.created", { id: 1 });
+      await waitFor(() => heard.length > 0, { timeout: 10_000, message: "the real event" });
+      assertEquals(heard.map((h) => (h as { event: unknown }).event), [{ id: 1 }]);
+      const warnings = deadLetterWarnings(logger.messages("warn"));
+      assertEquals(warnings.length, 2);
+      assert(warnings.every((line) => line.includes("nuropb.event")), warnings.join("\n"));
+      assertEquals(client.stats().pendingCalls, 0);
+    } finally {
+      await raw.close();
+      await client.close();
+      await server.close();
+    }
+  },
+);
+
+amqpTest(
+  "amqp: a reply_to that is not a response queue is dead-lettered, never answered",
+  async () => {
+    const url = await freshMesh();
+    const logger = recordingLogger();
+    const server = await connectMesh(url, { logger });
+    let added = 0;
+    await server.serve("calc", {
+      add: ({ a, b }) => {
+        added++;
+        return a + b;
+      },
+    });
+    const victimLogger = recordingLogger();
+    const victim = await connectMesh(url, { logger: victimLogger });
+    await victim.serve("victim", { ping: () => "pong" });
+    const client = await connectMesh(url, { logger: recordingLogger(), timeout: 10_000 });
+    const raw = await rawPublisher(url);
+    try {
+      const targets = ["nuropb-victim-sq", DEAD_LETTER_QUEUE, "orders", ""];
+      for (const [i, replyTo] of targets.entries()) {
+        await raw.publish(ADD_BODY, {
+          headers: REQUEST_HEADERS,
+          correlationId: `aimed-${i}`,
+          replyTo,
+        });
+      }
+      await waitFor(() => server.stats().services.calc!.deadLettered === targets.length, {
+        timeout: 10_000,
+        message: "every misdirected request dead-lettered",
+      });
+      assertEquals(added, 0, "no handler ran");
+      // Python's and our callers' queues are still answered.
+      assertEquals(await client.request("calc", "add", { a: 1, b: 2 }), 3);
+      assertEquals(
+        victim.stats().services.victim!.handled,
+        0,
+        "nothing reached the victim's queue",
+      );
+      assertEquals(victim.stats().services.victim!.deadLettered, 0);
+      assertEquals(await raw.count(DEAD_LETTER_QUEUE), targets.length);
+      const warnings = deadLetterWarnings(logger.messages("warn"));
+      assertEquals(warnings.length, targets.length);
+      assert(warnings.every((line) => line.includes("reply_to")), warnings.join("\n"));
+    } finally {
+      await raw.close();
+      await client.close();
+      await victim.close();
+      await server.close();
+    }
+  },
+);
+
 stopBrokerAfterAll();

@@ -137,6 +137,28 @@ Deno.test("nuropb wire: poison is named, never thrown", () => {
   );
 });
 
+Deno.test("nuropb wire: a call named nuropb.event, or a reply_to that is no response queue, is poison", () => {
+  const headers = { nuropb_protocol: "0.1.1", nuropb_type: "request" };
+  const request = { correlationId: "c1", replyTo: "nuropb-x-client-1-rq", headers };
+  assertEquals(
+    decodeNuropb('{"method": "nuropb.event", "params": {"topic": "t"}}', request),
+    { kind: "poison", reason: "a request may not call nuropb.event" },
+  );
+  assertEquals(
+    decodeNuropb('{"method": "nuropb.event"}', {
+      headers: { ...headers, nuropb_type: "command" },
+    }).kind,
+    "poison",
+  );
+  for (const replyTo of ["nuropb-orders-sq", "nuropb-dl-queue", "orders", "nuropb--rq"]) {
+    const decoded = decodeNuropb('{"method": "add"}', { ...request, replyTo });
+    assertEquals(decoded.kind, "poison", replyTo);
+  }
+  for (const replyTo of ["nuropb-x-client-1-rq", "amq.rabbitmq.reply-to.g1h2AA"]) {
+    assertEquals(decodeNuropb('{"method": "add"}', { ...request, replyTo }).kind, "request");
+  }
+});
+
 Deno.test("nuropb encryption: Python's Fernet token and sealed request open here", async () => {
   const plain = await fernetDecrypt(crypto.fernet_key!, crypto.fernet_token!);
   assertEquals(new TextDecoder().decode(plain), crypto.fernet_plain);

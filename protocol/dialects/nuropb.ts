@@ -84,6 +84,32 @@ export function responseQueueName(service: string, instanceId: string): string {
   return `nuropb-${service}-${instanceId}-rq`;
 }
 
+/** RabbitMQ's direct reply-to pseudo-queue (the broker names each caller's `amq.rabbitmq.reply-to.<id>`). */
+const DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+
+/**
+ * Whether a request's `reply_to` names a queue a reply may go to: a nuropb
+ * response queue (`nuropb-<service>-<instance>-rq`, as nuropb and this
+ * library name them) or RabbitMQ's direct reply-to. A service answers no
+ * other: a request aimed at another service's queue (or any other) is
+ * refused, so a service cannot be made to publish into queues it should not.
+ *
+ * @example Which queues a reply may go to
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { isResponseQueue } from "@seed/rpc/amqp";
+ * assertEquals(isResponseQueue("nuropb-nuropb-seeds-client-cli1-rq"), true);
+ * assertEquals(isResponseQueue("amq.rabbitmq.reply-to.g1h2AA"), true);
+ * assertEquals(isResponseQueue("nuropb-orders-sq"), false);
+ * assertEquals(isResponseQueue("nuropb-dl-queue"), false);
+ * ```
+ */
+export function isResponseQueue(name: string | undefined): boolean {
+  if (name === undefined) return false;
+  if (name.startsWith("nuropb-")) return name.length > 10 && name.endsWith("-rq");
+  return name === DIRECT_REPLY_TO || name.startsWith(`${DIRECT_REPLY_TO}.`);
+}
+
 /**
  * The four kinds of nuropb message (the `nuropb_type` header).
  *
@@ -569,10 +595,20 @@ export function decodeNuropb(body: string, properties: NuropbProperties): Nuropb
     case "request":
     case "command": {
       if (typeof payload.method !== "string") return poison(`a ${type} without a method`);
+      // Events arrive as events: a call by that name would reach the event
+      // handlers with a forged topic, past `authorize`.
+      if (payload.method === EVENT_METHOD) return poison(`a ${type} may not call ${EVENT_METHOD}`);
       if (type === "request" && (correlationId === undefined || correlationId === "")) {
         return poison("a request without a correlation_id");
       }
       if (type === "request" && !properties.replyTo) return poison("a request without reply_to");
+      if (type === "request" && !isResponseQueue(properties.replyTo)) {
+        return poison(
+          `its reply_to ${
+            JSON.stringify(properties.replyTo!.slice(0, 200))
+          } is not a response queue (nuropb-*-rq or amq.rabbitmq.reply-to.*)`,
+        );
+      }
       const meta = metaOf(traceId, payload.context, type);
       if (typeof payload.service === "string") meta.service = payload.service;
       const message: Message = type === "request"
