@@ -560,7 +560,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
  *   '{"service": "seeds-svc", "method": "add", "params": {"a": 2, "b": 3}, "context": {}}',
  *   {
  *     correlationId: "c9",
- *     replyTo: "rq",
+ *     replyTo: "nuropb-demo-client-1-rq",
  *     headers: { nuropb_protocol: "0.1.1", nuropb_type: "request", trace_id: "t" },
  *   },
  * );
