@@ -7,6 +7,7 @@ import { deferred, recordingLogger } from "./_helpers.ts";
 import { CallTimeout, ConnectionClosed, type Handler, NotDelivered, RemoteError } from "../mod.ts";
 import { connectMesh, NuropbKeyPair } from "../transports/amqp.ts";
 import { main } from "../cli.ts";
+import { defineContract } from "../contract.ts";
 
 async function pair(url: string, handlers: Record<string, Handler>) {
   const logger = recordingLogger();
@@ -166,6 +167,60 @@ amqpTest("amqp: describe answers from the contract's schemas", async () => {
     await server.close();
   }
 });
+
+amqpTest(
+  "amqp: a contract validates params and results; the caller gets NuropbValidationError",
+  async () => {
+    const url = await freshMesh();
+    const logger = recordingLogger();
+    const server = await connectMesh(url, { logger });
+    const Calc = defineContract({
+      name: "calc",
+      incoming: {
+        add: {
+          params: {
+            type: "object",
+            properties: { a: { type: "number" }, b: { type: "number" } },
+            required: ["a", "b"],
+          },
+          result: { type: "number" },
+        },
+        bad: { result: { type: "number" } },
+      },
+    }, { logger });
+    let ran = 0;
+    await server.serve("calc", {
+      add: ({ a, b }) => {
+        ran++;
+        return a + b;
+      },
+      bad: () => "not a number",
+    }, { contract: Calc });
+    const client = await connectMesh(url, { logger });
+    try {
+      assertEquals(await client.request("calc", "add", { a: 2, b: 3 }), 5);
+      const invalid = await assertRejects(
+        () => client.request("calc", "add", { a: "x", b: 3 }),
+        RemoteError,
+      );
+      assertEquals((invalid.data as { error: string }).error, "NuropbValidationError");
+      assertStringIncludes((invalid.data as { description: string }).description, "/a");
+      assertEquals(invalid.code, -32602);
+      assertEquals(ran, 1, "the handler never saw the bad params");
+      const bad = await assertRejects(() => client.request("calc", "bad", {}), RemoteError);
+      assertEquals((bad.data as { error: string }).error, "NuropbException");
+      assertEquals(
+        logger.messages("error").filter((line) => line.includes("breaks its schema")).length,
+        1,
+      );
+      // Described from the same contract.
+      assertEquals(Object.keys((await client.describe("calc")).methods).sort(), ["add", "bad"]);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  },
+);
 
 amqpTest("amqp: timeouts, aborts, and a ttl that runs out in the queue", async () => {
   const url = await freshMesh();

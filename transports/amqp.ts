@@ -288,8 +288,19 @@ export interface ServeOptions {
   prefetch?: number;
   /** Event handlers by topic pattern, bound to the service queue (each event reaches one instance). */
   events?: Readonly<Record<string, EventHandler>>;
-  /** A contract (from `@seed/rpc/contract`) whose schemas describe the methods. */
-  contract?: { readonly incoming: DescribableSpecs; readonly name?: string };
+  /**
+   * A contract (from `@seed/rpc/contract`): its schemas describe the methods
+   * (`nuropb_describe`), and params and results are validated as on every
+   * other wire (`Contract.handlers`): invalid params are answered with
+   * `NuropbValidationError` (-32602, the path and reason in the
+   * description), a result that breaks its schema is logged and answered as
+   * a `NuropbException`. A plain `{ incoming }` object only describes.
+   */
+  contract?: {
+    readonly incoming: DescribableSpecs;
+    readonly name?: string;
+    handlers?(impl: Readonly<Record<string, Handler>>): Record<string, Handler>;
+  };
   /** What the service does (in its description). */
   description?: string;
   /**
@@ -566,6 +577,9 @@ export class Mesh {
     options: ServeOptions = {},
   ): Promise<MeshService> {
     if (this.#services.has(name)) throw new TypeError(`This mesh already serves '${name}'`);
+    // The validating handlers of the contract, on the one dispatch path.
+    const validated = options.contract?.handlers?.(handlers);
+    if (validated !== undefined) handlers = { ...handlers, ...validated };
     const keys = options.keys;
     const publicKey = keys === undefined ? null : await keys.publicKeyPem();
     const methods = Object.keys(handlers);

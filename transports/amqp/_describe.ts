@@ -80,8 +80,13 @@ export interface ServiceDescription {
  * ```
  */
 export interface DescribableSpecs {
-  /** A method's params schema and description, by method name. */
-  readonly [name: string]: { readonly params?: JsonSchema; readonly description?: string };
+  /** A method's params schema and description, by method name (its result and kind are not described). */
+  readonly [name: string]: {
+    readonly params?: JsonSchema;
+    readonly description?: string;
+    readonly result?: JsonSchema;
+    readonly notification?: boolean;
+  };
 }
 
 const PYTHON_TYPES: Record<string, string> = {
