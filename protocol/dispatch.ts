@@ -212,11 +212,11 @@ export class Dispatcher {
   }
 
   /**
-   * Whether a bound is reached (handlers, bytes, or the shared limit): the
-   * peer stops reading until {@linkcode room}.
+   * Whether a bound is reached (handlers, bytes, or our fair share of the
+   * shared limit): the peer stops reading until {@linkcode room}.
    */
   get full(): boolean {
-    return this.#ownFull() || this.#shared?.full === true;
+    return this.#ownFull() || (this.#shared !== undefined && !this.#shared.canTake(this.#running));
   }
 
   #ownFull(): boolean {
@@ -229,8 +229,8 @@ export class Dispatcher {
       if (this.#ownFull()) {
         this.#room ??= Promise.withResolvers<void>();
         await this.#room.promise;
-      } else if (this.#shared?.full) {
-        await this.#shared.room();
+      } else if (this.#shared !== undefined && !this.#shared.canTake(this.#running)) {
+        await this.#shared.room(this.#running);
       } else {
         return;
       }

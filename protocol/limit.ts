@@ -5,6 +5,12 @@
  * full share of handlers at once: a peer that finds the shared limit full
  * stops reading until another peer finishes something.
  *
+ * It is shared fairly: a peer may start work only while it holds fewer
+ * slots than are free ({@linkcode ConcurrencyLimit.canTake}). One client,
+ * over as many connections as it likes, cannot take every slot (each of its
+ * connections stops while it holds as many as are left), so another client
+ * always finds room, and a slot that frees goes to whoever holds fewer.
+ *
  * @example Two peers, one limit of one handler
  * ```ts
  * import { assertEquals } from "@std/assert";
@@ -82,19 +88,35 @@ export class ConcurrencyLimit {
     this.#used++;
   }
 
-  /** One piece of work ended. */
+  /** One piece of work ended: everyone waiting for room looks again. */
   release(): void {
     this.#used--;
-    if (this.#room !== undefined && this.#used < this.limit) {
+    if (this.#room !== undefined) {
       const room = this.#room;
       this.#room = undefined;
       room.resolve();
     }
   }
 
-  /** Resolves when the limit is not full (at once if it is not). */
-  room(): Promise<void> {
-    if (!this.full) return Promise.resolve();
+  /**
+   * Whether a holder of `holding` slots may take one more: the bound is not
+   * reached, and it holds fewer than are free (so nobody can take the last
+   * ones while holding many).
+   *
+   * @param holding How many slots the one asking holds now.
+   */
+  canTake(holding: number): boolean {
+    return holding < this.limit - this.#used;
+  }
+
+  /**
+   * Resolves when a holder of `holding` slots may take one more (at once if
+   * it may): after the next release, when it may not yet.
+   *
+   * @param holding How many slots the one asking holds now.
+   */
+  room(holding = 0): Promise<void> {
+    if (this.canTake(holding)) return Promise.resolve();
     this.#room ??= Promise.withResolvers<void>();
     return this.#room.promise;
   }

@@ -141,7 +141,8 @@ export interface PeerOptions {
   maxConcurrentBytes?: number;
   /**
    * A bound on running handlers shared with other peers (a server passes
-   * one to each of its connections: `maxRunningHandlers`).
+   * one to each of its connections: `maxRunningHandlers`). The peer takes a
+   * slot only while it holds fewer than are free (its fair share).
    */
   limit?: ConcurrencyLimit;
   /**

@@ -120,7 +120,9 @@ export interface ServerOptions<S> {
   peer?: Omit<PeerOptions, "dialect" | "role" | "handlers" | "logger" | "name" | "limit">;
   /**
    * Handlers running at once over all connections; at the bound every
-   * connection stops reading until one finishes.
+   * connection stops reading until one finishes. Shared fairly: a
+   * connection starts one only while it holds fewer than are free, so no
+   * client takes them all (one connection alone gets about half).
    *
    * @default {4096}
    */

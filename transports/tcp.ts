@@ -273,6 +273,7 @@ export class TcpTransport implements Transport<string> {
   /** The bytes of the frame being received, in `#partial[0..#partialLength)`. */
   #partial: Uint8Array = NO_BYTES;
   #partialLength = 0;
+  #framesReceived = 0;
   #out: string[] = [];
   /** Characters in `#out`. */
   #queuedChars = 0;
@@ -335,6 +336,11 @@ export class TcpTransport implements Transport<string> {
   /** The next frame already received, or `undefined`. */
   take(): string | InvalidFrame | undefined {
     return this.#inbox.take();
+  }
+
+  /** Whole frames received from the socket so far, read by the peer or not yet. */
+  get framesReceived(): number {
+    return this.#framesReceived;
   }
 
   /**
@@ -636,6 +642,7 @@ export class TcpTransport implements Transport<string> {
       let frame = end === -1 ? text.slice(start) : text.slice(start, end);
       if (frame.length * 3 > max && utf8Length(frame) > max) throw new FrameTooLarge(max);
       if (stripCR && frame.charCodeAt(frame.length - 1) === 13) frame = frame.slice(0, -1);
+      this.#framesReceived++;
       const room = this.#inbox.push(frame);
       if (room !== undefined) await room;
       if (end === -1) return;
@@ -659,6 +666,7 @@ export class TcpTransport implements Transport<string> {
       } catch {
         frame = new InvalidFrame("not UTF-8 text", frameBytes.length);
       }
+      this.#framesReceived++;
       const room = this.#inbox.push(frame);
       if (room !== undefined) await room;
       start = end + 1;
