@@ -43,10 +43,12 @@
  */
 
 import { parseArgs, type ParsedArgs } from "./cli/parse_args.ts";
-import { UsageError } from "./cli/args.ts";
+import { numberFlag, UsageError } from "./cli/args.ts";
 import { callOrNotify, describe, watch } from "./cli/client.ts";
 import { choria } from "./cli/choria.ts";
-import { ExitStatus, reportUsage } from "./cli/report.ts";
+import { ExitStatus, reportUsage, terminalSafe } from "./cli/report.ts";
+import { utf8Length } from "./protocol/_utf8.ts";
+import { readAtMost } from "./choria/_io.ts";
 import { serve } from "./cli/serve.ts";
 import { USAGE, VERSION } from "./cli/usage.ts";
 
@@ -73,11 +75,12 @@ export interface Output {
   /** One line of errors and logs. */
   stderr(line: string): void;
   /**
-   * All of stdin, for params given as `-`.
+   * All of stdin, for params given as `-`; more than `maxBytes` (the
+   * `--max-stdin` flag) is refused.
    *
-   * @default {the process's stdin, read to its end}
+   * @default {the process's stdin, read to its end or to `maxBytes`}
    */
-  readStdin?(): Promise<string>;
+  readStdin?(maxBytes: number): Promise<string>;
 }
 
 const FLAGS = {
@@ -93,6 +96,7 @@ const FLAGS = {
     "max-connections",
     "count",
     "service",
+    "max-stdin",
   ],
   boolean: ["help", "json", "pretty", "version"],
   alias: { h: "help", V: "version" },
@@ -106,11 +110,11 @@ function isAmqpUrl(text: unknown): boolean {
 /** Flags each verb takes (beside --help). */
 const VERB_FLAGS: Readonly<Record<string, readonly string[]>> = {
   serve: ["dialect", "handlers", "cert", "key", "idle-timeout", "max-connections", "service"],
-  call: ["dialect", "timeout", "ca", "json", "pretty", "service"],
-  notify: ["dialect", "ca", "json", "service"],
-  watch: ["dialect", "timeout", "ca", "json", "count"],
+  call: ["dialect", "timeout", "ca", "json", "pretty", "service", "max-stdin"],
+  notify: ["dialect", "ca", "json", "service", "max-stdin"],
+  watch: ["dialect", "timeout", "ca", "json", "count", "max-stdin"],
   describe: ["dialect", "timeout", "ca", "json", "service"],
-  publish: ["json"],
+  publish: ["json", "max-stdin"],
   choria: ["export"],
 };
 
@@ -142,11 +146,16 @@ export async function main(
     return verb === undefined ? ExitStatus.Usage : ExitStatus.Ok;
   }
   const json = args.includes("--json");
-  const reporter = { stderr: (line: string) => output.stderr(line), json };
+  // Every line is printed through terminalSafe: nothing that came from the
+  // other side reaches the terminal as a control sequence.
+  const stdout = (line: string) => output.stdout(terminalSafe(line));
+  const stderr = (line: string) => output.stderr(terminalSafe(line));
+  const reporter = { stderr, json };
   if (!Object.hasOwn(VERB_FLAGS, verb)) {
     return reportUsage(reporter, "rpc", `unknown verb '${verb}'`, USAGE.rpc!);
   }
   let flags: ParsedArgs;
+  let maxStdin: number;
   try {
     flags = parseArgs(args.slice(1), {
       ...FLAGS,
@@ -161,6 +170,7 @@ export async function main(
       return ExitStatus.Ok;
     }
     checkFlags(verb, flags);
+    maxStdin = numberFlag(flags, "max-stdin", DEFAULT_MAX_STDIN, 1);
   } catch (error) {
     return reportUsage(reporter, verb, (error as Error).message, USAGE[verb]!);
   }
@@ -168,9 +178,9 @@ export async function main(
   const stop = verb === "serve" || verb === "watch" ? stopSignal(signal) : NEVER;
   try {
     const io = {
-      stdout: (line: string) => output.stdout(line),
-      stderr: (line: string) => output.stderr(line),
-      readStdin: output.readStdin?.bind(output) ?? readProcessStdin,
+      stdout,
+      stderr,
+      readStdin: () => readStdin(output, maxStdin),
       json,
       stop: stop.promise,
     };
@@ -235,8 +245,25 @@ function stopSignal(signal: AbortSignal | undefined) {
 
 const NEVER = { promise: new Promise<string>(() => {}), dispose: () => {} };
 
-async function readProcessStdin(): Promise<string> {
-  return await new Response(Deno.stdin.readable).text();
+/** What `--max-stdin` is when not given: 16 MiB, the default frame size. */
+const DEFAULT_MAX_STDIN = 16 * 1024 * 1024;
+
+function tooLarge(maxBytes: number): UsageError {
+  return new UsageError(`stdin is larger than ${maxBytes} bytes (--max-stdin)`);
+}
+
+/** Stdin as text, up to `maxBytes`: reading stops as soon as there is more. */
+async function readStdin(output: Output, maxBytes: number): Promise<string> {
+  if (output.readStdin !== undefined) {
+    const text = await output.readStdin(maxBytes);
+    if (utf8Length(text) > maxBytes) throw tooLarge(maxBytes);
+    return text;
+  }
+  try {
+    return await readAtMost(Deno.stdin.readable, maxBytes, "stdin");
+  } catch (error) {
+    throw /is larger than/.test((error as Error).message) ? tooLarge(maxBytes) : error;
+  }
 }
 
 const consoleOutput: Output = {

@@ -64,7 +64,7 @@ export async function readInput(
 }
 
 /** Reads a stream as UTF-8 text, refusing more than `maxBytes`. */
-async function readAtMost(
+export async function readAtMost(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
   what: string,

@@ -7,26 +7,26 @@
  * @module
  */
 
-import { type Logger, RemoteError } from "../mod.ts";
+import { RemoteError } from "../mod.ts";
 import { connectMesh, type Mesh } from "../transports/amqp.ts";
 import { paramsOf, timeoutFlag, UsageError } from "./args.ts";
 import { demoHandlers } from "./demo_api.ts";
 import type { ParsedArgs } from "./parse_args.ts";
-import { ExitStatus, reportConnectFailure, type Reporter, reportFailure } from "./report.ts";
+import {
+  cliLogger,
+  ExitStatus,
+  oneLine,
+  redactUrls,
+  reportConnectFailure,
+  type Reporter,
+  reportFailure,
+} from "./report.ts";
 
 /** What the AMQP verbs read and write. */
 export interface AmqpIo extends Reporter {
   stdout(line: string): void;
   readStdin(): Promise<string>;
   stop: Promise<string>;
-}
-
-function loggerFor(io: AmqpIo): Logger {
-  return {
-    debug: () => {},
-    warn: (message: string) => io.json || io.stderr(`warning: ${message}`),
-    error: (message: string) => io.json || io.stderr(`error: ${message}`),
-  };
 }
 
 function serviceOf(flags: ParsedArgs): string {
@@ -44,7 +44,7 @@ async function open(
   timeout?: number,
 ): Promise<Mesh | undefined> {
   try {
-    return await connectMesh(url, { logger: loggerFor(io), timeout });
+    return await connectMesh(url, { logger: cliLogger(io), timeout });
   } catch (error) {
     reportConnectFailure(io, verb, url, error);
     return undefined;
@@ -61,7 +61,7 @@ function nuropbFailure(io: AmqpIo, verb: string, error: unknown): number {
           JSON.stringify({ kind: "remote", code: error.code, message: error.message, data }),
         );
       } else {
-        io.stderr(`error ${data.error}: ${data.description ?? error.message}`);
+        io.stderr(`error ${oneLine(data.error)}: ${oneLine(data.description ?? error.message)}`);
       }
       return ExitStatus.RemoteError;
     }
@@ -76,7 +76,7 @@ function nuropbFailure(io: AmqpIo, verb: string, error: unknown): number {
         }),
       );
     } else {
-      io.stderr(`error NuropbNotDeliveredError: ${error.message}`);
+      io.stderr(`error NuropbNotDeliveredError: ${oneLine(error.message)}`);
     }
     return ExitStatus.RemoteError;
   }
@@ -96,7 +96,9 @@ export async function serveAmqp(flags: ParsedArgs, io: AmqpIo): Promise<number> 
     });
   } catch (error) {
     await mesh.close();
-    io.stderr(`rpc serve: cannot serve ${service}: ${(error as Error).message}`);
+    io.stderr(
+      `rpc serve: cannot serve ${service}: ${oneLine(redactUrls((error as Error).message))}`,
+    );
     return ExitStatus.Usage;
   }
   io.stdout(`serving ${service} on ${new URL(url!).host} vhost ${mesh.vhost}`);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DISCOVER_METHOD, type Handler, type Logger, Peer, RemoteError, RpcError } from "../mod.ts";
+import { DISCOVER_METHOD, type Handler, Peer, RemoteError, RpcError } from "../mod.ts";
 import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
 import { connect as connectMushroom } from "../transports/mushroom.ts";
@@ -19,7 +19,13 @@ import {
   UsageError,
 } from "./args.ts";
 import type { ParsedArgs } from "./parse_args.ts";
-import { ExitStatus, reportConnectFailure, type Reporter, reportFailure } from "./report.ts";
+import {
+  cliLogger,
+  ExitStatus,
+  reportConnectFailure,
+  type Reporter,
+  reportFailure,
+} from "./report.ts";
 
 /** What the client verbs read and write. */
 export interface ClientIo extends Reporter {
@@ -41,12 +47,7 @@ async function open(
   const dialect = dialectOf(flags, url);
   const timeout = timeoutFlag(flags);
   const caCerts = flags.ca === undefined ? undefined : [await readPem(flags.ca, "--ca")];
-  const logger: Logger = {
-    debug: () => {},
-    // A --json run writes nothing but its results and one failure line.
-    warn: (message: string) => io.json || io.stderr(`warning: ${message}`),
-    error: (message: string) => io.json || io.stderr(`error: ${message}`),
-  };
+  const logger = cliLogger(io);
   try {
     const connection = dialect === "mushroom"
       ? await connectMushroom(url, { logger, fetch: fetchTrusting(caCerts) })

@@ -16,6 +16,7 @@
 
 import { type Handler, RpcError } from "../mod.ts";
 import { type Contract, defineContract } from "../contract.ts";
+import { oneLine } from "./report.ts";
 
 /**
  * The demo API's method specs, as a `const` (so the contract's type can be
@@ -111,7 +112,8 @@ export const DemoApi: Contract<typeof DemoSpecs, Record<never, never>> = defineC
 /**
  * The demo API's handlers, validated by {@linkcode DemoApi}.
  *
- * @param log Where `log` notifications go (the process's stderr by default).
+ * @param log Where `log` notifications go (the process's stderr by default),
+ * each on one line with control characters escaped (`\u001b`, `\n`).
  *
  * @example Serving the demo API, with log lines captured
  * ```ts
@@ -137,7 +139,8 @@ export function demoHandlers(
     fail: ({ message, code }) => {
       throw new RpcError(code ?? -32000, message);
     },
-    log: ({ line }) => log(line),
+    // The line came from the other side: control characters escaped, one line.
+    log: ({ line }) => log(oneLine(line)),
     ticks: async ({ count, ms = 100 }, ctx) => {
       for (let n = 1; n <= count; n++) {
         if (n > 1) await delay(ms, ctx.signal);

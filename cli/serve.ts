@@ -5,14 +5,14 @@
  * @module
  */
 
-import { type Handler, type Listener, type Logger, Server } from "../mod.ts";
+import { type Handler, type Listener, Server } from "../mod.ts";
 import { listen as listenTcp } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
 import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import { dialectOf, fileUrl, numberFlag, readPem, throwUsage, urlOf, UsageError } from "./args.ts";
 import { DemoApi, demoHandlers } from "./demo_api.ts";
 import type { ParsedArgs } from "./parse_args.ts";
-import { ExitStatus } from "./report.ts";
+import { cliLogger, ExitStatus, oneLine, redactUrls } from "./report.ts";
 import { VERSION } from "./usage.ts";
 
 /** What `rpc serve` writes, and what stops it. */
@@ -73,12 +73,7 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
       key: await readPem(flags.key ?? needsKeys(), "--key"),
     }
     : {};
-  const logger: Logger = {
-    debug: () => {},
-    warn: (message: string) => io.stderr(`warning: ${message}`),
-    error: (message: string, ...data: unknown[]) =>
-      io.stderr(`error: ${message} ${data.map(String).join(" ")}`),
-  };
+  const logger = cliLogger({ stderr: io.stderr, json: false });
   let listener: Listener<string>;
   try {
     listener = dialect === "mushroom"
@@ -87,7 +82,8 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
       ? listenWebSocket(url, { dialect, logger, ...tls })
       : listenTcp(url, { dialect, logger, ...tls });
   } catch (error) {
-    io.stderr(`rpc serve: cannot listen on ${url}: ${(error as Error).message}`);
+    const message = `cannot listen on ${url}: ${(error as Error).message}`;
+    io.stderr(`rpc serve: ${oneLine(redactUrls(message))}`);
     return ExitStatus.Usage;
   }
   const server = new Server({
@@ -97,7 +93,7 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
     idleTimeout,
     maxConnections,
   }).serve(listener);
-  io.stdout(`listening on ${server.addr}`);
+  io.stdout(`listening on ${redactUrls(server.addr)}`);
   const why = await io.stop;
   io.stderr(`${why}: shutting down`);
   await server.shutdown({ deadline: 5000, reason: `server stopped (${why})` });

@@ -15,6 +15,9 @@ const COMMON =
   --json            failures as one JSON line on stderr:
                     {"kind": "remote"|"timeout"|"connection"|"usage", "message", "code"?, "data"?}`;
 
+const STDIN = `  --max-stdin bytes params on stdin ('-') larger than this are refused, exit
+                    status 2 (default 16777216, 16 MiB)`;
+
 const URLS = `<url> is host:port (TCP), tcp://host:port, tls://host:port,
 ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too;
 http://host:port/path/ or https://... for mushroom (its handshake URL).`;
@@ -40,6 +43,9 @@ Verbs:
 
 Exit status: 0 done, 1 the remote side answered with an error, 2 bad
 arguments or a connection that failed, 3 a timeout.
+
+Control characters from the other side (in errors, results, log lines) are
+printed as escapes (\\u001b...); passwords in URLs are printed as ***.
 
 Run 'rpc <verb> --help' for a verb's options; 'rpc --version' for the version.`,
   serve:
@@ -77,6 +83,7 @@ Options:
   --pretty          print the result indented
   --service NAME    with an amqp:// URL: the nuropb service to call (a remote
                     error prints its nuropb name and description)
+${STDIN}
 ${COMMON}`,
   notify: `Usage: rpc notify <url> <method> [params] [--json] [--dialect D]
 
@@ -87,6 +94,7 @@ broker; exit status 1 when no service queue takes it).
 ${URLS}
 
 Options:
+${STDIN}
 ${COMMON}`,
   watch: `Usage: rpc watch <url> [method [params]] [--count n] [--timeout ms] [--json] [--dialect D]
 
@@ -100,6 +108,7 @@ ${URLS}
 Options:
   --count n         stop after n notifications
   --timeout ms      for the subscribing call (default 30000)
+${STDIN}
 ${COMMON}`,
   describe: `Usage: rpc describe <url> [--timeout ms] [--json] [--dialect D]
 
@@ -118,7 +127,11 @@ ${COMMON}`,
 Publishes [event] (JSON; '-' reads it from stdin; null when left out) under
 <topic> on the events exchange of the nuropb mesh at <amqp-url>
 (amqp://user:password@host:port/vhost). Services bound to a matching topic
-pattern receive it.`,
+pattern receive it.
+
+Options:
+${STDIN}
+  --json            failures as one JSON line on stderr`,
   choria: `Usage: rpc choria ddl <agent.ts> [--export NAME]
 
 Prints the JSON DDL of the Choria external agent that <agent.ts> exports

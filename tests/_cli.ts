@@ -98,6 +98,11 @@ export class RpcProcess {
     return this[stream];
   }
 
+  /** The writer of stdin (for writing it piece by piece). */
+  stdinWriter(): WritableStreamDefaultWriter<Uint8Array> {
+    return this.#child.stdin.getWriter();
+  }
+
   /** Writes `bytes` to stdin, then closes it. */
   async writeStdin(bytes: Uint8Array | string): Promise<void> {
     const writer = this.#child.stdin.getWriter();
