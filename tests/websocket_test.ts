@@ -374,9 +374,10 @@ Deno.test("WebSocket: a server restart mid-call, with reconnect on", async () =>
   assertEquals(await client.call("who"), "first");
   const pending = client.call("hang", {}, { timeout: 0 });
   await started.promise;
-  await server.shutdown({ deadline: 0 });
   // The call pending at the drop is rejected; the channel stays open.
-  const error = await assertRejects(() => pending, ConnectionClosed);
+  const rejected = assertRejects(() => pending, ConnectionClosed);
+  await server.shutdown({ deadline: 0 });
+  const error = await rejected;
   assertEquals(client.isClosed, false);
   assert(error.code === CloseCode.Shutdown || error.code === CloseCode.Remote, error.code);
   server = makeServer(url, "second");

@@ -63,6 +63,7 @@ import {
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 import type { ServeInfo } from "./websocket_server.ts";
+import { RestartingServe } from "./_http_listener.ts";
 
 /**
  * A mushroom transport's name: `ws` (WebSocket) or `poll` (long polling).
@@ -377,7 +378,7 @@ export interface MushroomListenOptions extends Omit<MushroomServerOptions, "path
 export class MushroomListener implements Listener<string> {
   /** Where the handshake is, with the real port (`http://127.0.0.1:54321/`). */
   readonly addr: string;
-  #http: Deno.HttpServer<Deno.NetAddr>;
+  #http: RestartingServe;
   #queue = new FrameQueue<Channel>();
   #closing = false;
 
@@ -402,17 +403,19 @@ export class MushroomListener implements Listener<string> {
       },
     }, { ...options, path });
     const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-    this.#http = Deno.serve(
+    // Deno.serve, started again if its loop fails (too many open files).
+    this.#http = new RestartingServe(
       {
         hostname,
         port: Number(parsed.port),
-        onListen() {},
-        ...(secure ? { cert: options.cert!, key: options.key! } : {}),
+        cert: options.cert,
+        key: options.key,
+        logger: options.logger ?? consoleLogger,
       },
       async (request, info) => (await handle(request, info)) ?? refuse(404, "Not found"),
     );
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    this.addr = `${secure ? "https" : "http"}://${host}:${this.#http.addr.port}${path}`;
+    this.addr = `${secure ? "https" : "http"}://${host}:${this.#http.port}${path}`;
   }
 
   /**
@@ -423,7 +426,7 @@ export class MushroomListener implements Listener<string> {
     if (this.#closing) return;
     this.#closing = true;
     this.#queue.end(closeReason(CloseCode.Shutdown, "listener closed"));
-    await this.#http.shutdown();
+    await this.#http.close();
   }
 
   /** Each new session, until the listener is closed. */

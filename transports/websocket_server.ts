@@ -49,6 +49,7 @@ import { consoleLogger } from "../protocol/logger.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { CloseCode, closeReason } from "../protocol/close.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
+import { canUpgradeOwnConnections, HeadGate, RestartingServe } from "./_http_listener.ts";
 
 /**
  * Options of a WebSocket endpoint.
@@ -122,6 +123,19 @@ export interface WebSocketListenOptions extends Omit<WebSocketEndpointOptions, "
   cert?: string;
   /** PEM private key; required for `wss://`. */
   key?: string;
+  /**
+   * Milliseconds a connection has, from when it is accepted, to deliver its
+   * request head (the TLS handshake included); then it is closed.
+   *
+   * @default {10000}
+   */
+  headTimeout?: number;
+  /**
+   * The largest request head, in bytes; a larger one is answered 431.
+   *
+   * @default {65536}
+   */
+  maxHeadBytes?: number;
 }
 
 /**
@@ -147,18 +161,26 @@ interface Sink {
   take(transport: Transport<string>): void;
 }
 
+/** Upgrades `request` (with Deno's `upgradeWebSocket` by default). */
+type Upgrade = (request: Request, options: Deno.UpgradeWebSocketOptions) => {
+  socket: WebSocket;
+  response: Response;
+};
+
+const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
+
 /** Checks a request and upgrades it; `undefined` when the path is not ours. */
 function endpoint(
   sink: Sink,
   options: WebSocketEndpointOptions,
-): (request: Request, info?: ServeInfo) => Promise<Response | undefined> {
+): (request: Request, info?: ServeInfo, upgrade?: Upgrade) => Promise<Response | undefined> {
   const path = options.path ?? "/";
   const origins = options.origins === undefined || options.origins === "*"
     ? options.origins
     : new Set(options.origins);
   const logger = options.logger ?? consoleLogger;
   const idleTimeout = Math.ceil((options.idleTimeout ?? 30_000) / 1000);
-  return async (request, info) => {
+  return async (request, info, upgrade = denoUpgrade) => {
     if (new URL(request.url).pathname !== path) return undefined;
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return refuse(426, "This endpoint speaks WebSocket only", { upgrade: "websocket" });
@@ -196,9 +218,15 @@ function endpoint(
     const remote = addr?.hostname === undefined
       ? undefined
       : `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
-    const { socket, response } = Deno.upgradeWebSocket(request, { protocol, idleTimeout });
-    sink.take(new WebSocketTransport(socket, { ...options, dialect, remote }));
-    return response;
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = upgrade(request, { protocol, idleTimeout });
+    } catch (error) {
+      // Not a valid upgrade request (no key, no `Connection: upgrade`).
+      return refuse(400, (error as Error).message);
+    }
+    sink.take(new WebSocketTransport(upgraded.socket, { ...options, dialect, remote }));
+    return upgraded.response;
   };
 }
 
@@ -298,7 +326,7 @@ export function parseWebSocketUrl(
 export class WebSocketListener implements Listener<string> {
   /** Where it listens, with the real port (`ws://127.0.0.1:54321/rpc`). */
   readonly addr: string;
-  #http: Deno.HttpServer<Deno.NetAddr>;
+  #http: HeadGate | RestartingServe;
   #queue = new FrameQueue<Transport<string>>();
   #closing = false;
 
@@ -314,18 +342,43 @@ export class WebSocketListener implements Listener<string> {
         this.#queue.push(transport)?.catch(() => transport.close("not accepted"));
       },
     }, { ...options, path });
-    const serveOptions = {
-      hostname,
-      port,
-      onListen() {},
-      ...(secure ? { cert: options.cert!, key: options.key! } : {}),
-    };
-    this.#http = Deno.serve(
-      serveOptions,
-      async (request, info) => (await handle(request, info)) ?? refuse(404, "Not found"),
-    );
+    const logger = options.logger ?? consoleLogger;
+    const listener = secure
+      ? Deno.listenTls({
+        hostname,
+        port,
+        cert: options.cert!,
+        key: options.key!,
+        alpnProtocols: ["http/1.1"],
+      })
+      : Deno.listen({ hostname, port });
+    if (canUpgradeOwnConnections(listener)) {
+      // Our own accept loop, with a deadline for each request head.
+      const gate = {
+        headTimeout: options.headTimeout ?? 10_000,
+        maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
+        logger,
+      };
+      this.#http = new HeadGate(
+        listener,
+        secure,
+        gate,
+        async (request, info, upgrade) =>
+          (await handle(request, info, (_request, options) => ({
+            socket: upgrade(options),
+            response: UPGRADED,
+          }))) ?? refuse(404, "Not found"),
+      );
+    } else {
+      // A Deno without the means: Deno.serve, which has no head deadline.
+      listener.close();
+      this.#http = new RestartingServe(
+        { hostname, port, cert: options.cert, key: options.key, logger },
+        async (request, info) => (await handle(request, info)) ?? refuse(404, "Not found"),
+      );
+    }
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    this.addr = `${secure ? "wss" : "ws"}://${host}:${this.#http.addr.port}${path}`;
+    this.addr = `${secure ? "wss" : "ws"}://${host}:${this.#http.port}${path}`;
   }
 
   /** Stops accepting: the HTTP server stops; open connections stay open. */
@@ -333,7 +386,7 @@ export class WebSocketListener implements Listener<string> {
     if (this.#closing) return;
     this.#closing = true;
     this.#queue.end(closeReason(CloseCode.Shutdown, "listener closed"));
-    await this.#http.shutdown();
+    await this.#http.close();
   }
 
   /** Each upgraded connection, until the listener is closed. */
@@ -341,6 +394,9 @@ export class WebSocketListener implements Listener<string> {
     return this.#queue;
   }
 }
+
+/** Stands for the 101 answer, which Deno writes itself on a connection we accepted. */
+const UPGRADED = new Response(null, { status: 200 });
 
 /**
  * Listens on `ws://host:port/path` (or `wss://` with `cert` and `key`),

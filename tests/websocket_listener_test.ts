@@ -1,0 +1,120 @@
+// The listeners with their own socket (websocket and mushroom listen())
+// against strangers: request heads that never end, heads too large, and
+// running out of file descriptors.
+
+import { Peer, Server } from "../mod.ts";
+import { connect } from "../transports/websocket.ts";
+import { listen } from "../transports/websocket_server.ts";
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { recordingLogger, waitFor, within } from "./_helpers.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Open file descriptors of this process (`ls`: Deno wants --allow-all to read /proc/self). */
+async function openFds(): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", { args: [`/proc/${Deno.pid}/fd`] }).output();
+  return decoder.decode(stdout).trim().split("\n").length;
+}
+
+/** Reads until the other end closes; resolves with what came. */
+async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const chunk = new Uint8Array(4096);
+  let text = "";
+  try {
+    for (;;) {
+      const n = await conn.read(chunk);
+      if (n === null) return text;
+      text += decoder.decode(chunk.subarray(0, n));
+    }
+  } catch {
+    return text; // reset by the server
+  }
+}
+
+Deno.test("websocket listen(): heads that never end are closed after headTimeout; fds return to baseline", async () => {
+  const logger = recordingLogger();
+  const server = new Server({ logger, handlers: { ping: () => "pong" } })
+    .serve(listen("ws://127.0.0.1:0/rpc", { logger, headTimeout: 500 }));
+  const { hostname, port } = new URL(server.addr);
+  const client = new Peer(await connect(server.addr), { logger: recordingLogger() });
+  const baseline = await openFds();
+  const started = performance.now();
+  // 100 half-sent upgrade heads and 100 connections that send nothing.
+  const strangers = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    if (i % 2 === 0) {
+      await conn.write(encoder.encode(`GET /rpc HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpg`));
+    }
+    return conn;
+  }));
+  // Meanwhile a client is served.
+  assertEquals(await client.call("ping"), "pong");
+  const answers = await within(
+    Promise.all(strangers.map(readToEnd)),
+    15_000,
+    "200 stalled connections closed by the server",
+  );
+  assert(performance.now() - started >= 450, "closed before the deadline");
+  assertEquals(answers.filter((text) => text !== "").length, 0);
+  for (const conn of strangers) conn.close();
+  await waitFor(async () => await openFds() <= baseline, {
+    timeout: 10_000,
+    message: `fds back to ${baseline}`,
+  });
+  assertEquals(await client.call("ping"), "pong");
+  await client.close();
+  await server.shutdown();
+});
+
+Deno.test("websocket listen(): a head over maxHeadBytes is answered 431, a malformed one 400", async () => {
+  const logger = recordingLogger();
+  const server = new Server({ logger }).serve(
+    listen("ws://127.0.0.1:0/rpc", { logger, maxHeadBytes: 1024 }),
+  );
+  const { hostname, port } = new URL(server.addr);
+  const ask = async (head: string) => {
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    await conn.write(encoder.encode(head)).catch(() => 0);
+    const text = await within(readToEnd(conn), 10_000, "an answer");
+    conn.close();
+    return text.split("\r\n")[0];
+  };
+  assertEquals(
+    await ask(`GET /rpc HTTP/1.1\r\nHost: x\r\nCookie: ${"c".repeat(2000)}\r\n\r\n`),
+    "HTTP/1.1 431 Request Header Fields Too Large",
+  );
+  assertEquals(await ask("GET /rpc HTTP/1.1\r\nno colon here\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+  assertEquals(await ask("BREW /rpc HTCPCP/1.0\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+  assertEquals(await ask("GET /rpc HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP/1.1 426 Upgrade Required");
+  assertEquals(await ask("GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP/1.1 404 Not Found");
+  // Upgrade asked for, but not a valid WebSocket handshake (no key).
+  assertEquals(
+    await ask("GET /rpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
+    "HTTP/1.1 400 Bad Request",
+  );
+  await server.shutdown();
+});
+
+for (const wire of ["ws", "mushroom"]) {
+  Deno.test(`${wire} listen(): running out of file descriptors does not end the process; it serves again`, async () => {
+    const script = new URL("./_listener_emfile.ts", import.meta.url).pathname;
+    const command = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `ulimit -n 400; exec "${Deno.execPath()}" run --allow-net=127.0.0.1 "${script}" ${wire}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const { code, stdout, stderr } = await within(command.output(), 90_000, "the child");
+    const err = decoder.decode(stderr);
+    assertEquals(code, 0, err);
+    const report = JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!);
+    assertEquals(report.answer, "pong");
+    assert(report.opened > 100, `only ${report.opened} connections opened`);
+    assertStringIncludes(report.warnings.join("\n"), "Too many open files");
+    // Said once, not once per failed accept.
+    assert(report.warnings.length <= 3, report.warnings.join("\n"));
+  });
+}
