@@ -25,7 +25,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "./_assert.ts";
-import { deferred, recordingLogger } from "./_helpers.ts";
+import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
 import { selfSigned } from "./_tls.ts";
 import { RawWebSocket } from "./_ws_raw.ts";
 
@@ -226,9 +226,9 @@ Deno.test("WebSocket: a message over the client's limit closes the client's conn
     logger: recordingLogger(),
   });
   await assertRejects(() => client.call("big", { size: 5000 }), ConnectionClosed);
-  await client.closed;
+  await within(client.closed, 10_000, "the client closed");
   assertEquals(client.closeReason?.code, CloseCode.FrameTooLarge);
-  while (server.connections.size > 0) await tick(5);
+  await waitFor(() => server.connections.size === 0, { message: "the server side closed" });
   await server.shutdown();
 });
 
@@ -253,14 +253,17 @@ Deno.test("WebSocket: a client that never reads is cut off; memory stays bounded
   })().catch(() => {});
   const polite = new Peer(await connect(server.addr), { logger: recordingLogger() });
   assertEquals(await polite.call("big", { size: 3 }), "xxx");
+  // Sample what the server holds for the greedy client until it is cut off.
   let peak = 0;
-  for (let i = 0; i < 30 && server.connections.size === 2; i++) {
+  let cut = false;
+  gone.promise.then(() => cut = true);
+  await waitFor(() => {
     for (const connection of server.connections.values()) {
       const transport = (connection.peer.channel as { transport?: WebSocketTransport }).transport!;
       peak = Math.max(peak, transport.bufferedAmount);
     }
-    await tick(10);
-  }
+    return cut;
+  }, { interval: 10, message: "the greedy client cut off" });
   const reason = await gone.promise;
   assertStringIncludes(reason.message, "read nothing for 300 ms");
   // At most the high water mark plus one reply per running handler.
@@ -280,7 +283,7 @@ Deno.test("WebSocket: the server closes a client that does not answer its pings"
   }).serve(listen("ws://127.0.0.1:0/", { idleTimeout: 1000 }));
   const mute = await RawWebSocket.connect(server.addr); // reads nothing, so never pongs
   const started = Date.now();
-  const reason = await gone.promise;
+  const reason = await within(gone.promise, 10_000, "the mute client closed");
   assertLessOrEqual(Date.now() - started, 5000);
   assertEquals(reason.code === CloseCode.Failed || reason.code === CloseCode.Remote, true);
   mute.close();
@@ -304,7 +307,7 @@ Deno.test("WebSocket: a client with keepAlive closes a server that stopped answe
     keepAlive: 100,
     logger,
   });
-  await client.closed;
+  await within(client.closed, 10_000, "the client closed");
   assertEquals(client.closeReason, {
     code: CloseCode.Unresponsive,
     message: "no answer to a ping in 100 ms",
@@ -318,11 +321,13 @@ Deno.test("WebSocket: keepAlive pings go unnoticed by a live server, of any dial
   for (const dialect of [jsonRpc, simpleRpc, quickRpc] as Dialect[]) {
     const server = new Server({ logger: recordingLogger(), handlers: { ping: () => ({ ok: 1 }) } })
       .serve(listen("ws://127.0.0.1:0/", { dialect }));
-    const client = new Peer(await connect(server.addr, { dialect }), {
-      keepAlive: 30,
-      logger: recordingLogger(),
-    });
-    await tick(150);
+    const transport = await connect(server.addr, { dialect });
+    // Count the pings the keep-alive sends.
+    let pings = 0;
+    const send = transport.send.bind(transport);
+    transport.send = (frame) => (frame.includes("rpc.ping") && pings++, send(frame));
+    const client = new Peer(transport, { keepAlive: 30, logger: recordingLogger() });
+    await waitFor(() => pings >= 3, { timeout: 10_000, message: "3 keep-alive pings" });
     assertEquals([client.isClosed, await client.call("ping", {})], [false, { ok: 1 }]);
     await client.close();
     await server.shutdown();
@@ -342,7 +347,7 @@ Deno.test("WebSocket: 1000 clients at once, and a broadcast to all of them", asy
   assertEquals(await server.notify("news", { text: "to everyone" }), 1000);
   const results = await Promise.all(clients.map((c, i) => c.call("add", { a: i, b: 1 })));
   assertEquals(results, Array.from({ length: 1000 }, (_, i) => i + 1));
-  while (heard < 1000) await tick(5);
+  await waitFor(() => heard === 1000, { message: "1000 notifications heard" });
   assertEquals(heard, 1000);
   await Promise.all(clients.map((c) => c.close()));
   await server.shutdown();
@@ -373,7 +378,7 @@ Deno.test("WebSocket: a server restart mid-call, with reconnect on", async () =>
   const client = new Peer(channel, { logger: recordingLogger() });
   assertEquals(await client.call("who"), "first");
   const pending = client.call("hang", {}, { timeout: 0 });
-  await started.promise;
+  await within(started.promise, 10_000, "the call started");
   // The call pending at the drop is rejected; the channel stays open.
   const rejected = assertRejects(() => pending, ConnectionClosed);
   await server.shutdown({ deadline: 0 });
@@ -381,7 +386,7 @@ Deno.test("WebSocket: a server restart mid-call, with reconnect on", async () =>
   assertEquals(client.isClosed, false);
   assert(error.code === CloseCode.Shutdown || error.code === CloseCode.Remote, error.code);
   server = makeServer(url, "second");
-  while (!channel.connected) await tick(10);
+  await waitFor(() => channel.connected, { message: "the channel reconnected" });
   assertEquals(await client.call("who"), "second");
   assertEquals(resubscribed, 1);
   assertEquals(events[0], "open");
