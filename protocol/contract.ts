@@ -170,7 +170,9 @@ export interface ContractDefinition {
  */
 export interface ContractOptions {
   /**
-   * Extra `format` names for the schemas (none is built in).
+   * Extra `format` names for the schemas, or replacements for built-in ones
+   * (JSON Schema's common formats, `date-time`, `email`, `uuid`, `uri`...,
+   * are built in: see `SchemaCompilerOptions.formats`).
    *
    * @default {{}}
    */

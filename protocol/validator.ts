@@ -23,6 +23,7 @@
 
 import { Ajv } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020";
+import { fullFormats } from "ajv-formats/dist/formats";
 import { findKeyword } from "./_schema_walk.ts";
 import type { Logger } from "./logger.ts";
 import { consoleLogger } from "./logger.ts";
@@ -41,11 +42,29 @@ export { formatIssues, type Validate, type ValidationIssue } from "./issues.ts";
  * const compiler = new SchemaCompiler({ formats: { sku: /^[A-Z]-\d+$/ } });
  * assertEquals(compiler.compile({ type: "string", format: "sku" })("A-1"), undefined);
  * ```
+ *
+ * @example The common formats are built in
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { SchemaCompiler } from "@seed/rpc/contract";
+ * const when = new SchemaCompiler().compile({ type: "string", format: "date-time" });
+ * assertEquals(when("2024-02-29T12:30:00Z"), undefined);
+ * assertEquals(when("2023-02-29T12:30:00Z"), [
+ *   { path: "", message: 'must match format "date-time"', keyword: "format" },
+ * ]);
+ * ```
  */
 export interface SchemaCompilerOptions {
   /**
-   * Extra `format` names. No format is built in, and a schema naming an
-   * unknown one fails to compile (so a format is never silently skipped).
+   * Extra `format` names, or replacements for built-in ones. JSON Schema's
+   * common formats are built in (ajv-formats, full mode): `date-time`,
+   * `date`, `time`, `duration`, `email`, `hostname`, `ipv4`, `ipv6`, `uri`,
+   * `uri-reference`, `uri-template`, `url`, `uuid`, `json-pointer`,
+   * `relative-json-pointer`, `regex`, and OpenAPI's `byte`, `int32`,
+   * `int64`, `float`, `double`, `password`, `binary`. A schema naming an
+   * unknown format fails to compile (so a format is never silently skipped).
+   *
+   * @default {{}}
    */
   formats?: Readonly<Record<string, RegExp | ((value: string) => boolean)>>;
   /**
@@ -182,6 +201,8 @@ export class SchemaCompiler {
       },
     };
     const ajv = draft === "2020-12" ? new Ajv2020(settings) as unknown as Ajv : new Ajv(settings);
+    // JSON Schema's common formats, then the caller's (which may replace them).
+    for (const [name, format] of Object.entries(fullFormats)) ajv.addFormat(name, format);
     for (const [name, format] of Object.entries(options.formats ?? {})) {
       ajv.addFormat(name, format);
     }

@@ -14,7 +14,7 @@ import {
 import type { AppResults, MushroomResults } from "../examples/browser/_page.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { Chromium, findChromium } from "./_chromium.ts";
-import { within } from "./_helpers.ts";
+import { test, within } from "./_helpers.ts";
 
 const executable = await findChromium();
 const inCI = Deno.env.get("CI") === "true";
@@ -51,6 +51,17 @@ function browserTest(
     await fn(executable, bundles);
   }
 }
+
+test("browser: the contract page's bundle is as small as the README says", async () => {
+  built ??= buildBrowserBundles();
+  const { app } = await built;
+  const gzipped = await new Response(
+    new Blob([app]).stream().pipeThrough(new CompressionStream("gzip")),
+  ).arrayBuffer();
+  // README: "with contracts (ajv and its common formats) it is about 200 KB (61 KB gzipped)".
+  assert(app.length <= 205_000, `${app.length} bytes minified`);
+  assert(gzipped.byteLength <= 63_000, `${gzipped.byteLength} bytes gzipped`);
+});
 
 browserTest(
   "browser: the example page in headless Chromium, through a server restart",

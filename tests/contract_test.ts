@@ -212,9 +212,9 @@ test("defineContract() fails early on a broken schema, naming the method", () =>
     "the params of 'bad': Invalid schema",
   );
   assertThrows(
-    () => defineContract({ incoming: { bad: { result: { type: "string", format: "email" } } } }),
+    () => defineContract({ incoming: { bad: { result: { type: "string", format: "e-mail" } } } }),
     TypeError,
-    'unknown format "email"',
+    'unknown format "e-mail"',
   );
   assertThrows(
     () => defineContract({ incoming: { "rpc.x": {} } }),
