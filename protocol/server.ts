@@ -333,6 +333,7 @@ export class Server<S = Record<string, unknown>> {
       listener.close().catch(() => {});
       return this;
     }
+    listener.admit?.(() => this.accepting);
     this.#accepting.push(this.#accept(listener));
     return this;
   }

@@ -160,4 +160,10 @@ export interface Listener<F> extends AsyncIterable<Transport<F> | Channel> {
   readonly addr: string;
   /** Stops accepting; connections already accepted stay open. */
   close(): Promise<void>;
+  /**
+   * Given by `Server.serve`: whether the server would take a connection
+   * now, so a listener can refuse one (a 503 before a WebSocket upgrade)
+   * instead of accepting it for the server to close.
+   */
+  admit?(accepting: () => boolean): void;
 }

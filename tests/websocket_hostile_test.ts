@@ -3,7 +3,7 @@
 // from another site cannot call a local server.
 
 import { CloseCode, type CloseReason, Peer, Server } from "../mod.ts";
-import { connect, type WebSocketTransport } from "../transports/websocket.ts";
+import { connect, WebSocketTransport } from "../transports/websocket.ts";
 import { listen } from "../transports/websocket_server.ts";
 import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_assert.ts";
 import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
@@ -15,25 +15,35 @@ async function openFds(): Promise<number> {
   return new TextDecoder().decode(stdout).trim().split("\n").length;
 }
 
-Deno.test("websocket: sockets refused past maxConnections are closed; fds return to baseline", async () => {
+Deno.test("websocket: past maxConnections the upgrade is refused (503) and the socket closed; fds return to baseline", async () => {
   const logger = recordingLogger();
   const server = new Server({ logger, maxConnections: 1, handlers: { ping: () => "pong" } })
     .serve(listen("ws://127.0.0.1:0/rpc", { logger }));
   const first = new Peer(await connect(server.addr), { logger: recordingLogger() });
   assertEquals(await first.call("ping"), "pong");
+  const { hostname, port } = new URL(server.addr);
   const baseline = await openFds();
-  // 300 browsers-like clients: each stays connected until the server closes it.
-  const codes = await within(
-    Promise.all(Array.from({ length: 300 }, () => {
-      const socket = new WebSocket(server.addr);
-      return new Promise<number>((resolve) => {
-        socket.onclose = (event) => resolve(event.code);
-      });
-    })),
-    20_000,
-    "300 refused sockets closed by the server",
-  );
-  for (const code of codes) assert(code === 1008 || code === 4008, `closed with ${code}`);
+  // 200 browser-like clients, and 100 that read the answer but never close.
+  const browsers = Array.from({ length: 200 }, () => {
+    const socket = new WebSocket(server.addr);
+    return new Promise<number>((resolve) => {
+      socket.onclose = (event) => resolve(event.code);
+    });
+  });
+  const stubborn = Array.from({ length: 100 }, async () => {
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    await conn.write(new TextEncoder().encode(
+      `GET /rpc HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+        `Sec-WebSocket-Version: 13\r\n\r\n`,
+    ));
+    const answer = await readToEnd(conn);
+    conn.close();
+    return answer.split("\r\n")[0];
+  });
+  await within(Promise.all(browsers), 20_000, "200 refused browsers closed");
+  const answers = await within(Promise.all(stubborn), 20_000, "100 refused sockets closed");
+  assertEquals(new Set(answers), new Set(["HTTP/1.1 503 Service Unavailable"]));
   await waitFor(async () => await openFds() <= baseline, {
     timeout: 10_000,
     message: `fds back to ${baseline}`,
@@ -43,6 +53,21 @@ Deno.test("websocket: sockets refused past maxConnections are closed; fds return
   await first.close();
   await server.shutdown();
 });
+
+/** Reads until the other end closes; resolves with what came. */
+async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const chunk = new Uint8Array(4096);
+  let text = "";
+  try {
+    for (;;) {
+      const n = await conn.read(chunk);
+      if (n === null) return text;
+      text += new TextDecoder().decode(chunk.subarray(0, n));
+    }
+  } catch {
+    return text; // reset by the server
+  }
+}
 
 Deno.test("websocket: unread messages are bounded in bytes (8 MiB), not only in count", async () => {
   const release = deferred();
@@ -125,4 +150,24 @@ Deno.test("websocket: a page from another site is refused (403) unless allowed; 
   assertEquals(await client.call("ping"), "pong");
   await client.close();
   await anyOrigin.shutdown();
+});
+
+Deno.test("websocket: a transport closed while its socket connects closes the socket once open", async () => {
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    // Still connecting: Deno would reopen a socket closed now.
+    void new WebSocketTransport(socket, { logger: recordingLogger() }).close(
+      { code: CloseCode.Refused, message: "not now" },
+    );
+    return response;
+  });
+  const socket = new WebSocket(`ws://127.0.0.1:${http.addr.port}/`);
+  const closed = await within(
+    new Promise<CloseEvent>((resolve) => socket.onclose = resolve),
+    10_000,
+    "the close",
+  );
+  assert(closed.code === 1008 || closed.code === 4008, `closed with ${closed.code}`);
+  assertEquals(closed.reason, "not now");
+  await http.shutdown();
 });

@@ -329,6 +329,7 @@ export class WebSocketListener implements Listener<string> {
   #http: HeadGate | RestartingServe;
   #queue = new FrameQueue<Transport<string>>();
   #closing = false;
+  #admit: () => boolean = () => true;
 
   /** Prefer {@linkcode listen}. */
   constructor(url: string | URL, options: WebSocketListenOptions = {}) {
@@ -337,7 +338,7 @@ export class WebSocketListener implements Listener<string> {
       throw new TypeError("wss:// needs the cert and key options (PEM)");
     }
     const handle = endpoint({
-      accepting: () => !this.#closing,
+      accepting: () => !this.#closing && this.#admit(),
       take: (transport) => {
         this.#queue.push(transport)?.catch(() => transport.close("not accepted"));
       },
@@ -387,6 +388,11 @@ export class WebSocketListener implements Listener<string> {
     this.#closing = true;
     this.#queue.end(closeReason(CloseCode.Shutdown, "listener closed"));
     await this.#http.close();
+  }
+
+  /** Set by `Server.serve`: a request the server would refuse is answered 503, not upgraded. */
+  admit(accepting: () => boolean): void {
+    this.#admit = accepting;
   }
 
   /** Each upgraded connection, until the listener is closed. */
