@@ -140,3 +140,24 @@ export class RawWebSocket {
     }
   }
 }
+
+/** Reads a plain connection until the other end closes; resolves with what came. */
+export async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const chunk = new Uint8Array(4096);
+  let text = "";
+  try {
+    for (;;) {
+      const n = await conn.read(chunk);
+      if (n === null) return text;
+      text += decoder.decode(chunk.subarray(0, n));
+    }
+  } catch {
+    return text; // reset by the other end
+  }
+}
+
+/** Open file descriptors of this process (`ls`: Deno wants --allow-all to read /proc/self). */
+export async function openFds(): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", { args: [`/proc/${Deno.pid}/fd`] }).output();
+  return decoder.decode(stdout).trim().split("\n").length;
+}

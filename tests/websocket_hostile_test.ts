@@ -7,13 +7,7 @@ import { connect, WebSocketTransport } from "../transports/websocket.ts";
 import { listen } from "../transports/websocket_server.ts";
 import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_assert.ts";
 import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
-import { RawWebSocket } from "./_ws_raw.ts";
-
-/** Open file descriptors of this process (`ls`: Deno wants --allow-all to read /proc/self). */
-async function openFds(): Promise<number> {
-  const { stdout } = await new Deno.Command("ls", { args: [`/proc/${Deno.pid}/fd`] }).output();
-  return new TextDecoder().decode(stdout).trim().split("\n").length;
-}
+import { openFds, RawWebSocket, readToEnd } from "./_ws_raw.ts";
 
 Deno.test("websocket: past maxConnections the upgrade is refused (503) and the socket closed; fds return to baseline", async () => {
   const logger = recordingLogger();
@@ -53,21 +47,6 @@ Deno.test("websocket: past maxConnections the upgrade is refused (503) and the s
   await first.close();
   await server.shutdown();
 });
-
-/** Reads until the other end closes; resolves with what came. */
-async function readToEnd(conn: Deno.Conn): Promise<string> {
-  const chunk = new Uint8Array(4096);
-  let text = "";
-  try {
-    for (;;) {
-      const n = await conn.read(chunk);
-      if (n === null) return text;
-      text += new TextDecoder().decode(chunk.subarray(0, n));
-    }
-  } catch {
-    return text; // reset by the server
-  }
-}
 
 Deno.test("websocket: unread messages are bounded in bytes (8 MiB), not only in count", async () => {
   const release = deferred();

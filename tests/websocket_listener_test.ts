@@ -7,30 +7,10 @@ import { connect } from "../transports/websocket.ts";
 import { listen } from "../transports/websocket_server.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
+import { openFds, readToEnd } from "./_ws_raw.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Open file descriptors of this process (`ls`: Deno wants --allow-all to read /proc/self). */
-async function openFds(): Promise<number> {
-  const { stdout } = await new Deno.Command("ls", { args: [`/proc/${Deno.pid}/fd`] }).output();
-  return decoder.decode(stdout).trim().split("\n").length;
-}
-
-/** Reads until the other end closes; resolves with what came. */
-async function readToEnd(conn: Deno.Conn): Promise<string> {
-  const chunk = new Uint8Array(4096);
-  let text = "";
-  try {
-    for (;;) {
-      const n = await conn.read(chunk);
-      if (n === null) return text;
-      text += decoder.decode(chunk.subarray(0, n));
-    }
-  } catch {
-    return text; // reset by the server
-  }
-}
 
 Deno.test("websocket listen(): heads that never end are closed after headTimeout; fds return to baseline", async () => {
   const logger = recordingLogger();
