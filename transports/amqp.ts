@@ -286,6 +286,17 @@ export interface ServeOptions {
    * @default {16}
    */
   prefetch?: number;
+  /**
+   * Bytes of requests this instance holds at once, at most. RabbitMQ's
+   * prefetch counts messages, not bytes, so a request may be at most
+   * `maxInboxBytes / prefetch` bytes (4 MiB with the defaults; and never more
+   * than the mesh's `maxMessageBytes`): a larger one is refused before it is
+   * read, dead-lettered with a warning and never answered. Raise this, or
+   * lower `prefetch`, to take larger requests.
+   *
+   * @default {67_108_864}
+   */
+  maxInboxBytes?: number;
   /** Event handlers by topic pattern, bound to the service queue (each event reaches one instance). */
   events?: Readonly<Record<string, EventHandler>>;
   /**
@@ -323,11 +334,20 @@ export interface ServeOptions {
   encryptedMethods?: readonly string[];
   /**
    * Answers remembered, so that a request delivered again is answered
-   * without running its handler again.
+   * without running its handler again. Calls refused before a handler ran
+   * (unknown method, invalid params, unauthorised) are not remembered.
    *
    * @default {10_000}
    */
   rememberAnswers?: number;
+  /**
+   * Bytes of remembered answer bodies, at most; the oldest bodies are
+   * dropped first (their correlation ids stay: a copy of such a request is
+   * answered with a `NuropbException`, and its handler does not run again).
+   *
+   * @default {16_777_216}
+   */
+  rememberAnswerBytes?: number;
   /** Interceptors around every call the service handles. */
   interceptors?: readonly Interceptor[];
   /**
@@ -387,7 +407,15 @@ export interface MeshStats {
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import type { ServiceStats } from "@seed/rpc/amqp";
- * const stats: ServiceStats = { deadLettered: 1, answeredFromMemory: 0, handled: 10, running: 0 };
+ * const stats: ServiceStats = {
+ *   deadLettered: 1,
+ *   answeredFromMemory: 0,
+ *   handled: 10,
+ *   running: 0,
+ *   inboxBytes: 0,
+ *   peakInboxBytes: 2048,
+ *   rememberedBytes: 1024,
+ * };
  * assertEquals(stats.deadLettered, 1);
  * ```
  */
@@ -400,6 +428,12 @@ export interface ServiceStats {
   handled: number;
   /** Handlers running now. */
   running: number;
+  /** Bytes of requests received and not yet settled (at most `maxInboxBytes`). */
+  inboxBytes: number;
+  /** The most `inboxBytes` has been. */
+  peakInboxBytes: number;
+  /** Bytes of answers remembered for copies (at most `rememberAnswerBytes`). */
+  rememberedBytes: number;
 }
 
 /**
@@ -443,6 +477,9 @@ export class MeshService {
       answeredFromMemory: this.#channel.answeredFromMemory,
       handled: peer.messagesReceived,
       running: peer.runningHandlers,
+      inboxBytes: this.#channel.inboxBytes,
+      peakInboxBytes: this.#channel.peakInboxBytes,
+      rememberedBytes: this.#channel.rememberedBytes,
     };
   }
 
@@ -598,6 +635,8 @@ export class Mesh {
       keys,
       logger: this.#logger,
       rememberAnswers: options.rememberAnswers ?? 10_000,
+      rememberAnswerBytes: options.rememberAnswerBytes ?? 16_777_216,
+      maxInboxBytes: options.maxInboxBytes ?? 67_108_864,
     });
     const interceptors = [...(options.interceptors ?? [])];
     const guard = accessGuard(options);
@@ -697,6 +736,8 @@ export class Mesh {
         keys: undefined,
         logger: this.#logger,
         rememberAnswers: 0,
+        rememberAnswerBytes: 0,
+        maxInboxBytes: 67_108_864,
       });
       this.#subscriber = channel;
       this.#subscriberPeer = new Peer(channel, {

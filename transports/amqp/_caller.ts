@@ -123,7 +123,7 @@ export class CallerChannel implements Channel, Attachment {
   }
 
   async attach(connection: BrokerConnection, generation: number): Promise<void> {
-    const channel = await connection.channel((refused) => this.#refused(refused));
+    const channel = await connection.channel({ onRefused: (refused) => this.#refused(refused) });
     await declareMeshExchanges(channel);
     await channel.queueDeclare(this.responseQueue, {
       durable: false,

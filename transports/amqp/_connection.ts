@@ -64,6 +64,14 @@ export interface RefusedDelivery {
 /** Told of each delivery on its channel that was refused unread. */
 export type RefusalHandler = (refused: RefusedDelivery) => void;
 
+/** What a channel's owner wants done with deliveries too large to read. */
+export interface ChannelGuard {
+  /** Settles each delivery refused unread (reject or drop). */
+  onRefused: RefusalHandler;
+  /** A smaller body limit for this channel than the connection's, with its name for the warning. */
+  maxMessageBytes?: { bytes: number; name: string };
+}
+
 /** A delivery being skipped: the body bytes still to come on its channel. */
 interface Skipping {
   remaining: number;
@@ -164,7 +172,7 @@ export class BrokerConnection {
   /** How many times the connection was made again after a loss. */
   reconnects = 0;
 
-  #refusals = new Map<number, RefusalHandler>();
+  #guards = new Map<number, ChannelGuard>();
   /** The broker's frame_max, from the last connection (0: unlimited). */
   brokerFrameMax: number | undefined;
   /** Deliveries refused unread (headers or body over the limits). */
@@ -221,16 +229,16 @@ export class BrokerConnection {
   }
 
   /**
-   * A new AMQP channel on the current connection; `onRefused` is told of each
-   * delivery on it refused unread (it must settle it: reject or drop).
+   * A new AMQP channel on the current connection; `guard.onRefused` is told
+   * of each delivery on it refused unread (it must settle it: reject or drop).
    */
-  async channel(onRefused?: RefusalHandler): Promise<AMQPChannel> {
+  async channel(guard?: ChannelGuard): Promise<AMQPChannel> {
     const client = this.#client;
     if (client === undefined || !this.#connected) throw new Error("not connected to the broker");
     const channel = await client.channel();
     channel.onerror = (reason: string) => this.#channelFailed(channel, reason);
-    if (onRefused !== undefined) this.#refusals.set(channel.id, onRefused);
-    else this.#refusals.delete(channel.id);
+    if (guard !== undefined) this.#guards.set(channel.id, guard);
+    else this.#guards.delete(channel.id);
     return channel;
   }
 
@@ -398,13 +406,16 @@ export class BrokerConnection {
     if (message === undefined) return false;
     const headerBytes = view.getUint32(3) - CONTENT_HEAD;
     const bodyBytes = view.getUint64(FRAME_HEAD + 4);
-    const { maxHeaderBytes, maxMessageBytes } = this.#options;
+    const { maxHeaderBytes } = this.#options;
+    const limit = this.#guards.get(channelId)?.maxMessageBytes;
+    const maxMessageBytes = Math.min(limit?.bytes ?? Infinity, this.#options.maxMessageBytes);
     let reason: string;
     let properties: AMQPProperties | undefined;
     if (headerBytes > maxHeaderBytes) {
       reason = `its headers are ${headerBytes} bytes (maxHeaderBytes ${maxHeaderBytes})`;
     } else if (bodyBytes > maxMessageBytes) {
-      reason = `its body is ${bodyBytes} bytes (maxMessageBytes ${maxMessageBytes})`;
+      const name = maxMessageBytes === limit?.bytes ? limit.name : "maxMessageBytes";
+      reason = `its body is ${bodyBytes} bytes (${name} ${maxMessageBytes})`;
       try {
         properties = view.getProperties(FRAME_HEAD + CONTENT_HEAD)[0];
       } catch {
@@ -426,7 +437,7 @@ export class BrokerConnection {
     this.refused++;
     const message = skip.message;
     if (message === undefined) return;
-    this.#refusals.get(channelId)?.({ deliveryTag: message.deliveryTag, ...skip.refused });
+    this.#guards.get(channelId)?.onRefused({ deliveryTag: message.deliveryTag, ...skip.refused });
   }
 
   /**
@@ -446,10 +457,10 @@ export class BrokerConnection {
     if (head[0] === FRAME_HEADER) {
       const channelId = (head[1]! << 8) | head[2]!;
       const delivery = internals.channels[channelId]?.delivery;
-      const handler = this.#refusals.get(channelId);
-      if (delivery !== undefined && handler !== undefined) {
+      const guard = this.#guards.get(channelId);
+      if (delivery !== undefined && guard !== undefined) {
         this.refused++;
-        handler({
+        guard.onRefused({
           deliveryTag: delivery.deliveryTag,
           properties: undefined,
           reason: `a frame of ${

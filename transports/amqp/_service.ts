@@ -12,14 +12,23 @@
 // a caller that lost its reply) is not handled twice: while the first copy
 // runs, the copy waits for its answer; afterwards the remembered answer is
 // sent again.
+//
+// Memory a stranger controls is bounded in bytes: a request's body may be at
+// most maxInboxBytes / prefetch (larger ones are refused unread by the
+// connection and dead-lettered), so the requests held at once (prefetch of
+// them) stay under maxInboxBytes; remembered answers keep their bodies up to
+// rememberAnswerBytes, oldest dropped first (a copy of an answer no longer
+// held gets an error, its handler never runs twice); a refused call (unknown
+// method, invalid params, unauthorised) is not remembered at all.
 
 import type { Channel, Delivery, Outcome } from "../../protocol/channel.ts";
 import { type CloseReason, toCloseReason } from "../../protocol/close.ts";
-import { ConnectionClosed } from "../../protocol/errors.ts";
+import { ConnectionClosed, ErrorCode } from "../../protocol/errors.ts";
 import type { Logger } from "../../protocol/logger.ts";
 import type { Message } from "../../protocol/message.ts";
 import { FrameQueue } from "../../protocol/_frame_queue.ts";
 import {
+  AUTHORIZATION_FAILED,
   decodeNuropb,
   encodeNuropbResponse,
   type NuropbMeta,
@@ -58,22 +67,37 @@ export interface ServiceChannelOptions {
   logger: Logger;
   /** Answers remembered for copies of a request that come again. */
   rememberAnswers: number;
+  /** Bytes of answer bodies remembered, at most. */
+  rememberAnswerBytes: number;
+  /** Bytes of requests held at once, at most (with `prefetch`, the largest request). */
+  maxInboxBytes: number;
 }
 
 /** A request being handled, or handled: what its reply needs. */
 interface Call {
-  readonly context: unknown;
+  /** The caller's context, until the answer (which carries it) is made. */
+  context: unknown;
   readonly traceId: string | null;
   readonly method: string;
   readonly replyTo: string;
   readonly correlationId: string;
   /** The Fernet key of an encrypted request (its reply is sealed with it). */
   key: string | undefined;
-  /** The reply, once sent (sent again to later copies). */
+  /** Whether it was answered (its handler ran). */
+  answered: boolean;
+  /** The reply, while remembered (sent again to later copies). */
   answer: NuropbWire | undefined;
-  /** Copies that arrived while the first one ran: acked once it is answered. */
-  copies: AMQPMessage[] | undefined;
+  /** Delivery tags of copies that arrived while the first one ran: acked once it is answered. */
+  copies: number[] | undefined;
 }
+
+/** Errors that mean no handler ran: such calls are not remembered. */
+const REFUSALS: ReadonlySet<number> = new Set([
+  ErrorCode.MethodNotFound,
+  ErrorCode.InvalidParams,
+  ErrorCode.InvalidRequest,
+  AUTHORIZATION_FAILED,
+]);
 
 const DECODER = new TextDecoder("utf-8", { fatal: true });
 
@@ -91,6 +115,14 @@ export class ServiceChannel implements Channel, Attachment {
   /** Keys of answered calls, oldest first (bounded by `rememberAnswers`). */
   #answered: string[] = [];
   #answeredHead = 0;
+  /** The oldest answered call whose body may still be held. */
+  #bodyHead = 0;
+  /** Bytes of the answer bodies held. */
+  rememberedBytes = 0;
+  /** Bytes of the requests received and not yet settled. */
+  inboxBytes = 0;
+  /** The most `inboxBytes` has been. */
+  peakInboxBytes = 0;
   #reason: CloseReason | undefined;
   #closed = Promise.withResolvers<void>();
   #sendWaiters: Array<() => void> = [];
@@ -142,15 +174,22 @@ export class ServiceChannel implements Channel, Attachment {
     return held;
   }
 
+  /** The largest request body held: with `prefetch` of them, `maxInboxBytes` at most. */
+  get maxRequestBytes(): number {
+    return Math.max(1, Math.floor(this.#options.maxInboxBytes / this.#options.prefetch));
+  }
+
   async attach(connection: BrokerConnection, generation: number): Promise<void> {
-    const channel = await connection.channel((refused: RefusedDelivery) =>
-      this.#deadLetter(
-        refused.deliveryTag,
-        refused.properties?.correlationId,
-        generation,
-        refused.reason,
-      )
-    );
+    const channel = await connection.channel({
+      onRefused: (refused: RefusedDelivery) =>
+        this.#deadLetter(
+          refused.deliveryTag,
+          refused.properties?.correlationId,
+          generation,
+          refused.reason,
+        ),
+      maxMessageBytes: { bytes: this.maxRequestBytes, name: "maxInboxBytes / prefetch" },
+    });
     await declareMeshExchanges(channel);
     const queue = this.#options.private
       ? await declarePrivateEventQueue(channel, this.#bindings)
@@ -233,37 +272,48 @@ export class ServiceChannel implements Channel, Attachment {
         replyTo,
         correlationId: String(decoded.id),
         key,
+        answered: false,
         answer: undefined,
         copies: undefined,
       });
     }
+    const size = message.bodySize;
+    this.inboxBytes += size;
+    if (this.inboxBytes > this.peakInboxBytes) this.peakInboxBytes = this.inboxBytes;
     const delivery: Delivery = {
       message: decoded,
       from: decoded.kind === "request" ? properties.replyTo : undefined,
       retryable: !message.redelivered,
       size: body.length,
-      settle: (outcome: Outcome) => this.#settle(message, generation, outcome, callKey),
+      settle: (outcome: Outcome) => this.#settle(message, generation, outcome, callKey, size),
     };
     this.#inbox.push(delivery);
   }
 
   /** A copy of a request we have: answer it again, or wait for the first. */
   #copyOf(call: Call, message: AMQPMessage, generation: number): void {
-    if (call.answer === undefined) {
-      (call.copies ??= []).push(message);
+    if (!call.answered) {
+      (call.copies ??= []).push(message.deliveryTag);
       return;
     }
     this.answeredFromMemory++;
-    this.#publishReply(call.replyTo, call.answer).then(
-      () => this.#ack(message, generation),
+    this.#publishReply(call.replyTo, call.answer ?? forgotten(call)).then(
+      () => this.#ack(message.deliveryTag, generation),
       () => {},
     );
   }
 
-  #settle(message: AMQPMessage, generation: number, outcome: Outcome, callKey?: string): void {
+  #settle(
+    message: AMQPMessage,
+    generation: number,
+    outcome: Outcome,
+    callKey: string | undefined,
+    size: number,
+  ): void {
+    this.inboxBytes -= size;
     if (callKey !== undefined) {
       const call = this.#calls.get(callKey);
-      if (call !== undefined && call.answer === undefined) {
+      if (call !== undefined && !call.answered) {
         // No reply was sent (retry, cancelled): forget it, so that the
         // copy the broker delivers again is handled.
         this.#calls.delete(callKey);
@@ -285,9 +335,9 @@ export class ServiceChannel implements Channel, Attachment {
     }
   }
 
-  #ack(message: AMQPMessage, generation: number): void {
+  #ack(deliveryTag: number, generation: number): void {
     if (generation !== this.#generation || this.#channel === undefined) return;
-    this.#channel.basicAck(message.deliveryTag).catch(() => {});
+    this.#channel.basicAck(deliveryTag).catch(() => {});
   }
 
   /** A delivery we cannot handle: dead-letter it, with a warning. */
@@ -335,8 +385,10 @@ export class ServiceChannel implements Channel, Attachment {
       (response.properties.headers as Record<string, unknown>).encrypted = "yes";
     }
     call.key = undefined;
+    call.context = undefined;
+    call.answered = true;
+    // Copies arriving while it goes out are answered from it.
     call.answer = response;
-    this.#remember(callKey);
     await this.#publishReply(call.replyTo, response);
     const copies = call.copies;
     call.copies = undefined;
@@ -344,6 +396,12 @@ export class ServiceChannel implements Channel, Attachment {
       this.answeredFromMemory++;
       await this.#publishReply(call.replyTo, response);
       this.#ack(copy, this.#generation);
+    }
+    if (message.kind === "error" && REFUSALS.has(message.error.code)) {
+      // No handler ran: a copy may simply be refused again.
+      if (this.#calls.get(callKey) === call) this.#calls.delete(callKey);
+    } else {
+      this.#remember(callKey, call);
     }
   }
 
@@ -360,16 +418,40 @@ export class ServiceChannel implements Channel, Attachment {
     );
   }
 
-  #remember(callKey: string): void {
-    this.#answered.push(callKey);
-    if (this.#answered.length - this.#answeredHead > this.#options.rememberAnswers) {
-      this.#calls.delete(this.#answered[this.#answeredHead]!);
-      this.#answered[this.#answeredHead++] = "";
-      if (this.#answeredHead > 1024 && this.#answeredHead * 2 > this.#answered.length) {
-        this.#answered = this.#answered.slice(this.#answeredHead);
-        this.#answeredHead = 0;
-      }
+  /** Keeps an answered call for its copies: its key by count, its body by bytes. */
+  #remember(callKey: string, call: Call): void {
+    const { rememberAnswers, rememberAnswerBytes } = this.#options;
+    if (this.#calls.get(callKey) !== call) return; // forgotten (closing)
+    if (rememberAnswers <= 0) {
+      this.#calls.delete(callKey);
+      return;
     }
+    const size = call.answer?.body.length ?? 0;
+    if (size > rememberAnswerBytes) call.answer = undefined;
+    else this.rememberedBytes += size;
+    this.#answered.push(callKey);
+    if (this.#answered.length - this.#answeredHead > rememberAnswers) {
+      const oldest = this.#answered[this.#answeredHead]!;
+      this.#forgetBody(this.#calls.get(oldest));
+      this.#calls.delete(oldest);
+      this.#answered[this.#answeredHead++] = "";
+    }
+    // Bodies go first, oldest first; the keys stay (a copy is then refused).
+    this.#bodyHead = Math.max(this.#bodyHead, this.#answeredHead);
+    while (this.rememberedBytes > rememberAnswerBytes) {
+      this.#forgetBody(this.#calls.get(this.#answered[this.#bodyHead++]!));
+    }
+    if (this.#answeredHead > 1024 && this.#answeredHead * 2 > this.#answered.length) {
+      this.#answered = this.#answered.slice(this.#answeredHead);
+      this.#bodyHead -= this.#answeredHead;
+      this.#answeredHead = 0;
+    }
+  }
+
+  #forgetBody(call: Call | undefined): void {
+    if (call?.answer === undefined) return;
+    this.rememberedBytes -= call.answer.body.length;
+    call.answer = undefined;
   }
 
   close(reason?: string | CloseReason): Promise<void> {
@@ -381,9 +463,26 @@ export class ServiceChannel implements Channel, Attachment {
       const channel = this.#channel;
       this.#channel = undefined;
       this.#calls.clear();
+      this.#answered = [];
+      this.#answeredHead = this.#bodyHead = this.rememberedBytes = 0;
       // Closing the channel gives unacknowledged deliveries back to the queue.
       (channel?.close() ?? Promise.resolve()).catch(() => {}).finally(() => this.#closed.resolve());
     }
     return this.#closed.promise;
   }
+}
+
+/** The answer to a copy of a call answered before, whose answer is no longer held. */
+function forgotten(call: Call): NuropbWire {
+  return encodeNuropbResponse({
+    result: null,
+    error: {
+      error: "NuropbException",
+      description: "This request was answered before; that answer is no longer held",
+    },
+    correlationId: call.correlationId,
+    traceId: call.traceId,
+    context: {},
+    replyTo: call.replyTo,
+  });
 }
