@@ -147,6 +147,13 @@ export interface Channel {
   /** Who is at the other end, for logs. */
   readonly remote?: string;
   /**
+   * Whether the wire is full now: a message handed to `send` still waits
+   * for the other side to read. While it is, a peer with a reply among those
+   * waiting starts no new call, so a client that never reads its replies
+   * cannot make them pile up. Left out by channels without backpressure.
+   */
+  readonly congested?: boolean;
+  /**
    * Whether the channel ends by itself once the other side is gone (a
    * session with its own expiry): a server's `idleTimeout` does not apply.
    */

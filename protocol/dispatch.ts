@@ -34,6 +34,7 @@ import type { LatencyHistogram } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import type { Peer } from "./peer.ts";
 import { ACCEPTED } from "./transport.ts";
+import { clip } from "./_text.ts";
 
 /**
  * A function that serves one method. It receives the params exactly as the
@@ -143,6 +144,8 @@ export class Dispatcher {
   #running = 0;
   /** The size of the calls whose handlers have not finished. */
   #bytes = 0;
+  /** Replies handed to the channel that it has not accepted yet. */
+  #unsent = 0;
   #room: PromiseWithResolvers<void> | undefined;
   #idle: PromiseWithResolvers<void> | undefined;
   #draining = false;
@@ -220,7 +223,10 @@ export class Dispatcher {
   }
 
   #ownFull(): boolean {
-    return this.#running >= this.#maxRunning || this.#bytes >= this.#maxBytes;
+    return this.#running >= this.#maxRunning || this.#bytes >= this.#maxBytes ||
+      // A reply waits for the other side to read: start nothing new, so
+      // replies a client never reads cannot pile up.
+      (this.#unsent > 0 && this.#channel.congested === true);
   }
 
   /** Resolves when there is room again under every bound (or on close). */
@@ -307,7 +313,7 @@ export class Dispatcher {
       handler = this.#fallback;
       if (handler === undefined) {
         this.#answer(
-          errorReply(id, ErrorCode.MethodNotFound, "Method not found", { method }),
+          errorReply(id, ErrorCode.MethodNotFound, "Method not found", { method: clip(method) }),
           delivery,
           batch,
         );
@@ -345,13 +351,15 @@ export class Dispatcher {
   ): void {
     const method = message.method;
     if (this.#draining) {
-      this.#logger.warn(`${this.#name}: notification '${method}' dropped: shutting down`);
+      this.#logger.warn(`${this.#name}: notification '${clip(method)}' dropped: shutting down`);
       this.done(delivery, batch, delivery.retryable === true && !batch ? "retry" : "failed");
       return;
     }
     const handler = this.#handlers.get(method) ?? this.#fallback;
     if (handler === undefined) {
-      this.#logger.warn(`${this.#name}: notification for unknown method '${method}' dropped`);
+      this.#logger.warn(
+        `${this.#name}: notification for unknown method '${clip(method)}' dropped`,
+      );
       this.done(delivery, batch, "failed");
       return;
     }
@@ -455,10 +463,9 @@ export class Dispatcher {
       this.#release();
       delivery.settle?.(outcome);
     } else if (delivery.settle === undefined) {
-      sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
+      this.#whenSent(sent);
     } else {
-      sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend)
-        .then(() => delivery.settle!(outcome));
+      this.#whenSent(sent).then(() => delivery.settle!(outcome));
     }
   }
 
@@ -475,7 +482,7 @@ export class Dispatcher {
   #notificationDone(ctx: InboundCall, failure: unknown): void {
     this.#latency?.record(performance.now() - ctx.started);
     if (failure !== undefined) {
-      this.#logger.warn(`${this.#name}: notification '${ctx.method}' failed`, failure);
+      this.#logger.warn(`${this.#name}: notification '${clip(ctx.method)}' failed`, failure);
     }
     if (ctx.batch === undefined) this.#releaseBytes(ctx.delivery.size ?? 0);
     this.#release();
@@ -487,6 +494,23 @@ export class Dispatcher {
   #releaseAfterFailedSend = (error: unknown): void => {
     this.#onSendFailed(error);
     this.#release();
+  };
+
+  /** Releases a reply's slot once the channel accepts it; until then it counts as unsent. */
+  #whenSent(sent: Promise<void>): Promise<void> {
+    if (sent === ACCEPTED) return sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
+    this.#unsent++;
+    return sent.then(this.#releaseUnsent, this.#releaseUnsentAfterFailure);
+  }
+
+  #releaseUnsent = (): void => {
+    this.#unsent--;
+    this.#release();
+  };
+
+  #releaseUnsentAfterFailure = (error: unknown): void => {
+    this.#unsent--;
+    this.#releaseAfterFailedSend(error);
   };
 
   /** Work starts: a handler, a reply to send, an open batch. */
@@ -543,8 +567,7 @@ export class Dispatcher {
     // caller that sends junk and never reads is not answered without bound.
     this.#acquire(0);
     this.sent++;
-    const sent = this.#channel.send(reply, delivery.from)
-      .then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
+    const sent = this.#whenSent(this.#channel.send(reply, delivery.from));
     if (delivery.settle !== undefined) sent.then(() => delivery.settle!(outcome));
   }
 
@@ -563,7 +586,7 @@ export class Dispatcher {
     const sent = channel.sendBatch === undefined
       ? Promise.all(replies.map((reply) => channel.send(reply, delivery.from))).then(() => {})
       : channel.sendBatch(replies, delivery.from);
-    const settled = sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
+    const settled = this.#whenSent(sent);
     if (delivery.settle !== undefined) settled.then(() => delivery.settle!(batch.outcome));
   }
 
@@ -582,7 +605,7 @@ export class Dispatcher {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof CallAgain) return { code: ErrorCode.CallAgainRefused, message };
     if (!(error instanceof DOMException && error.name === "AbortError")) {
-      this.#logger.warn(`${this.#name}: handler '${method}' threw`, error);
+      this.#logger.warn(`${this.#name}: handler '${clip(method)}' threw`, error);
     }
     return this.#exposeErrors
       ? { code: ErrorCode.InternalError, message }

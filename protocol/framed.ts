@@ -97,6 +97,8 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
   #orderHead = 0;
   /** Replies that wait for the ones before them. */
   #held = new Map<Id, { reply: Message; sent: PromiseWithResolvers<void> }>();
+  /** Sends the transport has not accepted yet (it waits for the other side to read). */
+  #waiting = 0;
 
   /**
    * Joins `transport` and `codec`; prefer {@linkcode framed}.
@@ -126,6 +128,11 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
   /** Why the transport closed, once it has. */
   get closeReason(): CloseReason | undefined {
     return this.transport.closeReason;
+  }
+
+  /** Whether a send waits for the other side to read now. */
+  get congested(): boolean {
+    return this.#waiting > 0;
   }
 
   /** Every frame received, decoded. */
@@ -231,7 +238,7 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
       frames = this.codec.encode(this.#unserialisable(message, error));
     }
     if (frames.length === 1) {
-      const sent = this.transport.send(frames[0]!);
+      const sent = this.#track(this.transport.send(frames[0]!));
       if (sent === ACCEPTED || (message.kind !== "result" && message.kind !== "error")) return sent;
       return sent.catch((error) => this.#replyTooLarge(message, error));
     }
@@ -286,8 +293,23 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
         },
       });
     }
-    return frames.length === 1 ? this.transport.send(frames[0]!) : this.#sendAll(frames);
+    return frames.length === 1
+      ? this.#track(this.transport.send(frames[0]!))
+      : this.#sendAll(frames);
   }
+
+  /** Counts a send the transport did not accept at once until it does (or fails). */
+  #track(sent: Promise<void>): Promise<void> {
+    if (sent !== ACCEPTED) {
+      this.#waiting++;
+      sent.then(this.#accepted, this.#accepted);
+    }
+    return sent;
+  }
+
+  #accepted = (): void => {
+    this.#waiting--;
+  };
 
   /** Records the order of requests, for a codec whose replies go out in order. */
   #noteRequests(decoded: Message | readonly Message[]): void {
@@ -338,7 +360,7 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
       last.catch(ignore);
       last = this.transport.send(frame);
     }
-    return last;
+    return this.#track(last);
   }
 
   /** A reply the transport refused as too large is answered with -32001 instead. */
