@@ -3,10 +3,10 @@
 // or malicious client could send; the process must live, refuse it once with
 // one warning, and go on answering.
 
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { amqpTest, freshMesh, rawPublisher, stopBrokerAfterAll } from "./_amqp.ts";
 import { recordingLogger, waitFor } from "./_helpers.ts";
-import { connectMesh, DEAD_LETTER_QUEUE } from "../transports/amqp.ts";
+import { connectMesh, DEAD_LETTER_QUEUE, redactUrl } from "../transports/amqp.ts";
 
 /** The headers of a valid nuropb request. */
 const REQUEST_HEADERS = {
@@ -271,5 +271,32 @@ amqpTest(
     }
   },
 );
+
+amqpTest("amqp: the password never appears in what the mesh throws or logs", async () => {
+  const url = await freshMesh();
+  const secret = "s3cret-Pw";
+  const withSecret = (address: string) => address.replace("guest:guest@", `guest:${secret}@`);
+  const logger = recordingLogger();
+  const attempts = [
+    withSecret(url), // refused by the broker
+    withSecret(url).replace("amqp:", "http:"), // not AMQP
+    withSecret(url).replace("127.0.0.1", "[::1"), // not a URL
+    withSecret(url).replace(/:\d+\//, ":1/"), // nothing listens
+  ];
+  for (const attempt of attempts) {
+    const error = await assertRejects(() => connectMesh(attempt, { logger }), Error);
+    const text = `${error}`;
+    assert(!text.includes(secret), text);
+  }
+  for (const line of logger.lines) {
+    assert(!`${line.message} ${line.data.join(" ")}`.includes(secret), line.message);
+  }
+  assertEquals(
+    redactUrl(`amqp://guest:${secret}@127.0.0.1:5672/seeds`),
+    "amqp://guest:***@127.0.0.1:5672/seeds",
+  );
+  assertEquals(redactUrl(`amqp://guest:${secret}@[::1/x`), "amqp://guest:***@[::1/x");
+  assertEquals(redactUrl("amqp://127.0.0.1/"), "amqp://127.0.0.1/");
+});
 
 stopBrokerAfterAll();
