@@ -50,6 +50,7 @@ import {
 export {
   decodeMushroom,
   encodeMushroom,
+  MalformedBody,
   type MushroomBody,
   type MushroomCall,
   type MushroomDisconnect,
@@ -60,6 +61,7 @@ export {
   parseMushroomBody,
 } from "../protocol/dialects/mushroom_codec.ts";
 export {
+  MushroomBudget,
   MushroomSession,
   type MushroomSessionOptions,
 } from "../protocol/dialects/mushroom_session.ts";
@@ -76,7 +78,7 @@ export {
  * ```
  */
 export interface MushroomConnectOptions
-  extends Omit<MushroomSessionOptions, "role" | "id" | "logger" | "pollTimeout"> {
+  extends Omit<MushroomSessionOptions, "role" | "id" | "logger" | "pollTimeout" | "budget"> {
   /**
    * The transports to ask for, in order of preference.
    *
@@ -197,7 +199,13 @@ async function handshake(url: URL, options: MushroomConnectOptions, doFetch: typ
   ) {
     throw new HandshakeFailed(200, `not a handshake answer: ${text.slice(0, 80)}`);
   }
-  return answer;
+  if (!URL.canParse(answer.url, url)) {
+    throw new HandshakeFailed(200, `not a session URL: ${answer.url.slice(0, 80)}`);
+  }
+  // A server that does not know where it is reached answers a relative URL.
+  const session = new URL(answer.url, url);
+  if (answer.transport === "ws") session.protocol = session.protocol.replace(/^http/, "ws");
+  return { transport: answer.transport, url: session.href };
 }
 
 /** The session id at the end of a session URL, for logs. */
@@ -351,7 +359,11 @@ export class MushroomClient extends MushroomSession {
     while (this.closeReason === undefined && !this.#stop.signal.aborted) {
       await Promise.race([this.changed(), this.#stopped()]);
       if (this.closeReason !== undefined || this.#stop.signal.aborted) return;
-      const { body, sentUpTo } = this.pollBody({ heartbeat: false, messages: true });
+      const { body, sentUpTo } = this.pollBody({
+        heartbeat: false,
+        messages: true,
+        maxBytes: this.maxPollBytes,
+      });
       try {
         await this.#post(body);
         failures = 0;

@@ -2,23 +2,34 @@
  * The mushroom server, on `Deno.serve`: the handshake at a base path,
  * sessions of 22 random alphanumeric characters, each served over a
  * WebSocket at `<base><session_id>/` or by long polling on the same URL.
- * Every session joins a {@linkcode Server}'s registry, so its handlers, push
- * to one, some or all, limits and shutdown work as on every wire.
+ * Every session joins a {@linkcode Server}'s registry once its client first
+ * uses it, so its handlers, push to one, some or all, limits and shutdown
+ * work as on every wire.
  *
  * - Handshake: `POST <base>` with `{"transports": [...], "auth": ...}`
  *   (sent as `text/plain` by browsers). The first transport in the client's
  *   list that the server offers wins; the answer is `{"transport": "ws",
- *   "url": "ws://host/<base><session_id>/"}` (or `poll` and `http://`).
- *   `authenticate` returning false answers 401 with
+ *   "url": "ws://host/<base><session_id>/"}` (or `poll` and `http://`), the
+ *   URL built from `publicUrl` or the listener's own address, never from the
+ *   request's `Host`. `authenticate` returning false answers 401 with
  *   `WWW-Authenticate: Mushroom`; no transport in common, 501; another
- *   method, 405 with `Allow: POST`. Every answer carries
- *   `Access-Control-Allow-Origin: *`.
+ *   method, 405 with `Allow: POST`; a body over `maxHandshakeBytes`, 413.
+ * - Strangers are bounded: a handshake is refused (429) past
+ *   `maxHandshakesPerSecond`, and (503) while `maxPendingSessions` sessions
+ *   wait for their first transport or the server is not accepting; a
+ *   session nobody attaches to within `attachTimeout` is dropped, and it
+ *   never counted against the server's `maxConnections`. Every body must
+ *   arrive within `bodyTimeout` (408).
+ * - Browsers: a request with an `Origin` is served only from the same
+ *   origin, or from one of `origins` (403 otherwise); the allowed origin is
+ *   reflected in `Access-Control-Allow-Origin`.
  * - WebSocket: one message list per text frame; what the session has not
  *   had acknowledged is sent again when a socket attaches.
  * - Long polling: `POST <base><session_id>/` with a list of messages. A body
  *   with a heartbeat is a poll: held up to `pollTimeout` (40 s) and
- *   answered with every unacknowledged message. A body without one is a
- *   send, answered `null`.
+ *   answered with the unacknowledged messages, up to `maxPollBytes` (the
+ *   rest on the next poll). A body without one is a send, answered `null`.
+ *   A body in which no message can be read is answered 400.
  * - A session expires `sessionTimeout` (60 s) after its last transport went
  *   away; then its connection closes.
  *
@@ -29,7 +40,10 @@
  * import { mushroomHandler } from "@seed/rpc/mushroom/server";
  *
  * const server = new Server({ handlers: { get_time: () => 1342106240 } });
- * const handle = mushroomHandler(server, { path: "/mushroom/" });
+ * const handle = mushroomHandler(server, {
+ *   path: "/mushroom/",
+ *   publicUrl: "http://example.net/mushroom/",
+ * });
  * const hello = await handle(new Request("http://example.net/mushroom/", {
  *   method: "POST",
  *   body: JSON.stringify({ transports: ["poll"], auth: null }),
@@ -45,18 +59,15 @@
  * @module
  */
 
-import {
-  type Channel,
-  CloseCode,
-  closeReason,
-  consoleLogger,
-  type Listener,
-  type Logger,
-  type Server,
-  type Transport,
-} from "../mod.ts";
+import { CloseCode, closeReason } from "../protocol/close.ts";
+import type { Channel } from "../protocol/channel.ts";
+import { consoleLogger, type Logger } from "../protocol/logger.ts";
+import type { Server } from "../protocol/server.ts";
+import type { Listener, Transport } from "../protocol/transport.ts";
 import { pythonJson } from "../protocol/dialects/_python_json.ts";
+import { MalformedBody } from "../protocol/dialects/mushroom_codec.ts";
 import {
+  MushroomBudget,
   MushroomSession,
   type MushroomSessionOptions,
 } from "../protocol/dialects/mushroom_session.ts";
@@ -94,7 +105,7 @@ export type MushroomTransportName = "ws" | "poll";
  * ```
  */
 export interface MushroomServerOptions
-  extends Omit<MushroomSessionOptions, "role" | "id" | "json" | "logger"> {
+  extends Omit<MushroomSessionOptions, "role" | "id" | "json" | "logger" | "budget"> {
   /**
    * The base path: the handshake is `POST <path>`, sessions live at
    * `<path><session_id>/`.
@@ -117,12 +128,72 @@ export interface MushroomServerOptions
    */
   authenticate?: (auth: unknown, request: Request) => boolean | Promise<boolean>;
   /**
-   * The largest handshake or poll body taken, in bytes; larger ones are
-   * answered 413.
+   * Where clients reach the handshake (`https://app.example.net/live/`):
+   * session URLs are built from it, and its origin may call. The request's
+   * `Host` header is never used for them.
+   *
+   * @default {the listener's own address for listen(); for mushroomHandler, session URLs relative to the handshake (`/live/<id>/`)}
+   */
+  publicUrl?: string | URL;
+  /**
+   * Origins whose pages may use the endpoint (`https://app.example.net`),
+   * or `"*"` for any. A request from another origin is refused with 403; one
+   * without an `Origin` (not from a browser) is let through.
+   *
+   * @default {the same origin only: the Origin's host equal to the request's Host, or publicUrl's}
+   */
+  origins?: readonly string[] | "*";
+  /**
+   * The largest handshake body taken, in bytes; larger ones are answered
+   * 413 (a handshake is tiny).
+   *
+   * @default {65536}
+   */
+  maxHandshakeBytes?: number;
+  /**
+   * The largest poll or send body taken, in bytes; larger ones are answered
+   * 413.
    *
    * @default {16777216}
    */
   maxBodyBytes?: number;
+  /**
+   * Milliseconds a handshake, poll or send body may take to arrive; a
+   * slower one is answered 408 and its connection closed.
+   *
+   * @default {10000}
+   */
+  bodyTimeout?: number;
+  /**
+   * Handshakes taken per second, over time (a burst of ten seconds' worth
+   * is let through at once); beyond it, 429 with `Retry-After: 1`.
+   *
+   * @default {100}
+   */
+  maxHandshakesPerSecond?: number;
+  /**
+   * Sessions started whose client has not come back yet (no socket, no
+   * poll); beyond it, a handshake is answered 503. They do not count
+   * against the server's `maxConnections` until the client comes back.
+   *
+   * @default {1000}
+   */
+  maxPendingSessions?: number;
+  /**
+   * Milliseconds a new session waits for its client's first socket or poll
+   * before it is dropped.
+   *
+   * @default {10000}
+   */
+  attachTimeout?: number;
+  /**
+   * The most characters of unacknowledged messages all sessions of this
+   * endpoint keep together; beyond it, the sessions keeping the most drop
+   * their oldest ({@linkcode MushroomBudget}).
+   *
+   * @default {67108864}
+   */
+  maxUnacknowledgedBytesTotal?: number;
   /**
    * Limits of each session's WebSocket (message size, write buffer).
    *
@@ -137,10 +208,12 @@ export interface MushroomServerOptions
   logger?: Logger;
 }
 
-/** Where new sessions go, and whether one may come now. */
+/** Where sessions go once their client comes back, and whether one may come now. */
 interface Sink {
   accepting(): boolean;
   take(session: MushroomSession): boolean;
+  /** The listener's own address (`http://127.0.0.1:8080/live/`), when it has one. */
+  address?(): string | undefined;
 }
 
 const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -169,47 +242,109 @@ export function newSessionId(): string {
   return id;
 }
 
-const CORS = { "access-control-allow-origin": "*" };
+/** Headers of every answer: CORS for an allowed browser origin. */
+type Cors = Record<string, string>;
 
-function answer(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, {
-    status,
-    headers: { "content-type": "application/json", ...CORS, ...headers },
-  });
+const NO_CORS: Cors = {};
+
+function answer(cors: Cors, status: number, body: string): Response {
+  return new Response(body, { status, headers: { "content-type": "application/json", ...cors } });
 }
 
 function refuse(status: number, text: string, headers: Record<string, string> = {}): Response {
   return new Response(`${text}\n`, {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...CORS, ...headers },
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
 }
 
-/** The request's body as text, or `undefined` when it is over `limit` bytes. */
-async function readBody(request: Request, limit: number): Promise<string | undefined> {
+/** Why a body was not read: too large, too slow, or the client went away. */
+type Unread = 413 | 408 | 400;
+
+/**
+ * The request's body as text; 413 when it is over `limit` bytes, 408 when
+ * it has not all arrived within `timeout` ms.
+ */
+async function readBody(
+  request: Request,
+  limit: number,
+  timeout: number,
+): Promise<string | Unread> {
   const length = Number(request.headers.get("content-length") ?? "0");
-  if (length > limit) return undefined;
+  if (length > limit) return 413;
   if (request.body === null) return "";
   const reader = request.body.getReader();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(ignore);
+  }, timeout);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (late) return 408;
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(ignore);
+        return 413;
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } catch {
+    return late ? 408 : 400;
+  } finally {
+    clearTimeout(timer);
   }
+  if (chunks.length === 1) return decoder.decode(chunks[0]);
   const bytes = new Uint8Array(size);
   let at = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return decoder.decode(bytes);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function ignore(): void {}
+
+/**
+ * The refusal of a body that was not read. One too large is answered with
+ * a body that fails after its text, which makes Deno.serve close the
+ * connection (it would wait for the rest of the body, and offers no other
+ * way to drop a connection; it passes the failure, one line, to its
+ * `onError`). One too slow is answered as it is: Deno.serve cannot drop a
+ * connection while a body read waits, and keeps it until the client sends
+ * more or leaves; the body's memory is let go.
+ */
+function unread(cors: Cors, status: Unread): Response {
+  const headers = { "content-type": "text/plain; charset=utf-8", ...cors, connection: "close" };
+  if (status === 408) return new Response("The body did not arrive in time\n", { status, headers });
+  if (status === 400) return new Response("The body could not be read\n", { status, headers });
+  const bytes = encoder.encode("Body too large\n");
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+    },
+    pull(controller) {
+      controller.error(CUT);
+    },
+  });
+  return new Response(body, { status, headers });
+}
+
+/** What ends a 413 answer: printed as one line, without a stack. */
+const CUT = new Error("mushroom: a request body was too large; its connection is closed");
+CUT.stack = CUT.message;
+
+/** Whether `url` names a wildcard address (`0.0.0.0`, `[::]`), which clients cannot reach. */
+function isWildcard(url: URL): boolean {
+  return url.hostname === "0.0.0.0" || url.hostname === "[::]";
 }
 
 /** The handshake, the sessions' sockets and polls, for one base path. */
@@ -227,20 +362,130 @@ function endpoint(
   }
   const logger = options.logger ?? consoleLogger;
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxHandshake = options.maxHandshakeBytes ?? 64 * 1024;
+  const bodyTimeout = options.bodyTimeout ?? 10_000;
+  const maxPending = options.maxPendingSessions ?? 1000;
+  const attachTimeout = options.attachTimeout ?? 10_000;
+  const rate = options.maxHandshakesPerSecond ?? 100;
+  let publicUrl: URL | undefined;
+  if (options.publicUrl !== undefined) {
+    publicUrl = new URL(options.publicUrl);
+    if (!publicUrl.pathname.endsWith("/")) publicUrl.pathname += "/";
+  }
+  const origins = options.origins === undefined || options.origins === "*"
+    ? options.origins
+    : new Set(options.origins);
+  const budget = new MushroomBudget(options.maxUnacknowledgedBytesTotal ?? 64 * 1024 * 1024);
   const sessions = new Map<string, MushroomSession>();
+  /**
+   * Ids handed out whose client has not come back yet, with their deadline
+   * (oldest first). No session, no timer: one is made when the client comes.
+   */
+  const pending = new Map<string, number>();
+  /** Handshake tokens: a bucket of ten seconds' worth, refilled at `rate` per second. */
+  const burst = rate * 10;
+  let tokens = burst;
+  let refilled = performance.now();
 
-  const handshake = async (request: Request): Promise<Response> => {
-    if (request.method !== "POST") return refuse(405, "Method not allowed", { allow: "POST" });
-    const text = await readBody(request, maxBody);
-    if (text === undefined) return refuse(413, "Body too large");
+  const takeToken = (): boolean => {
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + (now - refilled) * rate / 1000);
+    refilled = now;
+    if (tokens < 1) return false;
+    tokens--;
+    return true;
+  };
+
+  /** The CORS headers for `request`, or `undefined` when its origin may not call. */
+  const corsOf = (request: Request): Cors | undefined => {
+    const origin = request.headers.get("origin");
+    if (origin === null) return NO_CORS;
+    if (origins === "*") return { "access-control-allow-origin": "*" };
+    let allowed: boolean;
+    if (origins !== undefined) {
+      allowed = origins.has(origin);
+    } else {
+      const host = request.headers.get("host");
+      const from = URL.canParse(origin) ? new URL(origin) : undefined;
+      allowed = from !== undefined && (
+        (publicUrl !== undefined && from.origin === publicUrl.origin) ||
+        (host !== null && URL.canParse(`http://${host}`) &&
+          from.host === new URL(`http://${host}`).host)
+      );
+    }
+    return allowed ? { "access-control-allow-origin": origin, vary: "origin" } : undefined;
+  };
+
+  /** Where the session `id` is, for the handshake's answer. */
+  const sessionUrl = (transport: MushroomTransportName, id: string): string => {
+    const address = sink.address?.();
+    const root = publicUrl ??
+      (address === undefined || isWildcard(new URL(address)) ? undefined : new URL(address));
+    if (root === undefined) return `${base}${id}/`;
+    const url = new URL(`${id}/`, root);
+    if (transport === "ws") url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    return url.href;
+  };
+
+  /** Forgets the ids whose client did not come back in time. */
+  const purge = (): void => {
+    const now = performance.now();
+    for (const [id, deadline] of pending) {
+      if (deadline > now) return;
+      pending.delete(id);
+    }
+  };
+
+  /** Whether `id` was handed out and its client may still come back. */
+  const isPending = (id: string): boolean => (pending.get(id) ?? 0) > performance.now();
+
+  /**
+   * The session `id` names; when its client comes back for the first time,
+   * the session is made and joins the server now. 404: no such session (any
+   * more); 503: the server refused it.
+   */
+  const open = (id: string): MushroomSession | 404 | 503 => {
+    const found = sessions.get(id);
+    if (found !== undefined) return found.closeReason === undefined ? found : 404;
+    if (!isPending(id)) return 404;
+    if (!sink.accepting()) return 503;
+    pending.delete(id);
+    const session = new MushroomSession({ ...options, role: "server", id, logger, budget });
+    if (!sink.take(session)) return 503;
+    sessions.set(id, session);
+    session.closed.then(() => sessions.delete(id));
+    return session;
+  };
+
+  /** The refusal for a session that could not be opened. */
+  const notOpen = (status: 404 | 503, cors: Cors): Response =>
+    status === 404
+      ? refuse(404, "No such session", cors)
+      : refuse(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
+
+  const handshake = async (request: Request, cors: Cors): Promise<Response> => {
+    if (request.method !== "POST") {
+      return refuse(405, "Method not allowed", { ...cors, allow: "POST" });
+    }
+    if (!takeToken()) {
+      await request.body?.cancel().catch(ignore);
+      return refuse(429, "Too many handshakes", { ...cors, "retry-after": "1" });
+    }
+    purge();
+    if (!sink.accepting() || pending.size >= maxPending) {
+      await request.body?.cancel().catch(ignore);
+      return refuse(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
+    }
+    const text = await readBody(request, maxHandshake, bodyTimeout);
+    if (typeof text === "number") return unread(cors, text);
     let hello: { transports?: unknown; auth?: unknown };
     try {
       hello = JSON.parse(text);
     } catch {
-      return refuse(400, "The handshake must be JSON");
+      return refuse(400, "The handshake must be JSON", cors);
     }
     if (hello === null || typeof hello !== "object" || !Array.isArray(hello.transports)) {
-      return refuse(400, 'The handshake must be {"transports": [...], "auth": ...}');
+      return refuse(400, 'The handshake must be {"transports": [...], "auth": ...}', cors);
     }
     if (options.authenticate !== undefined) {
       let allowed: boolean;
@@ -251,74 +496,100 @@ function endpoint(
         allowed = false;
       }
       if (allowed !== true) {
-        return refuse(401, "Unauthorized", { "www-authenticate": "Mushroom" });
+        return refuse(401, "Unauthorized", { ...cors, "www-authenticate": "Mushroom" });
       }
     }
     const transport = (hello.transports as unknown[]).find((name): name is MushroomTransportName =>
       offered.includes(name as MushroomTransportName)
     );
-    if (transport === undefined) return refuse(501, "No transport in common");
-    if (!sink.accepting()) return refuse(503, "Not accepting sessions");
-    const id = newSessionId();
-    const session = new MushroomSession({ ...options, role: "server", id, logger });
-    if (!sink.take(session)) {
-      await session.close(closeReason(CloseCode.Refused, "not accepted"));
-      return refuse(503, "Not accepting sessions");
+    if (transport === undefined) return refuse(501, "No transport in common", cors);
+    // Asked again: authenticate may have taken a while.
+    if (!sink.accepting() || pending.size >= maxPending) {
+      return refuse(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
     }
-    sessions.set(id, session);
-    session.closed.then(() => sessions.delete(id));
-    const url = new URL(request.url);
-    const scheme = transport === "ws"
-      ? (url.protocol === "https:" ? "wss" : "ws")
-      : url.protocol.slice(0, -1);
-    const host = request.headers.get("host") ?? url.host;
-    return answer(200, pythonJson({ transport, url: `${scheme}://${host}${base}${id}/` }));
+    const id = newSessionId();
+    pending.set(id, performance.now() + attachTimeout);
+    return answer(cors, 200, pythonJson({ transport, url: sessionUrl(transport, id) }));
   };
 
-  const session = async (
+  /** A socket, once open, carries the session unless a newer one came meanwhile. */
+  const latest = new WeakMap<MushroomSession, WebSocketTransport>();
+
+  const serveSession = async (
     request: Request,
-    found: MushroomSession,
+    id: string,
+    cors: Cors,
     info: ServeInfo | undefined,
   ): Promise<Response> => {
     const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (upgrade && request.method === "GET" && offered.includes("ws")) {
+      const found = open(id);
+      if (typeof found === "number") return notOpen(found, cors);
       const addr = info?.remoteAddr;
       const remote = addr === undefined ? found.id : `${addr.hostname}:${addr.port}`;
       const { socket, response } = Deno.upgradeWebSocket(request);
-      found.attach(new WebSocketTransport(socket, { ...options.websocket, remote, logger }));
+      const transport = new WebSocketTransport(socket, { ...options.websocket, remote, logger });
+      latest.set(found, transport);
+      // Attached once open: a socket closed while it is still connecting
+      // stays open in Deno, so one replaced that early is closed here.
+      socket.addEventListener("open", () => {
+        if (latest.get(found) === transport) found.attach(transport);
+        else transport.close(closeReason(CloseCode.Local, "replaced by a newer connection"));
+      }, { once: true });
       return response;
     }
     if (request.method !== "POST" || !offered.includes("poll")) {
-      return refuse(405, "Method not allowed", { allow: "POST" });
+      return refuse(405, "Method not allowed", { ...cors, allow: "POST" });
     }
-    const text = await readBody(request, maxBody);
-    if (text === undefined) return refuse(413, "Body too large");
-    // Not request.signal: Deno.serve aborts it when the response is sent
-    // (its "legacy abort", with a warning). A client that left is noticed by
-    // the poll's timeout, or when its next poll replaces this one.
-    return answer(200, await found.poll(text));
+    const text = await readBody(request, maxBody, bodyTimeout);
+    if (typeof text === "number") return unread(cors, text);
+    const found = open(id);
+    if (typeof found === "number") return notOpen(found, cors);
+    try {
+      // Not request.signal: Deno.serve aborts it when the response is sent
+      // (its "legacy abort", with a warning). A client that left is noticed by
+      // the poll's timeout, or when its next poll replaces this one.
+      return answer(cors, 200, await found.poll(text));
+    } catch (error) {
+      if (!(error instanceof MalformedBody)) throw error;
+      return refuse(400, `Not a list of mushroom messages: ${error.message}`, cors);
+    }
   };
 
   return async (request, info) => {
     const path = new URL(request.url).pathname;
-    if (path === base) return await handshake(request);
-    if (!path.startsWith(base)) return undefined;
-    const rest = path.slice(base.length);
-    const match = /^([A-Za-z0-9]{22})\/?$/.exec(rest);
-    if (match === null) return undefined;
-    const found = sessions.get(match[1]!);
-    if (found === undefined || found.closeReason !== undefined) {
-      return refuse(404, "No such session");
+    const ours = path === base ? undefined : sessionPath(path);
+    if (path !== base && ours === undefined) return undefined;
+    const cors = corsOf(request);
+    if (cors === undefined) {
+      logger.debug(`mushroom: refused a request from origin ${request.headers.get("origin")}`);
+      await request.body?.cancel().catch(ignore);
+      return refuse(403, "Origin not allowed");
     }
-    return await session(request, found, info);
+    if (path === base) return await handshake(request, cors);
+    const id = ours!;
+    const found = sessions.get(id);
+    if (found === undefined ? !isPending(id) : found.closeReason !== undefined) {
+      await request.body?.cancel().catch(ignore);
+      return refuse(404, "No such session", cors);
+    }
+    return await serveSession(request, id, cors, info);
   };
+
+  /** The session id in `path`, or `undefined` when `path` is not a session's. */
+  function sessionPath(path: string): string | undefined {
+    if (!path.startsWith(base)) return undefined;
+    return /^([A-Za-z0-9]{22})\/?$/.exec(path.slice(base.length))?.[1];
+  }
 }
 
 /**
  * A mushroom endpoint for your own `Deno.serve` handler: every session it
- * starts is added to `server`. Resolves with the response for requests
- * under its base path, and with `undefined` for the others, so your handler
- * can go on with them.
+ * starts is added to `server` once its client comes back (its first socket
+ * or poll). Resolves with the response for requests under its base path,
+ * and with `undefined` for the others, so your handler can go on with them.
+ * Without `publicUrl`, the session URLs it answers are relative to the
+ * handshake (`/live/<id>/`), since it cannot know where it is reached.
  *
  * @example Mounted beside the rest of an app
  * ```ts
@@ -330,6 +601,27 @@ function endpoint(
  * const mushroom = mushroomHandler(server, { path: "/live/" });
  * assertEquals(await mushroom(new Request("http://localhost/index.html")), undefined);
  * assertEquals((await mushroom(new Request("http://localhost/live/")))?.status, 405);
+ * await server.shutdown();
+ * ```
+ *
+ * @example Pages from another site are refused
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Server } from "@seed/rpc";
+ * import { mushroomHandler } from "@seed/rpc/mushroom/server";
+ *
+ * const server = new Server();
+ * const mushroom = mushroomHandler(server, { path: "/live/" });
+ * const hello = (origin: string) =>
+ *   mushroom(new Request("http://app.example/live/", {
+ *     method: "POST",
+ *     headers: { origin, host: "app.example" },
+ *     body: '{"transports": ["poll"], "auth": null}',
+ *   }));
+ * assertEquals((await hello("https://evil.example"))?.status, 403);
+ * const same = await hello("http://app.example");
+ * assertEquals(same?.headers.get("access-control-allow-origin"), "http://app.example");
+ * assertEquals((await same!.json()).url.startsWith("/live/"), true);
  * await server.shutdown();
  * ```
  */
@@ -401,6 +693,7 @@ export class MushroomListener implements Listener<string> {
         this.#queue.push(session)?.catch(() => session.close("not accepted"));
         return true;
       },
+      address: () => this.addr,
     }, { ...options, path });
     const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
     // Deno.serve, started again if its loop fails (too many open files).

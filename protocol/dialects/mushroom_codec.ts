@@ -217,6 +217,32 @@ export interface MushroomBody {
 }
 
 /**
+ * Thrown for a body in which no message could be read (not JSON, not a list,
+ * or every message refused): a server answers it 400.
+ *
+ * @example A body that is not mushroom
+ * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { MalformedBody, MushroomSession } from "@seed/rpc/mushroom";
+ * const session = new MushroomSession({ role: "server" });
+ * const error = await assertRejects(() => session.poll("not json"), MalformedBody);
+ * assertEquals(error.message, "not JSON");
+ * await session.close();
+ * ```
+ */
+export class MalformedBody extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param reason Why the body (or its first message) was refused.
+   */
+  constructor(reason: string) {
+    super(reason);
+    this.name = "MalformedBody";
+  }
+}
+
+/**
  * Reads a frame or poll body: one message list (`[2, 6, "m"]`) or a list of
  * them (`[[0, 5], [2, 6, "m"]]`). Each message is read on its own.
  *

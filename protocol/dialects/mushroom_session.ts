@@ -55,6 +55,8 @@ import { ACCEPTED, InvalidFrame, type Transport } from "../transport.ts";
 import { FrameQueue } from "../_frame_queue.ts";
 import {
   encodeMushroom,
+  MalformedBody,
+  type MushroomBody,
   type MushroomJson,
   type MushroomMessage,
   parseMushroomBody,
@@ -130,6 +132,22 @@ export interface MushroomSessionOptions {
    */
   maxUnacknowledgedBytes?: number;
   /**
+   * A bound on what many sessions keep together (a server shares one among
+   * its sessions); beyond it, the sessions keeping the most drop their
+   * oldest messages.
+   *
+   * @default {none: only this session's own bounds}
+   */
+  budget?: MushroomBudget;
+  /**
+   * The most characters of messages in one long-polling body (a poll's
+   * answer, a client's send); the rest go in the next one. One message
+   * always goes, however large.
+   *
+   * @default {1048576}
+   */
+  maxPollBytes?: number;
+  /**
    * Received messages waiting for the peer before reading pauses.
    *
    * @default {1024}
@@ -155,6 +173,87 @@ interface Waiting {
 }
 
 const ACK_DELAY_MS = 50;
+
+/**
+ * A bound on the unacknowledged messages many sessions keep together, in
+ * characters. When a session's new message takes the total past `limit`,
+ * the sessions keeping the most drop their oldest messages (each keeps its
+ * newest) until the total is back under 7/8 of it; each says so once.
+ *
+ * @example Two sessions under one bound
+ * ```ts
+ * import { assertEquals, assertLessOrEqual } from "@std/assert";
+ * import { MushroomBudget, MushroomSession } from "@seed/rpc/mushroom";
+ *
+ * const budget = new MushroomBudget(1000);
+ * const quiet = { debug() {}, warn() {}, error() {} };
+ * const a = new MushroomSession({ role: "server", budget, logger: quiet });
+ * const b = new MushroomSession({ role: "server", budget, logger: quiet });
+ * for (let i = 0; i < 20; i++) {
+ *   await a.send({ kind: "notification", method: "tick", params: ["x".repeat(80)] });
+ * }
+ * await b.send({ kind: "notification", method: "tick", params: ["y".repeat(80)] });
+ * assertLessOrEqual(budget.bytes, 1000);
+ * assertEquals(budget.bytes, a.unacknowledgedBytes + b.unacknowledgedBytes);
+ * assertEquals(b.unacknowledged, 1); // the session keeping the most gave way
+ * await a.close();
+ * await b.close();
+ * assertEquals(budget.bytes, 0);
+ * ```
+ */
+export class MushroomBudget {
+  /** The bound, in characters. */
+  readonly limit: number;
+  #bytes = 0;
+  /** Sessions keeping something now. */
+  #holders = new Set<MushroomSession>();
+
+  /**
+   * Makes a bound shared by the sessions given it as their `budget`.
+   *
+   * @param limit The most characters kept by all of them together.
+   */
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** What the sessions keep now, in characters. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Counts `bytes` more kept by `session` (sessions call it); past the
+   * limit, the sessions keeping the most drop their oldest messages.
+   */
+  charge(session: MushroomSession, bytes: number): void {
+    this.#bytes += bytes;
+    this.#holders.add(session);
+    if (this.#bytes > this.limit) this.#reclaim();
+  }
+
+  /** Counts `bytes` that `session` no longer keeps (sessions call it). */
+  release(session: MushroomSession, bytes: number): void {
+    this.#bytes -= bytes;
+    if (session.unacknowledgedBytes === 0 || session.closeReason !== undefined) {
+      this.#holders.delete(session);
+    }
+  }
+
+  /** Sheds from the largest holders until the total is under 7/8 of the limit. */
+  #reclaim(): void {
+    const target = this.limit - Math.floor(this.limit / 8);
+    while (this.#bytes > target) {
+      let largest: MushroomSession | undefined;
+      for (const session of this.#holders) {
+        if (largest === undefined || session.unacknowledgedBytes > largest.unacknowledgedBytes) {
+          largest = session;
+        }
+      }
+      if (largest === undefined || largest.shed(this.#bytes - target) === 0) return;
+    }
+  }
+}
 
 /**
  * One mushroom session: the channel a {@linkcode Peer} talks through,
@@ -191,9 +290,13 @@ export class MushroomSession implements Channel {
   #ackEvery: number;
   #maxKept: number;
   #maxKeptBytes: number;
+  #budget: MushroomBudget | undefined;
+  /** The most characters of messages in one poll body. */
+  readonly maxPollBytes: number;
   #inbox: FrameQueue<Delivery>;
   #nextId = 0;
-  #kept: Kept[] = [];
+  /** Kept messages from `#keptHead` on; the slots before it are emptied. */
+  #kept: (Kept | undefined)[] = [];
   #keptHead = 0;
   #keptBytes = 0;
   #warnedUnacknowledged = false;
@@ -216,6 +319,8 @@ export class MushroomSession implements Channel {
   #closed = Promise.withResolvers<void>();
   /** Duplicates dropped (messages whose id was already seen). */
   duplicates = 0;
+  /** Messages whose id skipped ahead (lost or reordered on the way). */
+  gaps = 0;
 
   /**
    * Makes a session with no transport yet; its expiry clock starts now.
@@ -233,6 +338,8 @@ export class MushroomSession implements Channel {
     this.#ackEvery = options.ackEvery ?? 32;
     this.#maxKept = options.maxUnacknowledged ?? 4096;
     this.#maxKeptBytes = options.maxUnacknowledgedBytes ?? 16 * 1024 * 1024;
+    this.#budget = options.budget;
+    this.maxPollBytes = options.maxPollBytes ?? 1024 * 1024;
     this.#inbox = new FrameQueue<Delivery>(options.highWaterMark ?? 1024);
     this.#startExpiry();
   }
@@ -272,6 +379,11 @@ export class MushroomSession implements Channel {
   /** How many messages are kept, unacknowledged. */
   get unacknowledged(): number {
     return this.#kept.length - this.#keptHead;
+  }
+
+  /** The size of the messages kept, unacknowledged, in characters. */
+  get unacknowledgedBytes(): number {
+    return this.#keptBytes;
   }
 
   /** The highest message id received from the other side (`null`: none yet). */
@@ -321,6 +433,9 @@ export class MushroomSession implements Channel {
       this.#keep({ id: -1, text: encodeMushroom({ code: -1 }, this.#json) });
     }
     this.#wakePoll();
+    // What a last poll may still take is no longer counted against others.
+    this.#budget?.release(this, this.#keptBytes);
+    this.#budget = undefined;
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket !== undefined) {
@@ -396,14 +511,18 @@ export class MushroomSession implements Channel {
    * body without one is a send, answered `null`.
    */
   async poll(body: string, signal?: AbortSignal): Promise<string> {
+    const parsed = parseMushroomBody(body);
+    if (parsed.messages.length === 0 && parsed.refused.length > 0) {
+      throw new MalformedBody(parsed.refused[0]!);
+    }
     this.#hold();
     try {
-      const heartbeat = await this.receive(body);
+      const heartbeat = await this.#deliver(parsed);
       if (!heartbeat) return "null";
       if (this.unacknowledged === 0 && this.#reason === undefined && !signal?.aborted) {
         await this.#waitForSomething(signal);
       }
-      return this.pollBody({ heartbeat: false, messages: true }).body;
+      return this.pollBody({ heartbeat: false, messages: true, maxBytes: this.maxPollBytes }).body;
     } finally {
       this.#release();
     }
@@ -414,8 +533,11 @@ export class MushroomSession implements Channel {
    * whether it held a heartbeat, once every message is delivered (waiting
    * while the peer is behind).
    */
-  async receive(text: string): Promise<boolean> {
-    const body = parseMushroomBody(text);
+  receive(text: string): Promise<boolean> {
+    return this.#deliver(parseMushroomBody(text));
+  }
+
+  async #deliver(body: MushroomBody): Promise<boolean> {
     for (const reason of body.refused) {
       this.#logger.warn(`${this.id}: refused a message: ${reason}`);
     }
@@ -438,6 +560,7 @@ export class MushroomSession implements Channel {
         this.duplicates++;
         continue;
       }
+      if (message.id !== (this.#lastSeen ?? -1) + 1) this.#gap(message.id);
       this.#lastSeen = message.id;
       this.#noteReceived();
       const delivered = this.#fromWire(message);
@@ -452,14 +575,16 @@ export class MushroomSession implements Channel {
   acknowledge(lastId: number): void {
     const kept = this.#kept;
     let head = this.#keptHead;
+    let freed = 0;
     while (head < kept.length && kept[head]!.id <= lastId && kept[head]!.id >= 0) {
-      this.#keptBytes -= kept[head]!.text.length;
-      head++;
+      freed += kept[head]!.text.length;
+      kept[head++] = undefined;
     }
     this.#keptHead = head;
-    if (head > 1024 && head * 2 > kept.length) {
-      this.#kept = kept.slice(head);
-      this.#keptHead = 0;
+    if (freed > 0) {
+      this.#keptBytes -= freed;
+      this.#budget?.release(this, freed);
+      this.#compact();
     }
     if (this.#flushed !== undefined && this.unacknowledged === 0) {
       this.#flushed.resolve();
@@ -485,21 +610,27 @@ export class MushroomSession implements Channel {
 
   /**
    * A long-polling body: a heartbeat with the highest id received (a
-   * client's poll), and every unacknowledged message (a client's send, or
-   * the server's answer to a poll). Once the server answered a client's
-   * body, HTTP delivered it: acknowledge `sentUpTo`.
+   * client's poll), and the unacknowledged messages, oldest first, up to
+   * `maxBytes` characters (a client's send, or the server's answer to a
+   * poll; at least one message). Once the server answered a client's body,
+   * HTTP delivered it: acknowledge `sentUpTo`.
    */
   pollBody(
-    parts: { heartbeat: boolean; messages: boolean },
+    parts: { heartbeat: boolean; messages: boolean; maxBytes?: number },
   ): { body: string; sentUpTo: number | undefined } {
     const texts: string[] = parts.heartbeat
       ? [encodeMushroom({ code: 0, lastId: this.#lastSeen }, this.#json)]
       : [];
     let sentUpTo: number | undefined;
     if (parts.messages) {
+      const max = parts.maxBytes ?? Infinity;
+      let size = 0;
       for (let i = this.#keptHead; i < this.#kept.length; i++) {
-        texts.push(this.#kept[i]!.text);
-        if (this.#kept[i]!.id >= 0) sentUpTo = this.#kept[i]!.id;
+        const kept = this.#kept[i]!;
+        if (size > 0 && size + kept.text.length > max) break;
+        size += kept.text.length;
+        texts.push(kept.text);
+        if (kept.id >= 0) sentUpTo = kept.id;
       }
     }
     const separator = this.#json === "python" ? ", " : ",";
@@ -611,19 +742,64 @@ export class MushroomSession implements Channel {
   #keep(entry: Kept): void {
     this.#kept.push(entry);
     this.#keptBytes += entry.text.length;
+    let dropped = 0;
     while (
       this.unacknowledged > this.#maxKept ||
       (this.#keptBytes > this.#maxKeptBytes && this.unacknowledged > 1)
     ) {
-      if (!this.#warnedUnacknowledged) {
-        this.#warnedUnacknowledged = true;
-        this.#logger.warn(
-          `${this.id}: the other side acknowledges nothing (${this.unacknowledged} messages kept); ` +
-            "the oldest are no longer kept for resending after a reconnect",
-        );
-      }
-      this.#keptBytes -= this.#kept[this.#keptHead]!.text.length;
-      this.#keptHead++;
+      dropped += this.#dropOldest();
+    }
+    if (dropped > 0) this.#compact();
+    this.#budget?.charge(this, entry.text.length - dropped);
+  }
+
+  /** Lets go of the emptied slots once they are most of the array. */
+  #compact(): void {
+    const head = this.#keptHead;
+    if (head > 1024 && head * 2 > this.#kept.length) {
+      this.#kept = this.#kept.slice(head);
+      this.#keptHead = 0;
+    }
+  }
+
+  /**
+   * Drops the oldest kept messages (never the newest) until `bytes`
+   * characters are freed or one is left; returns how many were freed. A
+   * shared {@linkcode MushroomBudget} calls it.
+   */
+  shed(bytes: number): number {
+    let freed = 0;
+    while (freed < bytes && this.unacknowledged > 1) freed += this.#dropOldest();
+    if (freed > 0) {
+      this.#compact();
+      this.#budget?.release(this, freed);
+    }
+    return freed;
+  }
+
+  /** Drops the oldest kept message (said once per session); its size. */
+  #dropOldest(): number {
+    if (!this.#warnedUnacknowledged) {
+      this.#warnedUnacknowledged = true;
+      this.#logger.warn(
+        `${this.id}: the other side acknowledges nothing (${this.unacknowledged} messages kept); ` +
+          "the oldest are no longer kept for resending after a reconnect",
+      );
+    }
+    const size = this.#kept[this.#keptHead]!.text.length;
+    this.#kept[this.#keptHead] = undefined;
+    this.#keptBytes -= size;
+    this.#keptHead++;
+    return size;
+  }
+
+  /** A message id skipped ahead: counted, and said once per session. */
+  #gap(id: number): void {
+    if (this.gaps++ === 0) {
+      this.#logger.warn(
+        `${this.id}: message ids skipped from ${this.#lastSeen ?? "none"} to ${id}: ` +
+          "messages were lost or reordered on the way (said once per session)",
+      );
     }
   }
 
