@@ -5,7 +5,7 @@
 
 import { assert, assertEquals, assertGreater } from "./_assert.ts";
 import { amqpTest, broker, freshMesh, stopBrokerAfterAll } from "./_amqp.ts";
-import { deferred, recordingLogger } from "./_helpers.ts";
+import { deferred, recordingLogger, within } from "./_helpers.ts";
 import { connectMesh } from "../transports/amqp.ts";
 
 // Workers keep calling, paced, until the restart is over and some more
@@ -99,7 +99,7 @@ async function restartUnderLoad(hard: boolean): Promise<void> {
 
   // Topology and consumers are back: events reach the subscriber's new queue.
   await client.publish("load.after", { ok: true });
-  assertEquals(await heard.promise, { ok: true });
+  assertEquals(await within(heard.promise, 30_000, "the event after the restart"), { ok: true });
   assert(
     logger.messages("warn").some((line) => line.includes("connected to the broker again")),
     "the reconnect is logged",

@@ -3,7 +3,7 @@
 
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
 import { amqpTest, freshMesh, rawPublisher, stopBrokerAfterAll } from "./_amqp.ts";
-import { deferred, recordingLogger } from "./_helpers.ts";
+import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
 import { CallTimeout, ConnectionClosed, type Handler, NotDelivered, RemoteError } from "../mod.ts";
 import { connectMesh, NuropbKeyPair } from "../transports/amqp.ts";
 import { main } from "../cli.ts";
@@ -81,7 +81,7 @@ amqpTest("amqp: commands run once and are not answered", async () => {
   const { client, close } = await pair(url, { log: (params) => void ran.resolve(params) });
   try {
     await client.command("calc", "log", { line: "hello" });
-    assertEquals(await ran.promise, { line: "hello" });
+    assertEquals(await within(ran.promise, 10_000, "the command"), { line: "hello" });
     assertEquals(client.stats().pendingCalls, 0);
   } finally {
     await close();
@@ -108,8 +108,11 @@ amqpTest("amqp: events reach service bindings and subscribers by topic pattern",
     await publisher.publish("orders.created", { id: 7 }, { traceId: "t" });
     await publisher.publish("orders.eu.shipped", { id: 7 });
     await publisher.publish("invoices.created", { id: 1 });
-    assertEquals(await serviceGot.promise, { event: { id: 7 }, topic: "orders.created" });
-    await both.promise;
+    assertEquals(await within(serviceGot.promise, 10_000, "the service's event"), {
+      event: { id: 7 },
+      topic: "orders.created",
+    });
+    await within(both.promise, 10_000, "both events at the subscriber");
     assertEquals(heard.sort(), ["orders.created", "orders.eu.shipped"]);
   } finally {
     await publisher.close();
@@ -239,10 +242,10 @@ amqpTest("amqp: timeouts, aborts, and a ttl that runs out in the queue", async (
     await assertRejects(() => aborted, Error, "stop");
     release.resolve();
     // The late replies arrive and are dropped, counted.
-    const deadline = Date.now() + 5_000;
-    while (client.stats().lateReplies < 2 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => client.stats().lateReplies >= 2, {
+      timeout: 10_000,
+      message: "both late replies",
+    });
     assertEquals(client.stats().lateReplies, 2);
     assertEquals(client.stats().pendingCalls, 0);
     // A ttl: with the service gone, the request expires in the queue.
@@ -276,10 +279,10 @@ amqpTest(
         replyTo: "nowhere",
       });
       assertEquals(await client.request("calc", "add", { a: 1, b: 1 }), 2);
-      const deadline = Date.now() + 5_000;
-      while (server.stats().services.calc!.deadLettered < 3 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor(() => server.stats().services.calc!.deadLettered >= 3, {
+        timeout: 10_000,
+        message: "three dead letters",
+      });
       assertEquals(server.stats().services.calc!.deadLettered, 3);
       const lines = logger.messages("warn").filter((line) => line.includes("dead-lettered"));
       assertEquals(lines.length, 3);
@@ -348,11 +351,30 @@ amqpTest("amqp: Python nuropb's captured requests get one byte-exact answer each
         request.routing_key,
       );
     }
-    const deadline = Date.now() + 5_000;
-    while (replies.length < requests.length && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200)); // a second answer would be here by now
+    await waitFor(() => replies.length >= requests.length, {
+      timeout: 10_000,
+      message: "an answer to every request",
+    });
+    // A second answer (nuropb sends two per failure) would go out on the
+    // service's channel right after the first, so before the answer to a
+    // request sent now: once that one is here, every second answer would be.
+    const sentinel = requests[0]!;
+    await raw.publish(
+      sentinel.body,
+      {
+        correlationId: "sentinel",
+        replyTo: sentinel.properties.reply_to,
+        headers: sentinel.properties.headers,
+        contentType: "application/json",
+      },
+      sentinel.exchange,
+      sentinel.routing_key,
+    );
+    await waitFor(() => replies.some((r) => r.correlationId === "sentinel"), {
+      timeout: 10_000,
+      message: "the answer to a later request",
+    });
+    replies.splice(replies.findIndex((r) => r.correlationId === "sentinel"), 1);
     assertEquals(replies.length, requests.length, "one answer per request");
     const [add, boom, nope] = requests.map((r) => r.properties.correlation_id as string);
     const byId = new Map(replies.map((r) => [r.correlationId, r]));
@@ -479,10 +501,7 @@ amqpTest("amqp: the rpc command calls, commands, publishes and describes on a me
     assertEquals(await main(["call", url, "add", "[1,2]", "--service", "demo"], output), 2);
     assertEquals(await main(["call", url, "add", "{}"], output), 2);
     assertStringIncludes(err.join("\n"), "needs --service NAME");
-    const deadline = Date.now() + 5_000;
-    while (logged.length === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => logged.length > 0, { timeout: 10_000, message: "the command handled" });
     assertEquals(logged, [{ line: "hi" }]);
   } finally {
     await server.close();
