@@ -5,9 +5,10 @@ import { CallTimeout, type FramedChannel, JsonRpcCodec, memoryPair, Peer, Server
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen, TcpTransport } from "../transports/tcp.ts";
 import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_assert.ts";
-import { deferred, rawHarness, recordingLogger } from "./_helpers.ts";
+import { deferred, rawHarness, recordingLogger, waitFor } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 
+// How long a slow handler works (never a wait for something to happen).
 const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function transportOf(peer: Peer): TcpTransport {
@@ -69,7 +70,13 @@ Deno.test("hardening 2: large calls to slow handlers are bounded in bytes, not o
       await raw.send(`{"jsonrpc":"2.0","method":"slow","params":["${pad}"],"id":${id}}\n`);
     }
   })().catch(() => {});
-  await tick(300);
+  // Reading pauses at the bound: the handlers take no more, and the unread
+  // input fills up to highWaterBytes.
+  await waitFor(() => {
+    const [connection] = server.connections.values();
+    return connection !== undefined && started >= 10 &&
+      transportOf(connection.peer).bufferedInput >= 256 * 1024;
+  }, { message: "reading to pause" });
   const [connection] = server.connections.values();
   // 1 MB of calls in handlers: ten of 100 KB each (the tenth crosses the bound).
   assertLessOrEqual(started, 11);
@@ -95,7 +102,11 @@ Deno.test("hardening 3: simplerpc replies held for order keep their slot: a slow
   }).serve(listen("tcp://127.0.0.1:0", { dialect: simpleRpc }));
   const raw = await RawSocket.connect(server.addr);
   await raw.send(`sleep{}\n${'echo{"n": 1}\n'.repeat(5000)}`);
-  await tick(200);
+  // Reading stops: the unread frames fill the connection's queue (1024).
+  await waitFor(() => {
+    const [connection] = server.connections.values();
+    return connection !== undefined && transportOf(connection.peer).framesReceived > 1024;
+  }, { message: "the queue to fill" });
   // One sleeping, three echo replies held behind it: then reading stops.
   assertLessOrEqual(echoed, 3);
   gate.resolve();
@@ -169,12 +180,13 @@ Deno.test("hardening 5: answers to junk count against write backpressure; a clie
   const junk = "x\n".repeat(100_000);
   const sending = raw.send(junk.repeat(4)).catch(() => {});
   let peak = 0;
-  for (let i = 0; i < 40 && server.connections.size > 0; i++) {
+  let cut = false;
+  gone.promise.then(() => cut = true);
+  await waitFor(() => {
     const [connection] = server.connections.values();
     if (connection) peak = Math.max(peak, transportOf(connection.peer).bufferedAmount);
-    await tick(10);
-  }
-  await gone.promise;
+    return cut;
+  }, { message: "the client to be cut off" });
   assertLessOrEqual(peak, 64 * 1024 + 4 * 200);
   await sending;
   raw.close();
@@ -302,7 +314,12 @@ Deno.test("hardening 11: shutdown({ deadline }) resolves by the deadline, even w
     await raw.send(`{"jsonrpc":"2.0","method":"big","params":{"size":100000},"id":${id}}\n`);
   }
   await raw.send('{"jsonrpc":"2.0","method":"hang","id":"h"}\n');
-  await tick(100);
+  // The replies fill the socket: a graceful close would now wait.
+  await waitFor(() => {
+    const [connection] = server.connections.values();
+    return connection !== undefined &&
+      transportOf(connection.peer).bufferedAmount > 1024 * 1024;
+  }, { message: "the unread replies to pass writeHighWaterMark" });
   const started = Date.now();
   await server.shutdown({ deadline: 300 });
   assertLessOrEqual(Date.now() - started, 1000);

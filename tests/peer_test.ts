@@ -16,12 +16,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "./_assert.ts";
-import { deferred, peerPair, rawHarness, recordingLogger } from "./_helpers.ts";
-
-/** Lets every pending microtask and ready macrotask run. */
-async function settle(turns = 5): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-}
+import { deferred, peerPair, rawHarness, recordingLogger, waitFor } from "./_helpers.ts";
 
 Deno.test("Peer calls and notifies in both directions over one connection", async () => {
   const logs: unknown[] = [];
@@ -167,7 +162,6 @@ Deno.test("Peer per-call timeout overrides the default; 0 waits forever", async 
   );
   const forever = client.call("wait", undefined, { timeout: 0 });
   await assertRejects(() => client.call("wait", undefined, { timeout: 5 }), CallTimeout);
-  await settle();
   release.resolve("done");
   assertEquals(await forever, "done");
   assertEquals(await client.call("quick", undefined, { timeout: 1000 }), "ok");
@@ -198,8 +192,7 @@ Deno.test("Peer cancels a call with an AbortSignal and the remote handler's sign
   assertInstanceOf(reason, DOMException);
   assertEquals(reason.name, "AbortError");
   assertEquals(reason.message, "Call 1 was cancelled by the caller");
-  await settle();
-  assertEquals(server.stats().runningHandlers, 0);
+  await waitFor(() => server.stats().runningHandlers === 0, { message: "the handler to end" });
   assertEquals(client.stats().pendingCalls, 0);
   // No reply was sent for the cancelled call, so none was counted as late.
   assertEquals(client.stats().lateReplies, 0);
@@ -240,7 +233,7 @@ Deno.test("Peer rejects with TooManyCalls at the bound when told to", async () =
 Deno.test("Peer waits for room at the bound by default", async () => {
   const releases = [deferred(), deferred(), deferred()];
   const started: number[] = [];
-  const { client, close } = peerPair(
+  const { server, client, close } = peerPair(
     {
       handlers: {
         wait: ([n]: number[]) => {
@@ -252,11 +245,13 @@ Deno.test("Peer waits for room at the bound by default", async () => {
     { maxPendingCalls: 2 },
   );
   const calls = [client.call("wait", [0]), client.call("wait", [1]), client.call("wait", [2])];
-  await settle();
+  await waitFor(() => started.length === 2, { message: "two calls to start" });
+  // A round trip from the server: whatever the client sent before has arrived.
+  await server.call("rpc.ping");
   assertEquals(started, [0, 1], "the third call waits for room");
   assertEquals(client.stats().pendingCalls, 2);
   releases[0]!.resolve();
-  await settle();
+  await waitFor(() => started.length === 3, { message: "the third call to start" });
   assertEquals(started, [0, 1, 2]);
   releases[1]!.resolve();
   releases[2]!.resolve();
@@ -298,8 +293,8 @@ Deno.test("Peer bounds handlers running at once and stops reading at the bound",
   for (let id = 1; id <= 5; id++) {
     await h.raw.send(`{"jsonrpc":"2.0","method":"work","id":${id}}`);
   }
+  // All five frames are in the peer's queue; it started two and stopped there.
   await twoStarted.promise;
-  await settle();
   assertEquals(h.peer.stats().runningHandlers, 2);
   gate.resolve();
   const ids = [];
@@ -487,10 +482,10 @@ Deno.test("Peer.idle() waits for running handlers", async () => {
   const gate = deferred();
   const { server, client, close } = peerPair({ handlers: { wait: () => gate.promise } });
   const call = client.call("wait");
-  await settle();
+  await waitFor(() => server.stats().runningHandlers === 1, { message: "the handler to start" });
   let idle = false;
   const waiting = server.idle().then(() => idle = true);
-  await settle();
+  await client.call("rpc.ping");
   assertEquals(idle, false);
   gate.resolve();
   await waiting;

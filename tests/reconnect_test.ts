@@ -15,9 +15,7 @@ import {
   Server,
 } from "../mod.ts";
 import { assert, assertEquals, assertGreater, assertRejects } from "./_assert.ts";
-import { deferred, recordingLogger } from "./_helpers.ts";
-
-const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
 
 /** A server whose connections the test can drop, and a channel to it. */
 function setup(
@@ -100,15 +98,18 @@ Deno.test("ReconnectingChannel aborts the handlers of calls that came on a dropp
       },
     },
   });
-  while (serverPeers.length === 0) await tick();
+  await waitFor(() => serverPeers.length > 0, { message: "the first connection" });
   const fromServer = serverPeers[0]!.call("work", {}).catch((error) => error);
   await running.promise;
   await ends[0]!.close("dropped");
   assert((await aborted.promise) instanceof DOMException);
   assert((await fromServer) instanceof ConnectionClosed);
   // The late reply is dropped by the channel, not sent on the next connection.
-  await tick(40);
-  assertEquals(client.stats().runningHandlers, 0);
+  await waitFor(() => client.stats().runningHandlers === 0, { message: "the handler to end" });
+  await waitFor(() => serverPeers.length > 1, { message: "the next connection" });
+  // What the client sent on it before answering this has arrived.
+  await serverPeers[1]!.call("rpc.ping");
+  assertEquals(serverPeers[1]!.stats().unknownReplies, 0);
   await client.close();
   await server.shutdown();
 });
@@ -124,7 +125,8 @@ Deno.test("ReconnectingChannel with pending 'keep' leaves calls pending across a
   const reopened = opened();
   await drop();
   await reopened;
-  await tick(10);
+  // A round trip on the new connection: the drop has been dealt with by now.
+  await client.call("rpc.ping");
   assertEquals(client.stats().pendingCalls, 1);
   await client.close("done");
   await assertRejects(() => hung, ConnectionClosed, "done");
@@ -144,8 +146,11 @@ Deno.test("ReconnectingChannel queues what is sent while no connection is up, an
   channel.addEventListener("reconnecting", (event) => {
     reconnecting.push((event as CustomEvent<ReconnectingDetail>).detail);
   });
+  const dropped = new Promise((resolve) =>
+    channel.addEventListener("reconnecting", resolve, { once: true })
+  );
   await drop();
-  while (channel.connected) await tick();
+  await within(dropped, 10_000, "the drop to be seen");
   const reopened = opened();
   await Promise.all([client.notify("note", { n: 1 }), client.notify("note", { n: 2 }), reopened]);
   assertEquals(await client.call("ping"), "pong");
@@ -196,7 +201,8 @@ Deno.test("ReconnectingChannel: one set of handlers and one timer after many rec
   }
   assertEquals(await client.call("ping"), "pong");
   assertEquals(await server.notify("news", {}), 1);
-  await tick(5);
+  // The server sent the push before this answer: it has been handled.
+  assertEquals(await client.call("ping"), "pong");
   // The push was handled once; the first open and five reopens.
   assertEquals([heard, channel.reconnects, opens], [1, 5, 6]);
   assertGreater(server.connections.size, 0);
@@ -216,12 +222,15 @@ Deno.test("ReconnectingChannel calls onReconnect after each reconnect, before qu
   const client: Peer = new Peer(channel, { logger: recordingLogger() });
   await client.call("subscribe");
   const reopened = opened();
+  const dropped = new Promise((resolve) =>
+    channel.addEventListener("reconnecting", resolve, { once: true })
+  );
   await drop();
-  while (channel.connected) await tick();
+  await within(dropped, 10_000, "the drop to be seen");
   const note = client.notify("note");
   await reopened;
   await note;
-  await tick(5);
+  await waitFor(() => order.includes("note"), { message: "the note to be handled" });
   assertEquals(order, ["subscribe", "subscribe", "resubscribed", "note"]);
   await client.close();
   await server.shutdown();

@@ -27,9 +27,7 @@ import { quickRpc } from "../protocol/dialects/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
-import { deferred, recordingLogger } from "./_helpers.ts";
-
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+import { deferred, recordingLogger, waitFor } from "./_helpers.ts";
 
 Deno.test("Two callers with the same call ids through one service channel each get their own answers", async () => {
   const bus = new MemoryBus();
@@ -80,7 +78,7 @@ Deno.test("A cancel reaches the call of the caller who sent it, not another call
   await Promise.all([started.alice.promise, started.bob.promise]);
   stop.abort(new Error("alice gave up"));
   await assertRejects(() => aliceCall, Error, "alice gave up");
-  await tick();
+  await waitFor(() => aborted.length > 0, { message: "alice's handler to see the cancel" });
   assertEquals(aborted, ["alice"]);
   release.resolve();
   assertEquals(await bobCall, "done for bob");
@@ -129,7 +127,8 @@ Deno.test("Every delivery is settled exactly once, with its outcome", async () =
   assertEquals(await client.call("later", {}, { to: "svc" }), "second time lucky");
   await client.notify("note", {}, { to: "svc" });
   await assertRejects(() => client.call("nosuch", {}, { to: "svc" }), RemoteError);
-  await tick();
+  // An answer's delivery is settled once the answer is sent.
+  await waitFor(() => outcome("nosuch").length > 0, { message: "the last settlement" });
 
   assertEquals(outcome("ok"), ["ok@1"]);
   assertEquals(outcome("boom"), ["failed@1"]);
@@ -223,6 +222,14 @@ class SwitchingChannel implements Channel {
   get closeReason(): CloseReason | undefined {
     return this.#reason;
   }
+  /** Whether a transport carries it now. */
+  get attached(): boolean {
+    return this.#current !== undefined;
+  }
+  /** Messages sent while detached, waiting for the next transport. */
+  get waiting(): number {
+    return this.#pending.length;
+  }
 
   /** Carries on over `transport`; what was sent while detached goes first. */
   attach(transport: Transport<string>): void {
@@ -276,13 +283,13 @@ Deno.test("A channel that swaps its transport keeps pending calls alive in both 
   // The wire drops while the call is being handled: nothing is rejected.
   await b1.close();
   await a1.closed;
-  await tick();
+  await waitFor(() => !clientSide.attached && !serverSide.attached, { message: "both to detach" });
   assertEquals([client.isClosed, server.isClosed], [false, false]);
   assertEquals(client.stats().pendingCalls, 1);
   assertEquals(server.stats().runningHandlers, 1);
   // The handler finishes while no wire is up; its reply waits for the next one.
   answer.resolve("survived the drop");
-  await tick();
+  await waitFor(() => serverSide.waiting === 1, { message: "the reply to wait for a wire" });
   const [a2, b2] = memoryPair();
   serverSide.attach(a2);
   clientSide.attach(b2);
@@ -328,7 +335,7 @@ Deno.test("Server.add() serves a hand-made transport", async () => {
   const connection = server.add(handMade, { name: "by hand" });
   assertEquals([connection?.id, connection?.name, server.connections.size], ["1", "by hand", 1]);
   await inbound.push('{"jsonrpc":"2.0","method":"add","params":{"a":2,"b":3},"id":9}');
-  while (sent.length === 0) await tick();
+  await waitFor(() => sent.length > 0, { message: "the reply" });
   assertEquals(sent, ['{"jsonrpc":"2.0","result":5,"id":9}']);
   await server.shutdown({ reason: "done" });
   assertEquals(await disconnected.promise, { code: CloseCode.Shutdown, message: "done" });
@@ -350,7 +357,7 @@ Deno.test("Server.add() refuses connections past maxConnections", async () => {
   assertEquals(c.closeReason, { code: CloseCode.Refused, message: "too many connections" });
   await d.closed;
   await b.close();
-  while (server.connections.size > 0) await tick();
+  await waitFor(() => server.connections.size === 0, { message: "the connection to close" });
   assertEquals(server.accepting, true);
   await server.shutdown();
 });

@@ -26,7 +26,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "./_assert.ts";
-import { deferred, type RecordingLogger, recordingLogger } from "./_helpers.ts";
+import { deferred, type RecordingLogger, recordingLogger, waitFor } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 import { selfSigned } from "./_tls.ts";
 
@@ -45,6 +45,10 @@ function jsonServer<S = Record<string, unknown>>(
     ...options,
   }).serve(listen("tcp://127.0.0.1:0", { logger, ...tcp }));
   return { server, logger };
+}
+
+function transportOf(peer: Peer): TcpTransport {
+  return (peer.channel as FramedChannel<string>).transport as TcpTransport;
 }
 
 async function client(addr: string, handlers = {}): Promise<Peer> {
@@ -80,12 +84,15 @@ Deno.test("TCP reassembles frames and UTF-8 characters split across reads, and a
   // Cut inside the 4-byte emoji, then inside the 3-byte snowman.
   const emoji = frame.indexOf(0xf0);
   const snowman = frame.indexOf(0xe2);
-  for (
-    const [from, to] of [[0, snowman + 1], [snowman + 1, emoji + 2], [emoji + 2, frame.length]]
-  ) {
+  for (const [from, to] of [[0, snowman + 1], [snowman + 1, emoji + 2]]) {
     await raw.send(frame.subarray(from, to));
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    // Each piece is its own read: the server holds it before the next is sent.
+    await waitFor(() => {
+      const [connection] = server.connections.values();
+      return connection !== undefined && transportOf(connection.peer).bufferedInput === to;
+    }, { message: `the server to read ${to} bytes` });
   }
+  await raw.send(frame.subarray(emoji + 2));
   assertEquals(
     JSON.parse(await raw.readFrame()),
     { jsonrpc: "2.0", result: ["héllo ☃ 😀"], id: 1 },
@@ -150,14 +157,14 @@ Deno.test("TCP: a client that never reads is cut off; memory stays bounded; othe
   assertEquals(await polite.call("add", { a: 1, b: 1 }), 2);
   // While the greedy client is connected, its unsent replies stay bounded.
   let peak = 0;
-  for (let i = 0; i < 20 && server.connections.size === 2; i++) {
+  let cut: CloseReason | undefined;
+  disconnected.promise.then((reason) => cut = reason);
+  await waitFor(() => {
     for (const connection of server.connections.values()) {
-      const transport = (connection.peer.channel as FramedChannel<string>)
-        .transport as TcpTransport;
-      peak = Math.max(peak, transport.bufferedAmount);
+      peak = Math.max(peak, transportOf(connection.peer).bufferedAmount);
     }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return cut;
+  }, { message: "the greedy client to be cut off" });
   assertLessOrEqual(peak, 64 * 1024 + 4 * (16 * 1024 + 64));
   const reason = await disconnected.promise;
   assertEquals(reason.code, CloseCode.WriteTimeout);
@@ -200,7 +207,7 @@ Deno.test("Server pushes to one, some or all clients, and calls them", async () 
       })
     ),
   );
-  while (server.connections.size < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+  await waitFor(() => server.connections.size === 3, { message: "three connections" });
   const [first, second] = [...server.connections.values()];
   assertEquals(await server.notify("news", { text: "all" }), 3);
   assertEquals(await server.notify("news", { text: "one" }, { to: [first!.id] }), 1);
@@ -296,7 +303,7 @@ Deno.test("Server runs onConnect and onDisconnect, and logs when they throw", as
   const c = await client(server.addr);
   assertEquals(await c.call("echo", ["hi"]), ["hi"]);
   await c.close();
-  while (server.connections.size > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  await waitFor(() => server.connections.size === 0, { message: "the connection to close" });
   assertEquals(events, ["connect 1", "disconnect 1"]);
   assert(logger.messages("error").some((m) => m.includes("onConnect for 127.0.0.1:")));
   await server.shutdown();
