@@ -219,6 +219,11 @@ Deno.test("mushroom: handshakes past maxHandshakesPerSecond get 429; the handler
     new Request("http://127.0.0.1/", { method: "POST", body: '{"transports": ["poll"]}' }),
   ))!;
   assertEquals(answer.status, 503);
+  // And so is listen(), through the server's admission check.
+  server.serve(listen("http://127.0.0.1:0/", { logger }));
+  const listened = await fetch(server.addr, { method: "POST", body: '{"transports": ["poll"]}' });
+  assertEquals(listened.status, 503);
+  await listened.body?.cancel();
   await b.close();
   await server.shutdown();
 });

@@ -673,6 +673,7 @@ export class MushroomListener implements Listener<string> {
   #http: RestartingServe;
   #queue = new FrameQueue<Channel>();
   #closing = false;
+  #admit: () => boolean = () => true;
 
   /** Prefer {@linkcode listen}. */
   constructor(url: string | URL, options: MushroomListenOptions = {}) {
@@ -687,7 +688,7 @@ export class MushroomListener implements Listener<string> {
     }
     const path = parsed.pathname.endsWith("/") ? parsed.pathname : `${parsed.pathname}/`;
     const handle = endpoint({
-      accepting: () => !this.#closing,
+      accepting: () => !this.#closing && this.#admit(),
       take: (session) => {
         if (this.#closing) return false;
         this.#queue.push(session)?.catch(() => session.close("not accepted"));
@@ -720,6 +721,11 @@ export class MushroomListener implements Listener<string> {
     this.#closing = true;
     this.#queue.end(closeReason(CloseCode.Shutdown, "listener closed"));
     await this.#http.close();
+  }
+
+  /** Set by `Server.serve`: while the server would refuse a session, handshakes are answered 503. */
+  admit(accepting: () => boolean): void {
+    this.#admit = accepting;
   }
 
   /** Each new session, until the listener is closed. */
