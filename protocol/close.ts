@@ -43,6 +43,8 @@ export const CloseCode = {
   Unresponsive: "unresponsive",
   /** The other side read nothing for longer than the write timeout. */
   WriteTimeout: "write-timeout",
+  /** The other side left more unread than the sender keeps for it (`maxUnsentBytes`). */
+  WriteOverflow: "write-overflow",
   /** A frame was larger than the receiver's limit. */
   FrameTooLarge: "frame-too-large",
   /** Refused: too many connections, failed authentication, a refused frame. */

@@ -11,10 +11,10 @@ import {
   RemoteError,
   Server,
 } from "../mod.ts";
-import { listen as listenTcp } from "../transports/tcp.ts";
+import { listen as listenTcp, type TcpTransport } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
 import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_assert.ts";
-import { peerPair, recordingLogger, waitFor } from "./_helpers.ts";
+import { deferred, peerPair, recordingLogger, waitFor } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 import { RawWebSocket } from "./_ws_raw.ts";
 
@@ -108,6 +108,50 @@ Deno.test("tcp: 40 calls to a 15 MiB method name get small answers", async () =>
   assertLessOrEqual(queued, 64 * 1024);
   assertLessOrEqual(rss, 400 * MiB); // before: +797 MiB
 });
+
+for (
+  const [what, options] of [
+    ["maxUnsentBytes: 16 MiB", { maxUnsentBytes: 16 * MiB }],
+    ["by default 4 × maxFrameBytes", { maxFrameBytes: 4 * MiB }],
+  ] as const
+) {
+  Deno.test(`tcp: the replies of calls already running are bounded too (${what})`, async () => {
+    // Small calls to slow handlers with large results: all forty run before
+    // any reply exists, so pausing new calls cannot help; the bound on what
+    // is unsent does.
+    const gate = deferred();
+    let started = 0;
+    const logger = recordingLogger();
+    const disconnected = deferred<string>();
+    const server = new Server({
+      logger,
+      handlers: { big: async ({ size }) => (started++, await gate.promise, "x".repeat(size)) },
+      onDisconnect: (_connection, reason) => disconnected.resolve(reason.code),
+    }).serve(listenTcp("tcp://127.0.0.1:0", { logger, ...options }));
+    const raw = await RawSocket.connect(server.addr);
+    await raw.send(
+      Array.from(
+        { length: 40 },
+        (_, id) => `{"jsonrpc":"2.0","method":"big","params":{"size":${2 * MiB}},"id":${id}}\n`,
+      ).join(""),
+    );
+    await waitFor(() => started === 40, { message: "the forty calls to start" });
+    const [connection] = server.connections.values();
+    const transport = (connection!.peer.channel as FramedChannel<string>).transport as TcpTransport;
+    gate.resolve();
+    let queued = 0;
+    let cut: string | undefined;
+    disconnected.promise.then((code) => cut = code);
+    await waitFor(() => {
+      queued = Math.max(queued, transport.bufferedAmount);
+      return cut;
+    }, { message: "the client to be cut off" });
+    assertEquals(cut, "write-overflow");
+    assertLessOrEqual(queued, 16 * MiB);
+    raw.close();
+    await server.shutdown();
+  });
+}
 
 Deno.test("websocket: replies a client never reads are bounded: 40 echo calls of 2 MiB", async () => {
   const message = `{"jsonrpc":"2.0","method":"echo","params":["${"x".repeat(2 * MiB)}"],"id":1}`;

@@ -18,8 +18,8 @@
  * - Backpressure: a connection holds at most `highWaterMark` unread frames,
  *   then stops reading (the sender's writes slow down); `send` waits while
  *   more than `writeHighWaterMark` bytes are unwritten, and the connection is
- *   closed if that lasts `writeTimeout` milliseconds (a peer that never
- *   reads cannot pin a server's memory).
+ *   closed if that lasts `writeTimeout` milliseconds, or at once past
+ *   `maxUnsentBytes` (a peer that never reads cannot pin a server's memory).
  *
  * Name the dialect once, where the connection is made: `connect(url,
  * { dialect })` and `listen(url, { dialect })` frame with its delimiter and
@@ -131,6 +131,15 @@ export interface TcpOptions {
    * @default {30000}
    */
   writeTimeout?: number;
+  /**
+   * Unwritten bytes beyond which the connection is closed at once
+   * (`CloseCode.WriteOverflow`): what a peer that does not read can make us
+   * hold, replies of calls already running included. Keep it above the
+   * largest frame you send.
+   *
+   * @default {4 × maxFrameBytes: 64 MiB for the library's dialects}
+   */
+  maxUnsentBytes?: number;
   /**
    * Milliseconds `close` waits for unwritten frames to leave.
    *
@@ -267,6 +276,7 @@ export class TcpTransport implements Transport<string> {
   #maxFrameBytes: number;
   #writeHighWaterMark: number;
   #writeTimeout: number;
+  #maxUnsentBytes: number;
   #closeTimeout: number;
   #logger: Logger;
   #inbox: FrameQueue<string | InvalidFrame>;
@@ -307,6 +317,7 @@ export class TcpTransport implements Transport<string> {
     this.#maxFrameBytes = options.maxFrameBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
     this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
     this.#writeTimeout = options.writeTimeout ?? 30_000;
+    this.#maxUnsentBytes = options.maxUnsentBytes ?? 4 * this.#maxFrameBytes;
     this.#closeTimeout = options.closeTimeout ?? 2000;
     this.#logger = options.logger ?? consoleLogger;
     this.#inbox = new FrameQueue<string | InvalidFrame>(
@@ -363,6 +374,7 @@ export class TcpTransport implements Transport<string> {
    */
   send(frame: string): Promise<void> {
     if (this.#closing) return Promise.reject(new ConnectionClosed(this.#closeReason));
+    if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
     this.#out.push(frame);
     this.#queuedChars += frame.length + 1;
     if (!this.#writing && !this.#scheduled) {
@@ -389,6 +401,17 @@ export class TcpTransport implements Transport<string> {
       }
     }
     return this.#drained.promise;
+  }
+
+  /** The other side has left too much unread: cut it off now. */
+  #overflow(): Promise<void> {
+    const reason = closeReason(
+      CloseCode.WriteOverflow,
+      `the other side left more than ${this.#maxUnsentBytes} bytes unread`,
+    );
+    this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
+    this.#close(reason, false);
+    return Promise.reject(new ConnectionClosed(reason));
   }
 
   /**
