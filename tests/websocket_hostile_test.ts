@@ -150,3 +150,23 @@ Deno.test("websocket: a transport closed while its socket connects closes the so
   assertEquals(closed.reason, "not now");
   await http.shutdown();
 });
+
+Deno.test("websocket: a transport closed twice while its socket connects still closes it once open", async () => {
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    const transport = new WebSocketTransport(socket, { logger: recordingLogger() });
+    // The second close stops waiting for the closing handshake; the socket
+    // (CLOSING in Deno's eyes, though not open yet) must still be closed.
+    void transport.close({ code: CloseCode.Refused, message: "not now" });
+    void transport.close();
+    return response;
+  });
+  const socket = new WebSocket(`ws://127.0.0.1:${http.addr.port}/`);
+  const closed = await within(
+    new Promise<CloseEvent>((resolve) => socket.onclose = resolve),
+    10_000,
+    "the close",
+  );
+  assert(closed.code === 1008 || closed.code === 4008, `closed with ${closed.code}`);
+  await http.shutdown();
+});

@@ -500,8 +500,10 @@ export class WebSocketTransport implements Transport<string> {
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     const socket = this.#socket;
-    // A socket closed while connecting still needs its "open" to be closed.
-    if (socket.readyState !== CONNECTING) socket.removeEventListener("open", this);
+    // A socket closed while connecting still needs its "open" to be closed
+    // (Deno reports such a socket CLOSING, not CONNECTING; "open" removes
+    // its own listener when it comes).
+    if (this.#wireClose === undefined) socket.removeEventListener("open", this);
     socket.removeEventListener("message", this);
     socket.removeEventListener("close", this);
     socket.removeEventListener("error", this);
