@@ -137,7 +137,7 @@ export interface TcpOptions {
    * hold, replies of calls already running included. Keep it above the
    * largest frame you send.
    *
-   * @default {4 × maxFrameBytes: 64 MiB for the library's dialects}
+   * @default {64 MiB, or 4 × maxFrameBytes when that is more}
    */
   maxUnsentBytes?: number;
   /**
@@ -317,7 +317,7 @@ export class TcpTransport implements Transport<string> {
     this.#maxFrameBytes = options.maxFrameBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
     this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
     this.#writeTimeout = options.writeTimeout ?? 30_000;
-    this.#maxUnsentBytes = options.maxUnsentBytes ?? 4 * this.#maxFrameBytes;
+    this.#maxUnsentBytes = options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * this.#maxFrameBytes);
     this.#closeTimeout = options.closeTimeout ?? 2000;
     this.#logger = options.logger ?? consoleLogger;
     this.#inbox = new FrameQueue<string | InvalidFrame>(
