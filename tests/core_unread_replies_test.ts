@@ -6,12 +6,13 @@
 import {
   type FramedChannel,
   type Listener,
+  type Logger,
   memoryPair,
   Peer,
   RemoteError,
   Server,
 } from "../mod.ts";
-import { listen as listenTcp, type TcpTransport } from "../transports/tcp.ts";
+import { listen as listenTcp } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
 import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_assert.ts";
 import { deferred, peerPair, recordingLogger, waitFor } from "./_helpers.ts";
@@ -109,48 +110,82 @@ Deno.test("tcp: 40 calls to a 15 MiB method name get small answers", async () =>
   assertLessOrEqual(rss, 400 * MiB); // before: +797 MiB
 });
 
-for (
-  const [what, options, bound] of [
-    ["maxUnsentBytes: 16 MiB", { maxUnsentBytes: 16 * MiB }, 16 * MiB],
-    ["64 MiB by default", {}, 64 * MiB],
-  ] as const
-) {
-  Deno.test(`tcp: the replies of calls already running are bounded too (${what})`, async () => {
-    // Small calls to slow handlers with large results: all forty run before
-    // any reply exists, so pausing new calls cannot help; the bound on what
-    // is unsent does.
-    const gate = deferred();
-    let started = 0;
-    const logger = recordingLogger();
-    const disconnected = deferred<string>();
-    const server = new Server({
-      logger,
-      handlers: { big: async ({ size }) => (started++, await gate.promise, "x".repeat(size)) },
-      onDisconnect: (_connection, reason) => disconnected.resolve(reason.code),
-    }).serve(listenTcp("tcp://127.0.0.1:0", { logger, ...options }));
-    const raw = await RawSocket.connect(server.addr);
-    await raw.send(
-      Array.from(
-        { length: 40 },
-        (_, id) => `{"jsonrpc":"2.0","method":"big","params":{"size":${2 * MiB}},"id":${id}}\n`,
-      ).join(""),
-    );
-    await waitFor(() => started === 40, { message: "the forty calls to start" });
-    const [connection] = server.connections.values();
-    const transport = (connection!.peer.channel as FramedChannel<string>).transport as TcpTransport;
-    gate.resolve();
-    let queued = 0;
-    let cut: string | undefined;
-    disconnected.promise.then((code) => cut = code);
-    await waitFor(() => {
-      queued = Math.max(queued, transport.bufferedAmount);
-      return cut;
-    }, { message: "the client to be cut off" });
-    assertEquals(cut, "write-overflow");
-    assertLessOrEqual(queued, bound);
-    raw.close();
-    await server.shutdown();
-  });
+/** A wire for the "calls already running" cases: its listener, and a raw client's sends. */
+interface RawWire {
+  name: string;
+  listen(logger: Logger, options: { maxUnsentBytes?: number }): Listener<string>;
+  /** Connects, sends each frame as a frame of the wire, and never reads. */
+  send(addr: string, frames: string[]): Promise<{ close(): void }>;
+}
+
+const RAW_WIRES: RawWire[] = [
+  {
+    name: "tcp",
+    listen: (logger, options) => listenTcp("tcp://127.0.0.1:0", { logger, ...options }),
+    send: async (addr, frames) => {
+      const raw = await RawSocket.connect(addr);
+      await raw.send(frames.map((frame) => frame + "\n").join(""));
+      return raw;
+    },
+  },
+  {
+    name: "websocket",
+    listen: (logger, options) => listenWebSocket("ws://127.0.0.1:0/", { logger, ...options }),
+    send: async (addr, frames) => {
+      const raw = await RawWebSocket.connect(addr);
+      for (const frame of frames) await raw.send(frame);
+      return raw;
+    },
+  },
+];
+
+for (const wire of RAW_WIRES) {
+  for (
+    const [what, options, bound] of [
+      ["maxUnsentBytes: 16 MiB", { maxUnsentBytes: 16 * MiB }, 16 * MiB],
+      ["64 MiB by default", {}, 64 * MiB],
+    ] as const
+  ) {
+    Deno.test(`${wire.name}: the replies of calls already running are bounded too (${what})`, async () => {
+      // Small calls to slow handlers with large results: all forty run before
+      // any reply exists, so pausing new calls cannot help; the bound on what
+      // is unsent does.
+      const gate = deferred();
+      let started = 0;
+      const logger = recordingLogger();
+      const disconnected = deferred<string>();
+      const server = new Server({
+        logger,
+        handlers: { big: async ({ size }) => (started++, await gate.promise, "x".repeat(size)) },
+        onDisconnect: (_connection, reason) => disconnected.resolve(reason.code),
+      }).serve(wire.listen(logger, options));
+      const raw = await wire.send(
+        server.addr,
+        Array.from(
+          { length: 40 },
+          (_, id) => `{"jsonrpc":"2.0","method":"big","params":{"size":${2 * MiB}},"id":${id}}`,
+        ),
+      );
+      await waitFor(() => started === 40, { message: "the forty calls to start" });
+      const [connection] = server.connections.values();
+      const transport = (connection!.peer.channel as FramedChannel<string>)
+        .transport as unknown as {
+          bufferedAmount: number;
+        };
+      gate.resolve();
+      let queued = 0;
+      let cut: string | undefined;
+      disconnected.promise.then((code) => cut = code);
+      await waitFor(() => {
+        queued = Math.max(queued, transport.bufferedAmount);
+        return cut;
+      }, { message: "the client to be cut off" });
+      assertEquals(cut, "write-overflow");
+      assertLessOrEqual(queued, bound);
+      raw.close();
+      await server.shutdown();
+    });
+  }
 }
 
 Deno.test("websocket: replies a client never reads are bounded: 40 echo calls of 2 MiB", async () => {

@@ -107,6 +107,15 @@ export interface WebSocketOptions {
    */
   writeTimeout?: number;
   /**
+   * Unsent bytes beyond which the connection is closed at once (1008,
+   * `CloseCode.WriteOverflow`): what a peer that does not read can make us
+   * hold, replies of calls already running included. Keep it above the
+   * largest message you send.
+   *
+   * @default {64 MiB, or 4 × maxMessageBytes when that is more}
+   */
+  maxUnsentBytes?: number;
+  /**
    * Milliseconds `close` waits for the closing handshake before giving up
    * on the other side.
    *
@@ -184,6 +193,7 @@ function wireCode(reason: CloseReason): number {
     case CloseCode.FrameTooLarge:
       return 1009;
     case CloseCode.Refused:
+    case CloseCode.WriteOverflow:
       return 1008;
     case CloseCode.WrongDialect:
       return 1002;
@@ -249,6 +259,7 @@ export class WebSocketTransport implements Transport<string> {
   #maxMessageBytes: number;
   #writeHighWaterMark: number;
   #writeTimeout: number;
+  #maxUnsentBytes: number;
   #closeTimeout: number;
   #logger: Logger;
   /** Frames sent while the socket was connecting. */
@@ -278,6 +289,7 @@ export class WebSocketTransport implements Transport<string> {
     this.#maxMessageBytes = options.maxMessageBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
     this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
     this.#writeTimeout = options.writeTimeout ?? 30_000;
+    this.#maxUnsentBytes = options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * this.#maxMessageBytes);
     this.#closeTimeout = options.closeTimeout ?? 2000;
     this.#logger = options.logger ?? consoleLogger;
     this.#inbox = new FrameQueue<string>(
@@ -342,6 +354,7 @@ export class WebSocketTransport implements Transport<string> {
     if (tooLarge(frame, this.#maxMessageBytes)) {
       return Promise.reject(new FrameTooLarge(this.#maxMessageBytes));
     }
+    if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
     const socket = this.#socket;
     if (socket.readyState === CONNECTING) {
       this.#early.push(frame);
@@ -355,6 +368,17 @@ export class WebSocketTransport implements Transport<string> {
     }
     if (socket.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
     return this.#waitForDrain();
+  }
+
+  /** The other side has left too much unread: cut it off now. */
+  #overflow(): Promise<void> {
+    const reason = closeReason(
+      CloseCode.WriteOverflow,
+      `the other side left more than ${this.#maxUnsentBytes} bytes unread`,
+    );
+    this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
+    this.#closeWith(wireCode(reason), reason);
+    return Promise.reject(new ConnectionClosed(reason));
   }
 
   /** A WebSocket has no drain event: poll `bufferedAmount` until it falls. */
