@@ -4,6 +4,10 @@
 
 import { CallTimeout, memoryPair, Peer, Server } from "../mod.ts";
 import { listen, type TcpTransport } from "../transports/tcp.ts";
+import { connect as connectWebSocket } from "../transports/websocket.ts";
+import { listen as listenWebSocket } from "../transports/websocket_server.ts";
+import { connect as connectMushroom } from "../transports/mushroom.ts";
+import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { peerPair, recordingLogger, within } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
@@ -125,6 +129,38 @@ Deno.test("timeouts: a TCP writeTimeout of 2^31 ms does not cut a slow reader", 
     await server.close();
     raw.close();
     await listener.close();
+  });
+  assertNoOverflow(delays);
+});
+
+Deno.test("timeouts: WebSocket and mushroom delays of 2^31 ms never fire", async () => {
+  const delays = await timersDuring(async () => {
+    const logger = recordingLogger();
+    const ws = new Server({ logger, handlers: { slow: () => pause(30).then(() => "done") } })
+      .serve(listenWebSocket("ws://127.0.0.1:0/", { logger, closeTimeout: HUGE }));
+    const wsClient = new Peer(
+      await connectWebSocket(ws.addr, { logger, connectTimeout: HUGE, closeTimeout: HUGE }),
+    );
+    assertEquals(await wsClient.call("slow"), "done");
+    await wsClient.close();
+    await ws.shutdown();
+
+    const huge = { sessionTimeout: HUGE, heartbeatInterval: HUGE };
+    const mushroom = new Server({ logger, handlers: { slow: () => pause(30).then(() => "done") } })
+      .serve(listenMushroom("http://127.0.0.1:0/", { logger, ...huge, pollTimeout: HUGE }));
+    for (const transport of ["ws", "poll"] as const) {
+      const session = await connectMushroom(mushroom.addr, {
+        ...huge,
+        transports: [transport],
+        closeTimeout: HUGE,
+        maxDelay: HUGE,
+      });
+      const client = new Peer(session, { logger });
+      assertEquals(await client.call("slow"), "done");
+      await client.close();
+    }
+    await mushroom.shutdown();
+    assertEquals(logger.messages("warn"), []);
   });
   assertNoOverflow(delays);
 });

@@ -38,6 +38,7 @@ import {
   toCloseReason,
 } from "../mod.ts";
 import { backoffDelay } from "../protocol/reconnect.ts";
+import { startTimer } from "../protocol/_timer.ts";
 import {
   MushroomSession,
   type MushroomSessionOptions,
@@ -415,7 +416,7 @@ export class MushroomClient extends MushroomSession {
       this.#options.maxDelay ?? 5000,
     );
     return new Promise((resolve) => {
-      const timer = setTimeout(done, delay);
+      const timer = startTimer(done, delay);
       const signal = this.#stop.signal;
       signal.addEventListener("abort", done, { once: true });
       function done() {

@@ -50,6 +50,7 @@ import { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnec
 import { ACCEPTED, type Transport } from "../protocol/transport.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { utf8Length } from "../protocol/_utf8.ts";
+import { startTimer } from "../protocol/_timer.ts";
 
 export { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnect.ts";
 
@@ -504,7 +505,7 @@ export class WebSocketTransport implements Transport<string> {
     if (this.#socket.readyState === CONNECTING) this.#wireClose = [code, reason.message];
     closeSocket(this.#socket, code, reason.message);
     // The closing handshake needs the other side; do not wait for ever.
-    this.#closeTimer = setTimeout(this.#finish, this.#closeTimeout);
+    this.#closeTimer = startTimer(this.#finish, this.#closeTimeout);
   }
 
   /** No more frames will come or go. */
@@ -618,7 +619,7 @@ export function connect(
     return Promise.reject(error);
   }
   const { promise, resolve, reject } = Promise.withResolvers<WebSocketTransport>();
-  const timer = setTimeout(() => {
+  const timer = startTimer(() => {
     fail(`no answer in ${options.connectTimeout ?? 10_000} ms`);
     socket.close();
   }, options.connectTimeout ?? 10_000);

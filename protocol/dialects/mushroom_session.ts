@@ -52,6 +52,7 @@ import { ConnectionClosed, ErrorCode } from "../errors.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "../logger.ts";
 import type { ErrorObject, Id, Message } from "../message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "../transport.ts";
+import { startInterval, startTimer } from "../_timer.ts";
 import { FrameQueue } from "../_frame_queue.ts";
 import {
   encodeMushroom,
@@ -469,7 +470,7 @@ export class MushroomSession implements Channel {
     }
     if (this.#lastSeen !== null && this.#speaksHeartbeats()) this.#sendHeartbeat();
     clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = setInterval(this.#periodic, this.#heartbeatInterval);
+    this.#heartbeatTimer = startInterval(this.#periodic, this.#heartbeatInterval);
     try {
       for await (const frame of socket.frames) {
         if (frame instanceof InvalidFrame) {
@@ -600,7 +601,9 @@ export class MushroomSession implements Channel {
     if (this.unacknowledged === 0) return true;
     this.#flushed ??= Promise.withResolvers<void>();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<false>((resolve) => timer = setTimeout(resolve, timeout, false));
+    const expired = new Promise<false>((resolve) =>
+      timer = startTimer(() => resolve(false), timeout)
+    );
     try {
       return await Promise.race([this.#flushed.promise.then(() => true), expired]);
     } finally {
@@ -870,7 +873,7 @@ export class MushroomSession implements Channel {
           resolve();
         },
       };
-      const timer = setTimeout(waiting.wake, this.#pollTimeout);
+      const timer = startTimer(waiting.wake, this.#pollTimeout);
       signal?.addEventListener("abort", waiting.wake, { once: true });
       this.#waiting = waiting;
     });
@@ -897,7 +900,7 @@ export class MushroomSession implements Channel {
   #startExpiry(): void {
     if (this.sessionTimeout <= 0 || this.#reason !== undefined) return;
     clearTimeout(this.#expiry);
-    this.#expiry = setTimeout(() => {
+    this.#expiry = startTimer(() => {
       this.#logger.debug(`${this.id}: expired`);
       this.close(
         closeReason(
