@@ -4,6 +4,7 @@
 // name, when there is no broker.
 
 import { type Broker, startBroker } from "./_rabbitmq.ts";
+import { waitFor } from "./_helpers.ts";
 
 const started = await startBroker();
 
@@ -104,6 +105,18 @@ export async function rawPublisher(url: string, frameMax?: number) {
     },
     count: async (queue: string) =>
       (await channel.queueDeclare(queue, { passive: true })).messageCount,
+    /**
+     * The messages in `queue` once there are at least `n` (the broker routes
+     * a rejected message to its dead-letter queue a moment after the reject).
+     */
+    countAtLeast: async (queue: string, n: number) => {
+      let count = 0;
+      await waitFor(async () => {
+        count = (await channel.queueDeclare(queue, { passive: true })).messageCount;
+        return count >= n;
+      }, { timeout: 10_000, message: `${n} messages in ${queue}` });
+      return count;
+    },
     close: () => connection.close(),
   };
 }
