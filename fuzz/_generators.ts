@@ -332,3 +332,133 @@ export function choriaRequest(random: Random): string {
   if (roll === 6) return deepValue(random);
   return jsonValue(random);
 }
+
+/** A message as published to RabbitMQ: where to, its AMQP properties, its body. */
+export interface Envelope {
+  exchange: string;
+  routingKey: string;
+  properties: {
+    contentType?: string;
+    correlationId?: string;
+    replyTo?: string;
+    expiration?: string;
+    headers?: Record<string, unknown>;
+  };
+  body: Frame;
+}
+
+const NUROPB_METHODS = [...METHODS, "nuropb.event", "nuropb_describe", "_private"];
+
+function nuropbHeaderValue(random: Random, depth = 0): unknown {
+  switch (random.int(depth > 2 ? 5 : 7)) {
+    case 0:
+      return random.int(1000);
+    case 1:
+      return random.pick(["", "0.1.1", "yes", "request", "x".repeat(300), "é€😀"]);
+    case 2:
+      return null;
+    case 3:
+      return random.chance(0.5);
+    case 4:
+      return -random.int(1e6) / 7;
+    case 5:
+      return [nuropbHeaderValue(random, depth + 1), nuropbHeaderValue(random, depth + 1)];
+    default:
+      return { [`k${random.int(5)}`]: nuropbHeaderValue(random, depth + 1) };
+  }
+}
+
+/** nuropb's headers, right or broken in the ways a stranger may break them. */
+function nuropbHeaders(random: Random, type: string): Record<string, unknown> | undefined {
+  const roll = random.int(20);
+  if (roll === 0) return undefined;
+  const headers: Record<string, unknown> = {
+    nuropb_protocol: random.chance(0.95) ? "0.1.1" : random.pick(["9.9", "", 1]),
+    nuropb_version: "0.1.8",
+    nuropb_type: random.chance(0.95) ? type : random.pick(["gossip", "", 7, null]),
+    trace_id: random.chance(0.7) ? null : nuropbHeaderValue(random),
+    encrypted: random.chance(0.95) ? "" : random.pick(["yes", "no", 1]),
+  };
+  if (roll === 1) delete headers.nuropb_type;
+  if (roll === 2) headers[`x-${random.int(100)}`] = nuropbHeaderValue(random);
+  if (roll === 3 && random.chance(0.1)) {
+    // A header table larger than any message of ours: 9 kB to near the frame maximum.
+    headers.pad = "x".repeat(random.pick([9, 30, 70, 100, 120, 127]) * 1024);
+  }
+  return headers;
+}
+
+/** A nuropb JSON payload of `type`, valid or close to it. */
+function nuropbPayload(random: Random, type: string): string {
+  const method = random.pick(NUROPB_METHODS);
+  const context = random.chance(0.8) ? "{}" : jsonValue(random);
+  switch (type) {
+    case "request":
+    case "command":
+      return `{"tag": "${type}", "service": "fuzz", "method": "${method}", "params": ${
+        params(random, method)
+      }, "correlation_id": "c", "context": ${context}, "trace_id": null}`;
+    case "event":
+      return `{"tag": "event", "topic": "${random.pick(["fuzz.a", "", "x"])}", "event": ${
+        jsonValue(random)
+      }, "context": ${context}, "target": null}`;
+    default:
+      return random.chance(0.5)
+        ? `{"tag": "response", "result": ${jsonValue(random)}, "error": null}`
+        : `{"tag": "response", "result": null, "error": ${
+          random.pick([jsonValue(random), '{"error": "NuropbException", "description": "x"}'])
+        }}`;
+  }
+}
+
+/**
+ * One message a stranger could publish to a nuropb mesh: requests, commands,
+ * events and fake responses, with broken headers, properties and bodies,
+ * header tables up to the broker's frame maximum, and bodies that are not
+ * JSON or not UTF-8. `service` is the service under attack; `replyQueues`
+ * are response queues of live callers (fake responses go there too).
+ */
+export function nuropbEnvelope(
+  random: Random,
+  service: string,
+  replyQueues: readonly string[],
+): Envelope {
+  const type = random.pick(["request", "request", "request", "command", "event", "response"]);
+  const payload = nuropbPayload(random, type);
+  let body: Frame = payload;
+  const roll = random.int(20);
+  if (roll < 3) body = mutate(random, payload);
+  else if (roll === 3) body = invalidUtf8(random, payload);
+  else if (roll === 4) body = jsonValue(random);
+  else if (roll === 5 && random.chance(0.2)) {
+    body = payload.replace('"params": ', `"params": {"x": ${deepValue(random)}}, "p": `);
+  } else if (roll === 6) body = random.pick(["", "null", "[]", "{}", "x"]);
+  else if (roll === 7 && random.chance(0.002)) {
+    // Over what a service holds per request with its defaults (4 MiB).
+    body = payload.replace('"params": ', `"pad": "${"x".repeat(5 * 1024 * 1024)}", "params": `);
+  }
+  const replyTo = random.pick([
+    ...replyQueues,
+    ...replyQueues,
+    "",
+    `nuropb-${service}-sq`,
+    "nuropb-dl-queue",
+    "amq.rabbitmq.reply-to.x",
+    `nuropb-${"x".repeat(random.int(240))}-rq`,
+  ]);
+  const properties: Envelope["properties"] = {
+    contentType: random.chance(0.9) ? "application/json" : "text/plain",
+    correlationId: random.chance(0.9) ? `f${random.int(1e9)}` : random.pick(["", "x".repeat(255)]),
+    replyTo: type === "request" || random.chance(0.1) ? replyTo : "",
+    headers: nuropbHeaders(random, type),
+  };
+  if (random.chance(0.05)) properties.expiration = random.pick(["0", "1", "60000"]);
+  if (type === "response") {
+    // A fake reply, straight into a caller's response queue.
+    return { exchange: "", routingKey: random.pick(replyQueues), properties, body };
+  }
+  if (type === "event") {
+    return { exchange: "nuropb-events-exchange", routingKey: "fuzz.a", properties, body };
+  }
+  return { exchange: "nuropb-rpc-exchange", routingKey: service, properties, body };
+}

@@ -1,7 +1,8 @@
 // The server `deno task fuzz` attacks, in its own process so that a crash
 // shows as the process dying:
 //   deno run --allow-net=127.0.0.1 fuzz/_target.ts DIALECT
-// DIALECT: jsonrpc | simplerpc | quickrpc | quickrpc-hmac | websocket | mushroom.
+// DIALECT: jsonrpc | simplerpc | quickrpc | quickrpc-hmac | websocket | mushroom,
+// or `amqp URL`: the service "fuzz" on the nuropb mesh at URL (events "fuzz.#").
 // Prints its URL on the first line, then serves until stdin closes.
 
 import { type Handler, RpcError, Server, silentLogger } from "../mod.ts";
@@ -41,7 +42,15 @@ export function targetHandlers(): Record<string, Handler> {
   };
 }
 
-if (import.meta.main) {
+if (import.meta.main && Deno.args[0] === "amqp") {
+  const { connectMesh } = await import("../transports/amqp.ts");
+  const mesh = await connectMesh(Deno.args[1]!, { logger: silentLogger });
+  await mesh.serve("fuzz", targetHandlers(), { events: { "fuzz.#": () => {} } });
+  console.log(Deno.args[1]);
+  for await (const _ of Deno.stdin.readable) { /* serve until stdin closes */ }
+  await mesh.close();
+  Deno.exit(0);
+} else if (import.meta.main) {
   const dialect = Deno.args[0] ?? "jsonrpc";
   const server = new Server({ logger: silentLogger, handlers: targetHandlers() });
   switch (dialect) {

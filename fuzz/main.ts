@@ -1,7 +1,7 @@
 // `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
 //
 // For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
-// mushroom, choria), sends generated frames (valid, mutated and hostile; see
+// mushroom, choria, nuropb, amqp), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
 // cases of a few hundred frames on one connection (four connections at
 // once), written in pieces that split frames at random bytes. After every
@@ -9,6 +9,14 @@
 // correctly, and (every 20 rounds) that its RSS stays under the bound. Choria request files go through the
 // agent runtime in this process instead (one process per request is what
 // Choria does; a million processes is not a fuzz run).
+//
+// nuropb is the codec alone, in this process: every generated envelope
+// (headers, properties, body) is decoded, and valid messages are encoded and
+// decoded back. amqp publishes the same envelopes through a RabbitMQ node
+// (a private one from tests/_rabbitmq.ts, or $AMQP_URL) to a nuropb service
+// in its own process, and fake replies to a live caller's response queue;
+// after every round the service must answer a fresh request (and the caller
+// must get it), and the dead-letter queue is purged.
 //
 // Prints one JSON line per dialect: frames, seconds, frames_per_s, cases,
 // crashes, rss_mb (first sample, last, peak). A case that breaks the server
@@ -34,6 +42,8 @@ import {
   simpleRpcFrame,
 } from "./_generators.ts";
 import { FUZZ_KEY } from "./_target.ts";
+import { type Envelope, nuropbEnvelope } from "./_generators.ts";
+import { decodeNuropb, encodeNuropbRequest } from "../protocol/dialects/nuropb.ts";
 
 const ALL = [
   "jsonrpc",
@@ -43,6 +53,8 @@ const ALL = [
   "websocket",
   "mushroom",
   "choria",
+  "nuropb",
+  "amqp",
 ];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
@@ -69,13 +81,15 @@ interface TargetProcess {
   stop(): Promise<void>;
 }
 
-async function startTarget(dialect: string): Promise<TargetProcess> {
+async function startTarget(dialect: string, ...extra: string[]): Promise<TargetProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net=127.0.0.1",
+      ...(dialect === "amqp" ? ["--allow-env", "--allow-read"] : []),
       new URL("./_target.ts", import.meta.url).pathname,
       dialect,
+      ...extra,
     ],
     stdin: "piped",
     stdout: "piped",
@@ -353,17 +367,7 @@ async function fuzzServer(dialect: string): Promise<Report> {
     frames_per_s: Math.round(frames / seconds),
     cases,
     crashes,
-    rss_mb: rss.length === 0 ? null : {
-      first: mb(rss[0]!),
-      last: mb(rss.at(-1)!),
-      peak: mb(Math.max(...rss)),
-      // Ten samples across the run: flat, or growing?
-      series: Array.from(
-        { length: Math.min(10, rss.length) },
-        (_, i) =>
-          mb(rss[Math.floor(i * (rss.length - 1) / Math.max(1, Math.min(9, rss.length - 1)))]!),
-      ),
-    },
+    rss_mb: rssSummary(rss),
   };
 }
 
@@ -390,16 +394,229 @@ async function fuzzChoria(): Promise<Report> {
       console.error(`choria: request ${frames} broke the runtime (${error}); saved to ${file}`);
     }
   }
-  const seconds = (performance.now() - started) / 1000;
-  return {
-    dialect: "choria",
+  return report("choria", started, {
     frames,
-    seconds: Math.round(seconds * 10) / 10,
-    frames_per_s: Math.round(frames / seconds),
     cases: frames,
     crashes,
     rss_mb: { first: 0, last: mb(Deno.memoryUsage().rss), peak: mb(Deno.memoryUsage().rss) },
+  }, {
     statuscodes: Object.fromEntries(statuses),
+  });
+}
+
+const decoder8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Our encoding of a decoded request; undefined when it is nested deeper than the encoder goes. */
+function encodeRequestOf(
+  decoded: { method: string; id: unknown; params?: unknown; meta?: unknown },
+  replyTo: string,
+): ReturnType<typeof encodeNuropbRequest> | undefined {
+  try {
+    return encodeNuropbRequest({
+      type: "request",
+      service: "fuzz",
+      method: decoded.method,
+      params: decoded.params ?? {},
+      correlationId: String(decoded.id),
+      context: (decoded.meta as { context?: unknown }).context ?? {},
+      traceId: null,
+      replyTo,
+    });
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
+/** The nuropb codec alone: every envelope decoded; valid calls encoded and decoded back. */
+function fuzzNuropb(): Report {
+  const random = new Random(seed * 1000 + ALL.indexOf("nuropb"));
+  const started = performance.now();
+  const replyQueues = ["nuropb-fuzz-client-c1-rq"];
+  const kinds = new Map<string, number>();
+  const rss: number[] = [];
+  let crashes = 0;
+  let frames = 0;
+  while (frames < target) {
+    const envelope = nuropbEnvelope(random, "fuzz", replyQueues);
+    frames++;
+    try {
+      let body: string;
+      try {
+        body = typeof envelope.body === "string" ? envelope.body : decoder8.decode(envelope.body);
+      } catch {
+        kinds.set("not utf-8", (kinds.get("not utf-8") ?? 0) + 1);
+        continue;
+      }
+      const decoded = decodeNuropb(body, envelope.properties);
+      kinds.set(decoded.kind, (kinds.get(decoded.kind) ?? 0) + 1);
+      if (decoded.kind === "request" && !/[eE]\+?\d{3,}|Infinity|NaN/.test(body)) {
+        // What we would send for it decodes to the same call (not for
+        // non-finite numbers: Python's JSON writes them, and no JSON reads them).
+        const wire = encodeRequestOf(decoded, replyQueues[0]!);
+        if (wire === undefined) {
+          kinds.set("too deep to encode", (kinds.get("too deep to encode") ?? 0) + 1);
+          continue;
+        }
+        const again = decodeNuropb(wire.body, wire.properties);
+        if (again.kind !== "request" || again.method !== decoded.method) {
+          throw new Error(`round trip: ${again.kind}`);
+        }
+      }
+    } catch (error) {
+      crashes++;
+      const file = saveEnvelopes("nuropb", frames, [envelope]);
+      console.error(`nuropb: envelope ${frames} broke the codec (${error}); saved to ${file}`);
+    }
+    if (frames % 100_000 === 0) rss.push(Deno.memoryUsage().rss);
+  }
+  rss.push(Deno.memoryUsage().rss);
+  return report("nuropb", started, { frames, cases: frames, crashes, rss_mb: rssSummary(rss) }, {
+    decoded: Object.fromEntries(kinds),
+  });
+}
+
+/** Envelopes through RabbitMQ to a nuropb service in its own process. */
+async function fuzzAmqp(): Promise<Report> {
+  const { startBroker } = await import("../tests/_rabbitmq.ts");
+  const { connectMesh } = await import("../transports/amqp.ts");
+  const { AMQPClient } = await import("@cloudamqp/amqp-client");
+  const broker = await startBroker();
+  if (typeof broker === "string") throw new Error(`amqp: ${broker}`);
+  let url = broker.url("/");
+  if (broker.private) {
+    await broker.addVhost("fuzz");
+    url = broker.url("fuzz");
+  }
+  const random = new Random(seed * 1000 + ALL.indexOf("amqp"));
+  let server = await startTarget("amqp", url);
+  const health = await connectMesh(url, { logger: silentLogger, timeout: 30_000 });
+  const address = new URL(url);
+  address.searchParams.set("frameMax", "131072");
+  const publisher = new AMQPClient(address.href, undefined, null);
+  await publisher.connect();
+  const channel = await publisher.channel();
+  const encoder = new TextEncoder();
+  const replyQueues = [health.responseQueue];
+  let frames = 0;
+  let cases = 0;
+  let crashes = 0;
+  const rss: number[] = [];
+  const started = performance.now();
+  const queueLength = async (queue: string) =>
+    (await channel.queueDeclare(queue, { passive: true })).messageCount;
+  try {
+    while (frames < target) {
+      const count = 500 + random.int(1500);
+      const round: Envelope[] = [];
+      for (let i = 0; i < count; i++) {
+        const envelope = nuropbEnvelope(random, "fuzz", replyQueues);
+        round.push(envelope);
+        const body = typeof envelope.body === "string"
+          ? encoder.encode(envelope.body)
+          : envelope.body;
+        await channel.basicPublish(
+          envelope.exchange,
+          envelope.routingKey,
+          body,
+          envelope.properties as never,
+        );
+      }
+      frames += count;
+      cases++;
+      // The service has taken the round when its queue is empty.
+      const deadline = Date.now() + 60_000;
+      while ((await queueLength("nuropb-fuzz-sq")) > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await channel.queuePurge("nuropb-dl-queue");
+      const a = random.int(1000);
+      const b = random.int(1000);
+      let alive = false;
+      try {
+        const answer = await health.request("fuzz", "add", { a, b }) as { sum?: number };
+        alive = !server.exited && answer?.sum === a + b;
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        crashes++;
+        const file = saveEnvelopes("amqp", cases, round);
+        console.error(`amqp: round ${cases} broke the service or caller; saved to ${file}`);
+        await server.stop();
+        await channel.queuePurge("nuropb-fuzz-sq");
+        server = await startTarget("amqp", url);
+        continue;
+      }
+      if (cases % 20 === 0 || frames >= target) {
+        const { rss: value } = await health.request("fuzz", "rss") as { rss: number };
+        rss.push(value);
+      }
+    }
+  } finally {
+    await server.stop();
+    await health.close();
+    await publisher.close();
+    await broker.stop();
+  }
+  return report("amqp", started, { frames, cases, crashes, rss_mb: rssSummary(rss) }, {
+    caller: (({ reconnects, droppedReplies, unknownReplies }) => ({
+      reconnects,
+      droppedReplies,
+      unknownReplies,
+    }))(health.stats()),
+  });
+}
+
+/** First, last and peak RSS, and ten samples across the run: flat, or growing? */
+function rssSummary(rss: number[]): Report["rss_mb"] {
+  if (rss.length === 0) return null;
+  return {
+    first: mb(rss[0]!),
+    last: mb(rss.at(-1)!),
+    peak: mb(Math.max(...rss)),
+    series: Array.from(
+      { length: Math.min(10, rss.length) },
+      (_, i) =>
+        mb(rss[Math.floor(i * (rss.length - 1) / Math.max(1, Math.min(9, rss.length - 1)))]!),
+    ),
+  };
+}
+
+/** A failing round of envelopes, as a corpus file (tests/fixtures/fuzz/ takes them). */
+function saveEnvelopes(dialect: string, index: number, envelopes: Envelope[]): string {
+  const dir = new URL("./crashes/", import.meta.url).pathname;
+  Deno.mkdirSync(dir, { recursive: true });
+  const file = `${dir}${dialect}-seed${seed}-${index}.json`;
+  const encoded = envelopes.map((e) => ({
+    exchange: e.exchange,
+    routingKey: e.routingKey,
+    properties: e.properties,
+    body: typeof e.body === "string"
+      ? { text: e.body }
+      : { base64: btoa(String.fromCharCode(...e.body)) },
+  }));
+  Deno.writeTextFileSync(file, JSON.stringify({ dialect, seed, note: "", envelopes: encoded }));
+  return file;
+}
+
+/** A dialect's line of the report. */
+function report(
+  dialect: string,
+  started: number,
+  counts: Pick<Report, "frames" | "cases" | "crashes" | "rss_mb">,
+  extra: Record<string, unknown>,
+): Report {
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    dialect,
+    frames: counts.frames,
+    seconds: Math.round(seconds * 10) / 10,
+    frames_per_s: Math.round(counts.frames / seconds),
+    cases: counts.cases,
+    crashes: counts.crashes,
+    rss_mb: counts.rss_mb,
+    ...extra,
   };
 }
 
@@ -421,7 +638,13 @@ async function saveCrash(dialect: string, index: number, frames: Frame[]): Promi
 let failed = false;
 for (const dialect of dialects) {
   if (!ALL.includes(dialect)) throw new Error(`unknown dialect ${dialect} (${ALL.join(", ")})`);
-  const report = dialect === "choria" ? await fuzzChoria() : await fuzzServer(dialect);
+  const report = dialect === "choria"
+    ? await fuzzChoria()
+    : dialect === "nuropb"
+    ? fuzzNuropb()
+    : dialect === "amqp"
+    ? await fuzzAmqp()
+    : await fuzzServer(dialect);
   console.log(JSON.stringify(report));
   if (
     report.crashes > 0 || (report.rss_mb !== null && report.rss_mb.peak * 1024 * 1024 > rssBound)

@@ -66,8 +66,8 @@ export async function rawPublisher(url: string, frameMax?: number) {
   const decoder = new TextDecoder();
   return {
     publish: async (
-      body: string,
-      properties: Record<string, unknown>,
+      body: string | Uint8Array,
+      properties: object,
       exchange = "nuropb-rpc-exchange",
       routingKey = "calc",
     ) => {

@@ -369,7 +369,7 @@ export class ServiceChannel implements Channel, Attachment {
     const callKey = `${to}\n${message.id}`;
     const call = this.#calls.get(callKey);
     if (call === undefined) return; // forgotten (the service is closing)
-    const response = encodeNuropbResponse({
+    const fields = {
       result: message.kind === "result" ? message.result : null,
       error: message.kind === "error"
         ? toNuropbError(message.error, this.service, call.method)
@@ -378,7 +378,28 @@ export class ServiceChannel implements Channel, Attachment {
       traceId: call.traceId,
       context: call.context,
       replyTo: call.replyTo,
-    });
+    };
+    let response: NuropbWire;
+    try {
+      response = encodeNuropbResponse(fields);
+    } catch (error) {
+      // A value JSON cannot hold (nested past the stack, a cycle): the caller
+      // gets an error rather than no answer at all.
+      this.#options.logger.warn(
+        `nuropb service ${this.service}: the answer to ${call.method} could not be encoded: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+      response = encodeNuropbResponse({
+        ...fields,
+        result: null,
+        error: {
+          error: "NuropbException",
+          description: `The answer of ${this.service}.${call.method} could not be encoded`,
+        },
+        context: {},
+      });
+    }
     if (call.key !== undefined && this.#options.keys !== undefined) {
       const sealed = await sealNuropbBody(response.body, this.#options.keys.publicKey, call.key);
       response.body = sealed.body;
