@@ -3,7 +3,7 @@
 // or malicious client could send; the process must live, refuse it once with
 // one warning, and go on answering.
 
-import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
 import { amqpTest, freshMesh, rawPublisher, stopBrokerAfterAll } from "./_amqp.ts";
 import { recordingLogger, waitFor } from "./_helpers.ts";
 import { connectMesh, DEAD_LETTER_QUEUE, redactUrl } from "../transports/amqp.ts";
@@ -279,6 +279,30 @@ amqpTest(
     }
   },
 );
+
+amqpTest("amqp: an answer nested too deep to encode is answered with an error", async () => {
+  const url = await freshMesh();
+  const logger = recordingLogger();
+  const server = await connectMesh(url, { logger });
+  await server.serve("calc", { echo: (params) => ({ echo: params }) });
+  const raw = await rawPublisher(url);
+  const replyTo = "nuropb-t-raw-9-rq";
+  const replies = await raw.collect(replyTo);
+  try {
+    const deep = "[".repeat(5000) + "1" + "]".repeat(5000);
+    await raw.publish(`{"method": "echo", "params": {"x": ${deep}}, "context": {}}`, {
+      headers: REQUEST_HEADERS,
+      correlationId: "deep",
+      replyTo,
+    });
+    await waitFor(() => replies.length === 1, { timeout: 10_000, message: "an answer" });
+    assertStringIncludes(replies[0]!.body, "could not be encoded");
+    assertStringIncludes(replies[0]!.body, '"error": "NuropbException"');
+  } finally {
+    await raw.close();
+    await server.close();
+  }
+});
 
 amqpTest("amqp: the password never appears in what the mesh throws or logs", async () => {
   const url = await freshMesh();
