@@ -15,15 +15,9 @@ import {
   assertStringIncludes,
 } from "./_assert.ts";
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
+import { chunk, chunkedHead, RawHttp } from "./_http_raw.ts";
+import { openFds } from "./_ws_raw.ts";
 
-/** Open file descriptors of this process. */
-function openFds(): number {
-  let count = 0;
-  for (const _ of Deno.readDirSync("/proc/self/fd")) count++;
-  return count;
-}
-
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A mushroom server on loopback, with its handshake URL. */
@@ -45,86 +39,8 @@ async function startSession(url: string, transports: string[]): Promise<string> 
   return (await answer.json()).url;
 }
 
-/** A raw HTTP/1.1 connection: writes what it is told, reads what comes back. */
-class RawHttp {
-  #conn: Deno.TcpConn;
-  #received = "";
-  #ended: Promise<void>;
-
-  private constructor(conn: Deno.TcpConn) {
-    this.#conn = conn;
-    this.#ended = this.#read();
-  }
-
-  static async open(url: string): Promise<RawHttp> {
-    const target = new URL(url);
-    return new RawHttp(
-      await Deno.connect({ hostname: target.hostname, port: Number(target.port) }),
-    );
-  }
-
-  async #read(): Promise<void> {
-    const chunk = new Uint8Array(16 * 1024);
-    try {
-      for (;;) {
-        const n = await this.#conn.read(chunk);
-        if (n === null) return;
-        this.#received += decoder.decode(chunk.subarray(0, n));
-      }
-    } catch {
-      // reset by the server: ended too
-    }
-  }
-
-  async send(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
-    let at = 0;
-    while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
-  }
-
-  /** Resolves once what was received matches `pattern` (within `ms`). */
-  async received(pattern: RegExp, ms: number): Promise<string> {
-    await waitFor(() => pattern.test(this.#received), {
-      timeout: ms,
-      message: `an answer matching ${pattern}`,
-    });
-    return this.#received;
-  }
-
-  /** Everything received, once the server has closed the connection (within `ms`). */
-  async ended(ms: number): Promise<string> {
-    await within(this.#ended, ms, "the server closing the connection");
-    return this.#received;
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
-  }
-
-  /** Waits for `#read` to see the end (after close). */
-  async done(): Promise<void> {
-    await this.#ended;
-  }
-}
-
-/** A POST head for `url` with chunked body, and extra header lines. */
-function chunkedHead(url: string, extra = ""): string {
-  const target = new URL(url);
-  return `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\n` +
-    `Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n${extra}\r\n`;
-}
-
-/** One chunk of a chunked body. */
-function chunk(text: string): string {
-  return `${encoder.encode(text).length.toString(16)}\r\n${text}\r\n`;
-}
-
 Deno.test("mushroom: a socket replaced while still connecting is closed; fds return to baseline", async () => {
-  const baseline = openFds();
+  const baseline = await openFds();
   const { server, url } = serve();
   const sessionUrl = await startSession(url, ["ws"]);
   // Many sockets for one session at once: each attach replaces the one
@@ -149,9 +65,9 @@ Deno.test("mushroom: a socket replaced while still connecting is closed; fds ret
   for (const socket of sockets) socket.close();
   await within(Promise.all(closed), 10_000, "every socket closed");
   await server.shutdown();
-  await waitFor(() => openFds() <= baseline, {
+  await waitFor(async () => await openFds() <= baseline, {
     timeout: 10_000,
-    message: `open fds back to ${baseline} (now ${openFds()})`,
+    message: `open fds back to ${baseline}`,
   });
   assert(true);
 });
@@ -323,7 +239,7 @@ Deno.test("mushroom: 24 sessions that never acknowledge 16 MiB each, and their u
 });
 
 Deno.test("mushroom: bodies that never finish are answered 408; a large handshake 413 and closed; fds return", async () => {
-  const baseline = openFds();
+  const baseline = await openFds();
   const { server, url } = serve({ bodyTimeout: 300 });
   // 24 handshakes whose chunked bodies never finish.
   const hanging = await Promise.all(Array.from({ length: 24 }, async () => {
@@ -331,10 +247,8 @@ Deno.test("mushroom: bodies that never finish are answered 408; a large handshak
     await raw.send(chunkedHead(url) + chunk('{"transports": ['));
     return raw;
   }));
-  // Answered once bodyTimeout has passed. (Deno.serve keeps the connection
-  // until the client sends more or leaves: it offers no way to drop one
-  // while a body read is waiting; the body's memory is let go.)
-  for (const raw of hanging) await raw.received(/^HTTP\/1\.1 408 /, 10_000);
+  // Answered once bodyTimeout has passed, and the connection closed.
+  for (const raw of hanging) assertMatch(await raw.ended(10_000), /^HTTP\/1\.1 408 /);
   // A handshake is small: past maxHandshakeBytes (64 KiB) it is refused at once.
   const large = await RawHttp.open(url);
   await large.send(chunkedHead(url) + chunk(`{"auth": "${"a".repeat(70 * 1024)}`));
@@ -343,7 +257,7 @@ Deno.test("mushroom: bodies that never finish are answered 408; a large handshak
   const sessionUrl = await startSession(url, ["poll"]);
   const poll = await RawHttp.open(sessionUrl);
   await poll.send(chunkedHead(sessionUrl) + chunk("[[0, "));
-  await poll.received(/^HTTP\/1\.1 408 /, 10_000);
+  assertMatch(await poll.ended(10_000), /^HTTP\/1\.1 408 /);
   // A poll or send over maxBodyBytes (16 MiB) is refused before it is read.
   const huge = await RawHttp.open(sessionUrl);
   await huge.send(
@@ -356,9 +270,9 @@ Deno.test("mushroom: bodies that never finish are answered 408; a large handshak
     await raw.done();
   }
   await server.shutdown();
-  await waitFor(() => openFds() <= baseline, {
+  await waitFor(async () => await openFds() <= baseline, {
     timeout: 10_000,
-    message: `open fds back to ${baseline} (now ${openFds()})`,
+    message: `open fds back to ${baseline}`,
   });
 });
 

@@ -1,18 +1,29 @@
 /**
  * What the WebSocket and mushroom listeners (`listen()`) put in front of
  * Deno's HTTP machinery, so that a stranger cannot end the process or pin
- * its file descriptors:
+ * its file descriptors.
+ *
+ * Why we read requests ourselves: `Deno.serve` (Deno 2.9) has no deadline
+ * for a request head (500 half-sent heads stayed open for ever), and cannot
+ * drop a connection whose body read stalls (denoland/deno#3515: the handler
+ * answers 408, the connection stays open). So:
  *
  * - {@linkcode HeadGate}: our own accept loop (a failed accept, such as too
- *   many open files, does not stop it, as for TCP) that reads each request
- *   head under a deadline and a size cap, then hands the request over. A
- *   WebSocket upgrade goes to Deno's own WebSocket (through
- *   `Deno.upgradeWebSocket`'s `socket` option); anything else is answered
- *   here and the connection closed. `Deno.serve` offers no header-read
- *   timeout (Deno 2.9), hence this.
- * - {@linkcode RestartingServe}: `Deno.serve` whose serve loop, when it
- *   fails (too many open files rejects `finished` and stops it), is started
- *   again on the same port instead of leaving an unhandled rejection.
+ *   many open files, does not stop it, as for TCP). It reads each request
+ *   head under a deadline and a size cap and hands the request over, its
+ *   body (`Content-Length` or chunked) a stream read from the connection as
+ *   the handler reads it: never buffered whole here, the handler bounds its
+ *   size and time. `Expect: 100-continue` is answered when the handler
+ *   starts reading. A WebSocket upgrade goes to Deno's own WebSocket
+ *   (`Deno.upgradeWebSocket`'s `socket` option); any other answer is written
+ *   here. Once the body was read to its end, the connection may carry the
+ *   next request (`keepAlive`, under the head deadline again); otherwise it
+ *   is closed after the answer, which also ends a body that stalls. Not a
+ *   general HTTP server: HTTP/1.1 only, one request at a time, no trailers.
+ * - {@linkcode RestartingServe}: `Deno.serve`, for a Deno that cannot hand
+ *   our connections to its WebSocket; when its serve loop fails (too many
+ *   open files rejects `finished` and stops it), it is started again on the
+ *   same port instead of leaving an unhandled rejection.
  *
  * @module
  */
@@ -33,9 +44,64 @@ export interface HttpAddress {
   key?: string;
 }
 
+/** Upgrades a request to a WebSocket; `Deno.upgradeWebSocket`'s shape. */
+export type Upgrade = (request: Request, options: Deno.UpgradeWebSocketOptions) => {
+  socket: WebSocket;
+  response: Response;
+};
+
+/** Turns a request into a response; `upgrade` stands for `Deno.upgradeWebSocket`. */
+export type GateHandler = (request: Request, info: ConnInfo, upgrade: Upgrade) => Promise<Response>;
+
+/** Options of a {@linkcode HeadGate}. */
+export interface HeadGateOptions {
+  /** Milliseconds for a connection to deliver a request head (TLS handshake included). */
+  headTimeout: number;
+  /** The largest request head, in bytes; a larger one is answered 431. */
+  maxHeadBytes: number;
+  /** Whether a connection may carry another request once one is answered. */
+  keepAlive?: boolean;
+  logger: Logger;
+}
+
+/** Options of {@linkcode listenHttp}. */
+export interface HttpListenOptions extends HttpAddress, HeadGateOptions {
+  /** Whether to listen with TLS (`cert` and `key`). */
+  secure: boolean;
+}
+
+/**
+ * Listens on `options`' address: a {@linkcode HeadGate}, or, on a Deno that
+ * cannot hand our connections to its WebSocket, a {@linkcode RestartingServe}
+ * (which has no head deadline).
+ */
+export function listenHttp(
+  options: HttpListenOptions,
+  handler: GateHandler,
+): HeadGate | RestartingServe {
+  const { hostname, port, secure, logger } = options;
+  const tls = secure ? { cert: options.cert!, key: options.key! } : undefined;
+  const listener = tls !== undefined
+    ? Deno.listenTls({ hostname, port, ...tls, alpnProtocols: ["http/1.1"] })
+    : Deno.listen({ hostname, port });
+  if (canUpgradeOwnConnections(listener)) return new HeadGate(listener, secure, options, handler);
+  listener.close();
+  return new RestartingServe(
+    { hostname, port, ...tls, logger },
+    (request, info) => handler(request, info, denoUpgrade),
+  );
+}
+
+const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const CRLFCRLF = [13, 10, 13, 10];
+const CRLF = new Uint8Array([13, 10]);
+const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
+/** The longest chunk-size line taken (size and extensions). */
+const MAX_CHUNK_LINE = 1024;
+/** The most bytes one read of a body asks for. */
+const READ_SIZE = 64 * 1024;
 
 /** The internal symbol under which Deno keeps a connection's resource id. */
 function ridOf(conn: object): number | undefined {
@@ -56,25 +122,6 @@ export function canUpgradeOwnConnections(listener: Deno.Listener): boolean {
   return ridOf(listener) !== undefined;
 }
 
-/** Options of a {@linkcode HeadGate}. */
-export interface HeadGateOptions {
-  /** Milliseconds for a connection to deliver its request head (TLS handshake included). */
-  headTimeout: number;
-  /** The largest request head, in bytes; a larger one is answered 431. */
-  maxHeadBytes: number;
-  logger: Logger;
-}
-
-/**
- * Turns a request into a response. `upgrade` upgrades this request to a
- * WebSocket; call it instead of `Deno.upgradeWebSocket`.
- */
-export type GateHandler = (
-  request: Request,
-  info: ConnInfo,
-  upgrade: (options: Deno.UpgradeWebSocketOptions) => WebSocket,
-) => Promise<Response>;
-
 /** An accept loop that reads each request head under a deadline; see the module doc. */
 export class HeadGate {
   /** The port it listens on. */
@@ -83,8 +130,8 @@ export class HeadGate {
   #secure: boolean;
   #options: HeadGateOptions;
   #handler: GateHandler;
-  /** Connections whose head is being read or whose answer is being written. */
-  #pending = new Set<Deno.Conn>();
+  /** Connections not upgraded (reading a head or a body, being answered, or idle). */
+  #open = new Set<Deno.Conn>();
   #closed = false;
   #loop: Promise<void>;
 
@@ -102,9 +149,9 @@ export class HeadGate {
     this.#loop = this.#accept();
   }
 
-  /** Connections still reading their head or being answered. */
+  /** Connections open and not upgraded. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#open.size;
   }
 
   /** Stops accepting and drops connections that have not been upgraded. */
@@ -116,7 +163,7 @@ export class HeadGate {
     } catch {
       // Already closed.
     }
-    for (const conn of this.#pending) closeQuietly(conn);
+    for (const conn of this.#open) closeQuietly(conn);
     await this.#loop;
   }
 
@@ -136,64 +183,254 @@ export class HeadGate {
         continue;
       }
       this.#serve(conn).catch((error) => {
-        this.#options.logger.debug(`a connection failed before its upgrade: ${error}`);
+        this.#options.logger.debug(`a connection failed: ${error}`);
       });
     }
   }
 
+  /** Answers the requests on `conn`, one after another, until it closes or is upgraded. */
   async #serve(conn: Deno.Conn): Promise<void> {
-    this.#pending.add(conn);
-    const { headTimeout, maxHeadBytes } = this.#options;
-    // Closing the connection ends a read that waits for the rest of the head.
-    let late = false;
-    const timer = headTimeout > 0 && headTimeout < 2 ** 31
-      ? setTimeout(() => {
-        late = true;
-        closeQuietly(conn);
-      }, headTimeout)
-      : undefined;
+    this.#open.add(conn);
+    // Nagle off, as Deno.serve does: a WebSocket's small frames written one
+    // after another otherwise wait for the peer's delayed ACK (40 ms).
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    const connection = new Connection(conn);
     let upgraded = false;
     try {
-      const head = await readHead(conn, maxHeadBytes).catch((error) => {
-        if (late) return "late" as const;
-        throw error;
-      });
-      clearTimeout(timer);
-      if (head === "late" || head === undefined) return;
-      if (head === "too large") {
-        await answer(conn, refusal(431, "Request head too large"));
-        return;
+      for (;;) {
+        const next = await this.#exchange(connection);
+        upgraded = next === "upgraded";
+        if (next !== "again" || this.#closed) return;
       }
-      const request = parseHead(head.text, this.#secure, conn.localAddr as Deno.NetAddr);
-      if (request === undefined) {
-        await answer(conn, refusal(400, "Bad request"));
-        return;
-      }
-      const upgrade = (options: Deno.UpgradeWebSocketOptions) => {
-        const { socket } = Deno.upgradeWebSocket(request, {
-          ...options,
-          socket: nodeSocketOf(conn),
-          head: head.rest,
-        } as Deno.UpgradeWebSocketOptions);
-        upgraded = true;
-        return socket;
-      };
-      const info = { remoteAddr: conn.remoteAddr as Deno.NetAddr };
-      let response: Response;
-      try {
-        response = await this.#handler(request, info, upgrade);
-      } catch (error) {
-        this.#options.logger.error("the request handler threw", error);
-        response = refusal(500, "Internal error");
-      }
-      if (!upgraded) await answer(conn, response);
     } finally {
-      clearTimeout(timer);
-      this.#pending.delete(conn);
+      this.#open.delete(conn);
       if (!upgraded) closeQuietly(conn);
     }
   }
+
+  /** Reads one request and answers it: what the connection does next. */
+  async #exchange(connection: Connection): Promise<"again" | "close" | "upgraded"> {
+    const { headTimeout, maxHeadBytes, keepAlive = false, logger } = this.#options;
+    const { conn } = connection;
+    connection.deadline(headTimeout);
+    let head: Uint8Array | "too large" | undefined;
+    try {
+      head = await connection.until(CRLFCRLF, maxHeadBytes);
+    } catch (error) {
+      if (connection.late) return "close";
+      throw error;
+    } finally {
+      connection.deadline(0);
+    }
+    if (head === undefined) return "close";
+    if (head === "too large") return await refuse(conn, 431, "Request head too large");
+    const parsed = parseHead(decoder.decode(head), this.#secure, conn.localAddr as Deno.NetAddr);
+    if (parsed === undefined) return await refuse(conn, 400, "Bad request");
+    const { method, url, headers } = parsed;
+    const framing = framingOf(method, headers);
+    if (typeof framing === "object") return await refuse(conn, framing.refuse, "Bad request body");
+    const body = framing === 0 ? undefined : new Body(
+      connection,
+      framing,
+      headers.get("expect")?.toLowerCase() === "100-continue",
+    );
+    const request = new Request(url, {
+      method,
+      headers,
+      body: body === undefined ? null : new ReadableStream(body, { highWaterMark: 0 }),
+    });
+    let response: Response;
+    try {
+      response = await this.#handler(request, connection.info, connection.upgrade);
+    } catch (error) {
+      logger.error("the request handler threw", error);
+      response = refusal(500, "Internal error");
+    }
+    if (connection.upgraded) return "upgraded";
+    // Only a body read to its end leaves the connection where the next head starts.
+    const again = keepAlive && !this.#closed && (body === undefined || body.complete) &&
+      method !== "HEAD" && !hasClose(headers) && !hasClose(response.headers);
+    try {
+      return await writeResponse(conn, response, again, method === "HEAD") ? "again" : "close";
+    } catch (error) {
+      logger.debug(`an answer was cut short: ${error}`);
+      return "close";
+    }
+  }
 }
+
+/** One accepted connection: its read buffer, its deadline, its upgrade. */
+class Connection {
+  readonly conn: Deno.Conn;
+  readonly info: ConnInfo;
+  /** Whether the deadline closed the connection. */
+  late = false;
+  /** Whether a WebSocket took the connection over. */
+  upgraded = false;
+  /** Bytes read and not taken yet: `#buffer[#start..#end]`. */
+  #buffer = new Uint8Array(4096);
+  #start = 0;
+  #end = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+    this.info = { remoteAddr: conn.remoteAddr as Deno.NetAddr };
+  }
+
+  /** Closes the connection in `ms` (which ends a read waiting on it); 0 cancels. */
+  deadline(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = ms > 0 && ms < 2 ** 31 ? setTimeout(this.#expire, ms) : undefined;
+  }
+
+  #expire = (): void => {
+    this.late = true;
+    closeQuietly(this.conn);
+  };
+
+  /** Upgrades the current request on this connection (Deno writes the 101). */
+  upgrade: Upgrade = (request, options) => {
+    const { socket } = Deno.upgradeWebSocket(request, {
+      ...options,
+      socket: nodeSocketOf(this.conn),
+      head: this.#buffer.slice(this.#start, this.#end),
+    } as Deno.UpgradeWebSocketOptions);
+    this.upgraded = true;
+    return { socket, response: UPGRADED };
+  };
+
+  /**
+   * The bytes up to `delimiter` (a view, valid until the next read), which
+   * is taken too; "too large" when more than `max` come first; `undefined`
+   * when the connection ends first.
+   */
+  async until(delimiter: Uint8Array, max: number): Promise<Uint8Array | "too large" | undefined> {
+    let scanned = 0;
+    for (;;) {
+      const at = indexOf(this.#buffer, this.#start + scanned, this.#end, delimiter);
+      if (at !== -1) {
+        if (at - this.#start > max) return "too large";
+        const bytes = this.#buffer.subarray(this.#start, at);
+        this.#start = at + delimiter.length;
+        return bytes;
+      }
+      const length = this.#end - this.#start;
+      if (length >= max + delimiter.length) return "too large";
+      scanned = Math.max(0, length - delimiter.length + 1);
+      if (!await this.#fill(max + delimiter.length)) return undefined;
+    }
+  }
+
+  /** Up to `max` bytes (those read already first, copied); `null` at the end. */
+  async take(max: number): Promise<Uint8Array | null> {
+    const buffered = this.#end - this.#start;
+    if (buffered > 0) {
+      const bytes = this.#buffer.slice(this.#start, this.#start + Math.min(buffered, max));
+      this.#start += bytes.length;
+      return bytes;
+    }
+    const bytes = new Uint8Array(Math.min(max, READ_SIZE));
+    const n = await this.conn.read(bytes);
+    return n === null ? null : bytes.subarray(0, n);
+  }
+
+  /** Reads more into the buffer, grown up to `limit` bytes when full; false at the end. */
+  async #fill(limit: number): Promise<boolean> {
+    const length = this.#end - this.#start;
+    if (this.#end === this.#buffer.length) {
+      if (this.#start > 0) {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+      } else {
+        const bigger = new Uint8Array(Math.min(this.#buffer.length * 2, limit));
+        bigger.set(this.#buffer);
+        this.#buffer = bigger;
+      }
+      this.#start = 0;
+      this.#end = length;
+    }
+    const n = await this.conn.read(this.#buffer.subarray(this.#end));
+    if (n === null) return false;
+    this.#end += n;
+    return true;
+  }
+}
+
+/** Why a request body could not be read (the handler sees its stream fail). */
+class BodyError extends Error {}
+
+/**
+ * A request body read from its connection as the handler pulls it (the
+ * underlying source of its stream): `Content-Length` bytes, or chunks.
+ */
+class Body {
+  /** Whether the body was read to its end. */
+  complete = false;
+  #connection: Connection;
+  #chunked: boolean;
+  /** Bytes left of the body (`Content-Length`) or of the current chunk. */
+  #left: number;
+  #chunks = 0;
+  #continue: boolean;
+
+  constructor(connection: Connection, framing: number | "chunked", expectContinue: boolean) {
+    this.#connection = connection;
+    this.#chunked = framing === "chunked";
+    this.#left = framing === "chunked" ? 0 : framing;
+    this.#continue = expectContinue;
+  }
+
+  /** Called by the stream each time the handler reads. */
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const bytes = await this.#next();
+    if (bytes === null) controller.close();
+    else controller.enqueue(bytes);
+  }
+
+  async #next(): Promise<Uint8Array | null> {
+    if (this.#continue) {
+      this.#continue = false;
+      await writeAll(this.#connection.conn, CONTINUE);
+    }
+    if (this.#left === 0) {
+      if (!this.#chunked || !await this.#nextChunk()) {
+        this.complete = true;
+        return null;
+      }
+    }
+    const bytes = await this.#connection.take(this.#left);
+    if (bytes === null) throw new BodyError("the connection ended within the body");
+    this.#left -= bytes.length;
+    if (this.#left === 0 && !this.#chunked) this.complete = true;
+    return bytes;
+  }
+
+  /** Reads the next chunk's size line; false after the last chunk. */
+  async #nextChunk(): Promise<boolean> {
+    // The CRLF that ends the previous chunk's data.
+    if (this.#chunks++ > 0) await this.#line(0);
+    const line = decoder.decode(await this.#line(MAX_CHUNK_LINE));
+    const size = /^([0-9A-Fa-f]{1,8})(?:;.*)?$/.exec(line)?.[1];
+    if (size === undefined) throw new BodyError(`not a chunk size: ${line.slice(0, 40)}`);
+    this.#left = parseInt(size, 16);
+    if (this.#left > 0) return true;
+    // No trailers: the last chunk is followed by an empty line.
+    await this.#line(0);
+    return false;
+  }
+
+  async #line(max: number): Promise<Uint8Array> {
+    const line = await this.#connection.until(CRLF, max);
+    if (line === undefined) throw new BodyError("the connection ended within the body");
+    if (line === "too large") throw new BodyError("a chunk is not framed as it should be");
+    return line;
+  }
+}
+
+const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/** Stands for the 101 answer, which Deno writes itself on a connection we accepted. */
+const UPGRADED = new Response(null, { status: 200 });
 
 /**
  * What `Deno.upgradeWebSocket`'s `socket` option reads of a `node:net`
@@ -213,46 +450,21 @@ function nodeSocketOf(conn: Deno.Conn): unknown {
   };
 }
 
-/** Reads up to the blank line; `undefined` when the connection ends first. */
-async function readHead(
-  conn: Deno.Conn,
-  maxBytes: number,
-): Promise<{ text: string; rest: Uint8Array } | "too large" | undefined> {
-  let buffer = new Uint8Array(Math.min(4096, maxBytes + 4));
-  let length = 0;
-  let searched = 0;
-  for (;;) {
-    if (length === buffer.length) {
-      if (length >= maxBytes) return "too large";
-      const bigger = new Uint8Array(Math.min(buffer.length * 2, maxBytes + 4));
-      bigger.set(buffer);
-      buffer = bigger;
-    }
-    const n = await conn.read(buffer.subarray(length));
-    if (n === null) return undefined;
-    length += n;
-    const end = indexOf(buffer, length, CRLFCRLF, Math.max(0, searched - 3));
-    searched = length;
-    if (end !== -1) {
-      if (end > maxBytes) return "too large";
-      return {
-        text: decoder.decode(buffer.subarray(0, end)),
-        rest: buffer.slice(end + 4, length),
-      };
-    }
-  }
-}
-
-function indexOf(bytes: Uint8Array, length: number, pattern: number[], from: number): number {
-  outer: for (let i = from; i + pattern.length <= length; i++) {
+/** Where `pattern` starts in `bytes[from..to]`, or -1. */
+function indexOf(bytes: Uint8Array, from: number, to: number, pattern: Uint8Array): number {
+  outer: for (let i = from; i + pattern.length <= to; i++) {
     for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
     return i;
   }
   return -1;
 }
 
-/** An HTTP/1.1 request head as a `Request`, or `undefined` when it is not one. */
-function parseHead(text: string, secure: boolean, local: Deno.NetAddr): Request | undefined {
+/** An HTTP/1.1 request head, or `undefined` when it is not one. */
+function parseHead(
+  text: string,
+  secure: boolean,
+  local: Deno.NetAddr,
+): { method: string; url: URL; headers: Headers } | undefined {
   const lines = text.split("\r\n");
   const [method, target, version, extra] = lines[0]!.split(" ");
   if (extra !== undefined || version !== "HTTP/1.1" || !target?.startsWith("/")) return undefined;
@@ -267,21 +479,55 @@ function parseHead(text: string, secure: boolean, local: Deno.NetAddr): Request 
     }
     const host = headers.get("host") ??
       (local.hostname.includes(":") ? `[${local.hostname}]` : local.hostname) + `:${local.port}`;
-    const url = new URL(`${secure ? "https" : "http"}://${host}${target}`);
-    return new Request(url, { method, headers });
+    return { method, url: new URL(`${secure ? "https" : "http"}://${host}${target}`), headers };
   } catch {
     return undefined;
   }
 }
 
+/**
+ * How a request's body is framed: its length (0: none), chunked, or the
+ * status that refuses it: both framings at once or a bad length 400, an
+ * unknown transfer coding 501, a POST, PUT or PATCH with neither 411, and a
+ * body on a GET or HEAD 400 (a `Request` cannot carry one).
+ */
+function framingOf(method: string, headers: Headers): number | "chunked" | { refuse: number } {
+  const coding = headers.get("transfer-encoding");
+  const length = headers.get("content-length");
+  let framing: number | "chunked";
+  if (coding !== null) {
+    if (length !== null) return { refuse: 400 };
+    if (coding.toLowerCase() !== "chunked") return { refuse: 501 };
+    framing = "chunked";
+  } else if (length !== null) {
+    if (!/^\d{1,15}$/.test(length)) return { refuse: 400 };
+    framing = Number(length);
+  } else {
+    return method === "POST" || method === "PUT" || method === "PATCH" ? { refuse: 411 } : 0;
+  }
+  return framing !== 0 && (method === "GET" || method === "HEAD") ? { refuse: 400 } : framing;
+}
+
+/** Whether `headers` carry `Connection: close`. */
+function hasClose(headers: Headers): boolean {
+  return /(?:^|,)\s*close\s*(?:,|$)/i.test(headers.get("connection") ?? "");
+}
+
 const REASONS: Record<number, string> = {
+  200: "OK",
   400: "Bad Request",
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  411: "Length Required",
+  413: "Content Too Large",
   426: "Upgrade Required",
+  429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
+  501: "Not Implemented",
   503: "Service Unavailable",
 };
 
@@ -292,20 +538,88 @@ function refusal(status: number, text: string): Response {
   });
 }
 
-/** Writes `response` as HTTP/1.1; the connection is closed afterwards. */
-async function answer(conn: Deno.Conn, response: Response): Promise<void> {
-  const body = new Uint8Array(await response.arrayBuffer());
+/** Answers `status` and closes: what came is not a request we can read. */
+async function refuse(conn: Deno.Conn, status: number, text: string): Promise<"close"> {
+  await writeResponse(conn, refusal(status, text), false, false);
+  return "close";
+}
+
+/** Headers we write ourselves, for the framing we chose. */
+const FRAMING = new Set(["connection", "content-length", "transfer-encoding", "keep-alive"]);
+
+/** The status line and headers of `response`, then `framing` (header lines). */
+function headOf(response: Response, framing: string): Uint8Array {
   let head = `HTTP/1.1 ${response.status} ${
     response.statusText || REASONS[response.status] || ""
   }\r\n`;
   for (const [name, value] of response.headers) {
-    if (name !== "content-length" && name !== "connection") head += `${name}: ${value}\r\n`;
+    if (!FRAMING.has(name)) head += `${name}: ${value}\r\n`;
   }
-  head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
-  const bytes = new Uint8Array(head.length + body.length);
-  bytes.set(encoder.encode(head));
-  bytes.set(body, head.length);
-  await writeAll(conn, bytes);
+  return encoder.encode(`${head}${framing}\r\n`);
+}
+
+/**
+ * Writes `response` as HTTP/1.1: a body that is whole at once (text, bytes)
+ * with its length, in one write; a body still coming, chunked. A body that
+ * fails is cut short and the connection closes (false). Resolves with
+ * whether the connection may carry another request.
+ */
+async function writeResponse(
+  conn: Deno.Conn,
+  response: Response,
+  keepAlive: boolean,
+  headOnly: boolean,
+): Promise<boolean> {
+  const close = keepAlive ? "" : "connection: close\r\n";
+  const reader = headOnly ? undefined : response.body?.getReader();
+  if (headOnly) await response.body?.cancel();
+  let first: ReadableStreamReadResult<Uint8Array> = DONE;
+  let head: Uint8Array | undefined;
+  try {
+    if (reader !== undefined) first = await reader.read();
+    const second = first.done ? first : await reader!.read();
+    if (second.done) {
+      const body = first.done ? EMPTY : first.value;
+      head = headOf(response, `content-length: ${body.length}\r\n${close}`);
+      await writeAll(conn, concat(head, body));
+      return keepAlive;
+    }
+    head = headOf(response, `transfer-encoding: chunked\r\n${close}`);
+    await writeAll(conn, concat(head, chunkOf(first.value!), chunkOf(second.value)));
+    for (;;) {
+      const next = await reader!.read();
+      if (next.done) break;
+      await writeAll(conn, chunkOf(next.value));
+    }
+    await writeAll(conn, LAST_CHUNK);
+    return keepAlive;
+  } catch (error) {
+    if (head !== undefined || first.done) throw error;
+    // The body failed before anything was written (as mushroom's 413 does):
+    // what came of it is sent, delimited by the end of the connection.
+    await writeAll(conn, concat(headOf(response, "connection: close\r\n"), first.value));
+    return false;
+  }
+}
+
+const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
+const EMPTY = new Uint8Array(0);
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+
+function chunkOf(bytes: Uint8Array): Uint8Array {
+  return concat(encoder.encode(`${bytes.length.toString(16)}\r\n`), bytes, CRLF);
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return bytes;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -343,15 +657,39 @@ export class RestartingServe {
 
   constructor(options: RestartingServeOptions, handler: Deno.ServeHandler<Deno.NetAddr>) {
     this.#options = options;
-    this.#handler = handler;
+    // A handler that throws is a bug: logged as an error, answered 500.
+    this.#handler = async (request, info) => {
+      try {
+        return await handler(request, info);
+      } catch (error) {
+        options.logger.error("the request handler threw", error);
+        return refusal(500, "Internal error");
+      }
+    };
     this.#http = this.#start(options.port);
     this.port = this.#http.addr.port;
   }
 
+  /**
+   * Deno.serve's `onError` now sees only answers whose body failed, as
+   * mushroom's 413 does on purpose to drop its connection: a debug line,
+   * not one printed line per refusal.
+   */
+  #onError = (error: unknown): Response => {
+    this.#options.logger.debug(`an answer was cut short: ${error}`);
+    return refusal(500, "Internal error");
+  };
+
   #start(port: number): Deno.HttpServer<Deno.NetAddr> {
     const { hostname, cert, key } = this.#options;
     const http = Deno.serve(
-      { hostname, port, onListen() {}, ...(cert !== undefined ? { cert, key: key! } : {}) },
+      {
+        hostname,
+        port,
+        onListen() {},
+        onError: this.#onError,
+        ...(cert !== undefined ? { cert, key: key! } : {}),
+      },
       this.#handler,
     );
     http.finished.catch((error) => {

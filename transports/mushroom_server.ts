@@ -1,5 +1,6 @@
 /**
- * The mushroom server, on `Deno.serve`: the handshake at a base path,
+ * The mushroom server, {@linkcode listen} on its own socket or
+ * {@linkcode mushroomHandler} in your `Deno.serve`: the handshake at a base path,
  * sessions of 22 random alphanumeric characters, each served over a
  * WebSocket at `<base><session_id>/` or by long polling on the same URL.
  * Every session joins a {@linkcode Server}'s registry once its client first
@@ -19,7 +20,9 @@
  *   wait for their first transport or the server is not accepting; a
  *   session nobody attaches to within `attachTimeout` is dropped, and it
  *   never counted against the server's `maxConnections`. Every body must
- *   arrive within `bodyTimeout` (408).
+ *   arrive within `bodyTimeout` (408). With `listen()`, every request head
+ *   within `headTimeout` and `maxHeadBytes`, and a connection whose body was
+ *   not read to its end (408, 413) is closed after the answer.
  * - Browsers: a request with an `Origin` is served only from the same
  *   origin, or from one of `origins` (403 otherwise); the allowed origin is
  *   reflected in `Access-Control-Allow-Origin`.
@@ -74,7 +77,7 @@ import {
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 import type { ServeInfo } from "./websocket_server.ts";
-import { RestartingServe } from "./_http_listener.ts";
+import { type HeadGate, listenHttp, type RestartingServe, type Upgrade } from "./_http_listener.ts";
 
 /**
  * A mushroom transport's name: `ws` (WebSocket) or `poll` (long polling).
@@ -159,7 +162,8 @@ export interface MushroomServerOptions
   maxBodyBytes?: number;
   /**
    * Milliseconds a handshake, poll or send body may take to arrive; a
-   * slower one is answered 408 and its connection closed.
+   * slower one is answered 408 and, with `listen()`, its connection closed
+   * (Deno.serve cannot drop it).
    *
    * @default {10000}
    */
@@ -313,14 +317,17 @@ const decoder = new TextDecoder();
 
 function ignore(): void {}
 
+const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
+
 /**
- * The refusal of a body that was not read. One too large is answered with
- * a body that fails after its text, which makes Deno.serve close the
- * connection (it would wait for the rest of the body, and offers no other
- * way to drop a connection; it passes the failure, one line, to its
- * `onError`). One too slow is answered as it is: Deno.serve cannot drop a
- * connection while a body read waits, and keeps it until the client sends
- * more or leaves; the body's memory is let go.
+ * The refusal of a body that was not read. `listen()` closes the connection
+ * after it. In your own Deno.serve: one too large is answered with a body
+ * that fails after its text, which makes Deno.serve close the connection
+ * (it would wait for the rest of the body, and offers no other way to drop
+ * a connection; it passes the failure, one line, to its `onError`). One too
+ * slow is answered as it is: Deno.serve cannot drop a connection while a
+ * body read waits, and keeps it until the client sends more or leaves; the
+ * body's memory is let go.
  */
 function unread(cors: Cors, status: Unread): Response {
   const headers = { "content-type": "text/plain; charset=utf-8", ...cors, connection: "close" };
@@ -351,7 +358,7 @@ function isWildcard(url: URL): boolean {
 function endpoint(
   sink: Sink,
   options: MushroomServerOptions,
-): (request: Request, info?: ServeInfo) => Promise<Response | undefined> {
+): (request: Request, info?: ServeInfo, upgrade?: Upgrade) => Promise<Response | undefined> {
   const base = options.path ?? "/";
   if (!base.startsWith("/") || !base.endsWith("/")) {
     throw new TypeError(`path must start and end with '/', got '${base}'`);
@@ -520,6 +527,7 @@ function endpoint(
     id: string,
     cors: Cors,
     info: ServeInfo | undefined,
+    upgradeWebSocket: Upgrade,
   ): Promise<Response> => {
     const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (upgrade && request.method === "GET" && offered.includes("ws")) {
@@ -527,7 +535,14 @@ function endpoint(
       if (typeof found === "number") return notOpen(found, cors);
       const addr = info?.remoteAddr;
       const remote = addr === undefined ? found.id : `${addr.hostname}:${addr.port}`;
-      const { socket, response } = Deno.upgradeWebSocket(request);
+      let upgraded: { socket: WebSocket; response: Response };
+      try {
+        upgraded = upgradeWebSocket(request, {});
+      } catch (error) {
+        // Not a valid upgrade request (no key, no `Connection: upgrade`).
+        return refuse(400, (error as Error).message, cors);
+      }
+      const { socket, response } = upgraded;
       const transport = new WebSocketTransport(socket, { ...options.websocket, remote, logger });
       latest.set(found, transport);
       // Attached once open: a socket closed while it is still connecting
@@ -556,7 +571,7 @@ function endpoint(
     }
   };
 
-  return async (request, info) => {
+  return async (request, info, upgrade = denoUpgrade) => {
     const path = new URL(request.url).pathname;
     const ours = path === base ? undefined : sessionPath(path);
     if (path !== base && ours === undefined) return undefined;
@@ -573,7 +588,7 @@ function endpoint(
       await request.body?.cancel().catch(ignore);
       return refuse(404, "No such session", cors);
     }
-    return await serveSession(request, id, cors, info);
+    return await serveSession(request, id, cors, info, upgrade);
   };
 
   /** The session id in `path`, or `undefined` when `path` is not a session's. */
@@ -652,11 +667,25 @@ export interface MushroomListenOptions extends Omit<MushroomServerOptions, "path
   cert?: string;
   /** PEM private key; required for `https://`. */
   key?: string;
+  /**
+   * Milliseconds a connection has to deliver a request head (the TLS
+   * handshake included), from when it is accepted or its previous answer
+   * was written; then it is closed.
+   *
+   * @default {10000}
+   */
+  headTimeout?: number;
+  /**
+   * The largest request head, in bytes; a larger one is answered 431.
+   *
+   * @default {65536}
+   */
+  maxHeadBytes?: number;
 }
 
 /**
- * A mushroom endpoint on its own `Deno.serve`, as a {@linkcode Listener}
- * of sessions. Made by {@linkcode listen}.
+ * A mushroom endpoint on its own socket, as a {@linkcode Listener} of
+ * sessions. Made by {@linkcode listen}.
  *
  * @example A mushroom listener
  * ```ts
@@ -670,7 +699,7 @@ export interface MushroomListenOptions extends Omit<MushroomServerOptions, "path
 export class MushroomListener implements Listener<string> {
   /** Where the handshake is, with the real port (`http://127.0.0.1:54321/`). */
   readonly addr: string;
-  #http: RestartingServe;
+  #http: HeadGate | RestartingServe;
   #queue = new FrameQueue<Channel>();
   #closing = false;
   #admit: () => boolean = () => true;
@@ -697,16 +726,22 @@ export class MushroomListener implements Listener<string> {
       address: () => this.addr,
     }, { ...options, path });
     const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-    // Deno.serve, started again if its loop fails (too many open files).
-    this.#http = new RestartingServe(
+    // Our own accept loop: deadlines for heads, and a connection whose body
+    // stalls is closed (Deno.serve can do neither); one request after another.
+    this.#http = listenHttp(
       {
         hostname,
         port: Number(parsed.port),
+        secure,
         cert: options.cert,
         key: options.key,
+        headTimeout: options.headTimeout ?? 10_000,
+        maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
+        keepAlive: true,
         logger: options.logger ?? consoleLogger,
       },
-      async (request, info) => (await handle(request, info)) ?? refuse(404, "Not found"),
+      async (request, info, upgrade) =>
+        (await handle(request, info, upgrade)) ?? refuse(404, "Not found"),
     );
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     this.addr = `${secure ? "https" : "http"}://${host}:${this.#http.port}${path}`;
@@ -736,8 +771,11 @@ export class MushroomListener implements Listener<string> {
 
 /**
  * Serves mushroom on `http://host:port/path/` (or `https://` with `cert`
- * and `key`), with its own `Deno.serve`; port 0 picks a free one. Give it to
- * `server.serve(...)`.
+ * and `key`) on its own socket; port 0 picks a free one. Give it to
+ * `server.serve(...)`. Request heads are read under `headTimeout` and
+ * `maxHeadBytes`, and a connection whose body does not arrive within
+ * `bodyTimeout` is answered 408 and closed; {@linkcode mushroomHandler} in
+ * your own `Deno.serve` has neither.
  *
  * @example Serving mushroom
  * ```ts

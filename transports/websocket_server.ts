@@ -49,7 +49,7 @@ import { consoleLogger } from "../protocol/logger.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { CloseCode, closeReason } from "../protocol/close.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
-import { canUpgradeOwnConnections, HeadGate, RestartingServe } from "./_http_listener.ts";
+import { type HeadGate, listenHttp, type RestartingServe, type Upgrade } from "./_http_listener.ts";
 
 /**
  * Options of a WebSocket endpoint.
@@ -160,12 +160,6 @@ interface Sink {
   accepting(): boolean;
   take(transport: Transport<string>): void;
 }
-
-/** Upgrades `request` (with Deno's `upgradeWebSocket` by default). */
-type Upgrade = (request: Request, options: Deno.UpgradeWebSocketOptions) => {
-  socket: WebSocket;
-  response: Response;
-};
 
 const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
 
@@ -343,41 +337,21 @@ export class WebSocketListener implements Listener<string> {
         this.#queue.push(transport)?.catch(() => transport.close("not accepted"));
       },
     }, { ...options, path });
-    const logger = options.logger ?? consoleLogger;
-    const listener = secure
-      ? Deno.listenTls({
+    // Our own accept loop, with a deadline for each request head.
+    this.#http = listenHttp(
+      {
         hostname,
         port,
-        cert: options.cert!,
-        key: options.key!,
-        alpnProtocols: ["http/1.1"],
-      })
-      : Deno.listen({ hostname, port });
-    if (canUpgradeOwnConnections(listener)) {
-      // Our own accept loop, with a deadline for each request head.
-      const gate = {
+        secure,
+        cert: options.cert,
+        key: options.key,
         headTimeout: options.headTimeout ?? 10_000,
         maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
-        logger,
-      };
-      this.#http = new HeadGate(
-        listener,
-        secure,
-        gate,
-        async (request, info, upgrade) =>
-          (await handle(request, info, (_request, options) => ({
-            socket: upgrade(options),
-            response: UPGRADED,
-          }))) ?? refuse(404, "Not found"),
-      );
-    } else {
-      // A Deno without the means: Deno.serve, which has no head deadline.
-      listener.close();
-      this.#http = new RestartingServe(
-        { hostname, port, cert: options.cert, key: options.key, logger },
-        async (request, info) => (await handle(request, info)) ?? refuse(404, "Not found"),
-      );
-    }
+        logger: options.logger ?? consoleLogger,
+      },
+      async (request, info, upgrade) =>
+        (await handle(request, info, upgrade)) ?? refuse(404, "Not found"),
+    );
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     this.addr = `${secure ? "wss" : "ws"}://${host}:${this.#http.port}${path}`;
   }
@@ -400,9 +374,6 @@ export class WebSocketListener implements Listener<string> {
     return this.#queue;
   }
 }
-
-/** Stands for the 101 answer, which Deno writes itself on a connection we accepted. */
-const UPGRADED = new Response(null, { status: 200 });
 
 /**
  * Listens on `ws://host:port/path` (or `wss://` with `cert` and `key`),
