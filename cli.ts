@@ -57,7 +57,9 @@ export { ExitStatus } from "./cli/report.ts";
 
 /**
  * Where the CLI reads and writes; the defaults are the process's stdin,
- * stdout and stderr.
+ * stdout and stderr. Every line is terminal-safe: control characters that
+ * came from the other side arrive escaped (`\u001b`), and passwords in URLs
+ * as `***`.
  *
  * @example Capturing the CLI's output
  * ```ts
@@ -97,7 +99,9 @@ const FLAGS = {
     "count",
     "service",
     "max-stdin",
+    "origin",
   ],
+  collect: ["origin"],
   boolean: ["help", "json", "pretty", "version"],
   alias: { h: "help", V: "version" },
 };
@@ -109,7 +113,16 @@ function isAmqpUrl(text: unknown): boolean {
 
 /** Flags each verb takes (beside --help). */
 const VERB_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  serve: ["dialect", "handlers", "cert", "key", "idle-timeout", "max-connections", "service"],
+  serve: [
+    "dialect",
+    "handlers",
+    "cert",
+    "key",
+    "idle-timeout",
+    "max-connections",
+    "service",
+    "origin",
+  ],
   call: ["dialect", "timeout", "ca", "json", "pretty", "service", "max-stdin"],
   notify: ["dialect", "ca", "json", "service", "max-stdin"],
   watch: ["dialect", "timeout", "ca", "json", "count", "max-stdin"],
@@ -222,6 +235,7 @@ function checkFlags(verb: string, flags: ParsedArgs): void {
     if (name === "_" || name === "help" || name === "h" || name === "V") continue;
     const given = flags[name];
     if (given === undefined || given === false) continue;
+    if (Array.isArray(given) && given.length === 0) continue; // a collected flag not given
     if (!allowed.includes(name)) throw new UsageError(`--${name} does not apply to '${verb}'`);
   }
 }

@@ -92,6 +92,28 @@ export async function paramsOf(
   return params;
 }
 
+/**
+ * The web origins `--origin` lets call a server at `url` (each
+ * `scheme://host[:port]`, or `*` for any), or `undefined` when none is given
+ * (the listener's default then: same origin, or no Origin at all).
+ */
+export function originsOf(flags: ParsedArgs, url: string): readonly string[] | "*" | undefined {
+  const given = ([] as unknown[]).concat(flags.origin ?? []).map(String);
+  if (given.length === 0) return undefined;
+  if (!/^(wss?|https?):/.test(url)) {
+    throw new UsageError(
+      `--origin applies to ws://, wss://, http:// and https:// servers (browsers), not '${url}'`,
+    );
+  }
+  if (given.includes("*")) return "*";
+  for (const origin of given) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      throw new UsageError(`'${origin}' is not an origin (scheme://host[:port], or '*')`);
+    }
+  }
+  return given;
+}
+
 /** A whole-number flag of at least `min`, or `fallback` when absent. */
 export function numberFlag(flags: ParsedArgs, name: string, fallback: number, min: number): number {
   const text = flags[name];

@@ -20,6 +20,8 @@ export interface ParseOptions {
   string?: string[];
   boolean?: string[];
   alias?: Record<string, string>;
+  /** Flags that may be given more than once: their values are collected in an array. */
+  collect?: string[];
   default?: Record<string, unknown>;
   /** Called for each unknown flag; return false to drop it. */
   unknown?: (arg: string) => unknown;

@@ -9,7 +9,16 @@ import { type Handler, type Listener, Server } from "../mod.ts";
 import { listen as listenTcp } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
 import { listen as listenMushroom } from "../transports/mushroom_server.ts";
-import { dialectOf, fileUrl, numberFlag, readPem, throwUsage, urlOf, UsageError } from "./args.ts";
+import {
+  dialectOf,
+  fileUrl,
+  numberFlag,
+  originsOf,
+  readPem,
+  throwUsage,
+  urlOf,
+  UsageError,
+} from "./args.ts";
 import { DemoApi, demoHandlers } from "./demo_api.ts";
 import type { ParsedArgs } from "./parse_args.ts";
 import { cliLogger, ExitStatus, oneLine, redactUrls } from "./report.ts";
@@ -59,6 +68,7 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   const dialect = dialectOf(flags, url);
   const idleTimeout = numberFlag(flags, "idle-timeout", 300_000, 0);
   const maxConnections = numberFlag(flags, "max-connections", 10_000, 1);
+  const origins = originsOf(flags, url);
   const served: Served = flags.handlers === undefined
     ? {
       handlers: demoHandlers((line) => io.stderr(line)),
@@ -77,9 +87,9 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   let listener: Listener<string>;
   try {
     listener = dialect === "mushroom"
-      ? listenMushroom(url, { logger, ...tls })
+      ? listenMushroom(url, { logger, origins, ...tls })
       : scheme === "ws" || scheme === "wss"
-      ? listenWebSocket(url, { dialect, logger, ...tls })
+      ? listenWebSocket(url, { dialect, logger, origins, ...tls })
       : listenTcp(url, { dialect, logger, ...tls });
   } catch (error) {
     const message = `cannot listen on ${url}: ${(error as Error).message}`;

@@ -49,7 +49,7 @@ printed as escapes (\\u001b...); passwords in URLs are printed as ***.
 
 Run 'rpc <verb> --help' for a verb's options; 'rpc --version' for the version.`,
   serve:
-    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n]
+    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n] [--origin O]...
 
 Serves on <url> (port 0 picks a free one) and prints 'listening on <url>'
 once ready. Stops gracefully on SIGINT or SIGTERM, letting calls in flight
@@ -69,6 +69,11 @@ Options:
   --idle-timeout ms close a connection idle this long (default 300000; 0: never)
   --max-connections n
                     connections at once; more are refused (default 10000)
+  --origin O        for ws://, wss://, http:// and https://: a web page from
+                    origin O (https://app.example:8443) may call; repeat it
+                    for more, or '*' for any. Without it, only pages from the
+                    server's own origin, and clients that are not browsers
+                    (no Origin header); others get 403
   --service NAME    with amqp://user:password@host:port/vhost: serve the demo
                     API as the nuropb service NAME (queue nuropb-NAME-sq)`,
   call: `Usage: rpc call <url> <method> [params] [--timeout ms] [--pretty] [--json] [--dialect D]

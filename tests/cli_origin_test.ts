@@ -1,0 +1,91 @@
+// rpc serve and cross-site calls: a page from another site cannot call a
+// local ws:// or http:// (mushroom) server unless --origin lists it.
+
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { rpc, serve } from "./_cli.ts";
+import { test } from "./_helpers.ts";
+import { RawWebSocket } from "./_ws_raw.ts";
+
+const EVIL = "https://evil.example";
+const APP = "https://app.example";
+
+/** Whether a WebSocket upgrade from `origin` is accepted at `url`. */
+async function upgrades(url: string, origin: string): Promise<boolean> {
+  try {
+    const socket = await RawWebSocket.connect(url, { origin });
+    socket.close();
+    return true;
+  } catch (error) {
+    assertStringIncludes((error as Error).message, "403");
+    return false;
+  }
+}
+
+/** The status and CORS header of a mushroom handshake from `origin`. */
+async function handshake(url: string, origin: string): Promise<[number, string | null]> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { origin, "content-type": "application/json" },
+    body: JSON.stringify({ transports: ["poll"] }),
+  });
+  await response.body?.cancel();
+  return [response.status, response.headers.get("access-control-allow-origin")];
+}
+
+test("rpc serve ws://: another site's page is refused unless --origin lists it", async () => {
+  const plain = await serve("ws://127.0.0.1:0/rpc");
+  const listed = await serve(
+    "ws://127.0.0.1:0/rpc",
+    "--origin",
+    APP,
+    "--origin",
+    "http://x.test:8080",
+  );
+  const any = await serve("ws://127.0.0.1:0/rpc", "--origin", "*");
+  try {
+    assertEquals(await upgrades(plain.url, EVIL), false);
+    assertEquals(await upgrades(listed.url, EVIL), false);
+    assertEquals(await upgrades(listed.url, APP), true);
+    assertEquals(await upgrades(listed.url, "http://x.test:8080"), true);
+    assertEquals(await upgrades(any.url, EVIL), true);
+    // A client that is not a browser (no Origin) still calls.
+    assertEquals((await rpc("call", listed.url, "add", '{"a": 1, "b": 2}')).stdout, "3\n");
+  } finally {
+    for (const server of [plain, listed, any]) assertEquals((await server.stop()).code, 0);
+  }
+});
+
+test("rpc serve http:// (mushroom): another site's page is refused unless --origin lists it", async () => {
+  const plain = await serve("http://127.0.0.1:0/");
+  const listed = await serve("http://127.0.0.1:0/", "--origin", APP);
+  const any = await serve("http://127.0.0.1:0/", "--origin", "*");
+  try {
+    assertEquals((await handshake(plain.url, EVIL))[0], 403);
+    assertEquals((await handshake(listed.url, EVIL))[0], 403);
+    assertEquals(await handshake(listed.url, APP), [200, APP]);
+    const [status, allowed] = await handshake(any.url, EVIL);
+    assertEquals(status, 200);
+    assert(allowed === "*" || allowed === EVIL, `${allowed}`);
+    assertEquals((await rpc("call", listed.url, "add", '{"a": 1, "b": 2}')).stdout, "3\n");
+  } finally {
+    for (const server of [plain, listed, any]) assertEquals((await server.stop()).code, 0);
+  }
+});
+
+test("rpc serve --origin: only origins, only for servers browsers can reach", async () => {
+  const cases: [string[], string][] = [
+    [["serve", "tcp://127.0.0.1:0", "--origin", APP], "--origin applies to ws://, wss://, http://"],
+    [["serve", "ws://127.0.0.1:0/", "--origin", `${APP}/`], `'${APP}/' is not an origin`],
+    [["serve", "ws://127.0.0.1:0/", "--origin", "app.example"], "'app.example' is not an origin"],
+    [["call", "ws://127.0.0.1:1/", "m", "--origin", APP], "--origin does not apply to 'call'"],
+    [
+      ["serve", "amqp://guest:guest@127.0.0.1:1/", "--service", "s", "--origin", APP],
+      "--origin applies to ws://, wss://, http://",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const run = await rpc(...args);
+    assertEquals(run.code, 2, args.join(" "));
+    assertStringIncludes(run.stderr.split("\n")[0]!, message);
+  }
+});
