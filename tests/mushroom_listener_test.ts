@@ -93,7 +93,7 @@ Deno.test("mushroom listen(): Content-Length and chunked bodies, one request aft
   await server.shutdown();
 });
 
-Deno.test("mushroom listen(): Content-Length with chunked 400, a POST without a length 411, a broken chunk 400; each closed", async () => {
+Deno.test("mushroom listen(): Content-Length with chunked 400, a POST without a length 411, a broken chunk 400, a path in Host 400; each closed", async () => {
   const { server, url } = serve();
   const { host, pathname } = new URL(url);
   for (
@@ -108,6 +108,7 @@ Deno.test("mushroom listen(): Content-Length with chunked 400, a POST without a 
       [chunkedHead(url) + "zz\r\n{}\r\n0\r\n\r\n", 400],
       [chunkedHead(url) + "2\r\n{}XX0\r\n\r\n", 400],
       [`POST ${pathname} HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: gzip\r\n\r\n`, 501],
+      [`POST / HTTP/1.1\r\nHost: ${host}/mushroom\r\nContent-Length: 2\r\n\r\n{}`, 400],
     ] as const
   ) {
     const raw = await RawHttp.open(url);

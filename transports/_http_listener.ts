@@ -15,11 +15,13 @@
  *   the handler reads it: never buffered whole here, the handler bounds its
  *   size and time. `Expect: 100-continue` is answered when the handler
  *   starts reading. A WebSocket upgrade goes to Deno's own WebSocket
- *   (`Deno.upgradeWebSocket`'s `socket` option); any other answer is written
- *   here. Once the body was read to its end, the connection may carry the
- *   next request (`keepAlive`, under the head deadline again); otherwise it
- *   is closed after the answer, which also ends a body that stalls. Not a
- *   general HTTP server: HTTP/1.1 only, one request at a time, no trailers.
+ *   (`Deno.upgradeWebSocket`'s `socket` option); any other answer is read
+ *   whole (awaited as long as the handler takes: a long poll) and written
+ *   with its length. Once the body was read to its end, the connection may
+ *   carry the next request (`keepAlive`, under the head deadline again);
+ *   otherwise it is closed after the answer, which also ends a body that
+ *   stalls. Not a general HTTP server: HTTP/1.1 only, one request at a time,
+ *   no trailers, no answers streamed as they come.
  * - {@linkcode RestartingServe}: `Deno.serve`, for a Deno that cannot hand
  *   our connections to its WebSocket; when its serve loop fails (too many
  *   open files rejects `finished` and stops it), it is started again on the
@@ -224,21 +226,28 @@ export class HeadGate {
     }
     if (head === undefined) return "close";
     if (head === "too large") return await refuse(conn, 431, "Request head too large");
-    const parsed = parseHead(decoder.decode(head), this.#secure, conn.localAddr as Deno.NetAddr);
+    const parsed = parseHead(decoder.decode(head));
     if (parsed === undefined) return await refuse(conn, 400, "Bad request");
-    const { method, url, headers } = parsed;
-    const framing = framingOf(method, headers);
+    const { method } = parsed;
+    const framing = framingOf(parsed);
     if (typeof framing === "object") return await refuse(conn, framing.refuse, "Bad request body");
-    const body = framing === 0 ? undefined : new Body(
-      connection,
-      framing,
-      headers.get("expect")?.toLowerCase() === "100-continue",
-    );
-    const request = new Request(url, {
-      method,
-      headers,
-      body: body === undefined ? null : new ReadableStream(body, { highWaterMark: 0 }),
-    });
+    const body = framing === 0
+      ? undefined
+      : new Body(connection, framing, parsed.expect?.toLowerCase() === "100-continue");
+    let request: Request;
+    try {
+      // The header lines as they came: Request checks names and values.
+      request = new Request(
+        `${this.#secure ? "https" : "http"}://${parsed.host ?? connection.host}${parsed.target}`,
+        {
+          method,
+          headers: parsed.fields,
+          body: body === undefined ? null : new ReadableStream(body, { highWaterMark: 0 }),
+        },
+      );
+    } catch {
+      return await refuse(conn, 400, "Bad request");
+    }
     let response: Response;
     try {
       response = await this.#handler(request, connection.info, connection.upgrade);
@@ -249,7 +258,8 @@ export class HeadGate {
     if (connection.upgraded) return "upgraded";
     // Only a body read to its end leaves the connection where the next head starts.
     const again = keepAlive && !this.#closed && (body === undefined || body.complete) &&
-      method !== "HEAD" && !hasClose(headers) && !hasClose(response.headers);
+      method !== "HEAD" && !hasClose(parsed.connection ?? "") &&
+      !hasClose(response.headers.get("connection") ?? "");
     try {
       return await writeResponse(conn, response, again, method === "HEAD") ? "again" : "close";
     } catch (error) {
@@ -276,6 +286,12 @@ class Connection {
   constructor(conn: Deno.Conn) {
     this.conn = conn;
     this.info = { remoteAddr: conn.remoteAddr as Deno.NetAddr };
+  }
+
+  /** The host a request without a `Host` header is taken to name: the listener's address. */
+  get host(): string {
+    const { hostname, port } = this.conn.localAddr as Deno.NetAddr;
+    return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
   }
 
   /** Closes the connection in `ms` (which ends a read waiting on it); 0 cancels. */
@@ -459,30 +475,57 @@ function indexOf(bytes: Uint8Array, from: number, to: number, pattern: Uint8Arra
   return -1;
 }
 
-/** An HTTP/1.1 request head, or `undefined` when it is not one. */
-function parseHead(
-  text: string,
-  secure: boolean,
-  local: Deno.NetAddr,
-): { method: string; url: URL; headers: Headers } | undefined {
+/** A request head: its header lines as they came, and those the gate reads. */
+interface Head {
+  method: string;
+  target: string;
+  fields: [string, string][];
+  host?: string;
+  contentLength?: string;
+  transferEncoding?: string;
+  expect?: string;
+  connection?: string;
+}
+
+/** Where {@linkcode parseHead} keeps each header the gate reads. */
+const READ = new Map<
+  string,
+  "host" | "contentLength" | "transferEncoding" | "expect" | "connection"
+>([
+  ["host", "host"],
+  ["content-length", "contentLength"],
+  ["transfer-encoding", "transferEncoding"],
+  ["expect", "expect"],
+  ["connection", "connection"],
+]);
+
+/**
+ * An HTTP/1.1 request head, or `undefined` when it is not one. (Header lines
+ * stay a list: a `Headers` built here and copied into the `Request` cost
+ * three times as much.)
+ */
+function parseHead(text: string): Head | undefined {
   const lines = text.split("\r\n");
   const [method, target, version, extra] = lines[0]!.split(" ");
   if (extra !== undefined || version !== "HTTP/1.1" || !target?.startsWith("/")) return undefined;
   if (method === undefined || !/^[A-Z]+$/.test(method)) return undefined;
-  try {
-    const headers = new Headers();
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(":");
-      if (colon <= 0 || line[0] === " " || line[0] === "\t") return undefined;
-      headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
+  const head: Head = { method, target, fields: [] };
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0 || line[0] === " " || line[0] === "\t") return undefined;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    head.fields.push([name, value]);
+    const key = READ.get(name.toLowerCase());
+    // Repeated, as Headers joins them (two lengths are no length).
+    if (key !== undefined) {
+      head[key] = head[key] === undefined ? value : `${head[key]}, ${value}`;
     }
-    const host = headers.get("host") ??
-      (local.hostname.includes(":") ? `[${local.hostname}]` : local.hostname) + `:${local.port}`;
-    return { method, url: new URL(`${secure ? "https" : "http"}://${host}${target}`), headers };
-  } catch {
-    return undefined;
   }
+  // The Host goes into the request's URL: a host and a port, not a path.
+  if (head.host !== undefined && !/^[\w.:[\]-]+$/.test(head.host)) return undefined;
+  return head;
 }
 
 /**
@@ -491,15 +534,15 @@ function parseHead(
  * unknown transfer coding 501, a POST, PUT or PATCH with neither 411, and a
  * body on a GET or HEAD 400 (a `Request` cannot carry one).
  */
-function framingOf(method: string, headers: Headers): number | "chunked" | { refuse: number } {
-  const coding = headers.get("transfer-encoding");
-  const length = headers.get("content-length");
+function framingOf(
+  { method, transferEncoding: coding, contentLength: length }: Head,
+): number | "chunked" | { refuse: number } {
   let framing: number | "chunked";
-  if (coding !== null) {
-    if (length !== null) return { refuse: 400 };
+  if (coding !== undefined) {
+    if (length !== undefined) return { refuse: 400 };
     if (coding.toLowerCase() !== "chunked") return { refuse: 501 };
     framing = "chunked";
-  } else if (length !== null) {
+  } else if (length !== undefined) {
     if (!/^\d{1,15}$/.test(length)) return { refuse: 400 };
     framing = Number(length);
   } else {
@@ -508,9 +551,9 @@ function framingOf(method: string, headers: Headers): number | "chunked" | { ref
   return framing !== 0 && (method === "GET" || method === "HEAD") ? { refuse: 400 } : framing;
 }
 
-/** Whether `headers` carry `Connection: close`. */
-function hasClose(headers: Headers): boolean {
-  return /(?:^|,)\s*close\s*(?:,|$)/i.test(headers.get("connection") ?? "");
+/** Whether a `Connection` header's value says `close`. */
+function hasClose(connection: string): boolean {
+  return /(?:^|,)\s*close\s*(?:,|$)/i.test(connection);
 }
 
 const REASONS: Record<number, string> = {
@@ -559,10 +602,13 @@ function headOf(response: Response, framing: string): Uint8Array {
 }
 
 /**
- * Writes `response` as HTTP/1.1: a body that is whole at once (text, bytes)
- * with its length, in one write; a body still coming, chunked. A body that
- * fails is cut short and the connection closes (false). Resolves with
- * whether the connection may carry another request.
+ * Writes `response` as HTTP/1.1 in one write, with its length: its body is
+ * read whole first (the listeners' answers are small, a poll's at most
+ * `maxPollBytes`; a stream that never ends is not for this gate, and reading
+ * a body as a stream cost more than the rest of a request together). A
+ * body that fails, as mushroom's 413 does to drop the connection, is
+ * answered empty and the connection closes. Resolves with whether the
+ * connection may carry another request.
  */
 async function writeResponse(
   conn: Deno.Conn,
@@ -570,55 +616,24 @@ async function writeResponse(
   keepAlive: boolean,
   headOnly: boolean,
 ): Promise<boolean> {
-  const close = keepAlive ? "" : "connection: close\r\n";
-  const reader = headOnly ? undefined : response.body?.getReader();
-  if (headOnly) await response.body?.cancel();
-  let first: ReadableStreamReadResult<Uint8Array> = DONE;
-  let head: Uint8Array | undefined;
+  let body = EMPTY;
   try {
-    if (reader !== undefined) first = await reader.read();
-    const second = first.done ? first : await reader!.read();
-    if (second.done) {
-      const body = first.done ? EMPTY : first.value;
-      head = headOf(response, `content-length: ${body.length}\r\n${close}`);
-      await writeAll(conn, concat(head, body));
-      return keepAlive;
-    }
-    head = headOf(response, `transfer-encoding: chunked\r\n${close}`);
-    await writeAll(conn, concat(head, chunkOf(first.value!), chunkOf(second.value)));
-    for (;;) {
-      const next = await reader!.read();
-      if (next.done) break;
-      await writeAll(conn, chunkOf(next.value));
-    }
-    await writeAll(conn, LAST_CHUNK);
-    return keepAlive;
-  } catch (error) {
-    if (head !== undefined || first.done) throw error;
-    // The body failed before anything was written (as mushroom's 413 does):
-    // what came of it is sent, delimited by the end of the connection.
-    await writeAll(conn, concat(headOf(response, "connection: close\r\n"), first.value));
-    return false;
+    body = await response.bytes();
+  } catch {
+    keepAlive = false;
   }
+  const close = keepAlive ? "" : "connection: close\r\n";
+  const head = headOf(response, `content-length: ${body.length}\r\n${close}`);
+  await writeAll(conn, headOnly ? head : concat(head, body));
+  return keepAlive;
 }
 
-const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
 const EMPTY = new Uint8Array(0);
-const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 
-function chunkOf(bytes: Uint8Array): Uint8Array {
-  return concat(encoder.encode(`${bytes.length.toString(16)}\r\n`), bytes, CRLF);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const bytes = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
+function concat(head: Uint8Array, body: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(head.length + body.length);
+  bytes.set(head);
+  bytes.set(body, head.length);
   return bytes;
 }
 
