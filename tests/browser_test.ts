@@ -104,10 +104,13 @@ browserTest(
 browserTest(
   "browser: the mushroom page in headless Chromium, over WebSocket and over long polling",
   async (executable, bundles) => {
-    const demo = startBrowserDemo(bundles);
+    const demo = startBrowserDemo(bundles, 0, { mushroomListen: true });
     const browser = await Chromium.launch(executable);
+    // From the page's own server (mushroomHandler), then from listen().
+    const at = `at=${encodeURIComponent(demo.mushroomListen!)}`;
+    const runs = [["", "ws"], ["?nows", "poll"], [`?${at}`, "ws"], [`?nows&${at}`, "poll"]];
     try {
-      for (const [query, transport] of [["", "ws"], ["?nows", "poll"]]) {
+      for (const [query, transport] of runs) {
         const page = await browser.open(`${demo.url}mushroom.html${query}`);
         const ready = await page.waitFor<MushroomResults>(
           "(window.results?.ready || window.results?.error) && window.results",

@@ -21,7 +21,9 @@ if (new URLSearchParams(location.search).has("nows")) {
 }
 
 try {
-  const session = await connect(`${location.origin}/mushroom/`, { minDelay: 100 });
+  // `?at=<url>`: a mushroom endpoint elsewhere (the tests' own listen()).
+  const at = new URLSearchParams(location.search).get("at") ?? `${location.origin}/mushroom/`;
+  const session = await connect(at, { minDelay: 100 });
   results.transport = session.transport;
   show(`mushroom session ${session.id} over ${session.transport}`);
   const peer = new Peer(session);

@@ -8,7 +8,7 @@
 
 import { Server } from "../../mod.ts";
 import { websocketHandler } from "../../transports/websocket_server.ts";
-import { mushroomHandler } from "../../transports/mushroom_server.ts";
+import { listen, mushroomHandler } from "../../transports/mushroom_server.ts";
 import { BrowserDemo } from "./contract.ts";
 
 const PAGE = `<!doctype html>
@@ -79,11 +79,20 @@ export async function buildBrowserBundle(script = "./app.ts"): Promise<string> {
 export interface BrowserDemoServer {
   url: string;
   port: number;
+  /** mushroom's own `listen()` for this page's origin, when asked for (`?at=` in the page). */
+  mushroomListen?: string;
   stop(): Promise<void>;
 }
 
-/** Serves the page, its script and the RPC endpoint on 127.0.0.1:`port`. */
-export function startBrowserDemo(bundles: BrowserBundles, port = 0): BrowserDemoServer {
+/**
+ * Serves the page, its script and the RPC endpoint on 127.0.0.1:`port`;
+ * with `mushroomListen`, mushroom also on a `listen()` of its own.
+ */
+export function startBrowserDemo(
+  bundles: BrowserBundles,
+  port = 0,
+  { mushroomListen = false } = {},
+): BrowserDemoServer {
   let cancelled = false;
   const rpc = new Server({
     handlers: (connection) =>
@@ -130,9 +139,14 @@ export function startBrowserDemo(bundles: BrowserBundles, port = 0): BrowserDemo
   const origin = `http://127.0.0.1:${http.addr.port}`;
   // Only this page's own origin may connect.
   routes.rpc = websocketHandler(rpc, { path: "/rpc", origins: [origin] });
+  const listener = mushroomListen
+    ? listen("http://127.0.0.1:0/mushroom/", { origins: [origin] })
+    : undefined;
+  if (listener !== undefined) rpc.serve(listener);
   return {
     url: `${origin}/`,
     port: http.addr.port,
+    mushroomListen: listener?.addr,
     async stop() {
       await rpc.shutdown({ deadline: 0 });
       await http.shutdown();
