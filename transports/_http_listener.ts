@@ -480,24 +480,12 @@ interface Head {
   method: string;
   target: string;
   fields: [string, string][];
-  host?: string;
-  contentLength?: string;
-  transferEncoding?: string;
-  expect?: string;
-  connection?: string;
+  host: string | undefined;
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+  expect: string | undefined;
+  connection: string | undefined;
 }
-
-/** Where {@linkcode parseHead} keeps each header the gate reads. */
-const READ = new Map<
-  string,
-  "host" | "contentLength" | "transferEncoding" | "expect" | "connection"
->([
-  ["host", "host"],
-  ["content-length", "contentLength"],
-  ["transfer-encoding", "transferEncoding"],
-  ["expect", "expect"],
-  ["connection", "connection"],
-]);
 
 /**
  * An HTTP/1.1 request head, or `undefined` when it is not one. (Header lines
@@ -509,7 +497,16 @@ function parseHead(text: string): Head | undefined {
   const [method, target, version, extra] = lines[0]!.split(" ");
   if (extra !== undefined || version !== "HTTP/1.1" || !target?.startsWith("/")) return undefined;
   if (method === undefined || !/^[A-Z]+$/.test(method)) return undefined;
-  const head: Head = { method, target, fields: [] };
+  const head: Head = {
+    method,
+    target,
+    fields: [],
+    host: undefined,
+    contentLength: undefined,
+    transferEncoding: undefined,
+    expect: undefined,
+    connection: undefined,
+  };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(":");
@@ -517,15 +514,31 @@ function parseHead(text: string): Head | undefined {
     const name = line.slice(0, colon);
     const value = line.slice(colon + 1).trim();
     head.fields.push([name, value]);
-    const key = READ.get(name.toLowerCase());
-    // Repeated, as Headers joins them (two lengths are no length).
-    if (key !== undefined) {
-      head[key] = head[key] === undefined ? value : `${head[key]}, ${value}`;
+    // Repeated ones are joined, as Headers does (two lengths are no length).
+    switch (name.length <= 17 ? name.toLowerCase() : "") {
+      case "host":
+        head.host = join(head.host, value);
+        break;
+      case "content-length":
+        head.contentLength = join(head.contentLength, value);
+        break;
+      case "transfer-encoding":
+        head.transferEncoding = join(head.transferEncoding, value);
+        break;
+      case "expect":
+        head.expect = join(head.expect, value);
+        break;
+      case "connection":
+        head.connection = join(head.connection, value);
     }
   }
   // The Host goes into the request's URL: a host and a port, not a path.
   if (head.host !== undefined && !/^[\w.:[\]-]+$/.test(head.host)) return undefined;
   return head;
+}
+
+function join(before: string | undefined, value: string): string {
+  return before === undefined ? value : `${before}, ${value}`;
 }
 
 /**
@@ -592,13 +605,19 @@ const FRAMING = new Set(["connection", "content-length", "transfer-encoding", "k
 
 /** The status line and headers of `response`, then `framing` (header lines). */
 function headOf(response: Response, framing: string): Uint8Array {
-  let head = `HTTP/1.1 ${response.status} ${
-    response.statusText || REASONS[response.status] || ""
-  }\r\n`;
-  for (const [name, value] of response.headers) {
-    if (!FRAMING.has(name)) head += `${name}: ${value}\r\n`;
-  }
-  return encoder.encode(`${head}${framing}\r\n`);
+  const lines = {
+    text: `HTTP/1.1 ${response.status} ${
+      response.statusText || REASONS[response.status] || ""
+    }\r\n`,
+  };
+  // forEach costs a quarter of for-of over Headers; no closure per answer.
+  response.headers.forEach(addLine, lines);
+  return encoder.encode(`${lines.text}${framing}\r\n`);
+}
+
+/** Adds a header line to `this.text`, but not one that frames the body. */
+function addLine(this: { text: string }, value: string, name: string): void {
+  if (!FRAMING.has(name)) this.text += `${name}: ${value}\r\n`;
 }
 
 /**
