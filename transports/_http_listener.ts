@@ -338,6 +338,13 @@ class Connection {
     }
   }
 
+  /** The next `length` bytes (copied) when they were read already, else `undefined`. */
+  taken(length: number): Uint8Array | undefined {
+    if (this.#end - this.#start < length) return undefined;
+    this.#start += length;
+    return this.#buffer.slice(this.#start - length, this.#start);
+  }
+
   /** Up to `max` bytes (those read already first, copied); `null` at the end. */
   async take(max: number): Promise<Uint8Array | null> {
     const buffered = this.#end - this.#start;
@@ -394,6 +401,20 @@ class Body {
     this.#chunked = framing === "chunked";
     this.#left = framing === "chunked" ? 0 : framing;
     this.#continue = expectContinue;
+  }
+
+  /**
+   * Called once, as the stream is made: a `Content-Length` body that came
+   * with its head is handed over whole (no pull, no promise per read).
+   */
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    if (this.#chunked || this.#continue) return;
+    const bytes = this.#connection.taken(this.#left);
+    if (bytes === undefined) return;
+    this.#left = 0;
+    this.complete = true;
+    controller.enqueue(bytes);
+    controller.close();
   }
 
   /** Called by the stream each time the handler reads. */
