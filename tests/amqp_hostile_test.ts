@@ -331,4 +331,45 @@ amqpTest("amqp: the password never appears in what the mesh throws or logs", asy
   assertEquals(redactUrl("amqp://127.0.0.1/"), "amqp://127.0.0.1/");
 });
 
+
+amqpTest(
+  "amqp: replies that keep arriving while a caller closes are dropped, never an unhandled rejection",
+  async () => {
+    const url = await freshMesh();
+    const raw = await rawPublisher(url);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const client = await connectMesh(url, {
+          logger: recordingLogger(),
+          instanceId: `c${round}`,
+        });
+        const responseHeaders = { ...REQUEST_HEADERS, nuropb_type: "response" };
+        let stop = false;
+        let published = 0;
+        // A stranger floods the caller's response queue (named in every reply_to).
+        const flood = (async () => {
+          while (!stop && published < 20_000) {
+            const id = `fake-${published++}`;
+            await raw.publish(
+              `{"tag": "response", "correlation_id": "${id}", "context": {}, "trace_id": null, "result": 1, "error": null, "warning": null, "reply_to": ""}`,
+              { correlationId: id, headers: responseHeaders },
+              "",
+              client.responseQueue,
+            ).catch(() => {});
+          }
+        })();
+        await waitFor(() => published >= 200, { message: "the flood to start" });
+        // Before: a reply decoded after close pushed into the ended inbox, and
+        // its rejected promise was never handled (the test fails on that).
+        await client.close();
+        await waitFor(() => published >= 400, { message: "the flood to go on after close" });
+        stop = true;
+        await flood;
+      }
+    } finally {
+      await raw.close();
+    }
+  },
+);
+
 stopBrokerAfterAll();

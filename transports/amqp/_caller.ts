@@ -303,6 +303,8 @@ export class CallerChannel implements Channel, Attachment {
   }
 
   #reply(message: AMQPMessage): void {
+    // The consumer runs until its channel closes; what comes after close is dropped.
+    if (this.#reason !== undefined) return;
     const id = message.properties.correlationId ?? "";
     const outbound = this.#outbound.get(id);
     if (outbound === undefined && this.#answered.has(id)) {
@@ -329,10 +331,11 @@ export class CallerChannel implements Channel, Attachment {
 
   /** A reply the connection refused unread (too large): its call fails with FrameTooLarge. */
   #refused(refused: RefusedDelivery): void {
+    if (this.#reason !== undefined) return;
     const id = refused.properties?.correlationId;
     this.#dropped(id, refused.reason);
     if (id === undefined || !this.#answer(id)) return;
-    this.#inbox.push({
+    this.#push({
       message: {
         kind: "error",
         id,
@@ -352,6 +355,8 @@ export class CallerChannel implements Channel, Attachment {
   }
 
   #deliver(id: string, body: string, properties: NuropbProperties): void {
+    // Decryption is asynchronous: the channel may have closed meanwhile.
+    if (this.#reason !== undefined) return;
     const decoded = decodeNuropb(body, properties);
     if (decoded.kind !== "result" && decoded.kind !== "error") {
       this.#dropped(
@@ -364,7 +369,12 @@ export class CallerChannel implements Channel, Attachment {
       this.duplicateReplies++;
       return;
     }
-    this.#inbox.push({ message: decoded });
+    this.#push({ message: decoded });
+  }
+
+  /** Hands a reply to the peer; one that meets a closed inbox is dropped, never left rejected. */
+  #push(delivery: Delivery): void {
+    this.#inbox.push(delivery)?.catch(() => {});
   }
 
   /** The reply to `id` arrived: forget the request. False when none was waiting. */

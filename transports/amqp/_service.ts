@@ -245,6 +245,9 @@ export class ServiceChannel implements Channel, Attachment {
     properties: NuropbProperties,
     key: string | undefined,
   ): void {
+    // Decryption is asynchronous: the channel may have closed meanwhile (the
+    // broker requeues what was not settled).
+    if (this.#reason !== undefined) return;
     const decoded = decodeNuropb(body, properties);
     if (decoded.kind === "poison") {
       this.#poison(message, generation, decoded.reason);
@@ -287,7 +290,8 @@ export class ServiceChannel implements Channel, Attachment {
       size: body.length,
       settle: (outcome: Outcome) => this.#settle(message, generation, outcome, callKey, size),
     };
-    this.#inbox.push(delivery);
+    // A delivery that meets a closed inbox is dropped (the broker requeues it).
+    this.#inbox.push(delivery)?.catch(() => {});
   }
 
   /** A copy of a request we have: answer it again, or wait for the first. */
