@@ -67,7 +67,13 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
    * that resolves when the reader has made room (rejects if the queue ends).
    */
   push(frame: F): Promise<void> | undefined {
-    if (this.#ended) return Promise.reject(new ConnectionClosed(this.#endReason));
+    if (this.#ended) {
+      const refused = Promise.reject(new ConnectionClosed(this.#endReason));
+      // A producer may not wait on it (a frame that came after the end); do
+      // not report it as unhandled, which would end a Deno process.
+      refused.catch(() => {});
+      return refused;
+    }
     const reader = this.#reader;
     if (reader !== undefined) {
       this.#reader = undefined;
