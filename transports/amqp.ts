@@ -306,6 +306,8 @@ export interface ServeOptions {
    * `NuropbValidationError` (-32602, the path and reason in the
    * description), a result that breaks its schema is logged and answered as
    * a `NuropbException`. A plain `{ incoming }` object only describes.
+   *
+   * @default {undefined (nothing described or validated)}
    */
   contract?: {
     readonly incoming: DescribableSpecs;

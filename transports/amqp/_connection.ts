@@ -369,6 +369,10 @@ export class BrokerConnection {
     const parse = internals.parseFrames.bind(client);
     const skipping = new Map<number, Skipping>();
     let broken = false;
+    // The frame being parsed, so a throw from the parser names the right one
+    // (a frame parsed in place from a read is not in the frame buffer).
+    let parsingType = 0;
+    let parsingChannel = 0;
     // Own properties shadow the prototype's; the socket's data handler is
     // bound when it connects, so it calls these.
     internals.parseFrames = (view: FrameView) => {
@@ -390,7 +394,10 @@ export class BrokerConnection {
           return;
         }
       }
+      parsingType = type;
+      parsingChannel = view.getUint16(1);
       parse(view);
+      parsingType = 0;
     };
     internals.onRead = (chunk: Uint8Array) => {
       if (broken) return true;
@@ -398,7 +405,14 @@ export class BrokerConnection {
         return read(chunk);
       } catch (error) {
         broken = true;
-        this.#unreadable(client, internals, error);
+        // A throw outside the parser: the frame is the one being copied into
+        // the frame buffer (larger than it), whose head is there.
+        const head = internals.frameBuffer;
+        const outside = parsingType === 0;
+        const type = outside ? head[0]! : parsingType;
+        const channelId = outside ? (head[1]! << 8) | head[2]! : parsingChannel;
+        const size = outside ? new DataView(head.buffer, head.byteOffset).getUint32(3) + 8 : 0;
+        this.#unreadable(client, internals, error, type, channelId, size);
         return true;
       }
     };
@@ -467,7 +481,14 @@ export class BrokerConnection {
    * delivery it belongs to is refused, then the connection is dropped (the
    * reader's state is lost) and made again.
    */
-  #unreadable(client: AMQPClient, internals: ClientInternals, error: unknown): void {
+  #unreadable(
+    client: AMQPClient,
+    internals: ClientInternals,
+    error: unknown,
+    type: number,
+    channelId: number,
+    size: number,
+  ): void {
     this.unreadableFrames++;
     const message = error instanceof Error ? error.message : String(error);
     this.#options.logger.warn(
@@ -475,9 +496,7 @@ export class BrokerConnection {
         this.redact(message)
       }); dropping the connection`,
     );
-    const head = internals.frameBuffer;
-    if (head[0] === FRAME_HEADER) {
-      const channelId = (head[1]! << 8) | head[2]!;
+    if (type === FRAME_HEADER) {
       const delivery = internals.channels[channelId]?.delivery;
       const guard = this.#guards.get(channelId);
       if (delivery !== undefined && guard !== undefined) {
@@ -485,9 +504,9 @@ export class BrokerConnection {
         guard.onRefused({
           deliveryTag: delivery.deliveryTag,
           properties: undefined,
-          reason: `a frame of ${
-            new DataView(head.buffer, head.byteOffset).getUint32(3) + 8
-          } bytes is larger than this mesh reads (maxFrameBytes ${this.#options.maxFrameBytes})`,
+          reason: size > 0
+            ? `a frame of ${size} bytes is larger than this mesh reads (maxFrameBytes ${this.#options.maxFrameBytes})`
+            : `its content header could not be read`,
         });
       }
     }
