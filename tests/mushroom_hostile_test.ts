@@ -16,9 +16,8 @@ import {
 } from "./_assert.ts";
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
 import { chunk, chunkedHead, RawHttp } from "./_http_raw.ts";
+import { measureMushroomRss } from "./_mushroom_rss.ts";
 import { openFds } from "./_ws_raw.ts";
-
-const decoder = new TextDecoder();
 
 /** A mushroom server on loopback, with its handshake URL. */
 function serve(listenOptions: Parameters<typeof listen>[1] = {}) {
@@ -211,24 +210,7 @@ Deno.test("mushroom: a poll's answer carries at most maxPollBytes; the rest come
 
 Deno.test("mushroom: 24 sessions that never acknowledge 16 MiB each, and their unread polls, stay within the total (RSS)", async () => {
   // In a process of its own, so that a full GC can run before each measure.
-  const script = new URL("./_mushroom_rss.ts", import.meta.url);
-  const run = await within(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-check", "--allow-net=127.0.0.1", "--v8-flags=--expose-gc", script.href],
-      stdout: "piped",
-      stderr: "piped",
-    }).output(),
-    120_000,
-    "the measuring process",
-  );
-  const stderr = decoder.decode(run.stderr);
-  assert(run.success, stderr);
-  const measured = JSON.parse(decoder.decode(run.stdout)) as {
-    sessions: number;
-    grownMiB: number;
-    kept: number;
-    unreadPollsMiB: number;
-  };
+  const measured = await measureMushroomRss(24, 16, 1);
   assertEquals(measured.sessions, 24);
   // 384 MiB pushed, 64 MiB kept at most (the default total); without the
   // bound the RSS grew 389 MiB, and 392 MiB more for the unread polls.

@@ -193,7 +193,8 @@ export interface MushroomServerOptions
   /**
    * The most characters of unacknowledged messages all sessions of this
    * endpoint keep together; beyond it, the sessions keeping the most drop
-   * their oldest ({@linkcode MushroomBudget}).
+   * their oldest, and one keeping only its newest is closed
+   * ({@linkcode MushroomBudget}).
    *
    * @default {67108864}
    */

@@ -135,7 +135,7 @@ export interface MushroomSessionOptions {
   /**
    * A bound on what many sessions keep together (a server shares one among
    * its sessions); beyond it, the sessions keeping the most drop their
-   * oldest messages.
+   * oldest messages, and one keeping only its newest is closed.
    *
    * @default {none: only this session's own bounds}
    */
@@ -178,8 +178,13 @@ const ACK_DELAY_MS = 50;
 /**
  * A bound on the unacknowledged messages many sessions keep together, in
  * characters. When a session's new message takes the total past `limit`,
- * the sessions keeping the most drop their oldest messages (each keeps its
- * newest) until the total is back under 7/8 of it; each says so once.
+ * the session keeping the most gives way, again and again until the total
+ * is back under 7/8 of it: it drops its oldest messages, or, when it keeps
+ * only its newest (which is never dropped) and the total is still past
+ * `limit`, it is closed ({@linkcode CloseCode.WriteOverflow}, a warning
+ * each) and lets go of what it kept. So once a message is counted, the
+ * total is within `limit` again: only that message, while it is being
+ * counted, is ever over it. Each session's own bounds hold too.
  *
  * @example Two sessions under one bound
  * ```ts
@@ -200,6 +205,27 @@ const ACK_DELAY_MS = 50;
  * await a.close();
  * await b.close();
  * assertEquals(budget.bytes, 0);
+ * ```
+ *
+ * @example A session whose one message does not fit is closed, the others keep theirs
+ * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { CloseCode } from "@seed/rpc";
+ * import { MushroomBudget, MushroomSession } from "@seed/rpc/mushroom";
+ *
+ * const budget = new MushroomBudget(1000);
+ * const quiet = { debug() {}, warn() {}, error() {} };
+ * const small = new MushroomSession({ role: "server", budget, logger: quiet });
+ * const large = new MushroomSession({ role: "server", budget, logger: quiet });
+ * await small.send({ kind: "notification", method: "tick", params: ["x".repeat(100)] });
+ * // A newest message is never dropped: past the bound, its session is closed.
+ * await assertRejects(() =>
+ *   large.send({ kind: "notification", method: "big", params: ["y".repeat(2000)] })
+ * );
+ * assertEquals(large.closeReason?.code, CloseCode.WriteOverflow);
+ * assertEquals(small.unacknowledged, 1);
+ * assertEquals(budget.bytes, small.unacknowledgedBytes);
+ * await small.close();
  * ```
  */
 export class MushroomBudget {
@@ -230,7 +256,7 @@ export class MushroomBudget {
   charge(session: MushroomSession, bytes: number): void {
     this.#bytes += bytes;
     this.#holders.add(session);
-    if (this.#bytes > this.limit) this.#reclaim();
+    if (this.#bytes > this.limit) this.#reclaim(session);
   }
 
   /** Counts `bytes` that `session` no longer keeps (sessions call it). */
@@ -241,17 +267,32 @@ export class MushroomBudget {
     }
   }
 
-  /** Sheds from the largest holders until the total is under 7/8 of the limit. */
-  #reclaim(): void {
+  /**
+   * The largest holder gives way until the total is under 7/8 of the limit:
+   * it sheds its oldest messages, or, keeping only its newest while the
+   * total is past the limit, it is closed (which releases what it kept).
+   * Of equals, `charged` (whose message did not fit) gives way first.
+   */
+  #reclaim(charged: MushroomSession): void {
     const target = this.limit - Math.floor(this.limit / 8);
     while (this.#bytes > target) {
-      let largest: MushroomSession | undefined;
+      let largest = this.#holders.has(charged) ? charged : undefined;
       for (const session of this.#holders) {
         if (largest === undefined || session.unacknowledgedBytes > largest.unacknowledgedBytes) {
           largest = session;
         }
       }
-      if (largest === undefined || largest.shed(this.#bytes - target) === 0) return;
+      if (largest === undefined) return;
+      if (largest.shed(this.#bytes - target) > 0) continue;
+      if (this.#bytes <= this.limit) return;
+      const kept = largest.unacknowledgedBytes;
+      // Closing releases its characters at once (and drops them).
+      largest.close(closeReason(
+        CloseCode.WriteOverflow,
+        `it kept ${kept} characters unacknowledged, the most of the sessions sharing a bound ` +
+          `of ${this.limit} (maxUnacknowledgedBytesTotal), and they were past it`,
+      ));
+      if (this.#holders.has(largest)) return; // closing released it; never loop forever
     }
   }
 }
@@ -410,6 +451,8 @@ export class MushroomSession implements Channel {
       text = encodeMushroom({ ...wire, code: 4, data: "Internal server error" }, this.#json);
     }
     this.#keep({ id: (wire as { id: number }).id, text });
+    // The shared bound closed this session for keeping the most.
+    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
     const socket = this.#socket;
     const sent = socket === undefined ? ACCEPTED : socket.send(text);
     this.#wakePoll();
@@ -429,14 +472,21 @@ export class MushroomSession implements Channel {
     clearTimeout(this.#ackTimer);
     clearInterval(this.#heartbeatTimer);
     this.#inbox.end(why);
+    // What a last poll may still take is no longer counted against others.
+    this.#budget?.release(this, this.#keptBytes);
+    this.#budget = undefined;
+    if (why.code === CloseCode.WriteOverflow) {
+      // Closed for keeping too much: what it kept goes too.
+      this.#logger.warn(`${this.id}: closed: ${why.message}`);
+      this.#kept = [];
+      this.#keptHead = 0;
+      this.#keptBytes = 0;
+    }
     if (why.code !== CloseCode.Remote) {
       // The other side is told, unless it is the one that ended it.
       this.#keep({ id: -1, text: encodeMushroom({ code: -1 }, this.#json) });
     }
     this.#wakePoll();
-    // What a last poll may still take is no longer counted against others.
-    this.#budget?.release(this, this.#keptBytes);
-    this.#budget = undefined;
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket !== undefined) {
