@@ -140,8 +140,14 @@ export class Dispatcher {
   #exposeErrors: boolean;
   #handlers = new Map<string, Handler>();
   #calls: InboundCalls;
-  /** Handlers running, replies being sent, batches open. */
+  /** Handlers running and replies being sent: what the bounds count. */
   #running = 0;
+  /**
+   * Batches open (entries still being routed or running). They hold no slot
+   * of their own, so a batch never waits for room it holds itself; each
+   * entry takes one, and the batch's replies take one while they are sent.
+   */
+  #batches = 0;
   /** The size of the calls whose handlers have not finished. */
   #bytes = 0;
   /** Replies handed to the channel that it has not accepted yet. */
@@ -243,9 +249,14 @@ export class Dispatcher {
     }
   }
 
-  /** Resolves when no handler is running. */
+  /** Whether a handler runs, a reply waits to be sent, or a batch is open. */
+  get busy(): boolean {
+    return this.#running + this.#batches > 0;
+  }
+
+  /** Resolves when no handler is running (nor a batch open). */
   idle(): Promise<void> {
-    if (this.#running === 0) return Promise.resolve();
+    if (!this.busy) return Promise.resolve();
     this.#idle ??= Promise.withResolvers<void>();
     return this.#idle.promise;
   }
@@ -269,16 +280,21 @@ export class Dispatcher {
 
   /**
    * Starts a batch: each entry is routed (waiting for {@linkcode room}
-   * between entries), then {@linkcode sealBatch}. The batch holds its bytes
-   * until its replies are sent.
+   * between entries), then {@linkcode sealBatch}. The batch holds no handler
+   * slot, and its bytes count only once it is sealed: its entries never wait
+   * for room the batch holds itself.
    */
   openBatch(delivery: Delivery, size: number): BatchReplies {
-    this.#acquire(delivery.size ?? 0);
+    this.#batches++;
     return new BatchReplies(delivery, size);
   }
 
-  /** Every entry of `batch` was routed; its replies leave once all are done. */
+  /**
+   * Every entry of `batch` was routed; its replies leave once all are done.
+   * Until then its bytes count against `maxBytes`.
+   */
   sealBatch(batch: BatchReplies): void {
+    this.#bytes += batch.delivery.size ?? 0;
     if (batch.seal()) this.#flushBatch(batch);
   }
 
@@ -530,7 +546,11 @@ export class Dispatcher {
     this.#running--;
     this.#shared?.release();
     this.#wake();
-    if (this.#idle !== undefined && this.#running === 0) {
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (this.#idle !== undefined && !this.busy) {
       const idle = this.#idle;
       this.#idle = undefined;
       idle.resolve();
@@ -571,16 +591,21 @@ export class Dispatcher {
     if (delivery.settle !== undefined) sent.then(() => delivery.settle!(outcome));
   }
 
-  /** Sends a batch's replies together; the batch's slot is released once they are sent. */
+  /**
+   * Sends a batch's replies together; like any reply, they hold a slot until
+   * the channel accepts them.
+   */
   #flushBatch(batch: BatchReplies): void {
     const delivery = batch.delivery;
+    this.#batches--;
     this.#releaseBytes(delivery.size ?? 0);
     const replies = batch.replies();
     if (replies.length === 0 || this.#closed) {
-      this.#release();
+      this.#checkIdle();
       delivery.settle?.(batch.outcome);
       return;
     }
+    this.#acquire(0);
     this.sent++;
     const channel = this.#channel;
     const sent = channel.sendBatch === undefined

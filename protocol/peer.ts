@@ -626,7 +626,7 @@ export class Peer {
    */
   async drain(timeout = 5000): Promise<boolean> {
     this.#dispatcher.drain();
-    if (this.#dispatcher.running === 0) return true;
+    if (!this.#dispatcher.busy) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) =>
       timer = startTimer(() => resolve(false), timeout)

@@ -99,3 +99,61 @@ Deno.test("ConcurrencyLimit.canTake: a holder may take a slot only while it hold
   for (let i = 0; i < 4; i++) limit.acquire();
   assertEquals(limit.canTake(0), false);
 });
+
+/** A JSON-RPC batch of `adds` calls to `add`, ids from `first`. */
+function addBatch(adds: number, first = 1): string {
+  const calls = Array.from(
+    { length: adds },
+    (_, i) => `{"jsonrpc":"2.0","method":"add","params":[${i},${i + 1}],"id":${first + i}}`,
+  );
+  return `[${calls.join(",")}]\n`;
+}
+
+/** The results of one batch answer, by id. */
+function results(answer: string): Record<string, unknown> {
+  const replies = JSON.parse(answer) as { id: number; result: unknown }[];
+  return Object.fromEntries(replies.map((reply) => [reply.id, reply.result]));
+}
+
+Deno.test("fair share: a batch of two calls is answered with maxRunningHandlers: 2", async () => {
+  const logger = recordingLogger();
+  const server = new Server({
+    logger,
+    maxRunningHandlers: 2,
+    handlers: { add: ([a, b]) => a + b },
+  }).serve(listen("tcp://127.0.0.1:0", { logger }));
+  const raw = await RawSocket.connect(server.addr);
+  await raw.send(addBatch(2));
+  assertEquals(results(await within(raw.readFrame(), 5000, "the batch's answer")), { 1: 1, 2: 3 });
+  raw.close();
+  await server.shutdown();
+});
+
+Deno.test("fair share: several batches at once near the limit are all answered", async () => {
+  // Three connections send batches of three slow calls into two shared
+  // slots: an open batch holds no slot of its own, so each gets its turn.
+  const logger = recordingLogger();
+  let running = 0;
+  let most = 0;
+  const server = new Server({
+    logger,
+    maxRunningHandlers: 2,
+    handlers: {
+      add: async ([a, b]) => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running--;
+        return a + b;
+      },
+    },
+  }).serve(listen("tcp://127.0.0.1:0", { logger }));
+  const raws = await Promise.all([0, 1, 2].map(() => RawSocket.connect(server.addr)));
+  await Promise.all(raws.map((raw, i) => raw.send(addBatch(3, 10 * i))));
+  for (const [i, raw] of raws.entries()) {
+    const answer = results(await within(raw.readFrame(), 10_000, `batch ${i}'s answer`));
+    assertEquals(answer, { [10 * i]: 1, [10 * i + 1]: 3, [10 * i + 2]: 5 });
+    raw.close();
+  }
+  assertEquals(most <= 2, true);
+  await server.shutdown();
+});
