@@ -59,6 +59,12 @@ export type Handler = (params: any, ctx: CallContext) => unknown;
 export interface DispatcherOptions {
   peer: Peer;
   channel: Channel;
+  /**
+   * The peer's own calls: while any awaits its reply, a reply of ours that
+   * waits for the wire does not pause reading (the other side may be
+   * waiting for us to read before it reads ours).
+   */
+  outgoing: { readonly size: number };
   logger: Logger;
   name: string;
   /** The bound on handlers running at once. */
@@ -128,6 +134,7 @@ class InboundCalls {
 export class Dispatcher {
   #peer: Peer;
   #channel: Channel;
+  #outgoing: { readonly size: number };
   #logger: Logger;
   #name: string;
   #maxRunning: number;
@@ -164,6 +171,7 @@ export class Dispatcher {
   constructor(options: DispatcherOptions) {
     this.#peer = options.peer;
     this.#channel = options.channel;
+    this.#outgoing = options.outgoing;
     this.#logger = options.logger;
     this.#name = options.name;
     this.#maxRunning = options.maxRunning;
@@ -231,8 +239,15 @@ export class Dispatcher {
   #ownFull(): boolean {
     return this.#running >= this.#maxRunning || this.#bytes >= this.#maxBytes ||
       // A reply waits for the other side to read: start nothing new, so
-      // replies a client never reads cannot pile up.
-      (this.#unsent > 0 && this.#channel.congested === true);
+      // replies a client never reads cannot pile up. Unless we await replies
+      // ourselves: two peers calling each other would each wait for the
+      // other to read first (what is unsent stays bounded: maxUnsentBytes).
+      (this.#unsent > 0 && this.#outgoing.size === 0 && this.#channel.congested === true);
+  }
+
+  /** Our own call started: a pause for a reply waiting on the wire may be over. */
+  wake(): void {
+    this.#wake();
   }
 
   /** Resolves when there is room again under every bound (or on close). */

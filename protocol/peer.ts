@@ -359,6 +359,7 @@ export class Peer {
     this.#dispatcher = new Dispatcher({
       peer: this,
       channel,
+      outgoing: this.#outgoing,
       logger: this.#logger,
       name: this.#name,
       maxRunning: limitOption(options.maxConcurrentHandlers, 256, "maxConcurrentHandlers"),
@@ -494,7 +495,10 @@ export class Peer {
         this.#sendCall,
       ) as Promise<T>;
     }
-    return this.#outgoing.call(method, params, options) as Promise<T>;
+    const result = this.#outgoing.call(method, params, options);
+    // Its reply must be read even while a reply of ours waits on the wire.
+    this.#dispatcher.wake();
+    return result as Promise<T>;
   }
 
   /**
@@ -544,8 +548,11 @@ export class Peer {
     };
   }
 
-  #sendCall = (call: Invocation): Promise<unknown> =>
-    this.#outgoing.call(call.method, call.params, call.options);
+  #sendCall = (call: Invocation): Promise<unknown> => {
+    const result = this.#outgoing.call(call.method, call.params, call.options);
+    this.#dispatcher.wake();
+    return result;
+  };
 
   #sendNotification = (call: Invocation): Promise<void> =>
     this.#outgoing.notify(call.method, call.params, call.options);
