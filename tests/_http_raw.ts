@@ -57,8 +57,9 @@ export class RawHttp {
     return this.#isEnded;
   }
 
-  async send(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
+  /** Writes `text` (UTF-8), or `bytes` as they are. */
+  async send(text: string | Uint8Array): Promise<void> {
+    const bytes = typeof text === "string" ? encoder.encode(text) : text;
     let at = 0;
     while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
   }

@@ -19,9 +19,11 @@ export class RawWebSocket {
     const target = new URL(url);
     const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
     const socket = new RawWebSocket(conn);
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    // A `host` among `headers` replaces the URL's.
+    const { host = target.host, ...rest } = headers;
+    const extra = Object.entries(rest).map(([k, v]) => `${k}: ${v}\r\n`).join("");
     await socket.#write(encoder.encode(
-      `GET ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nUpgrade: websocket\r\n` +
+      `GET ${target.pathname} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\n` +
         `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
         `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
     ));

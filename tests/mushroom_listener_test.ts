@@ -139,17 +139,26 @@ Deno.test("mushroom listen(): Expect: 100-continue is answered 100 before the bo
 });
 
 Deno.test("mushroom listen(): a long poll is held on a kept-alive connection and answered when a message comes", async () => {
-  const { server, url } = serve({ pollTimeout: 20_000 });
-  const raw = await RawHttp.open(url);
-  await raw.send(post(url, '{"transports": ["poll"], "auth": null}'));
+  const listener = listen("http://127.0.0.1:0/mushroom/", {
+    logger: recordingLogger(),
+    pollTimeout: 20_000,
+  });
+  const server = new Server({ logger: recordingLogger() }).serve(listener);
+  const raw = await RawHttp.open(listener.addr);
+  await raw.send(post(listener.addr, '{"transports": ["poll"], "auth": null}'));
   const sessionUrl = JSON.parse((await raw.response(10_000)).body).url as string;
   await raw.send(post(sessionUrl, "[]"));
   assertEquals(pick(await raw.response(10_000)), [200, "null"]);
   await waitFor(() => server.connections.size === 1, { message: "the session joined" });
-  // The poll waits (pollTimeout is 20 s) until the server pushes.
+  // The poll is read and held (pollTimeout is 20 s): nothing is answered...
+  const before = (await raw.received(/null$/, 10_000)).length;
   await raw.send(post(sessionUrl, "[[0, null]]"));
+  await waitFor(() => listener.polls === 1, { message: "the poll held by the server" });
+  assertEquals((await raw.received(/null$/, 10_000)).length, before, "answered before a push");
+  // ...until the server pushes.
   await server.notify("news", ["hello"]);
   assertEquals(pick(await raw.response(10_000)), [200, '[[1, 0, "news", ["hello"]]]']);
+  assertEquals(listener.polls, 0);
   raw.close();
   await raw.done();
   await server.shutdown();
@@ -199,3 +208,78 @@ async function startSession(url: string): Promise<string> {
   assertStringIncludes(sessionUrl, "http://");
   return sessionUrl;
 }
+
+/** A poll session that has joined the server (one empty send), and its URL. */
+async function joinedSession(server: Server, url: string): Promise<string> {
+  const sessionUrl = await startSession(url);
+  const sent = await fetch(sessionUrl, { method: "POST", body: "[]" });
+  assertEquals(await sent.text(), "null");
+  await waitFor(() => server.connections.size === 1, { message: "the session joined" });
+  return sessionUrl;
+}
+
+Deno.test("mushroom listen(): a body of more than 1024 chunks is refused (400) and closed; a million one-byte chunks are answered at once", async () => {
+  const { server, url } = serve();
+  const sessionUrl = await joinedSession(server, url);
+  // A call split into exactly 1024 chunks (JSON whitespace pads it) is taken.
+  const text = `[${" ".repeat(2048)}[2, 0, "add", [1, 2]]]`;
+  const chunked = (count: number) => {
+    const size = Math.ceil(text.length / count);
+    let body = "";
+    for (let i = 0; i < count; i++) body += chunk(text.slice(i * size, (i + 1) * size) || " ");
+    return chunkedHead(sessionUrl) + body + "0\r\n\r\n";
+  };
+  const raw = await RawHttp.open(sessionUrl);
+  await raw.send(chunked(1024));
+  assertEquals(pick(await raw.response(10_000)), [200, "null"]);
+  assert(!raw.isEnded, "the connection was kept");
+  // One more chunk is refused, and the connection closed.
+  await raw.send(chunked(1025));
+  assertMatch(await raw.ended(10_000), /HTTP\/1\.1 400 [^]*$/);
+  raw.close();
+  await raw.done();
+  // A million one-byte chunks (6.7 MB): refused after the first 1024, not read through
+  // (that took 4-7 s of the event loop).
+  const flood = await RawHttp.open(sessionUrl);
+  const started = performance.now();
+  const sending = flood.send(chunkedHead(sessionUrl) + "1\r\nx\r\n".repeat(1_000_000) + "0\r\n\r\n")
+    .catch(() => {}); // the server hangs up before it is all sent
+  assertMatch(await flood.ended(10_000), /^HTTP\/1\.1 400 /);
+  const took = performance.now() - started;
+  assert(took < 2000, `answered after ${Math.round(took)} ms`);
+  flood.close();
+  await sending;
+  await flood.done();
+  await server.shutdown();
+});
+
+Deno.test("mushroom listen(): Latin-1 header bytes are taken as Deno.serve takes them; empty lines before a request line are skipped", async () => {
+  let seen: string | null = null;
+  const { server, url } = serve({
+    authenticate: (_auth, request) => (seen = request.headers.get("x-name"), true),
+  });
+  const raw = await RawHttp.open(url);
+  const body = '{"transports": ["poll"], "auth": null}';
+  const { host, pathname } = new URL(url);
+  // "café" in Latin-1: the byte 0xE9 is not UTF-8.
+  const head = new TextEncoder().encode(
+    `POST ${pathname} HTTP/1.1\r\nHost: ${host}\r\nX-Name: caf?\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body}`,
+  );
+  head[head.indexOf("?".charCodeAt(0))] = 0xe9;
+  await raw.send(head);
+  assertEquals((await raw.response(10_000)).status, 200);
+  assertEquals(seen, "caf\u00e9");
+  // A stray CRLF before the next request line (RFC 9112 §2.2), on the kept connection.
+  await raw.send(`\r\n\r\n${post(url, body)}`);
+  assertEquals((await raw.response(10_000)).status, 200);
+  // And on a new connection.
+  const fresh = await RawHttp.open(url);
+  await fresh.send(`\r\n${post(url, body, "Connection: close\r\n")}`);
+  assertMatch(await fresh.ended(10_000), /^HTTP\/1\.1 200 /);
+  for (const connection of [raw, fresh]) {
+    connection.close();
+    await connection.done();
+  }
+  await server.shutdown();
+});

@@ -56,10 +56,42 @@ Deno.test("websocket listen(): a head over maxHeadBytes is answered 431, a malfo
   assertEquals(await ask("GET /rpc HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP/1.1 426 Upgrade Required");
   assertEquals(await ask("GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP/1.1 404 Not Found");
   // Upgrade asked for, but not a valid WebSocket handshake (no key).
+  const upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
   assertEquals(
-    await ask("GET /rpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
+    await ask(`GET /rpc HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${upgrade}\r\n`),
     "HTTP/1.1 400 Bad Request",
   );
+  // Sent to a name that is not this loopback listener's (DNS rebinding).
+  assertEquals(
+    await ask(`GET /rpc HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n`),
+    "HTTP/1.1 403 Forbidden",
+  );
+  await server.shutdown();
+});
+
+Deno.test("websocket listen(): a Latin-1 header value and empty lines before the request line are taken", async () => {
+  const logger = recordingLogger();
+  let seen: string | null = null;
+  const server = new Server({ logger }).serve(
+    listen("ws://127.0.0.1:0/rpc", {
+      logger,
+      authorize: (request) => (seen = request.headers.get("x-name"), true),
+    }),
+  );
+  const { hostname, port, host } = new URL(server.addr);
+  const head = encoder.encode(
+    `\r\n\r\nGET /rpc HTTP/1.1\r\nHost: ${host}\r\nX-Name: caf?\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+      `Sec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  head[head.indexOf("?".charCodeAt(0))] = 0xe9; // "café" in Latin-1, not UTF-8
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  await conn.write(head);
+  const answer = new Uint8Array(1024);
+  const n = await within(conn.read(answer), 10_000, "the answer");
+  assertStringIncludes(decoder.decode(answer.subarray(0, n ?? 0)), "HTTP/1.1 101 ");
+  assertEquals(seen, "caf\u00e9");
+  conn.close();
   await server.shutdown();
 });
 

@@ -13,11 +13,16 @@
  *   head under a deadline and a size cap and hands the request over, its
  *   body (`Content-Length` or chunked) a stream read from the connection as
  *   the handler reads it: never buffered whole here, the handler bounds its
- *   size and time. `Expect: 100-continue` is answered when the handler
- *   starts reading. A WebSocket upgrade goes to Deno's own WebSocket
+ *   size and time (chunks are parsed from what was read, consecutive ones
+ *   handed over as one piece, and a body of more than `maxBodyChunks`
+ *   fails). `Expect: 100-continue` is answered when the handler starts
+ *   reading. A WebSocket upgrade goes to Deno's own WebSocket
  *   (`Deno.upgradeWebSocket`'s `socket` option); any other answer is read
  *   whole (awaited as long as the handler takes: a long poll) and written
- *   with its length. Once the body was read to its end, the connection may
+ *   with its length. Every write has `writeTimeout` to finish (a client
+ *   that does not read its answer is cut off, as on TCP). Header bytes are
+ *   read as Latin-1 (as `Deno.serve` does), and empty lines before a
+ *   request line are skipped. Once the body was read to its end, the connection may
  *   carry the next request (`keepAlive`, under the head deadline again);
  *   otherwise it is closed after the answer, which also ends a body that
  *   stalls. Not a general HTTP server: HTTP/1.1 only, one request at a time,
@@ -30,7 +35,7 @@
  * @module
  */
 
-import type { Logger } from "../protocol/logger.ts";
+import { consoleLogger, type Logger } from "../protocol/logger.ts";
 
 /** What a handler reads of the connection: who connected. */
 export interface ConnInfo {
@@ -55,38 +60,107 @@ export type Upgrade = (request: Request, options: Deno.UpgradeWebSocketOptions) 
 /** Turns a request into a response; `upgrade` stands for `Deno.upgradeWebSocket`. */
 export type GateHandler = (request: Request, info: ConnInfo, upgrade: Upgrade) => Promise<Response>;
 
-/** Options of a {@linkcode HeadGate}. */
+/**
+ * Options of the socket `listen()` opens, for the WebSocket and mushroom
+ * wires: TLS keys, and the bounds of its own accept loop.
+ *
+ * @example Tighter bounds for a listener on a busy host
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { HttpListenerOptions } from "@seed/rpc/websocket/server";
+ * const options: HttpListenerOptions = { headTimeout: 2000, writeTimeout: 5000, maxBodyChunks: 64 };
+ * assertEquals(options.writeTimeout! > options.headTimeout!, true);
+ * ```
+ */
+export interface HttpListenerOptions {
+  /** PEM certificate chain; required for `wss://` and `https://`. */
+  cert?: string;
+  /** PEM private key; required for `wss://` and `https://`. */
+  key?: string;
+  /**
+   * Milliseconds a connection has to deliver a request head (the TLS
+   * handshake included), from when it is accepted or its previous answer
+   * was written; then it is closed.
+   *
+   * @default {10000}
+   */
+  headTimeout?: number;
+  /**
+   * The largest request head, in bytes; a larger one is answered 431.
+   *
+   * @default {65536}
+   */
+  maxHeadBytes?: number;
+  /**
+   * Milliseconds a write may wait for the other side to read (each answer
+   * of the listener's own; on the WebSocket wire, each message too) before
+   * the connection is closed; 0 waits forever.
+   *
+   * @default {30000}
+   */
+  writeTimeout?: number;
+  /**
+   * The most chunks a chunked request body may have; one with more is
+   * refused (400) and its connection closed, so tiny chunks cannot cost
+   * the server more than the bytes they carry.
+   *
+   * @default {1024}
+   */
+  maxBodyChunks?: number;
+}
+
+/** Options of a {@linkcode HeadGate}: the bounds, with their defaults applied. */
 export interface HeadGateOptions {
   /** Milliseconds for a connection to deliver a request head (TLS handshake included). */
   headTimeout: number;
   /** The largest request head, in bytes; a larger one is answered 431. */
   maxHeadBytes: number;
+  /** Milliseconds each write may take before the connection is closed. */
+  writeTimeout: number;
+  /** The most chunks a chunked body may have. */
+  maxBodyChunks: number;
   /** Whether a connection may carry another request once one is answered. */
   keepAlive?: boolean;
   logger: Logger;
 }
 
-/** Options of {@linkcode listenHttp}. */
-export interface HttpListenOptions extends HttpAddress, HeadGateOptions {
+/** Options of {@linkcode listenHttp}: where, and a `listen()`'s options as the user gave them. */
+export interface HttpListenOptions extends HttpListenerOptions {
+  hostname: string;
+  port: number;
   /** Whether to listen with TLS (`cert` and `key`). */
   secure: boolean;
+  /** Whether a connection may carry another request once one is answered. */
+  keepAlive?: boolean;
+  /** @default {consoleLogger} */
+  logger?: Logger;
 }
 
 /**
  * Listens on `options`' address: a {@linkcode HeadGate}, or, on a Deno that
  * cannot hand our connections to its WebSocket, a {@linkcode RestartingServe}
- * (which has no head deadline).
+ * (which has no head deadline). The defaults of {@linkcode HttpListenerOptions}
+ * are applied here, for both wires.
  */
 export function listenHttp(
   options: HttpListenOptions,
   handler: GateHandler,
 ): HeadGate | RestartingServe {
-  const { hostname, port, secure, logger } = options;
+  const { hostname, port, secure, logger = consoleLogger } = options;
   const tls = secure ? { cert: options.cert!, key: options.key! } : undefined;
   const listener = tls !== undefined
     ? Deno.listenTls({ hostname, port, ...tls, alpnProtocols: ["http/1.1"] })
     : Deno.listen({ hostname, port });
-  if (canUpgradeOwnConnections(listener)) return new HeadGate(listener, secure, options, handler);
+  if (canUpgradeOwnConnections(listener)) {
+    return new HeadGate(listener, secure, {
+      headTimeout: options.headTimeout ?? 10_000,
+      maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
+      writeTimeout: options.writeTimeout ?? 30_000,
+      maxBodyChunks: options.maxBodyChunks ?? 1024,
+      keepAlive: options.keepAlive,
+      logger,
+    }, handler);
+  }
   listener.close();
   return new RestartingServe(
     { hostname, port, ...tls, logger },
@@ -94,14 +168,16 @@ export function listenHttp(
   );
 }
 
-const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
+/** `Deno.upgradeWebSocket`, as an {@linkcode Upgrade} (requests from `Deno.serve`). */
+export const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const CRLF = new Uint8Array([13, 10]);
 const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
 /** The longest chunk-size line taken (size and extensions). */
 const MAX_CHUNK_LINE = 1024;
+/** Empty lines skipped before a request line (RFC 9112 §2.2 asks for at least one). */
+const MAX_EMPTY_LINES = 8;
 /** The most bytes one read of a body asks for. */
 const READ_SIZE = 64 * 1024;
 
@@ -196,7 +272,7 @@ export class HeadGate {
     // Nagle off, as Deno.serve does: a WebSocket's small frames written one
     // after another otherwise wait for the peer's delayed ACK (40 ms).
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const connection = new Connection(conn);
+    const connection = new Connection(conn, this.#options.writeTimeout);
     let upgraded = false;
     try {
       for (;;) {
@@ -213,10 +289,10 @@ export class HeadGate {
   /** Reads one request and answers it: what the connection does next. */
   async #exchange(connection: Connection): Promise<"again" | "close" | "upgraded"> {
     const { headTimeout, maxHeadBytes, keepAlive = false, logger } = this.#options;
-    const { conn } = connection;
     connection.deadline(headTimeout);
     let head: Uint8Array | "too large" | undefined;
     try {
+      if (!await connection.skipEmptyLines(MAX_EMPTY_LINES)) return "close";
       head = await connection.until(CRLFCRLF, maxHeadBytes);
     } catch (error) {
       if (connection.late) return "close";
@@ -225,15 +301,22 @@ export class HeadGate {
       connection.deadline(0);
     }
     if (head === undefined) return "close";
-    if (head === "too large") return await refuse(conn, 431, "Request head too large");
-    const parsed = parseHead(decoder.decode(head));
-    if (parsed === undefined) return await refuse(conn, 400, "Bad request");
+    if (head === "too large") {
+      return await answerAndClose(connection, 431, "Request head too large");
+    }
+    const parsed = parseHead(latin1(head));
+    if (parsed === undefined) return await answerAndClose(connection, 400, "Bad request");
     const { method } = parsed;
     const framing = framingOf(parsed);
-    if (typeof framing === "object") return await refuse(conn, framing.refuse, "Bad request body");
-    const body = framing === 0
-      ? undefined
-      : new Body(connection, framing, parsed.expect?.toLowerCase() === "100-continue");
+    if (typeof framing === "object") {
+      return await answerAndClose(connection, framing.refuse, "Bad request body");
+    }
+    const body = framing === 0 ? undefined : new Body(
+      connection,
+      framing,
+      parsed.expect?.toLowerCase() === "100-continue",
+      this.#options.maxBodyChunks,
+    );
     let request: Request;
     try {
       // The header lines as they came: Request checks names and values.
@@ -246,7 +329,7 @@ export class HeadGate {
         },
       );
     } catch {
-      return await refuse(conn, 400, "Bad request");
+      return await answerAndClose(connection, 400, "Bad request");
     }
     let response: Response;
     try {
@@ -261,7 +344,9 @@ export class HeadGate {
       method !== "HEAD" && !hasClose(parsed.connection ?? "") &&
       !hasClose(response.headers.get("connection") ?? "");
     try {
-      return await writeResponse(conn, response, again, method === "HEAD") ? "again" : "close";
+      return await writeResponse(connection, response, again, method === "HEAD")
+        ? "again"
+        : "close";
     } catch (error) {
       logger.debug(`an answer was cut short: ${error}`);
       return "close";
@@ -282,10 +367,12 @@ class Connection {
   #start = 0;
   #end = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #writeTimeout: number;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.Conn, writeTimeout: number) {
     this.conn = conn;
     this.info = { remoteAddr: conn.remoteAddr as Deno.NetAddr };
+    this.#writeTimeout = writeTimeout;
   }
 
   /** The host a request without a `Host` header is taken to name: the listener's address. */
@@ -305,16 +392,60 @@ class Connection {
     closeQuietly(this.conn);
   };
 
+  /** Writes all of `bytes` within `writeTimeout`, or closes the connection (the write rejects). */
+  async write(bytes: Uint8Array): Promise<void> {
+    this.deadline(this.#writeTimeout);
+    try {
+      let offset = 0;
+      while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+    } finally {
+      this.deadline(0);
+    }
+  }
+
   /** Upgrades the current request on this connection (Deno writes the 101). */
   upgrade: Upgrade = (request, options) => {
     const { socket } = Deno.upgradeWebSocket(request, {
       ...options,
-      socket: nodeSocketOf(this.conn),
+      socket: nodeSocketOf(this),
       head: this.#buffer.slice(this.#start, this.#end),
     } as Deno.UpgradeWebSocketOptions);
     this.upgraded = true;
     return { socket, response: UPGRADED };
   };
+
+  /**
+   * Skips up to `max` empty lines (CRLF) before a request line; false when
+   * the connection ends first.
+   */
+  async skipEmptyLines(max: number): Promise<boolean> {
+    for (let skipped = 0; skipped < max;) {
+      if (this.#end - this.#start >= 1 && this.#buffer[this.#start] !== 13) return true;
+      if (this.#end - this.#start < 2) {
+        if (!await this.#fill(this.#buffer.length)) return false;
+        continue;
+      }
+      if (this.#buffer[this.#start + 1] !== 10) return true;
+      this.#start += 2;
+      skipped++;
+    }
+    return true;
+  }
+
+  /** The bytes read and not taken yet (a view, valid until the next read or `skip`). */
+  get buffered(): Uint8Array {
+    return this.#buffer.subarray(this.#start, this.#end);
+  }
+
+  /** Takes `length` of the buffered bytes as read. */
+  skip(length: number): void {
+    this.#start += length;
+  }
+
+  /** Reads more into the buffer; false at the end. */
+  more(): Promise<boolean> {
+    return this.#fill(READ_SIZE);
+  }
 
   /**
    * The bytes up to `delimiter` (a view, valid until the next read), which
@@ -382,9 +513,21 @@ class Connection {
 /** Why a request body could not be read (the handler sees its stream fail). */
 class BodyError extends Error {}
 
+/** Where a chunked body's reading is: a size line, data, the CRLF after it, the last line. */
+const enum Chunked {
+  Size,
+  Data,
+  DataEnd,
+  Last,
+}
+
 /**
  * A request body read from its connection as the handler pulls it (the
  * underlying source of its stream): `Content-Length` bytes, or chunks.
+ * Chunk framing is parsed from what was read, without a promise per chunk,
+ * and the data of the chunks read together is handed over as one piece: a
+ * body of a million one-byte chunks took 4 s of the event loop when each
+ * chunk was a read of its own.
  */
 class Body {
   /** Whether the body was read to its end. */
@@ -393,14 +536,24 @@ class Body {
   #chunked: boolean;
   /** Bytes left of the body (`Content-Length`) or of the current chunk. */
   #left: number;
+  #state = Chunked.Size;
   #chunks = 0;
+  #maxChunks: number;
   #continue: boolean;
+  /** Start and end offsets of the data found by `#parse` in the connection's buffer. */
+  #spans: number[] = [];
 
-  constructor(connection: Connection, framing: number | "chunked", expectContinue: boolean) {
+  constructor(
+    connection: Connection,
+    framing: number | "chunked",
+    expectContinue: boolean,
+    maxChunks: number,
+  ) {
     this.#connection = connection;
     this.#chunked = framing === "chunked";
     this.#left = framing === "chunked" ? 0 : framing;
     this.#continue = expectContinue;
+    this.#maxChunks = maxChunks;
   }
 
   /**
@@ -419,49 +572,145 @@ class Body {
 
   /** Called by the stream each time the handler reads. */
   async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const bytes = await this.#next();
-    if (bytes === null) controller.close();
-    else controller.enqueue(bytes);
-  }
-
-  async #next(): Promise<Uint8Array | null> {
     if (this.#continue) {
       this.#continue = false;
-      await writeAll(this.#connection.conn, CONTINUE);
+      await this.#connection.write(CONTINUE);
     }
+    if (this.#chunked) return await this.#pullChunks(controller);
     if (this.#left === 0) {
-      if (!this.#chunked || !await this.#nextChunk()) {
-        this.complete = true;
-        return null;
-      }
+      this.complete = true;
+      return controller.close();
     }
     const bytes = await this.#connection.take(this.#left);
     if (bytes === null) throw new BodyError("the connection ended within the body");
     this.#left -= bytes.length;
-    if (this.#left === 0 && !this.#chunked) this.complete = true;
-    return bytes;
+    if (this.#left === 0) this.complete = true;
+    controller.enqueue(bytes);
   }
 
-  /** Reads the next chunk's size line; false after the last chunk. */
-  async #nextChunk(): Promise<boolean> {
-    // The CRLF that ends the previous chunk's data.
-    if (this.#chunks++ > 0) await this.#line(0);
-    const line = decoder.decode(await this.#line(MAX_CHUNK_LINE));
-    const size = /^([0-9A-Fa-f]{1,8})(?:;.*)?$/.exec(line)?.[1];
-    if (size === undefined) throw new BodyError(`not a chunk size: ${line.slice(0, 40)}`);
-    this.#left = parseInt(size, 16);
-    if (this.#left > 0) return true;
-    // No trailers: the last chunk is followed by an empty line.
-    await this.#line(0);
-    return false;
+  /** Hands over the data of every chunk read so far, reading more when there is none. */
+  async #pullChunks(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const connection = this.#connection;
+    for (;;) {
+      const data = this.#parse();
+      if (data !== undefined) controller.enqueue(data);
+      if (this.complete) return controller.close();
+      if (data !== undefined) return;
+      if (this.#state === Chunked.Data && connection.buffered.length === 0) {
+        // A large chunk's data is read straight, not through the buffer.
+        const bytes = await connection.take(this.#left);
+        if (bytes === null) throw new BodyError("the connection ended within the body");
+        this.#left -= bytes.length;
+        if (this.#left === 0) this.#state = Chunked.DataEnd;
+        return controller.enqueue(bytes);
+      }
+      if (!await connection.more()) throw new BodyError("the connection ended within the body");
+    }
   }
 
-  async #line(max: number): Promise<Uint8Array> {
-    const line = await this.#connection.until(CRLF, max);
-    if (line === undefined) throw new BodyError("the connection ended within the body");
-    if (line === "too large") throw new BodyError("a chunk is not framed as it should be");
-    return line;
+  /**
+   * Parses the chunk framing in what the connection has buffered, and
+   * takes it: the data found (copied into one piece), or `undefined` when
+   * there was none.
+   */
+  #parse(): Uint8Array | undefined {
+    const buffered = this.#connection.buffered;
+    const end = buffered.length;
+    const spans = this.#spans;
+    spans.length = 0;
+    let total = 0;
+    let at = 0;
+    parsing: for (;;) {
+      switch (this.#state) {
+        case Chunked.Size: {
+          const lineEnd = crlfIn(buffered, at, Math.min(end, at + MAX_CHUNK_LINE + 2));
+          if (lineEnd === -1) {
+            if (end - at > MAX_CHUNK_LINE) {
+              throw new BodyError("a chunk is not framed as it should be");
+            }
+            break parsing;
+          }
+          const size = chunkSize(buffered, at, lineEnd);
+          at = lineEnd + 2;
+          if (size === 0) {
+            this.#state = Chunked.Last;
+          } else {
+            if (++this.#chunks > this.#maxChunks) {
+              throw new BodyError(`more than ${this.#maxChunks} chunks`);
+            }
+            this.#left = size;
+            this.#state = Chunked.Data;
+          }
+          break;
+        }
+        case Chunked.Data: {
+          const length = Math.min(this.#left, end - at);
+          if (length === 0) break parsing;
+          spans.push(at, at + length);
+          total += length;
+          at += length;
+          this.#left -= length;
+          if (this.#left === 0) this.#state = Chunked.DataEnd;
+          break;
+        }
+        default: {
+          // The CRLF after a chunk's data, or the empty line after the last
+          // chunk (no trailers).
+          if (end - at < 2) break parsing;
+          if (buffered[at] !== 13 || buffered[at + 1] !== 10) {
+            throw new BodyError("a chunk is not framed as it should be");
+          }
+          at += 2;
+          if (this.#state === Chunked.Last) {
+            this.complete = true;
+            break parsing;
+          }
+          this.#state = Chunked.Size;
+        }
+      }
+    }
+    let data: Uint8Array | undefined;
+    if (spans.length === 2) {
+      data = buffered.slice(spans[0], spans[1]);
+    } else if (total > 0) {
+      data = new Uint8Array(total);
+      for (let i = 0, to = 0; i < spans.length; i += 2) {
+        data.set(buffered.subarray(spans[i], spans[i + 1]), to);
+        to += spans[i + 1]! - spans[i]!;
+      }
+    }
+    this.#connection.skip(at);
+    return data;
   }
+}
+
+/** Where a CRLF starts in `bytes[from..to]`, or -1. */
+function crlfIn(bytes: Uint8Array, from: number, to: number): number {
+  for (let i = from; i + 1 < to; i++) if (bytes[i] === 13 && bytes[i + 1] === 10) return i;
+  return -1;
+}
+
+/** The size on a chunk-size line (`bytes[from..to]`): 1 to 8 hex digits, then extensions. */
+function chunkSize(bytes: Uint8Array, from: number, to: number): number {
+  let size = 0;
+  let at = from;
+  for (; at < to && at - from < 9; at++) {
+    const byte = bytes[at]!;
+    const digit = byte >= 48 && byte <= 57
+      ? byte - 48
+      : byte >= 97 && byte <= 102
+      ? byte - 87
+      : byte >= 65 && byte <= 70
+      ? byte - 55
+      : -1;
+    if (digit === -1) break;
+    size = size * 16 + digit;
+  }
+  if (at === from || at - from > 8 || (at < to && bytes[at] !== 59 /* ; */)) {
+    const line = latin1(bytes.subarray(from, Math.min(to, from + 40)));
+    throw new BodyError(`not a chunk size: ${line}`);
+  }
+  return size;
 }
 
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -474,15 +723,15 @@ const UPGRADED = new Response(null, { status: 200 });
  * socket, made from a connection we accepted: Deno writes the 101 answer
  * through `write`, then takes the stream over from `_handle`.
  */
-function nodeSocketOf(conn: Deno.Conn): unknown {
+function nodeSocketOf(connection: Connection): unknown {
   return {
     destroyed: false,
     _handle: {
       readStop() {},
-      takeStream: () => ridOf(conn),
+      takeStream: () => ridOf(connection.conn),
     },
     write(text: string, done: (error?: Error) => void) {
-      writeAll(conn, encoder.encode(text)).then(() => done(), done);
+      connection.write(encoder.encode(text)).then(() => done(), done);
     },
   };
 }
@@ -608,16 +857,25 @@ const REASONS: Record<number, string> = {
   503: "Service Unavailable",
 };
 
-function refusal(status: number, text: string): Response {
+/** A refusal: `status`, with `text` and `headers`; for the gate and both wires. */
+export function refusal(
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(`${text}\n`, {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
 }
 
 /** Answers `status` and closes: what came is not a request we can read. */
-async function refuse(conn: Deno.Conn, status: number, text: string): Promise<"close"> {
-  await writeResponse(conn, refusal(status, text), false, false);
+async function answerAndClose(
+  connection: Connection,
+  status: number,
+  text: string,
+): Promise<"close"> {
+  await writeResponse(connection, refusal(status, text), false, false);
   return "close";
 }
 
@@ -651,7 +909,7 @@ function addLine(this: { text: string }, value: string, name: string): void {
  * connection may carry another request.
  */
 async function writeResponse(
-  conn: Deno.Conn,
+  connection: Connection,
   response: Response,
   keepAlive: boolean,
   headOnly: boolean,
@@ -664,7 +922,7 @@ async function writeResponse(
   }
   const close = keepAlive ? "" : "connection: close\r\n";
   const head = headOf(response, `content-length: ${body.length}\r\n${close}`);
-  await writeAll(conn, headOnly ? head : concat(head, body));
+  await connection.write(headOnly ? head : concat(head, body));
   return keepAlive;
 }
 
@@ -677,9 +935,25 @@ function concat(head: Uint8Array, body: Uint8Array): Uint8Array {
   return bytes;
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+/**
+ * Header bytes as Latin-1, one character a byte (HTTP's obs-text), as
+ * `Deno.serve` reads them: a UTF-8 decoder made U+FFFD of them (a 400).
+ * `TextDecoder("latin1")` is windows-1252, which maps 0x80-0x9F elsewhere.
+ */
+function latin1(bytes: Uint8Array): string {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i]! > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return decoder.decode(bytes);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return text;
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -25,7 +25,9 @@
  *   not read to its end (408, 413) is closed after the answer.
  * - Browsers: a request with an `Origin` is served only from the same
  *   origin, or from one of `origins` (403 otherwise); the allowed origin is
- *   reflected in `Access-Control-Allow-Origin`.
+ *   reflected in `Access-Control-Allow-Origin`. `listen()` on loopback
+ *   takes only requests sent to loopback names or `hosts` (403 otherwise),
+ *   which keeps DNS rebinding out.
  * - WebSocket: one message list per text frame; what the session has not
  *   had acknowledged is sent again when a socket attaches.
  * - Long polling: `POST <base><session_id>/` with a list of messages. A body
@@ -77,7 +79,18 @@ import {
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 import type { ServeInfo } from "./websocket_server.ts";
-import { type HeadGate, listenHttp, type RestartingServe, type Upgrade } from "./_http_listener.ts";
+import {
+  denoUpgrade,
+  type HeadGate,
+  type HttpListenerOptions,
+  listenHttp,
+  refusal,
+  type RestartingServe,
+  type Upgrade,
+} from "./_http_listener.ts";
+import { BrowserAccess, type BrowserAccessOptions, isLoopback } from "./_browser.ts";
+
+export type { BrowserAccessOptions, HttpListenerOptions };
 
 /**
  * A mushroom transport's name: `ws` (WebSocket) or `poll` (long polling).
@@ -108,7 +121,9 @@ export type MushroomTransportName = "ws" | "poll";
  * ```
  */
 export interface MushroomServerOptions
-  extends Omit<MushroomSessionOptions, "role" | "id" | "json" | "logger" | "budget"> {
+  extends
+    Omit<MushroomSessionOptions, "role" | "id" | "json" | "logger" | "budget">,
+    BrowserAccessOptions {
   /**
    * The base path: the handshake is `POST <path>`, sessions live at
    * `<path><session_id>/`.
@@ -138,14 +153,6 @@ export interface MushroomServerOptions
    * @default {the listener's own address for listen(); for mushroomHandler, session URLs relative to the handshake (`/live/<id>/`)}
    */
   publicUrl?: string | URL;
-  /**
-   * Origins whose pages may use the endpoint (`https://app.example.net`),
-   * or `"*"` for any. A request from another origin is refused with 403; one
-   * without an `Origin` (not from a browser) is let through.
-   *
-   * @default {the same origin only: the Origin's host equal to the request's Host, or publicUrl's}
-   */
-  origins?: readonly string[] | "*";
   /**
    * The largest handshake body taken, in bytes; larger ones are answered
    * 413 (a handshake is tiny).
@@ -219,6 +226,10 @@ interface Sink {
   take(session: MushroomSession): boolean;
   /** The listener's own address (`http://127.0.0.1:8080/live/`), when it has one. */
   address?(): string | undefined;
+  /** Whether it listens on a loopback address (unknown for a handler: false). */
+  loopback?: boolean;
+  /** Told when a poll starts being served (1) and when it is answered (-1). */
+  polling?(change: 1 | -1): void;
 }
 
 const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -251,16 +262,10 @@ export function newSessionId(): string {
 type Cors = Record<string, string>;
 
 const NO_CORS: Cors = {};
+const ANY_ORIGIN: Cors = { "access-control-allow-origin": "*" };
 
 function answer(cors: Cors, status: number, body: string): Response {
   return new Response(body, { status, headers: { "content-type": "application/json", ...cors } });
-}
-
-function refuse(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(`${text}\n`, {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
-  });
 }
 
 /** Why a body was not read: too large, too slow, or the client went away. */
@@ -317,8 +322,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function ignore(): void {}
-
-const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
 
 /**
  * The refusal of a body that was not read. `listen()` closes the connection
@@ -380,9 +383,7 @@ function endpoint(
     publicUrl = new URL(options.publicUrl);
     if (!publicUrl.pathname.endsWith("/")) publicUrl.pathname += "/";
   }
-  const origins = options.origins === undefined || options.origins === "*"
-    ? options.origins
-    : new Set(options.origins);
+  const access = new BrowserAccess(options, sink.loopback ?? false, publicUrl);
   const budget = new MushroomBudget(options.maxUnacknowledgedBytesTotal ?? 64 * 1024 * 1024);
   const sessions = new Map<string, MushroomSession>();
   /**
@@ -405,23 +406,13 @@ function endpoint(
   };
 
   /** The CORS headers for `request`, or `undefined` when its origin may not call. */
-  const corsOf = (request: Request): Cors | undefined => {
-    const origin = request.headers.get("origin");
-    if (origin === null) return NO_CORS;
-    if (origins === "*") return { "access-control-allow-origin": "*" };
-    let allowed: boolean;
-    if (origins !== undefined) {
-      allowed = origins.has(origin);
-    } else {
-      const host = request.headers.get("host");
-      const from = URL.canParse(origin) ? new URL(origin) : undefined;
-      allowed = from !== undefined && (
-        (publicUrl !== undefined && from.origin === publicUrl.origin) ||
-        (host !== null && URL.canParse(`http://${host}`) &&
-          from.host === new URL(`http://${host}`).host)
-      );
-    }
-    return allowed ? { "access-control-allow-origin": origin, vary: "origin" } : undefined;
+  const corsOf = (request: Request, url: URL): Cors | undefined => {
+    const allowed = access.allowedOrigin(request, url);
+    if (allowed === null) return NO_CORS;
+    if (allowed === "*") return ANY_ORIGIN;
+    return allowed === undefined
+      ? undefined
+      : { "access-control-allow-origin": allowed, vary: "origin" };
   };
 
   /** Where the session `id` is, for the handshake's answer. */
@@ -468,21 +459,21 @@ function endpoint(
   /** The refusal for a session that could not be opened. */
   const notOpen = (status: 404 | 503, cors: Cors): Response =>
     status === 404
-      ? refuse(404, "No such session", cors)
-      : refuse(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
+      ? refusal(404, "No such session", cors)
+      : refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
 
   const handshake = async (request: Request, cors: Cors): Promise<Response> => {
     if (request.method !== "POST") {
-      return refuse(405, "Method not allowed", { ...cors, allow: "POST" });
+      return refusal(405, "Method not allowed", { ...cors, allow: "POST" });
     }
     if (!takeToken()) {
       await request.body?.cancel().catch(ignore);
-      return refuse(429, "Too many handshakes", { ...cors, "retry-after": "1" });
+      return refusal(429, "Too many handshakes", { ...cors, "retry-after": "1" });
     }
     purge();
     if (!sink.accepting() || pending.size >= maxPending) {
       await request.body?.cancel().catch(ignore);
-      return refuse(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
+      return refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
     }
     const text = await readBody(request, maxHandshake, bodyTimeout);
     if (typeof text === "number") return unread(cors, text);
@@ -490,10 +481,10 @@ function endpoint(
     try {
       hello = JSON.parse(text);
     } catch {
-      return refuse(400, "The handshake must be JSON", cors);
+      return refusal(400, "The handshake must be JSON", cors);
     }
     if (hello === null || typeof hello !== "object" || !Array.isArray(hello.transports)) {
-      return refuse(400, 'The handshake must be {"transports": [...], "auth": ...}', cors);
+      return refusal(400, 'The handshake must be {"transports": [...], "auth": ...}', cors);
     }
     if (options.authenticate !== undefined) {
       let allowed: boolean;
@@ -504,16 +495,16 @@ function endpoint(
         allowed = false;
       }
       if (allowed !== true) {
-        return refuse(401, "Unauthorized", { ...cors, "www-authenticate": "Mushroom" });
+        return refusal(401, "Unauthorized", { ...cors, "www-authenticate": "Mushroom" });
       }
     }
     const transport = (hello.transports as unknown[]).find((name): name is MushroomTransportName =>
       offered.includes(name as MushroomTransportName)
     );
-    if (transport === undefined) return refuse(501, "No transport in common", cors);
+    if (transport === undefined) return refusal(501, "No transport in common", cors);
     // Asked again: authenticate may have taken a while.
     if (!sink.accepting() || pending.size >= maxPending) {
-      return refuse(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
+      return refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
     }
     const id = newSessionId();
     pending.set(id, performance.now() + attachTimeout);
@@ -541,7 +532,7 @@ function endpoint(
         upgraded = upgradeWebSocket(request, {});
       } catch (error) {
         // Not a valid upgrade request (no key, no `Connection: upgrade`).
-        return refuse(400, (error as Error).message, cors);
+        return refusal(400, (error as Error).message, cors);
       }
       const { socket, response } = upgraded;
       const transport = new WebSocketTransport(socket, { ...options.websocket, remote, logger });
@@ -555,12 +546,13 @@ function endpoint(
       return response;
     }
     if (request.method !== "POST" || !offered.includes("poll")) {
-      return refuse(405, "Method not allowed", { ...cors, allow: "POST" });
+      return refusal(405, "Method not allowed", { ...cors, allow: "POST" });
     }
     const text = await readBody(request, maxBody, bodyTimeout);
     if (typeof text === "number") return unread(cors, text);
     const found = open(id);
     if (typeof found === "number") return notOpen(found, cors);
+    sink.polling?.(1);
     try {
       // Not request.signal: Deno.serve aborts it when the response is sent
       // (its "legacy abort", with a warning). A client that left is noticed by
@@ -568,26 +560,34 @@ function endpoint(
       return answer(cors, 200, await found.poll(text));
     } catch (error) {
       if (!(error instanceof MalformedBody)) throw error;
-      return refuse(400, `Not a list of mushroom messages: ${error.message}`, cors);
+      return refusal(400, `Not a list of mushroom messages: ${error.message}`, cors);
+    } finally {
+      sink.polling?.(-1);
     }
   };
 
   return async (request, info, upgrade = denoUpgrade) => {
-    const path = new URL(request.url).pathname;
+    const url = new URL(request.url);
+    const path = url.pathname;
     const ours = path === base ? undefined : sessionPath(path);
     if (path !== base && ours === undefined) return undefined;
-    const cors = corsOf(request);
+    if (!access.hostAllowed(url)) {
+      logger.debug(`mushroom: refused a request sent to host ${url.host}`);
+      await request.body?.cancel().catch(ignore);
+      return refusal(403, "Host not allowed");
+    }
+    const cors = corsOf(request, url);
     if (cors === undefined) {
       logger.debug(`mushroom: refused a request from origin ${request.headers.get("origin")}`);
       await request.body?.cancel().catch(ignore);
-      return refuse(403, "Origin not allowed");
+      return refusal(403, "Origin not allowed");
     }
     if (path === base) return await handshake(request, cors);
     const id = ours!;
     const found = sessions.get(id);
     if (found === undefined ? !isPending(id) : found.closeReason !== undefined) {
       await request.body?.cancel().catch(ignore);
-      return refuse(404, "No such session", cors);
+      return refusal(404, "No such session", cors);
     }
     return await serveSession(request, id, cors, info, upgrade);
   };
@@ -663,26 +663,8 @@ export function mushroomHandler<S>(
  * assertEquals(typeof options.cert, "string");
  * ```
  */
-export interface MushroomListenOptions extends Omit<MushroomServerOptions, "path"> {
-  /** PEM certificate chain; required for `https://`. */
-  cert?: string;
-  /** PEM private key; required for `https://`. */
-  key?: string;
-  /**
-   * Milliseconds a connection has to deliver a request head (the TLS
-   * handshake included), from when it is accepted or its previous answer
-   * was written; then it is closed.
-   *
-   * @default {10000}
-   */
-  headTimeout?: number;
-  /**
-   * The largest request head, in bytes; a larger one is answered 431.
-   *
-   * @default {65536}
-   */
-  maxHeadBytes?: number;
-}
+export interface MushroomListenOptions
+  extends Omit<MushroomServerOptions, "path">, HttpListenerOptions {}
 
 /**
  * A mushroom endpoint on its own socket, as a {@linkcode Listener} of
@@ -704,6 +686,7 @@ export class MushroomListener implements Listener<string> {
   #queue = new FrameQueue<Channel>();
   #closing = false;
   #admit: () => boolean = () => true;
+  #polls = 0;
 
   /** Prefer {@linkcode listen}. */
   constructor(url: string | URL, options: MushroomListenOptions = {}) {
@@ -725,27 +708,24 @@ export class MushroomListener implements Listener<string> {
         return true;
       },
       address: () => this.addr,
+      loopback: isLoopback(parsed.hostname),
+      polling: (change) => this.#polls += change,
     }, { ...options, path });
     const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
     // Our own accept loop: deadlines for heads, and a connection whose body
     // stalls is closed (Deno.serve can do neither); one request after another.
     this.#http = listenHttp(
-      {
-        hostname,
-        port: Number(parsed.port),
-        secure,
-        cert: options.cert,
-        key: options.key,
-        headTimeout: options.headTimeout ?? 10_000,
-        maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
-        keepAlive: true,
-        logger: options.logger ?? consoleLogger,
-      },
+      { ...options, hostname, port: Number(parsed.port), secure, keepAlive: true },
       async (request, info, upgrade) =>
-        (await handle(request, info, upgrade)) ?? refuse(404, "Not found"),
+        (await handle(request, info, upgrade)) ?? refusal(404, "Not found"),
     );
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     this.addr = `${secure ? "https" : "http"}://${host}:${this.#http.port}${path}`;
+  }
+
+  /** Long polls being served now: read, and not answered yet (most are held, waiting). */
+  get polls(): number {
+    return this.#polls;
   }
 
   /**

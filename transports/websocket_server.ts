@@ -10,8 +10,9 @@
  *   (`wss://` with `cert` and `key`).
  *
  * Before upgrading, a request is checked in this order: its path (others
- * are not ours), that it asks for a WebSocket (426 otherwise), its `Origin`
- * against `origins` (403), your `authorize` hook (401, or the `Response` it
+ * are not ours), that it asks for a WebSocket (426 otherwise), its `Host`
+ * against `hosts` (403: DNS rebinding), its `Origin` against `origins`
+ * (403), your `authorize` hook (401, or the `Response` it
  * returns), a subprotocol both sides know when `protocols` is given (400),
  * and that the server takes connections (503). The server side detects a
  * dead client in bounded time: Deno pings each socket and closes it when no
@@ -49,7 +50,18 @@ import { consoleLogger } from "../protocol/logger.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { CloseCode, closeReason } from "../protocol/close.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
-import { type HeadGate, listenHttp, type RestartingServe, type Upgrade } from "./_http_listener.ts";
+import {
+  denoUpgrade,
+  type HeadGate,
+  type HttpListenerOptions,
+  listenHttp,
+  refusal,
+  type RestartingServe,
+  type Upgrade,
+} from "./_http_listener.ts";
+import { BrowserAccess, type BrowserAccessOptions, isLoopback } from "./_browser.ts";
+
+export type { BrowserAccessOptions, HttpListenerOptions };
 
 /**
  * Options of a WebSocket endpoint.
@@ -68,23 +80,13 @@ import { type HeadGate, listenHttp, type RestartingServe, type Upgrade } from ".
  * assertEquals(Object.keys(options.protocols!), ["jsonrpc", "simplerpc"]);
  * ```
  */
-export interface WebSocketEndpointOptions extends WebSocketOptions {
+export interface WebSocketEndpointOptions extends WebSocketOptions, BrowserAccessOptions {
   /**
    * The path of the endpoint; requests for other paths are not its own.
    *
    * @default {"/"}
    */
   path?: string;
-  /**
-   * Origins allowed to connect (`https://app.example.net`), or `"*"` for
-   * any. A request with another `Origin` is refused with 403; one without
-   * (not from a browser) is let through. Left out, only pages served from
-   * this host and port may connect (the `Origin`'s host equals the `Host`
-   * header), so a page from another site cannot call a local server.
-   *
-   * @default {same origin only}
-   */
-  origins?: readonly string[] | "*";
   /**
    * Decides, from the upgrade request, whether to upgrade: `true`, or
    * `false` (401), or a `Response` to answer with (a 403, a redirect).
@@ -118,25 +120,8 @@ export interface WebSocketEndpointOptions extends WebSocketOptions {
  * assertEquals(typeof options.key, "string");
  * ```
  */
-export interface WebSocketListenOptions extends Omit<WebSocketEndpointOptions, "path"> {
-  /** PEM certificate chain; required for `wss://`. */
-  cert?: string;
-  /** PEM private key; required for `wss://`. */
-  key?: string;
-  /**
-   * Milliseconds a connection has, from when it is accepted, to deliver its
-   * request head (the TLS handshake included); then it is closed.
-   *
-   * @default {10000}
-   */
-  headTimeout?: number;
-  /**
-   * The largest request head, in bytes; a larger one is answered 431.
-   *
-   * @default {65536}
-   */
-  maxHeadBytes?: number;
-}
+export interface WebSocketListenOptions
+  extends Omit<WebSocketEndpointOptions, "path">, HttpListenerOptions {}
 
 /**
  * What an endpoint reads of `Deno.serve`'s handler info: the remote address
@@ -159,9 +144,9 @@ export interface ServeInfo {
 interface Sink {
   accepting(): boolean;
   take(transport: Transport<string>): void;
+  /** Whether it listens on a loopback address (unknown for a handler: false). */
+  loopback?: boolean;
 }
-
-const denoUpgrade: Upgrade = (request, options) => Deno.upgradeWebSocket(request, options);
 
 /** Checks a request and upgrades it; `undefined` when the path is not ours. */
 function endpoint(
@@ -169,20 +154,22 @@ function endpoint(
   options: WebSocketEndpointOptions,
 ): (request: Request, info?: ServeInfo, upgrade?: Upgrade) => Promise<Response | undefined> {
   const path = options.path ?? "/";
-  const origins = options.origins === undefined || options.origins === "*"
-    ? options.origins
-    : new Set(options.origins);
+  const access = new BrowserAccess(options, sink.loopback ?? false);
   const logger = options.logger ?? consoleLogger;
   const idleTimeout = Math.ceil((options.idleTimeout ?? 30_000) / 1000);
   return async (request, info, upgrade = denoUpgrade) => {
-    if (new URL(request.url).pathname !== path) return undefined;
+    const url = new URL(request.url);
+    if (url.pathname !== path) return undefined;
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return refuse(426, "This endpoint speaks WebSocket only", { upgrade: "websocket" });
+      return refusal(426, "This endpoint speaks WebSocket only", { upgrade: "websocket" });
     }
-    const origin = request.headers.get("origin");
-    if (origin !== null && !originAllowed(origins, origin, request.headers.get("host"))) {
-      logger.debug(`refused a WebSocket from origin ${origin}`);
-      return refuse(403, "Origin not allowed");
+    if (!access.hostAllowed(url)) {
+      logger.debug(`refused a WebSocket sent to host ${url.host}`);
+      return refusal(403, "Host not allowed");
+    }
+    if (access.allowedOrigin(request, url) === undefined) {
+      logger.debug(`refused a WebSocket from origin ${request.headers.get("origin")}`);
+      return refusal(403, "Origin not allowed");
     }
     if (options.authorize !== undefined) {
       let verdict: boolean | Response;
@@ -190,10 +177,10 @@ function endpoint(
         verdict = await options.authorize(request);
       } catch (error) {
         logger.error("the authorize hook threw", error);
-        return refuse(500, "Authorization failed");
+        return refusal(500, "Authorization failed");
       }
       if (verdict instanceof Response) return verdict;
-      if (verdict !== true) return refuse(401, "Unauthorized");
+      if (verdict !== true) return refusal(401, "Unauthorized");
     }
     let dialect = options.dialect;
     let protocol: string | undefined;
@@ -202,11 +189,11 @@ function endpoint(
     if (options.protocols !== undefined && offered.length > 0) {
       protocol = offered.find((name) => Object.hasOwn(options.protocols!, name));
       if (protocol === undefined) {
-        return refuse(400, `No supported subprotocol (offered: ${offered.join(", ")})`);
+        return refusal(400, `No supported subprotocol (offered: ${offered.join(", ")})`);
       }
       dialect = options.protocols[protocol];
     }
-    if (!sink.accepting()) return refuse(503, "Not accepting connections");
+    if (!sink.accepting()) return refusal(503, "Not accepting connections");
     // Read before upgrading: the request is gone afterwards.
     const addr = info?.remoteAddr;
     const remote = addr?.hostname === undefined
@@ -217,30 +204,11 @@ function endpoint(
       upgraded = upgrade(request, { protocol, idleTimeout });
     } catch (error) {
       // Not a valid upgrade request (no key, no `Connection: upgrade`).
-      return refuse(400, (error as Error).message);
+      return refusal(400, (error as Error).message);
     }
     sink.take(new WebSocketTransport(upgraded.socket, { ...options, dialect, remote }));
     return upgraded.response;
   };
-}
-
-/** Whether a browser page from `origin` may connect: listed, or from this very host. */
-function originAllowed(
-  origins: ReadonlySet<string> | "*" | undefined,
-  origin: string,
-  host: string | null,
-): boolean {
-  if (origins === "*") return true;
-  if (origins !== undefined) return origins.has(origin);
-  if (host === null || !URL.canParse(origin) || !URL.canParse(`http://${host}`)) return false;
-  return new URL(origin).host === new URL(`http://${host}`).host;
-}
-
-function refuse(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(`${text}\n`, {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
-  });
 }
 
 /**
@@ -336,21 +304,13 @@ export class WebSocketListener implements Listener<string> {
       take: (transport) => {
         this.#queue.push(transport)?.catch(() => transport.close("not accepted"));
       },
+      loopback: isLoopback(hostname),
     }, { ...options, path });
     // Our own accept loop, with a deadline for each request head.
     this.#http = listenHttp(
-      {
-        hostname,
-        port,
-        secure,
-        cert: options.cert,
-        key: options.key,
-        headTimeout: options.headTimeout ?? 10_000,
-        maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
-        logger: options.logger ?? consoleLogger,
-      },
+      { ...options, hostname, port, secure },
       async (request, info, upgrade) =>
-        (await handle(request, info, upgrade)) ?? refuse(404, "Not found"),
+        (await handle(request, info, upgrade)) ?? refusal(404, "Not found"),
     );
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     this.addr = `${secure ? "wss" : "ws"}://${host}:${this.#http.port}${path}`;
