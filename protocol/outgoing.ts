@@ -4,6 +4,13 @@
  * (the remote side is told with a `cancel` message), the bound on calls in
  * flight, and the counting of replies nobody waits for.
  *
+ * Requests and notifications wait for room on the wire before they are
+ * handed to the channel: once one of ours waits for the other side to read
+ * (the channel is `congested`), the next ones queue here, in order, and go
+ * one at a time as the wire drains. So a burst (a `Promise.all` of large
+ * calls) keeps what is unsent near the transport's high water mark plus one
+ * frame, instead of tripping the cut meant for a peer that never reads.
+ *
  * Internal to the {@linkcode Peer}; not exported from `mod.ts`.
  *
  * @module
@@ -110,6 +117,8 @@ class OutgoingCall {
   readonly reject: (reason: unknown) => void;
   /** `performance.now()` when it was sent, when latency is measured. */
   started = 0;
+  /** The request, while it waits for room on the wire (not yet sent). */
+  waiting: RequestMessage | undefined;
   #table: OutgoingCalls;
 
   constructor(
@@ -136,6 +145,18 @@ class OutgoingCall {
   /** The `abort` listener: an object, so no closure is made per call. */
   handleEvent(): void {
     this.#table.giveUp(this, this.signal!.reason);
+  }
+}
+
+/** A notification waiting for room on the wire. */
+class WaitingNotification {
+  readonly message: NotificationMessage;
+  readonly to: string | undefined;
+  readonly sent: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+
+  constructor(message: NotificationMessage, to: string | undefined) {
+    this.message = message;
+    this.to = to;
   }
 }
 
@@ -209,6 +230,11 @@ export class OutgoingCalls {
   #timerAt = Infinity;
   #disarming = false;
   #waiters: RoomWaiter[] = [];
+  /** Our requests and notifications waiting for room on the wire, oldest first. */
+  #line: (OutgoingCall | WaitingNotification)[] = [];
+  #lineHead = 0;
+  /** A send of ours waits for the other side to read: later ones wait in `#line`. */
+  #blocked = false;
   #gaveUp = new Set<Id>();
   #closeError: ConnectionClosed | undefined;
   /** Requests and notifications handed to the channel. */
@@ -251,15 +277,22 @@ export class OutgoingCalls {
     return this.#send(method, params, options, timeout, deadline);
   }
 
-  /** Sends a notification; resolves once the channel accepted it. */
+  /**
+   * Sends a notification; resolves once the channel accepted it (after the
+   * requests and notifications waiting for room before it).
+   */
   notify(method: string, params: unknown, options: NotifyOptions = NO_OPTIONS): Promise<void> {
     if (this.#closeError !== undefined) return Promise.reject(this.#closeError);
     const message: NotificationMessage = params === undefined
       ? { kind: "notification", method }
       : { kind: "notification", method, params };
     if (options.meta !== undefined) message.meta = options.meta;
-    this.sent++;
-    return this.#channel.send(message, options.to);
+    if (this.#blocked) {
+      const waiting = new WaitingNotification(message, options.to);
+      this.#line.push(waiting);
+      return waiting.sent.promise;
+    }
+    return this.#write(message, options.to);
   }
 
   /** Matches a reply to its call; counts (and logs) replies nobody waits for. */
@@ -306,6 +339,15 @@ export class OutgoingCalls {
       call.reject(error);
     }
     for (const waiter of this.#waiters.splice(0)) waiter.fail(error);
+    for (let i = this.#lineHead; i < this.#line.length; i++) {
+      const waiting = this.#line[i]!;
+      if (waiting instanceof WaitingNotification) {
+        waiting.sent.reject(error);
+        waiting.sent.promise.catch(ignore);
+      }
+    }
+    this.#line = [];
+    this.#lineHead = 0;
   }
 
   /** Rejects a call with `reason` (timeout or abort) and tells the remote side. */
@@ -313,7 +355,12 @@ export class OutgoingCalls {
     if (!this.#remove(call)) return;
     this.#remember(call.id);
     call.reject(reason);
-    if (this.#closeError === undefined) {
+    if (call.waiting !== undefined) {
+      // Never sent: nothing to cancel, and it leaves the line now.
+      call.waiting = undefined;
+      const at = this.#line.indexOf(call, this.#lineHead);
+      if (at >= 0) this.#line.splice(at, 1);
+    } else if (this.#closeError === undefined) {
       this.#channel.send({ kind: "cancel", id: call.id }, call.to).catch(ignore);
     }
   }
@@ -335,11 +382,54 @@ export class OutgoingCalls {
     call.signal?.addEventListener("abort", call, { once: true });
     if (this.#latency !== undefined) call.started = performance.now();
     if (deadline < this.#timerAt) this.#arm(deadline);
-    this.sent++;
-    const sent = this.#channel.send(message, options.to);
-    if (sent !== ACCEPTED) sent.catch((error) => this.#sendFailed(call, error));
+    if (this.#blocked) {
+      call.waiting = message;
+      this.#line.push(call);
+    } else {
+      this.#sendRequest(call, message);
+    }
     return call.promise;
   }
+
+  #sendRequest(call: OutgoingCall, message: RequestMessage): void {
+    const sent = this.#write(message, call.to);
+    if (sent !== ACCEPTED) sent.catch((error) => this.#sendFailed(call, error));
+  }
+
+  /**
+   * Hands a request or notification to the channel. When it has to wait for
+   * the other side to read, the next ones wait in line until it is accepted.
+   */
+  #write(message: RequestMessage | NotificationMessage, to: string | undefined): Promise<void> {
+    this.sent++;
+    const sent = this.#channel.send(message, to);
+    if (sent !== ACCEPTED && this.#channel.congested === true) {
+      this.#blocked = true;
+      sent.then(this.#unblock, this.#unblock);
+    }
+    return sent;
+  }
+
+  /** The send we waited on was accepted (or failed): the line moves on. */
+  #unblock = (): void => {
+    this.#blocked = false;
+    const line = this.#line;
+    while (!this.#blocked && this.#lineHead < line.length) {
+      const next = line[this.#lineHead]!;
+      line[this.#lineHead++] = undefined as never;
+      if (next instanceof WaitingNotification) {
+        this.#write(next.message, next.to).then(next.sent.resolve, next.sent.reject);
+      } else {
+        const message = next.waiting!;
+        next.waiting = undefined;
+        this.#sendRequest(next, message);
+      }
+    }
+    if (this.#lineHead === line.length) {
+      line.length = 0;
+      this.#lineHead = 0;
+    }
+  };
 
   #sendFailed(call: OutgoingCall, error: unknown): void {
     if (this.#remove(call)) call.reject(error);

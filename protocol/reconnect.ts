@@ -235,6 +235,11 @@ export class ReconnectingChannel extends EventTarget implements Channel {
     return this.#inbox;
   }
 
+  /** Whether a send waits for the other side to read on the current connection. */
+  get congested(): boolean {
+    return this.#current?.congested === true;
+  }
+
   /** A delivery that has already arrived, or `undefined`. */
   take(): Delivery | undefined {
     return this.#inbox.take();
@@ -366,6 +371,22 @@ export class ReconnectingChannel extends EventTarget implements Channel {
     }
   }
 
+  /**
+   * Sends what was queued while no connection was up, one at a time as the
+   * wire takes it (a burst queued meanwhile must not be handed over at once:
+   * the transport would cut us off as a peer that does not read). What a
+   * lost connection leaves unsent stays queued for the next one.
+   */
+  async #flush(channel: FramedChannel<string>): Promise<void> {
+    const queue = this.#queue;
+    while (queue.length > 0 && this.#reason === undefined && channel.closeReason === undefined) {
+      const queued = queue.shift()!;
+      const sent = this.send(queued.message, queued.to);
+      sent.then(queued.done.resolve, queued.done.reject);
+      if (sent !== ACCEPTED) await sent.catch(() => {});
+    }
+  }
+
   /** Runs one connection until it ends; resolves with why. */
   async #serve(transport: Transport<string>): Promise<CloseReason> {
     const dialect = this.#options.dialect ?? transport.dialect ?? jsonRpc;
@@ -384,9 +405,7 @@ export class ReconnectingChannel extends EventTarget implements Channel {
         this.#logger.warn(`${this.#remote}: onReconnect failed`, error);
       }
     }
-    for (const queued of this.#queue.splice(0)) {
-      this.send(queued.message, queued.to).then(queued.done.resolve, queued.done.reject);
-    }
+    await this.#flush(channel);
     await pumping;
     this.#current = undefined;
     await channel.close();
