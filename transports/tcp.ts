@@ -17,9 +17,11 @@
  *   writes, not one per reply. Nagle is off (`setNoDelay`).
  * - Backpressure: a connection holds at most `highWaterMark` unread frames,
  *   then stops reading (the sender's writes slow down); `send` waits while
- *   more than `writeHighWaterMark` bytes are unwritten, and the connection is
- *   closed if that lasts `writeTimeout` milliseconds, or at once past
- *   `maxUnsentBytes` (a peer that never reads cannot pin a server's memory).
+ *   more than `writeHighWaterMark` characters are unwritten, and the
+ *   connection is closed if that lasts `writeTimeout` milliseconds, or at
+ *   once past `maxUnsentBytes` (a peer that never reads cannot pin a
+ *   server's memory). Unwritten text is counted in UTF-16 code units: bytes
+ *   for ASCII, up to 3 bytes each on the wire otherwise.
  *
  * Name the dialect once, where the connection is made: `connect(url,
  * { dialect })` and `listen(url, { dialect })` frame with its delimiter and
@@ -119,7 +121,12 @@ export interface TcpOptions {
    */
   highWaterBytes?: number;
   /**
-   * Unwritten bytes above which `send` waits.
+   * Unwritten characters above which `send` waits. Like `maxUnsentBytes`
+   * and `bufferedAmount`, it counts the UTF-16 code units of the frames
+   * (delimiters included), not their UTF-8 bytes: the same for ASCII, up to
+   * 3 bytes each on the wire otherwise (and 1 or 2 bytes each in memory).
+   * A peer's own calls and notifications wait in line meanwhile, so a burst
+   * stays near this plus one frame.
    *
    * @default {1048576}
    */
@@ -132,7 +139,8 @@ export interface TcpOptions {
    */
   writeTimeout?: number;
   /**
-   * Unwritten bytes beyond which the connection is closed at once
+   * Unwritten characters (UTF-16 code units, as `writeHighWaterMark`)
+   * beyond which the connection is closed at once
    * (`CloseCode.WriteOverflow`): what a peer that does not read can make us
    * hold, replies of calls already running included. Keep it above the
    * largest frame you send.
@@ -362,7 +370,11 @@ export class TcpTransport implements Transport<string> {
     return this.#inbox.bytes + this.#partialLength;
   }
 
-  /** Bytes (roughly: UTF-16 units) accepted by `send` but not yet written. */
+  /**
+   * Characters (UTF-16 code units, delimiters included) accepted by `send`
+   * but not yet written: UTF-8 bytes for ASCII text. Counting bytes would
+   * cost a pass over every frame; the writer encodes frames in one go.
+   */
   get bufferedAmount(): number {
     return this.#queuedChars + this.#writingChars;
   }

@@ -95,7 +95,9 @@ export interface WebSocketOptions {
    */
   maxUnreadBytes?: number;
   /**
-   * Unsent bytes above which `send` waits.
+   * Unsent bytes above which `send` waits (UTF-8 bytes, as the socket's
+   * `bufferedAmount` counts them). A peer's own calls and notifications wait
+   * in line meanwhile, so a burst stays near this plus one message.
    *
    * @default {1048576}
    */
@@ -108,7 +110,7 @@ export interface WebSocketOptions {
    */
   writeTimeout?: number;
   /**
-   * Unsent bytes beyond which the connection is closed at once (1008,
+   * Unsent UTF-8 bytes beyond which the connection is closed at once (1008,
    * `CloseCode.WriteOverflow`): what a peer that does not read can make us
    * hold, replies of calls already running included. Keep it above the
    * largest message you send.
@@ -222,7 +224,7 @@ function reasonOf(event: CloseEvent): CloseReason {
   }
 }
 
-/** Whether `text` is over `max` bytes, without measuring short texts. */
+/** Whether `text` is over `max` bytes of UTF-8, without measuring short texts. */
 function tooLarge(text: string, max: number): boolean {
   return text.length > max || (text.length * 3 > max && utf8Length(text) > max);
 }
@@ -265,6 +267,8 @@ export class WebSocketTransport implements Transport<string> {
   #logger: Logger;
   /** Frames sent while the socket was connecting. */
   #early: string[] = [];
+  /** Their UTF-8 bytes. */
+  #earlyBytes = 0;
   #drained: PromiseWithResolvers<void> | undefined;
   #drainTimer: ReturnType<typeof setInterval> | undefined;
   #drainStarted = 0;
@@ -338,11 +342,12 @@ export class WebSocketTransport implements Transport<string> {
     return this.#inbox.bytes;
   }
 
-  /** Bytes accepted by `send` and not yet written to the network. */
+  /**
+   * UTF-8 bytes accepted by `send` and not yet written to the network: the
+   * socket's `bufferedAmount`, and the messages queued while it connects.
+   */
   get bufferedAmount(): number {
-    let early = 0;
-    for (const frame of this.#early) early += frame.length;
-    return this.#socket.bufferedAmount + early;
+    return this.#socket.bufferedAmount + this.#earlyBytes;
   }
 
   /**
@@ -355,10 +360,11 @@ export class WebSocketTransport implements Transport<string> {
     if (tooLarge(frame, this.#maxMessageBytes)) {
       return Promise.reject(new FrameTooLarge(this.#maxMessageBytes));
     }
-    if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
+    if (tooLarge(frame, this.#maxUnsentBytes - this.bufferedAmount)) return this.#overflow();
     const socket = this.#socket;
     if (socket.readyState === CONNECTING) {
       this.#early.push(frame);
+      this.#earlyBytes += utf8Length(frame);
       return ACCEPTED;
     }
     try {
@@ -451,6 +457,7 @@ export class WebSocketTransport implements Transport<string> {
   #flushEarly(): void {
     const early = this.#early;
     this.#early = [];
+    this.#earlyBytes = 0;
     for (const frame of early) {
       if (this.#reason !== undefined) return;
       this.#socket.send(frame);
@@ -513,6 +520,7 @@ export class WebSocketTransport implements Transport<string> {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     this.#early = [];
+    this.#earlyBytes = 0;
     this.#inbox.end(reason);
     const drained = this.#stopDrain();
     if (drained !== undefined) {
