@@ -79,6 +79,8 @@ if (import.meta.main && Deno.args[0] === "amqp") {
         logger: silentLogger,
         pollTimeout: 20,
         sessionTimeout: 2000,
+        // Every case is a new session from this one address.
+        maxHandshakesPerSecondPerSource: 1000,
       }));
       break;
     default:

@@ -7,6 +7,7 @@ import { connect, type MushroomSession } from "../transports/mushroom.ts";
 import { listen, mushroomHandler } from "../transports/mushroom_server.ts";
 import { connect as connectTcp, listen as listenTcp } from "../transports/tcp.ts";
 import {
+  assert,
   assertEquals,
   assertGreater,
   assertLessOrEqual,
@@ -75,6 +76,8 @@ Deno.test("mushroom: a handshake flood does not lock out a TCP client of the sam
   const mushroom = listen("http://127.0.0.1:0/mushroom/", {
     logger,
     maxPendingSessions: 100,
+    // All from one address: its own rate is not what this test is about.
+    maxHandshakesPerSecondPerSource: 1000,
     // Longer than the flood takes on a busy machine, so that none expire during it.
     attachTimeout: 5000,
   });
@@ -139,6 +142,52 @@ Deno.test("mushroom: handshakes past maxHandshakesPerSecond get 429; the handler
   assertEquals(listened.status, 503);
   await listened.body?.cancel();
   await b.close();
+  await server.shutdown();
+});
+
+Deno.test("mushroom: one source's handshake flood does not lock out other sources (per-address rate and pending caps)", async () => {
+  const logger = recordingLogger();
+  const server = new Server({ logger });
+  const handle = mushroomHandler(server, { logger, maxHandshakesPerSecondPerSource: 50 });
+  const hello = async (hostname: string) => {
+    const answer = await handle(
+      new Request("http://127.0.0.1/", { method: "POST", body: '{"transports": ["poll"]}' }),
+      { remoteAddr: { hostname, port: 40000 } },
+    );
+    await answer!.body?.cancel();
+    return answer!.status;
+  };
+  // One address, 1200 handshakes in a row (the endpoint takes 100/s, 1000 at once).
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 1200; i++) {
+    const status = await hello("10.0.0.1");
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  // 250 sessions wait for it (maxPendingSessionsPerSource); then 503 while its
+  // 500 tokens last (50/s, ten seconds' worth); then 429.
+  const seen = JSON.stringify([...statuses]);
+  assertEquals(statuses.get(200), 250, seen);
+  assertGreater(statuses.get(503) ?? 0, 249, seen);
+  assertGreater(statuses.get(429) ?? 0, 0, seen);
+  assertEquals((statuses.get(503) ?? 0) + (statuses.get(429) ?? 0), 950, seen);
+  // Other addresses are served.
+  for (const other of ["10.0.0.2", "10.0.0.3", "::1"]) assertEquals(await hello(other), 200, other);
+  // By default an address has 25 a second, 250 at once.
+  const byDefault = mushroomHandler(server, { logger, maxPendingSessionsPerSource: 1000 });
+  let taken = 0;
+  const started = performance.now();
+  for (let i = 0; i < 300; i++) {
+    const answer = await byDefault(
+      new Request("http://127.0.0.1/", { method: "POST", body: '{"transports": ["poll"]}' }),
+      { remoteAddr: { hostname: "10.0.0.9", port: 40000 } },
+    );
+    await answer!.body?.cancel();
+    if (answer!.status === 200) taken++;
+    else assertEquals(answer!.status, 429);
+  }
+  // Plus the tokens that came back while the loop ran (25 a second).
+  const refilled = Math.ceil((performance.now() - started) / 40);
+  assert(taken >= 250 && taken <= 250 + refilled, `${taken} taken, ${refilled} refilled`);
   await server.shutdown();
 });
 

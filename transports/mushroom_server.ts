@@ -17,7 +17,10 @@
  *   method, 405 with `Allow: POST`; a body over `maxHandshakeBytes`, 413.
  * - Strangers are bounded: a handshake is refused (429) past
  *   `maxHandshakesPerSecond`, and (503) while `maxPendingSessions` sessions
- *   wait for their first transport or the server is not accepting; a
+ *   wait for their first transport or the server is not accepting; so is
+ *   one from an address past its own share (`maxHandshakesPerSecondPerSource`,
+ *   `maxPendingSessionsPerSource`), which keeps one source from locking
+ *   out the others; a
  *   session nobody attaches to within `attachTimeout` is dropped, and it
  *   never counted against the server's `maxConnections`. Every body must
  *   arrive within `bodyTimeout` (408). With `listen()`, every request head
@@ -182,6 +185,24 @@ export interface MushroomServerOptions
    * @default {100}
    */
   maxHandshakesPerSecond?: number;
+  /**
+   * Handshakes taken per second from one remote address (a burst of ten
+   * seconds' worth at once); beyond it, 429 with `Retry-After: 1`, so that
+   * one source cannot use up `maxHandshakesPerSecond` for everyone. Sources
+   * are told apart by address only (clients behind one proxy are one
+   * source; an IPv6 client may have many); at most 10 000 are tracked at
+   * once, beyond which the endpoint's own limits alone hold.
+   *
+   * @default {25}
+   */
+  maxHandshakesPerSecondPerSource?: number;
+  /**
+   * Sessions started from one remote address whose client has not come
+   * back yet; beyond it, a handshake from there is answered 503.
+   *
+   * @default {250}
+   */
+  maxPendingSessionsPerSource?: number;
   /**
    * Sessions started whose client has not come back yet (no socket, no
    * poll); beyond it, a handshake is answered 503. They do not count
@@ -353,6 +374,62 @@ function unread(cors: Cors, status: Unread): Response {
 const CUT = new Error("mushroom: a request body was too large; its connection is closed");
 CUT.stack = CUT.message;
 
+/** Handshake tokens (ten seconds' worth at most), and sessions started and not attached yet. */
+interface Bucket {
+  tokens: number;
+  refilled: number;
+  pending: number;
+}
+
+/** Takes a token from `bucket`, refilled at `rate` per second up to ten seconds' worth. */
+function takeToken(bucket: Bucket, rate: number): boolean {
+  const now = performance.now();
+  bucket.tokens = Math.min(rate * 10, bucket.tokens + (now - bucket.refilled) * rate / 1000);
+  bucket.refilled = now;
+  if (bucket.tokens < 1) return false;
+  bucket.tokens--;
+  return true;
+}
+
+/** The most remote addresses whose handshakes are counted apart. */
+const MAX_SOURCES = 10_000;
+
+/**
+ * Handshake buckets per remote address, so that one source cannot use up
+ * an endpoint's rate or pending sessions. When `MAX_SOURCES` are tracked,
+ * the idle ones are forgotten (at most once a second); a new address that
+ * still finds no room is not tracked, and only the endpoint's limits apply.
+ */
+class Sources {
+  #buckets = new Map<string, Bucket>();
+  #rate: number;
+  #swept = 0;
+
+  constructor(rate: number) {
+    this.#rate = rate;
+  }
+
+  /** The bucket of `address`, made if need be; `undefined` when it is not tracked. */
+  of(address: string | undefined): Bucket | undefined {
+    if (address === undefined) return undefined;
+    let bucket = this.#buckets.get(address);
+    if (bucket !== undefined) return bucket;
+    const now = performance.now();
+    if (this.#buckets.size >= MAX_SOURCES) {
+      if (now - this.#swept < 1000) return undefined;
+      this.#swept = now;
+      for (const [key, idle] of this.#buckets) {
+        const full = idle.tokens + (now - idle.refilled) * this.#rate / 1000 >= this.#rate * 10;
+        if (full && idle.pending === 0) this.#buckets.delete(key);
+      }
+      if (this.#buckets.size >= MAX_SOURCES) return undefined;
+    }
+    bucket = { tokens: this.#rate * 10, refilled: now, pending: 0 };
+    this.#buckets.set(address, bucket);
+    return bucket;
+  }
+}
+
 /** Whether `url` names a wildcard address (`0.0.0.0`, `[::]`), which clients cannot reach. */
 function isWildcard(url: URL): boolean {
   return url.hostname === "0.0.0.0" || url.hostname === "[::]";
@@ -378,6 +455,8 @@ function endpoint(
   const maxPending = options.maxPendingSessions ?? 1000;
   const attachTimeout = options.attachTimeout ?? 10_000;
   const rate = options.maxHandshakesPerSecond ?? 100;
+  const sourceRate = options.maxHandshakesPerSecondPerSource ?? 25;
+  const maxPendingPerSource = options.maxPendingSessionsPerSource ?? 250;
   let publicUrl: URL | undefined;
   if (options.publicUrl !== undefined) {
     publicUrl = new URL(options.publicUrl);
@@ -388,22 +467,25 @@ function endpoint(
   const sessions = new Map<string, MushroomSession>();
   /**
    * Ids handed out whose client has not come back yet, with their deadline
-   * (oldest first). No session, no timer: one is made when the client comes.
+   * (oldest first) and their source's bucket. No session, no timer: one is
+   * made when the client comes.
    */
-  const pending = new Map<string, number>();
-  /** Handshake tokens: a bucket of ten seconds' worth, refilled at `rate` per second. */
-  const burst = rate * 10;
-  let tokens = burst;
-  let refilled = performance.now();
+  const pending = new Map<string, { deadline: number; source: Bucket | undefined }>();
+  /** The endpoint's handshake tokens (its pending sessions are `pending.size`). */
+  const all: Bucket = { tokens: rate * 10, refilled: performance.now(), pending: 0 };
+  const sources = new Sources(sourceRate);
 
-  const takeToken = (): boolean => {
-    const now = performance.now();
-    tokens = Math.min(burst, tokens + (now - refilled) * rate / 1000);
-    refilled = now;
-    if (tokens < 1) return false;
-    tokens--;
-    return true;
+  /** Forgets a pending id: its client came back, or did not in time. */
+  const unpend = (id: string): void => {
+    const source = pending.get(id)?.source;
+    if (source !== undefined) source.pending--;
+    pending.delete(id);
   };
+
+  /** Whether a session may be started now for a client from `source`. */
+  const mayStart = (source: Bucket | undefined): boolean =>
+    sink.accepting() && pending.size < maxPending &&
+    (source === undefined || source.pending < maxPendingPerSource);
 
   /** The CORS headers for `request`, or `undefined` when its origin may not call. */
   const corsOf = (request: Request, url: URL): Cors | undefined => {
@@ -429,14 +511,14 @@ function endpoint(
   /** Forgets the ids whose client did not come back in time. */
   const purge = (): void => {
     const now = performance.now();
-    for (const [id, deadline] of pending) {
+    for (const [id, { deadline }] of pending) {
       if (deadline > now) return;
-      pending.delete(id);
+      unpend(id);
     }
   };
 
   /** Whether `id` was handed out and its client may still come back. */
-  const isPending = (id: string): boolean => (pending.get(id) ?? 0) > performance.now();
+  const isPending = (id: string): boolean => (pending.get(id)?.deadline ?? 0) > performance.now();
 
   /**
    * The session `id` names; when its client comes back for the first time,
@@ -448,7 +530,7 @@ function endpoint(
     if (found !== undefined) return found.closeReason === undefined ? found : 404;
     if (!isPending(id)) return 404;
     if (!sink.accepting()) return 503;
-    pending.delete(id);
+    unpend(id);
     const session = new MushroomSession({ ...options, role: "server", id, logger, budget });
     if (!sink.take(session)) return 503;
     sessions.set(id, session);
@@ -462,16 +544,22 @@ function endpoint(
       ? refusal(404, "No such session", cors)
       : refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
 
-  const handshake = async (request: Request, cors: Cors): Promise<Response> => {
+  const handshake = async (
+    request: Request,
+    cors: Cors,
+    info: ServeInfo | undefined,
+  ): Promise<Response> => {
     if (request.method !== "POST") {
       return refusal(405, "Method not allowed", { ...cors, allow: "POST" });
     }
-    if (!takeToken()) {
+    // The source's own bucket first: a source past its rate takes none of the endpoint's.
+    const source = sources.of(info?.remoteAddr?.hostname);
+    if ((source !== undefined && !takeToken(source, sourceRate)) || !takeToken(all, rate)) {
       await request.body?.cancel().catch(ignore);
       return refusal(429, "Too many handshakes", { ...cors, "retry-after": "1" });
     }
     purge();
-    if (!sink.accepting() || pending.size >= maxPending) {
+    if (!mayStart(source)) {
       await request.body?.cancel().catch(ignore);
       return refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
     }
@@ -503,11 +591,12 @@ function endpoint(
     );
     if (transport === undefined) return refusal(501, "No transport in common", cors);
     // Asked again: authenticate may have taken a while.
-    if (!sink.accepting() || pending.size >= maxPending) {
+    if (!mayStart(source)) {
       return refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
     }
     const id = newSessionId();
-    pending.set(id, performance.now() + attachTimeout);
+    pending.set(id, { deadline: performance.now() + attachTimeout, source });
+    if (source !== undefined) source.pending++;
     return answer(cors, 200, pythonJson({ transport, url: sessionUrl(transport, id) }));
   };
 
@@ -582,7 +671,7 @@ function endpoint(
       await request.body?.cancel().catch(ignore);
       return refusal(403, "Origin not allowed");
     }
-    if (path === base) return await handshake(request, cors);
+    if (path === base) return await handshake(request, cors, info);
     const id = ours!;
     const found = sessions.get(id);
     if (found === undefined ? !isPending(id) : found.closeReason !== undefined) {
