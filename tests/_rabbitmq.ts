@@ -120,6 +120,9 @@ export async function startBroker(): Promise<Broker | string> {
     RABBITMQ_DIST_PORT: String(distPort),
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
     ERL_EPMD_ADDRESS: "127.0.0.1",
+    // A node (or rabbitmqctl) that dies writes its crash dump here, not into
+    // the directory the tests run from.
+    ERL_CRASH_DUMP: `${dir}/erl_crash.dump`,
   };
 
   const ctl = async (...args: string[]): Promise<string> => {
