@@ -527,10 +527,20 @@ export class Dispatcher {
     this.#release();
   };
 
-  /** Releases a reply's slot once the channel accepts it; until then it counts as unsent. */
+  /**
+   * Releases a reply's slot once the channel accepts it; until then it
+   * counts as unsent. While the peer awaits replies of its own on a wire
+   * that is full, the slot is released at once: the other side may be
+   * holding its slots for replies we have to read first, and neither would
+   * ever read (what waits is bounded by the transport's `maxUnsentBytes`).
+   */
   #whenSent(sent: Promise<void>): Promise<void> {
     if (sent === ACCEPTED) return sent.then(this.#releaseAfterSend, this.#releaseAfterFailedSend);
     this.#unsent++;
+    if (this.#outgoing.size > 0 && this.#channel.congested === true) {
+      this.#release();
+      return sent.then(this.#unsentLeft, this.#unsentFailed);
+    }
     return sent.then(this.#releaseUnsent, this.#releaseUnsentAfterFailure);
   }
 
@@ -542,6 +552,17 @@ export class Dispatcher {
   #releaseUnsentAfterFailure = (error: unknown): void => {
     this.#unsent--;
     this.#releaseAfterFailedSend(error);
+  };
+
+  /** A reply whose slot was released already left. */
+  #unsentLeft = (): void => {
+    this.#unsent--;
+    this.#wake();
+  };
+
+  #unsentFailed = (error: unknown): void => {
+    this.#onSendFailed(error);
+    this.#unsentLeft();
   };
 
   /** Work starts: a handler, a reply to send, an open batch. */

@@ -24,19 +24,31 @@ const MiB = 1024 * 1024;
 const CALLS = 5;
 const SIZE = 4 * MiB;
 
-/** Both peers call `big` CALLS times at once; resolves with how many calls were answered. */
-async function crossCalls(a: Peer, b: Peer): Promise<{ answered: number; failure?: string }> {
+/**
+ * Both peers call `method` `count` times at once (its result is `size`
+ * characters); resolves with how many calls were answered.
+ */
+async function crossCalls(
+  a: Peer,
+  b: Peer,
+  count = CALLS,
+  method = "big",
+  size = SIZE,
+): Promise<{ answered: number; failure?: string }> {
+  const call = (peer: Peer) => peer.call<string>(method, undefined, { timeout: 20_000 });
   const calls = [
-    ...Array.from({ length: CALLS }, () => a.call<string>("big", undefined, { timeout: 20_000 })),
-    ...Array.from({ length: CALLS }, () => b.call<string>("big", undefined, { timeout: 20_000 })),
+    ...Array.from({ length: count }, () => call(a)),
+    ...Array.from({ length: count }, () => call(b)),
   ];
   const results = await Promise.allSettled(calls);
-  const answered = results.filter((r) => r.status === "fulfilled" && r.value.length === SIZE);
+  const answered = results.filter((r) => r.status === "fulfilled" && r.value.length === size);
   const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
   return { answered: answered.length, failure: failed && String(failed.reason) };
 }
 
 const big = "x".repeat(SIZE);
+const medium = "m".repeat(64 * 1024);
+const handlers = { big: () => big, medium: () => medium };
 
 /** A socket wire: how to listen, and how to connect a transport (both with long write timeouts). */
 interface Wire {
@@ -59,33 +71,44 @@ const WIRES: Wire[] = [
 ];
 
 for (const wire of WIRES) {
-  test(`${wire.name}: two peers calling each other with ${CALLS} × 4 MiB results each way are all answered`, async () => {
+  test(`${wire.name}: two peers calling each other with ${CALLS} × 4 MiB results each way, then 300 × 64 KiB, are all answered`, async () => {
     const logger = recordingLogger();
     let serverSide: Peer | undefined;
     const server = new Server({
       logger,
-      handlers: { big: () => big },
+      handlers,
       onConnect: (connection) => {
         serverSide = connection.peer;
       },
     }).serve(wire.listen(logger));
     const client = new Peer(await wire.connect(server.addr, logger), {
       logger,
-      handlers: { big: () => big },
+      handlers,
     });
     const peer = await waitFor(() => serverSide, { message: "the server to accept" });
     assertEquals(await crossCalls(client, peer), { answered: 2 * CALLS, failure: undefined });
+    // More calls each way than either may handle at once (256), with replies
+    // past the high water mark: a reply waiting on the wire must not hold
+    // its handler slot while its peer awaits replies of its own.
+    assertEquals(await crossCalls(client, peer, 300, "medium", medium.length), {
+      answered: 600,
+      failure: undefined,
+    });
     await client.close();
     await server.shutdown();
   });
 }
 
-test(`memory: two peers calling each other with ${CALLS} × 4 MiB results each way are all answered`, async () => {
+test(`memory: two peers calling each other with ${CALLS} × 4 MiB results each way, then 300 × 64 KiB, are all answered`, async () => {
   // Two frames each way fill the pair: every reply waits for the other to read.
   const [left, right] = memoryPair<string>({ highWaterMark: 2 });
-  const a = new Peer(left, { logger: recordingLogger(), handlers: { big: () => big } });
-  const b = new Peer(right, { logger: recordingLogger(), handlers: { big: () => big } });
+  const a = new Peer(left, { logger: recordingLogger(), handlers });
+  const b = new Peer(right, { logger: recordingLogger(), handlers });
   assertEquals(await crossCalls(a, b), { answered: 2 * CALLS, failure: undefined });
+  assertEquals(await crossCalls(a, b, 300, "medium", medium.length), {
+    answered: 600,
+    failure: undefined,
+  });
   await a.close();
   await b.closed;
 });
