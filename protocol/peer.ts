@@ -125,8 +125,10 @@ export interface PeerOptions {
   whenFull?: "wait" | "reject";
   /**
    * Bound on incoming calls being handled at once (each entry of a batch
-   * counts, and so does a reply waiting to be sent). At the bound the peer
-   * stops reading from the channel, which slows the sender.
+   * counts, and so does a reply waiting to be sent, unless this peer awaits
+   * replies of its own then: two peers calling each other must both keep
+   * reading). At the bound the peer stops reading from the channel, which
+   * slows the sender.
    *
    * @default {256}
    */
