@@ -100,8 +100,9 @@ const FLAGS = {
     "service",
     "max-stdin",
     "origin",
+    "host",
   ],
-  collect: ["origin"],
+  collect: ["origin", "host"],
   boolean: ["help", "json", "pretty", "version"],
   alias: { h: "help", V: "version" },
 };
@@ -122,6 +123,7 @@ const VERB_FLAGS: Readonly<Record<string, readonly string[]>> = {
     "max-connections",
     "service",
     "origin",
+    "host",
   ],
   call: ["dialect", "timeout", "ca", "json", "pretty", "service", "max-stdin"],
   notify: ["dialect", "ca", "json", "service", "max-stdin"],

@@ -9,7 +9,7 @@
 
 import { RemoteError } from "../mod.ts";
 import { connectMesh, type Mesh } from "../transports/amqp.ts";
-import { originsOf, paramsOf, timeoutFlag, UsageError } from "./args.ts";
+import { hostsOf, originsOf, paramsOf, timeoutFlag, UsageError } from "./args.ts";
 import { demoHandlers } from "./demo_api.ts";
 import type { ParsedArgs } from "./parse_args.ts";
 import {
@@ -88,7 +88,9 @@ export async function serveAmqp(flags: ParsedArgs, io: AmqpIo): Promise<number> 
   const [url, extra] = flags._.map(String);
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
   const service = serviceOf(flags);
-  originsOf(flags, url!); // refuses --origin: no browser reaches a mesh
+  // Refuse --origin and --host: no browser reaches a mesh.
+  originsOf(flags, url!);
+  hostsOf(flags, url!);
   const mesh = await open("serve", url!, io);
   if (mesh === undefined) return ExitStatus.Usage;
   try {

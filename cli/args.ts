@@ -98,18 +98,49 @@ export async function paramsOf(
  * (the listener's default then: same origin, or no Origin at all).
  */
 export function originsOf(flags: ParsedArgs, url: string): readonly string[] | "*" | undefined {
-  const given = ([] as unknown[]).concat(flags.origin ?? []).map(String);
+  return browserList(
+    flags,
+    "origin",
+    url,
+    (origin) => URL.canParse(origin) && new URL(origin).origin === origin,
+    "an origin (scheme://host[:port], or '*')",
+  );
+}
+
+/**
+ * The host names `--host` lets requests to a server at `url` name in their
+ * `Host` header (each a name without a port, or `*` for any), or
+ * `undefined` when none is given (the listener's default then: on loopback,
+ * localhost and addresses only, against DNS rebinding).
+ */
+export function hostsOf(flags: ParsedArgs, url: string): readonly string[] | "*" | undefined {
+  return browserList(
+    flags,
+    "host",
+    url,
+    (host) => /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(host),
+    "a host name without a port (app.internal, or '*')",
+  );
+}
+
+/** A repeatable flag of a server browsers reach: its checked values, `"*"`, or undefined. */
+function browserList(
+  flags: ParsedArgs,
+  name: string,
+  url: string,
+  valid: (value: string) => boolean,
+  what: string,
+): readonly string[] | "*" | undefined {
+  const given = ([] as unknown[]).concat(flags[name] ?? []).map(String);
   if (given.length === 0) return undefined;
   if (!/^(wss?|https?):/.test(url)) {
     throw new UsageError(
-      `--origin applies to ws://, wss://, http:// and https:// servers (browsers), not '${url}'`,
+      `--${name} applies to ws://, wss://, http:// and https:// servers (browsers), not '${url}'`,
     );
   }
   if (given.includes("*")) return "*";
-  for (const origin of given) {
-    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
-      throw new UsageError(`'${origin}' is not an origin (scheme://host[:port], or '*')`);
-    }
+  for (const value of given) {
+    if (!valid(value)) throw new UsageError(`'${value}' is not ${what}`);
   }
   return given;
 }

@@ -12,6 +12,7 @@ import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import {
   dialectOf,
   fileUrl,
+  hostsOf,
   numberFlag,
   originsOf,
   readPem,
@@ -69,6 +70,7 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   const idleTimeout = numberFlag(flags, "idle-timeout", 300_000, 0);
   const maxConnections = numberFlag(flags, "max-connections", 10_000, 1);
   const origins = originsOf(flags, url);
+  const hosts = hostsOf(flags, url);
   const served: Served = flags.handlers === undefined
     ? {
       handlers: demoHandlers((line) => io.stderr(line)),
@@ -87,9 +89,9 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   let listener: Listener<string>;
   try {
     listener = dialect === "mushroom"
-      ? listenMushroom(url, { logger, origins, ...tls })
+      ? listenMushroom(url, { logger, origins, hosts, ...tls })
       : scheme === "ws" || scheme === "wss"
-      ? listenWebSocket(url, { dialect, logger, origins, ...tls })
+      ? listenWebSocket(url, { dialect, logger, origins, hosts, ...tls })
       : listenTcp(url, { dialect, logger, ...tls });
   } catch (error) {
     const message = `cannot listen on ${url}: ${(error as Error).message}`;

@@ -49,7 +49,7 @@ printed as escapes (\\u001b...); passwords in URLs are printed as ***.
 
 Run 'rpc <verb> --help' for a verb's options; 'rpc --version' for the version.`,
   serve:
-    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n] [--origin O]...
+    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n] [--origin O]... [--host NAME]...
 
 Serves on <url> (port 0 picks a free one) and prints 'listening on <url>'
 once ready. Stops gracefully on SIGINT or SIGTERM, letting calls in flight
@@ -74,6 +74,12 @@ Options:
                     for more, or '*' for any. Without it, only pages from the
                     server's own origin, and clients that are not browsers
                     (no Origin header); others get 403
+  --host NAME       for the same servers: requests may name NAME (without a
+                    port) in their Host header, as behind a proxy; repeat it
+                    for more, or '*' for any. Without it, a server on
+                    127.0.0.1, [::1] or localhost takes only those names and
+                    addresses (a page whose DNS name was re-pointed here is
+                    refused with 403)
   --service NAME    with amqp://user:password@host:port/vhost: serve the demo
                     API as the nuropb service NAME (queue nuropb-NAME-sq)`,
   call: `Usage: rpc call <url> <method> [params] [--timeout ms] [--pretty] [--json] [--dialect D]

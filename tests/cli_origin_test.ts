@@ -4,6 +4,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { rpc, serve } from "./_cli.ts";
 import { test } from "./_helpers.ts";
+import { RawHttp } from "./_http_raw.ts";
 import { RawWebSocket } from "./_ws_raw.ts";
 
 const EVIL = "https://evil.example";
@@ -87,5 +88,53 @@ test("rpc serve --origin: only origins, only for servers browsers can reach", as
     const run = await rpc(...args);
     assertEquals(run.code, 2, args.join(" "));
     assertStringIncludes(run.stderr.split("\n")[0]!, message);
+  }
+});
+
+test("rpc serve --host: a name given may be in Host on a loopback server; others are refused", async () => {
+  const plain = await serve("ws://127.0.0.1:0/rpc");
+  const named = await serve("ws://127.0.0.1:0/rpc", "--host", "app.internal");
+  const mushroom = await serve("http://127.0.0.1:0/", "--host", "app.internal");
+  try {
+    const port = (url: string) => new URL(url).port;
+    const upgrade = async (url: string, host: string) => {
+      try {
+        (await RawWebSocket.connect(url, { host })).close();
+        return true;
+      } catch (error) {
+        assertStringIncludes((error as Error).message, "403");
+        return false;
+      }
+    };
+    // A page at a re-pointed name (DNS rebinding) is refused by default.
+    assertEquals(await upgrade(plain.url, `app.internal:${port(plain.url)}`), false);
+    assertEquals(await upgrade(named.url, `app.internal:${port(named.url)}`), true);
+    assertEquals(await upgrade(named.url, `evil.example:${port(named.url)}`), false);
+    assertEquals(await upgrade(named.url, `localhost:${port(named.url)}`), true);
+    const http = await RawHttp.open(mushroom.url);
+    const body = '{"transports": ["poll"]}';
+    await http.send(
+      `POST / HTTP/1.1\r\nHost: app.internal:${port(mushroom.url)}\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    assertEquals((await http.response(10_000)).status, 200);
+    http.close();
+    await http.done();
+  } finally {
+    for (const server of [plain, named, mushroom]) assertEquals((await server.stop()).code, 0);
+  }
+});
+
+test("rpc serve --host: names only, only for servers browsers can reach", async () => {
+  for (
+    const [args, expected] of [
+      [["serve", "tcp://127.0.0.1:0", "--host", "a.example"], "--host applies to ws://"],
+      [["serve", "ws://127.0.0.1:0/", "--host", "a.example:80"], "'a.example:80' is not a host"],
+      [["call", "ws://127.0.0.1:1/", "m", "--host", "a.example"], "--host does not apply"],
+    ] as const
+  ) {
+    const { code, stderr } = await rpc(...args);
+    assertEquals(code, 2, stderr);
+    assertStringIncludes(stderr, expected);
   }
 });
