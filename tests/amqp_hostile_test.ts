@@ -331,7 +331,6 @@ amqpTest("amqp: the password never appears in what the mesh throws or logs", asy
   assertEquals(redactUrl("amqp://127.0.0.1/"), "amqp://127.0.0.1/");
 });
 
-
 amqpTest(
   "amqp: replies that keep arriving while a caller closes are dropped, never an unhandled rejection",
   async () => {
