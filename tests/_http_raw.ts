@@ -4,7 +4,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { waitFor, within } from "./_helpers.ts";
-import { openFds, readToEnd } from "./_ws_raw.ts";
+import { fdsBackTo, openFds, readToEnd } from "./_ws_raw.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -184,8 +184,5 @@ export async function headsThatNeverEnd(
   assert(performance.now() - started >= headTimeout - 50, "closed before the deadline");
   assertEquals(answers.filter((text) => text !== "").length, 0);
   for (const conn of strangers) conn.close();
-  await waitFor(async () => await openFds() <= baseline, {
-    timeout: 10_000,
-    message: `fds back to ${baseline}`,
-  });
+  await fdsBackTo(baseline);
 }

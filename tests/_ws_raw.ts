@@ -3,6 +3,8 @@
 // only when told to (so it can be a client that never reads, or never
 // answers a ping).
 
+import { waitFor } from "./_helpers.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -162,4 +164,20 @@ export async function readToEnd(conn: Deno.Conn): Promise<string> {
 export async function openFds(): Promise<number> {
   const { stdout } = await new Deno.Command("ls", { args: [`/proc/${Deno.pid}/fd`] }).output();
   return decoder.decode(stdout).trim().split("\n").length;
+}
+
+/**
+ * Descriptors the runtime may open for itself during a test and keep: under
+ * load Deno's runtime once makes a socket pair of its own (seen: two unix
+ * sockets, kept for the life of the process). A leak of the connections
+ * under test is hundreds; this allows for the runtime's few.
+ */
+const RUNTIME_FDS = 4;
+
+/** Waits (10 s at most) until this process has no more open fds than `baseline` (see RUNTIME_FDS). */
+export async function fdsBackTo(baseline: number): Promise<void> {
+  await waitFor(async () => await openFds() <= baseline + RUNTIME_FDS, {
+    timeout: 10_000,
+    message: `open fds back to ${baseline}`,
+  });
 }

@@ -17,7 +17,7 @@ import {
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
 import { chunk, chunkedHead, RawHttp } from "./_http_raw.ts";
 import { measureMushroomRss } from "./_mushroom_rss.ts";
-import { openFds } from "./_ws_raw.ts";
+import { fdsBackTo, openFds } from "./_ws_raw.ts";
 
 /** A mushroom server on loopback, with its handshake URL. */
 function serve(listenOptions: Parameters<typeof listen>[1] = {}) {
@@ -65,10 +65,7 @@ Deno.test("mushroom: a socket replaced while still connecting is closed; fds ret
   for (const socket of sockets) socket.close();
   await within(Promise.all(closed), 10_000, "every socket closed");
   await server.shutdown();
-  await waitFor(async () => await openFds() <= baseline, {
-    timeout: 10_000,
-    message: `open fds back to ${baseline}`,
-  });
+  await fdsBackTo(baseline);
 });
 
 Deno.test("mushroom: a handshake flood does not lock out a TCP client of the same server", async () => {
@@ -300,10 +297,7 @@ Deno.test("mushroom: bodies that never finish are answered 408; a large handshak
     await raw.done();
   }
   await server.shutdown();
-  await waitFor(async () => await openFds() <= baseline, {
-    timeout: 10_000,
-    message: `open fds back to ${baseline}`,
-  });
+  await fdsBackTo(baseline);
 });
 
 Deno.test("mushroom: a page from another origin is refused (403); the same origin and listed ones are let in", async () => {

@@ -10,7 +10,7 @@ import { RestartingServe } from "../transports/_http_listener.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./_assert.ts";
 import { recordingLogger, waitFor } from "./_helpers.ts";
 import { chunk, chunkedHead, headsThatNeverEnd, post, RawHttp } from "./_http_raw.ts";
-import { openFds } from "./_ws_raw.ts";
+import { fdsBackTo, openFds } from "./_ws_raw.ts";
 
 /** A mushroom server on loopback serving `add`, with its handshake URL. */
 function serve(listenOptions: Parameters<typeof listen>[1] = {}) {
@@ -60,10 +60,7 @@ Deno.test("mushroom listen(): a body that stalls is answered 408 and its connect
     raw.close();
     await raw.done();
   }
-  await waitFor(async () => await openFds() <= baseline, {
-    timeout: 10_000,
-    message: `fds back to ${baseline}`,
-  });
+  await fdsBackTo(baseline);
   await server.shutdown();
 });
 

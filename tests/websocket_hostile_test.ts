@@ -14,7 +14,7 @@ import {
   assertRejects,
 } from "./_assert.ts";
 import { deferred, recordingLogger, waitFor, within } from "./_helpers.ts";
-import { openFds, RawWebSocket, readToEnd } from "./_ws_raw.ts";
+import { fdsBackTo, openFds, RawWebSocket, readToEnd } from "./_ws_raw.ts";
 
 Deno.test("websocket: past maxConnections the upgrade is refused (503) and the socket closed; fds return to baseline", async () => {
   const logger = recordingLogger();
@@ -45,10 +45,7 @@ Deno.test("websocket: past maxConnections the upgrade is refused (503) and the s
   await within(Promise.all(browsers), 20_000, "200 refused browsers closed");
   const answers = await within(Promise.all(stubborn), 20_000, "100 refused sockets closed");
   assertEquals(new Set(answers), new Set(["HTTP/1.1 503 Service Unavailable"]));
-  await waitFor(async () => await openFds() <= baseline, {
-    timeout: 10_000,
-    message: `fds back to ${baseline}`,
-  });
+  await fdsBackTo(baseline);
   assertEquals(server.connections.size, 1);
   assertEquals(await first.call("ping"), "pong");
   await first.close();
