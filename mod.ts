@@ -78,7 +78,7 @@ export {
   type RateLimitOptions,
   silentLogger,
 } from "./protocol/logger.ts";
-export type { CallContext } from "./protocol/context.ts";
+export type { CallContext, PeerHandle } from "./protocol/context.ts";
 export {
   type CallOptions,
   type Handler,

@@ -1,5 +1,9 @@
 /**
- * What a handler receives beside its params: {@linkcode CallContext}.
+ * A {@linkcode Handler}, what it receives beside its params
+ * ({@linkcode CallContext}), and the peer as handlers and interceptors see it
+ * ({@linkcode PeerHandle}). They refer to each other, so they live together;
+ * the {@linkcode Peer} class implements `PeerHandle`, and nothing here imports
+ * the peer engine.
  *
  * @example Stop work when the caller cancels
  * ```ts
@@ -29,9 +33,61 @@
  */
 
 import type { BatchReplies } from "./batch.ts";
-import type { Delivery } from "./channel.ts";
+import type { Channel, Delivery } from "./channel.ts";
+import type { CloseReason } from "./close.ts";
 import type { Id, Meta } from "./message.ts";
-import type { Peer } from "./peer.ts";
+import type { CallOptions, NotifyOptions } from "./outgoing.ts";
+import type { PeerStats } from "./peer_stats.ts";
+
+/**
+ * A function that serves one method. It receives the params exactly as the
+ * caller sent them (use a contract from `@seed/rpc/contract` to validate and
+ * type them) and returns the result, or a promise of it. Throw an
+ * {@linkcode RpcError} to choose the error code; any other exception is
+ * answered with -32603 and its message. A notification's handler may return
+ * anything: nobody sees it.
+ *
+ * @example A handler
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { Handler } from "@seed/rpc";
+ * const add: Handler = ({ a, b }) => a + b;
+ * assertEquals(add({ a: 1, b: 2 }, undefined as never), 3);
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export type Handler = (params: any, ctx: CallContext) => unknown;
+
+/**
+ * A peer as its handlers and interceptors see it (`ctx.peer`, `call.peer`):
+ * everything a {@linkcode Peer} offers. {@linkcode Peer} implements it.
+ */
+export interface PeerHandle {
+  /** The channel the peer talks through. */
+  readonly channel: Channel;
+  /** Resolves once the channel is closed and every message was routed. */
+  readonly closed: Promise<void>;
+  /** Whether the peer is closing or closed. */
+  readonly isClosed: boolean;
+  /** Why the peer closed (`undefined` while open). */
+  readonly closeReason: CloseReason | undefined;
+  /** A snapshot of the peer's counters. */
+  stats(): PeerStats;
+  /** Registers (or replaces) the handler for `method`. */
+  handle(method: string, handler: Handler): this;
+  /** Whether a handler is registered for `method`. */
+  handles(method: string): boolean;
+  /** Calls `method` on the remote side and resolves with its result. */
+  call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T>;
+  /** Sends a notification; resolves when the channel accepted it. */
+  notify(method: string, params?: unknown, options?: NotifyOptions): Promise<void>;
+  /** Closes the channel; resolves when fully closed. */
+  close(reason?: string | CloseReason): Promise<void>;
+  /** Resolves when no incoming call is being handled. */
+  idle(): Promise<void>;
+  /** Stops taking new calls; resolves with whether the running ones finished in time. */
+  drain(timeout?: number): Promise<boolean>;
+}
 
 /**
  * The context of one incoming call or notification.
@@ -69,7 +125,7 @@ export interface CallContext {
    */
   readonly from: string | undefined;
   /** The peer the call came from; call back or notify through it. */
-  readonly peer: Peer;
+  readonly peer: PeerHandle;
 }
 
 const NO_META: Meta = Object.freeze({});
@@ -86,7 +142,7 @@ export class InboundCall implements CallContext {
   readonly method: string;
   readonly id: Id | null | undefined;
   readonly meta: Meta;
-  readonly peer: Peer;
+  readonly peer: PeerHandle;
   readonly delivery: Delivery;
   /** The batch this call belongs to, and its place in it. */
   readonly batch: BatchReplies | undefined;
@@ -98,7 +154,7 @@ export class InboundCall implements CallContext {
   #aborted = false;
 
   constructor(
-    peer: Peer,
+    peer: PeerHandle,
     method: string,
     id: Id | null | undefined,
     meta: Meta | undefined,

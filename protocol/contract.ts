@@ -55,7 +55,8 @@
 import type { CallContext } from "./context.ts";
 import { ErrorCode, RpcError } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import type { CallOptions, Handler, NotifyOptions, Peer } from "./peer.ts";
+import type { Handler, PeerHandle } from "./context.ts";
+import type { CallOptions, NotifyOptions } from "./outgoing.ts";
 import {
   OPENRPC_VERSION,
   type OpenRpcDocument,
@@ -519,7 +520,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * await server.closed;
    * ```
    */
-  implement(peer: Peer, impl: Implementation<In>): void {
+  implement(peer: PeerHandle, impl: Implementation<In>): void {
     const handlers = this.handlers(impl);
     for (const name of Object.keys(handlers)) peer.handle(name, handlers[name]!);
   }
@@ -587,7 +588,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * await server.closed;
    * ```
    */
-  remote(peer: Peer): Remote<Out> {
+  remote(peer: PeerHandle): Remote<Out> {
     const proxy: Record<string, unknown> = Object.create(null);
     for (const method of this.#out.values()) {
       const name = method.name;

@@ -13,8 +13,7 @@
 import { BatchReplies } from "./batch.ts";
 import { CallTable } from "./call_table.ts";
 import type { Channel, Delivery, Outcome } from "./channel.ts";
-import { InboundCall } from "./context.ts";
-import type { CallContext } from "./context.ts";
+import { type CallContext, type Handler, InboundCall, type PeerHandle } from "./context.ts";
 import { CallAgain, type ConnectionClosed, ErrorCode, RpcError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type {
@@ -32,32 +31,14 @@ import { PING_METHOD } from "./keepalive.ts";
 import { DISCOVER_METHOD } from "./openrpc.ts";
 import type { LatencyHistogram } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
-import type { Peer } from "./peer.ts";
 import { ACCEPTED } from "./transport.ts";
 import { clip } from "./_text.ts";
 
-/**
- * A function that serves one method. It receives the params exactly as the
- * caller sent them (use a contract from `@seed/rpc/contract` to validate and
- * type them) and returns the result, or a promise of it. Throw an
- * {@linkcode RpcError} to choose the error code; any other exception is
- * answered with -32603 and its message. A notification's handler may return
- * anything: nobody sees it.
- *
- * @example A handler
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Handler } from "@seed/rpc";
- * const add: Handler = ({ a, b }) => a + b;
- * assertEquals(add({ a: 1, b: 2 }, undefined as never), 3);
- * ```
- */
-// deno-lint-ignore no-explicit-any
-export type Handler = (params: any, ctx: CallContext) => unknown;
+export type { Handler } from "./context.ts";
 
 /** What a {@linkcode Dispatcher} needs from its peer. */
 export interface DispatcherOptions {
-  peer: Peer;
+  peer: PeerHandle;
   channel: Channel;
   /**
    * The peer's own calls: while any awaits its reply, a reply of ours that
@@ -132,7 +113,7 @@ class InboundCalls {
 
 /** The serving side of one peer. */
 export class Dispatcher {
-  #peer: Peer;
+  #peer: PeerHandle;
   #channel: Channel;
   #outgoing: { readonly size: number };
   #logger: Logger;

@@ -51,9 +51,8 @@
  * @module
  */
 
-import type { CallContext } from "./context.ts";
+import type { CallContext, PeerHandle } from "./context.ts";
 import type { CallOptions } from "./outgoing.ts";
-import type { Peer } from "./peer.ts";
 
 /**
  * One call or notification passing through the interceptors.
@@ -84,7 +83,7 @@ export interface Invocation {
   /** Whether it is a notification (no reply). */
   readonly notification: boolean;
   /** The peer it passes through. */
-  readonly peer: Peer;
+  readonly peer: PeerHandle;
   /** Incoming only: the handler's context (meta, signal, who sent it). */
   readonly context: CallContext | undefined;
   /** Outgoing only: the options of the call or notification (a notification has no timeout or signal). */
@@ -151,7 +150,7 @@ function step(
 export function incomingInvocation(
   params: unknown,
   context: CallContext,
-  peer: Peer,
+  peer: PeerHandle,
 ): Invocation {
   return {
     direction: "incoming",

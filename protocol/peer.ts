@@ -40,13 +40,14 @@ import {
   toCloseReason,
 } from "./close.ts";
 import type { Dialect } from "./dialect.ts";
-import { Dispatcher, type Handler } from "./dispatch.ts";
+import type { Handler, PeerHandle } from "./context.ts";
+import { Dispatcher } from "./dispatch.ts";
 import { ConnectionClosed, ErrorCode, RemoteError } from "./errors.ts";
 import { framed } from "./framed.ts";
 import { intercept, type Interceptor, type Invocation } from "./intercept.ts";
 import { jsonRpc } from "./jsonrpc.ts";
 import { KeepAlive } from "./keepalive.ts";
-import { LatencyHistogram, type LatencySummary } from "./latency.ts";
+import { LatencyHistogram } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "./logger.ts";
 import type { ErrorMessage, InvalidMessage, Message } from "./message.ts";
@@ -57,11 +58,13 @@ import {
   OutgoingCalls,
   timeoutOption,
 } from "./outgoing.ts";
+import type { PeerStats } from "./peer_stats.ts";
 import type { Transport } from "./transport.ts";
 import { startTimer } from "./_timer.ts";
 
 export type { CallOptions, IdSource, NotifyOptions } from "./outgoing.ts";
-export type { Handler } from "./dispatch.ts";
+export type { Handler, PeerHandle } from "./context.ts";
+export type { PeerStats } from "./peer_stats.ts";
 
 /**
  * Options for a {@linkcode Peer}.
@@ -213,49 +216,6 @@ export interface PeerOptions {
 }
 
 /**
- * Counters a peer keeps; read them with {@linkcode Peer.stats}.
- *
- * @example A new peer's counters
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { memoryPair, Peer } from "@seed/rpc";
- * const [a, b] = memoryPair();
- * const peer = new Peer(a);
- * assertEquals(peer.stats(), {
- *   pendingCalls: 0,
- *   runningHandlers: 0,
- *   lateReplies: 0,
- *   unknownReplies: 0,
- *   invalidMessages: 0,
- *   messagesReceived: 0,
- *   messagesSent: 0,
- * });
- * await peer.close();
- * await b.closed;
- * ```
- */
-export interface PeerStats {
-  /** Our calls awaiting a reply. */
-  pendingCalls: number;
-  /** Incoming calls and notifications being handled. */
-  runningHandlers: number;
-  /** Replies to calls that had already timed out or been cancelled (dropped). */
-  lateReplies: number;
-  /** Replies to ids this peer was not waiting for (dropped). */
-  unknownReplies: number;
-  /** Messages that were not valid (answered or logged). */
-  invalidMessages: number;
-  /** Messages received (each entry of a batch counts). */
-  messagesReceived: number;
-  /** Messages handed to the channel (a batch of replies counts once). */
-  messagesSent: number;
-  /** From a call to its reply, answered calls only (with the `latency` option). */
-  callLatency?: LatencySummary;
-  /** From a handler's start to its end (with the `latency` option). */
-  handlerLatency?: LatencySummary;
-}
-
-/**
  * Calls and serves remote procedures over one channel, both directions at
  * once.
  *
@@ -298,7 +258,7 @@ export interface PeerStats {
  * await server.closed;
  * ```
  */
-export class Peer {
+export class Peer implements PeerHandle {
   #channel: Channel;
   #logger: Logger;
   #name: string;

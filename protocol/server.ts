@@ -48,6 +48,7 @@ import { CloseCode, closeReason } from "./close.ts";
 import type { Dialect } from "./dialect.ts";
 import { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
+import type { PeerHandle } from "./context.ts";
 import { type CallOptions, type Handler, Peer, type PeerOptions } from "./peer.ts";
 import type { Listener, Transport } from "./transport.ts";
 import { MAX_DELAY, startInterval, startTimer } from "./_timer.ts";
@@ -263,7 +264,7 @@ export class Server<S = Record<string, unknown>> {
   #listeners: Listener<string>[] = [];
   #accepting: Promise<void>[] = [];
   #connections = new Map<string, Connection<S>>();
-  #byPeer = new WeakMap<Peer, Connection<S>>();
+  #byPeer = new WeakMap<PeerHandle, Connection<S>>();
   #lastId = 0;
   #disconnected = new Set<Promise<void>>();
   #shuttingDown = false;
@@ -396,7 +397,7 @@ export class Server<S = Record<string, unknown>> {
    * await server.shutdown();
    * ```
    */
-  connectionOf(peer: Peer): Connection<S> | undefined {
+  connectionOf(peer: PeerHandle): Connection<S> | undefined {
     return this.#byPeer.get(peer);
   }
 
