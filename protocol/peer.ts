@@ -3,10 +3,13 @@
  * both directions at once.
  *
  * Where a byte goes: the transport yields a frame → the codec decodes it
- * ({@linkcode framed}) → the peer routes each message of the delivery:
- * replies to its own calls settle them (`outgoing.ts`), requests and
- * notifications reach their handlers (`dispatch.ts`) → the handler's result
- * becomes a reply → the codec encodes it → the transport sends it.
+ * ({@linkcode framed}) → the peer's receiver routes each message of the
+ * delivery (`receiver.ts`): replies to its own calls settle them
+ * (`outgoing.ts`), requests and notifications reach their handlers
+ * (`dispatch.ts`) → the handler's result becomes a reply → the codec encodes
+ * it → the transport sends it. This file wires those parts together; its
+ * options are read in `peer_options.ts`, and why it closed is told in
+ * `peer_close.ts`.
  *
  * @example Both directions over one connection
  * ```ts
@@ -29,191 +32,27 @@
  * @module
  */
 
-import type { BatchReplies } from "./batch.ts";
-import type { Channel, Delivery } from "./channel.ts";
-import type { Codec } from "./codec.ts";
-import {
-  CloseCode,
-  CLOSED_REMOTELY,
-  type CloseReason,
-  closeReason,
-  toCloseReason,
-} from "./close.ts";
-import type { Dialect } from "./dialect.ts";
+import type { Channel } from "./channel.ts";
+import { type CloseReason, toCloseReason } from "./close.ts";
 import type { Handler, PeerHandle } from "./context.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { ConnectionClosed, ErrorCode, RemoteError } from "./errors.ts";
-import { framed } from "./framed.ts";
+import { ConnectionClosed } from "./errors.ts";
 import { intercept, type Interceptor, type Invocation } from "./intercept.ts";
-import { jsonRpc } from "./jsonrpc.ts";
 import { KeepAlive } from "./keepalive.ts";
 import { LatencyHistogram } from "./latency.ts";
-import type { ConcurrencyLimit } from "./limit.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "./logger.ts";
-import type { ErrorMessage, InvalidMessage, Message } from "./message.ts";
-import {
-  type CallOptions,
-  type IdSource,
-  type NotifyOptions,
-  OutgoingCalls,
-  timeoutOption,
-} from "./outgoing.ts";
+import { type CallOptions, type NotifyOptions, OutgoingCalls, timeoutOption } from "./outgoing.ts";
+import { explainClose } from "./peer_close.ts";
+import { interceptorsOption, limitOption, peerChannel, type PeerOptions } from "./peer_options.ts";
 import type { PeerStats } from "./peer_stats.ts";
+import { Receiver } from "./receiver.ts";
 import type { Transport } from "./transport.ts";
 import { startTimer } from "./_timer.ts";
 
 export type { CallOptions, IdSource, NotifyOptions } from "./outgoing.ts";
 export type { Handler, PeerHandle } from "./context.ts";
+export type { PeerOptions } from "./peer_options.ts";
 export type { PeerStats } from "./peer_stats.ts";
-
-/**
- * Options for a {@linkcode Peer}.
- *
- * @example Peer options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { jsonRpc, type PeerOptions, silentLogger } from "@seed/rpc";
- * const options: PeerOptions = {
- *   dialect: jsonRpc,
- *   timeout: 5_000,
- *   maxPendingCalls: 100,
- *   whenFull: "reject",
- *   logger: silentLogger,
- * };
- * assertEquals(options.timeout, 5_000);
- * ```
- */
-export interface PeerOptions {
-  /**
-   * The dialect, when the peer is given a transport: its codec for `role`
-   * is made for this connection. Ignored for a channel, which has its own.
-   *
-   * @default {the transport's `dialect`, else `jsonRpc`}
-   */
-  dialect?: Dialect;
-  /**
-   * Which side of the dialect this peer speaks, when given a transport
-   * (simplerpc's two sides differ; JSON-RPC's do not).
-   *
-   * @default {"client"}
-   */
-  role?: "client" | "server";
-  /** Handlers by method name (own enumerable keys only). */
-  handlers?: Readonly<Record<string, Handler>>;
-  /**
-   * The handler for every method that has none of its own (`ctx.method`
-   * names it): a proxy, a logger of every notification. Left out, such
-   * calls are answered "Method not found" and such notifications dropped.
-   *
-   * @default {undefined}
-   */
-  fallback?: Handler;
-  /**
-   * Default call timeout in milliseconds; 0 waits forever.
-   *
-   * @default {30000}
-   */
-  timeout?: number;
-  /**
-   * Bound on our calls awaiting replies.
-   *
-   * @default {1024}
-   */
-  maxPendingCalls?: number;
-  /**
-   * At the bound: `"wait"` for room or `"reject"` with {@linkcode TooManyCalls}.
-   *
-   * @default {"wait"}
-   */
-  whenFull?: "wait" | "reject";
-  /**
-   * Bound on incoming calls being handled at once (each entry of a batch
-   * counts, and so does a reply waiting to be sent, unless this peer awaits
-   * replies of its own then: two peers calling each other must both keep
-   * reading). At the bound the peer stops reading from the channel, which
-   * slows the sender.
-   *
-   * @default {256}
-   */
-  maxConcurrentHandlers?: number;
-  /**
-   * Bound on the size of the incoming calls being handled at once, in
-   * characters of their frames: many large calls to slow handlers pause
-   * reading as many small ones do.
-   *
-   * @default {67108864}
-   */
-  maxConcurrentBytes?: number;
-  /**
-   * A bound on running handlers shared with other peers (a server passes
-   * one to each of its connections: `maxRunningHandlers`). The peer takes a
-   * slot only while it holds fewer than are free (its fair share).
-   */
-  limit?: ConcurrencyLimit;
-  /**
-   * How our call ids are made: `"counter"` (1, 2, 3...), `"uuid"` (32 hex
-   * digits, for channels shared by many callers), or a function.
-   *
-   * @default {"counter"}
-   */
-  ids?: IdSource;
-  /**
-   * Milliseconds of silence after which the peer pings the other side
-   * (`rpc.ping`); no answer within as long again closes the channel
-   * (`CloseCode.Unresponsive`). Any answer counts, even "Method not found",
-   * so it works against any server of the dialect. 0: never.
-   *
-   * @default {0}
-   */
-  keepAlive?: number;
-  /**
-   * Functions around every call this peer serves and makes (auth, logging,
-   * metrics); the first is the outermost. See {@linkcode Interceptor}.
-   *
-   * @default {[]}
-   */
-  interceptors?: readonly Interceptor[];
-  /**
-   * Measure how long our calls take to be answered and our handlers take to
-   * finish, for {@linkcode Peer.stats} (`callLatency`, `handlerLatency`).
-   * Costs two clock reads a call.
-   *
-   * @default {false}
-   */
-  latency?: boolean;
-  /**
-   * What the peer answers to `rpc.discover`: a description of what it
-   * serves, usually a contract's {@linkcode Contract.openrpc} document.
-   * Left out, `rpc.discover` is "Method not found", like any unknown method.
-   *
-   * @default {undefined}
-   */
-  discover?: unknown;
-  /**
-   * Whether the message of an unexpected exception (anything a handler
-   * throws that is not an {@linkcode RpcError}) reaches the caller. `false`
-   * answers it with a bare -32603 "Internal error", so internal details
-   * (paths, hosts, credentials in a driver's message) stay on this side; the
-   * exception is logged with its stack either way.
-   *
-   * @default {true}
-   */
-  exposeErrors?: boolean;
-  /**
-   * Where malformed input, failed notifications and dropped replies are
-   * logged (at most 20 warnings and errors a second per peer; then a count
-   * of the dropped ones).
-   *
-   * @default {consoleLogger}
-   */
-  logger?: Logger;
-  /**
-   * A name for log lines.
-   *
-   * @default {the channel's `remote`}
-   */
-  name?: string;
-}
 
 /**
  * Calls and serves remote procedures over one channel, both directions at
@@ -264,9 +103,7 @@ export class Peer implements PeerHandle {
   #name: string;
   #outgoing: OutgoingCalls;
   #dispatcher: Dispatcher;
-  #received = 0;
-  /** The last error the other side sent without an id, and `#received` then. */
-  #lastWords: { error: RemoteError; at: number } | undefined;
+  #receiver: Receiver;
   #closing = false;
   #closeReason: CloseReason | undefined;
   #closed: Promise<void>;
@@ -285,25 +122,10 @@ export class Peer implements PeerHandle {
   constructor(connection: Transport<string> | Channel, options: PeerOptions = {}) {
     // One noisy connection must not flood the log.
     this.#logger = rateLimitedLogger(options.logger ?? consoleLogger);
-    let channel: Channel;
-    if (isChannel(connection)) {
-      channel = connection;
-    } else {
-      const dialect = options.dialect ?? connection.dialect ?? jsonRpc;
-      channel = framed(connection, codecFor(dialect, options.role ?? "client"), {
-        logger: this.#logger,
-        maxBatchReplyBytes: dialect.maxFrameBytes,
-      });
-    }
+    const channel = peerChannel(connection, options, this.#logger);
     this.#channel = channel;
     this.#name = options.name ?? channel.remote ?? "peer";
-    const interceptors = options.interceptors;
-    if (interceptors !== undefined && interceptors.length > 0) {
-      if (!interceptors.every((f) => typeof f === "function")) {
-        throw new TypeError("interceptors must be functions");
-      }
-      this.#interceptors = [...interceptors];
-    }
+    this.#interceptors = interceptorsOption(options.interceptors);
     if (options.latency === true) {
       this.#callLatency = new LatencyHistogram();
       this.#handlerLatency = new LatencyHistogram();
@@ -333,20 +155,25 @@ export class Peer implements PeerHandle {
       fallback: options.fallback,
       exposeErrors: options.exposeErrors ?? true,
     });
+    this.#receiver = new Receiver(channel, this.#dispatcher, this.#outgoing, {
+      shutdown: (reason) => this.#shutdown(reason),
+      logger: this.#logger,
+      name: this.#name,
+    });
     if (options.handlers !== undefined) {
       for (const name of Object.keys(options.handlers)) this.handle(name, options.handlers[name]!);
     }
     const keepAlive = timeoutOption(options.keepAlive, 0);
     if (keepAlive > 0) {
       this.#keepAlive = new KeepAlive({
-        received: () => this.#received,
+        received: () => this.#receiver.received,
         call: (method, params, callOptions) => this.#outgoing.call(method, params, callOptions),
         close: (reason) => this.close(reason),
         name: this.#name,
         logger: this.#logger,
       }, keepAlive);
     }
-    const reading = this.#readLoop();
+    const reading = this.#receiver.run();
     this.#closed = Promise.all([reading, channel.closed]).then(() => {});
   }
 
@@ -393,7 +220,7 @@ export class Peer implements PeerHandle {
       lateReplies: this.#outgoing.lateReplies,
       unknownReplies: this.#outgoing.unknownReplies,
       invalidMessages: this.#dispatcher.invalid,
-      messagesReceived: this.#received,
+      messagesReceived: this.#receiver.received,
       messagesSent: this.#outgoing.sent + this.#dispatcher.sent,
     };
     if (this.#callLatency !== undefined) {
@@ -607,190 +434,18 @@ export class Peer implements PeerHandle {
     }
   }
 
-  // ---- incoming -------------------------------------------------------------
-
-  async #readLoop(): Promise<void> {
-    // Let the constructor finish before the first message is handled.
-    await Promise.resolve();
-    const channel = this.#channel;
-    const incoming = channel.incoming[Symbol.asyncIterator]();
-    const dispatcher = this.#dispatcher;
-    try {
-      while (!this.#closing) {
-        // What has already arrived is handled without a promise each.
-        let delivery = channel.take?.();
-        if (delivery === undefined) {
-          const next = await incoming.next();
-          if (next.done) break;
-          delivery = next.value;
-        }
-        // At a bound, wait before starting more work; a reply needs no
-        // room (and a handler may be waiting for it).
-        // (Checked again after each wait: other peers may share the bound.)
-        while (dispatcher.full && needsRoom(delivery) && !this.#closing) {
-          await dispatcher.room();
-        }
-        if (this.#closing) break;
-        const routing = this.#receive(delivery);
-        if (routing !== undefined) await routing;
-      }
-    } catch (error) {
-      if (!this.#closing) this.#logger.warn(`${this.#name}: the channel failed`, error);
-    }
-    this.#shutdown(channel.closeReason ?? CLOSED_REMOTELY);
-  }
-
-  /**
-   * Routes every message of one delivery; a promise when a batch has to wait
-   * for room between its entries.
-   */
-  #receive(delivery: Delivery): Promise<void> | undefined {
-    const message = delivery.message;
-    if (!Array.isArray(message)) {
-      this.#route(message as Message, delivery, undefined);
-      return undefined;
-    }
-    const messages = message as readonly Message[];
-    // Nothing to handle: a blank line, a header frame, a reply consumed by the codec.
-    if (messages.length === 0) {
-      delivery.settle?.("ok");
-      return undefined;
-    }
-    return this.#routeBatch(delivery, messages);
-  }
-
-  /** A batch's entries take a handler slot each, like single calls. */
-  async #routeBatch(delivery: Delivery, messages: readonly Message[]): Promise<void> {
-    const dispatcher = this.#dispatcher;
-    const batch = dispatcher.openBatch(delivery, messages.length);
-    for (; batch.index < messages.length && !this.#closing; batch.index++) {
-      while (dispatcher.full && !this.#closing) await dispatcher.room();
-      batch.begin();
-      this.#route(messages[batch.index]!, delivery, batch);
-    }
-    dispatcher.sealBatch(batch);
-  }
-
-  #route(
-    message: Message,
-    delivery: Delivery,
-    batch: BatchReplies | undefined,
-  ): void {
-    this.#received++;
-    const dispatcher = this.#dispatcher;
-    switch (message.kind) {
-      case "request":
-        dispatcher.request(message, delivery, batch);
-        return;
-      case "notification":
-        dispatcher.notification(message, delivery, batch);
-        return;
-      case "result":
-      case "error":
-        if (message.id === null && message.kind === "error") this.#heard(message);
-        this.#outgoing.settle(message);
-        dispatcher.done(delivery, batch, "ok");
-        return;
-      case "cancel":
-        dispatcher.cancel(message, delivery, batch);
-        return;
-      case "lost":
-        this.#outgoing.lose(message.id, new ConnectionClosed(message.reason));
-        dispatcher.done(delivery, batch, "ok");
-        return;
-      case "invalid":
-        if (this.#received === 1 && this.#outgoing.size > 0 && unreadable(message)) {
-          // We spoke first, and the first thing back is unreadable: the other
-          // side speaks another dialect. Answering would only add noise (and
-          // could start an exchange of errors); waiting would only time out.
-          this.#wrongDialect(message.excerpt);
-          dispatcher.done(delivery, batch, "failed");
-          return;
-        }
-        dispatcher.invalidMessage(message, delivery, batch);
-        return;
-    }
-  }
-
-  // ---- closing --------------------------------------------------------------
-
-  #wrongDialect(excerpt: string | undefined): void {
-    const codec = (this.#channel as { codec?: { name?: unknown } }).codec;
-    const dialect = typeof codec?.name === "string" ? codec.name : "this dialect";
-    const said = excerpt === undefined ? "" : `: it answered '${visible(excerpt)}'`;
-    const message = `the other side does not speak ${dialect}${said}`;
-    this.#logger.warn(`${this.#name}: ${message}; closing`);
-    this.#shutdown(closeReason(CloseCode.WrongDialect, message));
-  }
-
-  /** An error with no id: the other side may be about to close because of it. */
-  #heard(message: ErrorMessage): void {
-    this.#lastWords = { error: new RemoteError(message.error), at: this.#received };
-  }
-
   #shutdown(reason: CloseReason): void {
     if (this.#closing) return;
     this.#closing = true;
-    let cause: RemoteError | undefined;
-    const last = this.#lastWords;
-    if (
-      last !== undefined && last.at === this.#received &&
-      (reason.code === CloseCode.Remote || reason.code === CloseCode.Failed)
-    ) {
-      // The other side closed right after an error that named no call (its
-      // -32001 for a frame over its limit, say): that error is why.
-      cause = last.error;
-      reason = cause.code === ErrorCode.FrameTooLarge
-        ? closeReason(
-          CloseCode.FrameTooLarge,
-          `the other side refused a frame as too large (${cause.data ?? cause.message})`,
-        )
-        : closeReason(reason.code, `${reason.message}, after the error '${cause.message}'`);
-    }
-    this.#closeReason = reason;
-    const error = new ConnectionClosed(reason, cause === undefined ? undefined : { cause });
+    this.#receiver.stop();
+    const { reason: explained, cause } = explainClose(reason, this.#receiver.lastWords);
+    this.#closeReason = explained;
+    const error = new ConnectionClosed(explained, cause === undefined ? undefined : { cause });
     this.#keepAlive?.stop();
     this.#outgoing.close(error);
     this.#dispatcher.close(error);
-    this.#channel.close(reason).catch(ignore);
+    this.#channel.close(explained).catch(ignore);
   }
 }
 
 function ignore(): void {}
-
-/** Whether an invalid message is input the dialect cannot read (not a frame over a limit). */
-function unreadable(message: InvalidMessage): boolean {
-  const code = message.error.code;
-  return code !== ErrorCode.FrameTooLarge && code !== ErrorCode.InternalError;
-}
-
-/** `text` with control characters escaped, for a one-line message. */
-function visible(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
-}
-
-/** Whether a delivery starts work (a request, a notification, a batch). */
-function needsRoom(delivery: Delivery): boolean {
-  const message = delivery.message;
-  if (Array.isArray(message)) return true;
-  const kind = (message as Message).kind;
-  return kind === "request" || kind === "notification" || kind === "invalid";
-}
-
-function isChannel(connection: Transport<string> | Channel): connection is Channel {
-  return "incoming" in connection;
-}
-
-function codecFor(dialect: Dialect, role: "client" | "server"): Codec<string> {
-  return role === "server" ? dialect.server() : dialect.client();
-}
-
-/** A bound option: undefined → fallback; otherwise a whole number ≥ 1 or Infinity. */
-function limitOption(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (value !== Infinity && !(Number.isInteger(value) && value >= 1)) {
-    throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
-  }
-  return value;
-}

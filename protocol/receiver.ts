@@ -1,0 +1,184 @@
+/**
+ * The peer's incoming side: reads deliveries from the channel, waits for
+ * room at the handler bounds, and routes every message: replies settle the
+ * peer's own calls (`outgoing.ts`); requests, notifications, cancels and
+ * invalid input take the one dispatch path (`dispatch.ts`).
+ *
+ * Internal to the {@linkcode Peer}.
+ *
+ * @module
+ */
+
+import type { BatchReplies } from "./batch.ts";
+import type { Channel, Delivery } from "./channel.ts";
+import { CLOSED_REMOTELY, type CloseReason } from "./close.ts";
+import type { Dispatcher } from "./dispatch.ts";
+import { ConnectionClosed, RemoteError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import type { Message } from "./message.ts";
+import type { OutgoingCalls } from "./outgoing.ts";
+import { unreadable, wrongDialect } from "./peer_close.ts";
+
+/** What a {@linkcode Receiver} needs from its peer. */
+export interface ReceiverHost {
+  /** Closes the peer; the receiver stops (closing again does nothing). */
+  shutdown(reason: CloseReason): void;
+  readonly logger: Logger;
+  readonly name: string;
+}
+
+/** Reads one channel and routes its messages, until stopped or the channel ends. */
+export class Receiver {
+  #channel: Channel;
+  #dispatcher: Dispatcher;
+  #outgoing: OutgoingCalls;
+  #host: ReceiverHost;
+  #stopped = false;
+  #received = 0;
+  /** The last error the other side sent without an id, and `#received` then. */
+  #lastWords: { error: RemoteError; at: number } | undefined;
+
+  constructor(
+    channel: Channel,
+    dispatcher: Dispatcher,
+    outgoing: OutgoingCalls,
+    host: ReceiverHost,
+  ) {
+    this.#channel = channel;
+    this.#dispatcher = dispatcher;
+    this.#outgoing = outgoing;
+    this.#host = host;
+  }
+
+  /** Messages received (each entry of a batch counts). */
+  get received(): number {
+    return this.#received;
+  }
+
+  /**
+   * The error without an id the other side sent last, when nothing came
+   * after it: the other side may have closed because of it.
+   */
+  get lastWords(): RemoteError | undefined {
+    const last = this.#lastWords;
+    return last !== undefined && last.at === this.#received ? last.error : undefined;
+  }
+
+  /** Stops routing: the peer is closing. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** The read loop; when the channel ends, shuts the peer down with its reason. */
+  async run(): Promise<void> {
+    // Let the peer's constructor finish before the first message is handled.
+    await Promise.resolve();
+    const channel = this.#channel;
+    const incoming = channel.incoming[Symbol.asyncIterator]();
+    const dispatcher = this.#dispatcher;
+    try {
+      while (!this.#stopped) {
+        // What has already arrived is handled without a promise each.
+        let delivery = channel.take?.();
+        if (delivery === undefined) {
+          const next = await incoming.next();
+          if (next.done) break;
+          delivery = next.value;
+        }
+        // At a bound, wait before starting more work; a reply needs no
+        // room (and a handler may be waiting for it).
+        // (Checked again after each wait: other peers may share the bound.)
+        while (dispatcher.full && needsRoom(delivery) && !this.#stopped) {
+          await dispatcher.room();
+        }
+        if (this.#stopped) break;
+        const routing = this.#receive(delivery);
+        if (routing !== undefined) await routing;
+      }
+    } catch (error) {
+      if (!this.#stopped) this.#host.logger.warn(`${this.#host.name}: the channel failed`, error);
+    }
+    this.#host.shutdown(channel.closeReason ?? CLOSED_REMOTELY);
+  }
+
+  /**
+   * Routes every message of one delivery; a promise when a batch has to wait
+   * for room between its entries.
+   */
+  #receive(delivery: Delivery): Promise<void> | undefined {
+    const message = delivery.message;
+    if (!Array.isArray(message)) {
+      this.#route(message as Message, delivery, undefined);
+      return undefined;
+    }
+    const messages = message as readonly Message[];
+    // Nothing to handle: a blank line, a header frame, a reply consumed by the codec.
+    if (messages.length === 0) {
+      delivery.settle?.("ok");
+      return undefined;
+    }
+    return this.#routeBatch(delivery, messages);
+  }
+
+  /** A batch's entries take a handler slot each, like single calls. */
+  async #routeBatch(delivery: Delivery, messages: readonly Message[]): Promise<void> {
+    const dispatcher = this.#dispatcher;
+    const batch = dispatcher.openBatch(delivery, messages.length);
+    for (; batch.index < messages.length && !this.#stopped; batch.index++) {
+      while (dispatcher.full && !this.#stopped) await dispatcher.room();
+      batch.begin();
+      this.#route(messages[batch.index]!, delivery, batch);
+    }
+    dispatcher.sealBatch(batch);
+  }
+
+  #route(message: Message, delivery: Delivery, batch: BatchReplies | undefined): void {
+    this.#received++;
+    const dispatcher = this.#dispatcher;
+    switch (message.kind) {
+      case "request":
+        dispatcher.request(message, delivery, batch);
+        return;
+      case "notification":
+        dispatcher.notification(message, delivery, batch);
+        return;
+      case "result":
+      case "error":
+        if (message.id === null && message.kind === "error") {
+          // An error with no id: the other side may be about to close because of it.
+          this.#lastWords = { error: new RemoteError(message.error), at: this.#received };
+        }
+        this.#outgoing.settle(message);
+        dispatcher.done(delivery, batch, "ok");
+        return;
+      case "cancel":
+        dispatcher.cancel(message, delivery, batch);
+        return;
+      case "lost":
+        this.#outgoing.lose(message.id, new ConnectionClosed(message.reason));
+        dispatcher.done(delivery, batch, "ok");
+        return;
+      case "invalid":
+        if (this.#received === 1 && this.#outgoing.size > 0 && unreadable(message)) {
+          // We spoke first, and the first thing back is unreadable: the other
+          // side speaks another dialect. Answering would only add noise (and
+          // could start an exchange of errors); waiting would only time out.
+          const reason = wrongDialect(this.#channel, message.excerpt);
+          this.#host.logger.warn(`${this.#host.name}: ${reason.message}; closing`);
+          this.#host.shutdown(reason);
+          dispatcher.done(delivery, batch, "failed");
+          return;
+        }
+        dispatcher.invalidMessage(message, delivery, batch);
+        return;
+    }
+  }
+}
+
+/** Whether a delivery starts work (a request, a notification, a batch). */
+function needsRoom(delivery: Delivery): boolean {
+  const message = delivery.message;
+  if (Array.isArray(message)) return true;
+  const kind = (message as Message).kind;
+  return kind === "request" || kind === "notification" || kind === "invalid";
+}
