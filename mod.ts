@@ -106,6 +106,7 @@ export {
   type OpenRpcMethod,
   openRpcMethod,
 } from "./protocol/openrpc.ts";
+export type { JsonSchema } from "./protocol/schema.ts";
 export { ConcurrencyLimit } from "./protocol/limit.ts";
 export {
   type AddOptions,

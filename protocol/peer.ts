@@ -47,7 +47,7 @@ import { interceptorsOption, limitOption, peerChannel, type PeerOptions } from "
 import type { PeerStats } from "./peer_stats.ts";
 import { Receiver } from "./receiver.ts";
 import type { Transport } from "./transport.ts";
-import { startTimer } from "./_timer.ts";
+import { withTimeout } from "./_with_timeout.ts";
 
 export type { CallOptions, IdSource, NotifyOptions } from "./outgoing.ts";
 export type { Handler, PeerHandle } from "./context.ts";
@@ -423,15 +423,7 @@ export class Peer implements PeerHandle {
   async drain(timeout = 5000): Promise<boolean> {
     this.#dispatcher.drain();
     if (!this.#dispatcher.busy) return true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<false>((resolve) =>
-      timer = startTimer(() => resolve(false), timeout)
-    );
-    try {
-      return await Promise.race([this.idle().then(() => true), expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return await withTimeout(this.idle().then(() => true), timeout, false);
   }
 
   #shutdown(reason: CloseReason): void {

@@ -51,7 +51,8 @@ import { consoleLogger, type Logger } from "./logger.ts";
 import type { PeerHandle } from "./context.ts";
 import { type CallOptions, type Handler, Peer, type PeerOptions } from "./peer.ts";
 import type { Listener, Transport } from "./transport.ts";
-import { MAX_DELAY, startInterval, startTimer } from "./_timer.ts";
+import { MAX_DELAY, startInterval } from "./_timer.ts";
+import { withTimeout } from "./_with_timeout.ts";
 
 /**
  * One client connection of a {@linkcode Server}.
@@ -457,12 +458,7 @@ export class Server<S = Record<string, unknown>> {
       // Close gracefully while the deadline lasts; past it, at once.
       const closing = Promise.all(peers.map((peer) => peer.close(reason)));
       const left = deadline - (Date.now() - started);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((resolve) => timer = startTimer(() => resolve(true), left)),
-      ]);
-      clearTimeout(timer);
+      const late = await withTimeout(closing.then(() => false), left, true);
       if (late) { for (const peer of peers) peer.close(reason); }
       await closing;
     }

@@ -11,6 +11,7 @@ import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { peerPair, recordingLogger, within } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
+import { withTimeout } from "../protocol/_with_timeout.ts";
 
 const HUGE = 2 ** 31;
 
@@ -161,6 +162,16 @@ Deno.test("timeouts: WebSocket and mushroom delays of 2^31 ms never fire", async
     }
     await mushroom.shutdown();
     assertEquals(logger.messages("warn"), []);
+  });
+  assertNoOverflow(delays);
+});
+
+Deno.test("timeouts: withTimeout answers with the promise in time, the fallback after the delay, and waits forever for 2^31 ms", async () => {
+  assertEquals(await withTimeout(pause(1).then(() => "done"), 10_000, "late"), "done");
+  assertEquals(await withTimeout(new Promise(() => {}), 1, "late"), "late");
+  const delays = await timersDuring(async () => {
+    assertEquals(await withTimeout(pause(20).then(() => "done"), HUGE, "late"), "done");
+    assertEquals(await withTimeout(pause(20).then(() => "done"), Infinity, "late"), "done");
   });
   assertNoOverflow(delays);
 });
