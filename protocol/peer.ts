@@ -3,7 +3,7 @@
  * both directions at once.
  *
  * Where a byte goes: the transport yields a frame → the codec decodes it
- * ({@linkcode framed}) → the peer's receiver routes each message of the
+ * (`framed.ts`) → the peer's receiver routes each message of the
  * delivery (`receiver.ts`): replies to its own calls settle them
  * (`outgoing.ts`), requests and notifications reach their handlers
  * (`dispatch.ts`) → the handler's result becomes a reply → the codec encodes
