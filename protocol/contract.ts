@@ -52,10 +52,9 @@
  * @module
  */
 
-import type { CallContext } from "./context.ts";
+import type { CallContext, Handler, PeerHandle } from "./context.ts";
 import { ErrorCode, RpcError } from "./errors.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import type { Handler, PeerHandle } from "./context.ts";
 import type { CallOptions, NotifyOptions } from "./outgoing.ts";
 import {
   OPENRPC_VERSION,
