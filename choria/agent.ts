@@ -57,8 +57,15 @@
  * @module
  */
 
-import { choriaSchema } from "./schemas.ts";
-import { formatIssues } from "../protocol/issues.ts";
+import type { CallContext } from "../protocol/context.ts";
+import type { Handler } from "../protocol/dispatch.ts";
+import { RpcError } from "../protocol/errors.ts";
+import type { Interceptor } from "../protocol/intercept.ts";
+import type { Logger } from "../protocol/logger.ts";
+import { Peer, type PeerStats } from "../protocol/peer.ts";
+import { ACTIVATE_METHOD, ChoriaCodec } from "./_codec.ts";
+import { InvocationChannel } from "./_invocation.ts";
+import { getEnv, readRequest, writeReply } from "./_io.ts";
 import { readConfig, readFacts } from "./config.ts";
 import {
   checkDdl,
@@ -73,14 +80,7 @@ import {
   validateInputs,
 } from "./ddl.ts";
 import { AgentLog } from "./log.ts";
-import { getEnv, readRequest, writeReply } from "./_io.ts";
-import {
-  ACTIVATION_REQUEST,
-  RPC_REQUEST,
-  type RpcReply,
-  type RpcRequest,
-  StatusCode,
-} from "./protocol.ts";
+import { type ActivationRequest, type RpcRequest, StatusCode } from "./protocol.ts";
 
 /**
  * The types a DDL input or output may have.
@@ -224,7 +224,9 @@ export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string
 
 /**
  * An action deliberately ended with a status code and message; thrown by
- * {@linkcode ActionContext.abort} and {@linkcode ActionContext.fail}.
+ * {@linkcode ActionContext.abort} and {@linkcode ActionContext.fail}. It is
+ * an {@linkcode RpcError} whose code is a Choria status (JSON-RPC's codes
+ * are negative), so an {@linkcode ActionInterceptor} may throw it too.
  *
  * @example Failing an action with a status code
  * ```ts
@@ -234,9 +236,9 @@ export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string
  * assertEquals([failure.code, failure.message], [1, "disk full"]);
  * ```
  */
-export class ActionFailure extends Error {
-  /** The Choria status code (1 to 5). */
-  readonly code: number;
+export class ActionFailure extends RpcError {
+  /** The Choria status code (1 to 5; any code of 0 or more crosses as it is). */
+  declare readonly code: number;
 
   /**
    * Makes the failure.
@@ -245,9 +247,8 @@ export class ActionFailure extends Error {
    * @param message The status message the caller sees.
    */
   constructor(code: number, message: string) {
-    super(message);
+    super(code, message);
     this.name = "ActionFailure";
-    this.code = code;
   }
 }
 
@@ -427,7 +428,66 @@ export interface AgentDefinition {
   actions: Readonly<Record<string, AgentAction>>;
   /** Should this agent exist on this node? Default: yes. */
   activate?: (ctx: ActivationContext) => boolean | Promise<boolean>;
+  /**
+   * Functions around every action call (auth, logging, metrics), the first
+   * outermost; they run inside the deadline and the activation check, before
+   * the DDL's input validation.
+   *
+   * @default {[]}
+   */
+  interceptors?: readonly ActionInterceptor[];
+  /**
+   * Runs actions the definition does not have (`ctx.request.action` names
+   * them), without DDL validation or output defaults. Left out, they are
+   * answered status 2 (UnknownAction).
+   *
+   * @default {undefined}
+   */
+  fallback?: (input: Record<string, unknown>, ctx: ActionContext) => unknown;
 }
+
+/**
+ * An action call as an {@linkcode ActionInterceptor} sees it.
+ *
+ * @example An interceptor that reads the caller
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ActionCall } from "@seed/rpc/choria";
+ * const caller = (call: ActionCall) => `${call.request.callerid} runs ${call.action}`;
+ * assertEquals(typeof caller, "function");
+ * ```
+ */
+export interface ActionCall {
+  /** The action's name. */
+  readonly action: string;
+  /** The inputs as the request carries them (unchecked); assign before `next()` to change them. */
+  inputs: Record<string, unknown>;
+  /** The request file, as Choria wrote it. */
+  readonly request: RpcRequest;
+  /** Aborts half a second before the DDL timeout. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A function around an agent's action calls: it runs on the library's one
+ * dispatch path, as a peer's interceptors do. Call `next()` at most once to
+ * go on (it resolves with the reply's data); throw an
+ * {@linkcode ActionFailure} to answer with its status instead.
+ *
+ * @example Refusing callers that are not known
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { ActionFailure, type ActionInterceptor } from "@seed/rpc/choria";
+ * const onlyOps: ActionInterceptor = (call, next) => {
+ *   if (call.request.callerid !== "choria=ops.mcollective") {
+ *     throw new ActionFailure(1, `${call.request.callerid} may not run ${call.action}`);
+ *   }
+ *   return next();
+ * };
+ * assertEquals(typeof onlyOps, "function");
+ * ```
+ */
+export type ActionInterceptor = (call: ActionCall, next: () => Promise<unknown>) => unknown;
 
 const SHORTNAME = /^[a-z0-9_]+$/;
 
@@ -619,19 +679,25 @@ export interface Invocation {
   log?: AgentLog;
   /** Milliseconds until the action must have replied (default: the DDL timeout less 500 ms). */
   deadline?: number;
-}
-
-function rpcReply(
-  statuscode: number,
-  statusmsg: string,
-  data: Record<string, unknown> = {},
-): RpcReply {
-  return { statuscode, statusmsg, data };
+  /**
+   * Told the dispatch counters once the reply is made, with the handler's
+   * latency (measured only when this is given).
+   *
+   * @default {undefined}
+   */
+  stats?: (stats: PeerStats) => void;
 }
 
 /**
  * Answers one request: the reply file's text. This is {@linkcode runAgent}
  * without the files and the environment.
+ *
+ * The invocation is a one-delivery channel read by a {@linkcode Peer}: the
+ * request file decodes to one message, the action runs through the one
+ * dispatch path (the deadline, the activation check, the agent's
+ * interceptors, then the DDL's validation and the action), and the reply
+ * message encodes to the reply file (see `_codec.ts` for how errors map to
+ * status codes).
  *
  * @example Answering one request without files
  * ```ts
@@ -653,50 +719,238 @@ function rpcReply(
  */
 export async function respond(agent: Agent, invocation: Invocation): Promise<string> {
   const log = invocation.log ?? new AgentLog();
-  let request: unknown;
-  try {
-    request = JSON.parse(invocation.request);
-  } catch (error) {
-    request = undefined;
-    log.error(`the request is not JSON: ${(error as Error).message}`);
+  const codec = new ChoriaCodec(invocation.protocol, log);
+  const channel = new InvocationChannel(invocation.request, codec, log);
+  const served = new Served(agent, invocation, log);
+  const peer = new Peer(
+    channel,
+    codec.activation
+      ? {
+        handlers: { [ACTIVATE_METHOD]: served.activation },
+        logger: peerLogger(log),
+        name: agent.name,
+      }
+      : {
+        handlers: served.handlers(),
+        fallback: served.fallback,
+        interceptors: served.interceptors(),
+        latency: invocation.stats !== undefined,
+        logger: peerLogger(log),
+        name: agent.name,
+      },
+  );
+  const reply = await channel.reply;
+  invocation.stats?.(peer.stats());
+  await peer.close();
+  return reply;
+}
+
+/**
+ * One invocation's handlers and interceptors: what the agent's definition
+ * becomes on the dispatch path. The interceptors run outermost first: the
+ * deadline, the activation check, then the agent's own.
+ */
+class Served {
+  #agent: Agent;
+  #invocation: Invocation;
+  #log: AgentLog;
+  #controller = new AbortController();
+
+  constructor(agent: Agent, invocation: Invocation, log: AgentLog) {
+    this.#agent = agent;
+    this.#invocation = invocation;
+    this.#log = log;
   }
-  const protocol = invocation.protocol || (request as { protocol?: unknown } | undefined)?.protocol;
-  if (protocol === ACTIVATION_REQUEST) {
-    return JSON.stringify({ activate: await activation(agent, request, invocation, log) });
+
+  /** Answers an activation check: whether the agent is active here. */
+  activation = (_params: unknown, ctx: CallContext): Promise<boolean> => {
+    const named = (ctx.meta.request as ActivationRequest).agent;
+    const agent = this.#agent;
+    if (named !== agent.name) {
+      this.#log.warn(`activation request for '${named}' reached agent '${agent.name}'`);
+    }
+    return isActive(agent, { config: this.#invocation.config ?? {}, facts: {}, log: this.#log });
+  };
+
+  /** A handler for each action: the DDL's checks and defaults around its `run`. */
+  handlers(): Record<string, Handler> {
+    const handlers: Record<string, Handler> = {};
+    for (const ddlAction of this.#agent.ddl.actions) {
+      const spec = this.#agent.definition.actions[ddlAction.action]!;
+      handlers[ddlAction.action] = (params, ctx) => this.#run(spec, ddlAction, params, ctx);
+    }
+    return handlers;
   }
-  let reply: RpcReply;
-  if (protocol === RPC_REQUEST || protocol === undefined) {
-    reply = request === undefined
-      ? rpcReply(StatusCode.UnknownError, "Invalid request: the request file is not JSON")
-      : await rpc(agent, request, invocation, log);
-  } else {
-    log.error(`unsupported protocol '${protocol}'`);
-    reply = rpcReply(StatusCode.UnknownError, `Unsupported protocol '${protocol}'`);
+
+  /** Actions the agent does not have: its `fallback`, else status 2. */
+  fallback = (params: unknown, ctx: CallContext): Promise<unknown> => {
+    const fallback = this.#agent.definition.fallback;
+    if (fallback === undefined) {
+      throw new ActionFailure(
+        StatusCode.UnknownAction,
+        `Unknown action ${ctx.method} for agent ${this.#agent.name}`,
+      );
+    }
+    return this.#run({ run: fallback }, undefined, params, ctx);
+  };
+
+  /** The deadline, the activation check, then the agent's interceptors. */
+  interceptors(): Interceptor[] {
+    const own = this.#agent.definition.interceptors ?? [];
+    return [
+      this.#deadline,
+      this.#activeOnly,
+      ...own.map(adaptInterceptor(this.#controller.signal)),
+    ];
   }
-  try {
-    return JSON.stringify(reply);
-  } catch (error) {
-    log.error(`the reply could not be serialised: ${(error as Error).message}`);
-    return JSON.stringify(rpcReply(StatusCode.UnknownError, "The reply could not be serialised"));
+
+  /**
+   * Replies status 1 half a second before Choria's timeout (or at the
+   * invocation's `deadline`) rather than be killed without a reply.
+   */
+  #deadline: Interceptor = async (call, next) => {
+    const seconds = this.#agent.definition.metadata.timeout;
+    const deadline = this.#invocation.deadline ??
+      Math.max(0, seconds * 1000 - 500 - performance.now());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) =>
+      timer = setTimeout(resolve, deadline, TIMED_OUT)
+    );
+    try {
+      const outcome = await Promise.race([next(), timedOut]);
+      if (outcome !== TIMED_OUT) return outcome;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#controller.abort(
+      new DOMException(`the action ran out of time (${seconds} s)`, "TimeoutError"),
+    );
+    this.#log.error(`${call.method}: out of time, replying before Choria's ${seconds} s limit`);
+    throw new RpcError(
+      StatusCode.Aborted,
+      `Action ${call.method} did not finish within ${seconds} s`,
+      this.#defaults(call.method),
+    );
+  };
+
+  /** An inactive agent refuses every action with status 1. */
+  #activeOnly: Interceptor = async (call, next) => {
+    const request = call.context!.meta.request as RpcRequest;
+    const agent = this.#agent;
+    if (request.agent !== agent.name) {
+      this.#log.warn(`request for agent '${request.agent}' reached agent '${agent.name}'`);
+    }
+    const config = this.#invocation.config ?? {};
+    const facts = this.#invocation.facts ?? {};
+    if (!(await isActive(agent, { config, facts, log: this.#log }))) {
+      throw new ActionFailure(StatusCode.Aborted, `Agent ${agent.name} is not active on this node`);
+    }
+    return next();
+  };
+
+  /** The output defaults of `action`, as a failure's reply data. */
+  #defaults(action: string): Record<string, unknown> {
+    const data: Record<string, unknown> = {};
+    const ddlAction = this.#agent.ddl.actions.find((a) => a.action === action);
+    if (ddlAction !== undefined) setOutputDefaults(ddlAction, data);
+    return data;
+  }
+
+  /**
+   * Validates the inputs against the DDL (status 3 or 4), fills in their
+   * defaults, runs the action, and makes its outputs the reply's data with
+   * the DDL's defaults. Failures after the action started carry the output
+   * defaults too.
+   */
+  async #run(
+    spec: Pick<AgentAction, "run">,
+    ddlAction: DdlAction | undefined,
+    params: unknown,
+    call: CallContext,
+  ): Promise<Record<string, unknown>> {
+    const log = this.#log;
+    const name = call.method;
+    const data = (params ?? {}) as Record<string, unknown>;
+    const inputs: Record<string, unknown> = { ...data };
+    if (ddlAction !== undefined) {
+      const { problem, warnings } = validateInputs(ddlAction, data);
+      for (const warning of warnings) log.warn(warning);
+      if (problem !== undefined) {
+        const code = problem.kind === "missing" ? StatusCode.MissingData : StatusCode.InvalidData;
+        throw new ActionFailure(code, problem.message);
+      }
+      delete inputs.process_results;
+      setInputDefaults(ddlAction, inputs);
+    }
+    const failed = (code: number, message: string) =>
+      new RpcError(code, message, this.#defaults(name));
+    const controller = this.#controller;
+    const ctx: ActionContext = {
+      request: call.meta.request as RpcRequest,
+      config: this.#invocation.config ?? {},
+      facts: this.#invocation.facts ?? {},
+      log,
+      signal: controller.signal,
+      abort(message: string): never {
+        throw new ActionFailure(StatusCode.Aborted, message);
+      },
+      fail(code: number, message: string): never {
+        throw new ActionFailure(code, message);
+      },
+    };
+    let result: unknown;
+    try {
+      result = await spec.run(inputs, ctx);
+    } catch (error) {
+      if (error instanceof ActionFailure) throw failed(error.code, error.message);
+      const message = error instanceof Error ? error.message : String(error);
+      log.error(`${name} failed: ${error instanceof Error && error.stack ? error.stack : message}`);
+      throw failed(StatusCode.UnknownError, message);
+    }
+    if (
+      result !== undefined && result !== null &&
+      (typeof result !== "object" || Array.isArray(result))
+    ) {
+      log.error(
+        `${name} returned ${
+          Array.isArray(result) ? "an array" : `a ${typeof result}`
+        }, not an object`,
+      );
+      throw failed(StatusCode.UnknownError, `Action ${name} returned no object`);
+    }
+    const outputs = { ...(result as Record<string, unknown> ?? {}) };
+    if (ddlAction !== undefined) setOutputDefaults(ddlAction, outputs);
+    return outputs;
   }
 }
 
-async function activation(
-  agent: Agent,
-  request: unknown,
-  invocation: Invocation,
-  log: AgentLog,
-): Promise<boolean> {
-  const issues = choriaSchema(ACTIVATION_REQUEST)(request);
-  if (issues !== undefined) {
-    log.error(`invalid activation request: ${formatIssues(issues)}`);
-    return false;
-  }
-  const named = (request as { agent: string }).agent;
-  if (named !== agent.name) {
-    log.warn(`activation request for '${named}' reached agent '${agent.name}'`);
-  }
-  return await isActive(agent, { config: invocation.config ?? {}, facts: {}, log });
+const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/** An {@linkcode ActionInterceptor} as the dispatch path's interceptor. */
+function adaptInterceptor(signal: AbortSignal) {
+  return (own: ActionInterceptor): Interceptor => (call, next) =>
+    own({
+      action: call.method,
+      get inputs(): Record<string, unknown> {
+        return call.params as Record<string, unknown>;
+      },
+      set inputs(inputs: Record<string, unknown>) {
+        call.params = inputs;
+      },
+      request: call.context!.meta.request as RpcRequest,
+      signal,
+    }, next);
+}
+
+/** The peer's own log lines (an interceptor's exception) go to Choria's log. */
+function peerLogger(log: AgentLog): Logger {
+  const line = (message: string, data: unknown[]) =>
+    [message, ...data.map((d) => d instanceof Error ? d.stack ?? d.message : String(d))].join(": ");
+  return {
+    debug(): void {},
+    warn: (message, ...data) => log.warn(line(message, data)),
+    error: (message, ...data) => log.error(line(message, data)),
+  };
 }
 
 async function isActive(agent: Agent, ctx: ActivationContext): Promise<boolean> {
@@ -708,120 +962,6 @@ async function isActive(agent: Agent, ctx: ActivationContext): Promise<boolean> 
     ctx.log.error(`the activation check failed: ${(error as Error).message}`);
     return false;
   }
-}
-
-async function rpc(
-  agent: Agent,
-  raw: unknown,
-  invocation: Invocation,
-  log: AgentLog,
-): Promise<RpcReply> {
-  const issues = choriaSchema(RPC_REQUEST)(raw);
-  if (issues !== undefined) {
-    log.error(`invalid request: ${formatIssues(issues)}`);
-    return rpcReply(StatusCode.UnknownError, `Invalid request: ${formatIssues(issues)}`);
-  }
-  const request = raw as RpcRequest;
-  const config = invocation.config ?? {};
-  const facts = invocation.facts ?? {};
-  if (request.agent !== agent.name) {
-    log.warn(`request for agent '${request.agent}' reached agent '${agent.name}'`);
-  }
-  if (!(await isActive(agent, { config, facts, log }))) {
-    return rpcReply(StatusCode.Aborted, `Agent ${agent.name} is not active on this node`);
-  }
-  const spec = Object.hasOwn(agent.definition.actions, request.action)
-    ? agent.definition.actions[request.action]
-    : undefined;
-  const ddlAction = agent.ddl.actions.find((a) => a.action === request.action);
-  if (spec === undefined || ddlAction === undefined) {
-    return rpcReply(
-      StatusCode.UnknownAction,
-      `Unknown action ${request.action} for agent ${agent.name}`,
-    );
-  }
-  const { problem, warnings } = validateInputs(ddlAction, request.data);
-  for (const warning of warnings) log.warn(warning);
-  if (problem !== undefined) {
-    const code = problem.kind === "missing" ? StatusCode.MissingData : StatusCode.InvalidData;
-    return rpcReply(code, problem.message);
-  }
-  const inputs: Record<string, unknown> = { ...request.data };
-  delete inputs.process_results;
-  setInputDefaults(ddlAction, inputs);
-
-  const deadline = invocation.deadline ??
-    Math.max(0, agent.definition.metadata.timeout * 1000 - 500 - performance.now());
-  const controller = new AbortController();
-  const ctx: ActionContext = {
-    request,
-    config,
-    facts,
-    log,
-    signal: controller.signal,
-    abort(message: string): never {
-      throw new ActionFailure(StatusCode.Aborted, message);
-    },
-    fail(code: number, message: string): never {
-      throw new ActionFailure(code, message);
-    },
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) =>
-    timer = setTimeout(resolve, deadline, "timeout")
-  );
-  let result: unknown;
-  try {
-    const outcome = await Promise.race([
-      Promise.resolve().then(() => spec.run(inputs, ctx)),
-      timedOut,
-    ]);
-    if (outcome === "timeout") {
-      const seconds = agent.definition.metadata.timeout;
-      controller.abort(
-        new DOMException(`the action ran out of time (${seconds} s)`, "TimeoutError"),
-      );
-      log.error(`${request.action}: out of time, replying before Choria's ${seconds} s limit`);
-      return withDefaults(
-        ddlAction,
-        rpcReply(StatusCode.Aborted, `Action ${request.action} did not finish within ${seconds} s`),
-      );
-    }
-    result = outcome;
-  } catch (error) {
-    if (error instanceof ActionFailure) {
-      return withDefaults(ddlAction, rpcReply(error.code, error.message));
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    log.error(
-      `${request.action} failed: ${error instanceof Error && error.stack ? error.stack : message}`,
-    );
-    return withDefaults(ddlAction, rpcReply(StatusCode.UnknownError, message));
-  } finally {
-    clearTimeout(timer);
-  }
-  if (
-    result !== undefined && result !== null && (typeof result !== "object" || Array.isArray(result))
-  ) {
-    log.error(
-      `${request.action} returned ${
-        Array.isArray(result) ? "an array" : `a ${typeof result}`
-      }, not an object`,
-    );
-    return withDefaults(
-      ddlAction,
-      rpcReply(StatusCode.UnknownError, `Action ${request.action} returned no object`),
-    );
-  }
-  return withDefaults(
-    ddlAction,
-    rpcReply(StatusCode.OK, "OK", { ...(result as Record<string, unknown> ?? {}) }),
-  );
-}
-
-function withDefaults(action: DdlAction, reply: RpcReply): RpcReply {
-  setOutputDefaults(action, reply.data);
-  return reply;
 }
 
 /**

@@ -38,8 +38,10 @@
 
 export {
   action,
+  type ActionCall,
   type ActionContext,
   ActionFailure,
+  type ActionInterceptor,
   type ActionSpec,
   type ActivationContext,
   Agent,
@@ -102,3 +104,9 @@ export {
 } from "./protocol.ts";
 export { choriaSchema } from "./schemas.ts";
 export { parseIP, re2, shellSafe, validateString } from "./validators.ts";
+// The core library's types the Choria API refers to.
+export type { ErrorObject } from "../protocol/message.ts";
+export { RpcError } from "../protocol/errors.ts";
+export type { PeerStats } from "../protocol/peer.ts";
+export type { LatencySummary } from "../protocol/latency.ts";
+export type { Validate, ValidationIssue } from "../protocol/issues.ts";
