@@ -22,6 +22,10 @@
  *   agent refuses RPC with status 1 and says so.
  * - Half a second before the DDL timeout, `ctx.signal` aborts and the agent
  *   replies with status 1, rather than being killed without a reply.
+ * - The invocation is one delivery on the library's one dispatch path (a
+ *   {@linkcode Peer} over a one-request channel): the agent's interceptors,
+ *   its fallback and latency stats apply as on any wire, and the DDL's
+ *   validation runs as a contract's does, inside the interceptors.
  *
  * @example An agent in one file (run it as `#!/usr/bin/env -S deno run ...`)
  * ```ts
@@ -722,22 +726,20 @@ export async function respond(agent: Agent, invocation: Invocation): Promise<str
   const codec = new ChoriaCodec(invocation.protocol, log);
   const channel = new InvocationChannel(invocation.request, codec, log);
   const served = new Served(agent, invocation, log);
+  const options = {
+    latency: invocation.stats !== undefined,
+    logger: peerLogger(log),
+    name: agent.name,
+  };
+  // An activation check is dispatched too, without the action's interceptors.
   const peer = new Peer(
     channel,
-    codec.activation
-      ? {
-        handlers: { [ACTIVATE_METHOD]: served.activation },
-        logger: peerLogger(log),
-        name: agent.name,
-      }
-      : {
-        handlers: served.handlers(),
-        fallback: served.fallback,
-        interceptors: served.interceptors(),
-        latency: invocation.stats !== undefined,
-        logger: peerLogger(log),
-        name: agent.name,
-      },
+    codec.activation ? { ...options, handlers: { [ACTIVATE_METHOD]: served.activation } } : {
+      ...options,
+      handlers: served.handlers(),
+      fallback: served.fallback,
+      interceptors: served.interceptors(),
+    },
   );
   const reply = await channel.reply;
   invocation.stats?.(peer.stats());
