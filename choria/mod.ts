@@ -54,13 +54,10 @@ export {
   type InputSpec,
   type InputType,
   type InputValue,
-  type Invocation,
   type OutputsOf,
   type OutputSpec,
-  respond,
-  runAgent,
-  type RunAgentOptions,
 } from "./agent.ts";
+export { type Invocation, respond, runAgent, type RunAgentOptions } from "./run.ts";
 export {
   checkDdl,
   type Ddl,
