@@ -30,10 +30,7 @@
  * @module
  */
 
-import type { Codec } from "../protocol/codec.ts";
-import { ErrorCode } from "../protocol/errors.ts";
-import { formatIssues } from "../protocol/issues.ts";
-import type { ErrorObject, Message } from "../protocol/message.ts";
+import { type Codec, ErrorCode, type ErrorObject, formatIssues, type Message } from "./_core.ts";
 import type { AgentLog } from "./log.ts";
 import { ACTIVATION_REQUEST, RPC_REQUEST, type RpcReply, StatusCode } from "./protocol.ts";
 import { choriaSchema } from "./schemas.ts";

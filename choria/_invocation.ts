@@ -8,11 +8,16 @@
  * @module
  */
 
-import type { Channel, Delivery } from "../protocol/channel.ts";
-import { type CloseReason, toCloseReason } from "../protocol/close.ts";
-import { ConnectionClosed, ErrorCode } from "../protocol/errors.ts";
-import type { Message } from "../protocol/message.ts";
-import { ACCEPTED } from "../protocol/transport.ts";
+import {
+  ACCEPTED,
+  type Channel,
+  type CloseReason,
+  ConnectionClosed,
+  type Delivery,
+  ErrorCode,
+  type Message,
+  toCloseReason,
+} from "./_core.ts";
 import type { ChoriaCodec } from "./_codec.ts";
 import type { AgentLog } from "./log.ts";
 

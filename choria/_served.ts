@@ -7,11 +7,13 @@
  * @module
  */
 
-import type { CallContext } from "../protocol/context.ts";
-import type { Handler } from "../protocol/dispatch.ts";
-import { RpcError } from "../protocol/errors.ts";
-import type { Interceptor } from "../protocol/intercept.ts";
-import type { Logger } from "../protocol/logger.ts";
+import {
+  type CallContext,
+  type Handler,
+  type Interceptor,
+  type Logger,
+  RpcError,
+} from "./_core.ts";
 import {
   type ActionContext,
   ActionFailure,

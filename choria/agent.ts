@@ -39,7 +39,7 @@
  * @module
  */
 
-import { RpcError } from "../protocol/errors.ts";
+import { RpcError } from "./_core.ts";
 import {
   checkDdl,
   type Ddl,

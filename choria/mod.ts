@@ -102,8 +102,11 @@ export {
 export { choriaSchema } from "./schemas.ts";
 export { parseIP, re2, shellSafe, validateString } from "./validators.ts";
 // The core library's types the Choria API refers to.
-export type { ErrorObject } from "../protocol/message.ts";
-export { RpcError } from "../protocol/errors.ts";
-export type { PeerStats } from "../protocol/peer.ts";
-export type { LatencySummary } from "../protocol/latency.ts";
-export type { Validate, ValidationIssue } from "../protocol/issues.ts";
+export {
+  type ErrorObject,
+  type LatencySummary,
+  type PeerStats,
+  RpcError,
+  type Validate,
+  type ValidationIssue,
+} from "./_core.ts";

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { Peer, type PeerStats } from "../protocol/peer.ts";
+import { Peer, type PeerStats } from "./_core.ts";
 import { ACTIVATE_METHOD, ChoriaCodec } from "./_codec.ts";
 import { InvocationChannel } from "./_invocation.ts";
 import { getEnv, readRequest, writeReply } from "./_io.ts";
