@@ -13,16 +13,18 @@
  * another protocol decodes to an `invalid` message, answered through
  * dispatch like any wire's junk.
  *
- * The shared error model onto Choria's reply (`statusmsg` is the error's
- * message, `data` is `{}` unless said otherwise):
+ * The shared error model onto Choria's reply, in one place (`statusmsg` is
+ * always the error's message). The agent's own refusals are Choria statuses
+ * already: inactive 1, unknown action 2, the DDL's missing and invalid
+ * inputs 3 and 4, an action's exception 5; JSON-RPC's codes are negative.
  *
- * | error `code`                                   | `statuscode`        |
- * | ---------------------------------------------- | ------------------- |
- * | 0 or more: a Choria status (`ActionFailure`, `ctx.fail`, `ctx.abort`, the deadline); its `data` object is the reply's `data` | the code itself |
- * | -32601 Method not found                        | 2 UnknownAction     |
- * | -32602 Invalid params (a contract's check)     | 4 InvalidData       |
- * | -32002 Shutting down                           | 1 Aborted           |
- * | any other: -32700/-32600 (a bad request file), -32603 (an exception) | 5 UnknownError |
+ * | error `code`                                  | `statuscode`    | `data`                             |
+ * | --------------------------------------------- | --------------- | ---------------------------------- |
+ * | 0 or more (`ActionFailure`, `ctx.fail`, ...)  | the code itself | the error's `data` object, else {} |
+ * | -32601 Method not found                       | 2 UnknownAction | {}                                 |
+ * | -32602 Invalid params (a contract's check)    | 4 InvalidData   | {}                                 |
+ * | -32002 Shutting down                          | 1 Aborted       | {}                                 |
+ * | any other (a bad request file, an exception)  | 5 UnknownError  | {}                                 |
  *
  * An activation check answers `{"activate": true}` only for a result of
  * `true`; any error answers `{"activate": false}`.

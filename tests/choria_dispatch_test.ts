@@ -11,6 +11,7 @@ import {
   type PeerStats,
   respond,
   RPC_REQUEST,
+  RpcError,
   StatusCode,
 } from "../choria/mod.ts";
 import { assertEquals, assertStringIncludes } from "./_assert.ts";
@@ -61,6 +62,7 @@ const guarded = defineAgent({
       if (call.inputs.name === "shout") call.inputs = { name: "SHOUT" };
       if (call.inputs.name === "smuggle") call.inputs = { name: "a;b" };
       if (call.inputs.name === "crash") throw new Error("the interceptor broke");
+      if (call.inputs.name === "json") throw new RpcError(-32602, "Invalid params: /name");
       return next();
     },
   ],
@@ -126,6 +128,12 @@ test("choria dispatch: an interceptor's ActionFailure answers its status; an exc
     data: {},
   });
   assertStringIncludes(crashed.err.join("\n"), "the interceptor broke");
+  // The shared error model's codes map onto Choria's: -32602 is InvalidData.
+  assertEquals((await call("greet", { name: "json" })).reply, {
+    statuscode: StatusCode.InvalidData,
+    statusmsg: "Invalid params: /name",
+    data: {},
+  });
 });
 
 test("choria dispatch: the DDL validates after the interceptors, as a contract does", async () => {
