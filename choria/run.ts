@@ -81,8 +81,8 @@ export interface Invocation {
  * request file decodes to one message, the action runs through the one
  * dispatch path (the deadline, the activation check, the agent's
  * interceptors, then the DDL's validation and the action), and the reply
- * message encodes to the reply file (see `_codec.ts` for how errors map to
- * status codes).
+ * message encodes to the reply file. An error code of 0 or more is a Choria
+ * status; -32601 answers 2, -32602 answers 4, -32002 answers 1, any other 5.
  *
  * @example Answering one request without files
  * ```ts
