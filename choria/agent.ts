@@ -1,27 +1,9 @@
 /**
  * External agents in TypeScript: define the agent (its metadata, its actions
- * with typed inputs and outputs, an optional activation check), and run it
- * with one call from the executable's entry. The DDL is generated from the
- * definition, and inputs are validated against it exactly as Choria's server
- * does.
- *
- * What {@linkcode runAgent} does, following the protocol (and not the
- * helper libraries' slips):
- *
- * - The message type comes from `CHORIA_EXTERNAL_PROTOCOL` (Choria passes
- *   the RPC protocol in argv[3] even for activation checks), else from the
- *   request's `protocol`.
- * - The request comes from `CHORIA_EXTERNAL_REQUEST`, else argv[1], else
- *   stdin; the reply goes to `CHORIA_EXTERNAL_REPLY` (the existing file,
- *   truncated), else argv[2], else stdout. Exactly one reply, then exit 0.
- * - Requests are checked against the protocol's schema (ajv, compiled once).
- * - Status codes: unknown action 2, missing input 3, invalid input 4,
- *   handler exception 5 (its message kept), `ctx.abort()` 1; success writes
- *   `statusmsg: "OK"` and always a `data` object, with output defaults.
- * - An activation request is answered `{"activate": bool}`; an inactive
- *   agent refuses RPC with status 1 and says so.
- * - Half a second before the DDL timeout, `ctx.signal` aborts and the agent
- *   replies with status 1, rather than being killed without a reply.
+ * with typed inputs and outputs, an optional activation check, interceptors),
+ * and run it with one call from the executable's entry
+ * ({@linkcode runAgent}). The DDL is generated from the definition, and
+ * inputs are validated against it exactly as Choria's server does.
  *
  * @example An agent in one file (run it as `#!/usr/bin/env -S deno run ...`)
  * ```ts
@@ -57,9 +39,7 @@
  * @module
  */
 
-import { choriaSchema } from "./schemas.ts";
-import { formatIssues } from "../protocol/issues.ts";
-import { readConfig, readFacts } from "./config.ts";
+import { RpcError } from "./_core.ts";
 import {
   checkDdl,
   type Ddl,
@@ -68,19 +48,9 @@ import {
   type DdlInput,
   type DdlMetadata,
   type DdlOutput,
-  setInputDefaults,
-  setOutputDefaults,
-  validateInputs,
 } from "./ddl.ts";
-import { AgentLog } from "./log.ts";
-import { getEnv, readRequest, writeReply } from "./_io.ts";
-import {
-  ACTIVATION_REQUEST,
-  RPC_REQUEST,
-  type RpcReply,
-  type RpcRequest,
-  StatusCode,
-} from "./protocol.ts";
+import type { AgentLog } from "./log.ts";
+import type { RpcRequest } from "./protocol.ts";
 
 /**
  * The types a DDL input or output may have.
@@ -224,7 +194,9 @@ export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string
 
 /**
  * An action deliberately ended with a status code and message; thrown by
- * {@linkcode ActionContext.abort} and {@linkcode ActionContext.fail}.
+ * {@linkcode ActionContext.abort} and {@linkcode ActionContext.fail}. It is
+ * an {@linkcode RpcError} whose code is a Choria status (JSON-RPC's codes
+ * are negative), so an {@linkcode ActionInterceptor} may throw it too.
  *
  * @example Failing an action with a status code
  * ```ts
@@ -234,9 +206,9 @@ export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string
  * assertEquals([failure.code, failure.message], [1, "disk full"]);
  * ```
  */
-export class ActionFailure extends Error {
-  /** The Choria status code (1 to 5). */
-  readonly code: number;
+export class ActionFailure extends RpcError {
+  /** The Choria status code (1 to 5; any code of 0 or more crosses as it is). */
+  declare readonly code: number;
 
   /**
    * Makes the failure.
@@ -245,9 +217,8 @@ export class ActionFailure extends Error {
    * @param message The status message the caller sees.
    */
   constructor(code: number, message: string) {
-    super(message);
+    super(code, message);
     this.name = "ActionFailure";
-    this.code = code;
   }
 }
 
@@ -427,7 +398,66 @@ export interface AgentDefinition {
   actions: Readonly<Record<string, AgentAction>>;
   /** Should this agent exist on this node? Default: yes. */
   activate?: (ctx: ActivationContext) => boolean | Promise<boolean>;
+  /**
+   * Functions around every action call (auth, logging, metrics), the first
+   * outermost; they run inside the deadline and the activation check, before
+   * the DDL's input validation.
+   *
+   * @default {[]}
+   */
+  interceptors?: readonly ActionInterceptor[];
+  /**
+   * Runs actions the definition does not have (`ctx.request.action` names
+   * them), without DDL validation or output defaults. Left out, they are
+   * answered status 2 (UnknownAction).
+   *
+   * @default {undefined}
+   */
+  fallback?: (input: Record<string, unknown>, ctx: ActionContext) => unknown;
 }
+
+/**
+ * An action call as an {@linkcode ActionInterceptor} sees it.
+ *
+ * @example An interceptor that reads the caller
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ActionCall } from "@seed/rpc/choria";
+ * const caller = (call: ActionCall) => `${call.request.callerid} runs ${call.action}`;
+ * assertEquals(typeof caller, "function");
+ * ```
+ */
+export interface ActionCall {
+  /** The action's name. */
+  readonly action: string;
+  /** The inputs as the request carries them (unchecked); assign before `next()` to change them. */
+  inputs: Record<string, unknown>;
+  /** The request file, as Choria wrote it. */
+  readonly request: RpcRequest;
+  /** Aborts half a second before the DDL timeout. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A function around an agent's action calls: it runs on the library's one
+ * dispatch path, as a peer's interceptors do. Call `next()` at most once to
+ * go on (it resolves with the reply's data); throw an
+ * {@linkcode ActionFailure} to answer with its status instead.
+ *
+ * @example Refusing callers that are not known
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { ActionFailure, type ActionInterceptor } from "@seed/rpc/choria";
+ * const onlyOps: ActionInterceptor = (call, next) => {
+ *   if (call.request.callerid !== "choria=ops.mcollective") {
+ *     throw new ActionFailure(1, `${call.request.callerid} may not run ${call.action}`);
+ *   }
+ *   return next();
+ * };
+ * assertEquals(typeof onlyOps, "function");
+ * ```
+ */
+export type ActionInterceptor = (call: ActionCall, next: () => Promise<unknown>) => unknown;
 
 const SHORTNAME = /^[a-z0-9_]+$/;
 
@@ -589,309 +619,4 @@ export function generateDdl(definition: AgentDefinition): Ddl {
     },
     actions,
   };
-}
-
-/**
- * Everything one invocation has to work with, read from the environment by
- * {@linkcode runAgent}, or given directly (in tests).
- *
- * @example An activation request as Choria passes it
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Invocation } from "@seed/rpc/choria";
- * const invocation: Invocation = {
- *   protocol: "io.choria.mcorpc.external.v1.activation_request",
- *   request: '{"$schema": "x", "protocol": "io.choria.mcorpc.external.v1.activation_request", "agent": "parrot"}',
- * };
- * assertEquals(invocation.protocol, "io.choria.mcorpc.external.v1.activation_request");
- * ```
- */
-export interface Invocation {
-  /** `$CHORIA_EXTERNAL_PROTOCOL`, when set. */
-  protocol?: string;
-  /** The request file's text. */
-  request: string;
-  /** The node's facts. */
-  facts?: Record<string, unknown>;
-  /** The agent's configuration. */
-  config?: Record<string, string>;
-  /** Where the agent logs. */
-  log?: AgentLog;
-  /** Milliseconds until the action must have replied (default: the DDL timeout less 500 ms). */
-  deadline?: number;
-}
-
-function rpcReply(
-  statuscode: number,
-  statusmsg: string,
-  data: Record<string, unknown> = {},
-): RpcReply {
-  return { statuscode, statusmsg, data };
-}
-
-/**
- * Answers one request: the reply file's text. This is {@linkcode runAgent}
- * without the files and the environment.
- *
- * @example Answering one request without files
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { action, defineAgent, respond } from "@seed/rpc/choria";
- * const agent = defineAgent({
- *   metadata: { name: "t", description: "t", author: "t", license: "MIT", version: "1", url: "u", timeout: 2 },
- *   actions: { ping: action({ description: "ping", run: () => ({ pong: true }) }) },
- * });
- * const request = {
- *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
- *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
- *   agent: "t", action: "ping", requestid: "1", senderid: "s", callerid: "c",
- *   collective: "mcollective", ttl: 60, msgtime: 0, data: {},
- * };
- * const reply = await respond(agent, { request: JSON.stringify(request) });
- * assertEquals(JSON.parse(reply), { statuscode: 0, statusmsg: "OK", data: { pong: true } });
- * ```
- */
-export async function respond(agent: Agent, invocation: Invocation): Promise<string> {
-  const log = invocation.log ?? new AgentLog();
-  let request: unknown;
-  try {
-    request = JSON.parse(invocation.request);
-  } catch (error) {
-    request = undefined;
-    log.error(`the request is not JSON: ${(error as Error).message}`);
-  }
-  const protocol = invocation.protocol || (request as { protocol?: unknown } | undefined)?.protocol;
-  if (protocol === ACTIVATION_REQUEST) {
-    return JSON.stringify({ activate: await activation(agent, request, invocation, log) });
-  }
-  let reply: RpcReply;
-  if (protocol === RPC_REQUEST || protocol === undefined) {
-    reply = request === undefined
-      ? rpcReply(StatusCode.UnknownError, "Invalid request: the request file is not JSON")
-      : await rpc(agent, request, invocation, log);
-  } else {
-    log.error(`unsupported protocol '${protocol}'`);
-    reply = rpcReply(StatusCode.UnknownError, `Unsupported protocol '${protocol}'`);
-  }
-  try {
-    return JSON.stringify(reply);
-  } catch (error) {
-    log.error(`the reply could not be serialised: ${(error as Error).message}`);
-    return JSON.stringify(rpcReply(StatusCode.UnknownError, "The reply could not be serialised"));
-  }
-}
-
-async function activation(
-  agent: Agent,
-  request: unknown,
-  invocation: Invocation,
-  log: AgentLog,
-): Promise<boolean> {
-  const issues = choriaSchema(ACTIVATION_REQUEST)(request);
-  if (issues !== undefined) {
-    log.error(`invalid activation request: ${formatIssues(issues)}`);
-    return false;
-  }
-  const named = (request as { agent: string }).agent;
-  if (named !== agent.name) {
-    log.warn(`activation request for '${named}' reached agent '${agent.name}'`);
-  }
-  return await isActive(agent, { config: invocation.config ?? {}, facts: {}, log });
-}
-
-async function isActive(agent: Agent, ctx: ActivationContext): Promise<boolean> {
-  const check = agent.definition.activate;
-  if (check === undefined) return true;
-  try {
-    return (await check(ctx)) === true;
-  } catch (error) {
-    ctx.log.error(`the activation check failed: ${(error as Error).message}`);
-    return false;
-  }
-}
-
-async function rpc(
-  agent: Agent,
-  raw: unknown,
-  invocation: Invocation,
-  log: AgentLog,
-): Promise<RpcReply> {
-  const issues = choriaSchema(RPC_REQUEST)(raw);
-  if (issues !== undefined) {
-    log.error(`invalid request: ${formatIssues(issues)}`);
-    return rpcReply(StatusCode.UnknownError, `Invalid request: ${formatIssues(issues)}`);
-  }
-  const request = raw as RpcRequest;
-  const config = invocation.config ?? {};
-  const facts = invocation.facts ?? {};
-  if (request.agent !== agent.name) {
-    log.warn(`request for agent '${request.agent}' reached agent '${agent.name}'`);
-  }
-  if (!(await isActive(agent, { config, facts, log }))) {
-    return rpcReply(StatusCode.Aborted, `Agent ${agent.name} is not active on this node`);
-  }
-  const spec = Object.hasOwn(agent.definition.actions, request.action)
-    ? agent.definition.actions[request.action]
-    : undefined;
-  const ddlAction = agent.ddl.actions.find((a) => a.action === request.action);
-  if (spec === undefined || ddlAction === undefined) {
-    return rpcReply(
-      StatusCode.UnknownAction,
-      `Unknown action ${request.action} for agent ${agent.name}`,
-    );
-  }
-  const { problem, warnings } = validateInputs(ddlAction, request.data);
-  for (const warning of warnings) log.warn(warning);
-  if (problem !== undefined) {
-    const code = problem.kind === "missing" ? StatusCode.MissingData : StatusCode.InvalidData;
-    return rpcReply(code, problem.message);
-  }
-  const inputs: Record<string, unknown> = { ...request.data };
-  delete inputs.process_results;
-  setInputDefaults(ddlAction, inputs);
-
-  const deadline = invocation.deadline ??
-    Math.max(0, agent.definition.metadata.timeout * 1000 - 500 - performance.now());
-  const controller = new AbortController();
-  const ctx: ActionContext = {
-    request,
-    config,
-    facts,
-    log,
-    signal: controller.signal,
-    abort(message: string): never {
-      throw new ActionFailure(StatusCode.Aborted, message);
-    },
-    fail(code: number, message: string): never {
-      throw new ActionFailure(code, message);
-    },
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) =>
-    timer = setTimeout(resolve, deadline, "timeout")
-  );
-  let result: unknown;
-  try {
-    const outcome = await Promise.race([
-      Promise.resolve().then(() => spec.run(inputs, ctx)),
-      timedOut,
-    ]);
-    if (outcome === "timeout") {
-      const seconds = agent.definition.metadata.timeout;
-      controller.abort(
-        new DOMException(`the action ran out of time (${seconds} s)`, "TimeoutError"),
-      );
-      log.error(`${request.action}: out of time, replying before Choria's ${seconds} s limit`);
-      return withDefaults(
-        ddlAction,
-        rpcReply(StatusCode.Aborted, `Action ${request.action} did not finish within ${seconds} s`),
-      );
-    }
-    result = outcome;
-  } catch (error) {
-    if (error instanceof ActionFailure) {
-      return withDefaults(ddlAction, rpcReply(error.code, error.message));
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    log.error(
-      `${request.action} failed: ${error instanceof Error && error.stack ? error.stack : message}`,
-    );
-    return withDefaults(ddlAction, rpcReply(StatusCode.UnknownError, message));
-  } finally {
-    clearTimeout(timer);
-  }
-  if (
-    result !== undefined && result !== null && (typeof result !== "object" || Array.isArray(result))
-  ) {
-    log.error(
-      `${request.action} returned ${
-        Array.isArray(result) ? "an array" : `a ${typeof result}`
-      }, not an object`,
-    );
-    return withDefaults(
-      ddlAction,
-      rpcReply(StatusCode.UnknownError, `Action ${request.action} returned no object`),
-    );
-  }
-  return withDefaults(
-    ddlAction,
-    rpcReply(StatusCode.OK, "OK", { ...(result as Record<string, unknown> ?? {}) }),
-  );
-}
-
-function withDefaults(action: DdlAction, reply: RpcReply): RpcReply {
-  setOutputDefaults(action, reply.data);
-  return reply;
-}
-
-/**
- * Options for {@linkcode runAgent}; the defaults are the process's own.
- *
- * @example Running without exiting the process
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RunAgentOptions } from "@seed/rpc/choria";
- * const options: RunAgentOptions = { exit: false };
- * assertEquals(options.exit, false);
- * ```
- */
-export interface RunAgentOptions {
-  /**
-   * Command-line arguments.
-   *
-   * @default {Deno.args}
-   */
-  args?: string[];
-  /**
-   * Reads an environment variable (`undefined` when not permitted).
-   *
-   * @default {Deno.env.get}
-   */
-  env?: (name: string) => string | undefined;
-  /**
-   * Exit the process when done.
-   *
-   * @default {true}
-   */
-  exit?: boolean;
-  /** Where to log. */
-  log?: AgentLog;
-}
-
-/**
- * Runs `agent` as Choria runs an external agent's executable: reads the
- * request, writes exactly one reply, and exits 0. Call it from the
- * executable's entry; it resolves only when `exit` is false.
- *
- * Exit status 1 means no reply could be written (the reply file is not
- * writable); the reason goes to stderr.
- *
- * @example The main module of an agent executable
- * ```ts ignore
- * import { runAgent } from "@seed/rpc/choria";
- * import { parrot } from "./parrot.ts";
- * await runAgent(parrot);
- * ```
- */
-export async function runAgent(agent: Agent, options: RunAgentOptions = {}): Promise<void> {
-  const env = options.env ?? getEnv;
-  const args = options.args ?? Deno.args;
-  const log = options.log ?? new AgentLog();
-  // The early reply covers reading the input too: it must end before then.
-  const deadline = agent.definition.metadata.timeout * 1000 - 500 - performance.now();
-  const left = () => Math.max(0, deadline - performance.now());
-  const reply = await respond(agent, {
-    protocol: env("CHORIA_EXTERNAL_PROTOCOL"),
-    request: await readRequest(env("CHORIA_EXTERNAL_REQUEST") || args[0], log, left()),
-    config: await readConfig(
-      env("CHORIA_EXTERNAL_CONFIG"),
-      agent.name,
-      (m) => log.warn(m),
-      left(),
-    ),
-    facts: await readFacts(env("CHORIA_EXTERNAL_FACTS"), (m) => log.warn(m), left()),
-    log,
-  });
-  const status = await writeReply(env("CHORIA_EXTERNAL_REPLY") || args[1], reply, log);
-  if (options.exit !== false) Deno.exit(status);
 }

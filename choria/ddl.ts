@@ -34,7 +34,7 @@
  * @module
  */
 
-import { formatIssues } from "../protocol/issues.ts";
+import { formatIssues } from "./_core.ts";
 import { choriaSchema } from "./schemas.ts";
 import { validateString } from "./validators.ts";
 

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { formatIssues } from "../protocol/issues.ts";
+import { formatIssues } from "./_core.ts";
 import { AgentLog } from "./log.ts";
 import { getEnv, readRequest, writeReply } from "./_io.ts";
 import { DISCOVERY_REPLY, DISCOVERY_REQUEST } from "./protocol.ts";

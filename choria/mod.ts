@@ -38,8 +38,10 @@
 
 export {
   action,
+  type ActionCall,
   type ActionContext,
   ActionFailure,
+  type ActionInterceptor,
   type ActionSpec,
   type ActivationContext,
   Agent,
@@ -52,13 +54,10 @@ export {
   type InputSpec,
   type InputType,
   type InputValue,
-  type Invocation,
   type OutputsOf,
   type OutputSpec,
-  respond,
-  runAgent,
-  type RunAgentOptions,
 } from "./agent.ts";
+export { type Invocation, respond, runAgent, type RunAgentOptions } from "./run.ts";
 export {
   checkDdl,
   type Ddl,
@@ -102,3 +101,12 @@ export {
 } from "./protocol.ts";
 export { choriaSchema } from "./schemas.ts";
 export { parseIP, re2, shellSafe, validateString } from "./validators.ts";
+// The core library's types the Choria API refers to.
+export {
+  type ErrorObject,
+  type LatencySummary,
+  type PeerStats,
+  RpcError,
+  type Validate,
+  type ValidationIssue,
+} from "./_core.ts";

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { type AjvError, issuesFromAjv, type Validate } from "../protocol/issues.ts";
+import { type AjvError, issuesFromAjv, type Validate } from "./_core.ts";
 import * as compiled from "./_validators.generated.ts";
 
 type AjvValidate = ((value: unknown) => boolean) & { errors?: AjvError[] | null };
