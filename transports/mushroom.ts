@@ -29,20 +29,11 @@
  * @module
  */
 
-import {
-  CloseCode,
-  type CloseReason,
-  closeReason,
-  consoleLogger,
-  type Logger,
-  toCloseReason,
-} from "../mod.ts";
+import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../protocol/close.ts";
+import { consoleLogger, type Logger } from "../protocol/logger.ts";
 import { backoffDelay } from "../protocol/reconnect.ts";
 import { startTimer } from "../protocol/_timer.ts";
-import {
-  MushroomSession,
-  type MushroomSessionOptions,
-} from "../protocol/dialects/mushroom_session.ts";
+import { MushroomSession, type MushroomSessionOptions } from "./mushroom/_session.ts";
 import {
   connect as connectWebSocket,
   type ConnectOptions as WebSocketConnectOptions,
@@ -65,7 +56,7 @@ export {
   MushroomBudget,
   MushroomSession,
   type MushroomSessionOptions,
-} from "../protocol/dialects/mushroom_session.ts";
+} from "./mushroom/_session.ts";
 
 /**
  * Options for {@linkcode connect}.

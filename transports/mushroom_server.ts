@@ -78,7 +78,7 @@ import {
   MushroomBudget,
   MushroomSession,
   type MushroomSessionOptions,
-} from "../protocol/dialects/mushroom_session.ts";
+} from "./mushroom/_session.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 import type { ServeInfo } from "./websocket_server.ts";

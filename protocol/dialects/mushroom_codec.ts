@@ -1,7 +1,7 @@
 /**
  * mushroom's messages: JSON lists with a numeric code first. Pure and
- * browser-safe; the session layer ({@linkcode MushroomSession}) numbers,
- * acknowledges and resends them.
+ * browser-safe; `mushroom_calls.ts` maps them to our messages and back, and
+ * the session ({@linkcode MushroomSession}) acknowledges and resends them.
  *
  * | code | message      | list                                  |
  * | ---- | ------------ | ------------------------------------- |
