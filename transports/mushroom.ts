@@ -60,14 +60,6 @@ export {
 
 /**
  * Options for {@linkcode connect}.
- *
- * @example Polling only, with credentials
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MushroomConnectOptions } from "@seed/rpc/mushroom";
- * const options: MushroomConnectOptions = { transports: ["poll"], auth: { token: "s3cret" } };
- * assertEquals(options.transports, ["poll"]);
- * ```
  */
 export interface MushroomConnectOptions
   extends Omit<MushroomSessionOptions, "role" | "id" | "logger" | "pollTimeout" | "budget"> {

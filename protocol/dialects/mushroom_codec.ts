@@ -200,14 +200,6 @@ export function serialise(value: unknown, style: MushroomJson): string {
 
 /**
  * What a body held: the messages read, and a reason for each one refused.
- *
- * @example A body read by hand
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MushroomBody } from "@seed/rpc/mushroom";
- * const body: MushroomBody = { messages: [{ code: 0, lastId: null }], refused: [] };
- * assertEquals(body.messages.length, 1);
- * ```
  */
 export interface MushroomBody {
   /** The messages, in order. */

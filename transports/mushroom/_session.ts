@@ -58,16 +58,6 @@ import { MushroomCallCodec } from "../../protocol/dialects/mushroom_calls.ts";
 
 /**
  * Options for a {@linkcode MushroomSession}.
- *
- * @example Session options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { MushroomSession, type MushroomSessionOptions } from "@seed/rpc/mushroom";
- * const options: MushroomSessionOptions = { role: "server", sessionTimeout: 30_000 };
- * const session = new MushroomSession(options);
- * assertEquals(session.sessionTimeout, 30_000);
- * await session.close();
- * ```
  */
 export interface MushroomSessionOptions {
   /** Which side this is: the server writes JSON as Python does, the client compactly. */
