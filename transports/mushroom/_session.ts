@@ -416,8 +416,9 @@ export class MushroomSession implements Channel {
   }
 
   /**
-   * Numbers `message`, keeps it until acknowledged, and writes it to the
-   * socket if one is attached (or hands it to the waiting poll).
+   * Encodes `message` (the codec numbers it), keeps it until acknowledged,
+   * and writes it to the socket if one is attached (or hands it to the
+   * waiting poll).
    */
   send(message: Message, _to?: string): Promise<void> {
     if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
