@@ -29,20 +29,11 @@
  * @module
  */
 
-import {
-  CloseCode,
-  type CloseReason,
-  closeReason,
-  consoleLogger,
-  type Logger,
-  toCloseReason,
-} from "../mod.ts";
+import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../protocol/close.ts";
+import { consoleLogger, type Logger } from "../protocol/logger.ts";
 import { backoffDelay } from "../protocol/reconnect.ts";
 import { startTimer } from "../protocol/_timer.ts";
-import {
-  MushroomSession,
-  type MushroomSessionOptions,
-} from "../protocol/dialects/mushroom_session.ts";
+import { MushroomSession, type MushroomSessionOptions } from "./mushroom/_session.ts";
 import {
   connect as connectWebSocket,
   type ConnectOptions as WebSocketConnectOptions,
@@ -65,18 +56,10 @@ export {
   MushroomBudget,
   MushroomSession,
   type MushroomSessionOptions,
-} from "../protocol/dialects/mushroom_session.ts";
+} from "./mushroom/_session.ts";
 
 /**
  * Options for {@linkcode connect}.
- *
- * @example Polling only, with credentials
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MushroomConnectOptions } from "@seed/rpc/mushroom";
- * const options: MushroomConnectOptions = { transports: ["poll"], auth: { token: "s3cret" } };
- * assertEquals(options.transports, ["poll"]);
- * ```
  */
 export interface MushroomConnectOptions
   extends Omit<MushroomSessionOptions, "role" | "id" | "logger" | "pollTimeout" | "budget"> {

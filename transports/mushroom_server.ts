@@ -78,7 +78,7 @@ import {
   MushroomBudget,
   MushroomSession,
   type MushroomSessionOptions,
-} from "../protocol/dialects/mushroom_session.ts";
+} from "./mushroom/_session.ts";
 import { FrameQueue } from "../protocol/_frame_queue.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 import type { ServeInfo } from "./websocket_server.ts";
@@ -97,31 +97,11 @@ export type { BrowserAccessOptions, HttpListenerOptions };
 
 /**
  * A mushroom transport's name: `ws` (WebSocket) or `poll` (long polling).
- *
- * @example Both transports, preferred in order
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MushroomTransportName } from "@seed/rpc/mushroom/server";
- * const preferred: MushroomTransportName[] = ["ws", "poll"];
- * assertEquals(preferred.length, 2);
- * ```
  */
 export type MushroomTransportName = "ws" | "poll";
 
 /**
  * Options for {@linkcode mushroomHandler} and {@linkcode listen}.
- *
- * @example Only long polling, with a password
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MushroomServerOptions } from "@seed/rpc/mushroom/server";
- * const options: MushroomServerOptions = {
- *   path: "/live/",
- *   transports: ["poll"],
- *   authenticate: (auth) => auth === "open sesame",
- * };
- * assertEquals(options.transports, ["poll"]);
- * ```
  */
 export interface MushroomServerOptions
   extends
@@ -743,14 +723,6 @@ export function mushroomHandler<S>(
 /**
  * Options for {@linkcode listen}: a mushroom endpoint's, and TLS keys for
  * `https://`.
- *
- * @example Listening over TLS
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MushroomListenOptions } from "@seed/rpc/mushroom/server";
- * const options: MushroomListenOptions = { cert: "-----BEGIN CERTIFICATE-----\n...", key: "..." };
- * assertEquals(typeof options.cert, "string");
- * ```
  */
 export interface MushroomListenOptions
   extends Omit<MushroomServerOptions, "path">, HttpListenerOptions {}

@@ -1,7 +1,7 @@
 /**
  * mushroom's messages: JSON lists with a numeric code first. Pure and
- * browser-safe; the session layer ({@linkcode MushroomSession}) numbers,
- * acknowledges and resends them.
+ * browser-safe; `mushroom_calls.ts` maps them to our messages and back, and
+ * the session ({@linkcode MushroomSession}) acknowledges and resends them.
  *
  * | code | message      | list                                  |
  * | ---- | ------------ | ------------------------------------- |
@@ -200,14 +200,6 @@ export function serialise(value: unknown, style: MushroomJson): string {
 
 /**
  * What a body held: the messages read, and a reason for each one refused.
- *
- * @example A body read by hand
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MushroomBody } from "@seed/rpc/mushroom";
- * const body: MushroomBody = { messages: [{ code: 0, lastId: null }], refused: [] };
- * assertEquals(body.messages.length, 1);
- * ```
  */
 export interface MushroomBody {
   /** The messages, in order. */

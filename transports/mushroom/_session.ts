@@ -8,19 +8,12 @@
  * the last one went away (`sessionTimeout`), and only then do its pending
  * calls fail.
  *
- * Pure and browser-safe: the server ({@linkcode mushroomHandler}) and the
- * client ({@linkcode connect}) attach sockets and polls to it.
- *
- * What crosses the wire for our messages: a request is `[2, id, method,
- * params]`, a notification `[1, ...]`, a result `[3, id, request_id,
- * result]`, an error `[4, id, request_id, data]` whose bare data is the
- * method's name for "Method not found", `"Internal server error"` for an
- * unexpected exception (-32603), and the error's message otherwise. An
- * incoming error becomes a {@linkcode RemoteError} with code -32000, its
- * data as `data` and, when it is a string, as the message. Incoming `null`
- * data (mushroom's "left out") reaches a handler as no params. mushroom has
- * no cancel: a call that times out here is forgotten, and its late reply
- * dropped.
+ * The session only moves and settles: its codec
+ * (`protocol/dialects/mushroom_calls.ts`) numbers our messages and turns
+ * them into mushroom's and back; the lists are written by
+ * `protocol/dialects/mushroom_codec.ts`. Browser-safe: the server
+ * ({@linkcode mushroomHandler}) and the client ({@linkcode connect}) attach
+ * sockets and polls to it.
  *
  * @example Two sessions joined by a memory pair: resends after a drop
  * ```ts
@@ -46,35 +39,25 @@
  * @module
  */
 
-import type { Channel, Delivery } from "../channel.ts";
-import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../close.ts";
-import { ConnectionClosed, ErrorCode } from "../errors.ts";
-import { consoleLogger, type Logger, rateLimitedLogger } from "../logger.ts";
-import type { ErrorObject, Id, Message } from "../message.ts";
-import { ACCEPTED, InvalidFrame, type Transport } from "../transport.ts";
-import { startInterval, startTimer } from "../_timer.ts";
-import { FrameQueue } from "../_frame_queue.ts";
+import type { Channel, Delivery } from "../../protocol/channel.ts";
+import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../../protocol/close.ts";
+import { ConnectionClosed } from "../../protocol/errors.ts";
+import { consoleLogger, type Logger, rateLimitedLogger } from "../../protocol/logger.ts";
+import type { Message } from "../../protocol/message.ts";
+import { ACCEPTED, InvalidFrame, type Transport } from "../../protocol/transport.ts";
+import { startInterval, startTimer } from "../../protocol/_timer.ts";
+import { FrameQueue } from "../../protocol/_frame_queue.ts";
 import {
   encodeMushroom,
   MalformedBody,
   type MushroomBody,
   type MushroomJson,
-  type MushroomMessage,
   parseMushroomBody,
-} from "./mushroom_codec.ts";
+} from "../../protocol/dialects/mushroom_codec.ts";
+import { MushroomCallCodec } from "../../protocol/dialects/mushroom_calls.ts";
 
 /**
  * Options for a {@linkcode MushroomSession}.
- *
- * @example Session options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { MushroomSession, type MushroomSessionOptions } from "@seed/rpc/mushroom";
- * const options: MushroomSessionOptions = { role: "server", sessionTimeout: 30_000 };
- * const session = new MushroomSession(options);
- * assertEquals(session.sessionTimeout, 30_000);
- * await session.close();
- * ```
  */
 export interface MushroomSessionOptions {
   /** Which side this is: the server writes JSON as Python does, the client compactly. */
@@ -336,7 +319,8 @@ export class MushroomSession implements Channel {
   /** The most characters of messages in one poll body. */
   readonly maxPollBytes: number;
   #inbox: FrameQueue<Delivery>;
-  #nextId = 0;
+  /** Numbers our messages and maps them to mushroom's and back. */
+  #codec: MushroomCallCodec;
   /** Kept messages from `#keptHead` on; the slots before it are emptied. */
   #kept: (Kept | undefined)[] = [];
   #keptHead = 0;
@@ -346,9 +330,6 @@ export class MushroomSession implements Channel {
   #lastAcked: number | null = null;
   #unacked = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Our requests awaiting replies: their message id → the peer's call id, and back. */
-  #callIds = new Map<number, Id>();
-  #messageIds = new Map<Id, number>();
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiting: Waiting | undefined;
@@ -383,6 +364,7 @@ export class MushroomSession implements Channel {
     this.#budget = options.budget;
     this.maxPollBytes = options.maxPollBytes ?? 1024 * 1024;
     this.#inbox = new FrameQueue<Delivery>(options.highWaterMark ?? 1024);
+    this.#codec = new MushroomCallCodec(this.#logger, this.id);
     this.#startExpiry();
   }
 
@@ -434,18 +416,19 @@ export class MushroomSession implements Channel {
   }
 
   /**
-   * Numbers `message`, keeps it until acknowledged, and writes it to the
-   * socket if one is attached (or hands it to the waiting poll).
+   * Encodes `message` (the codec numbers it), keeps it until acknowledged,
+   * and writes it to the socket if one is attached (or hands it to the
+   * waiting poll).
    */
   send(message: Message, _to?: string): Promise<void> {
     if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
-    const wire = this.#toWire(message);
+    const wire = this.#codec.encode(message)[0];
     if (wire === undefined) return ACCEPTED;
     let text: string;
     try {
       text = encodeMushroom(wire, this.#json);
     } catch (error) {
-      if (wire.code === 2) this.#forgetCall(wire.id);
+      if (wire.code === 2) this.#codec.forget(wire.id);
       if (wire.code !== 3) return Promise.reject(error);
       // A result that cannot be serialised is answered as an internal error.
       text = encodeMushroom({ ...wire, code: 4, data: "Internal server error" }, this.#json);
@@ -614,10 +597,12 @@ export class MushroomSession implements Channel {
       if (message.id !== (this.#lastSeen ?? -1) + 1) this.#gap(message.id);
       this.#lastSeen = message.id;
       this.#noteReceived();
-      const delivered = this.#fromWire(message);
-      if (delivered === undefined) continue;
-      const room = this.#inbox.push({ message: delivered });
-      if (room !== undefined) await room.catch(ignore);
+      const delivered = this.#codec.decode(message);
+      // One message in, at most one out: none is a reply to no call of ours.
+      if ("kind" in delivered) {
+        const room = this.#inbox.push({ message: delivered });
+        if (room !== undefined) await room.catch(ignore);
+      }
     }
     return heartbeat;
   }
@@ -705,89 +690,6 @@ export class MushroomSession implements Channel {
   /** That transport stopped. */
   release(): void {
     this.#release();
-  }
-
-  // ---- between our messages and mushroom's ----------------------------------
-
-  #toWire(message: Message): MushroomMessage | undefined {
-    switch (message.kind) {
-      case "request": {
-        const id = this.#nextId++;
-        if (message.id !== null) {
-          this.#callIds.set(id, message.id);
-          this.#messageIds.set(message.id, id);
-        }
-        return { code: 2, id, method: message.method, data: message.params ?? null };
-      }
-      case "notification":
-        return {
-          code: 1,
-          id: this.#nextId++,
-          method: message.method,
-          data: message.params ?? null,
-        };
-      case "result":
-        if (typeof message.id !== "number") return this.#unaddressed(message.kind);
-        return { code: 3, id: this.#nextId++, requestId: message.id, data: message.result ?? null };
-      case "error":
-        if (typeof message.id !== "number") return this.#unaddressed(message.kind);
-        return {
-          code: 4,
-          id: this.#nextId++,
-          requestId: message.id,
-          data: errorData(message.error),
-        };
-      case "cancel": {
-        // mushroom cannot cancel: forget the call, and drop its late reply.
-        const id = this.#messageIds.get(message.id);
-        if (id !== undefined) this.#forgetCall(id);
-        return undefined;
-      }
-      default:
-        return undefined;
-    }
-  }
-
-  #unaddressed(kind: string): undefined {
-    this.#logger.debug(`${this.id}: dropped an ${kind} with no request to answer`);
-    return undefined;
-  }
-
-  #forgetCall(messageId: number): void {
-    const callId = this.#callIds.get(messageId);
-    this.#callIds.delete(messageId);
-    if (callId !== undefined) this.#messageIds.delete(callId);
-  }
-
-  #fromWire(message: MushroomMessage): Message | undefined {
-    switch (message.code) {
-      // mushroom's data is null when left out: no params.
-      case 1:
-        return message.data === null
-          ? { kind: "notification", method: message.method }
-          : { kind: "notification", method: message.method, params: message.data };
-      case 2:
-        return message.data === null
-          ? { kind: "request", id: message.id, method: message.method }
-          : { kind: "request", id: message.id, method: message.method, params: message.data };
-      case 3:
-      case 4: {
-        const callId = this.#callIds.get(message.requestId);
-        if (callId === undefined) {
-          this.#logger.warn(
-            `${this.id}: dropped a ${
-              message.code === 3 ? "response" : "error"
-            } to unknown request ${message.requestId}`,
-          );
-          return undefined;
-        }
-        this.#forgetCall(message.requestId);
-        if (message.code === 3) return { kind: "result", id: callId, result: message.data };
-        return { kind: "error", id: callId, error: errorObject(message.data) };
-      }
-      default:
-        return undefined;
-    }
   }
 
   // ---- keeping, acknowledging ---------------------------------------------------
@@ -963,25 +865,3 @@ export class MushroomSession implements Channel {
 }
 
 function ignore(): void {}
-
-/** The code of an error mushroom's other side answered (mushroom errors carry no code). */
-const MUSHROOM_ERROR = -32000;
-
-/** An error's bare data on the wire, as the Python engine sends it. */
-function errorData(error: ErrorObject): unknown {
-  if (error.code === ErrorCode.MethodNotFound) {
-    const method = (error.data as { method?: unknown } | undefined)?.method;
-    return typeof method === "string" ? method : error.message;
-  }
-  if (error.code === ErrorCode.InternalError) return "Internal server error";
-  return error.message;
-}
-
-/** An incoming error's bare data as an error object. */
-function errorObject(data: unknown): ErrorObject {
-  return {
-    code: MUSHROOM_ERROR,
-    message: typeof data === "string" ? data : "Method call failed",
-    data,
-  };
-}
