@@ -6,20 +6,6 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 
-/**
- * Offenders other work is moving out right now; the lead empties this at
- * merge. Each entry is a violation exactly as the test prints it. An entry
- * that no longer occurs fails the last test, so the list cannot go stale.
- */
-const KNOWN_OFFENDERS_BEING_MOVED: readonly string[] = [
-  // A session (ids, outbox, acks, timers) among the pure codecs.
-  "protocol/dialects/mushroom_session.ts: a session among the dialect codecs",
-  "protocol/dialects/mushroom_session.ts imports protocol/channel.ts (channel/session/timer code in a dialect)",
-  "protocol/dialects/mushroom_session.ts imports protocol/_timer.ts (channel/session/timer code in a dialect)",
-  // The mushroom transports go through the barrel.
-  "transports/mushroom.ts imports mod.ts (the barrel, from inside the package)",
-];
-
 const ROOT = new URL("../", import.meta.url);
 
 /** Folders (and files) that may import `mod.ts`: they use the package as a user does. */
@@ -106,12 +92,6 @@ Deno.test("Every relative import names a file that exists", () => {
   assertEquals(unexpected("existing files"), []);
 });
 
-Deno.test("The allowlist names only offenders that still exist", () => {
-  const found = new Set(VIOLATIONS.map((v) => v.text));
-  const stale = KNOWN_OFFENDERS_BEING_MOVED.filter((text) => !found.has(text));
-  assertEquals(stale, [], "fixed: remove these from KNOWN_OFFENDERS_BEING_MOVED");
-});
-
 Deno.test("The import reader sees every kind of import and none in comments or strings", () => {
   const source = [
     `import { a } from "./a.ts";`,
@@ -172,14 +152,14 @@ type Rule =
 
 interface Violation {
   rule: Rule;
-  /** What is wrong, in one line (the form KNOWN_OFFENDERS_BEING_MOVED lists). */
+  /** What is wrong, in one line. */
   text: string;
 }
 
-/** The violations of `rule` that are not known offenders. */
+/** The violations of `rule`. */
 function unexpected(rule: Rule): string[] {
   return VIOLATIONS
-    .filter((v) => v.rule === rule && !KNOWN_OFFENDERS_BEING_MOVED.includes(v.text))
+    .filter((v) => v.rule === rule)
     .map((v) => v.text);
 }
 
