@@ -43,7 +43,6 @@ import {
   DESCRIBE_METHOD,
   EVENT_METHOD,
   type NuropbMeta,
-  responseQueueName,
   uuidHex,
 } from "../protocol/dialects/nuropb.ts";
 import {
@@ -59,9 +58,19 @@ import {
   topicMatches,
 } from "./amqp/_describe.ts";
 import { ServiceChannel } from "./amqp/_service.ts";
+import { responseQueueName } from "./amqp/_topology.ts";
 
 export * from "../protocol/dialects/nuropb.ts";
+export * from "../protocol/dialects/nuropb_codec.ts";
 export * from "../protocol/dialects/nuropb_encryption.ts";
+export {
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  EVENTS_EXCHANGE,
+  responseQueueName,
+  RPC_EXCHANGE,
+  serviceQueueName,
+} from "./amqp/_topology.ts";
 export { redactUrl, topicMatches };
 export type { DescribableSpecs, MethodDescription, ServiceDescription } from "./amqp/_describe.ts";
 
@@ -718,7 +727,10 @@ export class Mesh {
 
   /** Publishes an event under `topic`; resolves once the broker confirms it. */
   publish(topic: string, event: unknown, options: PublishOptions = {}): Promise<void> {
-    return this.#caller.publishEvent(topic, event, options.context ?? {}, options.traceId ?? null);
+    const meta: OutgoingMeta & Meta = { context: options.context ?? {} };
+    if (options.traceId !== undefined) meta.traceId = options.traceId;
+    // The peer's notify path (interceptors see it); the channel routes it to the events exchange.
+    return this.#peer.notify(EVENT_METHOD, { topic, event }, { to: topic, meta });
   }
 
   /**
