@@ -120,7 +120,7 @@ export interface MeshOptions {
    * @default {5_000}
    */
   reconnectMax?: number;
-  /** Interceptors around every request this mesh makes. */
+  /** Interceptors around every request, command and event this mesh sends (an event as a `nuropb.event` notification). */
   interceptors?: readonly Interceptor[];
   /**
    * The largest AMQP frame this mesh reads, bytes: the connection asks the
