@@ -435,7 +435,7 @@ export interface ServiceStats {
   deadLettered: number;
   /** Copies of a request answered again without running the handler. */
   answeredFromMemory: number;
-  /** Messages received. */
+  /** Messages received that could be read (those dead-lettered are not counted). */
   handled: number;
   /** Handlers running now. */
   running: number;
@@ -486,7 +486,7 @@ export class MeshService {
     return {
       deadLettered: this.#channel.deadLettered,
       answeredFromMemory: this.#channel.answeredFromMemory,
-      handled: peer.messagesReceived,
+      handled: peer.messagesReceived - peer.invalidMessages,
       running: peer.runningHandlers,
       inboxBytes: this.#channel.inboxBytes,
       peakInboxBytes: this.#channel.peakInboxBytes,
