@@ -91,6 +91,11 @@ export interface Delivery {
    * the peer's `maxConcurrentBytes` while it is handled.
    */
   readonly size?: number;
+  /**
+   * What settling it `"failed"` does to input that cannot be handled, for
+   * the one log line (a broker's `"dead-lettered"`). Left out: `"dropped"`.
+   */
+  readonly failedAs?: string;
 }
 
 /**

@@ -410,7 +410,13 @@ export class Dispatcher {
       this.#logger.debug(`${this.#name}: answered invalid input`, message.error);
       this.#answer({ kind: "error", id: message.id, error: message.error }, delivery, batch);
     } else {
-      this.#logger.warn(`${this.#name}: dropped invalid input`, message.error);
+      const as = delivery.failedAs;
+      this.#logger.warn(
+        as === undefined
+          ? `${this.#name}: dropped invalid input`
+          : `${this.#name}: ${as} ${message.error.message}`,
+        message.error,
+      );
       this.done(delivery, batch, "failed");
     }
   }

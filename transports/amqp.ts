@@ -43,7 +43,6 @@ import {
   DESCRIBE_METHOD,
   EVENT_METHOD,
   type NuropbMeta,
-  responseQueueName,
   uuidHex,
 } from "../protocol/dialects/nuropb.ts";
 import {
@@ -59,9 +58,19 @@ import {
   topicMatches,
 } from "./amqp/_describe.ts";
 import { ServiceChannel } from "./amqp/_service.ts";
+import { responseQueueName } from "./amqp/_topology.ts";
 
 export * from "../protocol/dialects/nuropb.ts";
+export * from "../protocol/dialects/nuropb_codec.ts";
 export * from "../protocol/dialects/nuropb_encryption.ts";
+export {
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  EVENTS_EXCHANGE,
+  responseQueueName,
+  RPC_EXCHANGE,
+  serviceQueueName,
+} from "./amqp/_topology.ts";
 export { redactUrl, topicMatches };
 export type { DescribableSpecs, MethodDescription, ServiceDescription } from "./amqp/_describe.ts";
 
@@ -111,7 +120,7 @@ export interface MeshOptions {
    * @default {5_000}
    */
   reconnectMax?: number;
-  /** Interceptors around every request this mesh makes. */
+  /** Interceptors around every request, command and event this mesh sends (an event as a `nuropb.event` notification). */
   interceptors?: readonly Interceptor[];
   /**
    * The largest AMQP frame this mesh reads, bytes: the connection asks the
@@ -426,7 +435,7 @@ export interface ServiceStats {
   deadLettered: number;
   /** Copies of a request answered again without running the handler. */
   answeredFromMemory: number;
-  /** Messages received. */
+  /** Messages received that could be read (those dead-lettered are not counted). */
   handled: number;
   /** Handlers running now. */
   running: number;
@@ -477,7 +486,7 @@ export class MeshService {
     return {
       deadLettered: this.#channel.deadLettered,
       answeredFromMemory: this.#channel.answeredFromMemory,
-      handled: peer.messagesReceived,
+      handled: peer.messagesReceived - peer.invalidMessages,
       running: peer.runningHandlers,
       inboxBytes: this.#channel.inboxBytes,
       peakInboxBytes: this.#channel.peakInboxBytes,
@@ -718,7 +727,10 @@ export class Mesh {
 
   /** Publishes an event under `topic`; resolves once the broker confirms it. */
   publish(topic: string, event: unknown, options: PublishOptions = {}): Promise<void> {
-    return this.#caller.publishEvent(topic, event, options.context ?? {}, options.traceId ?? null);
+    const meta: OutgoingMeta & Meta = { context: options.context ?? {} };
+    if (options.traceId !== undefined) meta.traceId = options.traceId;
+    // The peer's notify path (interceptors see it); the channel routes it to the events exchange.
+    return this.#peer.notify(EVENT_METHOD, { topic, event }, { to: topic, meta });
   }
 
   /**

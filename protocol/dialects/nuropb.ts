@@ -1,8 +1,10 @@
 /**
- * nuropb's wire, without a broker: the names of its exchanges and queues,
- * the headers and properties on every message, and the JSON payloads of
- * requests, commands, events and responses, turned into {@linkcode Message}s
- * and back. Pure and synchronous; `@seed/rpc/amqp` moves these over RabbitMQ.
+ * nuropb's wire, without a broker: the headers and properties on every
+ * message, and the JSON payloads of requests, commands, events and
+ * responses, turned into {@linkcode Message}s and back. Pure and synchronous;
+ * `nuropb_codec.ts` makes them a codec per channel, and `@seed/rpc/amqp`
+ * moves them over RabbitMQ (its exchange and queue names are the
+ * transport's, in `transports/amqp/_topology.ts`).
  *
  * Bodies are written as Python's `json.dumps` writes them (`", "` and
  * `": "`, non-ASCII escaped), so what we send is byte for byte what nuropb
@@ -42,47 +44,10 @@ import { pythonJson } from "./_python_json.ts";
 export const NUROPB_PROTOCOL = "0.1.1";
 /** The `nuropb_version` header we send (the library version we speak). */
 export const NUROPB_VERSION = "0.1.8";
-/** The direct exchange requests and commands are published to. */
-export const RPC_EXCHANGE = "nuropb-rpc-exchange";
-/** The topic exchange events are published to. */
-export const EVENTS_EXCHANGE = "nuropb-events-exchange";
-/** The fanout exchange service queues dead-letter to. */
-export const DEAD_LETTER_EXCHANGE = "nuropb-dl-exchange";
-/** The queue bound to the dead-letter exchange. */
-export const DEAD_LETTER_QUEUE = "nuropb-dl-queue";
 /** The built-in method that answers with a service's description. */
 export const DESCRIBE_METHOD = "nuropb_describe";
 /** The method name an event reaches its handlers under (the one dispatch path). */
 export const EVENT_METHOD = "nuropb.event";
-
-/**
- * The service queue of `service`: competing consumers, durable.
- *
- * @example A service queue's name
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { serviceQueueName } from "@seed/rpc/amqp";
- * assertEquals(serviceQueueName("orders"), "nuropb-orders-sq");
- * ```
- */
-export function serviceQueueName(service: string): string {
-  return `nuropb-${service}-sq`;
-}
-
-/**
- * The response queue of one instance: where replies to its requests go.
- * A caller that serves nothing is the service `<vhost>-client`.
- *
- * @example A response queue's name
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { responseQueueName } from "@seed/rpc/amqp";
- * assertEquals(responseQueueName("seeds-client", "cli1"), "nuropb-seeds-client-cli1-rq");
- * ```
- */
-export function responseQueueName(service: string, instanceId: string): string {
-  return `nuropb-${service}-${instanceId}-rq`;
-}
 
 /** RabbitMQ's direct reply-to pseudo-queue (the broker names each caller's `amq.rabbitmq.reply-to.<id>`). */
 const DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";

@@ -8,6 +8,14 @@
 // of this library answer a copy they have already answered from memory, so
 // the handler runs once; the caller takes the first reply and drops the rest
 // (counted as duplicates).
+//
+// The envelope is the codec's (NuropbCallerCodec); the channel seals and
+// opens encrypted bodies, routes (requests and commands to the rpc exchange,
+// events to the events exchange), resends and drops duplicates. A reply that
+// is not one (undecodable, not a response) is dropped here with a warning,
+// not handed to the peer: the peer takes a first unreadable answer to a call
+// as "the other side speaks another dialect" and closes, and on a shared
+// broker anyone may publish to our response queue.
 
 import type { Channel, Delivery } from "../../protocol/channel.ts";
 import { type CloseReason, toCloseReason } from "../../protocol/close.ts";
@@ -16,15 +24,11 @@ import type { Logger } from "../../protocol/logger.ts";
 import type { Message } from "../../protocol/message.ts";
 import { FrameQueue } from "../../protocol/_frame_queue.ts";
 import {
-  decodeNuropb,
-  encodeNuropbEvent,
-  encodeNuropbRequest,
-  EVENTS_EXCHANGE,
+  EVENT_METHOD,
   type NuropbProperties,
   type NuropbWire,
-  RPC_EXCHANGE,
-  uuidHex,
 } from "../../protocol/dialects/nuropb.ts";
+import { NuropbCallerCodec, type NuropbCallMeta } from "../../protocol/dialects/nuropb_codec.ts";
 import { openNuropbBody, sealNuropbBody } from "../../protocol/dialects/nuropb_encryption.ts";
 import type {
   AMQPChannel,
@@ -34,14 +38,11 @@ import type {
   BrokerConnection,
   RefusedDelivery,
 } from "./_connection.ts";
-import { declareMeshExchanges } from "./_topology.ts";
+import { declareMeshExchanges, EVENTS_EXCHANGE, RPC_EXCHANGE } from "./_topology.ts";
 
 /** What a request or command carries besides its method and params (in `meta`). */
-export interface OutgoingMeta {
-  context?: unknown;
-  traceId?: string;
-  ttl?: number;
-  /** The service's public key: seal the body for it. */
+export interface OutgoingMeta extends NuropbCallMeta {
+  /** The service's public key: seal the body for it (a frame transform, outside the codec). */
   sealFor?: CryptoKey;
 }
 
@@ -74,6 +75,7 @@ export class CallerChannel implements Channel, Attachment {
   #logger: Logger;
   #name: string;
   #channel: AMQPChannel | undefined;
+  #codec: NuropbCallerCodec;
   #generation = 0;
   #outbound = new Map<string, Outbound>();
   /** Correlation ids answered lately: a second reply to one is a duplicate. */
@@ -92,6 +94,7 @@ export class CallerChannel implements Channel, Attachment {
     this.remote = responseQueue;
     this.#logger = logger;
     this.#name = name;
+    this.#codec = new NuropbCallerCodec(responseQueue);
   }
 
   get incoming(): AsyncIterable<Delivery> {
@@ -157,24 +160,27 @@ export class CallerChannel implements Channel, Attachment {
     switch (message.kind) {
       case "request":
       case "notification": {
-        if (to === undefined) {
-          return Promise.reject(new TypeError("A mesh call needs a service (to)"));
+        let wire: NuropbWire;
+        try {
+          wire = this.#codec.encode(message, to)[0]!;
+        } catch (error) {
+          return Promise.reject(error);
         }
-        const meta = (message.meta ?? {}) as OutgoingMeta;
         const request = message.kind === "request";
-        const correlationId = request ? String(message.id) : uuidHex();
-        const wire = encodeNuropbRequest({
-          type: request ? "request" : "command",
-          service: to,
-          method: message.method,
-          params: message.params ?? {},
-          correlationId,
-          context: meta.context ?? {},
-          traceId: meta.traceId ?? null,
-          replyTo: this.responseQueue,
-          ttl: meta.ttl,
-        });
-        return this.#enqueue(correlationId, RPC_EXCHANGE, to, wire, {
+        const meta = (message.meta ?? {}) as OutgoingMeta;
+        const correlationId = wire.properties.correlationId!;
+        if (!request && message.method === EVENT_METHOD) {
+          // An event: to the events exchange under its topic, never sealed.
+          const topic = (message.params as { topic: string }).topic;
+          return this.#enqueue(correlationId, EVENTS_EXCHANGE, topic, wire, {
+            mandatory: false,
+            persistent: true,
+            awaitsReply: false,
+            ttl: Infinity,
+            sealFor: undefined,
+          });
+        }
+        return this.#enqueue(correlationId, RPC_EXCHANGE, to!, wire, {
           mandatory: true,
           persistent: !request,
           awaitsReply: request,
@@ -192,25 +198,6 @@ export class CallerChannel implements Channel, Attachment {
           new TypeError(`A mesh caller does not send ${message.kind} messages`),
         );
     }
-  }
-
-  /** Publishes an event to the events exchange (confirmed, persistent). */
-  publishEvent(
-    topic: string,
-    event: unknown,
-    context: unknown,
-    traceId: string | null,
-  ): Promise<void> {
-    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
-    const correlationId = uuidHex();
-    const wire = encodeNuropbEvent({ topic, event, correlationId, context, traceId });
-    return this.#enqueue(correlationId, EVENTS_EXCHANGE, topic, wire, {
-      mandatory: false,
-      persistent: true,
-      awaitsReply: false,
-      ttl: Infinity,
-      sealFor: undefined,
-    });
   }
 
   async #enqueue(
@@ -317,12 +304,12 @@ export class CallerChannel implements Channel, Attachment {
     if (properties.headers?.encrypted === "yes") {
       const key = outbound?.key;
       if (key === undefined) {
-        this.#dropped(id, "it is encrypted, and there is no key for it");
+        this.#droppedUnread(id, "it is encrypted, and there is no key for it");
         return;
       }
       openNuropbBody(body, { key }).then(
         (opened) => this.#deliver(id, opened.body, properties),
-        (error) => this.#dropped(id, `it cannot be decrypted: ${error?.message ?? error}`),
+        (error) => this.#droppedUnread(id, `it cannot be decrypted: ${error?.message ?? error}`),
       );
       return;
     }
@@ -333,7 +320,7 @@ export class CallerChannel implements Channel, Attachment {
   #refused(refused: RefusedDelivery): void {
     if (this.#reason !== undefined) return;
     const id = refused.properties?.correlationId;
-    this.#dropped(id, refused.reason);
+    this.#droppedUnread(id, refused.reason);
     if (id === undefined || !this.#answer(id)) return;
     this.#push({
       message: {
@@ -347,22 +334,23 @@ export class CallerChannel implements Channel, Attachment {
     });
   }
 
-  #dropped(id: string | undefined, reason: string): void {
+  /** Counts and logs a reply dropped; `what` is "a reply (correlation_id …): why". */
+  #dropped(what: string): void {
     this.droppedReplies++;
-    this.#logger.warn(
-      `${this.#name}: dropped a reply (correlation_id ${JSON.stringify(id ?? null)}): ${reason}`,
-    );
+    this.#logger.warn(`${this.#name}: dropped ${what}`);
+  }
+
+  /** `#dropped`'s words for a reply dropped before its envelope was read. */
+  #droppedUnread(id: string | undefined, reason: string): void {
+    this.#dropped(`a reply (correlation_id ${JSON.stringify(id ?? null)}): ${reason}`);
   }
 
   #deliver(id: string, body: string, properties: NuropbProperties): void {
     // Decryption is asynchronous: the channel may have closed meanwhile.
     if (this.#reason !== undefined) return;
-    const decoded = decodeNuropb(body, properties);
-    if (decoded.kind !== "result" && decoded.kind !== "error") {
-      this.#dropped(
-        id,
-        `it is not a nuropb response: ${decoded.kind === "poison" ? decoded.reason : decoded.kind}`,
-      );
+    const decoded = this.#codec.decode({ body, properties });
+    if (decoded.kind === "invalid") {
+      this.#dropped(decoded.error.message);
       return;
     }
     if (!this.#answer(id) && this.#answered.has(id)) {

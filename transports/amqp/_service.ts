@@ -5,8 +5,11 @@
 // queue; the reply goes to the default exchange with that routing key. How
 // a delivery ends decides its fate: ok → ack, failed → reject (dead-letter),
 // retry → requeue (once: a redelivered message is not retryable), cancelled
-// → requeue for another instance. A delivery that is not a nuropb message we
-// can read is dead-lettered with a log line, and the service goes on.
+// → requeue for another instance. The envelope is the codec's
+// (NuropbServiceCodec); the channel only opens encrypted bodies, moves and
+// settles. A delivery that is not a nuropb message we can read becomes an
+// invalid message: the peer counts and logs it, and its "failed" settles it
+// here, dead-lettered.
 //
 // A request delivered again (after a lost connection, or published again by
 // a caller that lost its reply) is not handled twice: while the first copy
@@ -29,13 +32,11 @@ import type { Message } from "../../protocol/message.ts";
 import { FrameQueue } from "../../protocol/_frame_queue.ts";
 import {
   AUTHORIZATION_FAILED,
-  decodeNuropb,
-  encodeNuropbResponse,
   type NuropbMeta,
   type NuropbProperties,
   type NuropbWire,
-  toNuropbError,
 } from "../../protocol/dialects/nuropb.ts";
+import { NuropbServiceCodec } from "../../protocol/dialects/nuropb_codec.ts";
 import {
   type NuropbKeyPair,
   openNuropbBody,
@@ -53,8 +54,8 @@ import {
   declareMeshExchanges,
   declarePrivateEventQueue,
   declareServiceQueue,
+  EVENTS_EXCHANGE,
 } from "./_topology.ts";
-import { EVENTS_EXCHANGE } from "../../protocol/dialects/nuropb.ts";
 
 export interface ServiceChannelOptions {
   /** The service's name; for a private event queue, a name for logs. */
@@ -73,12 +74,8 @@ export interface ServiceChannelOptions {
   maxInboxBytes: number;
 }
 
-/** A request being handled, or handled: what its reply needs. */
+/** A request being handled, or handled: what its copies and its sealing need. */
 interface Call {
-  /** The caller's context, until the answer (which carries it) is made. */
-  context: unknown;
-  readonly traceId: string | null;
-  readonly method: string;
   readonly replyTo: string;
   readonly correlationId: string;
   /** The Fernet key of an encrypted request (its reply is sealed with it). */
@@ -100,6 +97,30 @@ const REFUSALS: ReadonlySet<number> = new Set([
 ]);
 
 const DECODER = new TextDecoder("utf-8", { fatal: true });
+/** The delivery tag of a delivery settled already (refused unread). */
+const SETTLED = -1;
+
+/** One delivery of the service queue: settled back to its channel (no closure per message). */
+class ServiceDelivery implements Delivery {
+  readonly failedAs = "dead-lettered";
+  constructor(
+    readonly message: Message,
+    readonly from: string | undefined,
+    readonly retryable: boolean,
+    readonly size: number,
+    readonly channel: ServiceChannel,
+    readonly deliveryTag: number,
+    readonly generation: number,
+    /** Bytes counted in `inboxBytes` until settled. */
+    readonly bodySize: number,
+    /** The key of its call (a request), or undefined. */
+    readonly callKey: string | undefined,
+  ) {}
+
+  settle(outcome: Outcome): void {
+    this.channel.settled(this, outcome);
+  }
+}
 
 export class ServiceChannel implements Channel, Attachment {
   readonly service: string;
@@ -111,6 +132,7 @@ export class ServiceChannel implements Channel, Attachment {
   #bindings: string[];
   #generation = 0;
   #inbox = new FrameQueue<Delivery>(Infinity);
+  #codec: NuropbServiceCodec;
   #calls = new Map<string, Call>();
   /** Keys of answered calls, oldest first (bounded by `rememberAnswers`). */
   #answered: string[] = [];
@@ -135,6 +157,7 @@ export class ServiceChannel implements Channel, Attachment {
     this.service = options.service;
     this.remote = `nuropb-${options.service}-sq`;
     this.#bindings = [...options.eventBindings];
+    this.#codec = new NuropbServiceCodec(options.service);
   }
 
   /** Binds one more topic pattern to the queue (now, and after every reconnect). */
@@ -182,10 +205,10 @@ export class ServiceChannel implements Channel, Attachment {
   async attach(connection: BrokerConnection, generation: number): Promise<void> {
     const channel = await connection.channel({
       onRefused: (refused: RefusedDelivery) =>
-        this.#deadLetter(
+        this.#invalid(
           refused.deliveryTag,
-          refused.properties?.correlationId,
           generation,
+          refused.properties?.correlationId,
           refused.reason,
         ),
       maxMessageBytes: { bytes: this.maxRequestBytes, name: "maxInboxBytes / prefetch" },
@@ -248,19 +271,10 @@ export class ServiceChannel implements Channel, Attachment {
     // Decryption is asynchronous: the channel may have closed meanwhile (the
     // broker requeues what was not settled).
     if (this.#reason !== undefined) return;
-    const decoded = decodeNuropb(body, properties);
-    if (decoded.kind === "poison") {
-      this.#poison(message, generation, decoded.reason);
-      return;
-    }
-    if (decoded.kind === "result" || decoded.kind === "error") {
-      this.#poison(message, generation, "a response on a service queue");
-      return;
-    }
-    const meta = (decoded as { meta?: NuropbMeta }).meta;
-    if (key !== undefined && meta !== undefined) meta.encrypted = true;
+    const decoded = this.#codec.decode({ body, properties });
     let callKey: string | undefined;
     if (decoded.kind === "request") {
+      if (key !== undefined) (decoded.meta as NuropbMeta).encrypted = true;
       const replyTo = properties.replyTo!;
       callKey = `${replyTo}\n${decoded.id}`;
       const known = this.#calls.get(callKey);
@@ -269,9 +283,6 @@ export class ServiceChannel implements Channel, Attachment {
         return;
       }
       this.#calls.set(callKey, {
-        context: meta?.context ?? {},
-        traceId: meta?.traceId ?? null,
-        method: decoded.method,
         replyTo,
         correlationId: String(decoded.id),
         key,
@@ -279,17 +290,41 @@ export class ServiceChannel implements Channel, Attachment {
         answer: undefined,
         copies: undefined,
       });
+    } else if (key !== undefined && decoded.kind === "notification") {
+      (decoded.meta as NuropbMeta).encrypted = true;
     }
-    const size = message.bodySize;
-    this.inboxBytes += size;
+    this.#push(
+      decoded,
+      decoded.kind === "request" ? properties.replyTo : undefined,
+      message,
+      generation,
+      body.length,
+      callKey,
+    );
+  }
+
+  #push(
+    decoded: Message,
+    from: string | undefined,
+    message: AMQPMessage,
+    generation: number,
+    size: number,
+    callKey: string | undefined,
+  ): void {
+    const bytes = message.bodySize;
+    this.inboxBytes += bytes;
     if (this.inboxBytes > this.peakInboxBytes) this.peakInboxBytes = this.inboxBytes;
-    const delivery: Delivery = {
-      message: decoded,
-      from: decoded.kind === "request" ? properties.replyTo : undefined,
-      retryable: !message.redelivered,
-      size: body.length,
-      settle: (outcome: Outcome) => this.#settle(message, generation, outcome, callKey, size),
-    };
+    const delivery = new ServiceDelivery(
+      decoded,
+      from,
+      !message.redelivered,
+      size,
+      this,
+      message.deliveryTag,
+      generation,
+      bytes,
+      callKey,
+    );
     // A delivery that meets a closed inbox is dropped (the broker requeues it).
     this.#inbox.push(delivery)?.catch(() => {});
   }
@@ -297,44 +332,52 @@ export class ServiceChannel implements Channel, Attachment {
   /** A copy of a request we have: answer it again, or wait for the first. */
   #copyOf(call: Call, message: AMQPMessage, generation: number): void {
     if (!call.answered) {
+      // The codec keeps the first's call (its context), still to be answered.
       (call.copies ??= []).push(message.deliveryTag);
       return;
     }
     this.answeredFromMemory++;
-    this.#publishReply(call.replyTo, call.answer ?? forgotten(call)).then(
+    let answer = call.answer;
+    if (answer === undefined) {
+      answer = this.#codec.answeredBefore(call.correlationId, call.replyTo)!;
+    } else {
+      this.#codec.forget(call.correlationId, call.replyTo);
+    }
+    this.#publishReply(call.replyTo, answer).then(
       () => this.#ack(message.deliveryTag, generation),
       () => {},
     );
   }
 
-  #settle(
-    message: AMQPMessage,
-    generation: number,
-    outcome: Outcome,
-    callKey: string | undefined,
-    size: number,
-  ): void {
-    this.inboxBytes -= size;
+  /** @internal How a delivery ended: ack, dead-letter or requeue it. */
+  settled(delivery: ServiceDelivery, outcome: Outcome): void {
+    this.inboxBytes -= delivery.bodySize;
+    const callKey = delivery.callKey;
     if (callKey !== undefined) {
       const call = this.#calls.get(callKey);
       if (call !== undefined && !call.answered) {
         // No reply was sent (retry, cancelled): forget it, so that the
         // copy the broker delivers again is handled.
         this.#calls.delete(callKey);
+        this.#codec.forget(call.correlationId, call.replyTo);
       }
     }
-    if (generation !== this.#generation || this.#channel === undefined) return;
+    if (outcome === "failed" && delivery.message.kind === "invalid") this.deadLettered++;
+    const tag = delivery.deliveryTag;
+    if (
+      tag === SETTLED || delivery.generation !== this.#generation || this.#channel === undefined
+    ) return;
     const channel = this.#channel;
     switch (outcome) {
       case "ok":
-        channel.basicAck(message.deliveryTag).catch(() => {});
+        channel.basicAck(tag).catch(() => {});
         break;
       case "failed":
-        channel.basicReject(message.deliveryTag, false).catch(() => {});
+        channel.basicReject(tag, false).catch(() => {});
         break;
       case "retry":
       case "cancelled":
-        channel.basicNack(message.deliveryTag, true).catch(() => {});
+        channel.basicNack(tag, true).catch(() => {});
         break;
     }
   }
@@ -344,25 +387,46 @@ export class ServiceChannel implements Channel, Attachment {
     this.#channel.basicAck(deliveryTag).catch(() => {});
   }
 
-  /** A delivery we cannot handle: dead-letter it, with a warning. */
+  /** A delivery that never reached the envelope (not UTF-8, not to be opened). */
   #poison(message: AMQPMessage, generation: number, reason: string): void {
-    this.#deadLetter(message.deliveryTag, message.properties.correlationId, generation, reason);
+    if (this.#reason !== undefined) return;
+    this.#push(
+      this.#codec.unreadable(message.properties.correlationId, reason),
+      undefined,
+      message,
+      generation,
+      0,
+      undefined,
+    );
   }
 
-  #deadLetter(
+  /**
+   * A delivery the connection refused unread (too large): rejected now, since
+   * the connection may be dropped right after (a frame it could not read);
+   * the peer still counts and logs it as invalid.
+   */
+  #invalid(
     deliveryTag: number,
-    correlationId: string | undefined,
     generation: number,
+    correlationId: string | undefined,
     reason: string,
   ): void {
-    this.deadLettered++;
-    this.#options.logger.warn(
-      `nuropb service ${this.service}: dead-lettered a message (correlation_id ${
-        JSON.stringify(correlationId ?? null)
-      }): ${reason}`,
+    if (this.#reason !== undefined) return;
+    if (generation === this.#generation && this.#channel !== undefined) {
+      this.#channel.basicReject(deliveryTag, false).catch(() => {});
+    }
+    const delivery = new ServiceDelivery(
+      this.#codec.unreadable(correlationId, reason),
+      undefined,
+      false,
+      0,
+      this,
+      SETTLED,
+      generation,
+      0,
+      undefined,
     );
-    if (generation !== this.#generation || this.#channel === undefined) return;
-    this.#channel.basicReject(deliveryTag, false).catch(() => {});
+    this.#inbox.push(delivery)?.catch(() => {});
   }
 
   async send(message: Message, to?: string): Promise<void> {
@@ -373,44 +437,26 @@ export class ServiceChannel implements Channel, Attachment {
     const callKey = `${to}\n${message.id}`;
     const call = this.#calls.get(callKey);
     if (call === undefined) return; // forgotten (the service is closing)
-    const fields = {
-      result: message.kind === "result" ? message.result : null,
-      error: message.kind === "error"
-        ? toNuropbError(message.error, this.service, call.method)
-        : null,
-      correlationId: call.correlationId,
-      traceId: call.traceId,
-      context: call.context,
-      replyTo: call.replyTo,
-    };
-    let response: NuropbWire;
+    let response: NuropbWire | undefined;
     try {
-      response = encodeNuropbResponse(fields);
+      response = this.#codec.encode(message, to)[0];
     } catch (error) {
       // A value JSON cannot hold (nested past the stack, a cycle): the caller
       // gets an error rather than no answer at all.
       this.#options.logger.warn(
-        `nuropb service ${this.service}: the answer to ${call.method} could not be encoded: ${
-          error instanceof Error ? error.message : error
-        }`,
+        `nuropb service ${this.service}: the answer to ${
+          JSON.stringify(call.correlationId)
+        } could not be encoded: ${error instanceof Error ? error.message : error}`,
       );
-      response = encodeNuropbResponse({
-        ...fields,
-        result: null,
-        error: {
-          error: "NuropbException",
-          description: `The answer of ${this.service}.${call.method} could not be encoded`,
-        },
-        context: {},
-      });
+      response = this.#codec.unencodable(call.correlationId, call.replyTo);
     }
+    if (response === undefined) return;
     if (call.key !== undefined && this.#options.keys !== undefined) {
       const sealed = await sealNuropbBody(response.body, this.#options.keys.publicKey, call.key);
       response.body = sealed.body;
       (response.properties.headers as Record<string, unknown>).encrypted = "yes";
     }
     call.key = undefined;
-    call.context = undefined;
     call.answered = true;
     // Copies arriving while it goes out are answered from it.
     call.answer = response;
@@ -488,6 +534,7 @@ export class ServiceChannel implements Channel, Attachment {
       const channel = this.#channel;
       this.#channel = undefined;
       this.#calls.clear();
+      this.#codec.clear();
       this.#answered = [];
       this.#answeredHead = this.#bodyHead = this.rememberedBytes = 0;
       // Closing the channel gives unacknowledged deliveries back to the queue.
@@ -495,19 +542,4 @@ export class ServiceChannel implements Channel, Attachment {
     }
     return this.#closed.promise;
   }
-}
-
-/** The answer to a copy of a call answered before, whose answer is no longer held. */
-function forgotten(call: Call): NuropbWire {
-  return encodeNuropbResponse({
-    result: null,
-    error: {
-      error: "NuropbException",
-      description: "This request was answered before; that answer is no longer held",
-    },
-    correlationId: call.correlationId,
-    traceId: call.traceId,
-    context: {},
-    replyTo: call.replyTo,
-  });
 }

@@ -1,15 +1,45 @@
-// nuropb's broker objects, declared with exactly nuropb 0.1.8's arguments:
-// declaring an existing exchange or queue with other arguments makes the
-// broker close the channel (406 PRECONDITION_FAILED).
+// nuropb's broker objects: their names, and their declarations with exactly
+// nuropb 0.1.8's arguments (declaring an existing exchange or queue with other
+// arguments makes the broker close the channel: 406 PRECONDITION_FAILED).
 
-import {
-  DEAD_LETTER_EXCHANGE,
-  DEAD_LETTER_QUEUE,
-  EVENTS_EXCHANGE,
-  RPC_EXCHANGE,
-  serviceQueueName,
-} from "../../protocol/dialects/nuropb.ts";
 import type { AMQPChannel } from "./_connection.ts";
+
+/** The direct exchange requests and commands are published to. */
+export const RPC_EXCHANGE = "nuropb-rpc-exchange";
+/** The topic exchange events are published to. */
+export const EVENTS_EXCHANGE = "nuropb-events-exchange";
+/** The fanout exchange service queues dead-letter to. */
+export const DEAD_LETTER_EXCHANGE = "nuropb-dl-exchange";
+/** The queue bound to the dead-letter exchange. */
+export const DEAD_LETTER_QUEUE = "nuropb-dl-queue";
+/**
+ * The service queue of `service`: competing consumers, durable.
+ *
+ * @example A service queue's name
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { serviceQueueName } from "@seed/rpc/amqp";
+ * assertEquals(serviceQueueName("orders"), "nuropb-orders-sq");
+ * ```
+ */
+export function serviceQueueName(service: string): string {
+  return `nuropb-${service}-sq`;
+}
+
+/**
+ * The response queue of one instance: where replies to its requests go.
+ * A caller that serves nothing is the service `<vhost>-client`.
+ *
+ * @example A response queue's name
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { responseQueueName } from "@seed/rpc/amqp";
+ * assertEquals(responseQueueName("seeds-client", "cli1"), "nuropb-seeds-client-cli1-rq");
+ * ```
+ */
+export function responseQueueName(service: string, instanceId: string): string {
+  return `nuropb-${service}-${instanceId}-rq`;
+}
 
 /** The exchanges and the dead-letter queue every part of a mesh relies on. */
 export async function declareMeshExchanges(channel: AMQPChannel): Promise<void> {
