@@ -41,34 +41,12 @@ import type { Message } from "./message.ts";
  *   `retryable`; no reply was sent. A broker requeues it.
  * - `"cancelled"`: the caller cancelled the call, or the peer closed before
  *   the handler finished; no reply was sent.
- *
- * @example Every outcome
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Outcome } from "@seed/rpc";
- * const outcomes: Outcome[] = ["ok", "failed", "retry", "cancelled"];
- * assertEquals(outcomes.length, 4);
- * ```
  */
 export type Outcome = "ok" | "failed" | "retry" | "cancelled";
 
 /**
  * What a channel received: one message, or a batch of them, with where it
  * came from and how to settle it.
- *
- * @example Settling a delivery
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Delivery, Outcome } from "@seed/rpc";
- * const settled: Outcome[] = [];
- * const delivery: Delivery = {
- *   message: { kind: "request", id: 1, method: "ping" },
- *   from: "caller-7",
- *   settle: (outcome) => void settled.push(outcome),
- * };
- * delivery.settle?.("ok");
- * assertEquals(settled, ["ok"]);
- * ```
  */
 export interface Delivery {
   /** One message, or a batch (answered together, in order). */

@@ -362,14 +362,6 @@ export class CallTimeout extends Error {
 /**
  * The bound on calls in flight was reached and the peer was configured to
  * reject (`whenFull: "reject"`) rather than wait.
- *
- * @example Too many calls in flight
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { TooManyCalls } from "@seed/rpc";
- * const error = new TooManyCalls(100);
- * assertEquals(error.limit, 100);
- * ```
  */
 export class TooManyCalls extends Error {
   /** The bound that was reached. */

@@ -60,20 +60,6 @@ import { startTimer } from "./_timer.ts";
 
 /**
  * Options for a {@linkcode ReconnectingChannel}.
- *
- * @example Reconnect options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ReconnectOptions } from "@seed/rpc";
- * import { connect } from "@seed/rpc/tcp";
- * const options: ReconnectOptions = {
- *   open: () => connect("tcp://127.0.0.1:4000"),
- *   minDelay: 100,
- *   maxDelay: 10_000,
- *   pending: "reject",
- * };
- * assertEquals(options.maxDelay, 10_000);
- * ```
  */
 export interface ReconnectOptions {
   /** Opens a new connection; called at the start and after each drop. */
@@ -130,18 +116,6 @@ export interface ReconnectOptions {
 
 /**
  * The detail of a `reconnecting` event.
- *
- * @example A reconnect event's detail
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ReconnectingDetail } from "@seed/rpc";
- * const detail: ReconnectingDetail = {
- *   attempt: 1,
- *   delay: 240,
- *   reason: { code: "remote", message: "closed by the other end" },
- * };
- * assertEquals(detail.attempt, 1);
- * ```
  */
 export interface ReconnectingDetail {
   /** 1 for the first retry after a drop, then 2, 3... */

@@ -87,18 +87,6 @@ export interface Connection<S> {
 
 /**
  * Options for a {@linkcode Server}.
- *
- * @example Server options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ServerOptions } from "@seed/rpc";
- * const options: ServerOptions<{ calls: number }> = {
- *   state: () => ({ calls: 0 }),
- *   handlers: (connection) => ({ count: () => ++connection.state.calls }),
- *   maxConnections: 100,
- * };
- * assertEquals(options.maxConnections, 100);
- * ```
  */
 export interface ServerOptions<S> {
   /**
@@ -158,14 +146,6 @@ export interface ServerOptions<S> {
 /**
  * Which connections a server-to-client call or notification goes to: ids or
  * names (remote addresses). Left out: every connection.
- *
- * @example Some connections
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Recipients } from "@seed/rpc";
- * const some: Recipients = { to: ["1", "127.0.0.1:50123"] };
- * assertEquals([...some.to ?? []].length, 2);
- * ```
  */
 export interface Recipients {
   /** Connection ids or names; every connection when left out. */
@@ -174,14 +154,6 @@ export interface Recipients {
 
 /**
  * Options for {@linkcode Server.shutdown}.
- *
- * @example Shutdown options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ShutdownOptions } from "@seed/rpc";
- * const options: ShutdownOptions = { deadline: 2000, reason: "maintenance" };
- * assertEquals(options.deadline, 2000);
- * ```
  */
 export interface ShutdownOptions {
   /**
@@ -196,14 +168,6 @@ export interface ShutdownOptions {
 
 /**
  * Options for {@linkcode Server.add}.
- *
- * @example Naming a connection
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { AddOptions } from "@seed/rpc";
- * const options: AddOptions = { name: "browser-7" };
- * assertEquals(options.name, "browser-7");
- * ```
  */
 export interface AddOptions {
   /**

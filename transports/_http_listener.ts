@@ -63,14 +63,6 @@ export type GateHandler = (request: Request, info: ConnInfo, upgrade: Upgrade) =
 /**
  * Options of the socket `listen()` opens, for the WebSocket and mushroom
  * wires: TLS keys, and the bounds of its own accept loop.
- *
- * @example Tighter bounds for a listener on a busy host
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { HttpListenerOptions } from "@seed/rpc/websocket/server";
- * const options: HttpListenerOptions = { headTimeout: 2000, writeTimeout: 5000, maxBodyChunks: 64 };
- * assertEquals(options.writeTimeout! > options.headTimeout!, true);
- * ```
  */
 export interface HttpListenerOptions {
   /** PEM certificate chain; required for `wss://` and `https://`. */

@@ -76,15 +76,6 @@ import { startTimer } from "../protocol/_timer.ts";
 
 /**
  * Options for a TCP or TLS connection.
- *
- * @example TCP options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { TcpOptions } from "@seed/rpc/tcp";
- * import { quickRpc } from "@seed/rpc/quickrpc";
- * const options: TcpOptions = { dialect: quickRpc, maxFrameBytes: 1024 * 1024 };
- * assertEquals(options.dialect?.delimiter, "\0");
- * ```
  */
 export interface TcpOptions {
   /**
@@ -164,14 +155,6 @@ export interface TcpOptions {
 
 /**
  * Options for {@linkcode connect}.
- *
- * @example Trusting a certificate
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ConnectOptions } from "@seed/rpc/tcp";
- * const options: ConnectOptions = { caCerts: ["-----BEGIN CERTIFICATE-----\n..."] };
- * assertEquals(options.caCerts?.length, 1);
- * ```
  */
 export interface ConnectOptions extends TcpOptions {
   /** Extra PEM certificates to trust for `tls://` (a self-signed server, say). */
@@ -180,14 +163,6 @@ export interface ConnectOptions extends TcpOptions {
 
 /**
  * Options for {@linkcode listen}.
- *
- * @example A TLS listener's keys
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ListenOptions } from "@seed/rpc/tcp";
- * const options: ListenOptions = { cert: "-----BEGIN CERTIFICATE-----\n...", key: "-----BEGIN PRIVATE KEY-----\n..." };
- * assertEquals(typeof options.cert, "string");
- * ```
  */
 export interface ListenOptions extends TcpOptions {
   /** PEM certificate chain; required for `tls://`. */

@@ -56,14 +56,6 @@ export { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnec
 
 /**
  * Options of a WebSocket connection, either side.
- *
- * @example WebSocket limits
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { WebSocketOptions } from "@seed/rpc/websocket";
- * const options: WebSocketOptions = { maxMessageBytes: 1024 * 1024, writeTimeout: 10_000 };
- * assertEquals(options.maxMessageBytes, 1048576);
- * ```
  */
 export interface WebSocketOptions {
   /**
@@ -136,14 +128,6 @@ export interface WebSocketOptions {
 /**
  * Options for {@linkcode WebSocketTransport}: the connection's options and
  * a name for the other end.
- *
- * @example Naming the other end
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { WebSocketTransportOptions } from "@seed/rpc/websocket";
- * const options: WebSocketTransportOptions = { remote: "10.0.0.7:51234" };
- * assertEquals(options.remote, "10.0.0.7:51234");
- * ```
  */
 export interface WebSocketTransportOptions extends WebSocketOptions {
   /**
@@ -156,14 +140,6 @@ export interface WebSocketTransportOptions extends WebSocketOptions {
 
 /**
  * Options for {@linkcode connect}.
- *
- * @example Subprotocols and a connect timeout
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ConnectOptions } from "@seed/rpc/websocket";
- * const options: ConnectOptions = { protocols: ["jsonrpc"], connectTimeout: 5000 };
- * assertEquals(options.protocols, ["jsonrpc"]);
- * ```
  */
 export interface ConnectOptions extends WebSocketOptions {
   /** WebSocket subprotocols to offer; the server picks one (see `protocol`). */
@@ -667,14 +643,6 @@ export function connect(
 /**
  * Options for {@linkcode reconnecting}: the connection's, and how to
  * reconnect.
- *
- * @example Reconnect delays
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ReconnectingOptions } from "@seed/rpc/websocket";
- * const options: ReconnectingOptions = { minDelay: 100, maxDelay: 5000, pending: "reject" };
- * assertEquals(options.pending, "reject");
- * ```
  */
 export type ReconnectingOptions = ConnectOptions & Omit<ReconnectOptions, "open" | "dialect">;
 

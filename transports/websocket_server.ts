@@ -65,20 +65,6 @@ export type { BrowserAccessOptions, HttpListenerOptions };
 
 /**
  * Options of a WebSocket endpoint.
- *
- * @example A dialect per subprotocol
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { jsonRpc } from "@seed/rpc";
- * import { simpleRpc } from "@seed/rpc/simplerpc";
- * import type { WebSocketEndpointOptions } from "@seed/rpc/websocket/server";
- * const options: WebSocketEndpointOptions = {
- *   path: "/rpc",
- *   origins: ["https://app.example.net"],
- *   protocols: { jsonrpc: jsonRpc, simplerpc: simpleRpc },
- * };
- * assertEquals(Object.keys(options.protocols!), ["jsonrpc", "simplerpc"]);
- * ```
  */
 export interface WebSocketEndpointOptions extends WebSocketOptions, BrowserAccessOptions {
   /**
@@ -111,14 +97,6 @@ export interface WebSocketEndpointOptions extends WebSocketOptions, BrowserAcces
 
 /**
  * Options for {@linkcode listen}.
- *
- * @example A wss listener's keys
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { WebSocketListenOptions } from "@seed/rpc/websocket/server";
- * const options: WebSocketListenOptions = { cert: "-----BEGIN CERTIFICATE-----\n...", key: "..." };
- * assertEquals(typeof options.key, "string");
- * ```
  */
 export interface WebSocketListenOptions
   extends Omit<WebSocketEndpointOptions, "path">, HttpListenerOptions {}
@@ -126,14 +104,6 @@ export interface WebSocketListenOptions
 /**
  * What an endpoint reads of `Deno.serve`'s handler info: the remote address
  * (a `Deno.ServeHandlerInfo` fits).
- *
- * @example Where a connection comes from
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ServeInfo } from "@seed/rpc/websocket/server";
- * const info: ServeInfo = { remoteAddr: { hostname: "127.0.0.1", port: 50123 } };
- * assertEquals(info.remoteAddr?.port, 50123);
- * ```
  */
 export interface ServeInfo {
   /** Who connected. */
