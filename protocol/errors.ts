@@ -183,12 +183,17 @@ Object.defineProperty(RpcError.prototype, RPC_ERROR, { value: true });
  * The remote side answered a call with an error. `code`, `message` and
  * `data` are exactly what it sent.
  *
- * @example An error the remote side answered
+ * @example Calling a method the other side does not have
  * ```ts
- * import { assertEquals } from "@std/assert";
- * import { RemoteError } from "@seed/rpc";
- * const error = new RemoteError({ code: -32601, message: "Method not found" }, "nosuch");
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { memoryPair, Peer, RemoteError } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a);
+ * const client = new Peer(b);
+ * const error = await assertRejects(() => client.call("nosuch"), RemoteError);
  * assertEquals([error.code, error.method], [-32601, "nosuch"]);
+ * await client.close();
+ * await server.closed;
  * ```
  */
 export class RemoteError extends RpcError {

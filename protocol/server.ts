@@ -1,21 +1,12 @@
 /**
  * The {@linkcode Server}: a registry of connections, one {@linkcode Peer}
- * each, whatever wire they came in on.
- *
- * - Connections arrive two ways: `server.serve(listener)` accepts them from
- *   a listener (TCP, TLS), and `server.add(transport)` takes one pushed to
- *   it (a WebSocket upgrade in your `Deno.serve` handler, a broker channel,
- *   a hand-made transport).
- * - Connections get ids (`"1"`, `"2"`, ...) and a name (the remote address,
- *   `127.0.0.1:50123`, which is what quickrpc calls a sender or receiver).
- * - `onConnect` / `onDisconnect` callbacks; per-connection `state`.
- * - Handlers are shared, or made per connection (simplerpc gives each
- *   connection its own handler copy) by passing a function.
- * - Server-to-client calls and notifications to one, some, or all clients.
- * - Limits: `maxConnections`, `idleTimeout`.
- * - `shutdown()` stops accepting, answers new calls with
- *   `ErrorCode.ShuttingDown` (-32002), lets calls in flight finish up to a
- *   deadline, then closes every connection.
+ * each, whatever wire they came in on. Connections come from a listener
+ * (`serve`) or are pushed to it (`add`: a WebSocket upgrade, a broker
+ * channel); each gets an id, a name (its remote address) and `state`.
+ * Handlers are shared, or made per connection by a function. The server
+ * calls or notifies one, some or all clients, bounds `maxConnections` and
+ * `idleTimeout`, and `shutdown()` answers new calls with -32002 while calls
+ * in flight finish, up to a deadline.
  *
  * @example A server that pushes to its clients
  * ```ts

@@ -1,22 +1,16 @@
 /**
  * The WebSocket wire, server side, on `Deno.serve`:
+ * {@linkcode websocketHandler} mounts an endpoint in your own handler (it
+ * answers its path and leaves other requests to you);
+ * {@linkcode listen}`("ws://host:port/path")` is a {@linkcode Listener} with
+ * its own socket (`wss://` with `cert` and `key`).
  *
- * - {@linkcode websocketHandler} mounts an endpoint in your own
- *   `Deno.serve` handler: it answers requests for its path (upgrading them,
- *   or refusing them with a status code before any upgrade) and leaves the
- *   others to you. Each connection goes into a {@linkcode Server}.
- * - {@linkcode listen}`("ws://host:port/path")` is the simple case: a
- *   {@linkcode Listener} for `server.serve(...)`, with its own `Deno.serve`
- *   (`wss://` with `cert` and `key`).
- *
- * Before upgrading, a request is checked in this order: its path (others
- * are not ours), that it asks for a WebSocket (426 otherwise), its `Host`
- * against `hosts` (403: DNS rebinding), its `Origin` against `origins`
- * (403), your `authorize` hook (401, or the `Response` it
- * returns), a subprotocol both sides know when `protocols` is given (400),
- * and that the server takes connections (503). The server side detects a
- * dead client in bounded time: Deno pings each socket and closes it when no
- * pong comes within `idleTimeout`.
+ * Before upgrading, a request is checked in this order: its path, that it
+ * asks for a WebSocket (426), `Host` against `hosts` (403: DNS rebinding),
+ * `Origin` against `origins` (403), your `authorize` hook (401, or its
+ * `Response`), a common subprotocol when `protocols` is given (400), and
+ * that the server takes connections (503). Deno pings each socket and
+ * closes it when no pong comes within `idleTimeout`.
  *
  * @example Mount an endpoint beside your own routes
  * ```ts
