@@ -11,19 +11,6 @@
  *   while transports come and go, so pending calls survive a reconnect and
  *   fail only when the channel itself closes.
  *
- * @example A peer over a hand-made channel
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { framed, JsonRpcCodec, memoryPair, Peer } from "@seed/rpc";
- *
- * const [a, b] = memoryPair();
- * const server = new Peer(framed(a, new JsonRpcCodec()), { handlers: { add: ({ a, b }) => a + b } });
- * const client = new Peer(b);
- * assertEquals(await client.call("add", { a: 1, b: 2 }), 3);
- * await client.close();
- * await server.closed;
- * ```
- *
  * @module
  */
 

@@ -1,17 +1,8 @@
 /**
- * The error model: the standard codes and the typed errors a caller can match
- * on with `instanceof`.
- *
- * - {@linkcode RpcError}: any error with a `code`, `message` and `data`; throw
- *   one from a handler to choose what the caller receives.
- * - {@linkcode RemoteError}: the remote side answered with an error.
- * - {@linkcode ConnectionClosed}: the connection ended before a reply came.
- * - {@linkcode CallTimeout}: no reply within the call's timeout.
- * - {@linkcode TooManyCalls}: the bound on calls in flight was reached and
- *   the peer was told to reject rather than wait.
- * - {@linkcode NotDelivered}: the channel knows no receiver for an address.
- * - {@linkcode CallAgain}: thrown by a handler to be delivered again later.
- * - {@linkcode FrameTooLarge}: a transport received a frame over its limit.
+ * The error model: the JSON-RPC codes, {@linkcode RpcError} (throw one from a
+ * handler to choose what the caller receives) and the typed errors a caller
+ * matches with `instanceof` ({@linkcode RemoteError},
+ * {@linkcode ConnectionClosed}, {@linkcode CallTimeout}, ...).
  *
  * @example Throw from a handler, match on the caller
  * ```ts
