@@ -438,10 +438,16 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * @example Handlers for a server
    * ```ts
    * import { assertEquals } from "@std/assert";
+   * import { memoryPair, Peer, Server } from "@seed/rpc";
    * import { defineContract } from "@seed/rpc/contract";
    * const Api = defineContract({ incoming: { ping: { result: { const: "pong" } } } });
-   * const handlers = Api.handlers({ ping: () => "pong" as const });
-   * assertEquals(Object.keys(handlers), ["ping"]);
+   * const server = new Server({ handlers: Api.handlers({ ping: () => "pong" as const }) });
+   * const [serverEnd, clientEnd] = memoryPair();
+   * server.add(serverEnd);
+   * const client = new Peer(clientEnd);
+   * assertEquals(await client.call("ping"), "pong");
+   * await client.close();
+   * await server.shutdown();
    * ```
    */
   handlers(impl: Implementation<In>): Record<string, Handler> {

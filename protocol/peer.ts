@@ -238,10 +238,11 @@ export class Peer implements PeerHandle {
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
    * const [a, b] = memoryPair();
-   * const peer = new Peer(a).handle("ping", () => "pong");
-   * assertEquals(peer.handles("ping"), true);
-   * await peer.close();
-   * await b.closed;
+   * const server = new Peer(a).handle("ping", () => "pong");
+   * const client = new Peer(b);
+   * assertEquals(await client.call("ping"), "pong");
+   * await client.close();
+   * await server.closed;
    * ```
    */
   handle(method: string, handler: Handler): this {

@@ -709,15 +709,6 @@ export async function connect(
 /**
  * Accepts TCP or TLS connections; iterate it for each {@linkcode TcpTransport}.
  * Made by {@linkcode listen}.
- *
- * @example A TCP listener
- * ```ts
- * import { assertMatch } from "@std/assert";
- * import { listen } from "@seed/rpc/tcp";
- * const listener = listen("tcp://127.0.0.1:0");
- * assertMatch(listener.addr, /^tcp:\/\/127\.0\.0\.1:\d+$/);
- * await listener.close();
- * ```
  */
 export class TcpListener implements Listener<string> {
   /** Where it listens, with the real port (`tcp://127.0.0.1:54321`, or `unix:<path>`). */
