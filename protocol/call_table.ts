@@ -2,18 +2,13 @@
  * A table of calls in flight by id, for the hot path of both sides of a
  * peer.
  *
- * Why not a `Map`: with many calls in flight the table's size swings from
- * zero to the number in flight and back on every round trip, and a `Map`
- * rehashes (shrinks, then grows) on each swing. Once the `Map` is old, each
- * rehash leaves a dead table in the old generation that still points at
- * young call objects, so the young-generation collector keeps them alive and
- * promotes them, and the old generation fills with garbage (measured: 10-13%
- * of a TCP client's time in GC, against 1% for a hand-written client). Small
- * whole-number ids, which counters make, go to a fixed ring of slots whose
- * entries are cleared when a call ends; any other id (strings, UUIDs, a
- * collision in the ring) goes to a `Map`.
- *
- * Internal; not exported from `mod.ts`.
+ * Why not a `Map`: its size swings from zero to the number in flight on
+ * every round trip, and each rehash of an old `Map` leaves a dead table in
+ * the old generation that keeps young call objects alive until they are
+ * promoted (measured: 10-13% of a TCP client's time in GC, against 1% for a
+ * hand-written client). Small whole-number ids (a counter's) go to a fixed
+ * ring of slots cleared when a call ends; other ids (strings, UUIDs, a ring
+ * collision) go to a `Map`. Internal; not exported from `mod.ts`.
  *
  * @module
  */

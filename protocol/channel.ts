@@ -11,19 +11,6 @@
  *   while transports come and go, so pending calls survive a reconnect and
  *   fail only when the channel itself closes.
  *
- * @example A peer over a hand-made channel
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { framed, JsonRpcCodec, memoryPair, Peer } from "@seed/rpc";
- *
- * const [a, b] = memoryPair();
- * const server = new Peer(framed(a, new JsonRpcCodec()), { handlers: { add: ({ a, b }) => a + b } });
- * const client = new Peer(b);
- * assertEquals(await client.call("add", { a: 1, b: 2 }), 3);
- * await client.close();
- * await server.closed;
- * ```
- *
  * @module
  */
 
@@ -41,34 +28,12 @@ import type { Message } from "./message.ts";
  *   `retryable`; no reply was sent. A broker requeues it.
  * - `"cancelled"`: the caller cancelled the call, or the peer closed before
  *   the handler finished; no reply was sent.
- *
- * @example Every outcome
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Outcome } from "@seed/rpc";
- * const outcomes: Outcome[] = ["ok", "failed", "retry", "cancelled"];
- * assertEquals(outcomes.length, 4);
- * ```
  */
 export type Outcome = "ok" | "failed" | "retry" | "cancelled";
 
 /**
  * What a channel received: one message, or a batch of them, with where it
  * came from and how to settle it.
- *
- * @example Settling a delivery
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Delivery, Outcome } from "@seed/rpc";
- * const settled: Outcome[] = [];
- * const delivery: Delivery = {
- *   message: { kind: "request", id: 1, method: "ping" },
- *   from: "caller-7",
- *   settle: (outcome) => void settled.push(outcome),
- * };
- * delivery.settle?.("ok");
- * assertEquals(settled, ["ok"]);
- * ```
  */
 export interface Delivery {
   /** One message, or a batch (answered together, in order). */

@@ -59,27 +59,11 @@ export const CloseCode = {
 
 /**
  * One of the {@linkcode CloseCode} values.
- *
- * @example A close code
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { CloseCode } from "@seed/rpc";
- * const code: CloseCode = "idle";
- * assertEquals(code, "idle");
- * ```
  */
 export type CloseCode = typeof CloseCode[keyof typeof CloseCode];
 
 /**
  * Why a connection ended.
- *
- * @example A close reason
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { closeReason, type CloseReason } from "@seed/rpc";
- * const reason: CloseReason = closeReason("idle", "idle for 30000 ms");
- * assertEquals(reason.code, "idle");
- * ```
  */
 export interface CloseReason {
   /** What kind of reason, to match on. */

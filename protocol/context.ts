@@ -46,14 +46,6 @@ import type { PeerStats } from "./peer_stats.ts";
  * {@linkcode RpcError} to choose the error code; any other exception is
  * answered with -32603 and its message. A notification's handler may return
  * anything: nobody sees it.
- *
- * @example A handler
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Handler } from "@seed/rpc";
- * const add: Handler = ({ a, b }) => a + b;
- * assertEquals(add({ a: 1, b: 2 }, undefined as never), 3);
- * ```
  */
 // deno-lint-ignore no-explicit-any
 export type Handler = (params: any, ctx: CallContext) => unknown;

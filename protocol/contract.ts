@@ -74,14 +74,6 @@ import {
 
 /**
  * A method that answers: its params and result schemas.
- *
- * @example A method with params and result
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MethodSpec } from "@seed/rpc/contract";
- * const echo: MethodSpec = { params: { type: "array" }, result: { type: "array" } };
- * assertEquals(echo, { params: { type: "array" }, result: { type: "array" } });
- * ```
  */
 export interface MethodSpec {
   /**
@@ -99,14 +91,6 @@ export interface MethodSpec {
 
 /**
  * A method that is only ever notified: no reply, no result.
- *
- * @example A notification
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NotificationSpec } from "@seed/rpc/contract";
- * const log: NotificationSpec = { notification: true, params: { type: "object" } };
- * assertEquals(log.notification, true);
- * ```
  */
 export interface NotificationSpec {
   /** The params schema; left out for none. */
@@ -119,31 +103,11 @@ export interface NotificationSpec {
 
 /**
  * Method specs by name.
- *
- * @example Method specs by name
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MethodSpecs } from "@seed/rpc/contract";
- * const specs: MethodSpecs = { ping: { result: { const: "pong" } } };
- * assertEquals(Object.keys(specs), ["ping"]);
- * ```
  */
 export type MethodSpecs = { readonly [name: string]: MethodSpec | NotificationSpec };
 
 /**
  * What {@linkcode defineContract} takes.
- *
- * @example Both directions of a chat
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ContractDefinition } from "@seed/rpc/contract";
- * const definition: ContractDefinition = {
- *   name: "chat",
- *   incoming: { say: { notification: true, params: { type: "string" } } },
- *   outgoing: { heard: { notification: true, params: { type: "string" } } },
- * };
- * assertEquals(definition.name, "chat");
- * ```
  */
 export interface ContractDefinition {
   /** A name for errors and logs. */
@@ -157,15 +121,24 @@ export interface ContractDefinition {
 /**
  * Options for a contract.
  *
- * @example A contract with its own format
+ * @example A format of your own refuses bad params
  * ```ts
- * import { assertEquals } from "@std/assert";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { memoryPair, Peer, RemoteError } from "@seed/rpc";
  * import { defineContract } from "@seed/rpc/contract";
- * const Ids = defineContract(
- *   { incoming: { check: { params: { type: "string", format: "sku" }, result: { type: "boolean" } } } },
+ * const Stock = defineContract(
+ *   { incoming: { check: { params: { type: "array", items: { type: "string", format: "sku" } } } } },
  *   { formats: { sku: /^[A-Z]-\d+$/ } },
  * );
- * assertEquals(Ids.name, "contract");
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a);
+ * Stock.implement(server, { check: () => true });
+ * const client = new Peer(b);
+ * assertEquals(await client.call("check", ["A-1"]), true);
+ * const error = await assertRejects(() => client.call("check", ["a1"]), RemoteError);
+ * assertEquals(error.code, -32602);
+ * await client.close();
+ * await server.closed;
  * ```
  */
 export interface ContractOptions {
@@ -200,30 +173,12 @@ export interface ContractOptions {
 
 /**
  * The params type of a spec (`undefined` when it declares none).
- *
- * @example The params type of a spec
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ParamsOf } from "@seed/rpc/contract";
- * type P = ParamsOf<{ params: { type: "array"; items: { type: "number" } } }>; // number[]
- * const p: P = [1, 2];
- * assertEquals(p, [1, 2]);
- * ```
  */
 export type ParamsOf<S> = S extends { readonly params: infer P } ? Infer<P> : undefined;
 
 /**
  * The result type of a spec (`void` for a notification, `unknown` when no
  * result schema is declared).
- *
- * @example The result type of a spec
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ResultOf } from "@seed/rpc/contract";
- * type R = ResultOf<{ result: { type: "string" } }>; // string
- * const r: R = "ok";
- * assertEquals(r, "ok");
- * ```
  */
 export type ResultOf<S> = S extends { readonly notification: true } ? void
   : S extends { readonly result: infer R } ? Infer<R>
@@ -232,15 +187,6 @@ export type ResultOf<S> = S extends { readonly notification: true } ? void
 /**
  * The object a server passes to {@linkcode Contract.implement}: one function
  * per incoming method, typed from its schemas.
- *
- * @example An implementation typed from its specs
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Implementation } from "@seed/rpc/contract";
- * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
- * const impl: Implementation<Specs> = { double: (n) => n * 2 };
- * assertEquals(impl.double(2, undefined as never), 4);
- * ```
  */
 export type Implementation<M extends MethodSpecs> = {
   [K in keyof M]: M[K] extends { readonly notification: true }
@@ -252,17 +198,6 @@ export type Implementation<M extends MethodSpecs> = {
 /**
  * The typed proxy {@linkcode Contract.remote} returns: one async function per
  * outgoing method.
- *
- * @example A typed remote
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Remote } from "@seed/rpc/contract";
- * type Specs = { double: { params: { type: "number" }; result: { type: "number" } } };
- * async function useIt(remote: Remote<Specs>): Promise<number> {
- *   return await remote.double(21, { timeout: 1000 });
- * }
- * assertEquals(typeof useIt, "function");
- * ```
  */
 export type Remote<M extends MethodSpecs> = {
   readonly [K in keyof M]: M[K] extends { readonly notification: true } ? (
@@ -282,17 +217,6 @@ export type Remote<M extends MethodSpecs> = {
  * and resolves with how many accepted it; for each outgoing call, a
  * function that calls them all at once and resolves with each one's
  * outcome, by connection id.
- *
- * @example A typed broadcast
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Broadcast } from "@seed/rpc/contract";
- * type Specs = { tick: { notification: true; params: { type: "array"; items: { type: "integer" } } } };
- * async function tickAll(broadcast: Broadcast<Specs>): Promise<number> {
- *   return await broadcast.tick([1]);
- * }
- * assertEquals(typeof tickAll, "function");
- * ```
  */
 export type Broadcast<M extends MethodSpecs> = {
   readonly [K in keyof M]: M[K] extends { readonly notification: true } ? (
@@ -308,30 +232,12 @@ export type Broadcast<M extends MethodSpecs> = {
 
 /**
  * The incoming specs of a definition.
- *
- * @example The incoming methods of a definition
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { IncomingOf } from "@seed/rpc/contract";
- * type I = IncomingOf<{ incoming: { ping: { result: { type: "string" } } } }>;
- * const names: (keyof I)[] = ["ping"];
- * assertEquals(names, ["ping"]);
- * ```
  */
 export type IncomingOf<D> = D extends { readonly incoming: infer I extends MethodSpecs } ? I
   : Record<never, never>;
 
 /**
  * The outgoing specs of a definition.
- *
- * @example The outgoing methods of a definition
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { OutgoingOf } from "@seed/rpc/contract";
- * type O = OutgoingOf<{ outgoing: { tick: { notification: true } } }>;
- * const names: (keyof O)[] = ["tick"];
- * assertEquals(names, ["tick"]);
- * ```
  */
 export type OutgoingOf<D> = D extends { readonly outgoing: infer O extends MethodSpecs } ? O
   : Record<never, never>;
@@ -532,10 +438,16 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
    * @example Handlers for a server
    * ```ts
    * import { assertEquals } from "@std/assert";
+   * import { memoryPair, Peer, Server } from "@seed/rpc";
    * import { defineContract } from "@seed/rpc/contract";
    * const Api = defineContract({ incoming: { ping: { result: { const: "pong" } } } });
-   * const handlers = Api.handlers({ ping: () => "pong" as const });
-   * assertEquals(Object.keys(handlers), ["ping"]);
+   * const server = new Server({ handlers: Api.handlers({ ping: () => "pong" as const }) });
+   * const [serverEnd, clientEnd] = memoryPair();
+   * server.add(serverEnd);
+   * const client = new Peer(clientEnd);
+   * assertEquals(await client.call("ping"), "pong");
+   * await client.close();
+   * await server.shutdown();
    * ```
    */
   handlers(impl: Implementation<In>): Record<string, Handler> {
@@ -713,6 +625,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { defineContract } from "@seed/rpc/contract";
+ * import { memoryPair, Peer } from "@seed/rpc";
  * const Greeter = defineContract({
  *   name: "greeter",
  *   incoming: {
@@ -722,7 +635,12 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
  *     },
  *   },
  * });
- * assertEquals([Greeter.name, Object.keys(Greeter.incoming)], ["greeter", ["greet"]]);
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a);
+ * Greeter.implement(server, { greet: ({ name }) => `hello ${name}` }); // name is a string
+ * const greeter = Greeter.invert().remote(new Peer(b));
+ * assertEquals(await greeter.greet({ name: "Ada" }), "hello Ada");
+ * await server.close();
  * ```
  */
 export function defineContract<const D extends ContractDefinition>(

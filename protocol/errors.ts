@@ -1,17 +1,8 @@
 /**
- * The error model: the standard codes and the typed errors a caller can match
- * on with `instanceof`.
- *
- * - {@linkcode RpcError}: any error with a `code`, `message` and `data`; throw
- *   one from a handler to choose what the caller receives.
- * - {@linkcode RemoteError}: the remote side answered with an error.
- * - {@linkcode ConnectionClosed}: the connection ended before a reply came.
- * - {@linkcode CallTimeout}: no reply within the call's timeout.
- * - {@linkcode TooManyCalls}: the bound on calls in flight was reached and
- *   the peer was told to reject rather than wait.
- * - {@linkcode NotDelivered}: the channel knows no receiver for an address.
- * - {@linkcode CallAgain}: thrown by a handler to be delivered again later.
- * - {@linkcode FrameTooLarge}: a transport received a frame over its limit.
+ * The error model: the JSON-RPC codes, {@linkcode RpcError} (throw one from a
+ * handler to choose what the caller receives) and the typed errors a caller
+ * matches with `instanceof` ({@linkcode RemoteError},
+ * {@linkcode ConnectionClosed}, {@linkcode CallTimeout}, ...).
  *
  * @example Throw from a handler, match on the caller
  * ```ts
@@ -183,12 +174,17 @@ Object.defineProperty(RpcError.prototype, RPC_ERROR, { value: true });
  * The remote side answered a call with an error. `code`, `message` and
  * `data` are exactly what it sent.
  *
- * @example An error the remote side answered
+ * @example Calling a method the other side does not have
  * ```ts
- * import { assertEquals } from "@std/assert";
- * import { RemoteError } from "@seed/rpc";
- * const error = new RemoteError({ code: -32601, message: "Method not found" }, "nosuch");
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { memoryPair, Peer, RemoteError } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a);
+ * const client = new Peer(b);
+ * const error = await assertRejects(() => client.call("nosuch"), RemoteError);
  * assertEquals([error.code, error.method], [-32601, "nosuch"]);
+ * await client.close();
+ * await server.closed;
  * ```
  */
 export class RemoteError extends RpcError {
@@ -362,14 +358,6 @@ export class CallTimeout extends Error {
 /**
  * The bound on calls in flight was reached and the peer was configured to
  * reject (`whenFull: "reject"`) rather than wait.
- *
- * @example Too many calls in flight
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { TooManyCalls } from "@seed/rpc";
- * const error = new TooManyCalls(100);
- * assertEquals(error.limit, 100);
- * ```
  */
 export class TooManyCalls extends Error {
   /** The bound that was reached. */

@@ -38,14 +38,6 @@ const EXCERPT_LENGTH = 80;
 
 /**
  * Options for {@linkcode framed}.
- *
- * @example Framing options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { type FramedOptions, silentLogger } from "@seed/rpc";
- * const options: FramedOptions = { logger: silentLogger };
- * assertEquals(options.logger, silentLogger);
- * ```
  */
 export interface FramedOptions {
   /**
@@ -77,9 +69,11 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * import { FramedChannel, JsonRpcCodec, memoryPair } from "@seed/rpc";
  * const [a, b] = memoryPair();
  * const channel = new FramedChannel(a, new JsonRpcCodec());
- * assertEquals([channel.remote, channel.codec.name], ["memory", "jsonrpc"]);
- * await channel.close();
- * await b.closed;
+ * await b.send('{"jsonrpc":"2.0","method":"tick","params":[1]}');
+ * await b.close();
+ * const messages = [];
+ * for await (const delivery of channel) messages.push(delivery.message);
+ * assertEquals(messages, [{ kind: "notification", method: "tick", params: [1] }]);
  * ```
  */
 export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery> {

@@ -93,18 +93,6 @@ export interface Invocation {
 /**
  * A function around calls: do something before, call `next()` (at most
  * once) to go on, do something after. What it returns is the result.
- *
- * @example Log every notification the peer receives
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Interceptor } from "@seed/rpc";
- * const lines: string[] = [];
- * const logNotifications: Interceptor = (call, next) => {
- *   if (call.notification && call.direction === "incoming") lines.push(call.method);
- *   return next();
- * };
- * assertEquals(typeof logNotifications, "function");
- * ```
  */
 export type Interceptor = (call: Invocation, next: () => Promise<unknown>) => unknown;
 

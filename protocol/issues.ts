@@ -7,14 +7,6 @@
 
 /**
  * One reason a value failed its schema.
- *
- * @example A validation issue
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ValidationIssue } from "@seed/rpc/contract";
- * const issue: ValidationIssue = { path: "/b", message: "must be number", keyword: "type" };
- * assertEquals(`${issue.path} ${issue.message}`, "/b must be number");
- * ```
  */
 export interface ValidationIssue {
   /** JSON Pointer to the offending value (`""` is the value itself). */

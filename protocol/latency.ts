@@ -22,14 +22,6 @@
 /**
  * Call or handler latency in milliseconds, from a {@linkcode LatencyHistogram}.
  * Percentiles are within 9% of the exact value; `mean` and `max` are exact.
- *
- * @example An empty summary
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { LatencySummary } from "@seed/rpc";
- * const none: LatencySummary = { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
- * assertEquals(none.count, 0);
- * ```
  */
 export interface LatencySummary {
   /** How many were recorded. */

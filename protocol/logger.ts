@@ -2,21 +2,6 @@
  * The {@linkcode Logger} the library writes to. Malformed input, failed
  * notifications and dropped replies are logged, never silently lost.
  *
- * @example Capture log lines in a test
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Logger } from "@seed/rpc";
- *
- * const lines: string[] = [];
- * const logger: Logger = {
- *   debug: () => {},
- *   warn: (message) => lines.push(message),
- *   error: (message) => lines.push(message),
- * };
- * logger.warn("dropped a late reply");
- * assertEquals(lines, ["dropped a late reply"]);
- * ```
- *
  * @module
  */
 
@@ -107,14 +92,6 @@ export const silentLogger: Logger = {
 
 /**
  * Options for {@linkcode rateLimitedLogger}.
- *
- * @example Rate limits
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RateLimitOptions } from "@seed/rpc";
- * const options: RateLimitOptions = { lines: 5, interval: 1000 };
- * assertEquals(options.lines, 5);
- * ```
  */
 export interface RateLimitOptions {
   /**

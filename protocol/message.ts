@@ -10,17 +10,6 @@
  * heartbeats and acknowledgements, say) stays inside that dialect's channel:
  * the peer never sees it.
  *
- * @example Build a request and its result
- * ```ts
- * import type { Message } from "@seed/rpc";
- *
- * import { assertEquals } from "@std/assert";
- *
- * const request: Message = { kind: "request", id: 1, method: "add", params: { a: 1, b: 2 } };
- * const result: Message = { kind: "result", id: 1, result: 3 };
- * assertEquals([request.kind, result.kind], ["request", "result"]);
- * ```
- *
  * @module
  */
 
@@ -29,14 +18,6 @@ import type { CloseReason } from "./close.ts";
 /**
  * A request identifier. Our own peers number their calls from 1; a remote may
  * use strings.
- *
- * @example Ids
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Id } from "@seed/rpc";
- * const ids: Id[] = [1, "abc"];
- * assertEquals(ids.length, 2);
- * ```
  */
 export type Id = string | number;
 
@@ -44,14 +25,6 @@ export type Id = string | number;
  * Metadata carried beside a message where the dialect has a place for it
  * (AMQP headers, quickrpc security info). JSON-RPC 2.0 has none, so its codec
  * neither writes nor reads it.
- *
- * @example Metadata
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Meta } from "@seed/rpc";
- * const meta: Meta = { traceId: "4bf92f35", sender: "cli-1" };
- * assertEquals(meta.traceId, "4bf92f35");
- * ```
  */
 export interface Meta {
   /** A trace identifier that follows a call across services. */
@@ -64,14 +37,6 @@ export interface Meta {
 
 /**
  * The error object of an error reply, as JSON-RPC 2.0 defines it.
- *
- * @example An error object
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ErrorObject } from "@seed/rpc";
- * const error: ErrorObject = { code: -32601, message: "Method not found" };
- * assertEquals(error.code, -32601);
- * ```
  */
 export interface ErrorObject {
   /** An integer; see {@linkcode ErrorCode} for the standard ones. */
@@ -87,14 +52,6 @@ export interface ErrorObject {
  *
  * `id` is `null` only when a remote sent a request with a null id (JSON-RPC
  * allows it, discouraged); the reply then carries `null` too.
- *
- * @example A request
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RequestMessage } from "@seed/rpc";
- * const m: RequestMessage = { kind: "request", id: 7, method: "echo", params: ["hi"] };
- * assertEquals(m.method, "echo");
- * ```
  */
 export interface RequestMessage {
   /** Discriminant. */
@@ -111,14 +68,6 @@ export interface RequestMessage {
 
 /**
  * A call that expects no reply, not even when it fails.
- *
- * @example A notification
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NotificationMessage } from "@seed/rpc";
- * const m: NotificationMessage = { kind: "notification", method: "log", params: { line: "x" } };
- * assertEquals(m.method, "log");
- * ```
  */
 export interface NotificationMessage {
   /** Discriminant. */
@@ -133,14 +82,6 @@ export interface NotificationMessage {
 
 /**
  * A successful reply.
- *
- * @example A result
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ResultMessage } from "@seed/rpc";
- * const m: ResultMessage = { kind: "result", id: 7, result: "hi" };
- * assertEquals(m.result, "hi");
- * ```
  */
 export interface ResultMessage {
   /** Discriminant. */
@@ -156,14 +97,6 @@ export interface ResultMessage {
 /**
  * A failed reply. `id` is `null` when the failing request's id could not be
  * read.
- *
- * @example An error
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ErrorMessage } from "@seed/rpc";
- * const m: ErrorMessage = { kind: "error", id: null, error: { code: -32700, message: "Parse error" } };
- * assertEquals(m.error.message, "Parse error");
- * ```
  */
 export interface ErrorMessage {
   /** Discriminant. */
@@ -203,14 +136,6 @@ export interface CancelMessage {
  * reconnecting channel that does not keep calls across connections). It
  * never crosses the wire: the caller rejects the call with
  * {@linkcode ConnectionClosed} for `reason`.
- *
- * @example A call the channel lost
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { LostMessage } from "@seed/rpc";
- * const m: LostMessage = { kind: "lost", id: 3, reason: { code: "failed", message: "reset" } };
- * assertEquals(m.reason.code, "failed");
- * ```
  */
 export interface LostMessage {
   /** Discriminant. */
@@ -225,19 +150,6 @@ export interface LostMessage {
  * Input a codec could not turn into a valid message. It never crosses the
  * wire as such: the peer answers it with an error reply carrying `id` and
  * `error` when `answer` is true, and logs it otherwise.
- *
- * @example Input that could not be read
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InvalidMessage } from "@seed/rpc";
- * const m: InvalidMessage = {
- *   kind: "invalid",
- *   id: null,
- *   error: { code: -32700, message: "Parse error" },
- *   answer: true,
- * };
- * assertEquals(m.answer, true);
- * ```
  */
 export interface InvalidMessage {
   /** Discriminant. */

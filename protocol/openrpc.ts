@@ -56,14 +56,6 @@ export const OPENRPC_VERSION = "1.3.2";
 
 /**
  * A param or result in an OpenRPC document.
- *
- * @example A param
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ContentDescriptor } from "@seed/rpc";
- * const a: ContentDescriptor = { name: "a", schema: { type: "number" }, required: true };
- * assertEquals(a.required, true);
- * ```
  */
 export interface ContentDescriptor {
   /** The param's name (or `result`). */
@@ -79,14 +71,6 @@ export interface ContentDescriptor {
 /**
  * One method in an OpenRPC document. A method without `result` is a
  * notification.
- *
- * @example A notification method
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { OpenRpcMethod } from "@seed/rpc";
- * const log: OpenRpcMethod = { name: "log", params: [], paramStructure: "either" };
- * assertEquals(log.result, undefined);
- * ```
  */
 export interface OpenRpcMethod {
   /** The method's name. */
@@ -105,14 +89,6 @@ export interface OpenRpcMethod {
 
 /**
  * An OpenRPC document (the parts this library writes and reads).
- *
- * @example An empty document
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { OpenRpcDocument } from "@seed/rpc";
- * const doc: OpenRpcDocument = { openrpc: "1.3.2", info: { title: "empty", version: "0.0.0" }, methods: [] };
- * assertEquals(doc.methods.length, 0);
- * ```
  */
 export interface OpenRpcDocument {
   /** The OpenRPC version. */
@@ -125,14 +101,6 @@ export interface OpenRpcDocument {
 
 /**
  * What {@linkcode Contract.openrpc} puts in `info`.
- *
- * @example Title, version and description
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { OpenRpcInfo } from "@seed/rpc";
- * const info: OpenRpcInfo = { version: "2.1.0", description: "Orders and stock" };
- * assertEquals(info.version, "2.1.0");
- * ```
  */
 export interface OpenRpcInfo {
   /**
@@ -153,14 +121,6 @@ export interface OpenRpcInfo {
 
 /**
  * A method as a contract declares it, for {@linkcode openRpcMethod}.
- *
- * @example A method to describe
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DescribedMethod } from "@seed/rpc";
- * const ping: DescribedMethod = { result: { const: "pong" }, description: "Are you there?" };
- * assertEquals(ping.notification, undefined);
- * ```
  */
 export interface DescribedMethod {
   /** The params schema; left out for none. */

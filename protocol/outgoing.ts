@@ -34,14 +34,6 @@ import type {
 
 /**
  * Options for one call.
- *
- * @example A timeout and a signal
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { CallOptions } from "@seed/rpc";
- * const options: CallOptions = { timeout: 500, signal: AbortSignal.timeout(1000) };
- * assertEquals(options.timeout, 500);
- * ```
  */
 export interface CallOptions {
   /**
@@ -64,14 +56,6 @@ export interface CallOptions {
 
 /**
  * Options for one notification.
- *
- * @example Metadata on a notification
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NotifyOptions } from "@seed/rpc";
- * const options: NotifyOptions = { meta: { traceId: "abc" } };
- * assertEquals(options.meta?.traceId, "abc");
- * ```
  */
 export interface NotifyOptions {
   /** Metadata for dialects that carry it. */

@@ -238,10 +238,11 @@ export class Peer implements PeerHandle {
    * import { assertEquals } from "@std/assert";
    * import { memoryPair, Peer } from "@seed/rpc";
    * const [a, b] = memoryPair();
-   * const peer = new Peer(a).handle("ping", () => "pong");
-   * assertEquals(peer.handles("ping"), true);
-   * await peer.close();
-   * await b.closed;
+   * const server = new Peer(a).handle("ping", () => "pong");
+   * const client = new Peer(b);
+   * assertEquals(await client.call("ping"), "pong");
+   * await client.close();
+   * await server.closed;
    * ```
    */
   handle(method: string, handler: Handler): this {
@@ -409,15 +410,18 @@ export class Peer implements PeerHandle {
    * milliseconds passed, with whether they all finished. Our own outgoing
    * calls are not affected. A server calls it on shutdown before closing.
    *
-   * @example Draining before closing
+   * @example A draining peer refuses new calls
    * ```ts
-   * import { assertEquals } from "@std/assert";
-   * import { memoryPair, Peer } from "@seed/rpc";
+   * import { assertEquals, assertRejects } from "@std/assert";
+   * import { ErrorCode, memoryPair, Peer, RemoteError } from "@seed/rpc";
    * const [a, b] = memoryPair();
-   * const peer = new Peer(a);
-   * assertEquals(await peer.drain(1000), true);
-   * await peer.close();
-   * await b.closed;
+   * const server = new Peer(a, { handlers: { ping: () => "pong" } });
+   * const client = new Peer(b);
+   * assertEquals(await server.drain(1000), true); // nothing was running
+   * const error = await assertRejects(() => client.call("ping"), RemoteError);
+   * assertEquals(error.code, ErrorCode.ShuttingDown);
+   * await client.close();
+   * await server.closed;
    * ```
    */
   async drain(timeout = 5000): Promise<boolean> {

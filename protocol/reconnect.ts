@@ -1,26 +1,18 @@
 /**
  * {@linkcode ReconnectingChannel}: a channel that opens a new transport when
  * its transport drops, with exponential backoff and jitter, until it is
- * closed. A {@linkcode Peer} on it lives across reconnects: its handlers are
- * registered once, and only closing the channel closes the peer.
+ * closed. A {@linkcode Peer} on it lives across reconnects.
  *
- * What happens to calls when the connection drops (`pending`):
+ * When a connection drops, `pending: "reject"` (the default) rejects our
+ * calls sent on it with {@linkcode ConnectionClosed} (their replies can no
+ * longer come) and aborts handlers running for its calls; `"keep"` leaves
+ * calls pending until their timeout, for servers that keep a session across
+ * connections. Each connection is the reply address of its calls, so ids
+ * never mix across connections. What is sent while no connection is up is
+ * queued (up to `maxQueued`) and sent in order once one is.
  *
- * - `"reject"` (the default): our calls that were sent on the dropped
- *   connection reject with {@linkcode ConnectionClosed} (the server that
- *   got them is gone, so their replies will never come), and handlers still
- *   running for calls that came on it see `ctx.signal` abort; their replies
- *   are dropped. Each connection's calls are told apart (they carry their
- *   connection as reply address), so ids never mix across connections.
- * - `"keep"`: nothing is rejected; calls stay pending until their timeout.
- *   For dialects whose server keeps a session across connections.
- *
- * Either way, what is sent while no connection is up is queued (up to
- * `maxQueued` messages) and sent, in order, once one is.
- *
- * Events: `open` each time a connection opens, `reconnecting` (a
- * `CustomEvent` whose `detail` is `{ attempt, delay, reason }`) before each
- * wait, and `close` (detail: the {@linkcode CloseReason}) once, at the end.
+ * Events: `open` per connection, `reconnecting` (detail
+ * `{ attempt, delay, reason }`) before each wait, `close` once at the end.
  *
  * @example A TCP client that comes back after a server restart
  * ```ts
@@ -60,20 +52,6 @@ import { startTimer } from "./_timer.ts";
 
 /**
  * Options for a {@linkcode ReconnectingChannel}.
- *
- * @example Reconnect options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ReconnectOptions } from "@seed/rpc";
- * import { connect } from "@seed/rpc/tcp";
- * const options: ReconnectOptions = {
- *   open: () => connect("tcp://127.0.0.1:4000"),
- *   minDelay: 100,
- *   maxDelay: 10_000,
- *   pending: "reject",
- * };
- * assertEquals(options.maxDelay, 10_000);
- * ```
  */
 export interface ReconnectOptions {
   /** Opens a new connection; called at the start and after each drop. */
@@ -130,18 +108,6 @@ export interface ReconnectOptions {
 
 /**
  * The detail of a `reconnecting` event.
- *
- * @example A reconnect event's detail
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ReconnectingDetail } from "@seed/rpc";
- * const detail: ReconnectingDetail = {
- *   attempt: 1,
- *   delay: 240,
- *   reason: { code: "remote", message: "closed by the other end" },
- * };
- * assertEquals(detail.attempt, 1);
- * ```
  */
 export interface ReconnectingDetail {
   /** 1 for the first retry after a drop, then 2, 3... */

@@ -33,14 +33,6 @@
 /**
  * A JSON Schema (2020-12, or draft-07 when its `$schema` says so): an
  * object of keywords, or `true` / `false`.
- *
- * @example A schema
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { JsonSchema } from "@seed/rpc/contract";
- * const s: JsonSchema = { type: "array", items: { type: "integer" }, maxItems: 3 };
- * assertEquals(s, { type: "array", items: { type: "integer" }, maxItems: 3 });
- * ```
  */
 export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
 
@@ -49,15 +41,6 @@ export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
  *
  * @typeParam S The schema's type, from `typeof schema` (declared `as const`,
  * or passed to a `const` type parameter such as `defineContract`'s).
- *
- * @example An enum's type
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Infer } from "@seed/rpc/contract";
- * const answer = { enum: ["yes", "no"] } as const;
- * const a: Infer<typeof answer> = "yes";
- * assertEquals(a, "yes");
- * ```
  */
 export type Infer<S> = S extends true ? unknown
   : S extends false ? never
@@ -75,19 +58,6 @@ export type Infer<S> = S extends true ? unknown
 
 /**
  * The intersection of the types of a list of schemas (`allOf`).
- *
- * @example The type of allOf
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InferAll } from "@seed/rpc/contract";
- * type Both = InferAll<[{ type: "object"; properties: { a: { type: "number" } }; required: ["a"] }, {
- *   type: "object";
- *   properties: { b: { type: "string" } };
- *   required: ["b"];
- * }]>;
- * const v: Both = { a: 1, b: "x" };
- * assertEquals(v, { a: 1, b: "x" });
- * ```
  */
 export type InferAll<L extends readonly unknown[]> = L extends readonly [infer H, ...infer R]
   ? Infer<H> & InferAll<R>
@@ -95,14 +65,6 @@ export type InferAll<L extends readonly unknown[]> = L extends readonly [infer H
 
 /**
  * The type for one `type` keyword value `T` of schema `S`.
- *
- * @example The type of one type keyword
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InferType } from "@seed/rpc/contract";
- * const n: InferType<"integer", { type: "integer" }> = 3;
- * assertEquals(n, 3);
- * ```
  */
 export type InferType<T, S> = T extends "string" ? string
   : T extends "number" | "integer" ? number
@@ -117,15 +79,6 @@ export type InferType<T, S> = T extends "string" ? string
  * `prefixItems` (2020-12) gives a tuple, closed by `items: false` or
  * `unevaluatedItems: false` and else followed by `items`' type (or
  * `unknown`); `items` as a list (draft-07) gives a tuple.
- *
- * @example Tuple types
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InferArray } from "@seed/rpc/contract";
- * const pair: InferArray<{ prefixItems: [{ type: "string" }, { type: "number" }]; items: false }> = ["a", 1];
- * const more: InferArray<{ prefixItems: [{ type: "string" }]; items: { type: "boolean" } }> = ["a", true, false];
- * assertEquals([pair.length, more.length], [2, 3]);
- * ```
  */
 export type InferArray<S> = S extends { readonly prefixItems: infer P extends readonly unknown[] }
   ? S extends { readonly items: false } | { readonly unevaluatedItems: false } ? InferTuple<P>
@@ -137,33 +90,12 @@ export type InferArray<S> = S extends { readonly prefixItems: infer P extends re
 
 /**
  * The tuple type of a list of schemas.
- *
- * @example A tuple of numbers
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InferTuple } from "@seed/rpc/contract";
- * const point: InferTuple<[{ type: "number" }, { type: "number" }]> = [1, 2];
- * assertEquals(point.length, 2);
- * ```
  */
 export type InferTuple<L extends readonly unknown[]> = { -readonly [K in keyof L]: Infer<L[K]> };
 
 /**
  * The type of an object schema: `required` properties, optional others, and
  * an index signature unless `additionalProperties` is `false`.
- *
- * @example Required and optional properties
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InferObject } from "@seed/rpc/contract";
- * type User = InferObject<{
- *   properties: { name: { type: "string" }; age: { type: "integer" } };
- *   required: ["name"];
- *   additionalProperties: false;
- * }>; // { name: string; age?: number }
- * const u: User = { name: "Ada" };
- * assertEquals(u, { name: "Ada" });
- * ```
  */
 export type InferObject<S> = (
   & (S extends { readonly properties: infer P } ? (

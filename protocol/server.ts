@@ -1,21 +1,12 @@
 /**
  * The {@linkcode Server}: a registry of connections, one {@linkcode Peer}
- * each, whatever wire they came in on.
- *
- * - Connections arrive two ways: `server.serve(listener)` accepts them from
- *   a listener (TCP, TLS), and `server.add(transport)` takes one pushed to
- *   it (a WebSocket upgrade in your `Deno.serve` handler, a broker channel,
- *   a hand-made transport).
- * - Connections get ids (`"1"`, `"2"`, ...) and a name (the remote address,
- *   `127.0.0.1:50123`, which is what quickrpc calls a sender or receiver).
- * - `onConnect` / `onDisconnect` callbacks; per-connection `state`.
- * - Handlers are shared, or made per connection (simplerpc gives each
- *   connection its own handler copy) by passing a function.
- * - Server-to-client calls and notifications to one, some, or all clients.
- * - Limits: `maxConnections`, `idleTimeout`.
- * - `shutdown()` stops accepting, answers new calls with
- *   `ErrorCode.ShuttingDown` (-32002), lets calls in flight finish up to a
- *   deadline, then closes every connection.
+ * each, whatever wire they came in on. Connections come from a listener
+ * (`serve`) or are pushed to it (`add`: a WebSocket upgrade, a broker
+ * channel); each gets an id, a name (its remote address) and `state`.
+ * Handlers are shared, or made per connection by a function. The server
+ * calls or notifies one, some or all clients, bounds `maxConnections` and
+ * `idleTimeout`, and `shutdown()` answers new calls with -32002 while calls
+ * in flight finish, up to a deadline.
  *
  * @example A server that pushes to its clients
  * ```ts
@@ -87,18 +78,6 @@ export interface Connection<S> {
 
 /**
  * Options for a {@linkcode Server}.
- *
- * @example Server options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ServerOptions } from "@seed/rpc";
- * const options: ServerOptions<{ calls: number }> = {
- *   state: () => ({ calls: 0 }),
- *   handlers: (connection) => ({ count: () => ++connection.state.calls }),
- *   maxConnections: 100,
- * };
- * assertEquals(options.maxConnections, 100);
- * ```
  */
 export interface ServerOptions<S> {
   /**
@@ -158,14 +137,6 @@ export interface ServerOptions<S> {
 /**
  * Which connections a server-to-client call or notification goes to: ids or
  * names (remote addresses). Left out: every connection.
- *
- * @example Some connections
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Recipients } from "@seed/rpc";
- * const some: Recipients = { to: ["1", "127.0.0.1:50123"] };
- * assertEquals([...some.to ?? []].length, 2);
- * ```
  */
 export interface Recipients {
   /** Connection ids or names; every connection when left out. */
@@ -174,14 +145,6 @@ export interface Recipients {
 
 /**
  * Options for {@linkcode Server.shutdown}.
- *
- * @example Shutdown options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ShutdownOptions } from "@seed/rpc";
- * const options: ShutdownOptions = { deadline: 2000, reason: "maintenance" };
- * assertEquals(options.deadline, 2000);
- * ```
  */
 export interface ShutdownOptions {
   /**
@@ -196,14 +159,6 @@ export interface ShutdownOptions {
 
 /**
  * Options for {@linkcode Server.add}.
- *
- * @example Naming a connection
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { AddOptions } from "@seed/rpc";
- * const options: AddOptions = { name: "browser-7" };
- * assertEquals(options.name, "browser-7");
- * ```
  */
 export interface AddOptions {
   /**

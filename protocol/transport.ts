@@ -54,14 +54,6 @@ export const ACCEPTED: Promise<void> = Promise.resolve();
  * A frame a transport received but could not read (bytes that are not UTF-8
  * text on a text wire). It takes the frame's place in `frames`, so the
  * channel can answer it as input it cannot parse, and reading goes on.
- *
- * @example A frame that could not be read
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { InvalidFrame } from "@seed/rpc";
- * const frame = new InvalidFrame("not UTF-8 text", 12);
- * assertEquals([frame.reason, frame.bytes], ["not UTF-8 text", 12]);
- * ```
  */
 export class InvalidFrame {
   /** What was wrong with it. */

@@ -1,36 +1,14 @@
 /**
- * What the WebSocket and mushroom listeners (`listen()`) put in front of
- * Deno's HTTP machinery, so that a stranger cannot end the process or pin
+ * The socket the WebSocket and mushroom `listen()` open: HTTP in front of
+ * Deno's machinery, bounded so that a stranger cannot end the process or pin
  * its file descriptors.
  *
  * Why we read requests ourselves: `Deno.serve` (Deno 2.9) has no deadline
  * for a request head (500 half-sent heads stayed open for ever), and cannot
- * drop a connection whose body read stalls (denoland/deno#3515: the handler
- * answers 408, the connection stays open). So:
- *
- * - {@linkcode HeadGate}: our own accept loop (a failed accept, such as too
- *   many open files, does not stop it, as for TCP). It reads each request
- *   head under a deadline and a size cap and hands the request over, its
- *   body (`Content-Length` or chunked) a stream read from the connection as
- *   the handler reads it: never buffered whole here, the handler bounds its
- *   size and time (chunks are parsed from what was read, consecutive ones
- *   handed over as one piece, and a body of more than `maxBodyChunks`
- *   fails). `Expect: 100-continue` is answered when the handler starts
- *   reading. A WebSocket upgrade goes to Deno's own WebSocket
- *   (`Deno.upgradeWebSocket`'s `socket` option); any other answer is read
- *   whole (awaited as long as the handler takes: a long poll) and written
- *   with its length. Every write has `writeTimeout` to finish (a client
- *   that does not read its answer is cut off, as on TCP). Header bytes are
- *   read as Latin-1 (as `Deno.serve` does), and empty lines before a
- *   request line are skipped. Once the body was read to its end, the connection may
- *   carry the next request (`keepAlive`, under the head deadline again);
- *   otherwise it is closed after the answer, which also ends a body that
- *   stalls. Not a general HTTP server: HTTP/1.1 only, one request at a time,
- *   no trailers, no answers streamed as they come.
- * - {@linkcode RestartingServe}: `Deno.serve`, for a Deno that cannot hand
- *   our connections to its WebSocket; when its serve loop fails (too many
- *   open files rejects `finished` and stops it), it is started again on the
- *   same port instead of leaving an unhandled rejection.
+ * drop a connection whose body read stalls (denoland/deno#3515). So
+ * {@linkcode HeadGate} is our own accept loop; {@linkcode RestartingServe}
+ * is the `Deno.serve` fallback for a Deno that cannot hand our connections
+ * to its WebSocket.
  *
  * @module
  */
@@ -63,14 +41,6 @@ export type GateHandler = (request: Request, info: ConnInfo, upgrade: Upgrade) =
 /**
  * Options of the socket `listen()` opens, for the WebSocket and mushroom
  * wires: TLS keys, and the bounds of its own accept loop.
- *
- * @example Tighter bounds for a listener on a busy host
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { HttpListenerOptions } from "@seed/rpc/websocket/server";
- * const options: HttpListenerOptions = { headTimeout: 2000, writeTimeout: 5000, maxBodyChunks: 64 };
- * assertEquals(options.writeTimeout! > options.headTimeout!, true);
- * ```
  */
 export interface HttpListenerOptions {
   /** PEM certificate chain; required for `wss://` and `https://`. */
@@ -200,7 +170,24 @@ export function canUpgradeOwnConnections(listener: Deno.Listener): boolean {
   return ridOf(listener) !== undefined;
 }
 
-/** An accept loop that reads each request head under a deadline; see the module doc. */
+/**
+ * An accept loop (a failed accept, such as too many open files, does not
+ * stop it) that reads each request head under a deadline and a size cap.
+ *
+ * - The body (`Content-Length` or chunked) is a stream read as the handler
+ *   reads it, never buffered here; more than `maxBodyChunks` chunks fail.
+ *   `Expect: 100-continue` is answered when the handler starts reading.
+ * - A WebSocket upgrade goes to Deno's WebSocket (`Deno.upgradeWebSocket`'s
+ *   `socket` option); any other answer is awaited whole (a long poll) and
+ *   written with its length, each write within `writeTimeout`.
+ * - Header bytes are Latin-1 (as `Deno.serve` reads them). After a body
+ *   read to its end, `keepAlive` lets the connection carry the next request
+ *   under the head deadline again; otherwise it is closed after the answer,
+ *   which also ends a stalled body.
+ *
+ * Not a general HTTP server: HTTP/1.1, one request at a time, no trailers,
+ * no streamed answers.
+ */
 export class HeadGate {
   /** The port it listens on. */
   readonly port: number;

@@ -37,14 +37,16 @@ import { FrameQueue } from "../protocol/_frame_queue.ts";
 /**
  * Options for {@linkcode memoryPair}.
  *
- * @example Memory pair options
+ * @example Backpressure: a send waits while the other end has not read
  * ```ts
- * import { assertEquals } from "@std/assert";
- * import { memoryPair, type MemoryPairOptions } from "@seed/rpc";
- * import { quickRpc } from "@seed/rpc/quickrpc";
- * const options: MemoryPairOptions = { highWaterMark: 16, dialect: quickRpc };
- * const [a, b] = memoryPair(options);
- * assertEquals(a.dialect?.name, "quickrpc");
+ * import { assertEquals, assertStrictEquals } from "@std/assert";
+ * import { ACCEPTED, memoryPair } from "@seed/rpc";
+ * const [a, b] = memoryPair({ highWaterMark: 1 });
+ * assertStrictEquals(a.send("one"), ACCEPTED);
+ * const second = a.send("two"); // waits: "one" is unread
+ * assertEquals(b.take(), "one");
+ * await second;
+ * assertEquals(b.take(), "two");
  * await a.close();
  * await b.closed;
  * ```
@@ -62,16 +64,6 @@ export interface MemoryPairOptions {
 
 /**
  * One end of an in-memory connection. Made by {@linkcode memoryPair}.
- *
- * @example One end of an in-memory pair
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { memoryPair, MemoryTransport } from "@seed/rpc";
- * const [a, b] = memoryPair();
- * assertEquals([a instanceof MemoryTransport, a.remote], [true, "memory"]);
- * await b.close();
- * await a.closed;
- * ```
  */
 export class MemoryTransport<F> implements Transport<F> {
   /** Always `"memory"`. */

@@ -42,20 +42,6 @@ import { FrameQueue } from "../protocol/_frame_queue.ts";
 
 /**
  * One settled delivery, as {@linkcode MemoryBusOptions.onSettle} sees it.
- *
- * @example A settlement
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { BusSettlement } from "@seed/rpc";
- * const settled: BusSettlement = {
- *   to: "calc",
- *   from: "alice",
- *   message: { kind: "request", id: 1, method: "add" },
- *   outcome: "ok",
- *   attempt: 1,
- * };
- * assertEquals(settled.outcome, "ok");
- * ```
  */
 export interface BusSettlement {
   /** The channel that received it. */
@@ -72,14 +58,6 @@ export interface BusSettlement {
 
 /**
  * Options for a {@linkcode MemoryBus}.
- *
- * @example Bus options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { MemoryBus, type MemoryBusOptions } from "@seed/rpc";
- * const options: MemoryBusOptions = { highWaterMark: 64, maxDeadLetters: 10 };
- * assertEquals(new MemoryBus(options).deadLetters.length, 0);
- * ```
  */
 export interface MemoryBusOptions {
   /**

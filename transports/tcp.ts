@@ -1,31 +1,20 @@
 /**
- * Delimited frames over TCP, or TLS: each frame is one line of UTF-8 text
- * ending with the delimiter (`\n` by default; `\0` for quickrpc).
- *
- * - `connect(url)` and `listen(url)` take `tcp://host:port` or
- *   `tls://host:port`.
- * - Reading: frames split across reads, and UTF-8 characters split across
- *   reads, are reassembled (frames are cut on the delimiter byte, then
- *   decoded whole). With `\n`, a `\r` before it is dropped, so `\r\n` works.
- *   A frame longer than `maxFrameBytes` ends that connection's frames with a
- *   {@linkcode FrameTooLarge} error: the peer answers it where the dialect
- *   can and closes that connection only (ending our side first, then reading
- *   and dropping the rest for up to `closeTimeout`, so the sender reads the
- *   answer rather than a reset).
- * - Writing: frames sent while a write is on the wire are coalesced into the
- *   next write, so the replies produced from one read leave in one or two
- *   writes, not one per reply. Nagle is off (`setNoDelay`).
- * - Backpressure: a connection holds at most `highWaterMark` unread frames,
- *   then stops reading (the sender's writes slow down); `send` waits while
- *   more than `writeHighWaterMark` characters are unwritten, and the
- *   connection is closed if that lasts `writeTimeout` milliseconds, or at
- *   once past `maxUnsentBytes` (a peer that never reads cannot pin a
- *   server's memory). Unwritten text is counted in UTF-16 code units: bytes
- *   for ASCII, up to 3 bytes each on the wire otherwise.
- *
- * Name the dialect once, where the connection is made: `connect(url,
- * { dialect })` and `listen(url, { dialect })` frame with its delimiter and
+ * Delimited frames over TCP or TLS (`tcp://host:port`, `tls://host:port`):
+ * each frame is one line of UTF-8 text ending with the delimiter (`\n` by
+ * default, `\0` for quickrpc). Name the dialect once, in `connect(url,
+ * { dialect })` or `listen(url, { dialect })`: it sets the delimiter and
  * size limit, and a peer or server on the connection speaks it.
+ *
+ * - Frames are cut on the delimiter byte, then decoded whole, so frames and
+ *   characters split across reads are reassembled; a `\r` before `\n` is
+ *   dropped. A frame over `maxFrameBytes` ends the frames with
+ *   {@linkcode FrameTooLarge}: the peer answers it where the dialect can,
+ *   then we end our side and drain the rest for up to `closeTimeout`, so the
+ *   sender reads the answer rather than a reset.
+ * - Frames sent while a write is on the wire are coalesced into the next
+ *   write (the replies to one read leave in one or two writes); Nagle is off.
+ * - Backpressure both ways (see the options), so a peer that never reads
+ *   cannot pin a server's memory.
  *
  * @example A newline-JSON-RPC server and client on loopback
  * ```ts
@@ -76,15 +65,6 @@ import { startTimer } from "../protocol/_timer.ts";
 
 /**
  * Options for a TCP or TLS connection.
- *
- * @example TCP options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { TcpOptions } from "@seed/rpc/tcp";
- * import { quickRpc } from "@seed/rpc/quickrpc";
- * const options: TcpOptions = { dialect: quickRpc, maxFrameBytes: 1024 * 1024 };
- * assertEquals(options.dialect?.delimiter, "\0");
- * ```
  */
 export interface TcpOptions {
   /**
@@ -164,14 +144,6 @@ export interface TcpOptions {
 
 /**
  * Options for {@linkcode connect}.
- *
- * @example Trusting a certificate
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ConnectOptions } from "@seed/rpc/tcp";
- * const options: ConnectOptions = { caCerts: ["-----BEGIN CERTIFICATE-----\n..."] };
- * assertEquals(options.caCerts?.length, 1);
- * ```
  */
 export interface ConnectOptions extends TcpOptions {
   /** Extra PEM certificates to trust for `tls://` (a self-signed server, say). */
@@ -180,14 +152,6 @@ export interface ConnectOptions extends TcpOptions {
 
 /**
  * Options for {@linkcode listen}.
- *
- * @example A TLS listener's keys
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ListenOptions } from "@seed/rpc/tcp";
- * const options: ListenOptions = { cert: "-----BEGIN CERTIFICATE-----\n...", key: "-----BEGIN PRIVATE KEY-----\n..." };
- * assertEquals(typeof options.cert, "string");
- * ```
  */
 export interface ListenOptions extends TcpOptions {
   /** PEM certificate chain; required for `tls://`. */
@@ -745,15 +709,6 @@ export async function connect(
 /**
  * Accepts TCP or TLS connections; iterate it for each {@linkcode TcpTransport}.
  * Made by {@linkcode listen}.
- *
- * @example A TCP listener
- * ```ts
- * import { assertMatch } from "@std/assert";
- * import { listen } from "@seed/rpc/tcp";
- * const listener = listen("tcp://127.0.0.1:0");
- * assertMatch(listener.addr, /^tcp:\/\/127\.0\.0\.1:\d+$/);
- * await listener.close();
- * ```
  */
 export class TcpListener implements Listener<string> {
   /** Where it listens, with the real port (`tcp://127.0.0.1:54321`, or `unix:<path>`). */

@@ -1,26 +1,18 @@
 /**
  * The WebSocket wire, client side: {@linkcode connect} and the
- * {@linkcode WebSocketTransport} it returns, on the global `WebSocket`. The
- * same code runs in Deno and in browsers (nothing here touches `Deno.*`
- * unless you pass a Deno-only option). The server side, which needs
+ * {@linkcode WebSocketTransport} it returns, on the global `WebSocket`, so
+ * the same code runs in Deno and in browsers. The server side, which needs
  * `Deno.serve`, is `@seed/rpc/websocket/server`.
  *
- * - One message per WebSocket message, text frames (a binary frame is read
- *   as UTF-8 text; one that is not valid UTF-8 closes the connection, 1007).
- * - Sends made while the socket is still connecting are queued and sent once
- *   it opens, never lost.
- * - A message larger than `maxMessageBytes` is refused both ways: an
- *   incoming one closes the connection (1009) after the dialect's error
- *   reply, an outgoing one rejects its `send` with {@linkcode FrameTooLarge}.
- * - Backpressure: `send` waits while the socket's `bufferedAmount` is above
- *   `writeHighWaterMark`, and the connection is closed if that lasts
- *   `writeTimeout`. A WebSocket cannot be paused, so a peer that sends
- *   faster than it is served is closed (1008) once more than
- *   `maxUnreadMessages` wait.
- * - Liveness: a browser cannot send WebSocket pings, so a client that must
- *   notice a dead server uses the peer's `keepAlive` option (a ping call
- *   when nothing arrived for a while); the server side pings (Deno's
- *   `idleTimeout`).
+ * - One frame per text message (a binary one is read as UTF-8; invalid
+ *   UTF-8 closes with 1007). Sends made while connecting are queued, not lost.
+ * - A message over `maxMessageBytes` is refused both ways: incoming, the
+ *   connection closes (1009) after the dialect's error reply; outgoing,
+ *   `send` rejects with {@linkcode FrameTooLarge}.
+ * - A WebSocket cannot be paused, so a peer that sends faster than it is
+ *   served is closed (1008) past `maxUnreadMessages`.
+ * - A browser cannot send pings: a client that must notice a dead server
+ *   uses the peer's `keepAlive`. The server side pings (`idleTimeout`).
  * - {@linkcode reconnecting} gives a channel that reconnects with backoff.
  *
  * @example A call over WebSocket on loopback
@@ -56,14 +48,6 @@ export { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnec
 
 /**
  * Options of a WebSocket connection, either side.
- *
- * @example WebSocket limits
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { WebSocketOptions } from "@seed/rpc/websocket";
- * const options: WebSocketOptions = { maxMessageBytes: 1024 * 1024, writeTimeout: 10_000 };
- * assertEquals(options.maxMessageBytes, 1048576);
- * ```
  */
 export interface WebSocketOptions {
   /**
@@ -136,14 +120,6 @@ export interface WebSocketOptions {
 /**
  * Options for {@linkcode WebSocketTransport}: the connection's options and
  * a name for the other end.
- *
- * @example Naming the other end
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { WebSocketTransportOptions } from "@seed/rpc/websocket";
- * const options: WebSocketTransportOptions = { remote: "10.0.0.7:51234" };
- * assertEquals(options.remote, "10.0.0.7:51234");
- * ```
  */
 export interface WebSocketTransportOptions extends WebSocketOptions {
   /**
@@ -156,14 +132,6 @@ export interface WebSocketTransportOptions extends WebSocketOptions {
 
 /**
  * Options for {@linkcode connect}.
- *
- * @example Subprotocols and a connect timeout
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ConnectOptions } from "@seed/rpc/websocket";
- * const options: ConnectOptions = { protocols: ["jsonrpc"], connectTimeout: 5000 };
- * assertEquals(options.protocols, ["jsonrpc"]);
- * ```
  */
 export interface ConnectOptions extends WebSocketOptions {
   /** WebSocket subprotocols to offer; the server picks one (see `protocol`). */
@@ -667,14 +635,6 @@ export function connect(
 /**
  * Options for {@linkcode reconnecting}: the connection's, and how to
  * reconnect.
- *
- * @example Reconnect delays
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ReconnectingOptions } from "@seed/rpc/websocket";
- * const options: ReconnectingOptions = { minDelay: 100, maxDelay: 5000, pending: "reject" };
- * assertEquals(options.pending, "reject");
- * ```
  */
 export type ReconnectingOptions = ConnectOptions & Omit<ReconnectOptions, "open" | "dialect">;
 

@@ -1,22 +1,16 @@
 /**
  * The WebSocket wire, server side, on `Deno.serve`:
+ * {@linkcode websocketHandler} mounts an endpoint in your own handler (it
+ * answers its path and leaves other requests to you);
+ * {@linkcode listen}`("ws://host:port/path")` is a {@linkcode Listener} with
+ * its own socket (`wss://` with `cert` and `key`).
  *
- * - {@linkcode websocketHandler} mounts an endpoint in your own
- *   `Deno.serve` handler: it answers requests for its path (upgrading them,
- *   or refusing them with a status code before any upgrade) and leaves the
- *   others to you. Each connection goes into a {@linkcode Server}.
- * - {@linkcode listen}`("ws://host:port/path")` is the simple case: a
- *   {@linkcode Listener} for `server.serve(...)`, with its own `Deno.serve`
- *   (`wss://` with `cert` and `key`).
- *
- * Before upgrading, a request is checked in this order: its path (others
- * are not ours), that it asks for a WebSocket (426 otherwise), its `Host`
- * against `hosts` (403: DNS rebinding), its `Origin` against `origins`
- * (403), your `authorize` hook (401, or the `Response` it
- * returns), a subprotocol both sides know when `protocols` is given (400),
- * and that the server takes connections (503). The server side detects a
- * dead client in bounded time: Deno pings each socket and closes it when no
- * pong comes within `idleTimeout`.
+ * Before upgrading, a request is checked in this order: its path, that it
+ * asks for a WebSocket (426), `Host` against `hosts` (403: DNS rebinding),
+ * `Origin` against `origins` (403), your `authorize` hook (401, or its
+ * `Response`), a common subprotocol when `protocols` is given (400), and
+ * that the server takes connections (503). Deno pings each socket and
+ * closes it when no pong comes within `idleTimeout`.
  *
  * @example Mount an endpoint beside your own routes
  * ```ts
@@ -65,20 +59,6 @@ export type { BrowserAccessOptions, HttpListenerOptions };
 
 /**
  * Options of a WebSocket endpoint.
- *
- * @example A dialect per subprotocol
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { jsonRpc } from "@seed/rpc";
- * import { simpleRpc } from "@seed/rpc/simplerpc";
- * import type { WebSocketEndpointOptions } from "@seed/rpc/websocket/server";
- * const options: WebSocketEndpointOptions = {
- *   path: "/rpc",
- *   origins: ["https://app.example.net"],
- *   protocols: { jsonrpc: jsonRpc, simplerpc: simpleRpc },
- * };
- * assertEquals(Object.keys(options.protocols!), ["jsonrpc", "simplerpc"]);
- * ```
  */
 export interface WebSocketEndpointOptions extends WebSocketOptions, BrowserAccessOptions {
   /**
@@ -111,14 +91,6 @@ export interface WebSocketEndpointOptions extends WebSocketOptions, BrowserAcces
 
 /**
  * Options for {@linkcode listen}.
- *
- * @example A wss listener's keys
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { WebSocketListenOptions } from "@seed/rpc/websocket/server";
- * const options: WebSocketListenOptions = { cert: "-----BEGIN CERTIFICATE-----\n...", key: "..." };
- * assertEquals(typeof options.key, "string");
- * ```
  */
 export interface WebSocketListenOptions
   extends Omit<WebSocketEndpointOptions, "path">, HttpListenerOptions {}
@@ -126,14 +98,6 @@ export interface WebSocketListenOptions
 /**
  * What an endpoint reads of `Deno.serve`'s handler info: the remote address
  * (a `Deno.ServeHandlerInfo` fits).
- *
- * @example Where a connection comes from
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ServeInfo } from "@seed/rpc/websocket/server";
- * const info: ServeInfo = { remoteAddr: { hostname: "127.0.0.1", port: 50123 } };
- * assertEquals(info.remoteAddr?.port, 50123);
- * ```
  */
 export interface ServeInfo {
   /** Who connected. */
