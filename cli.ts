@@ -47,7 +47,7 @@ import { numberFlag, UsageError } from "./cli/args.ts";
 import { callOrNotify, describe, watch } from "./cli/client.ts";
 import { choria } from "./cli/choria.ts";
 import { ExitStatus, reportUsage, terminalSafe } from "./cli/report.ts";
-import { utf8Length } from "./protocol/_utf8.ts";
+import { utf8Length } from "./protocol/shared/_utf8.ts";
 import { readAtMost } from "./choria/_io.ts";
 import { serve } from "./cli/serve.ts";
 import { USAGE, VERSION } from "./cli/usage.ts";

@@ -54,7 +54,7 @@ export {
   type ParamsOf,
   type Remote,
   type ResultOf,
-} from "./protocol/contract.ts";
+} from "./protocol/contract/contract.ts";
 export type {
   Infer,
   InferAll,
@@ -63,7 +63,7 @@ export type {
   InferTuple,
   InferType,
   JsonSchema,
-} from "./protocol/schema.ts";
+} from "./protocol/contract/schema.ts";
 export {
   formatIssues,
   SchemaCompiler,
@@ -71,4 +71,4 @@ export {
   type SchemaDraft,
   type Validate,
   type ValidationIssue,
-} from "./protocol/validator.ts";
+} from "./protocol/contract/validator.ts";

@@ -46,19 +46,24 @@ export type {
   NotificationMessage,
   RequestMessage,
   ResultMessage,
-} from "./protocol/message.ts";
-export type { Codec } from "./protocol/codec.ts";
-export type { Dialect } from "./protocol/dialect.ts";
-export type { Channel, Delivery, Outcome } from "./protocol/channel.ts";
-export { ACCEPTED, InvalidFrame, type Listener, type Transport } from "./protocol/transport.ts";
-export { framed, FramedChannel, type FramedOptions } from "./protocol/framed.ts";
+} from "./protocol/wire/message.ts";
+export type { Codec } from "./protocol/wire/codec.ts";
+export type { Dialect } from "./protocol/wire/dialect.ts";
+export type { Channel, Delivery, Outcome } from "./protocol/wire/channel.ts";
+export {
+  ACCEPTED,
+  InvalidFrame,
+  type Listener,
+  type Transport,
+} from "./protocol/wire/transport.ts";
+export { framed, FramedChannel, type FramedOptions } from "./protocol/wire/framed.ts";
 export {
   CANCEL_METHOD,
   jsonRpc,
   JsonRpcCodec,
   type JsonRpcCodecOptions,
-} from "./protocol/jsonrpc.ts";
-export { CloseCode, type CloseReason, closeReason, toCloseReason } from "./protocol/close.ts";
+} from "./protocol/dialects/jsonrpc.ts";
+export { CloseCode, type CloseReason, closeReason, toCloseReason } from "./protocol/wire/close.ts";
 export {
   CallAgain,
   CallTimeout,
@@ -70,15 +75,15 @@ export {
   RpcError,
   standardMessage,
   TooManyCalls,
-} from "./protocol/errors.ts";
+} from "./protocol/wire/errors.ts";
 export {
   consoleLogger,
   type Logger,
   rateLimitedLogger,
   type RateLimitOptions,
   silentLogger,
-} from "./protocol/logger.ts";
-export type { CallContext, PeerHandle } from "./protocol/context.ts";
+} from "./protocol/shared/logger.ts";
+export type { CallContext, PeerHandle } from "./protocol/peer/context.ts";
 export {
   type CallOptions,
   type Handler,
@@ -87,15 +92,15 @@ export {
   Peer,
   type PeerOptions,
   type PeerStats,
-} from "./protocol/peer.ts";
+} from "./protocol/peer/peer.ts";
 export {
   ReconnectingChannel,
   type ReconnectingDetail,
   type ReconnectOptions,
-} from "./protocol/reconnect.ts";
-export { PING_METHOD } from "./protocol/keepalive.ts";
-export { type Interceptor, type Invocation } from "./protocol/intercept.ts";
-export { LatencyHistogram, type LatencySummary } from "./protocol/latency.ts";
+} from "./protocol/wire/reconnect.ts";
+export { PING_METHOD } from "./protocol/peer/keepalive.ts";
+export { type Interceptor, type Invocation } from "./protocol/peer/intercept.ts";
+export { LatencyHistogram, type LatencySummary } from "./protocol/peer/latency.ts";
 export {
   type ContentDescriptor,
   type DescribedMethod,
@@ -105,9 +110,9 @@ export {
   type OpenRpcInfo,
   type OpenRpcMethod,
   openRpcMethod,
-} from "./protocol/openrpc.ts";
-export type { JsonSchema } from "./protocol/schema.ts";
-export { ConcurrencyLimit } from "./protocol/limit.ts";
+} from "./protocol/contract/openrpc.ts";
+export type { JsonSchema } from "./protocol/contract/schema.ts";
+export { ConcurrencyLimit } from "./protocol/peer/limit.ts";
 export {
   type AddOptions,
   type Connection,
@@ -115,7 +120,7 @@ export {
   Server,
   type ServerOptions,
   type ShutdownOptions,
-} from "./protocol/server.ts";
+} from "./protocol/peer/server.ts";
 export { memoryPair, type MemoryPairOptions, MemoryTransport } from "./transports/memory.ts";
 export {
   BusChannel,

@@ -7,21 +7,21 @@
  * @module
  */
 
-export type { Channel, Delivery } from "../protocol/channel.ts";
-export { type CloseReason, toCloseReason } from "../protocol/close.ts";
-export type { Codec } from "../protocol/codec.ts";
-export type { CallContext } from "../protocol/context.ts";
-export { ConnectionClosed, ErrorCode, RpcError } from "../protocol/errors.ts";
-export type { Interceptor } from "../protocol/intercept.ts";
+export type { Channel, Delivery } from "../protocol/wire/channel.ts";
+export { type CloseReason, toCloseReason } from "../protocol/wire/close.ts";
+export type { Codec } from "../protocol/wire/codec.ts";
+export type { CallContext } from "../protocol/peer/context.ts";
+export { ConnectionClosed, ErrorCode, RpcError } from "../protocol/wire/errors.ts";
+export type { Interceptor } from "../protocol/peer/intercept.ts";
 export {
   type AjvError,
   formatIssues,
   issuesFromAjv,
   type Validate,
   type ValidationIssue,
-} from "../protocol/issues.ts";
-export type { LatencySummary } from "../protocol/latency.ts";
-export type { Logger } from "../protocol/logger.ts";
-export type { ErrorObject, Message } from "../protocol/message.ts";
-export { type Handler, Peer, type PeerStats } from "../protocol/peer.ts";
-export { ACCEPTED } from "../protocol/transport.ts";
+} from "../protocol/contract/issues.ts";
+export type { LatencySummary } from "../protocol/peer/latency.ts";
+export type { Logger } from "../protocol/shared/logger.ts";
+export type { ErrorObject, Message } from "../protocol/wire/message.ts";
+export { type Handler, Peer, type PeerStats } from "../protocol/peer/peer.ts";
+export { ACCEPTED } from "../protocol/wire/transport.ts";

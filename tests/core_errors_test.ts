@@ -6,13 +6,13 @@ import { CallAgain, ErrorCode, memoryPair, Peer, RemoteError, RpcError, Server }
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
 import { peerPair, recordingLogger } from "./_helpers.ts";
 
-type ErrorsModule = typeof import("../protocol/errors.ts");
+type ErrorsModule = typeof import("../protocol/wire/errors.ts");
 
-/** A second copy of protocol/errors.ts (as a `--handlers` file or a monorepo would load it). */
+/** A second copy of protocol/wire/errors.ts (as a `--handlers` file or a monorepo would load it). */
 async function secondCopy(): Promise<{ module: ErrorsModule; dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "seed-rpc-copy-" });
   for (const file of ["errors.ts", "close.ts", "message.ts"]) {
-    await Deno.copyFile(new URL(`../protocol/${file}`, import.meta.url), `${dir}/${file}`);
+    await Deno.copyFile(new URL(`../protocol/wire/${file}`, import.meta.url), `${dir}/${file}`);
   }
   const module = await import(new URL(`file://${dir}/errors.ts`).href) as ErrorsModule;
   return { module, dir };

@@ -11,7 +11,7 @@ import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { peerPair, recordingLogger, within } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
-import { withTimeout } from "../protocol/_with_timeout.ts";
+import { withTimeout } from "../protocol/shared/_with_timeout.ts";
 
 const HUGE = 2 ** 31;
 

@@ -1,6 +1,6 @@
 // FrameQueue, the one inbox behind every transport and channel.
 
-import { FrameQueue } from "../protocol/_frame_queue.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 import { CloseCode, closeReason, ConnectionClosed } from "../mod.ts";
 import { assertEquals, assertRejects } from "./_assert.ts";
 

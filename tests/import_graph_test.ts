@@ -21,12 +21,12 @@ const OUTSIDE_THE_PACKAGE = [
 
 /** What a dialect codec must not import: channels, sessions, timers. */
 const NOT_FOR_DIALECTS = [
-  "protocol/channel.ts",
-  "protocol/_timer.ts",
-  "protocol/peer.ts",
-  "protocol/reconnect.ts",
-  "protocol/keepalive.ts",
-  "protocol/server.ts",
+  "protocol/wire/channel.ts",
+  "protocol/shared/_timer.ts",
+  "protocol/peer/peer.ts",
+  "protocol/wire/reconnect.ts",
+  "protocol/peer/keepalive.ts",
+  "protocol/peer/server.ts",
 ];
 
 /** Words after which a `/` starts a regular expression. */

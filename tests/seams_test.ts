@@ -25,7 +25,7 @@ import {
 } from "../mod.ts";
 import { quickRpc } from "../protocol/dialects/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
-import { FrameQueue } from "../protocol/_frame_queue.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
 import { deferred, recordingLogger, waitFor } from "./_helpers.ts";
 

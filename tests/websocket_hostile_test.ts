@@ -3,7 +3,7 @@
 // from another site cannot call a local server.
 
 import { CloseCode, type CloseReason, Peer, Server } from "../mod.ts";
-import type { FrameQueue } from "../protocol/_frame_queue.ts";
+import type { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 import { connect, WebSocketTransport } from "../transports/websocket.ts";
 import { listen } from "../transports/websocket_server.ts";
 import {

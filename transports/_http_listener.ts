@@ -13,7 +13,7 @@
  * @module
  */
 
-import { consoleLogger, type Logger } from "../protocol/logger.ts";
+import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
 
 /** What a handler reads of the connection: who connected. */
 export interface ConnInfo {

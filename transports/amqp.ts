@@ -31,13 +31,13 @@
  * @module
  */
 
-import type { Handler } from "../protocol/dispatch.ts";
-import type { CallContext } from "../protocol/context.ts";
-import { RpcError } from "../protocol/errors.ts";
-import type { Interceptor } from "../protocol/intercept.ts";
-import { consoleLogger, type Logger } from "../protocol/logger.ts";
-import type { Meta } from "../protocol/message.ts";
-import { Peer, type PeerStats } from "../protocol/peer.ts";
+import type { Handler } from "../protocol/peer/dispatch.ts";
+import type { CallContext } from "../protocol/peer/context.ts";
+import { RpcError } from "../protocol/wire/errors.ts";
+import type { Interceptor } from "../protocol/peer/intercept.ts";
+import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
+import type { Meta } from "../protocol/wire/message.ts";
+import { Peer, type PeerStats } from "../protocol/peer/peer.ts";
 import {
   AUTHORIZATION_FAILED,
   DESCRIBE_METHOD,

@@ -28,11 +28,11 @@ import {
   CLOSED_REMOTELY,
   type CloseReason,
   toCloseReason,
-} from "../protocol/close.ts";
-import type { Dialect } from "../protocol/dialect.ts";
-import { ConnectionClosed } from "../protocol/errors.ts";
-import { ACCEPTED, type Transport } from "../protocol/transport.ts";
-import { FrameQueue } from "../protocol/_frame_queue.ts";
+} from "../protocol/wire/close.ts";
+import type { Dialect } from "../protocol/wire/dialect.ts";
+import { ConnectionClosed } from "../protocol/wire/errors.ts";
+import { ACCEPTED, type Transport } from "../protocol/wire/transport.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 
 /**
  * Options for {@linkcode memoryPair}.

@@ -33,12 +33,12 @@
  * @module
  */
 
-import type { Channel, Delivery, Outcome } from "../protocol/channel.ts";
-import { type CloseReason, toCloseReason } from "../protocol/close.ts";
-import { ConnectionClosed, ErrorCode, NotDelivered } from "../protocol/errors.ts";
-import type { Message } from "../protocol/message.ts";
-import { ACCEPTED } from "../protocol/transport.ts";
-import { FrameQueue } from "../protocol/_frame_queue.ts";
+import type { Channel, Delivery, Outcome } from "../protocol/wire/channel.ts";
+import { type CloseReason, toCloseReason } from "../protocol/wire/close.ts";
+import { ConnectionClosed, ErrorCode, NotDelivered } from "../protocol/wire/errors.ts";
+import type { Message } from "../protocol/wire/message.ts";
+import { ACCEPTED } from "../protocol/wire/transport.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 
 /**
  * One settled delivery, as {@linkcode MemoryBusOptions.onSettle} sees it.

@@ -29,10 +29,10 @@
  * @module
  */
 
-import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../protocol/close.ts";
-import { consoleLogger, type Logger } from "../protocol/logger.ts";
-import { backoffDelay } from "../protocol/reconnect.ts";
-import { startTimer } from "../protocol/_timer.ts";
+import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../protocol/wire/close.ts";
+import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
+import { backoffDelay } from "../protocol/wire/reconnect.ts";
+import { startTimer } from "../protocol/shared/_timer.ts";
 import { MushroomSession, type MushroomSessionOptions } from "./mushroom/_session.ts";
 import {
   connect as connectWebSocket,

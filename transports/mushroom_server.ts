@@ -67,11 +67,11 @@
  * @module
  */
 
-import { CloseCode, closeReason } from "../protocol/close.ts";
-import type { Channel } from "../protocol/channel.ts";
-import { consoleLogger, type Logger } from "../protocol/logger.ts";
-import type { Server } from "../protocol/server.ts";
-import type { Listener, Transport } from "../protocol/transport.ts";
+import { CloseCode, closeReason } from "../protocol/wire/close.ts";
+import type { Channel } from "../protocol/wire/channel.ts";
+import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
+import type { Server } from "../protocol/peer/server.ts";
+import type { Listener, Transport } from "../protocol/wire/transport.ts";
 import { pythonJson } from "../protocol/dialects/_python_json.ts";
 import { MalformedBody } from "../protocol/dialects/mushroom_codec.ts";
 import {
@@ -79,7 +79,7 @@ import {
   MushroomSession,
   type MushroomSessionOptions,
 } from "./mushroom/_session.ts";
-import { FrameQueue } from "../protocol/_frame_queue.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 import type { ServeInfo } from "./websocket_server.ts";
 import {

@@ -54,14 +54,19 @@ import {
   type CloseReason,
   closeReason,
   toCloseReason,
-} from "../protocol/close.ts";
-import type { Dialect } from "../protocol/dialect.ts";
-import { ConnectionClosed, FrameTooLarge } from "../protocol/errors.ts";
-import { consoleLogger, type Logger } from "../protocol/logger.ts";
-import { ACCEPTED, InvalidFrame, type Listener, type Transport } from "../protocol/transport.ts";
-import { FrameQueue } from "../protocol/_frame_queue.ts";
-import { utf8Length } from "../protocol/_utf8.ts";
-import { startTimer } from "../protocol/_timer.ts";
+} from "../protocol/wire/close.ts";
+import type { Dialect } from "../protocol/wire/dialect.ts";
+import { ConnectionClosed, FrameTooLarge } from "../protocol/wire/errors.ts";
+import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
+import {
+  ACCEPTED,
+  InvalidFrame,
+  type Listener,
+  type Transport,
+} from "../protocol/wire/transport.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
+import { utf8Length } from "../protocol/shared/_utf8.ts";
+import { startTimer } from "../protocol/shared/_timer.ts";
 
 /**
  * Options for a TCP or TLS connection.

@@ -33,18 +33,18 @@
  * @module
  */
 
-import { type CloseReason, toCloseReason } from "../protocol/close.ts";
-import { CloseCode, closeReason } from "../protocol/close.ts";
-import type { Dialect } from "../protocol/dialect.ts";
-import { ConnectionClosed, FrameTooLarge } from "../protocol/errors.ts";
-import { consoleLogger, type Logger } from "../protocol/logger.ts";
-import { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnect.ts";
-import { ACCEPTED, type Transport } from "../protocol/transport.ts";
-import { FrameQueue } from "../protocol/_frame_queue.ts";
-import { utf8Length } from "../protocol/_utf8.ts";
-import { startTimer } from "../protocol/_timer.ts";
+import { type CloseReason, toCloseReason } from "../protocol/wire/close.ts";
+import { CloseCode, closeReason } from "../protocol/wire/close.ts";
+import type { Dialect } from "../protocol/wire/dialect.ts";
+import { ConnectionClosed, FrameTooLarge } from "../protocol/wire/errors.ts";
+import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
+import { ReconnectingChannel, type ReconnectOptions } from "../protocol/wire/reconnect.ts";
+import { ACCEPTED, type Transport } from "../protocol/wire/transport.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
+import { utf8Length } from "../protocol/shared/_utf8.ts";
+import { startTimer } from "../protocol/shared/_timer.ts";
 
-export { ReconnectingChannel, type ReconnectOptions } from "../protocol/reconnect.ts";
+export { ReconnectingChannel, type ReconnectOptions } from "../protocol/wire/reconnect.ts";
 
 /**
  * Options of a WebSocket connection, either side.

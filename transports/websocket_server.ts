@@ -37,12 +37,12 @@
  * @module
  */
 
-import type { Dialect } from "../protocol/dialect.ts";
-import type { Listener, Transport } from "../protocol/transport.ts";
-import type { Server } from "../protocol/server.ts";
-import { consoleLogger } from "../protocol/logger.ts";
-import { FrameQueue } from "../protocol/_frame_queue.ts";
-import { CloseCode, closeReason } from "../protocol/close.ts";
+import type { Dialect } from "../protocol/wire/dialect.ts";
+import type { Listener, Transport } from "../protocol/wire/transport.ts";
+import type { Server } from "../protocol/peer/server.ts";
+import { consoleLogger } from "../protocol/shared/logger.ts";
+import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
+import { CloseCode, closeReason } from "../protocol/wire/close.ts";
 import { type WebSocketOptions, WebSocketTransport } from "./websocket.ts";
 import {
   denoUpgrade,

@@ -41,10 +41,10 @@
  * @module
  */
 
-import type { Codec } from "../codec.ts";
-import { ErrorCode } from "../errors.ts";
-import type { Logger } from "../logger.ts";
-import type { ErrorObject, Id, Message } from "../message.ts";
+import type { Codec } from "../wire/codec.ts";
+import { ErrorCode } from "../wire/errors.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { ErrorObject, Id, Message } from "../wire/message.ts";
 import type { MushroomMessage } from "./mushroom_codec.ts";
 
 const NOTHING: readonly never[] = Object.freeze([]);

@@ -36,8 +36,8 @@
  * @module
  */
 
-import { ErrorCode } from "../errors.ts";
-import type { ErrorObject, Message, Meta } from "../message.ts";
+import { ErrorCode } from "../wire/errors.ts";
+import type { ErrorObject, Message, Meta } from "../wire/message.ts";
 import { pythonJson } from "./_python_json.ts";
 
 /** The only `nuropb_protocol` header value nuropb 0.1.8 accepts. */

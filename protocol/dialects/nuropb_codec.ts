@@ -37,9 +37,9 @@
  * @module
  */
 
-import type { Codec } from "../codec.ts";
-import { ErrorCode } from "../errors.ts";
-import type { InvalidMessage, Message } from "../message.ts";
+import type { Codec } from "../wire/codec.ts";
+import { ErrorCode } from "../wire/errors.ts";
+import type { InvalidMessage, Message } from "../wire/message.ts";
 import {
   decodeNuropb,
   encodeNuropbEvent,

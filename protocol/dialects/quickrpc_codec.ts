@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Codec } from "../codec.ts";
-import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../dialect.ts";
-import { ErrorCode } from "../errors.ts";
-import type { ErrorObject, Id, InvalidMessage, Message, Meta } from "../message.ts";
+import type { Codec } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
+import { ErrorCode } from "../wire/errors.ts";
+import type { ErrorObject, Id, InvalidMessage, Message, Meta } from "../wire/message.ts";
 import { pythonJson } from "./_python_json.ts";
 import { encodeBase64 } from "./_base64.ts";
 import { MAX_DEPTH, TooDeep, walkJson } from "./_json_walk.ts";

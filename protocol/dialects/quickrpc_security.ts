@@ -41,10 +41,10 @@
  * @module
  */
 
-import { CloseCode, type CloseReason, closeReason } from "../close.ts";
-import { ConnectionClosed } from "../errors.ts";
-import { consoleLogger, type Logger } from "../logger.ts";
-import { InvalidFrame, type Listener, type Transport } from "../transport.ts";
+import { CloseCode, type CloseReason, closeReason } from "../wire/close.ts";
+import { ConnectionClosed } from "../wire/errors.ts";
+import { consoleLogger, type Logger } from "../shared/logger.ts";
+import { InvalidFrame, type Listener, type Transport } from "../wire/transport.ts";
 import { pythonJson } from "./_python_json.ts";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
 import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";

@@ -57,10 +57,10 @@
  * @module
  */
 
-import type { Codec } from "../codec.ts";
-import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../dialect.ts";
-import { ErrorCode } from "../errors.ts";
-import type { ErrorObject, Id, InvalidMessage, Message } from "../message.ts";
+import type { Codec } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
+import { ErrorCode } from "../wire/errors.ts";
+import type { ErrorObject, Id, InvalidMessage, Message } from "../wire/message.ts";
 import { MAX_DEPTH, TooDeep, walkJson } from "./_json_walk.ts";
 import { pythonJson } from "./_python_json.ts";
 

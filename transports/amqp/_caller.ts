@@ -17,12 +17,12 @@
 // as "the other side speaks another dialect" and closes, and on a shared
 // broker anyone may publish to our response queue.
 
-import type { Channel, Delivery } from "../../protocol/channel.ts";
-import { type CloseReason, toCloseReason } from "../../protocol/close.ts";
-import { ConnectionClosed, ErrorCode, NotDelivered } from "../../protocol/errors.ts";
-import type { Logger } from "../../protocol/logger.ts";
-import type { Message } from "../../protocol/message.ts";
-import { FrameQueue } from "../../protocol/_frame_queue.ts";
+import type { Channel, Delivery } from "../../protocol/wire/channel.ts";
+import { type CloseReason, toCloseReason } from "../../protocol/wire/close.ts";
+import { ConnectionClosed, ErrorCode, NotDelivered } from "../../protocol/wire/errors.ts";
+import type { Logger } from "../../protocol/shared/logger.ts";
+import type { Message } from "../../protocol/wire/message.ts";
+import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
 import {
   EVENT_METHOD,
   type NuropbProperties,

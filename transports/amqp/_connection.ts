@@ -25,8 +25,8 @@
 
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import type { AMQPChannel, AMQPMessage, AMQPProperties } from "@cloudamqp/amqp-client";
-import type { Logger } from "../../protocol/logger.ts";
-import { backoffDelay } from "../../protocol/reconnect.ts";
+import type { Logger } from "../../protocol/shared/logger.ts";
+import { backoffDelay } from "../../protocol/wire/reconnect.ts";
 
 export type { AMQPChannel, AMQPMessage, AMQPProperties };
 

@@ -1,7 +1,7 @@
 // A service's description as nuropb's `nuropb_describe` answers it, made
 // from a contract's JSON Schemas (or from handler names alone).
 
-import type { JsonSchema } from "../../protocol/schema.ts";
+import type { JsonSchema } from "../../protocol/contract/schema.ts";
 
 /**
  * One method in a description.

@@ -24,12 +24,12 @@
 // held gets an error, its handler never runs twice); a refused call (unknown
 // method, invalid params, unauthorised) is not remembered at all.
 
-import type { Channel, Delivery, Outcome } from "../../protocol/channel.ts";
-import { type CloseReason, toCloseReason } from "../../protocol/close.ts";
-import { ConnectionClosed, ErrorCode } from "../../protocol/errors.ts";
-import type { Logger } from "../../protocol/logger.ts";
-import type { Message } from "../../protocol/message.ts";
-import { FrameQueue } from "../../protocol/_frame_queue.ts";
+import type { Channel, Delivery, Outcome } from "../../protocol/wire/channel.ts";
+import { type CloseReason, toCloseReason } from "../../protocol/wire/close.ts";
+import { ConnectionClosed, ErrorCode } from "../../protocol/wire/errors.ts";
+import type { Logger } from "../../protocol/shared/logger.ts";
+import type { Message } from "../../protocol/wire/message.ts";
+import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
 import {
   AUTHORIZATION_FAILED,
   type NuropbMeta,

@@ -39,14 +39,19 @@
  * @module
  */
 
-import type { Channel, Delivery } from "../../protocol/channel.ts";
-import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../../protocol/close.ts";
-import { ConnectionClosed } from "../../protocol/errors.ts";
-import { consoleLogger, type Logger, rateLimitedLogger } from "../../protocol/logger.ts";
-import type { Message } from "../../protocol/message.ts";
-import { ACCEPTED, InvalidFrame, type Transport } from "../../protocol/transport.ts";
-import { startInterval, startTimer } from "../../protocol/_timer.ts";
-import { FrameQueue } from "../../protocol/_frame_queue.ts";
+import type { Channel, Delivery } from "../../protocol/wire/channel.ts";
+import {
+  CloseCode,
+  type CloseReason,
+  closeReason,
+  toCloseReason,
+} from "../../protocol/wire/close.ts";
+import { ConnectionClosed } from "../../protocol/wire/errors.ts";
+import { consoleLogger, type Logger, rateLimitedLogger } from "../../protocol/shared/logger.ts";
+import type { Message } from "../../protocol/wire/message.ts";
+import { ACCEPTED, InvalidFrame, type Transport } from "../../protocol/wire/transport.ts";
+import { startInterval, startTimer } from "../../protocol/shared/_timer.ts";
+import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
 import {
   encodeMushroom,
   MalformedBody,

@@ -43,12 +43,12 @@ import { CloseCode, type CloseReason, closeReason, toCloseReason } from "./close
 import type { Dialect } from "./dialect.ts";
 import { ConnectionClosed } from "./errors.ts";
 import { FramedChannel } from "./framed.ts";
-import { jsonRpc } from "./jsonrpc.ts";
-import { consoleLogger, type Logger } from "./logger.ts";
+import { jsonRpc } from "../dialects/jsonrpc.ts";
+import { consoleLogger, type Logger } from "../shared/logger.ts";
 import type { Id, Message } from "./message.ts";
 import { ACCEPTED, type Transport } from "./transport.ts";
 import { FrameQueue } from "./_frame_queue.ts";
-import { startTimer } from "./_timer.ts";
+import { startTimer } from "../shared/_timer.ts";
 
 /**
  * Options for a {@linkcode ReconnectingChannel}.

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Delivery, Outcome } from "./channel.ts";
-import type { ErrorMessage, ResultMessage } from "./message.ts";
+import type { Delivery, Outcome } from "../wire/channel.ts";
+import type { ErrorMessage, ResultMessage } from "../wire/message.ts";
 
 /** One incoming batch being handled. */
 export class BatchReplies {

@@ -29,7 +29,7 @@ import type { Channel, Delivery } from "./channel.ts";
 import type { CloseReason } from "./close.ts";
 import type { Codec } from "./codec.ts";
 import { ConnectionClosed, ErrorCode, FrameTooLarge } from "./errors.ts";
-import { consoleLogger, type Logger } from "./logger.ts";
+import { consoleLogger, type Logger } from "../shared/logger.ts";
 import type { ErrorMessage, Id, InvalidMessage, Message, ResultMessage } from "./message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "./transport.ts";
 

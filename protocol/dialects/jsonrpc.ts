@@ -35,10 +35,10 @@
  * @module
  */
 
-import type { Codec } from "./codec.ts";
-import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "./dialect.ts";
-import { ErrorCode, standardMessage } from "./errors.ts";
-import type { ErrorObject, Id, InvalidMessage, Message } from "./message.ts";
+import type { Codec } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
+import { ErrorCode, standardMessage } from "../wire/errors.ts";
+import type { ErrorObject, Id, InvalidMessage, Message } from "../wire/message.ts";
 
 /** The method our peers use to cancel a call (`rpc.` names are reserved by the spec). */
 export const CANCEL_METHOD = "rpc.cancel";

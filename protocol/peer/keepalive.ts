@@ -12,9 +12,9 @@
  * @module
  */
 
-import { CloseCode, type CloseReason, closeReason } from "./close.ts";
-import { CallTimeout, ConnectionClosed, RemoteError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
+import { CloseCode, type CloseReason, closeReason } from "../wire/close.ts";
+import { CallTimeout, ConnectionClosed, RemoteError } from "../wire/errors.ts";
+import type { Logger } from "../shared/logger.ts";
 
 /** The method a keep-alive calls; every peer answers it with `null`. */
 export const PING_METHOD = "rpc.ping";

@@ -33,9 +33,9 @@
  */
 
 import type { BatchReplies } from "./batch.ts";
-import type { Channel, Delivery } from "./channel.ts";
-import type { CloseReason } from "./close.ts";
-import type { Id, Meta } from "./message.ts";
+import type { Channel, Delivery } from "../wire/channel.ts";
+import type { CloseReason } from "../wire/close.ts";
+import type { Id, Meta } from "../wire/message.ts";
 import type { CallOptions, NotifyOptions } from "./outgoing.ts";
 import type { PeerStats } from "./peer_stats.ts";
 

@@ -10,12 +10,12 @@
  */
 
 import type { BatchReplies } from "./batch.ts";
-import type { Channel, Delivery } from "./channel.ts";
-import { CLOSED_REMOTELY, type CloseReason } from "./close.ts";
+import type { Channel, Delivery } from "../wire/channel.ts";
+import { CLOSED_REMOTELY, type CloseReason } from "../wire/close.ts";
 import type { Dispatcher } from "./dispatch.ts";
-import { ConnectionClosed, RemoteError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
-import type { Message } from "./message.ts";
+import { ConnectionClosed, RemoteError } from "../wire/errors.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { Message } from "../wire/message.ts";
 import type { OutgoingCalls } from "./outgoing.ts";
 import { unreadable, wrongDialect } from "./peer_close.ts";
 

@@ -33,17 +33,17 @@
  * @module
  */
 
-import type { Channel } from "./channel.ts";
-import { type CloseReason, toCloseReason } from "./close.ts";
-import { CloseCode, closeReason } from "./close.ts";
-import type { Dialect } from "./dialect.ts";
+import type { Channel } from "../wire/channel.ts";
+import { type CloseReason, toCloseReason } from "../wire/close.ts";
+import { CloseCode, closeReason } from "../wire/close.ts";
+import type { Dialect } from "../wire/dialect.ts";
 import { ConcurrencyLimit } from "./limit.ts";
-import { consoleLogger, type Logger } from "./logger.ts";
+import { consoleLogger, type Logger } from "../shared/logger.ts";
 import type { PeerHandle } from "./context.ts";
 import { type CallOptions, type Handler, Peer, type PeerOptions } from "./peer.ts";
-import type { Listener, Transport } from "./transport.ts";
-import { MAX_DELAY, startInterval } from "./_timer.ts";
-import { withTimeout } from "./_with_timeout.ts";
+import type { Listener, Transport } from "../wire/transport.ts";
+import { MAX_DELAY, startInterval } from "../shared/_timer.ts";
+import { withTimeout } from "../shared/_with_timeout.ts";
 
 /**
  * One client connection of a {@linkcode Server}.

@@ -8,16 +8,16 @@
  * @module
  */
 
-import type { Channel } from "./channel.ts";
+import type { Channel } from "../wire/channel.ts";
 import type { Handler } from "./context.ts";
-import type { Dialect } from "./dialect.ts";
-import { framed } from "./framed.ts";
+import type { Dialect } from "../wire/dialect.ts";
+import { framed } from "../wire/framed.ts";
 import type { Interceptor } from "./intercept.ts";
-import { jsonRpc } from "./jsonrpc.ts";
+import { jsonRpc } from "../dialects/jsonrpc.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../shared/logger.ts";
 import type { IdSource } from "./outgoing.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "../wire/transport.ts";
 
 /**
  * Options for a {@linkcode Peer}.

@@ -17,12 +17,12 @@
  */
 
 import { CallTable } from "./call_table.ts";
-import type { Channel } from "./channel.ts";
-import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "./errors.ts";
+import type { Channel } from "../wire/channel.ts";
+import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "../wire/errors.ts";
 import type { LatencyHistogram } from "./latency.ts";
-import { never } from "./_timer.ts";
-import type { Logger } from "./logger.ts";
-import { ACCEPTED } from "./transport.ts";
+import { never } from "../shared/_timer.ts";
+import type { Logger } from "../shared/logger.ts";
+import { ACCEPTED } from "../wire/transport.ts";
 import type {
   ErrorMessage,
   Id,
@@ -30,7 +30,7 @@ import type {
   NotificationMessage,
   RequestMessage,
   ResultMessage,
-} from "./message.ts";
+} from "../wire/message.ts";
 
 /**
  * Options for one call.

@@ -32,22 +32,22 @@
  * @module
  */
 
-import type { Channel } from "./channel.ts";
-import { type CloseReason, toCloseReason } from "./close.ts";
+import type { Channel } from "../wire/channel.ts";
+import { type CloseReason, toCloseReason } from "../wire/close.ts";
 import type { Handler, PeerHandle } from "./context.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { ConnectionClosed } from "./errors.ts";
+import { ConnectionClosed } from "../wire/errors.ts";
 import { intercept, type Interceptor, type Invocation } from "./intercept.ts";
 import { KeepAlive } from "./keepalive.ts";
 import { LatencyHistogram } from "./latency.ts";
-import { consoleLogger, type Logger, rateLimitedLogger } from "./logger.ts";
+import { consoleLogger, type Logger, rateLimitedLogger } from "../shared/logger.ts";
 import { type CallOptions, type NotifyOptions, OutgoingCalls, timeoutOption } from "./outgoing.ts";
 import { explainClose } from "./peer_close.ts";
 import { interceptorsOption, limitOption, peerChannel, type PeerOptions } from "./peer_options.ts";
 import type { PeerStats } from "./peer_stats.ts";
 import { Receiver } from "./receiver.ts";
-import type { Transport } from "./transport.ts";
-import { withTimeout } from "./_with_timeout.ts";
+import type { Transport } from "../wire/transport.ts";
+import { withTimeout } from "../shared/_with_timeout.ts";
 
 export type { CallOptions, IdSource, NotifyOptions } from "./outgoing.ts";
 export type { Handler, PeerHandle } from "./context.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { Id } from "./message.ts";
+import type { Id } from "../wire/message.ts";
 
 /** The ring's slots: twice the bound on calls in flight, within these limits. */
 const MIN_SLOTS = 64;

@@ -25,8 +25,8 @@ import { Ajv } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020";
 import { fullFormats } from "ajv-formats/dist/formats";
 import { findKeyword } from "./_schema_walk.ts";
-import type { Logger } from "./logger.ts";
-import { consoleLogger } from "./logger.ts";
+import type { Logger } from "../shared/logger.ts";
+import { consoleLogger } from "../shared/logger.ts";
 import type { JsonSchema } from "./schema.ts";
 import { type AjvError, issuesFromAjv, type Validate, type ValidationIssue } from "./issues.ts";
 

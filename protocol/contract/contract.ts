@@ -52,10 +52,10 @@
  * @module
  */
 
-import type { CallContext, Handler, PeerHandle } from "./context.ts";
-import { ErrorCode, RpcError } from "./errors.ts";
-import { consoleLogger, type Logger } from "./logger.ts";
-import type { CallOptions, NotifyOptions } from "./outgoing.ts";
+import type { CallContext, Handler, PeerHandle } from "../peer/context.ts";
+import { ErrorCode, RpcError } from "../wire/errors.ts";
+import { consoleLogger, type Logger } from "../shared/logger.ts";
+import type { CallOptions, NotifyOptions } from "../peer/outgoing.ts";
 import {
   OPENRPC_VERSION,
   type OpenRpcDocument,
@@ -63,7 +63,7 @@ import {
   openRpcMethod,
 } from "./openrpc.ts";
 import type { Infer, JsonSchema } from "./schema.ts";
-import type { Recipients, Server } from "./server.ts";
+import type { Recipients, Server } from "../peer/server.ts";
 import {
   formatIssues,
   SchemaCompiler,

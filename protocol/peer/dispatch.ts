@@ -12,10 +12,10 @@
 
 import { BatchReplies } from "./batch.ts";
 import { CallTable } from "./call_table.ts";
-import type { Channel, Delivery, Outcome } from "./channel.ts";
+import type { Channel, Delivery, Outcome } from "../wire/channel.ts";
 import { type CallContext, type Handler, InboundCall, type PeerHandle } from "./context.ts";
-import { CallAgain, type ConnectionClosed, ErrorCode, RpcError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
+import { CallAgain, type ConnectionClosed, ErrorCode, RpcError } from "../wire/errors.ts";
+import type { Logger } from "../shared/logger.ts";
 import type {
   CancelMessage,
   ErrorMessage,
@@ -25,14 +25,14 @@ import type {
   NotificationMessage,
   RequestMessage,
   ResultMessage,
-} from "./message.ts";
+} from "../wire/message.ts";
 import { incomingInvocation, intercept, type Interceptor } from "./intercept.ts";
 import { PING_METHOD } from "./keepalive.ts";
-import { DISCOVER_METHOD } from "./openrpc.ts";
+import { DISCOVER_METHOD } from "../contract/openrpc.ts";
 import type { LatencyHistogram } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
-import { ACCEPTED } from "./transport.ts";
-import { clip } from "./_text.ts";
+import { ACCEPTED } from "../wire/transport.ts";
+import { clip } from "../shared/_text.ts";
 
 export type { Handler } from "./context.ts";
 

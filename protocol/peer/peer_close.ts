@@ -9,10 +9,10 @@
  * @module
  */
 
-import type { Channel } from "./channel.ts";
-import { CloseCode, type CloseReason, closeReason } from "./close.ts";
-import { ErrorCode, type RemoteError } from "./errors.ts";
-import type { InvalidMessage } from "./message.ts";
+import type { Channel } from "../wire/channel.ts";
+import { CloseCode, type CloseReason, closeReason } from "../wire/close.ts";
+import { ErrorCode, type RemoteError } from "../wire/errors.ts";
+import type { InvalidMessage } from "../wire/message.ts";
 
 /** A close reason, and the remote error that caused it, if one did. */
 export interface ExplainedClose {
