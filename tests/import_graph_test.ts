@@ -92,6 +92,20 @@ Deno.test("Every relative import names a file that exists", () => {
   assertEquals(unexpected("existing files"), []);
 });
 
+Deno.test("protocol/ is rooms only, none over 15 modules", () => {
+  const loose: string[] = [];
+  const crowded: string[] = [];
+  for (const entry of Deno.readDirSync(new URL("protocol/", ROOT))) {
+    if (entry.isFile) loose.push(entry.name);
+    if (!entry.isDirectory) continue;
+    const modules = [...Deno.readDirSync(new URL(`protocol/${entry.name}/`, ROOT))]
+      .filter((file) => file.isFile && file.name.endsWith(".ts"));
+    if (modules.length > 15) crowded.push(`protocol/${entry.name}/ has ${modules.length}`);
+  }
+  assertEquals(loose, [], "files directly in protocol/: put each in its room");
+  assertEquals(crowded, []);
+});
+
 Deno.test("The import reader sees every kind of import and none in comments or strings", () => {
   const source = [
     `import { a } from "./a.ts";`,
