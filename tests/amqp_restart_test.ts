@@ -31,7 +31,7 @@ async function restartUnderLoad(hard: boolean): Promise<void> {
   const url = await freshMesh();
   const logger = recordingLogger();
   const runs = new Map<number, number>();
-  const server = await connectMesh(url, { logger, reconnectMax: 1_000 });
+  const server = await connectMesh(url, { logger, maxDelay: 1_000 });
   await server.serve("load", {
     echo: async ({ n }: { n: number }) => {
       runs.set(n, (runs.get(n) ?? 0) + 1);

@@ -109,15 +109,28 @@ export interface MeshOptions {
   /** Where warnings (lost connection, dead-lettered messages) go. Default: the console. */
   logger?: Logger;
   /**
-   * The first pause before reconnecting, ms; it doubles up to `reconnectMax`.
+   * The first pause before reconnecting, ms; it doubles (with jitter) up to
+   * `maxDelay`. The same spelling as `ReconnectingChannel` and the mushroom client.
    *
    * @default {100}
+   */
+  minDelay?: number;
+  /**
+   * The longest pause between attempts to reconnect, ms.
+   *
+   * @default {5_000}
+   */
+  maxDelay?: number;
+  /**
+   * The first pause before reconnecting, ms.
+   *
+   * @deprecated Use `minDelay`; this name goes in the next release.
    */
   reconnectMin?: number;
   /**
    * The longest pause between attempts to reconnect, ms.
    *
-   * @default {5_000}
+   * @deprecated Use `maxDelay`; this name goes in the next release.
    */
   reconnectMax?: number;
   /** Interceptors around every request, command and event this mesh sends (an event as a `nuropb.event` notification). */
@@ -906,8 +919,8 @@ export async function connectMesh(url: string, options: MeshOptions = {}): Promi
   const connection = new BrokerConnection(url, {
     logger: options.logger ?? consoleLogger,
     name: "nuropb mesh",
-    reconnectMin: options.reconnectMin ?? 100,
-    reconnectMax: options.reconnectMax ?? 5_000,
+    minDelay: options.minDelay ?? options.reconnectMin ?? 100,
+    maxDelay: options.maxDelay ?? options.reconnectMax ?? 5_000,
     maxFrameBytes: options.maxFrameBytes ?? 1_048_576,
     maxHeaderBytes: options.maxHeaderBytes ?? 8_192,
     maxMessageBytes: options.maxMessageBytes ?? 16_777_216,

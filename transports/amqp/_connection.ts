@@ -42,8 +42,8 @@ export interface BrokerConnectionOptions {
   logger: Logger;
   name: string;
   /** First and largest pause between attempts to reconnect, ms. */
-  reconnectMin: number;
-  reconnectMax: number;
+  minDelay: number;
+  maxDelay: number;
   /** The frame_max asked for (the broker's, when smaller, is taken). */
   maxFrameBytes: number;
   /** A delivery whose properties (headers included) are larger is refused. */
@@ -544,8 +544,8 @@ export class BrokerConnection {
 
   #schedule(): void {
     if (this.#closing || this.#timer !== undefined) return;
-    const { reconnectMin, reconnectMax } = this.#options;
-    const delay = backoffDelay(this.#attempt++, reconnectMin, reconnectMax);
+    const { minDelay, maxDelay } = this.#options;
+    const delay = backoffDelay(this.#attempt++, minDelay, maxDelay);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#connect().then(
