@@ -50,6 +50,7 @@ export type {
 export type { Codec } from "./protocol/codec.ts";
 export type { Dialect } from "./protocol/dialect.ts";
 export type { Channel, Delivery, Outcome } from "./protocol/channel.ts";
+export { InboxChannel } from "./protocol/inbox.ts";
 export { ACCEPTED, InvalidFrame, type Listener, type Transport } from "./protocol/transport.ts";
 export { framed, FramedChannel, type FramedOptions } from "./protocol/framed.ts";
 export {

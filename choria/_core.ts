@@ -12,6 +12,7 @@ export { type CloseReason, toCloseReason } from "../protocol/close.ts";
 export type { Codec } from "../protocol/codec.ts";
 export type { CallContext } from "../protocol/context.ts";
 export { ConnectionClosed, ErrorCode, RpcError } from "../protocol/errors.ts";
+export { InboxChannel } from "../protocol/inbox.ts";
 export type { Interceptor } from "../protocol/intercept.ts";
 export {
   type AjvError,

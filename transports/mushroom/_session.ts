@@ -39,14 +39,13 @@
  * @module
  */
 
-import type { Channel, Delivery } from "../../protocol/channel.ts";
-import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../../protocol/close.ts";
+import { CloseCode, type CloseReason, closeReason } from "../../protocol/close.ts";
 import { ConnectionClosed } from "../../protocol/errors.ts";
+import { InboxChannel } from "../../protocol/inbox.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "../../protocol/logger.ts";
 import type { Message } from "../../protocol/message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "../../protocol/transport.ts";
 import { startInterval, startTimer } from "../../protocol/_timer.ts";
-import { FrameQueue } from "../../protocol/_frame_queue.ts";
 import {
   encodeMushroom,
   MalformedBody,
@@ -298,7 +297,7 @@ export class MushroomBudget {
  * await server.close();
  * ```
  */
-export class MushroomSession implements Channel {
+export class MushroomSession extends InboxChannel {
   /** The session's id. */
   readonly id: string;
   /** Milliseconds without a transport before the session expires (0: never). */
@@ -318,7 +317,6 @@ export class MushroomSession implements Channel {
   #budget: MushroomBudget | undefined;
   /** The most characters of messages in one poll body. */
   readonly maxPollBytes: number;
-  #inbox: FrameQueue<Delivery>;
   /** Numbers our messages and maps them to mushroom's and back. */
   #codec: MushroomCallCodec;
   /** Kept messages from `#keptHead` on; the slots before it are emptied. */
@@ -338,8 +336,6 @@ export class MushroomSession implements Channel {
   /** Transports attached now: a socket, polls in progress. */
   #attached = 0;
   #expiry: ReturnType<typeof setTimeout> | undefined;
-  #reason: CloseReason | undefined;
-  #closed = Promise.withResolvers<void>();
   /** Duplicates dropped (messages whose id was already seen). */
   duplicates = 0;
   /** Messages whose id skipped ahead (lost or reordered on the way). */
@@ -351,6 +347,7 @@ export class MushroomSession implements Channel {
    * @param options The side, timeouts and bounds.
    */
   constructor(options: MushroomSessionOptions) {
+    super(options.highWaterMark ?? 1024);
     this.id = options.id ?? "mushroom";
     this.#server = options.role === "server";
     this.#json = options.json ?? (options.role === "server" ? "python" : "compact");
@@ -363,32 +360,11 @@ export class MushroomSession implements Channel {
     this.#maxKeptBytes = options.maxUnacknowledgedBytes ?? 16 * 1024 * 1024;
     this.#budget = options.budget;
     this.maxPollBytes = options.maxPollBytes ?? 1024 * 1024;
-    this.#inbox = new FrameQueue<Delivery>(options.highWaterMark ?? 1024);
     this.#codec = new MushroomCallCodec(this.#logger, this.id);
     this.#startExpiry();
   }
 
   // ---- the Channel --------------------------------------------------------
-
-  /** Everything received, over every transport, in order, without duplicates. */
-  get incoming(): AsyncIterable<Delivery> {
-    return this.#inbox;
-  }
-
-  /** A delivery that has already arrived, or `undefined`. */
-  take(): Delivery | undefined {
-    return this.#inbox.take();
-  }
-
-  /** Resolves once the session is closed. */
-  get closed(): Promise<void> {
-    return this.#closed.promise;
-  }
-
-  /** Why the session closed, once it has. */
-  get closeReason(): CloseReason | undefined {
-    return this.#reason;
-  }
 
   /** The session's id, for logs. */
   get remote(): string {
@@ -421,7 +397,9 @@ export class MushroomSession implements Channel {
    * waiting poll).
    */
   send(message: Message, _to?: string): Promise<void> {
-    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     const wire = this.#codec.encode(message)[0];
     if (wire === undefined) return ACCEPTED;
     let text: string;
@@ -435,7 +413,9 @@ export class MushroomSession implements Channel {
     }
     this.#keep({ id: (wire as { id: number }).id, text });
     // The shared bound closed this session for keeping the most.
-    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     const socket = this.#socket;
     const sent = socket === undefined ? ACCEPTED : socket.send(text);
     this.#wakePoll();
@@ -448,13 +428,11 @@ export class MushroomSession implements Channel {
    * what is pending.
    */
   async close(reason?: string | CloseReason): Promise<void> {
-    if (this.#reason !== undefined) return this.#closed.promise;
-    const why = toCloseReason(reason);
-    this.#reason = why;
+    const why = this.beginClose(reason);
+    if (why === undefined) return this.closed;
     clearTimeout(this.#expiry);
     clearTimeout(this.#ackTimer);
     clearInterval(this.#heartbeatTimer);
-    this.#inbox.end(why);
     // What a last poll may still take is no longer counted against others.
     this.#budget?.release(this, this.#keptBytes);
     this.#budget = undefined;
@@ -478,8 +456,8 @@ export class MushroomSession implements Channel {
       }
       await socket.close(why);
     }
-    this.#closed.resolve();
-    return this.#closed.promise;
+    this.finishClose();
+    return this.closed;
   }
 
   // ---- transports ---------------------------------------------------------
@@ -490,9 +468,9 @@ export class MushroomSession implements Channel {
    * unacknowledged is sent again first. Resolves with why the socket ended.
    */
   async attach(socket: Transport<string>): Promise<CloseReason> {
-    if (this.#reason !== undefined) {
-      await socket.close(this.#reason);
-      return this.#reason;
+    if (this.closeReason !== undefined) {
+      await socket.close(this.closeReason);
+      return this.closeReason;
     }
     const previous = this.#socket;
     this.#socket = socket;
@@ -511,7 +489,7 @@ export class MushroomSession implements Channel {
           continue;
         }
         await this.receive(frame);
-        if (this.#reason !== undefined) break;
+        if (this.closeReason !== undefined) break;
       }
     } catch (error) {
       this.#logger.debug(`${this.id}: the socket failed`, error);
@@ -553,7 +531,7 @@ export class MushroomSession implements Channel {
     try {
       const heartbeat = await this.#deliver(parsed);
       if (!heartbeat) return "null";
-      if (this.unacknowledged === 0 && this.#reason === undefined && !signal?.aborted) {
+      if (this.unacknowledged === 0 && this.closeReason === undefined && !signal?.aborted) {
         await this.#waitForSomething(signal);
       }
       return this.pollBody({ heartbeat: false, messages: true, maxBytes: this.maxPollBytes }).body;
@@ -577,7 +555,7 @@ export class MushroomSession implements Channel {
     }
     let heartbeat = false;
     for (const message of body.messages) {
-      if (this.#reason !== undefined) break;
+      if (this.closeReason !== undefined) break;
       if (message.code === 0) {
         heartbeat = true;
         this.#peerBeats = true;
@@ -600,7 +578,7 @@ export class MushroomSession implements Channel {
       const delivered = this.#codec.decode(message);
       // One message in, at most one out: none is a reply to no call of ours.
       if ("kind" in delivered) {
-        const room = this.#inbox.push({ message: delivered });
+        const room = this.deliver({ message: delivered });
         if (room !== undefined) await room.catch(ignore);
       }
     }
@@ -677,7 +655,7 @@ export class MushroomSession implements Channel {
 
   /** Resolves when a message is queued to send (for a client's poll loop). */
   changed(): Promise<void> {
-    if (this.unacknowledged > 0 || this.#reason !== undefined) return Promise.resolve();
+    if (this.unacknowledged > 0 || this.closeReason !== undefined) return Promise.resolve();
     this.#changed ??= Promise.withResolvers<void>();
     return this.#changed.promise;
   }
@@ -803,7 +781,7 @@ export class MushroomSession implements Channel {
 
   #sendHeartbeat(): void {
     const socket = this.#socket;
-    if (socket === undefined || this.#reason !== undefined) return;
+    if (socket === undefined || this.closeReason !== undefined) return;
     this.#unacked = 0;
     this.#lastAcked = this.#lastSeen;
     clearTimeout(this.#ackTimer);
@@ -850,7 +828,7 @@ export class MushroomSession implements Channel {
   }
 
   #startExpiry(): void {
-    if (this.sessionTimeout <= 0 || this.#reason !== undefined) return;
+    if (this.sessionTimeout <= 0 || this.closeReason !== undefined) return;
     clearTimeout(this.#expiry);
     this.#expiry = startTimer(() => {
       this.#logger.debug(`${this.id}: expired`);
