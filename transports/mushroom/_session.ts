@@ -42,6 +42,7 @@
 import { CloseCode, type CloseReason, closeReason } from "../../protocol/close.ts";
 import { ConnectionClosed } from "../../protocol/errors.ts";
 import { InboxChannel } from "../../protocol/inbox.ts";
+import { Fifo } from "../../protocol/_fifo.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "../../protocol/logger.ts";
 import type { Message } from "../../protocol/message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "../../protocol/transport.ts";
@@ -319,9 +320,8 @@ export class MushroomSession extends InboxChannel {
   readonly maxPollBytes: number;
   /** Numbers our messages and maps them to mushroom's and back. */
   #codec: MushroomCallCodec;
-  /** Kept messages from `#keptHead` on; the slots before it are emptied. */
-  #kept: (Kept | undefined)[] = [];
-  #keptHead = 0;
+  /** Messages kept until acknowledged, oldest first. */
+  #kept = new Fifo<Kept>();
   #keptBytes = 0;
   #warnedUnacknowledged = false;
   #lastSeen: number | null = null;
@@ -378,7 +378,7 @@ export class MushroomSession extends InboxChannel {
 
   /** How many messages are kept, unacknowledged. */
   get unacknowledged(): number {
-    return this.#kept.length - this.#keptHead;
+    return this.#kept.length;
   }
 
   /** The size of the messages kept, unacknowledged, in characters. */
@@ -439,8 +439,7 @@ export class MushroomSession extends InboxChannel {
     if (why.code === CloseCode.WriteOverflow) {
       // Closed for keeping too much: what it kept goes too.
       this.#logger.warn(`${this.id}: closed: ${why.message}`);
-      this.#kept = [];
-      this.#keptHead = 0;
+      this.#kept.clear();
       this.#keptBytes = 0;
     }
     if (why.code !== CloseCode.Remote) {
@@ -476,8 +475,8 @@ export class MushroomSession extends InboxChannel {
     this.#socket = socket;
     this.#hold();
     previous?.close(closeReason(CloseCode.Local, "replaced by a newer connection")).catch(ignore);
-    for (let i = this.#keptHead; i < this.#kept.length; i++) {
-      socket.send(this.#kept[i]!.text).catch(ignore);
+    for (let i = 0; i < this.#kept.length; i++) {
+      socket.send(this.#kept.at(i)!.text).catch(ignore);
     }
     if (this.#lastSeen !== null && this.#speaksHeartbeats()) this.#sendHeartbeat();
     clearInterval(this.#heartbeatTimer);
@@ -588,17 +587,15 @@ export class MushroomSession extends InboxChannel {
   /** Forgets what the other side has received: every kept message up to `lastId`. */
   acknowledge(lastId: number): void {
     const kept = this.#kept;
-    let head = this.#keptHead;
     let freed = 0;
-    while (head < kept.length && kept[head]!.id <= lastId && kept[head]!.id >= 0) {
-      freed += kept[head]!.text.length;
-      kept[head++] = undefined;
+    for (let next = kept.peek(); next !== undefined && next.id <= lastId && next.id >= 0;) {
+      freed += next.text.length;
+      kept.shift();
+      next = kept.peek();
     }
-    this.#keptHead = head;
     if (freed > 0) {
       this.#keptBytes -= freed;
       this.#budget?.release(this, freed);
-      this.#compact();
     }
     if (this.#flushed !== undefined && this.unacknowledged === 0) {
       this.#flushed.resolve();
@@ -641,8 +638,8 @@ export class MushroomSession extends InboxChannel {
     if (parts.messages) {
       const max = parts.maxBytes ?? Infinity;
       let size = 0;
-      for (let i = this.#keptHead; i < this.#kept.length; i++) {
-        const kept = this.#kept[i]!;
+      for (let i = 0; i < this.#kept.length; i++) {
+        const kept = this.#kept.at(i)!;
         if (size > 0 && size + kept.text.length > max) break;
         size += kept.text.length;
         texts.push(kept.text);
@@ -682,17 +679,7 @@ export class MushroomSession extends InboxChannel {
     ) {
       dropped += this.#dropOldest();
     }
-    if (dropped > 0) this.#compact();
     this.#budget?.charge(this, entry.text.length - dropped);
-  }
-
-  /** Lets go of the emptied slots once they are most of the array. */
-  #compact(): void {
-    const head = this.#keptHead;
-    if (head > 1024 && head * 2 > this.#kept.length) {
-      this.#kept = this.#kept.slice(head);
-      this.#keptHead = 0;
-    }
   }
 
   /**
@@ -703,10 +690,7 @@ export class MushroomSession extends InboxChannel {
   shed(bytes: number): number {
     let freed = 0;
     while (freed < bytes && this.unacknowledged > 1) freed += this.#dropOldest();
-    if (freed > 0) {
-      this.#compact();
-      this.#budget?.release(this, freed);
-    }
+    if (freed > 0) this.#budget?.release(this, freed);
     return freed;
   }
 
@@ -719,10 +703,8 @@ export class MushroomSession extends InboxChannel {
           "the oldest are no longer kept for resending after a reconnect",
       );
     }
-    const size = this.#kept[this.#keptHead]!.text.length;
-    this.#kept[this.#keptHead] = undefined;
+    const size = this.#kept.shift()!.text.length;
     this.#keptBytes -= size;
-    this.#keptHead++;
     return size;
   }
 
