@@ -58,6 +58,7 @@ import { ACCEPTED, type Transport } from "./transport.ts";
 import { Backoff } from "./retry.ts";
 import { FrameQueue } from "./_frame_queue.ts";
 
+// The AMQP connection's loop still computes its own delays.
 export { backoffDelay } from "./retry.ts";
 
 /**
@@ -199,7 +200,6 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   /** Requests received on the current connection and not yet answered. */
   #serving = new Set<Id>();
   #reason: CloseReason | undefined;
-  #backoff: Backoff;
   /** Aborted on close: ends the wait between attempts. */
   #stop = new AbortController();
   #closed = Promise.withResolvers<void>();
@@ -213,7 +213,6 @@ export class ReconnectingChannel extends EventTarget implements Channel {
     this.#options = options;
     this.#logger = options.logger ?? consoleLogger;
     this.#keep = options.pending === "keep";
-    this.#backoff = new Backoff({ minDelay: options.minDelay, maxDelay: options.maxDelay });
     this.#running = this.#run();
   }
 
@@ -330,7 +329,8 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   }
 
   async #run(): Promise<void> {
-    const backoff = this.#backoff;
+    const { minDelay, maxDelay } = this.#options;
+    const backoff = new Backoff({ minDelay, maxDelay });
     let reason: CloseReason | undefined;
     while (this.#reason === undefined) {
       if (reason !== undefined) {
