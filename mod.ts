@@ -50,6 +50,7 @@ export type {
 export type { Codec } from "./protocol/wire/codec.ts";
 export type { Dialect } from "./protocol/wire/dialect.ts";
 export type { Channel, Delivery, Outcome } from "./protocol/wire/channel.ts";
+export { InboxChannel } from "./protocol/wire/inbox.ts";
 export {
   ACCEPTED,
   InvalidFrame,

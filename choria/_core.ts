@@ -12,6 +12,7 @@ export { type CloseReason, toCloseReason } from "../protocol/wire/close.ts";
 export type { Codec } from "../protocol/wire/codec.ts";
 export type { CallContext } from "../protocol/peer/context.ts";
 export { ConnectionClosed, ErrorCode, RpcError } from "../protocol/wire/errors.ts";
+export { InboxChannel } from "../protocol/wire/inbox.ts";
 export type { Interceptor } from "../protocol/peer/intercept.ts";
 export {
   type AjvError,

@@ -10,11 +10,10 @@
 
 import {
   ACCEPTED,
-  type Channel,
   type CloseReason,
   ConnectionClosed,
-  type Delivery,
   ErrorCode,
+  InboxChannel,
   type Message,
   toCloseReason,
 } from "./_core.ts";
@@ -22,14 +21,11 @@ import type { ChoriaCodec } from "./_codec.ts";
 import type { AgentLog } from "./log.ts";
 
 /** A request file in, one reply file out. */
-export class InvocationChannel implements Channel {
+export class InvocationChannel extends InboxChannel {
   #codec: ChoriaCodec;
   #log: AgentLog;
-  #delivery: Delivery | undefined;
   #reply = Promise.withResolvers<string>();
   #replied = false;
-  #closed = Promise.withResolvers<void>();
-  #closeReason: CloseReason | undefined;
 
   /**
    * @param request The request file's text, decoded now.
@@ -37,9 +33,10 @@ export class InvocationChannel implements Channel {
    * @param log Where a reply that cannot be written is logged.
    */
   constructor(request: string, codec: ChoriaCodec, log: AgentLog) {
+    super();
     this.#codec = codec;
     this.#log = log;
-    this.#delivery = { message: codec.decode(request) };
+    this.deliver({ message: codec.decode(request) });
   }
 
   /** The reply file's text, once the delivery is answered. */
@@ -47,29 +44,10 @@ export class InvocationChannel implements Channel {
     return this.#reply.promise;
   }
 
-  /** The one delivery, then nothing until the channel closes. */
-  readonly incoming: AsyncIterable<Delivery> = {
-    [Symbol.asyncIterator]: () => ({
-      next: async (): Promise<IteratorResult<Delivery>> => {
-        const delivery = this.take();
-        if (delivery !== undefined) return { done: false, value: delivery };
-        await this.#closed.promise;
-        return { done: true, value: undefined };
-      },
-    }),
-  };
-
-  /** The delivery, the first time. */
-  take(): Delivery | undefined {
-    const delivery = this.#delivery;
-    this.#delivery = undefined;
-    return delivery;
-  }
-
   /** Takes the reply (the first result or error); anything else has nowhere to go. */
   send(message: Message): Promise<void> {
-    if (this.#closeReason !== undefined) {
-      return Promise.reject(new ConnectionClosed(this.#closeReason));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
     }
     if (message.kind !== "result" && message.kind !== "error") {
       return Promise.reject(
@@ -95,7 +73,7 @@ export class InvocationChannel implements Channel {
 
   /** Ends `incoming`; a delivery never answered gets an Aborted reply. */
   close(reason?: string | CloseReason): Promise<void> {
-    if (this.#closeReason === undefined) {
+    if (this.closeReason === undefined) {
       const why = toCloseReason(reason);
       if (!this.#replied) {
         this.send({
@@ -104,20 +82,10 @@ export class InvocationChannel implements Channel {
           error: { code: ErrorCode.ShuttingDown, message: why.message },
         });
       }
-      this.#closeReason = why;
-      this.#closed.resolve();
+      this.beginClose(why);
+      this.finishClose();
     }
-    return this.#closed.promise;
-  }
-
-  /** Resolves once closed. */
-  get closed(): Promise<void> {
-    return this.#closed.promise;
-  }
-
-  /** Why it closed, once it has. */
-  get closeReason(): CloseReason | undefined {
-    return this.#closeReason;
+    return this.closed;
   }
 
   /** For logs. */

@@ -33,12 +33,12 @@
  * @module
  */
 
-import type { Channel, Delivery, Outcome } from "../protocol/wire/channel.ts";
-import { type CloseReason, toCloseReason } from "../protocol/wire/close.ts";
+import type { Delivery, Outcome } from "../protocol/wire/channel.ts";
+import type { CloseReason } from "../protocol/wire/close.ts";
 import { ConnectionClosed, ErrorCode, NotDelivered } from "../protocol/wire/errors.ts";
+import { InboxChannel } from "../protocol/wire/inbox.ts";
 import type { Message } from "../protocol/wire/message.ts";
 import { ACCEPTED } from "../protocol/wire/transport.ts";
-import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 
 /**
  * One settled delivery, as {@linkcode MemoryBusOptions.onSettle} sees it.
@@ -171,19 +171,16 @@ export class MemoryBus {
  * await lonely.close();
  * ```
  */
-export class BusChannel implements Channel {
+export class BusChannel extends InboxChannel {
   /** Its name on the bus: where replies to what it sends go. */
   readonly name: string;
   #bus: MemoryBus;
-  #inbox: FrameQueue<Delivery>;
-  #reason: CloseReason | undefined;
-  #closed = Promise.withResolvers<void>();
 
   /** Prefer {@linkcode MemoryBus.channel}. */
   constructor(bus: MemoryBus, name: string, highWaterMark: number) {
+    super(highWaterMark);
     this.#bus = bus;
     this.name = name;
-    this.#inbox = new FrameQueue<Delivery>(highWaterMark);
   }
 
   /** Its own name (for logs). */
@@ -191,32 +188,14 @@ export class BusChannel implements Channel {
     return this.name;
   }
 
-  /** Every delivery sent to this channel. */
-  get incoming(): AsyncIterable<Delivery> {
-    return this.#inbox;
-  }
-
-  /** A delivery that has already arrived, or `undefined`. */
-  take(): Delivery | undefined {
-    return this.#inbox.take();
-  }
-
-  /** Resolves once closed. */
-  get closed(): Promise<void> {
-    return this.#closed.promise;
-  }
-
-  /** Why it closed, once it has. */
-  get closeReason(): CloseReason | undefined {
-    return this.#reason;
-  }
-
   /**
    * Sends a copy of `message` to the channel named `to`. Rejects with
    * {@linkcode NotDelivered} when no open channel has that name.
    */
   send(message: Message, to?: string): Promise<void> {
-    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     if (to === undefined) {
       return Promise.reject(new TypeError("A message on a MemoryBus needs a recipient (to)"));
     }
@@ -249,23 +228,21 @@ export class BusChannel implements Channel {
       settle: (outcome) => {
         if (settled) throw new Error("A delivery was settled twice");
         settled = true;
-        if (outcome === "retry" && attempt === 1 && this.#reason === undefined) {
+        if (outcome === "retry" && attempt === 1 && this.closeReason === undefined) {
           this.#deliver(message, from, 2)?.catch(() => {});
         }
         this.#bus.settled({ to: this.name, from, message, outcome, attempt });
       },
     };
-    return this.#inbox.push(delivery);
+    return this.deliver(delivery);
   }
 
   /** Leaves the bus: deliveries not yet read are dropped. */
   close(reason?: string | CloseReason): Promise<void> {
-    if (this.#reason === undefined) {
-      this.#reason = toCloseReason(reason);
+    if (this.beginClose(reason, true) !== undefined) {
       this.#bus.release(this);
-      this.#inbox.end(this.#reason, true);
-      this.#closed.resolve();
+      this.finishClose();
     }
-    return this.#closed.promise;
+    return this.closed;
   }
 }

@@ -31,8 +31,7 @@
 
 import { CloseCode, type CloseReason, closeReason, toCloseReason } from "../protocol/wire/close.ts";
 import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
-import { backoffDelay } from "../protocol/wire/reconnect.ts";
-import { startTimer } from "../protocol/shared/_timer.ts";
+import { Backoff, type BackoffOptions } from "../protocol/wire/retry.ts";
 import { MushroomSession, type MushroomSessionOptions } from "./mushroom/_session.ts";
 import {
   connect as connectWebSocket,
@@ -228,6 +227,7 @@ export class MushroomClient extends MushroomSession {
   #fetch: typeof fetch;
   #log: Logger;
   #stop = new AbortController();
+  #backoff: BackoffOptions;
   #running: Promise<void>;
 
   /** Prefer {@linkcode connect}, which makes the handshake first. */
@@ -240,6 +240,7 @@ export class MushroomClient extends MushroomSession {
     this.#options = options;
     this.#fetch = doFetch;
     this.#log = logger;
+    this.#backoff = { minDelay: options.minDelay, maxDelay: options.maxDelay ?? 5000 };
     this.#running = this.#run();
   }
 
@@ -279,7 +280,7 @@ export class MushroomClient extends MushroomSession {
 
   /** Keeps a WebSocket attached; falls back to polling when none can be opened at first. */
   async #runWebSocket(): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff(this.#backoff);
     let everOpen = false;
     while (this.closeReason === undefined && !this.#stop.signal.aborted) {
       let socket;
@@ -289,7 +290,7 @@ export class MushroomClient extends MushroomSession {
           logger: this.#log,
         });
       } catch (error) {
-        failures++;
+        backoff.fail();
         this.#log.debug(`${this.id}: could not open the WebSocket`, error);
         const canPoll = (this.#options.transports ?? ["ws", "poll"]).includes("poll");
         if (!everOpen && canPoll) {
@@ -297,16 +298,16 @@ export class MushroomClient extends MushroomSession {
           this.#transport = "poll";
           return;
         }
-        await this.#wait(failures);
+        await backoff.wait(this.#stop.signal);
         continue;
       }
       everOpen = true;
-      failures = 0;
+      backoff.reset();
       const ended = await this.attach(socket);
       if (this.closeReason === undefined) {
         this.#log.debug(`${this.id}: the WebSocket dropped (${ended.message}); reconnecting`);
-        failures++;
-        await this.#wait(failures);
+        backoff.fail();
+        await backoff.wait(this.#stop.signal);
       }
     }
   }
@@ -317,20 +318,21 @@ export class MushroomClient extends MushroomSession {
   }
 
   async #pollLoop(): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff(this.#backoff);
     while (this.closeReason === undefined && !this.#stop.signal.aborted) {
       const { body } = this.pollBody({ heartbeat: true, messages: false });
       this.hold();
       let text: string;
       try {
         text = await this.#post(body);
-        failures = 0;
+        backoff.reset();
       } catch (error) {
         this.release();
         if (this.#stop.signal.aborted || this.closeReason !== undefined) return;
         if (await this.#gone(error)) return;
         this.#log.debug(`${this.id}: a poll failed`, error);
-        await this.#wait(++failures);
+        backoff.fail();
+        await backoff.wait(this.#stop.signal);
         continue;
       }
       this.release();
@@ -339,7 +341,7 @@ export class MushroomClient extends MushroomSession {
   }
 
   async #sendLoop(): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff(this.#backoff);
     while (this.closeReason === undefined && !this.#stop.signal.aborted) {
       await Promise.race([this.changed(), this.#stopped()]);
       if (this.closeReason !== undefined || this.#stop.signal.aborted) return;
@@ -350,13 +352,14 @@ export class MushroomClient extends MushroomSession {
       });
       try {
         await this.#post(body);
-        failures = 0;
+        backoff.reset();
         if (sentUpTo !== undefined) this.acknowledge(sentUpTo);
       } catch (error) {
         if (this.#stop.signal.aborted || this.closeReason !== undefined) return;
         if (await this.#gone(error)) return;
         this.#log.debug(`${this.id}: a send failed`, error);
-        await this.#wait(++failures);
+        backoff.fail();
+        await backoff.wait(this.#stop.signal);
       }
     }
   }
@@ -390,24 +393,6 @@ export class MushroomClient extends MushroomSession {
     return new Promise((resolve) =>
       signal.addEventListener("abort", () => resolve(), { once: true })
     );
-  }
-
-  #wait(attempt: number): Promise<void> {
-    const delay = backoffDelay(
-      attempt,
-      this.#options.minDelay ?? 250,
-      this.#options.maxDelay ?? 5000,
-    );
-    return new Promise((resolve) => {
-      const timer = startTimer(done, delay);
-      const signal = this.#stop.signal;
-      signal.addEventListener("abort", done, { once: true });
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-    });
   }
 }
 

@@ -61,6 +61,7 @@ import type { Codec } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
 import { ErrorCode } from "../wire/errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message } from "../wire/message.ts";
+import { Fifo } from "../wire/_fifo.ts";
 import { MAX_DEPTH, TooDeep, walkJson } from "./_json_walk.ts";
 import { pythonJson } from "./_python_json.ts";
 
@@ -239,8 +240,7 @@ export class SimpleRpcClientCodec implements Codec<string> {
   /** `"simplerpc"`. */
   readonly name: string = "simplerpc";
   /** Ids of calls awaiting a reply, in order; `null` for a notification's reply. */
-  #waiting: (Id | null)[] = [];
-  #head = 0;
+  #waiting = new Fifo<Id | null>();
 
   /** A call or notification line; replies are never sent by a client. */
   encode(message: Message): readonly string[] {
@@ -266,13 +266,9 @@ export class SimpleRpcClientCodec implements Codec<string> {
     if ("error" in parsed) return malformed(null, parsed.error, false);
     const { op, args } = parsed;
     if (op !== OKAY && op !== FAIL) return { kind: "notification", method: op, params: args };
-    if (this.#head === this.#waiting.length) {
+    const id = this.#waiting.shift();
+    if (id === undefined) {
       return malformed(null, `${op} arrived with no call waiting for it`, false);
-    }
-    const id = this.#waiting[this.#head++]!;
-    if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#head);
-      this.#head = 0;
     }
     if (op === OKAY) {
       return id === null ? NOTHING : { kind: "result", id, result: args };

@@ -8,6 +8,7 @@
 
 import type { CloseReason } from "./close.ts";
 import { ConnectionClosed } from "./errors.ts";
+import { Fifo } from "./_fifo.ts";
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
@@ -19,8 +20,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   readonly highWaterBytes: number;
   #sizeOf: ((frame: F) => number) | undefined;
   #bytes = 0;
-  #items: F[] = [];
-  #head = 0;
+  #items = new Fifo<F>();
   #ended = false;
   #endReason: CloseReason | undefined;
   #error: unknown;
@@ -45,7 +45,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
 
   /** Frames waiting to be read. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#items.length;
   }
 
   /** The total size of the frames waiting to be read. */
@@ -98,8 +98,7 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
     this.#endReason = reason;
     this.#error = error;
     if (discard) {
-      this.#items = [];
-      this.#head = 0;
+      this.#items.clear();
       this.#bytes = 0;
     }
     if (this.#reader !== undefined && this.length === 0) {
@@ -126,16 +125,8 @@ export class FrameQueue<F> implements AsyncIterableIterator<F> {
   }
 
   #take(): F {
-    const value = this.#items[this.#head]!;
-    this.#items[this.#head++] = undefined as F;
+    const value = this.#items.shift()!;
     if (this.#sizeOf !== undefined) this.#bytes -= this.#sizeOf(value);
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
     if (this.#room !== undefined && !this.#full()) {
       const room = this.#room;
       this.#room = undefined;

@@ -47,8 +47,11 @@ import { jsonRpc } from "../dialects/jsonrpc.ts";
 import { consoleLogger, type Logger } from "../shared/logger.ts";
 import type { Id, Message } from "./message.ts";
 import { ACCEPTED, type Transport } from "./transport.ts";
+import { Backoff } from "./retry.ts";
 import { FrameQueue } from "./_frame_queue.ts";
-import { startTimer } from "../shared/_timer.ts";
+
+// The AMQP connection's loop still computes its own delays.
+export { backoffDelay } from "./retry.ts";
 
 /**
  * Options for a {@linkcode ReconnectingChannel}.
@@ -118,9 +121,6 @@ export interface ReconnectingDetail {
   readonly reason: CloseReason;
 }
 
-/** A connection that stayed up this long resets the backoff. */
-const STABLE_MS = 1000;
-
 interface Queued {
   message: Message;
   to: string | undefined;
@@ -166,7 +166,8 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   /** Requests received on the current connection and not yet answered. */
   #serving = new Set<Id>();
   #reason: CloseReason | undefined;
-  #retry: { timer: ReturnType<typeof setTimeout> | undefined; resolve: () => void } | undefined;
+  /** Aborted on close: ends the wait between attempts. */
+  #stop = new AbortController();
   #closed = Promise.withResolvers<void>();
   #running: Promise<void>;
   #remote: string | undefined;
@@ -267,11 +268,7 @@ export class ReconnectingChannel extends EventTarget implements Channel {
       const why = toCloseReason(reason);
       this.#reason = why;
       this.#inbox.end(why);
-      const retry = this.#retry;
-      if (retry !== undefined) {
-        clearTimeout(retry.timer);
-        retry.resolve();
-      }
+      this.#stop.abort();
       for (const queued of this.#queue.splice(0)) {
         queued.done.reject(new ConnectionClosed(why));
         queued.done.promise.catch(() => {});
@@ -298,28 +295,29 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   }
 
   async #run(): Promise<void> {
-    let failures = 0;
+    const { minDelay, maxDelay } = this.#options;
+    const backoff = new Backoff({ minDelay, maxDelay });
     let reason: CloseReason | undefined;
     while (this.#reason === undefined) {
       if (reason !== undefined) {
-        const delay = this.#delay(Math.max(1, failures));
+        const delay = backoff.delay();
         this.dispatchEvent(
           new CustomEvent<ReconnectingDetail>("reconnecting", {
-            detail: { attempt: Math.max(1, failures), delay, reason },
+            detail: { attempt: backoff.attempt, delay, reason },
           }),
         );
-        await this.#sleep(delay);
+        await backoff.wait(this.#stop.signal, delay);
         if (this.#reason !== undefined) return;
       }
       let transport: Transport<string>;
       try {
         transport = await this.#options.open();
       } catch (error) {
-        failures++;
+        backoff.fail();
         reason = closeReason(CloseCode.Failed, `could not connect: ${(error as Error).message}`);
         this.#logger.debug(reason.message);
-        if (failures >= (this.#options.maxAttempts ?? Infinity)) {
-          this.close(closeReason(CloseCode.Failed, `gave up after ${failures} attempts`));
+        if (backoff.failures >= (this.#options.maxAttempts ?? Infinity)) {
+          this.close(closeReason(CloseCode.Failed, `gave up after ${backoff.failures} attempts`));
           return;
         }
         continue;
@@ -328,9 +326,9 @@ export class ReconnectingChannel extends EventTarget implements Channel {
         await transport.close(this.#reason);
         return;
       }
-      const opened = Date.now();
+      backoff.connected();
       reason = await this.#serve(transport);
-      failures = Date.now() - opened >= STABLE_MS ? 0 : failures + 1;
+      backoff.disconnected();
       if (this.#reason === undefined) {
         this.#logger.debug(`${this.#remote ?? "reconnecting"}: connection lost: ${reason.message}`);
       }
@@ -415,31 +413,4 @@ export class ReconnectingChannel extends EventTarget implements Channel {
     this.#serving.clear();
     if (lost.length > 0 && this.#reason === undefined) this.#inbox.push({ message: lost, from });
   }
-
-  #delay(attempt: number): number {
-    return backoffDelay(attempt, this.#options.minDelay ?? 250, this.#options.maxDelay ?? 30_000);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.#retry = {
-        timer: startTimer(() => {
-          this.#retry = undefined;
-          resolve();
-        }, ms),
-        resolve,
-      };
-    });
-  }
-}
-
-/**
- * Exponential backoff with jitter: the wait before attempt `attempt` (from
- * 1), between half and all of `min × 2^(attempt-1)`, capped at `max`.
- *
- * @internal
- */
-export function backoffDelay(attempt: number, min: number, max: number): number {
-  const step = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
-  return Math.round(step / 2 + Math.random() * step / 2);
 }

@@ -39,19 +39,14 @@
  * @module
  */
 
-import type { Channel, Delivery } from "../../protocol/wire/channel.ts";
-import {
-  CloseCode,
-  type CloseReason,
-  closeReason,
-  toCloseReason,
-} from "../../protocol/wire/close.ts";
+import { CloseCode, type CloseReason, closeReason } from "../../protocol/wire/close.ts";
 import { ConnectionClosed } from "../../protocol/wire/errors.ts";
+import { InboxChannel } from "../../protocol/wire/inbox.ts";
+import { Fifo } from "../../protocol/wire/_fifo.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "../../protocol/shared/logger.ts";
 import type { Message } from "../../protocol/wire/message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "../../protocol/wire/transport.ts";
 import { startInterval, startTimer } from "../../protocol/shared/_timer.ts";
-import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
 import {
   encodeMushroom,
   MalformedBody,
@@ -303,7 +298,7 @@ export class MushroomBudget {
  * await server.close();
  * ```
  */
-export class MushroomSession implements Channel {
+export class MushroomSession extends InboxChannel {
   /** The session's id. */
   readonly id: string;
   /** Milliseconds without a transport before the session expires (0: never). */
@@ -323,12 +318,10 @@ export class MushroomSession implements Channel {
   #budget: MushroomBudget | undefined;
   /** The most characters of messages in one poll body. */
   readonly maxPollBytes: number;
-  #inbox: FrameQueue<Delivery>;
   /** Numbers our messages and maps them to mushroom's and back. */
   #codec: MushroomCallCodec;
-  /** Kept messages from `#keptHead` on; the slots before it are emptied. */
-  #kept: (Kept | undefined)[] = [];
-  #keptHead = 0;
+  /** Messages kept until acknowledged, oldest first. */
+  #kept = new Fifo<Kept>();
   #keptBytes = 0;
   #warnedUnacknowledged = false;
   #lastSeen: number | null = null;
@@ -343,8 +336,6 @@ export class MushroomSession implements Channel {
   /** Transports attached now: a socket, polls in progress. */
   #attached = 0;
   #expiry: ReturnType<typeof setTimeout> | undefined;
-  #reason: CloseReason | undefined;
-  #closed = Promise.withResolvers<void>();
   /** Duplicates dropped (messages whose id was already seen). */
   duplicates = 0;
   /** Messages whose id skipped ahead (lost or reordered on the way). */
@@ -356,6 +347,7 @@ export class MushroomSession implements Channel {
    * @param options The side, timeouts and bounds.
    */
   constructor(options: MushroomSessionOptions) {
+    super(options.highWaterMark ?? 1024);
     this.id = options.id ?? "mushroom";
     this.#server = options.role === "server";
     this.#json = options.json ?? (options.role === "server" ? "python" : "compact");
@@ -368,32 +360,11 @@ export class MushroomSession implements Channel {
     this.#maxKeptBytes = options.maxUnacknowledgedBytes ?? 16 * 1024 * 1024;
     this.#budget = options.budget;
     this.maxPollBytes = options.maxPollBytes ?? 1024 * 1024;
-    this.#inbox = new FrameQueue<Delivery>(options.highWaterMark ?? 1024);
     this.#codec = new MushroomCallCodec(this.#logger, this.id);
     this.#startExpiry();
   }
 
   // ---- the Channel --------------------------------------------------------
-
-  /** Everything received, over every transport, in order, without duplicates. */
-  get incoming(): AsyncIterable<Delivery> {
-    return this.#inbox;
-  }
-
-  /** A delivery that has already arrived, or `undefined`. */
-  take(): Delivery | undefined {
-    return this.#inbox.take();
-  }
-
-  /** Resolves once the session is closed. */
-  get closed(): Promise<void> {
-    return this.#closed.promise;
-  }
-
-  /** Why the session closed, once it has. */
-  get closeReason(): CloseReason | undefined {
-    return this.#reason;
-  }
 
   /** The session's id, for logs. */
   get remote(): string {
@@ -407,7 +378,7 @@ export class MushroomSession implements Channel {
 
   /** How many messages are kept, unacknowledged. */
   get unacknowledged(): number {
-    return this.#kept.length - this.#keptHead;
+    return this.#kept.length;
   }
 
   /** The size of the messages kept, unacknowledged, in characters. */
@@ -426,7 +397,9 @@ export class MushroomSession implements Channel {
    * waiting poll).
    */
   send(message: Message, _to?: string): Promise<void> {
-    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     const wire = this.#codec.encode(message)[0];
     if (wire === undefined) return ACCEPTED;
     let text: string;
@@ -440,7 +413,9 @@ export class MushroomSession implements Channel {
     }
     this.#keep({ id: (wire as { id: number }).id, text });
     // The shared bound closed this session for keeping the most.
-    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     const socket = this.#socket;
     const sent = socket === undefined ? ACCEPTED : socket.send(text);
     this.#wakePoll();
@@ -453,21 +428,18 @@ export class MushroomSession implements Channel {
    * what is pending.
    */
   async close(reason?: string | CloseReason): Promise<void> {
-    if (this.#reason !== undefined) return this.#closed.promise;
-    const why = toCloseReason(reason);
-    this.#reason = why;
+    const why = this.beginClose(reason);
+    if (why === undefined) return this.closed;
     clearTimeout(this.#expiry);
     clearTimeout(this.#ackTimer);
     clearInterval(this.#heartbeatTimer);
-    this.#inbox.end(why);
     // What a last poll may still take is no longer counted against others.
     this.#budget?.release(this, this.#keptBytes);
     this.#budget = undefined;
     if (why.code === CloseCode.WriteOverflow) {
       // Closed for keeping too much: what it kept goes too.
       this.#logger.warn(`${this.id}: closed: ${why.message}`);
-      this.#kept = [];
-      this.#keptHead = 0;
+      this.#kept.clear();
       this.#keptBytes = 0;
     }
     if (why.code !== CloseCode.Remote) {
@@ -483,8 +455,8 @@ export class MushroomSession implements Channel {
       }
       await socket.close(why);
     }
-    this.#closed.resolve();
-    return this.#closed.promise;
+    this.finishClose();
+    return this.closed;
   }
 
   // ---- transports ---------------------------------------------------------
@@ -495,16 +467,16 @@ export class MushroomSession implements Channel {
    * unacknowledged is sent again first. Resolves with why the socket ended.
    */
   async attach(socket: Transport<string>): Promise<CloseReason> {
-    if (this.#reason !== undefined) {
-      await socket.close(this.#reason);
-      return this.#reason;
+    if (this.closeReason !== undefined) {
+      await socket.close(this.closeReason);
+      return this.closeReason;
     }
     const previous = this.#socket;
     this.#socket = socket;
     this.#hold();
     previous?.close(closeReason(CloseCode.Local, "replaced by a newer connection")).catch(ignore);
-    for (let i = this.#keptHead; i < this.#kept.length; i++) {
-      socket.send(this.#kept[i]!.text).catch(ignore);
+    for (let i = 0; i < this.#kept.length; i++) {
+      socket.send(this.#kept.at(i)!.text).catch(ignore);
     }
     if (this.#lastSeen !== null && this.#speaksHeartbeats()) this.#sendHeartbeat();
     clearInterval(this.#heartbeatTimer);
@@ -516,7 +488,7 @@ export class MushroomSession implements Channel {
           continue;
         }
         await this.receive(frame);
-        if (this.#reason !== undefined) break;
+        if (this.closeReason !== undefined) break;
       }
     } catch (error) {
       this.#logger.debug(`${this.id}: the socket failed`, error);
@@ -558,7 +530,7 @@ export class MushroomSession implements Channel {
     try {
       const heartbeat = await this.#deliver(parsed);
       if (!heartbeat) return "null";
-      if (this.unacknowledged === 0 && this.#reason === undefined && !signal?.aborted) {
+      if (this.unacknowledged === 0 && this.closeReason === undefined && !signal?.aborted) {
         await this.#waitForSomething(signal);
       }
       return this.pollBody({ heartbeat: false, messages: true, maxBytes: this.maxPollBytes }).body;
@@ -582,7 +554,7 @@ export class MushroomSession implements Channel {
     }
     let heartbeat = false;
     for (const message of body.messages) {
-      if (this.#reason !== undefined) break;
+      if (this.closeReason !== undefined) break;
       if (message.code === 0) {
         heartbeat = true;
         this.#peerBeats = true;
@@ -605,7 +577,7 @@ export class MushroomSession implements Channel {
       const delivered = this.#codec.decode(message);
       // One message in, at most one out: none is a reply to no call of ours.
       if ("kind" in delivered) {
-        const room = this.#inbox.push({ message: delivered });
+        const room = this.deliver({ message: delivered });
         if (room !== undefined) await room.catch(ignore);
       }
     }
@@ -615,17 +587,15 @@ export class MushroomSession implements Channel {
   /** Forgets what the other side has received: every kept message up to `lastId`. */
   acknowledge(lastId: number): void {
     const kept = this.#kept;
-    let head = this.#keptHead;
     let freed = 0;
-    while (head < kept.length && kept[head]!.id <= lastId && kept[head]!.id >= 0) {
-      freed += kept[head]!.text.length;
-      kept[head++] = undefined;
+    for (let next = kept.peek(); next !== undefined && next.id <= lastId && next.id >= 0;) {
+      freed += next.text.length;
+      kept.shift();
+      next = kept.peek();
     }
-    this.#keptHead = head;
     if (freed > 0) {
       this.#keptBytes -= freed;
       this.#budget?.release(this, freed);
-      this.#compact();
     }
     if (this.#flushed !== undefined && this.unacknowledged === 0) {
       this.#flushed.resolve();
@@ -668,8 +638,8 @@ export class MushroomSession implements Channel {
     if (parts.messages) {
       const max = parts.maxBytes ?? Infinity;
       let size = 0;
-      for (let i = this.#keptHead; i < this.#kept.length; i++) {
-        const kept = this.#kept[i]!;
+      for (let i = 0; i < this.#kept.length; i++) {
+        const kept = this.#kept.at(i)!;
         if (size > 0 && size + kept.text.length > max) break;
         size += kept.text.length;
         texts.push(kept.text);
@@ -682,7 +652,7 @@ export class MushroomSession implements Channel {
 
   /** Resolves when a message is queued to send (for a client's poll loop). */
   changed(): Promise<void> {
-    if (this.unacknowledged > 0 || this.#reason !== undefined) return Promise.resolve();
+    if (this.unacknowledged > 0 || this.closeReason !== undefined) return Promise.resolve();
     this.#changed ??= Promise.withResolvers<void>();
     return this.#changed.promise;
   }
@@ -709,17 +679,7 @@ export class MushroomSession implements Channel {
     ) {
       dropped += this.#dropOldest();
     }
-    if (dropped > 0) this.#compact();
     this.#budget?.charge(this, entry.text.length - dropped);
-  }
-
-  /** Lets go of the emptied slots once they are most of the array. */
-  #compact(): void {
-    const head = this.#keptHead;
-    if (head > 1024 && head * 2 > this.#kept.length) {
-      this.#kept = this.#kept.slice(head);
-      this.#keptHead = 0;
-    }
   }
 
   /**
@@ -730,10 +690,7 @@ export class MushroomSession implements Channel {
   shed(bytes: number): number {
     let freed = 0;
     while (freed < bytes && this.unacknowledged > 1) freed += this.#dropOldest();
-    if (freed > 0) {
-      this.#compact();
-      this.#budget?.release(this, freed);
-    }
+    if (freed > 0) this.#budget?.release(this, freed);
     return freed;
   }
 
@@ -746,10 +703,8 @@ export class MushroomSession implements Channel {
           "the oldest are no longer kept for resending after a reconnect",
       );
     }
-    const size = this.#kept[this.#keptHead]!.text.length;
-    this.#kept[this.#keptHead] = undefined;
+    const size = this.#kept.shift()!.text.length;
     this.#keptBytes -= size;
-    this.#keptHead++;
     return size;
   }
 
@@ -808,7 +763,7 @@ export class MushroomSession implements Channel {
 
   #sendHeartbeat(): void {
     const socket = this.#socket;
-    if (socket === undefined || this.#reason !== undefined) return;
+    if (socket === undefined || this.closeReason !== undefined) return;
     this.#unacked = 0;
     this.#lastAcked = this.#lastSeen;
     clearTimeout(this.#ackTimer);
@@ -855,7 +810,7 @@ export class MushroomSession implements Channel {
   }
 
   #startExpiry(): void {
-    if (this.sessionTimeout <= 0 || this.#reason !== undefined) return;
+    if (this.sessionTimeout <= 0 || this.closeReason !== undefined) return;
     clearTimeout(this.#expiry);
     this.#expiry = startTimer(() => {
       this.#logger.debug(`${this.id}: expired`);
