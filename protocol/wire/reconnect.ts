@@ -50,9 +50,6 @@ import { ACCEPTED, type Transport } from "./transport.ts";
 import { Backoff } from "./retry.ts";
 import { FrameQueue } from "./_frame_queue.ts";
 
-// The AMQP connection's loop still computes its own delays.
-export { backoffDelay } from "./retry.ts";
-
 /**
  * Options for a {@linkcode ReconnectingChannel}.
  */

@@ -17,12 +17,12 @@
 // as "the other side speaks another dialect" and closes, and on a shared
 // broker anyone may publish to our response queue.
 
-import type { Channel, Delivery } from "../../protocol/wire/channel.ts";
-import { type CloseReason, toCloseReason } from "../../protocol/wire/close.ts";
+import type { Delivery } from "../../protocol/wire/channel.ts";
+import type { CloseReason } from "../../protocol/wire/close.ts";
 import { ConnectionClosed, ErrorCode, NotDelivered } from "../../protocol/wire/errors.ts";
 import type { Logger } from "../../protocol/shared/logger.ts";
 import type { Message } from "../../protocol/wire/message.ts";
-import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
+import { InboxChannel } from "../../protocol/wire/inbox.ts";
 import {
   EVENT_METHOD,
   type NuropbProperties,
@@ -68,7 +68,7 @@ interface Outbound {
 const DECODER = new TextDecoder();
 const REMEMBERED_ANSWERS = 4096;
 
-export class CallerChannel implements Channel, Attachment {
+export class CallerChannel extends InboxChannel implements Attachment {
   readonly responseQueue: string;
   readonly remote: string;
   #connection: BrokerConnection;
@@ -80,37 +80,19 @@ export class CallerChannel implements Channel, Attachment {
   #outbound = new Map<string, Outbound>();
   /** Correlation ids answered lately: a second reply to one is a duplicate. */
   #answered = new Set<string>();
-  #inbox = new FrameQueue<Delivery>(Infinity);
-  #reason: CloseReason | undefined;
-  #closed = Promise.withResolvers<void>();
   duplicateReplies = 0;
   republished = 0;
   /** Replies dropped unread or undecodable (each logged). */
   droppedReplies = 0;
 
   constructor(connection: BrokerConnection, responseQueue: string, logger: Logger, name: string) {
+    super(Infinity);
     this.#connection = connection;
     this.responseQueue = responseQueue;
     this.remote = responseQueue;
     this.#logger = logger;
     this.#name = name;
     this.#codec = new NuropbCallerCodec(responseQueue);
-  }
-
-  get incoming(): AsyncIterable<Delivery> {
-    return this.#inbox;
-  }
-
-  take(): Delivery | undefined {
-    return this.#inbox.take();
-  }
-
-  get closed(): Promise<void> {
-    return this.#closed.promise;
-  }
-
-  get closeReason(): CloseReason | undefined {
-    return this.#reason;
   }
 
   /** Calls waiting for their reply (or, for commands, their confirm). */
@@ -156,7 +138,9 @@ export class CallerChannel implements Channel, Attachment {
   }
 
   send(message: Message, to?: string): Promise<void> {
-    if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     switch (message.kind) {
       case "request":
       case "notification": {
@@ -291,7 +275,7 @@ export class CallerChannel implements Channel, Attachment {
 
   #reply(message: AMQPMessage): void {
     // The consumer runs until its channel closes; what comes after close is dropped.
-    if (this.#reason !== undefined) return;
+    if (this.closeReason !== undefined) return;
     const id = message.properties.correlationId ?? "";
     const outbound = this.#outbound.get(id);
     if (outbound === undefined && this.#answered.has(id)) {
@@ -318,7 +302,7 @@ export class CallerChannel implements Channel, Attachment {
 
   /** A reply the connection refused unread (too large): its call fails with FrameTooLarge. */
   #refused(refused: RefusedDelivery): void {
-    if (this.#reason !== undefined) return;
+    if (this.closeReason !== undefined) return;
     const id = refused.properties?.correlationId;
     this.#droppedUnread(id, refused.reason);
     if (id === undefined || !this.#answer(id)) return;
@@ -347,7 +331,7 @@ export class CallerChannel implements Channel, Attachment {
 
   #deliver(id: string, body: string, properties: NuropbProperties): void {
     // Decryption is asynchronous: the channel may have closed meanwhile.
-    if (this.#reason !== undefined) return;
+    if (this.closeReason !== undefined) return;
     const decoded = this.#codec.decode({ body, properties });
     if (decoded.kind === "invalid") {
       this.#dropped(decoded.error.message);
@@ -362,7 +346,7 @@ export class CallerChannel implements Channel, Attachment {
 
   /** Hands a reply to the peer; one that meets a closed inbox is dropped, never left rejected. */
   #push(delivery: Delivery): void {
-    this.#inbox.push(delivery)?.catch(() => {});
+    this.deliver(delivery)?.catch(() => {});
   }
 
   /** The reply to `id` arrived: forget the request. False when none was waiting. */
@@ -383,19 +367,18 @@ export class CallerChannel implements Channel, Attachment {
   }
 
   close(reason?: string | CloseReason): Promise<void> {
-    if (this.#reason === undefined) {
-      this.#reason = toCloseReason(reason);
+    const why = this.beginClose(reason, true);
+    if (why !== undefined) {
       for (const outbound of this.#outbound.values()) {
         outbound.key = undefined;
-        if (!outbound.settled) outbound.confirmed.reject(new ConnectionClosed(this.#reason));
+        if (!outbound.settled) outbound.confirmed.reject(new ConnectionClosed(why));
       }
       this.#outbound.clear();
-      this.#inbox.end(this.#reason, true);
-      this.#closed.resolve();
+      this.finishClose();
       this.#connection.remove(this);
       this.#channel?.close().catch(() => {});
       this.#channel = undefined;
     }
-    return this.#closed.promise;
+    return this.closed;
   }
 }

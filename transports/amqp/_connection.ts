@@ -26,7 +26,7 @@
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import type { AMQPChannel, AMQPMessage, AMQPProperties } from "@cloudamqp/amqp-client";
 import type { Logger } from "../../protocol/shared/logger.ts";
-import { backoffDelay } from "../../protocol/wire/reconnect.ts";
+import { Backoff } from "../../protocol/wire/retry.ts";
 
 export type { AMQPChannel, AMQPMessage, AMQPProperties };
 
@@ -186,7 +186,7 @@ export class BrokerConnection {
   #generation = 0;
   #connected = false;
   #closing = false;
-  #attempt = 0;
+  #backoff: Backoff;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #waiters: Array<() => void> = [];
   #connecting: Promise<void> | undefined;
@@ -214,6 +214,7 @@ export class BrokerConnection {
     this.url = url;
     this.vhost = decodeURIComponent(parsed.pathname.slice(1)) || "/";
     this.#options = options;
+    this.#backoff = new Backoff({ minDelay: options.minDelay, maxDelay: options.maxDelay });
   }
 
   get generation(): number {
@@ -355,7 +356,7 @@ export class BrokerConnection {
       }
       throw error;
     }
-    this.#attempt = 0;
+    this.#backoff.reset();
     for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
@@ -544,8 +545,8 @@ export class BrokerConnection {
 
   #schedule(): void {
     if (this.#closing || this.#timer !== undefined) return;
-    const { minDelay, maxDelay } = this.#options;
-    const delay = backoffDelay(this.#attempt++, minDelay, maxDelay);
+    const delay = this.#backoff.delay();
+    this.#backoff.fail();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#connect().then(

@@ -24,12 +24,12 @@
 // held gets an error, its handler never runs twice); a refused call (unknown
 // method, invalid params, unauthorised) is not remembered at all.
 
-import type { Channel, Delivery, Outcome } from "../../protocol/wire/channel.ts";
-import { type CloseReason, toCloseReason } from "../../protocol/wire/close.ts";
+import type { Delivery, Outcome } from "../../protocol/wire/channel.ts";
+import type { CloseReason } from "../../protocol/wire/close.ts";
 import { ConnectionClosed, ErrorCode } from "../../protocol/wire/errors.ts";
 import type { Logger } from "../../protocol/shared/logger.ts";
 import type { Message } from "../../protocol/wire/message.ts";
-import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
+import { InboxChannel } from "../../protocol/wire/inbox.ts";
 import {
   AUTHORIZATION_FAILED,
   type NuropbMeta,
@@ -122,7 +122,7 @@ class ServiceDelivery implements Delivery {
   }
 }
 
-export class ServiceChannel implements Channel, Attachment {
+export class ServiceChannel extends InboxChannel implements Attachment {
   readonly service: string;
   readonly remote: string;
   #options: ServiceChannelOptions;
@@ -131,7 +131,6 @@ export class ServiceChannel implements Channel, Attachment {
   #queue = "";
   #bindings: string[];
   #generation = 0;
-  #inbox = new FrameQueue<Delivery>(Infinity);
   #codec: NuropbServiceCodec;
   #calls = new Map<string, Call>();
   /** Keys of answered calls, oldest first (bounded by `rememberAnswers`). */
@@ -145,13 +144,12 @@ export class ServiceChannel implements Channel, Attachment {
   inboxBytes = 0;
   /** The most `inboxBytes` has been. */
   peakInboxBytes = 0;
-  #reason: CloseReason | undefined;
-  #closed = Promise.withResolvers<void>();
   #sendWaiters: Array<() => void> = [];
   deadLettered = 0;
   answeredFromMemory = 0;
 
   constructor(connection: BrokerConnection, options: ServiceChannelOptions) {
+    super(Infinity);
     this.#connection = connection;
     this.#options = options;
     this.service = options.service;
@@ -167,22 +165,6 @@ export class ServiceChannel implements Channel, Attachment {
     if (this.#channel !== undefined) {
       await this.#channel.queueBind(this.#queue, EVENTS_EXCHANGE, pattern);
     }
-  }
-
-  get incoming(): AsyncIterable<Delivery> {
-    return this.#inbox;
-  }
-
-  take(): Delivery | undefined {
-    return this.#inbox.take();
-  }
-
-  get closed(): Promise<void> {
-    return this.#closed.promise;
-  }
-
-  get closeReason(): CloseReason | undefined {
-    return this.#reason;
   }
 
   /** A service channel ends with its service, not with idleness. */
@@ -237,7 +219,7 @@ export class ServiceChannel implements Channel, Attachment {
   }
 
   #received(message: AMQPMessage, generation: number): void {
-    if (this.#reason !== undefined) return;
+    if (this.closeReason !== undefined) return;
     const properties = message.properties as NuropbProperties;
     let body: string;
     try {
@@ -270,7 +252,7 @@ export class ServiceChannel implements Channel, Attachment {
   ): void {
     // Decryption is asynchronous: the channel may have closed meanwhile (the
     // broker requeues what was not settled).
-    if (this.#reason !== undefined) return;
+    if (this.closeReason !== undefined) return;
     const decoded = this.#codec.decode({ body, properties });
     let callKey: string | undefined;
     if (decoded.kind === "request") {
@@ -326,7 +308,7 @@ export class ServiceChannel implements Channel, Attachment {
       callKey,
     );
     // A delivery that meets a closed inbox is dropped (the broker requeues it).
-    this.#inbox.push(delivery)?.catch(() => {});
+    this.deliver(delivery)?.catch(() => {});
   }
 
   /** A copy of a request we have: answer it again, or wait for the first. */
@@ -389,7 +371,7 @@ export class ServiceChannel implements Channel, Attachment {
 
   /** A delivery that never reached the envelope (not UTF-8, not to be opened). */
   #poison(message: AMQPMessage, generation: number, reason: string): void {
-    if (this.#reason !== undefined) return;
+    if (this.closeReason !== undefined) return;
     this.#push(
       this.#codec.unreadable(message.properties.correlationId, reason),
       undefined,
@@ -411,7 +393,7 @@ export class ServiceChannel implements Channel, Attachment {
     correlationId: string | undefined,
     reason: string,
   ): void {
-    if (this.#reason !== undefined) return;
+    if (this.closeReason !== undefined) return;
     if (generation === this.#generation && this.#channel !== undefined) {
       this.#channel.basicReject(deliveryTag, false).catch(() => {});
     }
@@ -426,11 +408,11 @@ export class ServiceChannel implements Channel, Attachment {
       0,
       undefined,
     );
-    this.#inbox.push(delivery)?.catch(() => {});
+    this.deliver(delivery)?.catch(() => {});
   }
 
   async send(message: Message, to?: string): Promise<void> {
-    if (this.#reason !== undefined) throw new ConnectionClosed(this.#reason);
+    if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
     if (message.kind !== "result" && message.kind !== "error") {
       throw new TypeError(`A service queue sends replies only, not ${message.kind} messages`);
     }
@@ -478,7 +460,7 @@ export class ServiceChannel implements Channel, Attachment {
 
   async #publishReply(replyTo: string, response: NuropbWire): Promise<void> {
     while (this.#channel === undefined) {
-      if (this.#reason !== undefined) throw new ConnectionClosed(this.#reason);
+      if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
       await new Promise<void>((resolve) => this.#sendWaiters.push(resolve));
     }
     await this.#channel.basicPublish(
@@ -526,9 +508,7 @@ export class ServiceChannel implements Channel, Attachment {
   }
 
   close(reason?: string | CloseReason): Promise<void> {
-    if (this.#reason === undefined) {
-      this.#reason = toCloseReason(reason);
-      this.#inbox.end(this.#reason, true);
+    if (this.beginClose(reason, true) !== undefined) {
       for (const resolve of this.#sendWaiters.splice(0)) resolve();
       this.#connection.remove(this);
       const channel = this.#channel;
@@ -538,8 +518,8 @@ export class ServiceChannel implements Channel, Attachment {
       this.#answered = [];
       this.#answeredHead = this.#bodyHead = this.rememberedBytes = 0;
       // Closing the channel gives unacknowledged deliveries back to the queue.
-      (channel?.close() ?? Promise.resolve()).catch(() => {}).finally(() => this.#closed.resolve());
+      (channel?.close() ?? Promise.resolve()).catch(() => {}).finally(() => this.finishClose());
     }
-    return this.#closed.promise;
+    return this.closed;
   }
 }
