@@ -122,10 +122,13 @@ export async function respond(agent: Agent, invocation: Invocation): Promise<str
       interceptors: served.interceptors(),
     },
   );
-  const reply = await channel.reply;
-  invocation.stats?.(peer.stats());
-  await peer.close();
-  return reply;
+  try {
+    const reply = await channel.reply;
+    invocation.stats?.(peer.stats());
+    return reply;
+  } finally {
+    await peer.close();
+  }
 }
 
 /**

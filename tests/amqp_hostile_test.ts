@@ -219,6 +219,15 @@ amqpTest(
       assertEquals(warnings.length, 2);
       assert(warnings.every((line) => line.includes("nuropb.event")), warnings.join("\n"));
       assertEquals(client.stats().pendingCalls, 0);
+      // Our own mesh refuses to send one (a command by that name went out as an event).
+      for (
+        const send of [
+          () => client.request("calc", "nuropb.event"),
+          () => client.command("calc", "nuropb.event"),
+        ]
+      ) {
+        await assertRejects(send, TypeError, "publish()");
+      }
     } finally {
       await raw.close();
       await client.close();

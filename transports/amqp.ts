@@ -703,6 +703,7 @@ export class Mesh {
     params: Record<string, unknown> = {},
     options: RequestOptions = {},
   ): Promise<T> {
+    refuseEventMethod(method);
     const timeout = options.timeout ?? options.ttl ?? this.#timeout;
     const meta: OutgoingMeta & Meta = {
       context: options.context ?? {},
@@ -729,6 +730,7 @@ export class Mesh {
     params: Record<string, unknown> = {},
     options: CommandOptions = {},
   ): Promise<void> {
+    refuseEventMethod(method);
     const meta: OutgoingMeta & Meta = {
       context: options.context ?? {},
       ttl: options.ttl ?? 3_600_000,
@@ -934,4 +936,13 @@ export async function connectMesh(url: string, options: MeshOptions = {}): Promi
     throw error;
   }
   return mesh;
+}
+
+/** `nuropb.event` names events, never a method: a request or command by that name is refused here. */
+function refuseEventMethod(method: string): void {
+  if (method === EVENT_METHOD) {
+    throw new TypeError(
+      `${EVENT_METHOD} is not a method of any service: send events with publish()`,
+    );
+  }
 }

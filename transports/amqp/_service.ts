@@ -99,6 +99,12 @@ const REFUSALS: ReadonlySet<number> = new Set([
 const DECODER = new TextDecoder("utf-8", { fatal: true });
 /** The delivery tag of a delivery settled already (refused unread). */
 const SETTLED = -1;
+/**
+ * Deliveries refused unread that may wait for the peer to count them: they
+ * hold no prefetch slot (rejected at once), so a flood of them while every
+ * handler is busy is bounded here; past it they are only counted.
+ */
+const MAX_REFUSED_WAITING = 1024;
 
 /** One delivery of the service queue: settled back to its channel (no closure per message). */
 class ServiceDelivery implements Delivery {
@@ -147,6 +153,8 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   #sendWaiters: Array<() => void> = [];
   deadLettered = 0;
   answeredFromMemory = 0;
+  /** Deliveries refused unread, waiting in the inbox. */
+  #refusedWaiting = 0;
 
   constructor(connection: BrokerConnection, options: ServiceChannelOptions) {
     super(Infinity);
@@ -173,6 +181,11 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   }
 
   /** Encryption keys held for calls being handled (none once answered). */
+  /** Requests the codec remembers, to answer them. */
+  get requestsRemembered(): number {
+    return this.#codec.remembered;
+  }
+
   get keysHeld(): number {
     let held = 0;
     for (const call of this.#calls.values()) if (call.key !== undefined) held++;
@@ -346,6 +359,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     }
     if (outcome === "failed" && delivery.message.kind === "invalid") this.deadLettered++;
     const tag = delivery.deliveryTag;
+    if (tag === SETTLED) this.#refusedWaiting--;
     if (
       tag === SETTLED || delivery.generation !== this.#generation || this.#channel === undefined
     ) return;
@@ -397,6 +411,11 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     if (generation === this.#generation && this.#channel !== undefined) {
       this.#channel.basicReject(deliveryTag, false).catch(() => {});
     }
+    if (this.#refusedWaiting >= MAX_REFUSED_WAITING) {
+      this.deadLettered++;
+      return;
+    }
+    this.#refusedWaiting++;
     const delivery = new ServiceDelivery(
       this.#codec.unreadable(correlationId, reason),
       undefined,
@@ -450,6 +469,9 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       await this.#publishReply(call.replyTo, response);
       this.#ack(copy, this.#generation);
     }
+    // A copy that came while the answer was sealed was remembered again by
+    // the codec; the call is answered, so nothing there is needed any more.
+    this.#codec.forget(call.correlationId, call.replyTo);
     if (message.kind === "error" && REFUSALS.has(message.error.code)) {
       // No handler ran: a copy may simply be refused again.
       if (this.#calls.get(callKey) === call) this.#calls.delete(callKey);

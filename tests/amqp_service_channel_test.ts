@@ -1,0 +1,105 @@
+// The nuropb service channel alone, against a stand-in for the broker's
+// channel: races a broker cannot be made to produce on demand.
+
+import { assertEquals } from "./_assert.ts";
+import { waitFor } from "./_helpers.ts";
+import { Peer, silentLogger } from "../mod.ts";
+import { encodeNuropbRequest, NuropbKeyPair, sealNuropbBody } from "../transports/amqp.ts";
+import { ServiceChannel } from "../transports/amqp/_service.ts";
+import type { BrokerConnection } from "../transports/amqp/_connection.ts";
+
+interface Delivered {
+  properties: Record<string, unknown>;
+  body: Uint8Array;
+  bodySize: number;
+  deliveryTag: number;
+  redelivered: boolean;
+}
+
+/** A broker channel that records what the service settles and publishes. */
+function standIn() {
+  const ops = { acks: 0, rejects: 0, nacks: 0, publishes: 0 };
+  let consume: ((message: Delivered) => void) | undefined;
+  const channel = {
+    exchangeDeclare: () => Promise.resolve(),
+    queueDeclare: () => Promise.resolve({ name: "nuropb-calc-sq" }),
+    queueBind: () => Promise.resolve(),
+    basicQos: () => Promise.resolve(),
+    basicConsume: (_queue: string, _options: unknown, callback: (m: Delivered) => void) => {
+      consume = callback;
+      return Promise.resolve();
+    },
+    basicAck: () => Promise.resolve(void ops.acks++),
+    basicReject: () => Promise.resolve(void ops.rejects++),
+    basicNack: () => Promise.resolve(void ops.nacks++),
+    basicPublish: () => Promise.resolve(void ops.publishes++),
+    close: () => Promise.resolve(),
+  };
+  const connection = {
+    channel: () => Promise.resolve(channel),
+    remove() {},
+  } as unknown as BrokerConnection;
+  let tag = 0;
+  const deliver = (wire: { body: string; properties: object }) => {
+    const body = new TextEncoder().encode(wire.body);
+    consume!({
+      properties: wire.properties as Record<string, unknown>,
+      body,
+      bodySize: body.length,
+      deliveryTag: ++tag,
+      redelivered: false,
+    });
+  };
+  return { ops, connection, deliver };
+}
+
+const request = (id: string, context: unknown) =>
+  encodeNuropbRequest({
+    type: "request",
+    service: "calc",
+    method: "echo",
+    params: {},
+    correlationId: id,
+    context,
+    traceId: null,
+    replyTo: "nuropb-caller-rq",
+  });
+
+Deno.test("nuropb: a copy that arrives while an encrypted answer is sealed leaves nothing remembered", async () => {
+  const broker = standIn();
+  const keys = await NuropbKeyPair.generate();
+  const channel = new ServiceChannel(broker.connection, {
+    service: "calc",
+    prefetch: 16,
+    eventBindings: [],
+    keys,
+    logger: silentLogger,
+    rememberAnswers: 1000,
+    rememberAnswerBytes: 1 << 20,
+    maxInboxBytes: 1 << 26,
+  });
+  await channel.attach(broker.connection, 1);
+  const peer = new Peer(channel, {
+    logger: silentLogger,
+    handlers: {
+      echo: (_params: unknown, ctx) => {
+        // A plain copy of the same call lands while the answer is being sealed.
+        queueMicrotask(() => broker.deliver(request(String(ctx.id), { big: "x".repeat(1000) })));
+        return "ok";
+      },
+    },
+  });
+  const calls = 20;
+  for (let i = 0; i < calls; i++) {
+    const plain = request(`c${i}`, { n: i });
+    const sealed = await sealNuropbBody(plain.body, keys.publicKey);
+    (plain.properties.headers as Record<string, unknown>).encrypted = "yes";
+    broker.deliver({ body: sealed.body, properties: plain.properties });
+  }
+  // Every call and every copy answered and acknowledged.
+  await waitFor(() => broker.ops.acks === 2 * calls, { timeout: 10_000 });
+  assertEquals(broker.ops.publishes, 2 * calls);
+  assertEquals(channel.requestsRemembered, 0);
+  assertEquals(channel.keysHeld, 0);
+  await peer.close();
+});
