@@ -3,7 +3,7 @@
 
 import { assertEquals } from "./_assert.ts";
 import { waitFor } from "./_helpers.ts";
-import { Peer, silentLogger } from "../mod.ts";
+import { CallAgain, Peer, silentLogger } from "../mod.ts";
 import { encodeNuropbRequest, NuropbKeyPair, sealNuropbBody } from "../transports/amqp.ts";
 import { ServiceChannel } from "../transports/amqp/_service.ts";
 import type { BrokerConnection } from "../transports/amqp/_connection.ts";
@@ -101,5 +101,38 @@ Deno.test("nuropb: a copy that arrives while an encrypted answer is sealed leave
   assertEquals(broker.ops.publishes, 2 * calls);
   assertEquals(channel.requestsRemembered, 0);
   assertEquals(channel.keysHeld, 0);
+  await peer.close();
+});
+
+Deno.test("nuropb: copies of a call given back to the queue are given back too", async () => {
+  const broker = standIn();
+  const channel = new ServiceChannel(broker.connection, {
+    service: "calc",
+    prefetch: 16,
+    eventBindings: [],
+    keys: undefined,
+    logger: silentLogger,
+    rememberAnswers: 1000,
+    rememberAnswerBytes: 1 << 20,
+    maxInboxBytes: 1 << 26,
+  });
+  await channel.attach(broker.connection, 1);
+  const peer = new Peer(channel, {
+    logger: silentLogger,
+    handlers: {
+      echo: (_params: unknown, ctx) => {
+        // A copy arrives while the first is handled; then the first is given back.
+        broker.deliver(request(String(ctx.id), {}));
+        throw new CallAgain();
+      },
+    },
+  });
+  broker.deliver(request("c1", {}));
+  // Each would otherwise hold a prefetch slot until the channel closed.
+  await waitFor(() => broker.ops.nacks === 2, {
+    timeout: 10_000,
+    message: "first and copy requeued",
+  });
+  assertEquals(broker.ops.acks, 0);
   await peer.close();
 });

@@ -355,6 +355,13 @@ export class ServiceChannel extends InboxChannel implements Attachment {
         // copy the broker delivers again is handled.
         this.#calls.delete(callKey);
         this.#codec.forget(call.correlationId, call.replyTo);
+        // Its copies go back too, or each would hold a prefetch slot until
+        // the channel closed.
+        const copies = call.copies;
+        call.copies = undefined;
+        if (copies !== undefined && delivery.generation === this.#generation) {
+          for (const copy of copies) this.#channel?.basicNack(copy, true).catch(() => {});
+        }
       }
     }
     if (outcome === "failed" && delivery.message.kind === "invalid") this.deadLettered++;
