@@ -730,15 +730,6 @@ export interface MushroomListenOptions
 /**
  * A mushroom endpoint on its own socket, as a {@linkcode Listener} of
  * sessions. Made by {@linkcode listen}.
- *
- * @example A mushroom listener
- * ```ts
- * import { assertMatch } from "@std/assert";
- * import { listen } from "@seed/rpc/mushroom/server";
- * const listener = listen("http://127.0.0.1:0/");
- * assertMatch(listener.addr, /^http:\/\/127\.0\.0\.1:\d+\/$/);
- * await listener.close();
- * ```
  */
 export class MushroomListener implements Listener<string> {
   /** Where the handshake is, with the real port (`http://127.0.0.1:54321/`). */
