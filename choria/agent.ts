@@ -75,11 +75,19 @@ export type InputType =
 export interface InputSpec {
   /** What the input is. */
   description: string;
-  /** The prompt a user interface shows (default: the input's name). */
+  /**
+   * The prompt a user interface shows.
+   *
+   * @default {the input's name}
+   */
   prompt?: string;
   /** Its type. */
   type: InputType;
-  /** May it be left out? (default false) */
+  /**
+   * May it be left out?
+   *
+   * @default {false}
+   */
   optional?: boolean;
   /** The value used when it is left out (clients fill it in; so does this runtime). */
   default?: unknown;
@@ -98,7 +106,11 @@ export interface InputSpec {
 export interface OutputSpec {
   /** What the output is. */
   description: string;
-  /** Its label in displays (default: the output's name). */
+  /**
+   * Its label in displays.
+   *
+   * @default {the output's name}
+   */
   display_as?: string;
   /** Filled in when a reply leaves it out (`null`: nothing). */
   default?: unknown;

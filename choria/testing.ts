@@ -85,29 +85,34 @@ function goPlatform(): string {
 
 /**
  * Options for a {@linkcode ChoriaHarness}.
- *
- * @example Harness options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { HarnessOptions } from "@seed/rpc/choria/testing";
- * const options: HarnessOptions = { libdir: ["./plugins"], facts: { country: "mt" }, configFile: "/etc/choria/server.conf" };
- * assertEquals(options.libdir, ["./plugins"]);
- * ```
  */
 export interface HarnessOptions {
-  /** Plugin directories (`plugin.choria.agent_provider.mcorpc.libdir`); agents live in `<libdir>/mcollective/agent/`. */
+  /**
+   * Plugin directories (`plugin.choria.agent_provider.mcorpc.libdir`);
+   * agents live in `<libdir>/mcollective/agent/`. Give this or `agentDir`.
+   *
+   * @default {[]}
+   */
   libdir?: string | string[];
   /**
    * Directories searched as `<libdir>/mcollective/agent/` would be: handy
    * for an agent kept in its own source tree.
+   *
+   * @default {[]}
    */
   agentDir?: string | string[];
   /**
    * The server's config file: agents get `CHORIA_EXTERNAL_CONFIG =
-   * <its directory>/plugin.d/<agent>`. Default `/etc/choria/server.conf`.
+   * <its directory>/plugin.d/<agent>`.
+   *
+   * @default {"/etc/choria/server.conf"}
    */
   configFile?: string;
-  /** The node's facts, written to the facts file of each RPC call. */
+  /**
+   * The node's facts, written to the facts file of each RPC call.
+   *
+   * @default {{}}
+   */
   facts?: Record<string, unknown>;
   /**
    * Where the temp files go, and the agents' cwd.
@@ -125,16 +130,6 @@ export interface HarnessOptions {
 
 /**
  * An agent found under a libdir.
- *
- * @example Where an agent was found
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { AgentLocation } from "@seed/rpc/choria/testing";
- * function where(agent: AgentLocation): string {
- *   return `${agent.name}: ${agent.executable ?? "no executable"}`;
- * }
- * assertEquals(typeof where, "function");
- * ```
  */
 export interface AgentLocation {
   /** `metadata.name` from the DDL (the agent's identity). */
@@ -150,14 +145,6 @@ export interface AgentLocation {
 /**
  * The reply to one RPC call, as the client would receive it, and what
  * happened on the way.
- *
- * @example Reading a harness reply
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { HarnessReply } from "@seed/rpc/choria/testing";
- * const ok = (reply: HarnessReply) => reply.statuscode === 0;
- * assertEquals(typeof ok, "function");
- * ```
  */
 export interface HarnessReply {
   /** The action (a reply's `action` key can overwrite it, as in Choria). */
@@ -189,14 +176,6 @@ export interface HarnessReply {
 
 /**
  * The outcome of an activation check.
- *
- * @example An agent that did not activate
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ActivationOutcome } from "@seed/rpc/choria/testing";
- * const outcome: ActivationOutcome = { activate: false, logs: [], warning: "no executable" };
- * assertEquals(outcome.activate, false);
- * ```
  */
 export interface ActivationOutcome {
   /** Whether Choria would load the agent. */
@@ -209,14 +188,6 @@ export interface ActivationOutcome {
 
 /**
  * Extra request fields for {@linkcode ChoriaHarness.rpc}.
- *
- * @example Request fields to send
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RequestFields } from "@seed/rpc/choria/testing";
- * const fields: RequestFields = { callerid: "choria=alice.mcollective", ttl: 30 };
- * assertEquals(fields.callerid, "choria=alice.mcollective");
- * ```
  */
 export interface RequestFields {
   /**
@@ -624,14 +595,6 @@ function publish(action: string, statuscode: number, statusmsg: string, data: un
 
 /**
  * The Go types a struct field of a reply may have, for {@linkcode goUnmarshal}.
- *
- * @example Go types of reply fields
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { GoType } from "@seed/rpc/choria/testing";
- * const fields: Record<string, GoType> = { statuscode: "uint8", data: "any" };
- * assertEquals(fields, { statuscode: "uint8", data: "any" });
- * ```
  */
 export type GoType = "string" | "uint8" | "bool" | "any";
 
@@ -779,14 +742,6 @@ function rawMembers(text: string): [string, string][] {
 
 /**
  * What a discovery program answered.
- *
- * @example A discovery outcome
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DiscoveryOutcome } from "@seed/rpc/choria/testing";
- * const outcome: DiscoveryOutcome = { nodes: ["web1"], logs: [], requestFile: "{}" };
- * assertEquals(outcome.nodes, ["web1"]);
- * ```
  */
 export interface DiscoveryOutcome {
   /** The node identities, when discovery worked. */
@@ -801,17 +756,13 @@ export interface DiscoveryOutcome {
 
 /**
  * Options for {@linkcode runDiscoveryProgram}.
- *
- * @example Discovery program options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DiscoveryProgramOptions } from "@seed/rpc/choria/testing";
- * const options: DiscoveryProgramOptions = { collective: "mcollective", options: { nodes: "/tmp/nodes.json" }, timeout: 2 };
- * assertEquals(options.timeout, 2);
- * ```
  */
 export interface DiscoveryProgramOptions {
-  /** The filter (missing lists are empty). */
+  /**
+   * The filter (missing lists are empty).
+   *
+   * @default {{}}
+   */
   filter?: Partial<DiscoveryFilter>;
   /**
    * The collective.
@@ -825,7 +776,11 @@ export interface DiscoveryProgramOptions {
    * @default {null}
    */
   federations?: string[] | null;
-  /** `--do key=value` options. */
+  /**
+   * `--do key=value` options.
+   *
+   * @default {{}}
+   */
   options?: Record<string, string>;
   /**
    * `discovery_timeout` in seconds (at least 1).
