@@ -159,6 +159,31 @@ export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string
  * {@linkcode ActionContext.abort} and {@linkcode ActionContext.fail}. It is
  * an {@linkcode RpcError} whose code is a Choria status (JSON-RPC's codes
  * are negative), so an {@linkcode ActionInterceptor} may throw it too.
+ *
+ * @example An action that fails with status 1
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { action, ActionFailure, defineAgent, respond } from "@seed/rpc/choria";
+ *
+ * const agent = defineAgent({
+ *   metadata: { name: "disk", description: "d", author: "a", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: {
+ *     clean: action({
+ *       description: "Cleans",
+ *       run: () => {
+ *         throw new ActionFailure(1, "disk full");
+ *       },
+ *     }),
+ *   },
+ * });
+ * const request = JSON.stringify({
+ *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
+ *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
+ *   agent: "disk", action: "clean", requestid: "1", senderid: "s", callerid: "c",
+ *   collective: "mcollective", ttl: 60, msgtime: 0, data: {},
+ * });
+ * assertEquals(JSON.parse(await respond(agent, { request })), { statuscode: 1, statusmsg: "disk full", data: {} });
+ * ```
  */
 export class ActionFailure extends RpcError {
   /** The Choria status code (1 to 5; any code of 0 or more crosses as it is). */

@@ -93,6 +93,20 @@ export interface NodeInfo {
 /**
  * A discovery failure; its message is the reply's `error`, which Choria
  * shows the user.
+ *
+ * @example A discovery that cannot reach its inventory
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { DiscoveryError, respondDiscovery } from "@seed/rpc/choria";
+ * const request = JSON.stringify({
+ *   protocol: "io.choria.choria.discovery.v1.external_request", collective: "mcollective",
+ *   filter: { fact: [], cf_class: [], identity: [], compound: [] }, options: {}, timeout: 2,
+ * });
+ * const reply = await respondDiscovery(() => {
+ *   throw new DiscoveryError("inventory unreachable");
+ * }, request);
+ * assertEquals(JSON.parse(reply).error, "inventory unreachable");
+ * ```
  */
 export class DiscoveryError extends Error {
   /**

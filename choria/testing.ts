@@ -31,14 +31,32 @@
  * text of a JSON syntax error inside a reply is close to Go's, not exact.
  *
  * @example Test an agent as Choria would run it
- * ```ts ignore
+ * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ChoriaHarness } from "@seed/rpc/choria/testing";
  *
- * const choria = new ChoriaHarness({ libdir: "./plugins", facts: { country: "mt" } });
- * const reply = await choria.rpc("parrot", "echo", { message: "hello" });
- * assertEquals([reply.statuscode, reply.data], [0, { message: "hello" }]);
- * assertEquals((await choria.activate("parrot")).activate, true);
+ * // A libdir with one external agent: its DDL and a shell executable.
+ * const libdir = await Deno.makeTempDir();
+ * const dir = `${libdir}/mcollective/agent`;
+ * await Deno.mkdir(dir, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/hello.json`, JSON.stringify({
+ *   metadata: {
+ *     name: "hello", description: "Greets", author: "ops", license: "MIT",
+ *     version: "1.0.0", url: "https://example.net", timeout: 5, provider: "external",
+ *   },
+ *   actions: [{
+ *     action: "greet", description: "Greets", display: "always", input: {},
+ *     output: { greeting: { description: "The greeting", display_as: "Greeting", default: null } },
+ *   }],
+ * }));
+ * const agent = `#!/bin/sh\nprintf '{"data": {"greeting": "hi"}}' > "$2"\n`;
+ * await Deno.writeTextFile(`${dir}/hello`, agent, { mode: 0o755 });
+ *
+ * const choria = new ChoriaHarness({ libdir });
+ * const reply = await choria.rpc("hello", "greet");
+ * assertEquals([reply.statuscode, reply.data], [0, { greeting: "hi" }]);
+ * assertEquals((await choria.rpc("hello", "nope")).statuscode, 2);
+ * await Deno.remove(libdir, { recursive: true });
  * ```
  *
  * @module
@@ -270,11 +288,6 @@ export class ChoriaHarness {
 
   /**
    * Every external agent under the libdirs, as the provider finds them.
-   *
-   * @example Listing the agents in a libdir
-   * ```ts ignore
-   * const names = (await new ChoriaHarness({ libdir: "./plugins" }).agents()).map((a) => a.name);
-   * ```
    */
   async agents(): Promise<AgentLocation[]> {
     const found: AgentLocation[] = [];
@@ -807,6 +820,17 @@ export interface DiscoveryProgramOptions {
  * as a shell would) as Choria's client does: the request file in go-choria's
  * field order, `[words..., request, reply, protocol]`, a cleared environment
  * with four variables, killed at the timeout.
+ *
+ * @example A discovery program written in sh
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { runDiscoveryProgram } from "@seed/rpc/choria/testing";
+ * // Run as `sh -c <script> discover <request> <reply> <protocol>`: "$2" is the reply file.
+ * const script = `printf '{"protocol": "io.choria.choria.discovery.v1.external_reply", "nodes": ["web1"]}' > "$2"`;
+ * const outcome = await runDiscoveryProgram(["sh", "-c", script, "discover"], { filter: { identity: ["/^web/"] } });
+ * assertEquals(outcome.nodes, ["web1"]);
+ * assertEquals(JSON.parse(outcome.requestFile).filter.identity, ["/^web/"]);
+ * ```
  */
 export async function runDiscoveryProgram(
   command: string | string[],

@@ -150,6 +150,15 @@ export const nullSecurity: SecurityProvider = {
 /**
  * quickrpc's `blindly_believe_everything`: a `{"user": user}` header on every
  * frame, nothing checked. Only for peers you trust completely.
+ *
+ * @example The other side believes the user it is told
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { noSecurity } from "@seed/rpc/quickrpc";
+ * const provider = noSecurity("bob");
+ * const { secinfo, payload } = await provider.open().secureOut("{}");
+ * assertEquals(await provider.open().secureIn(payload, secinfo), { payload: "{}", secinfo: { user: "bob" } });
+ * ```
  */
 export function noSecurity(user = ""): SecurityProvider {
   return {

@@ -123,7 +123,18 @@ export function describeService(
   };
 }
 
-/** Whether `topic` matches an AMQP topic `pattern` (`*` one word, `#` any number). */
+/**
+ * Whether `topic` matches an AMQP topic `pattern` (`*` one word, `#` any number).
+ *
+ * @example Which events a subscription to `orders.#` gets
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { topicMatches } from "@seed/rpc/amqp";
+ * assertEquals(topicMatches("orders.#", "orders.created.eu"), true);
+ * assertEquals(topicMatches("orders.*", "orders.created.eu"), false);
+ * assertEquals(topicMatches("*.created", "orders.created"), true);
+ * ```
+ */
 export function topicMatches(pattern: string, topic: string): boolean {
   return matchWords(pattern.split("."), 0, topic.split("."), 0);
 }
