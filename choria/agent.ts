@@ -241,11 +241,23 @@ export interface ActivationContext {
 export interface ActionSpec<I, O> {
   /** What the action does. */
   description: string;
-  /** Which replies the CLI shows: `ok`, `failed` (default) or `always`. */
+  /**
+   * Which replies the CLI shows: `ok`, `failed` or `always`.
+   *
+   * @default {"failed"}
+   */
   display?: "ok" | "failed" | "always";
-  /** Inputs by name. */
+  /**
+   * Inputs by name.
+   *
+   * @default {{}}
+   */
   input?: I;
-  /** Outputs by name. */
+  /**
+   * Outputs by name.
+   *
+   * @default {{}}
+   */
   output?: O;
   /** Client-side summaries, as in a DDL. */
   aggregate?: { function: string; args?: unknown }[];
@@ -279,14 +291,25 @@ export interface AgentAction {
  * @example An action with typed inputs and outputs
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { action } from "@seed/rpc/choria";
+ * import { action, defineAgent, respond } from "@seed/rpc/choria";
+ *
  * const add = action({
  *   description: "Adds",
  *   input: { a: { description: "a", type: "integer" }, b: { description: "b", type: "integer" } },
  *   output: { sum: { description: "a + b", type: "integer", default: 0 } },
- *   run: ({ a, b }) => ({ sum: a + b }),
+ *   run: ({ a, b }) => ({ sum: a + b }), // a and b are numbers here
  * });
- * assertEquals(Object.keys(add.input), ["a", "b"]);
+ * const calc = defineAgent({
+ *   metadata: { name: "calc", description: "c", author: "a", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: { add },
+ * });
+ * const request = JSON.stringify({
+ *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
+ *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
+ *   agent: "calc", action: "add", requestid: "1", senderid: "s", callerid: "c",
+ *   collective: "mcollective", ttl: 60, msgtime: 0, data: { a: 2, b: 3 },
+ * });
+ * assertEquals(JSON.parse(await respond(calc, { request })).data, { sum: 5 });
  * ```
  */
 export function action<
