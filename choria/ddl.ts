@@ -82,7 +82,11 @@ export interface DdlAction {
   action: string;
   /** What it does. */
   description: string;
-  /** Which replies the CLI shows: `ok`, `failed` (default) or `always`. */
+  /**
+   * Which replies the CLI shows: `ok`, `failed` or `always`.
+   *
+   * @default {"failed"}
+   */
   display?: "ok" | "failed" | "always";
   /** Inputs by name. */
   input: Record<string, DdlInput>;
