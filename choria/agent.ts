@@ -54,14 +54,6 @@ import type { RpcRequest } from "./protocol.ts";
 
 /**
  * The types a DDL input or output may have.
- *
- * @example An input's type
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InputType } from "@seed/rpc/choria";
- * const type: InputType = "integer";
- * assertEquals(type, "integer");
- * ```
  */
 export type InputType =
   | "string"
@@ -79,23 +71,23 @@ export type InputType =
 /**
  * An action input as you declare it: a DDL input whose `prompt` defaults
  * to the input's name and `optional` to false.
- *
- * @example A string input with a length limit and validation
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InputSpec } from "@seed/rpc/choria";
- * const message: InputSpec = { description: "What to say", type: "string", maxlength: 4096, validation: "shellsafe" };
- * assertEquals(message.type, "string");
- * ```
  */
 export interface InputSpec {
   /** What the input is. */
   description: string;
-  /** The prompt a user interface shows (default: the input's name). */
+  /**
+   * The prompt a user interface shows.
+   *
+   * @default {the input's name}
+   */
   prompt?: string;
   /** Its type. */
   type: InputType;
-  /** May it be left out? (default false) */
+  /**
+   * May it be left out?
+   *
+   * @default {false}
+   */
   optional?: boolean;
   /** The value used when it is left out (clients fill it in; so does this runtime). */
   default?: unknown;
@@ -110,19 +102,15 @@ export interface InputSpec {
 /**
  * An action output as you declare it: a DDL output whose `display_as`
  * defaults to the output's name.
- *
- * @example An output with a default
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { OutputSpec } from "@seed/rpc/choria";
- * const count: OutputSpec = { description: "How many", type: "integer", default: 0 };
- * assertEquals(count.default, 0);
- * ```
  */
 export interface OutputSpec {
   /** What the output is. */
   description: string;
-  /** Its label in displays (default: the output's name). */
+  /**
+   * Its label in displays.
+   *
+   * @default {the output's name}
+   */
   display_as?: string;
   /** Filled in when a reply leaves it out (`null`: nothing). */
   default?: unknown;
@@ -132,14 +120,6 @@ export interface OutputSpec {
 
 /**
  * The TypeScript type of an input's value.
- *
- * @example A list input's value is one of its items
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InputValue } from "@seed/rpc/choria";
- * const mode: InputValue<{ description: "m"; type: "list"; list: readonly ["fast", "slow"] }> = "fast";
- * assertEquals(mode, "fast");
- * ```
  */
 export type InputValue<S> = S extends { readonly type: "list"; readonly list: readonly (infer L)[] }
   ? L
@@ -153,15 +133,6 @@ export type InputValue<S> = S extends { readonly type: "list"; readonly list: re
 /**
  * The inputs a handler receives: optional inputs without a default may be
  * missing; the others are always there.
- *
- * @example Required and optional inputs
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InputsOf } from "@seed/rpc/choria";
- * type I = InputsOf<{ n: { description: "n"; type: "integer" }; tag: { description: "t"; type: "string"; optional: true } }>;
- * const inputs: I = { n: 1 };
- * assertEquals(inputs, { n: 1 });
- * ```
  */
 export type InputsOf<I> =
   & {
@@ -180,15 +151,6 @@ export type InputsOf<I> =
 /**
  * What a handler may return: its declared outputs (all optional; the DDL's
  * defaults fill the gaps) and any other keys.
- *
- * @example Outputs may carry extra keys
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { OutputsOf } from "@seed/rpc/choria";
- * type O = OutputsOf<{ count: { description: "c"; type: "integer" } }>;
- * const out: O = { count: 3, extra: "allowed" };
- * assertEquals(out, { count: 3, extra: "allowed" });
- * ```
  */
 export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string, unknown>;
 
@@ -198,12 +160,29 @@ export type OutputsOf<O> = { [K in keyof O]?: InputValue<O[K]> } & Record<string
  * an {@linkcode RpcError} whose code is a Choria status (JSON-RPC's codes
  * are negative), so an {@linkcode ActionInterceptor} may throw it too.
  *
- * @example Failing an action with a status code
+ * @example An action that fails with status 1
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { ActionFailure } from "@seed/rpc/choria";
- * const failure = new ActionFailure(1, "disk full");
- * assertEquals([failure.code, failure.message], [1, "disk full"]);
+ * import { action, ActionFailure, defineAgent, respond } from "@seed/rpc/choria";
+ *
+ * const agent = defineAgent({
+ *   metadata: { name: "disk", description: "d", author: "a", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: {
+ *     clean: action({
+ *       description: "Cleans",
+ *       run: () => {
+ *         throw new ActionFailure(1, "disk full");
+ *       },
+ *     }),
+ *   },
+ * });
+ * const request = JSON.stringify({
+ *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
+ *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
+ *   agent: "disk", action: "clean", requestid: "1", senderid: "s", callerid: "c",
+ *   collective: "mcollective", ttl: 60, msgtime: 0, data: {},
+ * });
+ * assertEquals(JSON.parse(await respond(agent, { request })), { statuscode: 1, statusmsg: "disk full", data: {} });
  * ```
  */
 export class ActionFailure extends RpcError {
@@ -224,16 +203,6 @@ export class ActionFailure extends RpcError {
 
 /**
  * What an action's handler gets beside its inputs.
- *
- * @example Reading the request in an action
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ActionContext } from "@seed/rpc/choria";
- * function where(ctx: ActionContext): string {
- *   return `${ctx.request.agent}#${ctx.request.action} from ${ctx.request.callerid}`;
- * }
- * assertEquals(typeof where, "function");
- * ```
  */
 export interface ActionContext {
   /** The request file, as Choria wrote it. */
@@ -255,14 +224,6 @@ export interface ActionContext {
 /**
  * What an activation check gets. Facts are empty: Choria leaves them out of
  * activation.
- *
- * @example Deciding activation from the agent's config
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ActivationContext } from "@seed/rpc/choria";
- * const enabled = (ctx: ActivationContext) => ctx.config.enabled !== "false";
- * assertEquals(typeof enabled, "function");
- * ```
  */
 export interface ActivationContext {
   /** The agent's configuration. */
@@ -276,26 +237,27 @@ export interface ActivationContext {
 /**
  * One action as you declare it. Make it with {@linkcode action}, which types
  * `run` from `input` and `output`.
- *
- * @example An action without inputs
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ActionSpec } from "@seed/rpc/choria";
- * const ping: ActionSpec<Record<never, never>, Record<never, never>> = {
- *   description: "Answers",
- *   run: () => ({ pong: true }),
- * };
- * assertEquals(ping.description, "Answers");
- * ```
  */
 export interface ActionSpec<I, O> {
   /** What the action does. */
   description: string;
-  /** Which replies the CLI shows: `ok`, `failed` (default) or `always`. */
+  /**
+   * Which replies the CLI shows: `ok`, `failed` or `always`.
+   *
+   * @default {"failed"}
+   */
   display?: "ok" | "failed" | "always";
-  /** Inputs by name. */
+  /**
+   * Inputs by name.
+   *
+   * @default {{}}
+   */
   input?: I;
-  /** Outputs by name. */
+  /**
+   * Outputs by name.
+   *
+   * @default {{}}
+   */
   output?: O;
   /** Client-side summaries, as in a DDL. */
   aggregate?: { function: string; args?: unknown }[];
@@ -306,14 +268,6 @@ export interface ActionSpec<I, O> {
 /**
  * An action of an agent, with its types erased (what {@linkcode action}
  * returns).
- *
- * @example A checked action
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { action, type AgentAction } from "@seed/rpc/choria";
- * const ping: AgentAction = action({ description: "Answers", run: () => ({ pong: true }) });
- * assertEquals(ping.description, "Answers");
- * ```
  */
 export interface AgentAction {
   /** What the action does. */
@@ -337,14 +291,25 @@ export interface AgentAction {
  * @example An action with typed inputs and outputs
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { action } from "@seed/rpc/choria";
+ * import { action, defineAgent, respond } from "@seed/rpc/choria";
+ *
  * const add = action({
  *   description: "Adds",
  *   input: { a: { description: "a", type: "integer" }, b: { description: "b", type: "integer" } },
  *   output: { sum: { description: "a + b", type: "integer", default: 0 } },
- *   run: ({ a, b }) => ({ sum: a + b }),
+ *   run: ({ a, b }) => ({ sum: a + b }), // a and b are numbers here
  * });
- * assertEquals(Object.keys(add.input), ["a", "b"]);
+ * const calc = defineAgent({
+ *   metadata: { name: "calc", description: "c", author: "a", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: { add },
+ * });
+ * const request = JSON.stringify({
+ *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
+ *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
+ *   agent: "calc", action: "add", requestid: "1", senderid: "s", callerid: "c",
+ *   collective: "mcollective", ttl: 60, msgtime: 0, data: { a: 2, b: 3 },
+ * });
+ * assertEquals(JSON.parse(await respond(calc, { request })).data, { sum: 5 });
  * ```
  */
 export function action<
@@ -364,39 +329,22 @@ export function action<
 /**
  * An agent's metadata as you declare it: the DDL's, without `provider`
  * (always `external`) and `service`.
- *
- * @example An agent's metadata
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { AgentMetadata } from "@seed/rpc/choria";
- * const metadata: AgentMetadata = {
- *   name: "parrot", description: "Repeats", author: "me", license: "MIT",
- *   version: "1.0.0", url: "https://example.net", timeout: 10,
- * };
- * assertEquals(metadata.name, "parrot");
- * ```
  */
 export type AgentMetadata = Omit<DdlMetadata, "provider" | "service">;
 
 /**
  * An agent as you declare it.
- *
- * @example Reading a definition's actions
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { AgentDefinition } from "@seed/rpc/choria";
- * function names(definition: AgentDefinition): string[] {
- *   return Object.keys(definition.actions);
- * }
- * assertEquals(typeof names, "function");
- * ```
  */
 export interface AgentDefinition {
   /** Name, version, timeout... */
   metadata: AgentMetadata;
   /** Actions by name (lowercase letters, digits and `_`). */
   actions: Readonly<Record<string, AgentAction>>;
-  /** Should this agent exist on this node? Default: yes. */
+  /**
+   * Should this agent exist on this node?
+   *
+   * @default {undefined (always active)}
+   */
   activate?: (ctx: ActivationContext) => boolean | Promise<boolean>;
   /**
    * Functions around every action call (auth, logging, metrics), the first
@@ -418,14 +366,6 @@ export interface AgentDefinition {
 
 /**
  * An action call as an {@linkcode ActionInterceptor} sees it.
- *
- * @example An interceptor that reads the caller
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ActionCall } from "@seed/rpc/choria";
- * const caller = (call: ActionCall) => `${call.request.callerid} runs ${call.action}`;
- * assertEquals(typeof caller, "function");
- * ```
  */
 export interface ActionCall {
   /** The action's name. */
@@ -447,14 +387,27 @@ export interface ActionCall {
  * @example Refusing callers that are not known
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { ActionFailure, type ActionInterceptor } from "@seed/rpc/choria";
+ * import { action, ActionFailure, type ActionInterceptor, defineAgent, respond } from "@seed/rpc/choria";
+ *
  * const onlyOps: ActionInterceptor = (call, next) => {
  *   if (call.request.callerid !== "choria=ops.mcollective") {
  *     throw new ActionFailure(1, `${call.request.callerid} may not run ${call.action}`);
  *   }
  *   return next();
  * };
- * assertEquals(typeof onlyOps, "function");
+ * const agent = defineAgent({
+ *   metadata: { name: "t", description: "t", author: "t", license: "MIT", version: "1", url: "u", timeout: 2 },
+ *   actions: { ping: action({ description: "ping", run: () => ({ pong: true }) }) },
+ *   interceptors: [onlyOps],
+ * });
+ * const request = JSON.stringify({
+ *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
+ *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
+ *   agent: "t", action: "ping", requestid: "1", senderid: "s", callerid: "choria=eve.mcollective",
+ *   collective: "mcollective", ttl: 60, msgtime: 0, data: {},
+ * });
+ * const reply = JSON.parse(await respond(agent, { request }));
+ * assertEquals([reply.statuscode, reply.statusmsg], [1, "choria=eve.mcollective may not run ping"]);
  * ```
  */
 export type ActionInterceptor = (call: ActionCall, next: () => Promise<unknown>) => unknown;

@@ -40,14 +40,6 @@ import { validateString } from "./validators.ts";
 
 /**
  * One input of an action.
- *
- * @example A DDL input
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DdlInput } from "@seed/rpc/choria";
- * const input: DdlInput = { prompt: "Message", description: "What to say", type: "string", optional: false, validation: ".", maxlength: 128 };
- * assertEquals(input.type, "string");
- * ```
  */
 export interface DdlInput {
   /** The prompt a user interface shows. */
@@ -70,14 +62,6 @@ export interface DdlInput {
 
 /**
  * One output of an action.
- *
- * @example A DDL output
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DdlOutput } from "@seed/rpc/choria";
- * const output: DdlOutput = { description: "The echo", display_as: "Message", default: null };
- * assertEquals(output.display_as, "Message");
- * ```
  */
 export interface DdlOutput {
   /** What the output is. */
@@ -92,21 +76,17 @@ export interface DdlOutput {
 
 /**
  * One action of an agent.
- *
- * @example A DDL action
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DdlAction } from "@seed/rpc/choria";
- * const ping: DdlAction = { action: "ping", description: "Ping", display: "always", input: {}, output: {} };
- * assertEquals(ping.action, "ping");
- * ```
  */
 export interface DdlAction {
   /** The action's name. */
   action: string;
   /** What it does. */
   description: string;
-  /** Which replies the CLI shows: `ok`, `failed` (default) or `always`. */
+  /**
+   * Which replies the CLI shows: `ok`, `failed` or `always`.
+   *
+   * @default {"failed"}
+   */
   display?: "ok" | "failed" | "always";
   /** Inputs by name. */
   input: Record<string, DdlInput>;
@@ -118,17 +98,6 @@ export interface DdlAction {
 
 /**
  * An agent's metadata.
- *
- * @example DDL metadata
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DdlMetadata } from "@seed/rpc/choria";
- * const meta: DdlMetadata = {
- *   name: "parrot", description: "Repeats", author: "me", license: "MIT",
- *   version: "1.0.0", url: "https://example.net", timeout: 10, provider: "external",
- * };
- * assertEquals(meta.timeout, 10);
- * ```
  */
 export interface DdlMetadata {
   /** The agent's name (what Choria calls it by). */
@@ -153,16 +122,6 @@ export interface DdlMetadata {
 
 /**
  * An agent DDL.
- *
- * @example Reading a DDL's actions
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Ddl } from "@seed/rpc/choria";
- * function actions(ddl: Ddl): string[] {
- *   return ddl.actions.map((a) => a.action);
- * }
- * assertEquals(typeof actions, "function");
- * ```
  */
 export interface Ddl {
   /** `https://choria.io/schemas/mcorpc/ddl/v1/agent.json`. */
@@ -219,14 +178,6 @@ export function parseDdl(text: string): Ddl {
  * Why a request's inputs were refused: `missing` (status 3 in an agent) or
  * `invalid` (status 4); Choria's server reports both as status 1
  * `Validation failed: <message>`.
- *
- * @example A missing input
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { InputProblem } from "@seed/rpc/choria";
- * const problem: InputProblem = { kind: "missing", message: "input 'message' is required" };
- * assertEquals(problem.kind, "missing");
- * ```
  */
 export interface InputProblem {
   /** Which way the inputs failed. */

@@ -30,14 +30,6 @@ import { re2 } from "./validators.ts";
 
 /**
  * One fact filter: `fact operator value`.
- *
- * @example A fact filter
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { FactFilter } from "@seed/rpc/choria";
- * const filter: FactFilter = { fact: "os.family", operator: "==", value: "Debian" };
- * assertEquals(filter.fact, "os.family");
- * ```
  */
 export interface FactFilter {
   /** The fact's name; dots reach into nested facts (`os.family`). */
@@ -50,14 +42,6 @@ export interface FactFilter {
 
 /**
  * The filter of a discovery request (go-choria's field order).
- *
- * @example A discovery filter by agent and identity
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DiscoveryFilter } from "@seed/rpc/choria";
- * const filter: DiscoveryFilter = { fact: [], cf_class: [], agent: ["rpcutil"], identity: ["/^web/"], compound: [] };
- * assertEquals(filter.identity, ["/^web/"]);
- * ```
  */
 export interface DiscoveryFilter {
   /** Facts the node must have (all of them). */
@@ -74,16 +58,6 @@ export interface DiscoveryFilter {
 
 /**
  * A discovery request file.
- *
- * @example Reading a discovery request
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DiscoveryRequest } from "@seed/rpc/choria";
- * function describe(request: DiscoveryRequest): string {
- *   return `${request.collective}, ${request.timeout} s`;
- * }
- * assertEquals(typeof describe, "function");
- * ```
  */
 export interface DiscoveryRequest {
   /** `io.choria.choria.discovery.v1.external_request`. */
@@ -104,14 +78,6 @@ export interface DiscoveryRequest {
 
 /**
  * A node, for {@linkcode matchesFilter}.
- *
- * @example A node to discover
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NodeInfo } from "@seed/rpc/choria";
- * const node: NodeInfo = { identity: "web1.example.net", facts: { country: "mt" }, agents: ["rpcutil"] };
- * assertEquals(node.identity, "web1.example.net");
- * ```
  */
 export interface NodeInfo {
   /** The node's identity. */
@@ -128,11 +94,18 @@ export interface NodeInfo {
  * A discovery failure; its message is the reply's `error`, which Choria
  * shows the user.
  *
- * @example Failing discovery with a message
+ * @example A discovery that cannot reach its inventory
  * ```ts
  * import { assertEquals } from "@std/assert";
- * import { DiscoveryError } from "@seed/rpc/choria";
- * assertEquals(new DiscoveryError("inventory unreachable").message, "inventory unreachable");
+ * import { DiscoveryError, respondDiscovery } from "@seed/rpc/choria";
+ * const request = JSON.stringify({
+ *   protocol: "io.choria.choria.discovery.v1.external_request", collective: "mcollective",
+ *   filter: { fact: [], cf_class: [], identity: [], compound: [] }, options: {}, timeout: 2,
+ * });
+ * const reply = await respondDiscovery(() => {
+ *   throw new DiscoveryError("inventory unreachable");
+ * }, request);
+ * assertEquals(JSON.parse(reply).error, "inventory unreachable");
  * ```
  */
 export class DiscoveryError extends Error {
@@ -298,14 +271,6 @@ export function matchesFilter(node: NodeInfo, filter: DiscoveryFilter): boolean 
 /**
  * Finds nodes for a request; throw a {@linkcode DiscoveryError} (or any
  * error) to report a failure to the user.
- *
- * @example A discovery function
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Discover } from "@seed/rpc/choria";
- * const everyone: Discover = () => ["web1", "web2"];
- * assertEquals(typeof everyone, "function");
- * ```
  */
 export type Discover = (request: DiscoveryRequest, log: AgentLog) => string[] | Promise<string[]>;
 

@@ -23,13 +23,6 @@ export const SCHEMA_URLS: Readonly<Record<string, string>> = {
 
 /**
  * Choria's reply status codes.
- *
- * @example Choria's status codes
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { StatusCode } from "@seed/rpc/choria";
- * assertEquals(StatusCode.InvalidData, 4);
- * ```
  */
 export const StatusCode = {
   /** Success. */
@@ -48,19 +41,6 @@ export const StatusCode = {
 
 /**
  * An RPC request file, as Choria writes it.
- *
- * @example An RPC request
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RpcRequest } from "@seed/rpc/choria";
- * const request: RpcRequest = {
- *   $schema: "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json",
- *   protocol: "io.choria.mcorpc.external.v1.rpc_request",
- *   agent: "parrot", action: "echo", requestid: "1", senderid: "s", callerid: "c",
- *   collective: "mcollective", ttl: 60, msgtime: 1700000000, data: { message: "hi" },
- * };
- * assertEquals(request.action, "echo");
- * ```
  */
 export interface RpcRequest {
   /** The schema URL. */
@@ -89,18 +69,6 @@ export interface RpcRequest {
 
 /**
  * An activation request file.
- *
- * @example An activation request
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ActivationRequest } from "@seed/rpc/choria";
- * const request: ActivationRequest = {
- *   $schema: "https://choria.io/schemas/mcorpc/external/v1/activation_request.json",
- *   protocol: "io.choria.mcorpc.external.v1.activation_request",
- *   agent: "parrot",
- * };
- * assertEquals(request.agent, "parrot");
- * ```
  */
 export interface ActivationRequest {
   /** The schema URL. */
@@ -113,14 +81,6 @@ export interface ActivationRequest {
 
 /**
  * An RPC reply, as an agent writes it and Choria reads it.
- *
- * @example An RPC reply
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RpcReply } from "@seed/rpc/choria";
- * const reply: RpcReply = { statuscode: 0, statusmsg: "OK", data: { message: "hi" } };
- * assertEquals(reply.statusmsg, "OK");
- * ```
  */
 export interface RpcReply {
   /** 0 to 5; see {@linkcode StatusCode}. */

@@ -39,17 +39,6 @@ import { AgentLog } from "./log.ts";
 /**
  * Everything one invocation has to work with, read from the environment by
  * {@linkcode runAgent}, or given directly (in tests).
- *
- * @example An activation request as Choria passes it
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Invocation } from "@seed/rpc/choria";
- * const invocation: Invocation = {
- *   protocol: "io.choria.mcorpc.external.v1.activation_request",
- *   request: '{"$schema": "x", "protocol": "io.choria.mcorpc.external.v1.activation_request", "agent": "parrot"}',
- * };
- * assertEquals(invocation.protocol, "io.choria.mcorpc.external.v1.activation_request");
- * ```
  */
 export interface Invocation {
   /** `$CHORIA_EXTERNAL_PROTOCOL`, when set. */
@@ -62,7 +51,11 @@ export interface Invocation {
   config?: Record<string, string>;
   /** Where the agent logs. */
   log?: AgentLog;
-  /** Milliseconds until the action must have replied (default: the DDL timeout less 500 ms). */
+  /**
+   * Milliseconds until the action must have replied.
+   *
+   * @default {the DDL timeout less 500 ms}
+   */
   deadline?: number;
   /**
    * Told the dispatch counters once the reply is made, with the handler's
@@ -133,14 +126,6 @@ export async function respond(agent: Agent, invocation: Invocation): Promise<str
 
 /**
  * Options for {@linkcode runAgent}; the defaults are the process's own.
- *
- * @example Running without exiting the process
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RunAgentOptions } from "@seed/rpc/choria";
- * const options: RunAgentOptions = { exit: false };
- * assertEquals(options.exit, false);
- * ```
  */
 export interface RunAgentOptions {
   /**

@@ -31,14 +31,32 @@
  * text of a JSON syntax error inside a reply is close to Go's, not exact.
  *
  * @example Test an agent as Choria would run it
- * ```ts ignore
+ * ```ts
  * import { assertEquals } from "@std/assert";
  * import { ChoriaHarness } from "@seed/rpc/choria/testing";
  *
- * const choria = new ChoriaHarness({ libdir: "./plugins", facts: { country: "mt" } });
- * const reply = await choria.rpc("parrot", "echo", { message: "hello" });
- * assertEquals([reply.statuscode, reply.data], [0, { message: "hello" }]);
- * assertEquals((await choria.activate("parrot")).activate, true);
+ * // A libdir with one external agent: its DDL and a shell executable.
+ * const libdir = await Deno.makeTempDir();
+ * const dir = `${libdir}/mcollective/agent`;
+ * await Deno.mkdir(dir, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/hello.json`, JSON.stringify({
+ *   metadata: {
+ *     name: "hello", description: "Greets", author: "ops", license: "MIT",
+ *     version: "1.0.0", url: "https://example.net", timeout: 5, provider: "external",
+ *   },
+ *   actions: [{
+ *     action: "greet", description: "Greets", display: "always", input: {},
+ *     output: { greeting: { description: "The greeting", display_as: "Greeting", default: null } },
+ *   }],
+ * }));
+ * const agent = `#!/bin/sh\nprintf '{"data": {"greeting": "hi"}}' > "$2"\n`;
+ * await Deno.writeTextFile(`${dir}/hello`, agent, { mode: 0o755 });
+ *
+ * const choria = new ChoriaHarness({ libdir });
+ * const reply = await choria.rpc("hello", "greet");
+ * assertEquals([reply.statuscode, reply.data], [0, { greeting: "hi" }]);
+ * assertEquals((await choria.rpc("hello", "nope")).statuscode, 2);
+ * await Deno.remove(libdir, { recursive: true });
  * ```
  *
  * @module
@@ -85,29 +103,34 @@ function goPlatform(): string {
 
 /**
  * Options for a {@linkcode ChoriaHarness}.
- *
- * @example Harness options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { HarnessOptions } from "@seed/rpc/choria/testing";
- * const options: HarnessOptions = { libdir: ["./plugins"], facts: { country: "mt" }, configFile: "/etc/choria/server.conf" };
- * assertEquals(options.libdir, ["./plugins"]);
- * ```
  */
 export interface HarnessOptions {
-  /** Plugin directories (`plugin.choria.agent_provider.mcorpc.libdir`); agents live in `<libdir>/mcollective/agent/`. */
+  /**
+   * Plugin directories (`plugin.choria.agent_provider.mcorpc.libdir`);
+   * agents live in `<libdir>/mcollective/agent/`. Give this or `agentDir`.
+   *
+   * @default {[]}
+   */
   libdir?: string | string[];
   /**
    * Directories searched as `<libdir>/mcollective/agent/` would be: handy
    * for an agent kept in its own source tree.
+   *
+   * @default {[]}
    */
   agentDir?: string | string[];
   /**
    * The server's config file: agents get `CHORIA_EXTERNAL_CONFIG =
-   * <its directory>/plugin.d/<agent>`. Default `/etc/choria/server.conf`.
+   * <its directory>/plugin.d/<agent>`.
+   *
+   * @default {"/etc/choria/server.conf"}
    */
   configFile?: string;
-  /** The node's facts, written to the facts file of each RPC call. */
+  /**
+   * The node's facts, written to the facts file of each RPC call.
+   *
+   * @default {{}}
+   */
   facts?: Record<string, unknown>;
   /**
    * Where the temp files go, and the agents' cwd.
@@ -125,16 +148,6 @@ export interface HarnessOptions {
 
 /**
  * An agent found under a libdir.
- *
- * @example Where an agent was found
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { AgentLocation } from "@seed/rpc/choria/testing";
- * function where(agent: AgentLocation): string {
- *   return `${agent.name}: ${agent.executable ?? "no executable"}`;
- * }
- * assertEquals(typeof where, "function");
- * ```
  */
 export interface AgentLocation {
   /** `metadata.name` from the DDL (the agent's identity). */
@@ -150,14 +163,6 @@ export interface AgentLocation {
 /**
  * The reply to one RPC call, as the client would receive it, and what
  * happened on the way.
- *
- * @example Reading a harness reply
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { HarnessReply } from "@seed/rpc/choria/testing";
- * const ok = (reply: HarnessReply) => reply.statuscode === 0;
- * assertEquals(typeof ok, "function");
- * ```
  */
 export interface HarnessReply {
   /** The action (a reply's `action` key can overwrite it, as in Choria). */
@@ -189,14 +194,6 @@ export interface HarnessReply {
 
 /**
  * The outcome of an activation check.
- *
- * @example An agent that did not activate
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ActivationOutcome } from "@seed/rpc/choria/testing";
- * const outcome: ActivationOutcome = { activate: false, logs: [], warning: "no executable" };
- * assertEquals(outcome.activate, false);
- * ```
  */
 export interface ActivationOutcome {
   /** Whether Choria would load the agent. */
@@ -209,14 +206,6 @@ export interface ActivationOutcome {
 
 /**
  * Extra request fields for {@linkcode ChoriaHarness.rpc}.
- *
- * @example Request fields to send
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RequestFields } from "@seed/rpc/choria/testing";
- * const fields: RequestFields = { callerid: "choria=alice.mcollective", ttl: 30 };
- * assertEquals(fields.callerid, "choria=alice.mcollective");
- * ```
  */
 export interface RequestFields {
   /**
@@ -299,11 +288,6 @@ export class ChoriaHarness {
 
   /**
    * Every external agent under the libdirs, as the provider finds them.
-   *
-   * @example Listing the agents in a libdir
-   * ```ts ignore
-   * const names = (await new ChoriaHarness({ libdir: "./plugins" }).agents()).map((a) => a.name);
-   * ```
    */
   async agents(): Promise<AgentLocation[]> {
     const found: AgentLocation[] = [];
@@ -624,14 +608,6 @@ function publish(action: string, statuscode: number, statusmsg: string, data: un
 
 /**
  * The Go types a struct field of a reply may have, for {@linkcode goUnmarshal}.
- *
- * @example Go types of reply fields
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { GoType } from "@seed/rpc/choria/testing";
- * const fields: Record<string, GoType> = { statuscode: "uint8", data: "any" };
- * assertEquals(fields, { statuscode: "uint8", data: "any" });
- * ```
  */
 export type GoType = "string" | "uint8" | "bool" | "any";
 
@@ -779,14 +755,6 @@ function rawMembers(text: string): [string, string][] {
 
 /**
  * What a discovery program answered.
- *
- * @example A discovery outcome
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DiscoveryOutcome } from "@seed/rpc/choria/testing";
- * const outcome: DiscoveryOutcome = { nodes: ["web1"], logs: [], requestFile: "{}" };
- * assertEquals(outcome.nodes, ["web1"]);
- * ```
  */
 export interface DiscoveryOutcome {
   /** The node identities, when discovery worked. */
@@ -801,17 +769,13 @@ export interface DiscoveryOutcome {
 
 /**
  * Options for {@linkcode runDiscoveryProgram}.
- *
- * @example Discovery program options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DiscoveryProgramOptions } from "@seed/rpc/choria/testing";
- * const options: DiscoveryProgramOptions = { collective: "mcollective", options: { nodes: "/tmp/nodes.json" }, timeout: 2 };
- * assertEquals(options.timeout, 2);
- * ```
  */
 export interface DiscoveryProgramOptions {
-  /** The filter (missing lists are empty). */
+  /**
+   * The filter (missing lists are empty).
+   *
+   * @default {{}}
+   */
   filter?: Partial<DiscoveryFilter>;
   /**
    * The collective.
@@ -825,7 +789,11 @@ export interface DiscoveryProgramOptions {
    * @default {null}
    */
   federations?: string[] | null;
-  /** `--do key=value` options. */
+  /**
+   * `--do key=value` options.
+   *
+   * @default {{}}
+   */
   options?: Record<string, string>;
   /**
    * `discovery_timeout` in seconds (at least 1).
@@ -852,6 +820,17 @@ export interface DiscoveryProgramOptions {
  * as a shell would) as Choria's client does: the request file in go-choria's
  * field order, `[words..., request, reply, protocol]`, a cleared environment
  * with four variables, killed at the timeout.
+ *
+ * @example A discovery program written in sh
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { runDiscoveryProgram } from "@seed/rpc/choria/testing";
+ * // Run as `sh -c <script> discover <request> <reply> <protocol>`: "$2" is the reply file.
+ * const script = `printf '{"protocol": "io.choria.choria.discovery.v1.external_reply", "nodes": ["web1"]}' > "$2"`;
+ * const outcome = await runDiscoveryProgram(["sh", "-c", script, "discover"], { filter: { identity: ["/^web/"] } });
+ * assertEquals(outcome.nodes, ["web1"]);
+ * assertEquals(JSON.parse(outcome.requestFile).filter.identity, ["/^web/"]);
+ * ```
  */
 export async function runDiscoveryProgram(
   command: string | string[],

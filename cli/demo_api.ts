@@ -21,13 +21,6 @@ import { oneLine } from "./report.ts";
 /**
  * The demo API's method specs, as a `const` (so the contract's type can be
  * written out, which JSR wants for exported values).
- *
- * @example The demo API's methods
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { DemoSpecs } from "@seed/rpc/cli";
- * assertEquals(Object.keys(DemoSpecs), ["echo", "add", "sleep", "fail", "log", "ticks"]);
- * ```
  */
 export const DemoSpecs = {
   echo: { description: "Returns its params.", params: true, result: true },
@@ -96,13 +89,6 @@ export const DemoSpecs = {
 
 /**
  * The demo API's contract.
- *
- * @example The demo API's contract
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { DemoApi } from "@seed/rpc/cli";
- * assertEquals(Object.keys(DemoApi.incoming), ["echo", "add", "sleep", "fail", "log", "ticks"]);
- * ```
  */
 export const DemoApi: Contract<typeof DemoSpecs, Record<never, never>> = defineContract({
   name: "demo",

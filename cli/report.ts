@@ -2,13 +2,6 @@
  * How the `rpc` command reports a failure: its exit status, and one line on
  * stderr, as text or (with `--json`) as a JSON object a script can read.
  *
- * @example Exit statuses
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { ExitStatus } from "@seed/rpc/cli";
- * assertEquals([ExitStatus.RemoteError, ExitStatus.Timeout], [1, 3]);
- * ```
- *
  * @module
  */
 

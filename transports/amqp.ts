@@ -76,14 +76,6 @@ export type { DescribableSpecs, MethodDescription, ServiceDescription } from "./
 
 /**
  * Options for {@linkcode connectMesh}.
- *
- * @example Options for a caller
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MeshOptions } from "@seed/rpc/amqp";
- * const options: MeshOptions = { instanceId: "cli1", timeout: 5_000 };
- * assertEquals(options.instanceId, "cli1");
- * ```
  */
 export interface MeshOptions {
   /**
@@ -106,7 +98,11 @@ export interface MeshOptions {
    * @default {30_000}
    */
   timeout?: number;
-  /** Where warnings (lost connection, dead-lettered messages) go. Default: the console. */
+  /**
+   * Where warnings (lost connection, dead-lettered messages) go.
+   *
+   * @default {consoleLogger}
+   */
   logger?: Logger;
   /**
    * The first pause before reconnecting, ms; it doubles (with jitter) up to
@@ -165,14 +161,6 @@ export interface MeshOptions {
 
 /**
  * Options of one request.
- *
- * @example A traced request with a short ttl
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { RequestOptions } from "@seed/rpc/amqp";
- * const options: RequestOptions = { ttl: 1_000, traceId: "t-1", context: { user: "u1" } };
- * assertEquals(options.ttl, 1_000);
- * ```
  */
 export interface RequestOptions {
   /**
@@ -205,27 +193,11 @@ export interface RequestOptions {
 
 /**
  * Options of one command (no reply).
- *
- * @example A command
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { CommandOptions } from "@seed/rpc/amqp";
- * const options: CommandOptions = { ttl: 60_000 };
- * assertEquals(options.encrypted, undefined);
- * ```
  */
 export type CommandOptions = Omit<RequestOptions, "timeout" | "signal">;
 
 /**
  * Options of one event.
- *
- * @example An event's options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { PublishOptions } from "@seed/rpc/amqp";
- * const options: PublishOptions = { traceId: "t" };
- * assertEquals(options.traceId, "t");
- * ```
  */
 export interface PublishOptions {
   /** The publisher's context. */
@@ -236,14 +208,6 @@ export interface PublishOptions {
 
 /**
  * What an event handler is told besides the event.
- *
- * @example An event's context
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { EventContext } from "@seed/rpc/amqp";
- * const ctx: EventContext = { topic: "orders.created", target: null, context: {}, traceId: undefined };
- * assertEquals(ctx.topic, "orders.created");
- * ```
  */
 export interface EventContext {
   /** The topic it was published under. */
@@ -258,48 +222,17 @@ export interface EventContext {
 
 /**
  * Handles one event.
- *
- * @example An event handler
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { EventHandler } from "@seed/rpc/amqp";
- * const seen: unknown[] = [];
- * const handler: EventHandler = (event) => void seen.push(event);
- * handler({ id: 1 }, { topic: "a", target: null, context: {}, traceId: undefined });
- * assertEquals(seen, [{ id: 1 }]);
- * ```
  */
 export type EventHandler = (event: unknown, ctx: EventContext) => unknown;
 
 /**
  * Turns the token in a caller's context into claims, or throws (or returns
  * `undefined`) to refuse the call with `NuropbAuthorizationError`.
- *
- * @example Accept one bearer token
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { Authorize } from "@seed/rpc/amqp";
- * const authorize: Authorize = (token) => token === "Bearer s3cret" ? { user: "u1" } : undefined;
- * assertEquals(authorize("Bearer s3cret", {} as never), { user: "u1" });
- * ```
  */
 export type Authorize = (token: string | undefined, ctx: CallContext) => unknown;
 
 /**
  * Options for {@linkcode Mesh.serve}.
- *
- * @example A service with events and a description
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ServeOptions } from "@seed/rpc/amqp";
- * const options: ServeOptions = {
- *   prefetch: 32,
- *   events: { "orders.#": () => {} },
- *   description: "Order book",
- *   version: "1.2.0",
- * };
- * assertEquals(options.prefetch, 32);
- * ```
  */
 export interface ServeOptions {
   /**
@@ -384,24 +317,6 @@ export interface ServeOptions {
 
 /**
  * Counters of a mesh, for monitoring and tests.
- *
- * @example Read a mesh's counters
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MeshStats } from "@seed/rpc/amqp";
- * const stats: MeshStats = {
- *   reconnects: 0,
- *   pendingCalls: 0,
- *   lateReplies: 0,
- *   duplicateReplies: 0,
- *   unknownReplies: 0,
- *   droppedReplies: 0,
- *   republished: 0,
- *   keysHeld: 0,
- *   services: {},
- * };
- * assertEquals(stats.reconnects, 0);
- * ```
  */
 export interface MeshStats {
   /** Times the connection was made again after it was lost. */
@@ -426,22 +341,6 @@ export interface MeshStats {
 
 /**
  * Counters of one served service.
- *
- * @example A service's counters
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ServiceStats } from "@seed/rpc/amqp";
- * const stats: ServiceStats = {
- *   deadLettered: 1,
- *   answeredFromMemory: 0,
- *   handled: 10,
- *   running: 0,
- *   inboxBytes: 0,
- *   peakInboxBytes: 2048,
- *   rememberedBytes: 1024,
- * };
- * assertEquals(stats.deadLettered, 1);
- * ```
  */
 export interface ServiceStats {
   /** Deliveries dead-lettered because they could not be read (each logged). */

@@ -1,45 +1,21 @@
 /**
- * The mushroom server, {@linkcode listen} on its own socket or
- * {@linkcode mushroomHandler} in your `Deno.serve`: the handshake at a base path,
- * sessions of 22 random alphanumeric characters, each served over a
- * WebSocket at `<base><session_id>/` or by long polling on the same URL.
- * Every session joins a {@linkcode Server}'s registry once its client first
- * uses it, so its handlers, push to one, some or all, limits and shutdown
- * work as on every wire.
+ * The mushroom server: {@linkcode listen} on its own socket, or
+ * {@linkcode mushroomHandler} inside your `Deno.serve`. A client's handshake,
+ * `POST <base>` with `{"transports": [...], "auth": ...}`, opens a session
+ * with a 22-character random id, served over a WebSocket at
+ * `<base><session_id>/` or by long polling on the same URL (a body with a
+ * heartbeat is a poll, held up to `pollTimeout`; one without is a send,
+ * answered `null`). Each session joins a {@linkcode Server}'s registry once
+ * its client first uses it, so handlers, push, limits and shutdown work as
+ * on every wire.
  *
- * - Handshake: `POST <base>` with `{"transports": [...], "auth": ...}`
- *   (sent as `text/plain` by browsers). The first transport in the client's
- *   list that the server offers wins; the answer is `{"transport": "ws",
- *   "url": "ws://host/<base><session_id>/"}` (or `poll` and `http://`), the
- *   URL built from `publicUrl` or the listener's own address, never from the
- *   request's `Host`. `authenticate` returning false answers 401 with
- *   `WWW-Authenticate: Mushroom`; no transport in common, 501; another
- *   method, 405 with `Allow: POST`; a body over `maxHandshakeBytes`, 413.
- * - Strangers are bounded: a handshake is refused (429) past
- *   `maxHandshakesPerSecond`, and (503) while `maxPendingSessions` sessions
- *   wait for their first transport or the server is not accepting; so is
- *   one from an address past its own share (`maxHandshakesPerSecondPerSource`,
- *   `maxPendingSessionsPerSource`), which keeps one source from locking
- *   out the others; a
- *   session nobody attaches to within `attachTimeout` is dropped, and it
- *   never counted against the server's `maxConnections`. Every body must
- *   arrive within `bodyTimeout` (408). With `listen()`, every request head
- *   within `headTimeout` and `maxHeadBytes`, and a connection whose body was
- *   not read to its end (408, 413) is closed after the answer.
- * - Browsers: a request with an `Origin` is served only from the same
- *   origin, or from one of `origins` (403 otherwise); the allowed origin is
- *   reflected in `Access-Control-Allow-Origin`. `listen()` on loopback
- *   takes only requests sent to loopback names or `hosts` (403 otherwise),
- *   which keeps DNS rebinding out.
- * - WebSocket: one message list per text frame; what the session has not
- *   had acknowledged is sent again when a socket attaches.
- * - Long polling: `POST <base><session_id>/` with a list of messages. A body
- *   with a heartbeat is a poll: held up to `pollTimeout` (40 s) and
- *   answered with the unacknowledged messages, up to `maxPollBytes` (the
- *   rest on the next poll). A body without one is a send, answered `null`.
- *   A body in which no message can be read is answered 400.
- * - A session expires `sessionTimeout` (60 s) after its last transport went
- *   away; then its connection closes.
+ * Strangers are bounded before they cost a connection (each option says
+ * how): handshakes per second and sessions waiting for their client, in
+ * total and per source address (429, 503); body size and time (413, 408);
+ * browser origins and, on loopback, `Host` names (403, against DNS
+ * rebinding). `authenticate` refusing answers 401, no transport in common
+ * 501, another method 405. Session URLs come from `publicUrl` or the
+ * listener's own address, never from the request's `Host`.
  *
  * @example A session by long polling, as the published client does it
  * ```ts
@@ -730,15 +706,6 @@ export interface MushroomListenOptions
 /**
  * A mushroom endpoint on its own socket, as a {@linkcode Listener} of
  * sessions. Made by {@linkcode listen}.
- *
- * @example A mushroom listener
- * ```ts
- * import { assertMatch } from "@std/assert";
- * import { listen } from "@seed/rpc/mushroom/server";
- * const listener = listen("http://127.0.0.1:0/");
- * assertMatch(listener.addr, /^http:\/\/127\.0\.0\.1:\d+\/$/);
- * await listener.close();
- * ```
  */
 export class MushroomListener implements Listener<string> {
   /** Where the handshake is, with the real port (`http://127.0.0.1:54321/`). */

@@ -91,14 +91,6 @@ export type MushroomMessage =
  * How message lists are written: `"python"` as the Python server writes
  * them (`json.dumps`: `", "` separators, non-ASCII escaped), `"compact"` as
  * the JavaScript client does (`JSON.stringify`).
- *
- * @example Writing lists as mushroom.js does
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { encodeMushroom, type MushroomJson } from "@seed/rpc/mushroom";
- * const style: MushroomJson = "compact";
- * assertEquals(encodeMushroom({ code: 0, lastId: 4 }, style), "[0,4]");
- * ```
  */
 export type MushroomJson = "python" | "compact";
 

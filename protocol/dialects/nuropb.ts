@@ -77,32 +77,11 @@ export function isResponseQueue(name: string | undefined): boolean {
 
 /**
  * The four kinds of nuropb message (the `nuropb_type` header).
- *
- * @example The kinds
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NuropbType } from "@seed/rpc/amqp";
- * const kinds: NuropbType[] = ["request", "command", "event", "response"];
- * assertEquals(kinds.length, 4);
- * ```
  */
 export type NuropbType = "request" | "command" | "event" | "response";
 
 /**
  * The AMQP properties of a nuropb message, named as AMQP names them.
- *
- * @example A response's properties
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { nuropbHeaders, type NuropbProperties } from "@seed/rpc/amqp";
- * const properties: NuropbProperties = {
- *   contentType: "application/json",
- *   correlationId: "c1",
- *   replyTo: "",
- *   headers: nuropbHeaders("response", null, false),
- * };
- * assertEquals(properties.headers?.nuropb_type, "response");
- * ```
  */
 export interface NuropbProperties {
   /** Always `application/json` on what we send. */
@@ -150,20 +129,6 @@ export function nuropbHeaders(
 /**
  * A nuropb message ready to publish: body text and properties. Encrypt the
  * body (and set the `encrypted` header) before publishing, where wanted.
- *
- * @example A wire message
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { encodeNuropbEvent, type NuropbWire } from "@seed/rpc/amqp";
- * const wire: NuropbWire = encodeNuropbEvent({
- *   topic: "orders.created",
- *   event: { id: 1 },
- *   correlationId: "e1",
- *   context: {},
- *   traceId: null,
- * });
- * assertEquals(wire.properties.replyTo, "");
- * ```
  */
 export interface NuropbWire {
   /** The JSON payload, as Python writes it. */
@@ -262,20 +227,6 @@ export function encodeNuropbRequest(fields: NuropbRequestFields): NuropbWire {
 
 /**
  * What an event carries.
- *
- * @example An event's fields
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NuropbEventFields } from "@seed/rpc/amqp";
- * const event: NuropbEventFields = {
- *   topic: "a.b",
- *   event: 1,
- *   correlationId: "e",
- *   context: {},
- *   traceId: null,
- * };
- * assertEquals(event.topic, "a.b");
- * ```
  */
 export interface NuropbEventFields {
   /** The routing key on the events exchange. */
@@ -334,14 +285,6 @@ export function encodeNuropbEvent(fields: NuropbEventFields): NuropbWire {
 /**
  * A nuropb error, as it crosses the wire: the Python exception class name
  * and a description.
- *
- * @example An unknown method
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NuropbErrorBody } from "@seed/rpc/amqp";
- * const error: NuropbErrorBody = { error: "NuropbHandlingError", description: "Unknown method nope" };
- * assertEquals(error.error, "NuropbHandlingError");
- * ```
  */
 export interface NuropbErrorBody {
   /** The exception class name, e.g. `NuropbHandlingError`. */
@@ -352,21 +295,6 @@ export interface NuropbErrorBody {
 
 /**
  * What a response answers: the request it answers, with its result or error.
- *
- * @example A response's fields
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NuropbResponseFields } from "@seed/rpc/amqp";
- * const fields: NuropbResponseFields = {
- *   result: 5,
- *   error: null,
- *   correlationId: "c1",
- *   traceId: null,
- *   context: {},
- *   replyTo: "rq",
- * };
- * assertEquals(fields.result, 5);
- * ```
  */
 export interface NuropbResponseFields {
   /** The result (`null` with an error). */
@@ -462,14 +390,6 @@ export interface NuropbPoison {
 
 /**
  * The meta a nuropb message brings to its handler (`ctx.meta`).
- *
- * @example Reading the caller's context in a handler
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { NuropbMeta } from "@seed/rpc/amqp";
- * const meta: NuropbMeta = { traceId: "t", context: { user: "u1" }, nuropbType: "request" };
- * assertEquals(meta.context, { user: "u1" });
- * ```
  */
 export interface NuropbMeta extends Meta {
   /** The caller's context object (nuropb's `ctx.context`). */
@@ -488,14 +408,6 @@ export interface NuropbMeta extends Meta {
 
 /**
  * A decoded nuropb message: a {@linkcode Message} with its meta, or poison.
- *
- * @example Telling the two apart
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { decodeNuropb, type NuropbDecoded } from "@seed/rpc/amqp";
- * const decoded: NuropbDecoded = decodeNuropb("{}", { headers: {} });
- * assertEquals(decoded.kind, "poison");
- * ```
  */
 export type NuropbDecoded = Message | NuropbPoison;
 

@@ -268,15 +268,6 @@ export class NuropbKeyPair {
 /**
  * A sealed body, with the Fernet key that sealed it (keep it only until the
  * response has been opened).
- *
- * @example What sealing gives
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { NuropbKeyPair, type SealedNuropbBody, sealNuropbBody } from "@seed/rpc/amqp";
- * const pair = await NuropbKeyPair.generate();
- * const sealed: SealedNuropbBody = await sealNuropbBody("{}", pair.publicKey);
- * assertEquals(sealed.body.split(".").length, 2);
- * ```
  */
 export interface SealedNuropbBody {
   /** `base64(wrapped key) + "." + base64(token)`. */
@@ -322,15 +313,6 @@ export async function sealNuropbBody(
 /**
  * How to open a sealed body: the Fernet key of our own request (a
  * response), or the service's private key (a request).
- *
- * @example Options for a service
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { NuropbKeyPair, type OpenNuropbOptions } from "@seed/rpc/amqp";
- * const pair = await NuropbKeyPair.generate();
- * const options: OpenNuropbOptions = { privateKey: pair.privateKey };
- * assertEquals(options.key, undefined);
- * ```
  */
 export interface OpenNuropbOptions {
   /** The Fernet key this call was sealed with (the requester's side). */

@@ -4,10 +4,10 @@
  * frame, frames ending with NUL (`\0`), plus the `rpc.secinfo` header frame
  * of its "authenticated JSON-RPC" and `{"__bytes": base64}` for binary.
  *
- * {@linkcode quickRpc} is the dialect: telegrams end with NUL (`\0`) on
- * byte streams, one per message on message wires. Its codec is made per
- * connection (it remembers the secinfo header and the method of each call it
- * answers).
+ * {@linkcode quickRpc} is the dialect (NUL-ended on byte streams, one
+ * telegram per message on message wires); its codec is made per connection,
+ * since it remembers the secinfo header and the method of each call it
+ * answers.
  *
  * | ours | quickrpc |
  * |---|---|

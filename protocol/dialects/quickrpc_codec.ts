@@ -316,14 +316,6 @@ export const quickRpc: Dialect = Object.freeze({
 
 /**
  * What a quickrpc transport string means for us.
- *
- * @example A quickrpc endpoint
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { QuickRpcEndpoint } from "@seed/rpc/quickrpc";
- * const endpoint: QuickRpcEndpoint = { role: "listen", url: "tcp://0.0.0.0:8888" };
- * assertEquals(endpoint.role, "listen");
- * ```
  */
 export interface QuickRpcEndpoint {
   /** `connect` for a client transport, `listen` for a server. */

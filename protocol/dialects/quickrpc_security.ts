@@ -52,26 +52,11 @@ import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";
 /**
  * Security information carried in a header frame (quickrpc keeps it a map
  * of strings).
- *
- * @example Security info
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { SecInfo } from "@seed/rpc/quickrpc";
- * const info: SecInfo = { user: "alice" };
- * assertEquals(info.user, "alice");
- * ```
  */
 export type SecInfo = Record<string, unknown>;
 
 /**
  * A frame refused by a security provider.
- *
- * @example A security error
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { SecurityError } from "@seed/rpc/quickrpc";
- * assertEquals(new SecurityError("bad signature").name, "SecurityError");
- * ```
  */
 export class SecurityError extends Error {
   /**
@@ -118,14 +103,6 @@ export interface SecuritySession {
 
 /**
  * An incoming frame that passed its checks.
- *
- * @example A secured frame
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { SecuredFrame } from "@seed/rpc/quickrpc";
- * const frame: SecuredFrame = { payload: "{}", secinfo: { user: "alice" } };
- * assertEquals(frame.secinfo?.user, "alice");
- * ```
  */
 export interface SecuredFrame {
   /** The payload to decode. */
@@ -148,7 +125,8 @@ export interface SecuredFrame {
  *     secureIn: (payload) => Promise.resolve({ payload }),
  *   }),
  * };
- * assertEquals(allowAll.name, "allow-all");
+ * const session = allowAll.open();
+ * assertEquals(await session.secureOut("{}"), { payload: "{}" });
  * ```
  */
 export interface SecurityProvider {
@@ -160,13 +138,6 @@ export interface SecurityProvider {
 
 /**
  * quickrpc's `null` security: no header, nothing checked.
- *
- * @example The null provider
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { nullSecurity } from "@seed/rpc/quickrpc";
- * assertEquals(nullSecurity.name, "null");
- * ```
  */
 export const nullSecurity: SecurityProvider = {
   name: "null",
@@ -180,11 +151,13 @@ export const nullSecurity: SecurityProvider = {
  * quickrpc's `blindly_believe_everything`: a `{"user": user}` header on every
  * frame, nothing checked. Only for peers you trust completely.
  *
- * @example The provider that believes everything
+ * @example The other side believes the user it is told
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { noSecurity } from "@seed/rpc/quickrpc";
- * assertEquals(noSecurity().name, "blindly_believe_everything");
+ * const provider = noSecurity("bob");
+ * const { secinfo, payload } = await provider.open().secureOut("{}");
+ * assertEquals(await provider.open().secureIn(payload, secinfo), { payload: "{}", secinfo: { user: "bob" } });
  * ```
  */
 export function noSecurity(user = ""): SecurityProvider {
@@ -200,14 +173,6 @@ export function noSecurity(user = ""): SecurityProvider {
 
 /**
  * Options for {@linkcode hmacSecurity}.
- *
- * @example HMAC options
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { HmacSecurityOptions } from "@seed/rpc/quickrpc";
- * const options: HmacSecurityOptions = { key: new Uint8Array(32), user: "svc" };
- * assertEquals(options.user, "svc");
- * ```
  */
 export interface HmacSecurityOptions {
   /** The shared key: text (UTF-8) or bytes. At least 16 bytes. */
@@ -336,15 +301,6 @@ export function hmacSecurity(options: HmacSecurityOptions): SecurityProvider {
 
 /**
  * Options for {@linkcode secureTransport}.
- *
- * @example Dropping refused frames
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import { silentLogger } from "@seed/rpc";
- * import type { SecureTransportOptions } from "@seed/rpc/quickrpc";
- * const options: SecureTransportOptions = { onRefused: "drop", logger: silentLogger };
- * assertEquals(options.onRefused, "drop");
- * ```
  */
 export interface SecureTransportOptions {
   /**

@@ -5,18 +5,6 @@ import type { JsonSchema } from "../../protocol/contract/schema.ts";
 
 /**
  * One method in a description.
- *
- * @example A method without parameters
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { MethodDescription } from "@seed/rpc/amqp";
- * const method: MethodDescription = {
- *   description: "",
- *   requires_encryption: false,
- *   parameters: { type: "object", properties: [], required: [] },
- * };
- * assertEquals(method.parameters.properties.length, 0);
- * ```
  */
 export interface MethodDescription {
   /** What the method does. */
@@ -33,22 +21,6 @@ export interface MethodDescription {
 
 /**
  * What `nuropb_describe` answers.
- *
- * @example A description's fields
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { ServiceDescription } from "@seed/rpc/amqp";
- * const described: ServiceDescription = {
- *   service_name: "calc",
- *   service_version: "1.0.0",
- *   description: "Adds numbers",
- *   warnings: [],
- *   encrypted_methods: false,
- *   public_key: null,
- *   methods: {},
- * };
- * assertEquals(described.service_name, "calc");
- * ```
  */
 export interface ServiceDescription {
   /** The service's name. */
@@ -70,14 +42,6 @@ export interface ServiceDescription {
 /**
  * The method specs of a contract, as far as describing needs them (a
  * `Contract`'s `incoming` fits).
- *
- * @example Specs for one method
- * ```ts
- * import { assertEquals } from "@std/assert";
- * import type { DescribableSpecs } from "@seed/rpc/amqp";
- * const specs: DescribableSpecs = { add: { description: "a + b", params: { type: "object" } } };
- * assertEquals(specs.add?.description, "a + b");
- * ```
  */
 export interface DescribableSpecs {
   /** A method's params schema and description, by method name (its result and kind are not described). */
@@ -159,7 +123,18 @@ export function describeService(
   };
 }
 
-/** Whether `topic` matches an AMQP topic `pattern` (`*` one word, `#` any number). */
+/**
+ * Whether `topic` matches an AMQP topic `pattern` (`*` one word, `#` any number).
+ *
+ * @example Which events a subscription to `orders.#` gets
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { topicMatches } from "@seed/rpc/amqp";
+ * assertEquals(topicMatches("orders.#", "orders.created.eu"), true);
+ * assertEquals(topicMatches("orders.*", "orders.created.eu"), false);
+ * assertEquals(topicMatches("*.created", "orders.created"), true);
+ * ```
+ */
 export function topicMatches(pattern: string, topic: string): boolean {
   return matchWords(pattern.split("."), 0, topic.split("."), 0);
 }
