@@ -14,7 +14,8 @@
  *
  * Each verb takes `--dialect jsonrpc|simplerpc|quickrpc` (default
  * `jsonrpc`) and `--help`. URLs are `host:port` (TCP), `tcp://host:port`,
- * `tls://host:port`, `ws://host:port/path` or `wss://host:port/path`;
+ * `tls://host:port`, `ws://host:port/path`, `wss://host:port/path` or
+ * `unix:///path/to.sock` (a unix socket: add `--allow-write` for its path);
  * quickrpc's own `tcp:host:port` and `tcpserv:iface:port` work too. Paths
  * (`--handlers`, `--cert`, `--ca`...) are relative to the directory the
  * command was run from, also under `deno task`.
@@ -101,6 +102,7 @@ const FLAGS = {
     "max-stdin",
     "origin",
     "host",
+    "mode",
   ],
   collect: ["origin", "host"],
   boolean: ["help", "json", "pretty", "version"],
@@ -124,6 +126,7 @@ const VERB_FLAGS: Readonly<Record<string, readonly string[]>> = {
     "service",
     "origin",
     "host",
+    "mode",
   ],
   call: ["dialect", "timeout", "ca", "json", "pretty", "service", "max-stdin"],
   notify: ["dialect", "ca", "json", "service", "max-stdin"],

@@ -39,8 +39,9 @@ export function dialectOf(flags: ParsedArgs, url: string): Dialect | "mushroom" 
 }
 
 /**
- * Our URL for `text`: a URL, a bare `host:port` (TCP), or a quickrpc
- * transport string (`tcp:host:port`, `tcpserv:iface:port`).
+ * Our URL for `text`: a URL, a bare `host:port` (TCP), a unix socket
+ * (`unix:///path`), or a quickrpc transport string (`tcp:host:port`,
+ * `tcpserv:iface:port`).
  */
 export function urlOf(text: unknown, role: "connect" | "listen"): string {
   if (text === undefined) throw new UsageError("a URL is required");
@@ -58,11 +59,18 @@ export function urlOf(text: unknown, role: "connect" | "listen"): string {
       throw error instanceof UsageError ? error : new UsageError((error as Error).message);
     }
   }
+  // unix:///path, unix:/path or unix:relative/path: a unix socket.
+  if (/^unix:./.test(value)) {
+    if (/^unix:\/\/(?!\/)/.test(value)) {
+      throw new UsageError(`'${value}' names a host: a unix socket URL is unix:///path`);
+    }
+    return value;
+  }
   // host:port, [v6]:port
   if (/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d+$/.test(value)) return `tcp://${value}`;
   if (!/^(tcp|tls):\/\/.+:\d+$/.test(value) && !/^(wss?|https?):\/\/.+:\d+(\/.*)?$/.test(value)) {
     throw new UsageError(
-      `'${value}' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path, wss://host:port/path or http://host:port/path`,
+      `'${value}' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path, wss://host:port/path, http://host:port/path or unix:///path`,
     );
   }
   return value;
@@ -154,6 +162,20 @@ export function numberFlag(flags: ParsedArgs, name: string, fallback: number, mi
     throw new UsageError(`--${name} must be a whole number of at least ${min}, got '${text}'`);
   }
   return value;
+}
+
+/** `--mode` of a unix socket file: octal permission bits (`600`, `0o660`), or `undefined`. */
+export function modeFlag(flags: ParsedArgs, url: string): number | undefined {
+  if (flags.mode === undefined) return undefined;
+  if (!url.startsWith("unix:")) {
+    throw new UsageError(`--mode applies to unix: sockets, not '${url}'`);
+  }
+  const text = String(flags.mode);
+  const match = /^(?:0o?)?([0-7]{1,3})$/.exec(text);
+  if (match === null) {
+    throw new UsageError(`--mode must be octal permission bits (600), got '${text}'`);
+  }
+  return parseInt(match[1]!, 8);
 }
 
 /** `--timeout` in milliseconds (0: none). */

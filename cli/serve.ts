@@ -6,13 +6,14 @@
  */
 
 import { type Handler, type Listener, Server } from "../mod.ts";
-import { listen as listenTcp } from "../transports/tcp.ts";
+import { listen as listenTcp, listenUnix } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
 import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import {
   dialectOf,
   fileUrl,
   hostsOf,
+  modeFlag,
   numberFlag,
   originsOf,
   readPem,
@@ -71,6 +72,7 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   const maxConnections = numberFlag(flags, "max-connections", 10_000, 1);
   const origins = originsOf(flags, url);
   const hosts = hostsOf(flags, url);
+  const mode = modeFlag(flags, url);
   const served: Served = flags.handlers === undefined
     ? {
       handlers: demoHandlers((line) => io.stderr(line)),
@@ -92,6 +94,8 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
       ? listenMushroom(url, { logger, origins, hosts, ...tls })
       : scheme === "ws" || scheme === "wss"
       ? listenWebSocket(url, { dialect, logger, origins, hosts, ...tls })
+      : scheme === "unix"
+      ? await listenUnix(url, { dialect, logger, mode })
       : listenTcp(url, { dialect, logger, ...tls });
   } catch (error) {
     const message = `cannot listen on ${url}: ${(error as Error).message}`;

@@ -20,7 +20,8 @@ const STDIN = `  --max-stdin bytes params on stdin ('-') larger than this are re
 
 const URLS = `<url> is host:port (TCP), tcp://host:port, tls://host:port,
 ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too;
-http://host:port/path/ or https://... for mushroom (its handshake URL).`;
+http://host:port/path/ or https://... for mushroom (its handshake URL);
+unix:///path/to.sock for a unix socket (Deno needs --allow-write for it).`;
 
 /** Each verb's help, and the command's (`rpc`). */
 export const USAGE: Readonly<Record<string, string>> = {
@@ -49,7 +50,7 @@ printed as escapes (\\u001b...); passwords in URLs are printed as ***.
 
 Run 'rpc <verb> --help' for a verb's options; 'rpc --version' for the version.`,
   serve:
-    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n] [--origin O]... [--host NAME]...
+    `Usage: rpc serve <url> [--dialect D] [--handlers FILE] [--cert FILE --key FILE] [--idle-timeout ms] [--max-connections n] [--origin O]... [--host NAME]... [--mode BITS]
 
 Serves on <url> (port 0 picks a free one) and prints 'listening on <url>'
 once ready. Stops gracefully on SIGINT or SIGTERM, letting calls in flight
@@ -66,6 +67,9 @@ Options:
   --handlers FILE   serve the functions FILE exports instead of the demo API
                     (an exported 'discover' object is served as rpc.discover)
   --cert, --key     PEM files, for tls://, wss:// and https://
+  --mode BITS       for unix:///path: the socket file's permission bits, octal
+                    (default 600: only its owner can connect). A stale socket
+                    file there is replaced; a live one or another file refused
   --idle-timeout ms close a connection idle this long (default 300000; 0: never)
   --max-connections n
                     connections at once; more are refused (default 10000)

@@ -1,5 +1,6 @@
 /**
- * Delimited frames over TCP or TLS (`tcp://host:port`, `tls://host:port`):
+ * Delimited frames over TCP or TLS (`tcp://host:port`, `tls://host:port`),
+ * or a unix socket (`unix:///path/to.sock`, see {@linkcode listenUnix}):
  * each frame is one line of UTF-8 text ending with the delimiter (`\n` by
  * default, `\0` for quickrpc). Name the dialect once, in `connect(url,
  * { dialect })` or `listen(url, { dialect })`: it sets the delimiter and
@@ -67,6 +68,14 @@ import {
 import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 import { utf8Length } from "../protocol/shared/_utf8.ts";
 import { startTimer } from "../protocol/shared/_timer.ts";
+import {
+  bindUnix,
+  bindUnixReplacingStale,
+  type BoundSocket,
+  DEFAULT_SOCKET_MODE,
+  parseUnixUrl,
+  removeSocket,
+} from "./_unix_socket.ts";
 
 /**
  * Options for a TCP or TLS connection.
@@ -163,6 +172,14 @@ export interface ListenOptions extends TcpOptions {
   cert?: string;
   /** PEM private key; required for `tls://`. */
   key?: string;
+  /**
+   * The permission bits of a `unix:` socket file. Connecting needs write
+   * permission on it, so the default lets only its owner (the user running
+   * the server) connect; widen it (`0o660`, a group) on purpose.
+   *
+   * @default {0o600}
+   */
+  mode?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -683,7 +700,11 @@ function frameSize(frame: string | InvalidFrame): number {
 }
 
 /**
- * Connects to `tcp://host:port` or `tls://host:port`.
+ * Connects to `tcp://host:port`, `tls://host:port` or a unix socket
+ * (`unix:///path/to.sock`, `unix:/path/to.sock`, or `unix:relative/path`
+ * from the current directory; the path is taken as written). Deno needs
+ * net (`--allow-net=unix:/path/to.sock`), read and write permission for
+ * the socket's path.
  *
  * @example Nobody listens on port 1
  * ```ts
@@ -696,6 +717,10 @@ export async function connect(
   url: string | URL,
   options: ConnectOptions = {},
 ): Promise<TcpTransport> {
+  const path = parseUnixUrl(url);
+  if (path !== undefined) {
+    return new TcpTransport(await Deno.connect({ transport: "unix", path }), options);
+  }
   const { secure, hostname, port } = parseTcpUrl(url);
   const conn = secure
     ? await Deno.connectTls({ hostname, port, caCerts: options.caCerts })
@@ -761,8 +786,41 @@ export class TcpListener implements Listener<string> {
 }
 
 /**
+ * A {@linkcode TcpListener} on a unix socket that removes its socket file
+ * on close.
+ */
+class UnixListener extends TcpListener {
+  #socket: BoundSocket;
+
+  constructor(socket: BoundSocket, options: ListenOptions) {
+    super(socket.listener, false, options);
+    this.#socket = socket;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    removeSocket(this.#socket);
+  }
+}
+
+function unixOptions(options: ListenOptions): number {
+  if (options.cert !== undefined || options.key !== undefined) {
+    throw new TypeError("unix: sockets carry no TLS: drop the cert and key options");
+  }
+  const mode = options.mode ?? DEFAULT_SOCKET_MODE;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw new TypeError(`mode must be permission bits (0o000 to 0o777), got ${mode}`);
+  }
+  return mode;
+}
+
+/**
  * Listens on `tcp://host:port` or `tls://host:port` (port 0 picks a free
- * one; read it back from `addr`).
+ * one; read it back from `addr`), or on a unix socket (`unix:///path`, see
+ * {@linkcode connect}): the socket file is made with `mode` and removed on
+ * close. A file already at the path is refused here (`AddrInUse`, or
+ * `AlreadyExists` when it is not a socket); {@linkcode listenUnix} replaces
+ * a stale socket file.
  *
  * @example Listening on a free port
  * ```ts
@@ -774,6 +832,8 @@ export class TcpListener implements Listener<string> {
  * ```
  */
 export function listen(url: string | URL, options: ListenOptions = {}): TcpListener {
+  const path = parseUnixUrl(url);
+  if (path !== undefined) return new UnixListener(bindUnix(path, unixOptions(options)), options);
   const { secure, hostname, port } = parseTcpUrl(url);
   if (secure) {
     if (options.cert === undefined || options.key === undefined) {
@@ -786,4 +846,38 @@ export function listen(url: string | URL, options: ListenOptions = {}): TcpListe
     );
   }
   return new TcpListener(Deno.listen({ hostname, port }), false, options);
+}
+
+/**
+ * Listens on a unix socket (`unix:///path/to.sock`), as {@linkcode listen}
+ * does, but first checks a socket file already at the path: a stale one
+ * (left by a server that died: connecting is refused) is removed and
+ * replaced; a live one is refused with `Deno.errors.AddrInUse`. A file that
+ * is not a socket is never removed (`Deno.errors.AlreadyExists`). Deno needs
+ * net, read and write permission for the path.
+ *
+ * @example A server on a unix socket, replacing a stale file
+ * ```ts ignore
+ * import { assertEquals } from "@std/assert";
+ * import { Peer, Server } from "@seed/rpc";
+ * import { connect, listenUnix } from "@seed/rpc/tcp";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const server = new Server({ handlers: { add: ({ a, b }) => a + b } })
+ *   .serve(await listenUnix(`unix://${dir}/rpc.sock`)); // owner-only (0o600)
+ * const client = new Peer(await connect(server.addr));
+ * assertEquals(await client.call("add", { a: 1, b: 2 }), 3);
+ * await client.close();
+ * await server.shutdown(); // removes rpc.sock
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function listenUnix(
+  url: string | URL,
+  options: ListenOptions = {},
+): Promise<TcpListener> {
+  const path = parseUnixUrl(url);
+  if (path === undefined) throw new TypeError(`Expected a unix: URL, got '${url}'`);
+  const mode = unixOptions(options);
+  return new UnixListener(await bindUnixReplacingStale(path, mode), options);
 }
