@@ -15,7 +15,7 @@ interface AddRequest {
 export async function serveMinJsonRpc(listener: Deno.Listener): Promise<void> {
   for await (const conn of listener) {
     (async () => {
-      (conn as Deno.TcpConn).setNoDelay(true);
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       const decoder = new TextDecoder();
       const buffer = new Uint8Array(64 * 1024);
       let rest = "";
@@ -50,21 +50,26 @@ export async function serveMinJsonRpc(listener: Deno.Listener): Promise<void> {
 
 /** A minimal client: `add(a, b)` sends one request and resolves with its result. */
 export class MinJsonRpcClient {
-  #conn: Deno.TcpConn;
+  #conn: Deno.Conn;
   #pending = new Map<number, (result: number) => void>();
   #lastId = 0;
   #out: string[] = [];
   #writing = false;
   #reading: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.#conn = conn;
-    conn.setNoDelay(true);
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     this.#reading = this.#read();
   }
 
   static async connect(port: number): Promise<MinJsonRpcClient> {
     return new MinJsonRpcClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Over the unix socket at `path`. */
+  static async connectUnix(path: string): Promise<MinJsonRpcClient> {
+    return new MinJsonRpcClient(await Deno.connect({ transport: "unix", path }));
   }
 
   add(a: number, b: number): Promise<number> {

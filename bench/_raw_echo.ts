@@ -8,7 +8,7 @@ const encoder = new TextEncoder();
 export async function serveRawEcho(listener: Deno.Listener): Promise<void> {
   for await (const conn of listener) {
     (async () => {
-      (conn as Deno.TcpConn).setNoDelay(true);
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       const buffer = new Uint8Array(64 * 1024);
       let filled = 0;
       try {
@@ -37,21 +37,26 @@ export async function serveRawEcho(listener: Deno.Listener): Promise<void> {
 
 /** A raw client: `call(line)` sends one line and resolves when its echo arrives. */
 export class RawEchoClient {
-  #conn: Deno.TcpConn;
+  #conn: Deno.Conn;
   #waiting: (() => void)[] = [];
   #head = 0;
   #out: string[] = [];
   #writing = false;
   #reading: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.#conn = conn;
-    conn.setNoDelay(true);
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     this.#reading = this.#read();
   }
 
   static async connect(port: number): Promise<RawEchoClient> {
     return new RawEchoClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Over the unix socket at `path`. */
+  static async connectUnix(path: string): Promise<RawEchoClient> {
+    return new RawEchoClient(await Deno.connect({ transport: "unix", path }));
   }
 
   call(line: string): Promise<void> {

@@ -2,12 +2,19 @@
 
 export interface ServerProcess {
   port: number;
+  /** The first line it printed (the socket path of a unix mode). */
+  line: string;
   stop(): Promise<void>;
 }
 
-export async function startServer(mode: string): Promise<ServerProcess> {
+/** Starts `mode`; a unix mode takes the socket's `path`, and is allowed only it. */
+export async function startServer(mode: string, path?: string): Promise<ServerProcess> {
+  const permissions = path === undefined
+    ? ["--allow-net=127.0.0.1"]
+    : [`--allow-net=unix:${path}`, `--allow-read=${path}`, `--allow-write=${path}`];
+  const server = new URL("./_server.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net=127.0.0.1", new URL("./_server.ts", import.meta.url).pathname, mode],
+    args: ["run", ...permissions, server, mode, ...(path === undefined ? [] : [path])],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -22,6 +29,7 @@ export async function startServer(mode: string): Promise<ServerProcess> {
   }
   return {
     port: Number(text.trim()),
+    line: text.trim(),
     stop: async () => {
       await child.stdin.close();
       await reader.cancel();
