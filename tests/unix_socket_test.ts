@@ -229,5 +229,16 @@ test("rpc serve unix:///path --mode 660 + rpc call and describe over it; SIGTERM
       assertEquals((await server.finish()).code, 0);
     }
     assertEquals(await exists(path), false);
+    // Nobody there: exit status 2, as for TCP; a host in the URL is a usage error.
+    const missing = await new RpcProcess(["call", `unix://${path}`, "add"], { permissions })
+      .finish();
+    assertEquals(missing.code, 2);
+    assert(
+      missing.stderr.startsWith(`rpc call: cannot connect to unix://${path}:`),
+      missing.stderr,
+    );
+    const host = await new RpcProcess(["call", "unix://host/rpc.sock", "add"]).finish();
+    assertEquals(host.code, 2);
+    assert(host.stderr.startsWith("rpc call: 'unix://host/rpc.sock' names a host"), host.stderr);
   });
 });
