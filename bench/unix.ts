@@ -4,21 +4,20 @@
 // runs in a child process allowed the sockets of a fresh temp dir; it prints
 // one JSON line per case, as bench/main.ts does.
 
-import { Peer, silentLogger } from "../mod.ts";
-import { connect } from "../transports/tcp.ts";
 import { RawEchoClient } from "./_raw_echo.ts";
 import { MinJsonRpcClient } from "./_min_jsonrpc.ts";
-import { type BenchResult, measure } from "./_measure.ts";
-import { ratio, startServer } from "./_server_process.ts";
+import type { BenchResult } from "./_measure.ts";
+import { startServer } from "./_server_process.ts";
+import { lineCases } from "./tcp.ts";
 
-const RAW_LINE = '{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":2},"id":1}';
-const SOCKETS = ["raw.sock", "min.sock", "rpc.sock"] as const;
+/** One socket per server kind, `<dir>/<kind>.sock`. */
+const KINDS = ["raw", "min-jsonrpc", "jsonrpc"] as const;
 
 /** Runs the unix cases in a child allowed exactly their sockets. */
 export async function unixCases(): Promise<BenchResult[]> {
   const dir = await Deno.makeTempDir({ prefix: "seed-rpc-bench-unix-" });
   try {
-    const net = SOCKETS.map((name) => `unix:${dir}/${name}`).join(",");
+    const net = KINDS.map((kind) => `unix:${dir}/${kind}.sock`).join(",");
     const { code, stdout } = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -41,48 +40,14 @@ export async function unixCases(): Promise<BenchResult[]> {
   }
 }
 
-async function cases(dir: string): Promise<BenchResult[]> {
-  const [rawPath, minPath, rpcPath] = SOCKETS.map((name) => `${dir}/${name}`);
-  const results: BenchResult[] = [];
-  for (const inFlight of [1, 100]) {
-    const rawServer = await startServer("unix-raw", rawPath);
-    const raw = await RawEchoClient.connectUnix(rawPath!);
-    const rawResult = await measure(
-      `unix raw newline echo, ${inFlight} in flight`,
-      () => raw.call(RAW_LINE),
-      { inFlight },
-    );
-    await raw.close();
-    await rawServer.stop();
-    results.push(rawResult);
-
-    const minServer = await startServer("unix-min-jsonrpc", minPath);
-    const min = await MinJsonRpcClient.connectUnix(minPath!);
-    const minResult = await measure(
-      `unix hand-written minimal jsonrpc add, ${inFlight} in flight`,
-      () => min.add(1, 2),
-      { inFlight },
-    );
-    await min.close();
-    await minServer.stop();
-    minResult.ratio_to_raw = ratio(minResult, rawResult);
-    results.push(minResult);
-
-    const server = await startServer("unix-jsonrpc", rpcPath);
-    const client = new Peer(await connect(`unix://${rpcPath}`), { logger: silentLogger });
-    const params = { a: 1, b: 2 };
-    const ours = await measure(
-      `unix jsonrpc add, ${inFlight} in flight`,
-      () => client.call("add", params),
-      { inFlight },
-    );
-    await client.close();
-    await server.stop();
-    ours.ratio_to_raw = ratio(ours, rawResult);
-    ours.ratio_to_min_jsonrpc = ratio(ours, minResult);
-    results.push(ours);
-  }
-  return results;
+function cases(dir: string): Promise<BenchResult[]> {
+  return lineCases({
+    name: "unix",
+    start: (kind) => startServer(`unix-${kind}`, `${dir}/${kind}.sock`),
+    raw: (server) => RawEchoClient.connectUnix(server.line),
+    min: (server) => MinJsonRpcClient.connectUnix(server.line),
+    url: (server) => `unix://${server.line}`,
+  });
 }
 
 if (import.meta.main) {
