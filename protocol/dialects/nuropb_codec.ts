@@ -181,25 +181,31 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
 
   /** The error answer to a request whose answer could not be encoded. */
   unencodable(id: string, to: string): NuropbWire | undefined {
-    const key = callKey(to, id);
-    const asked = this.#asked.get(key);
-    if (asked === undefined) return undefined;
-    this.#asked.delete(key);
-    return encodeNuropbResponse(responseTo(asked, null, {
-      error: "NuropbException",
-      description: `The answer of ${this.service}.${asked.method} could not be encoded`,
-    }, {}));
+    return this.#refuse(
+      id,
+      to,
+      (method) => `The answer of ${this.service}.${method} could not be encoded`,
+    );
   }
 
   /** The answer to a copy of a request answered before, whose answer is no longer held. */
   answeredBefore(id: string, to: string): NuropbWire | undefined {
+    return this.#refuse(
+      id,
+      to,
+      () => "This request was answered before; that answer is no longer held",
+    );
+  }
+
+  /** A NuropbException answer to a remembered request, which is then forgotten. */
+  #refuse(id: string, to: string, description: (method: string) => string): NuropbWire | undefined {
     const key = callKey(to, id);
     const asked = this.#asked.get(key);
     if (asked === undefined) return undefined;
     this.#asked.delete(key);
     return encodeNuropbResponse(responseTo(asked, null, {
       error: "NuropbException",
-      description: "This request was answered before; that answer is no longer held",
+      description: description(asked.method),
     }, {}));
   }
 
