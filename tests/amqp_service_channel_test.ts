@@ -53,6 +53,25 @@ function standIn() {
   return { ops, connection, deliver };
 }
 
+/** A service channel for `calc`, attached to the stand-in. */
+async function serviceChannel(
+  broker: ReturnType<typeof standIn>,
+  keys: NuropbKeyPair | undefined,
+): Promise<ServiceChannel> {
+  const channel = new ServiceChannel(broker.connection, {
+    service: "calc",
+    prefetch: 16,
+    eventBindings: [],
+    keys,
+    logger: silentLogger,
+    rememberAnswers: 1000,
+    rememberAnswerBytes: 1 << 20,
+    maxInboxBytes: 1 << 26,
+  });
+  await channel.attach(broker.connection, 1);
+  return channel;
+}
+
 const request = (id: string, context: unknown) =>
   encodeNuropbRequest({
     type: "request",
@@ -68,17 +87,7 @@ const request = (id: string, context: unknown) =>
 Deno.test("nuropb: a copy that arrives while an encrypted answer is sealed leaves nothing remembered", async () => {
   const broker = standIn();
   const keys = await NuropbKeyPair.generate();
-  const channel = new ServiceChannel(broker.connection, {
-    service: "calc",
-    prefetch: 16,
-    eventBindings: [],
-    keys,
-    logger: silentLogger,
-    rememberAnswers: 1000,
-    rememberAnswerBytes: 1 << 20,
-    maxInboxBytes: 1 << 26,
-  });
-  await channel.attach(broker.connection, 1);
+  const channel = await serviceChannel(broker, keys);
   const peer = new Peer(channel, {
     logger: silentLogger,
     handlers: {
@@ -106,17 +115,7 @@ Deno.test("nuropb: a copy that arrives while an encrypted answer is sealed leave
 
 Deno.test("nuropb: copies of a call given back to the queue are given back too", async () => {
   const broker = standIn();
-  const channel = new ServiceChannel(broker.connection, {
-    service: "calc",
-    prefetch: 16,
-    eventBindings: [],
-    keys: undefined,
-    logger: silentLogger,
-    rememberAnswers: 1000,
-    rememberAnswerBytes: 1 << 20,
-    maxInboxBytes: 1 << 26,
-  });
-  await channel.attach(broker.connection, 1);
+  const channel = await serviceChannel(broker, undefined);
   const peer = new Peer(channel, {
     logger: silentLogger,
     handlers: {
