@@ -1,0 +1,412 @@
+/**
+ * {@linkcode StreamTransport}: a {@linkcode Transport} of text frames over
+ * any `ReadableStream<Uint8Array>` / `WritableStream<Uint8Array>` pair (this
+ * process's stdin and stdout, a child's pipes), framed by newlines or
+ * `Content-Length` headers.
+ *
+ * @module
+ */
+
+import {
+  CloseCode,
+  CLOSED_REMOTELY,
+  type CloseReason,
+  closeReason,
+  toCloseReason,
+} from "../../protocol/wire/close.ts";
+import type { Dialect } from "../../protocol/wire/dialect.ts";
+import { ConnectionClosed, FrameTooLarge } from "../../protocol/wire/errors.ts";
+import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
+import { ACCEPTED, type InvalidFrame, type Transport } from "../../protocol/wire/transport.ts";
+import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
+import { startTimer } from "../../protocol/shared/_timer.ts";
+import {
+  encodeFrames,
+  type Framing,
+  FramingError,
+  framingOption,
+  type Splitter,
+  splitter,
+} from "./_framing.ts";
+
+const MiB = 1024 * 1024;
+
+/** Options for a transport over a pair of byte streams. */
+export interface StreamOptions {
+  /**
+   * How frames are cut: `"newline"` (one JSON message per line, as MCP's
+   * stdio) or `"content-length"` (`Content-Length: N` headers, as LSP).
+   *
+   * @default {"newline"}
+   */
+  framing?: Framing;
+  /**
+   * The dialect spoken; a peer or server on the transport speaks it.
+   *
+   * @default {jsonRpc}
+   */
+  dialect?: Dialect;
+  /**
+   * The largest frame accepted, in bytes (the body, for content-length).
+   *
+   * @default {the dialect's limit, else 16 MiB}
+   */
+  maxFrameBytes?: number;
+  /**
+   * The largest header block accepted, in bytes (content-length framing):
+   * beyond it the stream is closed as unreadable.
+   *
+   * @default {8192}
+   */
+  maxHeaderBytes?: number;
+  /**
+   * Unread frames held before reading pauses.
+   *
+   * @default {1024}
+   */
+  highWaterMark?: number;
+  /**
+   * Unread input held before reading pauses, in characters.
+   *
+   * @default {8388608}
+   */
+  highWaterBytes?: number;
+  /**
+   * Unwritten characters (UTF-16 code units) above which `send` waits.
+   *
+   * @default {1048576}
+   */
+  writeHighWaterMark?: number;
+  /**
+   * Milliseconds `send` may wait for the other side to read before the
+   * transport is closed; 0 waits forever.
+   *
+   * @default {30000}
+   */
+  writeTimeout?: number;
+  /**
+   * Unwritten characters beyond which the transport is closed at once
+   * (`CloseCode.WriteOverflow`).
+   *
+   * @default {64 MiB, or 4 × maxFrameBytes when that is more}
+   */
+  maxUnsentBytes?: number;
+  /**
+   * Milliseconds `close` waits for unwritten frames to leave.
+   *
+   * @default {2000}
+   */
+  closeTimeout?: number;
+  /**
+   * Where dropped input and broken framing are logged (never stdout).
+   *
+   * @default {consoleLogger}
+   */
+  logger?: Logger;
+  /**
+   * Who is at the other end, for logs.
+   *
+   * @default {"stdio"}
+   */
+  remote?: string;
+}
+
+/** Options a transport's maker adds: why the stream ended, once it has. */
+export interface StreamEnd {
+  /**
+   * Called when the readable side ends by itself: the reason to end with
+   * (a child's exit status), or `undefined` for "closed by the other end".
+   */
+  ended?: () => Promise<CloseReason | undefined>;
+}
+
+function frameSize(frame: string | InvalidFrame): number {
+  return typeof frame === "string" ? frame.length : frame.bytes;
+}
+
+/**
+ * Text frames over a readable and a writable byte stream.
+ *
+ * @example Two transports over a pair of pipes
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { StreamTransport } from "@seed/rpc/stdio";
+ *
+ * const ab = new TransformStream<Uint8Array, Uint8Array>();
+ * const ba = new TransformStream<Uint8Array, Uint8Array>();
+ * const a = new StreamTransport(ba.readable, ab.writable, { framing: "content-length" });
+ * const b = new StreamTransport(ab.readable, ba.writable, { framing: "content-length" });
+ * await a.send('{"jsonrpc":"2.0","method":"hi"}');
+ * for await (const frame of b.frames) {
+ *   assertEquals(frame, '{"jsonrpc":"2.0","method":"hi"}');
+ *   break;
+ * }
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class StreamTransport implements Transport<string> {
+  /** Who is at the other end. */
+  readonly remote: string;
+  /** The dialect from the options, if one was given. */
+  readonly dialect: Dialect | undefined;
+  /** The framing in use. */
+  readonly framing: Framing;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #splitter: Splitter;
+  #inbox: FrameQueue<string | InvalidFrame>;
+  #logger: Logger;
+  #ended: (() => Promise<CloseReason | undefined>) | undefined;
+  #writeHighWaterMark: number;
+  #writeTimeout: number;
+  #maxUnsentBytes: number;
+  #closeTimeout: number;
+  #out: string[] = [];
+  #queuedChars = 0;
+  #writingChars = 0;
+  #writing = false;
+  #scheduled = false;
+  #drained: PromiseWithResolvers<void> | undefined;
+  #writeTimer: ReturnType<typeof setTimeout> | undefined;
+  #written: PromiseWithResolvers<void> | undefined;
+  #closing = false;
+  #closeReason: CloseReason | undefined;
+  #endReason: CloseReason | undefined;
+  #closed = Promise.withResolvers<void>();
+  #reading: Promise<void>;
+
+  /**
+   * Reads frames from `readable` and writes them to `writable`; both are
+   * locked to the transport, and closed with it.
+   */
+  constructor(
+    readable: ReadableStream<Uint8Array>,
+    writable: WritableStream<Uint8Array>,
+    options: StreamOptions & StreamEnd = {},
+  ) {
+    this.remote = options.remote ?? "stdio";
+    this.dialect = options.dialect;
+    this.framing = framingOption(options.framing);
+    const maxFrameBytes = options.maxFrameBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
+    this.#splitter = splitter(this.framing, {
+      maxFrameBytes,
+      maxHeaderBytes: options.maxHeaderBytes ?? 8192,
+    });
+    this.#inbox = new FrameQueue<string | InvalidFrame>(
+      options.highWaterMark ?? 1024,
+      options.highWaterBytes ?? 8 * MiB,
+      frameSize,
+    );
+    this.#logger = options.logger ?? consoleLogger;
+    this.#ended = options.ended;
+    this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
+    this.#writeTimeout = options.writeTimeout ?? 30_000;
+    this.#maxUnsentBytes = options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * maxFrameBytes);
+    this.#closeTimeout = options.closeTimeout ?? 2000;
+    this.#reader = readable.getReader();
+    this.#writer = writable.getWriter();
+    // A failed write is noticed by #flush; this only keeps it from being unhandled.
+    this.#writer.closed.catch(ignore);
+    this.#reading = this.#readLoop();
+  }
+
+  /** The frames received, in order; ends when the readable side ends. */
+  get frames(): AsyncIterable<string | InvalidFrame> {
+    return this.#inbox;
+  }
+
+  /** Resolves once both streams are closed. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** Why the transport ended, once it has. */
+  get closeReason(): CloseReason | undefined {
+    return this.#endReason;
+  }
+
+  /** The next frame already received, or `undefined`. */
+  take(): string | InvalidFrame | undefined {
+    return this.#inbox.take();
+  }
+
+  /** Characters accepted by `send` and not yet written. */
+  get bufferedAmount(): number {
+    return this.#queuedChars + this.#writingChars;
+  }
+
+  /** Queues `frame`; frames sent in one turn leave in one write. Waits while too much is unwritten. */
+  send(frame: string): Promise<void> {
+    if (this.#closing) return Promise.reject(new ConnectionClosed(this.#closeReason));
+    if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
+    this.#out.push(frame);
+    this.#queuedChars += frame.length + 1;
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushSoon);
+    }
+    if (this.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
+    if (this.#drained === undefined) {
+      this.#drained = Promise.withResolvers<void>();
+      if (this.#writeTimeout > 0) {
+        this.#writeTimer = startTimer(() => {
+          this.#writeTimer = undefined;
+          this.#close(
+            closeReason(
+              CloseCode.WriteTimeout,
+              `the other side read nothing for ${this.#writeTimeout} ms`,
+            ),
+            false,
+          );
+        }, this.#writeTimeout);
+      }
+    }
+    return this.#drained.promise;
+  }
+
+  #overflow(): Promise<void> {
+    const reason = closeReason(
+      CloseCode.WriteOverflow,
+      `the other side left more than ${this.#maxUnsentBytes} bytes unread`,
+    );
+    this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
+    this.#close(reason, false);
+    return Promise.reject(new ConnectionClosed(reason));
+  }
+
+  /**
+   * Waits up to `closeTimeout` for unwritten frames to leave, then closes
+   * the writable side (a child sees its stdin end) and stops reading.
+   */
+  close(reason?: string | CloseReason): Promise<void> {
+    return this.#close(toCloseReason(reason), true);
+  }
+
+  async #close(reason: CloseReason, flush: boolean): Promise<void> {
+    if (this.#closing) return this.#closed.promise;
+    this.#closing = true;
+    this.#closeReason = reason;
+    this.#endReason ??= reason;
+    this.#inbox.end(this.#endReason, true);
+    if (flush && (this.#writing || this.#out.length > 0)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stop = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#closeTimeout));
+      await Promise.race([this.#waitWritten(), stop]);
+      clearTimeout(timer);
+    }
+    this.#out = [];
+    this.#releaseWriters(new ConnectionClosed(reason));
+    // A write still stuck (the other side does not read) is abandoned.
+    if (this.#writing) await this.#writer.abort(reason.message).catch(ignore);
+    else await this.#writer.close().catch(ignore);
+    await this.#reader.cancel().catch(ignore);
+    await this.#reading;
+    this.#closed.resolve();
+  }
+
+  #waitWritten(): Promise<void> {
+    if (!this.#writing && this.#out.length === 0) return Promise.resolve();
+    this.#written ??= Promise.withResolvers<void>();
+    return this.#written.promise;
+  }
+
+  #flushSoon = (): void => {
+    this.#scheduled = false;
+    if (!this.#writing) this.#flush();
+  };
+
+  /** Writes everything queued, gathering what arrives meanwhile into the next write. */
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#out.length > 0) {
+        const out = this.#out;
+        this.#out = [];
+        this.#writingChars = this.#queuedChars;
+        this.#queuedChars = 0;
+        await this.#writer.write(encodeFrames(this.framing, out));
+        this.#writingChars = 0;
+        if (this.#drained !== undefined && this.bufferedAmount <= this.#writeHighWaterMark) {
+          clearTimeout(this.#writeTimer);
+          this.#writeTimer = undefined;
+          const drained = this.#drained;
+          this.#drained = undefined;
+          drained.resolve();
+        }
+      }
+    } catch (error) {
+      this.#out = [];
+      this.#queuedChars = 0;
+      this.#writingChars = 0;
+      if (!this.#closing) {
+        this.#close(
+          closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`),
+          false,
+        );
+      }
+    } finally {
+      this.#writing = false;
+      const written = this.#written;
+      this.#written = undefined;
+      written?.resolve();
+    }
+  }
+
+  #releaseWriters(error: ConnectionClosed): void {
+    clearTimeout(this.#writeTimer);
+    this.#writeTimer = undefined;
+    const drained = this.#drained;
+    this.#drained = undefined;
+    if (drained !== undefined) {
+      drained.reject(error);
+      drained.promise.catch(ignore);
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const reader = this.#reader;
+    const splitter = this.#splitter;
+    const inbox = this.#inbox;
+    let failure: unknown;
+    try {
+      while (true) {
+        const read = await reader.read();
+        if (read.done) break;
+        splitter.push(read.value);
+        for (let frame = splitter.next(); frame !== undefined; frame = splitter.next()) {
+          const room = inbox.push(frame);
+          if (room !== undefined) await room;
+        }
+      }
+    } catch (error) {
+      failure = error;
+    }
+    if (this.#closing) return;
+    if (failure instanceof FrameTooLarge) {
+      this.#endReason ??= closeReason(CloseCode.FrameTooLarge, failure.message);
+      inbox.end(this.#endReason, false, failure);
+    } else if (failure instanceof FramingError) {
+      this.#logger.warn(`${this.remote}: unreadable input (${failure.message}); closing`);
+      this.#endReason ??= closeReason(CloseCode.Refused, `unreadable input: ${failure.message}`);
+      inbox.end(this.#endReason);
+    } else {
+      if (failure === undefined && splitter.buffered > 0) {
+        this.#logger.warn(
+          `${this.remote}: dropped ${splitter.buffered} bytes of an unfinished frame at the end of the stream`,
+        );
+      }
+      const ended = failure === undefined ? await this.#ended?.() : undefined;
+      this.#endReason ??= ended ??
+        (failure === undefined
+          ? CLOSED_REMOTELY
+          : closeReason(CloseCode.Failed, `read failed: ${(failure as Error).message}`));
+      inbox.end(this.#endReason);
+    }
+    // Once our reader has taken every frame (and answered those it answers
+    // at once), close our side too.
+    inbox.finished.then(() => this.#close(this.#endReason!, true));
+  }
+}
+
+function ignore(): void {}
