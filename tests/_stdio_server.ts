@@ -10,13 +10,13 @@ const peer = serveStdio({
   add: ({ a, b }: { a: number; b: number }) => a + b,
   echo: (params: unknown) => params,
   /** Writes to stderr, which the parent may capture. */
-  complain: (text: string) => {
+  complain: ({ text }: { text: string }) => {
     console.error(text);
     return true;
   },
   /** Exits at once with this code, a reply never sent. */
-  exit: (code: number) => Deno.exit(code),
+  exit: ({ code }: { code: number }) => Deno.exit(code),
   /** Calls the parent back. */
-  ask: (method: string, ctx) => ctx.peer.call(method, "from the child"),
+  ask: ({ method }: { method: string }, ctx) => ctx.peer.call(method, ["from the child"]),
 }, { framing });
 await peer.closed;
