@@ -186,3 +186,17 @@ Deno.test("a transport whose writes the other side never reads closes at maxUnse
   await within(transport.closed, 5000, "the close");
   assertEquals(transport.closeReason?.code, CloseCode.WriteOverflow);
 });
+
+Deno.test("close writes the frames sent just before it, then ends the other side's input", async () => {
+  const { up, down, client } = pipePair({ framing: "content-length" });
+  const transport = client();
+  const other = new StreamTransport(up.readable, down.writable, { framing: "content-length" });
+  transport.send("[1]");
+  transport.send("[2]");
+  const closing = transport.close();
+  const frames: unknown[] = [];
+  for await (const frame of other.frames) frames.push(frame);
+  assertEquals(frames, ["[1]", "[2]"]);
+  await closing;
+  await within(other.closed, 5000, "the other side's end");
+});

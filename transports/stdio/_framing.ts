@@ -108,12 +108,19 @@ function decode(bytes: Uint8Array): string | InvalidFrame {
   }
 }
 
-/** One frame per line: `\n` ends it, a `\r` before it is dropped, blank lines are skipped. */
+/**
+ * One frame per line: `\n` ends it, a `\r` before it is dropped, blank
+ * lines are skipped. The whole lines of a read are decoded in one go and
+ * split as text (`\n` is ASCII, so it never sits inside a character).
+ */
 export class NewlineSplitter implements Splitter {
   #bytes = new Bytes();
   /** Unread bytes already searched for `\n`, counted from the first. */
   #scanned = 0;
   #max: number;
+  /** Lines decoded and not yet returned, from `#lineAt`. */
+  #lines: (string | InvalidFrame)[] = [];
+  #lineAt = 0;
 
   /** A splitter with these limits. */
   constructor(limits: SplitterLimits) {
@@ -129,24 +136,56 @@ export class NewlineSplitter implements Splitter {
   }
 
   next(): string | InvalidFrame | undefined {
-    const bytes = this.#bytes;
     while (true) {
-      const { view, start, end } = bytes;
-      const at = view.indexOf(LF, start + this.#scanned);
-      // An owned buffer may hold stale bytes past `end`.
-      if (at === -1 || at >= end) {
-        this.#scanned = end - start;
-        // One byte of slack: a `\r` that a `\n` will drop.
-        if (end - start > this.#max + 1) throw new FrameTooLarge(this.#max);
-        return undefined;
+      while (this.#lineAt < this.#lines.length) {
+        let line = this.#lines[this.#lineAt++]!;
+        if (typeof line !== "string") return line;
+        if (line.charCodeAt(line.length - 1) === CR) line = line.slice(0, -1);
+        if (line.length === 0) continue;
+        if (line.length * 3 > this.#max && utf8Length(line) > this.#max) {
+          throw new FrameTooLarge(this.#max);
+        }
+        return line;
       }
-      bytes.start = at + 1;
-      this.#scanned = 0;
-      const stop = at > start && view[at - 1] === CR ? at - 1 : at;
-      if (stop === start) continue;
-      if (stop - start > this.#max) throw new FrameTooLarge(this.#max);
-      return decode(view.subarray(start, stop));
+      if (!this.#decodeLines()) return undefined;
     }
+  }
+
+  /** Decodes the whole lines buffered into `#lines`; false when there is none. */
+  #decodeLines(): boolean {
+    const bytes = this.#bytes;
+    const { view, start, end } = bytes;
+    this.#lines.length = 0;
+    this.#lineAt = 0;
+    // An owned buffer may hold stale bytes past `end`: search back from it.
+    const last = end > start ? view.lastIndexOf(LF, end - 1) : -1;
+    if (last < start + this.#scanned) {
+      this.#scanned = end - start;
+      // One byte of slack: a `\r` that a `\n` will drop.
+      if (end - start > this.#max + 1) throw new FrameTooLarge(this.#max);
+      return false;
+    }
+    const region = view.subarray(start, last);
+    bytes.start = last + 1;
+    this.#scanned = 0;
+    let text: string;
+    try {
+      text = fatalDecoder.decode(region);
+    } catch {
+      // Not all UTF-8: decode line by line, the bad ones as InvalidFrames.
+      for (let from = 0; from <= region.length;) {
+        let to = region.indexOf(LF, from);
+        if (to === -1) to = region.length;
+        const line = region.subarray(from, to);
+        if (line.length > this.#max + 1) throw new FrameTooLarge(this.#max);
+        this.#lines.push(decode(line));
+        from = to + 1;
+      }
+      return true;
+    }
+    if (text.indexOf("\n") === -1) this.#lines.push(text);
+    else this.#lines = text.split("\n");
+    return true;
   }
 }
 

@@ -30,6 +30,8 @@ import {
 } from "./_framing.ts";
 
 const MiB = 1024 * 1024;
+/** Microtask turns without a new frame before queued frames are written. */
+const QUIET_TURNS = 3;
 
 /** Options for a transport over a pair of byte streams. */
 export interface StreamOptions {
@@ -167,6 +169,8 @@ export class StreamTransport implements Transport<string> {
   #writingChars = 0;
   #writing = false;
   #scheduled = false;
+  #quietTurns = 0;
+  #seen = 0;
   #drained: PromiseWithResolvers<void> | undefined;
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #written: PromiseWithResolvers<void> | undefined;
@@ -244,7 +248,9 @@ export class StreamTransport implements Transport<string> {
     this.#queuedChars += frame.length + 1;
     if (!this.#writing && !this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#flushSoon);
+      this.#quietTurns = 0;
+      this.#seen = this.#out.length;
+      queueMicrotask(this.#whenQuiet);
     }
     if (this.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
     if (this.#drained === undefined) {
@@ -289,7 +295,9 @@ export class StreamTransport implements Transport<string> {
     this.#closeReason = reason;
     this.#endReason ??= reason;
     this.#inbox.end(this.#endReason, true);
-    if (flush && (this.#writing || this.#out.length > 0)) {
+    // Frames still waiting for a quiet turn leave now.
+    if (flush && !this.#writing && this.#out.length > 0) this.#flush();
+    if (flush && this.#writing) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stop = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#closeTimeout));
       await Promise.race([this.#waitWritten(), stop]);
@@ -311,9 +319,21 @@ export class StreamTransport implements Transport<string> {
     return this.#written.promise;
   }
 
-  #flushSoon = (): void => {
-    this.#scheduled = false;
-    if (!this.#writing) this.#flush();
+  /**
+   * Writes once sends stop arriving: the replies to one read come a few
+   * microtasks apart, so waiting until QUIET_TURNS turns pass with no new
+   * frame gathers them into one write (as the TCP transport does).
+   */
+  #whenQuiet = (): void => {
+    if (this.#out.length !== this.#seen) {
+      this.#seen = this.#out.length;
+      this.#quietTurns = 0;
+    } else if (++this.#quietTurns >= QUIET_TURNS) {
+      this.#scheduled = false;
+      if (!this.#writing && !this.#closing) this.#flush();
+      return;
+    }
+    queueMicrotask(this.#whenQuiet);
   };
 
   /** Writes everything queued, gathering what arrives meanwhile into the next write. */
