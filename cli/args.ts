@@ -66,11 +66,13 @@ export function urlOf(text: unknown, role: "connect" | "listen"): string {
     }
     return value;
   }
+  // stdio:'cmd args' (a child's pipes), or stdio: (serve this process's own).
+  if (value.startsWith("stdio:")) return value;
   // host:port, [v6]:port
   if (/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d+$/.test(value)) return `tcp://${value}`;
   if (!/^(tcp|tls):\/\/.+:\d+$/.test(value) && !/^(wss?|https?):\/\/.+:\d+(\/.*)?$/.test(value)) {
     throw new UsageError(
-      `'${value}' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path, wss://host:port/path, http://host:port/path or unix:///path`,
+      `'${value}' is not host:port, tcp://host:port, tls://host:port, ws://host:port/path, wss://host:port/path, http://host:port/path, unix:///path or stdio:'cmd args'`,
     );
   }
   return value;

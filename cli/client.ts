@@ -19,6 +19,7 @@ import {
   UsageError,
 } from "./args.ts";
 import type { ParsedArgs } from "./parse_args.ts";
+import { framingFlag, isStdioUrl, spawnPeer } from "./stdio.ts";
 import {
   cliLogger,
   ExitStatus,
@@ -48,7 +49,11 @@ async function open(
   const timeout = timeoutFlag(flags);
   const caCerts = flags.ca === undefined ? undefined : [await readPem(flags.ca, "--ca")];
   const logger = cliLogger(io);
+  framingFlag(flags, url);
   try {
+    if (isStdioUrl(url) && dialect !== "mushroom") {
+      return spawnPeer(url, flags, { dialect, logger, timeout, fallback });
+    }
     const connection = dialect === "mushroom"
       ? await connectMushroom(url, { logger, fetch: fetchTrusting(caCerts) })
       : /^wss?:/.test(url)

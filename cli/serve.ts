@@ -25,6 +25,7 @@ import { DemoApi, demoHandlers } from "./demo_api.ts";
 import type { ParsedArgs } from "./parse_args.ts";
 import { cliLogger, ExitStatus, oneLine, redactUrls } from "./report.ts";
 import { VERSION } from "./usage.ts";
+import { framingFlag, serveOverStdio } from "./stdio.ts";
 
 /** What `rpc serve` writes, and what stops it. */
 export interface ServeIo {
@@ -88,6 +89,20 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
     }
     : {};
   const logger = cliLogger({ stderr: io.stderr, json: false });
+  framingFlag(flags, url);
+  if (url === "stdio:") {
+    // stdout carries the frames: everything else goes to stderr.
+    const server = new Server({
+      handlers: served.handlers,
+      peer: { discover: served.discover },
+      logger,
+    });
+    io.stderr("serving on stdio");
+    const why = await serveOverStdio(server, flags, io.stop);
+    io.stderr(`${why}: shutting down`);
+    await server.shutdown({ deadline: 5000, reason: `server stopped (${why})` });
+    return ExitStatus.Ok;
+  }
   let listener: Listener<string>;
   try {
     listener = dialect === "mushroom"

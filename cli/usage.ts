@@ -12,6 +12,7 @@ export const VERSION: string = meta.version;
 const COMMON =
   `  --dialect D       jsonrpc (default), simplerpc, quickrpc or mushroom (http:// URLs)
   --ca FILE         a PEM certificate to trust, for tls://, wss:// and https://
+  --framing F       for stdio: newline (default, MCP) or content-length (LSP)
   --json            failures as one JSON line on stderr:
                     {"kind": "remote"|"timeout"|"connection"|"usage", "message", "code"?, "data"?}`;
 
@@ -21,7 +22,10 @@ const STDIN = `  --max-stdin bytes params on stdin ('-') larger than this are re
 const URLS = `<url> is host:port (TCP), tcp://host:port, tls://host:port,
 ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too;
 http://host:port/path/ or https://... for mushroom (its handshake URL);
-unix:///path/to.sock for a unix socket (Deno needs --allow-write for it).`;
+unix:///path/to.sock for a unix socket (Deno needs --allow-write for it);
+stdio:'cmd args' runs cmd and talks over its stdin and stdout (words split
+as a shell does, quotes kept, no shell; Deno needs --allow-run), and
+'rpc serve stdio:' serves over its own stdin and stdout until stdin ends.`;
 
 /** Each verb's help, and the command's (`rpc`). */
 export const USAGE: Readonly<Record<string, string>> = {
@@ -67,6 +71,7 @@ Options:
   --handlers FILE   serve the functions FILE exports instead of the demo API
                     (an exported 'discover' object is served as rpc.discover)
   --cert, --key     PEM files, for tls://, wss:// and https://
+  --framing F       for stdio:: newline (default, MCP) or content-length (LSP)
   --mode BITS       for unix:///path: the socket file's permission bits, octal
                     (default 600: only its owner can connect). A stale socket
                     file there is replaced; a live one or another file refused

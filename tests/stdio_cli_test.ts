@@ -1,0 +1,82 @@
+// The rpc command over stdio: `rpc call stdio:'cmd args'` runs a child and
+// talks over its pipes (both framings); `rpc serve stdio:` serves the demo
+// API over its own stdin and stdout.
+
+import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { CLI, RpcProcess } from "./_cli.ts";
+import { splitCommand } from "../cli/stdio.ts";
+import { UsageError } from "../cli/args.ts";
+
+const SERVER = new URL("./_stdio_server.ts", import.meta.url).pathname;
+const DENO = Deno.execPath();
+const RUN = ["--allow-read", "--allow-run"];
+
+function rpc(...args: string[]) {
+  return new RpcProcess(args, { permissions: RUN }).finish();
+}
+
+Deno.test("splitCommand: words split as a shell does, quotes kept, no shell", () => {
+  assertEquals(splitCommand(`deno  run 'my file.ts' "a \\"b\\"" c\\ d ''`), [
+    "deno",
+    "run",
+    "my file.ts",
+    'a "b"',
+    "c d",
+    "",
+  ]);
+  assertEquals(splitCommand("  "), []);
+  assertThrows(() => splitCommand("deno 'run"), UsageError, "unclosed '");
+});
+
+Deno.test("rpc call stdio:'cmd args' calls a child over newline framing", async () => {
+  const run = await rpc("call", `stdio:'${DENO}' run '${SERVER}'`, "add", '{"a":1,"b":2}');
+  assertEquals([run.code, run.stdout.trim()], [0, "3"], run.stderr);
+});
+
+Deno.test("rpc call stdio: --framing content-length speaks LSP's framing", async () => {
+  const run = await rpc(
+    "call",
+    `stdio:'${DENO}' run '${SERVER}' content-length`,
+    "echo",
+    '["héllo"]',
+    "--framing",
+    "content-length",
+  );
+  assertEquals([run.code, run.stdout.trim()], [0, '["héllo"]'], run.stderr);
+});
+
+Deno.test("rpc call stdio: reports a child that exits before answering", async () => {
+  const run = await rpc("call", `stdio:'${DENO}' run '${SERVER}'`, "exit", '{"code":4}');
+  assertEquals(run.code, 2, run.stderr);
+  assertStringIncludes(run.stderr, "the child exited with code 4");
+});
+
+Deno.test("rpc call stdio: with no command, or a command not found, is exit status 2", async () => {
+  const empty = await rpc("call", "stdio:", "add");
+  assertEquals(empty.code, 2);
+  assertStringIncludes(empty.stderr, "stdio: needs a command");
+  const missing = await rpc("call", "stdio:/nonexistent/seed-rpc-command", "add");
+  assertEquals(missing.code, 2);
+});
+
+Deno.test("rpc serve stdio: serves the demo API over its stdin and stdout", async () => {
+  // rpc calling rpc: the child is `rpc serve stdio:`.
+  const child = `stdio:'${DENO}' run --allow-read '${CLI}' serve stdio: --framing content-length`;
+  const run = await rpc("call", child, "add", '{"a":20,"b":22}', "--framing", "content-length");
+  assertEquals([run.code, run.stdout.trim()], [0, "42"], run.stderr);
+  const notified = await rpc(
+    "notify",
+    child,
+    "log",
+    '{"line":"hi"}',
+    "--framing",
+    "content-length",
+  );
+  assertEquals(notified.code, 0, notified.stderr);
+});
+
+Deno.test("--framing is refused for URLs that are not stdio:", async () => {
+  const run = await rpc("call", "127.0.0.1:1", "add", "--framing", "newline");
+  assertEquals(run.code, 2);
+  assertStringIncludes(run.stderr, "--framing applies to stdio: only");
+});
