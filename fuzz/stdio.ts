@@ -15,7 +15,8 @@ import { type Frame, invalidUtf8, jsonRpcFrame, Random } from "./_generators.ts"
 import { targetHandlers } from "./_target.ts";
 
 const FRAMES_PER_CASE = 300;
-const MAX_FRAME_BYTES = 1024 * 1024;
+/** The frame limit of the fuzzed server. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
 const encoder = new TextEncoder();
 const SELF = new URL(import.meta.url).pathname;
 
@@ -59,18 +60,21 @@ function hostileTail(framing: Framing, random: Random): Uint8Array {
       ? encoder.encode(big || "y".repeat(MAX_FRAME_BYTES + 2)) // no newline, ever
       : invalidUtf8(random, `{"jsonrpc":"2.0","method":"${big}"}\n`);
   }
-  return encoder.encode(random.pick([
-    `Content-Length: ${MAX_FRAME_BYTES + 1}\r\n\r\n`,
-    `Content-Length: 99999999999999999999\r\n\r\n`,
-    `Content-Length: -5\r\n\r\n{}`,
-    `Content-Type: application/json\r\n\r\n{}`,
-    `Content-Length: 2\r\nContent-Type: x; charset=utf-16\r\n\r\n{}`,
-    `X-Filler: ${"h".repeat(20_000)}`,
-    `Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
-    `\u00ff\u00fe: 2\r\n\r\n{}`,
-    `Content-Length: 2\n\n{}`,
-  ]));
+  return encoder.encode(random.pick(HOSTILE_HEADERS));
 }
+
+/** Header blocks a content-length reader must refuse by closing (the limit is 1 MiB). */
+export const HOSTILE_HEADERS: readonly string[] = [
+  `Content-Length: ${MAX_FRAME_BYTES + 1}\r\n\r\n`,
+  `Content-Length: 99999999999999999999\r\n\r\n`,
+  `Content-Length: -5\r\n\r\n{}`,
+  `Content-Type: application/json\r\n\r\n{}`,
+  `Content-Length: 2\r\nContent-Type: x; charset=utf-16\r\n\r\n{}`,
+  `X-Filler: ${"h".repeat(20_000)}`,
+  `Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
+  `\u00ff\u00fe: 2\r\n\r\n{}`,
+  `Content-Length: 2\n\n{}`,
+];
 
 /** Writes `bytes` in pieces cut at random places. */
 async function writePieces(

@@ -76,6 +76,15 @@ Deno.test("content-length framing: headers and bodies split across reads, Conten
   assertEquals(drain(whole), ['{"a":"é"}', "[]"]);
 });
 
+Deno.test("content-length framing: a body may hold bare newlines, headers may not", () => {
+  const splitter = new ContentLengthSplitter(LIMITS);
+  splitter.push(bytes('Content-Length: 9\r\n\r\n{\n"a":1\n}'));
+  assertEquals(drain(splitter), ['{\n"a":1\n}']);
+  const bare = new ContentLengthSplitter(LIMITS);
+  bare.push(bytes("Content-Length: 2\n\n{}"));
+  assertThrows(() => drain(bare), FramingError, "not \\r\\n");
+});
+
 Deno.test("content-length framing: headers it cannot trust are a FramingError", () => {
   const cases = [
     "Content-Type: application/json\r\n\r\n{}",

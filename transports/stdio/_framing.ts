@@ -225,7 +225,16 @@ export class ContentLengthSplitter implements Splitter {
         at !== -1 && at + 3 < limit &&
         !(view[at + 1] === LF && view[at + 2] === CR && view[at + 3] === LF)
       ) at = view.indexOf(CR, at + 1);
-      if (at === -1 || at + 3 >= limit) {
+      const found = at !== -1 && at + 3 < limit;
+      // A bare `\n` would leave us waiting for a `\r\n\r\n` that never comes.
+      const headerEnd = found ? at + 4 : limit;
+      let lf = view.indexOf(LF, start + (this.#scanned > 0 ? this.#scanned - 1 : 0));
+      for (; lf !== -1 && lf < headerEnd; lf = view.indexOf(LF, lf + 1)) {
+        if (lf === start || view[lf - 1] !== CR) {
+          throw new FramingError("a header line ends with \\n, not \\r\\n");
+        }
+      }
+      if (!found) {
         this.#scanned = limit - start;
         if (end - start >= this.#limits.maxHeaderBytes) {
           throw new FramingError(`headers longer than ${this.#limits.maxHeaderBytes} bytes`);
