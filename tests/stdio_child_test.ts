@@ -92,3 +92,18 @@ Deno.test("serveStdio: a process serving its stdin ends when stdin ends", async 
   assertEquals(output, '{"jsonrpc":"2.0","result":5,"id":1}\n');
   assertEquals((await within(process.status, 10_000, "the exit")).code, 0);
 });
+
+Deno.test("spawn: cwd, env and clearEnv reach the child", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  const child = spawn(deno, [
+    "eval",
+    `import { serveStdio } from "${new URL("../transports/stdio.ts", import.meta.url).href}";
+     await serveStdio({ where: () => [Deno.cwd(), Deno.env.get("SEED_RPC_TEST"), Deno.env.get("HOME") ?? null] }).closed;`,
+  ], { cwd: dir, env: { SEED_RPC_TEST: "yes" }, clearEnv: true });
+  try {
+    assertEquals(await child.peer.call("where"), [dir, "yes", null]);
+  } finally {
+    await child.close();
+    await Deno.remove(dir);
+  }
+});
