@@ -107,3 +107,10 @@ Deno.test("spawn: cwd, env and clearEnv reach the child", async () => {
     await Deno.remove(dir);
   }
 });
+
+Deno.test("spawn: a child that exits at once ends the peer with its exit code", async () => {
+  const child = spawn(deno, ["eval", "Deno.exit(5)"]);
+  const error = await assertRejects(() => child.peer.call("anything"), ConnectionClosed);
+  assertEquals(error.reason, "the child exited with code 5");
+  assertEquals((await child.close()).code, 5);
+});

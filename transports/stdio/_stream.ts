@@ -116,8 +116,9 @@ export interface StreamOptions {
 /** Options a transport's maker adds: why the stream ended, once it has. */
 export interface StreamEnd {
   /**
-   * Called when the readable side ends by itself: the reason to end with
-   * (a child's exit status), or `undefined` for "closed by the other end".
+   * Called when the other side goes away (the readable side ends by
+   * itself, or a write fails): the reason to end with (a child's exit
+   * status), or `undefined` for the usual one.
    */
   ended?: () => Promise<CloseReason | undefined>;
 }
@@ -359,18 +360,20 @@ export class StreamTransport implements Transport<string> {
       this.#out = [];
       this.#queuedChars = 0;
       this.#writingChars = 0;
-      if (!this.#closing) {
-        this.#close(
-          closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`),
-          false,
-        );
-      }
+      if (!this.#closing) this.#writeFailed(error);
     } finally {
       this.#writing = false;
       const written = this.#written;
       this.#written = undefined;
       written?.resolve();
     }
+  }
+
+  /** The other side stopped reading: a child that exited says why with its status. */
+  async #writeFailed(error: unknown): Promise<void> {
+    const failed = closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`);
+    const ended = await this.#ended?.();
+    if (!this.#closing) this.#close(ended ?? failed, false);
   }
 
   #releaseWriters(error: ConnectionClosed): void {
