@@ -12,7 +12,7 @@ import { Peer, silentLogger } from "../mod.ts";
 import { serveStdio, spawn } from "../transports/stdio.ts";
 import { type BenchResult, measure } from "./_measure.ts";
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 const SELF = new URL(import.meta.url).pathname;
 const encoder = new TextEncoder();
 
