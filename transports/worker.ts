@@ -56,7 +56,7 @@ export { type CloneFrame, StructuredCloneCodec } from "../protocol/dialects/stru
 /**
  * A channel over `endpoint` (a `Worker`, a worker's `self`, a
  * `MessagePort`, a `BroadcastChannel`), to give to `new Peer(...)` or
- * `Server.accept`. It listens at once (a port is started).
+ * `server.add(...)`. It listens at once (a port is started).
  *
  * @param endpoint Where messages are posted and received.
  * @param options Transfer, whether closing closes the endpoint, logging.

@@ -2,48 +2,68 @@
  * Which buffers `postMessage` transfers instead of copying, with
  * `transfer: true`: every `ArrayBuffer` in a call's params or a reply's
  * result, standing alone or under a typed array or `DataView`, found by a
- * walk through arrays, objects, `Map`s and `Set`s (64 levels deep at most).
+ * walk through arrays, objects, `Map`s and `Set`s. Each object is visited
+ * once (a value received from a port may share one object many times over),
+ * and no deeper than 64 levels.
  *
  * @module
  */
 
+/** Deeper than this, the walk stops. */
+const MAX_DEPTH = 64;
+
 /** The buffers under `value`, each once; an empty list when there are none. */
 export function transferables(value: unknown): Transferable[] {
   const found: Transferable[] = [];
-  if (value !== null && typeof value === "object") collect(value, found, 0);
+  if (value !== null && typeof value === "object") {
+    new Walk(found).visit(value, 0);
+  }
   return found;
 }
 
-/** Deeper than this, the walk stops (a cycle, or a pathological value). */
-const MAX_DEPTH = 64;
+class Walk {
+  #found: Transferable[];
+  #seen = new Set<object>();
 
-function collect(value: object, found: Transferable[], depth: number): void {
-  if (value instanceof ArrayBuffer) {
-    add(value, found);
-  } else if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof ArrayBuffer) add(value.buffer, found);
-  } else if (depth < MAX_DEPTH) {
+  constructor(found: Transferable[]) {
+    this.#found = found;
+  }
+
+  visit(value: object, depth: number): void {
+    if (value instanceof ArrayBuffer) {
+      this.#add(value);
+      return;
+    }
+    if (ArrayBuffer.isView(value)) {
+      if (value.buffer instanceof ArrayBuffer) this.#add(value.buffer);
+      return;
+    }
+    if (depth >= MAX_DEPTH || this.#seen.has(value)) return;
+    this.#seen.add(value);
     if (Array.isArray(value)) {
-      for (const item of value) visit(item, found, depth);
+      for (const item of value) this.#item(item, depth);
     } else if (value instanceof Map) {
       for (const [key, item] of value) {
-        visit(key, found, depth);
-        visit(item, found, depth);
+        this.#item(key, depth);
+        this.#item(item, depth);
       }
     } else if (value instanceof Set) {
-      for (const item of value) visit(item, found, depth);
+      for (const item of value) this.#item(item, depth);
     } else {
       const record = value as Record<string, unknown>;
-      for (const key of Object.keys(record)) visit(record[key], found, depth);
+      for (const key of Object.keys(record)) this.#item(record[key], depth);
     }
   }
-}
 
-function visit(item: unknown, found: Transferable[], depth: number): void {
-  if (item !== null && typeof item === "object") collect(item, found, depth + 1);
-}
+  #item(item: unknown, depth: number): void {
+    if (item !== null && typeof item === "object") this.visit(item, depth + 1);
+  }
 
-/** A buffer listed twice makes `postMessage` throw; an empty-length one is kept too. */
-function add(buffer: ArrayBuffer, found: Transferable[]): void {
-  if (!found.includes(buffer)) found.push(buffer);
+  /** A buffer listed twice makes `postMessage` throw. */
+  #add(buffer: ArrayBuffer): void {
+    if (!this.#seen.has(buffer)) {
+      this.#seen.add(buffer);
+      this.#found.push(buffer);
+    }
+  }
 }
