@@ -188,3 +188,14 @@ Deno.test("A closed port channel refuses to send", async () => {
   );
   port2.close();
 });
+
+Deno.test("A port's close event (its other end gone, in browsers) closes the channel", async () => {
+  const { port1, port2 } = new MessageChannel();
+  const peer = new Peer(connect(port1), { timeout: 60_000 });
+  const pending = peer.call("never").catch((error) => error);
+  port1.dispatchEvent(new Event("close")); // what a browser fires; Deno does not
+  await within(peer.closed, 5000, "the peer closing");
+  assertEquals(peer.channel.closeReason?.code, "remote");
+  assertEquals((await pending) instanceof ConnectionClosed, true);
+  port2.close();
+});

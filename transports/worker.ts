@@ -15,8 +15,9 @@
  *   the other side closes too, and (by default) closes the endpoint: a port
  *   is closed, a Worker terminated, a worker's `self` closed. A worker that
  *   fails with an uncaught exception closes its channel (code `failed`).
- *   A worker terminated by someone else cannot be seen from outside: calls
- *   to it fail when they time out.
+ *   A worker terminated by someone else cannot be seen from outside in
+ *   Deno: calls to it fail when they time out (a browser fires `close` on a
+ *   `MessagePort` whose other end is gone, which closes the channel).
  * - A `BroadcastChannel` reaches every other listener of its name, so it
  *   carries notifications only: a call rejects with a `TypeError`, and a
  *   call that arrives is logged and dropped (an answer would reach them all).

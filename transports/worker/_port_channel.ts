@@ -76,6 +76,8 @@ type Kind = "worker" | "self" | "port" | "broadcast";
 
 const CLOSE_FRAME = Object.freeze({ jsonrpc: "2.0", method: CLOSE_METHOD });
 const PORT_EVENTS = ["message", "messageerror"] as const;
+/** A MessagePort's `close` event: its other end closed, or went with its worker (browsers; not Deno). */
+const MESSAGE_PORT_EVENTS = ["message", "messageerror", "close"] as const;
 /** A Worker's `error` event: an uncaught exception ended it. */
 const WORKER_EVENTS = ["message", "messageerror", "error"] as const;
 
@@ -207,6 +209,8 @@ export class PortChannel extends InboxChannel {
       // An uncaught exception ended the worker; what else happens to it is the owner's choice.
       const what = (event as ErrorEvent).message || "an uncaught error";
       this.#end(closeReason(CloseCode.Failed, `the worker failed: ${what}`));
+    } else if (event.type === "close") {
+      this.#end(CLOSED_REMOTELY);
     }
   }
 
@@ -261,7 +265,8 @@ export class PortChannel extends InboxChannel {
   }
 
   #events(): readonly string[] {
-    return this.#kind === "worker" ? WORKER_EVENTS : PORT_EVENTS;
+    const kind = this.#kind;
+    return kind === "worker" ? WORKER_EVENTS : kind === "port" ? MESSAGE_PORT_EVENTS : PORT_EVENTS;
   }
 
   #detach(): void {
