@@ -1,8 +1,8 @@
 // Worker cases: `add` to a Deno worker through our Peer over
 // `@seed/rpc/worker`, against a hand-written postMessage request/response
 // (ids in a Map, a bare `onmessage` responder), 1 and 100 in flight. The two
-// alternate for BENCH_ROUNDS rounds (default 3) so that both see the same
-// machine; ours reports the median ratio and its spread (min, max) over the rounds.
+// alternate for BENCH_ROUNDS rounds (default 3; each goes first every other
+// round) so that both see the same machine; ours reports the median ratio and its spread (min, max) over the rounds.
 
 import { Peer, silentLogger } from "../mod.ts";
 import { connect } from "../transports/worker.ts";
@@ -45,30 +45,14 @@ export async function workerCases(): Promise<BenchResult[]> {
     const base: BenchResult[] = [];
     const ours: BenchResult[] = [];
     for (let round = 0; round < rounds; round++) {
-      const raw = new PostMessageClient();
-      await raw.add(1, 2); // the worker has loaded
-      base.push(
-        await measure(
-          `worker hand-written postMessage add, ${inFlight} in flight`,
-          () => raw.add(1, 2),
-          { inFlight },
-        ),
-      );
-      raw.close();
-      const worker = new Worker(`${SCRIPT}?ours`, { type: "module" });
-      const client = new Peer(connect(worker), { logger: silentLogger });
-      const params = { a: 1, b: 2 };
-      await client.call("add", params);
-      ours.push(
-        await measure(
-          `worker jsonrpc add, ${inFlight} in flight`,
-          () => client.call("add", params),
-          {
-            inFlight,
-          },
-        ),
-      );
-      await client.close();
+      // Each goes first in every other round, so neither always meets a cold machine.
+      if (round % 2 === 0) {
+        base.push(await measureBaseline(inFlight));
+        ours.push(await measureOurs(inFlight));
+      } else {
+        ours.push(await measureOurs(inFlight));
+        base.push(await measureBaseline(inFlight));
+      }
     }
     const ratios = ours.map((r, i) => r.calls_per_s / base[i]!.calls_per_s).sort((a, b) => a - b);
     const baseline = median(base);
@@ -79,6 +63,26 @@ export async function workerCases(): Promise<BenchResult[]> {
     results.push(baseline, result);
   }
   return results;
+}
+
+async function measureBaseline(inFlight: number): Promise<BenchResult> {
+  const raw = new PostMessageClient();
+  await raw.add(1, 2); // the worker has loaded
+  const name = `worker hand-written postMessage add, ${inFlight} in flight`;
+  const result = await measure(name, () => raw.add(1, 2), { inFlight });
+  raw.close();
+  return result;
+}
+
+async function measureOurs(inFlight: number): Promise<BenchResult> {
+  const worker = new Worker(`${SCRIPT}?ours`, { type: "module" });
+  const client = new Peer(connect(worker), { logger: silentLogger });
+  const params = { a: 1, b: 2 };
+  await client.call("add", params); // the worker has loaded
+  const name = `worker jsonrpc add, ${inFlight} in flight`;
+  const result = await measure(name, () => client.call("add", params), { inFlight });
+  await client.close();
+  return result;
 }
 
 /** The round with the median throughput. */
