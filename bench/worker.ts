@@ -2,7 +2,8 @@
 // `@seed/rpc/worker`, against a hand-written postMessage request/response
 // (ids in a Map, a bare `onmessage` responder), 1 and 100 in flight. The two
 // alternate for BENCH_ROUNDS rounds (default 3; each goes first every other
-// round) so that both see the same machine; ours reports the median ratio and its spread (min, max) over the rounds.
+// round) so that both see the same machine; ours reports the median ratio
+// and its spread (min, max) over the rounds.
 
 import { Peer, silentLogger } from "../mod.ts";
 import { connect } from "../transports/worker.ts";
