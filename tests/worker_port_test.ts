@@ -119,6 +119,19 @@ Deno.test("A reply that cannot be cloned becomes -32603; a call that cannot be c
       id: 1,
     });
     assertEquals(raw.logger.messages("error"), ["port: a reply could not be cloned"]);
+    raw.port.postMessage([
+      { jsonrpc: "2.0", method: "fn", id: 2 },
+      { jsonrpc: "2.0", method: "echo", params: [new Uint8Array([5])], id: 3 },
+    ]);
+    await waitFor(() => raw.received.length === 2, { message: "the batch answer" });
+    assertEquals(raw.received[1], [
+      {
+        jsonrpc: "2.0",
+        error: { code: -32603, message: "Internal error", data: "the result could not be cloned" },
+        id: 2,
+      },
+      { jsonrpc: "2.0", result: [new Uint8Array([5])], id: 3 },
+    ]);
     const error = await assertRejects(() => client.call("fn"), RemoteError);
     assertEquals(error.code, -32603);
     const refused = await assertRejects(() => client.call("fn", [() => 1]), DOMException);

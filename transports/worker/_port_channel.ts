@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Message } from "../../protocol/wire/message.ts";
+import type { ErrorMessage, Id, Message } from "../../protocol/wire/message.ts";
 import {
   CloseCode,
   CLOSED_REMOTELY,
@@ -144,16 +144,27 @@ export class PortChannel extends InboxChannel {
     if (this.closeReason !== undefined) {
       return Promise.reject(new ConnectionClosed(this.closeReason));
     }
-    const [frame] = this.codec.encodeBatch(messages);
     try {
-      this.#postRaw(frame, messages);
-      return ACCEPTED;
+      this.#postRaw(this.codec.encodeBatch(messages)[0], messages);
     } catch (error) {
-      // One reply could not be cloned: each goes alone, the bad one as an error.
-      this.#logger.debug(`${this.remote}: a batch reply could not be cloned`, error);
-      for (const message of messages) this.send(message).catch(ignore);
-      return ACCEPTED;
+      // A reply could not be cloned: find it (a copy, only on this path) and answer it with an error.
+      this.#logger.error(`${this.remote}: a reply in a batch could not be cloned`, error);
+      const answers = messages.map((message) => {
+        if (message.kind !== "result") return message;
+        try {
+          structuredClone(message.result);
+          return message;
+        } catch {
+          return notCloned(message.id);
+        }
+      });
+      try {
+        this.#postRaw(this.codec.encodeBatch(answers)[0], answers);
+      } catch (again) {
+        return Promise.reject(again);
+      }
     }
+    return ACCEPTED;
   }
 
   #post(frame: unknown, message: Message): Promise<void> {
@@ -163,15 +174,11 @@ export class PortChannel extends InboxChannel {
     } catch (error) {
       if (message.kind !== "result" && message.kind !== "error") return Promise.reject(error);
       this.#logger.error(`${this.remote}: a reply could not be cloned`, error);
-      this.#postRaw({
-        jsonrpc: "2.0",
-        error: {
-          code: ErrorCode.InternalError,
-          message: "Internal error",
-          data: "the result could not be cloned",
-        },
-        id: message.id,
-      }, undefined);
+      try {
+        this.#postRaw(this.codec.encode(notCloned(message.id))[0], undefined);
+      } catch (again) {
+        return Promise.reject(again);
+      }
       return ACCEPTED;
     }
   }
@@ -279,6 +286,19 @@ export class PortChannel extends InboxChannel {
 }
 
 function ignore(): void {}
+
+/** The answer to a call whose result cannot be cloned. */
+function notCloned(id: Id | null): ErrorMessage {
+  return {
+    kind: "error",
+    id,
+    error: {
+      code: ErrorCode.InternalError,
+      message: "Internal error",
+      data: "the result could not be cloned",
+    },
+  };
+}
 
 /** What a message carries: a call's params, a reply's result. */
 function payloadOf(message: Message): unknown {
