@@ -164,11 +164,12 @@ Deno.test("Closing the peer tells the worker and terminates it; later calls fail
 Deno.test("A worker that closes its peer closes ours: pending calls fail at once", async () => {
   const peer = workerPeer(startWorker(), {}, { timeout: 60_000 });
   try {
+    const asked = answerNever(peer);
+    // The worker calls our `never` while answering: a call pending on both sides.
     const pending = peer.call("ask", ["never"]).catch((error) => error);
-    const asked = deferredCall(peer);
     await asked;
-    // The worker's `quit` closes its peer once it replied.
     assertEquals(await peer.call("echo", ["before"]), ["before"]);
+    // The worker's `quit` closes its peer (and so the worker).
     await peer.notify("quit");
     await within(peer.closed, 5000, "our peer closing");
     assertEquals(peer.channel.closeReason?.code, "remote");
@@ -197,8 +198,8 @@ Deno.test("A worker that dies of an uncaught exception closes the channel as fai
   }
 });
 
-/** Waits until the worker has called our `never` handler (which it registers on the fly). */
-function deferredCall(peer: Peer): Promise<void> {
+/** Serves `never`, a call that never ends; resolves once the worker made one. */
+function answerNever(peer: Peer): Promise<void> {
   const asked = Promise.withResolvers<void>();
   peer.handle("never", () => {
     asked.resolve();
