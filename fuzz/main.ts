@@ -1,7 +1,7 @@
 // `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
 //
 // For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
-// mushroom, choria, nuropb, amqp; stdio-newline and stdio-content-length in
+// mushroom, choria, nuropb, amqp, worker; stdio-newline and stdio-content-length in
 // fuzz/stdio.ts), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
 // cases of a few hundred frames on one connection (four connections at
@@ -46,6 +46,7 @@ import { FUZZ_KEY } from "./_target.ts";
 import { type Envelope, nuropbEnvelope } from "./_generators.ts";
 import { decodeNuropb, encodeNuropbRequest } from "../protocol/dialects/nuropb.ts";
 import { fuzzStdio } from "./stdio.ts";
+import { fuzzWorker } from "./worker.ts";
 
 const ALL = [
   "jsonrpc",
@@ -59,6 +60,7 @@ const ALL = [
   "amqp",
   "stdio-newline",
   "stdio-content-length",
+  "worker",
 ];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
@@ -604,6 +606,13 @@ function saveEnvelopes(dialect: string, index: number, envelopes: Envelope[]): s
   return file;
 }
 
+/** Hostile structured-clone values to a Peer in a Deno worker (fuzz/worker.ts). */
+async function fuzzWorkerTarget(): Promise<Report> {
+  const started = performance.now();
+  const { rss, unclonable, ...counts } = await fuzzWorker(seed, target);
+  return report("worker", started, { ...counts, rss_mb: rssSummary(rss) }, { unclonable });
+}
+
 /** A dialect's line of the report. */
 function report(
   dialect: string,
@@ -650,6 +659,8 @@ for (const dialect of dialects) {
     ? await fuzzAmqp()
     : dialect.startsWith("stdio-")
     ? await fuzzStdio(dialect === "stdio-newline" ? "newline" : "content-length", target, seed)
+    : dialect === "worker"
+    ? await fuzzWorkerTarget()
     : await fuzzServer(dialect);
   console.log(JSON.stringify(report));
   if (

@@ -10,6 +10,7 @@ import { Server } from "../../mod.ts";
 import { websocketHandler } from "../../transports/websocket_server.ts";
 import { listen, mushroomHandler } from "../../transports/mushroom_server.ts";
 import { BrowserDemo } from "./contract.ts";
+import { type WorkerBundles, workerPage } from "./worker_page.ts";
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -30,7 +31,8 @@ call, a call the server's contract refuses, and a reconnect when the server rest
 <ol id="log"></ol>
 <pre id="results"></pre>
 <p><a href="/mushroom.html">The same over a mushroom session</a>
-(<a href="/mushroom.html?nows">without WebSocket: long polling</a>).</p>
+(<a href="/mushroom.html?nows">without WebSocket: long polling</a>);
+<a href="/worker.html">a Web Worker</a>.</p>
 <script type="module" src="/app.js"></script>
 </body>
 </html>
@@ -53,15 +55,19 @@ export interface BrowserBundles {
   app: string;
   /** The mushroom page's script. */
   mushroom: string;
+  /** The worker page's script and its Web Worker's. */
+  worker: WorkerBundles;
 }
 
 /** Builds both pages' scripts. */
 export async function buildBrowserBundles(): Promise<BrowserBundles> {
-  const [app, mushroom] = await Promise.all([
+  const [app, mushroom, workerApp, worker] = await Promise.all([
     buildBrowserBundle("./app.ts"),
     buildBrowserBundle("./mushroom_app.ts"),
+    buildBrowserBundle("./worker_app.ts"),
+    buildBrowserBundle("./worker.ts"),
   ]);
-  return { app, mushroom };
+  return { app, mushroom, worker: { app: workerApp, worker } };
 }
 
 /** Builds one page's script from the library's modules, for the browser. */
@@ -133,7 +139,8 @@ export function startBrowserDemo(
       const script = path === "/app.js" ? bundles.app : bundles.mushroom;
       return new Response(script, { headers: { "content-type": "text/javascript" } });
     }
-    return (await routes.rpc?.(request)) ?? (await mushroom(request)) ??
+    return workerPage(bundles.worker, path) ?? (await routes.rpc?.(request)) ??
+      (await mushroom(request)) ??
       new Response("Not found", { status: 404 });
   });
   const origin = `http://127.0.0.1:${http.addr.port}`;

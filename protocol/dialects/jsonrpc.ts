@@ -126,6 +126,14 @@ export class JsonRpcCodec implements Codec<string> {
     } catch (error) {
       return invalid(null, ErrorCode.ParseError, (error as Error).message);
     }
+    return this.decodeValue(value);
+  }
+
+  /**
+   * Decodes a value already parsed (or structured-cloned): a message, a
+   * batch (array), or an `invalid` message.
+   */
+  decodeValue(value: unknown): Message | readonly Message[] {
     if (!Array.isArray(value)) return decodeObject(value);
     if (value.length === 0) return invalid(null, ErrorCode.InvalidRequest, "empty batch");
     if (value.length > this.maxBatchLength) {

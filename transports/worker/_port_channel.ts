@@ -1,0 +1,337 @@
+/**
+ * {@linkcode PortChannel}: a channel over anything with `postMessage` and
+ * `message` events (a `Worker`, a worker's `self`, a `MessagePort`, a
+ * `BroadcastChannel`). Messages cross as structured-clone objects through
+ * the {@linkcode StructuredCloneCodec}; a port is push-fed, so the channel
+ * is an {@linkcode InboxChannel}.
+ *
+ * @module
+ */
+
+import type { ErrorMessage, Id, Message } from "../../protocol/wire/message.ts";
+import {
+  CloseCode,
+  CLOSED_REMOTELY,
+  type CloseReason,
+  closeReason,
+} from "../../protocol/wire/close.ts";
+import { ConnectionClosed, ErrorCode } from "../../protocol/wire/errors.ts";
+import { InboxChannel } from "../../protocol/wire/inbox.ts";
+import { ACCEPTED } from "../../protocol/wire/transport.ts";
+import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
+import { StructuredCloneCodec } from "../../protocol/dialects/structured_clone.ts";
+import { transferables } from "./_transfer.ts";
+
+/** Anything messages can be posted to and received from. */
+export interface Endpoint extends EventTarget {
+  /** Sends a structured clone of `message`, transferring what `transfer` lists. */
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+}
+
+/** The notification one side posts as it closes (`rpc.` names are reserved by JSON-RPC). */
+export const CLOSE_METHOD = "rpc.close";
+
+/** Options of `connect` (`@seed/rpc/worker`). */
+export interface PortOptions {
+  /**
+   * Transfer buffers instead of copying them: `true` transfers every
+   * `ArrayBuffer` in a call's params or a reply's result (a typed array's
+   * buffer too), which leaves it detached (empty) on the sending side; a
+   * function is given those params or that result (for a batch of replies,
+   * the list of results) and returns what to transfer. Not on a
+   * BroadcastChannel.
+   *
+   * @default {false}
+   */
+  transfer?: boolean | ((value: unknown) => Transferable[]);
+  /**
+   * Whether closing the channel (or the other side closing it) closes the
+   * endpoint too: a port or BroadcastChannel is closed, a Worker is
+   * terminated, a worker's `self` is closed (the worker ends).
+   *
+   * @default {true}
+   */
+  closeEndpoint?: boolean;
+  /**
+   * Where replies that cannot be cloned are logged.
+   *
+   * @default {consoleLogger}
+   */
+  logger?: Logger;
+  /**
+   * The longest batch accepted; a longer one is answered with one -32600 error.
+   *
+   * @default {1000}
+   */
+  maxBatchLength?: number;
+  /**
+   * Who is at the other end, for logs.
+   *
+   * @default {"worker", "parent", "port" or "broadcast:<name>"}
+   */
+  remote?: string;
+}
+
+type Kind = "worker" | "self" | "port" | "broadcast";
+
+const CLOSE_FRAME = Object.freeze({ jsonrpc: "2.0", method: CLOSE_METHOD });
+const PORT_EVENTS = ["message", "messageerror"] as const;
+/** A MessagePort's `close` event: its other end closed, or went with its worker (browsers; not Deno). */
+const MESSAGE_PORT_EVENTS = ["message", "messageerror", "close"] as const;
+/** A Worker's `error` event: an uncaught exception ended it. */
+const WORKER_EVENTS = ["message", "messageerror", "error"] as const;
+
+/** A channel over one endpoint. Made by `connect` of `@seed/rpc/worker`. */
+export class PortChannel extends InboxChannel {
+  /** Who is at the other end, for logs (`worker`, `parent`, `port`, `broadcast:<name>`). */
+  readonly remote: string;
+  /** The codec: every value that arrives is checked by it. */
+  readonly codec: StructuredCloneCodec;
+  #endpoint: Endpoint;
+  #kind: Kind;
+  #transfer: ((value: unknown) => Transferable[]) | undefined;
+  #closeEndpoint: boolean;
+  #logger: Logger;
+  #messageErrors = 0;
+
+  /**
+   * Listens on `endpoint` at once; prefer `connect`.
+   *
+   * @param endpoint A Worker, a worker's `self`, a MessagePort or a BroadcastChannel.
+   * @param options Transfer, ownership, logging.
+   */
+  constructor(endpoint: Endpoint, options: PortOptions = {}) {
+    super();
+    this.#endpoint = endpoint;
+    this.#kind = kindOf(endpoint);
+    const transfer = options.transfer;
+    if (transfer !== undefined && transfer !== false && this.#kind === "broadcast") {
+      throw new TypeError("A BroadcastChannel cannot transfer: its messages go to every listener");
+    }
+    this.#transfer = transfer === true ? transferables : transfer || undefined;
+    this.#closeEndpoint = options.closeEndpoint ?? true;
+    this.#logger = options.logger ?? consoleLogger;
+    this.codec = new StructuredCloneCodec({ maxBatchLength: options.maxBatchLength });
+    this.remote = options.remote ?? remoteOf(endpoint, this.#kind);
+    for (const type of this.#events()) endpoint.addEventListener(type, this);
+    (endpoint as Partial<MessagePort>).start?.();
+  }
+
+  /** Values that arrived but could not be deserialized (`messageerror` events). */
+  get messageErrors(): number {
+    return this.#messageErrors;
+  }
+
+  /** Posts one message. A BroadcastChannel carries notifications only. */
+  send(message: Message, _to?: string): Promise<void> {
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
+    if (this.#kind === "broadcast" && message.kind === "request") {
+      return Promise.reject(
+        new TypeError(
+          "A BroadcastChannel carries notifications only: a call would have any number of answers",
+        ),
+      );
+    }
+    const frames = this.codec.encode(message);
+    if (frames.length === 0) return ACCEPTED;
+    return this.#post(frames[0], message);
+  }
+
+  /** Posts the replies to one batch as one array. */
+  sendBatch(messages: readonly Message[], _to?: string): Promise<void> {
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
+    try {
+      this.#postRaw(this.codec.encodeBatch(messages)[0], messages);
+    } catch (error) {
+      // A reply could not be cloned: find it (a copy, only on this path) and answer it with an error.
+      this.#logger.error(`${this.remote}: a reply in a batch could not be cloned`, error);
+      const answers = messages.map((message) => {
+        if (message.kind !== "result") return message;
+        try {
+          structuredClone(message.result);
+          return message;
+        } catch {
+          return notCloned(message.id);
+        }
+      });
+      try {
+        this.#postRaw(this.codec.encodeBatch(answers)[0], answers);
+      } catch (again) {
+        return Promise.reject(again);
+      }
+    }
+    return ACCEPTED;
+  }
+
+  #post(frame: unknown, message: Message): Promise<void> {
+    try {
+      this.#postRaw(frame, message);
+      return ACCEPTED;
+    } catch (error) {
+      if (message.kind !== "result" && message.kind !== "error") return Promise.reject(error);
+      this.#logger.error(`${this.remote}: a reply could not be cloned`, error);
+      try {
+        this.#postRaw(this.codec.encode(notCloned(message.id))[0], undefined);
+      } catch (again) {
+        return Promise.reject(again);
+      }
+      return ACCEPTED;
+    }
+  }
+
+  /** Posts `frame`; with `transfer`, the buffers of `source`'s params or results go with it. */
+  #postRaw(frame: unknown, source: Message | readonly Message[] | undefined): void {
+    if (this.#transfer === undefined || source === undefined) {
+      this.#endpoint.postMessage(frame);
+    } else {
+      const payload = Array.isArray(source)
+        ? (source as readonly Message[]).map(payloadOf)
+        : payloadOf(source as Message);
+      this.#endpoint.postMessage(frame, this.#transfer(payload));
+    }
+  }
+
+  /** The endpoint's events: one listener object, no closure per message. */
+  handleEvent(event: Event): void {
+    if (this.closeReason !== undefined) return;
+    if (event.type === "message") {
+      this.#receive((event as MessageEvent).data);
+    } else if (event.type === "messageerror") {
+      this.#messageErrors++;
+      this.#push({
+        kind: "invalid",
+        id: null,
+        error: {
+          code: ErrorCode.ParseError,
+          message: "Parse error",
+          data: "a message could not be deserialized (messageerror)",
+        },
+        answer: true,
+      });
+    } else if (event.type === "error" && this.#kind === "worker") {
+      // An uncaught exception ended the worker; what else happens to it is the owner's choice.
+      const what = (event as ErrorEvent).message || "an uncaught error";
+      this.#end(closeReason(CloseCode.Failed, `the worker failed: ${what}`));
+    } else if (event.type === "close") {
+      this.#end(CLOSED_REMOTELY);
+    }
+  }
+
+  #receive(data: unknown): void {
+    let message = this.codec.decode(data);
+    if (!Array.isArray(message)) {
+      const one = message as Message;
+      if (
+        one.kind === "notification" && one.method === CLOSE_METHOD && this.#kind !== "broadcast"
+      ) {
+        this.#end(CLOSED_REMOTELY);
+        return;
+      }
+      if (this.#kind === "broadcast" && one.kind === "request") message = refuseCall(one);
+    } else if (this.#kind === "broadcast") {
+      message = (message as readonly Message[]).map((m) =>
+        m.kind === "request" ? refuseCall(m) : m
+      );
+    }
+    this.#push(message);
+  }
+
+  #push(message: Message | readonly Message[]): void {
+    // A port has no backpressure: the inbox grows, and the peer's own limits pace the handlers.
+    this.deliver({ message })?.catch(ignore);
+  }
+
+  /** The other side closed or failed: what arrived before is still read. */
+  #end(reason: CloseReason): void {
+    if (this.beginClose(reason) === undefined) return;
+    this.#detach();
+    this.finishClose();
+  }
+
+  /**
+   * Closes the channel: tells the other side (`rpc.close`, except on a
+   * BroadcastChannel), stops listening and, with `closeEndpoint`, closes
+   * the port or terminates the worker.
+   */
+  close(reason?: string | CloseReason): Promise<void> {
+    if (this.beginClose(reason, true) === undefined) return this.closed;
+    if (this.#kind !== "broadcast") {
+      try {
+        this.#postRaw(CLOSE_FRAME, undefined);
+      } catch {
+        // A port already gone: nothing to tell.
+      }
+    }
+    this.#detach();
+    this.finishClose();
+    return this.closed;
+  }
+
+  #events(): readonly string[] {
+    const kind = this.#kind;
+    return kind === "worker" ? WORKER_EVENTS : kind === "port" ? MESSAGE_PORT_EVENTS : PORT_EVENTS;
+  }
+
+  #detach(): void {
+    const endpoint = this.#endpoint;
+    for (const type of this.#events()) endpoint.removeEventListener(type, this);
+    if (!this.#closeEndpoint) return;
+    if (this.#kind === "worker") (endpoint as Worker).terminate();
+    else (endpoint as Partial<MessagePort>).close?.();
+  }
+}
+
+function ignore(): void {}
+
+/** The answer to a call whose result cannot be cloned. */
+function notCloned(id: Id | null): ErrorMessage {
+  return {
+    kind: "error",
+    id,
+    error: {
+      code: ErrorCode.InternalError,
+      message: "Internal error",
+      data: "the result could not be cloned",
+    },
+  };
+}
+
+/** What a message carries: a call's params, a reply's result. */
+function payloadOf(message: Message): unknown {
+  if (message.kind === "result") return message.result;
+  return message.kind === "request" || message.kind === "notification" ? message.params : undefined;
+}
+
+function refuseCall(request: Message & { kind: "request" }): Message {
+  return {
+    kind: "invalid",
+    id: request.id,
+    error: {
+      code: ErrorCode.InvalidRequest,
+      message: "Invalid Request",
+      data: `a call of '${
+        request.method.slice(0, 80)
+      }' on a BroadcastChannel, which carries notifications only`,
+    },
+    answer: false,
+  };
+}
+
+function kindOf(endpoint: Endpoint): Kind {
+  if (typeof Worker !== "undefined" && endpoint instanceof Worker) return "worker";
+  if (typeof BroadcastChannel !== "undefined" && endpoint instanceof BroadcastChannel) {
+    return "broadcast";
+  }
+  if (typeof MessagePort !== "undefined" && endpoint instanceof MessagePort) return "port";
+  if ((endpoint as unknown) === globalThis) return "self";
+  return "port";
+}
+
+function remoteOf(endpoint: Endpoint, kind: Kind): string {
+  if (kind === "broadcast") return `broadcast:${(endpoint as BroadcastChannel).name}`;
+  return kind === "self" ? "parent" : kind;
+}
