@@ -175,3 +175,18 @@ Deno.test("timeouts: withTimeout answers with the promise in time, the fallback 
   });
   assertNoOverflow(delays);
 });
+
+Deno.test("timeouts: a caller awaiting each reply before its next call keeps one deadline timer, not one per call", async () => {
+  const { client, close } = peerPair({
+    handlers: { add: ([a, b]: number[]) => a! + b! },
+  });
+  try {
+    const delays = await timersDuring(async () => {
+      for (let i = 0; i < 200; i++) assertEquals(await client.call("add", [i, 1]), i + 1);
+    });
+    // Before, the timer was cleared and re-armed on every call (200 timers).
+    assert(delays.length <= 2, `${delays.length} timers for 200 sequential calls`);
+  } finally {
+    await close();
+  }
+});

@@ -213,6 +213,7 @@ export class OutgoingCalls {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #disarming = false;
+  #idleHops = 0;
   #waiters: RoomWaiter[] = [];
   /** Our requests and notifications waiting for room on the wire, oldest first. */
   #line: (OutgoingCall | WaitingNotification)[] = [];
@@ -446,8 +447,10 @@ export class OutgoingCalls {
     call.signal?.removeEventListener("abort", call);
     if (this.#calls.size === 0 && !this.#disarming && this.#timer !== undefined) {
       // The next call usually comes within the same turn (a caller that
-      // awaits one reply and calls again): keep the timer unless it does not.
+      // awaits one reply and calls again, a few promise hops later): keep
+      // the timer unless it does not.
       this.#disarming = true;
+      this.#idleHops = 0;
       queueMicrotask(this.#disarmIfIdle);
     }
     if (this.#waiters.length > 0 && this.#calls.size < this.limit) this.#waiters.shift()!.wake();
@@ -468,8 +471,14 @@ export class OutgoingCalls {
   }
 
   #disarmIfIdle = (): void => {
-    this.#disarming = false;
-    if (this.#calls.size === 0) this.#disarm();
+    if (this.#calls.size > 0) {
+      this.#disarming = false;
+    } else if (++this.#idleHops < IDLE_HOPS) {
+      queueMicrotask(this.#disarmIfIdle);
+    } else {
+      this.#disarming = false;
+      this.#disarm();
+    }
   };
 
   #disarm(): void {
@@ -496,6 +505,13 @@ export class OutgoingCalls {
 }
 
 function ignore(): void {}
+
+/**
+ * Microtasks the deadline timer outlives the last call by: a caller's
+ * `await` on a reply, through an interceptor or a contract proxy, takes a few
+ * hops before its next call; re-arming a timer per call costs more.
+ */
+const IDLE_HOPS = 8;
 
 /** The id maker for an {@linkcode IdSource}. */
 function idSource(ids: IdSource): () => Id {
