@@ -1,0 +1,91 @@
+/**
+ * Reads a JSON-RPC POST body under a size cap and a deadline, the way the
+ * mushroom endpoint reads its bodies: a `Content-Length` over the cap is
+ * refused before a byte is read, a body that grows past it is cut off.
+ *
+ * @module
+ */
+
+/** Why a body was not read: too large, too slow, or the client went away. */
+export type Unread = 413 | 408 | 400;
+
+const decoder = new TextDecoder();
+
+function ignore(): void {}
+
+/**
+ * The request's body as text; 413 when it is over `limit` bytes, 408 when
+ * it has not all arrived within `timeout` ms, 400 when it could not be read.
+ */
+export async function readBody(
+  request: Request,
+  limit: number,
+  timeout: number,
+): Promise<string | Unread> {
+  const length = Number(request.headers.get("content-length") ?? "0");
+  if (length > limit) return 413;
+  if (request.body === null) return "";
+  const reader = request.body.getReader();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(ignore);
+  }, timeout);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (late) return 408;
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(ignore);
+        return 413;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return late ? 408 : 400;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (chunks.length === 1) return decoder.decode(chunks[0]);
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return decoder.decode(bytes);
+}
+
+const encoder = new TextEncoder();
+
+/** What ends a 413 answer in someone's own `Deno.serve`: one line, no stack. */
+const CUT = new Error("http: a request body was too large; its connection is closed");
+CUT.stack = CUT.message;
+
+/**
+ * The refusal of a body that was not read, with `Connection: close`. A 413
+ * body fails after its text, which makes `Deno.serve` drop the connection
+ * instead of waiting for the rest of the body (as the mushroom endpoint
+ * does); our own `listen()` closes it anyway.
+ */
+export function unread(status: Unread, headers: Record<string, string>): Response {
+  const all = { "content-type": "text/plain; charset=utf-8", ...headers, connection: "close" };
+  if (status === 408) {
+    return new Response("The body did not arrive in time\n", { status, headers: all });
+  }
+  if (status === 400) return new Response("The body could not be read\n", { status, headers: all });
+  const bytes = encoder.encode("Body too large\n");
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+    },
+    pull(controller) {
+      controller.error(CUT);
+    },
+  });
+  return new Response(body, { status, headers: all });
+}
