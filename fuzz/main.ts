@@ -1,7 +1,7 @@
 // `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
 //
 // For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
-// mushroom, choria, nuropb, amqp), sends generated frames (valid, mutated and hostile; see
+// mushroom, choria, nuropb, amqp; http is fuzz/http.ts), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
 // cases of a few hundred frames on one connection (four connections at
 // once), written in pieces that split frames at random bytes. After every
@@ -44,6 +44,7 @@ import {
 import { FUZZ_KEY } from "./_target.ts";
 import { type Envelope, nuropbEnvelope } from "./_generators.ts";
 import { decodeNuropb, encodeNuropbRequest } from "../protocol/dialects/nuropb.ts";
+import { fuzzHttp } from "./http.ts";
 
 const ALL = [
   "jsonrpc",
@@ -55,6 +56,7 @@ const ALL = [
   "choria",
   "nuropb",
   "amqp",
+  "http",
 ];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
@@ -644,6 +646,8 @@ for (const dialect of dialects) {
     ? fuzzNuropb()
     : dialect === "amqp"
     ? await fuzzAmqp()
+    : dialect === "http"
+    ? await fuzzHttp(target, seed)
     : await fuzzServer(dialect);
   console.log(JSON.stringify(report));
   if (
