@@ -5,7 +5,8 @@
 // lying or huge Content-Lengths, junk chunked bodies, wrong methods and
 // content types, broken heads. After every round the server process must be
 // alive and answer a fresh call over our client, and (every 20 rounds) its
-// RSS must stay under the bound.
+// RSS must stay under the bound; the report adds its heap after a collection
+// and the POSTs still open, which show a leak that RSS would hide.
 
 import { Peer, silentLogger } from "../mod.ts";
 import { connect, listen } from "../transports/http.ts";
@@ -24,6 +25,10 @@ export interface HttpFuzzReport {
   cases: number;
   crashes: number;
   rss_mb: { first: number; last: number; peak: number } | null;
+  /** The server's heap after a collection (MB), first and last. */
+  heap_mb: { first: number; last: number } | null;
+  /** The most POSTs open at a health check (the check itself is one). */
+  pending_peak: number;
 }
 
 /** The body bytes of a frame. */
@@ -131,7 +136,13 @@ async function startTarget(): Promise<
   { url: string; child: Deno.ChildProcess; stop(): Promise<void> }
 > {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net=127.0.0.1", new URL(import.meta.url).pathname, "serve"],
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--v8-flags=--expose-gc",
+      new URL(import.meta.url).pathname,
+      "serve",
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -164,6 +175,8 @@ export async function fuzzHttp(target: number, seed: number): Promise<HttpFuzzRe
   let cases = 0;
   let crashes = 0;
   const rss: number[] = [];
+  const heap: number[] = [];
+  let pending = 0;
   while (frames < target) {
     const port = Number(new URL(server.url).port);
     const host = random.chance(0.9) ? `127.0.0.1:${port}` : "evil.example";
@@ -179,7 +192,10 @@ export async function fuzzHttp(target: number, seed: number): Promise<HttpFuzzRe
       const { sum } = await client.call("add", { a: 1, b: 2 }) as { sum: number };
       if (sum !== 3) throw new Error(`add answered ${sum}`);
       if (cases % 20 === 1) {
-        rss.push(((await client.call("rss")) as { rss: number }).rss / 1024 / 1024);
+        const stats = await client.call("rss") as { rss: number; heap: number; pending: number };
+        rss.push(stats.rss / 1024 / 1024);
+        heap.push(Math.round(stats.heap / 1024 / 1024));
+        pending = Math.max(pending, stats.pending);
       }
     } catch (error) {
       crashes++;
@@ -204,17 +220,28 @@ export async function fuzzHttp(target: number, seed: number): Promise<HttpFuzzRe
       last: Math.round(rss.at(-1)!),
       peak: Math.round(Math.max(...rss)),
     },
+    heap_mb: heap.length === 0 ? null : { first: heap[0]!, last: heap.at(-1)! },
+    pending_peak: pending,
   };
 }
 
 if (import.meta.main && Deno.args[0] === "serve") {
-  const server = new Server({ logger: silentLogger, handlers: targetHandlers() })
-    .serve(listen("http://127.0.0.1:0/rpc", {
-      logger: silentLogger,
-      maxBodyBytes: 1024 * 1024,
-      bodyTimeout: 200,
-      headTimeout: 500,
-    }));
+  const listener = listen("http://127.0.0.1:0/rpc", {
+    logger: silentLogger,
+    maxBodyBytes: 1024 * 1024,
+    bodyTimeout: 200,
+    headTimeout: 500,
+  });
+  const handlers = {
+    ...targetHandlers(),
+    // The heap after a collection, where the run allows one, and POSTs still open.
+    rss: () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      const memory = Deno.memoryUsage();
+      return { rss: memory.rss, heap: memory.heapUsed, pending: listener.pending };
+    },
+  };
+  const server = new Server({ logger: silentLogger, handlers }).serve(listener);
   console.log(server.addr);
   for await (const _ of Deno.stdin.readable) { /* serve until stdin closes */ }
   await server.close();

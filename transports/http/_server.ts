@@ -220,6 +220,11 @@ export class HttpListener implements Listener<string> {
     this.#queue.push(this.#channel);
   }
 
+  /** POSTs being handled now: read, and not answered yet. */
+  get pending(): number {
+    return this.#channel.open;
+  }
+
   /** Stops accepting: the HTTP server stops; POSTs being handled are answered. */
   async close(): Promise<void> {
     if (this.#closing) return;
