@@ -8,6 +8,7 @@
 
 import type { Channel } from "../../protocol/wire/channel.ts";
 import { CloseCode, type CloseReason, closeReason } from "../../protocol/wire/close.ts";
+import { ConnectionClosed } from "../../protocol/wire/errors.ts";
 import { InboxChannel } from "../../protocol/wire/inbox.ts";
 import type { Id, Message } from "../../protocol/wire/message.ts";
 import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
@@ -173,7 +174,9 @@ export class HttpClientChannel extends InboxChannel implements Channel {
    * out of a batch not sent yet.
    */
   send(message: Message): Promise<void> {
-    if (this.closeReason !== undefined) return Promise.reject(new Error("closed"));
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     if (message.kind === "cancel") {
       this.#cancel(message.id);
       return ACCEPTED;
