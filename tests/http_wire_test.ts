@@ -346,3 +346,20 @@ test("a server shutting down answers new calls -32002 and then 503", async () =>
 test("connect refuses a URL that is not http:// or https://", async () => {
   await assertRejects(() => connect("ws://127.0.0.1:1/rpc"), TypeError, "http://");
 });
+
+test("a body that does not arrive within bodyTimeout is answered 408", async () => {
+  const server = calculator().serve(listen("http://127.0.0.1:0/rpc", { bodyTimeout: 100 }));
+  const raw = await RawHttp.open(server.addr);
+  const head = post(server.addr, "x".repeat(50), "Content-Type: application/json\r\n");
+  await raw.send(head.slice(0, head.length - 40)); // ten bytes of fifty
+  assertEquals((await raw.response(5000)).status, 408);
+  raw.close();
+  await raw.done();
+  // The endpoint goes on serving.
+  const answer = await postJson(
+    server.addr,
+    '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}',
+  );
+  assertEquals(answer.status, 200);
+  await server.shutdown();
+});
