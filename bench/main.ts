@@ -2,7 +2,7 @@
 //   {"bench": "...", "calls_per_s": N, "p50_us": N, "p99_us": N, ...}
 // Each case runs for BENCH_MS milliseconds (default 2000) after a warm-up.
 // A filter keeps only the cases whose group name contains it (memory, tcp,
-// websocket, mushroom, choria, amqp, unix, stdio, worker). The amqp group needs RabbitMQ
+// websocket, mushroom, choria, amqp, unix, stdio, worker, http). The amqp group needs RabbitMQ
 // ($AMQP_URL, or Debian's rabbitmq-server for a private node).
 
 import { memoryCases } from "./memory.ts";
@@ -14,6 +14,7 @@ import { amqpCases } from "./amqp.ts";
 import { unixCases } from "./unix.ts";
 import { stdioCases } from "./stdio.ts";
 import { workerCases } from "./worker.ts";
+import { httpCases } from "./http.ts";
 
 const groups: Record<string, () => Promise<Record<string, unknown>[]>> = {
   memory: memoryCases as () => Promise<Record<string, unknown>[]>,
@@ -25,6 +26,7 @@ const groups: Record<string, () => Promise<Record<string, unknown>[]>> = {
   unix: unixCases as () => Promise<Record<string, unknown>[]>,
   stdio: stdioCases as () => Promise<Record<string, unknown>[]>,
   worker: workerCases as () => Promise<Record<string, unknown>[]>,
+  http: httpCases as () => Promise<Record<string, unknown>[]>,
 };
 
 const filter = Deno.args[0] ?? "";

@@ -21,11 +21,13 @@ export function throwUsage(message: string): never {
 
 /**
  * What `--dialect` names for `url`: a dialect of framed messages, or
- * mushroom (sessions over HTTP), which http:// and https:// URLs speak.
+ * mushroom (sessions over HTTP). http:// and https:// URLs speak JSON-RPC
+ * over HTTP POST (what curl and every JSON-RPC-over-HTTP client mean), or
+ * mushroom with `--dialect mushroom`.
  */
 export function dialectOf(flags: ParsedArgs, url: string): Dialect | "mushroom" {
   const http = /^https?:/.test(url);
-  const name = String(flags.dialect ?? (http ? "mushroom" : "jsonrpc"));
+  const name = String(flags.dialect ?? "jsonrpc");
   if (name === "mushroom") {
     if (!http) throw new UsageError(`mushroom needs an http:// or https:// URL, got '${url}'`);
     return "mushroom";
@@ -34,7 +36,11 @@ export function dialectOf(flags: ParsedArgs, url: string): Dialect | "mushroom" 
   if (dialect === undefined || !Object.hasOwn(DIALECTS, name)) {
     throw new UsageError(`unknown dialect '${name}' (jsonrpc, simplerpc, quickrpc or mushroom)`);
   }
-  if (http) throw new UsageError(`http:// and https:// URLs speak mushroom, not ${name}`);
+  if (http && name !== "jsonrpc") {
+    throw new UsageError(
+      `http:// and https:// URLs speak JSON-RPC over HTTP POST (the default) or mushroom (--dialect mushroom), not ${name}`,
+    );
+  }
   return dialect;
 }
 

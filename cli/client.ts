@@ -9,6 +9,7 @@ import { DISCOVER_METHOD, type Handler, Peer, RemoteError, RpcError } from "../m
 import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
 import { connect as connectMushroom } from "../transports/mushroom.ts";
+import { connect as connectHttp, HttpError } from "../transports/http.ts";
 import {
   dialectOf,
   numberFlag,
@@ -56,6 +57,8 @@ async function open(
     }
     const connection = dialect === "mushroom"
       ? await connectMushroom(url, { logger, fetch: fetchTrusting(caCerts) })
+      : /^https?:/.test(url)
+      ? await connectHttp(url, { caCerts })
       : /^wss?:/.test(url)
       ? await connectWebSocket(url, { dialect, caCerts, logger })
       : await connectTcp(url, { dialect, caCerts, logger });
@@ -88,10 +91,23 @@ export async function callOrNotify(
     io.stdout(printable(result, flags.pretty === true));
     return ExitStatus.Ok;
   } catch (error) {
-    return reportFailure(io, verb, error);
+    return reportFailure(io, verb, hinted(error));
   } finally {
     await peer.close();
   }
+}
+
+/**
+ * A plain JSON-RPC POST that reached a mushroom handshake URL is answered
+ * with mushroom's handshake error: say how to speak mushroom instead.
+ */
+function hinted(error: unknown): unknown {
+  if (error instanceof HttpError && error.status === 400 && /handshake/i.test(error.message)) {
+    return new Error(
+      `${error.message}; this looks like a mushroom endpoint: add --dialect mushroom`,
+    );
+  }
+  return error;
 }
 
 /** `rpc describe`: the server's `rpc.discover` document. */
@@ -111,7 +127,7 @@ export async function describe(flags: ParsedArgs, io: ClientIo): Promise<number>
       "describe",
       unknown
         ? new RpcError(-32601, `${url} does not describe itself (no ${DISCOVER_METHOD})`)
-        : error,
+        : hinted(error),
     );
   } finally {
     await peer.close();
@@ -123,6 +139,12 @@ export async function watch(flags: ParsedArgs, io: ClientIo): Promise<number> {
   const [urlText, method, paramsText, extra] = flags._.map(String);
   const url = urlOf(urlText, "connect");
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  if (/^https?:/.test(url) && dialectOf(flags, url) !== "mushroom") {
+    throw new UsageError(
+      "watch needs notifications from the server, which JSON-RPC over HTTP POST cannot carry: " +
+        "use --dialect mushroom for a mushroom server, or a ws:// or tcp:// URL",
+    );
+  }
   const params = await paramsOf(paramsText, io.readStdin);
   const count = numberFlag(flags, "count", Infinity, 1);
   let seen = 0;
@@ -161,7 +183,7 @@ export async function watch(flags: ParsedArgs, io: ClientIo): Promise<number> {
     }
     return ExitStatus.Ok;
   } catch (error) {
-    return reportFailure(io, "watch", error);
+    return reportFailure(io, "watch", hinted(error));
   } finally {
     await peer.close();
   }

@@ -9,6 +9,7 @@ import { type Handler, type Listener, Server } from "../mod.ts";
 import { listen as listenTcp, listenUnix } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
 import { listen as listenMushroom } from "../transports/mushroom_server.ts";
+import { listen as listenHttp } from "../transports/http.ts";
 import {
   dialectOf,
   fileUrl,
@@ -107,6 +108,8 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   try {
     listener = dialect === "mushroom"
       ? listenMushroom(url, { logger, origins, hosts, ...tls })
+      : scheme === "http" || scheme === "https"
+      ? listenHttp(url, { logger, origins, hosts, ...tls })
       : scheme === "ws" || scheme === "wss"
       ? listenWebSocket(url, { dialect, logger, origins, hosts, ...tls })
       : scheme === "unix"

@@ -9,8 +9,8 @@ import meta from "../deno.json" with { type: "json" };
 /** The package's version, for `rpc --version`. */
 export const VERSION: string = meta.version;
 
-const COMMON =
-  `  --dialect D       jsonrpc (default), simplerpc, quickrpc or mushroom (http:// URLs)
+const COMMON = `  --dialect D       jsonrpc (default), simplerpc, quickrpc, or mushroom for
+                    http:// URLs (which speak JSON-RPC over HTTP POST by default)
   --ca FILE         a PEM certificate to trust, for tls://, wss:// and https://
   --framing F       for stdio: newline (default, MCP) or content-length (LSP)
   --json            failures as one JSON line on stderr:
@@ -21,7 +21,8 @@ const STDIN = `  --max-stdin bytes params on stdin ('-') larger than this are re
 
 const URLS = `<url> is host:port (TCP), tcp://host:port, tls://host:port,
 ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too;
-http://host:port/path/ or https://... for mushroom (its handshake URL);
+http://host:port/path or https://... for JSON-RPC over HTTP POST, or with
+--dialect mushroom for mushroom (its handshake URL);
 unix:///path/to.sock for a unix socket (Deno needs --allow-write for it);
 stdio:'cmd args' runs cmd and talks over its stdin and stdout (words split
 as a shell does, quotes kept, no shell; Deno needs --allow-run), and
@@ -32,8 +33,8 @@ export const USAGE: Readonly<Record<string, string>> = {
   rpc: `Usage: rpc <verb> [options]
 
 Calls and serves remote procedures over TCP, TLS and WebSocket, in the
-JSON-RPC 2.0, simplerpc or quickrpc dialects, mushroom sessions over
-HTTP (WebSocket or long polling), and nuropb service meshes on RabbitMQ
+JSON-RPC 2.0, simplerpc or quickrpc dialects, JSON-RPC over HTTP POST,
+mushroom sessions over HTTP (WebSocket or long polling), and nuropb service meshes on RabbitMQ
 (amqp://user:password@host:port/vhost with --service NAME).
 
 Verbs:
@@ -67,7 +68,8 @@ log({line}) (a notification, printed on stderr) and ticks({count, ms?}),
 which notifies 'tick' to the caller count times. It answers rpc.discover.
 
 Options:
-  --dialect D       jsonrpc (default), simplerpc, quickrpc or mushroom (http:// URLs)
+  --dialect D       jsonrpc (default), simplerpc, quickrpc, or mushroom for
+                    http:// URLs (which serve JSON-RPC over HTTP POST by default)
   --handlers FILE   serve the functions FILE exports instead of the demo API
                     (an exported 'discover' object is served as rpc.discover)
   --cert, --key     PEM files, for tls://, wss:// and https://

@@ -2,7 +2,7 @@
 //
 // For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
 // mushroom, choria, nuropb, amqp, worker; stdio-newline and stdio-content-length in
-// fuzz/stdio.ts), sends generated frames (valid, mutated and hostile; see
+// fuzz/stdio.ts; http in fuzz/http.ts), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
 // cases of a few hundred frames on one connection (four connections at
 // once), written in pieces that split frames at random bytes. After every
@@ -47,6 +47,7 @@ import { type Envelope, nuropbEnvelope } from "./_generators.ts";
 import { decodeNuropb, encodeNuropbRequest } from "../protocol/dialects/nuropb.ts";
 import { fuzzStdio } from "./stdio.ts";
 import { fuzzWorker } from "./worker.ts";
+import { fuzzHttp } from "./http.ts";
 
 const ALL = [
   "jsonrpc",
@@ -61,6 +62,7 @@ const ALL = [
   "stdio-newline",
   "stdio-content-length",
   "worker",
+  "http",
 ];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
@@ -661,6 +663,8 @@ for (const dialect of dialects) {
     ? await fuzzStdio(dialect === "stdio-newline" ? "newline" : "content-length", target, seed)
     : dialect === "worker"
     ? await fuzzWorkerTarget()
+    : dialect === "http"
+    ? await fuzzHttp(target, seed)
     : await fuzzServer(dialect);
   console.log(JSON.stringify(report));
   if (

@@ -1,5 +1,5 @@
 // rpc serve and cross-site calls: a page from another site cannot call a
-// local ws:// or http:// (mushroom) server unless --origin lists it.
+// local ws://, http:// or http:// --dialect mushroom server unless --origin lists it.
 
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { rpc, serve } from "./_cli.ts";
@@ -56,10 +56,10 @@ test("rpc serve ws://: another site's page is refused unless --origin lists it",
   }
 });
 
-test("rpc serve http:// (mushroom): another site's page is refused unless --origin lists it", async () => {
-  const plain = await serve("http://127.0.0.1:0/");
-  const listed = await serve("http://127.0.0.1:0/", "--origin", APP);
-  const any = await serve("http://127.0.0.1:0/", "--origin", "*");
+test("rpc serve http:// --dialect mushroom: another site's page is refused unless --origin lists it", async () => {
+  const plain = await serve("http://127.0.0.1:0/", "--dialect", "mushroom");
+  const listed = await serve("http://127.0.0.1:0/", "--origin", APP, "--dialect", "mushroom");
+  const any = await serve("http://127.0.0.1:0/", "--origin", "*", "--dialect", "mushroom");
   try {
     assertEquals((await handshake(plain.url, EVIL))[0], 403);
     assertEquals((await handshake(listed.url, EVIL))[0], 403);
@@ -67,7 +67,10 @@ test("rpc serve http:// (mushroom): another site's page is refused unless --orig
     const [status, allowed] = await handshake(any.url, EVIL);
     assertEquals(status, 200);
     assert(allowed === "*" || allowed === EVIL, `${allowed}`);
-    assertEquals((await rpc("call", listed.url, "add", '{"a": 1, "b": 2}')).stdout, "3\n");
+    assertEquals(
+      (await rpc("call", listed.url, "add", '{"a": 1, "b": 2}', "--dialect", "mushroom")).stdout,
+      "3\n",
+    );
   } finally {
     for (const server of [plain, listed, any]) assertEquals((await server.stop()).code, 0);
   }
@@ -94,7 +97,13 @@ test("rpc serve --origin: only origins, only for servers browsers can reach", as
 test("rpc serve --host: a name given may be in Host on a loopback server; others are refused", async () => {
   const plain = await serve("ws://127.0.0.1:0/rpc");
   const named = await serve("ws://127.0.0.1:0/rpc", "--host", "app.internal");
-  const mushroom = await serve("http://127.0.0.1:0/", "--host", "app.internal");
+  const mushroom = await serve(
+    "http://127.0.0.1:0/",
+    "--host",
+    "app.internal",
+    "--dialect",
+    "mushroom",
+  );
   try {
     const port = (url: string) => new URL(url).port;
     const upgrade = async (url: string, host: string) => {

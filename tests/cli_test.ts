@@ -330,28 +330,37 @@ test("rpc resolves paths from the user's directory, also under deno task (INIT_C
   }
 });
 
-test("rpc serve and call over mushroom (http:// URLs): call, notify, watch, describe", async () => {
+test("rpc serve and call over mushroom (http:// URLs with --dialect mushroom): call, notify, watch, describe", async () => {
   const server = await serve("http://127.0.0.1:0/", "--dialect", "mushroom");
   assertMatch(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
-  assertEquals(await rpc("call", server.url, "add", '{"a": 1, "b": 2}', "--dialect", "mushroom"), {
+  const M = ["--dialect", "mushroom"];
+  assertEquals(await rpc("call", server.url, "add", '{"a": 1, "b": 2}', ...M), {
     code: 0,
     stdout: "3\n",
     stderr: "",
   });
-  // http:// implies mushroom.
-  assertEquals((await rpc("call", server.url, "echo", "[1]")).stdout, "[1]\n");
-  assertEquals((await rpc("notify", server.url, "log", '{"line": "over mushroom"}')).code, 0);
-  const failed = await rpc("call", server.url, "fail", '{"message": "nope"}');
+  assertEquals((await rpc("call", server.url, "echo", "[1]", ...M)).stdout, "[1]\n");
+  assertEquals((await rpc("notify", server.url, "log", '{"line": "over mushroom"}', ...M)).code, 0);
+  const failed = await rpc("call", server.url, "fail", '{"message": "nope"}', ...M);
   assertEquals([failed.code, failed.stderr], [1, 'error -32000: nope "nope"\n']);
-  const watched = await rpc("watch", server.url, "ticks", '{"count": 2, "ms": 1}', "--count", "2");
+  const watched = await rpc(
+    "watch",
+    server.url,
+    "ticks",
+    '{"count": 2, "ms": 1}',
+    "--count",
+    "2",
+    ...M,
+  );
   assertEquals(
     watched.stdout,
     '{"method":"tick","params":{"n":1}}\n{"method":"tick","params":{"n":2}}\n',
   );
-  assertEquals(JSON.parse((await rpc("describe", server.url)).stdout).info.title, "demo");
-  const wrong = await rpc("call", server.url, "add", "{}", "--dialect", "jsonrpc");
+  assertEquals(JSON.parse((await rpc("describe", server.url, ...M)).stdout).info.title, "demo");
+  // http:// means JSON-RPC over HTTP POST: a mushroom server's answer gets a hint.
+  const wrong = await rpc("call", server.url, "add", "{}");
   assertEquals(wrong.code, 2);
-  assertStringIncludes(wrong.stderr, "http:// and https:// URLs speak mushroom, not jsonrpc");
+  assertStringIncludes(wrong.stderr, "add --dialect mushroom");
   const stopped = await server.stop();
   assertStringIncludes(stopped.stderr, "over mushroom");
 });

@@ -25,6 +25,16 @@ export interface MushroomResults {
   error?: string;
 }
 
+/** What the JSON-RPC over HTTP page (http_app.ts) records. */
+export interface HttpResults {
+  add?: number;
+  batch?: number[];
+  batchPosts?: number;
+  refused?: number;
+  ready?: boolean;
+  error?: string;
+}
+
 /** The little of the DOM the pages use (typed here: the project checks with Deno's types). */
 interface Page {
   createElement(tag: string): { textContent: string | null };

@@ -9,6 +9,7 @@
 import { Server } from "../../mod.ts";
 import { websocketHandler } from "../../transports/websocket_server.ts";
 import { listen, mushroomHandler } from "../../transports/mushroom_server.ts";
+import { httpHandler } from "../../transports/http.ts";
 import { BrowserDemo } from "./contract.ts";
 import { type WorkerBundles, workerPage } from "./worker_page.ts";
 
@@ -32,7 +33,8 @@ call, a call the server's contract refuses, and a reconnect when the server rest
 <pre id="results"></pre>
 <p><a href="/mushroom.html">The same over a mushroom session</a>
 (<a href="/mushroom.html?nows">without WebSocket: long polling</a>);
-<a href="/worker.html">a Web Worker</a>.</p>
+<a href="/worker.html">a Web Worker</a>;
+<a href="/http.html">JSON-RPC over HTTP POST</a>.</p>
 <script type="module" src="/app.js"></script>
 </body>
 </html>
@@ -49,6 +51,15 @@ reconnects; a typed call, a call from the server that the page answers, and a pu
   .replace(/<p><a href[^]*?<\/p>\n/, "")
   .replace("/app.js", "/mushroom_app.js");
 
+const HTTP_PAGE = MUSHROOM_PAGE
+  .replace("<h1>@seed/rpc over mushroom</h1>", "<h1>@seed/rpc over HTTP POST</h1>")
+  .replace(
+    /<p>This page talks[^]*?<\/p>/,
+    `<p>This page calls the same server with JSON-RPC over HTTP POST (fetch): a typed call,
+two calls in one tick as one batch, and a call the server's contract refuses.</p>`,
+  )
+  .replace("/mushroom_app.js", "/http_app.js");
+
 /** The pages' scripts, built from the library's modules for the browser. */
 export interface BrowserBundles {
   /** The WebSocket page's script. */
@@ -57,17 +68,20 @@ export interface BrowserBundles {
   mushroom: string;
   /** The worker page's script and its Web Worker's. */
   worker: WorkerBundles;
+  /** The JSON-RPC over HTTP page's script (`/http.html`). */
+  http: string;
 }
 
-/** Builds both pages' scripts. */
+/** Builds every page's scripts. */
 export async function buildBrowserBundles(): Promise<BrowserBundles> {
-  const [app, mushroom, workerApp, worker] = await Promise.all([
+  const [app, mushroom, workerApp, worker, http] = await Promise.all([
     buildBrowserBundle("./app.ts"),
     buildBrowserBundle("./mushroom_app.ts"),
     buildBrowserBundle("./worker_app.ts"),
     buildBrowserBundle("./worker.ts"),
+    buildBrowserBundle("./http_app.ts"),
   ]);
-  return { app, mushroom, worker: { app: workerApp, worker } };
+  return { app, mushroom, worker: { app: workerApp, worker }, http };
 }
 
 /** Builds one page's script from the library's modules, for the browser. */
@@ -128,10 +142,20 @@ export function startBrowserDemo(
   // mushroom sessions join the same server as the WebSocket connections.
   const mushroom = mushroomHandler(rpc, { path: "/mushroom/" });
   // The endpoint is made once the port, and so the page's origin, is known.
-  const routes: { rpc?: ReturnType<typeof websocketHandler> } = {};
+  const routes: {
+    rpc?: ReturnType<typeof websocketHandler>;
+    http?: ReturnType<typeof httpHandler>;
+  } = {};
   const http = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/") return new Response(PAGE, { headers: { "content-type": "text/html" } });
+    if (path === "/http.html" || path === "/http_app.js") {
+      const http = path === "/http.html";
+      return new Response(http ? HTTP_PAGE : bundles.http, {
+        headers: { "content-type": http ? "text/html" : "text/javascript" },
+      });
+    }
+    if (path === "/http-rpc") return routes.http!(request);
     if (path === "/mushroom.html") {
       return new Response(MUSHROOM_PAGE, { headers: { "content-type": "text/html" } });
     }
@@ -146,6 +170,7 @@ export function startBrowserDemo(
   const origin = `http://127.0.0.1:${http.addr.port}`;
   // Only this page's own origin may connect.
   routes.rpc = websocketHandler(rpc, { path: "/rpc", origins: [origin] });
+  routes.http = httpHandler(rpc, { path: "/http-rpc", origins: [origin] });
   const listener = mushroomListen
     ? listen("http://127.0.0.1:0/mushroom/", { origins: [origin] })
     : undefined;

@@ -1,0 +1,144 @@
+/**
+ * Reads a JSON-RPC POST body under a size cap and a deadline, the way the
+ * mushroom endpoint reads its bodies: a `Content-Length` over the cap is
+ * refused before a byte is read, a body that grows past it is cut off.
+ *
+ * @module
+ */
+
+/** Why a body was not read: too large, too slow, or the client went away. */
+export type Unread = 413 | 408 | 400;
+
+const decoder = new TextDecoder();
+
+function ignore(): void {}
+
+/**
+ * The request's body as text; 413 when it is over `limit` bytes, 408 when
+ * it has not all arrived within `timeout` ms, 400 when it could not be read.
+ */
+export async function readBody(
+  request: Request,
+  limit: number,
+  timeout: number,
+): Promise<string | Unread> {
+  const declared = request.headers.get("content-length");
+  const length = Number(declared ?? "0");
+  if (length > limit) return 413;
+  // A declared length within the limit: one read of the whole body (a
+  // reader's loop costs a read per chunk and one more for the end; and
+  // Deno.serve makes no stream for a body that is only read whole).
+  if (declared !== null) return length === 0 ? "" : await whole(request, timeout);
+  if (request.body === null) return "";
+  const reader = request.body.getReader();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(ignore);
+  }, timeout);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (late) return 408;
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(ignore);
+        return 413;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return late ? 408 : 400;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (chunks.length === 1) return decoder.decode(chunks[0]);
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return decoder.decode(bytes);
+}
+
+/** A body read under way: when it is late, and how to say so. */
+interface Deadline {
+  at: number;
+  late(status: 408): void;
+}
+
+/**
+ * Reads of whole bodies under way, checked by one shared timer (a timer
+ * set and cleared per request cost about 5% of a small call): a deadline
+ * is met within a quarter second. The timer runs only while reads do.
+ */
+const reads = new Set<Deadline>();
+let sweep: ReturnType<typeof setInterval> | undefined;
+
+function checkDeadlines(): void {
+  const now = performance.now();
+  for (const read of reads) {
+    if (read.at <= now) {
+      reads.delete(read);
+      read.late(408);
+    }
+  }
+  stopSweepWhenIdle();
+}
+
+function stopSweepWhenIdle(): void {
+  if (reads.size === 0 && sweep !== undefined) {
+    clearInterval(sweep);
+    sweep = undefined;
+  }
+}
+
+/** The whole body, or 408 when it has not arrived within `timeout` ms, 400 when it failed. */
+async function whole(request: Request, timeout: number): Promise<string | Unread> {
+  const late = Promise.withResolvers<408>();
+  const read: Deadline = { at: performance.now() + timeout, late: late.resolve };
+  reads.add(read);
+  sweep ??= setInterval(checkDeadlines, Math.min(250, timeout));
+  try {
+    return await Promise.race([request.text(), late.promise]);
+  } catch {
+    return 400;
+  } finally {
+    reads.delete(read);
+    stopSweepWhenIdle();
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** What ends a 413 answer in someone's own `Deno.serve`: one line, no stack. */
+const CUT = new Error("http: a request body was too large; its connection is closed");
+CUT.stack = CUT.message;
+
+/**
+ * The refusal of a body that was not read, with `Connection: close`. A 413
+ * body fails after its text, which makes `Deno.serve` drop the connection
+ * instead of waiting for the rest of the body (as the mushroom endpoint
+ * does); our own `listen()` closes it anyway.
+ */
+export function unread(status: Unread, headers: Record<string, string>): Response {
+  const all = { "content-type": "text/plain; charset=utf-8", ...headers, connection: "close" };
+  if (status === 408) {
+    return new Response("The body did not arrive in time\n", { status, headers: all });
+  }
+  if (status === 400) return new Response("The body could not be read\n", { status, headers: all });
+  const bytes = encoder.encode("Body too large\n");
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+    },
+    pull(controller) {
+      controller.error(CUT);
+    },
+  });
+  return new Response(body, { status, headers: all });
+}

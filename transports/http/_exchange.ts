@@ -1,0 +1,168 @@
+/**
+ * The server side of JSON-RPC over HTTP as one long-lived
+ * {@linkcode Channel} per endpoint: each POST is a {@linkcode Delivery}
+ * whose `from` names its exchange, its replies come back through `send` to
+ * that address, and settling it answers the POST. So every POST goes
+ * through the peer's one dispatch path (correlation by `(from, id)`,
+ * limits, interceptors, contracts) and costs a delivery, not a peer.
+ *
+ * @module
+ */
+
+import type { Delivery, Outcome } from "../../protocol/wire/channel.ts";
+import { CloseCode, type CloseReason, closeReason } from "../../protocol/wire/close.ts";
+import { NotDelivered } from "../../protocol/wire/errors.ts";
+import { InboxChannel } from "../../protocol/wire/inbox.ts";
+import type { Message } from "../../protocol/wire/message.ts";
+import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
+import { ACCEPTED } from "../../protocol/wire/transport.ts";
+
+/** The codec of the wire: JSON-RPC 2.0, stateless, shared. */
+export const codec: JsonRpcCodec = new JsonRpcCodec();
+
+/** Why a handler cannot call or notify its client here. */
+export const NO_PUSH = "JSON-RPC over HTTP cannot carry server -> client calls or notifications: " +
+  "a POST is answered once, with the replies to what it carried (use a WebSocket for pushes)";
+
+/** One POST: its messages, and the answer it waits for. */
+export class Exchange implements Delivery {
+  readonly message: Message | readonly Message[];
+  readonly from: string;
+  readonly size: number;
+  /** The encoded replies, once the peer sent them. */
+  body: string | undefined;
+  /** Whether it carries a request (else only notifications: 204). */
+  readonly wantsReply: boolean;
+  readonly #answer = Promise.withResolvers<Response>();
+  readonly #channel: ExchangeChannel;
+  readonly #headers: Record<string, string>;
+
+  constructor(
+    channel: ExchangeChannel,
+    from: string,
+    message: Message | readonly Message[],
+    size: number,
+    headers: Record<string, string>,
+  ) {
+    this.#channel = channel;
+    this.from = from;
+    this.message = message;
+    this.size = size;
+    this.#headers = headers;
+    this.wantsReply = Array.isArray(message)
+      ? message.some(isRequest)
+      : isRequest(message as Message);
+  }
+
+  /** The answer to the POST. */
+  get answer(): Promise<Response> {
+    return this.#answer.promise;
+  }
+
+  /** Told by the peer once its replies (if any) were sent. */
+  settle(outcome: Outcome): void {
+    if (!this.#channel.forget(this.from)) return;
+    if (this.body !== undefined) {
+      this.#answer.resolve(json(200, this.body, this.#headers));
+    } else if (this.wantsReply && outcome === "cancelled") {
+      this.fail(503, "The call was cancelled: the server is closing");
+    } else {
+      this.#answer.resolve(new Response(null, { status: 204, headers: this.#headers }));
+    }
+  }
+
+  /** Answers the POST with a JSON-RPC error (the server is closing, or could not take it). */
+  fail(status: number, text: string): void {
+    const body = `{"jsonrpc":"2.0","error":{"code":-32002,"message":${
+      JSON.stringify(text)
+    }},"id":null}`;
+    this.#answer.resolve(json(status, body, this.#headers));
+  }
+}
+
+function isRequest(message: Message): boolean {
+  return message.kind === "request";
+}
+
+/** A JSON answer. */
+export function json(status: number, body: string, headers: Record<string, string>): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** The endpoint's one channel: POSTs in, replies routed back to their exchange. */
+export class ExchangeChannel extends InboxChannel {
+  #open = new Map<string, Exchange>();
+  #next = 0;
+  /** Who is at the other end, for logs. */
+  readonly remote: string;
+  /** No idle timeout: the channel lives as long as its endpoint. */
+  readonly expires = true;
+
+  constructor(remote: string) {
+    super();
+    this.remote = remote;
+  }
+
+  /** POSTs being handled now. */
+  get open(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * Hands a decoded POST to the peer; resolves with its answer. `undefined`
+   * when the channel is closed.
+   */
+  async post(
+    message: Message | readonly Message[],
+    size: number,
+    headers: Record<string, string>,
+  ): Promise<Response> {
+    const exchange = new Exchange(this, `h${++this.#next}`, message, size, headers);
+    if (this.closeReason !== undefined) {
+      exchange.fail(503, "The server is closing");
+      return exchange.answer;
+    }
+    this.#open.set(exchange.from, exchange);
+    // Backpressure: while the peer's inbox is full, this POST waits.
+    const full = this.deliver(exchange);
+    if (full !== undefined) await full.catch(() => {});
+    return exchange.answer;
+  }
+
+  /** Removes an exchange; false when it was answered already. */
+  forget(from: string): boolean {
+    return this.#open.delete(from);
+  }
+
+  /** Sends one reply to the POST it answers; calls and notifications cannot go. */
+  send(message: Message, to?: string): Promise<void> {
+    if (message.kind === "result" || message.kind === "error") {
+      const exchange = to === undefined ? undefined : this.#open.get(to);
+      if (exchange !== undefined) exchange.body = codec.encode(message)[0];
+      return ACCEPTED;
+    }
+    if (message.kind === "cancel") return ACCEPTED;
+    return Promise.reject(new NotDelivered(to ?? "the HTTP client", NO_PUSH));
+  }
+
+  /** Sends the replies to one batch, as one JSON array. */
+  sendBatch(messages: readonly Message[], to?: string): Promise<void> {
+    const exchange = to === undefined ? undefined : this.#open.get(to);
+    if (exchange !== undefined) exchange.body = codec.encodeBatch(messages)[0];
+    return ACCEPTED;
+  }
+
+  /** Closes: every POST not answered yet is answered 503. */
+  close(reason?: string | CloseReason): Promise<void> {
+    const why = this.beginClose(reason ?? closeReason(CloseCode.Shutdown, "endpoint closed"));
+    if (why !== undefined) {
+      for (const exchange of this.#open.values()) exchange.fail(503, "The server is closing");
+      this.#open.clear();
+      this.finishClose();
+    }
+    return this.closed;
+  }
+}

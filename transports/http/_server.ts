@@ -1,0 +1,254 @@
+/**
+ * The server side of JSON-RPC over HTTP: the checks a POST goes through
+ * before its body reaches the endpoint's one channel
+ * ({@linkcode ExchangeChannel}), and the listener with its own socket.
+ *
+ * @module
+ */
+
+import type { Channel } from "../../protocol/wire/channel.ts";
+import type { Listener, Transport } from "../../protocol/wire/transport.ts";
+import type { Server } from "../../protocol/peer/server.ts";
+import type { Message } from "../../protocol/wire/message.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
+import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
+import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
+import { CloseCode, closeReason } from "../../protocol/wire/close.ts";
+import { BrowserAccess, type BrowserAccessOptions, isLoopback } from "../_browser.ts";
+import {
+  type HeadGate,
+  type HttpListenerOptions,
+  listenHttp,
+  refusal,
+  type RestartingServe,
+} from "../_http_listener.ts";
+import { readBody, unread } from "./_body.ts";
+import { codec, ExchangeChannel, json } from "./_exchange.ts";
+
+/** Options of a JSON-RPC over HTTP endpoint. */
+export interface HttpEndpointOptions extends BrowserAccessOptions {
+  /**
+   * The path POSTs go to; other paths are answered 404.
+   *
+   * @default {"/"}
+   */
+  path?: string;
+  /**
+   * Decides, from the request and before its body is read, whether to
+   * serve it: `true`, or `false` (401), or a `Response` to answer with
+   * (a 403). Left out, everyone is served.
+   */
+  authorize?: (request: Request) => boolean | Response | Promise<boolean | Response>;
+  /**
+   * The largest request body, in bytes; a larger one is answered 413 (a
+   * `Content-Length` over it before a byte is read).
+   *
+   * @default {16777216}
+   */
+  maxBodyBytes?: number;
+  /**
+   * Milliseconds a request body has to arrive; then it is answered 408.
+   *
+   * @default {10000}
+   */
+  bodyTimeout?: number;
+  /**
+   * Where the endpoint logs refusals.
+   *
+   * @default {consoleLogger}
+   */
+  logger?: Logger;
+}
+
+/** Options for {@linkcode listen}: an endpoint's, and the socket's own bounds and TLS keys. */
+export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, HttpListenerOptions {}
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A JSON-RPC error answer that no message of the body gets to: 400. */
+function badRequest(
+  code: number,
+  message: string,
+  data: string | undefined,
+  cors: Record<string, string>,
+): Response {
+  const error = data === undefined ? { code, message } : { code, message, data };
+  return json(400, JSON.stringify({ jsonrpc: "2.0", error, id: null }), cors);
+}
+
+/** The request handler of an endpoint whose POSTs go to `channel`. */
+function endpoint(
+  channel: () => ExchangeChannel | undefined,
+  options: HttpEndpointOptions,
+  loopback: boolean,
+): (request: Request) => Promise<Response> {
+  const path = options.path ?? "/";
+  const access = new BrowserAccess(options, loopback);
+  const logger = options.logger ?? consoleLogger;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const bodyTimeout = options.bodyTimeout ?? 10_000;
+  return async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname !== path) return refusal(404, "Not found");
+    if (!access.hostAllowed(url)) {
+      logger.debug(`refused a POST sent to host ${url.host}`);
+      return refusal(403, "Host not allowed");
+    }
+    const origin = access.allowedOrigin(request, url);
+    if (origin === undefined) {
+      logger.debug(`refused a request from origin ${request.headers.get("origin")}`);
+      return refusal(403, "Origin not allowed");
+    }
+    const cors = origin === null
+      ? NO_HEADERS
+      : { "access-control-allow-origin": origin, vary: "origin" };
+    if (request.method === "OPTIONS" && origin !== null) {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...cors,
+          "access-control-allow-methods": "POST",
+          "access-control-allow-headers": request.headers.get("access-control-request-headers") ??
+            "content-type",
+          "access-control-max-age": "600",
+        },
+      });
+    }
+    if (request.method !== "POST") {
+      return refusal(405, "JSON-RPC over HTTP takes POST only", { allow: "POST", ...cors });
+    }
+    const type = request.headers.get("content-type") ?? "";
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      return refusal(415, "The body must be application/json", cors);
+    }
+    if (options.authorize !== undefined) {
+      let verdict: boolean | Response;
+      try {
+        verdict = await options.authorize(request);
+      } catch (error) {
+        logger.error("the authorize hook threw", error);
+        return refusal(500, "Authorization failed", cors);
+      }
+      if (verdict instanceof Response) return verdict;
+      if (verdict !== true) return refusal(401, "Unauthorized", cors);
+    }
+    const target = channel();
+    if (target === undefined || target.closeReason !== undefined) {
+      return refusal(503, "Not accepting requests", cors);
+    }
+    const text = await readBody(request, maxBody, bodyTimeout);
+    if (typeof text !== "string") return unread(text, cors);
+    const message = codec.decode(text);
+    if (Array.isArray(message)) {
+      if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
+    } else {
+      const one = message as Message;
+      if (one.kind === "invalid") {
+        return badRequest(one.error.code, one.error.message, one.error.data as string, cors);
+      }
+      if (one.kind !== "request" && one.kind !== "notification" && one.kind !== "cancel") {
+        return badRequest(-32600, "Invalid Request", "a reply, not a call", cors);
+      }
+    }
+    return target.post(message, text.length, cors);
+  };
+}
+
+/**
+ * An endpoint for your own `Deno.serve` handler: every POST to `path` is
+ * served by `server` (through one connection of its own, named
+ * `http <path>`); other paths are answered 404.
+ */
+export function httpHandler<S>(
+  server: Server<S>,
+  options: HttpEndpointOptions = {},
+): (request: Request) => Promise<Response> {
+  const channel = new ExchangeChannel(`http ${options.path ?? "/"}`);
+  const added = server.add(channel) !== undefined;
+  return endpoint(() => added ? channel : undefined, options, false);
+}
+
+/**
+ * Parses `http://host:port/path` or `https://host:port/path`.
+ */
+export function parseHttpUrl(
+  url: string | URL,
+): { secure: boolean; hostname: string; port: number; path: string } {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new TypeError(`Expected an http:// or https:// URL, got '${parsed.href}'`);
+  }
+  if (parsed.port === "") throw new TypeError(`A port is required in '${parsed.href}'`);
+  return {
+    secure: parsed.protocol === "https:",
+    hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(parsed.port),
+    path: parsed.pathname,
+  };
+}
+
+/**
+ * A JSON-RPC over HTTP endpoint on its own socket, as a
+ * {@linkcode Listener}: it yields its one channel to `server.serve`.
+ * Made by {@linkcode listen}.
+ */
+export class HttpListener implements Listener<string> {
+  /** Where it listens, with the real port (`http://127.0.0.1:54321/rpc`). */
+  readonly addr: string;
+  #http: HeadGate | RestartingServe;
+  #queue = new FrameQueue<Channel>();
+  #channel: ExchangeChannel;
+  #closing = false;
+  #admit: () => boolean = () => true;
+
+  /** Prefer {@linkcode listen}. */
+  constructor(url: string | URL, options: HttpListenOptions = {}) {
+    const { secure, hostname, port, path } = parseHttpUrl(url);
+    if (secure && (options.cert === undefined || options.key === undefined)) {
+      throw new TypeError("https:// needs the cert and key options (PEM)");
+    }
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    this.#channel = new ExchangeChannel(`http ${path}`);
+    const handle = endpoint(
+      () => !this.#closing && this.#admit() ? this.#channel : undefined,
+      { ...options, path },
+      isLoopback(hostname),
+    );
+    // Our own accept loop: deadlines for heads, one request after another per connection.
+    this.#http = listenHttp({ ...options, hostname, port, secure, keepAlive: true }, handle);
+    this.addr = `${secure ? "https" : "http"}://${host}:${this.#http.port}${path}`;
+    this.#queue.push(this.#channel);
+  }
+
+  /** POSTs being handled now: read, and not answered yet. */
+  get pending(): number {
+    return this.#channel.open;
+  }
+
+  /** Stops accepting: the HTTP server stops; POSTs being handled are answered. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#queue.end(closeReason(CloseCode.Shutdown, "listener closed"));
+    await this.#http.close();
+  }
+
+  /** Set by `Server.serve`: while the server would refuse, POSTs are answered 503. */
+  admit(accepting: () => boolean): void {
+    this.#admit = accepting;
+  }
+
+  /** The endpoint's one channel, then nothing until the listener is closed. */
+  [Symbol.asyncIterator](): AsyncIterator<Transport<string> | Channel> {
+    return this.#queue;
+  }
+}
+
+/**
+ * Serves JSON-RPC over HTTP POST on `http://host:port/path` (or `https://`
+ * with `cert` and `key`) on its own socket; port 0 picks a free one. Give
+ * it to `server.serve(...)`.
+ */
+export function listen(url: string | URL, options: HttpListenOptions = {}): HttpListener {
+  return new HttpListener(url, options);
+}
