@@ -1,6 +1,3 @@
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
-
 // The worker side of bench/worker.ts: `?ours` serves `add` through a Peer
 // over `self`; otherwise a hand-written postMessage responder answers it.
 
@@ -18,8 +15,10 @@ if (new URL(import.meta.url).searchParams.has("ours")) {
     handlers: { add: (p: { a: number; b: number }) => p.a + p.b },
   });
 } else {
-  self.onmessage = (event: MessageEvent<Request>) => {
+  // `self` as the worker's scope (this module is type-checked with the main lib).
+  const scope = self as unknown as MessagePort;
+  scope.onmessage = (event: MessageEvent<Request>) => {
     const { id, params } = event.data;
-    self.postMessage({ jsonrpc: "2.0", result: params.a + params.b, id });
+    scope.postMessage({ jsonrpc: "2.0", result: params.a + params.b, id });
   };
 }

@@ -1,6 +1,3 @@
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
-
 // The worker `deno task fuzz worker` attacks: the fuzz API (_target.ts)
 // served by a Peer over `self`.
 

@@ -1,6 +1,3 @@
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
-
 // A worker serving a peer over `self`, for tests/worker_*_test.ts and bench/worker.ts.
 // Its handlers: echo, reverse (bytes), kinds (what each param arrived as),
 // ask (calls back the page/main that called it), raw (posts a value outside
@@ -21,7 +18,7 @@ const peer = new Peer(connect(self, { transfer }), {
     ask: async ([method, params]: [string, unknown], ctx) => await ctx.peer.call(method, params),
     buffer: ([size]: [number]) => new Uint8Array(size).fill(7),
     raw: ([value]: [unknown]) => {
-      self.postMessage(value);
+      (self as unknown as MessagePort).postMessage(value);
       return "posted";
     },
     quit: () => {

@@ -80,6 +80,11 @@ export { type CloneFrame, StructuredCloneCodec } from "../protocol/dialects/stru
  * await server.closed;
  * ```
  */
-export function connect(endpoint: Endpoint, options?: PortOptions): PortChannel {
-  return new PortChannel(endpoint, options);
+export function connect(
+  endpoint: Endpoint | typeof globalThis,
+  options?: PortOptions,
+): PortChannel {
+  // `self` inside a worker is typed as the window's global unless a module
+  // opts into the worker lib; it is accepted as it is, no lib line needed.
+  return new PortChannel(endpoint as Endpoint, options);
 }

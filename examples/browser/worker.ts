@@ -1,6 +1,3 @@
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
-
 // The Web Worker of the worker page (`/worker.html`), built for the browser
 // from the library's modules like the pages' scripts. It serves a Peer over
 // its `self`: bytes in, bytes out, and a call back to the page.
