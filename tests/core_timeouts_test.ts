@@ -25,11 +25,11 @@ async function timersDuring(run: () => Promise<void>): Promise<number[]> {
   const { setTimeout: realTimeout, setInterval: realInterval } = globalThis;
   globalThis.setTimeout = ((f: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
     delays.push(ms ?? 0);
-    return realTimeout(f, ms, ...args as []);
+    return realTimeout(f, ms ?? 0, ...args as []);
   }) as typeof setTimeout;
   globalThis.setInterval = ((f: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
     delays.push(ms ?? 0);
-    return realInterval(f, ms, ...args as []);
+    return realInterval(f, ms ?? 0, ...args as []);
   }) as typeof setInterval;
   try {
     await run();
