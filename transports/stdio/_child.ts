@@ -78,6 +78,7 @@ export class ChildPeer implements AsyncDisposable {
   #stderr: "inherit" | "piped" | "null";
   #killAfter: number;
   #closing: Promise<Deno.CommandStatus> | undefined;
+  #reaping: Promise<Deno.CommandStatus> | undefined;
 
   /** Prefer {@linkcode spawn}. */
   constructor(process: Deno.ChildProcess, options: SpawnOptions, remote: string) {
@@ -98,6 +99,9 @@ export class ChildPeer implements AsyncDisposable {
       const timer = setTimeout(() => this.transport.close(exitReason(status)), closeTimeout);
       this.transport.closed.then(() => clearTimeout(timer));
     });
+    // However the peer ends (the child closed its stdout, sent too large a
+    // frame...), the child ends too: no process is left running unowned.
+    this.peer.closed.then(() => this.#reap());
   }
 
   /** The child's process id. */
@@ -121,7 +125,8 @@ export class ChildPeer implements AsyncDisposable {
   /**
    * Closes the peer, which ends the child's stdin; a child that has not
    * exited `killAfter` ms later gets SIGTERM, and SIGKILL after as long
-   * again. Resolves with its exit status.
+   * again (as it does when the peer ends by itself). Resolves with its
+   * exit status; captured stderr that nobody began reading is released.
    */
   close(reason?: string | CloseReason): Promise<Deno.CommandStatus> {
     this.#closing ??= this.#close(reason);
@@ -130,6 +135,21 @@ export class ChildPeer implements AsyncDisposable {
 
   async #close(reason?: string | CloseReason): Promise<Deno.CommandStatus> {
     await this.peer.close(reason);
+    const status = await this.#reap();
+    // Captured stderr nobody read would hold its pipe open.
+    if (this.#stderr === "piped" && !this.process.stderr.locked) {
+      await this.process.stderr.cancel().catch(() => {});
+    }
+    return status;
+  }
+
+  /** Once the peer is closed: SIGTERM a child still running `killAfter` ms on, then SIGKILL. */
+  #reap(): Promise<Deno.CommandStatus> {
+    this.#reaping ??= this.#kill();
+    return this.#reaping;
+  }
+
+  async #kill(): Promise<Deno.CommandStatus> {
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       if (await exitedWithin(this.status, this.#killAfter) !== undefined) break;
       try {
