@@ -52,9 +52,19 @@ export abstract class InboxChannel implements Channel {
    * Makes an open channel with an empty inbox.
    *
    * @param highWaterMark Deliveries held, unread, before `deliver` returns a promise to wait on.
+   * @param highWaterBytes Their total `size` held, unread, before it does.
    */
-  constructor(highWaterMark = 1024) {
-    this.#inbox = new FrameQueue<Delivery>(highWaterMark);
+  constructor(highWaterMark = 1024, highWaterBytes = Infinity) {
+    this.#inbox = new FrameQueue<Delivery>(
+      highWaterMark,
+      highWaterBytes,
+      highWaterBytes === Infinity ? undefined : deliverySize,
+    );
+  }
+
+  /** Deliveries received and not yet read, and their total `size`. */
+  protected get unread(): { readonly count: number; readonly bytes: number } {
+    return { count: this.#inbox.length, bytes: this.#inbox.bytes };
   }
 
   /** Everything received, in order; ends when the channel closes. */
@@ -108,4 +118,8 @@ export abstract class InboxChannel implements Channel {
   protected finishClose(): void {
     this.#closed.resolve();
   }
+}
+
+function deliverySize(delivery: Delivery): number {
+  return delivery.size ?? 0;
 }

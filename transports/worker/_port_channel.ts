@@ -21,6 +21,7 @@ import { ACCEPTED } from "../../protocol/wire/transport.ts";
 import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
 import { StructuredCloneCodec } from "../../protocol/dialects/structured_clone.ts";
 import { transferables } from "./_transfer.ts";
+import { cloneSize } from "./_size.ts";
 
 /** Anything messages can be posted to and received from. */
 export interface Endpoint extends EventTarget {
@@ -70,9 +71,29 @@ export interface PortOptions {
    * @default {"worker", "parent", "port" or "broadcast:<name>"}
    */
   remote?: string;
+  /**
+   * Messages received and not yet read by the peer (it reads no faster
+   * than its `maxConcurrentHandlers` allow) beyond which the channel is
+   * closed (`CloseCode.Refused`): a port has no backpressure, so this is
+   * what bounds a sender that does not wait for answers.
+   *
+   * @default {16384}
+   */
+  maxQueued?: number;
+  /**
+   * The same bound in bytes, as estimated from the values (strings by
+   * length, buffers by byte length).
+   *
+   * @default {67108864}
+   */
+  maxQueuedBytes?: number;
 }
 
 type Kind = "worker" | "self" | "port" | "broadcast";
+
+/** Unread deliveries (or their bytes) past which `deliver` asks to wait, and the bounds are checked. */
+const HIGH_WATER_MARK = 1024;
+const HIGH_WATER_BYTES = 8 * 1024 * 1024;
 
 const CLOSE_FRAME = Object.freeze({ jsonrpc: "2.0", method: CLOSE_METHOD });
 const PORT_EVENTS = ["message", "messageerror"] as const;
@@ -93,6 +114,8 @@ export class PortChannel extends InboxChannel {
   #closeEndpoint: boolean;
   #logger: Logger;
   #messageErrors = 0;
+  #maxQueued: number;
+  #maxQueuedBytes: number;
 
   /**
    * Listens on `endpoint` at once; prefer `connect`.
@@ -101,7 +124,9 @@ export class PortChannel extends InboxChannel {
    * @param options Transfer, ownership, logging.
    */
   constructor(endpoint: Endpoint, options: PortOptions = {}) {
-    super();
+    super(HIGH_WATER_MARK, HIGH_WATER_BYTES);
+    this.#maxQueued = bound(options.maxQueued, 16_384, "maxQueued");
+    this.#maxQueuedBytes = bound(options.maxQueuedBytes, 64 * 1024 * 1024, "maxQueuedBytes");
     this.#endpoint = endpoint;
     this.#kind = kindOf(endpoint);
     const transfer = options.transfer;
@@ -199,7 +224,8 @@ export class PortChannel extends InboxChannel {
   handleEvent(event: Event): void {
     if (this.closeReason !== undefined) return;
     if (event.type === "message") {
-      this.#receive((event as MessageEvent).data);
+      const data = (event as MessageEvent).data;
+      this.#receive(data, cloneSize(data));
     } else if (event.type === "messageerror") {
       this.#messageErrors++;
       this.#push({
@@ -221,7 +247,7 @@ export class PortChannel extends InboxChannel {
     }
   }
 
-  #receive(data: unknown): void {
+  #receive(data: unknown, size: number): void {
     let message = this.codec.decode(data);
     if (!Array.isArray(message)) {
       const one = message as Message;
@@ -237,12 +263,26 @@ export class PortChannel extends InboxChannel {
         m.kind === "request" ? refuseCall(m) : m
       );
     }
-    this.#push(message);
+    this.#push(message, size);
   }
 
-  #push(message: Message | readonly Message[]): void {
-    // A port has no backpressure: the inbox grows, and the peer's own limits pace the handlers.
-    this.deliver({ message })?.catch(ignore);
+  #push(message: Message | readonly Message[], size = 0): void {
+    // A port has no backpressure: past the high-water mark the bounds are checked.
+    const full = this.deliver({ message, size });
+    if (full === undefined) return;
+    full.catch(ignore);
+    const { count, bytes } = this.unread;
+    if (count > this.#maxQueued || bytes > this.#maxQueuedBytes) {
+      const what = count > this.#maxQueued
+        ? `${this.#maxQueued} messages`
+        : `${this.#maxQueuedBytes} bytes`;
+      const reason = closeReason(
+        CloseCode.Refused,
+        `the other side posted more than ${what} that were not read yet`,
+      );
+      this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
+      this.close(reason);
+    }
   }
 
   /** The other side closed or failed: what arrived before is still read. */
@@ -286,6 +326,12 @@ export class PortChannel extends InboxChannel {
 }
 
 function ignore(): void {}
+
+function bound(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(value >= 1)) throw new RangeError(`${name} must be at least 1, got ${value}`);
+  return value;
+}
 
 /** The answer to a call whose result cannot be cloned. */
 function notCloned(id: Id | null): ErrorMessage {
