@@ -20,7 +20,7 @@ import {
   UsageError,
 } from "./args.ts";
 import type { ParsedArgs } from "./parse_args.ts";
-import { framingFlag, isStdioUrl, spawnPeer } from "./stdio.ts";
+import { framingFlag, isStdioUrl, shownUrl, spawnPeer } from "./stdio.ts";
 import {
   cliLogger,
   ExitStatus,
@@ -64,7 +64,7 @@ async function open(
       : await connectTcp(url, { dialect, caCerts, logger });
     return new Peer(connection, { logger, timeout, fallback });
   } catch (error) {
-    reportConnectFailure(io, verb, url, error);
+    reportConnectFailure(io, verb, shownUrl(url), error);
     return undefined;
   }
 }

@@ -23,6 +23,20 @@ export function isStdioUrl(url: string): boolean {
   return url.startsWith("stdio:");
 }
 
+/**
+ * How a `stdio:` URL is named in messages: its program only, since its
+ * arguments may hold secrets (`--token=...`). Other URLs are kept.
+ */
+export function shownUrl(url: string): string {
+  if (!isStdioUrl(url)) return url;
+  try {
+    const program = splitCommand(url.slice("stdio:".length))[0];
+    return program === undefined ? url : `stdio:${program}${program === url.slice(6) ? "" : " …"}`;
+  } catch {
+    return "stdio:…";
+  }
+}
+
 /** The words of a command line, by the rule in this module's doc. */
 export function splitCommand(text: string): string[] {
   const words: string[] = [];
@@ -81,7 +95,9 @@ export interface StdioPeerOptions {
  */
 export function spawnPeer(url: string, flags: ParsedArgs, options: StdioPeerOptions): Peer {
   const [command, ...args] = splitCommand(url.slice("stdio:".length));
-  if (command === undefined) throw new UsageError("stdio: needs a command: stdio:'cmd args'");
+  if (command === undefined || command === "") {
+    throw new UsageError("stdio: needs a command: stdio:'cmd args'");
+  }
   const child = spawn(command, args, { ...options, framing: framingFlag(flags, url) });
   child.peer.closed.then(() => child.close());
   return child.peer;

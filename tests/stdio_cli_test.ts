@@ -4,7 +4,7 @@
 
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { CLI, RpcProcess } from "./_cli.ts";
-import { splitCommand } from "../cli/stdio.ts";
+import { shownUrl, splitCommand } from "../cli/stdio.ts";
 import { UsageError } from "../cli/args.ts";
 
 const SERVER = new URL("./_stdio_server.ts", import.meta.url).pathname;
@@ -79,4 +79,21 @@ Deno.test("--framing is refused for URLs that are not stdio:", async () => {
   const run = await rpc("call", "127.0.0.1:1", "add", "--framing", "newline");
   assertEquals(run.code, 2);
   assertStringIncludes(run.stderr, "--framing applies to stdio: only");
+});
+
+Deno.test("rpc call stdio: an empty quoted command is a usage error, not a spawn of ''", async () => {
+  const run = await rpc("call", "stdio:''", "add");
+  assertEquals(run.code, 2);
+  assertStringIncludes(run.stderr, "stdio: needs a command");
+});
+
+Deno.test("rpc call stdio: a command that fails to start is reported without its arguments (they may hold secrets)", async () => {
+  const run = await rpc("call", "stdio:/nonexistent/seed-rpc-command --token=s3cr3t", "add");
+  assertEquals(run.code, 2);
+  assertStringIncludes(run.stderr, "/nonexistent/seed-rpc-command");
+  assertEquals(run.stderr.includes("s3cr3t"), false, run.stderr);
+  assertEquals(shownUrl("stdio:'my tool' --key=k"), "stdio:my tool …");
+  assertEquals(shownUrl("stdio:cat"), "stdio:cat");
+  assertEquals(shownUrl("stdio:'open"), "stdio:…");
+  assertEquals(shownUrl("tcp://127.0.0.1:1"), "tcp://127.0.0.1:1");
 });
