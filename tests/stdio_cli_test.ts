@@ -3,7 +3,7 @@
 // API over its own stdin and stdout.
 
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { CLI, RpcProcess } from "./_cli.ts";
+import { CLI, RpcProcess, rpcWithStdin } from "./_cli.ts";
 import { shownUrl, splitCommand } from "../cli/stdio.ts";
 import { UsageError } from "../cli/args.ts";
 
@@ -96,4 +96,27 @@ Deno.test("rpc call stdio: a command that fails to start is reported without its
   assertEquals(shownUrl("stdio:cat"), "stdio:cat");
   assertEquals(shownUrl("stdio:'open"), "stdio:…");
   assertEquals(shownUrl("tcp://127.0.0.1:1"), "tcp://127.0.0.1:1");
+});
+
+Deno.test("rpc serve stdio: junk on stdin gets only JSON-RPC frames on stdout; logs go to stderr", async () => {
+  const input = [
+    "not json at all",
+    '{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":2},"id":1}',
+    "\u001b[31m{broken",
+    '{"jsonrpc":"2.0","method":"nope","id":2}',
+    '[{"jsonrpc":"2.0","method":"add","params":{"a":2,"b":2},"id":3}, 5]',
+    "x".repeat(100),
+    "",
+  ].join("\n");
+  const run = await rpcWithStdin(input, "serve", "stdio:");
+  assertEquals(run.code, 0, run.stderr);
+  const lines = run.stdout.trimEnd().split("\n");
+  for (const line of lines) {
+    const parsed = JSON.parse(line);
+    for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+      assertEquals(message.jsonrpc, "2.0", line);
+    }
+  }
+  assertEquals(lines.length, 6, run.stdout);
+  assertStringIncludes(run.stderr, "serving on stdio");
 });
