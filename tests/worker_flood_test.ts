@@ -71,3 +71,38 @@ Deno.test("worker: a burst of notifications under the bounds is all handled", as
   await peer.close();
   port2.close();
 });
+
+Deno.test("worker: junk posted on a BroadcastChannel is logged by each listener, never answered to all", async () => {
+  const name = `rpc-junk-${crypto.randomUUID()}`;
+  let marks = 0;
+  const listeners = Array.from(
+    { length: 5 },
+    () =>
+      new Peer(connect(new BroadcastChannel(name), { logger: silentLogger }), {
+        logger: silentLogger,
+        handlers: { mark: () => void marks++ },
+      }),
+  );
+  const raw = new BroadcastChannel(name);
+  const heard: unknown[] = [];
+  raw.onmessage = (event) => heard.push(event.data);
+  try {
+    for (const junk of ["text", 42, { jsonrpc: "1.0" }, [1, 2], { jsonrpc: "2.0", id: {} }]) {
+      raw.postMessage(junk);
+    }
+    raw.postMessage({ jsonrpc: "2.0", method: "mark" });
+    await waitFor(() => marks === 5, { message: "every listener's mark" });
+    // A round trip more, for any answer still on its way.
+    const probe = new BroadcastChannel(name);
+    const echoed = new Promise((resolve) =>
+      raw.onmessage = (event) => resolve(heard.push(event.data))
+    );
+    probe.postMessage("last");
+    await echoed;
+    probe.close();
+    assertEquals(heard, ["last"]);
+  } finally {
+    raw.close();
+    for (const peer of listeners) await peer.close();
+  }
+});

@@ -236,7 +236,7 @@ export class PortChannel extends InboxChannel {
           message: "Parse error",
           data: "a message could not be deserialized (messageerror)",
         },
-        answer: true,
+        answer: this.#kind !== "broadcast",
       });
     } else if (event.type === "error" && this.#kind === "worker") {
       // An uncaught exception ended the worker; what else happens to it is the owner's choice.
@@ -257,11 +257,13 @@ export class PortChannel extends InboxChannel {
         this.#end(CLOSED_REMOTELY);
         return;
       }
-      if (this.#kind === "broadcast" && one.kind === "request") message = refuseCall(one);
     } else if (this.#kind === "broadcast") {
-      message = (message as readonly Message[]).map((m) =>
-        m.kind === "request" ? refuseCall(m) : m
-      );
+      message = (message as readonly Message[]).map(unanswered);
+    }
+    // On a BroadcastChannel an answer would reach every listener, and each
+    // of them answers: junk is logged, never answered.
+    if (this.#kind === "broadcast" && !Array.isArray(message)) {
+      message = unanswered(message as Message);
     }
     this.#push(message, size);
   }
@@ -350,6 +352,13 @@ function notCloned(id: Id | null): ErrorMessage {
 function payloadOf(message: Message): unknown {
   if (message.kind === "result") return message.result;
   return message.kind === "request" || message.kind === "notification" ? message.params : undefined;
+}
+
+/** On a BroadcastChannel: a call refused, junk not answered (logged only). */
+function unanswered(message: Message): Message {
+  if (message.kind === "request") return refuseCall(message);
+  if (message.kind === "invalid" && message.answer) return { ...message, answer: false };
+  return message;
 }
 
 function refuseCall(request: Message & { kind: "request" }): Message {
