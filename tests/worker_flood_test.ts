@@ -1,6 +1,7 @@
 // A port has no backpressure: a sender that posts without waiting for
 // answers must not grow the receiver's inbox without bound. Past the
 // channel's count or byte bound it closes, says why, and tells the sender.
+// And junk on a BroadcastChannel is not answered to every listener.
 
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { CloseCode, Peer, silentLogger } from "../mod.ts";

@@ -20,9 +20,12 @@
  *   `MessagePort` whose other end is gone, which closes the channel).
  * - A `BroadcastChannel` reaches every other listener of its name, so it
  *   carries notifications only: a call rejects with a `TypeError`, and a
- *   call that arrives is logged and dropped (an answer would reach them all).
+ *   call or junk that arrives is logged and dropped (an answer would reach
+ *   them all).
  * - `postMessage` has no backpressure: what arrives waits in the channel
- *   while the peer's own limits (`maxConcurrentHandlers`) pace the handlers.
+ *   while the peer's own limits (`maxConcurrentHandlers`) pace the handlers;
+ *   past `maxQueued` messages or `maxQueuedBytes` unread, the channel closes
+ *   (`CloseCode.Refused`) and tells the other side.
  *
  * @example Two peers over a MessageChannel
  * ```ts
