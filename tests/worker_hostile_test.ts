@@ -101,3 +101,14 @@ Deno.test("worker: the size estimate counts a shared or cyclic object once, as a
   const buffer = new Uint8Array(1 << 20);
   assertEquals(cloneSize([buffer, buffer, buffer]) < 2 << 20, true);
 });
+
+Deno.test("worker: transfer: true copies a buffer that cannot be transferred (a wasm memory) instead of failing", async () => {
+  const { server, client } = pair({ transfer: true });
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const view = new Uint8Array(memory.buffer, 0, 4);
+  view.set([1, 2, 3, 4]);
+  assertEquals(await client.call("echo", [view]), [new Uint8Array([1, 2, 3, 4])]);
+  assertEquals(memory.buffer.byteLength, 65536);
+  await client.close();
+  await within(server.closed, 5000, "the server's close");
+});

@@ -39,8 +39,9 @@ export interface PortOptions {
    * `ArrayBuffer` in a call's params or a reply's result (a typed array's
    * buffer too), which leaves it detached (empty) on the sending side; a
    * function is given those params or that result (for a batch of replies,
-   * the list of results) and returns what to transfer. Not on a
-   * BroadcastChannel.
+   * the list of results) and returns what to transfer. When one of them
+   * cannot be transferred (a wasm memory's buffer), the message is copied.
+   * Not on a BroadcastChannel.
    *
    * @default {false}
    */
@@ -216,7 +217,15 @@ export class PortChannel extends InboxChannel {
       const payload = Array.isArray(source)
         ? (source as readonly Message[]).map(payloadOf)
         : payloadOf(source as Message);
-      this.#endpoint.postMessage(frame, this.#transfer(payload));
+      const transfer = this.#transfer(payload);
+      try {
+        this.#endpoint.postMessage(frame, transfer);
+      } catch (error) {
+        // A buffer that cannot be moved (a wasm memory's) fails the whole
+        // post, before anything is detached: copy instead.
+        if (transfer.length === 0) throw error;
+        this.#endpoint.postMessage(frame);
+      }
     }
   }
 
