@@ -77,7 +77,7 @@ export class Receiver {
     const incoming = channel.incoming[Symbol.asyncIterator]();
     const dispatcher = this.#dispatcher;
     try {
-      while (!this.#stopped) {
+      reading: while (!this.#stopped) {
         // What has already arrived is handled without a promise each.
         let delivery = channel.take?.();
         if (delivery === undefined) {
@@ -89,7 +89,12 @@ export class Receiver {
         // room (and a handler may be waiting for it).
         // (Checked again after each wait: other peers may share the bound.)
         while (dispatcher.full && needsRoom(delivery) && !this.#stopped) {
-          await dispatcher.room();
+          if (await this.#roomOrClose()) continue;
+          // Closed while every handler was busy: the replies behind this
+          // request still settle their calls; nothing more can be answered.
+          delivery.settle?.("cancelled");
+          await this.#drainReplies(incoming);
+          break reading;
         }
         if (this.#stopped) break;
         const routing = this.#receive(delivery);
@@ -99,6 +104,30 @@ export class Receiver {
       if (!this.#stopped) this.#host.logger.warn(`${this.#host.name}: the channel failed`, error);
     }
     this.#host.shutdown(channel.closeReason ?? CLOSED_REMOTELY);
+  }
+
+  /** Waits for room at the bounds: true once there is room, false when the channel closed first. */
+  async #roomOrClose(): Promise<boolean> {
+    let closed = false;
+    await Promise.race([
+      this.#dispatcher.room(),
+      this.#channel.closed.then(() => closed = true),
+    ]);
+    return !closed;
+  }
+
+  /** After the channel closed: routes the replies still unread, cancels the rest. */
+  async #drainReplies(incoming: AsyncIterator<Delivery>): Promise<void> {
+    for (;;) {
+      let delivery = this.#channel.take?.();
+      if (delivery === undefined) {
+        const next = await incoming.next();
+        if (next.done) return;
+        delivery = next.value;
+      }
+      if (needsRoom(delivery)) delivery.settle?.("cancelled");
+      else this.#receive(delivery);
+    }
   }
 
   /**
