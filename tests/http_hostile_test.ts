@@ -2,9 +2,10 @@
 // ends or never comes, one that floods POSTs, and a DNS-rebound page.
 
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
-import { Peer } from "../mod.ts";
-import { connect, HttpError } from "../transports/http.ts";
+import { Peer, Server } from "../mod.ts";
+import { connect, HttpError, httpHandler, listen } from "../transports/http.ts";
 import { deferred, recordingLogger, test, within } from "./_helpers.ts";
+import { post, RawHttp } from "./_http_raw.ts";
 
 const encoder = new TextEncoder();
 
@@ -103,4 +104,63 @@ test("an HttpError carries a cut, escaped start of a huge error body", async () 
     await client.close();
     await http.shutdown();
   }
+});
+
+const CALL = '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}';
+
+function adder(): Server {
+  return new Server({ logger: recordingLogger(), handlers: { add: ([a, b]: number[]) => a + b } });
+}
+
+/** The status of a raw POST of `CALL` to `url` sent as to `host`, with a matching Origin. */
+async function postAs(url: string, host: string): Promise<number> {
+  const raw = await RawHttp.open(url);
+  const target = new URL(url);
+  const as = `http://${host}:${target.port}${target.pathname}`;
+  await raw.send(
+    post(as, CALL, `Content-Type: application/json\r\nOrigin: http://${host}:${target.port}\r\n`),
+  );
+  const { status } = await raw.response(5000);
+  raw.close();
+  await raw.done();
+  return status;
+}
+
+test("httpHandler in Deno.serve on loopback refuses a DNS-rebound Host, as listen() does", async () => {
+  for (const hosts of [undefined, ["evil.example"]]) {
+    const server = adder();
+    const rpc = httpHandler(server, { path: "/rpc", hosts, logger: recordingLogger() });
+    const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, rpc);
+    const url = `http://127.0.0.1:${http.addr.port}/rpc`;
+    assertEquals(await postAs(url, "evil.example"), hosts === undefined ? 403 : 200, `${hosts}`);
+    assertEquals(await postAs(url, "127.0.0.1"), 200);
+    assertEquals(await postAs(url, "localhost"), 200);
+    await server.shutdown();
+    await http.shutdown();
+  }
+});
+
+test("listen() answers 415 with its reason phrase and 413 with a JSON-RPC error body", async () => {
+  const server = adder().serve(listen("http://127.0.0.1:0/rpc", { maxBodyBytes: 1000 }));
+  const raw = await RawHttp.open(server.addr);
+  await raw.send(post(server.addr, "{}", "Content-Type: text/plain\r\n"));
+  await raw.received(/^HTTP\/1\.1 415 Unsupported Media Type\r\n/, 5000);
+  raw.close();
+  await raw.done();
+  for (const body of ["", "x".repeat(2000)]) {
+    const big = await RawHttp.open(server.addr);
+    await big.send(
+      post(server.addr, body, "Content-Type: application/json\r\n").replace(
+        /Content-Length: \d+/,
+        "Content-Length: 5000",
+      ),
+    );
+    const answer = await big.response(5000);
+    assertEquals(answer.status, 413);
+    assertEquals(answer.headers.get("content-type"), "application/json");
+    assertEquals(JSON.parse(answer.body).error, { code: -32001, message: "Body too large" });
+    big.close();
+    await big.done();
+  }
+  await server.shutdown();
 });

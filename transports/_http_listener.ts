@@ -836,6 +836,7 @@ const REASONS: Record<number, string> = {
   408: "Request Timeout",
   411: "Length Required",
   413: "Content Too Large",
+  415: "Unsupported Media Type",
   426: "Upgrade Required",
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",

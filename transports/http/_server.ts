@@ -76,20 +76,37 @@ function badRequest(
   return json(400, JSON.stringify({ jsonrpc: "2.0", error, id: null }), cors);
 }
 
-/** The request handler of an endpoint whose POSTs go to `channel`. */
+/** What an endpoint reads of `Deno.serve`'s handler info (a `Deno.ServeHandlerInfo` fits). */
+interface ClientInfo {
+  readonly remoteAddr?: { readonly hostname?: string };
+}
+
+/** Whether the client is on loopback: then the request arrived on a loopback address. */
+function fromLoopback(info: ClientInfo | undefined): boolean {
+  const name = info?.remoteAddr?.hostname;
+  return name !== undefined && (isLoopback(name) || /^::ffff:127\./i.test(name));
+}
+
+/**
+ * The request handler of an endpoint whose POSTs go to `channel`; with
+ * `loopback` unknown (a handler in someone's `Deno.serve`), a request from
+ * a loopback client gets the `Host` check of an endpoint on loopback.
+ */
 function endpoint(
   channel: () => ExchangeChannel | undefined,
   options: HttpEndpointOptions,
-  loopback: boolean,
-): (request: Request) => Promise<Response> {
+  loopback: boolean | undefined,
+): (request: Request, info?: ClientInfo) => Promise<Response> {
   const path = options.path ?? "/";
-  const access = new BrowserAccess(options, loopback);
+  const anywhere = new BrowserAccess(options, loopback ?? false);
+  const onLoopback = loopback === undefined ? new BrowserAccess(options, true) : anywhere;
   const logger = options.logger ?? consoleLogger;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const bodyTimeout = options.bodyTimeout ?? 10_000;
-  return async (request) => {
+  return async (request, info) => {
     const url = new URL(request.url);
     if (url.pathname !== path) return refusal(404, "Not found");
+    const access = loopback === undefined && fromLoopback(info) ? onLoopback : anywhere;
     if (!access.hostAllowed(url)) {
       logger.debug(`refused a POST sent to host ${url.host}`);
       return refusal(403, "Host not allowed");
@@ -137,7 +154,7 @@ function endpoint(
       return refusal(503, "Not accepting requests", cors);
     }
     const text = await readBody(request, maxBody, bodyTimeout);
-    if (typeof text !== "string") return unread(text, cors);
+    if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
     const message = codec.decode(text);
     if (Array.isArray(message)) {
       if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
@@ -157,15 +174,20 @@ function endpoint(
 /**
  * An endpoint for your own `Deno.serve` handler: every POST to `path` is
  * served by `server` (through one connection of its own, named
- * `http <path>`); other paths are answered 404.
+ * `http <path>`); other paths are answered 404. Given `Deno.serve`'s
+ * handler info, a POST from a loopback client (so on a loopback address)
+ * to a `Host` that is not `localhost`, an IP address or in `hosts` is
+ * refused 403, as `listen()` on loopback does (DNS rebinding).
  */
 export function httpHandler<S>(
   server: Server<S>,
   options: HttpEndpointOptions = {},
-): (request: Request) => Promise<Response> {
+): (request: Request, info?: { readonly remoteAddr?: { readonly hostname?: string } }) => Promise<
+  Response
+> {
   const channel = new ExchangeChannel(`http ${options.path ?? "/"}`);
   const added = server.add(channel) !== undefined;
-  return endpoint(() => added ? channel : undefined, options, false);
+  return endpoint(() => added ? channel : undefined, options, undefined);
 }
 
 /**
