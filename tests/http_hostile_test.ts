@@ -4,7 +4,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { Peer, Server } from "../mod.ts";
 import { connect, HttpError, httpHandler, listen } from "../transports/http.ts";
-import { deferred, recordingLogger, test, within } from "./_helpers.ts";
+import { deferred, recordingLogger, test, waitFor, within } from "./_helpers.ts";
 import { post, RawHttp } from "./_http_raw.ts";
 
 const encoder = new TextEncoder();
@@ -163,4 +163,98 @@ test("listen() answers 415 with its reason phrase and 413 with a JSON-RPC error 
     await big.done();
   }
   await server.shutdown();
+});
+
+/** A server whose `stall` handler waits for `release`. */
+function staller(release: Promise<void>): { server: Server; started: () => number } {
+  let started = 0;
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: {
+      stall: async () => {
+        started++;
+        await release;
+        return "done";
+      },
+    },
+  });
+  return { server, started: () => started };
+}
+
+function stall(id: number, pad = ""): string {
+  return JSON.stringify({ jsonrpc: "2.0", method: "stall", params: [pad], id });
+}
+
+async function postJson(url: string, body: string) {
+  const response = await fetch(url, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  });
+  return {
+    status: response.status,
+    retry: response.headers.get("retry-after"),
+    body: await response.text(),
+  };
+}
+
+test("past maxConcurrentPosts a POST is answered 503 with Retry-After, not queued", async () => {
+  const release = deferred();
+  const { server, started } = staller(release.promise);
+  const served = server.serve(listen("http://127.0.0.1:0/rpc", { maxConcurrentPosts: 2 }));
+  const held = [postJson(served.addr, stall(1)), postJson(served.addr, stall(2))];
+  await waitFor(() => started() === 2 || undefined, { timeout: 5000, message: "two handlers" });
+  const refused = await within(postJson(served.addr, stall(3)), 5000, "the third POST's answer");
+  assertEquals([refused.status, refused.retry], [503, "1"]);
+  release.resolve();
+  assertEquals((await Promise.all(held)).map((answer) => answer.status), [200, 200]);
+  // Room again once they were answered.
+  assertEquals((await postJson(served.addr, stall(4))).status, 200);
+  await served.shutdown();
+});
+
+test("past maxPendingBodyBytes a POST is answered 503 before its body is read", async () => {
+  const release = deferred();
+  const { server, started } = staller(release.promise);
+  const served = server.serve(listen("http://127.0.0.1:0/rpc", { maxPendingBodyBytes: 1000 }));
+  const held = postJson(served.addr, stall(1, "x".repeat(700)));
+  await waitFor(() => started() === 1 || undefined, { timeout: 5000, message: "the handler" });
+  // Declared, never sent: refused from its head alone.
+  const raw = await RawHttp.open(served.addr);
+  await raw.send(
+    post(served.addr, "", "Content-Type: application/json\r\n").replace(
+      "Content-Length: 0",
+      "Content-Length: 700",
+    ),
+  );
+  const answer = await raw.response(5000);
+  assertEquals([answer.status, answer.headers.get("retry-after")], [503, "1"]);
+  raw.close();
+  await raw.done();
+  release.resolve();
+  assertEquals((await held).status, 200);
+  await served.shutdown();
+});
+
+test("listen() closes a connection past maxConnections as soon as it is accepted", async () => {
+  const served = adder().serve(listen("http://127.0.0.1:0/rpc", { maxConnections: 2 }));
+  const first = await RawHttp.open(served.addr);
+  const second = await RawHttp.open(served.addr);
+  const third = await RawHttp.open(served.addr);
+  assertEquals(await third.ended(5000), "");
+  third.close();
+  first.close();
+  await first.done();
+  // A place is free again once the server has seen the close.
+  await waitFor(async () => {
+    const next = await RawHttp.open(served.addr);
+    await next.send(post(served.addr, CALL, "Content-Type: application/json\r\n"));
+    const ok = await next.response(1000).then((answer) => answer.status === 200, () => false);
+    next.close();
+    await next.done();
+    return ok || undefined;
+  }, { timeout: 5000, message: "a connection served" });
+  second.close();
+  await second.done();
+  await served.shutdown();
 });

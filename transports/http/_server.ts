@@ -53,6 +53,22 @@ export interface HttpEndpointOptions extends BrowserAccessOptions {
    */
   bodyTimeout?: number;
   /**
+   * The most POSTs past the checks at once (their bodies being read, or
+   * waiting for or in their handlers); one more is answered 503 with
+   * `Retry-After: 1` before its body is read.
+   *
+   * @default {1024}
+   */
+  maxConcurrentPosts?: number;
+  /**
+   * The most bytes of request bodies held at once (by `Content-Length`
+   * before they are read, or as read); a POST past it is answered 503
+   * with `Retry-After: 1`, before its body is read when it declared it.
+   *
+   * @default {67108864}
+   */
+  maxPendingBodyBytes?: number;
+  /**
    * Where the endpoint logs refusals.
    *
    * @default {consoleLogger}
@@ -61,7 +77,16 @@ export interface HttpEndpointOptions extends BrowserAccessOptions {
 }
 
 /** Options for {@linkcode listen}: an endpoint's, and the socket's own bounds and TLS keys. */
-export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, HttpListenerOptions {}
+export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, HttpListenerOptions {
+  /**
+   * The most connections open at once on the socket; one more is closed
+   * as soon as it is accepted (a POST of each shares one channel, so the
+   * server's own `maxConnections` does not bound them).
+   *
+   * @default {4096}
+   */
+  maxConnections?: number;
+}
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -103,6 +128,11 @@ function endpoint(
   const logger = options.logger ?? consoleLogger;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const bodyTimeout = options.bodyTimeout ?? 10_000;
+  const maxPosts = options.maxConcurrentPosts ?? 1024;
+  const maxPending = options.maxPendingBodyBytes ?? 64 * 1024 * 1024;
+  /** POSTs past the checks, and the body bytes they hold. */
+  let posts = 0;
+  let pendingBytes = 0;
   return async (request, info) => {
     const url = new URL(request.url);
     if (url.pathname !== path) return refusal(404, "Not found");
@@ -153,6 +183,30 @@ function endpoint(
     if (target === undefined || target.closeReason !== undefined) {
       return refusal(503, "Not accepting requests", cors);
     }
+    // Bounded before the body is read: POSTs at once, and their bytes.
+    let held = Number(request.headers.get("content-length") ?? "0") || 0;
+    if (held > maxBody) held = 0; // refused unread (413): holds nothing
+    if (posts >= maxPosts || pendingBytes + held > maxPending) {
+      logger.debug(`refused a POST: ${posts} POSTs and ${pendingBytes} body bytes held`);
+      return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
+    }
+    posts++;
+    pendingBytes += held;
+    try {
+      return await take(target, request, cors, held === 0);
+    } finally {
+      posts--;
+      pendingBytes -= held;
+    }
+  };
+
+  /** Reads the body of a POST let through and hands it to `target`. */
+  async function take(
+    target: ExchangeChannel,
+    request: Request,
+    cors: Record<string, string>,
+    unheld: boolean,
+  ): Promise<Response> {
     const text = await readBody(request, maxBody, bodyTimeout);
     if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
     const message = codec.decode(text);
@@ -167,8 +221,18 @@ function endpoint(
         return badRequest(-32600, "Invalid Request", "a reply, not a call", cors);
       }
     }
-    return target.post(message, text.length, cors);
-  };
+    if (!unheld || text.length === 0) return await target.post(message, text.length, cors);
+    // A body of no declared length (chunked) is held from when it was read.
+    if (pendingBytes + text.length > maxPending) {
+      return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
+    }
+    pendingBytes += text.length;
+    try {
+      return await target.post(message, text.length, cors);
+    } finally {
+      pendingBytes -= text.length;
+    }
+  }
 }
 
 /**
@@ -237,7 +301,14 @@ export class HttpListener implements Listener<string> {
       isLoopback(hostname),
     );
     // Our own accept loop: deadlines for heads, one request after another per connection.
-    this.#http = listenHttp({ ...options, hostname, port, secure, keepAlive: true }, handle);
+    this.#http = listenHttp({
+      ...options,
+      hostname,
+      port,
+      secure,
+      keepAlive: true,
+      maxConnections: options.maxConnections ?? 4096,
+    }, handle);
     this.addr = `${secure ? "https" : "http"}://${host}:${this.#http.port}${path}`;
     this.#queue.push(this.#channel);
   }
