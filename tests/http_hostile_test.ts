@@ -88,6 +88,33 @@ test("a notification whose POST is never answered fails after notifyTimeout", as
   await http.shutdown();
 });
 
+test("in a batch, notifications wait notifyTimeout once no call of it waits", async () => {
+  const never = deferred<Response>();
+  const http = hostile(() => never.promise);
+  const client = new Peer(
+    await connect(`http://127.0.0.1:${http.addr.port}/`, {
+      notifyTimeout: 200,
+      batch: { maxDelay: 0 },
+    }),
+    { logger: recordingLogger() },
+  );
+  const call = client.call("slow", [], { timeout: 400 });
+  const note = client.notify("hello");
+  const started = performance.now();
+  await assertRejects(() => call);
+  const error: HttpError = await within(
+    assertRejects(() => note, HttpError),
+    5_000,
+    "the notification failing",
+  );
+  assertMatch(error.message, /notifyTimeout/);
+  // Not before the call gave up: the call's timeout bounds the POST first.
+  assert(performance.now() - started >= 550, `${performance.now() - started} ms`);
+  never.resolve(new Response(null, { status: 204 }));
+  await client.close();
+  await http.shutdown();
+});
+
 test("an HttpError carries a cut, escaped start of a huge error body", async () => {
   const junk = "\x1b[31mred\r\nInjected: line\u202e" + "x".repeat(1 << 20);
   for (const status of [400, 500]) {

@@ -62,9 +62,9 @@ export interface HttpConnectOptions {
    */
   maxReplyBytes?: number;
   /**
-   * Milliseconds a POST carrying notifications waits for its answer; then
-   * it is aborted and fails with an {@linkcode HttpError} (status 0). Calls
-   * have the peer's own timeout.
+   * Milliseconds a POST of notifications waits for its answer (in a batch,
+   * from when no call of it waits any more); then it is aborted and fails
+   * with an {@linkcode HttpError} (status 0). Calls have the peer's timeout.
    *
    * @default {30000}
    */
@@ -144,6 +144,8 @@ class Post {
   readonly controller = new AbortController();
   readonly done = Promise.withResolvers<void>();
   sent = false;
+  /** Aborts it once only notifications wait on its answer, after `notifyTimeout`. */
+  deadline: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     // A send's caller may not await it (a call awaits its reply instead).
@@ -256,7 +258,14 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     } else if (post.calls === 0 && post.messages.every((m) => m.kind === "request")) {
       // Alone in its POST (nothing else waits on it): stop the request.
       post.controller.abort();
+    } else if (post.calls === 0) {
+      // Only its notifications wait now.
+      this.#expire(post);
     }
+  }
+
+  #expire(post: Post): void {
+    post.deadline ??= setTimeout(abortLate, this.#notifyTimeout, post, this.#notifyTimeout);
   }
 
   async #post(post: Post): Promise<void> {
@@ -265,10 +274,8 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     const body = post.messages.length === 1 && !this.#batching
       ? codec.encode(post.messages[0]!)[0]
       : codec.encodeBatch(post.messages)[0];
-    // A POST with notifications has no peer timeout to end it: its own deadline.
-    const deadline = post.calls < post.messages.length
-      ? setTimeout(abortLate, this.#notifyTimeout, post, this.#notifyTimeout)
-      : undefined;
+    // Only notifications in it: no call's timeout ends it, so a deadline of its own.
+    if (post.calls === 0) this.#expire(post);
     try {
       const response = await this.#fetch(this.#url, {
         ...this.#init,
@@ -298,7 +305,7 @@ export class HttpClientChannel extends InboxChannel implements Channel {
           : new HttpError(0, `no answer from ${this.#url}: ${(error as Error).message}`),
       );
     } finally {
-      if (deadline !== undefined) clearTimeout(deadline);
+      if (post.deadline !== undefined) clearTimeout(post.deadline);
       this.#inFlight.delete(post);
     }
   }

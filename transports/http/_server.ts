@@ -185,7 +185,7 @@ function endpoint(
     }
     // Bounded before the body is read: POSTs at once, and their bytes.
     let held = Number(request.headers.get("content-length") ?? "0") || 0;
-    if (held > maxBody) held = 0; // refused unread (413): holds nothing
+    if (!(held > 0) || held > maxBody) held = 0; // none, or refused unread (413)
     if (posts >= maxPosts || pendingBytes + held > maxPending) {
       logger.debug(`refused a POST: ${posts} POSTs and ${pendingBytes} body bytes held`);
       return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
