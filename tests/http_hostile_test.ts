@@ -69,6 +69,24 @@ test("a reply whose Content-Length is over maxReplyBytes fails before it is read
   await http.shutdown();
 });
 
+test("a gzip reply that inflates past maxReplyBytes fails, though its Content-Length is small", async () => {
+  const plain = new Blob(["[" + " ".repeat(4 << 20) + "]"]).stream();
+  const gzip = await new Response(plain.pipeThrough(new CompressionStream("gzip"))).bytes();
+  const http = hostile(() =>
+    new Response(gzip, {
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    })
+  );
+  const client = new Peer(
+    await connect(`http://127.0.0.1:${http.addr.port}/`, { maxReplyBytes: 1 << 20 }),
+    { logger: recordingLogger() },
+  );
+  const error = await assertRejects(() => client.call("x"), HttpError);
+  assertMatch(error.message, /maxReplyBytes/);
+  await client.close();
+  await http.shutdown();
+});
+
 test("a notification whose POST is never answered fails after notifyTimeout", async () => {
   const never = deferred<Response>();
   const http = hostile(() => never.promise);

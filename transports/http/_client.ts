@@ -361,7 +361,10 @@ const ERROR_BYTES = 4096;
  * fails with {@linkcode HttpError}; an error's body is cut there.
  */
 async function readReply(response: Response, limit: number): Promise<string> {
-  const declared = response.headers.get("content-length");
+  // A compressed body's length says nothing of what it inflates to.
+  const declared = response.headers.has("content-encoding")
+    ? null
+    : response.headers.get("content-length");
   // A declared length within the limit (fetch holds the server to it): one read.
   if (declared !== null && Number(declared) <= limit) return await response.text();
   if (response.body === null) return "";
