@@ -14,6 +14,7 @@ import type { Id, Message } from "../../protocol/wire/message.ts";
 import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
 import { ACCEPTED } from "../../protocol/wire/transport.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
+import { never } from "../../protocol/shared/_timer.ts";
 
 const codec = new JsonRpcCodec();
 
@@ -64,7 +65,8 @@ export interface HttpConnectOptions {
   /**
    * Milliseconds a POST of notifications waits for its answer (in a batch,
    * from when no call of it waits any more); then it is aborted and fails
-   * with an {@linkcode HttpError} (status 0). Calls have the peer's timeout.
+   * with an {@linkcode HttpError} (status 0); Infinity: never. Calls have
+   * the peer's timeout.
    *
    * @default {30000}
    */
@@ -265,6 +267,7 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   }
 
   #expire(post: Post): void {
+    if (never(this.#notifyTimeout)) return;
     post.deadline ??= setTimeout(abortLate, this.#notifyTimeout, post, this.#notifyTimeout);
   }
 
