@@ -241,7 +241,8 @@ function endpoint(
  * `http <path>`); other paths are answered 404. Given `Deno.serve`'s
  * handler info, a POST from a loopback client (so on a loopback address)
  * to a `Host` that is not `localhost`, an IP address or in `hosts` is
- * refused 403, as `listen()` on loopback does (DNS rebinding).
+ * refused 403, as `listen()` on loopback does (DNS rebinding): behind a
+ * proxy on the same machine, list the names it forwards in `hosts`.
  */
 export function httpHandler<S>(
   server: Server<S>,
