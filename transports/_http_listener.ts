@@ -91,6 +91,8 @@ export interface HeadGateOptions {
   maxBodyChunks: number;
   /** Whether a connection may carry another request once one is answered. */
   keepAlive?: boolean;
+  /** The most connections open at once; one more is closed when accepted. */
+  maxConnections?: number;
   logger: Logger;
 }
 
@@ -102,6 +104,8 @@ export interface HttpListenOptions extends HttpListenerOptions {
   secure: boolean;
   /** Whether a connection may carry another request once one is answered. */
   keepAlive?: boolean;
+  /** The most connections open at once (JSON-RPC over HTTP's `listen()`). */
+  maxConnections?: number;
   /** @default {consoleLogger} */
   logger?: Logger;
 }
@@ -128,6 +132,7 @@ export function listenHttp(
       writeTimeout: options.writeTimeout ?? 30_000,
       maxBodyChunks: options.maxBodyChunks ?? 1024,
       keepAlive: options.keepAlive,
+      maxConnections: options.maxConnections,
       logger,
     }, handler);
   }
@@ -245,6 +250,10 @@ export class HeadGate {
         // not stop the listener; the warning is not repeated while it lasts.
         if (failures++ === 0) this.#options.logger.warn(`accept failed: ${error}; retrying`);
         await new Promise((resolve) => setTimeout(resolve, 10));
+        continue;
+      }
+      if (this.#open.size >= (this.#options.maxConnections ?? Infinity)) {
+        closeQuietly(conn);
         continue;
       }
       this.#serve(conn).catch((error) => {
@@ -836,6 +845,7 @@ const REASONS: Record<number, string> = {
   408: "Request Timeout",
   411: "Length Required",
   413: "Content Too Large",
+  415: "Unsupported Media Type",
   426: "Upgrade Required",
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",

@@ -7,9 +7,11 @@
  * A POST carries one message or a batch (a JSON array). It is answered 200
  * with the reply (or the array of replies), or 204 with no body when it
  * carried only notifications. Before its body is read it is checked: its
- * path (404), `Host` (403), `Origin` (403; same origin by default, `origins`
- * for others, which also get CORS preflights), POST only (405), an
- * `application/json` body (415), `authorize` (401, 403); then the body,
+ * path (404), `Host` (403; on loopback, against DNS rebinding), `Origin`
+ * (403; same origin by default, `origins` for others, which also get CORS
+ * preflights), POST only (405), an `application/json` body (415),
+ * `authorize` (401, 403), room (503 past `maxConcurrentPosts` or
+ * `maxPendingBodyBytes`, with `Retry-After`); then the body,
  * up to `maxBodyBytes` (413), that is JSON (400, -32700) and JSON-RPC
  * (400, -32600). Every POST goes through the server's one dispatch path:
  * all of them share one connection of the server, told apart by exchange.
@@ -25,8 +27,8 @@
  *
  * const server = new Server({ handlers: { add: ([a, b]) => a + b } });
  * const rpc = httpHandler(server, { path: "/rpc" });
- * const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) =>
- *   new URL(request.url).pathname === "/rpc" ? rpc(request) : new Response("your app"));
+ * const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request, info) =>
+ *   new URL(request.url).pathname === "/rpc" ? rpc(request, info) : new Response("your app"));
  * const client = new Peer(
  *   await connect(`http://127.0.0.1:${http.addr.port}/rpc`, { batch: { maxDelay: 0 } }),
  * );

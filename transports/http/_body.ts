@@ -119,19 +119,24 @@ const encoder = new TextEncoder();
 const CUT = new Error("http: a request body was too large; its connection is closed");
 CUT.stack = CUT.message;
 
+/** A 413's body: a JSON-RPC error, as other refused bodies get. */
+const TOO_LARGE = '{"jsonrpc":"2.0","error":{"code":-32001,"message":"Body too large"},"id":null}';
+
 /**
  * The refusal of a body that was not read, with `Connection: close`. A 413
  * body fails after its text, which makes `Deno.serve` drop the connection
  * instead of waiting for the rest of the body (as the mushroom endpoint
- * does); our own `listen()` closes it anyway.
+ * does); our own `listen()` (`own`) closes it anyway, and writes it whole.
  */
-export function unread(status: Unread, headers: Record<string, string>): Response {
+export function unread(status: Unread, headers: Record<string, string>, own = false): Response {
   const all = { "content-type": "text/plain; charset=utf-8", ...headers, connection: "close" };
   if (status === 408) {
     return new Response("The body did not arrive in time\n", { status, headers: all });
   }
   if (status === 400) return new Response("The body could not be read\n", { status, headers: all });
-  const bytes = encoder.encode("Body too large\n");
+  all["content-type"] = "application/json";
+  if (own) return new Response(TOO_LARGE, { status, headers: all });
+  const bytes = encoder.encode(TOO_LARGE);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(bytes);

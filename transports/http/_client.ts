@@ -13,6 +13,8 @@ import { InboxChannel } from "../../protocol/wire/inbox.ts";
 import type { Id, Message } from "../../protocol/wire/message.ts";
 import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
 import { ACCEPTED } from "../../protocol/wire/transport.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
+import { never } from "../../protocol/shared/_timer.ts";
 
 const codec = new JsonRpcCodec();
 
@@ -52,6 +54,23 @@ export interface HttpConnectOptions {
   batch?: HttpBatchOptions | false;
   /** PEM certificates to trust for `https://` (Deno only). */
   caCerts?: string[];
+  /**
+   * The largest reply body, in bytes: a longer one is cut off and its
+   * POST fails with an {@linkcode HttpError}, so a hostile server cannot
+   * grow the client's memory without bound.
+   *
+   * @default {16777216}
+   */
+  maxReplyBytes?: number;
+  /**
+   * Milliseconds a POST of notifications waits for its answer (in a batch,
+   * from when no call of it waits any more); then it is aborted and fails
+   * with an {@linkcode HttpError} (status 0); Infinity: never. Calls have
+   * the peer's timeout.
+   *
+   * @default {30000}
+   */
+  notifyTimeout?: number;
 }
 
 /**
@@ -84,9 +103,17 @@ export class HttpError extends Error {
   }
 }
 
+/** Control and bidi characters, escaped in what a server said (a log line stays one line). */
+// deno-lint-ignore no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
 /** What a status means to a JSON-RPC caller. */
 function meaning(status: number, body: string): string {
-  const said = body.trim().slice(0, 200);
+  const said = body.trim().slice(0, 200).replace(UNPRINTABLE, escapeChar);
   const tail = said === "" ? "" : ` (the server said: ${said})`;
   switch (status) {
     case 401:
@@ -119,6 +146,8 @@ class Post {
   readonly controller = new AbortController();
   readonly done = Promise.withResolvers<void>();
   sent = false;
+  /** Aborts it once only notifications wait on its answer, after `notifyTimeout`. */
+  deadline: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     // A send's caller may not await it (a call awaits its reply instead).
@@ -140,6 +169,8 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   readonly #maxBatch: number;
   readonly #batching: boolean;
   readonly #client: { close(): void } | undefined;
+  readonly #maxReply: number;
+  readonly #notifyTimeout: number;
   /** The batch being gathered. */
   #gathering: Post | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -165,6 +196,8 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     const batch = options.batch || {};
     this.#maxDelay = batch.maxDelay ?? 0;
     this.#maxBatch = Math.max(1, batch.maxBatch ?? 100);
+    this.#maxReply = options.maxReplyBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#notifyTimeout = options.notifyTimeout ?? 30_000;
   }
 
   /**
@@ -227,7 +260,15 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     } else if (post.calls === 0 && post.messages.every((m) => m.kind === "request")) {
       // Alone in its POST (nothing else waits on it): stop the request.
       post.controller.abort();
+    } else if (post.calls === 0) {
+      // Only its notifications wait now.
+      this.#expire(post);
     }
+  }
+
+  #expire(post: Post): void {
+    if (never(this.#notifyTimeout)) return;
+    post.deadline ??= setTimeout(abortLate, this.#notifyTimeout, post, this.#notifyTimeout);
   }
 
   async #post(post: Post): Promise<void> {
@@ -236,13 +277,15 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     const body = post.messages.length === 1 && !this.#batching
       ? codec.encode(post.messages[0]!)[0]
       : codec.encodeBatch(post.messages)[0];
+    // Only notifications in it: no call's timeout ends it, so a deadline of its own.
+    if (post.calls === 0) this.#expire(post);
     try {
       const response = await this.#fetch(this.#url, {
         ...this.#init,
         body,
         signal: post.controller.signal,
       });
-      const text = await response.text();
+      const text = await readReply(response, response.ok ? this.#maxReply : ERROR_BYTES);
       if (response.status === 204 || (response.ok && text.trim() === "")) {
         this.#unanswered(post, "the server answered no reply");
       } else if (response.ok) {
@@ -265,6 +308,7 @@ export class HttpClientChannel extends InboxChannel implements Channel {
           : new HttpError(0, `no answer from ${this.#url}: ${(error as Error).message}`),
       );
     } finally {
+      if (post.deadline !== undefined) clearTimeout(post.deadline);
       this.#inFlight.delete(post);
     }
   }
@@ -305,6 +349,54 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     }
     return this.closed;
   }
+}
+
+/** Aborts a POST whose notifications were not answered in time. */
+function abortLate(post: Post, ms: number): void {
+  post.controller.abort(new HttpError(0, `no answer within ${ms} ms (notifyTimeout)`));
+}
+
+/** What is read of a non-2xx answer's body, for its error's message. */
+const ERROR_BYTES = 4096;
+
+/**
+ * The reply's body as text, at most `limit` bytes: a 2xx reply over it
+ * fails with {@linkcode HttpError}; an error's body is cut there.
+ */
+async function readReply(response: Response, limit: number): Promise<string> {
+  // A compressed body's length says nothing of what it inflates to.
+  const declared = response.headers.has("content-encoding")
+    ? null
+    : response.headers.get("content-length");
+  // A declared length within the limit (fetch holds the server to it): one read.
+  if (declared !== null && Number(declared) <= limit) return await response.text();
+  if (response.body === null) return "";
+  if (declared !== null && response.ok) {
+    await response.body.cancel().catch(() => {});
+    throw new HttpError(response.status, `the reply is over maxReplyBytes (${limit} bytes)`);
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const room = limit - size;
+    chunks.push(value.byteLength > room ? value.subarray(0, room) : value);
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      if (!response.ok) break;
+      throw new HttpError(response.status, `the reply is over maxReplyBytes (${limit} bytes)`);
+    }
+  }
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** The message of a JSON-RPC error body (a 400), or the body. */

@@ -53,6 +53,22 @@ export interface HttpEndpointOptions extends BrowserAccessOptions {
    */
   bodyTimeout?: number;
   /**
+   * The most POSTs past the checks at once (their bodies being read, or
+   * waiting for or in their handlers); one more is answered 503 with
+   * `Retry-After: 1` before its body is read.
+   *
+   * @default {1024}
+   */
+  maxConcurrentPosts?: number;
+  /**
+   * The most bytes of request bodies held at once (by `Content-Length`
+   * before they are read, or as read); a POST past it is answered 503
+   * with `Retry-After: 1`, before its body is read when it declared it.
+   *
+   * @default {67108864}
+   */
+  maxPendingBodyBytes?: number;
+  /**
    * Where the endpoint logs refusals.
    *
    * @default {consoleLogger}
@@ -61,7 +77,16 @@ export interface HttpEndpointOptions extends BrowserAccessOptions {
 }
 
 /** Options for {@linkcode listen}: an endpoint's, and the socket's own bounds and TLS keys. */
-export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, HttpListenerOptions {}
+export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, HttpListenerOptions {
+  /**
+   * The most connections open at once on the socket; one more is closed
+   * as soon as it is accepted (a POST of each shares one channel, so the
+   * server's own `maxConnections` does not bound them).
+   *
+   * @default {4096}
+   */
+  maxConnections?: number;
+}
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -76,20 +101,42 @@ function badRequest(
   return json(400, JSON.stringify({ jsonrpc: "2.0", error, id: null }), cors);
 }
 
-/** The request handler of an endpoint whose POSTs go to `channel`. */
+/** What an endpoint reads of `Deno.serve`'s handler info (a `Deno.ServeHandlerInfo` fits). */
+interface ClientInfo {
+  readonly remoteAddr?: { readonly hostname?: string };
+}
+
+/** Whether the client is on loopback: then the request arrived on a loopback address. */
+function fromLoopback(info: ClientInfo | undefined): boolean {
+  const name = info?.remoteAddr?.hostname;
+  return name !== undefined && (isLoopback(name) || /^::ffff:127\./i.test(name));
+}
+
+/**
+ * The request handler of an endpoint whose POSTs go to `channel`; with
+ * `loopback` unknown (a handler in someone's `Deno.serve`), a request from
+ * a loopback client gets the `Host` check of an endpoint on loopback.
+ */
 function endpoint(
   channel: () => ExchangeChannel | undefined,
   options: HttpEndpointOptions,
-  loopback: boolean,
-): (request: Request) => Promise<Response> {
+  loopback: boolean | undefined,
+): (request: Request, info?: ClientInfo) => Promise<Response> {
   const path = options.path ?? "/";
-  const access = new BrowserAccess(options, loopback);
+  const anywhere = new BrowserAccess(options, loopback ?? false);
+  const onLoopback = loopback === undefined ? new BrowserAccess(options, true) : anywhere;
   const logger = options.logger ?? consoleLogger;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const bodyTimeout = options.bodyTimeout ?? 10_000;
-  return async (request) => {
+  const maxPosts = options.maxConcurrentPosts ?? 1024;
+  const maxPending = options.maxPendingBodyBytes ?? 64 * 1024 * 1024;
+  /** POSTs past the checks, and the body bytes they hold. */
+  let posts = 0;
+  let pendingBytes = 0;
+  return async (request, info) => {
     const url = new URL(request.url);
     if (url.pathname !== path) return refusal(404, "Not found");
+    const access = loopback === undefined && fromLoopback(info) ? onLoopback : anywhere;
     if (!access.hostAllowed(url)) {
       logger.debug(`refused a POST sent to host ${url.host}`);
       return refusal(403, "Host not allowed");
@@ -136,8 +183,32 @@ function endpoint(
     if (target === undefined || target.closeReason !== undefined) {
       return refusal(503, "Not accepting requests", cors);
     }
+    // Bounded before the body is read: POSTs at once, and their bytes.
+    let held = Number(request.headers.get("content-length") ?? "0") || 0;
+    if (!(held > 0) || held > maxBody) held = 0; // none, or refused unread (413)
+    if (posts >= maxPosts || pendingBytes + held > maxPending) {
+      logger.debug(`refused a POST: ${posts} POSTs and ${pendingBytes} body bytes held`);
+      return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
+    }
+    posts++;
+    pendingBytes += held;
+    try {
+      return await take(target, request, cors, held === 0);
+    } finally {
+      posts--;
+      pendingBytes -= held;
+    }
+  };
+
+  /** Reads the body of a POST let through and hands it to `target`. */
+  async function take(
+    target: ExchangeChannel,
+    request: Request,
+    cors: Record<string, string>,
+    unheld: boolean,
+  ): Promise<Response> {
     const text = await readBody(request, maxBody, bodyTimeout);
-    if (typeof text !== "string") return unread(text, cors);
+    if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
     const message = codec.decode(text);
     if (Array.isArray(message)) {
       if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
@@ -150,22 +221,38 @@ function endpoint(
         return badRequest(-32600, "Invalid Request", "a reply, not a call", cors);
       }
     }
-    return target.post(message, text.length, cors);
-  };
+    if (!unheld || text.length === 0) return await target.post(message, text.length, cors);
+    // A body of no declared length (chunked) is held from when it was read.
+    if (pendingBytes + text.length > maxPending) {
+      return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
+    }
+    pendingBytes += text.length;
+    try {
+      return await target.post(message, text.length, cors);
+    } finally {
+      pendingBytes -= text.length;
+    }
+  }
 }
 
 /**
  * An endpoint for your own `Deno.serve` handler: every POST to `path` is
  * served by `server` (through one connection of its own, named
- * `http <path>`); other paths are answered 404.
+ * `http <path>`); other paths are answered 404. Given `Deno.serve`'s
+ * handler info, a POST from a loopback client (so on a loopback address)
+ * to a `Host` that is not `localhost`, an IP address or in `hosts` is
+ * refused 403, as `listen()` on loopback does (DNS rebinding): behind a
+ * proxy on the same machine, list the names it forwards in `hosts`.
  */
 export function httpHandler<S>(
   server: Server<S>,
   options: HttpEndpointOptions = {},
-): (request: Request) => Promise<Response> {
+): (request: Request, info?: { readonly remoteAddr?: { readonly hostname?: string } }) => Promise<
+  Response
+> {
   const channel = new ExchangeChannel(`http ${options.path ?? "/"}`);
   const added = server.add(channel) !== undefined;
-  return endpoint(() => added ? channel : undefined, options, false);
+  return endpoint(() => added ? channel : undefined, options, undefined);
 }
 
 /**
@@ -215,7 +302,14 @@ export class HttpListener implements Listener<string> {
       isLoopback(hostname),
     );
     // Our own accept loop: deadlines for heads, one request after another per connection.
-    this.#http = listenHttp({ ...options, hostname, port, secure, keepAlive: true }, handle);
+    this.#http = listenHttp({
+      ...options,
+      hostname,
+      port,
+      secure,
+      keepAlive: true,
+      maxConnections: options.maxConnections ?? 4096,
+    }, handle);
     this.addr = `${secure ? "https" : "http"}://${host}:${this.#http.port}${path}`;
     this.#queue.push(this.#channel);
   }
