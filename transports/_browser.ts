@@ -33,7 +33,8 @@ export interface BrowserAccessOptions {
    * other address, and for `websocketHandler` or `mushroomHandler` in your
    * own `Deno.serve` (which cannot know by which names they are reached),
    * any name is taken: give `hosts` there if browsers on that machine may
-   * reach it.
+   * reach it. `httpHandler` given `Deno.serve`'s handler info applies the
+   * loopback rule to requests from a loopback address.
    *
    * @default {localhost and IP addresses only, for listen() on loopback; any name otherwise}
    */
