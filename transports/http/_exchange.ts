@@ -16,6 +16,7 @@ import { InboxChannel } from "../../protocol/wire/inbox.ts";
 import type { Message } from "../../protocol/wire/message.ts";
 import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
 import { ACCEPTED } from "../../protocol/wire/transport.ts";
+import { stopSweepWhenIdle } from "./_body.ts";
 
 /** The codec of the wire: JSON-RPC 2.0, stateless, shared. */
 export const codec: JsonRpcCodec = new JsonRpcCodec();
@@ -161,6 +162,7 @@ export class ExchangeChannel extends InboxChannel {
     if (why !== undefined) {
       for (const exchange of this.#open.values()) exchange.fail(503, "The server is closing");
       this.#open.clear();
+      stopSweepWhenIdle();
       this.finishClose();
     }
     return this.closed;

@@ -76,6 +76,14 @@ function badRequest(
   return json(400, JSON.stringify({ jsonrpc: "2.0", error, id: null }), cors);
 }
 
+/** The path of an absolute URL as sent (`/rpc` of `http://host/rpc?x`), without parsing it. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
 /** The request handler of an endpoint whose POSTs go to `channel`. */
 function endpoint(
   channel: () => ExchangeChannel | undefined,
@@ -87,14 +95,25 @@ function endpoint(
   const logger = options.logger ?? consoleLogger;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const bodyTimeout = options.bodyTimeout ?? 10_000;
+  // Whether `access` reads the request's host (as BrowserAccess decides).
+  // A path as a URL would write it: one sent as it is needs no parsing.
+  const canonical = new URL(path, "http://host").pathname === path;
+  const checksHost = options.hosts !== "*" && (options.hosts !== undefined || loopback);
   return async (request) => {
-    const url = new URL(request.url);
-    if (url.pathname !== path) return refusal(404, "Not found");
-    if (!access.hostAllowed(url)) {
+    // The URL is parsed only when something needs more than its path as sent.
+    const raw = request.url;
+    let url: URL | undefined;
+    if (!canonical || pathOf(raw) !== path) {
+      url = new URL(raw);
+      if (url.pathname !== path) return refusal(404, "Not found");
+    }
+    if (checksHost && !access.hostAllowed(url ??= new URL(raw))) {
       logger.debug(`refused a POST sent to host ${url.host}`);
       return refusal(403, "Host not allowed");
     }
-    const origin = access.allowedOrigin(request, url);
+    const origin = request.headers.has("origin")
+      ? access.allowedOrigin(request, url ?? new URL(raw))
+      : null;
     if (origin === undefined) {
       logger.debug(`refused a request from origin ${request.headers.get("origin")}`);
       return refusal(403, "Origin not allowed");
