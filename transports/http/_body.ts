@@ -17,18 +17,30 @@ function ignore(): void {}
  * The request's body as text; 413 when it is over `limit` bytes, 408 when
  * it has not all arrived within `timeout` ms, 400 when it could not be read.
  */
-export async function readBody(
+export function readBody(
   request: Request,
   limit: number,
   timeout: number,
 ): Promise<string | Unread> {
   const declared = request.headers.get("content-length");
   const length = Number(declared ?? "0");
-  if (length > limit) return 413;
+  if (length > limit) return TOO_LARGE;
   // A declared length within the limit: one read of the whole body (a
   // reader's loop costs a read per chunk and one more for the end; and
   // Deno.serve makes no stream for a body that is only read whole).
-  if (declared !== null) return length === 0 ? "" : await whole(request, timeout);
+  if (declared !== null) return length === 0 ? EMPTY : whole(request, timeout);
+  return streamed(request, limit, timeout);
+}
+
+const TOO_LARGE: Promise<413> = Promise.resolve(413);
+const EMPTY: Promise<string> = Promise.resolve("");
+
+/** A body without a declared length, read chunk by chunk under the cap. */
+async function streamed(
+  request: Request,
+  limit: number,
+  timeout: number,
+): Promise<string | Unread> {
   if (request.body === null) return "";
   const reader = request.body.getReader();
   let late = false;
