@@ -112,19 +112,40 @@ export function stopSweepWhenIdle(): void {
   }
 }
 
+/**
+ * A whole body being read: answered once, with its text, 400 when it
+ * failed, or 408 when its deadline passed first (no race of promises).
+ */
+class WholeRead implements Deadline {
+  readonly at: number;
+  readonly answer = Promise.withResolvers<string | Unread>();
+
+  constructor(at: number) {
+    this.at = at;
+  }
+
+  arrived(text: string): void {
+    reads.delete(this);
+    this.answer.resolve(text);
+  }
+
+  failed(): void {
+    reads.delete(this);
+    this.answer.resolve(400);
+  }
+
+  late(status: 408): void {
+    this.answer.resolve(status);
+  }
+}
+
 /** The whole body, or 408 when it has not arrived within `timeout` ms, 400 when it failed. */
-async function whole(request: Request, timeout: number): Promise<string | Unread> {
-  const late = Promise.withResolvers<408>();
-  const read: Deadline = { at: performance.now() + timeout, late: late.resolve };
+function whole(request: Request, timeout: number): Promise<string | Unread> {
+  const read = new WholeRead(performance.now() + timeout);
   reads.add(read);
   sweep ??= setInterval(checkDeadlines, Math.min(250, timeout));
-  try {
-    return await Promise.race([request.text(), late.promise]);
-  } catch {
-    return 400;
-  } finally {
-    reads.delete(read);
-  }
+  request.text().then((text) => read.arrived(text), () => read.failed());
+  return read.answer.promise;
 }
 
 const encoder = new TextEncoder();
