@@ -12,7 +12,7 @@ import { Peer, Server, silentLogger } from "../mod.ts";
 import { connect, httpHandler, listen } from "../transports/http.ts";
 import { type BenchResult, measure } from "./_measure.ts";
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 const params = { a: 1, b: 2 };
 
 /** The hand-written baseline: parse, add, answer. */

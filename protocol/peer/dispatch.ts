@@ -66,10 +66,14 @@ export interface DispatcherOptions {
   exposeErrors: boolean;
 }
 
-/** Calls being served, by (reply address, id): two callers may share ids. */
+/**
+ * Calls being served, by (reply address, id): two callers may share ids.
+ * An address with one call (an HTTP exchange's, the usual case) holds it
+ * alone, without a table: a table per short-lived address was garbage.
+ */
 class InboundCalls {
   #direct: CallTable<InboundCall>;
-  #byAddress: Map<string, CallTable<InboundCall>> | undefined;
+  #byAddress: Map<string, InboundCall | CallTable<InboundCall>> | undefined;
   #expected: number;
 
   constructor(expected: number) {
@@ -77,35 +81,46 @@ class InboundCalls {
     this.#direct = new CallTable(expected);
   }
 
-  #table(from: string | undefined): CallTable<InboundCall> | undefined {
-    return from === undefined ? this.#direct : this.#byAddress?.get(from);
-  }
-
   get(from: string | undefined, id: Id): InboundCall | undefined {
-    return this.#table(from)?.get(id);
+    if (from === undefined) return this.#direct.get(id);
+    const entry = this.#byAddress?.get(from);
+    if (entry instanceof CallTable) return entry.get(id);
+    return entry !== undefined && entry.id === id ? entry : undefined;
   }
 
   add(call: InboundCall): void {
     const from = call.from;
-    let table = this.#table(from);
-    if (table === undefined) {
-      this.#byAddress ??= new Map();
-      this.#byAddress.set(from!, table = new CallTable(Math.min(this.#expected, 64)));
+    if (from === undefined) return this.#direct.add(call);
+    this.#byAddress ??= new Map();
+    const entry = this.#byAddress.get(from);
+    if (entry === undefined) {
+      this.#byAddress.set(from, call);
+    } else if (entry instanceof CallTable) {
+      entry.add(call);
+    } else {
+      const table = new CallTable<InboundCall>(Math.min(this.#expected, 64));
+      table.add(entry);
+      table.add(call);
+      this.#byAddress.set(from, table);
     }
-    table.add(call);
   }
 
   remove(call: InboundCall): void {
-    const table = this.#table(call.from);
-    if (table === undefined || !table.remove(call)) return;
-    if (table.size === 0 && table !== this.#direct) this.#byAddress!.delete(call.from!);
+    const from = call.from;
+    if (from === undefined) return void this.#direct.remove(call);
+    const entry = this.#byAddress?.get(from);
+    if (entry === call) this.#byAddress!.delete(from);
+    else if (entry instanceof CallTable && entry.remove(call) && entry.size === 0) {
+      this.#byAddress!.delete(from);
+    }
   }
 
   /** Aborts every call and forgets them. */
   abortAll(reason: unknown): void {
     for (const call of this.#direct.drain()) call.abort(reason);
-    for (const table of this.#byAddress?.values() ?? []) {
-      for (const call of table.drain()) call.abort(reason);
+    for (const entry of this.#byAddress?.values() ?? []) {
+      if (!(entry instanceof CallTable)) entry.abort(reason);
+      else for (const call of entry.drain()) call.abort(reason);
     }
     this.#byAddress?.clear();
   }

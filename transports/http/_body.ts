@@ -17,18 +17,30 @@ function ignore(): void {}
  * The request's body as text; 413 when it is over `limit` bytes, 408 when
  * it has not all arrived within `timeout` ms, 400 when it could not be read.
  */
-export async function readBody(
+export function readBody(
   request: Request,
   limit: number,
   timeout: number,
 ): Promise<string | Unread> {
   const declared = request.headers.get("content-length");
   const length = Number(declared ?? "0");
-  if (length > limit) return 413;
+  if (length > limit) return TOO_LARGE;
   // A declared length within the limit: one read of the whole body (a
   // reader's loop costs a read per chunk and one more for the end; and
   // Deno.serve makes no stream for a body that is only read whole).
-  if (declared !== null) return length === 0 ? "" : await whole(request, timeout);
+  if (declared !== null) return length === 0 ? EMPTY : whole(request, timeout);
+  return streamed(request, limit, timeout);
+}
+
+const TOO_LARGE: Promise<413> = Promise.resolve(413);
+const EMPTY: Promise<string> = Promise.resolve("");
+
+/** A body without a declared length, read chunk by chunk under the cap. */
+async function streamed(
+  request: Request,
+  limit: number,
+  timeout: number,
+): Promise<string | Unread> {
   if (request.body === null) return "";
   const reader = request.body.getReader();
   let late = false;
@@ -74,7 +86,9 @@ interface Deadline {
 /**
  * Reads of whole bodies under way, checked by one shared timer (a timer
  * set and cleared per request cost about 5% of a small call): a deadline
- * is met within a quarter second. The timer runs only while reads do.
+ * is met within a quarter second. The timer runs while reads do, and stops
+ * at its first tick with none (or when an endpoint closes with none), so
+ * calls one after another do not start and stop it each time.
  */
 const reads = new Set<Deadline>();
 let sweep: ReturnType<typeof setInterval> | undefined;
@@ -90,27 +104,48 @@ function checkDeadlines(): void {
   stopSweepWhenIdle();
 }
 
-function stopSweepWhenIdle(): void {
+/** Stops the shared timer when no body is being read. */
+export function stopSweepWhenIdle(): void {
   if (reads.size === 0 && sweep !== undefined) {
     clearInterval(sweep);
     sweep = undefined;
   }
 }
 
+/**
+ * A whole body being read: answered once, with its text, 400 when it
+ * failed, or 408 when its deadline passed first (no race of promises).
+ */
+class WholeRead implements Deadline {
+  readonly at: number;
+  readonly answer = Promise.withResolvers<string | Unread>();
+
+  constructor(at: number) {
+    this.at = at;
+  }
+
+  arrived(text: string): void {
+    reads.delete(this);
+    this.answer.resolve(text);
+  }
+
+  failed(): void {
+    reads.delete(this);
+    this.answer.resolve(400);
+  }
+
+  late(status: 408): void {
+    this.answer.resolve(status);
+  }
+}
+
 /** The whole body, or 408 when it has not arrived within `timeout` ms, 400 when it failed. */
-async function whole(request: Request, timeout: number): Promise<string | Unread> {
-  const late = Promise.withResolvers<408>();
-  const read: Deadline = { at: performance.now() + timeout, late: late.resolve };
+function whole(request: Request, timeout: number): Promise<string | Unread> {
+  const read = new WholeRead(performance.now() + timeout);
   reads.add(read);
   sweep ??= setInterval(checkDeadlines, Math.min(250, timeout));
-  try {
-    return await Promise.race([request.text(), late.promise]);
-  } catch {
-    return 400;
-  } finally {
-    reads.delete(read);
-    stopSweepWhenIdle();
-  }
+  request.text().then((text) => read.arrived(text), () => read.failed());
+  return read.answer.promise;
 }
 
 const encoder = new TextEncoder();
@@ -120,7 +155,8 @@ const CUT = new Error("http: a request body was too large; its connection is clo
 CUT.stack = CUT.message;
 
 /** A 413's body: a JSON-RPC error, as other refused bodies get. */
-const TOO_LARGE = '{"jsonrpc":"2.0","error":{"code":-32001,"message":"Body too large"},"id":null}';
+const TOO_LARGE_BODY =
+  '{"jsonrpc":"2.0","error":{"code":-32001,"message":"Body too large"},"id":null}';
 
 /**
  * The refusal of a body that was not read, with `Connection: close`. A 413
@@ -135,8 +171,8 @@ export function unread(status: Unread, headers: Record<string, string>, own = fa
   }
   if (status === 400) return new Response("The body could not be read\n", { status, headers: all });
   all["content-type"] = "application/json";
-  if (own) return new Response(TOO_LARGE, { status, headers: all });
-  const bytes = encoder.encode(TOO_LARGE);
+  if (own) return new Response(TOO_LARGE_BODY, { status, headers: all });
+  const bytes = encoder.encode(TOO_LARGE_BODY);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(bytes);

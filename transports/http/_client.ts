@@ -15,6 +15,7 @@ import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
 import { ACCEPTED } from "../../protocol/wire/transport.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
 import { never } from "../../protocol/shared/_timer.ts";
+import { CallTable } from "../../protocol/peer/call_table.ts";
 
 const codec = new JsonRpcCodec();
 
@@ -138,8 +139,19 @@ interface DenoLike {
   createHttpClient(options: { caCerts: string[] }): { close(): void };
 }
 
-/** One POST: the messages it carries, and how to abort it. */
-class Post {
+function ignore(): void {}
+
+/** A pending call: its id, and the POST it went in. */
+interface Pending {
+  readonly id: Id;
+  readonly post: Post;
+}
+
+/**
+ * One POST: the messages it carries, and how to abort it. It is also the
+ * {@linkcode Pending} entry of its first call (one entry less per call).
+ */
+class Post implements Pending {
   readonly messages: Message[] = [];
   /** Requests in it not cancelled yet. */
   calls = 0;
@@ -148,10 +160,19 @@ class Post {
   sent = false;
   /** Aborts it once only notifications wait on its answer, after `notifyTimeout`. */
   deadline: ReturnType<typeof setTimeout> | undefined;
+  /** Its first call's id (0 until it has one). */
+  id: Id = 0;
+  /** Neighbours in the list of POSTs in flight. */
+  prev: Post | undefined;
+  next: Post | undefined;
 
   constructor() {
     // A send's caller may not await it (a call awaits its reply instead).
-    this.done.promise.catch(() => {});
+    this.done.promise.catch(ignore);
+  }
+
+  get post(): Post {
+    return this;
   }
 }
 
@@ -164,19 +185,23 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   readonly remote: string;
   readonly #url: string;
   readonly #fetch: typeof fetch;
-  readonly #init: RequestInit;
+  readonly #headers: Record<string, string>;
+  readonly #client: { close(): void } | undefined;
   readonly #maxDelay: number;
   readonly #maxBatch: number;
   readonly #batching: boolean;
-  readonly #client: { close(): void } | undefined;
   readonly #maxReply: number;
   readonly #notifyTimeout: number;
   /** The batch being gathered. */
   #gathering: Post | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** The POST each pending call went in. */
-  #byId = new Map<Id, Post>();
-  #inFlight = new Set<Post>();
+  /**
+   * The POST each pending call went in (a table, not a `Map`: see
+   * call_table.ts on the garbage a Map that fills and empties leaves).
+   */
+  #byId = new CallTable<Pending>(64);
+  /** POSTs in flight, a list (the newest first), for `close` to abort. */
+  #inFlight: Post | undefined;
 
   /** Prefer {@linkcode connect}. */
   constructor(url: string, options: HttpConnectOptions = {}) {
@@ -184,14 +209,12 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     this.remote = url;
     this.#url = url;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    const headers = { "content-type": "application/json", ...options.headers };
-    const init: RequestInit & { client?: unknown } = { method: "POST", headers };
+    this.#headers = { "content-type": "application/json", ...options.headers };
     if (options.caCerts !== undefined) {
       const deno = (globalThis as { Deno?: DenoLike }).Deno;
       if (deno === undefined) throw new TypeError("caCerts works in Deno only");
-      init.client = this.#client = deno.createHttpClient({ caCerts: options.caCerts });
+      this.#client = deno.createHttpClient({ caCerts: options.caCerts });
     }
-    this.#init = init;
     this.#batching = options.batch !== undefined && options.batch !== false;
     const batch = options.batch || {};
     this.#maxDelay = batch.maxDelay ?? 0;
@@ -234,8 +257,14 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   #add(post: Post, message: Message): void {
     post.messages.push(message);
     if (message.kind === "request" && message.id !== null) {
-      post.calls++;
-      this.#byId.set(message.id, post);
+      const known = this.#byId.get(message.id);
+      if (known !== undefined) this.#byId.remove(known);
+      if (post.calls++ === 0 && post.messages.length === 1) {
+        post.id = message.id;
+        this.#byId.add(post);
+      } else {
+        this.#byId.add({ id: message.id, post });
+      }
     }
   }
 
@@ -249,9 +278,10 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   };
 
   #cancel(id: Id): void {
-    const post = this.#byId.get(id);
-    if (post === undefined) return;
-    this.#byId.delete(id);
+    const pending = this.#byId.get(id);
+    if (pending === undefined) return;
+    this.#byId.remove(pending);
+    const post = pending.post;
     post.calls--;
     if (!post.sent) {
       const at = post.messages.findIndex((m) => m.kind === "request" && m.id === id);
@@ -273,18 +303,23 @@ export class HttpClientChannel extends InboxChannel implements Channel {
 
   async #post(post: Post): Promise<void> {
     post.sent = true;
-    this.#inFlight.add(post);
+    post.next = this.#inFlight;
+    if (post.next !== undefined) post.next.prev = post;
+    this.#inFlight = post;
     const body = post.messages.length === 1 && !this.#batching
       ? codec.encode(post.messages[0]!)[0]
       : codec.encodeBatch(post.messages)[0];
     // Only notifications in it: no call's timeout ends it, so a deadline of its own.
     if (post.calls === 0) this.#expire(post);
     try {
-      const response = await this.#fetch(this.#url, {
-        ...this.#init,
+      const init: RequestInit & { client?: unknown } = {
+        method: "POST",
+        headers: this.#headers,
         body,
         signal: post.controller.signal,
-      });
+      };
+      if (this.#client !== undefined) init.client = this.#client;
+      const response = await this.#fetch(this.#url, init);
       const text = await readReply(response, response.ok ? this.#maxReply : ERROR_BYTES);
       if (response.status === 204 || (response.ok && text.trim() === "")) {
         this.#unanswered(post, "the server answered no reply");
@@ -309,17 +344,20 @@ export class HttpClientChannel extends InboxChannel implements Channel {
       );
     } finally {
       if (post.deadline !== undefined) clearTimeout(post.deadline);
-      this.#inFlight.delete(post);
+      if (post.prev !== undefined) post.prev.next = post.next;
+      else if (this.#inFlight === post) this.#inFlight = post.next;
+      if (post.next !== undefined) post.next.prev = post.prev;
+      post.prev = post.next = undefined;
     }
   }
 
   /** The calls of `post` still pending get no reply: they fail. */
   #unanswered(post: Post, why: string): void {
     for (const message of post.messages) {
-      if (
-        message.kind === "request" && message.id !== null && this.#byId.get(message.id) === post
-      ) {
-        this.#byId.delete(message.id);
+      if (message.kind !== "request" || message.id === null) continue;
+      const pending = this.#byId.get(message.id);
+      if (pending?.post === post) {
+        this.#byId.remove(pending);
         this.deliver({
           message: { kind: "lost", id: message.id, reason: closeReason(CloseCode.Failed, why) },
         });
@@ -329,11 +367,9 @@ export class HttpClientChannel extends InboxChannel implements Channel {
 
   #forget(post: Post): void {
     for (const message of post.messages) {
-      if (
-        message.kind === "request" && message.id !== null && this.#byId.get(message.id) === post
-      ) {
-        this.#byId.delete(message.id);
-      }
+      if (message.kind !== "request" || message.id === null) continue;
+      const pending = this.#byId.get(message.id);
+      if (pending?.post === post) this.#byId.remove(pending);
     }
   }
 
@@ -343,7 +379,9 @@ export class HttpClientChannel extends InboxChannel implements Channel {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#gathering = undefined;
-      for (const post of this.#inFlight) post.controller.abort();
+      for (let post = this.#inFlight; post !== undefined; post = post.next) {
+        post.controller.abort();
+      }
       this.#client?.close();
       this.finishClose();
     }

@@ -16,6 +16,8 @@ import { InboxChannel } from "../../protocol/wire/inbox.ts";
 import type { Message } from "../../protocol/wire/message.ts";
 import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
 import { ACCEPTED } from "../../protocol/wire/transport.ts";
+import { stopSweepWhenIdle } from "./_body.ts";
+import { CallTable } from "../../protocol/peer/call_table.ts";
 
 /** The codec of the wire: JSON-RPC 2.0, stateless, shared. */
 export const codec: JsonRpcCodec = new JsonRpcCodec();
@@ -27,6 +29,8 @@ export const NO_PUSH = "JSON-RPC over HTTP cannot carry server -> client calls o
 /** One POST: its messages, and the answer it waits for. */
 export class Exchange implements Delivery {
   readonly message: Message | readonly Message[];
+  /** Its number; `from` is `h` and it. */
+  readonly id: number;
   readonly from: string;
   readonly size: number;
   /** The encoded replies, once the peer sent them. */
@@ -39,13 +43,14 @@ export class Exchange implements Delivery {
 
   constructor(
     channel: ExchangeChannel,
-    from: string,
+    id: number,
     message: Message | readonly Message[],
     size: number,
     headers: Record<string, string>,
   ) {
     this.#channel = channel;
-    this.from = from;
+    this.id = id;
+    this.from = `h${id}`;
     this.message = message;
     this.size = size;
     this.#headers = headers;
@@ -61,7 +66,7 @@ export class Exchange implements Delivery {
 
   /** Told by the peer once its replies (if any) were sent. */
   settle(outcome: Outcome): void {
-    if (!this.#channel.forget(this.from)) return;
+    if (!this.#channel.forget(this)) return;
     if (this.body !== undefined) {
       this.#answer.resolve(json(200, this.body, this.#headers));
     } else if (this.wantsReply && outcome === "cancelled") {
@@ -94,7 +99,8 @@ export function json(status: number, body: string, headers: Record<string, strin
 
 /** The endpoint's one channel: POSTs in, replies routed back to their exchange. */
 export class ExchangeChannel extends InboxChannel {
-  #open = new Map<string, Exchange>();
+  /** POSTs not answered yet, by number (a table: see call_table.ts on a Map's garbage). */
+  #open = new CallTable<Exchange>(64);
   #next = 0;
   /** Who is at the other end, for logs. */
   readonly remote: string;
@@ -115,32 +121,41 @@ export class ExchangeChannel extends InboxChannel {
    * Hands a decoded POST to the peer; resolves with its answer. `undefined`
    * when the channel is closed.
    */
-  async post(
+  post(
     message: Message | readonly Message[],
     size: number,
     headers: Record<string, string>,
   ): Promise<Response> {
-    const exchange = new Exchange(this, `h${++this.#next}`, message, size, headers);
+    // Numbers wrap before they leave the table's ring (whole numbers below 2^31).
+    this.#next = (this.#next + 1) & 0x3fffffff;
+    const exchange = new Exchange(this, this.#next, message, size, headers);
     if (this.closeReason !== undefined) {
       exchange.fail(503, "The server is closing");
       return exchange.answer;
     }
-    this.#open.set(exchange.from, exchange);
+    this.#open.add(exchange);
     // Backpressure: while the peer's inbox is full, this POST waits.
     const full = this.deliver(exchange);
-    if (full !== undefined) await full.catch(() => {});
-    return exchange.answer;
+    if (full === undefined) return exchange.answer;
+    return full.then(() => exchange.answer, () => exchange.answer);
   }
 
   /** Removes an exchange; false when it was answered already. */
-  forget(from: string): boolean {
-    return this.#open.delete(from);
+  forget(exchange: Exchange): boolean {
+    return this.#open.remove(exchange);
+  }
+
+  /** The exchange at reply address `to` (`h` and its number). */
+  #at(to: string | undefined): Exchange | undefined {
+    if (to === undefined) return undefined;
+    const exchange = this.#open.get(Number(to.slice(1)));
+    return exchange?.from === to ? exchange : undefined;
   }
 
   /** Sends one reply to the POST it answers; calls and notifications cannot go. */
   send(message: Message, to?: string): Promise<void> {
     if (message.kind === "result" || message.kind === "error") {
-      const exchange = to === undefined ? undefined : this.#open.get(to);
+      const exchange = this.#at(to);
       if (exchange !== undefined) exchange.body = codec.encode(message)[0];
       return ACCEPTED;
     }
@@ -150,7 +165,7 @@ export class ExchangeChannel extends InboxChannel {
 
   /** Sends the replies to one batch, as one JSON array. */
   sendBatch(messages: readonly Message[], to?: string): Promise<void> {
-    const exchange = to === undefined ? undefined : this.#open.get(to);
+    const exchange = this.#at(to);
     if (exchange !== undefined) exchange.body = codec.encodeBatch(messages)[0];
     return ACCEPTED;
   }
@@ -159,8 +174,8 @@ export class ExchangeChannel extends InboxChannel {
   close(reason?: string | CloseReason): Promise<void> {
     const why = this.beginClose(reason ?? closeReason(CloseCode.Shutdown, "endpoint closed"));
     if (why !== undefined) {
-      for (const exchange of this.#open.values()) exchange.fail(503, "The server is closing");
-      this.#open.clear();
+      for (const exchange of this.#open.drain()) exchange.fail(503, "The server is closing");
+      stopSweepWhenIdle();
       this.finishClose();
     }
     return this.closed;

@@ -112,6 +112,14 @@ function fromLoopback(info: ClientInfo | undefined): boolean {
   return name !== undefined && (isLoopback(name) || /^::ffff:127\./i.test(name));
 }
 
+/** The path of an absolute URL as sent (`/rpc` of `http://host/rpc?x`), without parsing it. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
 /**
  * The request handler of an endpoint whose POSTs go to `channel`; with
  * `loopback` unknown (a handler in someone's `Deno.serve`), a request from
@@ -133,15 +141,30 @@ function endpoint(
   /** POSTs past the checks, and the body bytes they hold. */
   let posts = 0;
   let pendingBytes = 0;
+  // Whether `anywhere` reads the request's host (as BrowserAccess decides);
+  // `onLoopback` always does, unless any host is allowed.
+  // A path as a URL would write it: one sent as it is needs no parsing.
+  const canonical = new URL(path, "http://host").pathname === path;
+  const checksHost = options.hosts !== "*" && (options.hosts !== undefined || loopback === true);
   return async (request, info) => {
-    const url = new URL(request.url);
-    if (url.pathname !== path) return refusal(404, "Not found");
-    const access = loopback === undefined && fromLoopback(info) ? onLoopback : anywhere;
-    if (!access.hostAllowed(url)) {
+    // The URL is parsed only when something needs more than its path as sent.
+    const raw = request.url;
+    let url: URL | undefined;
+    if (!canonical || pathOf(raw) !== path) {
+      url = new URL(raw);
+      if (url.pathname !== path) return refusal(404, "Not found");
+    }
+    const local = loopback === undefined && fromLoopback(info);
+    const access = local ? onLoopback : anywhere;
+    if (
+      (checksHost || (local && options.hosts !== "*")) && !access.hostAllowed(url ??= new URL(raw))
+    ) {
       logger.debug(`refused a POST sent to host ${url.host}`);
       return refusal(403, "Host not allowed");
     }
-    const origin = access.allowedOrigin(request, url);
+    const origin = request.headers.has("origin")
+      ? access.allowedOrigin(request, url ?? new URL(raw))
+      : null;
     if (origin === undefined) {
       logger.debug(`refused a request from origin ${request.headers.get("origin")}`);
       return refusal(403, "Origin not allowed");
