@@ -107,3 +107,34 @@ Deno.test("websocketHandler and mushroomHandler: Host is checked only when hosts
   await taken?.body?.cancel();
   await server.shutdown();
 });
+
+Deno.test("websocketHandler and mushroomHandler in Deno.serve: a loopback client gets listen()'s Host check, as httpHandler does", async () => {
+  const server = new Server();
+  const local = { remoteAddr: { hostname: "127.0.0.1", port: 50_000 } };
+  const remote = { remoteAddr: { hostname: "192.0.2.7", port: 50_000 } };
+  const upgrade = (host: string) =>
+    new Request(`http://${host}/rpc`, { headers: { ...pageAt(host), upgrade: "websocket" } });
+  const open = websocketHandler(server, { path: "/rpc" });
+  // Before, a rebound page reached the upgrade from a loopback client too.
+  assertEquals((await open(upgrade(EVIL), local))?.status, 403);
+  assertEquals((await open(upgrade("localhost:8080"), local))?.status, 400); // past the checks
+  assertEquals((await open(upgrade(EVIL), remote))?.status, 400); // not on loopback: any name
+  const named = websocketHandler(server, { path: "/rpc", hosts: ["app.test"] });
+  assertEquals((await named(upgrade("app.test:8080"), local))?.status, 400);
+
+  const live = mushroomHandler(server, { path: "/live/" });
+  const hello = (host: string, info: typeof local) =>
+    live(
+      new Request(`http://${host}/live/`, {
+        method: "POST",
+        headers: pageAt(host),
+        body: '{"transports": ["poll"], "auth": null}',
+      }),
+      info,
+    );
+  assertEquals((await hello(EVIL, local))?.status, 403);
+  const taken = await hello(EVIL, remote);
+  assertEquals(taken?.status, 200);
+  await taken?.body?.cancel();
+  await server.shutdown();
+});

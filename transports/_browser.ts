@@ -33,8 +33,8 @@ export interface BrowserAccessOptions {
    * other address, and for `websocketHandler` or `mushroomHandler` in your
    * own `Deno.serve` (which cannot know by which names they are reached),
    * any name is taken: give `hosts` there if browsers on that machine may
-   * reach it. `httpHandler` given `Deno.serve`'s handler info applies the
-   * loopback rule to requests from a loopback address.
+   * reach it. A handler given `Deno.serve`'s handler info applies the
+   * loopback rule to requests from a loopback client.
    *
    * @default {localhost and IP addresses only, for listen() on loopback; any name otherwise}
    */
@@ -45,6 +45,22 @@ export interface BrowserAccessOptions {
 export function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || hostname === "[::1]" ||
     /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** What an endpoint reads of `Deno.serve`'s handler info (a `Deno.ServeHandlerInfo` fits). */
+export interface ClientInfo {
+  /** The client's address. */
+  readonly remoteAddr?: { readonly hostname?: string };
+}
+
+/**
+ * Whether the client is on loopback: then the request arrived on a loopback
+ * address, and a handler in someone's `Deno.serve` checks `Host` as
+ * `listen()` on loopback does (DNS rebinding).
+ */
+export function fromLoopback(info: ClientInfo | undefined): boolean {
+  const name = info?.remoteAddr?.hostname;
+  return name !== undefined && (isLoopback(name) || /^::ffff:127\./i.test(name));
 }
 
 /** The checks of one endpoint; see {@linkcode BrowserAccessOptions}. */

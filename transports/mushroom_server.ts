@@ -67,7 +67,7 @@ import {
   type RestartingServe,
   type Upgrade,
 } from "./_http_listener.ts";
-import { BrowserAccess, type BrowserAccessOptions, isLoopback } from "./_browser.ts";
+import { BrowserAccess, type BrowserAccessOptions, fromLoopback, isLoopback } from "./_browser.ts";
 
 export type { BrowserAccessOptions, HttpListenerOptions };
 
@@ -419,6 +419,10 @@ function endpoint(
     if (!publicUrl.pathname.endsWith("/")) publicUrl.pathname += "/";
   }
   const access = new BrowserAccess(options, sink.loopback ?? false, publicUrl);
+  // A handler in someone's Deno.serve: a loopback client gets listen()'s Host check.
+  const onLoopback = sink.loopback === undefined
+    ? new BrowserAccess(options, true, publicUrl)
+    : access;
   const budget = new MushroomBudget(options.maxUnacknowledgedBytesTotal ?? 64 * 1024 * 1024);
   const sessions = new Map<string, MushroomSession>();
   /**
@@ -616,7 +620,7 @@ function endpoint(
     const path = url.pathname;
     const ours = path === base ? undefined : sessionPath(path);
     if (path !== base && ours === undefined) return undefined;
-    if (!access.hostAllowed(url)) {
+    if (!(fromLoopback(info) ? onLoopback : access).hostAllowed(url)) {
       logger.debug(`mushroom: refused a request sent to host ${url.host}`);
       await request.body?.cancel().catch(ignore);
       return refusal(403, "Host not allowed");

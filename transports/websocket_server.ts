@@ -53,7 +53,7 @@ import {
   type RestartingServe,
   type Upgrade,
 } from "./_http_listener.ts";
-import { BrowserAccess, type BrowserAccessOptions, isLoopback } from "./_browser.ts";
+import { BrowserAccess, type BrowserAccessOptions, fromLoopback, isLoopback } from "./_browser.ts";
 
 export type { BrowserAccessOptions, HttpListenerOptions };
 
@@ -119,6 +119,8 @@ function endpoint(
 ): (request: Request, info?: ServeInfo, upgrade?: Upgrade) => Promise<Response | undefined> {
   const path = options.path ?? "/";
   const access = new BrowserAccess(options, sink.loopback ?? false);
+  // A handler in someone's Deno.serve: a loopback client gets listen()'s Host check.
+  const onLoopback = sink.loopback === undefined ? new BrowserAccess(options, true) : access;
   const logger = options.logger ?? consoleLogger;
   const idleTimeout = Math.ceil((options.idleTimeout ?? 30_000) / 1000);
   return async (request, info, upgrade = denoUpgrade) => {
@@ -127,7 +129,7 @@ function endpoint(
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return refusal(426, "This endpoint speaks WebSocket only", { upgrade: "websocket" });
     }
-    if (!access.hostAllowed(url)) {
+    if (!(fromLoopback(info) ? onLoopback : access).hostAllowed(url)) {
       logger.debug(`refused a WebSocket sent to host ${url.host}`);
       return refusal(403, "Host not allowed");
     }

@@ -14,7 +14,13 @@ import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
 import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
 import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
 import { CloseCode, closeReason } from "../../protocol/wire/close.ts";
-import { BrowserAccess, type BrowserAccessOptions, isLoopback } from "../_browser.ts";
+import {
+  BrowserAccess,
+  type BrowserAccessOptions,
+  type ClientInfo,
+  fromLoopback,
+  isLoopback,
+} from "../_browser.ts";
 import {
   type HeadGate,
   type HttpListenerOptions,
@@ -99,17 +105,6 @@ function badRequest(
 ): Response {
   const error = data === undefined ? { code, message } : { code, message, data };
   return json(400, JSON.stringify({ jsonrpc: "2.0", error, id: null }), cors);
-}
-
-/** What an endpoint reads of `Deno.serve`'s handler info (a `Deno.ServeHandlerInfo` fits). */
-interface ClientInfo {
-  readonly remoteAddr?: { readonly hostname?: string };
-}
-
-/** Whether the client is on loopback: then the request arrived on a loopback address. */
-function fromLoopback(info: ClientInfo | undefined): boolean {
-  const name = info?.remoteAddr?.hostname;
-  return name !== undefined && (isLoopback(name) || /^::ffff:127\./i.test(name));
 }
 
 /** The path of an absolute URL as sent (`/rpc` of `http://host/rpc?x`), without parsing it. */
