@@ -320,8 +320,13 @@ export class HttpClientChannel extends InboxChannel implements Channel {
       };
       if (this.#client !== undefined) init.client = this.#client;
       const response = await this.#fetch(this.#url, init);
-      const text = await readReply(response, response.ok ? this.#maxReply : ERROR_BYTES);
-      if (response.status === 204 || (response.ok && text.trim() === "")) {
+      const limit = response.ok ? this.#maxReply : ERROR_BYTES;
+      // A declared length within the limit (fetch holds the server to it): one
+      // read here, no async layer between it and the reply's delivery.
+      const text = withinLimit(response, limit)
+        ? await response.text()
+        : await readReply(response, limit);
+      if (response.status === 204 || (response.ok && blank(text))) {
         this.#unanswered(post, "the server answered no reply");
       } else if (response.ok) {
         const replies = codec.decode(text);
@@ -397,6 +402,18 @@ function abortLate(post: Post, ms: number): void {
 /** What is read of a non-2xx answer's body, for its error's message. */
 const ERROR_BYTES = 4096;
 
+/** Whether a reply's body is empty or only whitespace (a body starting with `{` is not). */
+function blank(text: string): boolean {
+  return text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === "");
+}
+
+/** Whether the reply declares a length within `limit` (a compressed one's says nothing). */
+function withinLimit(response: Response, limit: number): boolean {
+  const headers = response.headers;
+  const declared = headers.get("content-length");
+  return declared !== null && Number(declared) <= limit && !headers.has("content-encoding");
+}
+
 /**
  * The reply's body as text, at most `limit` bytes: a 2xx reply over it
  * fails with {@linkcode HttpError}; an error's body is cut there.
@@ -406,8 +423,6 @@ async function readReply(response: Response, limit: number): Promise<string> {
   const declared = response.headers.has("content-encoding")
     ? null
     : response.headers.get("content-length");
-  // A declared length within the limit (fetch holds the server to it): one read.
-  if (declared !== null && Number(declared) <= limit) return await response.text();
   if (response.body === null) return "";
   if (declared !== null && response.ok) {
     await response.body.cancel().catch(() => {});
