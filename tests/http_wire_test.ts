@@ -295,14 +295,14 @@ test("a call cancelled before its batch left is taken out of it", async () => {
 });
 
 test("a call times out as on any wire", async () => {
+  const release = deferred<void>();
   const server = new Server({
     logger: recordingLogger(),
-    handlers: {
-      later: () => new Promise((resolve) => setTimeout(resolve, 300)),
-    },
+    handlers: { later: () => release.promise },
   }).serve(listen("http://127.0.0.1:0/rpc"));
   const client = new Peer(await connect(server.addr));
   await assertRejects(() => client.call("later", undefined, { timeout: 100 }), Error, "timed out");
+  release.resolve();
   await client.close();
   await server.shutdown();
 });
