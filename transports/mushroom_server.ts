@@ -68,6 +68,7 @@ import {
   type Upgrade,
 } from "./_http_listener.ts";
 import { BrowserAccess, type BrowserAccessOptions, fromLoopback, isLoopback } from "./_browser.ts";
+import { readBodyChunks, type Unread } from "./_http_body.ts";
 
 export type { BrowserAccessOptions, HttpListenerOptions };
 
@@ -245,58 +246,7 @@ function answer(cors: Cors, status: number, body: string): Response {
   return new Response(body, { status, headers: { "content-type": "application/json", ...cors } });
 }
 
-/** Why a body was not read: too large, too slow, or the client went away. */
-type Unread = 413 | 408 | 400;
-
-/**
- * The request's body as text; 413 when it is over `limit` bytes, 408 when
- * it has not all arrived within `timeout` ms.
- */
-async function readBody(
-  request: Request,
-  limit: number,
-  timeout: number,
-): Promise<string | Unread> {
-  const length = Number(request.headers.get("content-length") ?? "0");
-  if (length > limit) return 413;
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  let late = false;
-  const timer = setTimeout(() => {
-    late = true;
-    reader.cancel().catch(ignore);
-  }, timeout);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (late) return 408;
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(ignore);
-        return 413;
-      }
-      chunks.push(value);
-    }
-  } catch {
-    return late ? 408 : 400;
-  } finally {
-    clearTimeout(timer);
-  }
-  if (chunks.length === 1) return decoder.decode(chunks[0]);
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return decoder.decode(bytes);
-}
-
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function ignore(): void {}
 
@@ -523,7 +473,7 @@ function endpoint(
       await request.body?.cancel().catch(ignore);
       return refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
     }
-    const text = await readBody(request, maxHandshake, bodyTimeout);
+    const text = await readBodyChunks(request, maxHandshake, bodyTimeout);
     if (typeof text === "number") return unread(cors, text);
     let hello: { transports?: unknown; auth?: unknown };
     try {
@@ -597,7 +547,7 @@ function endpoint(
     if (request.method !== "POST" || !offered.includes("poll")) {
       return refusal(405, "Method not allowed", { ...cors, allow: "POST" });
     }
-    const text = await readBody(request, maxBody, bodyTimeout);
+    const text = await readBodyChunks(request, maxBody, bodyTimeout);
     if (typeof text === "number") return unread(cors, text);
     const found = open(id);
     if (typeof found === "number") return notOpen(found, cors);

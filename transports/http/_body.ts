@@ -6,12 +6,9 @@
  * @module
  */
 
-/** Why a body was not read: too large, too slow, or the client went away. */
-export type Unread = 413 | 408 | 400;
+import { readBodyChunks, type Unread } from "../_http_body.ts";
 
-const decoder = new TextDecoder();
-
-function ignore(): void {}
+export type { Unread };
 
 /**
  * The request's body as text; 413 when it is over `limit` bytes, 408 when
@@ -29,53 +26,11 @@ export function readBody(
   // reader's loop costs a read per chunk and one more for the end; and
   // Deno.serve makes no stream for a body that is only read whole).
   if (declared !== null) return length === 0 ? EMPTY : whole(request, timeout);
-  return streamed(request, limit, timeout);
+  return readBodyChunks(request, limit, timeout);
 }
 
 const TOO_LARGE: Promise<413> = Promise.resolve(413);
 const EMPTY: Promise<string> = Promise.resolve("");
-
-/** A body without a declared length, read chunk by chunk under the cap. */
-async function streamed(
-  request: Request,
-  limit: number,
-  timeout: number,
-): Promise<string | Unread> {
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  let late = false;
-  const timer = setTimeout(() => {
-    late = true;
-    reader.cancel().catch(ignore);
-  }, timeout);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (late) return 408;
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(ignore);
-        return 413;
-      }
-      chunks.push(value);
-    }
-  } catch {
-    return late ? 408 : 400;
-  } finally {
-    clearTimeout(timer);
-  }
-  if (chunks.length === 1) return decoder.decode(chunks[0]);
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return decoder.decode(bytes);
-}
 
 /** A body read under way: when it is late, and how to say so. */
 interface Deadline {
