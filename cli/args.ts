@@ -7,7 +7,7 @@
  */
 
 import type { Dialect } from "../mod.ts";
-import { parseQuickRpcTransport } from "../protocol/dialects/quickrpc.ts";
+import { parseQuickRpcTransport } from "../protocol/quickrpc/quickrpc.ts";
 import { DIALECTS } from "./dialects.ts";
 import type { ParsedArgs } from "./parse_args.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import { type Dialect, jsonRpc } from "../mod.ts";
-import { quickRpc } from "../protocol/dialects/quickrpc.ts";
+import { quickRpc } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 
 /** Every dialect, by name. */

@@ -6,7 +6,7 @@
 // Prints its URL on the first line, then serves until stdin closes.
 
 import { type Handler, RpcError, Server, silentLogger } from "../mod.ts";
-import { hmacSecurity, quickRpc, secureListener } from "../protocol/dialects/quickrpc.ts";
+import { hmacSecurity, quickRpc, secureListener } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { listen } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";

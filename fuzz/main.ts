@@ -28,7 +28,7 @@ import { parseArgs } from "../cli/parse_args.ts";
 import { Peer, silentLogger, type Transport } from "../mod.ts";
 import { respond } from "../choria/mod.ts";
 import { parrot } from "../examples/choria/agent/parrot.ts";
-import { hmacSecurity, quickRpc, secureTransport } from "../protocol/dialects/quickrpc.ts";
+import { hmacSecurity, quickRpc, secureTransport } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
@@ -44,7 +44,7 @@ import {
 } from "./_generators.ts";
 import { FUZZ_KEY } from "./_target.ts";
 import { type Envelope, nuropbEnvelope } from "./_generators.ts";
-import { decodeNuropb, encodeNuropbRequest } from "../protocol/dialects/nuropb.ts";
+import { decodeNuropb, encodeNuropbRequest } from "../protocol/nuropb/nuropb.ts";
 import { fuzzStdio } from "./stdio.ts";
 import { fuzzWorker } from "./worker.ts";
 import { fuzzHttp } from "./http.ts";

@@ -3,7 +3,7 @@
 // Whatever one connection does, the server keeps serving the others.
 
 import { type CloseReason, type Dialect, jsonRpc, Peer, Server } from "../mod.ts";
-import { quickRpc } from "../protocol/dialects/quickrpc.ts";
+import { quickRpc } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen, type TcpOptions } from "../transports/tcp.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";

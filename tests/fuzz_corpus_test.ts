@@ -5,7 +5,7 @@
 // tests/amqp_fuzz_corpus_test.ts.
 
 import { Peer, Server, silentLogger } from "../mod.ts";
-import { quickRpc } from "../protocol/dialects/quickrpc.ts";
+import { quickRpc } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen } from "../transports/tcp.ts";
 import { targetHandlers } from "../fuzz/_target.ts";

@@ -19,6 +19,9 @@ const OUTSIDE_THE_PACKAGE = [
   "cli.ts",
 ];
 
+/** The rooms of pure dialect codecs. */
+const DIALECT_ROOMS = ["protocol/dialects/", "protocol/quickrpc/", "protocol/nuropb/"];
+
 /** What a dialect codec must not import: channels, sessions, timers. */
 const NOT_FOR_DIALECTS = [
   "protocol/wire/channel.ts",
@@ -76,7 +79,7 @@ Deno.test("protocol/ imports nothing from transports/ or choria/", () => {
   assertEquals(unexpected("layers"), []);
 });
 
-Deno.test("protocol/dialects/ holds pure codecs: no session, no channel, session or timer import", () => {
+Deno.test("protocol/dialects/, quickrpc/ and nuropb/ hold pure codecs: no session, no channel, session or timer import", () => {
   assertEquals(unexpected("pure dialects"), []);
 });
 
@@ -186,7 +189,7 @@ function findViolations(): Violation[] {
   const out: Violation[] = [];
   const add = (rule: Rule, text: string) => out.push({ rule, text });
   for (const [file, imports] of graph.imports) {
-    const inDialects = file.startsWith("protocol/dialects/");
+    const inDialects = DIALECT_ROOMS.some((room) => file.startsWith(room));
     if (inDialects && /session/.test(file)) {
       add("pure dialects", `${file}: a session among the dialect codecs`);
     }

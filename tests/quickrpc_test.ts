@@ -10,7 +10,7 @@ import {
   quickRpc,
   secureListener,
   secureTransport,
-} from "../protocol/dialects/quickrpc.ts";
+} from "../protocol/quickrpc/quickrpc.ts";
 import { connect, listen } from "../transports/tcp.ts";
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
 import { type RecordingLogger, recordingLogger, test } from "./_helpers.ts";

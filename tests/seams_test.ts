@@ -23,7 +23,7 @@ import {
   Server,
   type Transport,
 } from "../mod.ts";
-import { quickRpc } from "../protocol/dialects/quickrpc.ts";
+import { quickRpc } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";

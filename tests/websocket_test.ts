@@ -14,7 +14,7 @@ import {
   RemoteError,
   Server,
 } from "../mod.ts";
-import { quickRpc } from "../protocol/dialects/quickrpc.ts";
+import { quickRpc } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, reconnecting, WebSocketTransport } from "../transports/websocket.ts";
 import { listen, websocketHandler } from "../transports/websocket_server.ts";

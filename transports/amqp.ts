@@ -44,11 +44,8 @@ import {
   EVENT_METHOD,
   type NuropbMeta,
   uuidHex,
-} from "../protocol/dialects/nuropb.ts";
-import {
-  importNuropbPublicKey,
-  type NuropbKeyPair,
-} from "../protocol/dialects/nuropb_encryption.ts";
+} from "../protocol/nuropb/nuropb.ts";
+import { importNuropbPublicKey, type NuropbKeyPair } from "../protocol/nuropb/nuropb_encryption.ts";
 import { CallerChannel, type OutgoingMeta } from "./amqp/_caller.ts";
 import { BrokerConnection, redactUrl } from "./amqp/_connection.ts";
 import {
@@ -60,9 +57,9 @@ import {
 import { ServiceChannel } from "./amqp/_service.ts";
 import { responseQueueName } from "./amqp/_topology.ts";
 
-export * from "../protocol/dialects/nuropb.ts";
-export * from "../protocol/dialects/nuropb_codec.ts";
-export * from "../protocol/dialects/nuropb_encryption.ts";
+export * from "../protocol/nuropb/nuropb.ts";
+export * from "../protocol/nuropb/nuropb_codec.ts";
+export * from "../protocol/nuropb/nuropb_encryption.ts";
 export {
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,

@@ -27,9 +27,9 @@ import {
   EVENT_METHOD,
   type NuropbProperties,
   type NuropbWire,
-} from "../../protocol/dialects/nuropb.ts";
-import { NuropbCallerCodec, type NuropbCallMeta } from "../../protocol/dialects/nuropb_codec.ts";
-import { openNuropbBody, sealNuropbBody } from "../../protocol/dialects/nuropb_encryption.ts";
+} from "../../protocol/nuropb/nuropb.ts";
+import { NuropbCallerCodec, type NuropbCallMeta } from "../../protocol/nuropb/nuropb_codec.ts";
+import { openNuropbBody, sealNuropbBody } from "../../protocol/nuropb/nuropb_encryption.ts";
 import type {
   AMQPChannel,
   AMQPMessage,

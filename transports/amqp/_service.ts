@@ -35,13 +35,13 @@ import {
   type NuropbMeta,
   type NuropbProperties,
   type NuropbWire,
-} from "../../protocol/dialects/nuropb.ts";
-import { NuropbServiceCodec } from "../../protocol/dialects/nuropb_codec.ts";
+} from "../../protocol/nuropb/nuropb.ts";
+import { NuropbServiceCodec } from "../../protocol/nuropb/nuropb_codec.ts";
 import {
   type NuropbKeyPair,
   openNuropbBody,
   sealNuropbBody,
-} from "../../protocol/dialects/nuropb_encryption.ts";
+} from "../../protocol/nuropb/nuropb_encryption.ts";
 import type {
   AMQPChannel,
   AMQPMessage,

@@ -9,9 +9,9 @@ import type { Codec } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
 import { ErrorCode } from "../wire/errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message, Meta } from "../wire/message.ts";
-import { pythonJson } from "./_python_json.ts";
-import { encodeBase64 } from "./_base64.ts";
-import { MAX_DEPTH, TooDeep, walkJson } from "./_json_walk.ts";
+import { pythonJson } from "../dialects/_python_json.ts";
+import { encodeBase64 } from "../dialects/_base64.ts";
+import { MAX_DEPTH, TooDeep, walkJson } from "../dialects/_json_walk.ts";
 
 /** The method of quickrpc's security header frame. */
 export const SECINFO_METHOD = "rpc.secinfo";

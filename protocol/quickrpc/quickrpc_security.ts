@@ -45,8 +45,8 @@ import { CloseCode, type CloseReason, closeReason } from "../wire/close.ts";
 import { ConnectionClosed } from "../wire/errors.ts";
 import { consoleLogger, type Logger } from "../shared/logger.ts";
 import { InvalidFrame, type Listener, type Transport } from "../wire/transport.ts";
-import { pythonJson } from "./_python_json.ts";
-import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { pythonJson } from "../dialects/_python_json.ts";
+import { decodeBase64, encodeBase64 } from "../dialects/_base64.ts";
 import { parseFirstJsonValue, SECINFO_METHOD } from "./quickrpc_codec.ts";
 
 /**

@@ -38,7 +38,7 @@
 
 import { ErrorCode } from "../wire/errors.ts";
 import type { ErrorObject, Message, Meta } from "../wire/message.ts";
-import { pythonJson } from "./_python_json.ts";
+import { pythonJson } from "../dialects/_python_json.ts";
 
 /** The only `nuropb_protocol` header value nuropb 0.1.8 accepts. */
 export const NUROPB_PROTOCOL = "0.1.1";

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { decodeBase64, encodeBase64 } from "../dialects/_base64.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
