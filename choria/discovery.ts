@@ -8,7 +8,7 @@
  * filter shape go-choria really sends, `[[{"expr": ...}]]`), calls your
  * function, and writes `{"protocol": ..., "nodes": [...]}`, or `{"protocol":
  * ..., "error": ...}` when it throws. {@linkcode matchesFilter} applies
- * identity, fact, class and agent filters as go-choria does.
+ * identity, fact, class, agent and compound filters as go-choria does.
  *
  * @example A discovery program over a fixed list of nodes
  * ```ts ignore
@@ -22,6 +22,15 @@
  */
 
 import { formatIssues } from "./_core.ts";
+import {
+  compileCompound,
+  type CompiledCompound,
+  type DataFunction,
+  matchCompound,
+} from "./compound/choria.ts";
+import { CompoundError } from "./compound/error.ts";
+
+export type { DataFunction } from "./compound/choria.ts";
 import { AgentLog } from "./log.ts";
 import { getEnv, readRequest, writeReply } from "./_io.ts";
 import { DISCOVERY_REPLY, DISCOVERY_REQUEST } from "./protocol.ts";
@@ -238,11 +247,52 @@ function matchName(name: string, pattern: string): boolean {
   return name === pattern;
 }
 
+/** Options of {@linkcode matchesFilter}. */
+export interface MatchOptions {
+  /**
+   * Data functions compound filters may call, as go-choria's data providers
+   * (`scout("check")`, `config_item("x")`): name to function.
+   *
+   * @default {}
+   */
+  functions?: Readonly<Record<string, DataFunction>>;
+}
+
+/** Compiled compound filters, per request's `compound` array. */
+const compiled = new WeakMap<readonly unknown[], CompiledCompound>();
+
+function compile(
+  compound: readonly unknown[],
+  functions: Readonly<Record<string, DataFunction>>,
+): CompiledCompound {
+  let program = compiled.get(compound);
+  if (program === undefined || program.functions !== Object.keys(functions).sort().join(",")) {
+    try {
+      program = compileCompound(compound, functions);
+    } catch (error) {
+      throw compoundError(error, compound);
+    }
+    compiled.set(compound, program);
+  }
+  return program;
+}
+
+/** A compound filter's error as the discovery reply's error, naming the expression. */
+function compoundError(error: unknown, compound: readonly unknown[]): Error {
+  if (!(error instanceof CompoundError) && !(error instanceof TypeError)) return error as Error;
+  const which = error instanceof CompoundError && compound.length > 1
+    ? ` ${JSON.stringify(error.source.slice(0, 80))}`
+    : "";
+  return new DiscoveryError(`compound filter${which}: ${error.message}`);
+}
+
 /**
  * Whether a node matches a discovery filter: any identity (exact, or
- * `/regex/`), every fact, every class and every agent. Compound filters are
- * expressions this library does not evaluate: a non-empty one throws a
- * {@linkcode DiscoveryError}, rather than matching nodes it should not.
+ * `/regex/`), every fact, every class, every agent, and the compound filters
+ * (go-choria's expression language; see the README's "Compound filters"). A
+ * compound filter that does not parse, calls an unknown function, or meets a
+ * type error on this node throws a {@linkcode DiscoveryError} naming the
+ * position, which {@linkcode respondDiscovery} turns into the error reply.
  *
  * @example Matching a node against a filter
  * ```ts
@@ -252,11 +302,26 @@ function matchName(name: string, pattern: string): boolean {
  * assertEquals(matchesFilter({ identity: "web1", facts: { country: "mt" } }, filter), true);
  * assertEquals(matchesFilter({ identity: "db1", facts: { country: "mt" } }, filter), false);
  * ```
+ *
+ * @example A compound filter, as `choria discover -S '...'` sends it
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { matchesFilter } from "@seed/rpc/choria";
+ * const filter = {
+ *   fact: [], cf_class: [], identity: [],
+ *   compound: [[{ expr: 'with("country=mt") && (with("roles::web") || fact("cpus") >= 16)' }]],
+ * };
+ * const web1 = { identity: "web1", facts: { country: "mt", cpus: 8 }, classes: ["roles::web"] };
+ * const db1 = { identity: "db1", facts: { country: "mt", cpus: 16 }, classes: ["roles::db"] };
+ * const db2 = { identity: "db2", facts: { country: "de", cpus: 16 }, classes: ["roles::db"] };
+ * assertEquals([web1, db1, db2].filter((n) => matchesFilter(n, filter)).map((n) => n.identity), ["web1", "db1"]);
+ * ```
  */
-export function matchesFilter(node: NodeInfo, filter: DiscoveryFilter): boolean {
-  if (filter.compound.length > 0) {
-    throw new DiscoveryError("compound filters are not supported by this discovery program");
-  }
+export function matchesFilter(
+  node: NodeInfo,
+  filter: DiscoveryFilter,
+  options: MatchOptions = {},
+): boolean {
   if (filter.identity.length > 0 && !filter.identity.some((p) => matchName(node.identity, p))) {
     return false;
   }
@@ -265,7 +330,15 @@ export function matchesFilter(node: NodeInfo, filter: DiscoveryFilter): boolean 
   const classes = node.classes ?? [];
   if (!filter.cf_class.every((p) => classes.some((c) => matchName(c, p)))) return false;
   const agents = node.agents ?? [];
-  return (filter.agent ?? []).every((p) => agents.some((a) => matchName(a, p)));
+  if (!(filter.agent ?? []).every((p) => agents.some((a) => matchName(a, p)))) return false;
+  if (filter.compound.length === 0) return true;
+  const functions = options.functions ?? {};
+  const program = compile(filter.compound, functions);
+  try {
+    return matchCompound(program, { facts, classes, agents }, matchFact, functions);
+  } catch (error) {
+    throw compoundError(error, filter.compound);
+  }
 }
 
 /**

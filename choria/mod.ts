@@ -74,6 +74,7 @@ export {
   validateInputValue,
 } from "./ddl.ts";
 export {
+  type DataFunction,
   type Discover,
   DiscoveryError,
   type DiscoveryFilter,
@@ -81,6 +82,7 @@ export {
   type FactFilter,
   matchesFilter,
   matchFact,
+  type MatchOptions,
   type NodeInfo,
   respondDiscovery,
   runDiscovery,

@@ -1,0 +1,210 @@
+/**
+ * go-choria's compound filters (`filter.compound`, `[[{"expr": "..."}]]`):
+ * the environment an expression sees (`agents`, `classes`, `facts`, and
+ * `with()`, `fact()`, `include()`, `semver()`, plus any data functions the
+ * program supplies) and how several expressions combine, as go-choria's
+ * `filter/compound` package defines them.
+ *
+ * @module
+ */
+
+import { CompoundError } from "./error.ts";
+import { BUILTINS, equal, Evaluation, Func, Opaque, typeName, type Value } from "./evaluate.ts";
+import { gjsonGet } from "./gjson.ts";
+import { children, type Node, parse } from "./parse.ts";
+import { semverCheck } from "./semver.ts";
+import { re2 } from "../validators.ts";
+
+/** A fact filter as `with()` parses it: `[fact, operator, value]`. */
+export interface ParsedFactFilter {
+  /** The fact's path. */
+  fact: string;
+  /** `==`, `!=`, `<`, `>`, `<=`, `>=` or `=~`. */
+  operator: string;
+  /** The value to compare with. */
+  value: string;
+}
+
+/** What an expression is evaluated against. */
+export interface CompoundSubject {
+  /** The node's facts. */
+  facts: Record<string, unknown>;
+  /** Its configuration-management classes. */
+  classes: readonly string[];
+  /** Its agents. */
+  agents: readonly string[];
+}
+
+/** A data function (go-choria's data providers, e.g. `scout("check")`), given its arguments. */
+export type DataFunction = (...args: unknown[]) => unknown;
+
+/** Compiled compound filters: one parsed expression per outer entry. */
+export interface CompiledCompound {
+  /** Each expression's text and tree. */
+  readonly expressions: readonly { src: string; ast: Node }[];
+  /** The data function names it was compiled with. */
+  readonly functions: string;
+}
+
+const OPERATORS = /<=|>=|=>|=<|<|>|!=|=~|={1,2}/g;
+const CHORIA_FUNCTIONS = ["with", "fact", "include", "semver"];
+
+/**
+ * go-choria's `ParseFactFilterString`: `fact=value`, `fact>=1`, `fact=/re/`
+ * (the rightmost operator splits), or `undefined` when the text is no fact
+ * filter (then `with()` tries classes and agents).
+ */
+export function parseFactFilter(text: string): ParsedFactFilter | undefined {
+  const found = [...text.matchAll(OPERATORS)];
+  const last = found[found.length - 1];
+  if (last === undefined) return undefined;
+  let operator = last[0];
+  const fact = text.slice(0, last.index).trim();
+  const value = text.slice(last.index + operator.length).trim();
+  if (fact === "" || value === "") return undefined;
+  const single = /^(?:[<>=])$/;
+  if (single.test(fact[0]!) || single.test(value[value.length - 1]!)) return undefined;
+  operator = { "=": "==", "=<": "<=", "=>": ">=" }[operator] ?? operator;
+  if (value.startsWith("/") && value.endsWith("/")) operator = "=~";
+  return { fact, operator, value };
+}
+
+function slashed(pattern: string): string | undefined {
+  return pattern.startsWith("/") && pattern.endsWith("/")
+    ? pattern.replace(/^\/+/, "").replace(/\/+$/, "")
+    : undefined;
+}
+
+function anyMatches(pattern: string, list: readonly string[], ignoreCase: boolean): boolean {
+  let re: RegExp;
+  try {
+    re = re2(ignoreCase ? `(?i)${pattern}` : pattern);
+  } catch {
+    return false; // go-choria ignores a bad pattern here: no match
+  }
+  return list.some((item) => re.test(item));
+}
+
+/** go-choria's class match: a lower-cased exact name, or a case-blind `/regex/`. */
+export function hasClass(needle: string, classes: readonly string[]): boolean {
+  const re = slashed(needle);
+  if (re !== undefined) return anyMatches(re, classes, true);
+  const lower = needle.toLowerCase();
+  return classes.includes(lower);
+}
+
+/** go-choria's agent match: an exact name, or a `/regex/`. */
+export function hasAgent(needle: string, agents: readonly string[]): boolean {
+  const re = slashed(needle);
+  return re !== undefined ? anyMatches(re, agents, false) : agents.includes(needle);
+}
+
+const FACTS = new Opaque(
+  "raw JSON",
+  'facts is raw JSON in go-choria and cannot be looked into: use fact("path")',
+);
+
+const INCLUDE = new Func("include", 2, ([hay, needle]) => {
+  if (hay === null) return false;
+  if (!Array.isArray(hay)) {
+    throw new Error(`want an array as the first argument, got ${typeName(hay!)}`);
+  }
+  return hay.some((item) => equal(item, needle!));
+});
+
+const SEMVER = new Func("semver", 2, ([value, constraint]) => {
+  if (typeof value !== "string" || typeof constraint !== "string") {
+    throw new Error(`want two strings, got ${typeName(value!)} and ${typeName(constraint!)}`);
+  }
+  return semverCheck(value, constraint);
+});
+
+function stringArg(v: Value | undefined): string {
+  if (typeof v !== "string") throw new Error(`want a string argument, got ${typeName(v!)}`);
+  return v;
+}
+
+/**
+ * Compiles `filter.compound`: every entry must be `[{"expr": "..."}]`; each
+ * expression is parsed and every function it calls must exist. Throws a
+ * {@linkcode CompoundError} (or a TypeError for a malformed entry).
+ */
+export function compileCompound(
+  compound: readonly unknown[],
+  functions: Readonly<Record<string, DataFunction>> = {},
+): CompiledCompound {
+  const known = new Set([...CHORIA_FUNCTIONS, ...Object.keys(functions), ...BUILTINS]);
+  const expressions = compound.map((entry, i) => {
+    const item = Array.isArray(entry) && entry.length === 1 ? entry[0] : undefined;
+    const src = item !== null && typeof item === "object"
+      ? (item as { expr?: unknown }).expr
+      : undefined;
+    if (typeof src !== "string") {
+      throw new TypeError(`compound filter ${i + 1} is not [{"expr": "..."}]`);
+    }
+    const ast = parse(src);
+    checkCalls(ast, src, known);
+    return { src, ast };
+  });
+  return { expressions, functions: Object.keys(functions).sort().join(",") };
+}
+
+/** Rejects calls of functions that do not exist, before any node is seen. */
+function checkCalls(root: Node, src: string, known: ReadonlySet<string>): void {
+  const stack: Node[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.k === "call" && !known.has(node.name)) {
+      throw new CompoundError(`unknown function ${node.name}()`, src, node.at);
+    }
+    stack.push(...children(node));
+  }
+}
+
+/**
+ * Whether a node matches compiled compound filters, as go-choria decides: each
+ * expression must give a boolean; a true one counts +1 and a false one -1, and
+ * the node matches when the sum is above zero (so one expression decides
+ * alone, two must both hold). An evaluation error throws a
+ * {@linkcode CompoundError} (go-choria logs it and skips the node).
+ */
+export function matchCompound(
+  compiled: CompiledCompound,
+  subject: CompoundSubject,
+  matchFact: (facts: Record<string, unknown>, filter: ParsedFactFilter) => boolean,
+  functions: Readonly<Record<string, DataFunction>> = {},
+): boolean {
+  const facts = subject.facts;
+  const env = new Map<string, Value>([
+    ["agents", subject.agents as string[]],
+    ["classes", subject.classes as string[]],
+    ["facts", FACTS],
+    [
+      "with",
+      new Func("with", 1, ([query]) => {
+        const q = stringArg(query);
+        const filter = parseFactFilter(q);
+        if (filter !== undefined) return matchFact(facts, filter);
+        return hasClass(q, subject.classes) || hasAgent(q, subject.agents);
+      }),
+    ],
+    [
+      "fact",
+      new Func("fact", 1, ([query]) => (gjsonGet(facts as Value, stringArg(query)) ?? null)),
+    ],
+    ["include", INCLUDE],
+    ["semver", SEMVER],
+  ]);
+  for (const [name, fn] of Object.entries(functions)) {
+    if (!env.has(name)) env.set(name, new Func(name, undefined, (args) => fn(...args) as Value));
+  }
+  let matched = 0;
+  for (const { src, ast } of compiled.expressions) {
+    const result = new Evaluation(src, env).run(ast);
+    if (typeof result !== "boolean") {
+      throw new CompoundError(`the expression gave ${typeName(result)}, want bool`, src, 0);
+    }
+    matched += result ? 1 : -1;
+  }
+  return matched > 0;
+}
