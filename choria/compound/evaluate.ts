@@ -114,11 +114,14 @@ export function equal(a: Value, b: Value): boolean {
   return false;
 }
 
+/** Compiled `matches` patterns, shared by evaluations (bounded). */
+const REGEXPS = new Map<string, RegExp>();
+const MAX_CACHED_REGEXPS = 256;
+
 /** One evaluation: the expression, its environment, and the step budget. */
 export class Evaluation {
   #steps = 0;
   #pointers: Value[] = [];
-  #regexps = new Map<string, RegExp>();
 
   /**
    * Prepares to evaluate.
@@ -300,7 +303,7 @@ export class Evaluation {
   }
 
   #regexp(pattern: string, at: number): RegExp {
-    let re = this.#regexps.get(pattern);
+    let re = REGEXPS.get(pattern);
     if (re === undefined) {
       try {
         re = re2(pattern);
@@ -310,7 +313,8 @@ export class Evaluation {
           at,
         );
       }
-      this.#regexps.set(pattern, re);
+      if (REGEXPS.size >= MAX_CACHED_REGEXPS) REGEXPS.clear();
+      REGEXPS.set(pattern, re);
     }
     return re;
   }
