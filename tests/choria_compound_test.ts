@@ -109,6 +109,19 @@ test("compound: data functions, as go-choria's scout table uses them", () => {
   ) {
     assertEquals(matchesFilter(node, filterOf(expr), { functions }), want, expr);
   }
+  // A data function answering undefined gives nil; one answering a promise is an error.
+  const odd = { nothing: () => undefined, later: () => Promise.resolve(1) };
+  assertEquals(matchesFilter(node, filterOf("nothing() == nil"), { functions: odd }), true);
+  assertThrows(
+    () => matchesFilter(node, filterOf("later() == 1"), { functions: odd }),
+    DiscoveryError,
+    "later(): data functions must answer synchronously",
+  );
+  // "__proto__" in a map literal is an ordinary key.
+  assertEquals(
+    matches(node, "{'__proto__': 1}.__proto__ == 1 && len({'__proto__': 1}) == 1"),
+    true,
+  );
   // Without the function, the call is an unknown function.
   assertStringIncludes(
     errorOf(node, `scout("x").name == "bob"`),

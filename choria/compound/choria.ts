@@ -35,7 +35,7 @@ export interface CompoundSubject {
   agents: readonly string[];
 }
 
-/** A data function (go-choria's data providers, e.g. `scout("check")`), given its arguments. */
+/** A data function (go-choria's data providers, e.g. `scout("check")`): called with the expression's arguments, answers synchronously with JSON-like data. */
 export type DataFunction = (...args: unknown[]) => unknown;
 
 /** Compiled compound filters: one parsed expression per outer entry. */
@@ -119,6 +119,12 @@ const SEMVER = new Func("semver", 2, ([value, constraint]) => {
   return semverCheck(value, constraint);
 });
 
+/** A data function's answer as a value: undefined is nil; a promise is refused. */
+function dataResult(result: unknown): Value {
+  if (result instanceof Promise) throw new Error("data functions must answer synchronously");
+  return (result ?? null) as Value;
+}
+
 function stringArg(v: Value | undefined): string {
   if (typeof v !== "string") throw new Error(`want a string argument, got ${typeName(v!)}`);
   return v;
@@ -196,7 +202,7 @@ export function matchCompound(
     ["semver", SEMVER],
   ]);
   for (const [name, fn] of Object.entries(functions)) {
-    if (!env.has(name)) env.set(name, new Func(name, undefined, (args) => fn(...args) as Value));
+    if (!env.has(name)) env.set(name, new Func(name, undefined, (args) => dataResult(fn(...args))));
   }
   let matched = 0;
   for (const { src, ast } of compiled.expressions) {

@@ -180,7 +180,13 @@ export class Evaluation {
           if (typeof key !== "string" && typeof key !== "number") {
             this.#fail(`a map key must be a string, not ${typeName(key)}`, k.at);
           }
-          out[String(key)] = this.run(v);
+          // defineProperty: a "__proto__" key is a key, not the object's prototype.
+          Object.defineProperty(out, String(key), {
+            value: this.run(v),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         }
         return out;
       }
