@@ -29,13 +29,13 @@ import {
   matchCompound,
 } from "./compound/choria.ts";
 import { CompoundError } from "./compound/error.ts";
-
-export type { DataFunction } from "./compound/choria.ts";
 import { AgentLog } from "./log.ts";
 import { getEnv, readRequest, writeReply } from "./_io.ts";
 import { DISCOVERY_REPLY, DISCOVERY_REQUEST } from "./protocol.ts";
 import { choriaSchema } from "./schemas.ts";
 import { re2 } from "./validators.ts";
+
+export type { DataFunction } from "./compound/choria.ts";
 
 /**
  * One fact filter: `fact operator value`.
@@ -322,6 +322,9 @@ export function matchesFilter(
   filter: DiscoveryFilter,
   options: MatchOptions = {},
 ): boolean {
+  // Compiled first, so a broken expression is reported whatever the other filters say.
+  const functions = options.functions ?? {};
+  const program = filter.compound.length > 0 ? compile(filter.compound, functions) : undefined;
   if (filter.identity.length > 0 && !filter.identity.some((p) => matchName(node.identity, p))) {
     return false;
   }
@@ -331,13 +334,11 @@ export function matchesFilter(
   if (!filter.cf_class.every((p) => classes.some((c) => matchName(c, p)))) return false;
   const agents = node.agents ?? [];
   if (!(filter.agent ?? []).every((p) => agents.some((a) => matchName(a, p)))) return false;
-  if (filter.compound.length === 0) return true;
-  const functions = options.functions ?? {};
-  const program = compile(filter.compound, functions);
+  if (program === undefined) return true;
   try {
     return matchCompound(program, { facts, classes, agents }, matchFact, functions);
   } catch (error) {
-    throw compoundError(error, filter.compound);
+    throw error instanceof CompoundError ? compoundError(error, filter.compound) : error;
   }
 }
 

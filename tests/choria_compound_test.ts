@@ -392,6 +392,12 @@ test("compound: a malformed compound entry is an error, not a silent miss", () =
     );
     assertStringIncludes(error.message, 'is not [{"expr": "..."}]');
   }
+  // A broken expression is reported even for a node the other filters reject.
+  assertThrows(
+    () => matchesFilter(TEST_NODE, { ...filterOf("with("), identity: ["nosuch"] }),
+    DiscoveryError,
+    "unexpected end of expression",
+  );
   // With several expressions the error names the one at fault.
   assertEquals(
     assertThrows(() => matches(TEST_NODE, "true", "nosuch()"), DiscoveryError).message,
