@@ -29,6 +29,7 @@ import {
   matchCompound,
 } from "./compound/choria.ts";
 import { CompoundError } from "./compound/error.ts";
+import { type FactFilter, FactMatchError, hasFact } from "./facts.ts";
 import { AgentLog } from "./log.ts";
 import { getEnv, readRequest, writeReply } from "./_io.ts";
 import { DISCOVERY_REPLY, DISCOVERY_REQUEST } from "./protocol.ts";
@@ -36,18 +37,7 @@ import { choriaSchema } from "./schemas.ts";
 import { re2 } from "./validators.ts";
 
 export type { DataFunction } from "./compound/choria.ts";
-
-/**
- * One fact filter: `fact operator value`.
- */
-export interface FactFilter {
-  /** The fact's name; dots reach into nested facts (`os.family`). */
-  fact: string;
-  /** `==`, `!=`, `<`, `>`, `<=`, `>=` or `=~` (a regex). */
-  operator: string;
-  /** The value to compare with. */
-  value: string;
-}
+export type { FactFilter } from "./facts.ts";
 
 /**
  * The filter of a discovery request (go-choria's field order).
@@ -129,120 +119,57 @@ export class DiscoveryError extends Error {
   }
 }
 
-/** Looks a fact up the way gjson does for plain paths: dots go into objects. */
-function lookupFact(
-  facts: Record<string, unknown>,
-  path: string,
-): { found: boolean; value?: unknown } {
-  if (Object.hasOwn(facts, path)) return { found: true, value: facts[path] };
-  let current: unknown = facts;
-  for (const part of path.split(".")) {
-    if (current === null || typeof current !== "object" || !Object.hasOwn(current, part)) {
-      return { found: false };
-    }
-    current = (current as Record<string, unknown>)[part];
-  }
-  return { found: true, value: current };
-}
-
-/** Go's strconv.ParseBool, true when it reads true. */
-function truthy(value: string): boolean {
-  return ["1", "t", "T", "TRUE", "true", "True"].includes(value);
-}
-
-function regexMatch(text: string, pattern: string): boolean {
-  return re2(pattern.replace(/^\/+/, "").replace(/\/+$/, "")).test(text);
-}
-
-/** Go's strconv.Atoi: a whole decimal number or an error. */
-function atoi(value: string): number {
-  if (!/^[+-]?\d+$/.test(value)) throw new DiscoveryError(`'${value}' is not a whole number`);
-  return Number(value);
-}
-
-function parseFloatStrict(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || Number.isNaN(n)) {
-    throw new DiscoveryError(`'${value}' is not a number`);
-  }
-  return n;
-}
-
 /**
- * Whether `facts` satisfy one fact filter, by go-choria's rules: strings
- * compare as strings; numbers compare as floats when the value holds a `.`,
- * else as integers (the fact truncated); booleans against Go's `ParseBool`;
- * `=~` is a regex (slashes around it optional); a missing fact never matches.
- * (go-choria's `>` on floats is really `>=`, and its `!=` on a false fact
- * matches "false"; here `>` means `>` and `!=` is the opposite of `==`.) Throws a
- * {@linkcode DiscoveryError} for a value the operator cannot use.
+ * Whether `facts` satisfy one fact filter, exactly as go-choria's servers
+ * decide (`filter/facts`). The fact is a GJSON path. Strings compare ignoring
+ * case (`<`, `>`, ... on the lower-cased texts); `=~` is a case-blind regex in
+ * Go's syntax, slashes around it optional. A number compares as a float when
+ * the value holds a `.`, else as its integer part written in decimal (so
+ * `cpus == "8.0"` is a float comparison and `"08"` never equals 8); `=~` on a
+ * number matches `"%.4f"` or that integer text. Booleans take Go's
+ * `ParseBool` spellings (`true`, `T`, `1`, ...), and anything else counts as
+ * false. A null, an object or an array is false for `==`, `!=` and `=~`.
+ * go-choria's quirks are kept: `>` with a float value is `>=`, and a false
+ * fact is `!= "false"`. A missing fact is false, and so is a filter that
+ * cannot be evaluated (a value that is no number, `<` on a boolean, a bad
+ * regex, an unknown operator), which go-choria logs as a warning:
+ * {@linkcode matchesFilter} logs it through its `log` option.
  *
  * @example Matching facts by equality and by regular expression
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { matchFact } from "@seed/rpc/choria";
  * const facts = { country: "mt", cpus: 8, os: { family: "Debian" }, virtual: false };
- * assertEquals(matchFact(facts, { fact: "os.family", operator: "==", value: "Debian" }), true);
+ * assertEquals(matchFact(facts, { fact: "os.family", operator: "==", value: "debian" }), true);
  * assertEquals(matchFact(facts, { fact: "cpus", operator: ">=", value: "4" }), true);
- * assertEquals(matchFact(facts, { fact: "country", operator: "=~", value: "/^m/" }), true);
+ * assertEquals(matchFact(facts, { fact: "cpus", operator: ">=", value: "four" }), false);
+ * assertEquals(matchFact(facts, { fact: "country", operator: "=~", value: "/^M/" }), true);
  * assertEquals(matchFact(facts, { fact: "virtual", operator: "==", value: "false" }), true);
  * ```
  */
 export function matchFact(facts: Record<string, unknown>, filter: FactFilter): boolean {
-  const { found, value: fact } = lookupFact(facts, filter.fact);
-  if (!found) return false;
-  const { operator, value } = filter;
-  const compare = (a: number | string, b: number | string) => {
-    switch (operator) {
-      case "==":
-        return a === b;
-      case "!=":
-        return a !== b;
-      case "<":
-        return a < b;
-      case ">":
-        return a > b;
-      case "<=":
-        return a <= b;
-      case ">=":
-        return a >= b;
-    }
-    throw new DiscoveryError(
-      `unknown fact matching operator ${operator} while looking for fact ${filter.fact}`,
+  return factHolds(facts, filter);
+}
+
+/** go-choria's `MatchFacts` for one filter: an error is logged as a warning and is false. */
+function factHolds(facts: Record<string, unknown>, filter: FactFilter, log?: AgentLog): boolean {
+  try {
+    return hasFact(facts, filter);
+  } catch (error) {
+    if (!(error instanceof FactMatchError)) throw error;
+    log?.warn(
+      `failed to match fact filter ${
+        JSON.stringify([filter.fact, filter.operator, filter.value])
+      }: ${error.message}`,
     );
-  };
-  if (typeof fact === "string") {
-    return operator === "=~" ? regexMatch(fact, value) : compare(fact, value);
+    return false;
   }
-  if (typeof fact === "number") {
-    if (operator === "=~") {
-      return regexMatch(value.includes(".") ? fact.toFixed(4) : String(Math.trunc(fact)), value);
-    }
-    if (operator === "==" || operator === "!=") {
-      if (value.includes(".")) return compare(fact, parseFloatStrict(value));
-      return compare(String(Math.trunc(fact)), value);
-    }
-    return value.includes(".")
-      ? compare(fact, parseFloatStrict(value))
-      : compare(Math.trunc(fact), atoi(value));
-  }
-  if (typeof fact === "boolean") {
-    const wanted = operator === "=~" ? truthy(value.toLowerCase()) : truthy(value);
-    if (operator === "==" || operator === "=~") return fact ? wanted : !wanted;
-    // go-choria's != is true for a false fact and "false"; here it is the negation of ==.
-    if (operator === "!=") return fact ? !truthy(value.toLowerCase()) : truthy(value.toLowerCase());
-    throw new DiscoveryError(`do not know how to evaluate data of type boolean with ${operator}`);
-  }
-  if (operator === "==" || operator === "!=" || operator === "=~") return false;
-  throw new DiscoveryError(
-    `do not know how to evaluate ${fact === null ? "null" : "structured"} data with ${operator}`,
-  );
 }
 
 /** Exact, or a regex when written `/.../`. */
 function matchName(name: string, pattern: string): boolean {
   if (pattern.length > 1 && pattern.startsWith("/") && pattern.endsWith("/")) {
-    return regexMatch(name, pattern);
+    return re2(pattern.replace(/^\/+/, "").replace(/\/+$/, "")).test(name);
   }
   return name === pattern;
 }
@@ -256,6 +183,14 @@ export interface MatchOptions {
    * @default {}
    */
   functions?: Readonly<Record<string, DataFunction>>;
+  /**
+   * Where to log what go-choria's servers log and skip: a fact filter that
+   * cannot be evaluated (a warning) and a compound expression that fails on a
+   * node (an error); pass the discovery program's log.
+   *
+   * @default undefined (nothing is logged)
+   */
+  log?: AgentLog;
 }
 
 /** Compiled compound filters, per request's `compound` array. */
@@ -290,9 +225,12 @@ function compoundError(error: unknown, compound: readonly unknown[]): Error {
  * Whether a node matches a discovery filter: any identity (exact, or
  * `/regex/`), every fact, every class, every agent, and the compound filters
  * (go-choria's expression language; see the README's "Compound filters"). A
- * compound filter that does not parse, calls an unknown function, or meets a
- * type error on this node throws a {@linkcode DiscoveryError} naming the
- * position, which {@linkcode respondDiscovery} turns into the error reply.
+ * compound filter that does not parse or calls an unknown function throws a
+ * {@linkcode DiscoveryError} naming the position, which
+ * {@linkcode respondDiscovery} turns into the error reply. As on go-choria's
+ * servers, an expression that fails on this node's data (`fact("x") > 1`
+ * where x is missing, a non-boolean result) and a fact filter that cannot be
+ * evaluated make the node not match, logged through `options.log`.
  *
  * @example Matching a node against a filter
  * ```ts
@@ -329,17 +267,24 @@ export function matchesFilter(
     return false;
   }
   const facts = node.facts ?? {};
-  if (!filter.fact.every((f) => matchFact(facts, f))) return false;
+  const log = options.log;
+  if (!filter.fact.every((f) => factHolds(facts, f, log))) return false;
   const classes = node.classes ?? [];
   if (!filter.cf_class.every((p) => classes.some((c) => matchName(c, p)))) return false;
   const agents = node.agents ?? [];
   if (!(filter.agent ?? []).every((p) => agents.some((a) => matchName(a, p)))) return false;
   if (program === undefined) return true;
-  try {
-    return matchCompound(program, { facts, classes, agents }, matchFact, functions);
-  } catch (error) {
-    throw error instanceof CompoundError ? compoundError(error, filter.compound) : error;
-  }
+  return matchCompound(
+    program,
+    { facts, classes, agents },
+    (facts, f) => factHolds(facts, f, log),
+    functions,
+    // go-choria: "Could not match compound query", and the node does not match.
+    (error) =>
+      log?.error(
+        `could not match compound filter ${JSON.stringify(error.source)}: ${error.message}`,
+      ),
+  );
 }
 
 /**

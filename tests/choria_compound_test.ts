@@ -6,15 +6,17 @@
 // written here.
 
 import {
+  AgentLog,
   DISCOVERY_REPLY,
   DiscoveryError,
   type DiscoveryFilter,
   matchesFilter,
+  type MatchOptions,
   type NodeInfo,
   respondDiscovery,
 } from "../choria/mod.ts";
 import { runDiscoveryProgram } from "../choria/testing.ts";
-import { parseFactFilter } from "../choria/compound/choria.ts";
+import { parseFactFilter } from "../choria/facts.ts";
 import {
   CompoundError,
   MAX_DEPTH,
@@ -55,10 +57,24 @@ function matches(node: NodeInfo, ...exprs: string[]): boolean {
   return matchesFilter(node, filterOf(...exprs));
 }
 
-/** The error message an expression gives on a node. */
+/** The error message an expression that does not compile gives. */
 function errorOf(node: NodeInfo, expr: string): string {
   const error = assertThrows(() => matches(node, expr), DiscoveryError);
   return error.message;
+}
+
+/** A log that keeps its lines, stderr ones prefixed "E ". */
+function capturingLog(): { log: AgentLog; lines: string[] } {
+  const lines: string[] = [];
+  return { log: new AgentLog((l) => lines.push(l), (l) => lines.push(`E ${l}`)), lines };
+}
+
+/** The one error line an expression that fails on a node logs; the node must not match. */
+function failureOf(node: NodeInfo, expr: string, options: MatchOptions = {}): string {
+  const { log, lines } = capturingLog();
+  assertEquals(matchesFilter(node, filterOf(expr), { ...options, log }), false, expr);
+  assertEquals(lines.length, 1, `${expr}: ${lines.join(" | ")}`);
+  return lines[0]!;
 }
 
 test("compound: go-choria's server discovery expression matches its node", () => {
@@ -112,11 +128,17 @@ test("compound: data functions, as go-choria's scout table uses them", () => {
   // A data function answering undefined gives nil; one answering a promise is an error.
   const odd = { nothing: () => undefined, later: () => Promise.resolve(1) };
   assertEquals(matchesFilter(node, filterOf("nothing() == nil"), { functions: odd }), true);
-  assertThrows(
-    () => matchesFilter(node, filterOf("later() == 1"), { functions: odd }),
-    DiscoveryError,
+  assertStringIncludes(
+    failureOf(node, "later() == 1", { functions: odd }),
     "later(): data functions must answer synchronously",
   );
+  // A data function's own error fails the node, as a data provider's error does in go-choria.
+  const failing = {
+    down: () => {
+      throw new Error("scout is down");
+    },
+  };
+  assertStringIncludes(failureOf(node, "down() == 1", { functions: failing }), "scout is down");
   // "__proto__" in a map literal is an ordinary key.
   assertEquals(
     matches(node, "{'__proto__': 1}.__proto__ == 1 && len({'__proto__': 1}) == 1"),
@@ -206,7 +228,7 @@ test("compound: GJSON paths: dots, escapes, indexes, # and wildcards", () => {
     assertThrows(() => gjsonGet(facts, path), Error, "not supported");
   }
   assertStringIncludes(
-    errorOf({ identity: "n" }, 'fact("disks.#(name==\\"sda\\").size") == 64'),
+    failureOf({ identity: "n" }, 'fact("disks.#(name==\\"sda\\").size") == 64'),
     "fact(): GJSON path",
   );
 });
@@ -347,12 +369,25 @@ test("compound: syntax errors name the position", () => {
   assertThrows(() => parse("with("), CompoundError);
 });
 
-test("compound: unknown functions, type errors and bad results are errors", () => {
+test("compound: unknown functions are errors before any node is seen", () => {
   for (
     const [expr, message] of [
       ["nosuch('x')", "unknown function nosuch() at 1:1"],
       ["with('a') && later(1)", "unknown function later() at 1:14"],
       ["classes('x')", "unknown function classes() at 1:1"],
+    ] as const
+  ) {
+    assertStringIncludes(errorOf(TEST_NODE, expr), message, expr);
+    // Even when no node is there to evaluate it on.
+    assertThrows(() => matches({ identity: "n" }, expr), DiscoveryError, message);
+  }
+});
+
+test("compound: an expression failing on a node's data is logged and the node skipped", () => {
+  // go-choria filter/compound/compound.go MatchExprString: a run error is logged
+  // ("Could not match compound query") and counts as failed, so the node does not match.
+  for (
+    const [expr, message] of [
       ["fact('missing') > 1", "invalid operation: > (mismatched types nil and int) at 1:17"],
       ["fact('string') < 1", "mismatched types string and int"],
       ["'a' && true", "invalid operation: && on string, want bool at 1:5"],
@@ -378,8 +413,65 @@ test("compound: unknown functions, type errors and bad results are errors", () =
       ["1 ? true : false", "non-bool int used as condition"],
     ] as const
   ) {
-    assertStringIncludes(errorOf(TEST_NODE, expr), message, expr);
+    const line = failureOf(TEST_NODE, expr);
+    assert(line.startsWith(`E could not match compound filter ${JSON.stringify(expr)}: `), line);
+    assertStringIncludes(line, message, expr);
   }
+  // Without a log nothing is written and the node still does not match.
+  assertEquals(matches(TEST_NODE, "fact('missing') > 1"), false);
+  // The same expression matches a node whose data suits it.
+  const { log, lines } = capturingLog();
+  assertEquals(
+    matchesFilter({ identity: "n", facts: { missing: 2 } }, filterOf("fact('missing') > 1"), {
+      log,
+    }),
+    true,
+  );
+  assertEquals(lines, []);
+  // A failure fails the node whatever the other expressions say, and each is logged.
+  const both = capturingLog();
+  assertEquals(
+    matchesFilter(TEST_NODE, filterOf("true", "fact('missing') > 1", "true", "1 + 1"), {
+      log: both.log,
+    }),
+    false,
+  );
+  assertEquals(both.lines.length, 2);
+  // Guarded, the expression is fine on every node.
+  assertEquals(matches(TEST_NODE, "fact('missing') != nil && fact('missing') > 1"), false);
+  assertEquals(matches(TEST_NODE, "(fact('missing') ?? 2) > 1"), true);
+});
+
+test("compound: a discovery over mixed nodes skips the one an expression fails on", async () => {
+  const request = JSON.stringify({
+    protocol: "io.choria.choria.discovery.v1.external_request",
+    collective: "mcollective",
+    filter: {
+      fact: [],
+      cf_class: [],
+      agent: [],
+      identity: [],
+      compound: [[{ expr: "fact('cpus') >= 8" }]],
+    },
+    federations: null,
+    options: {},
+    timeout: 2,
+  });
+  const nodes: NodeInfo[] = [
+    { identity: "big", facts: { cpus: 16 } },
+    { identity: "nocpus", facts: {} },
+    { identity: "small", facts: { cpus: 2 } },
+  ];
+  const { log, lines } = capturingLog();
+  const reply = await respondDiscovery(
+    (r, log) => nodes.filter((n) => matchesFilter(n, r.filter, { log })).map((n) => n.identity),
+    request,
+    log,
+  );
+  assertEquals(JSON.parse(reply), { protocol: DISCOVERY_REPLY, nodes: ["big"] });
+  assertEquals(lines, [
+    "E could not match compound filter \"fact('cpus') >= 8\": invalid operation: >= (mismatched types nil and int) at 1:14",
+  ]);
 });
 
 test("compound: a malformed compound entry is an error, not a silent miss", () => {
@@ -414,12 +506,13 @@ test("compound: length, depth and step limits", () => {
   assertEquals(matches(TEST_NODE, shallow), true);
   assertStringIncludes(errorOf(TEST_NODE, `${"!".repeat(MAX_DEPTH + 1)}true`), "nested deeper");
   assertStringIncludes(errorOf(TEST_NODE, `${"[".repeat(MAX_DEPTH)}`), "nested deeper");
+  // The step limit is met while evaluating: that node fails, logged.
   assertStringIncludes(
-    errorOf(TEST_NODE, "len(map(1..1000, map(1..1000, #))) > 0"),
+    failureOf(TEST_NODE, "len(map(1..1000, map(1..1000, #))) > 0"),
     `more than ${MAX_STEPS} steps`,
   );
   assertStringIncludes(
-    errorOf(TEST_NODE, "len(1..1000000000) > 0"),
+    failureOf(TEST_NODE, "len(1..1000000000) > 0"),
     `more than ${MAX_STEPS} steps`,
   );
   // Long chains nest too, and are refused before evaluation could exhaust the stack.

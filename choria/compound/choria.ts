@@ -13,17 +13,8 @@ import { BUILTINS, equal, Evaluation, Func, Opaque, typeName, type Value } from 
 import { gjsonGet } from "./gjson.ts";
 import { children, type Node, parse } from "./parse.ts";
 import { semverCheck } from "./semver.ts";
+import { type FactFilter, parseFactFilter } from "../facts.ts";
 import { re2 } from "../validators.ts";
-
-/** A fact filter as `with()` parses it: `[fact, operator, value]`. */
-export interface ParsedFactFilter {
-  /** The fact's path. */
-  fact: string;
-  /** `==`, `!=`, `<`, `>`, `<=`, `>=` or `=~`. */
-  operator: string;
-  /** The value to compare with. */
-  value: string;
-}
 
 /** What an expression is evaluated against. */
 export interface CompoundSubject {
@@ -46,28 +37,7 @@ export interface CompiledCompound {
   readonly functions: string;
 }
 
-const OPERATORS = /<=|>=|=>|=<|<|>|!=|=~|={1,2}/g;
 const CHORIA_FUNCTIONS = ["with", "fact", "include", "semver"];
-
-/**
- * go-choria's `ParseFactFilterString`: `fact=value`, `fact>=1`, `fact=/re/`
- * (the rightmost operator splits), or `undefined` when the text is no fact
- * filter (then `with()` tries classes and agents).
- */
-export function parseFactFilter(text: string): ParsedFactFilter | undefined {
-  const found = [...text.matchAll(OPERATORS)];
-  const last = found[found.length - 1];
-  if (last === undefined) return undefined;
-  let operator = last[0];
-  const fact = text.slice(0, last.index).trim();
-  const value = text.slice(last.index + operator.length).trim();
-  if (fact === "" || value === "") return undefined;
-  const single = /^(?:[<>=])$/;
-  if (single.test(fact[0]!) || single.test(value[value.length - 1]!)) return undefined;
-  operator = { "=": "==", "=<": "<=", "=>": ">=" }[operator] ?? operator;
-  if (value.startsWith("/") && value.endsWith("/")) operator = "=~";
-  return { fact, operator, value };
-}
 
 function slashed(pattern: string): string | undefined {
   return pattern.startsWith("/") && pattern.endsWith("/")
@@ -168,17 +138,19 @@ function checkCalls(root: Node, src: string, known: ReadonlySet<string>): void {
 }
 
 /**
- * Whether a node matches compiled compound filters, as go-choria decides: each
- * expression must give a boolean; a true one counts +1 and a false one -1, and
- * the node matches when the sum is above zero (so one expression decides
- * alone, two must both hold). An evaluation error throws a
- * {@linkcode CompoundError} (go-choria logs it and skips the node).
+ * Whether a node matches compiled compound filters, as go-choria decides
+ * (`MatchExprString`): each expression must give a boolean; a true one counts
+ * +1 and a false one -1, and the node matches when the sum is above zero (so
+ * one expression decides alone, two must both hold). An expression that fails
+ * on this node (a type error, a non-boolean result, a data function's error,
+ * the step limit) is given to `failed` and the node does not match.
  */
 export function matchCompound(
   compiled: CompiledCompound,
   subject: CompoundSubject,
-  matchFact: (facts: Record<string, unknown>, filter: ParsedFactFilter) => boolean,
+  matchFact: (facts: Record<string, unknown>, filter: FactFilter) => boolean,
   functions: Readonly<Record<string, DataFunction>> = {},
+  failed: (error: CompoundError) => void = () => {},
 ): boolean {
   const facts = subject.facts;
   const env = new Map<string, Value>([
@@ -204,13 +176,19 @@ export function matchCompound(
   for (const [name, fn] of Object.entries(functions)) {
     if (!env.has(name)) env.set(name, new Func(name, undefined, (args) => dataResult(fn(...args))));
   }
-  let matched = 0;
+  let matched = 0, failures = 0;
   for (const { src, ast } of compiled.expressions) {
-    const result = new Evaluation(src, env).run(ast);
-    if (typeof result !== "boolean") {
-      throw new CompoundError(`the expression gave ${typeName(result)}, want bool`, src, 0);
+    try {
+      const result = new Evaluation(src, env).run(ast);
+      if (typeof result !== "boolean") {
+        throw new CompoundError(`the expression gave ${typeName(result)}, want bool`, src, 0);
+      }
+      matched += result ? 1 : -1;
+    } catch (error) {
+      if (!(error instanceof CompoundError)) throw error;
+      failed(error);
+      failures++; // as go-choria: the rest still run (and log), but the node fails
     }
-    matched += result ? 1 : -1;
   }
-  return matched > 0;
+  return failures === 0 && matched > 0;
 }
