@@ -15,7 +15,9 @@
  * import { matchesFilter, runDiscovery } from "@seed/rpc/choria";
  *
  * const nodes = [{ identity: "web1", facts: { country: "mt" } }, { identity: "db1", facts: { country: "de" } }];
- * await runDiscovery((request) => nodes.filter((n) => matchesFilter(n, request.filter)).map((n) => n.identity));
+ * await runDiscovery((request, log) =>
+ *   nodes.filter((n) => matchesFilter(n, request.filter, { log })).map((n) => n.identity)
+ * );
  * ```
  *
  * @module
@@ -26,6 +28,8 @@ import {
   compileCompound,
   type CompiledCompound,
   type DataFunction,
+  hasAgent,
+  hasClass,
   matchCompound,
 } from "./compound/choria.ts";
 import { CompoundError } from "./compound/error.ts";
@@ -166,10 +170,14 @@ function factHolds(facts: Record<string, unknown>, filter: FactFilter, log?: Age
   }
 }
 
-/** Exact, or a regex when written `/.../`. */
-function matchName(name: string, pattern: string): boolean {
-  if (pattern.length > 1 && pattern.startsWith("/") && pattern.endsWith("/")) {
-    return re2(pattern.replace(/^\/+/, "").replace(/\/+$/, "")).test(name);
+/** go-choria's identity match: a `/regex/` (a bad one matches nothing), else exact. */
+function matchIdentity(name: string, pattern: string): boolean {
+  if (pattern.startsWith("/") && pattern.endsWith("/")) {
+    try {
+      if (re2(pattern.replace(/^\//, "").replace(/\/$/, "")).test(name)) return true;
+    } catch {
+      // as go-choria: a pattern that does not compile is no match
+    }
   }
   return name === pattern;
 }
@@ -263,16 +271,17 @@ export function matchesFilter(
   // Compiled first, so a broken expression is reported whatever the other filters say.
   const functions = options.functions ?? {};
   const program = filter.compound.length > 0 ? compile(filter.compound, functions) : undefined;
-  if (filter.identity.length > 0 && !filter.identity.some((p) => matchName(node.identity, p))) {
+  // go-choria's order (protocol/filter.go MatchServerRequest), so the same nodes log.
+  if (filter.identity.length > 0 && !filter.identity.some((p) => matchIdentity(node.identity, p))) {
     return false;
   }
+  const agents = node.agents ?? [];
+  if (!(filter.agent ?? []).every((p) => hasAgent(p, agents))) return false;
+  const classes = node.classes ?? [];
+  if (!filter.cf_class.every((p) => hasClass(p, classes))) return false;
   const facts = node.facts ?? {};
   const log = options.log;
   if (!filter.fact.every((f) => factHolds(facts, f, log))) return false;
-  const classes = node.classes ?? [];
-  if (!filter.cf_class.every((p) => classes.some((c) => matchName(c, p)))) return false;
-  const agents = node.agents ?? [];
-  if (!(filter.agent ?? []).every((p) => agents.some((a) => matchName(a, p)))) return false;
   if (program === undefined) return true;
   return matchCompound(
     program,

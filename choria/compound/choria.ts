@@ -41,7 +41,7 @@ const CHORIA_FUNCTIONS = ["with", "fact", "include", "semver"];
 
 function slashed(pattern: string): string | undefined {
   return pattern.startsWith("/") && pattern.endsWith("/")
-    ? pattern.replace(/^\/+/, "").replace(/\/+$/, "")
+    ? pattern.replace(/^\//, "").replace(/\/$/, "") // TrimPrefix, TrimSuffix: one slash each
     : undefined;
 }
 
