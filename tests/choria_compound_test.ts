@@ -624,6 +624,13 @@ test("compound: the nodes discovery program answers a real compound request", as
       '(with("customer=acme") && with("environment=staging")) || with("/prometheus/")',
     );
     assertEquals(either.nodes, ["web1.example.net", "db1.example.net"]);
+    // No node has the fact: nil > 1 fails before || is reached (db1 has the agent too), so
+    // every node is skipped, each with an error line, as go-choria's servers would.
+    const partial = await run('fact("prometheus.port") > 1 || with("/prometheus/")');
+    assertEquals(partial.nodes, []);
+    assertEquals(partial.logs.filter((l) => l.level === "error").length, 3);
+    assertStringIncludes(partial.logs[0]!.line, "could not match compound filter");
+    assertStringIncludes(partial.logs[0]!.line, "mismatched types nil and int");
     const broken = await run('with("apache") &&& true');
     assertEquals(broken.error, 'compound filter: unrecognized character "&" at 1:18');
     assertEquals(broken.nodes, undefined);
