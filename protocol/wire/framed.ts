@@ -30,6 +30,7 @@ import type { CloseReason } from "./close.ts";
 import type { Codec } from "./codec.ts";
 import { ConnectionClosed, ErrorCode, FrameTooLarge } from "./errors.ts";
 import { consoleLogger, type Logger } from "../shared/logger.ts";
+import { UnsendableValue } from "../dialects/_json_values.ts";
 import type { ErrorMessage, Id, InvalidMessage, Message, ResultMessage } from "./message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "./transport.ts";
 
@@ -383,7 +384,10 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
       error: {
         code: ErrorCode.InternalError,
         message: "Internal error",
-        data: "the result could not be serialised",
+        // Our codecs say which value, and where; anything else stays vague.
+        data: error instanceof UnsendableValue
+          ? error.message
+          : "the result could not be serialised",
       },
     };
   }
