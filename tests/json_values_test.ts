@@ -303,7 +303,7 @@ Deno.test("With values tagged, a tag that cannot be read is Invalid params, or a
       error: {
         code: -32602,
         message: "Invalid params",
-        data: 'params.n: a $bigint tag needs a decimal string, not "1.5"',
+        data: 'params.n: a $bigint tag needs a decimal string of at most 4300 digits, not "1.5"',
       },
       answer: true,
     },
@@ -317,6 +317,20 @@ Deno.test("With values tagged, a tag that cannot be read is Invalid params, or a
       data: "result[0]: a $map tag needs an array of [key, value] pairs, not an array",
     },
   });
+  // Reading a BigInt is superlinear in its digits: one of more than 4300 is refused.
+  const huge = codec.decode(
+    `{"jsonrpc":"2.0","method":"m","params":[{"$bigint":"${"9".repeat(4301)}"}],"id":6}`,
+  );
+  assertEquals((huge as { error: { code: number } }).error.code, -32602);
+  assertThrows(
+    () => codec.encode({ kind: "request", id: 1, method: "m", params: [10n ** 4300n] }),
+    TypeError,
+    "params[0]: a BigInt of more than 4300 digits cannot be sent",
+  );
+  assertEquals(
+    codec.decode(`{"jsonrpc":"2.0","result":{"$bigint":"-${"9".repeat(4300)}"},"id":7}`),
+    { kind: "result", id: 7, result: -(10n ** 4300n - 1n) },
+  );
   const bad = codec.decode('{"jsonrpc":"2.0","method":"m","params":[{"$date":"soon"}]}');
   assertEquals((bad as { kind: string; answer: boolean }).answer, false); // a notification: logged
   // Over a pair: the server answers -32602 and the call fails with it.

@@ -72,27 +72,28 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
  * `undefined` when there is none.
  */
 export function findNotJson(value: unknown): Found | undefined {
-  const found = check(value, 0);
+  if (typeof value !== "object") return notJsonPrimitive(value) ? new Found(value) : undefined;
+  const found = value === null ? undefined : checkObject(value, 0);
   return found === GAVE_UP ? undefined : found;
 }
 
-function check(value: unknown, depth: number): Found | undefined {
-  switch (typeof value) {
-    case "object":
-      break;
-    case "number":
-      return value - value === 0 ? undefined : new Found(value);
-    case "bigint":
-      return new Found(value);
-    default:
-      return undefined;
-  }
-  if (value === null) return undefined;
+/** `NaN`, `±Infinity` or a `BigInt`. */
+export function notJsonPrimitive(value: unknown): boolean {
+  return typeof value === "number" ? value - value !== 0 : typeof value === "bigint";
+}
+
+// Primitives are checked in the loops, not in a call each: most of a value is
+// primitives, and this runs on every message.
+function checkObject(value: object, depth: number): Found | undefined {
   if (depth >= CHECK_DEPTH) return GAVE_UP;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = check(value[i], depth + 1);
-      if (found !== undefined) return found.at(i);
+      const item = value[i];
+      if (typeof item === "object") {
+        if (item === null) continue;
+        const found = checkObject(item, depth + 1);
+        if (found !== undefined) return found.at(i);
+      } else if (notJsonPrimitive(item)) return new Found(item).at(i);
     }
     return undefined;
   }
@@ -100,19 +101,30 @@ function check(value: unknown, depth: number): Found | undefined {
   if (proto !== Object.prototype && proto !== null) {
     if (notJsonInstance(value)) return new Found(value);
     if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
+    // A class instance: its own fields (for...in would see its prototype's too).
     const keys = Object.keys(value);
     for (let i = 0; i < keys.length; i++) {
-      const found = check((value as Record<string, unknown>)[keys[i]!], depth + 1);
-      if (found !== undefined) return found.at(keys[i]!);
+      const found = findNotJsonAt(value, keys[i]!, depth);
+      if (found !== undefined) return found;
     }
     return undefined;
   }
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
   for (const key in value) {
-    const found = check((value as Record<string, unknown>)[key], depth + 1);
-    if (found !== undefined) return found.at(key);
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === "object") {
+      if (item === null) continue;
+      const found = checkObject(item, depth + 1);
+      if (found !== undefined) return found.at(key);
+    } else if (notJsonPrimitive(item)) return new Found(item).at(key);
   }
   return undefined;
+}
+
+function findNotJsonAt(object: object, key: string, depth: number): Found | undefined {
+  const item = (object as Record<string, unknown>)[key];
+  if (typeof item !== "object") return notJsonPrimitive(item) ? new Found(item).at(key) : undefined;
+  return item === null ? undefined : checkObject(item, depth + 1)?.at(key);
 }
 
 /** Whether `value` (an object that is not plain) is one JSON changes without a word. */

@@ -4,7 +4,7 @@
  *
  * | value                     | on the wire                          |
  * | ------------------------- | ------------------------------------ |
- * | `123n`                    | `{"$bigint":"123"}`                  |
+ * | `123n`                    | `{"$bigint":"123"}` (at most 4300 digits) |
  * | `new Date(0)`             | `{"$date":"1970-01-01T00:00:00.000Z"}` (an invalid date: `null`) |
  * | `new Uint8Array([1,2])`   | `{"$bytes":"AQI="}` (standard base64) |
  * | `new Map([["a",1]])`      | `{"$map":[["a",1]]}`                 |
@@ -27,7 +27,21 @@ import { decodeBase64, encodeBase64 } from "./_base64.ts";
 import { MAX_DEPTH } from "./_json_walk.ts";
 import { ErrorCode, standardMessage } from "../wire/errors.ts";
 import type { InvalidMessage, Message } from "../wire/message.ts";
-import { describeValue, Found, notJsonInstance, UnsendableValue } from "./_json_values.ts";
+import {
+  describeValue,
+  Found,
+  notJsonInstance,
+  notJsonPrimitive,
+  UnsendableValue,
+} from "./_json_values.ts";
+
+/**
+ * The most digits of a `$bigint`: reading a number is superlinear in its
+ * length, so one frame of millions of digits would stall the reader (Python
+ * caps int parsing at the same 4300 for the same reason).
+ */
+export const MAX_BIGINT_DIGITS = 4300;
+const BIGINT = new RegExp(`^-?\\d{1,${MAX_BIGINT_DIGITS}}$`);
 
 const TAGS: ReadonlySet<string> = new Set([
   "$bigint",
@@ -51,7 +65,7 @@ export function toTagged(value: unknown, depth = 0): unknown {
     case "number":
       return value - value === 0 ? value : { $number: String(value) };
     case "bigint":
-      return { $bigint: value.toString() };
+      return bigintTag(value);
     default:
       return value;
   }
@@ -77,10 +91,18 @@ export function toTagged(value: unknown, depth = 0): unknown {
   return tagObject(value as Record<string, unknown>, depth);
 }
 
+function bigintTag(value: bigint): unknown {
+  const text = value.toString();
+  return text.length - (value < 0n ? 1 : 0) > MAX_BIGINT_DIGITS
+    ? new Found(value, `a BigInt of more than ${MAX_BIGINT_DIGITS} digits cannot be sent`)
+    : { $bigint: text };
+}
+
 function tagArray(array: unknown[], depth: number): unknown[] | Found {
   let copy: unknown[] | undefined;
   for (let i = 0; i < array.length; i++) {
     const item = array[i];
+    if (typeof item === "object" ? item === null : !notJsonPrimitive(item)) continue;
     const tagged = toTagged(item, depth + 1);
     if (tagged === item) continue;
     if (tagged instanceof Found) return tagged.at(i);
@@ -111,6 +133,7 @@ function tagObject(object: Record<string, unknown>, depth: number): unknown {
   for (const key of Object.keys(object)) {
     if (count++ === 0) first = key;
     const item = object[key];
+    if (typeof item === "object" ? item === null : !notJsonPrimitive(item)) continue;
     const tagged = toTagged(item, depth + 1);
     if (tagged === item) continue;
     if (tagged instanceof Found) return tagged.at(key);
@@ -134,6 +157,7 @@ export function fromTagged(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item = fromTagged(value[i], depth + 1);
+      if (item === value[i]) continue;
       if (item instanceof BadTag) return item.at(i);
       value[i] = item;
     }
@@ -153,6 +177,7 @@ export function fromTagged(value: unknown, depth = 0): unknown {
 function untagMembers(object: Record<string, unknown>, depth: number): unknown {
   for (const key in object) {
     const item = fromTagged(object[key], depth + 1);
+    if (item === object[key]) continue;
     if (item instanceof BadTag) return item.at(key);
     object[key] = item;
   }
@@ -162,8 +187,8 @@ function untagMembers(object: Record<string, unknown>, depth: number): unknown {
 function untag(tag: string, body: unknown, depth: number): unknown {
   switch (tag) {
     case "$bigint":
-      if (typeof body === "string" && /^-?\d+$/.test(body)) return BigInt(body);
-      return bad(tag, body, "a decimal string");
+      if (typeof body === "string" && BIGINT.test(body)) return BigInt(body);
+      return bad(tag, body, `a decimal string of at most ${MAX_BIGINT_DIGITS} digits`);
     case "$date": {
       if (body === null) return new Date(NaN);
       const date = typeof body === "string" ? new Date(body) : undefined;
