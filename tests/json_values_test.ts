@@ -15,6 +15,7 @@ import {
 } from "../mod.ts";
 import { connect, listen } from "../transports/tcp.ts";
 import { connect as connectWorker } from "../transports/worker.ts";
+import { connect as connectHttp, listen as listenHttp } from "../transports/http.ts";
 import {
   assert,
   assertEquals,
@@ -192,6 +193,33 @@ Deno.test("Over TCP, a value JSON cannot carry fails the call, and a result hold
     assertStringIncludes(error.data as string, "result.at: a Date cannot be sent as plain JSON");
     // The connection is still good.
     assertEquals(await client.call("echo", [1, "two"]), [1, "two"]);
+  } finally {
+    await client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("Over HTTP, a result JSON cannot carry is answered -32603 saying so, alone or in a batch", async () => {
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: { later: () => new Date(0), ok: () => 1 },
+  }).serve(listenHttp("http://127.0.0.1:0/rpc"));
+  const client = new Peer(await connectHttp(server.addr), { logger: recordingLogger() });
+  try {
+    await assertRejects(() => client.call("ok", [new Set()]), TypeError, "params[0]: a Set");
+    const error = await assertRejects(() => client.call("later"), RemoteError);
+    assertEquals(error.code, -32603);
+    assertStringIncludes(error.data as string, "result: a Date cannot be sent as plain JSON");
+    const response = await fetch(server.addr, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '[{"jsonrpc":"2.0","method":"ok","id":1},{"jsonrpc":"2.0","method":"later","id":2}]',
+    });
+    const [first, second] = await response.json();
+    assertEquals(first, { jsonrpc: "2.0", result: 1, id: 1 });
+    assertEquals([second.id, second.error.code], [2, -32603]);
+    // The endpoint still serves.
+    assertEquals(await client.call("ok"), 1);
   } finally {
     await client.close();
     await server.shutdown();

@@ -24,7 +24,8 @@
  * @module
  */
 
-import type { Message } from "../wire/message.ts";
+import { ErrorCode } from "../wire/errors.ts";
+import type { ErrorMessage, Id, Message } from "../wire/message.ts";
 
 /** How deep the check looks; past it the value is left to `JSON.stringify`. */
 export const CHECK_DEPTH = 512;
@@ -202,4 +203,21 @@ export function plainMessage(message: Message): Message {
     default:
       return message;
   }
+}
+
+/**
+ * The error reply sent instead of a reply the codec could not encode:
+ * -32603, whose `data` says which value and where when the codec said so
+ * (an {@linkcode UnsendableValue}); anything else (a cycle) stays vague.
+ */
+export function unsendableReply(reply: { readonly id: Id | null }, error: unknown): ErrorMessage {
+  return {
+    kind: "error",
+    id: reply.id,
+    error: {
+      code: ErrorCode.InternalError,
+      message: "Internal error",
+      data: error instanceof UnsendableValue ? error.message : "the result could not be serialised",
+    },
+  };
 }

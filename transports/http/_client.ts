@@ -241,10 +241,17 @@ export class HttpClientChannel extends InboxChannel implements Channel {
       return Promise.reject(new TypeError(`JSON-RPC over HTTP cannot send a ${message.kind}`));
     }
     let post: Post;
+    // Encoded here, so a value that cannot be sent fails this send alone.
+    let body: string;
+    try {
+      body = codec.encode(message)[0]!;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!this.#batching) {
       post = new Post();
       this.#add(post, message);
-      this.#post(post);
+      this.#post(post, body);
     } else {
       post = this.#gathering ??= new Post();
       this.#add(post, message);
@@ -301,14 +308,12 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     post.deadline ??= setTimeout(abortLate, this.#notifyTimeout, post, this.#notifyTimeout);
   }
 
-  async #post(post: Post): Promise<void> {
+  async #post(post: Post, one?: string): Promise<void> {
     post.sent = true;
     post.next = this.#inFlight;
     if (post.next !== undefined) post.next.prev = post;
     this.#inFlight = post;
-    const body = post.messages.length === 1 && !this.#batching
-      ? codec.encode(post.messages[0]!)[0]
-      : codec.encodeBatch(post.messages)[0];
+    const body = one ?? codec.encodeBatch(post.messages)[0];
     // Only notifications in it: no call's timeout ends it, so a deadline of its own.
     if (post.calls === 0) this.#expire(post);
     try {
