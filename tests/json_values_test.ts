@@ -226,6 +226,28 @@ Deno.test("Over HTTP, a result JSON cannot carry is answered -32603 saying so, a
   }
 });
 
+Deno.test("Over HTTP with batching, a call JSON cannot carry fails alone; the rest of its batch goes", async () => {
+  const server = new Server({ logger: recordingLogger(), handlers: { echo: (params) => params } })
+    .serve(listenHttp("http://127.0.0.1:0/rpc"));
+  const client = new Peer(await connectHttp(server.addr, { batch: { maxBatch: 3 } }), {
+    logger: recordingLogger(),
+  });
+  try {
+    const [first, bad, last] = await Promise.allSettled([
+      client.call("echo", [1]),
+      client.call("echo", [NaN]),
+      client.call("echo", [3]),
+    ]);
+    assertEquals(first, { status: "fulfilled", value: [1] });
+    assertEquals(last, { status: "fulfilled", value: [3] });
+    assert(bad.status === "rejected" && bad.reason instanceof TypeError);
+    assertStringIncludes(bad.reason.message, "params[0]: NaN cannot be sent as plain JSON");
+  } finally {
+    await client.close();
+    await server.shutdown();
+  }
+});
+
 /** Every value tagging carries, nested in each other. */
 function everything() {
   return {

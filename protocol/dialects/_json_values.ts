@@ -98,7 +98,10 @@ function checkObject(value: object, depth: number): Found | undefined {
     }
     return undefined;
   }
-  const proto = Object.getPrototypeOf(value);
+  // `constructor` first: a cheaper test than the prototype for most objects.
+  const proto = (value as { constructor?: unknown }).constructor === Object
+    ? Object.prototype
+    : Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
     if (notJsonInstance(value)) return new Found(value);
     if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
