@@ -16,7 +16,7 @@
  * functions and symbols (left out of objects, `null` in arrays), `-0` (`0`).
  *
  * The walk is recursive, allocates nothing on clean values and stops at
- * {@linkcode CHECK_DEPTH}: a deeper value (or a cycle) is left to
+ * `CHECK_DEPTH` (512): a deeper value (or a cycle) is left to
  * `JSON.stringify`, which throws on cycles.
  *
  * Internal to the dialects.
@@ -28,7 +28,7 @@ import { ErrorCode } from "../wire/errors.ts";
 import type { ErrorMessage, Id, Message } from "../wire/message.ts";
 
 /** How deep the check looks; past it the value is left to `JSON.stringify`. */
-export const CHECK_DEPTH = 512;
+const CHECK_DEPTH = 512;
 
 /** A value found in a walk, and the keys leading to it (innermost first). */
 export class Found {
@@ -53,17 +53,15 @@ export class Found {
     let path = root;
     for (let i = this.keys.length - 1; i >= 0; i--) {
       const key = this.keys[i]!;
-      path += typeof key === "number"
-        ? `[${key}]`
-        : IDENTIFIER.test(key)
-        ? `.${key}`
-        : `[${JSON.stringify(key)}]`;
+      if (typeof key === "number") path += `[${key}]`;
+      else if (key.length > 64) path += `[${JSON.stringify(key.slice(0, 64))}...]`;
+      else path += IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
     }
     return path;
   }
 }
 
-/** The walk went past {@linkcode CHECK_DEPTH}: the value is left to `JSON.stringify`. */
+/** The walk went past `CHECK_DEPTH`: the value is left to `JSON.stringify`. */
 const GAVE_UP = new Found(undefined);
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;

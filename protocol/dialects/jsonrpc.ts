@@ -154,7 +154,8 @@ export class JsonRpcCodec implements Codec<string> {
 
   /**
    * Decodes a value already parsed (or structured-cloned): a message, a
-   * batch (array), or an `invalid` message.
+   * batch (array), or an `invalid` message. With tagged values, the tags in
+   * it are replaced by their values in place.
    */
   decodeValue(value: unknown): Message | readonly Message[] {
     if (this.values === "tagged") return untagged(this.#decodeValue(value));
