@@ -63,6 +63,7 @@ export {
   jsonRpc,
   JsonRpcCodec,
   type JsonRpcCodecOptions,
+  jsonRpcTagged,
 } from "./protocol/dialects/jsonrpc.ts";
 export { CloseCode, type CloseReason, closeReason, toCloseReason } from "./protocol/wire/close.ts";
 export {

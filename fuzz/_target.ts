@@ -1,11 +1,11 @@
 // The server `deno task fuzz` attacks, in its own process so that a crash
 // shows as the process dying:
 //   deno run --allow-net=127.0.0.1 fuzz/_target.ts DIALECT
-// DIALECT: jsonrpc | simplerpc | quickrpc | quickrpc-hmac | websocket | mushroom,
+// DIALECT: jsonrpc | jsonrpc-tagged | simplerpc | quickrpc | quickrpc-hmac | websocket | mushroom,
 // or `amqp URL`: the service "fuzz" on the nuropb mesh at URL (events "fuzz.#").
 // Prints its URL on the first line, then serves until stdin closes.
 
-import { type Handler, RpcError, Server, silentLogger } from "../mod.ts";
+import { type Handler, jsonRpcTagged, RpcError, Server, silentLogger } from "../mod.ts";
 import { hmacSecurity, quickRpc, secureListener } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { listen } from "../transports/tcp.ts";
@@ -56,6 +56,9 @@ if (import.meta.main && Deno.args[0] === "amqp") {
   switch (dialect) {
     case "jsonrpc":
       server.serve(listen("tcp://127.0.0.1:0", { logger: silentLogger }));
+      break;
+    case "jsonrpc-tagged":
+      server.serve(listen("tcp://127.0.0.1:0", { dialect: jsonRpcTagged, logger: silentLogger }));
       break;
     case "simplerpc":
       server.serve(listen("tcp://127.0.0.1:0", { dialect: simpleRpc, logger: silentLogger }));

@@ -1,6 +1,6 @@
 // `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
 //
-// For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
+// For each dialect (jsonrpc, jsonrpc-tagged, simplerpc, quickrpc, quickrpc-hmac, websocket,
 // mushroom, choria, nuropb, amqp, worker; stdio-newline and stdio-content-length in
 // fuzz/stdio.ts; http in fuzz/http.ts), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
@@ -25,7 +25,7 @@
 // Exit status 1 when anything crashed or RSS went over the bound.
 
 import { parseArgs } from "../cli/parse_args.ts";
-import { Peer, silentLogger, type Transport } from "../mod.ts";
+import { jsonRpcTagged, Peer, silentLogger, type Transport } from "../mod.ts";
 import { respond } from "../choria/mod.ts";
 import { parrot } from "../examples/choria/agent/parrot.ts";
 import { hmacSecurity, quickRpc, secureTransport } from "../protocol/quickrpc/quickrpc.ts";
@@ -38,6 +38,7 @@ import {
   type Frame,
   jsonRpcFrame,
   mushroomFrames,
+  mutate,
   quickRpcFrame,
   Random,
   simpleRpcFrame,
@@ -51,6 +52,7 @@ import { fuzzHttp } from "./http.ts";
 
 const ALL = [
   "jsonrpc",
+  "jsonrpc-tagged",
   "simplerpc",
   "quickrpc",
   "quickrpc-hmac",
@@ -75,6 +77,7 @@ const PARALLEL = 4;
 
 const GENERATORS: Record<string, (random: Random) => Frame> = {
   jsonrpc: jsonRpcFrame,
+  "jsonrpc-tagged": taggedJsonRpcFrame,
   simplerpc: simpleRpcFrame,
   quickrpc: quickRpcFrame,
   "quickrpc-hmac": quickRpcFrame,
@@ -126,6 +129,36 @@ async function startTarget(dialect: string, ...extra: string[]): Promise<TargetP
   return process;
 }
 
+/** Tags (good, broken, deep, huge) in echo calls, among JSON-RPC frames. */
+const TAGS = [
+  '{"$bigint":"-123"}',
+  '{"$bigint":"1e3"}',
+  `{"$bigint":"${"9".repeat(5000)}"}`,
+  '{"$date":"2024-02-29T12:00:00Z"}',
+  '{"$date":"soon"}',
+  '{"$date":null}',
+  '{"$bytes":"AQI="}',
+  '{"$bytes":"*"}',
+  '{"$map":[[{"$bigint":"1"},{"$set":[1]}]]}',
+  '{"$map":[[1]]}',
+  '{"$map":{}}',
+  '{"$set":[{"$number":"NaN"}]}',
+  '{"$number":"1"}',
+  '{"$escape":{"$date":1}}',
+  '{"$escape":[]}',
+  `${'{"$set":['.repeat(600)}${"]}".repeat(600)}`,
+  `${'{"$escape":{"a":'.repeat(600)}1${"}}".repeat(600)}`,
+];
+
+function taggedJsonRpcFrame(random: Random): Frame {
+  if (random.chance(0.5)) return jsonRpcFrame(random);
+  const tags = Array.from({ length: 1 + random.int(3) }, () => random.pick(TAGS));
+  const frame = `{"jsonrpc":"2.0","method":"echo","params":[${tags.join(",")}],"id":${
+    random.int(1000)
+  }}`;
+  return random.chance(0.3) ? mutate(random, frame) : frame;
+}
+
 /** A well-behaved client of the target, for the checks between cases. */
 async function healthClient(dialect: string, url: string): Promise<Peer> {
   let transport: Transport<string>;
@@ -145,6 +178,9 @@ async function healthClient(dialect: string, url: string): Promise<Peer> {
       break;
     case "websocket":
       transport = await connectWebSocket(url);
+      break;
+    case "jsonrpc-tagged":
+      transport = await connectTcp(url, { dialect: jsonRpcTagged });
       break;
     case "mushroom":
       return new Peer(await connectMushroom(url, { logger: silentLogger }), {

@@ -364,9 +364,12 @@ Deno.test("Peer answers invalid input, counts it, and keeps serving", async () =
 
 Deno.test("Peer answers an unserialisable result with -32603 and logs it", async () => {
   const h = rawHarness({ big: () => 10n, fine: () => 1 });
+  // The data names the value and where it is (see json_values_test.ts).
+  const why =
+    'result: a BigInt cannot be sent as plain JSON (JSON has no BigInt); convert it, or use values: "tagged" (the jsonRpcTagged dialect) on both sides';
   assertEquals(JSON.parse(await h.exchange('{"jsonrpc":"2.0","method":"big","id":1}')), {
     jsonrpc: "2.0",
-    error: { code: -32603, message: "Internal error", data: "the result could not be serialised" },
+    error: { code: -32603, message: "Internal error", data: why },
     id: 1,
   });
   // Inside a batch, only the broken entry becomes an error.
@@ -383,7 +386,7 @@ Deno.test("Peer answers an unserialisable result with -32603 and logs it", async
         error: {
           code: -32603,
           message: "Internal error",
-          data: "the result could not be serialised",
+          data: why,
         },
         id: 2,
       },

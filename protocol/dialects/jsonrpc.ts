@@ -17,6 +17,11 @@
  * - A cancelled call is announced with an `rpc.cancel` notification whose
  *   params are `{ "id": <the call's id> }` (names starting with `rpc.` are
  *   reserved for such extensions by the specification).
+ * - A value JSON would change or refuse (a `Date`, a `Map`, `NaN`, a
+ *   `BigInt`...) fails the call before it is sent, and a reply holding one
+ *   becomes an error reply saying which value and where. With
+ *   `values: "tagged"` (the {@linkcode jsonRpcTagged} dialect) such values
+ *   travel as tag objects instead; see the README's "Values beyond JSON".
  *
  * {@linkcode jsonRpc} is the dialect (newline-delimited on byte streams);
  * {@linkcode JsonRpcCodec} is its codec, stateless, so both sides share one.
@@ -39,6 +44,8 @@ import type { Codec } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
 import { ErrorCode, standardMessage } from "../wire/errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message } from "../wire/message.ts";
+import { plainMessage } from "./_json_values.ts";
+import { taggedMessage, untaggedMessage } from "./_tagged_json.ts";
 
 /** The method our peers use to cancel a call (`rpc.` names are reserved by the spec). */
 export const CANCEL_METHOD = "rpc.cancel";
@@ -63,6 +70,16 @@ export interface JsonRpcCodecOptions {
    * @default {1000}
    */
   maxBatchLength?: number;
+  /**
+   * How values JSON cannot carry (`BigInt`, `Date`, `Uint8Array`, `Map`,
+   * `Set`, `NaN`, `±Infinity`) are treated: `"plain"` refuses them (a call
+   * fails before it is sent, a reply becomes an error saying why);
+   * `"tagged"` writes them as tag objects (`{"$date": "..."}`) and reads
+   * tags back. Both sides must use the same.
+   *
+   * @default {"plain"}
+   */
+  values?: "plain" | "tagged";
 }
 
 /**
@@ -87,20 +104,26 @@ export class JsonRpcCodec implements Codec<string> {
   readonly name: string = "jsonrpc";
   /** The longest batch accepted. */
   readonly maxBatchLength: number;
+  /** How values JSON cannot carry are treated: refused, or tagged. */
+  readonly values: "plain" | "tagged";
+  #outgoing: (message: Message) => Message;
 
   /**
    * Makes a codec.
    *
    * @param options The longest batch accepted (a longer one is refused as a
-   * whole with -32600, before any of it runs).
+   * whole with -32600, before any of it runs), and how values JSON cannot
+   * carry are treated.
    */
   constructor(options: JsonRpcCodecOptions = {}) {
     this.maxBatchLength = options.maxBatchLength ?? 1000;
+    this.values = options.values ?? "plain";
+    this.#outgoing = this.values === "tagged" ? taggedMessage : plainMessage;
   }
 
   /** Encodes one message as one JSON text (an `invalid` message has no form). */
   encode(message: Message): readonly string[] {
-    const text = encodeOne(message);
+    const text = encodeOne(this.#outgoing(message));
     return text === undefined ? NO_FRAMES : [text];
   }
 
@@ -108,7 +131,7 @@ export class JsonRpcCodec implements Codec<string> {
   encodeBatch(messages: readonly Message[]): readonly string[] {
     const parts: string[] = [];
     for (const message of messages) {
-      const part = encodeOne(message);
+      const part = encodeOne(this.#outgoing(message));
       if (part !== undefined) parts.push(part);
     }
     return [`[${parts.join(",")}]`];
@@ -131,9 +154,15 @@ export class JsonRpcCodec implements Codec<string> {
 
   /**
    * Decodes a value already parsed (or structured-cloned): a message, a
-   * batch (array), or an `invalid` message.
+   * batch (array), or an `invalid` message. With tagged values, the tags in
+   * it are replaced by their values in place.
    */
   decodeValue(value: unknown): Message | readonly Message[] {
+    if (this.values === "tagged") return untagged(this.#decodeValue(value));
+    return this.#decodeValue(value);
+  }
+
+  #decodeValue(value: unknown): Message | readonly Message[] {
     if (!Array.isArray(value)) return decodeObject(value);
     if (value.length === 0) return invalid(null, ErrorCode.InvalidRequest, "empty batch");
     if (value.length > this.maxBatchLength) {
@@ -174,6 +203,41 @@ export const jsonRpc: Dialect = Object.freeze({
   client: () => sharedCodec,
   server: () => sharedCodec,
 });
+
+const taggedCodec = new JsonRpcCodec({ values: "tagged" });
+
+/**
+ * JSON-RPC 2.0 with tagged values: `BigInt`, `Date`, `Uint8Array`, `Map`,
+ * `Set`, `NaN` and `±Infinity` travel as tag objects (`{"$bigint": "1"}`)
+ * and arrive as themselves. Both sides must speak it: a plain JSON-RPC peer
+ * sees the tags as ordinary objects.
+ *
+ * @example A Date and a BigInt through a tagged pair
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { jsonRpcTagged, memoryPair, Peer } from "@seed/rpc";
+ *
+ * const [a, b] = memoryPair<string>({ dialect: jsonRpcTagged });
+ * const server = new Peer(b, { handlers: { later: (p: { when: Date }) => new Date(p.when.getTime() + 1000) } });
+ * const client = new Peer(a);
+ * assertEquals(await client.call("later", { when: new Date(0) }), new Date(1000));
+ * await client.close();
+ * await server.closed;
+ * ```
+ */
+export const jsonRpcTagged: Dialect = Object.freeze({
+  name: "jsonrpc-tagged",
+  delimiter: "\n",
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  client: () => taggedCodec,
+  server: () => taggedCodec,
+});
+
+/** Decoded messages with their tags turned back into values. */
+function untagged(decoded: Message | readonly Message[]): Message | readonly Message[] {
+  if (!Array.isArray(decoded)) return untaggedMessage(decoded as Message);
+  return decoded.map(untaggedMessage);
+}
 
 const NOTHING: readonly Message[] = Object.freeze([]);
 const NO_FRAMES: readonly string[] = Object.freeze([]);

@@ -68,7 +68,8 @@ export class StructuredCloneCodec implements Codec<unknown> {
    * whole with -32600, before any of it runs).
    */
   constructor(options: JsonRpcCodecOptions = {}) {
-    this.#json = new JsonRpcCodec(options);
+    // Values cross a port as themselves: no tags (`values` is not passed on).
+    this.#json = new JsonRpcCodec({ maxBatchLength: options.maxBatchLength });
   }
 
   /** Encodes one message as one object (an `invalid` or `lost` message has no form). */

@@ -30,6 +30,7 @@ import type { CloseReason } from "./close.ts";
 import type { Codec } from "./codec.ts";
 import { ConnectionClosed, ErrorCode, FrameTooLarge } from "./errors.ts";
 import { consoleLogger, type Logger } from "../shared/logger.ts";
+import { unsendableReply } from "../dialects/_json_values.ts";
 import type { ErrorMessage, Id, InvalidMessage, Message, ResultMessage } from "./message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "./transport.ts";
 
@@ -377,15 +378,7 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
 
   #unserialisable(reply: ResultMessage | ErrorMessage, error: unknown): ErrorMessage {
     this.#logger.error(`${this.remote ?? "framed"}: a reply could not be serialised`, error);
-    return {
-      kind: "error",
-      id: reply.id,
-      error: {
-        code: ErrorCode.InternalError,
-        message: "Internal error",
-        data: "the result could not be serialised",
-      },
-    };
+    return unsendableReply(reply, error);
   }
 
   /** Closes the transport; replies still waiting for their turn are dropped. */

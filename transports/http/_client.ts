@@ -153,6 +153,8 @@ interface Pending {
  */
 class Post implements Pending {
   readonly messages: Message[] = [];
+  /** Each message as JSON, encoded when it was sent (so one that cannot be fails alone). */
+  readonly texts: string[] = [];
   /** Requests in it not cancelled yet. */
   calls = 0;
   readonly controller = new AbortController();
@@ -241,21 +243,29 @@ export class HttpClientChannel extends InboxChannel implements Channel {
       return Promise.reject(new TypeError(`JSON-RPC over HTTP cannot send a ${message.kind}`));
     }
     let post: Post;
+    // Encoded here, so a value that cannot be sent fails this send alone.
+    let body: string;
+    try {
+      body = codec.encode(message)[0]!;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!this.#batching) {
       post = new Post();
-      this.#add(post, message);
+      this.#add(post, message, body);
       this.#post(post);
     } else {
       post = this.#gathering ??= new Post();
-      this.#add(post, message);
+      this.#add(post, message, body);
       if (post.messages.length >= this.#maxBatch) this.#flush();
       else this.#timer ??= setTimeout(this.#flush, this.#maxDelay);
     }
     return post.done.promise;
   }
 
-  #add(post: Post, message: Message): void {
+  #add(post: Post, message: Message, text: string): void {
     post.messages.push(message);
+    post.texts.push(text);
     if (message.kind === "request" && message.id !== null) {
       const known = this.#byId.get(message.id);
       if (known !== undefined) this.#byId.remove(known);
@@ -285,7 +295,10 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     post.calls--;
     if (!post.sent) {
       const at = post.messages.findIndex((m) => m.kind === "request" && m.id === id);
-      if (at >= 0) post.messages.splice(at, 1);
+      if (at >= 0) {
+        post.messages.splice(at, 1);
+        post.texts.splice(at, 1);
+      }
       if (post.messages.length === 0 && post === this.#gathering) this.#flush();
     } else if (post.calls === 0 && post.messages.every((m) => m.kind === "request")) {
       // Alone in its POST (nothing else waits on it): stop the request.
@@ -306,9 +319,9 @@ export class HttpClientChannel extends InboxChannel implements Channel {
     post.next = this.#inFlight;
     if (post.next !== undefined) post.next.prev = post;
     this.#inFlight = post;
-    const body = post.messages.length === 1 && !this.#batching
-      ? codec.encode(post.messages[0]!)[0]
-      : codec.encodeBatch(post.messages)[0];
+    const body = post.texts.length === 1 && !this.#batching
+      ? post.texts[0]!
+      : `[${post.texts.join(",")}]`;
     // Only notifications in it: no call's timeout ends it, so a deadline of its own.
     if (post.calls === 0) this.#expire(post);
     try {

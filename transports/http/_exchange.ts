@@ -13,8 +13,9 @@ import type { Delivery, Outcome } from "../../protocol/wire/channel.ts";
 import { CloseCode, type CloseReason, closeReason } from "../../protocol/wire/close.ts";
 import { NotDelivered } from "../../protocol/wire/errors.ts";
 import { InboxChannel } from "../../protocol/wire/inbox.ts";
-import type { Message } from "../../protocol/wire/message.ts";
+import type { ErrorMessage, Message, ResultMessage } from "../../protocol/wire/message.ts";
 import { JsonRpcCodec } from "../../protocol/dialects/jsonrpc.ts";
+import { unsendableReply } from "../../protocol/dialects/_json_values.ts";
 import { ACCEPTED } from "../../protocol/wire/transport.ts";
 import { stopSweepWhenIdle } from "./_body.ts";
 import { CallTable } from "../../protocol/peer/call_table.ts";
@@ -82,6 +83,26 @@ export class Exchange implements Delivery {
       JSON.stringify(text)
     }},"id":null}`;
     this.#answer.resolve(json(status, body, this.#headers));
+  }
+}
+
+/** A reply as JSON; one whose values cannot be sent becomes the -32603 saying so. */
+function encodeReply(message: ResultMessage | ErrorMessage): string | undefined {
+  try {
+    return codec.encode(message)[0];
+  } catch (error) {
+    return codec.encode(unsendableReply(message, error))[0];
+  }
+}
+
+/** `message`, or the -32603 reply saying why it cannot be sent. */
+function sendable(message: Message): Message {
+  if (message.kind !== "result" && message.kind !== "error") return message;
+  try {
+    codec.encode(message);
+    return message;
+  } catch (error) {
+    return unsendableReply(message, error);
   }
 }
 
@@ -156,7 +177,7 @@ export class ExchangeChannel extends InboxChannel {
   send(message: Message, to?: string): Promise<void> {
     if (message.kind === "result" || message.kind === "error") {
       const exchange = this.#at(to);
-      if (exchange !== undefined) exchange.body = codec.encode(message)[0];
+      if (exchange !== undefined) exchange.body = encodeReply(message);
       return ACCEPTED;
     }
     if (message.kind === "cancel") return ACCEPTED;
@@ -166,7 +187,13 @@ export class ExchangeChannel extends InboxChannel {
   /** Sends the replies to one batch, as one JSON array. */
   sendBatch(messages: readonly Message[], to?: string): Promise<void> {
     const exchange = this.#at(to);
-    if (exchange !== undefined) exchange.body = codec.encodeBatch(messages)[0];
+    if (exchange !== undefined) {
+      try {
+        exchange.body = codec.encodeBatch(messages)[0];
+      } catch {
+        exchange.body = codec.encodeBatch(messages.map(sendable))[0];
+      }
+    }
     return ACCEPTED;
   }
 
