@@ -244,6 +244,10 @@ export interface NuropbCallMeta {
   traceId?: string;
   /** Milliseconds the message may wait in the queue. @default {3_600_000} */
   ttl?: number;
+  /** W3C trace context, sent as a `traceparent` AMQP header (our services read it). */
+  traceparent?: string;
+  /** W3C trace state, sent as a `tracestate` AMQP header. */
+  tracestate?: string;
 }
 
 /**
@@ -317,6 +321,8 @@ export class NuropbCallerCodec implements Codec<NuropbWire> {
       traceId: meta.traceId ?? null,
       replyTo: this.responseQueue,
       ttl: meta.ttl,
+      traceparent: typeof meta.traceparent === "string" ? meta.traceparent : undefined,
+      tracestate: typeof meta.tracestate === "string" ? meta.tracestate : undefined,
     })];
   }
 
