@@ -236,6 +236,13 @@ function responseTo(
   };
 }
 
+/** The trace id of a W3C `traceparent`, nuropb's `trace_id` when the caller gave none. */
+function traceIdOf(traceparent: unknown): string | null {
+  return typeof traceparent === "string" && /^00-[0-9a-f]{32}-/.test(traceparent)
+    ? traceparent.slice(3, 35)
+    : null;
+}
+
 /** What a caller's request, command or event carries besides its method and params (`meta`). */
 export interface NuropbCallMeta {
   /** The caller's context (nuropb's `ctx.context`). @default {{}} */
@@ -318,7 +325,7 @@ export class NuropbCallerCodec implements Codec<NuropbWire> {
       params: message.params ?? {},
       correlationId: request ? String(message.id) : uuidHex(),
       context: meta.context ?? {},
-      traceId: meta.traceId ?? null,
+      traceId: meta.traceId ?? traceIdOf(meta.traceparent),
       replyTo: this.responseQueue,
       ttl: meta.ttl,
       traceparent: typeof meta.traceparent === "string" ? meta.traceparent : undefined,
