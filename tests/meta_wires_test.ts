@@ -5,6 +5,7 @@
 import { assertEquals } from "@std/assert";
 import { type CallContext, type Meta, Peer, Server } from "../mod.ts";
 import { MushroomCallCodec } from "../protocol/dialects/mushroom_calls.ts";
+import { StructuredCloneCodec } from "../transports/worker.ts";
 import { connect, decodeMushroom, encodeMushroom } from "../transports/mushroom.ts";
 import { listen } from "../transports/mushroom_server.ts";
 import {
@@ -133,4 +134,26 @@ test("nuropb: W3C trace context rides in AMQP headers; trace_id is its trace id 
     meta: { traceparent, traceId: "mine" },
   }, "calc");
   assertEquals(JSON.parse(given!.body).trace_id, "mine");
+});
+
+test("worker: a call's meta is a member of the cloned object, only when not empty", () => {
+  const codec = new StructuredCloneCodec();
+  const [frame] = codec.encode({
+    kind: "request",
+    id: 1,
+    method: "m",
+    params: [1],
+    meta: { k: 1 },
+  });
+  assertEquals(frame, { jsonrpc: "2.0", method: "m", params: [1], id: 1, meta: { k: 1 } });
+  assertEquals(codec.decode(structuredClone(frame)), {
+    kind: "request",
+    id: 1,
+    method: "m",
+    params: [1],
+    meta: { k: 1 },
+  });
+  assertEquals(codec.encode({ kind: "notification", method: "n", meta: {} }), [
+    { jsonrpc: "2.0", method: "n" },
+  ]);
 });

@@ -38,9 +38,8 @@
  *
  * // Deno's built-in OpenTelemetry needs none of this: run with OTEL_DENO=true.
  * const exporter = new InMemorySpanExporter();
- * trace.setGlobalTracerProvider(
- *   new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
- * );
+ * const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+ * trace.setGlobalTracerProvider(provider);
  *
  * const [a, b] = memoryPair();
  * const server = new Peer(a, {
@@ -50,6 +49,7 @@
  * const client = new Peer(b, { interceptors: [clientTracing({ service: "calc" })] });
  * assertEquals(await client.call("add", [1, 2]), 3);
  *
+ * await provider.forceFlush();
  * const [serverSpan, clientSpan] = exporter.getFinishedSpans();
  * assertEquals([serverSpan!.name, clientSpan!.name], ["calc/add", "calc/add"]);
  * assertEquals(serverSpan!.spanContext().traceId, clientSpan!.spanContext().traceId);
@@ -88,10 +88,10 @@ export interface TracingOptions {
    */
   tracerName?: string;
   /**
-   * `rpc.system`, when the connection does not say (a channel without a
-   * codec, such as the AMQP mesh's, which is `"nuropb"`).
+   * `rpc.system`. Give it where the connection cannot say: `"mushroom"` on
+   * mushroom sessions, `"nuropb"` on a mesh caller.
    *
-   * @default {the connection's dialect name, else "jsonrpc"}
+   * @default {the connection's codec name (TCP, WebSocket, stdio, worker); "nuropb" for calls a mesh service serves; else "jsonrpc"}
    */
   system?: string;
   /**
@@ -203,8 +203,11 @@ function spanName(method: string, service: string | undefined): string {
 }
 
 function systemOf(call: Invocation, options: TracingOptions): string {
+  if (options.system !== undefined) return options.system;
   const codec = (call.peer.channel as { codec?: { name?: unknown } }).codec;
-  return typeof codec?.name === "string" ? codec.name : options.system ?? "jsonrpc";
+  if (typeof codec?.name === "string") return codec.name;
+  // Calls served on the mesh say so in their meta.
+  return call.direction === "incoming" && call.meta.nuropbType !== undefined ? "nuropb" : "jsonrpc";
 }
 
 function baseAttributes(method: string, system: string, service: string | undefined): Attributes {
@@ -214,9 +217,16 @@ function baseAttributes(method: string, system: string, service: string | undefi
   return attributes;
 }
 
-/** `host:port` (or `[v6]:port`) as `<prefix>.address` and `<prefix>.port`. */
+/** `host:port`, `[v6]:port` or a URL as `<prefix>.address` and `<prefix>.port`. */
 function addAddress(attributes: Attributes, remote: string | undefined, prefix: string): void {
   if (remote === undefined) return;
+  if (remote.includes("://")) {
+    const url = URL.parse(remote);
+    if (url === null || url.hostname === "") return;
+    attributes[`${prefix}.address`] = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    if (url.port !== "") attributes[`${prefix}.port`] = Number(url.port);
+    return;
+  }
   const at = remote.lastIndexOf(":");
   const port = at > 0 ? Number(remote.slice(at + 1)) : NaN;
   if (!Number.isInteger(port)) {
