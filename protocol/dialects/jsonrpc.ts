@@ -22,6 +22,10 @@
  *   becomes an error reply saying which value and where. With
  *   `values: "tagged"` (the {@linkcode jsonRpcTagged} dialect) such values
  *   travel as tag objects instead; see the README's "Values beyond JSON".
+ * - Per-call metadata travels as a top-level `"meta"` object member of a
+ *   request or notification, written only when the caller gave some; a
+ *   server that does not know it ignores it. A `meta` that is not an object
+ *   is ignored on arrival.
  *
  * {@linkcode jsonRpc} is the dialect (newline-delimited on byte streams);
  * {@linkcode JsonRpcCodec} is its codec, stateless, so both sides share one.
@@ -43,9 +47,17 @@
 import type { Codec } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
 import { ErrorCode, standardMessage } from "../wire/errors.ts";
-import type { ErrorObject, Id, InvalidMessage, Message } from "../wire/message.ts";
 import { plainMessage } from "./_json_values.ts";
 import { taggedMessage, untaggedMessage } from "./_tagged_json.ts";
+import type {
+  ErrorObject,
+  Id,
+  InvalidMessage,
+  Message,
+  Meta,
+  NotificationMessage,
+  RequestMessage,
+} from "../wire/message.ts";
 
 /** The method our peers use to cancel a call (`rpc.` names are reserved by the spec). */
 export const CANCEL_METHOD = "rpc.cancel";
@@ -245,19 +257,13 @@ const NO_FRAMES: readonly string[] = Object.freeze([]);
 function encodeOne(message: Message): string | undefined {
   switch (message.kind) {
     case "request":
-      return message.params === undefined
-        ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"id":${
-          encodeId(message.id)
-        }}`
-        : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
-          encodeValue(message.params)
-        },"id":${encodeId(message.id)}}`;
+      return `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)}${
+        encodeParams(message.params)
+      },"id":${encodeId(message.id)}${encodeMeta(message.meta)}}`;
     case "notification":
-      return message.params === undefined
-        ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)}}`
-        : `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"params":${
-          encodeValue(message.params)
-        }}`;
+      return `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)}${
+        encodeParams(message.params)
+      }${encodeMeta(message.meta)}}`;
     case "result":
       return `{"jsonrpc":"2.0","result":${encodeValue(message.result)},"id":${
         encodeId(message.id)
@@ -271,6 +277,17 @@ function encodeOne(message: Message): string | undefined {
     default:
       return undefined;
   }
+}
+
+function encodeParams(params: unknown): string {
+  return params === undefined ? "" : `,"params":${encodeValue(params)}`;
+}
+
+/** `,"meta":{...}` for non-empty meta; nothing otherwise, so plain calls stay plain JSON-RPC. */
+function encodeMeta(meta: Meta | undefined): string {
+  if (meta === undefined) return "";
+  for (const _ in meta) return `,"meta":${JSON.stringify(meta)}`;
+  return "";
 }
 
 function encodeValue(value: unknown): string {
@@ -334,13 +351,15 @@ function decodeObject(value: unknown): Message {
     }
     if (!hasId) {
       if (method === CANCEL_METHOD) return decodeCancel(params);
-      return params === undefined
+      const notification: NotificationMessage = params === undefined
         ? { kind: "notification", method }
         : { kind: "notification", method, params };
+      return withMeta(notification, o.meta);
     }
-    return params === undefined
+    const request: RequestMessage = params === undefined
       ? { kind: "request", id: replyId, method }
       : { kind: "request", id: replyId, method, params };
+    return withMeta(request, o.meta);
   }
 
   const hasResult = Object.hasOwn(o, "result");
@@ -367,6 +386,14 @@ function decodeObject(value: unknown): Message {
   const object: ErrorObject = { code: error.code as number, message: error.message };
   if (error.data !== undefined) object.data = error.data;
   return { kind: "error", id: replyId, error: object };
+}
+
+/** `message` with the `meta` member when it is an object; anything else there is ignored. */
+function withMeta<M extends RequestMessage | NotificationMessage>(message: M, meta: unknown): M {
+  if (meta !== undefined && meta !== null && typeof meta === "object" && !Array.isArray(meta)) {
+    message.meta = meta as Meta;
+  }
+  return message;
 }
 
 /** An `rpc.cancel` notification: `{ "id": <id> }`, or invalid input to log. */

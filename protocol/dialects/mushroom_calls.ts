@@ -18,6 +18,9 @@
  * `RemoteError`), its data as `data` and, when it is a string, as the
  * message. Incoming `null` data (mushroom's "left out") reaches a handler as
  * no params.
+ * A call's metadata, when it has some, is a fifth item (`[2, id, method,
+ * params, meta]`), between our peers; mushroom.js and the Python engine
+ * never get one unless a caller of ours gives meta.
  * mushroom has no cancel: a cancelled call is forgotten, and its late reply
  * dropped.
  *
@@ -44,8 +47,14 @@
 import type { Codec } from "../wire/codec.ts";
 import { ErrorCode } from "../wire/errors.ts";
 import type { Logger } from "../shared/logger.ts";
-import type { ErrorObject, Id, Message } from "../wire/message.ts";
-import type { MushroomMessage } from "./mushroom_codec.ts";
+import type {
+  ErrorObject,
+  Id,
+  Message,
+  NotificationMessage,
+  RequestMessage,
+} from "../wire/message.ts";
+import type { MushroomCall, MushroomMessage } from "./mushroom_codec.ts";
 
 const NOTHING: readonly never[] = Object.freeze([]);
 
@@ -94,15 +103,25 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           this.#callIds.set(id, message.id);
           this.#messageIds.set(message.id, id);
         }
-        return [{ code: 2, id, method: message.method, data: message.params ?? null }];
+        const call: MushroomCall = {
+          code: 2,
+          id,
+          method: message.method,
+          data: message.params ?? null,
+        };
+        if (message.meta !== undefined) call.meta = message.meta;
+        return [call];
       }
-      case "notification":
-        return [{
+      case "notification": {
+        const call: MushroomCall = {
           code: 1,
           id: this.#nextId++,
           method: message.method,
           data: message.params ?? null,
-        }];
+        };
+        if (message.meta !== undefined) call.meta = message.meta;
+        return [call];
+      }
       case "result":
         if (typeof message.id !== "number") return this.#unaddressed(message.kind);
         return [{
@@ -134,14 +153,20 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
   decode(message: MushroomMessage): Message | readonly Message[] {
     switch (message.code) {
       // mushroom's data is null when left out: no params.
-      case 1:
-        return message.data === null
+      case 1: {
+        const call: NotificationMessage = message.data === null
           ? { kind: "notification", method: message.method }
           : { kind: "notification", method: message.method, params: message.data };
-      case 2:
-        return message.data === null
+        if (message.meta !== undefined) call.meta = message.meta;
+        return call;
+      }
+      case 2: {
+        const call: RequestMessage = message.data === null
           ? { kind: "request", id: message.id, method: message.method }
           : { kind: "request", id: message.id, method: message.method, params: message.data };
+        if (message.meta !== undefined) call.meta = message.meta;
+        return call;
+      }
       case 3:
       case 4: {
         const callId = this.#callIds.get(message.requestId);

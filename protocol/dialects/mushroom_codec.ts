@@ -12,7 +12,10 @@
  * | 4    | error        | `[4, message_id, request_id, data]`   |
  * | -1   | disconnect   | `[-1]`                                |
  *
- * `data` may be left out (it is then `null`). Anything else is refused, one
+ * `data` may be left out (it is then `null`). Between our peers a call may
+ * carry a fifth item, its metadata object (`[2, id, method, data, meta]`),
+ * written only when the caller gave some (a fifth item that is not an object
+ * is refused). Anything else is refused, one
  * message at a time, with the reason: a bad message in a poll body does not
  * lose the others.
  *
@@ -30,6 +33,7 @@
  */
 
 import { pythonJson } from "./_python_json.ts";
+import type { Meta } from "../wire/message.ts";
 
 /** `[0, lastId]`: acknowledges every message with an id up to `lastId`. */
 export interface MushroomHeartbeat {
@@ -49,6 +53,8 @@ export interface MushroomCall {
   method: string;
   /** The params (`null` when left out). */
   data: unknown;
+  /** The call's metadata: a fifth item, between our peers only. */
+  meta?: Meta;
 }
 
 /** `[3, id, requestId, data]` and `[4, id, requestId, data]`. */
@@ -122,7 +128,11 @@ export function decodeMushroom(value: unknown): MushroomMessage | string {
     }
     case 1:
     case 2: {
-      if (value.length < 3 || value.length > 4) {
+      const meta = value[4];
+      if (
+        value.length < 3 || value.length > 5 ||
+        (value.length === 5 && (meta === null || typeof meta !== "object" || Array.isArray(meta)))
+      ) {
         return `message ${code} is [${code}, id, method, data]`;
       }
       if (!isId(value[1])) return "message id must be a whole number of at least 0";
@@ -130,7 +140,9 @@ export function decodeMushroom(value: unknown): MushroomMessage | string {
       if (typeof method !== "string" || method.length === 0) {
         return "method must be a non-empty string";
       }
-      return { code, id: value[1], method, data: value.length === 4 ? value[3] : null };
+      const call: MushroomCall = { code, id: value[1], method, data: value[3] ?? null };
+      if (meta !== undefined) call.meta = meta;
+      return call;
     }
     case 3:
     case 4: {
@@ -176,13 +188,20 @@ export function listOf(message: MushroomMessage): unknown[] {
       return [0, message.lastId];
     case 1:
     case 2:
-      return [message.code, message.id, message.method, message.data ?? null];
+      return hasKeys(message.meta)
+        ? [message.code, message.id, message.method, message.data ?? null, message.meta]
+        : [message.code, message.id, message.method, message.data ?? null];
     case 3:
     case 4:
       return [message.code, message.id, message.requestId, message.data ?? null];
     case -1:
       return [-1];
   }
+}
+
+function hasKeys(meta: Meta | undefined): meta is Meta {
+  if (meta !== undefined) { for (const _ in meta) return true; }
+  return false;
 }
 
 /** `value` as JSON text in `style`. */

@@ -33,7 +33,7 @@
  */
 
 import type { Codec } from "../wire/codec.ts";
-import type { ErrorObject, Message } from "../wire/message.ts";
+import type { ErrorObject, Message, Meta } from "../wire/message.ts";
 import { CANCEL_METHOD, JsonRpcCodec, type JsonRpcCodecOptions } from "./jsonrpc.ts";
 
 /** One JSON-RPC 2.0 message as an object (what crosses a port). */
@@ -97,13 +97,19 @@ export class StructuredCloneCodec implements Codec<unknown> {
 function encodeOne(message: Message): CloneFrame | undefined {
   switch (message.kind) {
     case "request":
-      return message.params === undefined
-        ? { jsonrpc: "2.0", method: message.method, id: message.id }
-        : { jsonrpc: "2.0", method: message.method, params: message.params, id: message.id };
+      return withMeta(
+        message.params === undefined
+          ? { jsonrpc: "2.0", method: message.method, id: message.id }
+          : { jsonrpc: "2.0", method: message.method, params: message.params, id: message.id },
+        message.meta,
+      );
     case "notification":
-      return message.params === undefined
-        ? { jsonrpc: "2.0", method: message.method }
-        : { jsonrpc: "2.0", method: message.method, params: message.params };
+      return withMeta(
+        message.params === undefined
+          ? { jsonrpc: "2.0", method: message.method }
+          : { jsonrpc: "2.0", method: message.method, params: message.params },
+        message.meta,
+      );
     case "result":
       return { jsonrpc: "2.0", result: message.result ?? null, id: message.id };
     case "error":
@@ -113,6 +119,17 @@ function encodeOne(message: Message): CloneFrame | undefined {
     default:
       return undefined;
   }
+}
+
+/** `frame` with a `meta` member when `meta` is not empty, as the JSON-RPC codec writes it. */
+function withMeta(frame: CloneFrame, meta: Meta | undefined): CloneFrame {
+  if (meta !== undefined) {
+    for (const _ in meta) {
+      frame.meta = meta;
+      break;
+    }
+  }
+  return frame;
 }
 
 /** The error object with exactly its three fields (no class instance, no extra keys). */

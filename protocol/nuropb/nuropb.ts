@@ -181,6 +181,10 @@ export interface NuropbRequestFields {
    * @default {3_600_000}
    */
   ttl?: number;
+  /** W3C trace context, sent as a `traceparent` header when given (between our services). */
+  traceparent?: string;
+  /** W3C vendor trace state, sent as a `tracestate` header when given. */
+  tracestate?: string;
 }
 
 /**
@@ -213,13 +217,17 @@ export function encodeNuropbRequest(fields: NuropbRequestFields): NuropbWire {
     context: fields.context,
     trace_id: fields.traceId,
   });
+  const headers = nuropbHeaders(fields.type, fields.traceId, false);
+  // W3C trace context rides in headers nuropb does not read: the body stays nuropb's.
+  if (fields.traceparent !== undefined) headers.traceparent = fields.traceparent;
+  if (fields.tracestate !== undefined) headers.tracestate = fields.tracestate;
   return {
     body,
     properties: {
       expiration: String(Math.max(0, Math.round(fields.ttl ?? 3_600_000))),
       replyTo: fields.replyTo,
       correlationId: fields.correlationId,
-      headers: nuropbHeaders(fields.type, fields.traceId, false),
+      headers,
       contentType: "application/json",
     },
   };
@@ -488,6 +496,8 @@ export function decodeNuropb(body: string, properties: NuropbProperties): Nuropb
       }
       const meta = metaOf(traceId, payload.context, type);
       if (typeof payload.service === "string") meta.service = payload.service;
+      if (typeof headers.traceparent === "string") meta.traceparent = headers.traceparent;
+      if (typeof headers.tracestate === "string") meta.tracestate = headers.tracestate;
       const message: Message = type === "request"
         ? { kind: "request", id: correlationId!, method: payload.method, meta }
         : { kind: "notification", method: payload.method, meta };

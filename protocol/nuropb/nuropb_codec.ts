@@ -236,6 +236,13 @@ function responseTo(
   };
 }
 
+/** The trace id of a W3C `traceparent`, nuropb's `trace_id` when the caller gave none. */
+function traceIdOf(traceparent: unknown): string | null {
+  return typeof traceparent === "string" && /^00-[0-9a-f]{32}-/.test(traceparent)
+    ? traceparent.slice(3, 35)
+    : null;
+}
+
 /** What a caller's request, command or event carries besides its method and params (`meta`). */
 export interface NuropbCallMeta {
   /** The caller's context (nuropb's `ctx.context`). @default {{}} */
@@ -244,6 +251,10 @@ export interface NuropbCallMeta {
   traceId?: string;
   /** Milliseconds the message may wait in the queue. @default {3_600_000} */
   ttl?: number;
+  /** W3C trace context, sent as a `traceparent` AMQP header (our services read it). */
+  traceparent?: string;
+  /** W3C trace state, sent as a `tracestate` AMQP header. */
+  tracestate?: string;
 }
 
 /**
@@ -314,9 +325,11 @@ export class NuropbCallerCodec implements Codec<NuropbWire> {
       params: message.params ?? {},
       correlationId: request ? String(message.id) : uuidHex(),
       context: meta.context ?? {},
-      traceId: meta.traceId ?? null,
+      traceId: meta.traceId ?? traceIdOf(meta.traceparent),
       replyTo: this.responseQueue,
       ttl: meta.ttl,
+      traceparent: typeof meta.traceparent === "string" ? meta.traceparent : undefined,
+      tracestate: typeof meta.tracestate === "string" ? meta.tracestate : undefined,
     })];
   }
 

@@ -109,7 +109,10 @@ export interface CallContext {
    * Its `reason` says which.
    */
   readonly signal: AbortSignal;
-  /** The message's metadata (empty when the dialect carries none). */
+  /**
+   * The message's metadata (empty when the dialect carries none); an
+   * incoming interceptor may add to it for the handler.
+   */
   readonly meta: Meta;
   /**
    * Who sent it, on channels with many callers (the reply address);
@@ -119,8 +122,6 @@ export interface CallContext {
   /** The peer the call came from; call back or notify through it. */
   readonly peer: PeerHandle;
 }
-
-const NO_META: Meta = Object.freeze({});
 
 /**
  * One call being served: the handler's context, and what the dispatcher
@@ -133,7 +134,6 @@ const NO_META: Meta = Object.freeze({});
 export class InboundCall implements CallContext {
   readonly method: string;
   readonly id: Id | null | undefined;
-  readonly meta: Meta;
   readonly peer: PeerHandle;
   readonly delivery: Delivery;
   /** The batch this call belongs to, and its place in it. */
@@ -142,6 +142,8 @@ export class InboundCall implements CallContext {
   /** `performance.now()` when the handler started, when latency is measured. */
   started = 0;
   #controller: AbortController | undefined;
+  /** The message's meta; an empty one is made on first read. */
+  #meta: Meta | undefined;
   #reason: unknown;
   #aborted = false;
 
@@ -156,10 +158,14 @@ export class InboundCall implements CallContext {
     this.peer = peer;
     this.method = method;
     this.id = id;
-    this.meta = meta ?? NO_META;
+    this.#meta = meta;
     this.delivery = delivery;
     this.batch = batch;
     this.slot = batch === undefined ? 0 : batch.index;
+  }
+
+  get meta(): Meta {
+    return this.#meta ??= {};
   }
 
   get from(): string | undefined {

@@ -52,7 +52,8 @@
  */
 
 import type { CallContext, PeerHandle } from "./context.ts";
-import type { CallOptions } from "./outgoing.ts";
+import type { Meta } from "../wire/message.ts";
+import type { CallOptions, NotifyOptions } from "./outgoing.ts";
 
 /**
  * One call or notification passing through the interceptors.
@@ -88,6 +89,12 @@ export interface Invocation {
   readonly context: CallContext | undefined;
   /** Outgoing only: the options of the call or notification (a notification has no timeout or signal). */
   readonly options: CallOptions | undefined;
+  /**
+   * The call's metadata, to read or change. Outgoing: what will be sent (a
+   * copy of `options.meta`, made on first use, so the caller's object is
+   * never changed); incoming: the handler's `ctx.meta`.
+   */
+  readonly meta: Meta;
 }
 
 /**
@@ -134,19 +141,82 @@ function step(
   }
 }
 
+/** An incoming call's {@linkcode Invocation}: its meta is the handler's `ctx.meta`. */
+class IncomingInvocation implements Invocation {
+  readonly direction = "incoming" as const;
+  readonly method: string;
+  params: unknown;
+  readonly notification: boolean;
+  readonly peer: PeerHandle;
+  readonly context: CallContext;
+  readonly options = undefined;
+
+  constructor(params: unknown, context: CallContext, peer: PeerHandle) {
+    this.method = context.method;
+    this.params = params;
+    this.notification = context.id === undefined;
+    this.peer = peer;
+    this.context = context;
+  }
+
+  get meta(): Meta {
+    return this.context.meta;
+  }
+}
+
+/** An outgoing call's {@linkcode Invocation}: its meta is made on first use. */
+class OutgoingInvocation implements Invocation {
+  readonly direction = "outgoing" as const;
+  readonly method: string;
+  params: unknown;
+  readonly notification: boolean;
+  readonly peer: PeerHandle;
+  readonly context = undefined;
+  readonly options: CallOptions | undefined;
+  /** The meta an interceptor read or wrote; undefined while none did. */
+  touched: Meta | undefined;
+
+  constructor(
+    method: string,
+    params: unknown,
+    notification: boolean,
+    peer: PeerHandle,
+    options: CallOptions | undefined,
+  ) {
+    this.method = method;
+    this.params = params;
+    this.notification = notification;
+    this.peer = peer;
+    this.options = options;
+  }
+
+  get meta(): Meta {
+    return this.touched ??= { ...this.options?.meta };
+  }
+}
+
 /** An incoming call's {@linkcode Invocation}. */
 export function incomingInvocation(
   params: unknown,
   context: CallContext,
   peer: PeerHandle,
 ): Invocation {
-  return {
-    direction: "incoming",
-    method: context.method,
-    params,
-    notification: context.id === undefined,
-    peer,
-    context,
-    options: undefined,
-  };
+  return new IncomingInvocation(params, context, peer);
+}
+
+/** An outgoing call's or notification's {@linkcode Invocation}. */
+export function outgoingInvocation(
+  method: string,
+  params: unknown,
+  options: CallOptions | NotifyOptions | undefined,
+  notification: boolean,
+  peer: PeerHandle,
+): Invocation {
+  return new OutgoingInvocation(method, params, notification, peer, options);
+}
+
+/** The options to send an outgoing invocation with: its own, with the meta interceptors touched. */
+export function sendOptions(call: Invocation): CallOptions | undefined {
+  const touched = (call as OutgoingInvocation).touched;
+  return touched === undefined ? call.options : { ...call.options, meta: touched };
 }

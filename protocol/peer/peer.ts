@@ -37,7 +37,13 @@ import { type CloseReason, toCloseReason } from "../wire/close.ts";
 import type { Handler, PeerHandle } from "./context.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { ConnectionClosed } from "../wire/errors.ts";
-import { intercept, type Interceptor, type Invocation } from "./intercept.ts";
+import {
+  intercept,
+  type Interceptor,
+  type Invocation,
+  outgoingInvocation,
+  sendOptions,
+} from "./intercept.ts";
 import { KeepAlive } from "./keepalive.ts";
 import { LatencyHistogram } from "./latency.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "../shared/logger.ts";
@@ -327,25 +333,17 @@ export class Peer implements PeerHandle {
     options: CallOptions | NotifyOptions | undefined,
     notification: boolean,
   ): Invocation {
-    return {
-      direction: "outgoing",
-      method,
-      params,
-      notification,
-      peer: this,
-      context: undefined,
-      options,
-    };
+    return outgoingInvocation(method, params, options, notification, this);
   }
 
   #sendCall = (call: Invocation): Promise<unknown> => {
-    const result = this.#outgoing.call(call.method, call.params, call.options);
+    const result = this.#outgoing.call(call.method, call.params, sendOptions(call));
     this.#dispatcher.wake();
     return result;
   };
 
   #sendNotification = (call: Invocation): Promise<void> =>
-    this.#outgoing.notify(call.method, call.params, call.options);
+    this.#outgoing.notify(call.method, call.params, sendOptions(call));
 
   /**
    * Closes the channel: pending calls reject with

@@ -22,9 +22,10 @@ import type { CloseReason } from "./close.ts";
 export type Id = string | number;
 
 /**
- * Metadata carried beside a message where the dialect has a place for it
- * (AMQP headers, quickrpc security info). JSON-RPC 2.0 has none, so its codec
- * neither writes nor reads it.
+ * Metadata carried beside a message where the dialect has a place for it:
+ * a top-level `"meta"` member in JSON-RPC (our extension, written only when
+ * not empty), a fifth list item in mushroom between our peers, nuropb's
+ * `context` and `trace_id`, quickrpc's security info.
  */
 export interface Meta {
   /** A trace identifier that follows a call across services. */
