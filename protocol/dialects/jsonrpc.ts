@@ -35,10 +35,18 @@
  * @module
  */
 
-import type { Codec } from "../wire/codec.ts";
+import type { Codec, CodecFeatures } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
 import { ErrorCode, standardMessage } from "../wire/errors.ts";
 import type { ErrorObject, Id, InvalidMessage, Message } from "../wire/message.ts";
+import {
+  CALL_METHOD,
+  controlFrame,
+  decodeControl,
+  STREAM_METHOD,
+  unwrapRequest,
+  wrappedRequest,
+} from "./jsonrpc_stream.ts";
 
 /** The method our peers use to cancel a call (`rpc.` names are reserved by the spec). */
 export const CANCEL_METHOD = "rpc.cancel";
@@ -87,6 +95,10 @@ export class JsonRpcCodec implements Codec<string> {
   readonly name: string = "jsonrpc";
   /** The longest batch accepted. */
   readonly maxBatchLength: number;
+  /** Streams and progress, as the README's "Streams and progress" extension. */
+  get features(): CodecFeatures {
+    return STREAMS;
+  }
 
   /**
    * Makes a codec.
@@ -175,12 +187,17 @@ export const jsonRpc: Dialect = Object.freeze({
   server: () => sharedCodec,
 });
 
+const STREAMS: CodecFeatures = Object.freeze({ streams: true });
 const NOTHING: readonly Message[] = Object.freeze([]);
 const NO_FRAMES: readonly string[] = Object.freeze([]);
 
 function encodeOne(message: Message): string | undefined {
   switch (message.kind) {
     case "request":
+      if (message.stream !== undefined || message.progress === true) {
+        const params = message.params === undefined ? undefined : encodeValue(message.params);
+        return wrappedRequest(message, params, encodeId(message.id));
+      }
       return message.params === undefined
         ? `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)},"id":${
           encodeId(message.id)
@@ -204,6 +221,11 @@ function encodeOne(message: Message): string | undefined {
       return `{"jsonrpc":"2.0","method":"${CANCEL_METHOD}","params":{"id":${
         encodeId(message.id)
       }}}`;
+    case "item":
+    case "progress":
+      return controlFrame(message.kind, encodeId(message.id), encodeValue(message.value));
+    case "credit":
+      return controlFrame("credit", encodeId(message.id), String(message.credit));
     default:
       return undefined;
   }
@@ -270,9 +292,16 @@ function decodeObject(value: unknown): Message {
     }
     if (!hasId) {
       if (method === CANCEL_METHOD) return decodeCancel(params);
+      if (method.startsWith("rpc.")) {
+        const control = decodeControl(method, params);
+        if (control !== undefined) return control;
+      }
       return params === undefined
         ? { kind: "notification", method }
         : { kind: "notification", method, params };
+    }
+    if (method === STREAM_METHOD || method === CALL_METHOD) {
+      return unwrapRequest(replyId, method, params);
     }
     return params === undefined
       ? { kind: "request", id: replyId, method }

@@ -183,6 +183,17 @@ export class Receiver {
       case "cancel":
         dispatcher.cancel(message, delivery, batch);
         return;
+      case "item":
+        this.#outgoing.item(message);
+        dispatcher.done(delivery, batch, "ok");
+        return;
+      case "progress":
+        this.#outgoing.progress(message);
+        dispatcher.done(delivery, batch, "ok");
+        return;
+      case "credit":
+        dispatcher.credit(message, delivery, batch);
+        return;
       case "lost":
         this.#outgoing.lose(message.id, new ConnectionClosed(message.reason));
         dispatcher.done(delivery, batch, "ok");

@@ -26,6 +26,16 @@
 import type { Message } from "./message.ts";
 
 /**
+ * What a codec can carry beyond plain calls. A feature left out is not
+ * carried: the peer refuses it at once with {@linkcode Unsupported} instead
+ * of sending what the other side cannot read.
+ */
+export interface CodecFeatures {
+  /** Stream calls, their items and credit, and progress (`item`, `credit`, `progress` messages). */
+  readonly streams?: boolean;
+}
+
+/**
  * Turns frames of type `F` (a line of text, a WebSocket message, an AMQP
  * body) into messages and messages into frames, for one connection.
  *
@@ -59,6 +69,8 @@ export interface Codec<F> {
    * replies. Every request must then be answered.
    */
   readonly inOrder?: boolean;
+  /** What it can carry beyond plain calls; left out: nothing. */
+  readonly features?: CodecFeatures;
   /**
    * Encodes one message into the frames to send, in order: usually one;
    * none when the dialect has no way to carry this kind (a cancel in
