@@ -98,6 +98,7 @@ export {
   type PeerOptions,
   type PeerStats,
   type StreamOptions,
+  type StreamReader,
 } from "./protocol/peer/peer.ts";
 export {
   ReconnectingChannel,

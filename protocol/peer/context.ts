@@ -38,6 +38,7 @@ import type { CloseReason } from "../wire/close.ts";
 import type { Id, Meta } from "../wire/message.ts";
 import type { CallOptions, NotifyOptions, StreamOptions } from "./outgoing.ts";
 import type { Producer } from "../stream/producer.ts";
+import type { StreamReader } from "../stream/consumer.ts";
 import type { PeerStats } from "./peer_stats.ts";
 
 /**
@@ -78,7 +79,7 @@ export interface PeerHandle {
     method: string,
     params?: unknown,
     options?: StreamOptions,
-  ): AsyncIterableIterator<T>;
+  ): StreamReader<T>;
   /** Sends a notification; resolves when the channel accepted it. */
   notify(method: string, params?: unknown, options?: NotifyOptions): Promise<void>;
   /** Closes the channel; resolves when fully closed. */

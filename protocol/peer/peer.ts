@@ -52,6 +52,7 @@ import { explainClose } from "./peer_close.ts";
 import { interceptorsOption, limitOption, peerChannel, type PeerOptions } from "./peer_options.ts";
 import type { PeerStats } from "./peer_stats.ts";
 import { Receiver } from "./receiver.ts";
+import type { StreamReader } from "../stream/consumer.ts";
 import type { Transport } from "../wire/transport.ts";
 import { withTimeout } from "../shared/_with_timeout.ts";
 
@@ -59,6 +60,7 @@ export type { CallOptions, IdSource, NotifyOptions, StreamOptions } from "./outg
 export type { Handler, PeerHandle } from "./context.ts";
 export type { PeerOptions } from "./peer_options.ts";
 export type { PeerStats } from "./peer_stats.ts";
+export type { StreamReader } from "../stream/consumer.ts";
 
 /**
  * Calls and serves remote procedures over one channel, both directions at
@@ -341,13 +343,13 @@ export class Peer implements PeerHandle {
     method: string,
     params?: unknown,
     options?: StreamOptions,
-  ): AsyncIterableIterator<T> {
+  ): StreamReader<T> {
     if (this.#channel.features?.streams !== true) {
       throw new Unsupported("streams", wireName(this.#channel));
     }
     const items = this.#outgoing.stream(method, params, options);
     this.#dispatcher.wake();
-    return items as AsyncIterableIterator<T>;
+    return items as StreamReader<T>;
   }
 
   /**

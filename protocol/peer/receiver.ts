@@ -35,6 +35,14 @@ export class Receiver {
   #host: ReceiverHost;
   #stopped = false;
   #received = 0;
+  /**
+   * While waiting for room: a delivery that needs room, read ahead (at most
+   * one), and a read in progress. What needs no room (a reply, a stream's
+   * credit, a cancel) is routed as it comes, since it may be what frees room.
+   */
+  #held: Delivery | undefined;
+  #reading: Promise<IteratorResult<Delivery>> | undefined;
+  #ended = false;
   /** The last error the other side sent without an id, and `#received` then. */
   #lastWords: { error: RemoteError; at: number } | undefined;
 
@@ -79,9 +87,15 @@ export class Receiver {
     try {
       reading: while (!this.#stopped) {
         // What has already arrived is handled without a promise each.
-        let delivery = channel.take?.();
+        let delivery = this.#held;
+        this.#held = undefined;
+        if (delivery === undefined && this.#reading === undefined) {
+          if (this.#ended) break;
+          delivery = channel.take?.();
+        }
         if (delivery === undefined) {
-          const next = await incoming.next();
+          const next = await (this.#reading ?? incoming.next());
+          this.#reading = undefined;
           if (next.done) break;
           delivery = next.value;
         }
@@ -89,7 +103,7 @@ export class Receiver {
         // room (and a handler may be waiting for it).
         // (Checked again after each wait: other peers may share the bound.)
         while (dispatcher.full && needsRoom(delivery) && !this.#stopped) {
-          if (await this.#roomOrClose()) continue;
+          if (await this.#roomOrClose(incoming)) continue;
           // Closed while every handler was busy: the replies behind this
           // request still settle their calls; nothing more can be answered.
           delivery.settle?.("cancelled");
@@ -106,18 +120,57 @@ export class Receiver {
     this.#host.shutdown(channel.closeReason ?? CLOSED_REMOTELY);
   }
 
-  /** Waits for room at the bounds: true once there is room, false when the channel closed first. */
-  async #roomOrClose(): Promise<boolean> {
+  /**
+   * Waits for room at the bounds: true once there is room (or a message
+   * that needs none was routed: the caller checks again), false when the
+   * channel closed first. Meanwhile it reads ahead up to one delivery that
+   * needs room, routing what needs none: a stream's credit or cancel behind
+   * a request may be what ends the stream holding the room.
+   */
+  async #roomOrClose(incoming: AsyncIterator<Delivery>): Promise<boolean> {
+    if (this.#held === undefined && !this.#ended && this.#reading === undefined) {
+      const taken = this.#channel.take?.();
+      if (taken !== undefined) return this.#readAhead(taken);
+      this.#reading = incoming.next();
+    }
     let closed = false;
-    await Promise.race([
+    let read: IteratorResult<Delivery> | undefined;
+    const waits: Promise<unknown>[] = [
       this.#dispatcher.room(),
       this.#channel.closed.then(() => closed = true),
-    ]);
-    return !closed;
+    ];
+    const reading = this.#held === undefined ? this.#reading : undefined;
+    if (reading !== undefined) waits.push(reading.then((next) => read = next));
+    await Promise.race(waits);
+    if (read === undefined || closed) return !closed;
+    this.#reading = undefined;
+    if (read.done) {
+      this.#ended = true;
+      return true;
+    }
+    return this.#readAhead(read.value);
+  }
+
+  /** A delivery read while waiting for room: routed if it needs none, else held. */
+  #readAhead(delivery: Delivery): boolean {
+    if (needsRoom(delivery)) this.#held = delivery;
+    else this.#receive(delivery);
+    return true;
   }
 
   /** After the channel closed: routes the replies still unread, cancels the rest. */
   async #drainReplies(incoming: AsyncIterator<Delivery>): Promise<void> {
+    const held = this.#held;
+    this.#held = undefined;
+    held?.settle?.("cancelled");
+    if (this.#reading !== undefined) {
+      const next = await this.#reading;
+      this.#reading = undefined;
+      if (next.done) return;
+      if (needsRoom(next.value)) next.value.settle?.("cancelled");
+      else this.#receive(next.value);
+    }
+    if (this.#ended) return;
     for (;;) {
       let delivery = this.#channel.take?.();
       if (delivery === undefined) {

@@ -20,6 +20,20 @@ export interface StreamSource {
   grant(credit: number): void;
 }
 
+/**
+ * The items of a stream call, as {@linkcode Peer.stream} returns them: an
+ * async iterator whose end value is the handler's return value. Leaving a
+ * `for await` loop, or calling `return()`, cancels the call.
+ *
+ * @typeParam T The item type you expect (not checked).
+ */
+export interface StreamReader<T> extends AsyncIterableIterator<T> {
+  /** The next item; `{ done: true, value }` carries the handler's return value. */
+  next(): Promise<IteratorResult<T>>;
+  /** Stops reading and cancels the call (the handler's iterator is returned). */
+  return(value?: unknown): Promise<IteratorResult<T>>;
+}
+
 /** The window when the caller gives none: items buffered at most. */
 export const DEFAULT_CREDIT = 16;
 
@@ -31,7 +45,7 @@ type End = { ok: true; value: unknown } | { ok: false; error: unknown };
  *
  * @typeParam T The item type you expect (not checked).
  */
-export class StreamConsumer<T> implements AsyncIterableIterator<T> {
+export class StreamConsumer<T> implements StreamReader<T> {
   /** The window: items the producer may send before more credit. */
   readonly window: number;
   /** Aborts when the reader stops or the caller's signal aborts: it cancels the call. */
@@ -124,7 +138,7 @@ export class StreamConsumer<T> implements AsyncIterableIterator<T> {
   }
 
   /** Itself: one reader. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+  [Symbol.asyncIterator](): StreamReader<T> {
     return this;
   }
 
