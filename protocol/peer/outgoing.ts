@@ -20,7 +20,7 @@ import { CallTable } from "./call_table.ts";
 import type { Channel } from "../wire/channel.ts";
 import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "../wire/errors.ts";
 import type { LatencyHistogram } from "./latency.ts";
-import { DEFAULT_CREDIT, StreamConsumer } from "../stream/consumer.ts";
+import { DEFAULT_CREDIT, refusedExtension, StreamConsumer } from "../stream/consumer.ts";
 import { never } from "../shared/_timer.ts";
 import type { Logger } from "../shared/logger.ts";
 import { ACCEPTED } from "../wire/transport.ts";
@@ -384,7 +384,7 @@ export class OutgoingCalls {
       this.#remove(call);
       this.#latency?.record(performance.now() - call.started);
       if (reply.kind === "result") call.resolve(reply.result);
-      else call.reject(new RemoteError(reply.error, call.method));
+      else call.reject(this.#remoteError(call, reply));
       return;
     }
     if (id !== null && this.#gaveUp.has(id)) {
@@ -401,6 +401,14 @@ export class OutgoingCalls {
     } else {
       this.#logger.warn(`${this.#name}: dropped a reply to unknown id ${JSON.stringify(id)}`);
     }
+  }
+
+  #remoteError(call: OutgoingCall, reply: ErrorMessage): unknown {
+    const error = new RemoteError(reply.error, call.method);
+    // A call that asked for progress went out wrapped (a stream's consumer explains its own).
+    return call.onProgress === undefined || call.sink !== undefined
+      ? error
+      : refusedExtension(error, call.method, "progress");
   }
 
   /** Rejects the call `id` with `error`: the channel lost it. */

@@ -12,7 +12,7 @@
  */
 
 import { ErrorCode, RemoteError, Unsupported } from "../wire/errors.ts";
-import { STREAM_METHOD } from "../dialects/jsonrpc_stream.ts";
+import { CALL_METHOD, STREAM_METHOD } from "../dialects/jsonrpc_stream.ts";
 
 /** What a consumer needs from the call that feeds it. */
 export interface StreamSource {
@@ -151,7 +151,8 @@ export class StreamConsumer<T> implements StreamReader<T> {
 
   #finish = (value: unknown): void => this.#settle({ ok: true, value });
 
-  #fail = (error: unknown): void => this.#settle({ ok: false, error: this.#explain(error) });
+  #fail = (error: unknown): void =>
+    this.#settle({ ok: false, error: refusedExtension(error, this.#method, "streams") });
 
   #settle(end: End): void {
     this.#end = end;
@@ -163,19 +164,28 @@ export class StreamConsumer<T> implements StreamReader<T> {
     if (end.ok) waiter.resolve({ done: true, value: end.value });
     else waiter.reject(end.error);
   }
+}
 
-  /** A plain JSON-RPC server answers `rpc.stream` "Method not found". */
-  #explain(error: unknown): unknown {
-    if (
-      error instanceof RemoteError && error.code === ErrorCode.MethodNotFound &&
-      (error.data as { method?: unknown } | undefined)?.method !== this.#method
-    ) {
-      return new Unsupported(
-        "streams",
-        "the remote side",
-        `it answered ${STREAM_METHOD} for '${this.#method}' with ${error.code} ${error.message}`,
-      );
-    }
+/**
+ * A plain JSON-RPC server answers our `rpc.stream` or `rpc.call` wrapper
+ * "Method not found": the remote side does not know the extension. (Ours
+ * names the inner method in `data` when that is what it does not know.)
+ */
+export function refusedExtension(
+  error: unknown,
+  method: string,
+  feature: "streams" | "progress",
+): unknown {
+  if (
+    !(error instanceof RemoteError) || error.code !== ErrorCode.MethodNotFound ||
+    (error.data as { method?: unknown } | undefined)?.method === method
+  ) {
     return error;
   }
+  const wrapper = feature === "streams" ? STREAM_METHOD : CALL_METHOD;
+  return new Unsupported(
+    feature,
+    "the remote side",
+    `it answered ${wrapper} for '${method}' with ${error.code} ${error.message}`,
+  );
 }
