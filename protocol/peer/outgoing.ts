@@ -67,6 +67,27 @@ export interface CallOptions {
 /**
  * Options for one stream call ({@linkcode Peer.stream}). `timeout` counts
  * to the first item or progress only: an open stream is never timed out.
+ *
+ * @example A small window, and a deadline for the first item
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer, type StreamOptions } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, {
+ *   handlers: {
+ *     async *letters() {
+ *       yield* ["a", "b", "c"];
+ *     },
+ *   },
+ * });
+ * const client = new Peer(b);
+ * const options: StreamOptions = { credit: 1, timeout: 1000 };
+ * const letters = [];
+ * for await (const letter of client.stream("letters", undefined, options)) letters.push(letter);
+ * assertEquals(letters, ["a", "b", "c"]);
+ * await client.close();
+ * await server.closed;
+ * ```
  */
 export interface StreamOptions extends CallOptions {
   /**

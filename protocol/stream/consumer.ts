@@ -26,6 +26,26 @@ export interface StreamSource {
  * `for await` loop, or calling `return()`, cancels the call.
  *
  * @typeParam T The item type you expect (not checked).
+ * @example Reading items and the end value by hand
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer, type StreamReader } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, {
+ *   handlers: {
+ *     async *pages() {
+ *       yield "page 1";
+ *       return { total: 1 };
+ *     },
+ *   },
+ * });
+ * const client = new Peer(b);
+ * const pages: StreamReader<string> = client.stream("pages");
+ * assertEquals(await pages.next(), { done: false, value: "page 1" });
+ * assertEquals(await pages.next(), { done: true, value: { total: 1 } });
+ * await client.close();
+ * await server.closed;
+ * ```
  */
 export interface StreamReader<T> extends AsyncIterableIterator<T> {
   /** The next item; `{ done: true, value }` carries the handler's return value. */

@@ -29,6 +29,17 @@ import type { Message } from "./message.ts";
  * What a codec can carry beyond plain calls. A feature left out is not
  * carried: the peer refuses it at once with {@linkcode Unsupported} instead
  * of sending what the other side cannot read.
+ *
+ * @example What a channel can carry
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { framed, JsonRpcCodec, memoryPair } from "@seed/rpc";
+ * import { SimpleRpcClientCodec } from "@seed/rpc/simplerpc";
+ * const [a, b] = memoryPair();
+ * assertEquals(framed(a, new JsonRpcCodec()).features?.streams, true);
+ * assertEquals(framed(b, new SimpleRpcClientCodec()).features?.streams, undefined);
+ * await a.close();
+ * ```
  */
 export interface CodecFeatures {
   /** Stream calls, their items and credit, and progress (`item`, `credit`, `progress` messages). */

@@ -142,6 +142,14 @@ export interface CancelMessage {
 /**
  * One item of stream call `id`, from the handler to the caller. Sent only
  * while the caller has granted credit.
+ *
+ * @example An item, as JSON-RPC carries it
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { type ItemMessage, JsonRpcCodec } from "@seed/rpc";
+ * const m: ItemMessage = { kind: "item", id: 7, value: { t: 1 } };
+ * assertEquals(new JsonRpcCodec().encode(m), ['{"jsonrpc":"2.0","method":"rpc.item","params":{"id":7,"item":{"t":1}}}']);
+ * ```
  */
 export interface ItemMessage {
   /** Discriminant. */
@@ -155,6 +163,14 @@ export interface ItemMessage {
 /**
  * Progress of call `id` (a stream or a call that asked for it), from the
  * handler to the caller; `ctx.progress(value)` sends it.
+ *
+ * @example Progress, as JSON-RPC carries it
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { JsonRpcCodec, type ProgressMessage } from "@seed/rpc";
+ * const m: ProgressMessage = { kind: "progress", id: 8, value: 0.5 };
+ * assertEquals(new JsonRpcCodec().encode(m), ['{"jsonrpc":"2.0","method":"rpc.progress","params":{"id":8,"value":0.5}}']);
+ * ```
  */
 export interface ProgressMessage {
   /** Discriminant. */
@@ -168,6 +184,14 @@ export interface ProgressMessage {
 /**
  * More credit for stream call `id`, from the caller to the handler: it may
  * send `credit` more items.
+ *
+ * @example Credit, as JSON-RPC carries it
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { type CreditMessage, JsonRpcCodec } from "@seed/rpc";
+ * const m: CreditMessage = { kind: "credit", id: 7, credit: 8 };
+ * assertEquals(new JsonRpcCodec().encode(m), ['{"jsonrpc":"2.0","method":"rpc.credit","params":{"id":7,"credit":8}}']);
+ * ```
  */
 export interface CreditMessage {
   /** Discriminant. */
