@@ -434,3 +434,27 @@ Deno.test("WebSocket: a stream with progress, and its cancellation", async () =>
   await client.close();
   await server.shutdown();
 });
+
+Deno.test("stream: the caller's interceptors see a stream call, may rewrite it or refuse it", async () => {
+  const { handlers } = streamHandlers();
+  const seenBy: unknown[] = [];
+  const pair = peerPair({ handlers }, {
+    interceptors: [async (call, next) => {
+      if (call.method === "forbidden") throw new RpcError(-32099, "Not from here");
+      if (call.method === "count") call.params = { to: 2 };
+      const end = await next();
+      seenBy.push([call.direction, call.method, end]);
+      return end;
+    }],
+  });
+  const items = pair.client.stream<number>("count", { to: 100 });
+  assertEquals([await items.next(), await items.next(), await items.next()], [
+    { done: false, value: 1 },
+    { done: false, value: 2 },
+    { done: true, value: "counted to 2" },
+  ]);
+  assertEquals(seenBy, [["outgoing", "count", "counted to 2"]]);
+  await assertRejects(() => collect(pair.client.stream("forbidden")), RpcError, "Not from here");
+  assertEquals(pair.client.stats().messagesSent, 1);
+  await pair.close();
+});

@@ -304,21 +304,16 @@ export class OutgoingCalls {
   }
 
   /**
-   * Sends a stream call; its items go to the consumer returned, its reply
-   * ends it.
+   * The reader of a stream call about to be made: send the call with
+   * {@linkcode call} (`consumer` as its sink, options with its `signal`),
+   * and have it follow the reply.
    */
-  stream(
-    method: string,
-    params: unknown,
-    options: StreamOptions = NO_OPTIONS,
-  ): StreamConsumer<unknown> {
+  consumer(method: string, options: StreamOptions = NO_OPTIONS): StreamConsumer<unknown> {
     const credit = options.credit ?? DEFAULT_CREDIT;
     if (!Number.isSafeInteger(credit) || credit < 1) {
       throw new RangeError(`credit must be a whole number of at least 1, got ${credit}`);
     }
-    const consumer = new StreamConsumer<unknown>(method, credit, options.signal);
-    consumer.follow(this.call(method, params, { ...options, signal: consumer.signal }, consumer));
-    return consumer;
+    return new StreamConsumer<unknown>(method, credit, options.signal);
   }
 
   /** An item of one of our stream calls arrived. */

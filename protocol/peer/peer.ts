@@ -347,9 +347,21 @@ export class Peer implements PeerHandle {
     if (this.#channel.features?.streams !== true) {
       throw new Unsupported("streams", wireName(this.#channel));
     }
-    const items = this.#outgoing.stream(method, params, options);
+    const consumer = this.#outgoing.consumer(method, options);
+    // Leaving the reader cancels the call as the caller's signal would.
+    const streamOptions: StreamOptions = { ...options, signal: consumer.signal };
+    if (this.#interceptors === undefined) {
+      consumer.follow(this.#outgoing.call(method, params, streamOptions, consumer));
+    } else {
+      // Interceptors see a stream call as a call; what `next()` resolves with is its end.
+      const send = (call: Invocation) =>
+        this.#outgoing.call(call.method, call.params, call.options, consumer);
+      consumer.follow(
+        intercept(this.#interceptors, this.#invocation(method, params, streamOptions, false), send),
+      );
+    }
     this.#dispatcher.wake();
-    return items as StreamReader<T>;
+    return consumer as StreamReader<T>;
   }
 
   /**
