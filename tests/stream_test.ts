@@ -19,6 +19,7 @@ import {
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen, type TcpTransport } from "../transports/tcp.ts";
 import { connect as wsConnect } from "../transports/websocket.ts";
+import { connect as workerConnect } from "../transports/worker.ts";
 import { listen as wsListen } from "../transports/websocket_server.ts";
 import {
   assert,
@@ -457,4 +458,30 @@ Deno.test("stream: the caller's interceptors see a stream call, may rewrite it o
   await assertRejects(() => collect(pair.client.stream("forbidden")), RpcError, "Not from here");
   assertEquals(pair.client.stats().messagesSent, 1);
   await pair.close();
+});
+
+Deno.test("MessagePort: a stream with progress over structured clone, and its cancellation", async () => {
+  const { seen, handlers } = streamHandlers();
+  const { port1, port2 } = new MessageChannel();
+  const server = new Peer(workerConnect(port1), { handlers, logger: recordingLogger() });
+  const client = new Peer(workerConnect(port2), { logger: recordingLogger() });
+  const counted = client.stream<number>("count", { to: 30 }, { credit: 4 });
+  assertEquals((await collect(counted)).length, 30);
+  const reports: unknown[] = [];
+  assertEquals(
+    await client.call("work", undefined, { onProgress: (value) => reports.push(value) }),
+    "worked",
+  );
+  assertEquals(reports, [{ percent: 50 }, { percent: 100 }]);
+  for await (const i of client.stream<number>("endless")) if (i === 3) break;
+  await within(seen.finally.promise, 5000, "the finally block");
+  await client.close();
+  await server.close();
+});
+
+Deno.test("BroadcastChannel: no streams (notifications only)", async () => {
+  const channel = workerConnect(new BroadcastChannel("stream-test"));
+  const peer = new Peer(channel, { logger: recordingLogger() });
+  assertThrows(() => peer.stream("x"), Unsupported, "cannot carry streams");
+  await peer.close();
 });

@@ -32,9 +32,16 @@
  * @module
  */
 
-import type { Codec } from "../wire/codec.ts";
-import type { ErrorObject, Message } from "../wire/message.ts";
+import type { Codec, CodecFeatures } from "../wire/codec.ts";
+import type { ErrorObject, Message, RequestMessage } from "../wire/message.ts";
 import { CANCEL_METHOD, JsonRpcCodec, type JsonRpcCodecOptions } from "./jsonrpc.ts";
+import {
+  CALL_METHOD,
+  CREDIT_METHOD,
+  ITEM_METHOD,
+  PROGRESS_METHOD,
+  STREAM_METHOD,
+} from "./jsonrpc_stream.ts";
 
 /** One JSON-RPC 2.0 message as an object (what crosses a port). */
 export type CloneFrame = Record<string, unknown>;
@@ -71,6 +78,11 @@ export class StructuredCloneCodec implements Codec<unknown> {
     this.#json = new JsonRpcCodec(options);
   }
 
+  /** Streams and progress, as JSON-RPC carries them (README, "Streams and progress"). */
+  get features(): CodecFeatures {
+    return this.#json.features;
+  }
+
   /** Encodes one message as one object (an `invalid` or `lost` message has no form). */
   encode(message: Message): readonly CloneFrame[] {
     const frame = encodeOne(message);
@@ -96,6 +108,7 @@ export class StructuredCloneCodec implements Codec<unknown> {
 function encodeOne(message: Message): CloneFrame | undefined {
   switch (message.kind) {
     case "request":
+      if (message.stream !== undefined || message.progress === true) return wrapped(message);
       return message.params === undefined
         ? { jsonrpc: "2.0", method: message.method, id: message.id }
         : { jsonrpc: "2.0", method: message.method, params: message.params, id: message.id };
@@ -109,9 +122,37 @@ function encodeOne(message: Message): CloneFrame | undefined {
       return { jsonrpc: "2.0", error: errorObject(message.error), id: message.id };
     case "cancel":
       return { jsonrpc: "2.0", method: CANCEL_METHOD, params: { id: message.id } };
+    case "item":
+      return {
+        jsonrpc: "2.0",
+        method: ITEM_METHOD,
+        params: { id: message.id, item: message.value },
+      };
+    case "progress":
+      return {
+        jsonrpc: "2.0",
+        method: PROGRESS_METHOD,
+        params: { id: message.id, value: message.value },
+      };
+    case "credit":
+      return {
+        jsonrpc: "2.0",
+        method: CREDIT_METHOD,
+        params: { id: message.id, credit: message.credit },
+      };
     default:
       return undefined;
   }
+}
+
+/** A stream call, or a call that wants progress, wrapped as on JSON-RPC. */
+function wrapped(message: RequestMessage): CloneFrame {
+  const params: CloneFrame = { method: message.method };
+  if (message.params !== undefined) params.params = message.params;
+  if (message.stream !== undefined) params.credit = message.stream;
+  else params.progress = true;
+  const method = message.stream !== undefined ? STREAM_METHOD : CALL_METHOD;
+  return { jsonrpc: "2.0", method, params, id: message.id };
 }
 
 /** The error object with exactly its three fields (no class instance, no extra keys). */
