@@ -105,7 +105,7 @@ export async function stream(flags: ParsedArgs, io: ClientIo): Promise<number> {
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
   const params = await paramsOf(paramsText, io.readStdin);
   const count = numberFlag(flags, "count", Infinity, 1);
-  const credit = numberFlag(flags, "credit", 16, 1);
+  const credit = numberFlag(flags, "credit", 64, 1);
   const peer = await open("stream", url, flags, io);
   if (peer === undefined) return ExitStatus.Usage;
   const stopped = new AbortController();

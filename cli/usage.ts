@@ -146,7 +146,7 @@ ${URLS}
 
 Options:
   --count n         stop after n items (the stream is cancelled)
-  --credit n        items the server may send ahead of printing (default 16)
+  --credit n        items the server may send ahead of printing (default 64)
   --timeout ms      for the first item (default 30000); an open stream may idle
 ${STDIN}
 ${COMMON}`,
