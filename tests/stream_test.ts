@@ -381,6 +381,18 @@ Deno.test("TCP: the server's idle timeout does not cut a connection whose stream
   await server.shutdown();
 });
 
+Deno.test("TCP: a server's shutdown waits for an open stream up to its deadline, then ends it", async () => {
+  const { server, seen } = tcpServer();
+  const client = new Peer(await connect(server.addr), { logger: recordingLogger() });
+  const items = client.stream<number>("endless", undefined, { credit: 2 });
+  assertEquals((await items.next()).value, 0);
+  const shutdown = server.shutdown({ deadline: 200 });
+  await assertRejects(() => collect(items), ConnectionClosed);
+  await shutdown;
+  await within(seen.finally.promise, 5000, "the finally block");
+  await client.close();
+});
+
 Deno.test("TLS: a stream over tls://, and its cancellation", async () => {
   const { cert, key } = await selfSigned();
   const { seen, handlers } = streamHandlers();
