@@ -103,6 +103,20 @@ Deno.test("stream: the items arrive in order and the iteration ends with the han
   await pair.close();
 });
 
+Deno.test("stream: reads made without awaiting each get their own item, in order", async () => {
+  const { handlers } = streamHandlers();
+  const pair = peerPair({ handlers });
+  const items = pair.client.stream<number>("count", { to: 2 }, { credit: 1 });
+  const reads = await Promise.all([items.next(), items.next(), items.next(), items.next()]);
+  assertEquals(reads, [
+    { done: false, value: 1 },
+    { done: false, value: 2 },
+    { done: true, value: "counted to 2" },
+    { done: true, value: undefined },
+  ]);
+  await pair.close();
+});
+
 Deno.test("stream: a stream call to a plain handler ends with its result and no items", async () => {
   const { handlers } = streamHandlers();
   const pair = peerPair({ handlers });

@@ -76,7 +76,8 @@ export class StreamConsumer<T> implements StreamReader<T> {
   #head = 0;
   /** Items taken since credit was last granted. */
   #taken = 0;
-  #waiter: PromiseWithResolvers<IteratorResult<T>> | undefined;
+  /** Reads waiting for an item, oldest first (several when `next()` is called without awaiting). */
+  #waiters: PromiseWithResolvers<IteratorResult<T>>[] = [];
   #end: End | undefined;
   #stopped = false;
   #controller = new AbortController();
@@ -107,9 +108,8 @@ export class StreamConsumer<T> implements StreamReader<T> {
   /** One item arrived. */
   push(item: unknown): void {
     if (this.#stopped) return;
-    const waiter = this.#waiter;
+    const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
-      this.#waiter = undefined;
       this.#took();
       waiter.resolve({ done: false, value: item as T });
     } else {
@@ -135,8 +135,9 @@ export class StreamConsumer<T> implements StreamReader<T> {
       this.#stopped = true;
       return end.ok ? Promise.resolve({ done: true, value: end.value }) : Promise.reject(end.error);
     }
-    this.#waiter ??= Promise.withResolvers<IteratorResult<T>>();
-    return this.#waiter.promise;
+    const waiter = Promise.withResolvers<IteratorResult<T>>();
+    this.#waiters.push(waiter);
+    return waiter.promise;
   }
 
   /** Stops reading: the call is cancelled (the handler's iterator is returned). */
@@ -151,9 +152,7 @@ export class StreamConsumer<T> implements StreamReader<T> {
         );
       }
     }
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.resolve({ done: true, value: undefined });
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve({ done: true, value: undefined });
     return Promise.resolve({ done: true, value });
   }
 
@@ -176,13 +175,13 @@ export class StreamConsumer<T> implements StreamReader<T> {
 
   #settle(end: End): void {
     this.#end = end;
-    const waiter = this.#waiter;
-    if (waiter === undefined || this.#stopped) return;
-    // The waiter exists only when no item is buffered.
-    this.#waiter = undefined;
+    if (this.#waiters.length === 0 || this.#stopped) return;
+    // Reads wait only when no item is buffered: the first gets the end, the rest are done.
+    const [first, ...rest] = this.#waiters.splice(0);
     this.#stopped = true;
-    if (end.ok) waiter.resolve({ done: true, value: end.value });
-    else waiter.reject(end.error);
+    if (end.ok) first!.resolve({ done: true, value: end.value });
+    else first!.reject(end.error);
+    for (const waiter of rest) waiter.resolve({ done: true, value: undefined });
   }
 }
 
