@@ -256,6 +256,24 @@ Deno.test("stream: it holds a handler slot on the serving side until it ends", a
   await pair.close();
 });
 
+Deno.test("stream: with every handler slot held by streams, their credit and cancels still get through", async () => {
+  const { handlers } = streamHandlers();
+  const pair = peerPair({
+    handlers: { ...handlers, plain: () => "ran" },
+    maxConcurrentHandlers: 2,
+  });
+  const first = pair.client.stream<number>("count", { to: 100 }, { credit: 2 });
+  const second = pair.client.stream<number>("endless", undefined, { credit: 2 });
+  assertEquals((await first.next()).value, 1);
+  assertEquals((await second.next()).value, 0);
+  // Calls pile up behind the streams; the first stream's credit comes after them.
+  const calls = [pair.client.call("plain"), pair.client.call("plain"), pair.client.call("plain")];
+  assertEquals((await collect(first)).length, 99);
+  await second.return();
+  assertEquals(await Promise.all(calls), ["ran", "ran", "ran"]);
+  await pair.close();
+});
+
 Deno.test("stream: wires that cannot carry streams refuse at once with Unsupported", async () => {
   const [a, b] = memoryPair();
   const server = new Peer(a, { dialect: simpleRpc, role: "server", logger: recordingLogger() });

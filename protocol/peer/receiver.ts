@@ -36,11 +36,13 @@ export class Receiver {
   #stopped = false;
   #received = 0;
   /**
-   * While waiting for room: a delivery that needs room, read ahead (at most
-   * one), and a read in progress. What needs no room (a reply, a stream's
-   * credit, a cancel) is routed as it comes, since it may be what frees room.
+   * While waiting for room: deliveries that need room, read ahead (a few,
+   * bounded), and a read in progress. What needs no room (a reply, a
+   * stream's credit, a cancel) is routed as it comes, since it may be what
+   * frees room: streams waiting for credit may hold every handler slot.
    */
-  #held: Delivery | undefined;
+  #held: Delivery[] = [];
+  #heldBytes = 0;
   #reading: Promise<IteratorResult<Delivery>> | undefined;
   #ended = false;
   /** The last error the other side sent without an id, and `#received` then. */
@@ -87,8 +89,7 @@ export class Receiver {
     try {
       reading: while (!this.#stopped) {
         // What has already arrived is handled without a promise each.
-        let delivery = this.#held;
-        this.#held = undefined;
+        let delivery = this.#held.length === 0 ? undefined : this.#unhold();
         if (delivery === undefined && this.#reading === undefined) {
           if (this.#ended) break;
           delivery = channel.take?.();
@@ -128,7 +129,7 @@ export class Receiver {
    * a request may be what ends the stream holding the room.
    */
   async #roomOrClose(incoming: AsyncIterator<Delivery>): Promise<boolean> {
-    if (this.#held === undefined && !this.#ended && this.#reading === undefined) {
+    if (this.#reading === undefined && this.#canReadAhead()) {
       const taken = this.#channel.take?.();
       if (taken !== undefined) return this.#readAhead(taken);
       this.#reading = incoming.next();
@@ -139,7 +140,7 @@ export class Receiver {
       this.#dispatcher.room(),
       this.#channel.closed.then(() => closed = true),
     ];
-    const reading = this.#held === undefined ? this.#reading : undefined;
+    const reading = this.#reading;
     if (reading !== undefined) waits.push(reading.then((next) => read = next));
     await Promise.race(waits);
     if (read === undefined || closed) return !closed;
@@ -153,16 +154,30 @@ export class Receiver {
 
   /** A delivery read while waiting for room: routed if it needs none, else held. */
   #readAhead(delivery: Delivery): boolean {
-    if (needsRoom(delivery)) this.#held = delivery;
-    else this.#receive(delivery);
+    if (needsRoom(delivery)) {
+      this.#held.push(delivery);
+      this.#heldBytes += delivery.size ?? 0;
+    } else {
+      this.#receive(delivery);
+    }
     return true;
+  }
+
+  /** Whether to read on while waiting: what is held stays small. */
+  #canReadAhead(): boolean {
+    return !this.#ended && this.#held.length < MAX_HELD && this.#heldBytes < MAX_HELD_BYTES;
+  }
+
+  #unhold(): Delivery {
+    const delivery = this.#held.shift()!;
+    this.#heldBytes -= delivery.size ?? 0;
+    return delivery;
   }
 
   /** After the channel closed: routes the replies still unread, cancels the rest. */
   async #drainReplies(incoming: AsyncIterator<Delivery>): Promise<void> {
-    const held = this.#held;
-    this.#held = undefined;
-    held?.settle?.("cancelled");
+    for (const held of this.#held.splice(0)) held.settle?.("cancelled");
+    this.#heldBytes = 0;
     if (this.#reading !== undefined) {
       const next = await this.#reading;
       this.#reading = undefined;
@@ -267,6 +282,11 @@ export class Receiver {
     }
   }
 }
+
+/** Deliveries that need room read ahead while waiting for it, at most. */
+const MAX_HELD = 64;
+/** Their size at most (characters of text frames); the last one may pass it. */
+const MAX_HELD_BYTES = 1024 * 1024;
 
 /** Whether a delivery starts work (a request, a notification, a batch). */
 function needsRoom(delivery: Delivery): boolean {
