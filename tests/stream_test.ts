@@ -274,6 +274,29 @@ Deno.test("stream: with every handler slot held by streams, their credit and can
   await pair.close();
 });
 
+Deno.test("stream: a call cancelled while it waits behind streams for a slot never runs", async () => {
+  const { handlers } = streamHandlers();
+  const ran: string[] = [];
+  const pair = peerPair({
+    handlers: { ...handlers, plain: ([p]: string[]) => ran.push(p!) },
+    maxConcurrentHandlers: 1,
+  });
+  const items = pair.client.stream<number>("endless", undefined, { credit: 1 });
+  assertEquals((await items.next()).value, 0);
+  const controller = new AbortController();
+  const first = pair.client.call("plain", ["first"]);
+  const cancelled = pair.client.call("plain", ["cancelled"], { signal: controller.signal });
+  const third = pair.client.call("plain", ["third"]);
+  controller.abort(new Error("never mind"));
+  await assertRejects(() => cancelled, Error, "never mind");
+  // The stream's next credit comes after the three calls, and after the cancel.
+  assertEquals((await items.next()).value, 1);
+  await items.return();
+  await Promise.all([first, third]);
+  assertEquals(ran, ["first", "third"]);
+  await pair.close();
+});
+
 Deno.test("stream: wires that cannot carry streams refuse at once with Unsupported", async () => {
   const [a, b] = memoryPair();
   const server = new Peer(a, { dialect: simpleRpc, role: "server", logger: recordingLogger() });

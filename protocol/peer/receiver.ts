@@ -15,7 +15,7 @@ import { CLOSED_REMOTELY, type CloseReason } from "../wire/close.ts";
 import type { Dispatcher } from "./dispatch.ts";
 import { ConnectionClosed, RemoteError } from "../wire/errors.ts";
 import type { Logger } from "../shared/logger.ts";
-import type { Message } from "../wire/message.ts";
+import type { Id, Message } from "../wire/message.ts";
 import type { OutgoingCalls } from "./outgoing.ts";
 import { unreadable, wrongDialect } from "./peer_close.ts";
 
@@ -157,10 +157,24 @@ export class Receiver {
     if (needsRoom(delivery)) {
       this.#held.push(delivery);
       this.#heldBytes += delivery.size ?? 0;
-    } else {
-      this.#receive(delivery);
+      return true;
     }
+    const message = delivery.message as Message;
+    if (message.kind === "cancel") this.#dropHeld(message.id, delivery.from);
+    this.#receive(delivery);
     return true;
+  }
+
+  /** A cancel overtook its request, held unstarted: that request is dropped. */
+  #dropHeld(id: Id, from: string | undefined): void {
+    const at = this.#held.findIndex((held) => {
+      const m = held.message as Message;
+      return held.from === from && m.kind === "request" && m.id === id;
+    });
+    if (at < 0) return;
+    const [dropped] = this.#held.splice(at, 1);
+    this.#heldBytes -= dropped!.size ?? 0;
+    dropped!.settle?.("cancelled");
   }
 
   /** Whether to read on while waiting: what is held stays small. */
