@@ -8,6 +8,7 @@
  * echo '{"a": 1, "b": 2}' | rpc call 127.0.0.1:4000 add -   # params from stdin
  * rpc notify 127.0.0.1:4000 log '{"line": "hi"}'       # printed by the server
  * rpc watch 127.0.0.1:4000 ticks '{"count": 3}' --count 3   # {"method":"tick","params":{"n":1}} ...
+ * rpc stream 127.0.0.1:4000 countdown '{"from": 3}'     # a stream method: one JSON line per item
  * rpc describe 127.0.0.1:4000                          # the server's OpenRPC document
  * rpc serve ws://127.0.0.1:8080/rpc --handlers ./api.ts     # a module's functions, on WebSocket
  * ```
@@ -45,7 +46,7 @@
 
 import { parseArgs, type ParsedArgs } from "./cli/parse_args.ts";
 import { numberFlag, UsageError } from "./cli/args.ts";
-import { callOrNotify, describe, watch } from "./cli/client.ts";
+import { callOrNotify, describe, stream, watch } from "./cli/client.ts";
 import { choria } from "./cli/choria.ts";
 import { ExitStatus, reportUsage, terminalSafe } from "./cli/report.ts";
 import { utf8Length } from "./protocol/shared/_utf8.ts";
@@ -98,6 +99,7 @@ const FLAGS = {
     "idle-timeout",
     "max-connections",
     "count",
+    "credit",
     "service",
     "max-stdin",
     "origin",
@@ -133,6 +135,7 @@ const VERB_FLAGS: Readonly<Record<string, readonly string[]>> = {
   call: ["dialect", "timeout", "ca", "json", "pretty", "service", "max-stdin", "framing"],
   notify: ["dialect", "ca", "json", "service", "max-stdin", "framing"],
   watch: ["dialect", "timeout", "ca", "json", "count", "max-stdin", "framing"],
+  stream: ["dialect", "timeout", "ca", "json", "count", "credit", "max-stdin", "framing"],
   describe: ["dialect", "timeout", "ca", "json", "service", "framing"],
   publish: ["json", "max-stdin"],
   choria: ["export"],
@@ -195,7 +198,9 @@ export async function main(
     return reportUsage(reporter, verb, (error as Error).message, USAGE[verb]!);
   }
   // Only the verbs that run until stopped take over SIGINT and SIGTERM.
-  const stop = verb === "serve" || verb === "watch" ? stopSignal(signal) : NEVER;
+  const stop = verb === "serve" || verb === "watch" || verb === "stream"
+    ? stopSignal(signal)
+    : NEVER;
   try {
     const io = {
       stdout,
@@ -222,6 +227,8 @@ export async function main(
         return await describe(flags, io);
       case "watch":
         return await watch(flags, io);
+      case "stream":
+        return await stream(flags, io);
       default:
         return await callOrNotify(verb as "call" | "notify", flags, io);
     }

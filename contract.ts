@@ -47,6 +47,7 @@ export {
   defineContract,
   type Implementation,
   type IncomingOf,
+  type ItemOf,
   type MethodSpec,
   type MethodSpecs,
   type NotificationSpec,

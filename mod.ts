@@ -36,18 +36,21 @@
 
 export type {
   CancelMessage,
+  CreditMessage,
   ErrorMessage,
   ErrorObject,
   Id,
   InvalidMessage,
+  ItemMessage,
   LostMessage,
   Message,
   Meta,
   NotificationMessage,
+  ProgressMessage,
   RequestMessage,
   ResultMessage,
 } from "./protocol/wire/message.ts";
-export type { Codec } from "./protocol/wire/codec.ts";
+export type { Codec, CodecFeatures } from "./protocol/wire/codec.ts";
 export type { Dialect } from "./protocol/wire/dialect.ts";
 export type { Channel, Delivery, Outcome } from "./protocol/wire/channel.ts";
 export { InboxChannel } from "./protocol/wire/inbox.ts";
@@ -77,6 +80,7 @@ export {
   RpcError,
   standardMessage,
   TooManyCalls,
+  Unsupported,
 } from "./protocol/wire/errors.ts";
 export {
   consoleLogger,
@@ -94,6 +98,8 @@ export {
   Peer,
   type PeerOptions,
   type PeerStats,
+  type StreamOptions,
+  type StreamReader,
 } from "./protocol/peer/peer.ts";
 export {
   ReconnectingChannel,

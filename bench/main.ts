@@ -2,7 +2,7 @@
 //   {"bench": "...", "calls_per_s": N, "p50_us": N, "p99_us": N, ...}
 // Each case runs for BENCH_MS milliseconds (default 2000) after a warm-up.
 // A filter keeps only the cases whose group name contains it (memory, tcp,
-// websocket, mushroom, choria, amqp, unix, stdio, worker, http). The amqp group needs RabbitMQ
+// websocket, mushroom, choria, amqp, unix, stdio, worker, http, stream). The amqp group needs RabbitMQ
 // ($AMQP_URL, or Debian's rabbitmq-server for a private node).
 
 import { memoryCases } from "./memory.ts";
@@ -15,6 +15,7 @@ import { unixCases } from "./unix.ts";
 import { stdioCases } from "./stdio.ts";
 import { workerCases } from "./worker.ts";
 import { httpCases } from "./http.ts";
+import { streamCases } from "./stream.ts";
 
 const groups: Record<string, () => Promise<Record<string, unknown>[]>> = {
   memory: memoryCases as () => Promise<Record<string, unknown>[]>,
@@ -27,6 +28,7 @@ const groups: Record<string, () => Promise<Record<string, unknown>[]>> = {
   stdio: stdioCases as () => Promise<Record<string, unknown>[]>,
   worker: workerCases as () => Promise<Record<string, unknown>[]>,
   http: httpCases as () => Promise<Record<string, unknown>[]>,
+  stream: streamCases as () => Promise<Record<string, unknown>[]>,
 };
 
 const filter = Deno.args[0] ?? "";

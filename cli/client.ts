@@ -1,6 +1,6 @@
 /**
- * The `rpc` verbs that connect to a server: `call`, `notify`, `describe`
- * and `watch`.
+ * The `rpc` verbs that connect to a server: `call`, `notify`, `stream`,
+ * `describe` and `watch`.
  *
  * @module
  */
@@ -34,7 +34,7 @@ export interface ClientIo extends Reporter {
   stdout(line: string): void;
   /** All of stdin's text, for params `-`. */
   readStdin(): Promise<string>;
-  /** Stops `watch` (SIGINT, SIGTERM, or the caller's signal). */
+  /** Stops `watch` and `stream` (SIGINT, SIGTERM, or the caller's signal). */
   stop: Promise<string>;
 }
 
@@ -92,6 +92,34 @@ export async function callOrNotify(
     return ExitStatus.Ok;
   } catch (error) {
     return reportFailure(io, verb, hinted(error));
+  } finally {
+    await peer.close();
+  }
+}
+
+/** `rpc stream`: a stream call's items, one JSON line each. */
+export async function stream(flags: ParsedArgs, io: ClientIo): Promise<number> {
+  const [urlText, method, paramsText, extra] = flags._.map(String);
+  const url = urlOf(urlText, "connect");
+  if (method === undefined) throw new UsageError("a method name is required");
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  const params = await paramsOf(paramsText, io.readStdin);
+  const count = numberFlag(flags, "count", Infinity, 1);
+  const credit = numberFlag(flags, "credit", 64, 1);
+  const peer = await open("stream", url, flags, io);
+  if (peer === undefined) return ExitStatus.Usage;
+  const stopped = new AbortController();
+  io.stop.then(() => stopped.abort(), () => {});
+  try {
+    let seen = 0;
+    for await (const item of peer.stream(method, params, { credit, signal: stopped.signal })) {
+      io.stdout(printable(item, false));
+      if (++seen >= count) break;
+    }
+    return ExitStatus.Ok;
+  } catch (error) {
+    if (stopped.signal.aborted) return ExitStatus.Ok;
+    return reportFailure(io, "stream", hinted(error));
   } finally {
     await peer.close();
   }

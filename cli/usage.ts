@@ -42,6 +42,7 @@ Verbs:
   call <url> <method> [params]   call a method, print the result as JSON
   notify <url> <method> [params] send a notification
   watch <url> [method [params]]  print every notification the server sends, one JSON line each
+  stream <url> <method> [params] call a stream method, print each item as one JSON line
   describe <url>                 print the server's OpenRPC description (rpc.discover)
   publish <amqp-url> <topic> [event]
                                  publish an event on a nuropb mesh
@@ -130,6 +131,23 @@ ${URLS}
 Options:
   --count n         stop after n notifications
   --timeout ms      for the subscribing call (default 30000)
+${STDIN}
+${COMMON}`,
+  stream:
+    `Usage: rpc stream <url> <method> [params] [--count n] [--credit n] [--timeout ms] [--json] [--dialect D]
+
+Calls a stream method (a handler that returns items; see the README,
+"Streams and progress") and prints each item as one JSON line as it comes,
+until the stream ends, --count items, or SIGINT/SIGTERM (which cancel it).
+[params] as for 'rpc call'. Only JSON-RPC over a connection carries
+streams: simplerpc, quickrpc and http:// URLs are refused (status 2).
+
+${URLS}
+
+Options:
+  --count n         stop after n items (the stream is cancelled)
+  --credit n        items the server may send ahead of printing (default 64)
+  --timeout ms      for the first item (default 30000); an open stream may idle
 ${STDIN}
 ${COMMON}`,
   describe: `Usage: rpc describe <url> [--timeout ms] [--json] [--dialect D]

@@ -55,7 +55,9 @@
 import type { CallContext, Handler, PeerHandle } from "../peer/context.ts";
 import { ErrorCode, RpcError } from "../wire/errors.ts";
 import { consoleLogger, type Logger } from "../shared/logger.ts";
-import type { CallOptions, NotifyOptions } from "../peer/outgoing.ts";
+import type { CallOptions, NotifyOptions, StreamOptions } from "../peer/outgoing.ts";
+import type { StreamReader } from "../stream/consumer.ts";
+import { checkedItems, CheckedReader } from "./streams.ts";
 import {
   OPENRPC_VERSION,
   type OpenRpcDocument,
@@ -83,6 +85,13 @@ export interface MethodSpec {
   readonly params?: JsonSchema;
   /** The result schema. Left out, the result is `unknown` and unchecked. */
   readonly result?: JsonSchema;
+  /**
+   * A stream method: the schema of each item (`true` for any). Its
+   * implementation returns an `AsyncIterable` (an async generator); the
+   * proxy method returns a reader; items are checked on both sides. `result`
+   * is then the schema of the generator's return value.
+   */
+  readonly stream?: JsonSchema;
   /** Not a notification. */
   readonly notification?: false;
   /** For docs and generated descriptions. */
@@ -185,6 +194,11 @@ export type ResultOf<S> = S extends { readonly notification: true } ? void
   : unknown;
 
 /**
+ * The item type of a stream method's spec (`never` for other methods).
+ */
+export type ItemOf<S> = S extends { readonly stream: infer I } ? Infer<I> : never;
+
+/**
  * The object a server passes to {@linkcode Contract.implement}: one function
  * per incoming method, typed from its schemas.
  */
@@ -192,6 +206,10 @@ export type Implementation<M extends MethodSpecs> = {
   [K in keyof M]: M[K] extends { readonly notification: true }
     // Nobody sees what a notification's handler returns.
     ? (params: ParamsOf<M[K]>, ctx: CallContext) => unknown
+    : M[K] extends { readonly stream: unknown } ? (
+        params: ParamsOf<M[K]>,
+        ctx: CallContext,
+      ) => AsyncIterable<ItemOf<M[K]>> | Promise<AsyncIterable<ItemOf<M[K]>>>
     : (params: ParamsOf<M[K]>, ctx: CallContext) => ResultOf<M[K]> | Promise<ResultOf<M[K]>>;
 };
 
@@ -205,6 +223,11 @@ export type Remote<M extends MethodSpecs> = {
         ? [params: Infer<P>, options?: NotifyOptions]
         : [params?: undefined, options?: NotifyOptions]
     ) => Promise<void>
+    : M[K] extends { readonly stream: unknown } ? (
+        ...args: M[K] extends { readonly params: infer P }
+          ? [params: Infer<P>, options?: StreamOptions]
+          : [params?: undefined, options?: StreamOptions]
+      ) => StreamReader<ItemOf<M[K]>>
     : (
       ...args: M[K] extends { readonly params: infer P } ? [params: Infer<P>, options?: CallOptions]
         : [params?: undefined, options?: CallOptions]
@@ -216,13 +239,14 @@ export type Remote<M extends MethodSpecs> = {
  * outgoing notification, a function that notifies every chosen connection
  * and resolves with how many accepted it; for each outgoing call, a
  * function that calls them all at once and resolves with each one's
- * outcome, by connection id.
+ * outcome, by connection id. Stream methods are left out.
  */
 export type Broadcast<M extends MethodSpecs> = {
-  readonly [K in keyof M]: M[K] extends { readonly notification: true } ? (
-      ...args: M[K] extends { readonly params: infer P } ? [params: Infer<P>]
-        : [params?: undefined]
-    ) => Promise<number>
+  readonly [K in keyof M]: M[K] extends { readonly stream: unknown } ? never
+    : M[K] extends { readonly notification: true } ? (
+        ...args: M[K] extends { readonly params: infer P } ? [params: Infer<P>]
+          : [params?: undefined]
+      ) => Promise<number>
     : (
       ...args: M[K] extends { readonly params: infer P }
         ? [params: Infer<P>, options?: Omit<CallOptions, "to">]
@@ -248,6 +272,8 @@ class CompiledMethod {
   readonly notification: boolean;
   readonly validateParams: Validate | undefined;
   readonly validateResult: Validate | undefined;
+  /** A stream method's item check (`undefined` for other methods). */
+  readonly validateItem: Validate | undefined;
   /** Property names that by-position params fill, in order. */
   readonly positional: readonly string[] | undefined;
 
@@ -262,6 +288,10 @@ class CompiledMethod {
     this.validateResult = result === undefined || this.notification
       ? undefined
       : compileFor(compiler, result, `the result of ${where}`);
+    const stream = (spec as MethodSpec).stream;
+    this.validateItem = stream === undefined || this.notification
+      ? undefined
+      : compileFor(compiler, stream, `the items of ${where}`);
     const properties = typeof spec.params === "object" ? spec.params.properties : undefined;
     this.positional = properties !== null && typeof properties === "object" &&
         !Array.isArray(properties)
@@ -459,6 +489,30 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
       if (typeof fn !== "function") {
         throw new TypeError(`${contract}: no implementation for '${method.name}'`);
       }
+      const validateItem = method.validateItem;
+      if (validateItem !== undefined) {
+        const refuse = (what: string, issues: readonly ValidationIssue[]) => {
+          logger.error(
+            `${contract}: ${what} of '${method.name}' breaks its schema: ${formatIssues(issues)}`,
+          );
+          return new RpcError(ErrorCode.InternalError, "Internal error", {
+            reason: `${what} does not match the contract`,
+          });
+        };
+        handlers[method.name] = async (params, ctx) => {
+          const items = await fn.call(impl, method.acceptParams(params), ctx);
+          if (items === null || typeof items?.[Symbol.asyncIterator] !== "function") {
+            logger.error(
+              `${contract}: '${method.name}' is a stream method but returned no AsyncIterable`,
+            );
+            throw new RpcError(ErrorCode.InternalError, "Internal error", {
+              reason: "the result does not match the contract",
+            });
+          }
+          return checkedItems(items, validateItem, method.validateResult, refuse);
+        };
+        continue;
+      }
       handlers[method.name] = async (params, ctx) => {
         const result = await fn.call(impl, method.acceptParams(params), ctx);
         const issues = method.validateResult?.(result);
@@ -503,6 +557,15 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
     const proxy: Record<string, unknown> = Object.create(null);
     for (const method of this.#out.values()) {
       const name = method.name;
+      const validateItem = method.validateItem;
+      if (validateItem !== undefined) {
+        proxy[name] = (params?: unknown, options?: StreamOptions): StreamReader<unknown> => {
+          method.checkParams(params);
+          const reader = peer.stream(name, params, options);
+          return new CheckedReader(reader, name, validateItem, method.validateResult);
+        };
+        continue;
+      }
       proxy[name] = method.notification
         ? (params?: unknown, options?: NotifyOptions): Promise<void> => {
           try {
@@ -590,6 +653,7 @@ export class Contract<In extends MethodSpecs, Out extends MethodSpecs> {
   broadcast(server: Server<any>, recipients: Recipients = {}): Broadcast<Out> {
     const fanOut: Record<string, unknown> = Object.create(null);
     for (const method of this.#out.values()) {
+      if (method.validateItem !== undefined) continue; // a stream goes to one reader
       const name = method.name;
       fanOut[name] = method.notification
         ? async (params?: unknown): Promise<number> => {

@@ -85,6 +85,11 @@ export interface OpenRpcMethod {
   paramStructure: "by-name" | "by-position" | "either";
   /** The params schema when it is not an object or a tuple (kept whole). */
   "x-params-schema"?: JsonSchema;
+  /**
+   * A stream method's items (OpenRPC has no streams: an extension). `result`
+   * is then what the stream ends with.
+   */
+  "x-stream"?: ContentDescriptor;
 }
 
 /**
@@ -129,6 +134,8 @@ export interface DescribedMethod {
   readonly result?: JsonSchema;
   /** Whether it is only ever notified. */
   readonly notification?: boolean;
+  /** A stream method's item schema. */
+  readonly stream?: JsonSchema;
   /** What it does. */
   readonly description?: string;
 }
@@ -173,6 +180,9 @@ export function openRpcMethod(name: string, spec: DescribedMethod): OpenRpcMetho
     }
   }
   if (spec.notification !== true) method.result = { name: "result", schema: spec.result ?? true };
+  if (spec.stream !== undefined && spec.notification !== true) {
+    method["x-stream"] = { name: "item", schema: spec.stream };
+  }
   return method;
 }
 

@@ -44,7 +44,7 @@
  * @module
  */
 
-import type { Codec } from "../wire/codec.ts";
+import type { Codec, CodecFeatures } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
 import { ErrorCode, standardMessage } from "../wire/errors.ts";
 import { plainMessage } from "./_json_values.ts";
@@ -58,6 +58,14 @@ import type {
   NotificationMessage,
   RequestMessage,
 } from "../wire/message.ts";
+import {
+  CALL_METHOD,
+  controlFrame,
+  decodeControl,
+  STREAM_METHOD,
+  unwrapRequest,
+  wrappedRequest,
+} from "./jsonrpc_stream.ts";
 
 /** The method our peers use to cancel a call (`rpc.` names are reserved by the spec). */
 export const CANCEL_METHOD = "rpc.cancel";
@@ -119,6 +127,10 @@ export class JsonRpcCodec implements Codec<string> {
   /** How values JSON cannot carry are treated: refused, or tagged. */
   readonly values: "plain" | "tagged";
   #outgoing: (message: Message) => Message;
+  /** Streams and progress, as the README's "Streams and progress" extension. */
+  get features(): CodecFeatures {
+    return STREAMS;
+  }
 
   /**
    * Makes a codec.
@@ -251,12 +263,17 @@ function untagged(decoded: Message | readonly Message[]): Message | readonly Mes
   return decoded.map(untaggedMessage);
 }
 
+const STREAMS: CodecFeatures = Object.freeze({ streams: true });
 const NOTHING: readonly Message[] = Object.freeze([]);
 const NO_FRAMES: readonly string[] = Object.freeze([]);
 
 function encodeOne(message: Message): string | undefined {
   switch (message.kind) {
     case "request":
+      if (message.stream !== undefined || message.progress === true) {
+        const params = message.params === undefined ? undefined : encodeValue(message.params);
+        return wrappedRequest(message, params, encodeId(message.id), encodeMeta(message.meta));
+      }
       return `{"jsonrpc":"2.0","method":${JSON.stringify(message.method)}${
         encodeParams(message.params)
       },"id":${encodeId(message.id)}${encodeMeta(message.meta)}}`;
@@ -274,6 +291,11 @@ function encodeOne(message: Message): string | undefined {
       return `{"jsonrpc":"2.0","method":"${CANCEL_METHOD}","params":{"id":${
         encodeId(message.id)
       }}}`;
+    case "item":
+    case "progress":
+      return controlFrame(message.kind, encodeId(message.id), encodeValue(message.value));
+    case "credit":
+      return controlFrame("credit", encodeId(message.id), String(message.credit));
     default:
       return undefined;
   }
@@ -351,10 +373,18 @@ function decodeObject(value: unknown): Message {
     }
     if (!hasId) {
       if (method === CANCEL_METHOD) return decodeCancel(params);
+      if (method.startsWith("rpc.")) {
+        const control = decodeControl(method, params);
+        if (control !== undefined) return control;
+      }
       const notification: NotificationMessage = params === undefined
         ? { kind: "notification", method }
         : { kind: "notification", method, params };
       return withMeta(notification, o.meta);
+    }
+    if (method === STREAM_METHOD || method === CALL_METHOD) {
+      const unwrapped = unwrapRequest(replyId, method, params);
+      return unwrapped.kind === "request" ? withMeta(unwrapped, o.meta) : unwrapped;
     }
     const request: RequestMessage = params === undefined
       ? { kind: "request", id: replyId, method }

@@ -32,9 +32,16 @@
  * @module
  */
 
-import type { Codec } from "../wire/codec.ts";
-import type { ErrorObject, Message, Meta } from "../wire/message.ts";
+import type { Codec, CodecFeatures } from "../wire/codec.ts";
+import type { ErrorObject, Message, Meta, RequestMessage } from "../wire/message.ts";
 import { CANCEL_METHOD, JsonRpcCodec, type JsonRpcCodecOptions } from "./jsonrpc.ts";
+import {
+  CALL_METHOD,
+  CREDIT_METHOD,
+  ITEM_METHOD,
+  PROGRESS_METHOD,
+  STREAM_METHOD,
+} from "./jsonrpc_stream.ts";
 
 /** One JSON-RPC 2.0 message as an object (what crosses a port). */
 export type CloneFrame = Record<string, unknown>;
@@ -72,6 +79,11 @@ export class StructuredCloneCodec implements Codec<unknown> {
     this.#json = new JsonRpcCodec({ maxBatchLength: options.maxBatchLength });
   }
 
+  /** Streams and progress, as JSON-RPC carries them (README, "Streams and progress"). */
+  get features(): CodecFeatures {
+    return this.#json.features;
+  }
+
   /** Encodes one message as one object (an `invalid` or `lost` message has no form). */
   encode(message: Message): readonly CloneFrame[] {
     const frame = encodeOne(message);
@@ -97,6 +109,9 @@ export class StructuredCloneCodec implements Codec<unknown> {
 function encodeOne(message: Message): CloneFrame | undefined {
   switch (message.kind) {
     case "request":
+      if (message.stream !== undefined || message.progress === true) {
+        return withMeta(wrapped(message), message.meta);
+      }
       return withMeta(
         message.params === undefined
           ? { jsonrpc: "2.0", method: message.method, id: message.id }
@@ -116,6 +131,24 @@ function encodeOne(message: Message): CloneFrame | undefined {
       return { jsonrpc: "2.0", error: errorObject(message.error), id: message.id };
     case "cancel":
       return { jsonrpc: "2.0", method: CANCEL_METHOD, params: { id: message.id } };
+    case "item":
+      return {
+        jsonrpc: "2.0",
+        method: ITEM_METHOD,
+        params: { id: message.id, item: message.value },
+      };
+    case "progress":
+      return {
+        jsonrpc: "2.0",
+        method: PROGRESS_METHOD,
+        params: { id: message.id, value: message.value },
+      };
+    case "credit":
+      return {
+        jsonrpc: "2.0",
+        method: CREDIT_METHOD,
+        params: { id: message.id, credit: message.credit },
+      };
     default:
       return undefined;
   }
@@ -130,6 +163,16 @@ function withMeta(frame: CloneFrame, meta: Meta | undefined): CloneFrame {
     }
   }
   return frame;
+}
+
+/** A stream call, or a call that wants progress, wrapped as on JSON-RPC. */
+function wrapped(message: RequestMessage): CloneFrame {
+  const params: CloneFrame = { method: message.method };
+  if (message.params !== undefined) params.params = message.params;
+  if (message.stream !== undefined) params.credit = message.stream;
+  else params.progress = true;
+  const method = message.stream !== undefined ? STREAM_METHOD : CALL_METHOD;
+  return { jsonrpc: "2.0", method, params, id: message.id };
 }
 
 /** The error object with exactly its three fields (no class instance, no extra keys). */

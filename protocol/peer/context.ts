@@ -36,7 +36,9 @@ import type { BatchReplies } from "./batch.ts";
 import type { Channel, Delivery } from "../wire/channel.ts";
 import type { CloseReason } from "../wire/close.ts";
 import type { Id, Meta } from "../wire/message.ts";
-import type { CallOptions, NotifyOptions } from "./outgoing.ts";
+import type { CallOptions, NotifyOptions, StreamOptions } from "./outgoing.ts";
+import type { Producer } from "../stream/producer.ts";
+import type { StreamReader } from "../stream/consumer.ts";
 import type { PeerStats } from "./peer_stats.ts";
 
 /**
@@ -45,7 +47,8 @@ import type { PeerStats } from "./peer_stats.ts";
  * type them) and returns the result, or a promise of it. Throw an
  * {@linkcode RpcError} to choose the error code; any other exception is
  * answered with -32603 and its message. A notification's handler may return
- * anything: nobody sees it.
+ * anything: nobody sees it. A handler that returns an `AsyncIterable` (an
+ * async generator, say) serves stream calls ({@linkcode PeerHandle.stream}).
  */
 // deno-lint-ignore no-explicit-any
 export type Handler = (params: any, ctx: CallContext) => unknown;
@@ -71,6 +74,12 @@ export interface PeerHandle {
   handles(method: string): boolean;
   /** Calls `method` on the remote side and resolves with its result. */
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T>;
+  /** Calls stream method `method` on the remote side: its items, as they come. */
+  stream<T = unknown>(
+    method: string,
+    params?: unknown,
+    options?: StreamOptions,
+  ): StreamReader<T>;
   /** Sends a notification; resolves when the channel accepted it. */
   notify(method: string, params?: unknown, options?: NotifyOptions): Promise<void>;
   /** Closes the channel; resolves when fully closed. */
@@ -121,6 +130,12 @@ export interface CallContext {
   readonly from: string | undefined;
   /** The peer the call came from; call back or notify through it. */
   readonly peer: PeerHandle;
+  /**
+   * Reports progress to the caller, when it asked for it (`onProgress`, or
+   * a stream call); otherwise does nothing. Resolves when the channel
+   * accepted it.
+   */
+  progress(value: unknown): Promise<void>;
 }
 
 /**
@@ -141,6 +156,13 @@ export class InboundCall implements CallContext {
   readonly slot: number;
   /** `performance.now()` when the handler started, when latency is measured. */
   started = 0;
+  // Set only on calls that use them (`declare`: plain calls pay nothing).
+  /** A stream call's window. */
+  declare credit: number | undefined;
+  /** The caller asked for progress (a stream call, or a call with `onProgress`). */
+  declare wantsProgress: boolean | undefined;
+  /** The pump of a stream call's items, once its handler returned them. */
+  declare producer: Producer | undefined;
   #controller: AbortController | undefined;
   /** The message's meta; an empty one is made on first read. */
   #meta: Meta | undefined;
@@ -190,5 +212,13 @@ export class InboundCall implements CallContext {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+    this.producer?.cancel();
+  }
+
+  progress(value: unknown): Promise<void> {
+    if (!this.wantsProgress || this.#aborted || this.id === null || this.id === undefined) {
+      return Promise.resolve();
+    }
+    return this.peer.channel.send({ kind: "progress", id: this.id, value }, this.delivery.from);
   }
 }

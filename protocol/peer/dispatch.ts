@@ -18,6 +18,7 @@ import { CallAgain, type ConnectionClosed, ErrorCode, RpcError } from "../wire/e
 import type { Logger } from "../shared/logger.ts";
 import type {
   CancelMessage,
+  CreditMessage,
   ErrorMessage,
   ErrorObject,
   Id,
@@ -33,6 +34,7 @@ import type { LatencyHistogram } from "./latency.ts";
 import type { ConcurrencyLimit } from "./limit.ts";
 import { ACCEPTED } from "../wire/transport.ts";
 import { clip } from "../shared/_text.ts";
+import { Producer } from "../stream/producer.ts";
 
 export type { Handler } from "./context.ts";
 
@@ -356,6 +358,12 @@ export class Dispatcher {
       return;
     }
     const ctx = new InboundCall(this.#peer, method, id, message.meta, delivery, batch);
+    if (message.stream !== undefined) {
+      ctx.credit = message.stream;
+      ctx.wantsProgress = true;
+    } else if (message.progress === true) {
+      ctx.wantsProgress = true;
+    }
     if (id !== null) this.#calls.add(ctx);
     this.#acquire(batch === undefined ? delivery.size ?? 0 : 0);
     if (this.#latency !== undefined) ctx.started = performance.now();
@@ -367,6 +375,7 @@ export class Dispatcher {
       return;
     }
     if (isPromiseLike(result)) this.#finishLater(result, ctx);
+    else if (isAsyncIterable(result)) this.#stream(result, ctx);
     else this.#finish(ctx, success(id, result), "ok");
   }
 
@@ -414,6 +423,12 @@ export class Dispatcher {
     this.done(delivery, batch, "ok");
   }
 
+  /** A stream's caller can take more items: its producer may go on. */
+  credit(message: CreditMessage, delivery: Delivery, batch: BatchReplies | undefined): void {
+    this.#calls.get(delivery.from, message.id)?.producer?.grant(message.credit);
+    this.done(delivery, batch, "ok");
+  }
+
   /** Input a codec could not read: answered where the dialect wants it, else logged. */
   invalidMessage(
     message: InvalidMessage,
@@ -443,6 +458,41 @@ export class Dispatcher {
     let result: unknown;
     try {
       result = await pending;
+    } catch (error) {
+      this.#failed(ctx, error);
+      return;
+    }
+    if (isAsyncIterable(result)) this.#stream(result, ctx);
+    else this.#finish(ctx, success(ctx.id!, result), "ok");
+  }
+
+  /**
+   * A handler returned items: pumped under the caller's credit when it made
+   * a stream call (the call keeps its slot until the end), refused when it
+   * made a plain one.
+   */
+  #stream(items: AsyncIterable<unknown>, ctx: InboundCall): void {
+    if (ctx.credit === undefined || ctx.id === null) {
+      try {
+        items[Symbol.asyncIterator]().return?.().catch?.(ignore);
+      } catch {
+        // Nothing more to close.
+      }
+      const message = `'${clip(ctx.method)}' streams: call it as a stream ` +
+        `(JSON-RPC: wrapped in rpc.stream; see the README, "Streams and progress")`;
+      this.#finish(ctx, errorReply(ctx.id!, ErrorCode.InvalidRequest, message), "failed");
+      return;
+    }
+    const producer = new Producer(items, ctx.credit, this.#channel, ctx.id!, ctx.delivery.from);
+    ctx.producer = producer;
+    if (ctx.aborted) producer.cancel();
+    this.#streamLater(producer.run(), ctx);
+  }
+
+  async #streamLater(run: Promise<unknown>, ctx: InboundCall): Promise<void> {
+    let result: unknown;
+    try {
+      result = await run;
     } catch (error) {
       this.#failed(ctx, error);
       return;
@@ -678,6 +728,13 @@ export class Dispatcher {
   #onSendFailed = (error: unknown): void => {
     if (!this.#closed) this.#logger.debug(`${this.#name}: could not send a reply`, error);
   };
+}
+
+function ignore(): void {}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -20,14 +20,18 @@ import { CallTable } from "./call_table.ts";
 import type { Channel } from "../wire/channel.ts";
 import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "../wire/errors.ts";
 import type { LatencyHistogram } from "./latency.ts";
+import { DEFAULT_CREDIT, refusedExtension, StreamConsumer } from "../stream/consumer.ts";
 import { never } from "../shared/_timer.ts";
 import type { Logger } from "../shared/logger.ts";
 import { ACCEPTED } from "../wire/transport.ts";
 import type {
+  CreditMessage,
   ErrorMessage,
   Id,
+  ItemMessage,
   Meta,
   NotificationMessage,
+  ProgressMessage,
   RequestMessage,
   ResultMessage,
 } from "../wire/message.ts";
@@ -52,6 +56,47 @@ export interface CallOptions {
    * {@linkcode MemoryBus} name); channels with one party ignore it.
    */
   to?: string;
+  /**
+   * Called with each progress value the handler reports
+   * (`ctx.progress(value)`). Given, the call asks for progress on the wire
+   * (JSON-RPC: wrapped in `rpc.call`), so only dialects with streams carry it.
+   */
+  onProgress?: (value: unknown) => void;
+}
+
+/**
+ * Options for one stream call ({@linkcode Peer.stream}). `timeout` counts
+ * to the first item or progress only: an open stream is never timed out.
+ *
+ * @example A small window, and a deadline for the first item
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer, type StreamOptions } from "@seed/rpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, {
+ *   handlers: {
+ *     async *letters() {
+ *       yield* ["a", "b", "c"];
+ *     },
+ *   },
+ * });
+ * const client = new Peer(b);
+ * const options: StreamOptions = { credit: 1, timeout: 1000 };
+ * const letters = [];
+ * for await (const letter of client.stream("letters", undefined, options)) letters.push(letter);
+ * assertEquals(letters, ["a", "b", "c"]);
+ * await client.close();
+ * await server.closed;
+ * ```
+ */
+export interface StreamOptions extends CallOptions {
+  /**
+   * The window: items the handler may send before the reader takes them.
+   * More credit is granted as the reader takes half of it.
+   *
+   * @default {64}
+   */
+  credit?: number;
 }
 
 /**
@@ -93,8 +138,8 @@ class OutgoingCall {
   readonly to: string | undefined;
   /** Milliseconds; 0 means none. */
   readonly timeout: number;
-  /** `Date.now()` time after which the call times out. */
-  readonly deadline: number;
+  /** `Date.now()` time after which the call times out (a stream's, until its first item). */
+  deadline: number;
   readonly signal: AbortSignal | undefined;
   readonly promise: Promise<unknown>;
   readonly resolve: (value: unknown) => void;
@@ -103,6 +148,10 @@ class OutgoingCall {
   started = 0;
   /** The request, while it waits for room on the wire (not yet sent). */
   waiting: RequestMessage | undefined;
+  /** Where a stream call's items go. */
+  readonly sink: StreamConsumer<unknown> | undefined;
+  /** Where the handler's progress goes. */
+  readonly onProgress: ((value: unknown) => void) | undefined;
   #table: OutgoingCalls;
 
   constructor(
@@ -112,8 +161,11 @@ class OutgoingCall {
     options: CallOptions,
     timeout: number,
     deadline: number,
+    sink: StreamConsumer<unknown> | undefined,
   ) {
     this.#table = table;
+    this.sink = sink;
+    this.onProgress = options.onProgress;
     this.id = id;
     this.method = method;
     this.to = options.to;
@@ -129,6 +181,11 @@ class OutgoingCall {
   /** The `abort` listener: an object, so no closure is made per call. */
   handleEvent(): void {
     this.#table.giveUp(this, this.signal!.reason);
+  }
+
+  /** A stream's reader took items: the producer may send `credit` more. */
+  grant(credit: number): void {
+    this.#table.grant(this, credit);
   }
 }
 
@@ -246,8 +303,61 @@ export class OutgoingCalls {
     return this.#calls.size;
   }
 
+  /**
+   * The reader of a stream call about to be made: send the call with
+   * {@linkcode call} (`consumer` as its sink, options with its `signal`),
+   * and have it follow the reply.
+   */
+  consumer(method: string, options: StreamOptions = NO_OPTIONS): StreamConsumer<unknown> {
+    const credit = options.credit ?? DEFAULT_CREDIT;
+    if (!Number.isSafeInteger(credit) || credit < 1) {
+      throw new RangeError(`credit must be a whole number of at least 1, got ${credit}`);
+    }
+    return new StreamConsumer<unknown>(method, credit, options.signal);
+  }
+
+  /** An item of one of our stream calls arrived. */
+  item(message: ItemMessage): void {
+    const call = this.#calls.get(message.id);
+    if (call?.sink === undefined) return this.#stray(message);
+    // The timeout counts to the first item only: an open stream may idle.
+    call.deadline = Infinity;
+    call.sink.push(message.value);
+  }
+
+  /** Progress of one of our calls arrived. */
+  progress(message: ProgressMessage): void {
+    const call = this.#calls.get(message.id);
+    if (call === undefined) return this.#stray(message);
+    if (call.sink !== undefined) call.deadline = Infinity;
+    try {
+      call.onProgress?.(message.value);
+    } catch (error) {
+      this.#logger.warn(`${this.#name}: onProgress for '${call.method}' threw`, error);
+    }
+  }
+
+  /** Grants a stream call's producer `credit` more items. */
+  grant(call: OutgoingCall, credit: number): void {
+    if (this.#calls.get(call.id) !== call || this.#closeError !== undefined) return;
+    const message: CreditMessage = { kind: "credit", id: call.id, credit };
+    this.#channel.send(message, call.to).catch(ignore);
+  }
+
+  #stray(message: ItemMessage | ProgressMessage): void {
+    // Items still on their way when the call was given up are expected.
+    if (!this.#gaveUp.has(message.id)) {
+      this.#logger.debug(`${this.#name}: dropped ${message.kind} for unknown call ${message.id}`);
+    }
+  }
+
   /** Sends a request and resolves with the result its reply carries. */
-  call(method: string, params: unknown, options: CallOptions = NO_OPTIONS): Promise<unknown> {
+  call(
+    method: string,
+    params: unknown,
+    options: CallOptions = NO_OPTIONS,
+    sink?: StreamConsumer<unknown>,
+  ): Promise<unknown> {
     if (this.#closeError !== undefined) return Promise.reject(this.#closeError);
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -258,8 +368,10 @@ export class OutgoingCalls {
       return Promise.reject(error);
     }
     const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
-    if (this.#calls.size >= this.limit) return this.#callWhenRoom(method, params, options, timeout);
-    return this.#send(method, params, options, timeout, deadline);
+    if (this.#calls.size >= this.limit) {
+      return this.#callWhenRoom(method, params, options, timeout, sink);
+    }
+    return this.#send(method, params, options, timeout, deadline, sink);
   }
 
   /**
@@ -288,7 +400,7 @@ export class OutgoingCalls {
       this.#remove(call);
       this.#latency?.record(performance.now() - call.started);
       if (reply.kind === "result") call.resolve(reply.result);
-      else call.reject(new RemoteError(reply.error, call.method));
+      else call.reject(this.#remoteError(call, reply));
       return;
     }
     if (id !== null && this.#gaveUp.has(id)) {
@@ -305,6 +417,14 @@ export class OutgoingCalls {
     } else {
       this.#logger.warn(`${this.#name}: dropped a reply to unknown id ${JSON.stringify(id)}`);
     }
+  }
+
+  #remoteError(call: OutgoingCall, reply: ErrorMessage): unknown {
+    const error = new RemoteError(reply.error, call.method);
+    // A call that asked for progress went out wrapped (a stream's consumer explains its own).
+    return call.onProgress === undefined || call.sink !== undefined
+      ? error
+      : refusedExtension(error, call.method, "progress");
   }
 
   /** Rejects the call `id` with `error`: the channel lost it. */
@@ -356,13 +476,17 @@ export class OutgoingCalls {
     options: CallOptions,
     timeout: number,
     deadline: number,
+    sink: StreamConsumer<unknown> | undefined,
   ): Promise<unknown> {
     const id = this.#nextId();
     const message: RequestMessage = params === undefined
       ? { kind: "request", id, method }
       : { kind: "request", id, method, params };
     if (options.meta !== undefined) message.meta = options.meta;
-    const call = new OutgoingCall(this, id, method, options, timeout, deadline);
+    if (sink !== undefined) message.stream = sink.window;
+    else if (options.onProgress !== undefined) message.progress = true;
+    const call = new OutgoingCall(this, id, method, options, timeout, deadline, sink);
+    sink?.bind(call);
     this.#calls.add(call);
     call.signal?.addEventListener("abort", call, { once: true });
     if (this.#latency !== undefined) call.started = performance.now();
@@ -425,6 +549,7 @@ export class OutgoingCalls {
     params: unknown,
     options: CallOptions,
     timeout: number,
+    sink: StreamConsumer<unknown> | undefined,
   ): Promise<unknown> {
     if (this.#whenFull === "reject") throw new TooManyCalls(this.limit);
     const started = Date.now();
@@ -438,7 +563,7 @@ export class OutgoingCalls {
     await waiter.promise;
     // The time spent waiting for room counts against the call's timeout.
     const left = timeout === 0 ? 0 : Math.max(1, timeout - (Date.now() - started));
-    return this.call(method, params, { ...options, timeout: left });
+    return this.call(method, params, { ...options, timeout: left }, sink);
   }
 
   /** Takes `call` out of the table; false when it was not in it. */

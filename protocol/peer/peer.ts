@@ -36,7 +36,7 @@ import type { Channel } from "../wire/channel.ts";
 import { type CloseReason, toCloseReason } from "../wire/close.ts";
 import type { Handler, PeerHandle } from "./context.ts";
 import { Dispatcher } from "./dispatch.ts";
-import { ConnectionClosed } from "../wire/errors.ts";
+import { ConnectionClosed, Unsupported } from "../wire/errors.ts";
 import {
   intercept,
   type Interceptor,
@@ -47,18 +47,26 @@ import {
 import { KeepAlive } from "./keepalive.ts";
 import { LatencyHistogram } from "./latency.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "../shared/logger.ts";
-import { type CallOptions, type NotifyOptions, OutgoingCalls, timeoutOption } from "./outgoing.ts";
+import {
+  type CallOptions,
+  type NotifyOptions,
+  OutgoingCalls,
+  type StreamOptions,
+  timeoutOption,
+} from "./outgoing.ts";
 import { explainClose } from "./peer_close.ts";
 import { interceptorsOption, limitOption, peerChannel, type PeerOptions } from "./peer_options.ts";
 import type { PeerStats } from "./peer_stats.ts";
 import { Receiver } from "./receiver.ts";
+import type { StreamReader } from "../stream/consumer.ts";
 import type { Transport } from "../wire/transport.ts";
 import { withTimeout } from "../shared/_with_timeout.ts";
 
-export type { CallOptions, IdSource, NotifyOptions } from "./outgoing.ts";
+export type { CallOptions, IdSource, NotifyOptions, StreamOptions } from "./outgoing.ts";
 export type { Handler, PeerHandle } from "./context.ts";
 export type { PeerOptions } from "./peer_options.ts";
 export type { PeerStats } from "./peer_stats.ts";
+export type { StreamReader } from "../stream/consumer.ts";
 
 /**
  * Calls and serves remote procedures over one channel, both directions at
@@ -284,6 +292,9 @@ export class Peer implements PeerHandle {
    * ```
    */
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
+    if (options?.onProgress !== undefined && this.#channel.features?.streams !== true) {
+      return Promise.reject(new Unsupported("progress", wireName(this.#channel)));
+    }
     if (this.#interceptors !== undefined) {
       return intercept(
         this.#interceptors,
@@ -295,6 +306,68 @@ export class Peer implements PeerHandle {
     // Its reply must be read even while a reply of ours waits on the wire.
     this.#dispatcher.wake();
     return result as Promise<T>;
+  }
+
+  /**
+   * Calls stream method `method` on the remote side and returns its items
+   * as an async iterator, as they come. The call starts at once. The
+   * handler's items wait for the reader: at most `credit` are sent before it
+   * takes them. Leaving the loop (`break`, `return()`) or aborting `signal`
+   * cancels the call (the handler's iterator is returned and its
+   * `ctx.signal` aborts). The iteration ends with the handler's return
+   * value, or throws its error ({@linkcode RemoteError}),
+   * {@linkcode ConnectionClosed}, or {@linkcode CallTimeout} when nothing
+   * came within `timeout` (an open stream is never timed out). It counts as
+   * a call in flight until it ends.
+   *
+   * Throws {@linkcode Unsupported} at once when the wire cannot carry
+   * streams (only JSON-RPC can, so far).
+   *
+   * @typeParam T The item type you expect (not checked).
+   * @example Reading a stream
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { memoryPair, Peer } from "@seed/rpc";
+   * const [a, b] = memoryPair();
+   * const server = new Peer(a, {
+   *   handlers: {
+   *     async *count({ to }: { to: number }) {
+   *       for (let i = 1; i <= to; i++) yield i;
+   *       return "done";
+   *     },
+   *   },
+   * });
+   * const client = new Peer(b);
+   * const items: number[] = [];
+   * for await (const n of client.stream<number>("count", { to: 3 })) items.push(n);
+   * assertEquals(items, [1, 2, 3]);
+   * await client.close();
+   * await server.closed;
+   * ```
+   */
+  stream<T = unknown>(
+    method: string,
+    params?: unknown,
+    options?: StreamOptions,
+  ): StreamReader<T> {
+    if (this.#channel.features?.streams !== true) {
+      throw new Unsupported("streams", wireName(this.#channel));
+    }
+    const consumer = this.#outgoing.consumer(method, options);
+    // Leaving the reader cancels the call as the caller's signal would.
+    const streamOptions: StreamOptions = { ...options, signal: consumer.signal };
+    if (this.#interceptors === undefined) {
+      consumer.follow(this.#outgoing.call(method, params, streamOptions, consumer));
+    } else {
+      // Interceptors see a stream call as a call; what `next()` resolves with is its end.
+      const send = (call: Invocation) =>
+        this.#outgoing.call(call.method, call.params, call.options, consumer);
+      consumer.follow(
+        intercept(this.#interceptors, this.#invocation(method, params, streamOptions, false), send),
+      );
+    }
+    this.#dispatcher.wake();
+    return consumer as StreamReader<T>;
   }
 
   /**
@@ -443,3 +516,8 @@ export class Peer implements PeerHandle {
 }
 
 function ignore(): void {}
+
+/** The wire's name for errors: a framed channel's codec, else the channel's class. */
+function wireName(channel: Channel): string {
+  return (channel as { codec?: { name?: string } }).codec?.name ?? channel.constructor.name;
+}

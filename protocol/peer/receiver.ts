@@ -15,7 +15,7 @@ import { CLOSED_REMOTELY, type CloseReason } from "../wire/close.ts";
 import type { Dispatcher } from "./dispatch.ts";
 import { ConnectionClosed, RemoteError } from "../wire/errors.ts";
 import type { Logger } from "../shared/logger.ts";
-import type { Message } from "../wire/message.ts";
+import type { Id, Message } from "../wire/message.ts";
 import type { OutgoingCalls } from "./outgoing.ts";
 import { unreadable, wrongDialect } from "./peer_close.ts";
 
@@ -35,6 +35,16 @@ export class Receiver {
   #host: ReceiverHost;
   #stopped = false;
   #received = 0;
+  /**
+   * While waiting for room: deliveries that need room, read ahead (a few,
+   * bounded), and a read in progress. What needs no room (a reply, a
+   * stream's credit, a cancel) is routed as it comes, since it may be what
+   * frees room: streams waiting for credit may hold every handler slot.
+   */
+  #held: Delivery[] = [];
+  #heldBytes = 0;
+  #reading: Promise<IteratorResult<Delivery>> | undefined;
+  #ended = false;
   /** The last error the other side sent without an id, and `#received` then. */
   #lastWords: { error: RemoteError; at: number } | undefined;
 
@@ -79,9 +89,14 @@ export class Receiver {
     try {
       reading: while (!this.#stopped) {
         // What has already arrived is handled without a promise each.
-        let delivery = channel.take?.();
+        let delivery = this.#held.length === 0 ? undefined : this.#unhold();
+        if (delivery === undefined && this.#reading === undefined) {
+          if (this.#ended) break;
+          delivery = channel.take?.();
+        }
         if (delivery === undefined) {
-          const next = await incoming.next();
+          const next = await (this.#reading ?? incoming.next());
+          this.#reading = undefined;
           if (next.done) break;
           delivery = next.value;
         }
@@ -89,7 +104,7 @@ export class Receiver {
         // room (and a handler may be waiting for it).
         // (Checked again after each wait: other peers may share the bound.)
         while (dispatcher.full && needsRoom(delivery) && !this.#stopped) {
-          if (await this.#roomOrClose()) continue;
+          if (await this.#roomOrClose(incoming)) continue;
           // Closed while every handler was busy: the replies behind this
           // request still settle their calls; nothing more can be answered.
           delivery.settle?.("cancelled");
@@ -106,18 +121,85 @@ export class Receiver {
     this.#host.shutdown(channel.closeReason ?? CLOSED_REMOTELY);
   }
 
-  /** Waits for room at the bounds: true once there is room, false when the channel closed first. */
-  async #roomOrClose(): Promise<boolean> {
+  /**
+   * Waits for room at the bounds: true once there is room (or a message
+   * that needs none was routed: the caller checks again), false when the
+   * channel closed first. Meanwhile it reads ahead up to one delivery that
+   * needs room, routing what needs none: a stream's credit or cancel behind
+   * a request may be what ends the stream holding the room.
+   */
+  async #roomOrClose(incoming: AsyncIterator<Delivery>): Promise<boolean> {
+    if (this.#reading === undefined && this.#canReadAhead()) {
+      const taken = this.#channel.take?.();
+      if (taken !== undefined) return this.#readAhead(taken);
+      this.#reading = incoming.next();
+    }
     let closed = false;
-    await Promise.race([
+    let read: IteratorResult<Delivery> | undefined;
+    const waits: Promise<unknown>[] = [
       this.#dispatcher.room(),
       this.#channel.closed.then(() => closed = true),
-    ]);
-    return !closed;
+    ];
+    const reading = this.#reading;
+    if (reading !== undefined) waits.push(reading.then((next) => read = next));
+    await Promise.race(waits);
+    if (read === undefined || closed) return !closed;
+    this.#reading = undefined;
+    if (read.done) {
+      this.#ended = true;
+      return true;
+    }
+    return this.#readAhead(read.value);
+  }
+
+  /** A delivery read while waiting for room: routed if it needs none, else held. */
+  #readAhead(delivery: Delivery): boolean {
+    if (needsRoom(delivery)) {
+      this.#held.push(delivery);
+      this.#heldBytes += delivery.size ?? 0;
+      return true;
+    }
+    const message = delivery.message as Message;
+    if (message.kind === "cancel") this.#dropHeld(message.id, delivery.from);
+    this.#receive(delivery);
+    return true;
+  }
+
+  /** A cancel overtook its request, held unstarted: that request is dropped. */
+  #dropHeld(id: Id, from: string | undefined): void {
+    const at = this.#held.findIndex((held) => {
+      const m = held.message as Message;
+      return held.from === from && m.kind === "request" && m.id === id;
+    });
+    if (at < 0) return;
+    const [dropped] = this.#held.splice(at, 1);
+    this.#heldBytes -= dropped!.size ?? 0;
+    dropped!.settle?.("cancelled");
+  }
+
+  /** Whether to read on while waiting: what is held stays small. */
+  #canReadAhead(): boolean {
+    return !this.#ended && this.#held.length < MAX_HELD && this.#heldBytes < MAX_HELD_BYTES;
+  }
+
+  #unhold(): Delivery {
+    const delivery = this.#held.shift()!;
+    this.#heldBytes -= delivery.size ?? 0;
+    return delivery;
   }
 
   /** After the channel closed: routes the replies still unread, cancels the rest. */
   async #drainReplies(incoming: AsyncIterator<Delivery>): Promise<void> {
+    for (const held of this.#held.splice(0)) held.settle?.("cancelled");
+    this.#heldBytes = 0;
+    if (this.#reading !== undefined) {
+      const next = await this.#reading;
+      this.#reading = undefined;
+      if (next.done) return;
+      if (needsRoom(next.value)) next.value.settle?.("cancelled");
+      else this.#receive(next.value);
+    }
+    if (this.#ended) return;
     for (;;) {
       let delivery = this.#channel.take?.();
       if (delivery === undefined) {
@@ -183,6 +265,17 @@ export class Receiver {
       case "cancel":
         dispatcher.cancel(message, delivery, batch);
         return;
+      case "item":
+        this.#outgoing.item(message);
+        dispatcher.done(delivery, batch, "ok");
+        return;
+      case "progress":
+        this.#outgoing.progress(message);
+        dispatcher.done(delivery, batch, "ok");
+        return;
+      case "credit":
+        dispatcher.credit(message, delivery, batch);
+        return;
       case "lost":
         this.#outgoing.lose(message.id, new ConnectionClosed(message.reason));
         dispatcher.done(delivery, batch, "ok");
@@ -203,6 +296,11 @@ export class Receiver {
     }
   }
 }
+
+/** Deliveries that need room read ahead while waiting for it, at most. */
+const MAX_HELD = 64;
+/** Their size at most (characters of text frames); the last one may pass it. */
+const MAX_HELD_BYTES = 1024 * 1024;
 
 /** Whether a delivery starts work (a request, a notification, a batch). */
 function needsRoom(delivery: Delivery): boolean {

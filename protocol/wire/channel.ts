@@ -15,6 +15,7 @@
  */
 
 import type { CloseReason } from "./close.ts";
+import type { CodecFeatures } from "./codec.ts";
 import type { Message } from "./message.ts";
 
 /**
@@ -128,4 +129,9 @@ export interface Channel {
    * session with its own expiry): a server's `idleTimeout` does not apply.
    */
   readonly expires?: boolean;
+  /**
+   * What the wire can carry beyond plain calls (a framed channel's are its
+   * codec's). Left out: nothing, so a stream call is refused at once.
+   */
+  readonly features?: CodecFeatures;
 }

@@ -26,6 +26,27 @@
 import type { Message } from "./message.ts";
 
 /**
+ * What a codec can carry beyond plain calls. A feature left out is not
+ * carried: the peer refuses it at once with {@linkcode Unsupported} instead
+ * of sending what the other side cannot read.
+ *
+ * @example What a channel can carry
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { framed, JsonRpcCodec, memoryPair } from "@seed/rpc";
+ * import { SimpleRpcClientCodec } from "@seed/rpc/simplerpc";
+ * const [a, b] = memoryPair();
+ * assertEquals(framed(a, new JsonRpcCodec()).features?.streams, true);
+ * assertEquals(framed(b, new SimpleRpcClientCodec()).features?.streams, undefined);
+ * await a.close();
+ * ```
+ */
+export interface CodecFeatures {
+  /** Stream calls, their items and credit, and progress (`item`, `credit`, `progress` messages). */
+  readonly streams?: boolean;
+}
+
+/**
  * Turns frames of type `F` (a line of text, a WebSocket message, an AMQP
  * body) into messages and messages into frames, for one connection.
  *
@@ -59,6 +80,8 @@ export interface Codec<F> {
    * replies. Every request must then be answered.
    */
   readonly inOrder?: boolean;
+  /** What it can carry beyond plain calls; left out: nothing. */
+  readonly features?: CodecFeatures;
   /**
    * Encodes one message into the frames to send, in order: usually one;
    * none when the dialect has no way to carry this kind (a cancel in

@@ -403,3 +403,42 @@ export class FrameTooLarge extends Error {
     this.limit = limit;
   }
 }
+
+/**
+ * The wire cannot carry what was asked (a stream call over a dialect
+ * without streams, say): the call fails at once, before anything is sent.
+ *
+ * @example A stream call over a wire without streams
+ * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * import { memoryPair, Peer, Unsupported } from "@seed/rpc";
+ * import { simpleRpc } from "@seed/rpc/simplerpc";
+ * const [a, b] = memoryPair();
+ * const server = new Peer(a, { dialect: simpleRpc, role: "server" });
+ * const client = new Peer(b, { dialect: simpleRpc });
+ * const error = assertThrows(() => client.stream("ticks"), Unsupported);
+ * assertEquals([error.feature, error.wire], ["streams", "simplerpc"]);
+ * await client.close();
+ * await server.closed;
+ * ```
+ */
+export class Unsupported extends Error {
+  /** What was asked: `"streams"`, ... */
+  readonly feature: string;
+  /** The wire that cannot carry it (its dialect's name), or `"the remote side"`. */
+  readonly wire: string;
+
+  /**
+   * Makes the error.
+   *
+   * @param feature What was asked.
+   * @param wire The wire that cannot carry it.
+   * @param detail Why, when more can be said.
+   */
+  constructor(feature: string, wire: string, detail?: string) {
+    super(`${wire} cannot carry ${feature}${detail === undefined ? "" : `: ${detail}`}`);
+    this.name = "Unsupported";
+    this.feature = feature;
+    this.wire = wire;
+  }
+}

@@ -27,7 +27,7 @@
 
 import type { Channel, Delivery } from "./channel.ts";
 import type { CloseReason } from "./close.ts";
-import type { Codec } from "./codec.ts";
+import type { Codec, CodecFeatures } from "./codec.ts";
 import { ConnectionClosed, ErrorCode, FrameTooLarge } from "./errors.ts";
 import { consoleLogger, type Logger } from "../shared/logger.ts";
 import { unsendableReply } from "../dialects/_json_values.ts";
@@ -56,6 +56,15 @@ export interface FramedOptions {
    */
   maxBatchReplyBytes?: number;
 }
+
+/** Kinds a codec must carry: encoding one to no frame fails the send. */
+const MUST_CARRY: ReadonlySet<string> = new Set([
+  "request",
+  "notification",
+  "item",
+  "progress",
+  "credit",
+]);
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
@@ -123,6 +132,11 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
   /** Why the transport closed, once it has. */
   get closeReason(): CloseReason | undefined {
     return this.transport.closeReason;
+  }
+
+  /** What the codec can carry beyond plain calls. */
+  get features(): CodecFeatures | undefined {
+    return this.codec.features;
   }
 
   /** Whether a send waits for the other side to read now. */
@@ -238,7 +252,9 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
       return sent.catch((error) => this.#replyTooLarge(message, error));
     }
     if (frames.length === 0) {
-      if (message.kind !== "request" && message.kind !== "notification") return ACCEPTED;
+      // A reply or cancel the dialect has no form for is dropped; a call or a
+      // stream's item, credit or progress must not vanish silently.
+      if (!MUST_CARRY.has(message.kind)) return ACCEPTED;
       return Promise.reject(
         new TypeError(`The ${this.codec.name} codec cannot carry ${message.kind}s`),
       );

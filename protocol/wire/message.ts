@@ -2,8 +2,9 @@
  * The message model every codec decodes into and encodes from.
  *
  * A wire's bytes become a {@linkcode Message} in a {@linkcode Codec}; the
- * {@linkcode Peer} only ever sees messages. Seven kinds exist: the five that
- * cross the wire (request, notification, result, error, cancel), and two
+ * {@linkcode Peer} only ever sees messages. Ten kinds exist: the eight that
+ * cross the wire (request, notification, result, error, cancel, and the
+ * stream kinds item, progress, credit), and two
  * that never do: `invalid`, which a codec produces for input it could not
  * read so that the peer can answer it, and `lost`, which a channel produces
  * for a call whose transport went away. Wire housekeeping that a dialect needs (mushroom's
@@ -65,6 +66,14 @@ export interface RequestMessage {
   params?: unknown;
   /** Metadata, where the dialect carries it. */
   meta?: Meta;
+  /**
+   * A stream call: the items the caller can take at once (its window). The
+   * handler's items come as `item` messages, its end as the reply. Only
+   * dialects whose codec declares `features.streams` carry it.
+   */
+  stream?: number;
+  /** The caller wants `progress` messages for this call (a plain call). */
+  progress?: boolean;
 }
 
 /**
@@ -132,6 +141,69 @@ export interface CancelMessage {
 }
 
 /**
+ * One item of stream call `id`, from the handler to the caller. Sent only
+ * while the caller has granted credit.
+ *
+ * @example An item, as JSON-RPC carries it
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { type ItemMessage, JsonRpcCodec } from "@seed/rpc";
+ * const m: ItemMessage = { kind: "item", id: 7, value: { t: 1 } };
+ * assertEquals(new JsonRpcCodec().encode(m), ['{"jsonrpc":"2.0","method":"rpc.item","params":{"id":7,"item":{"t":1}}}']);
+ * ```
+ */
+export interface ItemMessage {
+  /** Discriminant. */
+  kind: "item";
+  /** The id of the stream call. */
+  id: Id;
+  /** The item. */
+  value: unknown;
+}
+
+/**
+ * Progress of call `id` (a stream or a call that asked for it), from the
+ * handler to the caller; `ctx.progress(value)` sends it.
+ *
+ * @example Progress, as JSON-RPC carries it
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { JsonRpcCodec, type ProgressMessage } from "@seed/rpc";
+ * const m: ProgressMessage = { kind: "progress", id: 8, value: 0.5 };
+ * assertEquals(new JsonRpcCodec().encode(m), ['{"jsonrpc":"2.0","method":"rpc.progress","params":{"id":8,"value":0.5}}']);
+ * ```
+ */
+export interface ProgressMessage {
+  /** Discriminant. */
+  kind: "progress";
+  /** The id of the call. */
+  id: Id;
+  /** What the handler reports. */
+  value: unknown;
+}
+
+/**
+ * More credit for stream call `id`, from the caller to the handler: it may
+ * send `credit` more items.
+ *
+ * @example Credit, as JSON-RPC carries it
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { type CreditMessage, JsonRpcCodec } from "@seed/rpc";
+ * const m: CreditMessage = { kind: "credit", id: 7, credit: 8 };
+ * assertEquals(new JsonRpcCodec().encode(m), ['{"jsonrpc":"2.0","method":"rpc.credit","params":{"id":7,"credit":8}}']);
+ * ```
+ */
+export interface CreditMessage {
+  /** Discriminant. */
+  kind: "credit";
+  /** The id of the stream call. */
+  id: Id;
+  /** How many more items the caller can take. */
+  credit: number;
+}
+
+/**
  * A call the channel lost: the transport that carried request `id` went
  * away before its reply came, and the channel will not deliver one (a
  * reconnecting channel that does not keep calls across connections). It
@@ -195,5 +267,8 @@ export type Message =
   | ResultMessage
   | ErrorMessage
   | CancelMessage
+  | ItemMessage
+  | ProgressMessage
+  | CreditMessage
   | LostMessage
   | InvalidMessage;

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { CodecFeatures } from "../../protocol/wire/codec.ts";
 import type { ErrorMessage, Id, Message } from "../../protocol/wire/message.ts";
 import {
   CloseCode,
@@ -141,6 +142,11 @@ export class PortChannel extends InboxChannel {
     this.remote = options.remote ?? remoteOf(endpoint, this.#kind);
     for (const type of this.#events()) endpoint.addEventListener(type, this);
     (endpoint as Partial<MessagePort>).start?.();
+  }
+
+  /** What the wire carries beyond calls: streams, except on a BroadcastChannel (notifications only). */
+  get features(): CodecFeatures | undefined {
+    return this.#kind === "broadcast" ? undefined : this.codec.features;
   }
 
   /** Values that arrived but could not be deserialized (`messageerror` events). */
