@@ -54,6 +54,15 @@ export {
   SECINFO_METHOD,
 } from "./quickrpc_codec.ts";
 export {
+  parenPartition,
+  parseCodecString,
+  parseSecurityString,
+  parseTransportString,
+  type QuickRpcCodecSpec,
+  type QuickRpcSecurityName,
+  type QuickRpcTransportSpec,
+} from "./config.ts";
+export {
   hmacSecurity,
   type HmacSecurityOptions,
   noSecurity,

@@ -1,0 +1,200 @@
+/**
+ * {@linkcode QuickRpcChannel}: a {@linkcode Channel} over a quickrpc
+ * transport and codec. Each sender has its own codec and its own leftover
+ * of undelimited text (the original keeps leftovers per sender), and its
+ * name is the delivery's reply address: a handler's reply goes back to the
+ * sender, and `call(…, { to })` / `notify(…, { to })` address one peer; left
+ * out, a message goes to every peer (a broadcast on UDP).
+ *
+ * @module
+ */
+
+import type { Codec } from "../../protocol/wire/codec.ts";
+import type { Delivery } from "../../protocol/wire/channel.ts";
+import { CLOSED_REMOTELY, type CloseReason } from "../../protocol/wire/close.ts";
+import { ConnectionClosed } from "../../protocol/wire/errors.ts";
+import { InboxChannel } from "../../protocol/wire/inbox.ts";
+import type { Message } from "../../protocol/wire/message.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
+import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
+import { QuickRpcCodec, SECINFO_METHOD } from "../../protocol/quickrpc/quickrpc_codec.ts";
+import type { QuickRpcCodecSpec } from "../../protocol/quickrpc/config.ts";
+import type { SecuritySession } from "../../protocol/quickrpc/quickrpc_security.ts";
+import { pythonJson } from "../../protocol/dialects/_python_json.ts";
+import type { QuickRpcSink, QuickRpcTransport } from "./_transport.ts";
+
+/** Options for a {@linkcode QuickRpcChannel}. */
+export interface QuickRpcChannelOptions {
+  /**
+   * The codec.
+   *
+   * @default {{ kind: "jrpc", delimiter: "\0" }}
+   */
+  codec?: QuickRpcCodecSpec;
+  /** Makes the security session for outgoing frames (the `rpc.secinfo` header); none by default. */
+  security?: () => SecuritySession;
+  /**
+   * The largest telegram accepted from a sender, in characters; a longer
+   * leftover is dropped and counted.
+   *
+   * @default {16 MiB}
+   */
+  maxFrameBytes?: number;
+  /**
+   * Where dropped input is logged.
+   *
+   * @default {consoleLogger}
+   */
+  logger?: Logger;
+}
+
+/** What a {@linkcode QuickRpcChannel} dropped. */
+export interface QuickRpcChannelStats {
+  /** Unterminated tails of datagrams, and leftovers over the size limit. */
+  droppedTails: number;
+}
+
+/** One sender's decoding state. */
+interface Sender {
+  codec: Codec<string>;
+  decoder: TextDecoder;
+  text: string;
+}
+
+/** The codec for a spec; one per sender. The place a codec shorthand becomes a codec. */
+function makeCodec(spec: QuickRpcCodecSpec): Codec<string> {
+  switch (spec.kind) {
+    case "jrpc":
+      return new QuickRpcCodec();
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** A {@linkcode Channel} over a quickrpc transport; see the module docs. */
+export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
+  /** The transport under it. */
+  readonly transport: QuickRpcTransport;
+  /** What was dropped. */
+  readonly stats: QuickRpcChannelStats = { droppedTails: 0 };
+  #spec: QuickRpcCodecSpec;
+  #delimiter: string;
+  #max: number;
+  #logger: Logger;
+  #senders = new Map<string, Sender>();
+  #encoder: Codec<string>;
+  #security: (() => SecuritySession) | undefined;
+  #sessions = new Map<string, SecuritySession>();
+
+  /**
+   * Makes the channel; {@linkcode QuickRpcChannel.open} opens the transport.
+   *
+   * @param transport The transport.
+   * @param options Codec, security, size limit, logger.
+   */
+  constructor(transport: QuickRpcTransport, options: QuickRpcChannelOptions = {}) {
+    super();
+    this.transport = transport;
+    this.#spec = options.codec ?? { kind: "jrpc", delimiter: "\0" };
+    this.#delimiter = this.#spec.delimiter;
+    this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#encoder = makeCodec(this.#spec);
+    this.#security = options.security;
+  }
+
+  /** The transport's name (for logs). */
+  get remote(): string {
+    return this.transport.name;
+  }
+
+  /** Opens the transport; resolves to this channel. */
+  async open(): Promise<this> {
+    await this.transport.open(this);
+    return this;
+  }
+
+  /** Bytes from a sender (the transport calls it). */
+  received(sender: string, data: Uint8Array, whole = false): void {
+    if (this.closeReason !== undefined) return;
+    let state = this.#senders.get(sender);
+    if (state === undefined) {
+      state = { codec: makeCodec(this.#spec), decoder: new TextDecoder(), text: "" };
+      this.#senders.set(sender, state);
+    }
+    const text = state.text + state.decoder.decode(data, { stream: !whole });
+    let start = 0;
+    let end = text.indexOf(this.#delimiter);
+    while (end !== -1) {
+      this.#decode(state, sender, text.slice(start, end));
+      start = end + this.#delimiter.length;
+      end = text.indexOf(this.#delimiter, start);
+    }
+    const tail = start === 0 ? text : text.slice(start);
+    if (whole || tail.length > this.#max) {
+      if (tail.length > 0) {
+        this.stats.droppedTails++;
+        this.#logger.warn(
+          `quickrpc ${this.remote}: dropped ${tail.length} undelimited characters from ${sender}`,
+        );
+      }
+      state.text = "";
+    } else {
+      state.text = tail;
+    }
+  }
+
+  #decode(state: Sender, sender: string, frame: string): void {
+    const decoded = state.codec.decode(frame);
+    const messages = Array.isArray(decoded) ? decoded : [decoded as Message];
+    for (const message of messages) {
+      const delivery: Delivery = { message, from: sender, size: frame.length };
+      this.deliver(delivery);
+    }
+  }
+
+  /** The transport stopped (it calls this). */
+  ended(error?: unknown): void {
+    if (error !== undefined) this.#logger.warn(`quickrpc ${this.remote} stopped: ${error}`);
+    if (this.beginClose(CLOSED_REMOTELY) !== undefined) this.finishClose();
+  }
+
+  /** Sends `message` to the peer named `to`, or to every peer. */
+  async send(message: Message, to?: string): Promise<void> {
+    if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
+    const codec = (to === undefined ? undefined : this.#senders.get(to)?.codec) ?? this.#encoder;
+    const frames = codec.encode(message);
+    if (frames.length === 0) return;
+    let text = "";
+    for (const frame of frames) text += await this.#secure(frame as string, to);
+    await this.transport.send(encoder.encode(text), to === undefined ? undefined : [to]);
+  }
+
+  async #secure(frame: string, to: string | undefined): Promise<string> {
+    const delimiter = this.#delimiter;
+    if (frame.includes(delimiter)) {
+      throw new TypeError(
+        `quickrpc: a telegram must not contain the delimiter ${JSON.stringify(delimiter)}`,
+      );
+    }
+    if (this.#security === undefined) return frame + delimiter;
+    const key = to ?? "";
+    let session = this.#sessions.get(key);
+    if (session === undefined) this.#sessions.set(key, session = this.#security());
+    const { secinfo, payload } = await session.secureOut(frame);
+    if (secinfo === undefined || Object.keys(secinfo).length === 0) return payload + delimiter;
+    const header = `{"jsonrpc": "2.0", "method": ${pythonJson(SECINFO_METHOD)}, "params": ${
+      pythonJson(secinfo)
+    }}`;
+    return header + delimiter + payload + delimiter;
+  }
+
+  /** Closes the channel and its transport. */
+  async close(reason?: string | CloseReason): Promise<void> {
+    if (this.beginClose(reason) !== undefined) {
+      await this.transport.close();
+      this.finishClose();
+    }
+    return this.closed;
+  }
+}
