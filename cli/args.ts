@@ -65,6 +65,12 @@ export function urlOf(text: unknown, role: "connect" | "listen"): string {
       throw error instanceof UsageError ? error : new UsageError((error as Error).message);
     }
   }
+  // quickrpc's many-peer transports need one API over them, not a URL.
+  if (/^(udp|mux|restart|internal|qprocess|qtcp|qudp):/.test(value)) {
+    throw new UsageError(
+      `'${value}' is a quickrpc transport the rpc command does not open: use quickRpcApi from @seed/rpc/quickrpc/transports`,
+    );
+  }
   // unix:///path, unix:/path or unix:relative/path: a unix socket.
   if (/^unix:./.test(value)) {
     if (/^unix:\/\/(?!\/)/.test(value)) {
