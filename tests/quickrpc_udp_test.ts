@@ -3,7 +3,7 @@
 
 import { assertEquals, assertRejects } from "@std/assert";
 import dgram from "node:dgram";
-import { quickRpcApi, QuickRpcUdp } from "../transports/quickrpc.ts";
+import { quickRpcApi, QuickRpcChannel, QuickRpcUdp } from "../transports/quickrpc.ts";
 import type { CallContext } from "../mod.ts";
 import { test, waitFor } from "./_helpers.ts";
 
@@ -79,4 +79,29 @@ test("udp: datagrams are never joined; an unterminated one and an oversized one 
     "over the limit",
   );
   await new Promise<void>((resolve) => raw.close(() => resolve()));
+});
+
+test("udp: decoding state is kept for at most maxSenders senders", async () => {
+  const seen: number[] = [];
+  const udp = new QuickRpcUdp(0, LOOPBACK);
+  const channel = await new QuickRpcChannel(udp, { maxSenders: 2, logger: quiet }).open();
+  const sockets = await Promise.all([0, 1, 2].map(async () => {
+    const socket = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+    return socket;
+  }));
+  const reading = (async () => {
+    for await (const delivery of channel.incoming) {
+      seen.push((delivery.message as { params: { n: number } }).params.n);
+    }
+  })();
+  for (const [n, socket] of sockets.entries()) {
+    const text = `{"jsonrpc": "2.0", "method": "n", "params": {"n": ${n}}}\0`;
+    await new Promise<void>((resolve) => socket.send(text, udp.port, "127.0.0.1", () => resolve()));
+  }
+  await waitFor(() => seen.length === 3);
+  assertEquals(channel.senders, 2);
+  await channel.close();
+  await reading;
+  await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
 });

@@ -41,6 +41,13 @@ export interface QuickRpcChannelOptions {
    */
   maxFrameBytes?: number;
   /**
+   * Senders whose decoding state is kept; beyond it the oldest is forgotten
+   * (UDP senders cost nothing to make up).
+   *
+   * @default {4096}
+   */
+  maxSenders?: number;
+  /**
    * Where dropped input is logged.
    *
    * @default {consoleLogger}
@@ -80,6 +87,7 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
   #spec: QuickRpcCodecSpec;
   #delimiter: string;
   #max: number;
+  #maxSenders: number;
   #logger: Logger;
   #senders = new Map<string, Sender>();
   #encoder: Codec<string>;
@@ -98,9 +106,15 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
     this.#spec = options.codec ?? { kind: "jrpc", delimiter: "\0" };
     this.#delimiter = this.#spec.delimiter;
     this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#maxSenders = options.maxSenders ?? 4096;
     this.#logger = options.logger ?? consoleLogger;
     this.#encoder = makeCodec(this.#spec);
     this.#security = options.security;
+  }
+
+  /** How many senders' decoding state is kept. */
+  get senders(): number {
+    return this.#senders.size;
   }
 
   /** The transport's name (for logs). */
@@ -119,6 +133,11 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
     if (this.closeReason !== undefined) return;
     let state = this.#senders.get(sender);
     if (state === undefined) {
+      if (this.#senders.size >= this.#maxSenders) {
+        const oldest = this.#senders.keys().next().value!;
+        this.#senders.delete(oldest);
+        this.#sessions.delete(oldest);
+      }
       state = { codec: makeCodec(this.#spec), decoder: new TextDecoder(), text: "" };
       this.#senders.set(sender, state);
     }
