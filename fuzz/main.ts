@@ -2,7 +2,7 @@
 //
 // For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
 // mushroom, choria, nuropb, amqp, worker; stdio-newline and stdio-content-length in
-// fuzz/stdio.ts; http in fuzz/http.ts), sends generated frames (valid, mutated and hostile; see
+// fuzz/stdio.ts; http in fuzz/http.ts; quickrpc-udp in fuzz/quickrpc_udp.ts), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
 // cases of a few hundred frames on one connection (four connections at
 // once), written in pieces that split frames at random bytes. After every
@@ -48,6 +48,7 @@ import { decodeNuropb, encodeNuropbRequest } from "../protocol/nuropb/nuropb.ts"
 import { fuzzStdio } from "./stdio.ts";
 import { fuzzWorker } from "./worker.ts";
 import { fuzzHttp } from "./http.ts";
+import { fuzzQuickRpcUdp } from "./quickrpc_udp.ts";
 
 const ALL = [
   "jsonrpc",
@@ -63,6 +64,7 @@ const ALL = [
   "stdio-content-length",
   "worker",
   "http",
+  "quickrpc-udp",
 ];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
@@ -665,6 +667,8 @@ for (const dialect of dialects) {
     ? await fuzzWorkerTarget()
     : dialect === "http"
     ? await fuzzHttp(target, seed)
+    : dialect === "quickrpc-udp"
+    ? await fuzzQuickRpcUdp(target, seed)
     : await fuzzServer(dialect);
   console.log(JSON.stringify(report));
   if (

@@ -105,3 +105,21 @@ test("udp: decoding state is kept for at most maxSenders senders", async () => {
   await reading;
   await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
 });
+
+test("udp: datagrams that come while the reader is behind are dropped and counted, not queued", async () => {
+  const udp = new QuickRpcUdp(0, LOOPBACK);
+  const channel = await new QuickRpcChannel(udp, { logger: quiet, highWaterMark: 10 }).open();
+  const raw = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => raw.bind(0, "127.0.0.1", resolve));
+  const text = '{"jsonrpc": "2.0", "method": "n", "params": {}}\0';
+  // Nobody reads the channel: its inbox holds 10, the rest is dropped.
+  for (let i = 0; i < 50; i++) {
+    await new Promise<void>((resolve) => raw.send(text, udp.port, "127.0.0.1", () => resolve()));
+  }
+  await waitFor(() => udp.stats.received === 50, { timeout: 5000 });
+  // Held: the high-water mark, give or take the datagram that reached it.
+  const held = udp.stats.received - channel.stats.droppedBusy;
+  assertEquals(held >= 10 && held <= 11, true, `${held} held`);
+  await channel.close();
+  await new Promise<void>((resolve) => raw.close(() => resolve()));
+});

@@ -10,9 +10,11 @@
 export interface QuickRpcSink {
   /**
    * Bytes from `sender`. `whole` (a datagram) means no reassembly: an
-   * unterminated tail is dropped, never joined to the next.
+   * unterminated tail is dropped, never joined to the next. Returns a
+   * promise when the reader is behind: a stream waits on it before reading
+   * more (a datagram that comes meanwhile is dropped by the sink).
    */
-  received(sender: string, data: Uint8Array, whole?: boolean): void;
+  received(sender: string, data: Uint8Array, whole?: boolean): Promise<void> | undefined;
   /** The transport stopped (the other side went away, or it failed); `error` says why. */
   ended(error?: unknown): void;
 }

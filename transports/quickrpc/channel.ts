@@ -41,6 +41,13 @@ export interface QuickRpcChannelOptions {
    */
   maxFrameBytes?: number;
   /**
+   * Messages received and not yet read before a stream transport pauses
+   * and datagrams are dropped.
+   *
+   * @default {1024}
+   */
+  highWaterMark?: number;
+  /**
    * Senders whose decoding state is kept; beyond it the oldest is forgotten
    * (UDP senders cost nothing to make up).
    *
@@ -59,6 +66,8 @@ export interface QuickRpcChannelOptions {
 export interface QuickRpcChannelStats {
   /** Unterminated tails of datagrams, and leftovers over the size limit. */
   droppedTails: number;
+  /** Datagrams dropped because the reader was behind (a full inbox). */
+  droppedBusy: number;
 }
 
 /** One sender's decoding state. */
@@ -83,7 +92,7 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
   /** The transport under it. */
   readonly transport: QuickRpcTransport;
   /** What was dropped. */
-  readonly stats: QuickRpcChannelStats = { droppedTails: 0 };
+  readonly stats: QuickRpcChannelStats = { droppedTails: 0, droppedBusy: 0 };
   #spec: QuickRpcCodecSpec;
   #delimiter: string;
   #max: number;
@@ -93,6 +102,8 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
   #encoder: Codec<string>;
   #security: (() => SecuritySession) | undefined;
   #sessions = new Map<string, SecuritySession>();
+  /** Set while the inbox is full: resolves once the reader made room. */
+  #behind: Promise<void> | undefined;
 
   /**
    * Makes the channel; {@linkcode QuickRpcChannel.open} opens the transport.
@@ -101,7 +112,7 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
    * @param options Codec, security, size limit, logger.
    */
   constructor(transport: QuickRpcTransport, options: QuickRpcChannelOptions = {}) {
-    super();
+    super(options.highWaterMark ?? 1024);
     this.transport = transport;
     this.#spec = options.codec ?? { kind: "jrpc", delimiter: "\0" };
     this.#delimiter = this.#spec.delimiter;
@@ -128,9 +139,16 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
     return this;
   }
 
-  /** Bytes from a sender (the transport calls it). */
-  received(sender: string, data: Uint8Array, whole = false): void {
-    if (this.closeReason !== undefined) return;
+  /**
+   * Bytes from a sender (the transport calls it); a promise while the
+   * reader is behind. A datagram that comes then is dropped and counted.
+   */
+  received(sender: string, data: Uint8Array, whole = false): Promise<void> | undefined {
+    if (this.closeReason !== undefined) return undefined;
+    if (whole && this.#behind !== undefined) {
+      this.stats.droppedBusy++;
+      return this.#behind;
+    }
     let state = this.#senders.get(sender);
     if (state === undefined) {
       if (this.#senders.size >= this.#maxSenders) {
@@ -144,8 +162,9 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
     const text = state.text + state.decoder.decode(data, { stream: !whole });
     let start = 0;
     let end = text.indexOf(this.#delimiter);
+    let behind: Promise<void> | undefined;
     while (end !== -1) {
-      this.#decode(state, sender, text.slice(start, end));
+      behind = this.#decode(state, sender, text.slice(start, end)) ?? behind;
       start = end + this.#delimiter.length;
       end = text.indexOf(this.#delimiter, start);
     }
@@ -161,15 +180,27 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
     } else {
       state.text = tail;
     }
+    if (behind !== undefined && this.#behind === undefined) {
+      this.#behind = behind.then(() => {
+        this.#behind = undefined;
+      }, () => {
+        this.#behind = undefined;
+      });
+    }
+    return this.#behind;
   }
 
-  #decode(state: Sender, sender: string, frame: string): void {
+  #decode(state: Sender, sender: string, frame: string): Promise<void> | undefined {
     const decoded = state.codec.decode(frame);
-    const messages = Array.isArray(decoded) ? decoded : [decoded as Message];
-    for (const message of messages) {
-      const delivery: Delivery = { message, from: sender, size: frame.length };
-      this.deliver(delivery);
+    if (!Array.isArray(decoded)) {
+      return this.deliver({ message: decoded as Message, from: sender, size: frame.length });
     }
+    let behind: Promise<void> | undefined;
+    for (const message of decoded as readonly Message[]) {
+      const delivery: Delivery = { message, from: sender, size: frame.length };
+      behind = this.deliver(delivery) ?? behind;
+    }
+    return behind;
   }
 
   /** The transport stopped (it calls this). */

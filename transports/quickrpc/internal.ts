@@ -49,18 +49,18 @@ export class QuickRpcInternal implements QuickRpcTransport {
   }
 
   /** Hands `data` to the named peers, or to every other one. */
-  send(data: Uint8Array, receivers?: readonly string[]): Promise<void> {
-    if (this.#sink === undefined) return Promise.reject(new NotRunning(this.name));
+  async send(data: Uint8Array, receivers?: readonly string[]): Promise<void> {
+    if (this.#sink === undefined) throw new NotRunning(this.name);
     const members = bus(this.bus).members;
     const names = receivers ?? [...members.keys()].filter((name) => name !== this.name);
     for (const name of names) {
       if (!members.has(name)) {
-        return Promise.reject(new Error(`Sending to bus ${this.bus}: Unknown receiver ${name}`));
+        throw new Error(`Sending to bus ${this.bus}: Unknown receiver ${name}`);
       }
     }
     // Each receiver decodes the bytes as they come: one copy is shared, read only.
-    for (const name of names) members.get(name)!.received(this.name, data);
-    return Promise.resolve();
+    // A receiver that is behind holds the sender back.
+    for (const name of names) await members.get(name)!.received(this.name, data);
   }
 
   /** Leaves the bus. */

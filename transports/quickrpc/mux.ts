@@ -38,7 +38,7 @@ export class QuickRpcMux implements QuickRpcTransport {
         part.open({
           received: (sender, data, whole) => {
             this.#routes.set(sender, part);
-            sink.received(sender, data, whole);
+            return sink.received(sender, data, whole);
           },
           ended: (error) => {
             for (const [sender, route] of this.#routes) {

@@ -15,7 +15,10 @@ async function pump(
   sink: QuickRpcSink,
 ): Promise<unknown> {
   try {
-    for await (const chunk of readable) sink.received(name, chunk);
+    for await (const chunk of readable) {
+      const behind = sink.received(name, chunk);
+      if (behind !== undefined) await behind;
+    }
     return undefined;
   } catch (error) {
     return error;

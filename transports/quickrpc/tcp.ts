@@ -17,7 +17,8 @@ async function pump(conn: Deno.Conn, name: string, sink: QuickRpcSink): Promise<
       const n = await conn.read(buffer);
       if (n === null) return undefined;
       // The sink decodes at once; the buffer is reused for the next read.
-      sink.received(name, buffer.subarray(0, n));
+      const behind = sink.received(name, buffer.subarray(0, n));
+      if (behind !== undefined) await behind;
     }
   } catch (error) {
     return error;
