@@ -12,9 +12,11 @@ import {
   quickRpcApi,
   QuickRpcChild,
   type QuickRpcInternal,
+  QuickRpcMux,
   QuickRpcRestart,
   QuickRpcTcpClient,
   QuickRpcTcpServer,
+  type QuickRpcTransport,
   quickRpcTransport,
 } from "../transports/quickrpc.ts";
 import type { CallContext } from "../mod.ts";
@@ -165,29 +167,46 @@ test("internal: calls to a named peer, broadcasts to the others, unknown receive
   );
 });
 
-test("mux: one API over tcpserv and internal, each reply back on its own transport", async () => {
-  const seen: string[] = [];
+/** Counts what is sent through a transport, by receivers. */
+function spy(inner: QuickRpcTransport, sends: string[]): QuickRpcTransport {
+  return {
+    name: inner.name,
+    open: (sink) => inner.open(sink),
+    send: (data, receivers) => {
+      sends.push(receivers?.join(",") ?? "*");
+      return inner.send(data, receivers);
+    },
+    close: () => inner.close(),
+  };
+}
+
+test("mux: one API over tcpserv and internal, each reply back on its own transport only", async () => {
+  const viaServ: string[] = [];
+  const viaBus: string[] = [];
+  const serv = new QuickRpcTcpServer("127.0.0.1", 0);
   await using server = await quickRpcApi({
-    transport: "mux:(tcpserv:127.0.0.1:0)(internal:t2:server)",
-    handlers: { from: (_: unknown, ctx: CallContext) => (seen.push(ctx.from!), ctx.from) },
+    transport: new QuickRpcMux([
+      spy(serv, viaServ),
+      spy(quickRpcTransport("internal:t2:server"), viaBus),
+    ]),
+    handlers: { from },
   });
-  const tcp = quickRpcTransport("internal:unused"); // a transport object passes through
-  assertEquals(quickRpcTransport(tcp), tcp);
-  const [serv] = (server.channel.transport as unknown as { parts: QuickRpcTcpServer[] }).parts;
-  await using viaTcp = await quickRpcApi({ transport: `tcp:127.0.0.1:${serv!.port}` });
-  const strays: string[] = [];
-  await using viaBus = await quickRpcApi({
-    transport: "internal:t2:client",
-    logger: { debug() {}, warn: (m: string) => void strays.push(m), error() {} },
-  });
+  await using tcpClient = await quickRpcApi({ transport: `tcp:127.0.0.1:${serv.port}` });
+  await using busClient = await quickRpcApi({ transport: "internal:t2:client" });
   const [a, b] = await Promise.all([
-    viaTcp.peer.call("from", {}),
-    viaBus.peer.call("from", {}, { to: "server" }),
+    tcpClient.peer.call("from", {}),
+    busClient.peer.call("from", {}, { to: "server" }),
   ]);
   assertEquals((a as string).startsWith("127.0.0.1:"), true);
   assertEquals(b, "client");
-  assertEquals(seen.length, 2);
-  assertEquals(strays, []);
+  assertEquals([viaServ, viaBus], [[a], ["client"]]);
+  // A broadcast goes to every part.
+  await server.peer.notify("hello", {});
+  assertEquals([viaServ.length, viaBus.length], [2, 2]);
+  // From a string, and a transport object passes through.
+  const mux = quickRpcTransport("mux:(tcpserv:127.0.0.1:0)(internal:t3)") as QuickRpcMux;
+  assertEquals(mux.parts.length, 2);
+  assertEquals(quickRpcTransport(mux), mux);
 });
 
 test("restart: the client re-opens after the server comes back, and stops on close", async () => {
