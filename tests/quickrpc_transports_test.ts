@@ -255,3 +255,24 @@ test("stdio: a child process serving quickrpc on its stdin and stdout", async ()
   await api.close();
   assertEquals((await child.status).success, true);
 });
+
+test("tcp: large telegrams sent at once arrive whole, never interleaved", async () => {
+  const got: number[] = [];
+  await using server = await quickRpcApi({
+    transport: "tcpserv:127.0.0.1:0",
+    handlers: {
+      big: ({ n, text }: { n: number; text: string }) =>
+        void (text === String(n).repeat(100_000) && got.push(n)),
+    },
+  });
+  const port = (server.channel.transport as QuickRpcTcpServer).port;
+  await using client = await quickRpcApi({ transport: `tcp:127.0.0.1:${port}` });
+  await Promise.all(
+    Array.from(
+      { length: 10 },
+      (_, n) => client.peer.notify("big", { n, text: String(n).repeat(100_000) }),
+    ),
+  );
+  await waitFor(() => got.length === 10);
+  assertEquals(got.sort(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});

@@ -242,8 +242,11 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
   /** Closes the channel and its transport. */
   async close(reason?: string | CloseReason): Promise<void> {
     if (this.beginClose(reason) !== undefined) {
-      await this.transport.close();
-      this.finishClose();
+      try {
+        await this.transport.close();
+      } finally {
+        this.finishClose();
+      }
     }
     return this.closed;
   }

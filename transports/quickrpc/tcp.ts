@@ -9,6 +9,22 @@ import { NotRunning, type QuickRpcSink, type QuickRpcTransport, writeAll } from 
 
 const READ_BYTES = 65536;
 
+/** A connection whose writes go out one after another (a partial write never interleaves). */
+class Writer {
+  readonly conn: Deno.Conn;
+  #last: Promise<void> = Promise.resolve();
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    const next = this.#last.then(() => writeAll(this.conn, data));
+    this.#last = next.catch(() => {});
+    return next;
+  }
+}
+
 /** Reads `conn` into the sink as `name` until it ends; never throws. */
 async function pump(conn: Deno.Conn, name: string, sink: QuickRpcSink): Promise<unknown> {
   const buffer = new Uint8Array(READ_BYTES);
@@ -31,7 +47,7 @@ export class QuickRpcTcpClient implements QuickRpcTransport {
   readonly name: string;
   #host: string;
   #port: number;
-  #conn: Deno.Conn | undefined;
+  #conn: Writer | undefined;
   #closing = false;
   #reading: Promise<void> | undefined;
 
@@ -51,9 +67,10 @@ export class QuickRpcTcpClient implements QuickRpcTransport {
   async open(sink: QuickRpcSink): Promise<void> {
     this.#closing = false;
     const conn = await Deno.connect({ hostname: this.#host, port: this.#port });
-    this.#conn = conn;
+    const writer = new Writer(conn);
+    this.#conn = writer;
     this.#reading = pump(conn, this.name, sink).then((error) => {
-      if (this.#conn === conn) this.#conn = undefined;
+      if (this.#conn === writer) this.#conn = undefined;
       try {
         conn.close();
       } catch { /* already closed */ }
@@ -65,13 +82,13 @@ export class QuickRpcTcpClient implements QuickRpcTransport {
   async send(data: Uint8Array, receivers?: readonly string[]): Promise<void> {
     if (receivers !== undefined && !receivers.includes(this.name)) return;
     if (this.#conn === undefined) throw new NotRunning(this.name);
-    await writeAll(this.#conn, data);
+    await this.#conn.write(data);
   }
 
   /** Closes the connection. */
   async close(): Promise<void> {
     this.#closing = true;
-    const conn = this.#conn;
+    const conn = this.#conn?.conn;
     this.#conn = undefined;
     try {
       conn?.close();
@@ -87,7 +104,7 @@ export class QuickRpcTcpServer implements QuickRpcTransport {
   #iface: string;
   #port: number;
   #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | undefined;
-  #conns = new Map<string, Deno.Conn>();
+  #conns = new Map<string, Writer>();
   #accepting: Promise<void> | undefined;
   #reading = new Set<Promise<unknown>>();
 
@@ -126,7 +143,7 @@ export class QuickRpcTcpServer implements QuickRpcTransport {
     try {
       for await (const conn of listener) {
         const name = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-        this.#conns.set(name, conn);
+        this.#conns.set(name, new Writer(conn));
         const reading = pump(conn, name, sink).then(() => {
           this.#conns.delete(name);
           this.#reading.delete(reading);
@@ -148,7 +165,7 @@ export class QuickRpcTcpServer implements QuickRpcTransport {
     const targets = receivers === undefined
       ? [...this.#conns.values()]
       : receivers.flatMap((name) => this.#conns.get(name) ?? []);
-    await Promise.all(targets.map((conn) => writeAll(conn, data)));
+    await Promise.all(targets.map((writer) => writer.write(data)));
   }
 
   /** Stops listening and closes every connection. */
@@ -158,7 +175,7 @@ export class QuickRpcTcpServer implements QuickRpcTransport {
     try {
       listener?.close();
     } catch { /* already closed */ }
-    for (const conn of this.#conns.values()) {
+    for (const { conn } of this.#conns.values()) {
       try {
         conn.close();
       } catch { /* already closed */ }
