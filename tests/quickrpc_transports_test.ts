@@ -276,3 +276,26 @@ test("tcp: large telegrams sent at once arrive whole, never interleaved", async 
   await waitFor(() => got.length === 10);
   assertEquals(got.sort(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
+
+test("jrpc:<delimiter> of two characters: telegrams split anywhere, the delimiter too, are reassembled", async () => {
+  const got: number[] = [];
+  await using server = await quickRpcApi({
+    codec: "jrpc:@@",
+    transport: "tcpserv:127.0.0.1:0",
+    handlers: { n: ({ n, pad }: { n: number; pad: string }) => void got.push(n + pad.length) },
+  });
+  const port = (server.channel.transport as QuickRpcTcpServer).port;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const telegram = (n: number, pad: number) =>
+    `{"jsonrpc": "2.0", "method": "n", "params": {"n": ${n}, "pad": "${"x".repeat(pad)}"}}@@`;
+  const bytes = new TextEncoder().encode(telegram(1, 0) + telegram(2, 300_000) + telegram(3, 0));
+  // Pieces of 1 to 7 bytes near the delimiters, 4 KiB through the long telegram.
+  for (let at = 0; at < bytes.length;) {
+    const size = at < 100 || bytes.length - at < 100 ? 1 + (at % 7) : 4096;
+    await conn.write(bytes.subarray(at, at + size));
+    at += size;
+  }
+  await waitFor(() => got.length === 3);
+  assertEquals(got, [1, 300_002, 3]);
+  conn.close();
+});

@@ -74,7 +74,12 @@ export interface QuickRpcChannelStats {
 interface Sender {
   codec: Codec<string>;
   decoder: TextDecoder;
-  text: string;
+  /** Undelimited text held, in the pieces it came in (joined once a delimiter comes). */
+  parts: string[];
+  /** Their total length. */
+  length: number;
+  /** The last `delimiter.length - 1` characters held (a delimiter may straddle pieces). */
+  edge: string;
 }
 
 /** The codec for a spec; one per sender. The place a codec shorthand becomes a codec. */
@@ -156,29 +161,46 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
         this.#senders.delete(oldest);
         this.#sessions.delete(oldest);
       }
-      state = { codec: makeCodec(this.#spec), decoder: new TextDecoder(), text: "" };
+      state = {
+        codec: makeCodec(this.#spec),
+        decoder: new TextDecoder(),
+        parts: [],
+        length: 0,
+        edge: "",
+      };
       this.#senders.set(sender, state);
     }
-    const text = state.text + state.decoder.decode(data, { stream: !whole });
+    const piece = state.decoder.decode(data, { stream: !whole });
+    const delimiter = this.#delimiter;
+    if (!whole && (state.edge + piece).indexOf(delimiter) === -1) {
+      // No telegram ends here: held without joining, so a long one costs no rescans.
+      if (state.length + piece.length > this.#max) {
+        return this.#dropTail(state, sender, piece.length);
+      }
+      state.parts.push(piece);
+      state.length += piece.length;
+      if (delimiter.length > 1) state.edge = (state.edge + piece).slice(1 - delimiter.length);
+      return this.#behind;
+    }
+    const text = state.length === 0 ? piece : state.parts.join("") + piece;
     let start = 0;
-    let end = text.indexOf(this.#delimiter);
+    let end = text.indexOf(delimiter, Math.max(0, state.length - delimiter.length + 1));
     let behind: Promise<void> | undefined;
     while (end !== -1) {
       behind = this.#decode(state, sender, text.slice(start, end)) ?? behind;
-      start = end + this.#delimiter.length;
-      end = text.indexOf(this.#delimiter, start);
+      start = end + delimiter.length;
+      end = text.indexOf(delimiter, start);
     }
     const tail = start === 0 ? text : text.slice(start);
+    state.parts.length = 0;
+    state.length = 0;
+    state.edge = "";
     if (whole || tail.length > this.#max) {
-      if (tail.length > 0) {
-        this.stats.droppedTails++;
-        this.#logger.warn(
-          `quickrpc ${this.remote}: dropped ${tail.length} undelimited characters from ${sender}`,
-        );
-      }
-      state.text = "";
-    } else {
-      state.text = tail;
+      if (tail.length > 0) this.#dropTail(state, sender, tail.length);
+    } else if (tail.length > 0) {
+      state.parts.push(tail);
+      state.length = tail.length;
+      if (delimiter.length > 1) state.edge = tail.slice(1 - delimiter.length);
     }
     if (behind !== undefined && this.#behind === undefined) {
       this.#behind = behind.then(() => {
@@ -187,6 +209,20 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
         this.#behind = undefined;
       });
     }
+    return this.#behind;
+  }
+
+  /** Forgets what `sender` has sent since its last delimiter, and counts it. */
+  #dropTail(state: Sender, sender: string, dropped: number): Promise<void> | undefined {
+    this.stats.droppedTails++;
+    this.#logger.warn(
+      `quickrpc ${this.remote}: dropped ${
+        state.length + dropped
+      } undelimited characters from ${sender}`,
+    );
+    state.parts.length = 0;
+    state.length = 0;
+    state.edge = "";
     return this.#behind;
   }
 
