@@ -67,3 +67,13 @@ export {
   type SecurityProvider,
   type SecuritySession,
 } from "./quickrpc_security.ts";
+export { pythonG, quickRpcTerse, QuickRpcTerseCodec } from "./terse_codec.ts";
+export {
+  type Advertisement,
+  announce,
+  announcerContract,
+  announcerHandlers,
+  type AnnouncerOptions,
+  seek,
+  type SeekOptions,
+} from "./announcer.ts";

@@ -1,0 +1,194 @@
+/**
+ * quickrpc's announcer (`announcer_api.py`): a seeker notifies
+ * `seek(filter)`, every service that matches notifies `advertise(description)`
+ * back. Both are notifications, so it works over any quickrpc dialect
+ * and any transport, usually terse over UDP broadcast.
+ *
+ * @module
+ */
+
+import type { ContractDefinition } from "../contract/contract.ts";
+import type { CallContext, Handler, PeerHandle } from "../peer/context.ts";
+
+/**
+ * The announcer's methods, seen from the announcing side: it takes `seek`
+ * and sends `advertise`. Give it to `defineContract` (`@seed/rpc/contract`);
+ * the seeker uses its `invert()`.
+ *
+ * @example The seeking side of the contract
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { defineContract } from "@seed/rpc/contract";
+ * import { announcerContract } from "@seed/rpc/quickrpc";
+ * const Seeker = defineContract(announcerContract).invert();
+ * assertEquals(Object.keys(Seeker.outgoing), ["seek"]);
+ * ```
+ */
+export const announcerContract = {
+  name: "quickrpc.announcer",
+  incoming: {
+    seek: {
+      notification: true,
+      description: "Asks services that match `filter` to advertise themselves.",
+      params: { type: "object", properties: { filter: {} } },
+    },
+  },
+  outgoing: {
+    advertise: {
+      notification: true,
+      description: "Tells a seeker that this service is present, and what it is.",
+      params: { type: "object", properties: { description: {} } },
+    },
+  },
+} as const satisfies ContractDefinition;
+
+/** Options for {@linkcode announcerHandlers} and {@linkcode announce}. */
+export interface AnnouncerOptions {
+  /** What this service advertises (any value the dialect carries). */
+  description: unknown;
+  /**
+   * Whether a seek's `filter` (`""` when the seeker gave none) matches this
+   * service.
+   *
+   * @default {every filter matches}
+   */
+  matches?: (filter: unknown) => boolean;
+}
+
+/**
+ * The `seek` handler, for a `Server`'s or `Peer`'s `handlers`: it answers a
+ * matching seek with `advertise(description)`, sent to the seeker alone on
+ * channels that route (the original broadcasts it to everyone).
+ *
+ * @example An announcing server
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer } from "@seed/rpc";
+ * import { announcerHandlers } from "@seed/rpc/quickrpc";
+ * const [a, b] = memoryPair();
+ * const service = new Peer(a, { handlers: announcerHandlers({ description: "printer" }) });
+ * const seen = Promise.withResolvers<unknown>();
+ * const seeker = new Peer(b, { handlers: { advertise: (p: unknown) => seen.resolve(p) } });
+ * await seeker.notify("seek", { filter: "" });
+ * assertEquals(await seen.promise, { description: "printer" });
+ * await seeker.close();
+ * await service.closed;
+ * ```
+ */
+export function announcerHandlers(options: AnnouncerOptions): { seek: Handler } {
+  const { description, matches } = options;
+  return {
+    seek: (params: unknown, ctx: CallContext) => {
+      const filter = isRecord(params) && params.filter !== undefined ? params.filter : "";
+      if (matches !== undefined && !matches(filter)) return undefined;
+      return ctx.peer.notify(
+        "advertise",
+        { description },
+        ctx.from === undefined ? undefined : { to: ctx.from },
+      );
+    },
+  };
+}
+
+/**
+ * Makes `peer` answer seeks: registers {@linkcode announcerHandlers}'s
+ * `seek` on it.
+ */
+export function announce<P extends PeerHandle>(peer: P, options: AnnouncerOptions): P {
+  peer.handle("seek", announcerHandlers(options).seek);
+  return peer;
+}
+
+/** One advertisement a seek collected. */
+export interface Advertisement {
+  /** What the service advertised. */
+  description: unknown;
+  /** Who sent it, on channels that say (`ctx.from`). */
+  from: string | undefined;
+}
+
+/** Options for {@linkcode seek}. */
+export interface SeekOptions {
+  /**
+   * Ends the window: advertisements are collected until it aborts (or the
+   * peer closes). The caller owns the timer, e.g. `AbortSignal.timeout(500)`.
+   */
+  signal: AbortSignal;
+  /**
+   * What services are wanted; the original leaves its form open.
+   *
+   * @default {""}
+   */
+  filter?: unknown;
+  /** Called with each advertisement as it arrives. */
+  onAdvertise?: (advertisement: Advertisement) => void;
+}
+
+type Collector = (advertisement: Advertisement) => void;
+
+/** The seeks running on each peer; the `advertise` handler feeds them. */
+const seeking = new WeakMap<PeerHandle, Set<Collector>>();
+
+/**
+ * Notifies `seek(filter)` and collects the advertisements that arrive until
+ * `signal` aborts. The first seek on a peer registers its `advertise`
+ * handler (it throws if the peer already has another one); between seeks,
+ * advertisements are dropped.
+ *
+ * @example Seeking over the memory pair
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { memoryPair, Peer } from "@seed/rpc";
+ * import { announce, seek } from "@seed/rpc/quickrpc";
+ * const [a, b] = memoryPair();
+ * const service = announce(new Peer(a), { description: { kind: "printer" } });
+ * const seeker = new Peer(b);
+ * const stop = new AbortController();
+ * const found = seek(seeker, { signal: stop.signal, onAdvertise: () => stop.abort() });
+ * assertEquals((await found).map((ad) => ad.description), [{ kind: "printer" }]);
+ * await seeker.close();
+ * await service.closed;
+ * ```
+ */
+export async function seek(peer: PeerHandle, options: SeekOptions): Promise<Advertisement[]> {
+  const { signal, onAdvertise } = options;
+  let collectors = seeking.get(peer);
+  if (collectors === undefined) {
+    if (peer.handles("advertise")) {
+      throw new TypeError("seek: the peer already handles 'advertise' itself");
+    }
+    const set = collectors = new Set();
+    seeking.set(peer, set);
+    peer.handle("advertise", (params: unknown, ctx: CallContext) => {
+      const advertisement: Advertisement = {
+        description: isRecord(params) && params.description !== undefined ? params.description : "",
+        from: ctx.from,
+      };
+      for (const collect of set) collect(advertisement);
+    });
+  }
+  const found: Advertisement[] = [];
+  const collect: Collector = (advertisement) => {
+    found.push(advertisement);
+    onAdvertise?.(advertisement);
+  };
+  collectors.add(collect);
+  const ended = Promise.withResolvers<void>();
+  const end = () => ended.resolve();
+  signal.addEventListener("abort", end, { once: true });
+  peer.closed.then(end, end);
+  try {
+    if (!signal.aborted) {
+      await peer.notify("seek", options.filter === undefined ? {} : { filter: options.filter });
+      await ended.promise;
+    }
+  } finally {
+    collectors.delete(collect);
+    signal.removeEventListener("abort", end);
+  }
+  return found;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
