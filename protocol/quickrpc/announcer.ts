@@ -120,6 +120,13 @@ export interface SeekOptions {
    * @default {""}
    */
   filter?: unknown;
+  /**
+   * Whom to ask, on channels that route (names on a `MemoryBus`); left out,
+   * the seek goes where the channel sends (its one party, or a broadcast).
+   *
+   * @default {the channel's default}
+   */
+  to?: string | readonly string[];
   /** Called with each advertisement as it arrives. */
   onAdvertise?: (advertisement: Advertisement) => void;
 }
@@ -179,7 +186,12 @@ export async function seek(peer: PeerHandle, options: SeekOptions): Promise<Adve
   peer.closed.then(end, end);
   try {
     if (!signal.aborted) {
-      await peer.notify("seek", options.filter === undefined ? {} : { filter: options.filter });
+      const params = options.filter === undefined ? {} : { filter: options.filter };
+      const to = options.to;
+      if (to === undefined) await peer.notify("seek", params);
+      else {for (const name of typeof to === "string" ? [to] : to) {
+          await peer.notify("seek", params, { to: name });
+        }}
       await ended.promise;
     }
   } finally {
