@@ -131,10 +131,37 @@ export interface SeekOptions {
   onAdvertise?: (advertisement: Advertisement) => void;
 }
 
-type Collector = (advertisement: Advertisement) => void;
+/** One running seek: takes advertisements, and ends early when the peer closes. */
+interface Collector {
+  collect(advertisement: Advertisement): void;
+  end(): void;
+}
 
-/** The seeks running on each peer; the `advertise` handler feeds them. */
+/** The seeks running on each peer; its `advertise` handler and its close feed them. */
 const seeking = new WeakMap<PeerHandle, Set<Collector>>();
+
+/** The seeks of `peer`, registering its `advertise` handler the first time. */
+function collectorsOf(peer: PeerHandle): Set<Collector> {
+  let collectors = seeking.get(peer);
+  if (collectors !== undefined) return collectors;
+  if (peer.handles("advertise")) {
+    throw new TypeError("seek: the peer already handles 'advertise' itself");
+  }
+  const set = collectors = new Set();
+  seeking.set(peer, set);
+  peer.handle("advertise", (params: unknown, ctx: CallContext) => {
+    const description = isRecord(params) && params.description !== undefined
+      ? params.description
+      : "";
+    const advertisement: Advertisement = { description, from: ctx.from };
+    for (const collector of set) collector.collect(advertisement);
+  });
+  const endAll = () => {
+    for (const collector of set) collector.end();
+  };
+  peer.closed.then(endAll, endAll);
+  return set;
+}
 
 /**
  * Notifies `seek(filter)` and collects the advertisements that arrive until
@@ -159,33 +186,20 @@ const seeking = new WeakMap<PeerHandle, Set<Collector>>();
  */
 export async function seek(peer: PeerHandle, options: SeekOptions): Promise<Advertisement[]> {
   const { signal, onAdvertise } = options;
-  let collectors = seeking.get(peer);
-  if (collectors === undefined) {
-    if (peer.handles("advertise")) {
-      throw new TypeError("seek: the peer already handles 'advertise' itself");
-    }
-    const set = collectors = new Set();
-    seeking.set(peer, set);
-    peer.handle("advertise", (params: unknown, ctx: CallContext) => {
-      const advertisement: Advertisement = {
-        description: isRecord(params) && params.description !== undefined ? params.description : "",
-        from: ctx.from,
-      };
-      for (const collect of set) collect(advertisement);
-    });
-  }
+  const collectors = collectorsOf(peer);
   const found: Advertisement[] = [];
-  const collect: Collector = (advertisement) => {
-    found.push(advertisement);
-    onAdvertise?.(advertisement);
-  };
-  collectors.add(collect);
   const ended = Promise.withResolvers<void>();
-  const end = () => ended.resolve();
-  signal.addEventListener("abort", end, { once: true });
-  peer.closed.then(end, end);
+  const collector: Collector = {
+    collect: (advertisement) => {
+      found.push(advertisement);
+      onAdvertise?.(advertisement);
+    },
+    end: () => ended.resolve(),
+  };
+  collectors.add(collector);
+  signal.addEventListener("abort", collector.end, { once: true });
   try {
-    if (!signal.aborted) {
+    if (!signal.aborted && !peer.isClosed) {
       const params = options.filter === undefined ? {} : { filter: options.filter };
       const to = options.to;
       if (to === undefined) await peer.notify("seek", params);
@@ -195,8 +209,8 @@ export async function seek(peer: PeerHandle, options: SeekOptions): Promise<Adve
       await ended.promise;
     }
   } finally {
-    collectors.delete(collect);
-    signal.removeEventListener("abort", end);
+    collectors.delete(collector);
+    signal.removeEventListener("abort", collector.end);
   }
   return found;
 }
