@@ -142,7 +142,7 @@ test("Terse loses what the original loses: %g precision and booleans as 1 and 0"
   });
 });
 
-test("Terse refuses what it cannot write: by-position params, names with spaces, string ids", () => {
+test("Terse refuses what it cannot write: by-position params, names with spaces or a map key opening with }, string ids", () => {
   const codec = new QuickRpcTerseCodec();
   assertThrows(() => codec.encode({ kind: "notification", method: "m", params: [1] }), TypeError);
   assertThrows(
@@ -150,6 +150,10 @@ test("Terse refuses what it cannot write: by-position params, names with spaces,
     TypeError,
   );
   assertThrows(() => codec.encode({ kind: "notification", method: "a:b" }), TypeError);
+  assertThrows(
+    () => codec.encode({ kind: "notification", method: "m", params: { m: { "}": 1 } } }),
+    TypeError,
+  );
   assertThrows(() => codec.encode({ kind: "notification", method: "v/2" }), TypeError);
   assertThrows(() => codec.encode({ kind: "request", id: "x", method: "m" }), TypeError);
   assertThrows(
@@ -331,5 +335,36 @@ test("Terse request and reply both ways between our peers over TCP", async () =>
   } finally {
     await client.close();
     await server.shutdown();
+  }
+});
+
+test("Random values survive a terse round trip between our peers (numbers of six digits)", () => {
+  let state = 7;
+  const next = (n: number) =>
+    Math.floor((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 * n);
+  const chars = ['"', "\\", "n", "\n", " ", ":", "}", "]", "'", "ü", "\t", "a", "[", "{"];
+  const value = (depth: number): unknown => {
+    switch (next(depth > 3 ? 4 : 7)) {
+      case 0:
+        return next(2) === 0 ? next(2_000_000) - 1_000_000 : (next(200_000) - 100_000) / 2; // <= 6 digits
+      case 1:
+        return Array.from({ length: next(8) }, () => chars[next(chars.length)]).join("");
+      case 2:
+        return Uint8Array.from({ length: next(6) }, () => next(256));
+      case 3:
+        return null;
+      case 4:
+        return Array.from({ length: next(4) }, () => value(depth + 1));
+      default:
+        return Object.fromEntries(
+          Array.from({ length: next(4) }, (_, i) => [`k${i}`, value(depth + 1)]),
+        );
+    }
+  };
+  const codec = new QuickRpcTerseCodec();
+  for (let i = 0; i < 2000; i++) {
+    const params = { v: value(0) };
+    const [frame] = codec.encode({ kind: "notification", method: "m", params });
+    assertEquals(codec.decode(frame!), { kind: "notification", method: "m", params }, frame);
   }
 });

@@ -96,8 +96,9 @@ function isExactly(value: number, text: string): boolean {
 
 /** A name checked to read back as itself. */
 function name(text: string, what: string): string {
-  if (!NAME.test(text)) {
-    throw new TypeError(`terse cannot carry the ${what} ${JSON.stringify(text)} (space or ':')`);
+  // In a map, a key starting with `}` would read back as the map's end.
+  if (!NAME.test(text) || (what === "map key" && text.startsWith("}"))) {
+    throw new TypeError(`terse cannot carry the ${what} ${JSON.stringify(text)}`);
   }
   return text;
 }
@@ -136,7 +137,7 @@ function encodeValue(value: unknown, depth: number): string {
         }
         return out + "]";
       }
-      return `{${encodePairs(value as Record<string, unknown>, depth + 1, "key")}}`;
+      return `{${encodePairs(value as Record<string, unknown>, depth + 1, "map key")}}`;
     }
     default:
       throw new TypeError(`terse cannot carry a ${typeof value}`);
