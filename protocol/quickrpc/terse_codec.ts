@@ -41,6 +41,8 @@ export function pythonG(value: number): string {
   if (value === Infinity) return "inf";
   if (value === -Infinity) return "-inf";
   if (value === 0) return Object.is(value, -0) ? "-0" : "0";
+  // Whole numbers of up to six digits are written as they are.
+  if (Number.isInteger(value) && value < 1e6 && value > -1e6) return String(value);
   const sign = value < 0 ? "-" : "";
   const abs = Math.abs(value);
   let [digits, exponent] = splitExponential(abs.toExponential(5));
@@ -196,7 +198,7 @@ class Reader {
     throw new Unreadable(`${what} at position ${this.pos}`);
   }
 
-  /** A name up to a space, `:` or newline (and `}` in a map: `{}` ends it). */
+  /** A name: up to a space, tab, CR, `:` or newline. */
   name(): string {
     const text = this.text;
     const start = this.pos;
@@ -220,7 +222,11 @@ class Reader {
     return ahead;
   }
 
-  /** `name:value` pairs until `end` (a newline or the end of the text, or `}`). */
+  /**
+   * `name:value` pairs up to a newline, the end of the text or `closing`
+   * (`}` in a map); with `lookahead`, also up to the first word not followed
+   * by `:`.
+   */
   pairs(depth: number, closing: number, lookahead: boolean): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (;;) {
@@ -250,11 +256,11 @@ class Reader {
         return this.string();
       case 0x27: { // '
         const end = text.indexOf("'", this.pos + 1);
-        const newline = text.indexOf("\n", this.pos + 1);
-        if (end === -1 || (newline !== -1 && newline < end)) this.fail("unterminated bytes");
+        const base64 = end === -1 ? "\n" : text.slice(this.pos + 1, end);
+        if (base64.includes("\n")) this.fail("unterminated bytes");
         let bytes: Uint8Array;
         try {
-          bytes = decodeBase64(text.slice(this.pos + 1, end));
+          bytes = decodeBase64(base64);
         } catch {
           this.fail("invalid base64");
         }
@@ -287,10 +293,13 @@ class Reader {
   /** A number, `nan`, `inf`, `-inf`, or `None` (ours). */
   word(): unknown {
     const text = this.text;
-    for (const [word, value] of WORDS) {
-      if (text.startsWith(word, this.pos)) {
-        this.pos += word.length;
-        return value;
+    const c = text.charCodeAt(this.pos);
+    if (c === 0x4e || c === 0x6e || c === 0x69 || c === 0x2d) { // N n i -
+      for (const [word, value] of WORDS) {
+        if (text.startsWith(word, this.pos)) {
+          this.pos += word.length;
+          return value;
+        }
       }
     }
     NUMBER.lastIndex = this.pos;
