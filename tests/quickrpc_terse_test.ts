@@ -150,6 +150,8 @@ test("Terse refuses what it cannot write: by-position params, names with spaces 
     TypeError,
   );
   assertThrows(() => codec.encode({ kind: "notification", method: "a:b" }), TypeError);
+  // An empty line would send the original's decoder into an endless loop.
+  assertThrows(() => codec.encode({ kind: "notification", method: "" }), TypeError);
   assertThrows(
     () => codec.encode({ kind: "notification", method: "m", params: { m: { "}": 1 } } }),
     TypeError,
