@@ -1,6 +1,6 @@
 // `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
 //
-// For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-hmac, websocket,
+// For each dialect (jsonrpc, simplerpc, quickrpc, quickrpc-terse, quickrpc-hmac, websocket,
 // mushroom, choria, nuropb, amqp, worker; stdio-newline and stdio-content-length in
 // fuzz/stdio.ts; http in fuzz/http.ts; quickrpc-udp in fuzz/quickrpc_udp.ts), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
@@ -28,7 +28,12 @@ import { parseArgs } from "../cli/parse_args.ts";
 import { Peer, silentLogger, type Transport } from "../mod.ts";
 import { respond } from "../choria/mod.ts";
 import { parrot } from "../examples/choria/agent/parrot.ts";
-import { hmacSecurity, quickRpc, secureTransport } from "../protocol/quickrpc/quickrpc.ts";
+import {
+  hmacSecurity,
+  quickRpc,
+  quickRpcTerse,
+  secureTransport,
+} from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
@@ -41,6 +46,7 @@ import {
   quickRpcFrame,
   Random,
   simpleRpcFrame,
+  terseFrame,
 } from "./_generators.ts";
 import { FUZZ_KEY } from "./_target.ts";
 import { type Envelope, nuropbEnvelope } from "./_generators.ts";
@@ -65,6 +71,7 @@ const ALL = [
   "worker",
   "http",
   "quickrpc-udp",
+  "quickrpc-terse",
 ];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
@@ -79,6 +86,7 @@ const GENERATORS: Record<string, (random: Random) => Frame> = {
   jsonrpc: jsonRpcFrame,
   simplerpc: simpleRpcFrame,
   quickrpc: quickRpcFrame,
+  "quickrpc-terse": terseFrame,
   "quickrpc-hmac": quickRpcFrame,
   websocket: jsonRpcFrame,
   mushroom: mushroomFrames(),
@@ -137,6 +145,9 @@ async function healthClient(dialect: string, url: string): Promise<Peer> {
       break;
     case "quickrpc":
       transport = await connectTcp(url, { dialect: quickRpc });
+      break;
+    case "quickrpc-terse":
+      transport = await connectTcp(url, { dialect: quickRpcTerse });
       break;
     case "quickrpc-hmac":
       transport = secureTransport(
@@ -312,7 +323,7 @@ interface Report {
 async function fuzzServer(dialect: string): Promise<Report> {
   const random = new Random(seed * 1000 + ALL.indexOf(dialect));
   const generate = GENERATORS[dialect]!;
-  const delimiter = dialect.startsWith("quickrpc") ? 0 : 10;
+  const delimiter = dialect === "quickrpc" || dialect === "quickrpc-hmac" ? 0 : 10;
   let server = await startTarget(dialect);
   let health = await healthClient(dialect, server.url);
   let frames = 0;

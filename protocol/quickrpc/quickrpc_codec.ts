@@ -266,7 +266,7 @@ function idMember(id: Id | null): string {
  * cases it words, and in `data` a line like the last one of a Python
  * traceback (`AttributeError: ...`), after any detail of ours.
  */
-function quickRpcError(error: ErrorObject, method: string | undefined): {
+export function quickRpcError(error: ErrorObject, method: string | undefined): {
   text: string;
   detail: string;
 } {
