@@ -29,26 +29,34 @@ test("udp: a notification without receivers is a broadcast every socket on the p
   const port = probe.address().port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   const heard: string[] = [];
-  const options = { broadcastAddress: "127.255.255.255" };
+  // Bound to the loopback broadcast address: hears broadcasts, not unicast (Linux).
+  const hearsBroadcasts = { bind: "127.255.255.255", broadcastAddress: "127.255.255.255" };
   const listener = (who: string) => ({
     news: ({ t }: { t: string }, ctx: CallContext) => void heard.push(`${who} ${t} ${ctx.from}`),
   });
   await using a = await quickRpcApi({
     transport: `udp:${port}`,
-    transports: { udp: options },
+    transports: { udp: hearsBroadcasts },
     handlers: listener("a"),
   });
   await using b = await quickRpcApi({
     transport: `udp:${port}`,
-    transports: { udp: options },
+    transports: { udp: hearsBroadcasts },
     handlers: listener("b"),
+  });
+  // Bound to 127.0.0.1 on the same port: hears unicast, not broadcasts.
+  await using _c = await quickRpcApi({
+    transport: `udp:${port}`,
+    transports: { udp: { bind: "127.0.0.1" } },
+    handlers: listener("c"),
   });
   await a.peer.notify("news", { t: "hi" });
   // The sender's own socket hears its broadcast too, as the original's does.
   await waitFor(() => heard.length === 2);
   assertEquals(heard.sort(), ["a hi 127.0.0.1", "b hi 127.0.0.1"]);
-  await b.peer.notify("news", { t: "to a" }, { to: "127.0.0.1" });
+  await b.peer.notify("news", { t: "to c" }, { to: "127.0.0.1" });
   await waitFor(() => heard.length === 3);
+  assertEquals(heard[2], "c to c 127.0.0.1");
 });
 
 test("udp: datagrams are never joined; an unterminated one and an oversized one are dropped and counted", async () => {

@@ -15,8 +15,11 @@ import { NotRunning, type QuickRpcSink, type QuickRpcTransport } from "./_transp
 /** Options for {@linkcode QuickRpcUdp}. */
 export interface QuickRpcUdpOptions {
   /**
-   * The address to bind. Broadcasts only reach a socket bound to all
-   * interfaces.
+   * The address to bind. The default, as the original, is every interface
+   * (broadcasts and unicast both reach it). On Linux a socket bound to a
+   * broadcast address (`127.255.255.255`) hears the broadcasts sent there
+   * and no unicast, and one bound to `127.0.0.1` the reverse: tests stay on
+   * loopback that way.
    *
    * @default {"0.0.0.0"}
    */
