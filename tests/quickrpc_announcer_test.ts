@@ -1,5 +1,5 @@
 // quickrpc's announcer: seek(filter) / advertise(description) over the memory
-// bus and over TCP with terse, and the exchanges captured live with the
+// bus, over TCP with terse and by UDP broadcast, and the exchanges captured live with the
 // original's announcer (tests/fixtures/quickrpc_terse_live.json) replayed.
 
 import { type Dialect, MemoryBus, memoryPair, Peer, Server } from "../mod.ts";
@@ -13,6 +13,8 @@ import {
   seek,
 } from "../protocol/quickrpc/quickrpc.ts";
 import { connect, listen } from "../transports/tcp.ts";
+import { quickRpcApi } from "../transports/quickrpc.ts";
+import dgram from "node:dgram";
 import { assertEquals, assertRejects } from "./_assert.ts";
 import { deferred, recordingLogger, test } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
@@ -165,9 +167,7 @@ test("Live replay: the original's seeker against our announcer (terse tcpserv), 
   }
 });
 
-// UDP (quickrpc's usual announcer wire) is built on another branch: extend
-// this with a `udp:` transport once it lands, seeking by broadcast (no `to`).
-test("seek to several services: each answers the seeker alone (extend with udp: broadcast)", async () => {
+test("seek to several services: each answers the seeker alone (memory bus; udp: broadcast with terse)", async () => {
   const bus = new MemoryBus();
   const logger = recordingLogger();
   const names = ["a", "b", "c"];
@@ -178,4 +178,41 @@ test("seek to several services: each answers the seeker alone (extend with udp: 
   const found = await seek(seeker, { to: names, ...after(3) });
   assertEquals(found.map((ad) => ad.from).sort(), names);
   await Promise.all([seeker.close(), ...services.map((service) => service.close())]);
+
+  // quickrpc's usual announcer wire: everyone on `udp:<port>` with terse, the seek a broadcast.
+  // On loopback: the services bind the broadcast address (they hear broadcasts), the seeker
+  // 127.0.0.1 (it hears the advertisements sent back to 127.0.0.1 on the port).
+  const port = await freeUdpPort();
+  const udp = (bind: string) => ({ udp: { bind, broadcastAddress: "127.255.255.255" } });
+  const printers = await Promise.all(["printer 1", "printer 2"].map((description) =>
+    quickRpcApi({
+      codec: "terse",
+      transport: `udp:${port}`,
+      transports: udp("127.255.255.255"),
+      handlers: announcerHandlers({ description, matches: (filter) => filter === "printers" }),
+      logger,
+    })
+  ));
+  await using udpSeeker = await quickRpcApi({
+    codec: "terse",
+    transport: `udp:${port}`,
+    transports: udp("127.0.0.1"),
+    logger,
+  });
+  try {
+    const ads = await seek(udpSeeker.peer, { filter: "printers", ...after(2) });
+    assertEquals(ads.map((ad) => ad.description).sort(), ["printer 1", "printer 2"]);
+    assertEquals(ads.map((ad) => ad.from), ["127.0.0.1", "127.0.0.1"]);
+  } finally {
+    await Promise.all(printers.map((printer) => printer.close()));
+  }
 });
+
+/** A UDP port free on loopback just now. */
+async function freeUdpPort(): Promise<number> {
+  const probe = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => probe.bind(0, "127.0.0.1", resolve));
+  const port = probe.address().port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}

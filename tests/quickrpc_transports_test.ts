@@ -84,11 +84,36 @@ test("codec and security strings parse as the original's, delimiter taken litera
   assertEquals(parseCodecString("jrpc:\\n"), { kind: "jrpc", delimiter: "\\n" });
   assertThrows(() => parseCodecString("jrpc:é"), TypeError, "ASCII");
   assertThrows(() => parseCodecString("jsonrpc"), TypeError, "no codec has the shorthand");
+  assertEquals(parseCodecString("terse"), { kind: "terse", delimiter: "\n" });
+  assertEquals(parseCodecString("terse:"), { kind: "terse", delimiter: "\n" });
   assertEquals(parseSecurityString("null"), "null");
   assertEquals(parseSecurityString("blindly_believe_everything:x"), "blindly_believe_everything");
   assertThrows(() => parseSecurityString("hmac"), TypeError);
   // The older helper still maps tcp strings to URLs.
   assertEquals(parseQuickRpcTransport("tcpserv::8888").url, "tcp://0.0.0.0:8888");
+});
+
+test("terse from its string over tcpserv and tcp: calls between ours; security refused as the original does", async () => {
+  await using server = await quickRpcApi({
+    codec: "terse",
+    transport: "tcpserv:127.0.0.1:0",
+    handlers: { add, from },
+  });
+  const port = (server.channel.transport as QuickRpcTcpServer).port;
+  await using client = await quickRpcApi({ codec: "terse", transport: `tcp:127.0.0.1:${port}` });
+  assertEquals(await client.peer.call("add", { a: 2, b: 3 }), 5);
+  assertEquals((await client.peer.call("from", {}) as string).startsWith("127.0.0.1:"), true);
+  // The original's TerseCodec raises 'Security is not supported by TerseCodec.'
+  await assertRejects(
+    () =>
+      quickRpcApi({
+        codec: "terse",
+        security: "blindly_believe_everything",
+        transport: "tcp:127.0.0.1:1",
+      }),
+    TypeError,
+    "security is not supported by the terse codec",
+  );
 });
 
 test("tcpserv and tcp from strings: calls, the sender named ip:port, a broadcast to all", async () => {

@@ -131,3 +131,26 @@ test("udp: datagrams that come while the reader is behind are dropped and counte
   await channel.close();
   await new Promise<void>((resolve) => raw.close(() => resolve()));
 });
+
+test("udp with terse: one telegram per datagram, each ending in a newline; a reply goes back", async () => {
+  const udp = new QuickRpcUdp(0, LOOPBACK);
+  await using server = await quickRpcApi({
+    codec: "terse",
+    transport: udp,
+    handlers: { add: ({ a, b }: { a: number; b: number }) => a + b },
+  });
+  const raw = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => raw.bind(0, "127.0.0.1", resolve));
+  const got: string[] = [];
+  raw.on("message", (data: Uint8Array) => got.push(new TextDecoder().decode(data)));
+  raw.send("add/7 a:1 b:2\n", udp.port, "127.0.0.1");
+  await waitFor(() => got.length === 1);
+  // The original writes a reply without a newline; a datagram of ours always ends with one.
+  assertEquals(got, ["[7]:3\n"]);
+  const to = `127.0.0.1:${raw.address().port}`;
+  await server.peer.notify("ping", {}, { to });
+  await server.peer.notify("echo", { text: "hi\nthere" }, { to });
+  await waitFor(() => got.length === 3);
+  assertEquals(got.slice(1), ["ping \n", 'echo text:"hi\\nthere"\n']);
+  await new Promise<void>((resolve) => raw.close(() => resolve()));
+});

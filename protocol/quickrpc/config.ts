@@ -18,13 +18,13 @@ export type QuickRpcTransportSpec =
   | { readonly kind: "restart"; readonly seconds: number; readonly sub: QuickRpcTransportSpec }
   | { readonly kind: "internal"; readonly bus: string; readonly name: string };
 
-/** A quickrpc codec: `jrpc` with its telegram delimiter. */
-export interface QuickRpcCodecSpec {
-  /** The codec's shorthand. */
-  readonly kind: "jrpc";
-  /** What ends each telegram (the text after `jrpc:`, else NUL). */
-  readonly delimiter: string;
-}
+/**
+ * A quickrpc codec and what ends each of its telegrams: `jrpc` (the text
+ * after `jrpc:`, else NUL) or `terse` (always a newline).
+ */
+export type QuickRpcCodecSpec =
+  | { readonly kind: "jrpc"; readonly delimiter: string }
+  | { readonly kind: "terse"; readonly delimiter: "\n" };
 
 /** A quickrpc security string: `null` or `blindly_believe_everything`. */
 export type QuickRpcSecurityName = "null" | "blindly_believe_everything";
@@ -160,22 +160,26 @@ export function parseTransportString(expression: string): QuickRpcTransportSpec 
  * Parses a quickrpc codec string: `jrpc` or `jrpc:<delimiter>`, the
  * delimiter being the text after the colon taken as it is (ASCII, as the
  * original's `delim.encode('ascii')`; no escapes are read: `"jrpc:\n"` in
- * Python or TypeScript source is a newline). Empty means NUL.
+ * Python or TypeScript source is a newline; empty means NUL), or `terse`
+ * (anything after its colon ignored, as the original does).
  *
- * @example A newline-delimited jrpc
+ * @example A newline-delimited jrpc, and terse
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { parseCodecString } from "@seed/rpc/quickrpc";
  * assertEquals(parseCodecString("jrpc"), { kind: "jrpc", delimiter: "\0" });
  * assertEquals(parseCodecString("jrpc:\n"), { kind: "jrpc", delimiter: "\n" });
+ * assertEquals(parseCodecString("terse"), { kind: "terse", delimiter: "\n" });
  * ```
  */
 export function parseCodecString(expression: string): QuickRpcCodecSpec {
   const colon = expression.indexOf(":");
   const shorthand = colon === -1 ? expression : expression.slice(0, colon);
   const params = colon === -1 ? "" : expression.slice(colon + 1);
-  // One case per codec shorthand; "terse" joins here.
+  // One case per codec shorthand.
   switch (shorthand) {
+    case "terse":
+      return { kind: "terse", delimiter: "\n" };
     case "jrpc":
       if ([...params].some((c) => c.charCodeAt(0) > 0x7f)) {
         throw new TypeError(`quickrpc codec '${expression}': the delimiter must be ASCII`);

@@ -99,7 +99,7 @@ function securityOption(
 /** What {@linkcode quickRpcApi} takes: quickrpc's three settings, and the peer's options. */
 export interface QuickRpcApiOptions extends PeerOptions {
   /**
-   * The codec: `"jrpc"`, `"jrpc:<delimiter>"`, or its object.
+   * The codec: `"jrpc"`, `"jrpc:<delimiter>"`, `"terse"`, or its object.
    *
    * @default {"jrpc"}
    */

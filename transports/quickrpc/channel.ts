@@ -19,6 +19,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
 import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
 import { QuickRpcCodec, SECINFO_METHOD } from "../../protocol/quickrpc/quickrpc_codec.ts";
 import type { QuickRpcCodecSpec } from "../../protocol/quickrpc/config.ts";
+import { QuickRpcTerseCodec } from "../../protocol/quickrpc/terse_codec.ts";
 import type { SecuritySession } from "../../protocol/quickrpc/quickrpc_security.ts";
 import { pythonJson } from "../../protocol/dialects/_python_json.ts";
 import type { QuickRpcSink, QuickRpcTransport } from "./_transport.ts";
@@ -87,6 +88,8 @@ function makeCodec(spec: QuickRpcCodecSpec): Codec<string> {
   switch (spec.kind) {
     case "jrpc":
       return new QuickRpcCodec();
+    case "terse":
+      return new QuickRpcTerseCodec();
   }
 }
 
@@ -125,6 +128,10 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
     this.#maxSenders = options.maxSenders ?? 4096;
     this.#logger = options.logger ?? consoleLogger;
     this.#encoder = makeCodec(this.#spec);
+    if (options.security !== undefined && this.#spec.kind === "terse") {
+      // As the original's TerseCodec: it has no place for the secinfo header.
+      throw new TypeError("quickrpc: security is not supported by the terse codec");
+    }
     this.#security = options.security;
   }
 
@@ -250,9 +257,12 @@ export class QuickRpcChannel extends InboxChannel implements QuickRpcSink {
     if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
     const codec = (to === undefined ? undefined : this.#senders.get(to)?.codec) ?? this.#encoder;
     const frames = codec.encode(message);
-    if (frames.length === 0) return;
     let text = "";
-    for (const frame of frames) text += await this.#secure(frame as string, to);
+    for (const frame of frames) {
+      // Never an empty telegram: the original's terse reader loops forever on an empty line.
+      if (frame !== "") text += await this.#secure(frame as string, to);
+    }
+    if (text === "") return;
     await this.transport.send(encoder.encode(text), to === undefined ? undefined : [to]);
   }
 
