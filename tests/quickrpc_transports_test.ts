@@ -19,7 +19,7 @@ import {
   type QuickRpcTransport,
   quickRpcTransport,
 } from "../transports/quickrpc.ts";
-import type { CallContext } from "../mod.ts";
+import { type CallContext, ConnectionClosed } from "../mod.ts";
 import { test, waitFor, within } from "./_helpers.ts";
 
 const add = ({ a, b }: { a: number; b: number }) => a + b;
@@ -323,4 +323,62 @@ test("jrpc:<delimiter> of two characters: telegrams split anywhere, the delimite
   await waitFor(() => got.length === 3);
   assertEquals(got, [1, 300_002, 3]);
   conn.close();
+});
+
+test("tcpserv: a peer that never reads is cut once maxUnsentBytes is unwritten; the others keep being served", async () => {
+  await using server = await quickRpcApi({
+    transport: "tcpserv:127.0.0.1:0",
+    transports: { write: { maxUnsentBytes: 1024 * 1024 } },
+    handlers: { add },
+  });
+  const tcp = server.channel.transport as QuickRpcTcpServer;
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: tcp.port }); // never reads
+  const name = `127.0.0.1:${(stuck.localAddr as Deno.NetAddr).port}`;
+  await waitFor(() => tcp.peers.includes(name));
+  // 10 MiB at once, in 256 KiB telegrams: more than the bound and the kernel's buffers.
+  const big = "x".repeat(256 * 1024);
+  const sent = await Promise.allSettled(
+    Array.from({ length: 40 }, () => server.peer.notify("big", { big }, { to: name })),
+  );
+  const refused = sent.filter((s) => s.status === "rejected") as PromiseRejectedResult[];
+  assertEquals(refused.length > 0, true, "none refused");
+  assertEquals(refused[0].reason instanceof ConnectionClosed, true);
+  assertEquals((refused[0].reason as ConnectionClosed).code, "write-overflow");
+  await waitFor(() => !tcp.peers.includes(name));
+  await using client = await quickRpcApi({ transport: `tcp:127.0.0.1:${tcp.port}` });
+  assertEquals(await client.peer.call("add", { a: 2, b: 3 }), 5);
+  stuck.close();
+});
+
+test("tcpserv: a send to a peer that reads nothing fails after writeTimeout and the peer is cut", async () => {
+  await using server = await quickRpcApi({
+    transport: "tcpserv:127.0.0.1:0",
+    transports: { write: { writeHighWaterMark: 64 * 1024, writeTimeout: 200 } },
+    handlers: { add },
+  });
+  const tcp = server.channel.transport as QuickRpcTcpServer;
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: tcp.port }); // never reads
+  const name = `127.0.0.1:${(stuck.localAddr as Deno.NetAddr).port}`;
+  await waitFor(() => tcp.peers.includes(name));
+  const big = "x".repeat(256 * 1024);
+  // One after another: the kernel's buffers fill, then a send waits and times out.
+  const error = await within(
+    (async () => {
+      for (let i = 0; i < 1000; i++) {
+        try {
+          await server.peer.notify("big", { big }, { to: name });
+        } catch (error) {
+          return error as ConnectionClosed;
+        }
+      }
+      throw new Error("1000 sends to a peer that reads nothing all went through");
+    })(),
+    10_000,
+    "the write timeout",
+  );
+  assertEquals(error.code, "write-timeout");
+  await waitFor(() => !tcp.peers.includes(name));
+  await using client = await quickRpcApi({ transport: `tcp:127.0.0.1:${tcp.port}` });
+  assertEquals(await client.peer.call("add", { a: 2, b: 3 }), 5);
+  stuck.close();
 });

@@ -2,8 +2,10 @@
  * quickrpc's transports (loehnertj/quickrpc), built from its config strings
  * or from objects: `stdio:`, `tcp:<host>:<port>`, `tcpserv:<iface>:<port>`,
  * `udp:<port>`, `mux:(<t1>)(<t2>)…`, `restart:<secs>:<sub>` and
- * `internal:<bus>:<name>`, with the `jrpc` codec (`jrpc:<delimiter>`) and
- * the `null` / `blindly_believe_everything` security.
+ * `internal:<bus>:<name>`, with the `jrpc` (`jrpc:<delimiter>`) and `terse`
+ * codecs and the `null` / `blindly_believe_everything` security. Stream
+ * transports bound their unwritten bytes as TcpTransport does
+ * ({@linkcode QuickRpcWriteOptions}).
  *
  * {@linkcode quickRpcApi} opens one API over them, as the original's
  * `RemoteAPI(codec, transport, security)`: one {@linkcode Peer} whose
@@ -46,3 +48,4 @@ export { QuickRpcRestart, type QuickRpcRestartOptions } from "./quickrpc/restart
 export { QuickRpcChild, QuickRpcStdio, QuickRpcStreams } from "./quickrpc/stdio.ts";
 export { QuickRpcTcpClient, QuickRpcTcpServer } from "./quickrpc/tcp.ts";
 export { QuickRpcUdp, type QuickRpcUdpOptions, type QuickRpcUdpStats } from "./quickrpc/udp.ts";
+export type { QuickRpcWriteOptions } from "./quickrpc/_writer.ts";

@@ -28,6 +28,7 @@ import { QuickRpcRestart, type QuickRpcRestartOptions } from "./restart.ts";
 import { QuickRpcStdio } from "./stdio.ts";
 import { QuickRpcTcpClient, QuickRpcTcpServer } from "./tcp.ts";
 import { QuickRpcUdp, type QuickRpcUdpOptions } from "./udp.ts";
+import type { QuickRpcWriteOptions } from "./_writer.ts";
 
 /** Options for the transports a config string makes. */
 export interface QuickRpcTransportOptions {
@@ -35,6 +36,8 @@ export interface QuickRpcTransportOptions {
   udp?: QuickRpcUdpOptions;
   /** For every `restart:` transport. */
   restart?: QuickRpcRestartOptions;
+  /** The write bounds of every `tcp:`, `tcpserv:` and `stdio:` transport. */
+  write?: QuickRpcWriteOptions;
 }
 
 /**
@@ -57,11 +60,11 @@ export function quickRpcTransport(
   if ("open" in config) return config;
   switch (config.kind) {
     case "stdio":
-      return new QuickRpcStdio();
+      return new QuickRpcStdio(options.write);
     case "tcp":
-      return new QuickRpcTcpClient(config.host, config.port);
+      return new QuickRpcTcpClient(config.host, config.port, options.write);
     case "tcpserv":
-      return new QuickRpcTcpServer(config.iface, config.port);
+      return new QuickRpcTcpServer(config.iface, config.port, options.write);
     case "udp":
       return new QuickRpcUdp(config.port, options.udp);
     case "mux":

@@ -7,6 +7,7 @@
  */
 
 import { NotRunning, type QuickRpcSink, type QuickRpcTransport } from "./_transport.ts";
+import { BoundedWriter, type QuickRpcWriteOptions } from "./_writer.ts";
 
 /** Reads `readable` into the sink as `name` until it ends. */
 async function pump(
@@ -30,17 +31,21 @@ export abstract class QuickRpcStreams implements QuickRpcTransport {
   /** The peer's name. */
   readonly name: string;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #bounded: BoundedWriter | undefined;
   #reader: ReadableStream<Uint8Array> | undefined;
   #reading: Promise<void> | undefined;
   #closing = false;
+  #options: QuickRpcWriteOptions | undefined;
 
   /**
    * Names the peer.
    *
    * @param name The peer's name.
+   * @param options The write bounds: a peer that reads nothing is cut.
    */
-  constructor(name: string) {
+  constructor(name: string, options?: QuickRpcWriteOptions) {
     this.name = name;
+    this.#options = options;
   }
 
   /** Starts reading `readable` and writing to `writable`. */
@@ -49,11 +54,17 @@ export abstract class QuickRpcStreams implements QuickRpcTransport {
     writable: WritableStream<Uint8Array>,
     sink: QuickRpcSink,
   ): void {
-    this.#writer = writable.getWriter();
+    const writer = writable.getWriter();
+    this.#writer = writer;
+    // Cut: writes fail from then on (a child sees its stdin end).
+    this.#bounded = new BoundedWriter(this.name, (data) => writer.write(data), () => {
+      writer.abort().catch(() => {});
+    }, this.#options);
     this.#reader = readable;
     this.#reading = pump(readable, this.name, sink).then((error) => {
       this.#writer?.close().catch(() => {});
       this.#writer = undefined;
+      this.#bounded = undefined;
       sink.ended(this.#closing ? undefined : error);
     });
   }
@@ -64,8 +75,8 @@ export abstract class QuickRpcStreams implements QuickRpcTransport {
   /** Writes to the peer, unless `receivers` names someone else. */
   async send(data: Uint8Array, receivers?: readonly string[]): Promise<void> {
     if (receivers !== undefined && !receivers.includes(this.name)) return;
-    if (this.#writer === undefined) throw new NotRunning(this.name);
-    await this.#writer.write(data);
+    if (this.#bounded === undefined) throw new NotRunning(this.name);
+    await this.#bounded.write(data);
   }
 
   /** Closes both streams. */
@@ -73,6 +84,7 @@ export abstract class QuickRpcStreams implements QuickRpcTransport {
     this.#closing = true;
     const writer = this.#writer;
     this.#writer = undefined;
+    this.#bounded = undefined;
     await writer?.close().catch(() => {});
     await this.#reader?.cancel().catch(() => {});
     await this.#reading;
@@ -87,9 +99,13 @@ export abstract class QuickRpcStreams implements QuickRpcTransport {
 
 /** quickrpc's `stdio:`: this process's stdin and stdout, the peer named `"stdio"`. */
 export class QuickRpcStdio extends QuickRpcStreams {
-  /** Names itself `"stdio"`, as the original. */
-  constructor() {
-    super("stdio");
+  /**
+   * Names itself `"stdio"`, as the original.
+   *
+   * @param options The write bounds of stdout.
+   */
+  constructor(options?: QuickRpcWriteOptions) {
+    super("stdio", options);
   }
 
   /** Starts reading stdin. */
@@ -112,9 +128,15 @@ export class QuickRpcChild extends QuickRpcStreams {
    * @param command The program.
    * @param args Its arguments.
    * @param env Extra environment variables.
+   * @param options The write bounds of its stdin.
    */
-  constructor(command: string, args: readonly string[] = [], env?: Record<string, string>) {
-    super([command, ...args].join(" "));
+  constructor(
+    command: string,
+    args: readonly string[] = [],
+    env?: Record<string, string>,
+    options?: QuickRpcWriteOptions,
+  ) {
+    super([command, ...args].join(" "), options);
     this.#command = command;
     this.#args = args;
     this.#env = env;

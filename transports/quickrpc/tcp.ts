@@ -6,22 +6,17 @@
  */
 
 import { NotRunning, type QuickRpcSink, type QuickRpcTransport, writeAll } from "./_transport.ts";
+import { BoundedWriter, type QuickRpcWriteOptions } from "./_writer.ts";
 
 const READ_BYTES = 65536;
 
-/** A connection whose writes go out one after another (a partial write never interleaves). */
-class Writer {
+/** A connection and its bounded, in-order writes (a partial write never interleaves). */
+class Writer extends BoundedWriter {
   readonly conn: Deno.Conn;
-  #last: Promise<void> = Promise.resolve();
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.Conn, name: string, options: QuickRpcWriteOptions | undefined) {
+    super(name, (data) => writeAll(conn, data), () => conn.close(), options);
     this.conn = conn;
-  }
-
-  write(data: Uint8Array): Promise<void> {
-    const next = this.#last.then(() => writeAll(this.conn, data));
-    this.#last = next.catch(() => {});
-    return next;
   }
 }
 
@@ -50,24 +45,27 @@ export class QuickRpcTcpClient implements QuickRpcTransport {
   #conn: Writer | undefined;
   #closing = false;
   #reading: Promise<void> | undefined;
+  #options: QuickRpcWriteOptions | undefined;
 
   /**
    * Makes the client; {@linkcode QuickRpcTcpClient.open} connects.
    *
    * @param host Where to connect.
    * @param port Its port.
+   * @param options The write bounds.
    */
-  constructor(host: string, port: number) {
+  constructor(host: string, port: number, options?: QuickRpcWriteOptions) {
     this.#host = host;
     this.#port = port;
     this.name = `${host}:${port}`;
+    this.#options = options;
   }
 
   /** Connects and starts reading; rejects when the connection is refused. */
   async open(sink: QuickRpcSink): Promise<void> {
     this.#closing = false;
     const conn = await Deno.connect({ hostname: this.#host, port: this.#port });
-    const writer = new Writer(conn);
+    const writer = new Writer(conn, this.name, this.#options);
     this.#conn = writer;
     this.#reading = pump(conn, this.name, sink).then((error) => {
       if (this.#conn === writer) this.#conn = undefined;
@@ -107,17 +105,21 @@ export class QuickRpcTcpServer implements QuickRpcTransport {
   #conns = new Map<string, Writer>();
   #accepting: Promise<void> | undefined;
   #reading = new Set<Promise<unknown>>();
+  #options: QuickRpcWriteOptions | undefined;
 
   /**
    * Makes the server; {@linkcode QuickRpcTcpServer.open} listens.
    *
    * @param iface The interface to listen on; empty for all (`0.0.0.0`).
    * @param port Its port; 0 picks a free one ({@linkcode QuickRpcTcpServer.port}).
+   * @param options The write bounds of each connection: one that reads
+   * nothing is cut, the others keep being served.
    */
-  constructor(iface: string, port: number) {
+  constructor(iface: string, port: number, options?: QuickRpcWriteOptions) {
     this.#iface = iface;
     this.#port = port;
     this.name = `${iface}:${port}`;
+    this.#options = options;
   }
 
   /** The port it listens on, once open. */
@@ -143,7 +145,7 @@ export class QuickRpcTcpServer implements QuickRpcTransport {
     try {
       for await (const conn of listener) {
         const name = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-        this.#conns.set(name, new Writer(conn));
+        this.#conns.set(name, new Writer(conn, name, this.#options));
         const reading = pump(conn, name, sink).then(() => {
           this.#conns.delete(name);
           this.#reading.delete(reading);
@@ -165,7 +167,12 @@ export class QuickRpcTcpServer implements QuickRpcTransport {
     const targets = receivers === undefined
       ? [...this.#conns.values()]
       : receivers.flatMap((name) => this.#conns.get(name) ?? []);
-    await Promise.all(targets.map((writer) => writer.write(data)));
+    if (receivers !== undefined) {
+      await Promise.all(targets.map((writer) => writer.write(data)));
+      return;
+    }
+    // A broadcast is not failed by a peer cut meanwhile (it is gone from the list).
+    await Promise.allSettled(targets.map((writer) => writer.write(data)));
   }
 
   /** Stops listening and closes every connection. */
