@@ -382,3 +382,18 @@ test("tcpserv: a send to a peer that reads nothing fails after writeTimeout and 
   assertEquals(await client.peer.call("add", { a: 2, b: 3 }), 5);
   stuck.close();
 });
+
+test("child: one that never reads its stdin is cut at maxUnsentBytes, and close still stops it", async () => {
+  const child = new QuickRpcChild("sleep", ["60"], undefined, { maxUnsentBytes: 256 * 1024 });
+  const api = await quickRpcApi({ transport: child });
+  const big = "x".repeat(64 * 1024);
+  const sent = await Promise.allSettled(
+    Array.from({ length: 40 }, () => api.peer.notify("big", { big })),
+  );
+  const refused = sent.filter((s) => s.status === "rejected") as PromiseRejectedResult[];
+  assertEquals(refused.length > 0, true, "none refused");
+  assertEquals((refused[0].reason as ConnectionClosed).code, "write-overflow");
+  // sleep ignores the end of its stdin: close kills it.
+  await within(api.close(), 10_000, "close");
+  assertEquals((await child.status).success, false);
+});

@@ -43,7 +43,7 @@ export interface QuickRpcWriteOptions {
 export class BoundedWriter {
   #name: string;
   #write: (data: Uint8Array) => Promise<unknown>;
-  #cut: () => void;
+  #cut: (why: ConnectionClosed) => void;
   #mark: number;
   #timeout: number;
   #max: number;
@@ -57,13 +57,13 @@ export class BoundedWriter {
   /**
    * @param name The peer's name, for errors.
    * @param write Writes all of `data` (rejects when the stream failed).
-   * @param cut Closes the stream (the transport's reader then sees it end).
+   * @param cut Closes the stream, saying why (the transport's reader then sees it end).
    * @param options The bounds.
    */
   constructor(
     name: string,
     write: (data: Uint8Array) => Promise<unknown>,
-    cut: () => void,
+    cut: (why: ConnectionClosed) => void,
     options: QuickRpcWriteOptions = {},
   ) {
     this.#name = name;
@@ -72,6 +72,11 @@ export class BoundedWriter {
     this.#mark = options.writeHighWaterMark ?? MiB;
     this.#timeout = options.writeTimeout ?? 30_000;
     this.#max = options.maxUnsentBytes ?? 64 * MiB;
+  }
+
+  /** Why the stream was cut, once it was. */
+  get failed(): ConnectionClosed | undefined {
+    return this.#failed;
   }
 
   /** Bytes accepted and not yet written. */
@@ -144,7 +149,7 @@ export class BoundedWriter {
     drained?.reject(this.#failed);
     drained?.promise.catch(ignore);
     try {
-      this.#cut();
+      this.#cut(this.#failed);
     } catch { /* already closed */ }
     return Promise.reject(this.#failed);
   }

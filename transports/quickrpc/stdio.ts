@@ -57,15 +57,16 @@ export abstract class QuickRpcStreams implements QuickRpcTransport {
     const writer = writable.getWriter();
     this.#writer = writer;
     // Cut: writes fail from then on (a child sees its stdin end).
-    this.#bounded = new BoundedWriter(this.name, (data) => writer.write(data), () => {
+    const bounded = new BoundedWriter(this.name, (data) => writer.write(data), () => {
       writer.abort().catch(() => {});
     }, this.#options);
+    this.#bounded = bounded;
     this.#reader = readable;
     this.#reading = pump(readable, this.name, sink).then((error) => {
       this.#writer?.close().catch(() => {});
       this.#writer = undefined;
       this.#bounded = undefined;
-      sink.ended(this.#closing ? undefined : error);
+      sink.ended(this.#closing ? undefined : bounded.failed ?? error);
     });
   }
 
@@ -85,10 +86,12 @@ export abstract class QuickRpcStreams implements QuickRpcTransport {
     const writer = this.#writer;
     this.#writer = undefined;
     this.#bounded = undefined;
-    await writer?.close().catch(() => {});
+    // Not awaited alone: a write stuck in a pipe nobody reads would hold it forever.
+    const closing = writer?.close().catch(() => {});
     await this.#reader?.cancel().catch(() => {});
-    await this.#reading;
-    await this.stopped();
+    // Together: a child that stays after its stdin ends is killed, which ends its
+    // stdout and fails a stuck write.
+    await Promise.all([closing, this.#reading, this.stopped()]);
   }
 
   /** Called once the streams are closed. */
@@ -162,7 +165,7 @@ export class QuickRpcChild extends QuickRpcStreams {
     return this.#child.status;
   }
 
-  /** Waits for the child to exit (killed after 2 s). */
+  /** Waits for the child to exit (killed 2 s after close began). */
   protected override async stopped(): Promise<void> {
     const child = this.#child;
     if (child === undefined) return;

@@ -72,7 +72,8 @@ export class QuickRpcTcpClient implements QuickRpcTransport {
       try {
         conn.close();
       } catch { /* already closed */ }
-      sink.ended(this.#closing ? undefined : error);
+      // Cut by its write bounds: that is why it ended, not the failed read.
+      sink.ended(this.#closing ? undefined : writer.failed ?? error);
     });
   }
 
