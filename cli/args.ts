@@ -7,7 +7,7 @@
  */
 
 import type { Dialect } from "../mod.ts";
-import { parseQuickRpcTransport } from "../protocol/quickrpc/quickrpc.ts";
+import { parseQuickRpcTransport, parseTransportString } from "../protocol/quickrpc/quickrpc.ts";
 import { DIALECTS } from "./dialects.ts";
 import type { ParsedArgs } from "./parse_args.ts";
 
@@ -36,6 +36,9 @@ export function dialectOf(flags: ParsedArgs, url: string): Dialect | "mushroom" 
   if (dialect === undefined || !Object.hasOwn(DIALECTS, name)) {
     throw new UsageError(`unknown dialect '${name}' (jsonrpc, simplerpc, quickrpc or mushroom)`);
   }
+  if (isQuickRpcTransport(url) && name !== "quickrpc") {
+    throw new UsageError(`'${url}' is a quickrpc transport: add --dialect quickrpc`);
+  }
   if (http && name !== "jsonrpc") {
     throw new UsageError(
       `http:// and https:// URLs speak JSON-RPC over HTTP POST (the default) or mushroom (--dialect mushroom), not ${name}`,
@@ -44,10 +47,16 @@ export function dialectOf(flags: ParsedArgs, url: string): Dialect | "mushroom" 
   return dialect;
 }
 
+/** Whether `url` is one of quickrpc's many-peer transport strings (`udp:`, `mux:`, `restart:`, `internal:`). */
+export function isQuickRpcTransport(url: string): boolean {
+  return /^(udp|mux|restart|internal)(:|$)/.test(url);
+}
+
 /**
  * Our URL for `text`: a URL, a bare `host:port` (TCP), a unix socket
  * (`unix:///path`), or a quickrpc transport string (`tcp:host:port`,
- * `tcpserv:iface:port`).
+ * `tcpserv:iface:port` become URLs; `udp:`, `mux:`, `restart:` and
+ * `internal:` stay as they are, for {@linkcode isQuickRpcTransport}).
  */
 export function urlOf(text: unknown, role: "connect" | "listen"): string {
   if (text === undefined) throw new UsageError("a URL is required");
@@ -64,6 +73,15 @@ export function urlOf(text: unknown, role: "connect" | "listen"): string {
     } catch (error) {
       throw error instanceof UsageError ? error : new UsageError((error as Error).message);
     }
+  }
+  // quickrpc's many-peer transports: opened as one quickRpcApi (Qt ones refused by the parser).
+  if (/^(udp|mux|restart|internal|qprocess|qtcp|qudp)(:|$)/.test(value)) {
+    try {
+      parseTransportString(value);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    return value;
   }
   // unix:///path, unix:/path or unix:relative/path: a unix socket.
   if (/^unix:./.test(value)) {

@@ -10,8 +10,10 @@ import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
 import { connect as connectMushroom } from "../transports/mushroom.ts";
 import { connect as connectHttp, HttpError } from "../transports/http.ts";
+import { quickRpcApi } from "../transports/quickrpc.ts";
 import {
   dialectOf,
+  isQuickRpcTransport,
   numberFlag,
   paramsOf,
   readPem,
@@ -54,6 +56,10 @@ async function open(
   try {
     if (isStdioUrl(url) && dialect !== "mushroom") {
       return spawnPeer(url, flags, { dialect, logger, timeout, fallback });
+    }
+    // quickrpc's many-peer transports: a call without a receiver goes to every peer.
+    if (isQuickRpcTransport(url)) {
+      return (await quickRpcApi({ transport: url, logger, timeout, fallback })).peer;
     }
     const connection = dialect === "mushroom"
       ? await connectMushroom(url, { logger, fetch: fetchTrusting(caCerts) })

@@ -10,10 +10,12 @@ import { listen as listenTcp, listenUnix } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
 import { listen as listenMushroom } from "../transports/mushroom_server.ts";
 import { listen as listenHttp } from "../transports/http.ts";
+import { type QuickRpcApi, quickRpcApi } from "../transports/quickrpc.ts";
 import {
   dialectOf,
   fileUrl,
   hostsOf,
+  isQuickRpcTransport,
   modeFlag,
   numberFlag,
   originsOf,
@@ -104,6 +106,7 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
     await server.shutdown({ deadline: 5000, reason: `server stopped (${why})` });
     return ExitStatus.Ok;
   }
+  if (isQuickRpcTransport(url)) return await serveQuickRpc(url, served, logger, io);
   let listener: Listener<string>;
   try {
     listener = dialect === "mushroom"
@@ -131,5 +134,31 @@ export async function serve(flags: ParsedArgs, io: ServeIo): Promise<number> {
   const why = await io.stop;
   io.stderr(`${why}: shutting down`);
   await server.shutdown({ deadline: 5000, reason: `server stopped (${why})` });
+  return ExitStatus.Ok;
+}
+
+/** `rpc serve` on a quickrpc many-peer transport (`udp:`, `mux:`, `restart:`, `internal:`). */
+async function serveQuickRpc(
+  url: string,
+  served: Served,
+  logger: ReturnType<typeof cliLogger>,
+  io: ServeIo,
+): Promise<number> {
+  let api: QuickRpcApi;
+  try {
+    api = await quickRpcApi({
+      transport: url,
+      handlers: served.handlers,
+      discover: served.discover,
+      logger,
+    });
+  } catch (error) {
+    io.stderr(`rpc serve: ${oneLine(`cannot open ${url}: ${(error as Error).message}`)}`);
+    return ExitStatus.Usage;
+  }
+  io.stdout(`listening on ${url}`);
+  const why = await Promise.race([io.stop, api.peer.closed.then(() => "transport closed")]);
+  io.stderr(`${why}: shutting down`);
+  await api.close();
   return ExitStatus.Ok;
 }

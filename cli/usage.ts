@@ -20,7 +20,10 @@ const STDIN = `  --max-stdin bytes params on stdin ('-') larger than this are re
                     status 2 (default 16777216, 16 MiB)`;
 
 const URLS = `<url> is host:port (TCP), tcp://host:port, tls://host:port,
-ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too;
+ws://host:port/path or wss://host:port/path; quickrpc's tcp:host:port too,
+and with --dialect quickrpc its udp:port, mux:(t1)(t2), restart:secs:t and
+internal:bus:name strings (a call then goes to every peer; udp: binds all
+interfaces);
 http://host:port/path or https://... for JSON-RPC over HTTP POST, or with
 --dialect mushroom for mushroom (its handshake URL);
 unix:///path/to.sock for a unix socket (Deno needs --allow-write for it);

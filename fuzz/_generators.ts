@@ -262,6 +262,74 @@ export function quickRpcFrame(random: Random): Frame {
   return random.pick(["", "garbage", '{"jsonrpc": "1.0", "method": "add"}', "[]", "null"]);
 }
 
+/** A terse value of bounded size, sometimes odd. */
+function terseValue(random: Random, depth = 0): string {
+  switch (random.int(depth > 3 ? 6 : 8)) {
+    case 0:
+      return String(random.int(1000));
+    case 1:
+      return random.pick([...WEIRD_NUMBERS, "1.23457e+06", "nan", "inf", "-inf", "-", ".", "1e"]);
+    case 2:
+      return random.pick(['""', '"\\n\\"\\\\"', '"é€😀"', '"\\"', '"open', `"${"x".repeat(300)}"`]);
+    case 3:
+      return random.pick(["None", "True", "'AAEC'", "'!!not base64'", "'open"]);
+    case 4:
+      return `"s${random.int(100)}"`;
+    case 5:
+      return random.pick(["[", "{", "]", "}", "[1", "{a:1", "{a}", "{:1}"]);
+    case 6: {
+      const n = random.int(4);
+      return `[${Array.from({ length: n }, () => terseValue(random, depth + 1)).join(" ")}]`;
+    }
+    default: {
+      const n = random.int(4);
+      return `{${
+        Array.from(
+          { length: n },
+          (_, i) =>
+            `${random.pick(["a", "ms", "__proto__", `k${i}`])}:${terseValue(random, depth + 1)}`,
+        ).join(" ")
+      }}`;
+    }
+  }
+}
+
+/** One quickrpc terse telegram (without its newline). */
+export function terseFrame(random: Random): Frame {
+  const method = random.pick(METHODS);
+  const head = () =>
+    `${method}${
+      random.chance(0.7) ? `/${random.pick(["1", "0", "42", "99999999999999999999"])}` : ""
+    }`;
+  const params = () => {
+    if (random.chance(0.6)) {
+      switch (method) {
+        case "add":
+          return `a:${terseValue(random)} b:${random.int(100)}`;
+        case "sleep":
+          return `ms:${random.int(30)}`;
+        case "fail":
+          return `message:${terseValue(random)}`;
+      }
+    }
+    return `x:${terseValue(random)}`;
+  };
+  const call = () => `${head()} ${params()}`;
+  const roll = random.int(12);
+  if (roll < 5) return call();
+  if (roll < 7) return mutate(random, call());
+  if (roll === 7) return invalidUtf8(random, call());
+  if (roll === 8) {
+    return `[${random.int(50)}]:${terseValue(random)}${random.chance(0.5) ? call() : ""}`;
+  }
+  if (roll === 9) return `[${random.int(50)}]! message:${terseValue(random)} details:"d"${call()}`;
+  if (roll === 10 && random.chance(0.2)) {
+    const depth = random.pick([600, 2000, 10000]);
+    return `echo/3 x:${random.pick(["[", "{a:"]).repeat(depth)}1`;
+  }
+  return random.pick(["", " ", "[", "[]", "[1]", ":", "/1", "echo:1", "add/1 a 1", "\r"]);
+}
+
 /** One mushroom message list (a frame, or one entry of a poll body). */
 function mushroomMessage(random: Random, nextId: () => number): string {
   const method = random.pick(METHODS);

@@ -1,12 +1,17 @@
 // The server `deno task fuzz` attacks, in its own process so that a crash
 // shows as the process dying:
 //   deno run --allow-net=127.0.0.1 fuzz/_target.ts DIALECT
-// DIALECT: jsonrpc | jsonrpc-tagged | simplerpc | quickrpc | quickrpc-hmac | websocket | mushroom,
-// or `amqp URL`: the service "fuzz" on the nuropb mesh at URL (events "fuzz.#").
+// DIALECT: jsonrpc | jsonrpc-tagged | simplerpc | quickrpc | quickrpc-terse | quickrpc-hmac |
+// websocket | mushroom, or `amqp URL`: the service "fuzz" on the nuropb mesh at URL (events "fuzz.#").
 // Prints its URL on the first line, then serves until stdin closes.
 
 import { type Handler, jsonRpcTagged, RpcError, Server, silentLogger } from "../mod.ts";
-import { hmacSecurity, quickRpc, secureListener } from "../protocol/quickrpc/quickrpc.ts";
+import {
+  hmacSecurity,
+  quickRpc,
+  quickRpcTerse,
+  secureListener,
+} from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { listen } from "../transports/tcp.ts";
 import { listen as listenWebSocket } from "../transports/websocket_server.ts";
@@ -65,6 +70,9 @@ if (import.meta.main && Deno.args[0] === "amqp") {
       break;
     case "quickrpc":
       server.serve(listen("tcp://127.0.0.1:0", { dialect: quickRpc, logger: silentLogger }));
+      break;
+    case "quickrpc-terse":
+      server.serve(listen("tcp://127.0.0.1:0", { dialect: quickRpcTerse, logger: silentLogger }));
       break;
     case "quickrpc-hmac":
       server.serve(secureListener(

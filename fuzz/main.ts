@@ -1,8 +1,8 @@
 // `deno task fuzz [dialect...] [--frames N] [--seed S] [--rss-bound MB]`
 //
-// For each dialect (jsonrpc, jsonrpc-tagged, simplerpc, quickrpc, quickrpc-hmac, websocket,
+// For each dialect (jsonrpc, jsonrpc-tagged, simplerpc, quickrpc, quickrpc-terse, quickrpc-hmac, websocket,
 // mushroom, choria, nuropb, amqp, worker; stdio-newline and stdio-content-length in
-// fuzz/stdio.ts; http in fuzz/http.ts), sends generated frames (valid, mutated and hostile; see
+// fuzz/stdio.ts; http in fuzz/http.ts; quickrpc-udp in fuzz/quickrpc_udp.ts), sends generated frames (valid, mutated and hostile; see
 // _generators.ts) to a live server in its own process over loopback, in
 // cases of a few hundred frames on one connection (four connections at
 // once), written in pieces that split frames at random bytes. After every
@@ -28,7 +28,12 @@ import { parseArgs } from "../cli/parse_args.ts";
 import { jsonRpcTagged, Peer, silentLogger, type Transport } from "../mod.ts";
 import { respond } from "../choria/mod.ts";
 import { parrot } from "../examples/choria/agent/parrot.ts";
-import { hmacSecurity, quickRpc, secureTransport } from "../protocol/quickrpc/quickrpc.ts";
+import {
+  hmacSecurity,
+  quickRpc,
+  quickRpcTerse,
+  secureTransport,
+} from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect as connectTcp } from "../transports/tcp.ts";
 import { connect as connectWebSocket } from "../transports/websocket.ts";
@@ -42,6 +47,7 @@ import {
   quickRpcFrame,
   Random,
   simpleRpcFrame,
+  terseFrame,
 } from "./_generators.ts";
 import { FUZZ_KEY } from "./_target.ts";
 import { type Envelope, nuropbEnvelope } from "./_generators.ts";
@@ -49,6 +55,7 @@ import { decodeNuropb, encodeNuropbRequest } from "../protocol/nuropb/nuropb.ts"
 import { fuzzStdio } from "./stdio.ts";
 import { fuzzWorker } from "./worker.ts";
 import { fuzzHttp } from "./http.ts";
+import { fuzzQuickRpcUdp } from "./quickrpc_udp.ts";
 
 const ALL = [
   "jsonrpc",
@@ -65,6 +72,8 @@ const ALL = [
   "stdio-content-length",
   "worker",
   "http",
+  "quickrpc-udp",
+  "quickrpc-terse",
 ];
 const flags = parseArgs(Deno.args, { string: ["frames", "seed", "rss-bound"] });
 const dialects = flags._.length > 0 ? flags._.map(String) : ALL;
@@ -80,6 +89,7 @@ const GENERATORS: Record<string, (random: Random) => Frame> = {
   "jsonrpc-tagged": taggedJsonRpcFrame,
   simplerpc: simpleRpcFrame,
   quickrpc: quickRpcFrame,
+  "quickrpc-terse": terseFrame,
   "quickrpc-hmac": quickRpcFrame,
   websocket: jsonRpcFrame,
   mushroom: mushroomFrames(),
@@ -168,6 +178,9 @@ async function healthClient(dialect: string, url: string): Promise<Peer> {
       break;
     case "quickrpc":
       transport = await connectTcp(url, { dialect: quickRpc });
+      break;
+    case "quickrpc-terse":
+      transport = await connectTcp(url, { dialect: quickRpcTerse });
       break;
     case "quickrpc-hmac":
       transport = secureTransport(
@@ -346,7 +359,7 @@ interface Report {
 async function fuzzServer(dialect: string): Promise<Report> {
   const random = new Random(seed * 1000 + ALL.indexOf(dialect));
   const generate = GENERATORS[dialect]!;
-  const delimiter = dialect.startsWith("quickrpc") ? 0 : 10;
+  const delimiter = dialect === "quickrpc" || dialect === "quickrpc-hmac" ? 0 : 10;
   let server = await startTarget(dialect);
   let health = await healthClient(dialect, server.url);
   let frames = 0;
@@ -701,6 +714,8 @@ for (const dialect of dialects) {
     ? await fuzzWorkerTarget()
     : dialect === "http"
     ? await fuzzHttp(target, seed)
+    : dialect === "quickrpc-udp"
+    ? await fuzzQuickRpcUdp(target, seed)
     : await fuzzServer(dialect);
   console.log(JSON.stringify(report));
   if (

@@ -25,7 +25,8 @@ const entrypoints = typeof config.exports === "string"
   : Object.values(config.exports);
 
 const TEST_PERMISSIONS = [
-  "--allow-net=127.0.0.1,localhost",
+  // 127.255.255.255: UDP broadcast tests bind and send there, on loopback.
+  "--allow-net=127.0.0.1,localhost,127.255.255.255",
   "--allow-read",
   "--allow-write",
   "--allow-run",

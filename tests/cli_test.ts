@@ -364,3 +364,46 @@ test("rpc serve and call over mushroom (http:// URLs with --dialect mushroom): c
   const stopped = await server.stop();
   assertStringIncludes(stopped.stderr, "over mushroom");
 });
+
+test("rpc serve and call with --dialect quickrpc open quickrpc's many-peer transport strings", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const server = await serve(
+    `mux:(tcpserv:127.0.0.1:${port})(internal:cli)`,
+    "--dialect",
+    "quickrpc",
+  );
+  assertEquals(server.url, `mux:(tcpserv:127.0.0.1:${port})(internal:cli)`);
+  assertEquals(
+    await rpc(
+      "call",
+      `restart:1:tcp:127.0.0.1:${port}`,
+      "add",
+      '{"a": 1, "b": 2}',
+      "--dialect",
+      "quickrpc",
+    ),
+    { code: 0, stdout: "3\n", stderr: "" },
+  );
+  assertEquals((await server.stop()).code, 0);
+  const cases: [string[], string][] = [
+    [
+      ["call", "udp:8888", "m"],
+      "rpc call: 'udp:8888' is a quickrpc transport: add --dialect quickrpc",
+    ],
+    [
+      ["call", "qudp:1", "m", "--dialect", "quickrpc"],
+      "rpc call: quickrpc transport 'qudp:1': Qt transports",
+    ],
+    [
+      ["serve", "mux:(udp:1", "--dialect", "quickrpc"],
+      "rpc serve: quickrpc transport 'mux:(udp:1'",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const run = await rpc(...args);
+    assertEquals(run.code, 2, args.join(" "));
+    assert(run.stderr.startsWith(message), `${args.join(" ")}: ${run.stderr}`);
+  }
+});

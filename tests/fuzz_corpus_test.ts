@@ -5,20 +5,25 @@
 // tests/amqp_fuzz_corpus_test.ts.
 
 import { Peer, Server, silentLogger } from "../mod.ts";
-import { quickRpc } from "../protocol/quickrpc/quickrpc.ts";
+import { quickRpc, quickRpcTerse } from "../protocol/quickrpc/quickrpc.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen } from "../transports/tcp.ts";
 import { targetHandlers } from "../fuzz/_target.ts";
 import { assertEquals } from "./_assert.ts";
 
 interface CorpusFile {
-  dialect: "jsonrpc" | "simplerpc" | "quickrpc";
+  dialect: "jsonrpc" | "simplerpc" | "quickrpc" | "quickrpc-terse";
   note: string;
   split?: "bytes";
   frames: ({ text: string } | { base64: string })[];
 }
 
-const DIALECTS = { jsonrpc: undefined, simplerpc: simpleRpc, quickrpc: quickRpc };
+const DIALECTS = {
+  jsonrpc: undefined,
+  simplerpc: simpleRpc,
+  quickrpc: quickRpc,
+  "quickrpc-terse": quickRpcTerse,
+};
 const dir = new URL("./fixtures/fuzz/", import.meta.url);
 
 for (const entry of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {

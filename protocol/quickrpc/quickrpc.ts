@@ -27,6 +27,19 @@
  * on them). Empty telegrams (`\0\0`) are skipped; text after the first JSON
  * value of a telegram is ignored (Python's `raw_decode`).
  *
+ * {@linkcode quickRpcTerse} is the original's `terse` codec: `method[/id]
+ * name:value …` lines, numbers as Python's `%g` (six significant digits:
+ * 1234567 is sent as `1.23457e+06`), booleans as `1`/`0`, `"escaped"`
+ * strings, `'base64'` bytes, `[v v]` lists, `{k:v}` maps, `None` for null
+ * (ours), replies `[id]:value` and errors `[id]! message:"…" details:"…"`.
+ * The original's decoder never reads an id or a reply, so with it terse
+ * carries notifications only; between our peers calls work both ways. A
+ * reply the original wrote without its newline ends where its value closes.
+ *
+ * The announcer ({@linkcode announcerContract}, {@linkcode announce},
+ * {@linkcode seek}) is quickrpc's `seek(filter)` / `advertise(description)`
+ * discovery, over any of these dialects.
+ *
  * @example A Deno client and server speaking quickrpc on loopback
  * ```ts
  * import { assertEquals } from "@std/assert";
@@ -54,6 +67,15 @@ export {
   SECINFO_METHOD,
 } from "./quickrpc_codec.ts";
 export {
+  parenPartition,
+  parseCodecString,
+  parseSecurityString,
+  parseTransportString,
+  type QuickRpcCodecSpec,
+  type QuickRpcSecurityName,
+  type QuickRpcTransportSpec,
+} from "./config.ts";
+export {
   hmacSecurity,
   type HmacSecurityOptions,
   noSecurity,
@@ -67,3 +89,13 @@ export {
   type SecurityProvider,
   type SecuritySession,
 } from "./quickrpc_security.ts";
+export { pythonG, quickRpcTerse, QuickRpcTerseCodec } from "./terse_codec.ts";
+export {
+  type Advertisement,
+  announce,
+  announcerContract,
+  announcerHandlers,
+  type AnnouncerOptions,
+  seek,
+  type SeekOptions,
+} from "./announcer.ts";

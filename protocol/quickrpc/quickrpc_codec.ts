@@ -266,7 +266,7 @@ function idMember(id: Id | null): string {
  * cases it words, and in `data` a line like the last one of a Python
  * traceback (`AttributeError: ...`), after any detail of ours.
  */
-function quickRpcError(error: ErrorObject, method: string | undefined): {
+export function quickRpcError(error: ErrorObject, method: string | undefined): {
   text: string;
   detail: string;
 } {
@@ -327,8 +327,10 @@ export interface QuickRpcEndpoint {
 /**
  * Turns quickrpc transport strings into our URLs: `tcp:<host>:<port>`
  * (a client) and `tcpserv:<iface>:<port>` (a server; an empty interface
- * means all of them, `0.0.0.0`). quickrpc's other transports (`stdio:`,
- * `udp:`, `mux:`, `restart:`, `internal:`) are refused with a clear error.
+ * means all of them, `0.0.0.0`), for the URL-based `connect` / `listen`.
+ * quickrpc's other transports (`stdio:`, `udp:`, `mux:`, `restart:`,
+ * `internal:`) are refused here: `quickRpcTransport` and `quickRpcApi` in
+ * `@seed/rpc/quickrpc/transports` open every one of them.
  *
  * @example quickrpc transport strings
  * ```ts
@@ -342,7 +344,7 @@ export function parseQuickRpcTransport(expression: string): QuickRpcEndpoint {
   const [shorthand, ...rest] = expression.split(":");
   if (shorthand !== "tcp" && shorthand !== "tcpserv") {
     throw new TypeError(
-      `quickrpc transport '${expression}': only tcp:<host>:<port> and tcpserv:<iface>:<port> are supported`,
+      `quickrpc transport '${expression}': only tcp:<host>:<port> and tcpserv:<iface>:<port> map to a URL (quickRpcApi in @seed/rpc/quickrpc/transports opens the others)`,
     );
   }
   if (rest.length !== 2 || !/^\d+$/.test(rest[1]!) || Number(rest[1]) > 65535) {
