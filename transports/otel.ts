@@ -67,10 +67,12 @@ import {
   type Context,
   context,
   createTraceState,
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   trace,
   TraceFlags,
@@ -126,24 +128,22 @@ export interface TracingOptions {
  */
 export function clientTracing(options: TracingOptions = {}): Interceptor {
   const tracer = trace.getTracer(options.tracerName ?? TRACER_NAME);
+  const cache = new SpanStarts(SpanKind.CLIENT, "server");
   return (call, next) => {
     if (call.direction !== "outgoing") return next();
-    const service = call.options?.to ?? options.service;
     const system = systemOf(call, options);
-    const attributes = baseAttributes(call.method, system, service);
-    addAddress(attributes, call.peer.channel.remote, "server");
+    const start = cache.get(call, system, call.options?.to ?? options.service);
     const parent = context.active();
-    const span = tracer.startSpan(
-      spanName(call.method, service),
-      { kind: SpanKind.CLIENT, attributes },
-      parent,
-    );
+    const span = tracer.startSpan(start.name, start.options, parent);
+    const recording = span.isRecording();
     const spanContext = span.spanContext();
-    if (trace.isSpanContextValid(spanContext)) inject(spanContext, call.meta);
-    return finish(span, system, context.with(trace.setSpan(parent, span), next));
+    // The no-op tracer (no SDK): no span to send or to make current.
+    if (!recording && !isValid(spanContext)) return next();
+    inject(spanContext, call.meta);
+    const result = context.with(trace.setSpan(parent, span), next);
+    return recording ? finish(span, system, result) : result;
   };
 }
-
 /**
  * An interceptor that traces the calls and notifications a peer serves: a
  * SERVER span each, the child of the caller's span when the call's meta
@@ -166,24 +166,25 @@ export function clientTracing(options: TracingOptions = {}): Interceptor {
  */
 export function serverTracing(options: TracingOptions = {}): Interceptor {
   const tracer = trace.getTracer(options.tracerName ?? TRACER_NAME);
+  const cache = new SpanStarts(SpanKind.SERVER, "network.peer");
   return (call, next) => {
     if (call.direction !== "incoming") return next();
     const meta = call.meta;
-    const service = typeof meta.service === "string" ? meta.service : options.service;
     const system = systemOf(call, options);
-    const attributes = baseAttributes(call.method, system, service);
-    const id = call.context?.id;
-    if (system === "jsonrpc" && id !== undefined && id !== null) {
-      attributes["rpc.jsonrpc.request_id"] = String(id);
-    }
-    addAddress(attributes, call.peer.channel.remote, "network.peer");
+    const service = typeof meta.service === "string" ? meta.service : options.service;
+    const start = cache.get(call, system, service);
     // A call's parent is its caller's span, never whatever ran the read loop.
     const parent = extract(meta);
-    const span = tracer.startSpan(
-      spanName(call.method, service),
-      { kind: SpanKind.SERVER, attributes },
-      parent,
-    );
+    const span = tracer.startSpan(start.name, start.options, parent);
+    if (!span.isRecording()) {
+      // Not recorded (the no-op tracer, or sampled out): nothing to add or end.
+      const inner = isValid(span.spanContext()) ? trace.setSpan(parent, span) : parent;
+      return context.active() === inner ? next() : context.with(inner, next);
+    }
+    const id = call.context?.id;
+    if (system === "jsonrpc" && id !== undefined && id !== null) {
+      span.setAttribute("rpc.jsonrpc.request_id", String(id));
+    }
     return finish(span, system, context.with(trace.setSpan(parent, span), next));
   };
 }
@@ -197,9 +198,64 @@ const TRACER_NAME = "@seed/rpc";
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const INVALID_TRACE = "00000000000000000000000000000000";
+const INVALID_SPAN = "0000000000000000";
+const MAX_CACHED_METHODS = 256;
 
 function spanName(method: string, service: string | undefined): string {
   return service === undefined ? method : `${service}/${method}`;
+}
+
+/** A valid span context; the no-op tracer's is known at a glance. */
+function isValid(spanContext: SpanContext): boolean {
+  return spanContext !== INVALID_SPAN_CONTEXT && trace.isSpanContextValid(spanContext);
+}
+
+/** What a span starts with: its name, and options that every such span shares. */
+interface SpanStart {
+  readonly system: string;
+  readonly service: string | undefined;
+  readonly remote: string | undefined;
+  readonly name: string;
+  /** Shared by every span of this method: tracers copy the attributes, never keep them. */
+  readonly options: SpanOptions;
+}
+
+/** Span starts made once per connection and method, not per call (at most 256 methods). */
+class SpanStarts {
+  readonly #kind: SpanKind;
+  readonly #addressPrefix: string;
+  readonly #byChannel = new WeakMap<object, Map<string, SpanStart>>();
+
+  constructor(kind: SpanKind, addressPrefix: string) {
+    this.#kind = kind;
+    this.#addressPrefix = addressPrefix;
+  }
+
+  get(call: Invocation, system: string, service: string | undefined): SpanStart {
+    const channel = call.peer.channel;
+    const remote = channel.remote;
+    let starts = this.#byChannel.get(channel);
+    if (starts === undefined) this.#byChannel.set(channel, starts = new Map());
+    const hit = starts.get(call.method);
+    if (
+      hit !== undefined && hit.system === system && hit.service === service && hit.remote === remote
+    ) {
+      return hit;
+    }
+    // Method names come from the other side: a connection caches a bounded number.
+    if (starts.size >= MAX_CACHED_METHODS) starts.clear();
+    const attributes = baseAttributes(call.method, system, service);
+    addAddress(attributes, remote, this.#addressPrefix);
+    const start: SpanStart = {
+      system,
+      service,
+      remote,
+      name: spanName(call.method, service),
+      options: { kind: this.#kind, attributes },
+    };
+    starts.set(call.method, start);
+    return start;
+  }
 }
 
 function systemOf(call: Invocation, options: TracingOptions): string {
@@ -240,7 +296,8 @@ function addAddress(attributes: Attributes, remote: string | undefined, prefix: 
 
 /** Writes the span's context into `meta`, W3C style. */
 function inject(spanContext: SpanContext, meta: Meta): void {
-  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, "0");
+  const traceFlags = spanContext.traceFlags & 0xff;
+  const flags = traceFlags === 1 ? "01" : traceFlags.toString(16).padStart(2, "0");
   meta.traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
   const state = spanContext.traceState?.serialize();
   if (state) meta.tracestate = state;
@@ -276,7 +333,13 @@ function extract(meta: Meta): Context {
       isRemote: true,
     };
   }
-  if (spanContext === undefined || !trace.isSpanContextValid(spanContext)) return ROOT_CONTEXT;
+  // The patterns checked the form; the all-zero ids are the invalid ones.
+  if (
+    spanContext === undefined || spanContext.traceId === INVALID_TRACE ||
+    spanContext.spanId === INVALID_SPAN
+  ) {
+    return ROOT_CONTEXT;
+  }
   return trace.setSpanContext(ROOT_CONTEXT, spanContext);
 }
 
