@@ -68,6 +68,7 @@ import {
   context,
   createTraceState,
   INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
@@ -76,6 +77,7 @@ import {
   SpanStatusCode,
   trace,
   TraceFlags,
+  type Tracer,
 } from "@opentelemetry/api";
 import type { Interceptor, Invocation } from "../protocol/peer/intercept.ts";
 import type { Meta } from "../protocol/wire/message.ts";
@@ -127,23 +129,30 @@ export interface TracingOptions {
  * ```
  */
 export function clientTracing(options: TracingOptions = {}): Interceptor {
-  const tracer = trace.getTracer(options.tracerName ?? TRACER_NAME);
-  const cache = new SpanStarts(SpanKind.CLIENT, "server");
+  const tracer = new GlobalTracer(options.tracerName ?? TRACER_NAME);
+  const starts = new SpanStarts(SpanKind.CLIENT, "server");
   return (call, next) => {
     if (call.direction !== "outgoing") return next();
-    const system = systemOf(call, options);
-    const start = cache.get(call, system, call.options?.to ?? options.service);
     const parent = context.active();
-    const span = tracer.startSpan(start.name, start.options, parent);
+    const current = tracer.get();
+    if (current === undefined) {
+      // No SDK: no span; a trace this runs in still goes on (what the API's no-op tracer does).
+      const spanContext = trace.getSpanContext(parent);
+      if (spanContext !== undefined && isValid(spanContext)) inject(spanContext, call.meta);
+      return next();
+    }
+    const system = systemOf(call, options);
+    const start = starts.get(call, system, call.options?.to ?? options.service);
+    const span = current.startSpan(start.name, start.options, parent);
     const recording = span.isRecording();
     const spanContext = span.spanContext();
-    // The no-op tracer (no SDK): no span to send or to make current.
     if (!recording && !isValid(spanContext)) return next();
     inject(spanContext, call.meta);
     const result = context.with(trace.setSpan(parent, span), next);
     return recording ? finish(span, system, result) : result;
   };
 }
+
 /**
  * An interceptor that traces the calls and notifications a peer serves: a
  * SERVER span each, the child of the caller's span when the call's meta
@@ -165,19 +174,24 @@ export function clientTracing(options: TracingOptions = {}): Interceptor {
  * ```
  */
 export function serverTracing(options: TracingOptions = {}): Interceptor {
-  const tracer = trace.getTracer(options.tracerName ?? TRACER_NAME);
-  const cache = new SpanStarts(SpanKind.SERVER, "network.peer");
+  const tracer = new GlobalTracer(options.tracerName ?? TRACER_NAME);
+  const starts = new SpanStarts(SpanKind.SERVER, "network.peer");
   return (call, next) => {
     if (call.direction !== "incoming") return next();
     const meta = call.meta;
-    const system = systemOf(call, options);
-    const service = typeof meta.service === "string" ? meta.service : options.service;
-    const start = cache.get(call, system, service);
     // A call's parent is its caller's span, never whatever ran the read loop.
     const parent = extract(meta);
-    const span = tracer.startSpan(start.name, start.options, parent);
+    const current = tracer.get();
+    if (current === undefined) {
+      // No SDK: no span; the caller's trace, if any, goes on in the handler.
+      return context.active() === parent ? next() : context.with(parent, next);
+    }
+    const system = systemOf(call, options);
+    const service = typeof meta.service === "string" ? meta.service : options.service;
+    const start = starts.get(call, system, service);
+    const span = current.startSpan(start.name, start.options, parent);
     if (!span.isRecording()) {
-      // Not recorded (the no-op tracer, or sampled out): nothing to add or end.
+      // Sampled out: nothing to add or end, but the trace goes on.
       const inner = isValid(span.spanContext()) ? trace.setSpan(parent, span) : parent;
       return context.active() === inner ? next() : context.with(inner, next);
     }
@@ -189,9 +203,15 @@ export function serverTracing(options: TracingOptions = {}): Interceptor {
   };
 }
 
-/** Both interceptors, client first: give the list to a peer that calls and serves. */
+/**
+ * Both directions in one interceptor (client spans for the calls a peer
+ * makes, server spans for those it serves): give the list to a peer that
+ * calls and serves.
+ */
 export function tracing(options: TracingOptions = {}): Interceptor[] {
-  return [clientTracing(options), serverTracing(options)];
+  const client = clientTracing(options);
+  const server = serverTracing(options);
+  return [(call, next) => call.direction === "outgoing" ? client(call, next) : server(call, next)];
 }
 
 const TRACER_NAME = "@seed/rpc";
@@ -203,6 +223,28 @@ const MAX_CACHED_METHODS = 256;
 
 function spanName(method: string, service: string | undefined): string {
   return service === undefined ? method : `${service}/${method}`;
+}
+
+/**
+ * The global tracer of a name, or undefined while no SDK is registered: the
+ * API's no-op tracer, known without making a span. Like the API's own
+ * proxy, it keeps the SDK's tracer once there is one.
+ */
+class GlobalTracer {
+  readonly #name: string;
+  #tracer: Tracer | undefined;
+  readonly #proxy: ProxyTracerProvider | undefined;
+
+  constructor(name: string) {
+    this.#name = name;
+    const provider = trace.getTracerProvider();
+    if (provider instanceof ProxyTracerProvider) this.#proxy = provider;
+    else this.#tracer = provider.getTracer(name);
+  }
+
+  get(): Tracer | undefined {
+    return this.#tracer ??= this.#proxy?.getDelegateTracer(this.#name);
+  }
 }
 
 /** A valid span context; the no-op tracer's is known at a glance. */
