@@ -199,7 +199,8 @@ export function serverTracing(options: TracingOptions = {}): Interceptor {
     if (system === "jsonrpc" && id !== undefined && id !== null) {
       span.setAttribute("rpc.jsonrpc.request_id", String(id));
     }
-    return finish(span, system, context.with(trace.setSpan(parent, span), next));
+    // The parent context holds only the caller's span: ours replaces it.
+    return finish(span, system, context.with(trace.setSpan(ROOT_CONTEXT, span), next));
   };
 }
 
@@ -215,7 +216,7 @@ export function tracing(options: TracingOptions = {}): Interceptor[] {
 }
 
 const TRACER_NAME = "@seed/rpc";
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const INVALID_TRACE = "00000000000000000000000000000000";
 const INVALID_SPAN = "0000000000000000";
@@ -352,13 +353,12 @@ function inject(spanContext: SpanContext, meta: Meta): void {
  */
 function extract(meta: Meta): Context {
   const header = meta.traceparent;
-  const match = typeof header === "string" ? TRACEPARENT.exec(header) : null;
   let spanContext: SpanContext | undefined;
-  if (match !== null) {
+  if (typeof header === "string" && TRACEPARENT.test(header)) {
     spanContext = {
-      traceId: match[1]!,
-      spanId: match[2]!,
-      traceFlags: parseInt(match[3]!, 16) & TraceFlags.SAMPLED,
+      traceId: header.slice(3, 35),
+      spanId: header.slice(36, 52),
+      traceFlags: parseInt(header.slice(53), 16) & TraceFlags.SAMPLED,
       isRemote: true,
     };
     if (typeof meta.tracestate === "string") {
