@@ -172,6 +172,34 @@ export function clientTracing(options: TracingOptions = {}): Interceptor {
  * await client.close();
  * await server.closed;
  * ```
+ *
+ * @example With no SDK, a service still passes its caller's trace on
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { context } from "@opentelemetry/api";
+ * import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+ * import { type CallContext, memoryPair, Peer } from "@seed/rpc";
+ * import { tracing } from "@seed/rpc/otel";
+ *
+ * context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+ * const [a, b] = memoryPair();
+ * const [c, d] = memoryPair();
+ * const back = new Peer(c, {
+ *   handlers: { seen: (_: unknown, ctx: CallContext) => ctx.meta.traceparent },
+ * });
+ * const toBack = new Peer(d, { interceptors: tracing() });
+ * const middle = new Peer(a, {
+ *   handlers: { relay: () => toBack.call("seen") },
+ *   interceptors: tracing(),
+ * });
+ * const client = new Peer(b);
+ * const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+ * assertEquals(await client.call("relay", undefined, { meta: { traceparent } }), traceparent);
+ * await client.close();
+ * await toBack.close();
+ * await Promise.all([middle.closed, back.closed]);
+ * context.disable();
+ * ```
  */
 export function serverTracing(options: TracingOptions = {}): Interceptor {
   const tracer = new GlobalTracer(options.tracerName ?? TRACER_NAME);
