@@ -2,7 +2,8 @@
 //   {"bench": "...", "calls_per_s": N, "p50_us": N, "p99_us": N, ...}
 // Each case runs for BENCH_MS milliseconds (default 2000) after a warm-up.
 // A filter keeps only the cases whose group name contains it (memory, tcp,
-// websocket, mushroom, choria, amqp, unix, stdio, worker, http, stream). The amqp group needs RabbitMQ
+// websocket, mushroom, choria, amqp, unix, stdio, worker, http, stream, meta: the
+// cost of per-call meta and tracing). The amqp group needs RabbitMQ
 // ($AMQP_URL, or Debian's rabbitmq-server for a private node).
 
 import { memoryCases } from "./memory.ts";
@@ -16,6 +17,7 @@ import { stdioCases } from "./stdio.ts";
 import { workerCases } from "./worker.ts";
 import { httpCases } from "./http.ts";
 import { streamCases } from "./stream.ts";
+import { metaCases } from "./meta.ts";
 
 const groups: Record<string, () => Promise<Record<string, unknown>[]>> = {
   memory: memoryCases as () => Promise<Record<string, unknown>[]>,
@@ -29,6 +31,7 @@ const groups: Record<string, () => Promise<Record<string, unknown>[]>> = {
   worker: workerCases as () => Promise<Record<string, unknown>[]>,
   http: httpCases as () => Promise<Record<string, unknown>[]>,
   stream: streamCases as () => Promise<Record<string, unknown>[]>,
+  meta: metaCases as () => Promise<Record<string, unknown>[]>,
 };
 
 const filter = Deno.args[0] ?? "";

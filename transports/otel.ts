@@ -67,13 +67,17 @@ import {
   type Context,
   context,
   createTraceState,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   trace,
   TraceFlags,
+  type Tracer,
 } from "@opentelemetry/api";
 import type { Interceptor, Invocation } from "../protocol/peer/intercept.ts";
 import type { Meta } from "../protocol/wire/message.ts";
@@ -125,22 +129,27 @@ export interface TracingOptions {
  * ```
  */
 export function clientTracing(options: TracingOptions = {}): Interceptor {
-  const tracer = trace.getTracer(options.tracerName ?? TRACER_NAME);
+  const tracer = new GlobalTracer(options.tracerName ?? TRACER_NAME);
+  const starts = new SpanStarts(SpanKind.CLIENT, "server");
   return (call, next) => {
     if (call.direction !== "outgoing") return next();
-    const service = call.options?.to ?? options.service;
-    const system = systemOf(call, options);
-    const attributes = baseAttributes(call.method, system, service);
-    addAddress(attributes, call.peer.channel.remote, "server");
     const parent = context.active();
-    const span = tracer.startSpan(
-      spanName(call.method, service),
-      { kind: SpanKind.CLIENT, attributes },
-      parent,
-    );
+    const current = tracer.get();
+    if (current === undefined) {
+      // No SDK: no span; a trace this runs in still goes on (what the API's no-op tracer does).
+      const spanContext = trace.getSpanContext(parent);
+      if (spanContext !== undefined && isValid(spanContext)) inject(spanContext, call.meta);
+      return next();
+    }
+    const system = systemOf(call, options);
+    const start = starts.get(call, system, call.options?.to ?? options.service);
+    const span = current.startSpan(start.name, start.options, parent);
+    const recording = span.isRecording();
     const spanContext = span.spanContext();
-    if (trace.isSpanContextValid(spanContext)) inject(spanContext, call.meta);
-    return finish(span, system, context.with(trace.setSpan(parent, span), next));
+    if (!recording && !isValid(spanContext)) return next();
+    inject(spanContext, call.meta);
+    const result = context.with(trace.setSpan(parent, span), next);
+    return recording ? finish(span, system, result) : result;
   };
 }
 
@@ -163,43 +172,161 @@ export function clientTracing(options: TracingOptions = {}): Interceptor {
  * await client.close();
  * await server.closed;
  * ```
+ *
+ * @example With no SDK, a service still passes its caller's trace on
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { context } from "@opentelemetry/api";
+ * import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+ * import { type CallContext, memoryPair, Peer } from "@seed/rpc";
+ * import { tracing } from "@seed/rpc/otel";
+ *
+ * context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+ * const [a, b] = memoryPair();
+ * const [c, d] = memoryPair();
+ * const back = new Peer(c, {
+ *   handlers: { seen: (_: unknown, ctx: CallContext) => ctx.meta.traceparent },
+ * });
+ * const toBack = new Peer(d, { interceptors: tracing() });
+ * const middle = new Peer(a, {
+ *   handlers: { relay: () => toBack.call("seen") },
+ *   interceptors: tracing(),
+ * });
+ * const client = new Peer(b);
+ * const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+ * assertEquals(await client.call("relay", undefined, { meta: { traceparent } }), traceparent);
+ * await client.close();
+ * await toBack.close();
+ * await Promise.all([middle.closed, back.closed]);
+ * context.disable();
+ * ```
  */
 export function serverTracing(options: TracingOptions = {}): Interceptor {
-  const tracer = trace.getTracer(options.tracerName ?? TRACER_NAME);
+  const tracer = new GlobalTracer(options.tracerName ?? TRACER_NAME);
+  const starts = new SpanStarts(SpanKind.SERVER, "network.peer");
   return (call, next) => {
     if (call.direction !== "incoming") return next();
     const meta = call.meta;
-    const service = typeof meta.service === "string" ? meta.service : options.service;
-    const system = systemOf(call, options);
-    const attributes = baseAttributes(call.method, system, service);
-    const id = call.context?.id;
-    if (system === "jsonrpc" && id !== undefined && id !== null) {
-      attributes["rpc.jsonrpc.request_id"] = String(id);
-    }
-    addAddress(attributes, call.peer.channel.remote, "network.peer");
     // A call's parent is its caller's span, never whatever ran the read loop.
     const parent = extract(meta);
-    const span = tracer.startSpan(
-      spanName(call.method, service),
-      { kind: SpanKind.SERVER, attributes },
-      parent,
-    );
-    return finish(span, system, context.with(trace.setSpan(parent, span), next));
+    const current = tracer.get();
+    if (current === undefined) {
+      // No SDK: no span; the caller's trace, if any, goes on in the handler.
+      return context.active() === parent ? next() : context.with(parent, next);
+    }
+    const system = systemOf(call, options);
+    const service = typeof meta.service === "string" ? meta.service : options.service;
+    const start = starts.get(call, system, service);
+    const span = current.startSpan(start.name, start.options, parent);
+    if (!span.isRecording()) {
+      // Sampled out: nothing to add or end, but the trace goes on.
+      const inner = isValid(span.spanContext()) ? trace.setSpan(parent, span) : parent;
+      return context.active() === inner ? next() : context.with(inner, next);
+    }
+    const id = call.context?.id;
+    if (system === "jsonrpc" && id !== undefined && id !== null) {
+      span.setAttribute("rpc.jsonrpc.request_id", String(id));
+    }
+    // The parent context holds only the caller's span: ours replaces it.
+    return finish(span, system, context.with(trace.setSpan(ROOT_CONTEXT, span), next));
   };
 }
 
-/** Both interceptors, client first: give the list to a peer that calls and serves. */
+/**
+ * Both directions in one interceptor (client spans for the calls a peer
+ * makes, server spans for those it serves): give the list to a peer that
+ * calls and serves.
+ */
 export function tracing(options: TracingOptions = {}): Interceptor[] {
-  return [clientTracing(options), serverTracing(options)];
+  const client = clientTracing(options);
+  const server = serverTracing(options);
+  return [(call, next) => call.direction === "outgoing" ? client(call, next) : server(call, next)];
 }
 
 const TRACER_NAME = "@seed/rpc";
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const INVALID_TRACE = "00000000000000000000000000000000";
+const INVALID_SPAN = "0000000000000000";
+const MAX_CACHED_METHODS = 256;
 
 function spanName(method: string, service: string | undefined): string {
   return service === undefined ? method : `${service}/${method}`;
+}
+
+/**
+ * The global tracer of a name, or undefined while no SDK is registered: the
+ * API's no-op tracer, known without making a span. Like the API's own
+ * proxy, it keeps the SDK's tracer once there is one.
+ */
+class GlobalTracer {
+  readonly #name: string;
+  #tracer: Tracer | undefined;
+  readonly #proxy: ProxyTracerProvider | undefined;
+
+  constructor(name: string) {
+    this.#name = name;
+    const provider = trace.getTracerProvider();
+    if (provider instanceof ProxyTracerProvider) this.#proxy = provider;
+    else this.#tracer = provider.getTracer(name);
+  }
+
+  get(): Tracer | undefined {
+    return this.#tracer ??= this.#proxy?.getDelegateTracer(this.#name);
+  }
+}
+
+/** A valid span context; the no-op tracer's is known at a glance. */
+function isValid(spanContext: SpanContext): boolean {
+  return spanContext !== INVALID_SPAN_CONTEXT && trace.isSpanContextValid(spanContext);
+}
+
+/** What a span starts with: its name, and options that every such span shares. */
+interface SpanStart {
+  readonly system: string;
+  readonly service: string | undefined;
+  readonly remote: string | undefined;
+  readonly name: string;
+  /** Shared by every span of this method: tracers copy the attributes, never keep them. */
+  readonly options: SpanOptions;
+}
+
+/** Span starts made once per connection and method, not per call (at most 256 methods). */
+class SpanStarts {
+  readonly #kind: SpanKind;
+  readonly #addressPrefix: string;
+  readonly #byChannel = new WeakMap<object, Map<string, SpanStart>>();
+
+  constructor(kind: SpanKind, addressPrefix: string) {
+    this.#kind = kind;
+    this.#addressPrefix = addressPrefix;
+  }
+
+  get(call: Invocation, system: string, service: string | undefined): SpanStart {
+    const channel = call.peer.channel;
+    const remote = channel.remote;
+    let starts = this.#byChannel.get(channel);
+    if (starts === undefined) this.#byChannel.set(channel, starts = new Map());
+    const hit = starts.get(call.method);
+    if (
+      hit !== undefined && hit.system === system && hit.service === service && hit.remote === remote
+    ) {
+      return hit;
+    }
+    // Method names come from the other side: a connection caches a bounded number.
+    if (starts.size >= MAX_CACHED_METHODS) starts.clear();
+    const attributes = baseAttributes(call.method, system, service);
+    addAddress(attributes, remote, this.#addressPrefix);
+    const start: SpanStart = {
+      system,
+      service,
+      remote,
+      name: spanName(call.method, service),
+      options: { kind: this.#kind, attributes },
+    };
+    starts.set(call.method, start);
+    return start;
+  }
 }
 
 function systemOf(call: Invocation, options: TracingOptions): string {
@@ -240,7 +367,8 @@ function addAddress(attributes: Attributes, remote: string | undefined, prefix: 
 
 /** Writes the span's context into `meta`, W3C style. */
 function inject(spanContext: SpanContext, meta: Meta): void {
-  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, "0");
+  const traceFlags = spanContext.traceFlags & 0xff;
+  const flags = traceFlags === 1 ? "01" : traceFlags.toString(16).padStart(2, "0");
   meta.traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
   const state = spanContext.traceState?.serialize();
   if (state) meta.tracestate = state;
@@ -253,13 +381,12 @@ function inject(spanContext: SpanContext, meta: Meta): void {
  */
 function extract(meta: Meta): Context {
   const header = meta.traceparent;
-  const match = typeof header === "string" ? TRACEPARENT.exec(header) : null;
   let spanContext: SpanContext | undefined;
-  if (match !== null) {
+  if (typeof header === "string" && TRACEPARENT.test(header)) {
     spanContext = {
-      traceId: match[1]!,
-      spanId: match[2]!,
-      traceFlags: parseInt(match[3]!, 16) & TraceFlags.SAMPLED,
+      traceId: header.slice(3, 35),
+      spanId: header.slice(36, 52),
+      traceFlags: parseInt(header.slice(53), 16) & TraceFlags.SAMPLED,
       isRemote: true,
     };
     if (typeof meta.tracestate === "string") {
@@ -276,7 +403,13 @@ function extract(meta: Meta): Context {
       isRemote: true,
     };
   }
-  if (spanContext === undefined || !trace.isSpanContextValid(spanContext)) return ROOT_CONTEXT;
+  // The patterns checked the form; the all-zero ids are the invalid ones.
+  if (
+    spanContext === undefined || spanContext.traceId === INVALID_TRACE ||
+    spanContext.spanId === INVALID_SPAN
+  ) {
+    return ROOT_CONTEXT;
+  }
   return trace.setSpanContext(ROOT_CONTEXT, spanContext);
 }
 
