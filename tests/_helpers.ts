@@ -1,3 +1,6 @@
+/// <reference types="@types/node" />
+// (The Node types every test program uses: jayson 5, in tests/http_peers_test.ts,
+// brings @types/node 12, which has no `node:` module names such as `node:dgram`.)
 // Shared test helpers: a Peer on one end of a memory pair, raw frames on the other.
 
 import {
