@@ -85,6 +85,7 @@ export function toTagged(value: unknown, depth = 0): unknown {
       const members = tagArray([...value], depth);
       return members instanceof Found ? members : { $set: members };
     }
+    if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value;
     if (notJsonInstance(value)) return new Found(value);
   }
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value;
