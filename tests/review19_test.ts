@@ -10,7 +10,18 @@ import {
   Peer,
 } from "../mod.ts";
 import { assertEquals, assertRejects } from "./_assert.ts";
-import { test, within } from "./_helpers.ts";
+import { test, waitFor, within } from "./_helpers.ts";
+import { trace } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { clientTracing, serverTracing } from "../transports/otel.ts";
+
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+trace.setGlobalTracerProvider(provider);
 
 const echo = { echo: (params: unknown) => params };
 
@@ -141,4 +152,68 @@ test("a Date is still refused by default, and a Date subclass without its own to
     }
     assertEquals(threw, true);
   }
+});
+
+test("FIXED: a JSON-RPC caller cannot rename the server's spans through meta.service", async () => {
+  const [a, b] = memoryPair();
+  const server = new Peer(a, {
+    handlers: { add: ([x, y]: number[]) => x! + y! },
+    interceptors: [serverTracing({ service: "calc" })],
+  });
+  const client = new Peer(b);
+  for (let i = 0; i < 3; i++) {
+    assertEquals(await client.call("add", [1, 2], { meta: { service: `evil-${i}` } }), 3);
+  }
+  await waitFor(() => exporter.getFinishedSpans().length >= 3);
+  await provider.forceFlush();
+  const names = exporter.getFinishedSpans().map((span) => span.name);
+  exporter.reset();
+  assertEquals(names, ["calc/add", "calc/add", "calc/add"]);
+  await client.close();
+  await server.closed;
+});
+
+test("a malformed or all-zero traceparent from the wire starts a new trace", async () => {
+  const [a, b] = memoryPair();
+  const server = new Peer(a, {
+    handlers: { ping: () => "pong" },
+    interceptors: [serverTracing()],
+  });
+  const client = new Peer(b);
+  const bad = [
+    "00-" + "0".repeat(32) + "-" + "1".repeat(16) + "-01",
+    "00-" + "1".repeat(32) + "-" + "0".repeat(16) + "-01",
+    "00-" + "A".repeat(32) + "-" + "1".repeat(16) + "-01",
+    "00-" + "1".repeat(32) + "-" + "1".repeat(16) + "-01-" + "x".repeat(100_000),
+    "x".repeat(1_000_000),
+  ];
+  for (const traceparent of bad) {
+    const tracestate = ",".repeat(100_000);
+    assertEquals(await client.call("ping", [], { meta: { traceparent, tracestate } }), "pong");
+  }
+  await waitFor(() => exporter.getFinishedSpans().length >= bad.length);
+  await provider.forceFlush();
+  const spans = exporter.getFinishedSpans();
+  exporter.reset();
+  for (const span of spans) assertEquals(span.parentSpanContext, undefined);
+  await client.close();
+  await server.closed;
+});
+
+test("client tracing on calls that share one meta object sends each its own traceparent", async () => {
+  const [a, b] = memoryPair();
+  const seen: unknown[] = [];
+  const server = new Peer(a, {
+    handlers: { seen: (_: unknown, ctx: CallContext) => void seen.push(ctx.meta.traceparent) },
+  });
+  const client = new Peer(b, { interceptors: [clientTracing()] });
+  const shared = { tenant: "t1" };
+  await Promise.all([1, 2, 3].map(() => client.call("seen", [], { meta: shared })));
+  assertEquals(new Set(seen).size, 3);
+  assertEquals(shared, { tenant: "t1" });
+  await waitFor(() => exporter.getFinishedSpans().length >= 3);
+  await provider.forceFlush();
+  exporter.reset();
+  await client.close();
+  await server.closed;
 });
