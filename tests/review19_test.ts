@@ -18,6 +18,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { clientTracing, serverTracing } from "../transports/otel.ts";
+import { AgentLog, type DiscoveryFilter, matchesFilter } from "../choria/mod.ts";
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -217,3 +218,45 @@ test("client tracing on calls that share one meta object sends each its own trac
   await client.close();
   await server.closed;
 });
+
+/** A node with 30,000 facts (300 maps of 100) and two equal lists of 30,000 numbers. */
+function bigNode() {
+  const facts: Record<string, unknown> = {};
+  for (let i = 0; i < 300; i++) {
+    const inner: Record<string, number> = {};
+    for (let j = 0; j < 100; j++) inner[`k${j}`] = j;
+    facts[`f${i}`] = inner;
+  }
+  facts.list = Array.from({ length: 30_000 }, (_, i) => i);
+  facts.list2 = Array.from({ length: 30_000 }, (_, i) => i);
+  facts.text = "x".repeat(1_000_000);
+  return { identity: "big", facts };
+}
+
+function compound(expr: string): DiscoveryFilter {
+  return { fact: [], cf_class: [], identity: [], compound: [[{ expr }]] };
+}
+
+// Each of these took 10 steps or so yet walked 30,000 values per step: in a
+// loop of 20,000 (still under 100,000 steps) one node took 7 s (include),
+// 12 s (==) and 158 s (a wildcard fact) before the walks were charged.
+for (
+  const expr of [
+    'all(1..10, fact("*.*.nope") == nil)',
+    'all(1..10, with("*.*.nope=1") == false)',
+    "all(1..10, not include(fact('list'), -1))",
+    "all(1..10, fact('list') == fact('list2'))",
+    "all(1..10, fact('list') in [fact('list2')])",
+    "all(1..10, fact('text') not matches 'y')",
+    "all(1..10, len(lower(fact('text'))) > 0)",
+    "all(1..10, fact('text')[0] == 'x')",
+  ]
+) {
+  test(`FIXED: compound: the values a call or comparison walks count as steps: ${expr}`, () => {
+    const lines: string[] = [];
+    const log = new AgentLog((l) => lines.push(l), (l) => lines.push(l));
+    assertEquals(matchesFilter(bigNode(), compound(expr), { log }), false);
+    assertEquals(lines.length, 1);
+    assertEquals(lines[0]!.includes("evaluation took more than 100000 steps"), true, lines[0]);
+  });
+}
