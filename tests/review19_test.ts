@@ -260,3 +260,17 @@ for (
     assertEquals(lines[0]!.includes("evaluation took more than 100000 steps"), true, lines[0]);
   });
 }
+
+test("FIXED: compound: facts nested too deep to compare fail that node, not the whole discovery", () => {
+  let a: unknown = 1, b: unknown = 1;
+  for (let i = 0; i < 50_000; i++) [a, b] = [[a], [b]];
+  const deep = { identity: "deep", facts: { a, b } };
+  const plain = { identity: "plain", facts: { a: 1, b: 1 } };
+  for (const expr of ["fact('a') == fact('b')", "fact('a') in [fact('b')]"]) {
+    const lines: string[] = [];
+    const log = new AgentLog((l) => lines.push(l), (l) => lines.push(l));
+    const matched = [deep, plain].filter((node) => matchesFilter(node, compound(expr), { log }));
+    assertEquals(matched.map((node) => node.identity), ["plain"]);
+    assertEquals(lines.length, 1);
+  }
+});

@@ -210,7 +210,11 @@ export function matchCompound(
         throw new CompoundError(`the expression gave ${typeName(result)}, want bool`, src, 0);
       }
       matched += result ? 1 : -1;
-    } catch (error) {
+    } catch (thrown) {
+      // A RangeError (facts nested too deep to compare, a string too long) fails this node only.
+      const error = thrown instanceof RangeError
+        ? new CompoundError(thrown.message, src, 0)
+        : thrown;
       if (!(error instanceof CompoundError)) throw error;
       failed(error);
       failures++; // as go-choria: the rest still run (and log), but the node fails
