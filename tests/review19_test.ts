@@ -274,3 +274,15 @@ test("FIXED: compound: facts nested too deep to compare fail that node, not the 
     assertEquals(lines.length, 1);
   }
 });
+
+test("FIXED: compound: a filter whose compound array is changed in place is compiled again", () => {
+  const node = { identity: "n", facts: { role: "web" } };
+  const filter = compound("fact('role') == 'web'");
+  assertEquals(matchesFilter(node, filter), true);
+  filter.compound[0] = [{ expr: "fact('role') == 'db'" }];
+  assertEquals(matchesFilter(node, filter), false);
+  (filter.compound[0] as { expr: string }[])[0]!.expr = "fact('role') == 'web'";
+  assertEquals(matchesFilter(node, filter), true);
+  filter.compound.push([{ expr: "false" }]);
+  assertEquals(matchesFilter(node, filter), false);
+});
