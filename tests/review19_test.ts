@@ -18,6 +18,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { clientTracing, serverTracing } from "../transports/otel.ts";
+import { encodeMushroom } from "../protocol/dialects/mushroom_codec.ts";
 import { AgentLog, type DiscoveryFilter, matchesFilter } from "../choria/mod.ts";
 
 const exporter = new InMemorySpanExporter();
@@ -285,4 +286,20 @@ test("FIXED: compound: a filter whose compound array is changed in place is comp
   assertEquals(matchesFilter(node, filter), true);
   filter.compound.push([{ expr: "false" }]);
   assertEquals(matchesFilter(node, filter), false);
+});
+
+test("FIXED: meta whose members are all undefined writes no carrier (byte-identical plain frames)", () => {
+  const meta = { traceparent: undefined, user: undefined };
+  assertEquals(
+    new JsonRpcCodec().encode({ kind: "request", id: 1, method: "m", params: [], meta }),
+    ['{"jsonrpc":"2.0","method":"m","params":[],"id":1}'],
+  );
+  assertEquals(
+    new JsonRpcCodec().encode({ kind: "notification", method: "m", meta }),
+    ['{"jsonrpc":"2.0","method":"m"}'],
+  );
+  assertEquals(
+    encodeMushroom({ code: 2, id: 1, method: "m", data: null, meta }, "compact"),
+    '[2,1,"m",null]',
+  );
 });
