@@ -8,6 +8,7 @@ import {
   jsonRpcTagged,
   memoryPair,
   Peer,
+  RemoteError,
 } from "../mod.ts";
 import { assertEquals, assertRejects } from "./_assert.ts";
 import { test, waitFor, within } from "./_helpers.ts";
@@ -302,4 +303,21 @@ test("FIXED: meta whose members are all undefined writes no carrier (byte-identi
     encodeMushroom({ code: 2, id: 1, method: "m", data: null, meta }, "compact"),
     '[2,1,"m",null]',
   );
+});
+
+test("FIXED: tagged params that untag to a BigInt or a number are Invalid params, as plain params would be", async () => {
+  const codec = new JsonRpcCodec({ values: "tagged" });
+  for (const params of ['{"$bigint":"5"}', '{"$number":"NaN"}']) {
+    const message = codec.decode(`{"jsonrpc":"2.0","method":"m","params":${params},"id":1}`);
+    assertEquals((message as { kind: string }).kind, "invalid", params);
+    assertEquals((message as { error: { code: number } }).error.code, -32602);
+  }
+  const [a, b] = memoryPair({ dialect: jsonRpcTagged });
+  const server = new Peer(a, { handlers: { t: (p: unknown) => typeof p } });
+  const client = new Peer(b);
+  const error = await assertRejects(() => client.call("t", 5n as never), RemoteError);
+  assertEquals(error.code, -32602);
+  assertEquals(await client.call("t", new Set([1]) as never), "object");
+  await client.close();
+  await server.closed;
 });

@@ -311,7 +311,12 @@ export function untaggedMessage(message: Message): Message {
     case "notification":
       value = fromTagged(message.params);
       if (!(value instanceof BadTag)) {
-        if (value !== message.params) message.params = value;
+        if (value === message.params) return message;
+        // A tag for the whole params must still give an array or an object, as JSON-RPC's params are.
+        if (value === null || typeof value !== "object") {
+          return invalidParams(message, `params: ${describeValue(value)} cannot be the params`);
+        }
+        message.params = value;
         return message;
       }
       return invalidParams(message, badTagMessage(value, "params"));
