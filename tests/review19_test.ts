@@ -321,3 +321,28 @@ test("FIXED: tagged params that untag to a BigInt or a number are Invalid params
   await client.close();
   await server.closed;
 });
+
+test("FIXED: a $date tag must be ISO: other forms were read in the server's time zone or guessed", () => {
+  const codec = new JsonRpcCodec({ values: "tagged" });
+  const decode = (date: string) =>
+    codec.decode(
+      `{"jsonrpc":"2.0","method":"m","params":[{"$date":${JSON.stringify(date)}}],"id":1}`,
+    );
+  for (
+    const bad of ["1", "2024-02-29 12:00", "2024-02-29T12:00", "Tue March 5 2024", "12/31/2024"]
+  ) {
+    assertEquals((decode(bad) as { kind: string }).kind, "invalid", bad);
+  }
+  for (
+    const [good, ms] of [
+      ["1970-01-01T00:00:00.000Z", 0],
+      ["1970-01-01", 0],
+      ["1970-01-01T01:00:00+01:00", 0],
+      ["+275760-09-13T00:00:00.000Z", 8.64e15],
+      ["-000001-01-01T00:00:00.000Z", new Date("-000001-01-01T00:00:00.000Z").getTime()],
+    ] as const
+  ) {
+    const message = decode(good) as { params: Date[] };
+    assertEquals(message.params[0]!.getTime(), ms, good);
+  }
+});

@@ -43,6 +43,10 @@ import {
 export const MAX_BIGINT_DIGITS = 4300;
 const BIGINT = new RegExp(`^-?\\d{1,${MAX_BIGINT_DIGITS}}$`);
 
+/** An ISO date (read as UTC) or date-time with its zone: what `toISOString` writes, and kin. */
+const ISO_DATE =
+  /^(?:[+-]\d{6}|\d{4})-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:\d\d))?$/;
+
 const TAGS: ReadonlySet<string> = new Set([
   "$bigint",
   "$date",
@@ -192,7 +196,8 @@ function untag(tag: string, body: unknown, depth: number): unknown {
       return bad(tag, body, `a decimal string of at most ${MAX_BIGINT_DIGITS} digits`);
     case "$date": {
       if (body === null) return new Date(NaN);
-      const date = typeof body === "string" ? new Date(body) : undefined;
+      // ISO only: Date's other forms are read in the reader's time zone, or guessed at.
+      const date = typeof body === "string" && ISO_DATE.test(body) ? new Date(body) : undefined;
       return date === undefined || Number.isNaN(date.getTime())
         ? bad(tag, body, "an ISO date string or null")
         : date;
