@@ -10,7 +10,8 @@ import {
   Peer,
   RemoteError,
 } from "../mod.ts";
-import { assertEquals, assertRejects } from "./_assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+import { atoi } from "../choria/_go.ts";
 import { test, waitFor, within } from "./_helpers.ts";
 import { trace } from "@opentelemetry/api";
 import {
@@ -345,4 +346,16 @@ test("FIXED: a $date tag must be ISO: other forms were read in the server's time
     const message = decode(good) as { params: Date[] };
     assertEquals(message.params[0]!.getTime(), ms, good);
   }
+});
+
+test("FIXED: go's Atoi of a megabyte of digits is out of range without parsing them", () => {
+  const value = "9".repeat(1_000_000);
+  const started = performance.now();
+  for (let i = 0; i < 50; i++) {
+    assertThrows(() => atoi(value), Error, "value out of range");
+  }
+  // A BigInt of the digits took about 0.2 s each: a fact filter pays it on every node.
+  assertEquals(performance.now() - started < 3_000, true);
+  assertEquals(atoi("-" + "0".repeat(100_000) + "9223372036854775808"), -(2n ** 63n));
+  assertThrows(() => atoi("9223372036854775808"), Error, "value out of range");
 });
