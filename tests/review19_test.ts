@@ -12,6 +12,7 @@ import {
 } from "../mod.ts";
 import { assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import { atoi } from "../choria/_go.ts";
+import { semverCheck } from "../choria/compound/semver.ts";
 import { test, waitFor, within } from "./_helpers.ts";
 import { trace } from "@opentelemetry/api";
 import {
@@ -358,4 +359,14 @@ test("FIXED: go's Atoi of a megabyte of digits is out of range without parsing t
   assertEquals(performance.now() - started < 3_000, true);
   assertEquals(atoi("-" + "0".repeat(100_000) + "9223372036854775808"), -(2n ** 63n));
   assertThrows(() => atoi("9223372036854775808"), Error, "value out of range");
+});
+
+test("FIXED: compound: semver() with a long constraint from a fact is not quadratic", () => {
+  const started = performance.now();
+  assertThrows(() => semverCheck("1.0.0", "1".repeat(200_000) + " x"), Error);
+  // 40,000 digits took 2 s before, so 200,000 would take about 50 s.
+  assertEquals(performance.now() - started < 3_000, true);
+  assertEquals(semverCheck("1.3.0", "1.2 - 1.4.5"), true);
+  assertEquals(semverCheck("1.5.0", "1.2 - 1.4.5"), false);
+  assertEquals(semverCheck("2.0.0", ">=1.0, <2 || 2.0.0 - 2.1"), true);
 });
