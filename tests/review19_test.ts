@@ -370,3 +370,22 @@ test("FIXED: compound: semver() with a long constraint from a fact is not quadra
   assertEquals(semverCheck("1.5.0", "1.2 - 1.4.5"), false);
   assertEquals(semverCheck("2.0.0", ">=1.0, <2 || 2.0.0 - 2.1"), true);
 });
+
+test("FIXED: a meta value plain JSON would change fails the call, naming it, as params do", async () => {
+  const [a, b] = memoryPair();
+  const server = new Peer(a, { handlers: echo });
+  const client = new Peer(b);
+  const codec = new JsonRpcCodec();
+  assertThrows(
+    () => codec.encode({ kind: "request", id: 1, method: "m", meta: { at: new Date(0) } }),
+    TypeError,
+    "meta.at: a Date cannot be sent as plain JSON (it would arrive as a string); convert it",
+  );
+  await assertRejects(
+    () => client.call("echo", [], { meta: { n: 1n } }),
+    TypeError,
+    "meta.n: a BigInt cannot be sent as plain JSON (JSON has no BigInt); convert it",
+  );
+  await client.close();
+  await server.closed;
+});

@@ -175,7 +175,9 @@ function fate(value: unknown): string {
 export function notJsonMessage(found: Found, root: string): string {
   return `${found.path(root)}: ${describeValue(found.value)} cannot be sent as plain JSON (${
     fate(found.value)
-  }); convert it, or use values: "tagged" (the jsonRpcTagged dialect) on both sides`;
+  }); convert it${
+    root === "meta" ? "" : ', or use values: "tagged" (the jsonRpcTagged dialect) on both sides'
+  }`;
 }
 
 /** A value the codec cannot send; its message says which and where. */
@@ -202,6 +204,9 @@ export function plainMessage(message: Message): Message {
     case "notification":
       found = findNotJson(message.params);
       if (found !== undefined) throw new UnsendableValue(notJsonMessage(found, "params"));
+      // Meta is JSON too (never tagged): a Date there would arrive as a string.
+      found = message.meta === undefined ? undefined : findNotJson(message.meta);
+      if (found !== undefined) throw new UnsendableValue(notJsonMessage(found, "meta"));
       return message;
     case "result":
       found = findNotJson(message.result);
