@@ -381,6 +381,16 @@ test("FIXED: a meta value plain JSON would change fails the call, naming it, as 
     TypeError,
     "meta.at: a Date cannot be sent as plain JSON (it would arrive as a string); convert it",
   );
+  assertThrows(
+    () =>
+      new JsonRpcCodec({ values: "tagged" }).encode({
+        kind: "notification",
+        method: "m",
+        meta: { at: new Date(0) },
+      }),
+    TypeError,
+    "meta.at: a Date cannot be sent as plain JSON",
+  );
   await assertRejects(
     () => client.call("echo", [], { meta: { n: 1n } }),
     TypeError,

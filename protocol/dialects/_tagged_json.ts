@@ -29,8 +29,10 @@ import { ErrorCode, standardMessage } from "../wire/errors.ts";
 import type { InvalidMessage, Message } from "../wire/message.ts";
 import {
   describeValue,
+  findNotJson,
   Found,
   notJsonInstance,
+  notJsonMessage,
   notJsonPrimitive,
   UnsendableValue,
 } from "./_json_values.ts";
@@ -278,13 +280,17 @@ export function taggedMessage(message: Message): Message {
   let tagged: unknown;
   switch (message.kind) {
     case "request":
-    case "notification":
+    case "notification": {
+      // Meta is not tagged: it must be plain JSON.
+      const found = message.meta === undefined ? undefined : findNotJson(message.meta);
+      if (found !== undefined) throw new UnsendableValue(notJsonMessage(found, "meta"));
       tagged = toTagged(message.params);
       if (tagged === message.params) return message;
       if (tagged instanceof Found) {
         throw new UnsendableValue(notTaggableMessage(tagged, "params"));
       }
       return { ...message, params: tagged };
+    }
     case "result":
       tagged = toTagged(message.result);
       if (tagged === message.result) return message;
