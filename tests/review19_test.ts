@@ -399,3 +399,20 @@ test("FIXED: a meta value plain JSON would change fails the call, naming it, as 
   await client.close();
   await server.closed;
 });
+
+// KNOWN, not fixed (ignored: it hangs). Patterns run on JavaScript's
+// backtracking engine, so a node whose fact is "aaaa...!" and an expression
+// with a nested quantifier take exponential time; the step budget does not
+// see inside one match. The README says so ("cut off only by the discovery
+// timeout"). A fix needs a linear-time engine (V8's --enable-experimental-
+// regexp-engine and the "l" flag) or refusing nested quantifiers in re2().
+Deno.test({
+  name: "KNOWN: compound: a catastrophic pattern on a node's fact is cut off by the step budget",
+  ignore: true,
+  fn() {
+    const node = { identity: "n", facts: { name: "a".repeat(40) + "!" } };
+    const started = performance.now();
+    matchesFilter(node, compound("fact('name') matches '^(a+)+$'"));
+    assertEquals(performance.now() - started < 1_000, true);
+  },
+});
