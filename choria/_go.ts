@@ -35,7 +35,8 @@ export function atoi(value: string): bigint {
   if (!/^[+-]?[0-9]+$/.test(value)) {
     throw new NumError(`strconv.Atoi: parsing ${JSON.stringify(value)}: invalid syntax`);
   }
-  const n = BigInt(value);
+  // Past 19 significant digits it is out of range: no BigInt of a megabyte of digits per node.
+  const n = value.replace(/^[+-]?0*/, "").length > 19 ? INT64_MAX + 1n : BigInt(value);
   if (n < INT64_MIN || n > INT64_MAX) {
     throw new NumError(`strconv.Atoi: parsing ${JSON.stringify(value)}: value out of range`);
   }

@@ -209,7 +209,7 @@ function compile(
   functions: Readonly<Record<string, DataFunction>>,
 ): CompiledCompound {
   let program = compiled.get(compound);
-  if (program === undefined || program.functions !== Object.keys(functions).sort().join(",")) {
+  if (program === undefined || !compiledFrom(program, compound, functions)) {
     try {
       program = compileCompound(compound, functions);
     } catch (error) {
@@ -218,6 +218,19 @@ function compile(
     compiled.set(compound, program);
   }
   return program;
+}
+
+/** Whether `program` is `compound` as it is now: a caller may change the array in place. */
+function compiledFrom(
+  program: CompiledCompound,
+  compound: readonly unknown[],
+  functions: Readonly<Record<string, DataFunction>>,
+): boolean {
+  return program.functions === Object.keys(functions).sort().join(",") &&
+    program.expressions.length === compound.length &&
+    program.expressions.every((e, i) =>
+      (compound[i] as readonly { expr?: unknown }[] | null)?.[0]?.expr === e.src
+    );
 }
 
 /** A compound filter's error as the discovery reply's error, naming the expression. */

@@ -99,8 +99,9 @@ export interface TracingOptions {
    */
   system?: string;
   /**
-   * `rpc.service` and the first half of span names, when the wire names no
-   * service.
+   * `rpc.service` and the first half of span names. A client uses a call's
+   * `to` (an AMQP target) before it; a server uses it before the service a
+   * mesh call names, and never takes one from a JSON-RPC caller's meta.
    *
    * @default {none: span names are the method}
    */
@@ -215,7 +216,11 @@ export function serverTracing(options: TracingOptions = {}): Interceptor {
       return context.active() === parent ? next() : context.with(parent, next);
     }
     const system = systemOf(call, options);
-    const service = typeof meta.service === "string" ? meta.service : options.service;
+    // The server names its spans: only a mesh call's meta.service (the queue it came on) is used.
+    const service = options.service ??
+      (meta.nuropbType !== undefined && typeof meta.service === "string"
+        ? meta.service
+        : undefined);
     const start = starts.get(call, system, service);
     const span = current.startSpan(start.name, start.options, parent);
     if (!span.isRecording()) {

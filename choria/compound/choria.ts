@@ -9,7 +9,16 @@
  */
 
 import { CompoundError } from "./error.ts";
-import { BUILTINS, equal, Evaluation, Func, Opaque, typeName, type Value } from "./evaluate.ts";
+import {
+  BUILTINS,
+  type Cost,
+  equal,
+  Evaluation,
+  Func,
+  Opaque,
+  typeName,
+  type Value,
+} from "./evaluate.ts";
 import { gjsonGet } from "./gjson.ts";
 import { children, type Node, parse } from "./parse.ts";
 import { semverCheck } from "./semver.ts";
@@ -74,12 +83,12 @@ const FACTS = new Opaque(
   'facts is raw JSON in go-choria and cannot be looked into: use fact("path")',
 );
 
-const INCLUDE = new Func("include", 2, ([hay, needle]) => {
+const INCLUDE = new Func("include", 2, ([hay, needle], cost) => {
   if (hay === null) return false;
   if (!Array.isArray(hay)) {
     throw new Error(`want an array as the first argument, got ${typeName(hay!)}`);
   }
-  return hay.some((item) => equal(item, needle!));
+  return hay.some((item) => equal(item, needle!, cost));
 });
 
 const SEMVER = new Func("semver", 2, ([value, constraint]) => {
@@ -93,6 +102,15 @@ const SEMVER = new Func("semver", 2, ([value, constraint]) => {
 function dataResult(result: unknown): Value {
   if (result instanceof Promise) throw new Error("data functions must answer synchronously");
   return (result ?? null) as Value;
+}
+
+/** Charges `cost` for what looking `path` up walks (a wildcard can walk every fact); matchFact reports a bad path. */
+function chargeLookup(facts: Record<string, unknown>, path: string, cost: Cost): void {
+  try {
+    gjsonGet(facts as Value, path, cost);
+  } catch {
+    // matchFact says why the path is bad
+  }
 }
 
 function stringArg(v: Value | undefined): string {
@@ -159,16 +177,24 @@ export function matchCompound(
     ["facts", FACTS],
     [
       "with",
-      new Func("with", 1, ([query]) => {
+      new Func("with", 1, ([query], cost) => {
         const q = stringArg(query);
         const filter = parseFactFilter(q);
-        if (filter !== undefined) return matchFact(facts, filter);
+        if (filter !== undefined) {
+          chargeLookup(facts, filter.fact, cost);
+          return matchFact(facts, filter);
+        }
+        cost.n += subject.classes.length + subject.agents.length;
         return hasClass(q, subject.classes) || hasAgent(q, subject.agents);
       }),
     ],
     [
       "fact",
-      new Func("fact", 1, ([query]) => (gjsonGet(facts as Value, stringArg(query)) ?? null)),
+      new Func(
+        "fact",
+        1,
+        ([query], cost) => (gjsonGet(facts as Value, stringArg(query), cost) ?? null),
+      ),
     ],
     ["include", INCLUDE],
     ["semver", SEMVER],
@@ -184,7 +210,11 @@ export function matchCompound(
         throw new CompoundError(`the expression gave ${typeName(result)}, want bool`, src, 0);
       }
       matched += result ? 1 : -1;
-    } catch (error) {
+    } catch (thrown) {
+      // A RangeError (facts nested too deep to compare, a string too long) fails this node only.
+      const error = thrown instanceof RangeError
+        ? new CompoundError(thrown.message, src, 0)
+        : thrown;
       if (!(error instanceof CompoundError)) throw error;
       failed(error);
       failures++; // as go-choria: the rest still run (and log), but the node fails

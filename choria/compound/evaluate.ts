@@ -36,8 +36,14 @@ export class Func {
   constructor(
     readonly name: string,
     readonly arity: number | undefined,
-    readonly call: (args: Value[]) => Value,
+    readonly call: (args: Value[], cost: Cost) => Value,
   ) {}
+}
+
+/** Work a function or comparison did beyond one step (values walked), charged to the budget. */
+export interface Cost {
+  /** Values looked at so far. */
+  n: number;
 }
 
 /** A value an expression may name but not look into (go-choria's raw `facts`). */
@@ -101,15 +107,16 @@ export function typeName(v: Value): string {
 }
 
 /** expr's `==`: numbers by value, arrays and maps deeply. */
-export function equal(a: Value, b: Value): boolean {
+export function equal(a: Value, b: Value, cost?: Cost): boolean {
+  if (cost !== undefined) cost.n++;
   if (a === b) return true;
   if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((x, i) => equal(x, b[i]!));
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => equal(x, b[i]!, cost));
   }
   if (isMap(a) && isMap(b)) {
     const keys = Object.keys(a);
     return keys.length === Object.keys(b).length &&
-      keys.every((k) => Object.hasOwn(b, k) && equal(a[k]!, b[k]!));
+      keys.every((k) => Object.hasOwn(b, k) && equal(a[k]!, b[k]!, cost));
   }
   return false;
 }
@@ -122,6 +129,8 @@ const MAX_CACHED_REGEXPS = 256;
 export class Evaluation {
   #steps = 0;
   #pointers: Value[] = [];
+  /** What the last comparison or call walked, charged after it. */
+  #cost: Cost = { n: 0 };
 
   /**
    * Prepares to evaluate.
@@ -138,6 +147,14 @@ export class Evaluation {
   #step(at: number, n = 1): void {
     this.#steps += n;
     if (this.#steps > MAX_STEPS) this.#fail(`evaluation took more than ${MAX_STEPS} steps`, at);
+  }
+
+  /** `==` charged for the values it compared (deep arrays and maps are not one step). */
+  #equal(l: Value, r: Value, at: number): boolean {
+    this.#cost.n = 0;
+    const same = equal(l, r, this.#cost);
+    this.#step(at, this.#cost.n);
+    return same;
   }
 
   /** Evaluates a node. */
@@ -234,9 +251,9 @@ export class Evaluation {
       );
     switch (op) {
       case "==":
-        return equal(l, r);
+        return this.#equal(l, r, at);
       case "!=":
-        return !equal(l, r);
+        return !this.#equal(l, r, at);
       case "<":
       case ">":
       case "<=":
@@ -254,7 +271,7 @@ export class Evaluation {
         if (r === null) return false;
         if (Array.isArray(r)) {
           this.#step(at, r.length);
-          return r.some((x) => equal(x, l));
+          return r.some((x) => this.#equal(x, l, at));
         }
         if (isMap(r)) {
           if (typeof l !== "string") mismatch();
@@ -263,6 +280,7 @@ export class Evaluation {
         return mismatch();
       case "matches": {
         if (typeof l !== "string" || typeof r !== "string") mismatch();
+        this.#step(at, (l as string).length >> 6);
         return this.#regexp(r as string, node.r.at).test(l as string);
       }
       case "contains":
@@ -270,6 +288,7 @@ export class Evaluation {
       case "endsWith": {
         if (typeof l !== "string" || typeof r !== "string") mismatch();
         const s = l as string, t = r as string;
+        this.#step(at, s.length >> 6);
         return op === "contains"
           ? s.includes(t)
           : op === "startsWith"
@@ -337,6 +356,7 @@ export class Evaluation {
       return Object.hasOwn(obj, prop) ? obj[prop]! : null;
     }
     if (Array.isArray(obj) || typeof obj === "string") {
+      if (typeof obj === "string") this.#step(at, obj.length >> 6);
       const items = typeof obj === "string" ? [...obj] : obj;
       if (!Number.isInteger(prop)) {
         this.#fail(`cannot use ${typeName(prop)} as an index of ${typeName(obj)}`, propNode.at);
@@ -355,6 +375,7 @@ export class Evaluation {
     if (!Array.isArray(obj) && typeof obj !== "string") {
       this.#fail(`cannot slice ${typeName(obj)}`, node.at);
     }
+    if (typeof obj === "string") this.#step(node.at, obj.length >> 6);
     const items = typeof obj === "string" ? [...obj] : obj;
     const bound = (n: Node | undefined, fallback: number): number => {
       if (n === undefined) return fallback;
@@ -375,8 +396,12 @@ export class Evaluation {
     if (fn !== undefined) {
       if (!(fn instanceof Func)) this.#fail(`${name} is not callable (it is ${typeName(fn)})`, at);
       const args = this.#args(name, argNodes, fn.arity, at);
+      const cost = this.#cost;
+      cost.n = 0;
       try {
-        return fn.call(args);
+        const result = fn.call(args, cost);
+        this.#step(at, cost.n);
+        return result;
       } catch (error) {
         if (error instanceof CompoundError) throw error;
         this.#fail(`${name}(): ${(error as Error).message}`, at);
@@ -385,7 +410,12 @@ export class Evaluation {
     if (PREDICATES.has(name)) return this.#predicate(name, argNodes, at);
     const builtin = PLAIN_BUILTINS[name];
     if (builtin === undefined) this.#fail(`unknown function ${name}()`, at);
-    return builtin(this.#args(name, argNodes, 1, at), (m) => this.#fail(m, at));
+    const args = this.#args(name, argNodes, 1, at);
+    const v = args[0];
+    // Strings are walked whole (lower, len...), maps' keys listed.
+    if (typeof v === "string") this.#step(at, v.length >> 6);
+    else if (isMap(v)) this.#step(at, Object.keys(v).length);
+    return builtin(args, (m) => this.#fail(m, at));
   }
 
   #args(name: string, argNodes: Node[], arity: number | undefined, at: number): Value[] {

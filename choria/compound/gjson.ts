@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isMap, type Value } from "./evaluate.ts";
+import { type Cost, isMap, type Value } from "./evaluate.ts";
 
 /** One key of a path; `pattern` is set when it has wildcards. */
 interface Part {
@@ -75,26 +75,31 @@ function components(path: string): Part[] {
   return out;
 }
 
-/** Looks `path` up in `data` as GJSON does; `undefined` when nothing is there. */
-export function gjsonGet(data: Value, path: string): Value | undefined {
+/**
+ * Looks `path` up in `data` as GJSON does; `undefined` when nothing is there.
+ * `cost.n` counts the values looked at (wildcards and `#` can walk them all).
+ */
+export function gjsonGet(data: Value, path: string, cost: Cost = { n: 0 }): Value | undefined {
   if (path === "") return undefined;
-  return walk(data, components(path), 0);
+  return walk(data, components(path), 0, cost);
 }
 
 function walk(
   value: Value,
   parts: Part[],
   from: number,
+  cost: Cost,
 ): Value | undefined {
   let current: Value = value;
   for (let i = from; i < parts.length; i++) {
+    cost.n++;
     const { key, wild, pattern } = parts[i]!;
     if (Array.isArray(current)) {
       if (key === "#") {
         if (i === parts.length - 1) return current.length;
         const out: Value[] = [];
         for (const item of current) {
-          const found = walk(item, parts, i + 1);
+          const found = walk(item, parts, i + 1, cost);
           if (found !== undefined) out.push(found);
         }
         return out;
@@ -107,8 +112,9 @@ function walk(
       if (wild) {
         // As GJSON: the first matching key whose value has the rest of the path.
         for (const [k, v] of Object.entries(current)) {
+          cost.n++;
           if (!glob(pattern, k)) continue;
-          const found = walk(v, parts, i + 1);
+          const found = walk(v, parts, i + 1, cost);
           if (found !== undefined) return found;
         }
         return undefined;

@@ -8,11 +8,11 @@
  * so the JSON-RPC codec can refuse the call, or answer a reply's caller with
  * an error saying so, instead of sending a changed value.
  *
- * Counted (refused): `BigInt`, `NaN`, `±Infinity`, `Date`, `Map`, `Set`,
+ * Counted (refused): `BigInt` (unless `BigInt.prototype.toJSON` is defined), `NaN`, `±Infinity`, `Date`, `Map`, `Set`,
  * `WeakMap`, `WeakSet`, `RegExp`, `Error`, `Promise`, `ArrayBuffer`,
  * `SharedArrayBuffer`, typed arrays and `DataView`.
  * Kept (JSON's own rules): an object with its own `toJSON` (the user's
- * choice), class instances (their own enumerable fields), `undefined`,
+ * choice, even on an `Error` or `Map` subclass), class instances (their own enumerable fields), `undefined`,
  * functions and symbols (left out of objects, `null` in arrays), `-0` (`0`).
  *
  * The walk is recursive, allocates nothing on clean values and stops at
@@ -65,13 +65,14 @@ export class Found {
 const GAVE_UP = new Found(undefined);
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const DATE_TO_JSON = Date.prototype.toJSON;
 
 /**
  * The first value in `value` that plain JSON would change or refuse, or
  * `undefined` when there is none.
  */
 export function findNotJson(value: unknown): Found | undefined {
-  if (typeof value !== "object") return notJsonPrimitive(value) ? new Found(value) : undefined;
+  if (typeof value !== "object") return refusedPrimitive(value) ? new Found(value) : undefined;
   const found = value === null ? undefined : checkObject(value, 0);
   return found === GAVE_UP ? undefined : found;
 }
@@ -79,6 +80,13 @@ export function findNotJson(value: unknown): Found | undefined {
 /** `NaN`, `±Infinity` or a `BigInt`. */
 export function notJsonPrimitive(value: unknown): boolean {
   return typeof value === "number" ? value - value !== 0 : typeof value === "bigint";
+}
+
+/** {@linkcode notJsonPrimitive}, except a `BigInt` once `BigInt.prototype.toJSON` is defined (as JSON.stringify does). */
+function refusedPrimitive(value: unknown): boolean {
+  return typeof value === "number"
+    ? value - value !== 0
+    : typeof value === "bigint" && typeof (value as { toJSON?: unknown }).toJSON !== "function";
 }
 
 // Primitives are checked in the loops, not in a call each: most of a value is
@@ -92,7 +100,7 @@ function checkObject(value: object, depth: number): Found | undefined {
         if (item === null) continue;
         const found = checkObject(item, depth + 1);
         if (found !== undefined) return found.at(i);
-      } else if (notJsonPrimitive(item)) return new Found(item).at(i);
+      } else if (refusedPrimitive(item)) return new Found(item).at(i);
     }
     return undefined;
   }
@@ -101,8 +109,10 @@ function checkObject(value: object, depth: number): Found | undefined {
     ? Object.prototype
     : Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
+    // Its own toJSON first (an Error subclass's, say), but not the one every Date has.
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function" && toJSON !== DATE_TO_JSON) return undefined;
     if (notJsonInstance(value)) return new Found(value);
-    if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
     // A class instance: its own fields (for...in would see its prototype's too).
     const keys = Object.keys(value);
     for (let i = 0; i < keys.length; i++) {
@@ -118,14 +128,14 @@ function checkObject(value: object, depth: number): Found | undefined {
       if (item === null) continue;
       const found = checkObject(item, depth + 1);
       if (found !== undefined) return found.at(key);
-    } else if (notJsonPrimitive(item)) return new Found(item).at(key);
+    } else if (refusedPrimitive(item)) return new Found(item).at(key);
   }
   return undefined;
 }
 
 function findNotJsonAt(object: object, key: string, depth: number): Found | undefined {
   const item = (object as Record<string, unknown>)[key];
-  if (typeof item !== "object") return notJsonPrimitive(item) ? new Found(item).at(key) : undefined;
+  if (typeof item !== "object") return refusedPrimitive(item) ? new Found(item).at(key) : undefined;
   return item === null ? undefined : checkObject(item, depth + 1)?.at(key);
 }
 
@@ -165,7 +175,9 @@ function fate(value: unknown): string {
 export function notJsonMessage(found: Found, root: string): string {
   return `${found.path(root)}: ${describeValue(found.value)} cannot be sent as plain JSON (${
     fate(found.value)
-  }); convert it, or use values: "tagged" (the jsonRpcTagged dialect) on both sides`;
+  }); convert it${
+    root === "meta" ? "" : ', or use values: "tagged" (the jsonRpcTagged dialect) on both sides'
+  }`;
 }
 
 /** A value the codec cannot send; its message says which and where. */
@@ -192,6 +204,9 @@ export function plainMessage(message: Message): Message {
     case "notification":
       found = findNotJson(message.params);
       if (found !== undefined) throw new UnsendableValue(notJsonMessage(found, "params"));
+      // Meta is JSON too (never tagged): a Date there would arrive as a string.
+      found = message.meta === undefined ? undefined : findNotJson(message.meta);
+      if (found !== undefined) throw new UnsendableValue(notJsonMessage(found, "meta"));
       return message;
     case "result":
       found = findNotJson(message.result);

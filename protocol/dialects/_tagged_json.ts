@@ -29,8 +29,10 @@ import { ErrorCode, standardMessage } from "../wire/errors.ts";
 import type { InvalidMessage, Message } from "../wire/message.ts";
 import {
   describeValue,
+  findNotJson,
   Found,
   notJsonInstance,
+  notJsonMessage,
   notJsonPrimitive,
   UnsendableValue,
 } from "./_json_values.ts";
@@ -42,6 +44,10 @@ import {
  */
 export const MAX_BIGINT_DIGITS = 4300;
 const BIGINT = new RegExp(`^-?\\d{1,${MAX_BIGINT_DIGITS}}$`);
+
+/** An ISO date (read as UTC) or date-time with its zone: what `toISOString` writes, and kin. */
+const ISO_DATE =
+  /^(?:[+-]\d{6}|\d{4})-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:\d\d))?$/;
 
 const TAGS: ReadonlySet<string> = new Set([
   "$bigint",
@@ -85,6 +91,7 @@ export function toTagged(value: unknown, depth = 0): unknown {
       const members = tagArray([...value], depth);
       return members instanceof Found ? members : { $set: members };
     }
+    if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value;
     if (notJsonInstance(value)) return new Found(value);
   }
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value;
@@ -191,7 +198,8 @@ function untag(tag: string, body: unknown, depth: number): unknown {
       return bad(tag, body, `a decimal string of at most ${MAX_BIGINT_DIGITS} digits`);
     case "$date": {
       if (body === null) return new Date(NaN);
-      const date = typeof body === "string" ? new Date(body) : undefined;
+      // ISO only: Date's other forms are read in the reader's time zone, or guessed at.
+      const date = typeof body === "string" && ISO_DATE.test(body) ? new Date(body) : undefined;
       return date === undefined || Number.isNaN(date.getTime())
         ? bad(tag, body, "an ISO date string or null")
         : date;
@@ -272,13 +280,17 @@ export function taggedMessage(message: Message): Message {
   let tagged: unknown;
   switch (message.kind) {
     case "request":
-    case "notification":
+    case "notification": {
+      // Meta is not tagged: it must be plain JSON.
+      const found = message.meta === undefined ? undefined : findNotJson(message.meta);
+      if (found !== undefined) throw new UnsendableValue(notJsonMessage(found, "meta"));
       tagged = toTagged(message.params);
       if (tagged === message.params) return message;
       if (tagged instanceof Found) {
         throw new UnsendableValue(notTaggableMessage(tagged, "params"));
       }
       return { ...message, params: tagged };
+    }
     case "result":
       tagged = toTagged(message.result);
       if (tagged === message.result) return message;
@@ -310,7 +322,12 @@ export function untaggedMessage(message: Message): Message {
     case "notification":
       value = fromTagged(message.params);
       if (!(value instanceof BadTag)) {
-        if (value !== message.params) message.params = value;
+        if (value === message.params) return message;
+        // A tag for the whole params must still give an array or an object, as JSON-RPC's params are.
+        if (value === null || typeof value !== "object") {
+          return invalidParams(message, `params: ${describeValue(value)} cannot be the params`);
+        }
+        message.params = value;
         return message;
       }
       return invalidParams(message, badTagMessage(value, "params"));

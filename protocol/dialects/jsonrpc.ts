@@ -305,10 +305,10 @@ function encodeParams(params: unknown): string {
   return params === undefined ? "" : `,"params":${encodeValue(params)}`;
 }
 
-/** `,"meta":{...}` for non-empty meta; nothing otherwise, so plain calls stay plain JSON-RPC. */
+/** `,"meta":{...}` for meta with a defined member; nothing otherwise, so plain calls stay plain JSON-RPC. */
 function encodeMeta(meta: Meta | undefined): string {
   if (meta === undefined) return "";
-  for (const _ in meta) return `,"meta":${JSON.stringify(meta)}`;
+  for (const key in meta) if (meta[key] !== undefined) return `,"meta":${JSON.stringify(meta)}`;
   return "";
 }
 

@@ -199,8 +199,9 @@ export function listOf(message: MushroomMessage): unknown[] {
   }
 }
 
+/** Whether `meta` has a member JSON would write (an undefined one is left out). */
 function hasKeys(meta: Meta | undefined): meta is Meta {
-  if (meta !== undefined) { for (const _ in meta) return true; }
+  if (meta !== undefined) { for (const key in meta) if (meta[key] !== undefined) return true; }
   return false;
 }
 

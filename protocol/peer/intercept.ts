@@ -91,8 +91,9 @@ export interface Invocation {
   readonly options: CallOptions | undefined;
   /**
    * The call's metadata, to read or change. Outgoing: what will be sent (a
-   * copy of `options.meta`, made on first use, so the caller's object is
-   * never changed); incoming: the handler's `ctx.meta`.
+   * shallow copy of `options.meta`, made on first use, so the caller's
+   * object keeps its members; replace a nested object rather than change
+   * it, which the caller shares); incoming: the handler's `ctx.meta`.
    */
   readonly meta: Meta;
 }
