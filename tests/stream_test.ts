@@ -579,6 +579,27 @@ Deno.test("WebSocket: items too large to share a frame go one to a frame", async
   await server.shutdown();
 });
 
+Deno.test("WebSocket: an item that cannot be serialised ends the stream after the items before it", async () => {
+  const logger = recordingLogger();
+  const server = new Server({
+    logger,
+    handlers: {
+      async *odd() {
+        yield 1;
+        yield 2;
+        yield 10n;
+      },
+    },
+  }).serve(wsListen("ws://127.0.0.1:0/", { logger }));
+  const client = new Peer(await wsConnect(server.addr), { logger });
+  const items = client.stream<number>("odd", undefined, { credit: 8 });
+  assertEquals(await items.next(), { done: false, value: 1 });
+  assertEquals(await items.next(), { done: false, value: 2 });
+  await assertRejects(() => items.next(), RemoteError);
+  await client.close();
+  await server.shutdown();
+});
+
 Deno.test("WebSocket: a slow reader pauses the producer: next() stays within the window", async () => {
   let pulls = 0;
   const server = new Server({

@@ -151,6 +151,7 @@ export class Producer {
     if (sent === ACCEPTED) return;
     // Awaited by the loop before its next item; marked handled meanwhile,
     // since a handler waiting for ever may never get there.
+    sent.catch(ignore);
     const sending = this.#sending === undefined ? sent : this.#sending.then(() => sent);
     sending.catch(ignore);
     this.#sending = sending;

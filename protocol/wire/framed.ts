@@ -326,8 +326,9 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
     let frames: readonly F[];
     try {
       frames = this.codec.encodeBatch!(items);
-    } catch (error) {
-      return Promise.reject(error);
+    } catch {
+      // One item cannot be serialised: those before it still go, then its send fails.
+      return this.#sendEach(items);
     }
     const frame = frames[0]!;
     // Large items gain nothing from sharing a frame: one each.
