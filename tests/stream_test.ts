@@ -503,6 +503,131 @@ Deno.test("WebSocket: a stream with progress, and its cancellation", async () =>
   await server.shutdown();
 });
 
+/** A plain WebSocket client: the messages it got, and a way to send. */
+async function rawWebSocket(url: string) {
+  const socket = new WebSocket(url);
+  const messages: string[] = [];
+  socket.addEventListener("message", (event) => messages.push(event.data as string));
+  const closed = new Promise((resolve) => socket.addEventListener("close", resolve));
+  await new Promise((resolve) => socket.addEventListener("open", resolve, { once: true }));
+  return {
+    messages,
+    send: (text: string) => socket.send(text),
+    close: async () => {
+      socket.close();
+      await closed;
+    },
+  };
+}
+
+Deno.test("WebSocket: items yielded back to back leave several to a frame; a waiting handler's item leaves at once", async () => {
+  const release = deferred();
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: {
+      async *count({ to }: { to: number }) {
+        for (let i = 1; i <= to; i++) yield i;
+        return "counted";
+      },
+      async *waits() {
+        yield "first";
+        // Held back, this item would never arrive and the test would time out.
+        await release.promise;
+        yield "second";
+      },
+    },
+  }).serve(wsListen("ws://127.0.0.1:0/", { logger: recordingLogger() }));
+  const raw = await rawWebSocket(server.addr);
+  raw.send(
+    '{"jsonrpc":"2.0","method":"rpc.stream","params":{"method":"count","params":{"to":3},"credit":8},"id":1}',
+  );
+  await waitFor(() => raw.messages.length === 2, { message: "the items and the result" });
+  assertEquals(raw.messages, [
+    "[" + [1, 2, 3].map((i) =>
+      `{"jsonrpc":"2.0","method":"rpc.item","params":{"id":1,"item":${i}}}`
+    ).join(",") + "]",
+    '{"jsonrpc":"2.0","result":"counted","id":1}',
+  ]);
+  raw.send('{"jsonrpc":"2.0","method":"rpc.stream","params":{"method":"waits","credit":8},"id":2}');
+  await waitFor(() => raw.messages.length === 3, { message: "the first item" });
+  assertEquals(
+    raw.messages[2],
+    '{"jsonrpc":"2.0","method":"rpc.item","params":{"id":2,"item":"first"}}',
+  );
+  release.resolve();
+  await waitFor(() => raw.messages.length === 5, { message: "the second item and the result" });
+  await raw.close();
+  await server.shutdown();
+});
+
+Deno.test("WebSocket: items too large to share a frame go one to a frame", async () => {
+  const logger = recordingLogger();
+  const item = "x".repeat(300);
+  const server = new Server({
+    logger,
+    handlers: {
+      async *big() {
+        for (let i = 0; i < 5; i++) yield item;
+      },
+    },
+  }).serve(wsListen("ws://127.0.0.1:0/", { logger, maxMessageBytes: 1000 }));
+  const client = new Peer(await wsConnect(server.addr, { logger, maxMessageBytes: 1000 }), {
+    logger,
+  });
+  assertEquals(await collect(client.stream("big", undefined, { credit: 8 })), Array(5).fill(item));
+  await client.close();
+  await server.shutdown();
+});
+
+Deno.test("WebSocket: an item that cannot be serialised ends the stream after the items before it", async () => {
+  const logger = recordingLogger();
+  const server = new Server({
+    logger,
+    handlers: {
+      async *odd() {
+        yield 1;
+        yield 2;
+        yield 10n;
+      },
+    },
+  }).serve(wsListen("ws://127.0.0.1:0/", { logger }));
+  const client = new Peer(await wsConnect(server.addr), { logger });
+  const items = client.stream<number>("odd", undefined, { credit: 8 });
+  assertEquals(await items.next(), { done: false, value: 1 });
+  assertEquals(await items.next(), { done: false, value: 2 });
+  await assertRejects(() => items.next(), RemoteError);
+  await client.close();
+  await server.shutdown();
+});
+
+Deno.test("WebSocket: a slow reader pauses the producer: next() stays within the window", async () => {
+  let pulls = 0;
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: {
+      async *firehose() {
+        for (;;) {
+          pulls++;
+          yield "tick";
+        }
+      },
+    },
+  }).serve(wsListen("ws://127.0.0.1:0/", { logger: recordingLogger() }));
+  const client = new Peer(await wsConnect(server.addr), { logger: recordingLogger() });
+  const window = 16;
+  const items = client.stream<string>("firehose", undefined, { credit: window });
+  for (let read = 1; read <= 40; read++) {
+    assertEquals((await items.next()).value, "tick");
+    // The producer runs as far as its credit lets it, and no further.
+    const granted = read + window + 1;
+    await waitFor(() => pulls >= read + window / 2, { message: "the producer's burst" });
+    assertLessOrEqual(pulls, granted);
+  }
+  await items.return();
+  await client.close();
+  await server.shutdown();
+});
+
 Deno.test("stream: the caller's interceptors see a stream call, may rewrite it or refuse it", async () => {
   const { handlers } = streamHandlers();
   const seenBy: unknown[] = [];

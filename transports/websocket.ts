@@ -225,6 +225,8 @@ export class WebSocketTransport implements Transport<string> {
   readonly remote: string;
   /** The dialect from the options, if one was given. */
   readonly dialect: Dialect | undefined;
+  /** One frame per message, one write each: a stream's items go several to a frame. */
+  readonly framePerWrite = true;
   #socket: WebSocket;
   #inbox: FrameQueue<string>;
   #maxMessageBytes: number;

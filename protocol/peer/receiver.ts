@@ -236,7 +236,10 @@ export class Receiver {
     const dispatcher = this.#dispatcher;
     const batch = dispatcher.openBatch(delivery, messages.length);
     for (; batch.index < messages.length && !this.#stopped; batch.index++) {
-      while (dispatcher.full && !this.#stopped) await dispatcher.room();
+      // A stream's items start no work: they never wait (streams may hold every slot).
+      while (dispatcher.full && messages[batch.index]!.kind !== "item" && !this.#stopped) {
+        await dispatcher.room();
+      }
       batch.begin();
       this.#route(messages[batch.index]!, delivery, batch);
     }
@@ -302,10 +305,14 @@ const MAX_HELD = 64;
 /** Their size at most (characters of text frames); the last one may pass it. */
 const MAX_HELD_BYTES = 1024 * 1024;
 
-/** Whether a delivery starts work (a request, a notification, a batch). */
+/** Whether a delivery starts work (a request, a notification, a batch but one of items). */
 function needsRoom(delivery: Delivery): boolean {
   const message = delivery.message;
-  if (Array.isArray(message)) return true;
+  if (Array.isArray(message)) return !(message as readonly Message[]).every(isItem);
   const kind = (message as Message).kind;
   return kind === "request" || kind === "notification" || kind === "invalid";
+}
+
+function isItem(message: Message): boolean {
+  return message.kind === "item";
 }

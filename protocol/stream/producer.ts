@@ -6,6 +6,12 @@
  * caller's, or the connection's end) stops the pump and runs the
  * iterator's `return()`, so the handler's `finally` blocks run.
  *
+ * Where the channel sends items several to a frame (`sendItems`, a
+ * WebSocket), the items the iterator yields back to back are gathered and
+ * sent together: when the credit runs out, at {@linkcode ITEMS_PER_FRAME},
+ * or once the iterator has produced nothing for a few microtask turns (it
+ * waits for something), so a slow handler's item is never held back.
+ *
  * Internal to the peer's dispatcher.
  *
  * @module
@@ -14,6 +20,12 @@
 import type { Channel } from "../wire/channel.ts";
 import type { Id, ItemMessage } from "../wire/message.ts";
 import { ACCEPTED } from "../wire/transport.ts";
+
+/** The most items sent together in one frame. */
+export const ITEMS_PER_FRAME = 64;
+
+/** Microtask turns without a new item after which the gathered items go. */
+const QUIET_TURNS = 3;
 
 /** Pumps one handler's iterator to one caller. */
 export class Producer {
@@ -24,6 +36,13 @@ export class Producer {
   #credit: number;
   #stopped = false;
   #wake: PromiseWithResolvers<void> | undefined;
+  /** Items gathered for one frame, where the channel sends them so. */
+  #gathered: ItemMessage[] = [];
+  #seen = 0;
+  #quietTurns = 0;
+  #watching = false;
+  /** A send of gathered items the channel did not accept at once. */
+  #sending: Promise<void> | undefined;
 
   /**
    * @param iterable What the handler returned.
@@ -65,18 +84,41 @@ export class Producer {
    */
   async run(): Promise<unknown> {
     const iterator = this.#iterator;
+    const gather = this.#channel.sendItems !== undefined;
     for (;;) {
       while (this.#credit <= 0 && !this.#stopped) {
         this.#wake = Promise.withResolvers<void>();
         await this.#wake.promise;
       }
       if (this.#stopped) return await this.#close();
-      const next = await iterator.next();
-      if (next.done) return next.value;
+      let next: IteratorResult<unknown>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        // The items it yielded before go out ahead of its error.
+        if (gather) await this.#sendGathered();
+        throw error;
+      }
       if (this.#stopped) return await this.#close();
+      if (next.done) {
+        if (gather) await this.#sendGathered();
+        return next.value;
+      }
       this.#credit--;
       const item: ItemMessage = { kind: "item", id: this.#id, value: next.value };
-      const sent = this.#channel.send(item, this.#to);
+      let sent: Promise<void>;
+      if (gather) {
+        this.#gathered.push(item);
+        if (this.#credit <= 0 || this.#gathered.length >= ITEMS_PER_FRAME) this.#flush();
+        else if (!this.#watching) {
+          this.#watching = true;
+          queueMicrotask(this.#whenQuiet);
+        }
+        sent = this.#sending ?? ACCEPTED;
+        this.#sending = undefined;
+      } else {
+        sent = this.#channel.send(item, this.#to);
+      }
       if (sent !== ACCEPTED) {
         try {
           await sent;
@@ -91,7 +133,46 @@ export class Producer {
     }
   }
 
+  /** Sends what is gathered and waits until the channel accepted it. */
+  async #sendGathered(): Promise<void> {
+    this.#flush();
+    const sending = this.#sending;
+    this.#sending = undefined;
+    if (sending !== undefined) await sending;
+  }
+
+  /** Sends the gathered items as one frame (or a few, if large). */
+  #flush(): void {
+    const items = this.#gathered;
+    if (items.length === 0) return;
+    this.#gathered = [];
+    this.#seen = 0;
+    const sent = this.#channel.sendItems!(items, this.#to);
+    if (sent === ACCEPTED) return;
+    // Awaited by the loop before its next item; marked handled meanwhile,
+    // since a handler waiting for ever may never get there.
+    sent.catch(ignore);
+    const sending = this.#sending === undefined ? sent : this.#sending.then(() => sent);
+    sending.catch(ignore);
+    this.#sending = sending;
+  }
+
+  /** Sends the gathered items once QUIET_TURNS microtask turns pass with no new one. */
+  #whenQuiet = (): void => {
+    if (this.#gathered.length !== this.#seen) {
+      this.#seen = this.#gathered.length;
+      this.#quietTurns = 0;
+    } else if (++this.#quietTurns >= QUIET_TURNS || this.#gathered.length === 0) {
+      this.#watching = false;
+      this.#quietTurns = 0;
+      if (!this.#stopped) this.#flush();
+      return;
+    }
+    queueMicrotask(this.#whenQuiet);
+  };
+
   async #close(): Promise<undefined> {
+    this.#gathered = [];
     await this.#iterator.return?.();
     return undefined;
   }
@@ -102,3 +183,5 @@ export class Producer {
     wake?.resolve();
   }
 }
+
+function ignore(): void {}

@@ -100,6 +100,12 @@ export interface Channel {
    * Left out, each reply is sent on its own.
    */
   sendBatch?(messages: readonly Message[], to?: string): Promise<void>;
+  /**
+   * Sends consecutive items of one stream, several to a frame where that
+   * saves writes (a WebSocket) and the wire has batches. Left out, each item
+   * is sent on its own.
+   */
+  sendItems?(items: readonly Message[], to?: string): Promise<void>;
   /** Everything received, in order; ends when the channel closes. */
   readonly incoming: AsyncIterable<Delivery>;
   /**

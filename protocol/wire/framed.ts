@@ -34,6 +34,9 @@ import { unsendableReply } from "../dialects/_json_values.ts";
 import type { ErrorMessage, Id, InvalidMessage, Message, ResultMessage } from "./message.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "./transport.ts";
 
+/** The most characters of items sent together in one frame. */
+const ITEMS_FRAME_CHARS = 64 * 1024;
+
 /** How much of an unreadable frame an invalid message keeps, for people. */
 const EXCERPT_LENGTH = 80;
 
@@ -103,6 +106,12 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
   #held = new Map<Id, { reply: Message; sent: PromiseWithResolvers<void> }>();
   /** Sends the transport has not accepted yet (it waits for the other side to read). */
   #waiting = 0;
+  /**
+   * Sends a stream's consecutive items as one batch frame: set where a frame
+   * costs a write and a packet of its own (a WebSocket) and the codec has
+   * batches, since one packet per item costs more than the item.
+   */
+  readonly sendItems?: (items: readonly Message[], to?: string) => Promise<void>;
 
   /**
    * Joins `transport` and `codec`; prefer {@linkcode framed}.
@@ -117,6 +126,9 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
     this.#logger = options.logger ?? consoleLogger;
     this.#maxBatchReplyBytes = options.maxBatchReplyBytes ?? 16 * 1024 * 1024;
     this.#frames = transport.frames[Symbol.asyncIterator]();
+    if (transport.framePerWrite === true && codec.encodeBatch !== undefined) {
+      this.sendItems = this.#sendItems;
+    }
   }
 
   /** Who is at the other end. */
@@ -307,6 +319,39 @@ export class FramedChannel<F> implements Channel, AsyncIterableIterator<Delivery
     return frames.length === 1
       ? this.#track(this.transport.send(frames[0]!))
       : this.#sendAll(frames);
+  }
+
+  #sendItems = (items: readonly Message[]): Promise<void> => {
+    if (items.length === 1) return this.#send(items[0]!);
+    let frames: readonly F[];
+    try {
+      frames = this.codec.encodeBatch!(items);
+    } catch {
+      // One item cannot be serialised: those before it still go, then its send fails.
+      return this.#sendEach(items);
+    }
+    const frame = frames[0]!;
+    // Large items gain nothing from sharing a frame: one each.
+    if (frames.length !== 1 || (typeof frame === "string" && frame.length > ITEMS_FRAME_CHARS)) {
+      return this.#sendEach(items);
+    }
+    const sent = this.transport.send(frame);
+    if (sent === ACCEPTED) return sent;
+    // Over the transport's frame limit together, not alone: one each.
+    return this.#track(sent.catch((error) => {
+      if (error instanceof FrameTooLarge) return this.#sendEach(items);
+      throw error;
+    }));
+  };
+
+  /** Sends messages one by one; resolves when the last was accepted. */
+  #sendEach(messages: readonly Message[]): Promise<void> {
+    let last: Promise<void> = ACCEPTED;
+    for (const message of messages) {
+      last.catch(ignore);
+      last = this.#send(message);
+    }
+    return last;
   }
 
   /** Counts a send the transport did not accept at once until it does (or fails). */

@@ -118,6 +118,13 @@ export interface Transport<F> {
   /** Why the connection ended, once it has. */
   readonly closeReason?: CloseReason;
   /**
+   * Whether every frame costs a write and a packet of its own (a WebSocket
+   * message): a stream's items then go several to a frame.
+   *
+   * @default {false}
+   */
+  readonly framePerWrite?: boolean;
+  /**
    * The dialect this connection was opened for (`connect(url, { dialect })`),
    * which a peer or server on it speaks unless told otherwise.
    */
