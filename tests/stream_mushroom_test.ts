@@ -1,0 +1,308 @@
+// Streams and progress over mushroom between our client and server: said in
+// the handshake, carried as numbered `rpc.*` mushroom calls on the session's
+// reliable stream (no item lost or duplicated across a dropped socket or a
+// lost poll answer), with backpressure, cancellation both ways and the
+// session's end; and refused at once where the other side did not say it
+// streams (mushroom.js, the Python original).
+
+import {
+  type CallContext,
+  ConnectionClosed,
+  Peer,
+  RemoteError,
+  RpcError,
+  Server,
+  Unsupported,
+} from "../mod.ts";
+import {
+  connect,
+  type MushroomConnectOptions,
+  type MushroomSession,
+} from "../transports/mushroom.ts";
+import { listen } from "../transports/mushroom_server.ts";
+import { assert, assertEquals, assertLessOrEqual, assertRejects, assertThrows } from "./_assert.ts";
+import { deferred, recordingLogger, test, waitFor, within } from "./_helpers.ts";
+
+const TRANSPORTS = ["ws", "poll"] as const;
+
+/** Handlers the tests share; `seen` records what they saw. */
+function streamHandlers() {
+  const seen = {
+    finally: deferred<string>(),
+    made: 0,
+    session: undefined as MushroomSession | undefined,
+  };
+  const handlers = {
+    async *count({ to }: { to: number }, ctx: CallContext) {
+      seen.session = ctx.peer.channel as MushroomSession;
+      for (let i = 1; i <= to; i++) {
+        seen.made = i;
+        yield i;
+      }
+      return `counted to ${to}`;
+    },
+    async *endless(_params: unknown, ctx: CallContext) {
+      seen.session = ctx.peer.channel as MushroomSession;
+      try {
+        for (let i = 0;; i++) {
+          seen.made++;
+          yield i;
+        }
+      } finally {
+        seen.finally.resolve(ctx.signal.aborted ? "cancelled" : "ended");
+      }
+    },
+    async *failing() {
+      yield "one";
+      throw new RpcError(-32050, "Sensor lost", { sensor: 4 });
+    },
+    async *steps(_params: unknown, ctx: CallContext) {
+      await ctx.progress("half");
+      yield "a";
+      await ctx.progress("all");
+      return "stepped";
+    },
+    build: async (_params: unknown, ctx: CallContext) => {
+      await ctx.progress({ step: "compile" });
+      return "built";
+    },
+    ping: () => "pong",
+  };
+  return { seen, handlers };
+}
+
+/** Our server and our client over `transport`. */
+async function pair(transport: "ws" | "poll", options: MushroomConnectOptions = {}) {
+  const { seen, handlers } = streamHandlers();
+  const logger = recordingLogger();
+  const server = new Server({ logger, handlers })
+    .serve(listen("http://127.0.0.1:0/mushroom/", { logger, transports: [transport] }));
+  const session = await connect(server.addr, {
+    logger,
+    transports: [transport],
+    minDelay: 5,
+    maxDelay: 20,
+    ...options,
+  });
+  const client = new Peer(session, { logger });
+  const close = async () => {
+    await client.close();
+    await server.shutdown();
+  };
+  return { seen, server, session, client, close };
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+for (const transport of TRANSPORTS) {
+  test(`mushroom (${transport}): a stream's items arrive in order, then its return value`, async () => {
+    const { client, session, close } = await pair(transport);
+    assertEquals(session.features?.streams, true);
+    const items = client.stream<number>("count", { to: 50 }, { credit: 4 });
+    const got: number[] = [];
+    let next = await items.next();
+    for (; !next.done; next = await items.next()) got.push(next.value);
+    assertEquals(got, range(1, 50));
+    assertEquals(next.value, "counted to 50");
+    // Plain calls still work on the same session.
+    assertEquals(await client.call("ping"), "pong");
+    await close();
+  });
+
+  test(`mushroom (${transport}): progress reaches onProgress of a call and of a stream`, async () => {
+    const { client, close } = await pair(transport);
+    const steps: unknown[] = [];
+    assertEquals(
+      await client.call("build", undefined, { onProgress: (v) => steps.push(v) }),
+      "built",
+    );
+    assertEquals(steps, [{ step: "compile" }]);
+    const progress: unknown[] = [];
+    assertEquals(
+      await collect(client.stream("steps", undefined, { onProgress: (v) => progress.push(v) })),
+      ["a"],
+    );
+    assertEquals(progress, ["half", "all"]);
+    await close();
+  });
+
+  test(`mushroom (${transport}): a slow reader pauses the producer at its window`, async () => {
+    const { client, seen, close } = await pair(transport);
+    const items = client.stream<number>("endless", undefined, { credit: 4 });
+    for (let i = 0; i < 10; i++) assertEquals((await items.next()).value, i);
+    // Two round trips on the same ordered session: whatever credit was
+    // granted has reached the producer, and it has run as far as it may.
+    assertEquals(await client.call("ping"), "pong");
+    assertEquals(await client.call("ping"), "pong");
+    assertLessOrEqual(seen.made, 10 + 4);
+    await items.return(undefined);
+    assertEquals(await within(seen.finally.promise, 5_000), "cancelled");
+    await close();
+  });
+
+  test(`mushroom (${transport}): break cancels the stream: the handler's finally runs`, async () => {
+    const { client, seen, close } = await pair(transport);
+    for await (const n of client.stream<number>("endless", undefined, { credit: 8 })) {
+      if (n === 20) break;
+    }
+    assertEquals(await within(seen.finally.promise, 5_000), "cancelled");
+    // The session goes on.
+    assertEquals(await client.call("ping"), "pong");
+    await close();
+  });
+
+  test(`mushroom (${transport}): the caller's signal cancels the stream`, async () => {
+    const { client, seen, close } = await pair(transport);
+    const controller = new AbortController();
+    const items = client.stream<number>("endless", undefined, { signal: controller.signal });
+    assertEquals((await items.next()).value, 0);
+    controller.abort(new Error("enough"));
+    await assertRejects(() => collect(items), Error, "enough");
+    assertEquals(await within(seen.finally.promise, 5_000), "cancelled");
+    await close();
+  });
+
+  test(`mushroom (${transport}): a handler's throw ends the iteration with its message`, async () => {
+    const { client, close } = await pair(transport);
+    const got: unknown[] = [];
+    const error = await assertRejects(async () => {
+      for await (const item of client.stream("failing")) got.push(item);
+    }, RemoteError);
+    assertEquals(got, ["one"]);
+    assertEquals(error.message, "Sensor lost");
+    await close();
+  });
+
+  test(`mushroom (${transport}): the session's end ends the iteration with ConnectionClosed`, async () => {
+    const { client, seen, close } = await pair(transport);
+    const items = client.stream<number>("endless", undefined, { credit: 2 });
+    assertEquals((await items.next()).value, 0);
+    await waitFor(() => seen.session);
+    // The server ends the session ([-1]): the client's reader fails.
+    await seen.session!.close("server gone");
+    await assertRejects(() => collect(items), ConnectionClosed);
+    assertEquals(await within(seen.finally.promise, 5_000), "cancelled");
+    await close();
+  });
+}
+
+test("mushroom (ws): a socket dropped mid-stream loses and duplicates no item", async () => {
+  const { client, seen, session, close } = await pair("ws");
+  const items = client.stream<number>("count", { to: 400 }, { credit: 32 });
+  const got: number[] = [];
+  let dropped = false;
+  for await (const n of items) {
+    got.push(n);
+    if (n === 100 && !dropped) {
+      dropped = true;
+      // The server drops the socket while items are in flight; the client
+      // opens a new one in the same session and unacknowledged items are resent.
+      await seen.session!.detach("dropped mid-stream");
+    }
+    if (n === 250) await session.detach("the client drops it too");
+  }
+  assertEquals(got, range(1, 400));
+  assert(dropped);
+  await close();
+});
+
+test("mushroom (poll): lost poll answers mid-stream lose and duplicate no item", async () => {
+  let polls = 0;
+  const lossy: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    // Every fifth poll (a body with a heartbeat) reaches the server, is answered, and the
+    // answer is lost on the way back: the server resends it on the next poll.
+    if (typeof init?.body === "string" && init.body.startsWith("[[0,") && ++polls % 5 === 0) {
+      await response.body?.cancel();
+      throw new TypeError("the answer was lost");
+    }
+    return response;
+  };
+  const { client, close } = await pair("poll", { fetch: lossy });
+  assertEquals(
+    await collect(client.stream<number>("count", { to: 300 }, { credit: 16 })),
+    range(1, 300),
+  );
+  assert(polls >= 5, `only ${polls} polls`);
+  await close();
+});
+
+/** A fetch that passes everything, except the server's `"streams": true` in the handshake's answer. */
+function withoutStreams(): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    const text = await response.text();
+    return new Response(text.replace(/, "streams": true/, ""), {
+      status: response.status,
+      headers: response.headers,
+    });
+  };
+}
+
+for (const transport of TRANSPORTS) {
+  test(`mushroom (${transport}): a server that did not say it streams: a stream call fails at once`, async () => {
+    const { client, close } = await pair(transport, { fetch: withoutStreams() });
+    assertEquals(client.channel.features, undefined);
+    const error = assertThrows(() => client.stream("count", { to: 3 }), Unsupported);
+    assertEquals([error.feature, error.wire], ["streams", "mushroom"]);
+    const progress = await assertRejects(
+      () => client.call("build", undefined, { onProgress: () => {} }),
+      Unsupported,
+    );
+    assertEquals(progress.wire, "mushroom");
+    assertEquals(await client.call("ping"), "pong");
+    await close();
+  });
+}
+
+test("mushroom: a client that did not say it streams (mushroom.js) gets the original handshake answer", async () => {
+  const session = deferred<MushroomSession>();
+  const server = new Server({
+    handlers: {
+      hello: (_params: unknown, ctx: CallContext) => {
+        session.resolve(ctx.peer.channel as MushroomSession);
+        return "hi";
+      },
+    },
+  }).serve(listen("http://127.0.0.1:0/mushroom/", { transports: ["poll"] }));
+  // mushroom.js's handshake, byte for byte: the answer has no `streams`.
+  const hello = await fetch(server.addr, {
+    method: "POST",
+    headers: { "content-type": "text/plain" },
+    body: '{"transports": ["poll"], "auth": null}',
+  });
+  const answer = await hello.json();
+  assertEquals(Object.keys(answer), ["transport", "url"]);
+  const send = await fetch(answer.url, { method: "POST", body: '[[2, 0, "hello", null]]' });
+  assertEquals(await send.text(), "null");
+  const poll = await fetch(answer.url, { method: "POST", body: "[[0, null]]" });
+  assertEquals(await poll.text(), '[[3, 0, 0, "hi"]]');
+  // The server cannot stream to it, nor ask it for progress.
+  const serverSide = await within(session.promise, 5_000);
+  assertEquals(serverSide.features, undefined);
+  const peer = [...server.connections.values()][0]!.peer as Peer;
+  assertThrows(() => peer.stream("ticks"), Unsupported, "mushroom cannot carry streams");
+  await server.shutdown();
+});
+
+test("mushroom: our client's handshake says it streams, and our server answers so", async () => {
+  const server = new Server().serve(
+    listen("http://127.0.0.1:0/mushroom/", { transports: ["poll"] }),
+  );
+  const hello = await fetch(server.addr, {
+    method: "POST",
+    body: '{"transports": ["poll"], "auth": null, "streams": true}',
+  });
+  const answer = await hello.json();
+  assertEquals(Object.keys(answer), ["transport", "url", "streams"]);
+  assertEquals(answer.streams, true);
+  await server.shutdown();
+});
