@@ -16,9 +16,11 @@ import {
 } from "../mod.ts";
 import {
   connect,
+  encodeMushroom,
   type MushroomConnectOptions,
   type MushroomSession,
 } from "../transports/mushroom.ts";
+import { MushroomCallCodec } from "../protocol/dialects/mushroom_calls.ts";
 import { listen } from "../transports/mushroom_server.ts";
 import { assert, assertEquals, assertLessOrEqual, assertRejects, assertThrows } from "./_assert.ts";
 import { deferred, recordingLogger, test, waitFor, within } from "./_helpers.ts";
@@ -170,14 +172,17 @@ for (const transport of TRANSPORTS) {
     await close();
   });
 
-  test(`mushroom (${transport}): a handler's throw ends the iteration with its message`, async () => {
+  test(`mushroom (${transport}): a handler's throw ends the iteration with its code and data`, async () => {
     const { client, close } = await pair(transport);
     const got: unknown[] = [];
     const error = await assertRejects(async () => {
       for await (const item of client.stream("failing")) got.push(item);
     }, RemoteError);
     assertEquals(got, ["one"]);
-    assertEquals(error.message, "Sensor lost");
+    assertEquals([error.code, error.message, error.data], [-32050, "Sensor lost", { sensor: 4 }]);
+    // A plain call's error stays mushroom's bare data.
+    const plain = await assertRejects(() => client.call("nosuch"), RemoteError);
+    assertEquals([plain.code, plain.data], [-32000, "nosuch"]);
     await close();
   });
 
@@ -305,4 +310,74 @@ test("mushroom: our client's handshake says it streams, and our server answers s
   assertEquals(Object.keys(answer), ["transport", "url", "streams"]);
   assertEquals(answer.streams, true);
   await server.shutdown();
+});
+
+test("mushroom: the stream messages, byte for byte (the README's table)", () => {
+  const caller = new MushroomCallCodec(undefined, "c", true);
+  const handler = new MushroomCallCodec(undefined, "s", true);
+  const wire = (codec: MushroomCallCodec, message: Parameters<MushroomCallCodec["encode"]>[0]) =>
+    codec.encode(message).map((m) => encodeMushroom(m, "python"));
+  assertEquals(
+    wire(caller, { kind: "request", id: "a", method: "ticks", params: { n: 2 }, stream: 16 }),
+    ['[2, 0, "rpc.stream", {"method": "ticks", "params": {"n": 2}, "credit": 16}]'],
+  );
+  assertEquals(
+    wire(caller, { kind: "request", id: "b", method: "build", params: [], progress: true }),
+    ['[2, 1, "rpc.call", {"method": "build", "params": [], "progress": true}]'],
+  );
+  assertEquals(
+    handler.decode({ code: 2, id: 0, method: "rpc.stream", data: { method: "ticks", credit: 16 } }),
+    {
+      kind: "request",
+      id: 0,
+      method: "ticks",
+      stream: 16,
+    },
+  );
+  assertEquals(wire(handler, { kind: "item", id: 0, value: { t: 1 } }), [
+    '[1, 0, "rpc.item", {"id": 0, "item": {"t": 1}}]',
+  ]);
+  assertEquals(wire(handler, { kind: "progress", id: 1, value: 0.5 }), [
+    '[1, 1, "rpc.progress", {"id": 1, "value": 0.5}]',
+  ]);
+  // The caller reads them back as its own calls' ids.
+  assertEquals(
+    caller.decode({ code: 1, id: 0, method: "rpc.item", data: { id: 0, item: { t: 1 } } }),
+    {
+      kind: "item",
+      id: "a",
+      value: { t: 1 },
+    },
+  );
+  assertEquals(wire(caller, { kind: "credit", id: "a", credit: 8 }), [
+    '[1, 2, "rpc.credit", {"id": 0, "credit": 8}]',
+  ]);
+  assertEquals(
+    handler.decode({ code: 1, id: 2, method: "rpc.credit", data: { id: 0, credit: 8 } }),
+    {
+      kind: "credit",
+      id: 0,
+      credit: 8,
+    },
+  );
+  assertEquals(wire(caller, { kind: "cancel", id: "a" }), ['[1, 3, "rpc.cancel", {"id": 0}]']);
+  // A wrapped call's error keeps its code and data.
+  assertEquals(
+    wire(handler, { kind: "error", id: 0, error: { code: -32050, message: "Lost", data: 4 } }),
+    ['[4, 2, 0, {"code": -32050, "message": "Lost", "data": 4}]'],
+  );
+});
+
+test("mushroom: without streams, the codec sends and reads none of it", () => {
+  const plain = new MushroomCallCodec();
+  assertEquals(plain.encode({ kind: "item", id: 0, value: 1 }), []);
+  assertEquals(plain.encode({ kind: "request", id: "a", method: "m", stream: 4 }), [
+    { code: 2, id: 0, method: "m", data: null },
+  ]);
+  // A mushroom.js notification that happens to use the name reaches its handler as it is.
+  assertEquals(plain.decode({ code: 1, id: 0, method: "rpc.item", data: { id: 0, item: 1 } }), {
+    kind: "notification",
+    method: "rpc.item",
+    params: { id: 0, item: 1 },
+  });
 });

@@ -33,8 +33,9 @@
  * `[1, id, "rpc.progress", {"id": R, "value": V}]`, more credit
  * `[1, id, "rpc.credit", {"id": R, "credit": N}]` and a cancel
  * `[1, id, "rpc.cancel", {"id": R}]`, where `R` is the call's request
- * message id; the end is the call's reply. Without `streams`, none of these
- * is sent or read.
+ * message id; the end is the call's reply, whose error data, for these
+ * calls only, is the whole error (`{"code", "message", "data"}`). Without
+ * `streams`, none of these is sent or read.
  *
  * @example A call and its reply, as the caller's codec sees them
  * ```ts
@@ -103,6 +104,10 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
   /** Our requests awaiting replies: their message id → our call id, and back. */
   #callIds = new Map<number, Id>();
   #messageIds = new Map<Id, number>();
+  /** Our wrapped requests (stream calls, calls with progress) awaiting replies, by message id. */
+  #wrappedOut = new Set<number>();
+  /** Wrapped requests we received and have not answered yet: their error keeps code and data. */
+  #wrappedIn = new Set<number>();
   /** Whether both sides said they stream: stream messages are sent and read. */
   readonly streams: boolean;
 
@@ -141,7 +146,10 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           method: message.method,
           data: message.params ?? null,
         };
-        if (wrapped) wrap(call, message);
+        if (wrapped) {
+          wrap(call, message);
+          this.#wrappedOut.add(id);
+        }
         if (message.meta !== undefined) call.meta = message.meta;
         return [call];
       }
@@ -157,6 +165,7 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
       }
       case "result":
         if (typeof message.id !== "number") return this.#unaddressed(message.kind);
+        if (this.streams) this.#wrappedIn.delete(message.id);
         return [{
           code: 3,
           id: this.#nextId++,
@@ -169,7 +178,10 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           code: 4,
           id: this.#nextId++,
           requestId: message.id,
-          data: errorData(message.error),
+          // To a wrapped call (only ours make them): the whole error, code and data kept.
+          data: this.streams && this.#wrappedIn.delete(message.id)
+            ? wholeError(message.error)
+            : errorData(message.error),
         }];
       case "cancel": {
         // Plain mushroom cannot cancel: forget the call, and drop its late reply.
@@ -225,7 +237,10 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           this.streams && (message.method === STREAM_METHOD || message.method === CALL_METHOD)
         ) {
           const call = unwrapRequest(message.id, message.method, message.data ?? undefined);
-          if (call.kind === "request" && message.meta !== undefined) call.meta = message.meta;
+          if (call.kind === "request") {
+            this.#wrappedIn.add(message.id);
+            if (message.meta !== undefined) call.meta = message.meta;
+          }
           return call;
         }
         const call: RequestMessage = message.data === null
@@ -245,9 +260,14 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           );
           return NOTHING;
         }
+        const whole = this.#wrappedOut.has(message.requestId);
         this.forget(message.requestId);
         if (message.code === 3) return { kind: "result", id: callId, result: message.data };
-        return { kind: "error", id: callId, error: errorObject(message.data) };
+        return {
+          kind: "error",
+          id: callId,
+          error: (whole ? asErrorObject(message.data) : undefined) ?? errorObject(message.data),
+        };
       }
       default:
         return NOTHING;
@@ -262,7 +282,9 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
   #decodeControl(method: string, data: unknown): Message | readonly Message[] | undefined {
     if (method === CANCEL_METHOD) {
       const id = (data as { id?: unknown } | null)?.id;
-      return typeof id === "number" ? { kind: "cancel", id } : NOTHING;
+      if (typeof id !== "number") return NOTHING;
+      this.#wrappedIn.delete(id); // a cancelled call is not answered
+      return { kind: "cancel", id };
     }
     const control = decodeControl(method, data ?? undefined);
     if (control === undefined || control.kind === "invalid" || control.kind === "credit") {
@@ -280,6 +302,7 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
   forget(messageId: number): void {
     const callId = this.#callIds.get(messageId);
     this.#callIds.delete(messageId);
+    this.#wrappedOut.delete(messageId);
     if (callId !== undefined) this.#messageIds.delete(callId);
   }
 
@@ -307,6 +330,25 @@ function errorData(error: ErrorObject): unknown {
   }
   if (error.code === ErrorCode.InternalError) return "Internal server error";
   return error.message;
+}
+
+/** An error as a wrapped call's reply carries it: `{"code", "message", "data"}`. */
+function wholeError(error: ErrorObject): ErrorObject {
+  return error.data === undefined
+    ? { code: error.code, message: error.message }
+    : { code: error.code, message: error.message, data: error.data };
+}
+
+/** A wrapped call's error data as an error object, or `undefined` when it is not one. */
+function asErrorObject(data: unknown): ErrorObject | undefined {
+  const error = data as Partial<ErrorObject> | null;
+  if (
+    error === null || typeof error !== "object" || !Number.isSafeInteger(error.code) ||
+    typeof error.message !== "string"
+  ) return undefined;
+  return error.data === undefined
+    ? { code: error.code!, message: error.message }
+    : { code: error.code!, message: error.message, data: error.data };
 }
 
 /** An incoming error's bare data as an error object. */
