@@ -9,7 +9,7 @@ import { RpcProcess } from "./_cli.ts";
 import { recordingLogger, test, waitFor } from "./_helpers.ts";
 
 /** The server's idle timeout: the watcher below stays silent for three times as long. */
-const IDLE = 600;
+const IDLE = 1000;
 
 function quietServer() {
   const logger = recordingLogger();

@@ -18,9 +18,10 @@ import {
   connect,
   encodeMushroom,
   type MushroomConnectOptions,
-  type MushroomSession,
+  MushroomSession,
 } from "../transports/mushroom.ts";
 import { MushroomCallCodec } from "../protocol/dialects/mushroom_calls.ts";
+import { connect as wsConnect } from "../transports/websocket.ts";
 import { listen } from "../transports/mushroom_server.ts";
 import { assert, assertEquals, assertLessOrEqual, assertRejects, assertThrows } from "./_assert.ts";
 import { deferred, recordingLogger, test, waitFor, within } from "./_helpers.ts";
@@ -238,6 +239,55 @@ test("mushroom (poll): lost poll answers mid-stream lose and duplicate no item",
   );
   assert(polls >= 5, `only ${polls} polls`);
   await close();
+});
+
+test("mushroom: a stream that moves from a WebSocket to long polling mid-way loses and duplicates no item", async () => {
+  const { handlers } = streamHandlers();
+  const logger = recordingLogger();
+  const server = new Server({ logger, handlers })
+    .serve(listen("http://127.0.0.1:0/mushroom/", { logger, pollTimeout: 50 }));
+  // Our client's handshake, then the session driven by hand: first a socket, then polls.
+  const hello = await fetch(server.addr, {
+    method: "POST",
+    body: JSON.stringify({ transports: ["ws", "poll"], auth: null, streams: true }),
+  });
+  const answer = await hello.json();
+  assertEquals([answer.transport, answer.streams], ["ws", true]);
+  const session = new MushroomSession({ role: "client", streams: true, logger });
+  const client = new Peer(session, { logger });
+  const socket = await wsConnect(answer.url, { logger });
+  const attached = session.attach(socket);
+  const items = client.stream<number>("count", { to: 300 }, { credit: 16 });
+  const got: number[] = [];
+  for (let n = await items.next(); !n.done; n = await items.next()) {
+    got.push(n.value);
+    if (n.value === 100) break;
+  }
+  // The socket goes; the rest comes over long polling, in the same session.
+  await socket.close();
+  await attached;
+  let done = false;
+  const polling = (async () => {
+    const url = answer.url.replace(/^ws/, "http");
+    while (!done) {
+      const { body, sentUpTo } = session.pollBody({ heartbeat: true, messages: true });
+      session.hold();
+      try {
+        const response = await fetch(url, { method: "POST", body });
+        const text = await response.text();
+        if (sentUpTo !== undefined) session.acknowledge(sentUpTo);
+        await session.receive(text);
+      } finally {
+        session.release();
+      }
+    }
+  })();
+  for (let n = await items.next(); !n.done; n = await items.next()) got.push(n.value);
+  done = true;
+  await polling;
+  assertEquals(got, range(1, 300));
+  await client.close();
+  await server.shutdown();
 });
 
 /** A fetch that passes everything, except the server's `"streams": true` in the handshake's answer. */
