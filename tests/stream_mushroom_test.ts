@@ -8,6 +8,7 @@
 import {
   type CallContext,
   ConnectionClosed,
+  type Handler,
   Peer,
   RemoteError,
   RpcError,
@@ -75,7 +76,11 @@ function streamHandlers() {
 }
 
 /** Our server and our client over `transport`. */
-async function pair(transport: "ws" | "poll", options: MushroomConnectOptions = {}) {
+async function pair(
+  transport: "ws" | "poll",
+  options: MushroomConnectOptions = {},
+  clientHandlers: Record<string, Handler> = {},
+) {
   const { seen, handlers } = streamHandlers();
   const logger = recordingLogger();
   const server = new Server({ logger, handlers })
@@ -87,7 +92,7 @@ async function pair(transport: "ws" | "poll", options: MushroomConnectOptions = 
     maxDelay: 20,
     ...options,
   });
-  const client = new Peer(session, { logger });
+  const client = new Peer(session, { logger, handlers: clientHandlers });
   const close = async () => {
     await client.close();
     await server.shutdown();
@@ -431,3 +436,47 @@ test("mushroom: without streams, the codec sends and reads none of it", () => {
     params: { id: 0, item: 1 },
   });
 });
+
+test("mushroom: malformed stream messages are refused, each with its reason", () => {
+  const handler = new MushroomCallCodec(undefined, "s", true);
+  const noMethod = handler.decode({ code: 2, id: 0, method: "rpc.stream", data: { credit: 4 } });
+  assertEquals((noMethod as { kind: string }).kind, "invalid");
+  assertEquals((noMethod as { answer: boolean }).answer, true);
+  const noCredit = handler.decode({ code: 2, id: 1, method: "rpc.stream", data: { method: "m" } });
+  assertEquals((noCredit as { kind: string }).kind, "invalid");
+  const zero = handler.decode({ code: 1, id: 2, method: "rpc.credit", data: { id: 0, credit: 0 } });
+  assertEquals((zero as { kind: string; answer: boolean }).kind, "invalid");
+  assertEquals((zero as { answer: boolean }).answer, false);
+  // An item for no call of ours, or a cancel without an id: nothing.
+  assertEquals(
+    handler.decode({ code: 1, id: 3, method: "rpc.item", data: { id: 9, item: 1 } }),
+    [],
+  );
+  assertEquals(handler.decode({ code: 1, id: 4, method: "rpc.cancel", data: null }), []);
+});
+
+for (const transport of TRANSPORTS) {
+  test(`mushroom (${transport}): the server streams from a handler of our client`, async () => {
+    const finished = deferred<string>();
+    const { server, client, close } = await pair(transport, {}, {
+      async *readings() {
+        try {
+          for (let i = 0;; i++) yield { i };
+        } finally {
+          finished.resolve("returned");
+        }
+      },
+    });
+    await client.call("ping");
+    await waitFor(() => server.connections.size === 1);
+    const [connection] = [...server.connections.values()];
+    const got: unknown[] = [];
+    for await (const reading of connection!.peer.stream("readings", undefined, { credit: 2 })) {
+      got.push(reading);
+      if (got.length === 5) break;
+    }
+    assertEquals(got, [{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }]);
+    assertEquals(await within(finished.promise, 5_000), "returned");
+    await close();
+  }, 30_000);
+}
