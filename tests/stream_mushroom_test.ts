@@ -60,6 +60,10 @@ function streamHandlers() {
       yield "one";
       throw new RpcError(-32050, "Sensor lost", { sensor: 4 });
     },
+    async *unsendable() {
+      yield "one";
+      throw new RpcError(-32050, "Odd data", { big: 1n });
+    },
     async *steps(_params: unknown, ctx: CallContext) {
       await ctx.progress("half");
       yield "a";
@@ -186,6 +190,9 @@ for (const transport of TRANSPORTS) {
     }, RemoteError);
     assertEquals(got, ["one"]);
     assertEquals([error.code, error.message, error.data], [-32050, "Sensor lost", { sensor: 4 }]);
+    // An error whose data cannot be sent still ends the stream.
+    const odd = await assertRejects(() => collect(client.stream("unsendable")), RemoteError);
+    assertEquals(odd.message, "Internal server error");
     // A plain call's error stays mushroom's bare data.
     const plain = await assertRejects(() => client.call("nosuch"), RemoteError);
     assertEquals([plain.code, plain.data], [-32000, "nosuch"]);

@@ -427,8 +427,9 @@ export class MushroomSession extends InboxChannel {
       text = encodeMushroom(wire, this.#json);
     } catch (error) {
       if (wire.code === 2) this.#codec.forget(wire.id);
-      if (wire.code !== 3) return Promise.reject(error);
-      // A result that cannot be serialised is answered as an internal error.
+      if (wire.code !== 3 && wire.code !== 4) return Promise.reject(error);
+      // A reply that cannot be serialised (a result, a stream call's whole
+      // error) is answered as an internal error.
       text = encodeMushroom({ ...wire, code: 4, data: "Internal server error" }, this.#json);
     }
     this.#keep({ id: (wire as { id: number }).id, text });
