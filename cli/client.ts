@@ -31,6 +31,12 @@ import {
   reportFailure,
 } from "./report.ts";
 
+/**
+ * Milliseconds of silence after which `rpc watch` pings the server: well
+ * under half of a server's idle timeout (`rpc serve`'s is 5 minutes).
+ */
+const DEFAULT_WATCH_KEEPALIVE = 30_000;
+
 /** What the client verbs read and write. */
 export interface ClientIo extends Reporter {
   stdout(line: string): void;
@@ -40,13 +46,17 @@ export interface ClientIo extends Reporter {
   stop: Promise<string>;
 }
 
-/** Connects to the URL of `flags`, or reports why not (then `undefined`). */
+/**
+ * Connects to the URL of `flags`, or reports why not (then `undefined`);
+ * `keepAlive`: the peer's pings after that many milliseconds of silence.
+ */
 async function open(
   verb: string,
   url: string,
   flags: ParsedArgs,
   io: ClientIo,
   fallback?: Handler,
+  keepAlive?: number,
 ): Promise<Peer | undefined> {
   const dialect = dialectOf(flags, url);
   const timeout = timeoutFlag(flags);
@@ -68,7 +78,7 @@ async function open(
       : /^wss?:/.test(url)
       ? await connectWebSocket(url, { dialect, caCerts, logger })
       : await connectTcp(url, { dialect, caCerts, logger });
-    return new Peer(connection, { logger, timeout, fallback });
+    return new Peer(connection, { logger, timeout, fallback, keepAlive });
   } catch (error) {
     reportConnectFailure(io, verb, shownUrl(url), error);
     return undefined;
@@ -181,6 +191,8 @@ export async function watch(flags: ParsedArgs, io: ClientIo): Promise<number> {
   }
   const params = await paramsOf(paramsText, io.readStdin);
   const count = numberFlag(flags, "count", Infinity, 1);
+  // Pings while nothing arrives, so a quiet watch is not closed as idle by the server.
+  const keepAlive = numberFlag(flags, "keep-alive", DEFAULT_WATCH_KEEPALIVE, 0);
   let seen = 0;
   const enough = Promise.withResolvers<string>();
   const print: Handler = (params, ctx) => {
@@ -195,7 +207,7 @@ export async function watch(flags: ParsedArgs, io: ClientIo): Promise<number> {
     if (++seen >= count) enough.resolve("count");
     return undefined;
   };
-  const peer = await open("watch", url, flags, io, print);
+  const peer = await open("watch", url, flags, io, print, keepAlive);
   if (peer === undefined) return ExitStatus.Usage;
   try {
     if (method !== undefined) {

@@ -122,7 +122,8 @@ ${URLS}
 Options:
 ${STDIN}
 ${COMMON}`,
-  watch: `Usage: rpc watch <url> [method [params]] [--count n] [--timeout ms] [--json] [--dialect D]
+  watch:
+    `Usage: rpc watch <url> [method [params]] [--count n] [--keep-alive ms] [--timeout ms] [--json] [--dialect D]
 
 Connects, calls [method] if given (to subscribe, say), then prints every
 notification the server sends as one JSON line, {"method": ..., "params": ...},
@@ -133,6 +134,9 @@ ${URLS}
 
 Options:
   --count n         stop after n notifications
+  --keep-alive ms   ping the server after this long with nothing received, so
+                    its idle timeout does not close a quiet watch; use less
+                    than half the server's --idle-timeout (default 30000; 0: never)
   --timeout ms      for the subscribing call (default 30000)
 ${STDIN}
 ${COMMON}`,

@@ -61,7 +61,8 @@ export {
  * Options for {@linkcode connect}.
  */
 export interface MushroomConnectOptions
-  extends Omit<MushroomSessionOptions, "role" | "id" | "logger" | "pollTimeout" | "budget"> {
+  extends
+    Omit<MushroomSessionOptions, "role" | "id" | "logger" | "pollTimeout" | "budget" | "streams"> {
   /**
    * The transports to ask for, in order of preference.
    *
@@ -152,6 +153,8 @@ export class HandshakeFailed extends Error {
 interface Negotiated {
   transport: "ws" | "poll";
   url: string;
+  /** The server is ours and streams (`"streams": true` in its answer). */
+  streams?: boolean;
 }
 
 async function handshake(url: URL, options: MushroomConnectOptions, doFetch: typeof fetch) {
@@ -163,7 +166,8 @@ async function handshake(url: URL, options: MushroomConnectOptions, doFetch: typ
       method: "POST",
       // text/plain keeps it a CORS "simple request", as mushroom's own client does.
       headers: { "content-type": "text/plain" },
-      body: JSON.stringify({ transports, auth: options.auth ?? null }),
+      // `streams`: we can stream; only our server answers it (the original ignores it).
+      body: JSON.stringify({ transports, auth: options.auth ?? null, streams: true }),
       signal: AbortSignal.timeout(options.handshakeTimeout ?? 10_000),
     });
   } catch (error) {
@@ -188,7 +192,7 @@ async function handshake(url: URL, options: MushroomConnectOptions, doFetch: typ
   // A server that does not know where it is reached answers a relative URL.
   const session = new URL(answer.url, url);
   if (answer.transport === "ws") session.protocol = session.protocol.replace(/^http/, "ws");
-  return { transport: answer.transport, url: session.href };
+  return { transport: answer.transport, url: session.href, streams: answer.streams === true };
 }
 
 /** The session id at the end of a session URL, for logs. */
@@ -233,7 +237,13 @@ export class MushroomClient extends MushroomSession {
   /** Prefer {@linkcode connect}, which makes the handshake first. */
   constructor(negotiated: Negotiated, options: MushroomConnectOptions, doFetch: typeof fetch) {
     const logger = options.logger ?? consoleLogger;
-    super({ ...options, role: "client", id: sessionIdOf(negotiated.url), logger });
+    super({
+      ...options,
+      role: "client",
+      id: sessionIdOf(negotiated.url),
+      logger,
+      streams: negotiated.streams === true,
+    });
     this.url = negotiated.url;
     this.#pollUrl = negotiated.url.replace(/^ws/, "http");
     this.#transport = negotiated.transport;

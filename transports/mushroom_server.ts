@@ -82,7 +82,7 @@ export type MushroomTransportName = "ws" | "poll";
  */
 export interface MushroomServerOptions
   extends
-    Omit<MushroomSessionOptions, "role" | "id" | "json" | "logger" | "budget">,
+    Omit<MushroomSessionOptions, "role" | "id" | "json" | "logger" | "budget" | "streams">,
     BrowserAccessOptions {
   /**
    * The base path: the handshake is `POST <path>`, sessions live at
@@ -380,7 +380,10 @@ function endpoint(
    * (oldest first) and their source's bucket. No session, no timer: one is
    * made when the client comes.
    */
-  const pending = new Map<string, { deadline: number; source: Bucket | undefined }>();
+  const pending = new Map<
+    string,
+    { deadline: number; source: Bucket | undefined; streams: boolean }
+  >();
   /** The endpoint's handshake tokens (its pending sessions are `pending.size`). */
   const all: Bucket = { tokens: rate * 10, refilled: performance.now(), pending: 0 };
   const sources = new Sources(sourceRate);
@@ -440,8 +443,16 @@ function endpoint(
     if (found !== undefined) return found.closeReason === undefined ? found : 404;
     if (!isPending(id)) return 404;
     if (!sink.accepting()) return 503;
+    const streams = pending.get(id)!.streams;
     unpend(id);
-    const session = new MushroomSession({ ...options, role: "server", id, logger, budget });
+    const session = new MushroomSession({
+      ...options,
+      role: "server",
+      id,
+      logger,
+      budget,
+      streams,
+    });
     if (!sink.take(session)) return 503;
     sessions.set(id, session);
     session.closed.then(() => sessions.delete(id));
@@ -475,7 +486,7 @@ function endpoint(
     }
     const text = await readBodyChunks(request, maxHandshake, bodyTimeout);
     if (typeof text === "number") return unread(cors, text);
-    let hello: { transports?: unknown; auth?: unknown };
+    let hello: { transports?: unknown; auth?: unknown; streams?: unknown };
     try {
       hello = JSON.parse(text);
     } catch {
@@ -505,9 +516,16 @@ function endpoint(
       return refusal(503, "Not accepting sessions", { ...cors, "retry-after": "1" });
     }
     const id = newSessionId();
-    pending.set(id, { deadline: performance.now() + attachTimeout, source });
+    // A client of ours says it streams; only it is told that we do (mushroom.js never asks).
+    const streams = hello.streams === true;
+    pending.set(id, { deadline: performance.now() + attachTimeout, source, streams });
     if (source !== undefined) source.pending++;
-    return answer(cors, 200, pythonJson({ transport, url: sessionUrl(transport, id) }));
+    const url = sessionUrl(transport, id);
+    return answer(
+      cors,
+      200,
+      pythonJson(streams ? { transport, url, streams: true } : { transport, url }),
+    );
   };
 
   /** A socket, once open, carries the session unless a newer one came meanwhile. */

@@ -24,6 +24,19 @@
  * mushroom has no cancel: a cancelled call is forgotten, and its late reply
  * dropped.
  *
+ * Streams and progress, on a session whose two sides are ours and said so
+ * in the handshake (`streams` on): the JSON-RPC extension's messages as
+ * mushroom calls, numbered and acknowledged like any other. A stream call
+ * is `[2, id, "rpc.stream", {"method": M, "params": P, "credit": N}, meta]`
+ * (`"rpc.call"` with `"progress": true` for a call that wants progress);
+ * an item `[1, id, "rpc.item", {"id": R, "item": V}]`, progress
+ * `[1, id, "rpc.progress", {"id": R, "value": V}]`, more credit
+ * `[1, id, "rpc.credit", {"id": R, "credit": N}]` and a cancel
+ * `[1, id, "rpc.cancel", {"id": R}]`, where `R` is the call's request
+ * message id; the end is the call's reply, whose error data, for these
+ * calls only, is the whole error (`{"code", "message", "data"}`). Without
+ * `streams`, none of these is sent or read.
+ *
  * @example A call and its reply, as the caller's codec sees them
  * ```ts
  * import { assertEquals } from "@std/assert";
@@ -50,16 +63,30 @@ import type { Logger } from "../shared/logger.ts";
 import type {
   ErrorObject,
   Id,
+  ItemMessage,
   Message,
   NotificationMessage,
+  ProgressMessage,
   RequestMessage,
 } from "../wire/message.ts";
 import type { MushroomCall, MushroomMessage } from "./mushroom_codec.ts";
+import {
+  CALL_METHOD,
+  CREDIT_METHOD,
+  decodeControl,
+  ITEM_METHOD,
+  PROGRESS_METHOD,
+  STREAM_METHOD,
+  unwrapRequest,
+} from "./jsonrpc_stream.ts";
 
 const NOTHING: readonly never[] = Object.freeze([]);
 
 /** The code of an error mushroom's other side answered (mushroom errors carry no code). */
 const MUSHROOM_ERROR = -32000;
+
+/** The notification that cancels a call, on a session with `streams`. */
+const CANCEL_METHOD = "rpc.cancel";
 
 /**
  * One session's codec between {@linkcode Message}s and
@@ -77,16 +104,24 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
   /** Our requests awaiting replies: their message id → our call id, and back. */
   #callIds = new Map<number, Id>();
   #messageIds = new Map<Id, number>();
+  /** Our wrapped requests (stream calls, calls with progress) awaiting replies, by message id. */
+  #wrappedOut = new Set<number>();
+  /** Wrapped requests we received and have not answered yet: their error keeps code and data. */
+  #wrappedIn = new Set<number>();
+  /** Whether both sides said they stream: stream messages are sent and read. */
+  readonly streams: boolean;
 
   /**
    * Makes a codec whose first message id is 0.
    *
    * @param logger Where dropped replies are said (the session's, rate-limited); none: not said.
    * @param label The session's id, to start those lines with.
+   * @param streams Whether the other side is ours and streams (said in the handshake).
    */
-  constructor(logger?: Logger, label = "mushroom") {
+  constructor(logger?: Logger, label = "mushroom", streams = false) {
     this.#logger = logger;
     this.#label = label;
+    this.streams = streams;
   }
 
   /** How many of our requests await replies. */
@@ -103,12 +138,18 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           this.#callIds.set(id, message.id);
           this.#messageIds.set(message.id, id);
         }
-        const call: MushroomCall = {
+        const wrapped = this.streams &&
+          (message.stream !== undefined || message.progress === true);
+        const call: MushroomCall = wrapped ? { code: 2, id, method: "", data: null } : {
           code: 2,
           id,
           method: message.method,
           data: message.params ?? null,
         };
+        if (wrapped) {
+          wrap(call, message);
+          this.#wrappedOut.add(id);
+        }
         if (message.meta !== undefined) call.meta = message.meta;
         return [call];
       }
@@ -124,6 +165,7 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
       }
       case "result":
         if (typeof message.id !== "number") return this.#unaddressed(message.kind);
+        if (this.streams) this.#wrappedIn.delete(message.id);
         return [{
           code: 3,
           id: this.#nextId++,
@@ -136,17 +178,43 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           code: 4,
           id: this.#nextId++,
           requestId: message.id,
-          data: errorData(message.error),
+          // To a wrapped call (only ours make them): the whole error, code and data kept.
+          data: this.streams && this.#wrappedIn.delete(message.id)
+            ? wholeError(message.error)
+            : errorData(message.error),
         }];
       case "cancel": {
-        // mushroom cannot cancel: forget the call, and drop its late reply.
+        // Plain mushroom cannot cancel: forget the call, and drop its late reply.
         const id = this.#messageIds.get(message.id);
-        if (id !== undefined) this.forget(id);
-        return NOTHING;
+        if (id === undefined) return NOTHING;
+        this.forget(id);
+        return this.streams ? [this.#control(CANCEL_METHOD, { id })] : NOTHING;
+      }
+      case "item":
+      case "progress":
+        // Ours to a stream call: addressed by its request's message id.
+        if (!this.streams || typeof message.id !== "number") return NOTHING;
+        return [
+          this.#control(
+            message.kind === "item" ? ITEM_METHOD : PROGRESS_METHOD,
+            message.kind === "item"
+              ? { id: message.id, item: message.value ?? null }
+              : { id: message.id, value: message.value ?? null },
+          ),
+        ];
+      case "credit": {
+        const id = this.#messageIds.get(message.id);
+        if (!this.streams || id === undefined) return NOTHING;
+        return [this.#control(CREDIT_METHOD, { id, credit: message.credit })];
       }
       default:
         return NOTHING;
     }
+  }
+
+  /** A numbered notification of the stream extension. */
+  #control(method: string, data: unknown): MushroomCall {
+    return { code: 1, id: this.#nextId++, method, data };
   }
 
   /** The message `message` carries for a peer, or none (a heartbeat, a reply to no call of ours). */
@@ -154,6 +222,10 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
     switch (message.code) {
       // mushroom's data is null when left out: no params.
       case 1: {
+        if (this.streams && message.method.startsWith("rpc.")) {
+          const control = this.#decodeControl(message.method, message.data);
+          if (control !== undefined) return control;
+        }
         const call: NotificationMessage = message.data === null
           ? { kind: "notification", method: message.method }
           : { kind: "notification", method: message.method, params: message.data };
@@ -161,6 +233,16 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
         return call;
       }
       case 2: {
+        if (
+          this.streams && (message.method === STREAM_METHOD || message.method === CALL_METHOD)
+        ) {
+          const call = unwrapRequest(message.id, message.method, message.data ?? undefined);
+          if (call.kind === "request") {
+            this.#wrappedIn.add(message.id);
+            if (message.meta !== undefined) call.meta = message.meta;
+          }
+          return call;
+        }
         const call: RequestMessage = message.data === null
           ? { kind: "request", id: message.id, method: message.method }
           : { kind: "request", id: message.id, method: message.method, params: message.data };
@@ -178,19 +260,49 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           );
           return NOTHING;
         }
+        const whole = this.#wrappedOut.has(message.requestId);
         this.forget(message.requestId);
         if (message.code === 3) return { kind: "result", id: callId, result: message.data };
-        return { kind: "error", id: callId, error: errorObject(message.data) };
+        return {
+          kind: "error",
+          id: callId,
+          error: (whole ? asErrorObject(message.data) : undefined) ?? errorObject(message.data),
+        };
       }
       default:
         return NOTHING;
     }
   }
 
+  /**
+   * An item, progress, credit or cancel of the stream extension, invalid
+   * input to log, none (an item for a call no longer awaited), or
+   * `undefined` for another name.
+   */
+  #decodeControl(method: string, data: unknown): Message | readonly Message[] | undefined {
+    if (method === CANCEL_METHOD) {
+      const id = (data as { id?: unknown } | null)?.id;
+      if (typeof id !== "number") return NOTHING;
+      this.#wrappedIn.delete(id); // a cancelled call is not answered
+      return { kind: "cancel", id };
+    }
+    const control = decodeControl(method, data ?? undefined);
+    if (control === undefined || control.kind === "invalid" || control.kind === "credit") {
+      return control;
+    }
+    // An item or progress names our request's message id: back to our call's id.
+    const toCall = control as ItemMessage | ProgressMessage;
+    const callId = this.#callIds.get(toCall.id as number);
+    if (callId === undefined) return NOTHING; // a late item of a call we gave up
+    toCall.id = callId;
+    return toCall;
+  }
+
   /** Forgets our request sent as `messageId` (it could not be sent, or was cancelled). */
   forget(messageId: number): void {
     const callId = this.#callIds.get(messageId);
     this.#callIds.delete(messageId);
+    this.#wrappedOut.delete(messageId);
     if (callId !== undefined) this.#messageIds.delete(callId);
   }
 
@@ -198,6 +310,16 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
     this.#logger?.debug(`${this.#label}: dropped an ${kind} with no request to answer`);
     return NOTHING;
   }
+}
+
+/** Makes `call` the wrapped form of stream call or call-with-progress `message`. */
+function wrap(call: MushroomCall, message: RequestMessage): void {
+  const data: Record<string, unknown> = { method: message.method };
+  if (message.params !== undefined) data.params = message.params;
+  if (message.stream !== undefined) data.credit = message.stream;
+  else data.progress = true;
+  call.method = message.stream !== undefined ? STREAM_METHOD : CALL_METHOD;
+  call.data = data;
 }
 
 /** An error's bare data on the wire, as the Python engine sends it. */
@@ -208,6 +330,25 @@ function errorData(error: ErrorObject): unknown {
   }
   if (error.code === ErrorCode.InternalError) return "Internal server error";
   return error.message;
+}
+
+/** An error as a wrapped call's reply carries it: `{"code", "message", "data"}`. */
+function wholeError(error: ErrorObject): ErrorObject {
+  return error.data === undefined
+    ? { code: error.code, message: error.message }
+    : { code: error.code, message: error.message, data: error.data };
+}
+
+/** A wrapped call's error data as an error object, or `undefined` when it is not one. */
+function asErrorObject(data: unknown): ErrorObject | undefined {
+  const error = data as Partial<ErrorObject> | null;
+  if (
+    error === null || typeof error !== "object" || !Number.isSafeInteger(error.code) ||
+    typeof error.message !== "string"
+  ) return undefined;
+  return error.data === undefined
+    ? { code: error.code!, message: error.message }
+    : { code: error.code!, message: error.message, data: error.data };
 }
 
 /** An incoming error's bare data as an error object. */

@@ -45,6 +45,7 @@ import { InboxChannel } from "../../protocol/wire/inbox.ts";
 import { Fifo } from "../../protocol/wire/_fifo.ts";
 import { consoleLogger, type Logger, rateLimitedLogger } from "../../protocol/shared/logger.ts";
 import type { Message } from "../../protocol/wire/message.ts";
+import type { CodecFeatures } from "../../protocol/wire/codec.ts";
 import { ACCEPTED, InvalidFrame, type Transport } from "../../protocol/wire/transport.ts";
 import { startInterval, startTimer } from "../../protocol/shared/_timer.ts";
 import {
@@ -138,6 +139,15 @@ export interface MushroomSessionOptions {
    */
   highWaterMark?: number;
   /**
+   * Whether the other side is ours and said in the handshake that it
+   * streams: stream calls, items, credit, progress and cancels are then
+   * carried (as `rpc.*` mushroom calls). Set by the client and the server
+   * from the handshake; never on for mushroom.js or the Python original.
+   *
+   * @default {false}
+   */
+  streams?: boolean;
+  /**
    * Where refused messages and dropped replies are logged (rate-limited).
    *
    * @default {consoleLogger}
@@ -157,6 +167,8 @@ interface Waiting {
 }
 
 const ACK_DELAY_MS = 50;
+
+const STREAMS: CodecFeatures = Object.freeze({ streams: true });
 
 /**
  * A bound on the unacknowledged messages many sessions keep together, in
@@ -305,6 +317,8 @@ export class MushroomSession extends InboxChannel {
   readonly sessionTimeout: number;
   /** A session ends by itself when its other side is gone: a server's idle timeout does not apply. */
   readonly expires = true;
+  /** What the session carries beyond plain calls: streams, when both sides said so. */
+  readonly features: CodecFeatures | undefined;
   #json: MushroomJson;
   #server: boolean;
   /** Whether the other side sends heartbeats (mushroom.js does not, and chokes on ours). */
@@ -360,11 +374,17 @@ export class MushroomSession extends InboxChannel {
     this.#maxKeptBytes = options.maxUnacknowledgedBytes ?? 16 * 1024 * 1024;
     this.#budget = options.budget;
     this.maxPollBytes = options.maxPollBytes ?? 1024 * 1024;
-    this.#codec = new MushroomCallCodec(this.#logger, this.id);
+    this.#codec = new MushroomCallCodec(this.#logger, this.id, options.streams === true);
+    this.features = options.streams === true ? STREAMS : undefined;
     this.#startExpiry();
   }
 
   // ---- the Channel --------------------------------------------------------
+
+  /** The session's codec: its `name`, `mushroom`, names the wire in errors. */
+  get codec(): { readonly name: string } {
+    return this.#codec;
+  }
 
   /** The session's id, for logs. */
   get remote(): string {
@@ -407,8 +427,9 @@ export class MushroomSession extends InboxChannel {
       text = encodeMushroom(wire, this.#json);
     } catch (error) {
       if (wire.code === 2) this.#codec.forget(wire.id);
-      if (wire.code !== 3) return Promise.reject(error);
-      // A result that cannot be serialised is answered as an internal error.
+      if (wire.code !== 3 && wire.code !== 4) return Promise.reject(error);
+      // A reply that cannot be serialised (a result, a stream call's whole
+      // error) is answered as an internal error.
       text = encodeMushroom({ ...wire, code: 4, data: "Internal server error" }, this.#json);
     }
     this.#keep({ id: (wire as { id: number }).id, text });
