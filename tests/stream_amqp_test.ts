@@ -1,0 +1,286 @@
+// Streams and progress over the nuropb mesh between our own services, on a
+// real RabbitMQ: items under credit, progress, cancellation both ways,
+// competing instances, an instance's death, and a Python nuropb service
+// (its captured description), which is never sent a stream call.
+
+import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_assert.ts";
+import { amqpTest, freshMesh, rawPublisher, stopBrokerAfterAll } from "./_amqp.ts";
+import { recordingLogger, waitFor, within } from "./_helpers.ts";
+import { type CallContext, ConnectionClosed, RemoteError, RpcError, Unsupported } from "../mod.ts";
+import { connectMesh, type Mesh } from "../transports/amqp.ts";
+
+async function meshes(url: string, instances = 1) {
+  const logger = recordingLogger();
+  const servers: Mesh[] = [];
+  for (let i = 0; i < instances; i++) servers.push(await connectMesh(url, { logger }));
+  const client = await connectMesh(url, { logger, timeout: 10_000 });
+  return {
+    servers,
+    client,
+    logger,
+    close: async () => {
+      await client.close();
+      for (const server of servers) await server.close();
+    },
+  };
+}
+
+amqpTest("stream amqp: items arrive in order, then the end value, with progress", async () => {
+  const url = await freshMesh();
+  const { servers: [server], client, close } = await meshes(url);
+  await server!.serve("counter", {
+    async *count({ to }: { to: number }, ctx: CallContext) {
+      for (let i = 1; i <= to; i++) {
+        if (i === to) await ctx.progress({ done: i / to });
+        yield { n: i, who: (ctx.meta.context as { user?: string }).user };
+      }
+      return "done";
+    },
+  });
+  try {
+    const progress: unknown[] = [];
+    const stream = client.stream<{ n: number; who: string }>("counter", "count", { to: 50 }, {
+      context: { user: "u1" },
+      credit: 4,
+      onProgress: (value) => progress.push(value),
+    });
+    const items = [];
+    let next = await stream.next();
+    while (!next.done) {
+      items.push(next.value);
+      next = await stream.next();
+    }
+    assertEquals(items.map((item) => item.n), Array.from({ length: 50 }, (_, i) => i + 1));
+    assertEquals(items[0]!.who, "u1");
+    assertEquals(next.value, "done");
+    assertEquals(progress, [{ done: 1 }]);
+    assertEquals(client.stats().pendingCalls, 0);
+  } finally {
+    await close();
+  }
+});
+
+amqpTest(
+  "stream amqp: a slow reader pauses the handler (credit), and break runs its finally",
+  async () => {
+    const url = await freshMesh();
+    const { servers: [server], client, close } = await meshes(url);
+    let produced = 0;
+    const ended = Promise.withResolvers<void>();
+    let aborted = false;
+    await server!.serve("ticker", {
+      async *ticks(_params: unknown, ctx: CallContext) {
+        try {
+          for (;;) {
+            produced++;
+            yield produced;
+          }
+        } finally {
+          aborted = ctx.signal.aborted;
+          ended.resolve();
+        }
+      },
+    });
+    try {
+      const seen: number[] = [];
+      for await (const n of client.stream<number>("ticker", "ticks", {}, { credit: 4 })) {
+        seen.push(n);
+        if (seen.length === 3) {
+          // The reader stops reading: the handler may run ahead by its credit only.
+          // (Waiting to see that nothing happens: no event marks it.)
+          const pause = () => new Promise((resolve) => setTimeout(resolve, 400));
+          await pause();
+          const before = produced;
+          await pause();
+          assertEquals(produced, before, "the handler waits while the reader does not read");
+          assertLessOrEqual(produced, 3 + 4, "no next() past what was read plus the credit");
+        }
+        if (seen.length === 10) break;
+      }
+      assertEquals(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      await within(ended.promise, 5_000, "the handler's finally after break");
+      assert(aborted, "ctx.signal aborted");
+    } finally {
+      await close();
+    }
+  },
+);
+
+amqpTest("stream amqp: a handler's throw ends the iteration with its error", async () => {
+  const url = await freshMesh();
+  const { servers: [server], client, close } = await meshes(url);
+  await server!.serve("failing", {
+    async *twice() {
+      yield 1;
+      yield 2;
+      throw new RpcError(-32042, "ran dry", { error: "NuropbException" });
+    },
+  });
+  try {
+    const seen: unknown[] = [];
+    const error = await assertRejects(async () => {
+      for await (const n of client.stream("failing", "twice")) seen.push(n);
+    }, RemoteError);
+    assertEquals(seen, [1, 2]);
+    assertEquals(error.message, "ran dry");
+  } finally {
+    await close();
+  }
+});
+
+amqpTest(
+  "stream amqp: with competing instances, credit and cancels reach the instance holding each stream",
+  async () => {
+    const url = await freshMesh();
+    const { servers, client, close } = await meshes(url, 3);
+    const finished: number[] = [];
+    for (const [i, server] of servers.entries()) {
+      await server.serve("pool", {
+        async *count({ to }: { to: number }) {
+          try {
+            for (let n = 1; n <= to; n++) yield n;
+            return i;
+          } finally {
+            finished.push(i);
+          }
+        },
+      }, { prefetch: 2 });
+    }
+    try {
+      const read = async () => {
+        const stream = client.stream<number>("pool", "count", { to: 40 }, { credit: 2 });
+        let sum = 0;
+        for await (const n of stream) sum += n;
+        return sum;
+      };
+      const sums = await within(
+        Promise.all(Array.from({ length: 12 }, read)),
+        20_000,
+        "every stream ends (credit reached its instance)",
+      );
+      assertEquals(sums, Array(12).fill(820));
+      // A cancel goes to the instance that holds the stream, not to a competitor.
+      const streams = Array.from(
+        { length: 6 },
+        () => client.stream<number>("pool", "count", { to: 1_000_000 }, { credit: 2 }),
+      );
+      for (const stream of streams) assertEquals((await stream.next()).value, 1);
+      for (const stream of streams) await stream.return(undefined);
+      await waitFor(() => finished.length === 18, { message: "every handler's finally ran" });
+    } finally {
+      await close();
+    }
+  },
+);
+
+amqpTest(
+  "stream amqp: a Python nuropb service is never sent a stream call: Unsupported at the first next()",
+  async () => {
+    const url = await freshMesh();
+    const logger = recordingLogger();
+    const client = await connectMesh(url, { logger, timeout: 10_000 });
+    const raw = await rawPublisher(url);
+    const captured: Array<
+      { origin: string; body: string; properties: { headers: Record<string, unknown> } }
+    > = JSON.parse(
+      await Deno.readTextFile(new URL("./fixtures/nuropb/python_wire.json", import.meta.url)),
+    );
+    // The Python service's own answer to nuropb_describe, as captured.
+    const description = captured.find((c) =>
+      c.origin === "python service" && c.body.includes('"service_name"')
+    )!;
+    // Stands in for the Python service's queue (bound as nuropb binds it).
+    const received = await raw.tap("nuropb-rpc-exchange", "seeds-svc");
+    // Answers each request as the Python service answered its describe (captured).
+    let answered = 0;
+    const answering = setInterval(async () => {
+      while (answered < received.length) {
+        const { correlation_id: id } = JSON.parse(received[answered++]!.body);
+        const body = description.body
+          .replace(/"correlation_id": "[0-9a-f]+"/, `"correlation_id": "${id}"`)
+          .replace(/"reply_to": "[^"]*"/, `"reply_to": "${client.responseQueue}"`);
+        await raw.publish(
+          body,
+          {
+            correlationId: id,
+            headers: description.properties.headers,
+            contentType: "application/json",
+            replyTo: "",
+          },
+          "",
+          client.responseQueue,
+        );
+      }
+    }, 20);
+    try {
+      const error = await assertRejects(async () => {
+        for await (const _ of client.stream("seeds-svc", "count", { to: 3 })) {
+          throw new Error("no item may come");
+        }
+      }, Unsupported);
+      assertEquals(error.feature, "streams");
+      // It asked once, with a plain describe plus our header; the stream call never went.
+      assertEquals(received.length, 1);
+      const asked = JSON.parse(received[0]!.body);
+      assertEquals(asked.method, "nuropb_describe");
+      assertEquals(received[0]!.headers.seed_rpc, "streams");
+      // Asked once per service: the second refusal needs no round trip.
+      await assertRejects(() => client.stream("seeds-svc", "count").next(), Unsupported);
+      assertEquals(received.length, 1);
+      assert(!("seed_stream" in received[0]!.headers));
+    } finally {
+      clearInterval(answering);
+      await raw.close();
+      await client.close();
+    }
+  },
+);
+
+amqpTest(
+  "stream amqp: the instance holding a stream dies: the iteration ends with ConnectionClosed",
+  async () => {
+    const url = await freshMesh();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        "--allow-env",
+        new URL("./_amqp_stream_service.ts", import.meta.url).pathname,
+        url,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const client = await connectMesh(url, { logger: recordingLogger(), timeout: 10_000 });
+    try {
+      const first = await within(lines.read(), 30_000, "the service ready");
+      assertEquals(first.value?.trim(), "ready");
+      const stream = client.stream<number>("ticker", "ticks", {}, { credit: 2 });
+      assertEquals((await stream.next()).value, 1);
+      child.kill("SIGKILL");
+      await child.status;
+      const started = performance.now();
+      await within(
+        assertRejects(async () => {
+          for (;;) if ((await stream.next()).done) break;
+        }, ConnectionClosed),
+        10_000,
+        "the iteration ends",
+      );
+      assertLessOrEqual(performance.now() - started, 5_000);
+      assertEquals(client.stats().pendingCalls, 0);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await lines.cancel();
+      await client.close();
+    }
+  },
+);
+
+stopBrokerAfterAll();
