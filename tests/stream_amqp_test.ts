@@ -106,6 +106,55 @@ amqpTest(
   },
 );
 
+amqpTest(
+  "stream amqp: a caller that aborts before any item, or goes away mid-stream, ends the handler (finally runs)",
+  async () => {
+    const url = await freshMesh();
+    const { servers: [server], client, close } = await meshes(url);
+    const ended: string[] = [];
+    const started = Promise.withResolvers<void>();
+    await server!.serve("ticker", {
+      async *ticks({ name, wait }: { name: string; wait?: boolean }) {
+        try {
+          // Its first item comes after the caller gave up: it still learns of it.
+          if (wait) await started.promise;
+          for (let n = 1;; n++) yield n;
+        } finally {
+          ended.push(name);
+        }
+      },
+    });
+    try {
+      const abort = new AbortController();
+      const early = client.stream("ticker", "ticks", { name: "early", wait: true }, {
+        signal: abort.signal,
+        credit: 2,
+      });
+      const first = early.next();
+      await waitFor(() => server!.stats().services.ticker!.running === 1, {
+        message: "the handler runs",
+      });
+      abort.abort(new Error("changed my mind"));
+      await assertRejects(() => first, Error, "changed my mind");
+      started.resolve();
+      await waitFor(() => ended.includes("early"), { message: "the early stream's finally" });
+
+      // A caller whose mesh closes mid-stream sends nothing more: its queue is
+      // gone, and the instance's check of it ends the handler.
+      const other = await connectMesh(url, { logger: recordingLogger() });
+      const late = other.stream<number>("ticker", "ticks", { name: "gone" }, { credit: 2 });
+      assertEquals((await late.next()).value, 1);
+      await other.close();
+      await waitFor(() => ended.includes("gone"), {
+        timeout: 10_000,
+        message: "the handler of a caller that went away ends",
+      });
+    } finally {
+      await close();
+    }
+  },
+);
+
 amqpTest("stream amqp: a handler's throw ends the iteration with its error", async () => {
   const url = await freshMesh();
   const { servers: [server], client, close } = await meshes(url);
