@@ -36,8 +36,18 @@ amqpTest("stream amqp: items arrive in order, then the end value, with progress"
       }
       return "done";
     },
+    async build(_params: unknown, ctx: CallContext) {
+      await ctx.progress(0.5);
+      await ctx.progress(1);
+      return "built";
+    },
   });
   try {
+    const steps: unknown[] = [];
+    const built = await client.request("counter", "build", {}, {
+      onProgress: (value) => steps.push(value),
+    });
+    assertEquals([built, steps], ["built", [0.5, 1]]);
     const progress: unknown[] = [];
     const stream = client.stream<{ n: number; who: string }>("counter", "count", { to: 50 }, {
       context: { user: "u1" },
@@ -275,6 +285,11 @@ amqpTest(
       assertEquals(received[0]!.headers.seed_rpc, "streams");
       // Asked once per service: the second refusal needs no round trip.
       await assertRejects(() => client.stream("seeds-svc", "count").next(), Unsupported);
+      const progress = await assertRejects(
+        () => client.request("seeds-svc", "add", { a: 1, b: 2 }, { onProgress: () => {} }),
+        Unsupported,
+      );
+      assertEquals(progress.feature, "progress");
       assertEquals(received.length, 1);
       assert(!("seed_stream" in received[0]!.headers));
     } finally {

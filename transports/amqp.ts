@@ -181,6 +181,13 @@ export interface RequestOptions {
   /** A trace id carried in the headers and the payload. */
   traceId?: string;
   /**
+   * Called with each progress value the handler reports (`ctx.progress`).
+   * Only services of this library report it: the service is asked first,
+   * as for {@linkcode Mesh.stream}, and a Python service fails the call with
+   * `Unsupported` before it is sent.
+   */
+  onProgress?: (value: unknown) => void;
+  /**
    * Encrypt the request end to end with the service's public key (fetched
    * with `describe` once, then kept).
    *
@@ -192,7 +199,8 @@ export interface RequestOptions {
 /**
  * Options of one stream call ({@linkcode Mesh.stream}).
  */
-export interface MeshStreamOptions extends Omit<RequestOptions, "encrypted" | "ttl"> {
+export interface MeshStreamOptions
+  extends Omit<RequestOptions, "encrypted" | "ttl" | "onProgress"> {
   /**
    * Items the service may send before the reader takes them (the window);
    * more credit is granted as the reader takes half of it.
@@ -213,7 +221,7 @@ export interface MeshStreamOptions extends Omit<RequestOptions, "encrypted" | "t
 /**
  * Options of one command (no reply).
  */
-export type CommandOptions = Omit<RequestOptions, "timeout" | "signal">;
+export type CommandOptions = Omit<RequestOptions, "timeout" | "signal" | "onProgress">;
 
 /**
  * Options of one event.
@@ -635,11 +643,15 @@ export class Mesh {
     };
     if (options.traceId !== undefined) meta.traceId = options.traceId;
     if (options.encrypted) meta.sealFor = await this.#publicKeyOf(service);
+    if (options.onProgress !== undefined && !await this.#streams(service, options.signal)) {
+      throw this.#unsupported("progress", service);
+    }
     return await this.#peer.call(method, params, {
       to: service,
       timeout,
       signal: options.signal,
       meta,
+      onProgress: options.onProgress,
     }) as T;
   }
 
@@ -682,13 +694,7 @@ export class Mesh {
     params: Record<string, unknown>,
     options: MeshStreamOptions,
   ): AsyncGenerator<T, unknown, undefined> {
-    if (!await this.#streams(service, options.signal)) {
-      throw new Unsupported(
-        "streams",
-        `nuropb service '${service}'`,
-        "it did not answer our probe as a service of this library does (a Python nuropb service?)",
-      );
-    }
+    if (!await this.#streams(service, options.signal)) throw this.#unsupported("streams", service);
     const timeout = options.timeout ?? this.#timeout;
     const meta: OutgoingMeta & Meta = {
       context: options.context ?? {},
@@ -704,6 +710,14 @@ export class Mesh {
       meta,
     });
     return yield* reader;
+  }
+
+  #unsupported(feature: string, service: string): Unsupported {
+    return new Unsupported(
+      feature,
+      `nuropb service '${service}'`,
+      "it did not answer our probe as a service of this library does (a Python nuropb service?)",
+    );
   }
 
   /** Whether `service` is ours and carries streams: its description says so when asked. */
