@@ -117,6 +117,8 @@ const DECODER_LAX = new TextDecoder();
 const SETTLED = -1;
 /** The delivery tag of a stream call, acknowledged when it arrived. */
 const ACKED = -2;
+/** A credit or cancel is about 150 bytes: larger ones are dropped unread. */
+const MAX_CONTROL_BYTES = 4_096;
 /** How often the callers of open streams are checked, ms. */
 const STREAM_PING = 1_000;
 /**
@@ -179,6 +181,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   readonly features = { streams: true } as const;
   /** This instance's control queue (credit and cancels of its streams), per connection. */
   #controlQueue = "";
+  #controlChannel: AMQPChannel | undefined;
   /** Stream calls not yet answered. */
   #streams = new Set<Call>();
   #pinger: ReturnType<typeof setInterval> | undefined;
@@ -241,18 +244,25 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       : await declareServiceQueue(channel, this.service, this.#bindings);
     await channel.basicQos(this.#options.prefetch);
     if (!this.#options.private) {
-      const { name } = await channel.queueDeclare("", {
+      // On a channel of its own: what it refuses unread (too large) needs no
+      // settling (no acks), and must not break the service queue's channel.
+      const control = await connection.channel({
+        onRefused: () => {},
+        maxMessageBytes: { bytes: MAX_CONTROL_BYTES, name: "a stream control message" },
+      });
+      const { name } = await control.queueDeclare("", {
         durable: false,
         autoDelete: true,
         exclusive: true,
       });
-      this.#controlQueue = name;
-      channel.onReturn = (message: AMQPMessage) => this.#returned(message);
-      await channel.basicConsume(
+      await control.basicConsume(
         name,
         { noAck: true },
         (message: AMQPMessage) => this.#control(message),
       );
+      this.#controlChannel = control;
+      this.#controlQueue = name;
+      channel.onReturn = (message: AMQPMessage) => this.#returned(message);
     }
     this.#queue = queue;
     this.#channel = channel;
@@ -267,6 +277,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
 
   detach(_generation: number): void {
     this.#channel = undefined;
+    this.#controlChannel = undefined;
     // Copies waiting for an answer were delivered on the lost connection:
     // the broker delivers them again.
     for (const call of this.#calls.values()) call.copies = undefined;
@@ -664,6 +675,9 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       this.#connection.remove(this);
       const channel = this.#channel;
       this.#channel = undefined;
+      // Its queue goes with it: callers' next credit or ping comes back.
+      this.#controlChannel?.close().catch(() => {});
+      this.#controlChannel = undefined;
       this.#calls.clear();
       this.#codec.clear();
       this.#answered = [];
