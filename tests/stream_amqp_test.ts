@@ -7,7 +7,12 @@ import { assert, assertEquals, assertLessOrEqual, assertRejects } from "./_asser
 import { amqpTest, freshMesh, rawPublisher, stopBrokerAfterAll } from "./_amqp.ts";
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
 import { type CallContext, ConnectionClosed, RemoteError, RpcError, Unsupported } from "../mod.ts";
-import { connectMesh, type Mesh } from "../transports/amqp.ts";
+import {
+  connectMesh,
+  type Mesh,
+  NuropbCallerCodec,
+  NuropbServiceCodec,
+} from "../transports/amqp.ts";
 
 async function meshes(url: string, instances = 1) {
   const logger = recordingLogger();
@@ -24,6 +29,42 @@ async function meshes(url: string, instances = 1) {
     },
   };
 }
+
+Deno.test("stream amqp: the wire: a stream call and its messages in nuropb's shape; a plain call gains no header", () => {
+  const caller = new NuropbCallerCodec("nuropb-demo-client-c1-rq");
+  const service = new NuropbServiceCodec("clock");
+  const [plain] = caller.encode({ kind: "request", id: "p1", method: "now", params: {} }, "clock");
+  assertEquals(Object.keys(plain!.properties.headers!), [
+    "nuropb_protocol",
+    "nuropb_version",
+    "nuropb_type",
+    "trace_id",
+    "encrypted",
+  ]);
+  const [call] = caller.encode(
+    { kind: "request", id: "c1", method: "ticks", params: { count: 2 }, stream: 8 },
+    "clock",
+  );
+  assertEquals(call!.properties.headers!.seed_stream, 8);
+  assertEquals(
+    call!.body,
+    '{"tag": "request", "service": "clock", "method": "ticks", "params": {"count": 2}, "correlation_id": "c1", "context": {}, "trace_id": null}',
+  );
+  const decoded = service.decode(call!);
+  assertEquals([decoded.kind, (decoded as { stream?: number }).stream], ["request", 8]);
+  const to = "nuropb-demo-client-c1-rq";
+  const [item] = service.encode({ kind: "item", id: "c1", value: { n: 1 } }, to);
+  assertEquals(item!.body, '{"tag": "item", "correlation_id": "c1", "item": {"n": 1}}');
+  assertEquals(item!.properties.headers!.nuropb_type, "item");
+  assertEquals(caller.decode(item!), { kind: "item", id: "c1", value: { n: 1 } });
+  const [progress] = service.encode({ kind: "progress", id: "c1", value: 0.5 }, to);
+  assertEquals(caller.decode(progress!), { kind: "progress", id: "c1", value: 0.5 });
+  const [credit] = caller.encode({ kind: "credit", id: "c1", credit: 4 });
+  assertEquals(credit!.body, '{"tag": "credit", "correlation_id": "c1", "credit": 4}');
+  assertEquals(credit!.properties.replyTo, to);
+  const [end] = service.encode({ kind: "result", id: "c1", result: "done" }, to);
+  assertEquals(caller.decode(end!).kind, "result");
+});
 
 amqpTest("stream amqp: items arrive in order, then the end value, with progress", async () => {
   const url = await freshMesh();
