@@ -143,7 +143,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
     // Everything not yet answered goes out again: the broker may have lost it.
     const now = Date.now();
     for (const [id, outbound] of this.#outbound) {
-      if (outbound.expires <= now || outbound.stream) continue;
+      // A stream call already out was lost with the connection; one made since goes now.
+      if (outbound.expires <= now || (outbound.stream && outbound.published)) continue;
       if (outbound.published) this.republished++;
       this.#publish(id, outbound, channel, now);
     }
