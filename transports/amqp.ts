@@ -33,11 +33,11 @@
 
 import type { Handler } from "../protocol/peer/dispatch.ts";
 import type { CallContext } from "../protocol/peer/context.ts";
-import { RpcError } from "../protocol/wire/errors.ts";
+import { RpcError, Unsupported } from "../protocol/wire/errors.ts";
 import type { Interceptor } from "../protocol/peer/intercept.ts";
 import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
 import type { Meta } from "../protocol/wire/message.ts";
-import { Peer, type PeerStats } from "../protocol/peer/peer.ts";
+import { Peer, type PeerStats, type StreamReader } from "../protocol/peer/peer.ts";
 import {
   AUTHORIZATION_FAILED,
   DESCRIBE_METHOD,
@@ -60,6 +60,7 @@ import { responseQueueName } from "./amqp/_topology.ts";
 export * from "../protocol/nuropb/nuropb.ts";
 export * from "../protocol/nuropb/nuropb_codec.ts";
 export * from "../protocol/nuropb/nuropb_encryption.ts";
+export * from "../protocol/nuropb/nuropb_stream.ts";
 export {
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,
@@ -180,6 +181,13 @@ export interface RequestOptions {
   /** A trace id carried in the headers and the payload. */
   traceId?: string;
   /**
+   * Called with each progress value the handler reports (`ctx.progress`).
+   * Only services of this library report it: the service is asked first,
+   * as for {@linkcode Mesh.stream}, and a Python service fails the call with
+   * `Unsupported` before it is sent.
+   */
+  onProgress?: (value: unknown) => void;
+  /**
    * Encrypt the request end to end with the service's public key (fetched
    * with `describe` once, then kept).
    *
@@ -189,9 +197,31 @@ export interface RequestOptions {
 }
 
 /**
+ * Options of one stream call ({@linkcode Mesh.stream}).
+ */
+export interface MeshStreamOptions
+  extends Omit<RequestOptions, "encrypted" | "ttl" | "onProgress"> {
+  /**
+   * Items the service may send before the reader takes them (the window);
+   * more credit is granted as the reader takes half of it.
+   *
+   * @default {16}
+   */
+  credit?: number;
+  /** Called with each progress value the handler reports (`ctx.progress`). */
+  onProgress?: (value: unknown) => void;
+  /**
+   * How long the stream call may wait in the service's queue, ms.
+   *
+   * @default {the timeout, or 3_600_000 without one}
+   */
+  ttl?: number;
+}
+
+/**
  * Options of one command (no reply).
  */
-export type CommandOptions = Omit<RequestOptions, "timeout" | "signal">;
+export type CommandOptions = Omit<RequestOptions, "timeout" | "signal" | "onProgress">;
 
 /**
  * Options of one event.
@@ -485,6 +515,8 @@ export class Mesh {
   #services = new Map<string, MeshService>();
   #descriptions = new Map<string, Promise<ServiceDescription>>();
   #publicKeys = new Map<string, Promise<CryptoKey>>();
+  /** Whether each service asked is ours and carries streams (asked once). */
+  #streaming = new Map<string, Promise<boolean>>();
   #subscriber: ServiceChannel | undefined;
   #subscriberPeer: Peer | undefined;
   #routes: Array<[string, EventHandler]> = [];
@@ -565,7 +597,11 @@ export class Mesh {
       name: `nuropb service ${name}`,
       handlers: {
         ...handlers,
-        [DESCRIBE_METHOD]: () => description,
+        // Our callers ask what else we carry; a Python caller never does, and gets nuropb's.
+        [DESCRIBE_METHOD]: (_params, ctx) =>
+          (ctx.meta as NuropbMeta).probe === "streams"
+            ? { ...description, seed_rpc: { streams: true } }
+            : description,
         [EVENT_METHOD]: eventRouter(events),
       },
       logger: this.#logger,
@@ -607,12 +643,103 @@ export class Mesh {
     };
     if (options.traceId !== undefined) meta.traceId = options.traceId;
     if (options.encrypted) meta.sealFor = await this.#publicKeyOf(service);
+    if (options.onProgress !== undefined && !await this.#streams(service, options.signal)) {
+      throw this.#unsupported("progress", service);
+    }
     return await this.#peer.call(method, params, {
       to: service,
       timeout,
       signal: options.signal,
       meta,
+      onProgress: options.onProgress,
     }) as T;
+  }
+
+  /**
+   * Calls stream method `method` of `service` and yields its items as they
+   * come, under credit: a slow reader pauses the handler. Leaving the loop
+   * (`break`) or aborting `signal` cancels the handler (its `finally` runs).
+   * The first `next()` asks the service once (a `nuropb_describe` with a
+   * `seed_rpc` header, kept per service) whether it is one of ours: a Python
+   * nuropb service is never sent the stream call, and the first `next()`
+   * rejects with {@linkcode Unsupported}. The iteration ends with the
+   * handler's return value, or throws its error (`RemoteError`),
+   * `ConnectionClosed` when the instance holding the stream (or the broker
+   * connection) is gone, `NotDelivered` when no queue takes the call.
+   *
+   * @example Read a stream
+   * ```ts ignore
+   * import { assertEquals } from "@std/assert";
+   * import { connectMesh } from "@seed/rpc/amqp";
+   * const mesh = await connectMesh("amqp://guest:guest@127.0.0.1:5672/%2F");
+   * const ticks: number[] = [];
+   * for await (const n of mesh.stream<number>("clock", "ticks", { count: 3 })) ticks.push(n);
+   * assertEquals(ticks, [1, 2, 3]);
+   * await mesh.close();
+   * ```
+   */
+  stream<T = unknown>(
+    service: string,
+    method: string,
+    params: Record<string, unknown> = {},
+    options: MeshStreamOptions = {},
+  ): AsyncGenerator<T, unknown, undefined> {
+    refuseEventMethod(method);
+    return this.#stream<T>(service, method, params, options);
+  }
+
+  async *#stream<T>(
+    service: string,
+    method: string,
+    params: Record<string, unknown>,
+    options: MeshStreamOptions,
+  ): AsyncGenerator<T, unknown, undefined> {
+    if (!await this.#streams(service, options.signal)) throw this.#unsupported("streams", service);
+    const timeout = options.timeout ?? this.#timeout;
+    const meta: OutgoingMeta & Meta = {
+      context: options.context ?? {},
+      ttl: options.ttl ?? (timeout > 0 ? timeout : 3_600_000),
+    };
+    if (options.traceId !== undefined) meta.traceId = options.traceId;
+    const reader: StreamReader<T> = this.#peer.stream<T>(method, params, {
+      to: service,
+      timeout,
+      signal: options.signal,
+      credit: options.credit,
+      onProgress: options.onProgress,
+      meta,
+    });
+    return yield* reader;
+  }
+
+  #unsupported(feature: string, service: string): Unsupported {
+    return new Unsupported(
+      feature,
+      `nuropb service '${service}'`,
+      "it did not answer our probe as a service of this library does (a Python nuropb service?)",
+    );
+  }
+
+  /** Whether `service` is ours and carries streams: its description says so when asked. */
+  #streams(service: string, signal: AbortSignal | undefined): Promise<boolean> {
+    let known = this.#streaming.get(service);
+    if (known === undefined) {
+      const meta: OutgoingMeta & Meta = {
+        context: {},
+        ttl: 60_000,
+        traceId: uuidHex(),
+        probe: "streams",
+      };
+      known = this.#peer.call<{ seed_rpc?: { streams?: unknown } }>(DESCRIBE_METHOD, {}, {
+        to: service,
+        timeout: this.#timeout > 0 ? this.#timeout : 60_000,
+        signal,
+        meta,
+      }).then((described) => described?.seed_rpc?.streams === true);
+      this.#streaming.set(service, known);
+      known.catch(() => this.#streaming.delete(service));
+    }
+    return known;
   }
 
   /**

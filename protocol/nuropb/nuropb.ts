@@ -412,6 +412,8 @@ export interface NuropbMeta extends Meta {
   encrypted?: boolean;
   /** Claims from the service's `authorize` hook, when it has one. */
   claims?: unknown;
+  /** A caller of ours asks what this service carries (`nuropb_stream.ts`). */
+  probe?: "streams";
 }
 
 /**

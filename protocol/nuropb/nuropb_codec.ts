@@ -53,6 +53,15 @@ import {
   toNuropbError,
   uuidHex,
 } from "./nuropb.ts";
+import { pythonJson } from "../dialects/_python_json.ts";
+import {
+  decodeNuropbStream,
+  encodeNuropbStream,
+  PROBE_HEADER,
+  PROGRESS_HEADER,
+  STREAM_HEADER,
+  streamCreditOf,
+} from "./nuropb_stream.ts";
 
 /** What a request's answer echoes: remembered from the request until it is answered. */
 interface Asked {
@@ -139,6 +148,12 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
       return this.unreadable(properties.correlationId, "a response on a service queue");
     }
     if (decoded.kind === "request") {
+      // Between our services only: a stream call, progress, a probe (nuropb_stream.ts).
+      const headers = properties.headers;
+      const credit = streamCreditOf(headers);
+      if (credit !== undefined) decoded.stream = credit;
+      else if (headers?.[PROGRESS_HEADER] === "yes") decoded.progress = true;
+      if (headers?.[PROBE_HEADER] === "streams") (decoded.meta as NuropbMeta).probe = "streams";
       const key = callKey(properties.replyTo, decoded.id);
       if (!this.#asked.has(key)) {
         const meta = decoded.meta as NuropbMeta | undefined;
@@ -161,6 +176,13 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
    * answered with {@linkcode NuropbServiceCodec.unencodable}.
    */
   encode(message: Message, to?: string): readonly NuropbWire[] {
+    if (message.kind === "item" || message.kind === "progress") {
+      // An item or progress of a stream call still running: it stays remembered.
+      const asked = this.#asked.get(callKey(to, message.id));
+      if (asked === undefined) return [];
+      const value = pythonJson(message.value ?? null);
+      return [encodeNuropbStream(message.kind, asked.correlationId, asked.traceId, "", value)];
+    }
     if (message.kind !== "result" && message.kind !== "error") {
       throw new TypeError(`A service queue sends replies only, not ${message.kind} messages`);
     }
@@ -255,6 +277,8 @@ export interface NuropbCallMeta {
   traceparent?: string;
   /** W3C trace state, sent as a `tracestate` AMQP header. */
   tracestate?: string;
+  /** Ask an instance of ours what it carries (a `seed_rpc` header; only on `nuropb_describe`). */
+  probe?: "streams";
 }
 
 /**
@@ -302,6 +326,13 @@ export class NuropbCallerCodec implements Codec<NuropbWire> {
    * topic). A command's and an event's correlation id is new (uuid4 hex).
    */
   encode(message: Message, to?: string): readonly NuropbWire[] {
+    if (message.kind === "credit" || message.kind === "cancel") {
+      // To the instance that holds the stream (the channel routes it).
+      const credit = message.kind === "credit" ? String(message.credit) : undefined;
+      return [
+        encodeNuropbStream(message.kind, String(message.id), null, this.responseQueue, credit),
+      ];
+    }
     if (message.kind !== "request" && message.kind !== "notification") {
       throw new TypeError(`A mesh caller does not send ${message.kind} messages`);
     }
@@ -318,7 +349,7 @@ export class NuropbCallerCodec implements Codec<NuropbWire> {
     }
     if (to === undefined) throw new TypeError("A mesh call needs a service (to)");
     const request = message.kind === "request";
-    return [encodeNuropbRequest({
+    const wire = encodeNuropbRequest({
       type: request ? "request" : "command",
       service: to,
       method: message.method,
@@ -330,11 +361,25 @@ export class NuropbCallerCodec implements Codec<NuropbWire> {
       ttl: meta.ttl,
       traceparent: typeof meta.traceparent === "string" ? meta.traceparent : undefined,
       tracestate: typeof meta.tracestate === "string" ? meta.tracestate : undefined,
-    })];
+    });
+    // Only ever sent to a service known to be ours (Mesh.stream asks first).
+    if (request) {
+      const headers = wire.properties.headers!;
+      if (message.stream !== undefined) headers[STREAM_HEADER] = message.stream;
+      else if (message.progress === true) headers[PROGRESS_HEADER] = "yes";
+      if (meta.probe === "streams") headers[PROBE_HEADER] = "streams";
+    }
+    return [wire];
   }
 
   /** Decodes a reply: a result or an error; anything else is invalid (not answered). */
   decode(frame: NuropbWire): Message {
+    const type = frame.properties.headers?.nuropb_type;
+    if (type === "item" || type === "progress") {
+      const control = decodeNuropbStream(frame.body, frame.properties);
+      if (control !== undefined) return control;
+      return refused("a reply", frame.properties.correlationId, `an unreadable ${type}`);
+    }
     const decoded = decodeNuropb(frame.body, frame.properties);
     if (decoded.kind === "result" || decoded.kind === "error") return decoded;
     return refused(

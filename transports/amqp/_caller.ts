@@ -16,9 +16,15 @@
 // not handed to the peer: the peer takes a first unreadable answer to a call
 // as "the other side speaks another dialect" and closes, and on a shared
 // broker anyone may publish to our response queue.
+//
+// A stream call (nuropb_stream.ts) is not published again: its items come
+// from one instance, whose control queue each item names; credit and a
+// cancel go there, mandatory. While streams are open that queue is pinged
+// (mandatory) every second: returned, the instance is gone and its streams
+// end with ConnectionClosed. A lost connection ends them too.
 
 import type { Delivery } from "../../protocol/wire/channel.ts";
-import type { CloseReason } from "../../protocol/wire/close.ts";
+import { type CloseReason, closeReason } from "../../protocol/wire/close.ts";
 import { ConnectionClosed, ErrorCode, NotDelivered } from "../../protocol/wire/errors.ts";
 import type { Logger } from "../../protocol/shared/logger.ts";
 import type { Message } from "../../protocol/wire/message.ts";
@@ -30,6 +36,7 @@ import {
 } from "../../protocol/nuropb/nuropb.ts";
 import { NuropbCallerCodec, type NuropbCallMeta } from "../../protocol/nuropb/nuropb_codec.ts";
 import { openNuropbBody, sealNuropbBody } from "../../protocol/nuropb/nuropb_encryption.ts";
+import { encodeNuropbStream, INSTANCE_HEADER } from "../../protocol/nuropb/nuropb_stream.ts";
 import type {
   AMQPChannel,
   AMQPMessage,
@@ -63,10 +70,16 @@ interface Outbound {
   settled: boolean;
   /** Whether it went out on some connection already (sending it again counts as republished). */
   published: boolean;
+  /** A stream call: never published again. */
+  readonly stream: boolean;
+  /** The control queue of the instance that holds the stream, once an item named it. */
+  instance: string | undefined;
 }
 
 const DECODER = new TextDecoder();
 const REMEMBERED_ANSWERS = 4096;
+/** How often the instances holding open streams are checked, ms. */
+const STREAM_PING = 1_000;
 
 export class CallerChannel extends InboxChannel implements Attachment {
   readonly responseQueue: string;
@@ -84,6 +97,9 @@ export class CallerChannel extends InboxChannel implements Attachment {
   republished = 0;
   /** Replies dropped unread or undecodable (each logged). */
   droppedReplies = 0;
+  /** Stream calls go only to services of ours: Mesh.stream asks first. */
+  readonly features = { streams: true } as const;
+  #pinger: ReturnType<typeof setInterval> | undefined;
 
   constructor(connection: BrokerConnection, responseQueue: string, logger: Logger, name: string) {
     super(Infinity);
@@ -127,7 +143,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
     // Everything not yet answered goes out again: the broker may have lost it.
     const now = Date.now();
     for (const [id, outbound] of this.#outbound) {
-      if (outbound.expires <= now) continue;
+      // A stream call already out was lost with the connection; one made since goes now.
+      if (outbound.expires <= now || (outbound.stream && outbound.published)) continue;
       if (outbound.published) this.republished++;
       this.#publish(id, outbound, channel, now);
     }
@@ -135,7 +152,48 @@ export class CallerChannel extends InboxChannel implements Attachment {
 
   detach(_generation: number): void {
     this.#channel = undefined;
+    // Items sent meanwhile went to a response queue that is gone.
+    this.#loseStreams(undefined, "the broker connection was lost");
   }
+
+  /** Ends the stream calls held by `instance` (all, when undefined) with ConnectionClosed. */
+  #loseStreams(instance: string | undefined, why: string): void {
+    const reason = closeReason("failed", why);
+    for (const [id, outbound] of this.#outbound) {
+      if (!outbound.stream || (instance !== undefined && outbound.instance !== instance)) continue;
+      this.#answer(id);
+      this.#push({ message: { kind: "lost", id, reason } });
+    }
+  }
+
+  /** Sends a credit, cancel or ping to an instance's control queue (mandatory: a return means it is gone). */
+  #control(instance: string, wire: NuropbWire): void {
+    const channel = this.#channel;
+    if (channel === undefined) return;
+    (channel.basicPublish(
+      "",
+      instance,
+      wire.body,
+      wire.properties as AMQPProperties,
+      true,
+    ) as Promise<unknown>).catch(() => {});
+  }
+
+  /** Pings every instance holding an open stream; stops when none is left. */
+  #ping = (): void => {
+    const instances = new Set<string>();
+    for (const outbound of this.#outbound.values()) {
+      if (outbound.instance !== undefined) instances.add(outbound.instance);
+    }
+    if (instances.size === 0) {
+      clearInterval(this.#pinger);
+      this.#pinger = undefined;
+      return;
+    }
+    for (const instance of instances) {
+      this.#control(instance, encodeNuropbStream("ping", "", null, this.responseQueue));
+    }
+  };
 
   send(message: Message, to?: string): Promise<void> {
     if (this.closeReason !== undefined) {
@@ -162,6 +220,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
             awaitsReply: false,
             ttl: Infinity,
             sealFor: undefined,
+            stream: false,
           });
         }
         return this.#enqueue(correlationId, RPC_EXCHANGE, to!, wire, {
@@ -170,11 +229,25 @@ export class CallerChannel extends InboxChannel implements Attachment {
           awaitsReply: request,
           ttl: meta.ttl ?? 3_600_000,
           sealFor: meta.sealFor,
+          stream: request && message.stream !== undefined,
         });
       }
       case "cancel": {
-        // The caller gave up (timeout, abort): nothing to resend, no key to keep.
-        this.#outbound.delete(String(message.id));
+        // The caller gave up (timeout, abort, left a stream): nothing to
+        // resend, no key to keep. A stream's instance is told; one not yet
+        // known is told by the first item that still comes (see #reply).
+        const id = String(message.id);
+        const outbound = this.#outbound.get(id);
+        if (outbound?.stream) this.#answer(id);
+        else this.#outbound.delete(id);
+        if (outbound?.instance !== undefined) {
+          this.#control(outbound.instance, this.#codec.encode(message)[0]!);
+        }
+        return Promise.resolve();
+      }
+      case "credit": {
+        const instance = this.#outbound.get(String(message.id))?.instance;
+        if (instance !== undefined) this.#control(instance, this.#codec.encode(message)[0]!);
         return Promise.resolve();
       }
       default:
@@ -195,6 +268,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
       awaitsReply: boolean;
       ttl: number;
       sealFor: CryptoKey | undefined;
+      stream: boolean;
     },
   ): Promise<void> {
     let body = wire.body;
@@ -218,6 +292,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
       confirmed: Promise.withResolvers<void>(),
       settled: false,
       published: false,
+      stream: how.stream,
+      instance: undefined,
     };
     this.#outbound.set(correlationId, outbound);
     const channel = this.#channel;
@@ -260,6 +336,12 @@ export class CallerChannel extends InboxChannel implements Attachment {
 
   /** basic.return: a mandatory request or command no queue took. */
   #returned(message: AMQPMessage): void {
+    const type = message.properties.headers?.nuropb_type;
+    if (type === "credit" || type === "cancel" || type === "ping") {
+      // The instance's control queue is gone, and the instance with it.
+      this.#loseStreams(message.routingKey, `stream instance ${message.routingKey} is gone`);
+      return;
+    }
     const id = message.properties.correlationId;
     const outbound = id === undefined ? undefined : this.#outbound.get(id);
     if (outbound === undefined || outbound.settled) return;
@@ -278,7 +360,26 @@ export class CallerChannel extends InboxChannel implements Attachment {
     if (this.closeReason !== undefined) return;
     const id = message.properties.correlationId ?? "";
     const outbound = this.#outbound.get(id);
-    if (outbound === undefined && this.#answered.has(id)) {
+    const type = message.properties.headers?.nuropb_type;
+    if (type === "ping") return; // an instance checking that this caller is still here
+    if (type === "item" || type === "progress") {
+      const instance = message.properties.headers?.[INSTANCE_HEADER];
+      if (typeof instance !== "string" || instance === "") {
+        this.#droppedUnread(id, `${type} without ${INSTANCE_HEADER}`);
+        return;
+      }
+      if (outbound === undefined) {
+        // A stream this side left before its instance was known: it is told now.
+        if (this.#answered.has(id)) {
+          this.#control(instance, this.#codec.encode({ kind: "cancel", id })[0]!);
+        }
+        return;
+      }
+      if (outbound.instance === undefined) {
+        outbound.instance = instance;
+        this.#pinger ??= setInterval(this.#ping, STREAM_PING);
+      }
+    } else if (outbound === undefined && this.#answered.has(id)) {
       this.duplicateReplies++;
       this.#logger.debug(`${this.#name}: dropped a second reply to ${id}`);
       return;
@@ -337,6 +438,10 @@ export class CallerChannel extends InboxChannel implements Attachment {
       this.#dropped(decoded.error.message);
       return;
     }
+    if (decoded.kind === "item" || decoded.kind === "progress") {
+      if (this.#outbound.has(id)) this.#push({ message: decoded });
+      return;
+    }
     if (!this.#answer(id) && this.#answered.has(id)) {
       this.duplicateReplies++;
       return;
@@ -369,6 +474,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
   close(reason?: string | CloseReason): Promise<void> {
     const why = this.beginClose(reason, true);
     if (why !== undefined) {
+      clearInterval(this.#pinger);
+      this.#pinger = undefined;
       for (const outbound of this.#outbound.values()) {
         outbound.key = undefined;
         if (!outbound.settled) outbound.confirmed.reject(new ConnectionClosed(why));

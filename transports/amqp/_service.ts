@@ -23,9 +23,17 @@
 // rememberAnswerBytes, oldest dropped first (a copy of an answer no longer
 // held gets an error, its handler never runs twice); a refused call (unknown
 // method, invalid params, unauthorised) is not remembered at all.
+//
+// A stream call (nuropb_stream.ts) is acknowledged when it arrives: it is
+// never delivered again (its items would come twice). Its items and progress
+// go to the caller's response queue, mandatory, naming this instance's own
+// control queue (exclusive, gone with the connection), where the caller's
+// credit and cancel come. While streams are open, their callers' queues are
+// pinged every second; a return (the caller is gone) or a lost connection
+// cancels their handlers.
 
 import type { Delivery, Outcome } from "../../protocol/wire/channel.ts";
-import type { CloseReason } from "../../protocol/wire/close.ts";
+import { type CloseReason, closeReason } from "../../protocol/wire/close.ts";
 import { ConnectionClosed, ErrorCode } from "../../protocol/wire/errors.ts";
 import type { Logger } from "../../protocol/shared/logger.ts";
 import type { Message } from "../../protocol/wire/message.ts";
@@ -37,6 +45,11 @@ import {
   type NuropbWire,
 } from "../../protocol/nuropb/nuropb.ts";
 import { NuropbServiceCodec } from "../../protocol/nuropb/nuropb_codec.ts";
+import {
+  decodeNuropbStream,
+  encodeNuropbStream,
+  INSTANCE_HEADER,
+} from "../../protocol/nuropb/nuropb_stream.ts";
 import {
   type NuropbKeyPair,
   openNuropbBody,
@@ -86,6 +99,8 @@ interface Call {
   answer: NuropbWire | undefined;
   /** Delivery tags of copies that arrived while the first one ran: acked once it is answered. */
   copies: number[] | undefined;
+  /** A stream call (acknowledged at once; its items go out until it is answered). */
+  readonly stream: boolean;
 }
 
 /** Errors that mean no handler ran: such calls are not remembered. */
@@ -97,8 +112,15 @@ const REFUSALS: ReadonlySet<number> = new Set([
 ]);
 
 const DECODER = new TextDecoder("utf-8", { fatal: true });
+const DECODER_LAX = new TextDecoder();
 /** The delivery tag of a delivery settled already (refused unread). */
 const SETTLED = -1;
+/** The delivery tag of a stream call, acknowledged when it arrived. */
+const ACKED = -2;
+/** A credit or cancel is about 150 bytes: larger ones are dropped unread. */
+const MAX_CONTROL_BYTES = 4_096;
+/** How often the callers of open streams are checked, ms. */
+const STREAM_PING = 1_000;
 /**
  * Deliveries refused unread that may wait for the peer to count them: they
  * hold no prefetch slot (rejected at once), so a flood of them while every
@@ -155,6 +177,14 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   answeredFromMemory = 0;
   /** Deliveries refused unread, waiting in the inbox. */
   #refusedWaiting = 0;
+  /** Stream calls of ours come only after a probe (see Mesh.stream). */
+  readonly features = { streams: true } as const;
+  /** This instance's control queue (credit and cancels of its streams), per connection. */
+  #controlQueue = "";
+  #controlChannel: AMQPChannel | undefined;
+  /** Stream calls not yet answered. */
+  #streams = new Set<Call>();
+  #pinger: ReturnType<typeof setInterval> | undefined;
 
   constructor(connection: BrokerConnection, options: ServiceChannelOptions) {
     super(Infinity);
@@ -213,6 +243,27 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       ? await declarePrivateEventQueue(channel, this.#bindings)
       : await declareServiceQueue(channel, this.service, this.#bindings);
     await channel.basicQos(this.#options.prefetch);
+    if (!this.#options.private) {
+      // On a channel of its own: what it refuses unread (too large) needs no
+      // settling (no acks), and must not break the service queue's channel.
+      const control = await connection.channel({
+        onRefused: () => {},
+        maxMessageBytes: { bytes: MAX_CONTROL_BYTES, name: "a stream control message" },
+      });
+      const { name } = await control.queueDeclare("", {
+        durable: false,
+        autoDelete: true,
+        exclusive: true,
+      });
+      await control.basicConsume(
+        name,
+        { noAck: true },
+        (message: AMQPMessage) => this.#control(message),
+      );
+      this.#controlChannel = control;
+      this.#controlQueue = name;
+      channel.onReturn = (message: AMQPMessage) => this.#returned(message);
+    }
     this.#queue = queue;
     this.#channel = channel;
     this.#generation = generation;
@@ -226,10 +277,54 @@ export class ServiceChannel extends InboxChannel implements Attachment {
 
   detach(_generation: number): void {
     this.#channel = undefined;
+    this.#controlChannel = undefined;
     // Copies waiting for an answer were delivered on the lost connection:
     // the broker delivers them again.
     for (const call of this.#calls.values()) call.copies = undefined;
+    // The control queue is gone with the connection: no credit can come.
+    this.#cancelStreams(undefined);
   }
+
+  /** Cancels the handlers of the stream calls from `replyTo` (all, when undefined). */
+  #cancelStreams(replyTo: string | undefined): void {
+    for (const call of this.#streams) {
+      if (replyTo !== undefined && call.replyTo !== replyTo) continue;
+      this.#streams.delete(call);
+      const cancel: Message = { kind: "cancel", id: call.correlationId };
+      this.deliver({ message: cancel, from: call.replyTo })?.catch(() => {});
+    }
+  }
+
+  /** A credit or cancel on the control queue, for a stream of this instance. */
+  #control(message: AMQPMessage): void {
+    if (this.closeReason !== undefined || message.body === null) return;
+    const properties = message.properties as NuropbProperties;
+    const decoded = decodeNuropbStream(DECODER_LAX.decode(message.body), properties);
+    if (decoded?.kind !== "credit" && decoded?.kind !== "cancel") return;
+    const replyTo = properties.replyTo ?? "";
+    if (!this.#calls.get(`${replyTo}\n${decoded.id}`)?.stream) return;
+    this.deliver({ message: decoded, from: replyTo })?.catch(() => {});
+  }
+
+  /** basic.return: an item, progress or ping no queue took: its caller is gone. */
+  #returned(message: AMQPMessage): void {
+    this.#cancelStreams(message.routingKey);
+  }
+
+  /** Pings the callers of open streams; stops when none is left. */
+  #ping = (): void => {
+    const callers = new Set<string>();
+    for (const call of this.#streams) callers.add(call.replyTo);
+    if (callers.size === 0 || this.#channel === undefined) {
+      clearInterval(this.#pinger);
+      this.#pinger = undefined;
+      return;
+    }
+    for (const caller of callers) {
+      const ping = encodeNuropbStream("ping", "", null, "");
+      this.#publishReply(caller, ping, true).catch(() => {});
+    }
+  };
 
   #received(message: AMQPMessage, generation: number): void {
     if (this.closeReason !== undefined) return;
@@ -277,14 +372,20 @@ export class ServiceChannel extends InboxChannel implements Attachment {
         this.#copyOf(known, message, generation);
         return;
       }
-      this.#calls.set(callKey, {
+      const call: Call = {
         replyTo,
         correlationId: String(decoded.id),
         key,
         answered: false,
         answer: undefined,
         copies: undefined,
-      });
+        stream: decoded.stream !== undefined,
+      };
+      this.#calls.set(callKey, call);
+      if (call.stream) {
+        this.#streams.add(call);
+        this.#pinger ??= setInterval(this.#ping, STREAM_PING);
+      }
     } else if (key !== undefined && decoded.kind === "notification") {
       (decoded.meta as NuropbMeta).encrypted = true;
     }
@@ -309,13 +410,19 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     const bytes = message.bodySize;
     this.inboxBytes += bytes;
     if (this.inboxBytes > this.peakInboxBytes) this.peakInboxBytes = this.inboxBytes;
+    let tag = message.deliveryTag;
+    if (decoded.kind === "request" && decoded.stream !== undefined) {
+      // Never delivered again: a second run would send its items twice.
+      this.#ack(tag, generation);
+      tag = ACKED;
+    }
     const delivery = new ServiceDelivery(
       decoded,
       from,
-      !message.redelivered,
+      !message.redelivered && tag !== ACKED,
       size,
       this,
-      message.deliveryTag,
+      tag,
       generation,
       bytes,
       callKey,
@@ -353,6 +460,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       if (call !== undefined && !call.answered) {
         // No reply was sent (retry, cancelled): forget it, so that the
         // copy the broker delivers again is handled.
+        this.#streams.delete(call);
         this.#calls.delete(callKey);
         this.#codec.forget(call.correlationId, call.replyTo);
         // Its copies go back too, or each would hold a prefetch slot until
@@ -367,9 +475,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     if (outcome === "failed" && delivery.message.kind === "invalid") this.deadLettered++;
     const tag = delivery.deliveryTag;
     if (tag === SETTLED) this.#refusedWaiting--;
-    if (
-      tag === SETTLED || delivery.generation !== this.#generation || this.#channel === undefined
-    ) return;
+    if (tag < 0 || delivery.generation !== this.#generation || this.#channel === undefined) return;
     const channel = this.#channel;
     switch (outcome) {
       case "ok":
@@ -439,6 +545,9 @@ export class ServiceChannel extends InboxChannel implements Attachment {
 
   async send(message: Message, to?: string): Promise<void> {
     if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
+    if (message.kind === "item" || message.kind === "progress") {
+      return await this.#sendItem(message, to);
+    }
     if (message.kind !== "result" && message.kind !== "error") {
       throw new TypeError(`A service queue sends replies only, not ${message.kind} messages`);
     }
@@ -466,6 +575,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     }
     call.key = undefined;
     call.answered = true;
+    this.#streams.delete(call);
     // Copies arriving while it goes out are answered from it.
     call.answer = response;
     await this.#publishReply(call.replyTo, response);
@@ -487,7 +597,26 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     }
   }
 
-  async #publishReply(replyTo: string, response: NuropbWire): Promise<void> {
+  /** An item or progress of a call still running, to its caller, naming this instance. */
+  async #sendItem(message: Message, to: string | undefined): Promise<void> {
+    const call = this.#calls.get(`${to}\n${(message as { id: unknown }).id}`);
+    if (call === undefined || call.answered) return;
+    const wire = this.#codec.encode(message, to)[0];
+    if (wire === undefined) return;
+    if (this.#channel === undefined) {
+      // Its stream is cancelled with the lost connection; progress waits for none.
+      throw new ConnectionClosed(this.closeReason ?? closeReason("failed", "reconnecting"));
+    }
+    (wire.properties.headers as Record<string, unknown>)[INSTANCE_HEADER] = this.#controlQueue;
+    if (call.key !== undefined && this.#options.keys !== undefined) {
+      const sealed = await sealNuropbBody(wire.body, this.#options.keys.publicKey, call.key);
+      wire.body = sealed.body;
+      (wire.properties.headers as Record<string, unknown>).encrypted = "yes";
+    }
+    await this.#publishReply(call.replyTo, wire, true);
+  }
+
+  async #publishReply(replyTo: string, response: NuropbWire, mandatory = false): Promise<void> {
     while (this.#channel === undefined) {
       if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
       await new Promise<void>((resolve) => this.#sendWaiters.push(resolve));
@@ -497,6 +626,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       replyTo,
       response.body,
       response.properties as AMQPProperties,
+      mandatory,
     );
   }
 
@@ -538,10 +668,16 @@ export class ServiceChannel extends InboxChannel implements Attachment {
 
   close(reason?: string | CloseReason): Promise<void> {
     if (this.beginClose(reason, true) !== undefined) {
+      clearInterval(this.#pinger);
+      this.#pinger = undefined;
+      this.#streams.clear();
       for (const resolve of this.#sendWaiters.splice(0)) resolve();
       this.#connection.remove(this);
       const channel = this.#channel;
       this.#channel = undefined;
+      // Its queue goes with it: callers' next credit or ping comes back.
+      this.#controlChannel?.close().catch(() => {});
+      this.#controlChannel = undefined;
       this.#calls.clear();
       this.#codec.clear();
       this.#answered = [];
