@@ -72,7 +72,12 @@ async function open(
       return (await quickRpcApi({ transport: url, logger, timeout, fallback })).peer;
     }
     const connection = dialect === "mushroom"
-      ? await connectMushroom(url, { logger, fetch: fetchTrusting(caCerts) })
+      ? await connectMushroom(url, {
+        logger,
+        fetch: fetchTrusting(caCerts),
+        // Only `rpc stream` asks for streams: nothing extra goes to an original server otherwise.
+        streams: verb === "stream",
+      })
       : /^https?:/.test(url)
       ? await connectHttp(url, { caCerts })
       : /^wss?:/.test(url)

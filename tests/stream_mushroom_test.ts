@@ -94,6 +94,7 @@ async function pair(
     transports: [transport],
     minDelay: 5,
     maxDelay: 20,
+    streams: true,
     ...options,
   });
   const client = new Peer(session, { logger, handlers: clientHandlers });
@@ -317,7 +318,7 @@ function withoutStreams(): typeof fetch {
 for (const transport of TRANSPORTS) {
   test(`mushroom (${transport}): a server that did not say it streams: a stream call fails at once`, async () => {
     const { client, close } = await pair(transport, { fetch: withoutStreams() });
-    assertEquals(client.channel.features, undefined);
+    assertEquals(client.channel.features?.streams, false);
     const error = assertThrows(() => client.stream("count", { to: 3 }), Unsupported);
     assertEquals([error.feature, error.wire], ["streams", "mushroom"]);
     const progress = await assertRejects(
@@ -354,9 +355,28 @@ test("mushroom: a client that did not say it streams (mushroom.js) gets the orig
   assertEquals(await poll.text(), '[[3, 0, 0, "hi"]]');
   // The server cannot stream to it, nor ask it for progress.
   const serverSide = await within(session.promise, 5_000);
-  assertEquals(serverSide.features, undefined);
+  assertEquals(serverSide.features?.streams, false);
   const peer = [...server.connections.values()][0]!.peer as Peer;
   assertThrows(() => peer.stream("ticks"), Unsupported, "mushroom cannot carry streams");
+  await server.shutdown();
+});
+
+test("mushroom: our client asks for streams only when told to: otherwise its handshake is the original's", async () => {
+  const server = new Server({ handlers: { hello: () => "hi" } }).serve(
+    listen("http://127.0.0.1:0/mushroom/", { transports: ["poll"] }),
+  );
+  const bodies: string[] = [];
+  const recording: typeof fetch = (input, init) => {
+    if (typeof init?.body === "string") bodies.push(init.body);
+    return fetch(input, init);
+  };
+  const session = await connect(server.addr, { transports: ["poll"], fetch: recording });
+  assertEquals(bodies[0], '{"transports":["poll"],"auth":null}');
+  assertEquals(session.features?.streams, false);
+  const client = new Peer(session);
+  assertEquals(await client.call("hello"), "hi");
+  assertThrows(() => client.stream("ticks"), Unsupported, "connect with { streams: true }");
+  await client.close();
   await server.shutdown();
 });
 

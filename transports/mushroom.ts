@@ -70,6 +70,15 @@ export interface MushroomConnectOptions
    */
   transports?: readonly ("ws" | "poll")[];
   /**
+   * Ask the server for streams and progress (`"streams": true` in the
+   * handshake). A server of ours then answers that it streams; mushroom's
+   * Python server ignores the key. Off by default so that nothing is sent
+   * to the original that it did not ask for.
+   *
+   * @default {false}
+   */
+  streams?: boolean;
+  /**
    * Sent in the handshake for the server's `authenticate` hook.
    *
    * @default {null}
@@ -166,8 +175,12 @@ async function handshake(url: URL, options: MushroomConnectOptions, doFetch: typ
       method: "POST",
       // text/plain keeps it a CORS "simple request", as mushroom's own client does.
       headers: { "content-type": "text/plain" },
-      // `streams`: we can stream; only our server answers it (the original ignores it).
-      body: JSON.stringify({ transports, auth: options.auth ?? null, streams: true }),
+      // `streams`, when asked for: only our server answers it (the original ignores it).
+      body: JSON.stringify(
+        options.streams === true
+          ? { transports, auth: options.auth ?? null, streams: true }
+          : { transports, auth: options.auth ?? null },
+      ),
       signal: AbortSignal.timeout(options.handshakeTimeout ?? 10_000),
     });
   } catch (error) {

@@ -293,7 +293,9 @@ export class Peer implements PeerHandle {
    */
   call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T> {
     if (options?.onProgress !== undefined && this.#channel.features?.streams !== true) {
-      return Promise.reject(new Unsupported("progress", wireName(this.#channel)));
+      return Promise.reject(
+        new Unsupported("progress", wireName(this.#channel), this.#channel.features?.hint),
+      );
     }
     if (this.#interceptors !== undefined) {
       return intercept(
@@ -351,7 +353,7 @@ export class Peer implements PeerHandle {
     options?: StreamOptions,
   ): StreamReader<T> {
     if (this.#channel.features?.streams !== true) {
-      throw new Unsupported("streams", wireName(this.#channel));
+      throw new Unsupported("streams", wireName(this.#channel), this.#channel.features?.hint);
     }
     const consumer = this.#outgoing.consumer(method, options);
     // Leaving the reader cancels the call as the caller's signal would.

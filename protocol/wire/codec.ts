@@ -44,6 +44,8 @@ import type { Message } from "./message.ts";
 export interface CodecFeatures {
   /** Stream calls, their items and credit, and progress (`item`, `credit`, `progress` messages). */
   readonly streams?: boolean;
+  /** Why something is off and how to turn it on, for the error that says so. */
+  readonly hint?: string;
 }
 
 /**

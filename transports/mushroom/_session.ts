@@ -169,6 +169,15 @@ interface Waiting {
 const ACK_DELAY_MS = 50;
 
 const STREAMS: CodecFeatures = Object.freeze({ streams: true });
+const NO_STREAMS_CLIENT: CodecFeatures = Object.freeze({
+  streams: false,
+  hint: "connect with { streams: true } to ask a server of ours for them " +
+    "(mushroom's Python server cannot stream)",
+});
+const NO_STREAMS_SERVER: CodecFeatures = Object.freeze({
+  streams: false,
+  hint: "the client did not ask for streams in its handshake (mushroom.js cannot stream)",
+});
 
 /**
  * A bound on the unacknowledged messages many sessions keep together, in
@@ -375,7 +384,11 @@ export class MushroomSession extends InboxChannel {
     this.#budget = options.budget;
     this.maxPollBytes = options.maxPollBytes ?? 1024 * 1024;
     this.#codec = new MushroomCallCodec(this.#logger, this.id, options.streams === true);
-    this.features = options.streams === true ? STREAMS : undefined;
+    this.features = options.streams === true
+      ? STREAMS
+      : options.role === "client"
+      ? NO_STREAMS_CLIENT
+      : NO_STREAMS_SERVER;
     this.#startExpiry();
   }
 
