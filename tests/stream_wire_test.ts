@@ -125,7 +125,7 @@ Deno.test("wire: our caller's exact bytes: rpc.stream, then rpc.credit as the re
   const more = client.stream("ticks");
   assertEquals(
     await raw.readFrame(),
-    '{"jsonrpc":"2.0","method":"rpc.stream","params":{"method":"ticks","credit":64},"id":2}\n',
+    '{"jsonrpc":"2.0","method":"rpc.stream","params":{"method":"ticks","credit":256},"id":2}\n',
   );
   await more.return();
   assertEquals(

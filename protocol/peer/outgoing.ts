@@ -94,7 +94,7 @@ export interface StreamOptions extends CallOptions {
    * The window: items the handler may send before the reader takes them.
    * More credit is granted as the reader takes half of it.
    *
-   * @default {64}
+   * @default {256}
    */
   credit?: number;
 }

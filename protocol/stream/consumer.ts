@@ -55,7 +55,7 @@ export interface StreamReader<T> extends AsyncIterableIterator<T> {
 }
 
 /** The window when the caller gives none: items buffered at most. */
-export const DEFAULT_CREDIT = 64;
+export const DEFAULT_CREDIT = 256;
 
 /** The end of a stream: the handler's return value, or why it failed. */
 type End = { ok: true; value: unknown } | { ok: false; error: unknown };
