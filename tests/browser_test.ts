@@ -58,9 +58,9 @@ test("browser: the contract page's bundle is as small as the README says", async
   const gzipped = await new Response(
     new Blob([app]).stream().pipeThrough(new CompressionStream("gzip")),
   ).arrayBuffer();
-  // README: "with contracts (ajv and its common formats) it is about 200 KB (61 KB gzipped)".
-  assert(app.length <= 205_000, `${app.length} bytes minified`);
-  assert(gzipped.byteLength <= 63_000, `${gzipped.byteLength} bytes gzipped`);
+  // README: "with contracts (ajv and its common formats) it is about 225 KB (69 KB gzipped)".
+  assert(app.length <= 230_000, `${app.length} bytes minified`);
+  assert(gzipped.byteLength <= 71_000, `${gzipped.byteLength} bytes gzipped`);
 });
 
 browserTest(
