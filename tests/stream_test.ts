@@ -347,7 +347,7 @@ function tcpServer(options: ConstructorParameters<typeof Server>[0] = {}) {
   return { server, seen };
 }
 
-Deno.test("TCP: a slow reader pauses the producer: next() stays within the window, queued bytes stay flat", async () => {
+Deno.test("TCP: a slow reader pauses the producer: next() stays within the window, queued bytes and RSS stay flat", async () => {
   const logger = recordingLogger();
   let pulls = 0;
   let serverTransport: TcpTransport | undefined;
@@ -370,6 +370,8 @@ Deno.test("TCP: a slow reader pauses the producer: next() stays within the windo
   const items = client.stream<string>("firehose", undefined, { credit: window });
   let read = 0;
   let maxQueued = 0;
+  let rssAtStart = 0;
+  let maxRss = 0;
   const started = Date.now();
   // One item every 200 ms, for two seconds.
   while (Date.now() - started < 2000) {
@@ -377,6 +379,9 @@ Deno.test("TCP: a slow reader pauses the producer: next() stays within the windo
     assertEquals(step.value, chunk);
     read++;
     maxQueued = Math.max(maxQueued, serverTransport!.bufferedAmount);
+    const rss = Deno.memoryUsage().rss;
+    if (rssAtStart === 0) rssAtStart = rss;
+    maxRss = Math.max(maxRss, rss);
     // The producer was asked for at most what was granted (plus the one it is making).
     assertLessOrEqual(pulls, read + window + 1);
     const now = Date.now();
@@ -385,6 +390,8 @@ Deno.test("TCP: a slow reader pauses the producer: next() stays within the windo
   assertGreater(read, 7);
   // Never more than a window of items waits on the server's side.
   assertLessOrEqual(maxQueued, window * (chunk.length + 64));
+  // An unpaused producer of 1 KiB items would have grown the process by gigabytes in two seconds.
+  assertLessOrEqual(maxRss - rssAtStart, 64 * 1024 * 1024, `RSS grew ${maxRss - rssAtStart} bytes`);
   await items.return();
   await client.close();
   await server.shutdown();
