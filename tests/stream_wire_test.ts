@@ -243,21 +243,21 @@ Deno.test("wire: our server sends no more items than the credit, and stops on rp
     '{"jsonrpc":"2.0","method":"rpc.item","params":{"id":"s","item":2}}\n',
   );
   // Out of credit: the next frame is the answer to this call, and the
-  // handler's next() was called only twice.
+  // handler's next() was called three times (one item ahead, held).
   await raw.send('{"jsonrpc":"2.0","method":"pulls","id":1}\n');
-  assertEquals(await raw.readFrame(), '{"jsonrpc":"2.0","result":2,"id":1}\n');
+  assertEquals(await raw.readFrame(), '{"jsonrpc":"2.0","result":3,"id":1}\n');
   await raw.send('{"jsonrpc":"2.0","method":"rpc.credit","params":{"id":"s","credit":1}}\n');
   assertEquals(
     await raw.readFrame(),
     '{"jsonrpc":"2.0","method":"rpc.item","params":{"id":"s","item":3}}\n',
   );
   await raw.send('{"jsonrpc":"2.0","method":"pulls","id":2}\n');
-  assertEquals(await raw.readFrame(), '{"jsonrpc":"2.0","result":3,"id":2}\n');
+  assertEquals(await raw.readFrame(), '{"jsonrpc":"2.0","result":4,"id":2}\n');
   await raw.send('{"jsonrpc":"2.0","method":"rpc.cancel","params":{"id":"s"}}\n');
   await within(seen.finally.promise, 5000, "the handler's finally");
   // A cancelled stream gets no reply: the next frame answers the next call.
   await raw.send('{"jsonrpc":"2.0","method":"pulls","id":3}\n');
-  assertEquals(await raw.readFrame(), '{"jsonrpc":"2.0","result":3,"id":3}\n');
+  assertEquals(await raw.readFrame(), '{"jsonrpc":"2.0","result":4,"id":3}\n');
   raw.close();
   await server.shutdown();
 });

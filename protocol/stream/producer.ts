@@ -1,7 +1,7 @@
 /**
  * The handler's side of a stream call: pumps the handler's iterator under
- * the caller's credit. `next()` is called only while credit is left, so a
- * slow consumer pauses the producer instead of filling memory; a send that
+ * the caller's credit. `next()` runs at most one item ahead of the credit
+ * left, so a slow consumer pauses the producer instead of filling memory; a send that
  * waits for the wire (a congested channel) pauses it too. A cancel (the
  * caller's, or the connection's end) stops the pump and runs the
  * iterator's `return()`, so the handler's `finally` blocks run.
@@ -86,11 +86,10 @@ export class Producer {
     const iterator = this.#iterator;
     const gather = this.#channel.sendItems !== undefined;
     for (;;) {
-      while (this.#credit <= 0 && !this.#stopped) {
-        this.#wake = Promise.withResolvers<void>();
-        await this.#wake.promise;
-      }
       if (this.#stopped) return await this.#close();
+      // One item ahead of the credit at most: the iterator's end is seen (and
+      // the reply sent) without waiting for credit the caller would grant for
+      // nothing; an item made without credit waits here for it.
       let next: IteratorResult<unknown>;
       try {
         next = await iterator.next();
@@ -104,6 +103,11 @@ export class Producer {
         if (gather) await this.#sendGathered();
         return next.value;
       }
+      while (this.#credit <= 0 && !this.#stopped) {
+        this.#wake = Promise.withResolvers<void>();
+        await this.#wake.promise;
+      }
+      if (this.#stopped) return await this.#close();
       this.#credit--;
       const item: ItemMessage = { kind: "item", id: this.#id, value: next.value };
       let sent: Promise<void>;
