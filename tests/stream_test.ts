@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { simpleRpc } from "../protocol/dialects/simplerpc.ts";
 import { connect, listen, type TcpTransport } from "../transports/tcp.ts";
-import { connect as wsConnect } from "../transports/websocket.ts";
+import { connect as wsConnect, reconnecting } from "../transports/websocket.ts";
 import { connect as workerConnect } from "../transports/worker.ts";
 import { listen as wsListen } from "../transports/websocket_server.ts";
 import {
@@ -683,4 +683,44 @@ Deno.test("BroadcastChannel: no streams (notifications only)", async () => {
   const peer = new Peer(channel, { logger: recordingLogger() });
   assertThrows(() => peer.stream("x"), Unsupported, "cannot carry streams");
   await peer.close();
+});
+
+Deno.test("WebSocket, reconnecting: a dropped connection ends an open stream with ConnectionClosed; after the reconnect streams work again", async () => {
+  const finished = deferred<string>();
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: {
+      async *endless(_params: unknown, ctx: CallContext) {
+        try {
+          for (let n = 1;; n++) yield n;
+        } finally {
+          finished.resolve(ctx.signal.aborted ? "aborted" : "returned");
+        }
+      },
+      async *three() {
+        yield* [1, 2, 3];
+      },
+    },
+  }).serve(wsListen("ws://127.0.0.1:0/", { logger: recordingLogger() }));
+  const channel = reconnecting(server.addr, {
+    minDelay: 20,
+    maxDelay: 100,
+    logger: recordingLogger(),
+  });
+  const client = new Peer(channel, { logger: recordingLogger() });
+  const items = client.stream<number>("endless", undefined, { credit: 4 });
+  assertEquals((await items.next()).value, 1);
+  assertEquals((await items.next()).value, 2);
+  // The server drops the connection under the open stream.
+  for (const connection of server.connections.values()) await connection.peer.close();
+  await assertRejects(async () => {
+    for (;;) if ((await items.next()).done) break;
+  }, ConnectionClosed);
+  assertEquals(await within(finished.promise, 5_000, "the handler's finally"), "aborted");
+  await waitFor(() => channel.connected && channel.reconnects === 1, { message: "the reconnect" });
+  const again: number[] = [];
+  for await (const n of client.stream<number>("three")) again.push(n);
+  assertEquals(again, [1, 2, 3]);
+  await client.close();
+  await server.shutdown();
 });

@@ -39,6 +39,7 @@
  */
 
 import type { Channel, Delivery } from "./channel.ts";
+import type { CodecFeatures } from "./codec.ts";
 import { CloseCode, type CloseReason, closeReason, toCloseReason } from "./close.ts";
 import type { Dialect } from "./dialect.ts";
 import { ConnectionClosed } from "./errors.ts";
@@ -169,6 +170,8 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   #running: Promise<void>;
   #remote: string | undefined;
   #reconnects = 0;
+  /** The dialect's features, for before the first connection. */
+  #features: CodecFeatures | undefined;
 
   /** Starts connecting at once. */
   constructor(options: ReconnectOptions) {
@@ -176,6 +179,7 @@ export class ReconnectingChannel extends EventTarget implements Channel {
     this.#options = options;
     this.#logger = options.logger ?? consoleLogger;
     this.#keep = options.pending === "keep";
+    this.#features = (options.dialect ?? jsonRpc).client().features;
     this.#running = this.#run();
   }
 
@@ -197,6 +201,11 @@ export class ReconnectingChannel extends EventTarget implements Channel {
   /** Everything received, over every connection, in order. */
   get incoming(): AsyncIterable<Delivery> {
     return this.#inbox;
+  }
+
+  /** What the dialect carries beyond plain calls (streams, progress). */
+  get features(): CodecFeatures | undefined {
+    return this.#current?.features ?? this.#features;
   }
 
   /** Whether a send waits for the other side to read on the current connection. */
@@ -227,8 +236,14 @@ export class ReconnectingChannel extends EventTarget implements Channel {
     if (this.#reason !== undefined) return Promise.reject(new ConnectionClosed(this.#reason));
     const current = this.#current;
     if (current === undefined) return this.#enqueue(message, to);
-    if (!this.#keep && (message.kind === "result" || message.kind === "error")) {
+    if (
+      !this.#keep &&
+      (message.kind === "result" || message.kind === "error" || message.kind === "item" ||
+        message.kind === "progress")
+    ) {
+      // For a caller on an earlier connection: it is gone.
       if (to !== undefined && to !== String(this.#generation)) return ACCEPTED;
+      if (message.kind === "item" || message.kind === "progress") return current.send(message);
       if (message.id !== null) this.#serving.delete(message.id);
     }
     if (!this.#keep && message.kind === "request" && message.id !== null) {
