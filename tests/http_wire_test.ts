@@ -363,3 +363,27 @@ test("a body that does not arrive within bodyTimeout is answered 408", async () 
   assertEquals(answer.status, 200);
   await server.shutdown();
 });
+
+test("a stream call over HTTP POST is refused with a clear error; our client refuses it at once", async () => {
+  const server = calculator().serve(listen("http://127.0.0.1:0/rpc"));
+  const answer = await postJson(
+    server.addr,
+    '{"jsonrpc":"2.0","method":"rpc.stream","params":{"method":"add","params":[1,2],"credit":4},"id":8}',
+  );
+  assertEquals(answer.status, 200);
+  assertEquals(JSON.parse(answer.body), {
+    jsonrpc: "2.0",
+    error: { code: -32600, message: "Invalid Request", data: "this wire cannot carry streams" },
+    id: 8,
+  });
+  const client = new Peer(await connect(server.addr));
+  let refused: unknown;
+  try {
+    client.stream("add", [1, 2]);
+  } catch (error) {
+    refused = error;
+  }
+  assert(refused instanceof Error && refused.name === "Unsupported", String(refused));
+  await client.close();
+  await server.shutdown();
+});

@@ -349,6 +349,23 @@ export class Dispatcher {
         return;
       }
     }
+    if (
+      (message.stream !== undefined || message.progress === true) &&
+      this.#channel.features?.streams !== true
+    ) {
+      // A codec read the extension, but this channel cannot carry its items (HTTP POST).
+      this.#answer(
+        errorReply(
+          id,
+          ErrorCode.InvalidRequest,
+          "Invalid Request",
+          "this wire cannot carry streams",
+        ),
+        delivery,
+        batch,
+      );
+      return;
+    }
     if (id !== null && this.#calls.get(delivery.from, id) !== undefined) {
       this.#answer(
         errorReply(id, ErrorCode.InvalidRequest, "Invalid Request", "duplicate id in flight"),
