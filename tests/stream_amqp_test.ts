@@ -144,7 +144,11 @@ amqpTest(
           const before = produced;
           await pause();
           assertEquals(produced, before, "the handler waits while the reader does not read");
-          assertLessOrEqual(produced, 3 + 4 + 1, "no next() past what was read, the credit and one");
+          assertLessOrEqual(
+            produced,
+            3 + 4 + 1,
+            "no next() past what was read, the credit and one",
+          );
         }
         if (seen.length === 10) break;
       }
