@@ -1,5 +1,5 @@
 // Stream cases: items per second of a stream (`peer.stream`, credit 16, 64
-// and 256 (the default)) against the same items pushed as plain notifications
+// and 256 (the default; 64 on WebSocket)) against the same items pushed as plain notifications
 // from a handler over the same wire, TCP and WebSocket, in one process and one
 // run. Reports ratio_to_notifications for the streams (best to best) and
 // ratio_spread: [min, median, max] of each round's ratio to that round's
@@ -76,7 +76,9 @@ export async function streamCases(): Promise<BenchResult[]> {
     const cases: [string, (n: number) => Promise<void>][] = [
       [`${wire.name} notifications from a handler`, notifications],
       ...[16, 64, 256].map((credit): [string, (n: number) => Promise<void>] => [
-        `${wire.name} stream, credit ${credit}${credit === 256 ? " (the default)" : ""}`,
+        `${wire.name} stream, credit ${credit}${
+          credit === (wire.name === "websocket" ? 64 : 256) ? " (the default)" : ""
+        }`,
         stream(credit),
       ]),
     ];

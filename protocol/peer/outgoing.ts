@@ -20,7 +20,12 @@ import { CallTable } from "./call_table.ts";
 import type { Channel } from "../wire/channel.ts";
 import { CallTimeout, type ConnectionClosed, RemoteError, TooManyCalls } from "../wire/errors.ts";
 import type { LatencyHistogram } from "./latency.ts";
-import { DEFAULT_CREDIT, refusedExtension, StreamConsumer } from "../stream/consumer.ts";
+import {
+  BATCHED_CREDIT,
+  DEFAULT_CREDIT,
+  refusedExtension,
+  StreamConsumer,
+} from "../stream/consumer.ts";
 import { never } from "../shared/_timer.ts";
 import type { Logger } from "../shared/logger.ts";
 import { ACCEPTED } from "../wire/transport.ts";
@@ -94,7 +99,7 @@ export interface StreamOptions extends CallOptions {
    * The window: items the handler may send before the reader takes them.
    * More credit is granted as the reader takes half of it.
    *
-   * @default {256}
+   * @default {256; 64 where items travel several to a frame (WebSocket)}
    */
   credit?: number;
 }
@@ -309,7 +314,9 @@ export class OutgoingCalls {
    * and have it follow the reply.
    */
   consumer(method: string, options: StreamOptions = NO_OPTIONS): StreamConsumer<unknown> {
-    const credit = options.credit ?? DEFAULT_CREDIT;
+    // Where items travel several to a frame (WebSocket), a smaller window keeps the rate.
+    const credit = options.credit ??
+      (this.#channel.sendItems !== undefined ? BATCHED_CREDIT : DEFAULT_CREDIT);
     if (!Number.isSafeInteger(credit) || credit < 1) {
       throw new RangeError(`credit must be a whole number of at least 1, got ${credit}`);
     }

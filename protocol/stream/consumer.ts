@@ -57,6 +57,9 @@ export interface StreamReader<T> extends AsyncIterableIterator<T> {
 /** The window when the caller gives none: items buffered at most. */
 export const DEFAULT_CREDIT = 256;
 
+/** The window when the caller gives none, on channels that send items several to a frame. */
+export const BATCHED_CREDIT = 64;
+
 /** The end of a stream: the handler's return value, or why it failed. */
 type End = { ok: true; value: unknown } | { ok: false; error: unknown };
 
