@@ -120,6 +120,7 @@ amqpTest(
     const ended = Promise.withResolvers<void>();
     let aborted = false;
     await server!.serve("ticker", {
+      ping: () => "pong",
       async *ticks(_params: unknown, ctx: CallContext) {
         try {
           for (;;) {
@@ -137,18 +138,13 @@ amqpTest(
       for await (const n of client.stream<number>("ticker", "ticks", {}, { credit: 4 })) {
         seen.push(n);
         if (seen.length === 3) {
-          // The reader stops reading: the handler may run ahead by its credit (and one item) only.
-          // (Waiting to see that nothing happens: no event marks it.)
-          const pause = () => new Promise((resolve) => setTimeout(resolve, 400));
-          await pause();
-          const before = produced;
-          await pause();
-          assertEquals(produced, before, "the handler waits while the reader does not read");
-          assertLessOrEqual(
-            produced,
-            3 + 4 + 1,
-            "no next() past what was read, the credit and one",
-          );
+          // The reader stops reading. Credit so far: the window (4) and the 2 granted after
+          // the reader took half of it; the handler sends those 6 items, makes one more
+          // (one ahead of the credit) and waits there.
+          await waitFor(() => produced === 7, { timeout: 10_000, message: "the handler's run" });
+          // A round trip to the same instance: anything in flight has arrived by now.
+          assertEquals(await client.request("ticker", "ping", {}), "pong");
+          assertEquals(produced, 7, "the handler waits while the reader does not read");
         }
         if (seen.length === 10) break;
       }
