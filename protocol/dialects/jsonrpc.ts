@@ -49,14 +49,15 @@ import { DEFAULT_MAX_FRAME_BYTES, type Dialect } from "../wire/dialect.ts";
 import { ErrorCode, standardMessage } from "../wire/errors.ts";
 import { plainMessage } from "./_json_values.ts";
 import { taggedMessage, untaggedMessage } from "./_tagged_json.ts";
-import type {
-  ErrorObject,
-  Id,
-  InvalidMessage,
-  Message,
-  Meta,
-  NotificationMessage,
-  RequestMessage,
+import {
+  type ErrorObject,
+  hasMeta,
+  type Id,
+  type InvalidMessage,
+  type Message,
+  type Meta,
+  type NotificationMessage,
+  type RequestMessage,
 } from "../wire/message.ts";
 import {
   CALL_METHOD,
@@ -307,9 +308,7 @@ function encodeParams(params: unknown): string {
 
 /** `,"meta":{...}` for meta with a defined member; nothing otherwise, so plain calls stay plain JSON-RPC. */
 function encodeMeta(meta: Meta | undefined): string {
-  if (meta === undefined) return "";
-  for (const key in meta) if (meta[key] !== undefined) return `,"meta":${JSON.stringify(meta)}`;
-  return "";
+  return hasMeta(meta) ? `,"meta":${JSON.stringify(meta)}` : "";
 }
 
 function encodeValue(value: unknown): string {

@@ -33,7 +33,7 @@
  */
 
 import { pythonJson } from "./_python_json.ts";
-import type { Meta } from "../wire/message.ts";
+import { hasMeta, type Meta } from "../wire/message.ts";
 
 /** `[0, lastId]`: acknowledges every message with an id up to `lastId`. */
 export interface MushroomHeartbeat {
@@ -188,7 +188,7 @@ export function listOf(message: MushroomMessage): unknown[] {
       return [0, message.lastId];
     case 1:
     case 2:
-      return hasKeys(message.meta)
+      return hasMeta(message.meta)
         ? [message.code, message.id, message.method, message.data ?? null, message.meta]
         : [message.code, message.id, message.method, message.data ?? null];
     case 3:
@@ -197,12 +197,6 @@ export function listOf(message: MushroomMessage): unknown[] {
     case -1:
       return [-1];
   }
-}
-
-/** Whether `meta` has a member JSON would write (an undefined one is left out). */
-function hasKeys(meta: Meta | undefined): meta is Meta {
-  if (meta !== undefined) { for (const key in meta) if (meta[key] !== undefined) return true; }
-  return false;
 }
 
 /** `value` as JSON text in `style`. */

@@ -33,7 +33,13 @@
  */
 
 import type { Codec, CodecFeatures } from "../wire/codec.ts";
-import type { ErrorObject, Message, Meta, RequestMessage } from "../wire/message.ts";
+import {
+  type ErrorObject,
+  hasMeta,
+  type Message,
+  type Meta,
+  type RequestMessage,
+} from "../wire/message.ts";
 import { CANCEL_METHOD, JsonRpcCodec, type JsonRpcCodecOptions } from "./jsonrpc.ts";
 import {
   CALL_METHOD,
@@ -156,12 +162,7 @@ function encodeOne(message: Message): CloneFrame | undefined {
 
 /** `frame` with a `meta` member when `meta` is not empty, as the JSON-RPC codec writes it. */
 function withMeta(frame: CloneFrame, meta: Meta | undefined): CloneFrame {
-  if (meta !== undefined) {
-    for (const _ in meta) {
-      frame.meta = meta;
-      break;
-    }
-  }
+  if (hasMeta(meta)) frame.meta = meta;
   return frame;
 }
 

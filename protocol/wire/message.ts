@@ -38,6 +38,15 @@ export interface Meta {
 }
 
 /**
+ * Whether `meta` has a member to write (an `undefined` one is left out, as
+ * JSON leaves it out): codecs write no carrier for empty metadata.
+ */
+export function hasMeta(meta: Meta | undefined): meta is Meta {
+  if (meta !== undefined) { for (const key in meta) if (meta[key] !== undefined) return true; }
+  return false;
+}
+
+/**
  * The error object of an error reply, as JSON-RPC 2.0 defines it.
  */
 export interface ErrorObject {
