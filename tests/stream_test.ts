@@ -724,3 +724,28 @@ Deno.test("WebSocket, reconnecting: a dropped connection ends an open stream wit
   await client.close();
   await server.shutdown();
 });
+
+Deno.test("stream: a remote side that sends more items than its credit ends the stream with an error, and the call is cancelled", async () => {
+  const [raw, ours] = memoryPair<string>();
+  const client = new Peer(ours, { logger: recordingLogger() });
+  const items = client.stream<number>("flood", undefined, { credit: 2 });
+  const frames = raw.frames[Symbol.asyncIterator]();
+  const request = JSON.parse((await frames.next()).value as string);
+  assertEquals(request.params, { method: "flood", credit: 2 });
+  // Three items against a credit of two, before the reader took any.
+  for (let n = 1; n <= 3; n++) {
+    await raw.send(
+      `{"jsonrpc":"2.0","method":"rpc.item","params":{"id":${request.id},"item":${n}}}`,
+    );
+  }
+  // The third cancels the call (nothing was read, so no credit was granted meanwhile).
+  const cancel = await within(frames.next(), 5_000, "the cancel");
+  assertEquals(JSON.parse(cancel.value as string), {
+    jsonrpc: "2.0",
+    method: "rpc.cancel",
+    params: { id: request.id },
+  });
+  await assertRejects(() => items.next(), RpcError, "more items than the credit it was granted");
+  assertEquals(await items.next(), { done: true, value: undefined });
+  await client.close();
+});

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ErrorCode, RemoteError, Unsupported } from "../wire/errors.ts";
+import { ErrorCode, RemoteError, RpcError, Unsupported } from "../wire/errors.ts";
 import { CALL_METHOD, STREAM_METHOD } from "../dialects/jsonrpc_stream.ts";
 
 /** What a consumer needs from the call that feeds it. */
@@ -79,6 +79,8 @@ export class StreamConsumer<T> implements StreamReader<T> {
   #head = 0;
   /** Items taken since credit was last granted. */
   #taken = 0;
+  /** Items the producer may still send: the window, plus grants, less arrivals. */
+  #allowed: number;
   /** Reads waiting for an item, oldest first (several when `next()` is called without awaiting). */
   #waiters: PromiseWithResolvers<IteratorResult<T>>[] = [];
   #end: End | undefined;
@@ -93,6 +95,7 @@ export class StreamConsumer<T> implements StreamReader<T> {
   constructor(method: string, window: number, signal: AbortSignal | undefined) {
     this.#method = method;
     this.window = window;
+    this.#allowed = window;
     this.signal = signal === undefined
       ? this.#controller.signal
       : AbortSignal.any([signal, this.#controller.signal]);
@@ -111,6 +114,7 @@ export class StreamConsumer<T> implements StreamReader<T> {
   /** One item arrived. */
   push(item: unknown): void {
     if (this.#stopped) return;
+    if (--this.#allowed < 0) return this.#overrun();
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
       this.#took();
@@ -166,6 +170,7 @@ export class StreamConsumer<T> implements StreamReader<T> {
 
   #took(): void {
     if (++this.#taken >= Math.max(1, this.window >> 1) && this.#end === undefined) {
+      this.#allowed += this.#taken;
       this.#source?.grant(this.#taken);
       this.#taken = 0;
     }
@@ -176,7 +181,24 @@ export class StreamConsumer<T> implements StreamReader<T> {
   #fail = (error: unknown): void =>
     this.#settle({ ok: false, error: refusedExtension(error, this.#method, "streams") });
 
+  /**
+   * The producer sent more than its credit: what is buffered is dropped, the
+   * call is cancelled, and the reader gets the error (memory stays bounded
+   * by the window whatever the remote side does).
+   */
+  #overrun(): void {
+    const error = new RpcError(
+      ErrorCode.InvalidRequest,
+      `stream '${this.#method}': the remote side sent more items than the credit it was granted`,
+    );
+    this.#items = [];
+    this.#head = 0;
+    this.#settle({ ok: false, error });
+    this.#controller.abort(error);
+  }
+
   #settle(end: End): void {
+    if (this.#end !== undefined) return;
     this.#end = end;
     if (this.#waiters.length === 0 || this.#stopped) return;
     // Reads wait only when no item is buffered: the first gets the end, the rest are done.
