@@ -105,6 +105,57 @@ export class RawWebSocket {
     }
   }
 
+  /**
+   * Ends the connection the way a well-behaved client would, however much the
+   * server has queued: reads and discards frames (without keeping them) up to
+   * the server's close frame, answers it, then reads to the end. The server's
+   * WebSocket has then finished every operation it started, so no test sees
+   * its close still pending. Resolves with the server's close code.
+   */
+  async finish(): Promise<number | undefined> {
+    let code: number | undefined;
+    try {
+      const chunk = new Uint8Array(256 * 1024);
+      for (;;) {
+        await this.#fill(2);
+        const opcode = this.#buffered[0]! & 0x0f;
+        let length = this.#buffered[1]! & 0x7f;
+        let offset = 2;
+        if (length === 126) {
+          await this.#fill(4);
+          length = (this.#buffered[2]! << 8) | this.#buffered[3]!;
+          offset = 4;
+        } else if (length === 127) {
+          await this.#fill(10);
+          length = 0;
+          for (let i = 2; i < 10; i++) length = length * 256 + this.#buffered[i]!;
+          offset = 10;
+        }
+        if (opcode === 8) {
+          await this.#fill(offset + length);
+          if (length >= 2) code = (this.#buffered[offset]! << 8) | this.#buffered[offset + 1]!;
+          break;
+        }
+        // Skip the payload: what is buffered, then straight from the socket.
+        const held = Math.min(this.#buffered.length - offset, length);
+        this.#buffered = this.#buffered.slice(offset + held);
+        for (let left = length - held; left > 0;) {
+          const n = await this.#conn.read(chunk.subarray(0, Math.min(chunk.length, left)));
+          if (n === null) throw new Error("connection ended");
+          left -= n;
+        }
+      }
+      await this.send(new Uint8Array(code === undefined ? [] : [code >> 8, code & 0xff]), 8);
+      while (await this.#conn.read(new Uint8Array(4096)) !== null) {
+        // Until the server closes the TCP connection.
+      }
+    } catch {
+      // Reset or ended by the server: nothing of it is pending either.
+    }
+    this.close();
+    return code;
+  }
+
   close(): void {
     try {
       this.#conn.close();

@@ -39,7 +39,7 @@ interface Seen {
  */
 async function neverRead(
   listener: (logger: ReturnType<typeof recordingLogger>) => Listener<string>,
-  open: (addr: string) => Promise<{ send(): Promise<void>; close(): void }>,
+  open: (addr: string) => Promise<{ send(): Promise<void>; close(): Promise<unknown> | void }>,
   calls: number,
 ): Promise<Seen> {
   const logger = recordingLogger();
@@ -69,9 +69,9 @@ async function neverRead(
     return cut !== undefined || seen.answered === calls;
   }, { timeout: 60_000, interval: 20, message: "the server to answer or cut off the client" });
   seen.cut = cut;
-  client.close();
+  const closed = client.close();
   await sending;
-  await server.shutdown();
+  await Promise.all([closed, server.shutdown()]);
   return seen;
 }
 
@@ -115,7 +115,7 @@ interface RawWire {
   name: string;
   listen(logger: Logger, options: { maxUnsentBytes?: number }): Listener<string>;
   /** Connects, sends each frame as a frame of the wire, and never reads. */
-  send(addr: string, frames: string[]): Promise<{ close(): void }>;
+  send(addr: string, frames: string[]): Promise<{ close(): Promise<unknown> | void }>;
 }
 
 const RAW_WIRES: RawWire[] = [
@@ -134,7 +134,8 @@ const RAW_WIRES: RawWire[] = [
     send: async (addr, frames) => {
       const raw = await RawWebSocket.connect(addr);
       for (const frame of frames) await raw.send(frame);
-      return raw;
+      // Reads what the server queued, so its close is not left pending.
+      return { close: () => raw.finish() };
     },
   },
 ];
@@ -182,8 +183,7 @@ for (const wire of RAW_WIRES) {
       }, { message: "the client to be cut off" });
       assertEquals(cut, "write-overflow");
       assertLessOrEqual(queued, bound);
-      raw.close();
-      await server.shutdown();
+      await Promise.all([raw.close(), server.shutdown()]);
     });
   }
 }
@@ -194,7 +194,17 @@ Deno.test("websocket: replies a client never reads are bounded: 40 echo calls of
     (logger) => listenWebSocket("ws://127.0.0.1:0/", { logger, writeTimeout: 4000 }),
     async (addr) => {
       const raw = await RawWebSocket.connect(addr);
-      return { send: () => raw.send(message), close: () => raw.close() };
+      let sending = Promise.resolve();
+      let closing = false;
+      return {
+        send: () => closing ? Promise.reject(new Error("closed")) : (sending = raw.send(message)),
+        // After the last send, reads what the server queued, so its close is not left pending.
+        close: async () => {
+          closing = true;
+          await sending.catch(() => {});
+          await raw.finish();
+        },
+      };
     },
     40,
   );
