@@ -69,3 +69,29 @@ async function run(
   await Promise.all(Array.from({ length: inFlight }, worker));
   return Math.min(done, maxCalls);
 }
+
+/** Resident memory of this process, in MiB: now, and its peak so far. */
+export interface Memory {
+  rss_mib: number;
+  peak_mib: number;
+}
+
+/**
+ * This process's resident memory: VmRSS and VmHWM (the peak) from
+ * /proc/self/status where there is one (needs --allow-read=/proc/self/status),
+ * else `Deno.memoryUsage().rss` for both.
+ */
+export function memory(): Memory {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+)`, "m").exec(status)![1]);
+    return { rss_mib: mib(kib("VmRSS") * 1024), peak_mib: mib(kib("VmHWM") * 1024) };
+  } catch {
+    const rss = mib(Deno.memoryUsage().rss);
+    return { rss_mib: rss, peak_mib: rss };
+  }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1024 / 1024 * 10) / 10;
+}

@@ -1,18 +1,15 @@
-// The server side of the TCP and WebSocket benchmarks, run in its own process
-// so client and server each get a core:
-//   deno run --allow-net=127.0.0.1 bench/_server.ts MODE
+// The server side of the TCP, unix socket and WebSocket benchmarks, run in its
+// own process (as a deployment runs it), loading only the code of its mode:
+//   deno run --allow-net=127.0.0.1 --allow-read=/proc/self/status bench/_server.ts MODE
 // MODE: tcp-raw | tcp-min-jsonrpc | tcp-jsonrpc | ws-raw | ws-min-jsonrpc | ws-jsonrpc | mushroom,
 // or unix-raw | unix-min-jsonrpc | unix-jsonrpc PATH (on the unix socket at PATH; run with
 // net, read and write permission for it).
-// Prints the port (the path) on the first line of stdout, then serves until stdin closes.
+// Prints the port (the path) on the first line of stdout, then serves until
+// stdin closes; then prints its memory (MiB) as one JSON line and exits:
+//   {"rss_start_mib": N, "rss_end_mib": N, "peak_mib": N}
+// (rss_start_mib: listening, before any connection.)
 
-import { Server, silentLogger } from "../mod.ts";
-import { listen as listenTcp } from "../transports/tcp.ts";
-import { listen as listenWebSocket } from "../transports/websocket_server.ts";
-import { listen as listenMushroom } from "../transports/mushroom_server.ts";
-import { serveRawEcho } from "./_raw_echo.ts";
-import { serveMinJsonRpc } from "./_min_jsonrpc.ts";
-import { serveMinWebSocketJsonRpc, serveRawWebSocketEcho } from "./_raw_websocket.ts";
+import { memory } from "./_measure.ts";
 
 const handlers = { add: (p: { a: number; b: number }) => p.a + p.b };
 const mode = Deno.args[0] ?? "tcp-jsonrpc";
@@ -21,25 +18,30 @@ if (mode === "unix-raw" || mode === "unix-min-jsonrpc") {
   const path = Deno.args[1]!;
   const listener = Deno.listen({ transport: "unix", path });
   console.log(path);
-  if (mode === "unix-raw") serveRawEcho(listener);
-  else serveMinJsonRpc(listener);
+  if (mode === "unix-raw") (await import("./_raw_echo.ts")).serveRawEcho(listener);
+  else (await import("./_min_jsonrpc.ts")).serveMinJsonRpc(listener);
   close = async () => {
     listener.close();
     // Closing with an accept pending leaves the file: remove it for the next case.
     await Deno.remove(path).catch(() => {});
   };
-} else if (mode === "unix-jsonrpc") {
-  const listener = listenTcp(`unix://${Deno.args[1]}`);
-  console.log(Deno.args[1]);
-  const server = new Server({ logger: silentLogger, handlers }).serve(listener);
-  close = () => server.close();
 } else if (mode === "tcp-raw" || mode === "tcp-min-jsonrpc") {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   console.log((listener.addr as Deno.NetAddr).port);
-  if (mode === "tcp-raw") serveRawEcho(listener);
-  else serveMinJsonRpc(listener);
+  if (mode === "tcp-raw") (await import("./_raw_echo.ts")).serveRawEcho(listener);
+  else (await import("./_min_jsonrpc.ts")).serveMinJsonRpc(listener);
   close = () => Promise.resolve(listener.close());
+} else if (mode === "unix-jsonrpc" || mode === "tcp-jsonrpc") {
+  // What a deployment of a TCP server imports: the Server and the TCP transport.
+  const { Server, silentLogger } = await import("../mod.ts");
+  const { listen } = await import("../transports/tcp.ts");
+  const url = mode === "tcp-jsonrpc" ? "tcp://127.0.0.1:0" : `unix://${Deno.args[1]}`;
+  const listener = listen(url);
+  console.log(mode === "tcp-jsonrpc" ? new URL(listener.addr).port : Deno.args[1]);
+  const server = new Server({ logger: silentLogger, handlers }).serve(listener);
+  close = () => server.close();
 } else if (mode === "ws-raw" || mode === "ws-min-jsonrpc") {
+  const { serveMinWebSocketJsonRpc, serveRawWebSocketEcho } = await import("./_raw_websocket.ts");
   const stop = new AbortController();
   const http = mode === "ws-raw"
     ? serveRawWebSocketEcho(stop.signal)
@@ -50,16 +52,24 @@ if (mode === "unix-raw" || mode === "unix-min-jsonrpc") {
     await http.finished;
   };
 } else {
+  const { Server, silentLogger } = await import("../mod.ts");
   const listener = mode === "ws-jsonrpc"
-    ? listenWebSocket("ws://127.0.0.1:0/")
-    : mode === "mushroom"
-    ? listenMushroom("http://127.0.0.1:0/", { logger: silentLogger })
-    : listenTcp("tcp://127.0.0.1:0");
+    ? (await import("../transports/websocket_server.ts")).listen("ws://127.0.0.1:0/")
+    : (await import("../transports/mushroom_server.ts")).listen("http://127.0.0.1:0/", {
+      logger: silentLogger,
+    });
   console.log(new URL(listener.addr).port);
   const server = new Server({ logger: silentLogger, handlers }).serve(listener);
   close = () => server.close();
 }
+const started = memory();
 // Serve until the parent closes our stdin.
 for await (const _ of Deno.stdin.readable) { /* wait */ }
+const ended = memory();
 await close();
+console.log(JSON.stringify({
+  rss_start_mib: started.rss_mib,
+  rss_end_mib: ended.rss_mib,
+  peak_mib: ended.peak_mib,
+}));
 Deno.exit(0);

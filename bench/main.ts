@@ -5,6 +5,9 @@
 // websocket, mushroom, choria, amqp, unix, stdio, worker, http, stream, meta: the
 // cost of per-call meta and tracing). The amqp group needs RabbitMQ
 // ($AMQP_URL, or Debian's rabbitmq-server for a private node).
+// tcp and unix run each client and server in a fresh process of its own,
+// pinned to separate CPUs with taskset where it exists (BENCH_PIN=0: not),
+// BENCH_RUNS times (default 3) interleaved: medians, spread, peak RSS.
 
 import { memoryCases } from "./memory.ts";
 import { tcpCases } from "./tcp.ts";

@@ -1,84 +1,141 @@
-// TCP cases: JSON-RPC `add` through our transport and Peer, against a raw
-// newline echo and a hand-written minimal JSON-RPC, measured in the same run,
-// each server in its own process. Reports ratio_to_raw and
-// ratio_to_min_jsonrpc for ours.
+// TCP cases, measured the way a deployment runs: for each case the server and
+// the client each start in a fresh process of their own (loading only their
+// own code), pinned to separate CPUs where the OS allows (taskset: client on
+// CPU 0, server on CPU 1); the measuring loop runs in the client process and
+// keeps exactly N calls in flight, the same loop for all three kinds:
+//   raw            a raw newline echo, no JSON (the limit of the socket)
+//   min-jsonrpc    a hand-written minimal JSON-RPC client and server
+//   jsonrpc        ours: Peer + transports/tcp.ts against Server
+// The kinds run interleaved, BENCH_RUNS times (default 3), each BENCH_MS
+// (default 2000) after a warm-up. One JSON line per kind and in-flight count:
+// medians over the runs with the spread (min, max), ratios per run (median
+// and range), and each process's peak RSS (VmHWM) with its ratio to the
+// minimal's; *_start_mib is the RSS once connected (listening), before any call.
 
-import { Peer, silentLogger } from "../mod.ts";
-import { connect } from "../transports/tcp.ts";
-import { RawEchoClient } from "./_raw_echo.ts";
-import { MinJsonRpcClient } from "./_min_jsonrpc.ts";
-import { type BenchResult, measure } from "./_measure.ts";
-import { ratio, type ServerProcess, startServer } from "./_server_process.ts";
-
-// A JSON-RPC request line of about 60 bytes, like the one our client sends.
-const RAW_LINE = '{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":2},"id":1}';
+import {
+  cpuPinning,
+  type ServerMemory,
+  type ServerProcess,
+  startServer,
+} from "./_server_process.ts";
+import { type ClientResult, runClient } from "./_client_process.ts";
 
 /** Where the three servers of the line-framed cases listen: TCP on 127.0.0.1, or unix sockets. */
 export interface LineWire {
   /** The prefix of every case name (`tcp`, `unix`). */
   name: string;
-  /** Starts the server of `kind` (`raw`, `min-jsonrpc`, `jsonrpc`) in its own process. */
+  /** Starts the server of `kind` (`raw`, `min-jsonrpc`, `jsonrpc`) in its own pinned process. */
   start(kind: string): Promise<ServerProcess>;
-  /** Connects the hand-written clients to a server it started. */
-  raw(server: ServerProcess): Promise<RawEchoClient>;
-  min(server: ServerProcess): Promise<MinJsonRpcClient>;
-  /** The URL our transport connects to. */
-  url(server: ServerProcess): string;
+  /** What the client process connects to: a port, or `unix:PATH`. */
+  address(server: ServerProcess): string;
 }
 
 const TCP: LineWire = {
   name: "tcp",
-  start: (kind) => startServer(`tcp-${kind}`),
-  raw: (server) => RawEchoClient.connect(server.port),
-  min: (server) => MinJsonRpcClient.connect(server.port),
-  url: (server) => `tcp://127.0.0.1:${server.port}`,
+  start: (kind) => startServer(`tcp-${kind}`, undefined, true),
+  address: (server) => String(server.port),
 };
 
-export function tcpCases(): Promise<BenchResult[]> {
+/** The kinds, in the order they run within each run, and how their lines are named. */
+const KINDS = [
+  ["raw", "raw newline echo"],
+  ["min-jsonrpc", "hand-written minimal jsonrpc add"],
+  ["jsonrpc", "jsonrpc add"],
+] as const;
+
+type Kind = typeof KINDS[number][0];
+
+interface Run {
+  client: ClientResult;
+  server: ServerMemory | undefined;
+}
+
+export function tcpCases(): Promise<Record<string, unknown>[]> {
   return lineCases(TCP);
 }
 
 /** Raw echo, hand-written minimal JSON-RPC and ours, 1 and 100 in flight, over `wire`. */
-export async function lineCases(wire: LineWire): Promise<BenchResult[]> {
-  const { name } = wire;
-  const results: BenchResult[] = [];
+export async function lineCases(wire: LineWire): Promise<Record<string, unknown>[]> {
+  const runs = Math.max(1, Number(Deno.env.get("BENCH_RUNS") ?? 3));
+  const pinned = (await cpuPinning()).note;
+  const results: Record<string, unknown>[] = [];
   for (const inFlight of [1, 100]) {
-    const rawServer = await wire.start("raw");
-    const raw = await wire.raw(rawServer);
-    const rawResult = await measure(
-      `${name} raw newline echo, ${inFlight} in flight`,
-      () => raw.call(RAW_LINE),
-      { inFlight },
-    );
-    await raw.close();
-    await rawServer.stop();
-    results.push(rawResult);
-
-    const minServer = await wire.start("min-jsonrpc");
-    const min = await wire.min(minServer);
-    const minResult = await measure(
-      `${name} hand-written minimal jsonrpc add, ${inFlight} in flight`,
-      () => min.add(1, 2),
-      { inFlight },
-    );
-    await min.close();
-    await minServer.stop();
-    minResult.ratio_to_raw = ratio(minResult, rawResult);
-    results.push(minResult);
-
-    const server = await wire.start("jsonrpc");
-    const client = new Peer(await connect(wire.url(server)), { logger: silentLogger });
-    const params = { a: 1, b: 2 };
-    const ours = await measure(
-      `${name} jsonrpc add, ${inFlight} in flight`,
-      () => client.call("add", params),
-      { inFlight },
-    );
-    await client.close();
-    await server.stop();
-    ours.ratio_to_raw = ratio(ours, rawResult);
-    ours.ratio_to_min_jsonrpc = ratio(ours, minResult);
-    results.push(ours);
+    const byKind = new Map<Kind, Run[]>(KINDS.map(([kind]) => [kind, []]));
+    for (let run = 0; run < runs; run++) {
+      for (const [kind, label] of KINDS) {
+        const server = await wire.start(kind);
+        const name = `${wire.name} ${label}, ${inFlight} in flight`;
+        let client: ClientResult;
+        try {
+          client = await runClient(kind, wire.address(server), inFlight, name);
+        } catch (error) {
+          await server.stop();
+          throw error;
+        }
+        byKind.get(kind)!.push({ client, server: await server.stop() });
+      }
+    }
+    for (const [kind] of KINDS) {
+      results.push(summary(kind, byKind, { runs, pinned }));
+    }
   }
   return results;
+}
+
+/** One line for `kind`: medians, spread, per-run ratios, memory. */
+function summary(
+  kind: Kind,
+  byKind: Map<Kind, Run[]>,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  const runs = byKind.get(kind)!;
+  const rates = runs.map((run) => run.client.calls_per_s);
+  const line: Record<string, unknown> = {
+    bench: runs[0]!.client.bench,
+    calls_per_s: Math.round(median(rates)),
+    calls_per_s_min: Math.min(...rates),
+    calls_per_s_max: Math.max(...rates),
+    p50_us: Math.round(median(runs.map((run) => run.client.p50_us))),
+    p99_us: Math.round(median(runs.map((run) => run.client.p99_us))),
+    calls: Math.round(median(runs.map((run) => run.client.calls))),
+  };
+  const bases: [Kind, string][] = kind === "raw"
+    ? []
+    : kind === "min-jsonrpc"
+    ? [["raw", "raw"]]
+    : [["raw", "raw"], ["min-jsonrpc", "min_jsonrpc"]];
+  for (const [base, label] of bases) {
+    // Ratios within each run (interleaved: the same load on the machine), then their median.
+    const ratios = runs.map((run, i) =>
+      run.client.calls_per_s / byKind.get(base)![i]!.client.calls_per_s
+    );
+    line[`ratio_to_${label}`] = round2(median(ratios));
+    line[`ratio_to_${label}_range`] = [round2(Math.min(...ratios)), round2(Math.max(...ratios))];
+  }
+  line.client_peak_mib = round1(median(runs.map((run) => run.client.peak_mib)));
+  line.server_peak_mib = round1(median(runs.map((run) => run.server?.peak_mib ?? NaN)));
+  line.client_start_mib = round1(median(runs.map((run) => run.client.rss_start_mib)));
+  line.server_start_mib = round1(median(runs.map((run) => run.server?.rss_start_mib ?? NaN)));
+  if (kind !== "min-jsonrpc") {
+    const min = byKind.get("min-jsonrpc")!;
+    const minClient = median(min.map((run) => run.client.peak_mib));
+    const minServer = median(min.map((run) => run.server?.peak_mib ?? NaN));
+    line.client_peak_ratio_to_min_jsonrpc = round2((line.client_peak_mib as number) / minClient);
+    line.server_peak_ratio_to_min_jsonrpc = round2((line.server_peak_mib as number) / minServer);
+  }
+  return { ...line, ...extra };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
 }

@@ -1,0 +1,99 @@
+// The client side of the line-framed benchmarks (TCP, unix sockets), run in
+// its own fresh process, as a deployment runs it, loading only the code of
+// its kind; the measuring loop (bench/_measure.ts: exactly N calls in flight)
+// runs here, the same for every kind:
+//   deno run --allow-net=... --allow-read=/proc/self/status --allow-env=BENCH_MS \
+//     bench/_client_process.ts KIND ADDRESS IN_FLIGHT NAME
+// KIND: raw | min-jsonrpc | jsonrpc; ADDRESS: a port on 127.0.0.1, or unix:PATH.
+// Prints the result as one JSON line, with its memory (MiB): rss_start_mib
+// (connected, before any call) and peak_mib (VmHWM at the end).
+
+import { type BenchResult, measure, memory } from "./_measure.ts";
+import { CLIENT_CPU, spawnDeno } from "./_server_process.ts";
+
+/** A JSON-RPC request line of about 60 bytes, like the one our client sends. */
+const RAW_LINE = '{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":2},"id":1}';
+
+/** What a client process reports. */
+export interface ClientResult extends BenchResult {
+  rss_start_mib: number;
+  peak_mib: number;
+}
+
+/** Runs the client of `kind` against `address` in its own process, pinned where the OS allows. */
+export async function runClient(
+  kind: string,
+  address: string,
+  inFlight: number,
+  name: string,
+): Promise<ClientResult> {
+  const path = address.startsWith("unix:") ? address.slice("unix:".length) : undefined;
+  const permissions = path === undefined
+    ? ["--allow-net=127.0.0.1", "--allow-read=/proc/self/status"]
+    : [
+      `--allow-net=unix:${path}`,
+      `--allow-read=/proc/self/status,${path}`,
+      `--allow-write=${path}`,
+    ];
+  const child = await spawnDeno(
+    [
+      ...permissions,
+      "--allow-env=BENCH_MS",
+      new URL(import.meta.url).pathname,
+      kind,
+      address,
+      String(inFlight),
+      name,
+    ],
+    CLIENT_CPU,
+    { stdin: "null", stdout: "piped" },
+  );
+  const { code, stdout } = await child.output();
+  if (code !== 0) throw new Error(`the ${kind} bench client exited with status ${code}`);
+  return JSON.parse(new TextDecoder().decode(stdout).trim().split("\n").at(-1)!);
+}
+
+/** A connected client: one call, and close. */
+interface Client {
+  call(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function connect(kind: string, address: string): Promise<Client> {
+  const path = address.startsWith("unix:") ? address.slice("unix:".length) : undefined;
+  const port = Number(address);
+  if (kind === "raw") {
+    const { RawEchoClient } = await import("./_raw_echo.ts");
+    const raw = path === undefined
+      ? await RawEchoClient.connect(port)
+      : await RawEchoClient.connectUnix(path);
+    return { call: () => raw.call(RAW_LINE), close: () => raw.close() };
+  }
+  if (kind === "min-jsonrpc") {
+    const { MinJsonRpcClient } = await import("./_min_jsonrpc.ts");
+    const min = path === undefined
+      ? await MinJsonRpcClient.connect(port)
+      : await MinJsonRpcClient.connectUnix(path);
+    return { call: () => min.add(1, 2), close: () => min.close() };
+  }
+  // What a deployment of a TCP client imports: the Peer and the TCP transport.
+  const { Peer, silentLogger } = await import("../mod.ts");
+  const tcp = await import("../transports/tcp.ts");
+  const url = path === undefined ? `tcp://127.0.0.1:${port}` : `unix://${path}`;
+  const peer = new Peer(await tcp.connect(url), { logger: silentLogger });
+  const params = { a: 1, b: 2 };
+  return { call: () => peer.call("add", params), close: () => peer.close() };
+}
+
+if (import.meta.main) {
+  const [kind, address, inFlight, name] = Deno.args as [string, string, string, string];
+  const client = await connect(kind, address);
+  const started = memory();
+  const result = await measure(name, () => client.call(), { inFlight: Number(inFlight) });
+  await client.close();
+  console.log(JSON.stringify({
+    ...result,
+    rss_start_mib: started.rss_mib,
+    peak_mib: memory().peak_mib,
+  }));
+}
