@@ -2,13 +2,13 @@
 // its own fresh process, as a deployment runs it, loading only the code of
 // its kind; the measuring loop (bench/_measure.ts: exactly N calls in flight)
 // runs here, the same for every kind:
-//   deno run --allow-net=... --allow-read=/proc/self/status --allow-env=BENCH_MS \
+//   deno run --allow-net=... --allow-run=cat --allow-env=BENCH_MS \
 //     bench/_client_process.ts KIND ADDRESS IN_FLIGHT NAME
 // KIND: raw | min-jsonrpc | jsonrpc; ADDRESS: a port on 127.0.0.1, or unix:PATH.
 // Prints the result as one JSON line, with its memory (MiB): rss_start_mib
 // (connected, before any call) and peak_mib (VmHWM at the end).
 
-import { type BenchResult, measure, memory } from "./_measure.ts";
+import { type BenchResult, measure, usage } from "./_measure.ts";
 import { CLIENT_CPU, spawnDeno } from "./_server_process.ts";
 
 /** A JSON-RPC request line of about 60 bytes, like the one our client sends. */
@@ -18,6 +18,8 @@ const RAW_LINE = '{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":2},"id":1}
 export interface ClientResult extends BenchResult {
   rss_start_mib: number;
   peak_mib: number;
+  warmup_calls: number;
+  cpu_us_per_call?: number;
 }
 
 /** Runs the client of `kind` against `address` in its own process, pinned where the OS allows. */
@@ -28,17 +30,16 @@ export async function runClient(
   name: string,
 ): Promise<ClientResult> {
   const path = address.startsWith("unix:") ? address.slice("unix:".length) : undefined;
-  const permissions = path === undefined
-    ? ["--allow-net=127.0.0.1", "--allow-read=/proc/self/status"]
-    : [
-      `--allow-net=unix:${path}`,
-      `--allow-read=/proc/self/status,${path}`,
-      `--allow-write=${path}`,
-    ];
+  const permissions = path === undefined ? ["--allow-net=127.0.0.1"] : [
+    `--allow-net=unix:${path}`,
+    `--allow-read=${path}`,
+    `--allow-write=${path}`,
+  ];
   const child = await spawnDeno(
     [
       ...permissions,
       "--allow-env=BENCH_MS",
+      "--allow-run=cat",
       new URL(import.meta.url).pathname,
       kind,
       address,
@@ -88,12 +89,15 @@ async function connect(kind: string, address: string): Promise<Client> {
 if (import.meta.main) {
   const [kind, address, inFlight, name] = Deno.args as [string, string, string, string];
   const client = await connect(kind, address);
-  const started = memory();
-  const result = await measure(name, () => client.call(), { inFlight: Number(inFlight) });
+  const started = usage();
+  const result = await measure(name, () => client.call(), {
+    inFlight: Number(inFlight),
+    cpu: true,
+  });
   await client.close();
   console.log(JSON.stringify({
     ...result,
     rss_start_mib: started.rss_mib,
-    peak_mib: memory().peak_mib,
+    peak_mib: usage().peak_mib,
   }));
 }

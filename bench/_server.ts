@@ -1,15 +1,15 @@
 // The server side of the TCP, unix socket and WebSocket benchmarks, run in its
 // own process (as a deployment runs it), loading only the code of its mode:
-//   deno run --allow-net=127.0.0.1 --allow-read=/proc/self/status bench/_server.ts MODE
+//   deno run --allow-net=127.0.0.1 --allow-run=cat bench/_server.ts MODE
 // MODE: tcp-raw | tcp-min-jsonrpc | tcp-jsonrpc | ws-raw | ws-min-jsonrpc | ws-jsonrpc | mushroom,
 // or unix-raw | unix-min-jsonrpc | unix-jsonrpc PATH (on the unix socket at PATH; run with
 // net, read and write permission for it).
 // Prints the port (the path) on the first line of stdout, then serves until
 // stdin closes; then prints its memory (MiB) as one JSON line and exits:
-//   {"rss_start_mib": N, "rss_end_mib": N, "peak_mib": N}
-// (rss_start_mib: listening, before any connection.)
+//   {"rss_start_mib": N, "rss_end_mib": N, "peak_mib": N, "cpu_ms": N}
+// (rss_start_mib: listening, before any connection; cpu_ms: CPU time used since.)
 
-import { memory } from "./_measure.ts";
+import { usage } from "./_measure.ts";
 
 const handlers = { add: (p: { a: number; b: number }) => p.a + p.b };
 const mode = Deno.args[0] ?? "tcp-jsonrpc";
@@ -62,14 +62,16 @@ if (mode === "unix-raw" || mode === "unix-min-jsonrpc") {
   const server = new Server({ logger: silentLogger, handlers }).serve(listener);
   close = () => server.close();
 }
-const started = memory();
+const started = usage();
 // Serve until the parent closes our stdin.
 for await (const _ of Deno.stdin.readable) { /* wait */ }
-const ended = memory();
+const ended = usage();
+const cpu = ended.cpu_ms - started.cpu_ms;
 await close();
 console.log(JSON.stringify({
   rss_start_mib: started.rss_mib,
   rss_end_mib: ended.rss_mib,
   peak_mib: ended.peak_mib,
+  cpu_ms: Number.isNaN(cpu) ? undefined : cpu,
 }));
 Deno.exit(0);

@@ -6,6 +6,8 @@ export interface ServerMemory {
   rss_start_mib: number;
   rss_end_mib: number;
   peak_mib: number;
+  /** CPU time used from listening to the stop, where /proc tells it. */
+  cpu_ms?: number;
 }
 
 export interface ServerProcess {
@@ -90,7 +92,7 @@ export async function startServer(
     : [`--allow-net=unix:${path}`, `--allow-read=${path}`, `--allow-write=${path}`];
   const server = new URL("./_server.ts", import.meta.url).pathname;
   const child = await spawnDeno(
-    [...permissions, "--allow-read=/proc/self/status", server, mode, ...(path ? [path] : [])],
+    [...permissions, "--allow-run=cat", server, mode, ...(path ? [path] : [])],
     pinned ? SERVER_CPU : undefined,
     { stdin: "piped", stdout: "piped" },
   );

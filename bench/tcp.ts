@@ -10,7 +10,8 @@
 // (default 2000) after a warm-up. One JSON line per kind and in-flight count:
 // medians over the runs with the spread (min, max), ratios per run (median
 // and range), and each process's peak RSS (VmHWM) with its ratio to the
-// minimal's; *_start_mib is the RSS once connected (listening), before any call.
+// minimal's; *_start_mib is the RSS once connected (listening), before any call;
+// *_cpu_us_per_call the CPU time (user + system) each process spent per call.
 
 import {
   cpuPinning,
@@ -112,6 +113,15 @@ function summary(
     line[`ratio_to_${label}`] = round2(median(ratios));
     line[`ratio_to_${label}_range`] = [round2(Math.min(...ratios)), round2(Math.max(...ratios))];
   }
+  // CPU per call of each process: what the rate would be bound by were the
+  // two fully overlapped (the larger), or in lock step (the sum).
+  line.client_cpu_us_per_call = round2(
+    median(runs.map((run) => run.client.cpu_us_per_call ?? NaN)),
+  );
+  line.server_cpu_us_per_call = round2(median(runs.map((run) => {
+    const { calls, warmup_calls } = run.client;
+    return (run.server?.cpu_ms ?? NaN) * 1000 / (calls + warmup_calls);
+  })));
   line.client_peak_mib = round1(median(runs.map((run) => run.client.peak_mib)));
   line.server_peak_mib = round1(median(runs.map((run) => run.server?.peak_mib ?? NaN)));
   line.client_start_mib = round1(median(runs.map((run) => run.client.rss_start_mib)));
