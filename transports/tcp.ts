@@ -184,8 +184,6 @@ export interface ListenOptions extends TcpOptions {
 
 const MiB = 1024 * 1024;
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Microtask turns without a new frame before queued frames are written. */
-const QUIET_TURNS = 3;
 const encoder = new TextEncoder();
 /** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -284,10 +282,6 @@ export class TcpTransport implements Transport<string> {
   /** Characters of the write on the wire. */
   #writingChars = 0;
   #writing = false;
-  /** A flush is waiting for the microtask queue to go quiet. */
-  #scheduled = false;
-  #quietTurns = 0;
-  #seen = 0;
   #drained: PromiseWithResolvers<void> | undefined;
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
@@ -375,12 +369,9 @@ export class TcpTransport implements Transport<string> {
     if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
     this.#out.push(frame);
     this.#queuedChars += frame.length + 1;
-    if (!this.#writing && !this.#scheduled) {
-      this.#scheduled = true;
-      this.#quietTurns = 0;
-      this.#seen = this.#out.length;
-      queueMicrotask(this.#whenQuiet);
-    }
+    // Nothing on the wire: this frame leaves now, and those sent meanwhile
+    // follow together in the next write.
+    if (!this.#writing) this.#flush();
     if (this.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
     if (this.#drained === undefined) {
       this.#drained = Promise.withResolvers<void>();
@@ -496,24 +487,13 @@ export class TcpTransport implements Transport<string> {
   }
 
   /**
-   * Writes once sends stop arriving: the replies to one read are produced a
-   * few microtasks apart, so waiting until QUIET_TURNS microtask turns pass
-   * with no new frame gathers them into one write, and costs a lone call
-   * well under a microsecond.
+   * Writes everything queued, coalescing what arrives meanwhile. The first
+   * frame after a quiet spell is not held back to wait for company: between
+   * two processes on two CPUs, a batch held until it is complete makes the
+   * two sides take turns (each idle while the other works), where frames
+   * that leave at once keep both busy; the frames that come while it is
+   * written still share the next write.
    */
-  #whenQuiet = (): void => {
-    if (this.#out.length !== this.#seen) {
-      this.#seen = this.#out.length;
-      this.#quietTurns = 0;
-    } else if (++this.#quietTurns >= QUIET_TURNS) {
-      this.#scheduled = false;
-      if (!this.#writing && !this.#closing) this.#flush();
-      return;
-    }
-    queueMicrotask(this.#whenQuiet);
-  };
-
-  /** Writes everything queued, coalescing what arrives meanwhile. */
   async #flush(): Promise<void> {
     this.#writing = true;
     const delimiter = String.fromCharCode(this.#delimiter);
