@@ -187,6 +187,11 @@ const READ_BUFFER_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
 /** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/**
+ * The same, replacing what is not UTF-8 with U+FFFD: Deno's fast path
+ * (a fatal decoder takes a generic one, ~15x slower on 6 KiB).
+ */
+const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const NO_BYTES = new Uint8Array(0);
 
 /**
@@ -627,12 +632,17 @@ export class TcpTransport implements Transport<string> {
    * {@linkcode InvalidFrame}s.
    */
   async #emit(bytes: Uint8Array): Promise<void> {
-    let text: string;
-    try {
-      text = fatalDecoder.decode(bytes);
-    } catch {
-      await this.#emitEach(bytes);
-      return;
+    // Without a U+FFFD in the text every byte was UTF-8, and the text is
+    // what the fatal decoder gives; with one, it tells bad bytes from a
+    // U+FFFD that was sent.
+    let text = lenientDecoder.decode(bytes);
+    if (text.includes("\uFFFD")) {
+      try {
+        text = fatalDecoder.decode(bytes);
+      } catch {
+        await this.#emitEach(bytes);
+        return;
+      }
     }
     const delimiterChar = String.fromCharCode(this.#delimiter);
     const stripCR = this.#delimiter === 10;
