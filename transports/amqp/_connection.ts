@@ -569,6 +569,17 @@ export class BrokerConnection {
     socket?.end(() => socket.destroy());
   }
 
+  /**
+   * Drops the connection now, for `reason` (logged); it is made again by
+   * itself, to the next broker first. Nothing when not connected.
+   */
+  reset(reason: string): void {
+    const client = this.#client;
+    if (this.#closing || client === undefined || !this.#connected) return;
+    this.#options.logger.warn(`${this.#options.name}: ${reason}; reconnecting`);
+    client.socket?.destroy();
+  }
+
   #channelFailed(channel: AMQPChannel, reason: string): void {
     if (this.#closing) return;
     this.#options.logger.warn(
