@@ -297,7 +297,7 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
       globalThis.removeEventListener("unload", stopSync);
       await run(shared, epmd, ["-kill"]).catch(() => "");
       // epmd and the nodes' helper processes go a moment later; what stays is killed.
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 3_000;
       while (processesOf(home).length > 0 && Date.now() < deadline) await pause(100);
       for (const pid of processesOf(home)) Deno.kill(pid, "SIGKILL");
       await Deno.remove(home, { recursive: true }).catch(() => {});

@@ -15,7 +15,7 @@ import {
 } from "./_assert.ts";
 import { recordingLogger, waitFor } from "./_helpers.ts";
 import { startCluster } from "./_rabbitmq_cluster.ts";
-import { connectMesh, type Mesh } from "../transports/amqp.ts";
+import { connectMesh, type Mesh, redactUrl } from "../transports/amqp.ts";
 
 const started = await startCluster();
 const cluster = typeof started === "string" ? undefined : started;
@@ -246,8 +246,11 @@ clusterTest(
         logger.messages("warn").some((line) => line.includes("connected to the broker again")),
         "the failover is logged",
       );
-      // The instances were on x; each now names another node.
-      for (const mesh of instances) assert(mesh.connected);
+      // The instances and a caller were on x: each is on another node now.
+      for (const mesh of [...instances, onX]) {
+        assert(mesh.connected);
+        assert(mesh.broker !== redactUrl(x!.url(vhost)), `${mesh.broker} is not the node killed`);
+      }
     } finally {
       await Promise.all(meshes.map((mesh) => mesh.close()));
     }
@@ -267,7 +270,7 @@ clusterTest(
     const server = await connectMesh([dead, y!.url(vhost)], { logger });
     const other = await connectMesh(z!.url(vhost), { logger });
     try {
-      assert(server.connected);
+      assertEquals(server.broker, redactUrl(y!.url(vhost)), "the node after the one that is down");
       await server.serve("q", { twice: ({ n }: { n: number }) => 2 * n }, {
         queueType: "quorum",
       });

@@ -568,6 +568,11 @@ export class Mesh {
     return this.#connection.connected;
   }
 
+  /** The URL (password hidden) of the broker connected to now, or tried next: one of those given. */
+  get broker(): string {
+    return redactUrl(this.#connection.url);
+  }
+
   /**
    * Serves `handlers` as the service `name`. Resolves once its queue is
    * declared and consumed; rejects when the broker refuses (e.g. a queue of

@@ -74,7 +74,7 @@ interface Outbound {
   readonly stream: boolean;
   /** The control queue of the instance that holds the stream, once an item named it. */
   instance: string | undefined;
-  /** Times the broker refused it (nack): the third refusal is final. */
+  /** Times the broker refused it (nack): the fifth refusal is final. */
   refusals?: number;
 }
 
@@ -331,7 +331,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
           // A quorum queue refuses while it elects a leader, and (RabbitMQ
           // 3.10) that channel then refuses for good: reconnect and resend.
           outbound.refusals = (outbound.refusals ?? 0) + 1;
-          if (outbound.refusals < 3) {
+          if (outbound.refusals < 5) {
             return this.#connection.reset(`the broker refused a message to ${outbound.routingKey}`);
           }
           outbound.settled = true;

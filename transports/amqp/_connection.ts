@@ -105,6 +105,9 @@ const FRAME_HEAD = 7;
 /** A content header's fixed part: class (2), weight (2), body size (8). */
 const CONTENT_HEAD = 12;
 
+/** A connection up this long (ms) starts the backoff over when it is lost. */
+const STABLE_AFTER = 10_000;
+
 /** Publish buffers the client may keep for reuse. */
 const POOLED_BUFFERS = 16;
 
@@ -193,6 +196,10 @@ export class BrokerConnection {
   #connecting: Promise<void> | undefined;
   /** The index in `urls` of the broker connected to, or tried next. */
   #current = 0;
+  /** Dropped by `reset`: the next connection does not start the backoff over. */
+  #keepBackoff = false;
+  /** When the current connection was made (ms since epoch). */
+  #upSince = 0;
   /** How many times the connection was made again after a loss. */
   reconnects = 0;
 
@@ -409,7 +416,11 @@ export class BrokerConnection {
       }
       throw error;
     }
-    this.#backoff.reset();
+    // A connection dropped by `reset` (the broker refused a publish) may be
+    // dropped again at once: the waits grow until one stays up.
+    if (this.#keepBackoff) this.#keepBackoff = false;
+    else this.#backoff.reset();
+    this.#upSince = Date.now();
     for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
@@ -577,6 +588,7 @@ export class BrokerConnection {
     const client = this.#client;
     if (this.#closing || client === undefined || !this.#connected) return;
     this.#options.logger.warn(`${this.#options.name}: ${reason}; reconnecting`);
+    this.#keepBackoff = true;
     client.socket?.destroy();
   }
 
@@ -604,6 +616,7 @@ export class BrokerConnection {
       }`,
     );
     if (wasConnected) { for (const attachment of this.#attachments) attachment.detach(generation); }
+    if (Date.now() - this.#upSince >= STABLE_AFTER) this.#backoff.reset();
     // The broker that dropped us may be the node that died: another first.
     this.#next();
     this.#schedule();
