@@ -10,6 +10,9 @@
  * exchanges, queues, bindings and consumers are declared again, and requests
  * not yet answered are published again; a service answers a copy of a request
  * it already answered from memory, so no request is lost or handled twice.
+ * Given a cluster's nodes (`connectMesh([url1, url2, url3])`), it fails over
+ * to the next node that answers; serve with `queueType: "quorum"` so that the
+ * service queues outlive the node they were on.
  *
  * This is the only entrypoint that loads an AMQP client
  * (`npm:@cloudamqp/amqp-client`); `@seed/rpc` and the other wires never do.
@@ -55,7 +58,7 @@ import {
   topicMatches,
 } from "./amqp/_describe.ts";
 import { ServiceChannel } from "./amqp/_service.ts";
-import { responseQueueName } from "./amqp/_topology.ts";
+import { responseQueueName, type ServiceQueueType } from "./amqp/_topology.ts";
 
 export * from "../protocol/nuropb/nuropb.ts";
 export * from "../protocol/nuropb/nuropb_codec.ts";
@@ -71,6 +74,7 @@ export {
 } from "./amqp/_topology.ts";
 export { redactUrl, topicMatches };
 export type { DescribableSpecs, MethodDescription, ServiceDescription } from "./amqp/_describe.ts";
+export type { ServiceQueueType } from "./amqp/_topology.ts";
 
 /**
  * Options for {@linkcode connectMesh}.
@@ -335,6 +339,19 @@ export interface ServeOptions {
   /** Interceptors around every call the service handles. */
   interceptors?: readonly Interceptor[];
   /**
+   * The service queue's kind. `"classic"` is nuropb's declaration, byte for
+   * byte. `"quorum"` adds `x-queue-type: quorum`: the queue and its messages
+   * are replicated to the cluster's nodes and written to disk, so the loss of
+   * a node (fewer than half of them) loses no request or command. Every
+   * instance of the service, and a Python nuropb one too, must declare the
+   * queue the same way: a declaration with other arguments is refused by the
+   * broker (406 PRECONDITION_FAILED), and an existing queue's kind never
+   * changes (delete it first, or use another vhost).
+   *
+   * @default {"classic"}
+   */
+  queueType?: ServiceQueueType;
+  /**
    * Record handler latency in `stats()`.
    *
    * @default {false}
@@ -551,6 +568,11 @@ export class Mesh {
     return this.#connection.connected;
   }
 
+  /** The URL (password hidden) of the broker connected to now, or tried next: one of those given. */
+  get broker(): string {
+    return redactUrl(this.#connection.url);
+  }
+
   /**
    * Serves `handlers` as the service `name`. Resolves once its queue is
    * declared and consumed; rejects when the broker refuses (e.g. a queue of
@@ -589,6 +611,7 @@ export class Mesh {
       rememberAnswers: options.rememberAnswers ?? 10_000,
       rememberAnswerBytes: options.rememberAnswerBytes ?? 16_777_216,
       maxInboxBytes: options.maxInboxBytes ?? 67_108_864,
+      queueType: options.queueType,
     });
     const interceptors = [...(options.interceptors ?? [])];
     const guard = accessGuard(options);
@@ -930,6 +953,11 @@ function accessGuard(options: ServeOptions): Interceptor | undefined {
  * instance's response queue. Rejects when the broker cannot be reached or
  * refuses; after that, lost connections are made again by themselves.
  *
+ * Given several URLs (the nodes of one RabbitMQ cluster, the same vhost),
+ * it connects to the first that answers and, when that connection is lost,
+ * to the next one that does, with the same backoff, declaring everything
+ * again there; it rejects only when none answers.
+ *
  * @example Connect and describe a service
  * ```ts ignore
  * import { assertEquals } from "@std/assert";
@@ -939,8 +967,22 @@ function accessGuard(options: ServeOptions): Interceptor | undefined {
  * assertEquals(described.service_name, "calc");
  * await mesh.close();
  * ```
+ *
+ * @example Any node of a cluster
+ * ```ts ignore
+ * import { connectMesh } from "@seed/rpc/amqp";
+ * const mesh = await connectMesh([
+ *   "amqp://guest:guest@rabbit1:5672/seeds",
+ *   "amqp://guest:guest@rabbit2:5672/seeds",
+ *   "amqp://guest:guest@rabbit3:5672/seeds",
+ * ]);
+ * await mesh.serve("calc", { add: ({ a, b }) => a + b }, { queueType: "quorum" });
+ * ```
  */
-export async function connectMesh(url: string, options: MeshOptions = {}): Promise<Mesh> {
+export async function connectMesh(
+  url: string | readonly string[],
+  options: MeshOptions = {},
+): Promise<Mesh> {
   const connection = new BrokerConnection(url, {
     logger: options.logger ?? consoleLogger,
     name: "nuropb mesh",

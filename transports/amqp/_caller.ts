@@ -74,6 +74,8 @@ interface Outbound {
   readonly stream: boolean;
   /** The control queue of the instance that holds the stream, once an item named it. */
   instance: string | undefined;
+  /** Times the broker refused it (nack): the fifth refusal is final. */
+  refusals?: number;
 }
 
 const DECODER = new TextDecoder();
@@ -326,6 +328,12 @@ export class CallerChannel extends InboxChannel implements Attachment {
         // The channel closed before the broker confirmed: it goes out again
         // on the next connection, unless the broker refused it outright.
         if (String(error).includes("Message rejected") && !outbound.settled) {
+          // A quorum queue refuses while it elects a leader, and (RabbitMQ
+          // 3.10) that channel then refuses for good: reconnect and resend.
+          outbound.refusals = (outbound.refusals ?? 0) + 1;
+          if (outbound.refusals < 5) {
+            return this.#connection.reset(`the broker refused a message to ${outbound.routingKey}`);
+          }
           outbound.settled = true;
           this.#outbound.delete(id);
           outbound.confirmed.reject(new NotDelivered(outbound.routingKey, "the broker refused it"));

@@ -105,6 +105,9 @@ const FRAME_HEAD = 7;
 /** A content header's fixed part: class (2), weight (2), body size (8). */
 const CONTENT_HEAD = 12;
 
+/** A connection up this long (ms) starts the backoff over when it is lost. */
+const STABLE_AFTER = 10_000;
+
 /** Publish buffers the client may keep for reuse. */
 const POOLED_BUFFERS = 16;
 
@@ -178,7 +181,8 @@ export function replyCode(error: unknown): number | undefined {
 }
 
 export class BrokerConnection {
-  readonly url: string;
+  /** The brokers to connect to (a cluster's nodes), tried in turn. */
+  readonly urls: readonly string[];
   readonly vhost: string;
   #options: BrokerConnectionOptions;
   #client: AMQPClient | undefined;
@@ -190,6 +194,12 @@ export class BrokerConnection {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #waiters: Array<() => void> = [];
   #connecting: Promise<void> | undefined;
+  /** The index in `urls` of the broker connected to, or tried next. */
+  #current = 0;
+  /** Dropped by `reset`: the next connection does not start the backoff over. */
+  #keepBackoff = false;
+  /** When the current connection was made (ms since epoch). */
+  #upSince = 0;
   /** How many times the connection was made again after a loss. */
   reconnects = 0;
 
@@ -201,20 +211,38 @@ export class BrokerConnection {
   /** Times a frame could not be read and the connection was dropped for it. */
   unreadableFrames = 0;
 
-  constructor(url: string, options: BrokerConnectionOptions) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new TypeError(`Not a URL: ${redactUrl(url)}`);
+  constructor(urls: string | readonly string[], options: BrokerConnectionOptions) {
+    const list = typeof urls === "string" ? [urls] : [...urls];
+    if (list.length === 0) throw new TypeError("No broker URL given");
+    let vhost: string | undefined;
+    for (const url of list) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new TypeError(`Not a URL: ${redactUrl(url)}`);
+      }
+      if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
+        throw new TypeError(`Not an AMQP URL: ${redactUrl(url)}`);
+      }
+      const its = decodeURIComponent(parsed.pathname.slice(1)) || "/";
+      // The vhost is the mesh: nodes of one cluster serve the same one.
+      if (vhost !== undefined && its !== vhost) {
+        throw new TypeError(
+          `The broker URLs name different vhosts ('${vhost}', '${its}'): give the nodes of one mesh`,
+        );
+      }
+      vhost = its;
     }
-    if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
-      throw new TypeError(`Not an AMQP URL: ${redactUrl(url)}`);
-    }
-    this.url = url;
-    this.vhost = decodeURIComponent(parsed.pathname.slice(1)) || "/";
+    this.urls = list;
+    this.vhost = vhost!;
     this.#options = options;
     this.#backoff = new Backoff({ minDelay: options.minDelay, maxDelay: options.maxDelay });
+  }
+
+  /** The broker connected to now (or tried next). */
+  get url(): string {
+    return this.urls[this.#current]!;
   }
 
   get generation(): number {
@@ -264,9 +292,10 @@ export class BrokerConnection {
     return channel;
   }
 
-  /** `text` with the URL's password hidden. */
+  /** `text` with every URL's password hidden. */
   redact(text: string): string {
-    return redactPassword(text, this.url);
+    for (const url of this.urls) text = redactPassword(text, url);
+    return text;
   }
 
   /** Resolves once connected (at once when connected now). */
@@ -299,12 +328,43 @@ export class BrokerConnection {
   }
 
   #connect(): Promise<void> {
-    this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
+    this.#connecting ??= this.#openAny().finally(() => this.#connecting = undefined);
     return this.#connecting;
   }
 
-  async #open(): Promise<void> {
-    const address = new URL(this.url);
+  /**
+   * One attempt: each broker in turn, from the current one, until one takes
+   * the connection; rejects with the last failure when none does.
+   */
+  async #openAny(): Promise<void> {
+    let failure: unknown;
+    for (let tried = 0; tried < this.urls.length; tried++) {
+      if (this.#closing) return;
+      try {
+        await this.#open(this.url);
+        return;
+      } catch (error) {
+        failure = error;
+        if (this.urls.length > 1) {
+          this.#options.logger.debug(
+            `${this.#options.name}: ${redactUrl(this.url)} failed: ${
+              this.redact(String((error as Error)?.message ?? error))
+            }`,
+          );
+        }
+        this.#next();
+      }
+    }
+    throw failure;
+  }
+
+  /** The next broker of the list is tried first from now on. */
+  #next(): void {
+    this.#current = (this.#current + 1) % this.urls.length;
+  }
+
+  async #open(url: string): Promise<void> {
+    const address = new URL(url);
     address.searchParams.set("frameMax", String(this.#options.maxFrameBytes));
     const client = new AMQPClient(address.href, undefined, null);
     this.#guard(client);
@@ -356,7 +416,11 @@ export class BrokerConnection {
       }
       throw error;
     }
-    this.#backoff.reset();
+    // A connection dropped by `reset` (the broker refused a publish) may be
+    // dropped again at once: the waits grow until one stays up.
+    if (this.#keepBackoff) this.#keepBackoff = false;
+    else this.#backoff.reset();
+    this.#upSince = Date.now();
     for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
@@ -516,6 +580,18 @@ export class BrokerConnection {
     socket?.end(() => socket.destroy());
   }
 
+  /**
+   * Drops the connection now, for `reason` (logged); it is made again by
+   * itself, to the next broker first. Nothing when not connected.
+   */
+  reset(reason: string): void {
+    const client = this.#client;
+    if (this.#closing || client === undefined || !this.#connected) return;
+    this.#options.logger.warn(`${this.#options.name}: ${reason}; reconnecting`);
+    this.#keepBackoff = true;
+    client.socket?.destroy();
+  }
+
   #channelFailed(channel: AMQPChannel, reason: string): void {
     if (this.#closing) return;
     this.#options.logger.warn(
@@ -540,6 +616,9 @@ export class BrokerConnection {
       }`,
     );
     if (wasConnected) { for (const attachment of this.#attachments) attachment.detach(generation); }
+    if (Date.now() - this.#upSince >= STABLE_AFTER) this.#backoff.reset();
+    // The broker that dropped us may be the node that died: another first.
+    this.#next();
     this.#schedule();
   }
 
@@ -553,7 +632,10 @@ export class BrokerConnection {
         () => {
           if (this.#connected) {
             this.reconnects++;
-            this.#options.logger.warn(`${this.#options.name}: connected to the broker again`);
+            const which = this.urls.length > 1 ? ` (${redactUrl(this.url)})` : "";
+            this.#options.logger.warn(
+              `${this.#options.name}: connected to the broker again${which}`,
+            );
           }
         },
         (error) => {

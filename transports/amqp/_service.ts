@@ -68,6 +68,7 @@ import {
   declarePrivateEventQueue,
   declareServiceQueue,
   EVENTS_EXCHANGE,
+  type ServiceQueueType,
 } from "./_topology.ts";
 
 export interface ServiceChannelOptions {
@@ -85,6 +86,8 @@ export interface ServiceChannelOptions {
   rememberAnswerBytes: number;
   /** Bytes of requests held at once, at most (with `prefetch`, the largest request). */
   maxInboxBytes: number;
+  /** The service queue's kind (nuropb's classic one when not given). */
+  queueType?: ServiceQueueType;
 }
 
 /** A request being handled, or handled: what its copies and its sealing need. */
@@ -241,7 +244,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     await declareMeshExchanges(channel);
     const queue = this.#options.private
       ? await declarePrivateEventQueue(channel, this.#bindings)
-      : await declareServiceQueue(channel, this.service, this.#bindings);
+      : await declareServiceQueue(channel, this.service, this.#bindings, this.#options.queueType);
     await channel.basicQos(this.#options.prefetch);
     if (!this.#options.private) {
       // On a channel of its own: what it refuses unread (too large) needs no

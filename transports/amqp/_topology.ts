@@ -55,20 +55,32 @@ export async function declareMeshExchanges(channel: AMQPChannel): Promise<void> 
 }
 
 /**
+ * The kind of a service queue: nuropb's own `"classic"` one, or a
+ * `"quorum"` queue, replicated over a cluster's nodes (Raft), that survives
+ * the loss of a minority of them.
+ */
+export type ServiceQueueType = "classic" | "quorum";
+
+/**
  * A service's queue: durable, dead-lettering to the DL exchange, bound to the
  * rpc exchange under the service's name and to the events exchange under
- * each topic pattern. Returns the queue's name.
+ * each topic pattern. Returns the queue's name. A classic queue is declared
+ * with exactly nuropb's arguments; a quorum queue adds `x-queue-type`.
  */
 export async function declareServiceQueue(
   channel: AMQPChannel,
   service: string,
   eventBindings: readonly string[],
+  queueType: ServiceQueueType = "classic",
 ): Promise<string> {
   const queue = serviceQueueName(service);
   await channel.queueDeclare(
     queue,
+    // A quorum queue is always durable, never exclusive or auto-deleted.
     { durable: true, autoDelete: false, exclusive: false },
-    { "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE },
+    queueType === "quorum"
+      ? { "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-queue-type": "quorum" }
+      : { "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE },
   );
   await channel.queueBind(queue, RPC_EXCHANGE, service);
   for (const pattern of eventBindings) await channel.queueBind(queue, EVENTS_EXCHANGE, pattern);
