@@ -16,7 +16,8 @@ const ms = Number(Deno.args[1] ?? 2000);
 const only = Deno.args[2];
 const inFlights = (Deno.args[3] ?? "1,100").split(",").map(Number);
 
-function brokerCpuMs(pid: number): number {
+function brokerCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 100 Hz ticks
@@ -38,7 +39,9 @@ async function load(call: () => Promise<unknown>, inFlight: number, forMs: numbe
 const broker = await startBroker();
 if (typeof broker === "string") throw new Error(broker);
 try {
-  const pid = Number((await broker.ctl("eval", "os:getpid().")).replace(/[^0-9]/g, ""));
+  const pid = broker.private
+    ? Number((await broker.ctl("eval", "os:getpid().")).replace(/[^0-9]/g, ""))
+    : undefined;
   const url = broker.url("/");
   const bare = await bareRpc(url);
   const server = await connectMesh(url, { logger: silentLogger });

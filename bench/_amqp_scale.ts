@@ -13,18 +13,6 @@ import process from "node:process";
 import { silentLogger } from "../mod.ts";
 import { connectMesh, type Mesh } from "../transports/amqp.ts";
 
-/** utime + stime of a process, ms (Linux; 0 where /proc cannot be read). */
-export function cpuMsOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
-
 function elapsedMs(): number {
   return Number(Deno.env.get("BENCH_MS") ?? 2000);
 }
@@ -84,7 +72,10 @@ export async function competingConsumers(url: string): Promise<Record<string, un
 }
 
 /** Fan-out: one publisher's events to 1, 10 and 100 subscribers. */
-export async function fanOut(url: string, brokerPid?: number): Promise<Record<string, unknown>[]> {
+export async function fanOut(
+  url: string,
+  brokerCpuMs?: () => Promise<number>,
+): Promise<Record<string, unknown>[]> {
   const results: Record<string, unknown>[] = [];
   const publisher = await connectMesh(url, { logger: silentLogger });
   const subscribers: Mesh[] = [];
@@ -116,20 +107,20 @@ export async function fanOut(url: string, brokerPid?: number): Promise<Record<st
       await closedLoop(publish, 16, elapsedMs() / 4);
       const delivered0 = delivered;
       const cpu0 = process.cpuUsage();
-      const broker0 = cpuMsOf(brokerPid);
+      const broker0 = await brokerCpuMs?.();
       const started = performance.now();
       await closedLoop(publish, 16, elapsedMs());
       const seconds = (performance.now() - started) / 1000;
       const deliveries = delivered - delivered0;
       const cpu = process.cpuUsage(cpu0);
-      const brokerMs = cpuMsOf(brokerPid) - broker0;
+      const brokerMs = broker0 === undefined ? undefined : await brokerCpuMs!() - broker0;
       results.push({
         bench: `amqp mesh events fan-out to ${count} subscriber(s)`,
         subscribers: count,
         delivered_per_s: Math.round(deliveries / seconds),
         events_per_s: Math.round(deliveries / seconds / count),
         deno_us_per_delivery: Math.round((cpu.user + cpu.system) / deliveries * 10) / 10,
-        broker_us_per_delivery: brokerPid === undefined
+        broker_us_per_delivery: brokerMs === undefined
           ? null
           : Math.round(brokerMs * 1000 / deliveries * 10) / 10,
       });
