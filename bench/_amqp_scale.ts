@@ -96,36 +96,50 @@ export async function fanOut(
         await mesh.subscribe("bench.fanout", onEvent);
         subscribers.push(mesh);
       }
-      // The publisher keeps 16 events unconfirmed and at most 256 events
-      // ahead of the slowest reader, so queues do not grow without bound.
-      let published = 0;
-      const publish = async () => {
-        while ((published - 256) * count > delivered) await nextDelivery();
-        published++;
-        await publisher.publish("bench.fanout", { n: published });
-      };
-      await closedLoop(publish, 16, elapsedMs() / 4);
-      const delivered0 = delivered;
-      const cpu0 = process.cpuUsage();
-      const broker0 = await brokerCpuMs?.();
-      const started = performance.now();
-      await closedLoop(publish, 16, elapsedMs());
-      const seconds = (performance.now() - started) / 1000;
-      const deliveries = delivered - delivered0;
-      const cpu = process.cpuUsage(cpu0);
-      const brokerMs = broker0 === undefined ? undefined : await brokerCpuMs!() - broker0;
-      results.push({
-        bench: `amqp mesh events fan-out to ${count} subscriber(s)`,
-        subscribers: count,
-        delivered_per_s: Math.round(deliveries / seconds),
-        events_per_s: Math.round(deliveries / seconds / count),
-        deno_us_per_delivery: Math.round((cpu.user + cpu.system) / deliveries * 10) / 10,
-        broker_us_per_delivery: brokerMs === undefined
-          ? null
-          : Math.round(brokerMs * 1000 / deliveries * 10) / 10,
+      // Bounded in time: a case whose deliveries stop for a minute fails.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`fan-out to ${count}: deliveries stalled`)),
+          60_000 + elapsedMs() * 2,
+        );
       });
-      // What is still queued is read before the next case.
-      while (delivered < published * count) await nextDelivery();
+      stalled.catch(() => {});
+      const waitDelivery = () => Promise.race([nextDelivery(), stalled]);
+      try {
+        // The publisher keeps 16 events unconfirmed and at most 256 events
+        // ahead of the slowest reader, so queues do not grow without bound.
+        let published = 0;
+        const publish = async () => {
+          while ((published - 256) * count > delivered) await waitDelivery();
+          published++;
+          await publisher.publish("bench.fanout", { n: published });
+        };
+        await closedLoop(publish, 16, elapsedMs() / 4);
+        const delivered0 = delivered;
+        const cpu0 = process.cpuUsage();
+        const broker0 = await brokerCpuMs?.();
+        const started = performance.now();
+        await closedLoop(publish, 16, elapsedMs());
+        const seconds = (performance.now() - started) / 1000;
+        const deliveries = delivered - delivered0;
+        const cpu = process.cpuUsage(cpu0);
+        const brokerMs = broker0 === undefined ? undefined : await brokerCpuMs!() - broker0;
+        results.push({
+          bench: `amqp mesh events fan-out to ${count} subscriber(s)`,
+          subscribers: count,
+          delivered_per_s: Math.round(deliveries / seconds),
+          events_per_s: Math.round(deliveries / seconds / count),
+          deno_us_per_delivery: Math.round((cpu.user + cpu.system) / deliveries * 10) / 10,
+          broker_us_per_delivery: brokerMs === undefined
+            ? null
+            : Math.round(brokerMs * 1000 / deliveries * 10) / 10,
+        });
+        // What is still queued is read before the next case.
+        while (delivered < published * count) await waitDelivery();
+      } finally {
+        clearTimeout(timer);
+      }
     }
   } finally {
     for (const mesh of subscribers) await mesh.close();
