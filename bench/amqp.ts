@@ -1,33 +1,78 @@
 // amqp cases: a nuropb mesh request (our service, our caller) against the
 // bare AMQP client's own RPC round trip (a consumer that answers to reply_to
-// on the default exchange; the caller correlates by correlation id), both on
-// the same broker in the same run, TCP no-delay on both. The broker is
-// $AMQP_URL or a private node (Debian's rabbitmq-server); without either the
-// group reports that it was skipped.
+// on the default exchange; the caller correlates by correlation id), and
+// against the same bare RPC made to carry what the mesh's wire carries
+// (nuropb's headers and expiration, mandatory through a direct exchange,
+// publisher confirms, a durable dead-lettering queue), all on the same broker
+// in the same run, TCP no-delay everywhere; BENCH_ROUNDS interleaved rounds
+// (default 3), medians and ranges printed. Then scale-out (_amqp_scale.ts):
+// 1, 2 and 4 instances of a 1 ms service, and events to 1, 10 and 100
+// subscribers. The broker is $AMQP_URL or a private node (Debian's
+// rabbitmq-server); without either the group reports that it was skipped.
 
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { silentLogger } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 import { startBroker } from "../tests/_rabbitmq.ts";
 import { type BenchResult, measure } from "./_measure.ts";
+import { competingConsumers, fanOut } from "./_amqp_scale.ts";
+
+/**
+ * What the bare RPC does of what the nuropb wire and the mesh's delivery
+ * guarantees need (all off: the client's plain RPC example).
+ */
+export interface BareWire {
+  /** nuropb's properties: its five headers, content type, and on requests an expiration. */
+  headers?: boolean;
+  /** Requests through a direct exchange, mandatory (a return when no queue takes it). */
+  mandatory?: boolean;
+  /** Publisher confirms on the caller's channel (the mesh awaits them: a nack fails the call). */
+  confirm?: boolean;
+  /** A durable queue dead-lettering to an exchange, as nuropb declares service queues. */
+  durable?: boolean;
+}
+
+const HEADERS = (type: string) => ({
+  nuropb_protocol: "0.1.1",
+  nuropb_version: "0.1.8",
+  nuropb_type: type,
+  trace_id: null,
+  encrypted: "",
+});
 
 /** The bare client's RPC: one queue served, replies to an exclusive queue. */
-async function bareRpc(url: string) {
+export async function bareRpc(url: string, wire: BareWire = {}) {
+  const name = `bare-rpc-${Object.keys(wire).filter((k) => wire[k as keyof BareWire]).join("-")}`;
   const server = await new AMQPClient(url, undefined, null).connect();
   (server as AMQPClient).socket?.setNoDelay(true);
   const serverChannel = await server.channel();
-  await serverChannel.queueDeclare("bare-rpc", { durable: false, autoDelete: true });
+  if (wire.durable) {
+    await serverChannel.exchangeDeclare("bare-dl", "fanout", { durable: true });
+    await serverChannel.queueDeclare(name, { durable: true, autoDelete: false }, {
+      "x-dead-letter-exchange": "bare-dl",
+    });
+  } else {
+    await serverChannel.queueDeclare(name, { durable: false, autoDelete: true });
+  }
+  const exchange = wire.mandatory ? "bare-rpc-exchange" : "";
+  if (wire.mandatory) {
+    await serverChannel.exchangeDeclare(exchange, "direct", { durable: true });
+    await serverChannel.queueBind(name, exchange, name);
+  }
   await serverChannel.basicQos(16);
-  await serverChannel.basicConsume("bare-rpc", { noAck: false }, async (message) => {
+  const replyHeaders = wire.headers ? HEADERS("response") : undefined;
+  await serverChannel.basicConsume(name, { noAck: false }, async (message) => {
     const { a, b } = JSON.parse(new TextDecoder().decode(message.body!));
     await serverChannel.basicPublish("", message.properties.replyTo!, JSON.stringify(a + b), {
       correlationId: message.properties.correlationId,
+      ...(replyHeaders && { headers: replyHeaders, contentType: "application/json", replyTo: "" }),
     });
     await message.ack();
   });
   const client = await new AMQPClient(url, undefined, null).connect();
   (client as AMQPClient).socket?.setNoDelay(true);
   const channel = await client.channel();
+  if (wire.confirm) await channel.confirmSelect();
   const { name: replyQueue } = await channel.queueDeclare("", { exclusive: true });
   const pending = new Map<string, (value: unknown) => void>();
   await channel.basicConsume(replyQueue, { noAck: true }, (message) => {
@@ -35,53 +80,112 @@ async function bareRpc(url: string) {
     pending.delete(message.properties.correlationId!);
     resolve?.(JSON.parse(new TextDecoder().decode(message.body!)));
   });
+  const requestHeaders = wire.headers ? HEADERS("request") : undefined;
   let next = 0;
   return {
     call(params: { a: number; b: number }): Promise<unknown> {
       const id = String(++next);
       const answered = new Promise((resolve) => pending.set(id, resolve));
-      channel.basicPublish("", "bare-rpc", JSON.stringify(params), {
+      channel.basicPublish(exchange, name, JSON.stringify(params), {
         correlationId: id,
         replyTo: replyQueue,
-      });
+        ...(requestHeaders &&
+          { headers: requestHeaders, contentType: "application/json", expiration: "30000" }),
+      }, wire.mandatory).catch(() => {});
       return answered;
     },
     async close() {
+      if (wire.durable) await serverChannel.queueDelete(name);
       await client.close();
       await server.close();
     },
   };
 }
 
+/** The median of `values` and their range. */
+function spread(values: number[]): { median: number; range: [number, number] } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, range: [sorted[0]!, sorted.at(-1)!] };
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
 export async function amqpCases(): Promise<Record<string, unknown>[]> {
   const broker = await startBroker();
   if (typeof broker === "string") return [{ bench: "amqp", skipped: broker }];
   const url = broker.url("/");
-  const results: BenchResult[] = [];
+  const results: Record<string, unknown>[] = [];
   const params = { a: 1, b: 2 };
+  const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
   try {
     const bare = await bareRpc(url);
+    const sameWire = await bareRpc(url, {
+      headers: true,
+      mandatory: true,
+      confirm: true,
+      durable: true,
+    });
     const server = await connectMesh(url, { logger: silentLogger });
     await server.serve("bench", { add: ({ a, b }) => a + b }, { prefetch: 16 });
     const client = await connectMesh(url, { logger: silentLogger, timeout: 30_000 });
+    const cases: Array<[string, () => Promise<unknown>]> = [
+      ["amqp bare client RPC", () => bare.call(params)],
+      [
+        "amqp bare client RPC, the mesh's wire (nuropb headers, mandatory to a direct exchange, publisher confirms, durable dead-lettering queue)",
+        () => sameWire.call(params),
+      ],
+      ["amqp nuropb mesh request", () => client.request("bench", "add", params)],
+    ];
     for (const inFlight of [1, 100]) {
-      const bareResult = await measure(
-        `amqp bare client RPC, ${inFlight} in flight`,
-        () => bare.call(params),
-        { inFlight },
-      );
-      results.push(bareResult);
-      const ours = await measure(
-        `amqp nuropb mesh request, ${inFlight} in flight`,
-        () => client.request("bench", "add", params),
-        { inFlight },
-      );
-      ours.ratio_to_bare = Math.round(ours.calls_per_s / bareResult.calls_per_s * 100) / 100;
-      results.push(ours);
+      // Interleaved rounds, the order turned each round: the noise of a busy
+      // machine lands on every case alike; ratios are taken within a round.
+      const runs: BenchResult[][] = cases.map(() => []);
+      for (let round = 0; round < rounds; round++) {
+        const order = cases.map((_, i) => i);
+        if (round % 2 === 1) order.reverse();
+        for (const i of order) {
+          const [name, call] = cases[i]!;
+          runs[i]!.push(await measure(`${name}, ${inFlight} in flight`, call, { inFlight }));
+        }
+      }
+      runs.forEach((list, i) => {
+        const rate = spread(list.map((r) => r.calls_per_s));
+        const median = list.find((r) => r.calls_per_s === rate.median)!;
+        const line: Record<string, unknown> = {
+          bench: median.bench,
+          calls_per_s: rate.median,
+          calls_per_s_range: rate.range,
+          p50_us: median.p50_us,
+          p99_us: median.p99_us,
+          rounds,
+        };
+        if (i > 0) {
+          const ratio = spread(
+            list.map((r, k) => round2(r.calls_per_s / runs[0]![k]!.calls_per_s)),
+          );
+          line.ratio_to_bare = ratio.median;
+          line.ratio_to_bare_range = ratio.range;
+        }
+        if (i > 1) {
+          const ratio = spread(
+            list.map((r, k) => round2(r.calls_per_s / runs[1]![k]!.calls_per_s)),
+          );
+          line.ratio_to_bare_same_wire = ratio.median;
+          line.ratio_to_bare_same_wire_range = ratio.range;
+        }
+        results.push(line);
+      });
     }
     await client.close();
     await server.close();
+    await sameWire.close();
     await bare.close();
+    results.push(...await competingConsumers(url));
+    // The broker's CPU time (every Erlang thread), ms; rabbitmqctl, so a private node only.
+    const brokerCpuMs = broker.private
+      ? async () => Number(await broker.ctl("eval", "element(1, erlang:statistics(runtime))."))
+      : undefined;
+    results.push(...await fanOut(url, brokerCpuMs));
   } finally {
     await broker.stop();
   }

@@ -38,7 +38,27 @@
 
 import { ErrorCode } from "../wire/errors.ts";
 import type { ErrorObject, Message, Meta } from "../wire/message.ts";
-import { pythonJson } from "../dialects/_python_json.ts";
+import { pythonJson, pythonString } from "../dialects/_python_json.ts";
+
+/**
+ * One `"key": value` member of an envelope as `json.dumps` writes it, with
+ * its leading separator; nothing for `undefined` (as the generic writer).
+ * The envelope's own keys are fixed: writing them here spares building an
+ * object only to walk it again (the writer was the largest of our frames).
+ */
+function member(first: boolean, key: string, value: unknown): string {
+  if (value === undefined || typeof value === "function") return "";
+  let text: string;
+  if (value === null) text = "null";
+  else if (typeof value === "string") text = pythonString(value);
+  else text = pythonJson(value);
+  return first ? `"${key}": ${text}` : `, "${key}": ${text}`;
+}
+
+/** An envelope from its members (see `member`); a first member left out leaves no separator. */
+function envelope(members: string): string {
+  return members.startsWith(", ") ? `{${members.slice(2)}}` : `{${members}}`;
+}
 
 /** The only `nuropb_protocol` header value nuropb 0.1.8 accepts. */
 export const NUROPB_PROTOCOL = "0.1.1";
@@ -208,15 +228,15 @@ export interface NuropbRequestFields {
  * ```
  */
 export function encodeNuropbRequest(fields: NuropbRequestFields): NuropbWire {
-  const body = pythonJson({
-    tag: fields.type,
-    service: fields.service,
-    method: fields.method,
-    params: fields.params,
-    correlation_id: fields.correlationId,
-    context: fields.context,
-    trace_id: fields.traceId,
-  });
+  const body = envelope(
+    member(true, "tag", fields.type) +
+      member(false, "service", fields.service) +
+      member(false, "method", fields.method) +
+      member(false, "params", fields.params) +
+      member(false, "correlation_id", fields.correlationId) +
+      member(false, "context", fields.context) +
+      member(false, "trace_id", fields.traceId),
+  );
   const headers = nuropbHeaders(fields.type, fields.traceId, false);
   // W3C trace context rides in headers nuropb does not read: the body stays nuropb's.
   if (fields.traceparent !== undefined) headers.traceparent = fields.traceparent;
@@ -270,15 +290,15 @@ export interface NuropbEventFields {
  * ```
  */
 export function encodeNuropbEvent(fields: NuropbEventFields): NuropbWire {
-  const body = pythonJson({
-    tag: "event",
-    topic: fields.topic,
-    event: fields.event,
-    context: fields.context,
-    trace_id: fields.traceId,
-    correlation_id: fields.correlationId,
-    target: null,
-  });
+  const body = envelope(
+    '"tag": "event"' +
+      member(false, "topic", fields.topic) +
+      member(false, "event", fields.event) +
+      member(false, "context", fields.context) +
+      member(false, "trace_id", fields.traceId) +
+      member(false, "correlation_id", fields.correlationId) +
+      ', "target": null',
+  );
   return {
     body,
     properties: {
@@ -343,28 +363,24 @@ export interface NuropbResponseFields {
  */
 export function encodeNuropbResponse(fields: NuropbResponseFields): NuropbWire {
   // nuropb writes an error response's keys in another order (captured).
-  const body = pythonJson(
+  const body = envelope(
     fields.error === null
-      ? {
-        tag: "response",
-        result: fields.result,
-        error: null,
-        correlation_id: fields.correlationId,
-        trace_id: fields.traceId,
-        context: fields.context,
-        warning: null,
-        reply_to: fields.replyTo,
-      }
-      : {
-        tag: "response",
-        correlation_id: fields.correlationId,
-        context: fields.context,
-        trace_id: fields.traceId,
-        result: null,
-        error: fields.error,
-        warning: null,
-        reply_to: fields.replyTo,
-      },
+      ? '"tag": "response"' +
+        member(false, "result", fields.result) +
+        ', "error": null' +
+        member(false, "correlation_id", fields.correlationId) +
+        member(false, "trace_id", fields.traceId) +
+        member(false, "context", fields.context) +
+        ', "warning": null' +
+        member(false, "reply_to", fields.replyTo)
+      : '"tag": "response"' +
+        member(false, "correlation_id", fields.correlationId) +
+        member(false, "context", fields.context) +
+        member(false, "trace_id", fields.traceId) +
+        ', "result": null' +
+        member(false, "error", fields.error) +
+        ', "warning": null' +
+        member(false, "reply_to", fields.replyTo),
   );
   return {
     body,

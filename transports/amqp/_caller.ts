@@ -46,6 +46,7 @@ import type {
   RefusedDelivery,
 } from "./_connection.ts";
 import { declareMeshExchanges, EVENTS_EXCHANGE, RPC_EXCHANGE } from "./_topology.ts";
+import { corkTick } from "./_cork.ts";
 
 /** What a request or command carries besides its method and params (in `meta`). */
 export interface OutgoingMeta extends NuropbCallMeta {
@@ -172,6 +173,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
   #control(instance: string, wire: NuropbWire): void {
     const channel = this.#channel;
     if (channel === undefined) return;
+    corkTick(channel);
     (channel.basicPublish(
       "",
       instance,
@@ -307,6 +309,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
   #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
     outbound.published = true;
     const properties = outbound.properties;
+    corkTick(channel);
     if (properties.expiration !== undefined && outbound.expires !== Infinity) {
       properties.expiration = String(Math.max(1, outbound.expires - now));
     }

@@ -38,6 +38,7 @@ import { ConnectionClosed, ErrorCode } from "../../protocol/wire/errors.ts";
 import type { Logger } from "../../protocol/shared/logger.ts";
 import type { Message } from "../../protocol/wire/message.ts";
 import { InboxChannel } from "../../protocol/wire/inbox.ts";
+import { ACCEPTED } from "../../protocol/wire/transport.ts";
 import {
   AUTHORIZATION_FAILED,
   type NuropbMeta,
@@ -70,6 +71,7 @@ import {
   EVENTS_EXCHANGE,
   type ServiceQueueType,
 } from "./_topology.ts";
+import { corkTick } from "./_cork.ts";
 
 export interface ServiceChannelOptions {
   /** The service's name; for a private event queue, a name for logs. */
@@ -480,6 +482,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     if (tag === SETTLED) this.#refusedWaiting--;
     if (tag < 0 || delivery.generation !== this.#generation || this.#channel === undefined) return;
     const channel = this.#channel;
+    corkTick(channel);
     switch (outcome) {
       case "ok":
         channel.basicAck(tag).catch(() => {});
@@ -496,6 +499,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
 
   #ack(deliveryTag: number, generation: number): void {
     if (generation !== this.#generation || this.#channel === undefined) return;
+    corkTick(this.#channel);
     this.#channel.basicAck(deliveryTag).catch(() => {});
   }
 
@@ -546,17 +550,21 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     this.deliver(delivery)?.catch(() => {});
   }
 
-  async send(message: Message, to?: string): Promise<void> {
-    if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
+  send(message: Message, to?: string): Promise<void> {
+    if (this.closeReason !== undefined) {
+      return Promise.reject(new ConnectionClosed(this.closeReason));
+    }
     if (message.kind === "item" || message.kind === "progress") {
-      return await this.#sendItem(message, to);
+      return this.#sendItem(message, to);
     }
     if (message.kind !== "result" && message.kind !== "error") {
-      throw new TypeError(`A service queue sends replies only, not ${message.kind} messages`);
+      return Promise.reject(
+        new TypeError(`A service queue sends replies only, not ${message.kind} messages`),
+      );
     }
     const callKey = `${to}\n${message.id}`;
     const call = this.#calls.get(callKey);
-    if (call === undefined) return; // forgotten (the service is closing)
+    if (call === undefined) return ACCEPTED; // forgotten (the service is closing)
     let response: NuropbWire | undefined;
     try {
       response = this.#codec.encode(message, to)[0];
@@ -570,17 +578,34 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       );
       response = this.#codec.unencodable(call.correlationId, call.replyTo);
     }
-    if (response === undefined) return;
+    if (response === undefined) return ACCEPTED;
+    if (
+      (call.key !== undefined && this.#options.keys !== undefined) ||
+      this.#channel === undefined || call.copies !== undefined
+    ) {
+      return this.#answerLater(message, callKey, call, response);
+    }
+    // The common case, at once: the reply goes out in this tick, and so does
+    // the ack the peer sends when this returns (one write for both).
+    this.#hasAnswer(call, response);
+    this.#publishNow(this.#channel, call.replyTo, response);
+    this.#settleCall(message, callKey, call);
+    return ACCEPTED;
+  }
+
+  /** The answer to `call`, sealed first or sent once the broker is back; copies answered too. */
+  async #answerLater(
+    message: Message,
+    callKey: string,
+    call: Call,
+    response: NuropbWire,
+  ): Promise<void> {
     if (call.key !== undefined && this.#options.keys !== undefined) {
       const sealed = await sealNuropbBody(response.body, this.#options.keys.publicKey, call.key);
       response.body = sealed.body;
       (response.properties.headers as Record<string, unknown>).encrypted = "yes";
     }
-    call.key = undefined;
-    call.answered = true;
-    this.#streams.delete(call);
-    // Copies arriving while it goes out are answered from it.
-    call.answer = response;
+    this.#hasAnswer(call, response);
     await this.#publishReply(call.replyTo, response);
     const copies = call.copies;
     call.copies = undefined;
@@ -589,6 +614,19 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       await this.#publishReply(call.replyTo, response);
       this.#ack(copy, this.#generation);
     }
+    this.#settleCall(message, callKey, call);
+  }
+
+  /** `call` has its answer: copies arriving while it goes out are answered from it. */
+  #hasAnswer(call: Call, response: NuropbWire): void {
+    call.key = undefined;
+    call.answered = true;
+    this.#streams.delete(call);
+    call.answer = response;
+  }
+
+  /** After the answer went out: the call is remembered for its copies, or forgotten. */
+  #settleCall(message: Message, callKey: string, call: Call): void {
     // A copy that came while the answer was sealed was remembered again by
     // the codec; the call is answered, so nothing there is needed any more.
     this.#codec.forget(call.correlationId, call.replyTo);
@@ -599,6 +637,19 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       this.#remember(callKey, call);
     }
   }
+
+  /** Publishes a reply in this tick; a failure (the connection is going) is only logged. */
+  #publishNow(channel: AMQPChannel, replyTo: string, response: NuropbWire): void {
+    corkTick(channel);
+    channel.basicPublish("", replyTo, response.body, response.properties as AMQPProperties)
+      .catch(this.#replyFailed);
+  }
+
+  #replyFailed = (error: unknown): void => {
+    if (this.closeReason === undefined) {
+      this.#options.logger.debug(`nuropb service ${this.service}: could not send a reply`, error);
+    }
+  };
 
   /** An item or progress of a call still running, to its caller, naming this instance. */
   async #sendItem(message: Message, to: string | undefined): Promise<void> {
@@ -624,6 +675,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       if (this.closeReason !== undefined) throw new ConnectionClosed(this.closeReason);
       await new Promise<void>((resolve) => this.#sendWaiters.push(resolve));
     }
+    corkTick(this.#channel);
     await this.#channel.basicPublish(
       "",
       replyTo,
