@@ -351,6 +351,9 @@ export class MushroomSession extends InboxChannel {
   #lastAcked: number | null = null;
   #unacked = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A server read from the socket and has written nothing since (see #noteReceived). */
+  #owed = false;
+  #guardTimer: ReturnType<typeof setTimeout> | undefined;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiting: Waiting | undefined;
@@ -451,7 +454,11 @@ export class MushroomSession extends InboxChannel {
       return Promise.reject(new ConnectionClosed(this.closeReason));
     }
     const socket = this.#socket;
-    const sent = socket === undefined ? ACCEPTED : socket.send(text);
+    let sent: Promise<void> = ACCEPTED;
+    if (socket !== undefined) {
+      this.#owed = false;
+      sent = socket.send(text);
+    }
     this.#wakePoll();
     return sent === ACCEPTED ? ACCEPTED : sent.catch(ignore);
   }
@@ -466,6 +473,7 @@ export class MushroomSession extends InboxChannel {
     if (why === undefined) return this.closed;
     clearTimeout(this.#expiry);
     clearTimeout(this.#ackTimer);
+    clearTimeout(this.#guardTimer);
     clearInterval(this.#heartbeatTimer);
     // What a last poll may still take is no longer counted against others.
     this.#budget?.release(this, this.#keptBytes);
@@ -593,8 +601,8 @@ export class MushroomSession extends InboxChannel {
         heartbeat = true;
         this.#peerBeats = true;
         if (message.lastId !== null) this.acknowledge(message.lastId);
-        // Answered at once over a socket: see #noteReceived.
-        if (this.#server) this.#ackSoon();
+        // Answered at once over a socket: the client's next write waits for it (see #noteReceived).
+        if (this.#server) this.#sendHeartbeat();
         continue;
       }
       if (message.code === -1) {
@@ -757,15 +765,21 @@ export class MushroomSession extends InboxChannel {
     return !this.#server || this.#peerBeats;
   }
 
+  /**
+   * Acknowledges after `ackEvery` messages or `ACK_DELAY_MS` after the first
+   * one unacknowledged. A server also writes something within a timer tick
+   * of each read: a Deno client's WebSocket keeps Nagle's algorithm on, so a
+   * client write the server does not answer would hold the client's next
+   * write for the 40 ms of a delayed ACK. A reply written meanwhile carries
+   * the ACK, so the heartbeat goes only when nothing was written (one timer
+   * for many reads, no frame per call).
+   */
   #noteReceived(): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
     if (this.#server) {
-      // A server acknowledges at once (once per read): a Deno client's
-      // WebSocket keeps Nagle's algorithm on, so a client write the server
-      // does not answer would hold the client's next write for the 40 ms
-      // of a delayed ACK. Any data back carries the ACK.
-      if (this.#peerBeats) this.#ackSoon();
-      return;
+      if (!this.#peerBeats) return; // mushroom.js: no heartbeats for it
+      this.#owed = true;
+      this.#guardTimer ??= setTimeout(this.#guard, 0);
     }
     if (++this.#unacked >= this.#ackEvery) {
       this.#sendHeartbeat();
@@ -779,15 +793,10 @@ export class MushroomSession extends InboxChannel {
     if (this.#lastSeen !== this.#lastAcked) this.#sendHeartbeat();
   };
 
-  #ackSoon(): void {
-    if (this.#ackTimer === undefined && this.#socket !== undefined) {
-      this.#ackTimer = setTimeout(this.#beat, 0);
-    }
-  }
-
-  #beat = (): void => {
-    this.#ackTimer = undefined;
-    if (this.#speaksHeartbeats()) this.#sendHeartbeat();
+  /** A server that read and wrote nothing back since writes a heartbeat (Nagle, above). */
+  #guard = (): void => {
+    this.#guardTimer = undefined;
+    if (this.#owed) this.#sendHeartbeat();
   };
 
   /** The heartbeat on a timer, which also keeps the socket alive through proxies. */
@@ -799,6 +808,7 @@ export class MushroomSession extends InboxChannel {
     const socket = this.#socket;
     if (socket === undefined || this.closeReason !== undefined) return;
     this.#unacked = 0;
+    this.#owed = false;
     this.#lastAcked = this.#lastSeen;
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
