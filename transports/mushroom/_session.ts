@@ -529,7 +529,8 @@ export class MushroomSession extends InboxChannel {
           this.#logger.warn(`${this.id}: refused a frame: ${frame.reason}`);
           continue;
         }
-        await this.receive(frame);
+        const delivered = this.#deliver(parseMushroomBody(frame));
+        if (typeof delivered !== "boolean") await delivered;
         if (this.closeReason !== undefined) break;
       }
     } catch (error) {
@@ -587,15 +588,26 @@ export class MushroomSession extends InboxChannel {
    * while the peer is behind).
    */
   receive(text: string): Promise<boolean> {
-    return this.#deliver(parseMushroomBody(text));
+    const delivered = this.#deliver(parseMushroomBody(text));
+    return typeof delivered === "boolean" ? Promise.resolve(delivered) : delivered;
   }
 
-  async #deliver(body: MushroomBody): Promise<boolean> {
-    for (const reason of body.refused) {
-      this.#logger.warn(`${this.id}: refused a message: ${reason}`);
+  /**
+   * Delivers `body`'s messages from the `from`th on; whether it held a
+   * heartbeat, or a promise of it while the peer is behind (the rest are
+   * delivered once it made room). Synchronous otherwise: a frame costs no
+   * promise.
+   */
+  #deliver(body: MushroomBody, from = 0, beat = false): boolean | Promise<boolean> {
+    if (from === 0) {
+      for (const reason of body.refused) {
+        this.#logger.warn(`${this.id}: refused a message: ${reason}`);
+      }
     }
-    let heartbeat = false;
-    for (const message of body.messages) {
+    let heartbeat = beat;
+    const messages = body.messages;
+    for (let i = from; i < messages.length; i++) {
+      const message = messages[i]!;
       if (this.closeReason !== undefined) break;
       if (message.code === 0) {
         heartbeat = true;
@@ -620,10 +632,21 @@ export class MushroomSession extends InboxChannel {
       // One message in, at most one out: none is a reply to no call of ours.
       if ("kind" in delivered) {
         const room = this.deliver({ message: delivered });
-        if (room !== undefined) await room.catch(ignore);
+        if (room !== undefined) return this.#deliverLater(room, body, i + 1, heartbeat);
       }
     }
     return heartbeat;
+  }
+
+  /** The rest of `body`, once the peer made `room`. */
+  async #deliverLater(
+    room: Promise<void>,
+    body: MushroomBody,
+    from: number,
+    heartbeat: boolean,
+  ): Promise<boolean> {
+    await room.catch(ignore);
+    return await this.#deliver(body, from, heartbeat);
   }
 
   /** Forgets what the other side has received: every kept message up to `lastId`. */
