@@ -353,6 +353,8 @@ export class MushroomSession extends InboxChannel {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** A server read from the socket and has written nothing since (see #noteReceived). */
   #owed = false;
+  /** Requests received and not answered yet: their replies will carry the TCP ACK. */
+  #repliesDue = 0;
   #guardTimer: ReturnType<typeof setTimeout> | undefined;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -438,6 +440,7 @@ export class MushroomSession extends InboxChannel {
     }
     const wire = this.#codec.encode(message)[0];
     if (wire === undefined) return ACCEPTED;
+    if ((wire.code === 3 || wire.code === 4) && this.#repliesDue > 0) this.#repliesDue--;
     let text: string;
     try {
       text = encodeMushroom(wire, this.#json);
@@ -613,8 +616,12 @@ export class MushroomSession extends InboxChannel {
         heartbeat = true;
         this.#peerBeats = true;
         if (message.lastId !== null) this.acknowledge(message.lastId);
-        // Answered at once over a socket: the client's next write waits for it (see #noteReceived).
-        if (this.#server) this.#sendHeartbeat();
+        // The client's next write waits for an answer (see #noteReceived):
+        // a reply that is due carries it, else a heartbeat at once.
+        if (this.#server && this.#socket !== undefined) {
+          if (this.#repliesDue > 0) this.#owe();
+          else this.#sendHeartbeat();
+        }
         continue;
       }
       if (message.code === -1) {
@@ -627,6 +634,7 @@ export class MushroomSession extends InboxChannel {
       }
       if (message.id !== (this.#lastSeen ?? -1) + 1) this.#gap(message.id);
       this.#lastSeen = message.id;
+      if (message.code === 2) this.#repliesDue++;
       this.#noteReceived();
       const delivered = this.#codec.decode(message);
       // One message in, at most one out: none is a reply to no call of ours.
@@ -801,8 +809,7 @@ export class MushroomSession extends InboxChannel {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
     if (this.#server) {
       if (!this.#peerBeats) return; // mushroom.js: no heartbeats for it
-      this.#owed = true;
-      this.#guardTimer ??= setTimeout(this.#guard, 0);
+      this.#owe();
     }
     if (++this.#unacked >= this.#ackEvery) {
       this.#sendHeartbeat();
@@ -815,6 +822,12 @@ export class MushroomSession extends InboxChannel {
     this.#ackTimer = undefined;
     if (this.#lastSeen !== this.#lastAcked) this.#sendHeartbeat();
   };
+
+  /** Something must be written soon: a heartbeat at the next timer tick unless a frame goes first. */
+  #owe(): void {
+    this.#owed = true;
+    this.#guardTimer ??= setTimeout(this.#guard, 0);
+  }
 
   /** A server that read and wrote nothing back since writes a heartbeat (Nagle, above). */
   #guard = (): void => {
