@@ -678,10 +678,13 @@ export class MushroomSession extends InboxChannel {
 
   /**
    * Resolves with true once the other side has acknowledged everything
-   * sent so far, or with false after `timeout` milliseconds.
+   * sent so far, or with false after `timeout` milliseconds. Over a socket,
+   * a heartbeat asks for the acknowledgement at once.
    */
   async flushed(timeout: number): Promise<boolean> {
     if (this.unacknowledged === 0) return true;
+    // A heartbeat asks for the acknowledgement now (ours answer one at once).
+    if (this.#speaksHeartbeats()) this.#sendHeartbeat();
     this.#flushed ??= Promise.withResolvers<void>();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) =>
