@@ -355,7 +355,7 @@ export class MushroomSession extends InboxChannel {
   #owed = false;
   /** Requests received and not answered yet: their replies will carry the TCP ACK. */
   #repliesDue = 0;
-  #guardTimer: ReturnType<typeof setTimeout> | undefined;
+  #guardTimer: unknown;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiting: Waiting | undefined;
@@ -476,7 +476,7 @@ export class MushroomSession extends InboxChannel {
     if (why === undefined) return this.closed;
     clearTimeout(this.#expiry);
     clearTimeout(this.#ackTimer);
-    clearTimeout(this.#guardTimer);
+    if (this.#guardTimer !== undefined) cancelSoon(this.#guardTimer);
     clearInterval(this.#heartbeatTimer);
     // What a last poll may still take is no longer counted against others.
     this.#budget?.release(this, this.#keptBytes);
@@ -801,12 +801,12 @@ export class MushroomSession extends InboxChannel {
 
   /**
    * Acknowledges after `ackEvery` messages or `ACK_DELAY_MS` after the first
-   * one unacknowledged. A server also writes something within a timer tick
-   * of each read: a Deno client's WebSocket keeps Nagle's algorithm on, so a
-   * client write the server does not answer would hold the client's next
-   * write for the 40 ms of a delayed ACK. A reply written meanwhile carries
-   * the ACK, so the heartbeat goes only when nothing was written (one timer
-   * for many reads, no frame per call).
+   * one unacknowledged. A server also writes something by the end of the
+   * turn that read: a Deno client's WebSocket keeps Nagle's algorithm on,
+   * so a client write the server does not answer would hold the client's
+   * next write for the 40 ms of a delayed ACK. A reply written in that turn
+   * carries the ACK, so the heartbeat goes only when nothing was written
+   * (no frame per call, and no timer: see `soon`).
    */
   #noteReceived(): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
@@ -826,10 +826,10 @@ export class MushroomSession extends InboxChannel {
     if (this.#lastSeen !== this.#lastAcked) this.#sendHeartbeat();
   };
 
-  /** Something must be written soon: a heartbeat at the next timer tick unless a frame goes first. */
+  /** Something must be written soon: a heartbeat once this turn is over, unless a frame went. */
   #owe(): void {
     this.#owed = true;
-    this.#guardTimer ??= setTimeout(this.#guard, 0);
+    this.#guardTimer ??= soon(this.#guard);
   }
 
   /** A server that read and wrote nothing back since writes a heartbeat (Nagle, above). */
@@ -908,3 +908,17 @@ export class MushroomSession extends InboxChannel {
 }
 
 function ignore(): void {}
+
+/**
+ * Runs `callback` once this turn's microtasks have run (a reply made in
+ * them has gone): `setImmediate` where there is one (Deno, Node), which
+ * costs no timer, else a timer.
+ */
+const soon: (callback: () => void) => unknown = typeof globalThis.setImmediate === "function"
+  ? globalThis.setImmediate
+  : (callback) => setTimeout(callback, 0);
+
+/** Cancels what {@linkcode soon} started. */
+const cancelSoon: (handle: unknown) => void = typeof globalThis.clearImmediate === "function"
+  ? (handle) => clearImmediate(handle as ReturnType<typeof setImmediate>)
+  : (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>);
