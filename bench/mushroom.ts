@@ -3,11 +3,13 @@
 // layer costs: numbering, the outbox, acknowledgements, Python's JSON) and
 // the raw Deno WebSocket echo; and over long polling, where a call's round
 // trip is a send and a poll. Each server runs in its own process, started
-// once; the cases are measured in turn, BENCH_ROUNDS times (default 3), in
-// an order that alternates from one round to the next, so the machine's
-// drift falls on every case alike. Each line gives the median of the rounds
-// and every round's figures; the mushroom lines give the ratio to plain
-// JSON-RPC per round (calls/s, and p99 latency: below 1.1 is within 10%).
+// once; the cases are measured in turn, BENCH_ROUNDS times (default 6) for
+// BENCH_MS / 2 each (default 1 s), in an order that alternates from one
+// round to the next, so the machine's drift falls on every case alike. Each
+// line gives the median of the rounds and every round's figures; the
+// mushroom lines give the ratio to plain JSON-RPC per round, measured back
+// to back (calls/s, and p99 latency: below 1.1 is within 10%), and their
+// median: the figure to read.
 
 import { Peer, silentLogger } from "../mod.ts";
 import { connect } from "../transports/websocket.ts";
@@ -28,13 +30,16 @@ interface Case {
 }
 
 export async function mushroomCases(): Promise<BenchResult[]> {
-  const rounds = Math.max(1, Number(Deno.env.get("BENCH_ROUNDS") ?? 3));
+  const rounds = Math.max(1, Number(Deno.env.get("BENCH_ROUNDS") ?? 6));
+  const durationMs = Number(Deno.env.get("BENCH_MS") ?? 2000) / 2;
   const results: BenchResult[] = [];
   for (const inFlight of [1, 100]) {
     const cases = await openCases(inFlight);
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? cases : [...cases].reverse();
-      for (const one of order) one.runs.push(await measure(one.name, one.call, { inFlight }));
+      for (const one of order) {
+        one.runs.push(await measure(one.name, one.call, { inFlight, durationMs }));
+      }
     }
     for (const one of cases) {
       await one.close();
@@ -104,9 +109,9 @@ async function openCases(inFlight: number): Promise<Case[]> {
 function summary(one: Case): BenchResult {
   return {
     bench: one.name,
-    calls_per_s: median(one.runs.map((r) => r.calls_per_s)),
-    p50_us: median(one.runs.map((r) => r.p50_us)),
-    p99_us: median(one.runs.map((r) => r.p99_us)),
+    calls_per_s: Math.round(median(one.runs.map((r) => r.calls_per_s))),
+    p50_us: Math.round(median(one.runs.map((r) => r.p50_us))),
+    p99_us: Math.round(median(one.runs.map((r) => r.p99_us))),
     calls: one.runs.reduce((sum, r) => sum + r.calls, 0),
     rounds: one.runs.length,
     runs_calls_per_s: one.runs.map((r) => r.calls_per_s),
