@@ -355,6 +355,7 @@ export class MushroomSession extends InboxChannel {
   #owed = false;
   /** Requests received and not answered yet: their replies will carry the TCP ACK. */
   #repliesDue = 0;
+  /** The pending check of #owe (a `soon` handle). */
   #guardTimer: unknown;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
