@@ -297,9 +297,15 @@ export function parseMushroomBody(text: string): MushroomBody {
   }
   if (!Array.isArray(value)) return { messages: [], refused: ["a body must be a list"] };
   if (value.length === 0) return { messages: [], refused: [] };
-  const lists = value.length > 0 && Array.isArray(value[0]) ? value : [value];
+  if (!Array.isArray(value[0])) {
+    // One message, as a WebSocket frame holds.
+    const message = decodeMushroom(value);
+    return typeof message === "string"
+      ? { messages: [], refused: [message] }
+      : { messages: [message], refused: [] };
+  }
   const body: MushroomBody = { messages: [], refused: [] };
-  for (const list of lists) {
+  for (const list of value) {
     const message = decodeMushroom(list);
     if (typeof message === "string") body.refused.push(message);
     else body.messages.push(message);
