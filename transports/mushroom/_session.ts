@@ -97,7 +97,9 @@ export interface MushroomSessionOptions {
   heartbeatInterval?: number;
   /**
    * A heartbeat acknowledges what was received after this many messages,
-   * or 50 ms after the first unacknowledged one, whichever comes first.
+   * or 50 ms after the first unacknowledged one, whichever comes first. (A
+   * server counts to twice as many for a client that sends heartbeats: it
+   * answers those too.)
    *
    * @default {32}
    */
@@ -801,8 +803,9 @@ export class MushroomSession extends InboxChannel {
   }
 
   /**
-   * Acknowledges after `ackEvery` messages or `ACK_DELAY_MS` after the first
-   * one unacknowledged. A server also writes something by the end of the
+   * Acknowledges after `ackEvery` messages (a server: twice as many, since
+   * it also answers its client's heartbeats) or `ACK_DELAY_MS` after the
+   * first one unacknowledged. A server also writes something by the end of the
    * turn that read: a Deno client's WebSocket keeps Nagle's algorithm on,
    * so a client write the server does not answer would hold the client's
    * next write for the 40 ms of a delayed ACK. A reply written in that turn
@@ -811,11 +814,15 @@ export class MushroomSession extends InboxChannel {
    */
   #noteReceived(): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
+    let every = this.#ackEvery;
     if (this.#server) {
       if (!this.#peerBeats) return; // mushroom.js: no heartbeats for it
       this.#owe();
+      // Its client's heartbeats, each answered, acknowledge it about as
+      // often: counting to twice as many spares a frame per `ackEvery`.
+      every *= 2;
     }
-    if (++this.#unacked >= this.#ackEvery) {
+    if (++this.#unacked >= every) {
       this.#sendHeartbeat();
     } else if (this.#ackTimer === undefined) {
       this.#ackTimer = setTimeout(this.#ackNow, ACK_DELAY_MS);
