@@ -14,9 +14,13 @@ import {
 import {
   connect,
   decodeMushroom,
+  encodeMushroom,
+  type MushroomMessage,
   MushroomSession,
   parseMushroomBody,
 } from "../transports/mushroom.ts";
+import { listOf } from "../protocol/dialects/mushroom_codec.ts";
+import { pythonJson } from "../protocol/dialects/_python_json.ts";
 import { listen, newSessionId } from "../transports/mushroom_server.ts";
 import {
   assert,
@@ -158,6 +162,71 @@ Deno.test("mushroom: the protocol document's worked example, over a WebSocket", 
   const session = [...server.connections.values()][0]!.peer.channel as MushroomSession;
   // Only the response is unacknowledged now.
   assertEquals(session.unacknowledged, 1);
+  await socket.close();
+  await server.shutdown();
+});
+
+Deno.test("mushroom codec: the server's messages are written field by field exactly as Python's json.dumps of the list", () => {
+  const values = [
+    undefined,
+    0,
+    -0,
+    1.5,
+    1e-7,
+    1e21,
+    NaN,
+    -Infinity,
+    'Zoë "x"\n\u{1F600}',
+    [1, [2, { a: undefined, b: "é" }]],
+    { toJSON: () => ({ x: 1 }) },
+    new Date(0),
+  ];
+  for (const data of values) {
+    for (const id of [0, 118, 1e-7]) {
+      const messages: MushroomMessage[] = [
+        { code: 0, lastId: id },
+        { code: 0, lastId: null },
+        { code: 1, id, method: "player.ready", data },
+        { code: 2, id, method: "gét", data, meta: { user: "u1", n: id } },
+        { code: 3, id, requestId: 6, data },
+        { code: 4, id, requestId: id, data },
+        { code: -1 },
+      ];
+      for (const message of messages) {
+        assertEquals(encodeMushroom(message, "python"), pythonJson(listOf(message)));
+      }
+    }
+  }
+  assertEquals(
+    encodeMushroom({ code: 3, id: 118, requestId: 6, data: { "é": [1.5, null] } }, "python"),
+    '[3, 118, 6, {"\\u00e9": [1.5, null]}]',
+  );
+});
+
+Deno.test("mushroom: a server answers a client's heartbeat at once, and adds none to calls it answers", async () => {
+  const { server, url } = serve({ handlers: { add: ([a, b]) => a + b, note: () => {} } });
+  const { url: sessionUrl } = await (await handshake(url, { transports: ["ws"], auth: null }))
+    .json();
+  const socket = new RawSocket(sessionUrl);
+  await socket.opened;
+  // A client that sends heartbeats (as ours does) is answered one at once.
+  socket.send("[0, null]");
+  assertEquals(await socket.next(true), "[0, null]");
+  // Calls one at a time: each reply carries the TCP ACK; no heartbeat per
+  // call (at most the 50 ms acknowledgement's, on a slow machine).
+  for (let i = 0; i < 20; i++) {
+    socket.send(`[2, ${i}, "add", [${i}, 1]]`);
+    assertEquals(await socket.next(), `[3, ${i}, ${i}, ${i + 1}]`);
+  }
+  socket.send("[0, 19]");
+  await waitFor(() => socket.frames.includes("[0, 19]"), { message: "the heartbeat answered" });
+  assertLessOrEqual(socket.frames.length, 4);
+  assert(socket.frames.every((frame) => frame.startsWith("[0, ")), socket.frames.join(" "));
+  // A message the server answers nothing to still gets a heartbeat soon: a
+  // Deno client keeps Nagle's algorithm on, and its next write would wait
+  // for the server's delayed ACK.
+  socket.send('[1, 20, "note", null]');
+  await waitFor(() => socket.frames.includes("[0, 20]"), { message: "a heartbeat after the note" });
   await socket.close();
   await server.shutdown();
 });

@@ -32,7 +32,7 @@
  * @module
  */
 
-import { pythonJson } from "./_python_json.ts";
+import { pythonJson, pythonNumber, pythonString } from "./_python_json.ts";
 import { hasMeta, type Meta } from "../wire/message.ts";
 
 /** `[0, lastId]`: acknowledges every message with an id up to `lastId`. */
@@ -178,7 +178,41 @@ export function decodeMushroom(value: unknown): MushroomMessage | string {
  * ```
  */
 export function encodeMushroom(message: MushroomMessage, style: MushroomJson): string {
-  return serialise(listOf(message), style);
+  return (style === "python" ? pythonList(message) : undefined) ??
+    serialise(listOf(message), style);
+}
+
+/**
+ * The Python text of a message's list, written field by field (the hot
+ * path: a reply is one `pythonJson` of its data), or `undefined` for fields
+ * of unexpected types, which the generic writer takes. Same bytes.
+ */
+function pythonList(message: MushroomMessage): string | undefined {
+  switch (message.code) {
+    case 0:
+      if (message.lastId === null) return "[0, null]";
+      return typeof message.lastId === "number"
+        ? `[0, ${pythonNumber(message.lastId)}]`
+        : undefined;
+    case 1:
+    case 2: {
+      if (typeof message.id !== "number" || typeof message.method !== "string") return undefined;
+      const head = `[${message.code}, ${pythonNumber(message.id)}, ${
+        pythonString(message.method)
+      }, ${pythonJson(message.data ?? null)}`;
+      return hasMeta(message.meta) ? `${head}, ${pythonJson(message.meta)}]` : `${head}]`;
+    }
+    case 3:
+    case 4:
+      if (typeof message.id !== "number" || typeof message.requestId !== "number") {
+        return undefined;
+      }
+      return `[${message.code}, ${pythonNumber(message.id)}, ${pythonNumber(message.requestId)}, ${
+        pythonJson(message.data ?? null)
+      }]`;
+    default:
+      return undefined;
+  }
 }
 
 /** The list a message is sent as. */
@@ -263,9 +297,15 @@ export function parseMushroomBody(text: string): MushroomBody {
   }
   if (!Array.isArray(value)) return { messages: [], refused: ["a body must be a list"] };
   if (value.length === 0) return { messages: [], refused: [] };
-  const lists = value.length > 0 && Array.isArray(value[0]) ? value : [value];
+  if (!Array.isArray(value[0])) {
+    // One message, as a WebSocket frame holds.
+    const message = decodeMushroom(value);
+    return typeof message === "string"
+      ? { messages: [], refused: [message] }
+      : { messages: [message], refused: [] };
+  }
   const body: MushroomBody = { messages: [], refused: [] };
-  for (const list of lists) {
+  for (const list of value) {
     const message = decodeMushroom(list);
     if (typeof message === "string") body.refused.push(message);
     else body.messages.push(message);

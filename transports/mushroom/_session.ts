@@ -97,7 +97,9 @@ export interface MushroomSessionOptions {
   heartbeatInterval?: number;
   /**
    * A heartbeat acknowledges what was received after this many messages,
-   * or 50 ms after the first unacknowledged one, whichever comes first.
+   * or 50 ms after the first unacknowledged one, whichever comes first. (A
+   * server counts to twice as many for a client that sends heartbeats: it
+   * answers those too.)
    *
    * @default {32}
    */
@@ -351,6 +353,12 @@ export class MushroomSession extends InboxChannel {
   #lastAcked: number | null = null;
   #unacked = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A server read from the socket and has written nothing since (see #noteReceived). */
+  #owed = false;
+  /** Requests received and not answered yet: their replies will carry the TCP ACK. */
+  #repliesDue = 0;
+  /** The pending check of #owe (a `soon` handle). */
+  #guardTimer: unknown;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiting: Waiting | undefined;
@@ -435,6 +443,7 @@ export class MushroomSession extends InboxChannel {
     }
     const wire = this.#codec.encode(message)[0];
     if (wire === undefined) return ACCEPTED;
+    if ((wire.code === 3 || wire.code === 4) && this.#repliesDue > 0) this.#repliesDue--;
     let text: string;
     try {
       text = encodeMushroom(wire, this.#json);
@@ -451,7 +460,11 @@ export class MushroomSession extends InboxChannel {
       return Promise.reject(new ConnectionClosed(this.closeReason));
     }
     const socket = this.#socket;
-    const sent = socket === undefined ? ACCEPTED : socket.send(text);
+    let sent: Promise<void> = ACCEPTED;
+    if (socket !== undefined) {
+      this.#owed = false;
+      sent = socket.send(text);
+    }
     this.#wakePoll();
     return sent === ACCEPTED ? ACCEPTED : sent.catch(ignore);
   }
@@ -466,6 +479,7 @@ export class MushroomSession extends InboxChannel {
     if (why === undefined) return this.closed;
     clearTimeout(this.#expiry);
     clearTimeout(this.#ackTimer);
+    if (this.#guardTimer !== undefined) cancelSoon(this.#guardTimer);
     clearInterval(this.#heartbeatTimer);
     // What a last poll may still take is no longer counted against others.
     this.#budget?.release(this, this.#keptBytes);
@@ -521,7 +535,8 @@ export class MushroomSession extends InboxChannel {
           this.#logger.warn(`${this.id}: refused a frame: ${frame.reason}`);
           continue;
         }
-        await this.receive(frame);
+        const delivered = this.#deliver(parseMushroomBody(frame));
+        if (typeof delivered !== "boolean") await delivered;
         if (this.closeReason !== undefined) break;
       }
     } catch (error) {
@@ -579,22 +594,37 @@ export class MushroomSession extends InboxChannel {
    * while the peer is behind).
    */
   receive(text: string): Promise<boolean> {
-    return this.#deliver(parseMushroomBody(text));
+    const delivered = this.#deliver(parseMushroomBody(text));
+    return typeof delivered === "boolean" ? Promise.resolve(delivered) : delivered;
   }
 
-  async #deliver(body: MushroomBody): Promise<boolean> {
-    for (const reason of body.refused) {
-      this.#logger.warn(`${this.id}: refused a message: ${reason}`);
+  /**
+   * Delivers `body`'s messages from the `from`th on; whether it held a
+   * heartbeat, or a promise of it while the peer is behind (the rest are
+   * delivered once it made room). Synchronous otherwise: a frame costs no
+   * promise.
+   */
+  #deliver(body: MushroomBody, from = 0, beat = false): boolean | Promise<boolean> {
+    if (from === 0) {
+      for (const reason of body.refused) {
+        this.#logger.warn(`${this.id}: refused a message: ${reason}`);
+      }
     }
-    let heartbeat = false;
-    for (const message of body.messages) {
+    let heartbeat = beat;
+    const messages = body.messages;
+    for (let i = from; i < messages.length; i++) {
+      const message = messages[i]!;
       if (this.closeReason !== undefined) break;
       if (message.code === 0) {
         heartbeat = true;
         this.#peerBeats = true;
         if (message.lastId !== null) this.acknowledge(message.lastId);
-        // Answered at once over a socket: see #noteReceived.
-        if (this.#server) this.#ackSoon();
+        // The client's next write waits for an answer (see #noteReceived):
+        // a reply that is due carries it, else a heartbeat at once.
+        if (this.#server && this.#socket !== undefined) {
+          if (this.#repliesDue > 0) this.#owe();
+          else this.#sendHeartbeat();
+        }
         continue;
       }
       if (message.code === -1) {
@@ -607,15 +637,27 @@ export class MushroomSession extends InboxChannel {
       }
       if (message.id !== (this.#lastSeen ?? -1) + 1) this.#gap(message.id);
       this.#lastSeen = message.id;
+      if (message.code === 2) this.#repliesDue++;
       this.#noteReceived();
       const delivered = this.#codec.decode(message);
       // One message in, at most one out: none is a reply to no call of ours.
       if ("kind" in delivered) {
         const room = this.deliver({ message: delivered });
-        if (room !== undefined) await room.catch(ignore);
+        if (room !== undefined) return this.#deliverLater(room, body, i + 1, heartbeat);
       }
     }
     return heartbeat;
+  }
+
+  /** The rest of `body`, once the peer made `room`. */
+  async #deliverLater(
+    room: Promise<void>,
+    body: MushroomBody,
+    from: number,
+    heartbeat: boolean,
+  ): Promise<boolean> {
+    await room.catch(ignore);
+    return await this.#deliver(body, from, heartbeat);
   }
 
   /** Forgets what the other side has received: every kept message up to `lastId`. */
@@ -639,10 +681,13 @@ export class MushroomSession extends InboxChannel {
 
   /**
    * Resolves with true once the other side has acknowledged everything
-   * sent so far, or with false after `timeout` milliseconds.
+   * sent so far, or with false after `timeout` milliseconds. Over a socket,
+   * a heartbeat asks for the acknowledgement at once.
    */
   async flushed(timeout: number): Promise<boolean> {
     if (this.unacknowledged === 0) return true;
+    // A heartbeat asks for the acknowledgement now (ours answer one at once).
+    if (this.#speaksHeartbeats()) this.#sendHeartbeat();
     this.#flushed ??= Promise.withResolvers<void>();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) =>
@@ -757,17 +802,27 @@ export class MushroomSession extends InboxChannel {
     return !this.#server || this.#peerBeats;
   }
 
+  /**
+   * Acknowledges after `ackEvery` messages (a server: twice as many, since
+   * it also answers its client's heartbeats) or `ACK_DELAY_MS` after the
+   * first one unacknowledged. A server also writes something by the end of the
+   * turn that read: a Deno client's WebSocket keeps Nagle's algorithm on,
+   * so a client write the server does not answer would hold the client's
+   * next write for the 40 ms of a delayed ACK. A reply written in that turn
+   * carries the ACK, so the heartbeat goes only when nothing was written
+   * (no frame per call, and no timer: see `soon`).
+   */
   #noteReceived(): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
+    let every = this.#ackEvery;
     if (this.#server) {
-      // A server acknowledges at once (once per read): a Deno client's
-      // WebSocket keeps Nagle's algorithm on, so a client write the server
-      // does not answer would hold the client's next write for the 40 ms
-      // of a delayed ACK. Any data back carries the ACK.
-      if (this.#peerBeats) this.#ackSoon();
-      return;
+      if (!this.#peerBeats) return; // mushroom.js: no heartbeats for it
+      this.#owe();
+      // Its client's heartbeats, each answered, acknowledge it about as
+      // often: counting to twice as many spares a frame per `ackEvery`.
+      every *= 2;
     }
-    if (++this.#unacked >= this.#ackEvery) {
+    if (++this.#unacked >= every) {
       this.#sendHeartbeat();
     } else if (this.#ackTimer === undefined) {
       this.#ackTimer = setTimeout(this.#ackNow, ACK_DELAY_MS);
@@ -779,15 +834,16 @@ export class MushroomSession extends InboxChannel {
     if (this.#lastSeen !== this.#lastAcked) this.#sendHeartbeat();
   };
 
-  #ackSoon(): void {
-    if (this.#ackTimer === undefined && this.#socket !== undefined) {
-      this.#ackTimer = setTimeout(this.#beat, 0);
-    }
+  /** Something must be written soon: a heartbeat once this turn is over, unless a frame went. */
+  #owe(): void {
+    this.#owed = true;
+    this.#guardTimer ??= soon(this.#guard);
   }
 
-  #beat = (): void => {
-    this.#ackTimer = undefined;
-    if (this.#speaksHeartbeats()) this.#sendHeartbeat();
+  /** A server that read and wrote nothing back since writes a heartbeat (Nagle, above). */
+  #guard = (): void => {
+    this.#guardTimer = undefined;
+    if (this.#owed) this.#sendHeartbeat();
   };
 
   /** The heartbeat on a timer, which also keeps the socket alive through proxies. */
@@ -799,6 +855,7 @@ export class MushroomSession extends InboxChannel {
     const socket = this.#socket;
     if (socket === undefined || this.closeReason !== undefined) return;
     this.#unacked = 0;
+    this.#owed = false;
     this.#lastAcked = this.#lastSeen;
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
@@ -859,3 +916,17 @@ export class MushroomSession extends InboxChannel {
 }
 
 function ignore(): void {}
+
+/**
+ * Runs `callback` once this turn's microtasks have run (a reply made in
+ * them has gone): `setImmediate` where there is one (Deno, Node), which
+ * costs no timer, else a timer.
+ */
+const soon: (callback: () => void) => unknown = typeof globalThis.setImmediate === "function"
+  ? globalThis.setImmediate
+  : (callback) => setTimeout(callback, 0);
+
+/** Cancels what {@linkcode soon} started. */
+const cancelSoon: (handle: unknown) => void = typeof globalThis.clearImmediate === "function"
+  ? (handle) => clearImmediate(handle as ReturnType<typeof setImmediate>)
+  : (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>);
