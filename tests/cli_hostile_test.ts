@@ -45,7 +45,7 @@ test("rpc: a remote error's text and data reach the terminal escaped, on one lin
       (await rpc("notify", server.url, "log", JSON.stringify({ line: HOSTILE }))).code,
       0,
     );
-    await server.process.waitForOutput("stderr", "forged: line");
+    await server.waitForOutput("stderr", "forged: line");
   } finally {
     const stopped = await server.stop();
     assert(!RAW_CONTROL.test(stopped.stderr), JSON.stringify(stopped.stderr));
