@@ -25,6 +25,8 @@
 // needs is missing (a browser, a broker), and says which; in CI (CI=true) a
 // skipped test counts as a failure. Exit status is 0 only when all passed.
 //
+// TEST_LIST=1 lists the jobs, heaviest first, without running them.
+//
 // Extra arguments are passed to deno test: files or directories under test
 // (each file in its own process) and flags (--filter ...); with them, only the
 // tests run (with flags only: every test file and the examples), and the
@@ -120,6 +122,47 @@ async function usesSharedBroker(file: string): Promise<boolean> {
   return /from "\.\/_amqp\.ts"/.test(text) && !/\brestart: true\b/.test(text);
 }
 
+/** Examples per doc-test shard. */
+const DOC_SHARD = 40;
+/** What one example is taken to weigh, in seconds. */
+const SECONDS_PER_EXAMPLE = 0.4;
+/** Languages deno test --doc runs (unlabelled: in JSDoc only). */
+const EXAMPLE_LANGS = new Set(["ts", "tsx", "js", "jsx", "javascript", "typescript", "mts", "mjs"]);
+const SKIP_DIRS = new Set(["tests", "node_modules"]);
+
+/**
+ * The files outside tests/ with examples deno test --doc runs, and how many,
+ * in path order. They are passed to deno test by name, which also imports
+ * them as modules: a library module does nothing when imported.
+ */
+async function docFiles(dir: string): Promise<Array<[string, number]>> {
+  const found: Array<[string, number]> = [];
+  const entries = [];
+  for await (const entry of Deno.readDir(dir)) entries.push(entry);
+  entries.sort((a, b) => a.name < b.name ? -1 : 1);
+  for (const entry of entries) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.name.startsWith(".") || SKIP_DIRS.has(entry.name)) continue;
+    if (entry.isDirectory) {
+      found.push(...await docFiles(path));
+      continue;
+    }
+    const markdown = entry.name.endsWith(".md");
+    if (!entry.isFile || !(markdown || /\.(?:ts|tsx|mts|js|mjs|jsx)$/.test(entry.name))) continue;
+    let open = false;
+    let examples = 0;
+    for (const match of (await Deno.readTextFile(path)).matchAll(/^\s*(?:\*\s*)?```(.*)$/gm)) {
+      const [lang = "", ...attributes] = match[1]!.trim().split(/\s+/);
+      const runs = (EXAMPLE_LANGS.has(lang) || (lang === "" && !markdown)) &&
+        !attributes.includes("ignore");
+      if (!open && runs) examples++;
+      open = !open;
+    }
+    if (examples > 0) found.push([path.slice(ROOT.length + 1), examples]);
+  }
+  return found;
+}
+
 let reports = 0;
 function testJob(name: string, args: string[], weight: number): Job {
   const junit = `${tmp}/${++reports}.xml`;
@@ -141,9 +184,24 @@ for (const file of testFiles) {
   jobs.push(job);
 }
 if (targets.length === 0) {
-  // The JSDoc and Markdown examples everywhere but tests/ (run just above),
-  // type-checked here as deno test --doc does.
-  jobs.push(testJob("examples (--doc)", ["--ignore=tests/"], timings["examples (--doc)"] ?? 30));
+  // The JSDoc and Markdown examples everywhere but tests/, type-checked here
+  // as deno test --doc does, in shards of about DOC_SHARD examples (each
+  // example loads its module graph afresh: a few hundred ms).
+  const files = await docFiles(ROOT);
+  const total = files.reduce((sum, [, blocks]) => sum + blocks, 0);
+  const shards = Math.max(1, Math.round(total / DOC_SHARD));
+  let shard: string[] = [];
+  let blocks = 0;
+  for (const [index, [file, count]] of files.entries()) {
+    shard.push(file);
+    blocks += count;
+    if (blocks >= total / shards || index === files.length - 1) {
+      const name = `examples ${shard[0]}${shard.length > 1 ? ` .. ${shard.at(-1)}` : ""}`;
+      jobs.push(testJob(name, shard, blocks * SECONDS_PER_EXAMPLE));
+      shard = [];
+      blocks = 0;
+    }
+  }
 }
 if (Deno.args.length > 0) {
   jobs.push(
@@ -168,6 +226,11 @@ if (Deno.args.length === 0) {
   );
 }
 jobs.sort((a, b) => b.weight - a.weight);
+if (Deno.env.get("TEST_LIST")) {
+  // TEST_LIST=1: the jobs, heaviest first, and nothing run.
+  for (const job of jobs) console.log(`${job.weight.toFixed(1).padStart(6)} s  ${job.name}`);
+  Deno.exit(0);
+}
 
 /** Runs `job` to its end, its stdout and stderr collected in one piece. */
 async function run(job: Job, env: Record<string, string>): Promise<Done> {
