@@ -1,14 +1,15 @@
 // `deno task test`: every check CI runs, then a one-line summary.
 //
-//   - deno fmt --check, deno lint, deno check (entrypoints, examples, bench,
-//     scripts, fuzz, tests: the test files are checked here, once, and run
-//     with --no-check), deno doc --lint (entrypoints), deno publish --dry-run
+//   - deno fmt --check, deno lint, deno check --doc (entrypoints, examples,
+//     bench, scripts, fuzz, tests and the files with examples: all type-checked
+//     here, once, in one program, and run with --no-check), deno doc --lint
+//     (entrypoints), deno publish --dry-run
 //   - every test file in its own `deno test --doc` process, and one more for
 //     the JSDoc and Markdown examples outside tests/; sanitizers on (deno.json)
 //
 // The steps and test files run side by side on a pool of TEST_JOBS processes
 // (default: 2 per CPU; most tests wait on sockets and timers), longest first
-// (scripts/test_timings.json; a file not listed there weighs 2 s). A separate
+// (scripts/test_timings.json; a file not listed there weighs 5 s). A separate
 // process per file keeps the tests that measure their own process (RSS, open
 // fds) valid. Each job's output is printed in one piece when it ends, so
 // nothing interleaves; a table of the slowest jobs follows.
@@ -55,7 +56,7 @@ const TEST_PERMISSIONS = [
 /** Deno's own test-file pattern ({*_,*.,}test.{ts,tsx,mts,js,mjs,jsx}). */
 const TEST_FILE = /(?:^|[._])test\.(?:ts|tsx|mts|js|mjs|jsx)$/;
 /** What a test file not in the timings table is taken to weigh, in seconds. */
-const DEFAULT_WEIGHT = 2;
+const DEFAULT_WEIGHT = 5;
 
 interface Job {
   name: string;
@@ -183,11 +184,12 @@ for (const file of testFiles) {
   job.sharedBroker = await usesSharedBroker(file);
   jobs.push(job);
 }
+const exampleFiles = targets.length === 0 ? await docFiles(ROOT) : [];
 if (targets.length === 0) {
-  // The JSDoc and Markdown examples everywhere but tests/, type-checked here
-  // as deno test --doc does, in shards of about DOC_SHARD examples (each
-  // example loads its module graph afresh: a few hundred ms).
-  const files = await docFiles(ROOT);
+  // The JSDoc and Markdown examples everywhere but tests/, in shards of about
+  // DOC_SHARD examples (each example loads its module graph afresh: a few
+  // hundred ms); type-checked by the "deno check" step (--doc).
+  const files = exampleFiles;
   const total = files.reduce((sum, [, blocks]) => sum + blocks, 0);
   const shards = Math.max(1, Math.round(total / DOC_SHARD));
   let shard: string[] = [];
@@ -197,7 +199,7 @@ if (targets.length === 0) {
     blocks += count;
     if (blocks >= total / shards || index === files.length - 1) {
       const name = `examples ${shard[0]}${shard.length > 1 ? ` .. ${shard.at(-1)}` : ""}`;
-      jobs.push(testJob(name, shard, blocks * SECONDS_PER_EXAMPLE));
+      jobs.push(testJob(name, ["--no-check", ...shard], blocks * SECONDS_PER_EXAMPLE));
       shard = [];
       blocks = 0;
     }
@@ -214,12 +216,14 @@ if (Deno.args.length === 0) {
     step("deno lint", ["lint"]),
     step("deno check", [
       "check",
+      "--doc",
       ...entrypoints,
       "examples/",
       "bench/",
       "scripts/",
       "fuzz/",
       "tests/",
+      ...exampleFiles.map(([file]) => file),
     ]),
     step("deno doc --lint", ["doc", "--lint", ...entrypoints]),
     step("deno publish --dry-run", ["publish", "--dry-run", "--allow-dirty"]),
@@ -290,20 +294,22 @@ const began = performance.now();
 const sharedNeeded = jobs.some((job) => job.sharedBroker);
 const broker = sharedNeeded ? startSharedBroker() : undefined;
 let brokerEnv: Record<string, string> | undefined;
+broker?.then((started) => {
+  if (typeof started === "string") console.log(`shared RabbitMQ: ${started}`);
+  // Without it, each file falls back to a node of its own.
+  brokerEnv = { [SHARED_RABBITMQ_ENV]: typeof started === "string" ? "" : started.env };
+});
 
 const finished: Done[] = [];
 const queue = [...jobs];
 async function worker(): Promise<void> {
   while (queue.length > 0) {
     // Jobs that need the shared node wait for it; others go first meanwhile.
-    let index = queue.findIndex((job) => !job.sharedBroker || brokerEnv !== undefined);
+    const index = queue.findIndex((job) => !job.sharedBroker || brokerEnv !== undefined);
     if (index < 0) {
-      const started = await broker!;
-      brokerEnv = typeof started === "string"
-        ? { [SHARED_RABBITMQ_ENV]: "" } // each file falls back to its own node
-        : { [SHARED_RABBITMQ_ENV]: started.env };
-      if (typeof started === "string") console.log(`shared RabbitMQ: ${started}`);
-      index = 0;
+      // Only jobs waiting for the shared node are left: wait with them (the
+      // handler above, registered first, has set brokerEnv by then).
+      await broker!;
       continue;
     }
     const [job] = queue.splice(index, 1);
