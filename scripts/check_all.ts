@@ -9,7 +9,8 @@
 //
 // The steps and test files run side by side on a pool of TEST_JOBS processes
 // (default: 2 per CPU; most tests wait on sockets and timers), longest first
-// (scripts/test_timings.json; a file not listed there weighs 5 s). A separate
+// (scripts/test_timings.json; a file not listed there weighs 5 s), at most
+// TEST_CPU_JOBS (default: 1 per CPU) of the CPU-bound ones at once. A separate
 // process per file keeps the tests that measure their own process (RSS, open
 // fds) valid. Each job's output is printed in one piece when it ends, so
 // nothing interleaves; a table of the slowest jobs follows.
@@ -67,18 +68,30 @@ interface Job {
   junit?: string;
   /** Runs only once the shared RabbitMQ node is up (its URL in the env). */
   sharedBroker?: boolean;
+  /** Keeps a CPU busy (see CPU_JOBS). */
+  cpuBound?: boolean;
 }
 
 interface Done {
   job: Job;
   code: number;
   seconds: number;
+  /** User + system CPU seconds, where /usr/bin/time measured them. */
+  cpu?: number;
   output: string;
 }
 
-const timings: Record<string, number> = JSON.parse(
+/**
+ * scripts/test_timings.json: `seconds`, what a job took (wall time, on 2
+ * CPUs), and `cpuBound`, the jobs that keep a CPU busy most of their time:
+ * no more than CPU_JOBS of those run at once (their calls time out when they
+ * crowd each other out), the rest fill the other workers.
+ */
+const table: { seconds?: Record<string, number>; cpuBound?: string[] } = JSON.parse(
   await Deno.readTextFile(`${ROOT}/scripts/test_timings.json`).catch(() => "{}"),
 );
+const timings = table.seconds ?? {};
+const cpuBound = new Set(table.cpuBound ?? []);
 const tmp = await Deno.makeTempDir({ prefix: "deno-test-" });
 
 async function testFilesUnder(dir: string): Promise<string[]> {
@@ -229,6 +242,9 @@ if (Deno.args.length === 0) {
     step("deno publish --dry-run", ["publish", "--dry-run", "--allow-dirty"]),
   );
 }
+for (const job of jobs) {
+  job.cpuBound = cpuBound.has(job.name.startsWith("examples ") ? "examples" : relative(job.name));
+}
 jobs.sort((a, b) => b.weight - a.weight);
 if (Deno.env.get("TEST_LIST")) {
   // TEST_LIST=1: the jobs, heaviest first, and nothing run.
@@ -236,11 +252,17 @@ if (Deno.env.get("TEST_LIST")) {
   Deno.exit(0);
 }
 
+/** GNU time, to report each job's CPU seconds beside its wall time. */
+const TIME = await Deno.stat("/usr/bin/time").then(() => "/usr/bin/time", () => undefined);
+const CPU_LINE = /^seed-rpc-cpu: ([\d.]+) ([\d.]+)\n?/m;
+
 /** Runs `job` to its end, its stdout and stderr collected in one piece. */
 async function run(job: Job, env: Record<string, string>): Promise<Done> {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: job.args,
+  const command = TIME ?? Deno.execPath();
+  const prefix = TIME ? ["-f", "seed-rpc-cpu: %U %S", Deno.execPath()] : [];
+  const child = new Deno.Command(command, {
+    args: [...prefix, ...job.args],
     cwd: ROOT,
     env,
     stdin: "null",
@@ -252,7 +274,11 @@ async function run(job: Job, env: Record<string, string>): Promise<Done> {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
   };
   const [{ code }] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
-  return { job, code, seconds: (performance.now() - started) / 1000, output };
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = output.match(CPU_LINE);
+  if (cpu === null) return { job, code, seconds, output };
+  output = output.replace(CPU_LINE, "");
+  return { job, code, seconds, cpu: Number(cpu[1]) + Number(cpu[2]), output };
 }
 
 /**
@@ -300,22 +326,38 @@ broker?.then((started) => {
   brokerEnv = { [SHARED_RABBITMQ_ENV]: typeof started === "string" ? "" : started.env };
 });
 
+const cpuJobs = Number(Deno.env.get("TEST_CPU_JOBS") ?? 0) ||
+  Math.max(1, navigator.hardwareConcurrency ?? 1);
+let cpuRunning = 0;
+/** Resolves when a job ends or the shared node is up: what a waiting worker may start changed. */
+let changed = Promise.withResolvers<void>();
+const change = () => {
+  changed.resolve();
+  changed = Promise.withResolvers<void>();
+};
+broker?.then(change);
+
 const finished: Done[] = [];
 const queue = [...jobs];
 async function worker(): Promise<void> {
   while (queue.length > 0) {
-    // Jobs that need the shared node wait for it; others go first meanwhile.
-    const index = queue.findIndex((job) => !job.sharedBroker || brokerEnv !== undefined);
+    // Jobs that need the shared node wait for it, CPU-bound ones for a CPU;
+    // others go first meanwhile.
+    const index = queue.findIndex((job) =>
+      (!job.sharedBroker || brokerEnv !== undefined) && (!job.cpuBound || cpuRunning < cpuJobs)
+    );
     if (index < 0) {
-      // Only jobs waiting for the shared node are left: wait with them (the
-      // handler above, registered first, has set brokerEnv by then).
-      await broker!;
+      await changed.promise;
       continue;
     }
     const [job] = queue.splice(index, 1);
+    if (job!.cpuBound) cpuRunning++;
     const done = await run(job!, job!.sharedBroker ? brokerEnv! : {});
+    if (job!.cpuBound) cpuRunning--;
+    change();
     const status = done.code === 0 ? "ok" : `FAILED (exit ${done.code})`;
-    console.log(`\n=== ${done.job.name}: ${status} in ${done.seconds.toFixed(1)} s`);
+    const cpu = done.cpu === undefined ? "" : ` (${done.cpu.toFixed(1)} s CPU)`;
+    console.log(`\n=== ${done.job.name}: ${status} in ${done.seconds.toFixed(1)} s${cpu}`);
     console.log(done.output.trimEnd());
     finished.push(done);
   }
@@ -361,9 +403,14 @@ for (const { job, code } of finished) {
 await Deno.remove(tmp, { recursive: true }).catch(() => {});
 
 console.log(`\nslowest of ${finished.length} jobs on ${workers} workers (${wall.toFixed(1)} s):`);
-for (const { job, seconds } of [...finished].sort((a, b) => b.seconds - a.seconds).slice(0, 12)) {
-  console.log(`  ${seconds.toFixed(1).padStart(6)} s  ${job.name}`);
+for (
+  const { job, seconds, cpu } of [...finished].sort((a, b) => b.seconds - a.seconds).slice(0, 15)
+) {
+  const used = cpu === undefined ? "" : `${cpu.toFixed(1).padStart(6)} s CPU`;
+  console.log(`  ${seconds.toFixed(1).padStart(6)} s ${used}  ${job.name}`);
 }
+const cpuTotal = finished.reduce((sum, { cpu }) => sum + (cpu ?? 0), 0);
+if (TIME) console.log(`  CPU of all jobs: ${cpuTotal.toFixed(1)} s`);
 if (skipped.length > 0) {
   console.log(`\nskipped (a service they need is missing; see their output):`);
   for (const name of skipped) console.log(`  ${name}`);
