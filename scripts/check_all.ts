@@ -138,8 +138,8 @@ async function usesSharedBroker(file: string): Promise<boolean> {
 
 /** Examples per doc-test shard. */
 const DOC_SHARD = 40;
-/** What one example is taken to weigh, in seconds. */
-const SECONDS_PER_EXAMPLE = 0.4;
+/** What one example weighs, in seconds (the table's scale: a busy 2-CPU machine). */
+const SECONDS_PER_EXAMPLE = 2.5;
 /** Languages deno test --doc runs (unlabelled: in JSDoc only). */
 const EXAMPLE_LANGS = new Set(["ts", "tsx", "js", "jsx", "javascript", "typescript", "mts", "mjs"]);
 const SKIP_DIRS = new Set(["tests", "node_modules"]);
