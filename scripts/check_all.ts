@@ -4,8 +4,9 @@
 //     bench, scripts, fuzz, tests and the files with examples: all type-checked
 //     here, once, in one program, and run with --no-check), deno doc --lint
 //     (entrypoints), deno publish --dry-run
-//   - every test file in its own `deno test --doc` process, and one more for
-//     the JSDoc and Markdown examples outside tests/; sanitizers on (deno.json)
+//   - every test file in its own `deno test --doc` process, and the JSDoc and
+//     Markdown examples outside tests/ in shards of about DOC_SHARD (the same
+//     examples `deno test --doc` runs; see _test_files.ts); sanitizers on
 //
 // The steps and test files run side by side on a pool of TEST_JOBS processes
 // (default: 2 per CPU; most tests wait on sockets and timers), longest first
@@ -35,6 +36,7 @@
 // named test files are type-checked.
 
 import { SHARED_RABBITMQ_ENV } from "../tests/_rabbitmq.ts";
+import { docFiles, testFilesUnder } from "./_test_files.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as {
@@ -54,8 +56,6 @@ const TEST_PERMISSIONS = [
   "--allow-sys",
 ];
 
-/** Deno's own test-file pattern ({*_,*.,}test.{ts,tsx,mts,js,mjs,jsx}). */
-const TEST_FILE = /(?:^|[._])test\.(?:ts|tsx|mts|js|mjs|jsx)$/;
 /** What a test file not in the timings table is taken to weigh, in seconds. */
 const DEFAULT_WEIGHT = 5;
 
@@ -94,16 +94,6 @@ const timings = table.seconds ?? {};
 const cpuBound = new Set(table.cpuBound ?? []);
 const tmp = await Deno.makeTempDir({ prefix: "deno-test-" });
 
-async function testFilesUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) found.push(...await testFilesUnder(path));
-    else if (entry.isFile && TEST_FILE.test(entry.name)) found.push(path);
-  }
-  return found.sort();
-}
-
 async function isPath(arg: string): Promise<boolean> {
   if (arg.startsWith("-")) return false;
   try {
@@ -140,43 +130,6 @@ async function usesSharedBroker(file: string): Promise<boolean> {
 const DOC_SHARD = 40;
 /** What one example weighs, in seconds (the table's scale: a busy 2-CPU machine). */
 const SECONDS_PER_EXAMPLE = 2.5;
-/** Languages deno test --doc runs (unlabelled: in JSDoc only). */
-const EXAMPLE_LANGS = new Set(["ts", "tsx", "js", "jsx", "javascript", "typescript", "mts", "mjs"]);
-const SKIP_DIRS = new Set(["tests", "node_modules"]);
-
-/**
- * The files outside tests/ with examples deno test --doc runs, and how many,
- * in path order. They are passed to deno test by name, which also imports
- * them as modules: a library module does nothing when imported.
- */
-async function docFiles(dir: string): Promise<Array<[string, number]>> {
-  const found: Array<[string, number]> = [];
-  const entries = [];
-  for await (const entry of Deno.readDir(dir)) entries.push(entry);
-  entries.sort((a, b) => a.name < b.name ? -1 : 1);
-  for (const entry of entries) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.name.startsWith(".") || SKIP_DIRS.has(entry.name)) continue;
-    if (entry.isDirectory) {
-      found.push(...await docFiles(path));
-      continue;
-    }
-    const markdown = entry.name.endsWith(".md");
-    if (!entry.isFile || !(markdown || /\.(?:ts|tsx|mts|js|mjs|jsx)$/.test(entry.name))) continue;
-    let open = false;
-    let examples = 0;
-    for (const match of (await Deno.readTextFile(path)).matchAll(/^\s*(?:\*\s*)?```(.*)$/gm)) {
-      const [lang = "", ...attributes] = match[1]!.trim().split(/\s+/);
-      const runs = (EXAMPLE_LANGS.has(lang) || (lang === "" && !markdown)) &&
-        !attributes.includes("ignore");
-      if (!open && runs) examples++;
-      open = !open;
-    }
-    if (examples > 0) found.push([path.slice(ROOT.length + 1), examples]);
-  }
-  return found;
-}
-
 let reports = 0;
 function testJob(name: string, args: string[], weight: number): Job {
   const junit = `${tmp}/${++reports}.xml`;
