@@ -1,6 +1,6 @@
-// Shared set-up for the AMQP test files: one broker per file (see
-// _rabbitmq.ts), a vhost per test so tests never see each other's queues,
-// and `amqpTest`, which reports a test as skipped, with the reason in its
+// Shared set-up for the AMQP test files: one broker per file, or one node
+// shared by the files under scripts/check_all.ts (see _rabbitmq.ts), a vhost
+// per test so tests never see each other's queues, and `amqpTest`, which reports a test as skipped, with the reason in its
 // name, when there is no broker.
 
 import { type Broker, startBroker } from "./_rabbitmq.ts";
@@ -13,15 +13,29 @@ export const broker: Broker | undefined = typeof started === "string" ? undefine
 /** Why there is no broker. */
 export const noBroker: string | undefined = typeof started === "string" ? started : undefined;
 
-let vhosts = 0;
+// Vhosts are made a few at a time (one rabbitmqctl run, which takes a second
+// or so, per batch; the batches grow), named after this process so files that
+// share a node never meet.
+const spare: string[] = [];
+let made = 0;
+let making: Promise<void> | undefined;
 
-/** A fresh vhost on a private broker (its URL); `/` on an AMQP_URL broker. */
+/** A fresh vhost on a private or shared node (its URL); `/` on an AMQP_URL broker. */
 export async function freshMesh(): Promise<string> {
   if (broker === undefined) throw new Error(noBroker);
-  if (!broker.private) return broker.url("/");
-  const name = `t${++vhosts}`;
-  await broker.addVhost(name);
-  return broker.url(name);
+  if (!broker.controlled) return broker.url("/");
+  while (spare.length === 0) {
+    making ??= (async () => {
+      const names = Array.from(
+        { length: Math.min(16, Math.max(4, made)) },
+        () => `p${Deno.pid}t${++made}`,
+      );
+      await broker.addVhosts(names);
+      spare.push(...names);
+    })().finally(() => making = undefined);
+    await making;
+  }
+  return broker.url(spare.shift()!);
 }
 
 /** A test that needs the broker (and, with `restart`, a private one). */
@@ -32,7 +46,8 @@ export function amqpTest(
 ): void {
   let why = noBroker;
   if (why === undefined && needs.restart && !broker!.private) {
-    why = "AMQP_URL is set: the broker-restart test needs a private node";
+    why =
+      "the broker is not this file's own (AMQP_URL or a shared node): the broker-restart test needs a private node";
   }
   Deno.test({
     name: why === undefined ? name : `${name} (skipped: ${why})`,
@@ -41,7 +56,7 @@ export function amqpTest(
   });
 }
 
-/** Registered last in a file: stops that file's private broker. */
+/** Registered last in a file: stops that file's private broker (a shared one stays up). */
 export function stopBrokerAfterAll(): void {
   Deno.test({
     name: "amqp: the private broker stops",

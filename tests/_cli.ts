@@ -1,8 +1,11 @@
 // The `rpc` command run as a subprocess, as a user runs it, with deadlines:
 // every process is killed when it outlives its deadline, and every wait for
-// its output is bounded, so a hang fails the test instead of the run.
+// its output is bounded, so a hang fails the test instead of the run. The
+// one-shot verbs (`rpc`) run through the CLI's `main` in the test's own
+// process instead: a process start per assertion made the CLI tests slow.
 
-import { waitFor } from "./_helpers.ts";
+import { main, type Output } from "../cli.ts";
+import { waitFor, within } from "./_helpers.ts";
 
 export const CLI: string = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -134,12 +137,47 @@ export class RpcProcess {
   }
 }
 
-/** Runs `rpc ...args` to its end (stdin: none). */
+/**
+ * Runs `rpc ...args` to its end through the CLI's `main` in this process
+ * (stdin: none): the same output and exit status as the command, without
+ * paying a process start per run. Where the process boundary is what a test
+ * is about (signals, stdio, permissions, the real stdin), use
+ * {@linkcode rpcProcess}.
+ */
 export function rpc(...args: string[]): Promise<Run> {
+  return rpcInProcess(args);
+}
+
+/** Like {@linkcode rpc}, with `stdin` as what the command reads from stdin. */
+export function rpcWithInput(stdin: string, ...args: string[]): Promise<Run> {
+  return rpcInProcess(args, stdin);
+}
+
+async function rpcInProcess(args: string[], stdin?: string): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const output: Output = {
+    stdout: (line) => stdout += `${line}\n`,
+    stderr: (line) => stderr += `${line}\n`,
+    readStdin: () => Promise.resolve(stdin ?? ""),
+  };
+  let code: number;
+  try {
+    code = await within(main(args, output), 60_000, `rpc ${args.join(" ")}`);
+  } catch (error) {
+    // What the process would show: the uncaught error, exit status 1.
+    code = 1;
+    stderr += `error: Uncaught ${error instanceof Error ? error.stack : error}\n`;
+  }
+  return { code, stdout, stderr };
+}
+
+/** Runs `rpc ...args` to its end as its own process (stdin: none). */
+export function rpcProcess(...args: string[]): Promise<Run> {
   return new RpcProcess(args).finish();
 }
 
-/** Runs `rpc ...args` with `stdin` piped in. */
+/** Runs `rpc ...args` as its own process with `stdin` piped in. */
 export async function rpcWithStdin(stdin: Uint8Array | string, ...args: string[]): Promise<Run> {
   const child = new RpcProcess(args, { stdin: true });
   await child.writeStdin(stdin);
@@ -149,13 +187,67 @@ export async function rpcWithStdin(stdin: Uint8Array | string, ...args: string[]
 /** A running `rpc serve`. */
 export interface Served {
   url: string;
-  process: RpcProcess;
-  /** Sends `signal` and resolves with how it ended. */
+  /** Resolves once `pattern` shows in its stdout or stderr (see {@linkcode RpcProcess.waitForOutput}). */
+  waitForOutput(stream: "stdout" | "stderr", pattern: string | RegExp): Promise<string>;
+  /**
+   * Stops it and resolves with how it ended: a process gets `signal`; one in
+   * this process is stopped as by a signal (its log says "abort").
+   */
   stop(signal?: Deno.Signal): Promise<{ code: number; stderr: string }>;
 }
 
-/** `rpc serve ...args` in the background; resolves once it printed its address. */
+/**
+ * `rpc serve ...args` in the background through the CLI's `main` in this
+ * process; resolves once it printed its address. {@linkcode serveProcess}
+ * runs it as its own process (for signals, and a test's one end-to-end run).
+ */
 export async function serve(...args: string[]): Promise<Served> {
+  const out = { stdout: "", stderr: "" };
+  const output: Output = {
+    stdout: (line) => out.stdout += `${line}\n`,
+    stderr: (line) => out.stderr += `${line}\n`,
+    readStdin: () => Promise.resolve(""),
+  };
+  const abort = new AbortController();
+  let ended = false;
+  const running = main(["serve", ...args], output, abort.signal)
+    .catch((error) => {
+      out.stderr += `error: Uncaught ${error instanceof Error ? error.stack : error}\n`;
+      return 1;
+    })
+    .finally(() => ended = true);
+  const waitForOutput = async (
+    stream: "stdout" | "stderr",
+    pattern: string | RegExp,
+    timeout = 30_000,
+  ) => {
+    const found = () =>
+      typeof pattern === "string" ? out[stream].includes(pattern) : pattern.test(out[stream]);
+    await waitFor(() => found() || ended, {
+      timeout,
+      interval: 10,
+      message: `${stream} of 'rpc serve' to show ${pattern} (${JSON.stringify(out)})`,
+    });
+    if (!found()) throw new Error(`rpc serve ended without showing ${pattern}: ${out.stderr}`);
+    return out[stream];
+  };
+  const stop = async () => {
+    abort.abort();
+    const code = await within(running, 60_000, "rpc serve to stop");
+    return { code, stderr: out.stderr };
+  };
+  let url: string;
+  try {
+    url = (await waitForOutput("stdout", /^listening on \S+\n/)).match(/^listening on (\S+)/)![1]!;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, waitForOutput, stop };
+}
+
+/** `rpc serve ...args` as its own process; resolves once it printed its address. */
+export async function serveProcess(...args: string[]): Promise<Served & { process: RpcProcess }> {
   const process = new RpcProcess(["serve", ...args], { deadline: 120_000 });
   let url: string;
   try {
@@ -169,6 +261,7 @@ export async function serve(...args: string[]): Promise<Served> {
   return {
     url,
     process,
+    waitForOutput: (stream, pattern) => process.waitForOutput(stream, pattern),
     async stop(signal: Deno.Signal = "SIGTERM") {
       process.kill(signal);
       const { code, stderr } = await process.finish();

@@ -1,23 +1,45 @@
-// A RabbitMQ broker for the AMQP tests: the one at $AMQP_URL when set,
-// otherwise a private node of Debian's rabbitmq-server started for this test
-// file alone (own node name, ports on 127.0.0.1, data and logs in a temp
-// dir), stopped when the file's tests end. A private node can be restarted.
+// A RabbitMQ broker for the AMQP tests: the one at $AMQP_URL when set; the
+// node scripts/check_all.ts shares between test files (described in
+// $SEED_RPC_SHARED_RABBITMQ); otherwise a private node of Debian's
+// rabbitmq-server started for this test file alone (own node name, ports on
+// 127.0.0.1, data and logs in a temp dir), stopped when the file's tests end.
+// Only a private node can be restarted.
 //
-// Without either, `startBroker` says why, and the tests using it are
-// reported as skipped (a failure in CI).
+// Without any, `startBroker` says why, and the tests using it are reported as
+// skipped (a failure in CI).
+//
+// Run as a script, it starts a node, prints one JSON line (the value of
+// $SEED_RPC_SHARED_RABBITMQ) and stops the node when its stdin closes.
 
 const SERVER_CANDIDATES = [
   "/usr/lib/rabbitmq/bin/rabbitmq-server",
   "/usr/local/lib/rabbitmq/bin/rabbitmq-server",
 ];
 
+/** The variable that hands a running node to the test files (JSON of {@linkcode NodeInfo}). */
+export const SHARED_RABBITMQ_ENV = "SEED_RPC_SHARED_RABBITMQ";
+
+/** What it takes to reach and control a running node. */
+interface NodeInfo {
+  node: string;
+  port: number;
+  distPort: number;
+  /** The node's files; HOME of rabbitmqctl (the Erlang cookie). */
+  dir: string;
+  ctlPath: string;
+}
+
 export interface Broker {
   /** amqp://guest:guest@127.0.0.1:PORT/VHOST (vhost URL-encoded; `/` by default). */
   url(vhost?: string): string;
-  /** Whether `restart` and `ctl` work (a private node). */
+  /** Whether `restart` works (a node of this file's own). */
   readonly private: boolean;
+  /** Whether `addVhosts` and `ctl` work (a node started here or by check_all.ts). */
+  readonly controlled: boolean;
   /** Creates a vhost (guest gets every permission on it). */
   addVhost(name: string): Promise<void>;
+  /** Creates vhosts (guest gets every permission on them) with one rabbitmqctl run. */
+  addVhosts(names: string[]): Promise<void>;
   /** rabbitmqctl against this node; resolves with its output. */
   ctl(...args: string[]): Promise<string>;
   /** Stops the node (or, `hard`, kills it with SIGKILL) and starts it again with the same data. */
@@ -55,12 +77,16 @@ function external(url: string): Broker {
   const base = new URL(url);
   return {
     private: false,
+    controlled: false,
     url(vhost = "/") {
       const copy = new URL(base);
       copy.pathname = `/${encodeURIComponent(vhost)}`;
       return copy.href;
     },
     addVhost() {
+      return Promise.reject(new Error("AMQP_URL is set: create vhosts on that broker yourself"));
+    },
+    addVhosts() {
       return Promise.reject(new Error("AMQP_URL is set: create vhosts on that broker yourself"));
     },
     ctl() {
@@ -73,40 +99,9 @@ function external(url: string): Broker {
   };
 }
 
-/** A broker, or the reason there is none. */
-export async function startBroker(): Promise<Broker | string> {
-  const fromEnv = Deno.env.get("AMQP_URL");
-  if (fromEnv) return external(fromEnv);
-  let server: string | undefined;
-  for (const candidate of SERVER_CANDIDATES) {
-    if (await exists(candidate)) {
-      server = candidate;
-      break;
-    }
-  }
-  if (server === undefined) {
-    return "no RabbitMQ: install Debian's rabbitmq-server (apt-get install rabbitmq-server) or set AMQP_URL";
-  }
-  const ctlPath = server.replace(/rabbitmq-server$/, "rabbitmqctl");
-  const dir = await Deno.makeTempDir({ prefix: "seed-rpc-rabbitmq-" });
-  const port = freePort();
-  const distPort = freePort();
-  const node = `seedrpc${Deno.pid}x${port}@localhost`;
-  await Deno.writeTextFile(`${dir}/enabled_plugins`, "[].\n");
-  await Deno.writeTextFile(
-    `${dir}/rabbitmq.conf`,
-    [
-      `listeners.tcp.default = 127.0.0.1:${port}`,
-      "loopback_users = none",
-      "log.console = false",
-      "log.file.level = warning",
-      // A small disk must not block publishers in tests.
-      "disk_free_limit.absolute = 1MB",
-      "",
-    ].join("\n"),
-  );
-  await Deno.writeTextFile(`${dir}/rabbitmq-env.conf`, "");
-  const env: Record<string, string> = {
+/** The environment of rabbitmq-server and rabbitmqctl for the node `info` describes. */
+function nodeEnv({ node, dir, distPort }: NodeInfo): Record<string, string> {
+  return {
     HOME: dir,
     RABBITMQ_NODENAME: node,
     RABBITMQ_BASE: dir,
@@ -124,10 +119,14 @@ export async function startBroker(): Promise<Broker | string> {
     // the directory the tests run from.
     ERL_CRASH_DUMP: `${dir}/erl_crash.dump`,
   };
+}
 
-  const ctl = async (...args: string[]): Promise<string> => {
-    const out = await new Deno.Command(ctlPath, {
-      args: ["-n", node, ...args],
+/** rabbitmqctl against the node `info` describes. */
+function nodeCtl(info: NodeInfo): (...args: string[]) => Promise<string> {
+  const env = nodeEnv(info);
+  return async (...args: string[]): Promise<string> => {
+    const out = await new Deno.Command(info.ctlPath, {
+      args: ["-n", info.node, ...args],
       env,
       stdin: "null",
       stdout: "piped",
@@ -137,6 +136,98 @@ export async function startBroker(): Promise<Broker | string> {
     if (!out.success) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${text}`);
     return text;
   };
+}
+
+/** Creates `names` as vhosts, guest allowed everything on them, with one rabbitmqctl run. */
+async function addVhosts(
+  ctl: (...args: string[]) => Promise<string>,
+  dir: string,
+  names: string[],
+): Promise<void> {
+  const file = await Deno.makeTempFile({ dir, suffix: ".json" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        vhosts: names.map((name) => ({ name })),
+        permissions: names.map((vhost) => ({
+          user: "guest",
+          vhost,
+          configure: ".*",
+          write: ".*",
+          read: ".*",
+        })),
+      }),
+    );
+    await ctl("import_definitions", file);
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
+}
+
+/** The node check_all.ts shares (see {@linkcode SHARED_RABBITMQ_ENV}); stop() leaves it running. */
+function shared(info: NodeInfo): Broker {
+  const ctl = nodeCtl(info);
+  return {
+    private: false,
+    controlled: true,
+    url(vhost = "/") {
+      return `amqp://guest:guest@127.0.0.1:${info.port}/${encodeURIComponent(vhost)}`;
+    },
+    addVhost: (name: string) => addVhosts(ctl, info.dir, [name]),
+    addVhosts: (names: string[]) => addVhosts(ctl, info.dir, names),
+    ctl,
+    restart() {
+      return Promise.reject(new Error("a shared node cannot be restarted: the test needs its own"));
+    },
+    stop: () => Promise.resolve(),
+  };
+}
+
+/** A broker, or the reason there is none. */
+export async function startBroker(): Promise<Broker | string> {
+  const fromEnv = Deno.env.get("AMQP_URL");
+  if (fromEnv) return external(fromEnv);
+  const sharedNode = Deno.env.get(SHARED_RABBITMQ_ENV);
+  if (sharedNode) return shared(JSON.parse(sharedNode) as NodeInfo);
+  const started = await startNode();
+  return typeof started === "string" ? started : started.broker;
+}
+
+/** A private node of this process (and what it takes to reach it), or why there is none. */
+async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string> {
+  let server: string | undefined;
+  for (const candidate of SERVER_CANDIDATES) {
+    if (await exists(candidate)) {
+      server = candidate;
+      break;
+    }
+  }
+  if (server === undefined) {
+    return "no RabbitMQ: install Debian's rabbitmq-server (apt-get install rabbitmq-server) or set AMQP_URL";
+  }
+  const ctlPath = server.replace(/rabbitmq-server$/, "rabbitmqctl");
+  const dir = await Deno.makeTempDir({ prefix: "seed-rpc-rabbitmq-" });
+  const port = freePort();
+  const distPort = freePort();
+  const node = `seedrpc${Deno.pid}x${port}@localhost`;
+  const info: NodeInfo = { node, port, distPort, dir, ctlPath };
+  await Deno.writeTextFile(`${dir}/enabled_plugins`, "[].\n");
+  await Deno.writeTextFile(
+    `${dir}/rabbitmq.conf`,
+    [
+      `listeners.tcp.default = 127.0.0.1:${port}`,
+      "loopback_users = none",
+      "log.console = false",
+      "log.file.level = warning",
+      // A small disk must not block publishers in tests.
+      "disk_free_limit.absolute = 1MB",
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(`${dir}/rabbitmq-env.conf`, "");
+  const env = nodeEnv(info);
+  const ctl = nodeCtl(info);
 
   const boot = async (): Promise<void> => {
     const started = await new Deno.Command(server!, {
@@ -214,15 +305,14 @@ export async function startBroker(): Promise<Broker | string> {
     return `RabbitMQ would not start: ${error instanceof Error ? error.message : error}`;
   }
 
-  return {
+  const broker: Broker = {
     private: true,
+    controlled: true,
     url(vhost = "/") {
       return `amqp://guest:guest@127.0.0.1:${port}/${encodeURIComponent(vhost)}`;
     },
-    async addVhost(name: string) {
-      await ctl("add_vhost", name);
-      await ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*");
-    },
+    addVhost: (name: string) => addVhosts(ctl, dir, [name]),
+    addVhosts: (names: string[]) => addVhosts(ctl, dir, names),
     ctl,
     async restart(hard = false) {
       if (hard) {
@@ -246,4 +336,30 @@ export async function startBroker(): Promise<Broker | string> {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+  return { broker, info };
+}
+
+if (import.meta.main) {
+  // The node check_all.ts shares: one JSON line out, stopped when stdin closes
+  // (check_all.ts ended or died) or on SIGINT/SIGTERM.
+  const started = Deno.env.get("AMQP_URL")
+    ? "AMQP_URL is set: the test files use that broker"
+    : await startNode();
+  if (typeof started === "string") {
+    console.log(started);
+  } else {
+    const stop = Promise.withResolvers<void>();
+    Deno.addSignalListener("SIGINT", stop.resolve);
+    Deno.addSignalListener("SIGTERM", stop.resolve);
+    console.log(JSON.stringify(started.info));
+    (async () => {
+      for await (const _ of Deno.stdin.readable) {
+        // read to the end
+      }
+      stop.resolve();
+    })();
+    await stop.promise;
+    await started.broker.stop();
+    Deno.exit(0);
+  }
 }

@@ -612,6 +612,8 @@ test("compound: the nodes discovery program answers a real compound request", as
         filter: { compound: [[{ expr }]] },
         options: { nodes: list },
         tempDir: dir,
+        // Not the 2 s default: the program (a deno script) can take longer to start under load.
+        timeout: 20,
       });
     // choria-io/website docs/content/concepts/cli/_index.md, "Complex Compound or Select Queries".
     const docs = await run(

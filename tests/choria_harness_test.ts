@@ -559,10 +559,12 @@ test("the parrot executable writes one reply for bad request files, and exits 0"
 });
 
 test("discovery: the nodes example honours identity, fact, class and agent filters", async () => {
+  // A 20 s timeout, not the 2 s default: the example (a deno script) can take
+  // longer than 2 s to start on a busy machine.
   const discover = (
     filter: Record<string, unknown>,
     options: Record<string, string> = { nodes: NODE_LIST },
-  ) => runDiscoveryProgram(NODES, { filter, options });
+  ) => runDiscoveryProgram(NODES, { filter, options, timeout: 20 });
   assertEquals((await discover({})).nodes, [
     "web1.example.net",
     "web2.example.net",

@@ -4,7 +4,7 @@
 
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { main } from "../cli.ts";
-import { rpc, RpcProcess, serve } from "./_cli.ts";
+import { rpc, RpcProcess, rpcWithInput, serve } from "./_cli.ts";
 import { test } from "./_helpers.ts";
 
 /** What a terminal could act on: C0 (but tab and newline), DEL, C1, bidi controls. */
@@ -45,7 +45,7 @@ test("rpc: a remote error's text and data reach the terminal escaped, on one lin
       (await rpc("notify", server.url, "log", JSON.stringify({ line: HOSTILE }))).code,
       0,
     );
-    await server.process.waitForOutput("stderr", "forged: line");
+    await server.waitForOutput("stderr", "forged: line");
   } finally {
     const stopped = await server.stop();
     assert(!RAW_CONTROL.test(stopped.stderr), JSON.stringify(stopped.stderr));
@@ -98,19 +98,20 @@ test("rpc: params on stdin are read up to --max-stdin bytes (16 MiB by default)"
     // What was taken: the cap, plus what the pipe and one write hold.
     assert(written <= 16 * 2 ** 20 + 2 * chunk.length, `the process took ${written} bytes`);
 
-    // A smaller --max-stdin; JSON under the cap still works.
-    const small = new RpcProcess(["call", server.url, "echo", "-", "--max-stdin", "10"], {
-      stdin: true,
-    });
-    await small.writeStdin('{"a": "0123456789"}');
-    const refused = await small.finish();
+    // A smaller --max-stdin; JSON under the cap still works (in this process).
+    const refused = await rpcWithInput(
+      '{"a": "0123456789"}',
+      "call",
+      server.url,
+      "echo",
+      "-",
+      "--max-stdin",
+      "10",
+    );
     assertEquals(refused.code, 2);
     assertStringIncludes(refused.stderr, "stdin is larger than 10 bytes (--max-stdin)");
-    const fits = new RpcProcess(["call", server.url, "echo", "-", "--max-stdin", "10"], {
-      stdin: true,
-    });
-    await fits.writeStdin("[1, 2]");
-    assertEquals((await fits.finish()).stdout, "[1,2]\n");
+    const fits = await rpcWithInput("[1, 2]", "call", server.url, "echo", "-", "--max-stdin", "10");
+    assertEquals(fits.stdout, "[1,2]\n");
     const bad = await rpc("call", server.url, "echo", "-", "--max-stdin", "lots");
     assertEquals(bad.code, 2);
     assertStringIncludes(bad.stderr, "--max-stdin must be a whole number");

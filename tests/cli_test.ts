@@ -2,15 +2,16 @@
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./_assert.ts";
 import { RawSocket } from "./_tcp.ts";
-import { rpc, RpcProcess, rpcWithStdin, serve } from "./_cli.ts";
+import { rpc, RpcProcess, rpcProcess, rpcWithInput, serve, serveProcess } from "./_cli.ts";
 import { test } from "./_helpers.ts";
 
 const HANDLERS = new URL("./fixtures/handlers_module.ts", import.meta.url).pathname;
 
 test("rpc serve + call: the demo API over jsonrpc; SIGTERM stops it gracefully", async () => {
-  const server = await serve("tcp://127.0.0.1:0");
+  // The server in its own process (SIGTERM), the first call too.
+  const server = await serveProcess("tcp://127.0.0.1:0");
   assertMatch(server.url, /^tcp:\/\/127\.0\.0\.1:\d+$/);
-  assertEquals(await rpc("call", server.url, "add", '{"a": 1, "b": 2}'), {
+  assertEquals(await rpcProcess("call", server.url, "add", '{"a": 1, "b": 2}'), {
     code: 0,
     stdout: "3\n",
     stderr: "",
@@ -193,8 +194,9 @@ test("rpc serve + call + notify over WebSocket, every dialect, same exit statuse
 test("rpc serve --idle-timeout and --max-connections set the server's limits", async () => {
   const server = await serve(
     "tcp://127.0.0.1:0",
+    // Long enough that a busy machine answers the first call before it.
     "--idle-timeout",
-    "300",
+    "1500",
     "--max-connections",
     "1",
   );
@@ -208,7 +210,7 @@ test("rpc serve --idle-timeout and --max-connections set the server's limits", a
   // Left idle, the first is closed.
   const started = Date.now();
   assertEquals(await first.readToEnd(), "");
-  // Loose: it tells the 300 ms --idle-timeout from the 5 min default on a busy machine.
+  // Loose: it tells the 1.5 s --idle-timeout from the 5 min default on a busy machine.
   assert(Date.now() - started < 30_000);
   first.close();
   assertEquals((await server.stop()).code, 0);
@@ -222,10 +224,10 @@ test("rpc for scripts: bare host:port, params from stdin, --pretty, --json, --ve
   const hostPort = server.url.replace("tcp://", "");
   assertEquals((await rpc("call", hostPort, "add", '{"a": 1, "b": 2}')).stdout, "3\n");
   assertEquals(
-    await rpcWithStdin('{"a": 20, "b": 22}', "call", hostPort, "add", "-"),
+    await rpcWithInput('{"a": 20, "b": 22}', "call", hostPort, "add", "-"),
     { code: 0, stdout: "42\n", stderr: "" },
   );
-  const badStdin = await rpcWithStdin("not json", "call", hostPort, "add", "-");
+  const badStdin = await rpcWithInput("not json", "call", hostPort, "add", "-");
   assertEquals(badStdin.code, 2);
   assertStringIncludes(badStdin.stderr, "params on stdin must be JSON, got 'not json'");
   assertEquals(
@@ -273,7 +275,7 @@ test("rpc notify log reaches the demo server; rpc watch prints each notification
   // the server once watch has printed its tick (so it is connected).
   const watching = new RpcProcess(["watch", server.url, "ticks", '{"count": 1}']);
   await watching.waitForOutput("stdout", "\n");
-  await server.process.waitForOutput("stderr", "hello from a script");
+  await server.waitForOutput("stderr", "hello from a script");
   assertEquals((await server.stop()).code, 0);
   const ended = await watching.finish();
   assertEquals([ended.code, ended.stdout], [2, '{"method":"tick","params":{"n":1}}\n']);

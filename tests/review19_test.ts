@@ -351,12 +351,15 @@ test("FIXED: a $date tag must be ISO: other forms were read in the server's time
 
 test("FIXED: go's Atoi of a megabyte of digits is out of range without parsing them", () => {
   const value = "9".repeat(1_000_000);
-  const started = performance.now();
+  let fastest = Infinity;
   for (let i = 0; i < 50; i++) {
+    const started = performance.now();
     assertThrows(() => atoi(value), Error, "value out of range");
+    fastest = Math.min(fastest, performance.now() - started);
   }
   // A BigInt of the digits took about 0.2 s each: a fact filter pays it on every node.
-  assertEquals(performance.now() - started < 3_000, true);
+  // The fastest of 50 runs, so a busy machine's pauses do not count.
+  assertEquals(fastest < 50, true, `${fastest} ms`);
   assertEquals(atoi("-" + "0".repeat(100_000) + "9223372036854775808"), -(2n ** 63n));
   assertThrows(() => atoi("9223372036854775808"), Error, "value out of range");
 });

@@ -5,7 +5,7 @@ import { assertEquals } from "@std/assert";
 import { silentLogger } from "../mod.ts";
 import { spawn } from "../transports/stdio.ts";
 import { within } from "./_helpers.ts";
-import { openFds } from "./_ws_raw.ts";
+import { fdsBackTo, openFds } from "./_ws_raw.ts";
 
 const deno = Deno.execPath();
 
@@ -42,7 +42,8 @@ Deno.test("spawn: twenty spawn and close rounds leave no file descriptor open", 
   await round("piped");
   const before = await openFds();
   for (let i = 0; i < 20; i++) await round(i % 2 === 0 ? "piped" : "null");
-  assertEquals(await openFds(), before);
+  // A leak is 2-3 fds a round; the runtime may open a socket pair of its own under load.
+  await fdsBackTo(before);
 });
 
 Deno.test("spawn: sends after the child died reject as closed, never unhandled", async () => {
