@@ -28,6 +28,9 @@
 // needs is missing (a browser, a broker), and says which; in CI (CI=true) a
 // skipped test counts as a failure. Exit status is 0 only when all passed.
 //
+// A job still running after TEST_JOB_TIMEOUT seconds (default 900) is
+// killed, with what it started, and counted as failed.
+//
 // TEST_LIST=1 lists the jobs, heaviest first, without running them.
 //
 // Extra arguments are passed to deno test: files or directories under test
@@ -209,7 +212,26 @@ if (Deno.env.get("TEST_LIST")) {
 const TIME = await Deno.stat("/usr/bin/time").then(() => "/usr/bin/time", () => undefined);
 const CPU_LINE = /^seed-rpc-cpu: ([\d.]+) ([\d.]+)\n?/m;
 
-/** Runs `job` to its end, its stdout and stderr collected in one piece. */
+/** Seconds a job may run before it is killed and counted as failed. */
+const JOB_TIMEOUT = Number(Deno.env.get("TEST_JOB_TIMEOUT") ?? 0) || 900;
+
+/** Kills `pid` and its descendants (the deno under /usr/bin/time, and what it started). */
+function killTree(pid: number): void {
+  let children: string[] = [];
+  try {
+    children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/);
+  } catch {
+    // No /proc: the process alone.
+  }
+  for (const child of children) if (child !== "") killTree(Number(child));
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // Gone already.
+  }
+}
+
+/** Runs `job` to its end (or JOB_TIMEOUT), its stdout and stderr collected in one piece. */
 async function run(job: Job, env: Record<string, string>): Promise<Done> {
   const started = performance.now();
   const command = TIME ?? Deno.execPath();
@@ -226,7 +248,16 @@ async function run(job: Job, env: Record<string, string>): Promise<Done> {
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
   };
-  const [{ code }] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
+  // A hung job (a test waiting for ever) is killed, and fails, after JOB_TIMEOUT.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killTree(child.pid);
+  }, JOB_TIMEOUT * 1000);
+  const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
+  clearTimeout(timer);
+  const code = timedOut && status.code === 0 ? 1 : status.code;
+  if (timedOut) output += `\nkilled: still running after ${JOB_TIMEOUT} s (TEST_JOB_TIMEOUT)\n`;
   const seconds = (performance.now() - started) / 1000;
   const cpu = output.match(CPU_LINE);
   if (cpu === null) return { job, code, seconds, output };
@@ -326,7 +357,22 @@ let passed = 0;
 let failed = 0;
 const skipped: string[] = [];
 const failedSteps: string[] = [];
-for (const { job, code } of finished) {
+const XML_ENTITIES: Record<string, string> = {
+  "&quot;": '"',
+  "&apos;": "'",
+  "&lt;": "<",
+  "&gt;": ">",
+  "&amp;": "&",
+};
+/** A junit attribute's text as written in the test. */
+function unescapeXml(text: string): string {
+  return text.replace(/&(?:quot|apos|lt|gt|amp);/g, (entity) => XML_ENTITIES[entity]!);
+}
+
+/** With --filter a file may rightly run no test; without, one that ran none exited early. */
+const filtered = flags.some((flag) => flag.startsWith("--filter"));
+for (const { job, code: exit } of finished) {
+  let code = exit;
   let counted = 0;
   if (job.junit !== undefined) {
     try {
@@ -336,14 +382,23 @@ for (const { job, code } of finished) {
         Number(head.match(new RegExp(`\\b${name}="(\\d+)"`))?.[1] ?? 0);
       let skips = 0;
       for (const match of xml.matchAll(/<testcase\b[^>]*\bname="([^"]*)"[^>]*>\s*<skipped\b/g)) {
-        skipped.push(match[1]!);
+        skipped.push(unescapeXml(match[1]!));
         skips++;
       }
       counted = count("failures") + count("errors");
       failed += counted;
       passed += count("tests") - counted - skips;
+      // Deno.exit(0) outside a test ends the file with status 0 and no test run.
+      if (count("tests") === 0 && !filtered && code === 0) {
+        console.log(`\n${job.name}: ran no test (did something call Deno.exit?)`);
+        code = 1;
+      }
     } catch {
       // deno test did not get as far as writing a report.
+      if (code === 0) {
+        console.log(`\n${job.name}: wrote no test report`);
+        code = 1;
+      }
     }
   }
   if (code !== 0) {
