@@ -667,6 +667,8 @@ export class TcpTransport implements Transport<string> {
     while (start <= bytes.length) {
       let end = bytes.indexOf(this.#delimiter, start);
       if (end === -1) end = bytes.length;
+      // The same limit as on the fast path: a frame of one read is not cut by #keep.
+      if (end - start > this.#maxFrameBytes) throw new FrameTooLarge(this.#maxFrameBytes);
       let frameBytes = bytes.subarray(start, end);
       if (stripCR && frameBytes[frameBytes.length - 1] === 13) {
         frameBytes = frameBytes.subarray(0, -1);
