@@ -77,7 +77,14 @@ interface Outbound {
   instance: string | undefined;
   /** Times the broker refused it (nack): the fifth refusal is final. */
   refusals?: number;
+  /** Its next attempt after a refusal, waiting. */
+  retry?: ReturnType<typeof setTimeout>;
 }
+
+/** Attempts a message gets when the broker refuses it (nack). */
+const MAX_REFUSALS = 5;
+/** The wait before the first attempt after a refusal; it doubles (50 + 100 + 200 + 400 ms in all). */
+const REFUSED_RETRY_MS = 50;
 
 const DECODER = new TextDecoder();
 const REMEMBERED_ANSWERS = 4096;
@@ -103,6 +110,13 @@ export class CallerChannel extends InboxChannel implements Attachment {
   /** Stream calls go only to services of ours: Mesh.stream asks first. */
   readonly features = { streams: true } as const;
   #pinger: ReturnType<typeof setInterval> | undefined;
+  /**
+   * The channel requests go out on after the broker refused one on the
+   * consuming channel (a channel that refused once may refuse for good), or
+   * its replacement after a refusal on it; undefined: the consuming channel.
+   */
+  #publisher: AMQPChannel | undefined;
+  #renewing: Promise<AMQPChannel | undefined> | undefined;
 
   constructor(connection: BrokerConnection, responseQueue: string, logger: Logger, name: string) {
     super(Infinity);
@@ -142,6 +156,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
       (message: AMQPMessage) => this.#reply(message),
     );
     this.#channel = channel;
+    this.#publisher = undefined;
+    this.#renewing = undefined;
     this.#generation = generation;
     // Everything not yet answered goes out again: the broker may have lost it.
     const now = Date.now();
@@ -155,6 +171,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
 
   detach(_generation: number): void {
     this.#channel = undefined;
+    this.#publisher = undefined;
+    this.#renewing = undefined;
     // Items sent meanwhile went to a response queue that is gone.
     this.#loseStreams(undefined, "the broker connection was lost");
   }
@@ -171,7 +189,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
 
   /** Sends a credit, cancel or ping to an instance's control queue (mandatory: a return means it is gone). */
   #control(instance: string, wire: NuropbWire): void {
-    const channel = this.#channel;
+    const channel = this.#publisher ?? this.#channel;
     if (channel === undefined) return;
     corkTick(channel);
     (channel.basicPublish(
@@ -300,7 +318,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
       instance: undefined,
     };
     this.#outbound.set(correlationId, outbound);
-    const channel = this.#channel;
+    const channel = this.#publisher ?? this.#channel;
     if (channel !== undefined) this.#publish(correlationId, outbound, channel, Date.now());
     // Otherwise it goes out when the connection is back (attach).
     return await outbound.confirmed.promise;
@@ -332,17 +350,74 @@ export class CallerChannel extends InboxChannel implements Attachment {
         // on the next connection, unless the broker refused it outright.
         if (String(error).includes("Message rejected") && !outbound.settled) {
           // A quorum queue refuses while it elects a leader, and (RabbitMQ
-          // 3.10) that channel then refuses for good: reconnect and resend.
+          // 3.10) that channel then refuses for good: this message alone
+          // goes again, on a fresh channel, after a short wait. The
+          // connection and every other call stay as they are (a queue that
+          // refuses for good, e.g. full with reject-publish, fails the call
+          // within a second).
           outbound.refusals = (outbound.refusals ?? 0) + 1;
-          if (outbound.refusals < 5) {
-            return this.#connection.reset(`the broker refused a message to ${outbound.routingKey}`);
-          }
+          if (outbound.refusals < MAX_REFUSALS) return this.#retryRefused(id, outbound, channel);
           outbound.settled = true;
           this.#outbound.delete(id);
           outbound.confirmed.reject(new NotDelivered(outbound.routingKey, "the broker refused it"));
         }
       },
     );
+  }
+
+  /** Sends `outbound` again, alone, on a channel other than `refusedOn`, after a wait. */
+  #retryRefused(id: string, outbound: Outbound, refusedOn: AMQPChannel): void {
+    this.#logger.warn(
+      `${this.#name}: the broker refused a message to ${outbound.routingKey}; it goes again on a fresh channel`,
+    );
+    const generation = this.#generation;
+    const wait = REFUSED_RETRY_MS * 2 ** (outbound.refusals! - 1);
+    const renewed = this.#renew(refusedOn);
+    outbound.retry = setTimeout(async () => {
+      outbound.retry = undefined;
+      const channel = await renewed;
+      // Gone meanwhile: answered, given up, closed, or the connection was
+      // lost (attach sends what is unanswered again).
+      if (
+        channel === undefined || outbound.settled || this.#outbound.get(id) !== outbound ||
+        generation !== this.#generation || this.closeReason !== undefined
+      ) return;
+      this.#publish(id, outbound, channel, Date.now());
+    }, wait);
+  }
+
+  /** A fresh publishing channel instead of `refused` (one only, however many it refused). */
+  #renew(refused: AMQPChannel): Promise<AMQPChannel | undefined> {
+    const current = this.#publisher ?? this.#channel;
+    if (current !== refused && current !== undefined) return Promise.resolve(current);
+    if (this.#renewing !== undefined) return this.#renewing;
+    const renewing: Promise<AMQPChannel | undefined> = this.#openPublisher(refused)
+      .finally(() => {
+        if (this.#renewing === renewing) this.#renewing = undefined;
+      });
+    this.#renewing = renewing;
+    return renewing;
+  }
+
+  /** Opens a publishing channel (confirms, returns) to replace `refused`. */
+  async #openPublisher(refused: AMQPChannel): Promise<AMQPChannel | undefined> {
+    const generation = this.#generation;
+    try {
+      const channel = await this.#connection.channel();
+      await channel.confirmSelect();
+      channel.onReturn = (message: AMQPMessage) => this.#returned(message);
+      if (generation !== this.#generation || this.closeReason !== undefined) {
+        channel.close().catch(() => {});
+        return undefined;
+      }
+      // The consuming channel keeps consuming; a replaced publisher goes.
+      if (refused !== this.#channel) refused.close().catch(() => {});
+      this.#publisher = channel;
+      return channel;
+    } catch (error) {
+      this.#logger.debug(`${this.#name}: no fresh channel after a refusal: ${error}`);
+      return undefined;
+    }
   }
 
   /** basic.return: a mandatory request or command no queue took. */
@@ -489,6 +564,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
       this.#pinger = undefined;
       for (const outbound of this.#outbound.values()) {
         outbound.key = undefined;
+        clearTimeout(outbound.retry);
         if (!outbound.settled) outbound.confirmed.reject(new ConnectionClosed(why));
       }
       this.#outbound.clear();
@@ -496,6 +572,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
       this.#connection.remove(this);
       this.#channel?.close().catch(() => {});
       this.#channel = undefined;
+      this.#publisher?.close().catch(() => {});
+      this.#publisher = undefined;
     }
     return this.closed;
   }

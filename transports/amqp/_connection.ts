@@ -196,8 +196,6 @@ export class BrokerConnection {
   #connecting: Promise<void> | undefined;
   /** The index in `urls` of the broker connected to, or tried next. */
   #current = 0;
-  /** Dropped by `reset`: the next connection does not start the backoff over. */
-  #keepBackoff = false;
   /** When the current connection was made (ms since epoch). */
   #upSince = 0;
   /** How many times the connection was made again after a loss. */
@@ -416,10 +414,7 @@ export class BrokerConnection {
       }
       throw error;
     }
-    // A connection dropped by `reset` (the broker refused a publish) may be
-    // dropped again at once: the waits grow until one stays up.
-    if (this.#keepBackoff) this.#keepBackoff = false;
-    else this.#backoff.reset();
+    this.#backoff.reset();
     this.#upSince = Date.now();
     for (const resolve of this.#waiters.splice(0)) resolve();
   }
@@ -578,18 +573,6 @@ export class BrokerConnection {
     // end() sends what is queued (the refusal) first; the broker then closes.
     const socket = client.socket;
     socket?.end(() => socket.destroy());
-  }
-
-  /**
-   * Drops the connection now, for `reason` (logged); it is made again by
-   * itself, to the next broker first. Nothing when not connected.
-   */
-  reset(reason: string): void {
-    const client = this.#client;
-    if (this.#closing || client === undefined || !this.#connected) return;
-    this.#options.logger.warn(`${this.#options.name}: ${reason}; reconnecting`);
-    this.#keepBackoff = true;
-    client.socket?.destroy();
   }
 
   #channelFailed(channel: AMQPChannel, reason: string): void {
