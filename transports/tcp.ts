@@ -184,6 +184,8 @@ export interface ListenOptions extends TcpOptions {
 
 const MiB = 1024 * 1024;
 const READ_BUFFER_BYTES = 64 * 1024;
+/** Microtask turns without a new frame before the rest of a burst is written. */
+const QUIET_TURNS = 3;
 const encoder = new TextEncoder();
 /** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -287,6 +289,12 @@ export class TcpTransport implements Transport<string> {
   /** Characters of the write on the wire. */
   #writingChars = 0;
   #writing = false;
+  /** A burst's first frame left at once; the rest wait for the microtasks to go quiet. */
+  #burst = false;
+  /** A flush is waiting for the microtask queue to go quiet. */
+  #scheduled = false;
+  #quietTurns = 0;
+  #seen = 0;
   #drained: PromiseWithResolvers<void> | undefined;
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
@@ -374,9 +382,19 @@ export class TcpTransport implements Transport<string> {
     if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
     this.#out.push(frame);
     this.#queuedChars += frame.length + 1;
-    // Nothing on the wire: this frame leaves now, and those sent meanwhile
-    // follow together in the next write.
-    if (!this.#writing) this.#flush();
+    // The first frame of a burst leaves now; the rest of the burst (frames
+    // sent a few microtasks apart: the replies to one read, a stream's items)
+    // go together once sends stop coming, or with the write in progress.
+    if (!this.#writing && !this.#scheduled) {
+      if (!this.#burst) {
+        this.#burst = true;
+        this.#flush();
+      }
+      this.#scheduled = true;
+      this.#quietTurns = 0;
+      this.#seen = this.#out.length;
+      queueMicrotask(this.#whenQuiet);
+    }
     if (this.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
     if (this.#drained === undefined) {
       this.#drained = Promise.withResolvers<void>();
@@ -492,12 +510,29 @@ export class TcpTransport implements Transport<string> {
   }
 
   /**
-   * Writes everything queued, coalescing what arrives meanwhile. The first
-   * frame after a quiet spell is not held back to wait for company: between
-   * two processes on two CPUs, a batch held until it is complete makes the
-   * two sides take turns (each idle while the other works), where frames
-   * that leave at once keep both busy; the frames that come while it is
-   * written still share the next write.
+   * Writes the rest of a burst once QUIET_TURNS microtask turns passed with
+   * no new frame; the burst is over then (the next frame leaves at once).
+   */
+  #whenQuiet = (): void => {
+    if (this.#out.length !== this.#seen) {
+      this.#seen = this.#out.length;
+      this.#quietTurns = 0;
+    } else if (++this.#quietTurns >= QUIET_TURNS) {
+      this.#scheduled = false;
+      this.#burst = false;
+      if (!this.#writing && !this.#closing && this.#out.length > 0) this.#flush();
+      return;
+    }
+    queueMicrotask(this.#whenQuiet);
+  };
+
+  /**
+   * Writes everything queued, coalescing what arrives meanwhile. A burst's
+   * first frame is not held back to wait for company: between two processes
+   * on two CPUs, a batch held until it is complete makes the two sides take
+   * turns (each idle while the other works), where a first frame that leaves
+   * at once lets the other side start; the rest of the burst is gathered into
+   * one write (one system call for a stream's items or a read's replies).
    */
   async #flush(): Promise<void> {
     this.#writing = true;
