@@ -9,6 +9,7 @@ import { silentLogger } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 import { startBroker } from "../tests/_rabbitmq.ts";
 import { bareRpc } from "./amqp.ts";
+import { closedLoop } from "./_amqp_scale.ts";
 
 const rounds = Number(Deno.args[0] ?? 3);
 const ms = Number(Deno.args[1] ?? 2000);
@@ -21,19 +22,6 @@ function brokerCpuMs(pid: number | undefined): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 100 Hz ticks
-}
-
-async function load(call: () => Promise<unknown>, inFlight: number, forMs: number) {
-  const deadline = performance.now() + forMs;
-  let calls = 0;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await call();
-      calls++;
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  return calls;
 }
 
 const broker = await startBroker();
@@ -74,11 +62,11 @@ try {
       const names = only ? only.split(",") : round % 2 === 0 ? ["bare", "mesh"] : ["mesh", "bare"];
       const line: Record<string, unknown> = { round, inFlight };
       for (const name of names) {
-        await load(cases[name]!, inFlight, ms / 4);
+        await closedLoop(cases[name]!, inFlight, ms / 4);
         const cpu0 = process.cpuUsage();
         const broker0 = brokerCpuMs(pid);
         const t0 = performance.now();
-        const calls = await load(cases[name]!, inFlight, ms);
+        const calls = await closedLoop(cases[name]!, inFlight, ms);
         const wall = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
         line[`${name}_per_s`] = Math.round(calls / wall * 1000);

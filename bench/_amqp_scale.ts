@@ -18,7 +18,7 @@ function elapsedMs(): number {
 }
 
 /** Keeps `inFlight` calls going for `ms`; the calls completed. */
-async function closedLoop(call: () => Promise<unknown>, inFlight: number, ms: number) {
+export async function closedLoop(call: () => Promise<unknown>, inFlight: number, ms: number) {
   const deadline = performance.now() + ms;
   let calls = 0;
   const worker = async () => {

@@ -48,7 +48,8 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` is a file. */
+export async function exists(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
   } catch {
@@ -56,14 +57,16 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function freePort(): number {
+/** A TCP port on 127.0.0.1 free a moment ago. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
 }
 
-async function canConnect(port: number): Promise<boolean> {
+/** Whether something listens on 127.0.0.1:`port`. */
+export async function canConnect(port: number): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.close();
@@ -99,8 +102,28 @@ function external(url: string): Broker {
   };
 }
 
+/** Writes a node's configuration into `dir`: listening on 127.0.0.1:`port`, no plugins, quiet logs. */
+export async function writeNodeConfig(dir: string, port: number): Promise<void> {
+  await Deno.writeTextFile(`${dir}/enabled_plugins`, "[].\n");
+  await Deno.writeTextFile(
+    `${dir}/rabbitmq.conf`,
+    [
+      `listeners.tcp.default = 127.0.0.1:${port}`,
+      "loopback_users = none",
+      "log.console = false",
+      "log.file.level = warning",
+      // A small disk must not block publishers in tests.
+      "disk_free_limit.absolute = 1MB",
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(`${dir}/rabbitmq-env.conf`, "");
+}
+
 /** The environment of rabbitmq-server and rabbitmqctl for the node `info` describes. */
-function nodeEnv({ node, dir, distPort }: NodeInfo): Record<string, string> {
+export function nodeEnv(
+  { node, dir, distPort }: Pick<NodeInfo, "node" | "dir" | "distPort">,
+): Record<string, string> {
   return {
     HOME: dir,
     RABBITMQ_NODENAME: node,
@@ -212,20 +235,7 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
   const distPort = freePort();
   const node = `seedrpc${Deno.pid}x${port}@localhost`;
   const info: NodeInfo = { node, port, distPort, dir, ctlPath };
-  await Deno.writeTextFile(`${dir}/enabled_plugins`, "[].\n");
-  await Deno.writeTextFile(
-    `${dir}/rabbitmq.conf`,
-    [
-      `listeners.tcp.default = 127.0.0.1:${port}`,
-      "loopback_users = none",
-      "log.console = false",
-      "log.file.level = warning",
-      // A small disk must not block publishers in tests.
-      "disk_free_limit.absolute = 1MB",
-      "",
-    ].join("\n"),
-  );
-  await Deno.writeTextFile(`${dir}/rabbitmq-env.conf`, "");
+  await writeNodeConfig(dir, port);
   const env = nodeEnv(info);
   const ctl = nodeCtl(info);
 

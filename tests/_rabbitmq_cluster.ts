@@ -9,6 +9,8 @@
 // Without rabbitmq-server, `startCluster` says why and the tests using it
 // are reported as skipped (a failure in CI), as tests/_rabbitmq.ts does.
 
+import { canConnect, exists, freePort, nodeEnv, writeNodeConfig } from "./_rabbitmq.ts";
+
 const SERVER_CANDIDATES = [
   "/usr/lib/rabbitmq/bin/rabbitmq-server",
   "/usr/local/lib/rabbitmq/bin/rabbitmq-server",
@@ -48,31 +50,6 @@ export interface Cluster {
   stop(): Promise<void>;
   /** Pids of the cluster's processes still running (nodes, epmd, their helpers). */
   processes(): number[];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -170,33 +147,11 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
     await Deno.mkdir(dir);
     const port = freePort();
     const name = `seedc${Deno.pid}x${port}@localhost`;
-    await Deno.writeTextFile(`${dir}/enabled_plugins`, "[].\n");
-    await Deno.writeTextFile(
-      `${dir}/rabbitmq.conf`,
-      [
-        `listeners.tcp.default = 127.0.0.1:${port}`,
-        "loopback_users = none",
-        "log.console = false",
-        "log.file.level = warning",
-        "disk_free_limit.absolute = 1MB",
-        "",
-      ].join("\n"),
-    );
-    await Deno.writeTextFile(`${dir}/rabbitmq-env.conf`, "");
+    await writeNodeConfig(dir, port);
+    // The node's own files and ports, with the cluster's HOME (cookie) and epmd.
     const env: Record<string, string> = {
+      ...nodeEnv({ node: name, dir, distPort: freePort() }),
       ...shared,
-      RABBITMQ_NODENAME: name,
-      RABBITMQ_BASE: dir,
-      RABBITMQ_MNESIA_BASE: `${dir}/mnesia`,
-      RABBITMQ_LOG_BASE: `${dir}/log`,
-      RABBITMQ_CONFIG_FILE: `${dir}/rabbitmq`,
-      RABBITMQ_ADVANCED_CONFIG_FILE: `${dir}/advanced.config`,
-      RABBITMQ_CONF_ENV_FILE: `${dir}/rabbitmq-env.conf`,
-      RABBITMQ_ENABLED_PLUGINS_FILE: `${dir}/enabled_plugins`,
-      RABBITMQ_PID_FILE: `${dir}/rabbitmq.pid`,
-      RABBITMQ_DIST_PORT: String(freePort()),
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
-      ERL_CRASH_DUMP: `${dir}/erl_crash.dump`,
     };
     const internal: Internal = {
       dir,
