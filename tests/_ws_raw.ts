@@ -110,10 +110,13 @@ export class RawWebSocket {
    * server has queued: reads and discards frames (without keeping them) up to
    * the server's close frame, answers it, then reads to the end. The server's
    * WebSocket has then finished every operation it started, so no test sees
-   * its close still pending. Resolves with the server's close code.
+   * its close still pending. Resolves with the server's close code; gives
+   * up (closes the connection) after `timeout` ms.
    */
-  async finish(): Promise<number | undefined> {
+  async finish(timeout = 5_000): Promise<number | undefined> {
     let code: number | undefined;
+    // A server that never closes must not hang the test: cut it off then.
+    const deadline = setTimeout(() => this.close(), timeout);
     try {
       const chunk = new Uint8Array(256 * 1024);
       for (;;) {
@@ -150,7 +153,9 @@ export class RawWebSocket {
         // Until the server closes the TCP connection.
       }
     } catch {
-      // Reset or ended by the server: nothing of it is pending either.
+      // Reset or ended by the server (or cut off at the deadline).
+    } finally {
+      clearTimeout(deadline);
     }
     this.close();
     return code;
