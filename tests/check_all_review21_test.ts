@@ -1,7 +1,7 @@
 // scripts/check_all.ts bounds a hung test file: killed after
 // TEST_JOB_TIMEOUT, counted as failed, its output shown.
 
-import { assert, assertNotEquals, assertStringIncludes } from "./_assert.ts";
+import { assert, assertMatch, assertNotEquals, assertStringIncludes } from "./_assert.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -22,7 +22,9 @@ Deno.test("check_all: a test file that hangs is killed after TEST_JOB_TIMEOUT an
   const output = new TextDecoder().decode(stdout);
   assertNotEquals(code, 0, output);
   assertStringIncludes(output, "killed: still running after 5 s");
-  assertStringIncludes(output, "failed: tests/fixtures/check_all/hangs.ts");
+  // The file is among the failures (on a busy machine its type check may
+  // pass the 5 s bound too and be listed beside it).
+  assertMatch(output, /^failed: .*tests\/fixtures\/check_all\/hangs\.ts/m);
   assert(performance.now() - started < 60_000, "the run ended soon after the timeout");
 });
 
