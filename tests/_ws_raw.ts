@@ -60,21 +60,8 @@ export class RawWebSocket {
 
   /** Reads the next frame: its opcode and payload (text for text frames). */
   async receive(): Promise<{ opcode: number; text: string; code?: number }> {
-    await this.#fill(2);
-    let length = this.#buffered[1]! & 0x7f;
-    let offset = 2;
-    if (length === 126) {
-      await this.#fill(4);
-      length = (this.#buffered[2]! << 8) | this.#buffered[3]!;
-      offset = 4;
-    } else if (length === 127) {
-      await this.#fill(10);
-      length = 0;
-      for (let i = 2; i < 10; i++) length = length * 256 + this.#buffered[i]!;
-      offset = 10;
-    }
+    const { opcode, length, offset } = await this.#head();
     await this.#fill(offset + length);
-    const opcode = this.#buffered[0]! & 0x0f;
     const payload = this.#buffered.slice(offset, offset + length);
     this.#buffered = this.#buffered.slice(offset + length);
     if (opcode === 8) {
@@ -120,20 +107,7 @@ export class RawWebSocket {
     try {
       const chunk = new Uint8Array(256 * 1024);
       for (;;) {
-        await this.#fill(2);
-        const opcode = this.#buffered[0]! & 0x0f;
-        let length = this.#buffered[1]! & 0x7f;
-        let offset = 2;
-        if (length === 126) {
-          await this.#fill(4);
-          length = (this.#buffered[2]! << 8) | this.#buffered[3]!;
-          offset = 4;
-        } else if (length === 127) {
-          await this.#fill(10);
-          length = 0;
-          for (let i = 2; i < 10; i++) length = length * 256 + this.#buffered[i]!;
-          offset = 10;
-        }
+        const { opcode, length, offset } = await this.#head();
         if (opcode === 8) {
           await this.#fill(offset + length);
           if (length >= 2) code = (this.#buffered[offset]! << 8) | this.#buffered[offset + 1]!;
@@ -167,6 +141,25 @@ export class RawWebSocket {
     } catch {
       // Already closed.
     }
+  }
+
+  /** Reads the next frame's head: its opcode, payload length, and where the payload starts. */
+  async #head(): Promise<{ opcode: number; length: number; offset: number }> {
+    await this.#fill(2);
+    const opcode = this.#buffered[0]! & 0x0f;
+    let length = this.#buffered[1]! & 0x7f;
+    let offset = 2;
+    if (length === 126) {
+      await this.#fill(4);
+      length = (this.#buffered[2]! << 8) | this.#buffered[3]!;
+      offset = 4;
+    } else if (length === 127) {
+      await this.#fill(10);
+      length = 0;
+      for (let i = 2; i < 10; i++) length = length * 256 + this.#buffered[i]!;
+      offset = 10;
+    }
+    return { opcode, length, offset };
   }
 
   async #write(bytes: Uint8Array): Promise<void> {

@@ -105,9 +105,6 @@ const FRAME_HEAD = 7;
 /** A content header's fixed part: class (2), weight (2), body size (8). */
 const CONTENT_HEAD = 12;
 
-/** A connection up this long (ms) starts the backoff over when it is lost. */
-const STABLE_AFTER = 10_000;
-
 /** Publish buffers the client may keep for reuse. */
 const POOLED_BUFFERS = 16;
 
@@ -196,8 +193,6 @@ export class BrokerConnection {
   #connecting: Promise<void> | undefined;
   /** The index in `urls` of the broker connected to, or tried next. */
   #current = 0;
-  /** When the current connection was made (ms since epoch). */
-  #upSince = 0;
   /** How many times the connection was made again after a loss. */
   reconnects = 0;
 
@@ -415,7 +410,6 @@ export class BrokerConnection {
       throw error;
     }
     this.#backoff.reset();
-    this.#upSince = Date.now();
     for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
@@ -599,7 +593,6 @@ export class BrokerConnection {
       }`,
     );
     if (wasConnected) { for (const attachment of this.#attachments) attachment.detach(generation); }
-    if (Date.now() - this.#upSince >= STABLE_AFTER) this.#backoff.reset();
     // The broker that dropped us may be the node that died: another first.
     this.#next();
     this.#schedule();
