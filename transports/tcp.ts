@@ -59,15 +59,11 @@ import {
 import type { Dialect } from "../protocol/wire/dialect.ts";
 import { ConnectionClosed, FrameTooLarge } from "../protocol/wire/errors.ts";
 import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
-import {
-  ACCEPTED,
-  InvalidFrame,
-  type Listener,
-  type Transport,
-} from "../protocol/wire/transport.ts";
+import { InvalidFrame, type Listener, type Transport } from "../protocol/wire/transport.ts";
 import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
 import { utf8Length } from "../protocol/shared/_utf8.ts";
 import { startTimer } from "../protocol/shared/_timer.ts";
+import { ByteWriter } from "./_byte_writer.ts";
 import {
   bindUnix,
   bindUnixReplacingStale,
@@ -184,8 +180,6 @@ export interface ListenOptions extends TcpOptions {
 
 const MiB = 1024 * 1024;
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Microtask turns without a new frame before the rest of a burst is written. */
-const QUIET_TURNS = 3;
 const encoder = new TextEncoder();
 /** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -273,9 +267,6 @@ export class TcpTransport implements Transport<string> {
   #conn: Deno.Conn;
   #delimiter: number;
   #maxFrameBytes: number;
-  #writeHighWaterMark: number;
-  #writeTimeout: number;
-  #maxUnsentBytes: number;
   #closeTimeout: number;
   #logger: Logger;
   #inbox: FrameQueue<string | InvalidFrame>;
@@ -283,20 +274,7 @@ export class TcpTransport implements Transport<string> {
   #partial: Uint8Array = NO_BYTES;
   #partialLength = 0;
   #framesReceived = 0;
-  #out: string[] = [];
-  /** Characters in `#out`. */
-  #queuedChars = 0;
-  /** Characters of the write on the wire. */
-  #writingChars = 0;
-  #writing = false;
-  /** A burst's first frame left at once; the rest wait for the microtasks to go quiet. */
-  #burst = false;
-  /** A flush is waiting for the microtask queue to go quiet. */
-  #scheduled = false;
-  #quietTurns = 0;
-  #seen = 0;
-  #drained: PromiseWithResolvers<void> | undefined;
-  #writeTimer: ReturnType<typeof setTimeout> | undefined;
+  #writer: ByteWriter;
   #closing = false;
   /** Why `close` was called. */
   #closeReason: CloseReason | undefined;
@@ -316,9 +294,30 @@ export class TcpTransport implements Transport<string> {
     this.dialect = options.dialect;
     this.#delimiter = (options.delimiter ?? options.dialect?.delimiter ?? "\n").charCodeAt(0);
     this.#maxFrameBytes = options.maxFrameBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
-    this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
-    this.#writeTimeout = options.writeTimeout ?? 30_000;
-    this.#maxUnsentBytes = options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * this.#maxFrameBytes);
+    const delimiter = String.fromCharCode(this.#delimiter);
+    this.#writer = new ByteWriter({
+      encode: (frames) =>
+        encoder.encode(
+          frames.length === 1 ? frames[0] + delimiter : frames.join(delimiter) + delimiter,
+        ),
+      write: (bytes) => conn.write(bytes),
+      giveUp: (reason) => {
+        if (reason.code === CloseCode.WriteOverflow) {
+          this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
+        }
+        this.#close(reason, false);
+      },
+      // The other side went away; reading notices too and ends the frames.
+      failed: (error) =>
+        this.#close(
+          closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`),
+          true,
+        ),
+    }, {
+      writeHighWaterMark: options.writeHighWaterMark ?? MiB,
+      writeTimeout: options.writeTimeout ?? 30_000,
+      maxUnsentBytes: options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * this.#maxFrameBytes),
+    });
     this.#closeTimeout = options.closeTimeout ?? 2000;
     this.#logger = options.logger ?? consoleLogger;
     this.#inbox = new FrameQueue<string | InvalidFrame>(
@@ -369,7 +368,7 @@ export class TcpTransport implements Transport<string> {
    * cost a pass over every frame; the writer encodes frames in one go.
    */
   get bufferedAmount(): number {
-    return this.#queuedChars + this.#writingChars;
+    return this.#writer.buffered;
   }
 
   /**
@@ -379,51 +378,7 @@ export class TcpTransport implements Transport<string> {
    */
   send(frame: string): Promise<void> {
     if (this.#closing) return Promise.reject(new ConnectionClosed(this.#closeReason));
-    if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
-    this.#out.push(frame);
-    this.#queuedChars += frame.length + 1;
-    // The first frame of a burst leaves now; the rest of the burst (frames
-    // sent a few microtasks apart: the replies to one read, a stream's items)
-    // go together once sends stop coming, or with the write in progress.
-    if (!this.#writing && !this.#scheduled) {
-      if (!this.#burst) {
-        this.#burst = true;
-        this.#flush();
-      }
-      this.#scheduled = true;
-      this.#quietTurns = 0;
-      this.#seen = this.#out.length;
-      queueMicrotask(this.#whenQuiet);
-    }
-    if (this.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
-    if (this.#drained === undefined) {
-      this.#drained = Promise.withResolvers<void>();
-      if (this.#writeTimeout > 0) {
-        this.#writeTimer = startTimer(() => {
-          this.#writeTimer = undefined;
-          // Waiting for a flush is pointless: the other side is not reading.
-          this.#close(
-            closeReason(
-              CloseCode.WriteTimeout,
-              `the other side read nothing for ${this.#writeTimeout} ms`,
-            ),
-            false,
-          );
-        }, this.#writeTimeout);
-      }
-    }
-    return this.#drained.promise;
-  }
-
-  /** The other side has left too much unread: cut it off now. */
-  #overflow(): Promise<void> {
-    const reason = closeReason(
-      CloseCode.WriteOverflow,
-      `the other side left more than ${this.#maxUnsentBytes} bytes unread`,
-    );
-    this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
-    this.#close(reason, false);
-    return Promise.reject(new ConnectionClosed(reason));
+    return this.#writer.send(frame);
   }
 
   /**
@@ -447,6 +402,7 @@ export class TcpTransport implements Transport<string> {
       this.#closing = true;
       this.#closeReason = reason;
       this.#endReason ??= reason;
+      this.#writer.stop();
       this.#inbox.end(reason, true);
       this.#shutdown(flush);
     }
@@ -458,20 +414,20 @@ export class TcpTransport implements Transport<string> {
   async #shutdown(flush: boolean): Promise<void> {
     // We refused a frame: linger after the last write (see #linger).
     const linger = flush && this.#endReason?.code === CloseCode.FrameTooLarge;
-    if (flush && !this.#writing && this.#out.length > 0) this.#flush();
-    if ((flush && this.#writing) || linger) {
+    const writing = flush && this.#writer.flushNow();
+    if (writing || linger) {
       // One deadline, closeTimeout, for what is left to do.
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stop = new Promise<void>((resolve) => {
         timer = startTimer(resolve, this.#closeTimeout);
         this.#stopFlushing = resolve;
       });
-      if (this.#writing) await Promise.race([this.#waitWritten(), stop]);
+      if (writing) await Promise.race([this.#writer.whenWritten(), stop]);
       if (linger) await this.#linger(stop);
       clearTimeout(timer);
       this.#stopFlushing = undefined;
     }
-    this.#releaseWriters(new ConnectionClosed(this.#closeReason));
+    this.#writer.release(new ConnectionClosed(this.#closeReason), false);
     try {
       this.#conn.close();
     } catch {
@@ -498,94 +454,6 @@ export class TcpTransport implements Transport<string> {
       while (await Promise.race([conn.read(buffer), stopped]) !== null);
     } catch {
       // The other side is gone already.
-    }
-  }
-
-  #written: PromiseWithResolvers<void> | undefined;
-
-  #waitWritten(): Promise<void> {
-    if (!this.#writing) return Promise.resolve();
-    this.#written ??= Promise.withResolvers<void>();
-    return this.#written.promise;
-  }
-
-  /**
-   * Writes the rest of a burst once QUIET_TURNS microtask turns passed with
-   * no new frame; the burst is over then (the next frame leaves at once).
-   */
-  #whenQuiet = (): void => {
-    if (this.#out.length !== this.#seen) {
-      this.#seen = this.#out.length;
-      this.#quietTurns = 0;
-    } else if (++this.#quietTurns >= QUIET_TURNS) {
-      this.#scheduled = false;
-      this.#burst = false;
-      if (!this.#writing && !this.#closing && this.#out.length > 0) this.#flush();
-      return;
-    }
-    queueMicrotask(this.#whenQuiet);
-  };
-
-  /**
-   * Writes everything queued, coalescing what arrives meanwhile. A burst's
-   * first frame is not held back to wait for company: between two processes
-   * on two CPUs, a batch held until it is complete makes the two sides take
-   * turns (each idle while the other works), where a first frame that leaves
-   * at once lets the other side start; the rest of the burst is gathered into
-   * one write (one system call for a stream's items or a read's replies).
-   */
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    const delimiter = String.fromCharCode(this.#delimiter);
-    try {
-      while (this.#out.length > 0) {
-        const out = this.#out;
-        this.#out = [];
-        this.#writingChars = this.#queuedChars;
-        this.#queuedChars = 0;
-        const bytes = encoder.encode(
-          out.length === 1 ? out[0] + delimiter : out.join(delimiter) + delimiter,
-        );
-        let offset = 0;
-        while (offset < bytes.length) {
-          offset += await this.#conn.write(offset === 0 ? bytes : bytes.subarray(offset));
-        }
-        this.#writingChars = 0;
-        if (this.#drained !== undefined && this.bufferedAmount <= this.#writeHighWaterMark) {
-          clearTimeout(this.#writeTimer);
-          this.#writeTimer = undefined;
-          const drained = this.#drained;
-          this.#drained = undefined;
-          drained.resolve();
-        }
-      }
-    } catch (error) {
-      // The other side went away; reading notices too and ends the frames.
-      this.#out = [];
-      this.#queuedChars = 0;
-      this.#writingChars = 0;
-      if (!this.#closing) {
-        this.#close(
-          closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`),
-          true,
-        );
-      }
-    } finally {
-      this.#writing = false;
-      const written = this.#written;
-      this.#written = undefined;
-      written?.resolve();
-    }
-  }
-
-  #releaseWriters(error: ConnectionClosed): void {
-    clearTimeout(this.#writeTimer);
-    this.#writeTimer = undefined;
-    const drained = this.#drained;
-    this.#drained = undefined;
-    if (drained !== undefined) {
-      drained.reject(error);
-      drained.promise.catch(() => {});
     }
   }
 

@@ -17,9 +17,9 @@ import {
 import type { Dialect } from "../../protocol/wire/dialect.ts";
 import { ConnectionClosed, FrameTooLarge } from "../../protocol/wire/errors.ts";
 import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
-import { ACCEPTED, type InvalidFrame, type Transport } from "../../protocol/wire/transport.ts";
+import type { InvalidFrame, Transport } from "../../protocol/wire/transport.ts";
 import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
-import { startTimer } from "../../protocol/shared/_timer.ts";
+import { ByteWriter } from "../_byte_writer.ts";
 import {
   encodeFrames,
   type Framing,
@@ -30,8 +30,6 @@ import {
 } from "./_framing.ts";
 
 const MiB = 1024 * 1024;
-/** Microtask turns without a new frame before queued frames are written. */
-const QUIET_TURNS = 3;
 
 /** Options for a transport over a pair of byte streams. */
 export interface StreamOptions {
@@ -161,20 +159,8 @@ export class StreamTransport implements Transport<string> {
   #inbox: FrameQueue<string | InvalidFrame>;
   #logger: Logger;
   #ended: (() => Promise<CloseReason | undefined>) | undefined;
-  #writeHighWaterMark: number;
-  #writeTimeout: number;
-  #maxUnsentBytes: number;
   #closeTimeout: number;
-  #out: string[] = [];
-  #queuedChars = 0;
-  #writingChars = 0;
-  #writing = false;
-  #scheduled = false;
-  #quietTurns = 0;
-  #seen = 0;
-  #drained: PromiseWithResolvers<void> | undefined;
-  #writeTimer: ReturnType<typeof setTimeout> | undefined;
-  #written: PromiseWithResolvers<void> | undefined;
+  #bytes: ByteWriter;
   #closing = false;
   #closeReason: CloseReason | undefined;
   #endReason: CloseReason | undefined;
@@ -205,12 +191,25 @@ export class StreamTransport implements Transport<string> {
     );
     this.#logger = options.logger ?? consoleLogger;
     this.#ended = options.ended;
-    this.#writeHighWaterMark = options.writeHighWaterMark ?? MiB;
-    this.#writeTimeout = options.writeTimeout ?? 30_000;
-    this.#maxUnsentBytes = options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * maxFrameBytes);
     this.#closeTimeout = options.closeTimeout ?? 2000;
     this.#reader = readable.getReader();
-    this.#writer = writable.getWriter();
+    const writer = this.#writer = writable.getWriter();
+    const framing = this.framing;
+    this.#bytes = new ByteWriter({
+      encode: (frames) => encodeFrames(framing, frames),
+      write: (bytes) => writer.write(bytes),
+      giveUp: (reason) => {
+        if (reason.code === CloseCode.WriteOverflow) {
+          this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
+        }
+        this.#close(reason, false);
+      },
+      failed: (error) => this.#writeFailed(error),
+    }, {
+      writeHighWaterMark: options.writeHighWaterMark ?? MiB,
+      writeTimeout: options.writeTimeout ?? 30_000,
+      maxUnsentBytes: options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * maxFrameBytes),
+    });
     // A failed write is noticed by #flush; this only keeps it from being unhandled.
     this.#writer.closed.catch(ignore);
     this.#reading = this.#readLoop();
@@ -238,48 +237,16 @@ export class StreamTransport implements Transport<string> {
 
   /** Characters accepted by `send` and not yet written. */
   get bufferedAmount(): number {
-    return this.#queuedChars + this.#writingChars;
+    return this.#bytes.buffered;
   }
 
-  /** Queues `frame`; frames sent in one turn leave in one write. Waits while too much is unwritten. */
+  /**
+   * Queues `frame`: the first of a burst is written at once, the rest of
+   * the burst together (see `ByteWriter`). Waits while too much is unwritten.
+   */
   send(frame: string): Promise<void> {
     if (this.#closing) return Promise.reject(new ConnectionClosed(this.#closeReason));
-    if (this.bufferedAmount + frame.length > this.#maxUnsentBytes) return this.#overflow();
-    this.#out.push(frame);
-    this.#queuedChars += frame.length + 1;
-    if (!this.#writing && !this.#scheduled) {
-      this.#scheduled = true;
-      this.#quietTurns = 0;
-      this.#seen = this.#out.length;
-      queueMicrotask(this.#whenQuiet);
-    }
-    if (this.bufferedAmount <= this.#writeHighWaterMark) return ACCEPTED;
-    if (this.#drained === undefined) {
-      this.#drained = Promise.withResolvers<void>();
-      if (this.#writeTimeout > 0) {
-        this.#writeTimer = startTimer(() => {
-          this.#writeTimer = undefined;
-          this.#close(
-            closeReason(
-              CloseCode.WriteTimeout,
-              `the other side read nothing for ${this.#writeTimeout} ms`,
-            ),
-            false,
-          );
-        }, this.#writeTimeout);
-      }
-    }
-    return this.#drained.promise;
-  }
-
-  #overflow(): Promise<void> {
-    const reason = closeReason(
-      CloseCode.WriteOverflow,
-      `the other side left more than ${this.#maxUnsentBytes} bytes unread`,
-    );
-    this.#logger.warn(`${this.remote}: ${reason.message}; closing`);
-    this.#close(reason, false);
-    return Promise.reject(new ConnectionClosed(reason));
+    return this.#bytes.send(frame);
   }
 
   /**
@@ -295,78 +262,23 @@ export class StreamTransport implements Transport<string> {
     this.#closing = true;
     this.#closeReason = reason;
     this.#endReason ??= reason;
+    const bytes = this.#bytes;
+    bytes.stop();
     this.#inbox.end(this.#endReason, true);
     // Frames still waiting for a quiet turn leave now.
-    if (flush && !this.#writing && this.#out.length > 0) this.#flush();
-    if (flush && this.#writing) {
+    if (flush && bytes.flushNow()) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stop = new Promise<void>((resolve) => timer = setTimeout(resolve, this.#closeTimeout));
-      await Promise.race([this.#waitWritten(), stop]);
+      await Promise.race([bytes.whenWritten(), stop]);
       clearTimeout(timer);
     }
-    this.#out = [];
-    this.#releaseWriters(new ConnectionClosed(reason));
+    bytes.release(new ConnectionClosed(reason), true);
     // A write still stuck (the other side does not read) is abandoned.
-    if (this.#writing) await this.#writer.abort(reason.message).catch(ignore);
+    if (bytes.writing) await this.#writer.abort(reason.message).catch(ignore);
     else await this.#writer.close().catch(ignore);
     await this.#reader.cancel().catch(ignore);
     await this.#reading;
     this.#closed.resolve();
-  }
-
-  #waitWritten(): Promise<void> {
-    if (!this.#writing && this.#out.length === 0) return Promise.resolve();
-    this.#written ??= Promise.withResolvers<void>();
-    return this.#written.promise;
-  }
-
-  /**
-   * Writes once sends stop arriving: the replies to one read come a few
-   * microtasks apart, so waiting until QUIET_TURNS turns pass with no new
-   * frame gathers them into one write (as the TCP transport does).
-   */
-  #whenQuiet = (): void => {
-    if (this.#out.length !== this.#seen) {
-      this.#seen = this.#out.length;
-      this.#quietTurns = 0;
-    } else if (++this.#quietTurns >= QUIET_TURNS) {
-      this.#scheduled = false;
-      if (!this.#writing && !this.#closing) this.#flush();
-      return;
-    }
-    queueMicrotask(this.#whenQuiet);
-  };
-
-  /** Writes everything queued, gathering what arrives meanwhile into the next write. */
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#out.length > 0) {
-        const out = this.#out;
-        this.#out = [];
-        this.#writingChars = this.#queuedChars;
-        this.#queuedChars = 0;
-        await this.#writer.write(encodeFrames(this.framing, out));
-        this.#writingChars = 0;
-        if (this.#drained !== undefined && this.bufferedAmount <= this.#writeHighWaterMark) {
-          clearTimeout(this.#writeTimer);
-          this.#writeTimer = undefined;
-          const drained = this.#drained;
-          this.#drained = undefined;
-          drained.resolve();
-        }
-      }
-    } catch (error) {
-      this.#out = [];
-      this.#queuedChars = 0;
-      this.#writingChars = 0;
-      if (!this.#closing) this.#writeFailed(error);
-    } finally {
-      this.#writing = false;
-      const written = this.#written;
-      this.#written = undefined;
-      written?.resolve();
-    }
   }
 
   /** The other side stopped reading: a child that exited says why with its status. */
@@ -374,17 +286,6 @@ export class StreamTransport implements Transport<string> {
     const failed = closeReason(CloseCode.Failed, `write failed: ${(error as Error).message}`);
     const ended = await this.#ended?.();
     if (!this.#closing) this.#close(ended ?? failed, false);
-  }
-
-  #releaseWriters(error: ConnectionClosed): void {
-    clearTimeout(this.#writeTimer);
-    this.#writeTimer = undefined;
-    const drained = this.#drained;
-    this.#drained = undefined;
-    if (drained !== undefined) {
-      drained.reject(error);
-      drained.promise.catch(ignore);
-    }
   }
 
   async #readLoop(): Promise<void> {
