@@ -57,6 +57,11 @@ const LF = 10;
 const CR = 13;
 /** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/**
+ * The same, replacing what is not UTF-8 with U+FFFD: Deno's fast path (a
+ * fatal decoder takes a generic one, ~6x slower on 6 KiB of lines).
+ */
+const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /**
@@ -100,12 +105,23 @@ class Bytes {
   }
 }
 
-function decode(bytes: Uint8Array): string | InvalidFrame {
+/**
+ * `bytes` as text, or `undefined` when they are not all UTF-8. Without a
+ * U+FFFD in the lenient decoding every byte was UTF-8; with one, the fatal
+ * decoder tells bad bytes from a U+FFFD that was sent.
+ */
+function utf8Text(bytes: Uint8Array): string | undefined {
+  const text = lenientDecoder.decode(bytes);
+  if (!text.includes("\uFFFD")) return text;
   try {
     return fatalDecoder.decode(bytes);
   } catch {
-    return new InvalidFrame("not UTF-8 text", bytes.length);
+    return undefined;
   }
+}
+
+function decode(bytes: Uint8Array): string | InvalidFrame {
+  return utf8Text(bytes) ?? new InvalidFrame("not UTF-8 text", bytes.length);
 }
 
 /**
@@ -168,10 +184,8 @@ export class NewlineSplitter implements Splitter {
     const region = view.subarray(start, last);
     bytes.start = last + 1;
     this.#scanned = 0;
-    let text: string;
-    try {
-      text = fatalDecoder.decode(region);
-    } catch {
+    const text = utf8Text(region);
+    if (text === undefined) {
       // Not all UTF-8: decode line by line, the bad ones as InvalidFrames.
       for (let from = 0; from <= region.length;) {
         let to = region.indexOf(LF, from);
@@ -255,14 +269,14 @@ export class ContentLengthSplitter implements Splitter {
 
   /** The body length the headers give; throws on headers it cannot trust. */
   #parseHeaders(header: Uint8Array): number {
-    let text = "";
     for (let i = 0; i < header.length; i++) {
       const byte = header[i]!;
       if (byte > 126 || (byte < 32 && byte !== CR && byte !== LF && byte !== 9)) {
         throw new FramingError("a header holds a byte that is not printable ASCII");
       }
-      text += String.fromCharCode(byte);
     }
+    // ASCII only: decoded in one go, not a string concatenation a byte.
+    const text = lenientDecoder.decode(header);
     let length: number | undefined;
     for (const line of text.split("\r\n")) {
       const colon = line.indexOf(":");
