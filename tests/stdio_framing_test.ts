@@ -209,3 +209,42 @@ Deno.test("close writes the frames sent just before it, then ends the other side
   await closing;
   await within(other.closed, 5000, "the other side's end");
 });
+
+/** A byte stream (as a pipe or stdin is) that hands out `chunks` one read each. */
+function byteStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const chunk = chunks.shift();
+      if (chunk !== undefined) return controller.enqueue(chunk);
+      controller.close();
+      controller.byobRequest?.respond(0); // a reader's buffer waits for the end
+    },
+  });
+}
+
+for (const framing of ["newline", "content-length"] as const) {
+  Deno.test(`${framing} framing over a byte stream: frames split across reads into the reused buffer arrive whole`, async () => {
+    const big = "x".repeat(150_000); // spans three 64 KiB reads
+    const texts = ['{"a":1}', '{"b":"é"}', big, '{"c":3}'];
+    const wire = framing === "newline"
+      ? texts.map((t) => `${t}\n`).join("")
+      : texts.map((t) => `Content-Length: ${bytes(t).length}\r\n\r\n${t}`).join("");
+    const all = bytes(wire);
+    // Cut inside the first frame, inside é, and across the big one.
+    const cuts = [3, 12, 20, 70_000, 140_000, all.length];
+    const chunks: Uint8Array[] = [];
+    for (let at = 0, i = 0; i < cuts.length; at = cuts[i++]!) {
+      chunks.push(all.slice(at, cuts[i]));
+    }
+    const out = new TransformStream<Uint8Array, Uint8Array>();
+    const transport = new StreamTransport(byteStream(chunks), out.writable, {
+      framing,
+      maxFrameBytes: 1024 * 1024,
+    });
+    const received: unknown[] = [];
+    for await (const frame of transport.frames) received.push(frame);
+    assertEquals(received, texts);
+    await transport.close();
+  });
+}

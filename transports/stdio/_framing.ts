@@ -48,6 +48,8 @@ export interface Splitter {
    * {@linkcode FrameTooLarge} or {@linkcode FramingError}.
    */
   next(): string | InvalidFrame | undefined;
+  /** The chunk last pushed is about to be reused: keep a copy of its unread bytes. */
+  detach(): void;
   /** Bytes held that are not yet a whole frame. */
   readonly buffered: number;
 }
@@ -103,6 +105,22 @@ class Bytes {
     this.view.set(chunk, this.end);
     this.end += chunk.length;
   }
+
+  /** Copies the unread bytes out of the chunk last appended, which its reader will reuse. */
+  detach(): void {
+    if (this.view === this.#own) return;
+    const rest = this.end - this.start;
+    if (rest === 0) {
+      this.view = NO_BYTES;
+      this.start = this.end = 0;
+      return;
+    }
+    if (this.#own.length < rest) this.#own = new Uint8Array(Math.max(rest, 4096));
+    this.#own.set(this.view.subarray(this.start, this.end));
+    this.view = this.#own;
+    this.start = 0;
+    this.end = rest;
+  }
 }
 
 /**
@@ -149,6 +167,10 @@ export class NewlineSplitter implements Splitter {
 
   push(chunk: Uint8Array): void {
     this.#bytes.append(chunk);
+  }
+
+  detach(): void {
+    this.#bytes.detach();
   }
 
   next(): string | InvalidFrame | undefined {
@@ -227,6 +249,10 @@ export class ContentLengthSplitter implements Splitter {
 
   push(chunk: Uint8Array): void {
     this.#bytes.append(chunk);
+  }
+
+  detach(): void {
+    this.#bytes.detach();
   }
 
   next(): string | InvalidFrame | undefined {

@@ -30,6 +30,7 @@ import {
 } from "./_framing.ts";
 
 const MiB = 1024 * 1024;
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** Options for a transport over a pair of byte streams. */
 export interface StreamOptions {
@@ -153,7 +154,7 @@ export class StreamTransport implements Transport<string> {
   readonly dialect: Dialect | undefined;
   /** The framing in use. */
   readonly framing: Framing;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #splitter: Splitter;
   #inbox: FrameQueue<string | InvalidFrame>;
@@ -192,7 +193,7 @@ export class StreamTransport implements Transport<string> {
     this.#logger = options.logger ?? consoleLogger;
     this.#ended = options.ended;
     this.#closeTimeout = options.closeTimeout ?? 2000;
-    this.#reader = readable.getReader();
+    this.#reader = byobReader(readable) ?? readable.getReader();
     const writer = this.#writer = writable.getWriter();
     const framing = this.framing;
     this.#bytes = new ByteWriter({
@@ -292,15 +293,27 @@ export class StreamTransport implements Transport<string> {
     const reader = this.#reader;
     const splitter = this.#splitter;
     const inbox = this.#inbox;
+    // A byte stream (a pipe, stdin) reads into one buffer, reused: not a
+    // fresh 64 KiB per read.
+    let buffer = reader instanceof ReadableStreamBYOBReader
+      ? new Uint8Array(READ_BUFFER_BYTES)
+      : undefined;
     let failure: unknown;
     try {
       while (true) {
-        const read = await reader.read();
+        const read = buffer === undefined
+          ? await (reader as ReadableStreamDefaultReader<Uint8Array>).read()
+          : await (reader as ReadableStreamBYOBReader).read(buffer);
         if (read.done) break;
-        splitter.push(read.value);
+        const chunk = read.value;
+        splitter.push(chunk);
         for (let frame = splitter.next(); frame !== undefined; frame = splitter.next()) {
           const room = inbox.push(frame);
           if (room !== undefined) await room;
+        }
+        if (buffer !== undefined) {
+          splitter.detach();
+          buffer = new Uint8Array(chunk.buffer as ArrayBuffer);
         }
       }
     } catch (error) {
@@ -334,3 +347,12 @@ export class StreamTransport implements Transport<string> {
 }
 
 function ignore(): void {}
+
+/** A reader into buffers of our own, when `readable` is a byte stream. */
+function byobReader(readable: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return readable.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
+  }
+}
