@@ -30,8 +30,13 @@ export interface ByteSink {
   failed(error: unknown): void;
 }
 
-/** A {@linkcode ByteWriter}'s limits; sizes are in characters (UTF-16 code units). */
-export interface ByteWriterLimits {
+/** A {@linkcode ByteWriter}'s options; sizes are in characters (UTF-16 code units). */
+export interface ByteWriterOptions {
+  /**
+   * The first frame of a burst is written at once; else the whole burst
+   * waits for the quiet turns.
+   */
+  eagerFirst: boolean;
   /** Unwritten characters above which `send` waits. */
   writeHighWaterMark: number;
   /** Milliseconds `send` may wait before the writer gives up; 0 waits forever. */
@@ -41,18 +46,20 @@ export interface ByteWriterLimits {
 }
 
 /**
- * Queues frames and writes them to a {@linkcode ByteSink}. The first frame
- * of a burst is written at once; the rest of the burst (frames sent a few
- * microtasks apart: the replies to one read, a stream's items) is gathered
- * until QUIET_TURNS microtask turns pass with no new frame, or joins the
- * write in progress. Between two processes on two CPUs, a batch held until
- * it is complete makes the two sides take turns (each idle while the other
- * works); a first frame that leaves at once lets the other side start,
- * while the rest still costs one system call.
+ * Queues frames and writes them to a {@linkcode ByteSink}, by the burst
+ * rule: the first frame of a burst is written at once (`eagerFirst`); the
+ * rest of the burst (frames sent a few microtasks apart: the replies to one
+ * read, a stream's items) is gathered until QUIET_TURNS microtask turns
+ * pass with no new frame, or joins the write in progress. Between two
+ * processes on two CPUs, a batch held until it is complete makes the two
+ * sides take turns (each idle while the other works); a first frame that
+ * leaves at once lets the other side start, while the rest still costs one
+ * system call. Over pipes the extra write and wake-up cost more than the
+ * overlap gave (see `StreamTransport`), so there the burst waits whole.
  */
 export class ByteWriter {
   #sink: ByteSink;
-  #limits: ByteWriterLimits;
+  #limits: ByteWriterOptions;
   #out: string[] = [];
   /** Characters in `#out`, a delimiter each. */
   #queuedChars = 0;
@@ -72,7 +79,7 @@ export class ByteWriter {
   #written: PromiseWithResolvers<void> | undefined;
 
   /** A writer to `sink` within `limits`. */
-  constructor(sink: ByteSink, limits: ByteWriterLimits) {
+  constructor(sink: ByteSink, limits: ByteWriterOptions) {
     this.#sink = sink;
     this.#limits = limits;
   }
@@ -97,7 +104,7 @@ export class ByteWriter {
     this.#out.push(frame);
     this.#queuedChars += frame.length + 1;
     if (!this.#writing && !this.#scheduled) {
-      if (!this.#burst) {
+      if (!this.#burst && limits.eagerFirst) {
         this.#burst = true;
         this.#flush();
       }

@@ -314,6 +314,7 @@ export class TcpTransport implements Transport<string> {
           true,
         ),
     }, {
+      eagerFirst: true,
       writeHighWaterMark: options.writeHighWaterMark ?? MiB,
       writeTimeout: options.writeTimeout ?? 30_000,
       maxUnsentBytes: options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * this.#maxFrameBytes),

@@ -207,6 +207,10 @@ export class StreamTransport implements Transport<string> {
       },
       failed: (error) => this.#writeFailed(error),
     }, {
+      // Over pipes a burst leaves whole: a first frame written alone made
+      // stdio at 100 in flight slower (1.5x the CPU per call, ~35 frames a
+      // write instead of 100); over TCP it lets the two sides overlap.
+      eagerFirst: false,
       writeHighWaterMark: options.writeHighWaterMark ?? MiB,
       writeTimeout: options.writeTimeout ?? 30_000,
       maxUnsentBytes: options.maxUnsentBytes ?? Math.max(64 * MiB, 4 * maxFrameBytes),
@@ -242,8 +246,8 @@ export class StreamTransport implements Transport<string> {
   }
 
   /**
-   * Queues `frame`: the first of a burst is written at once, the rest of
-   * the burst together (see `ByteWriter`). Waits while too much is unwritten.
+   * Queues `frame`; the frames of a burst (sent a few microtasks apart)
+   * leave in one write. Waits while too much is unwritten.
    */
   send(frame: string): Promise<void> {
     if (this.#closing) return Promise.reject(new ConnectionClosed(this.#closeReason));
