@@ -5,6 +5,8 @@
 //   deno run --allow-net=... --allow-run=cat --allow-env=BENCH_MS \
 //     bench/_client_process.ts KIND ADDRESS IN_FLIGHT NAME
 // KIND: raw | min-jsonrpc | jsonrpc; ADDRESS: a port on 127.0.0.1, or unix:PATH.
+// Or KIND http-min-jsonrpc (a plain fetch) | http-jsonrpc (a Peer on our HTTP
+// client), and ADDRESS the endpoint's http:// URL.
 // Prints the result as one JSON line, with its memory (MiB): rss_start_mib
 // (connected, before any call) and peak_mib (VmHWM at the end).
 
@@ -61,6 +63,19 @@ interface Client {
 }
 
 async function connect(kind: string, address: string): Promise<Client> {
+  if (kind === "http-min-jsonrpc") {
+    const { MinHttpClient } = await import("./_min_http.ts");
+    const min = new MinHttpClient(address);
+    return { call: () => min.add(1, 2), close: () => Promise.resolve() };
+  }
+  if (kind === "http-jsonrpc") {
+    // What a deployment of an HTTP client imports: the Peer and the HTTP transport.
+    const { Peer, silentLogger } = await import("../mod.ts");
+    const http = await import("../transports/http.ts");
+    const peer = new Peer(await http.connect(address), { logger: silentLogger });
+    const params = { a: 1, b: 2 };
+    return { call: () => peer.call("add", params), close: () => peer.close() };
+  }
   const path = address.startsWith("unix:") ? address.slice("unix:".length) : undefined;
   const port = Number(address);
   if (kind === "raw") {
@@ -93,6 +108,8 @@ if (import.meta.main) {
   const result = await measure(name, () => client.call(), {
     inFlight: Number(inFlight),
     cpu: true,
+    // HTTP: a longer warm-up (both sides have more code for the JIT to settle).
+    warmupMs: kind.startsWith("http") ? 2000 : undefined,
   });
   await client.close();
   console.log(JSON.stringify({

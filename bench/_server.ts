@@ -2,6 +2,8 @@
 // own process (as a deployment runs it), loading only the code of its mode:
 //   deno run --allow-net=127.0.0.1 --allow-run=cat bench/_server.ts MODE
 // MODE: tcp-raw | tcp-min-jsonrpc | tcp-jsonrpc | ws-raw | ws-min-jsonrpc | ws-jsonrpc | mushroom,
+// http-min-jsonrpc | http-handler | http-listen (JSON-RPC over HTTP POST: hand-written in
+// Deno.serve, httpHandler in Deno.serve, our listen()),
 // or unix-raw | unix-min-jsonrpc | unix-jsonrpc PATH (on the unix socket at PATH; run with
 // net, read and write permission for it).
 // Prints the port (the path) on the first line of stdout, then serves until
@@ -51,6 +53,29 @@ if (mode === "unix-raw" || mode === "unix-min-jsonrpc") {
     stop.abort();
     await http.finished;
   };
+} else if (mode === "http-min-jsonrpc") {
+  const http = (await import("./_min_http.ts")).serveMinHttp();
+  console.log(http.addr.port);
+  close = () => http.shutdown();
+} else if (mode === "http-handler") {
+  // What a deployment of httpHandler imports: the Server and the HTTP transport.
+  const { Server, silentLogger } = await import("../mod.ts");
+  const { httpHandler } = await import("../transports/http.ts");
+  const server = new Server({ logger: silentLogger, handlers });
+  const handle = httpHandler(server, { logger: silentLogger });
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
+  console.log(http.addr.port);
+  close = async () => {
+    await http.shutdown();
+    await server.close();
+  };
+} else if (mode === "http-listen") {
+  const { Server, silentLogger } = await import("../mod.ts");
+  const { listen } = await import("../transports/http.ts");
+  const listener = listen("http://127.0.0.1:0/", { logger: silentLogger });
+  console.log(new URL(listener.addr).port);
+  const server = new Server({ logger: silentLogger, handlers }).serve(listener);
+  close = () => server.close();
 } else {
   const { Server, silentLogger } = await import("../mod.ts");
   const listener = mode === "ws-jsonrpc"

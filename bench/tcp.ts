@@ -46,7 +46,8 @@ const KINDS = [
 
 type Kind = typeof KINDS[number][0];
 
-interface Run {
+/** One case's result in one run: its client's, and its server's memory and CPU. */
+export interface Run {
   client: ClientResult;
   server: ServerMemory | undefined;
 }
@@ -77,16 +78,27 @@ export async function lineCases(wire: LineWire): Promise<Record<string, unknown>
       }
     }
     for (const [kind] of KINDS) {
-      results.push(summary(kind, byKind, { runs, pinned }));
+      const bases: [Kind, string][] = kind === "raw"
+        ? []
+        : kind === "min-jsonrpc"
+        ? [["raw", "raw"]]
+        : [["raw", "raw"], ["min-jsonrpc", "min_jsonrpc"]];
+      results.push(summary(kind, byKind, bases, "min-jsonrpc", { runs, pinned }));
     }
   }
   return results;
 }
 
-/** One line for `kind`: medians, spread, per-run ratios, memory. */
-function summary(
-  kind: Kind,
-  byKind: Map<Kind, Run[]>,
+/**
+ * One line for `kind`: medians, spread, per-run ratios to each of `bases`
+ * (kind, label), memory (with its ratio to `minimal`'s, the hand-written
+ * minimal JSON-RPC, unless it is that one).
+ */
+export function summary<K extends string>(
+  kind: K,
+  byKind: Map<K, Run[]>,
+  bases: [K, string][],
+  minimal: K,
   extra: Record<string, unknown>,
 ): Record<string, unknown> {
   const runs = byKind.get(kind)!;
@@ -100,11 +112,6 @@ function summary(
     p99_us: Math.round(median(runs.map((run) => run.client.p99_us))),
     calls: Math.round(median(runs.map((run) => run.client.calls))),
   };
-  const bases: [Kind, string][] = kind === "raw"
-    ? []
-    : kind === "min-jsonrpc"
-    ? [["raw", "raw"]]
-    : [["raw", "raw"], ["min-jsonrpc", "min_jsonrpc"]];
   for (const [base, label] of bases) {
     // Ratios within each run (interleaved: the same load on the machine), then their median.
     const ratios = runs.map((run, i) =>
@@ -126,8 +133,8 @@ function summary(
   line.server_peak_mib = round1(median(runs.map((run) => run.server?.peak_mib ?? NaN)));
   line.client_start_mib = round1(median(runs.map((run) => run.client.rss_start_mib)));
   line.server_start_mib = round1(median(runs.map((run) => run.server?.rss_start_mib ?? NaN)));
-  if (kind !== "min-jsonrpc") {
-    const min = byKind.get("min-jsonrpc")!;
+  if (kind !== minimal) {
+    const min = byKind.get(minimal)!;
     const minClient = median(min.map((run) => run.client.peak_mib));
     const minServer = median(min.map((run) => run.server?.peak_mib ?? NaN));
     line.client_peak_ratio_to_min_jsonrpc = round2((line.client_peak_mib as number) / minClient);
