@@ -8,7 +8,7 @@ import process from "node:process";
 import { silentLogger } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 import { startBroker } from "../tests/_rabbitmq.ts";
-import { bareRpc } from "./amqp.ts";
+import { bareRpc, MESH_WIRE, WIRE_FEATURES } from "./amqp.ts";
 import { closedLoop } from "./_amqp_scale.ts";
 
 const rounds = Number(Deno.args[0] ?? 3);
@@ -38,14 +38,9 @@ try {
   const params = { a: 1, b: 2 };
   const variants: Record<string, Awaited<ReturnType<typeof bareRpc>>> = Object.fromEntries(
     await Promise.all(
-      (["headers", "mandatory", "confirm", "durable", "all"] as const).map(async (v) => [
+      [...WIRE_FEATURES.map((f) => f.feature), "all"].map(async (v) => [
         v,
-        await bareRpc(
-          url,
-          v === "all"
-            ? { headers: true, mandatory: true, confirm: true, durable: true }
-            : { [v]: true },
-        ),
+        await bareRpc(url, v === "all" ? MESH_WIRE : { [v]: true }),
       ]),
     ),
   );
