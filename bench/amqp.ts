@@ -302,6 +302,12 @@ export async function amqpCases(): Promise<Record<string, unknown>[]> {
         });
       }
     }
+    results.push({
+      bench: "amqp wire cost split: persistent delivery mode",
+      measured: false,
+      why:
+        "nuropb requests and responses carry no delivery_mode (only our commands and events are persistent): not on the request path",
+    });
     await client.close();
     await server.close();
     await sameWire.close();
