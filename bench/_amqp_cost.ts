@@ -3,12 +3,15 @@
 // interleaved over several rounds (order swapped each round) so the noise of a
 // shared machine lands on both. `deno run -A bench/_amqp_cost.ts [rounds] [ms]`
 // (add --cpu-prof for a profile; args: rounds, ms, only "bare" or "mesh", in-flight list "1,100").
+// With MESH_BEFORE=<another checkout>, the case "before" is that checkout's
+// mesh, on the same broker in the same process: a change's before and after
+// measured side by side (e.g. `git archive <commit> | tar -x -C /tmp/before`).
 
 import process from "node:process";
 import { silentLogger } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 import { startBroker } from "../tests/_rabbitmq.ts";
-import { bareRpc } from "./amqp.ts";
+import { bareRpc, MESH_WIRE, WIRE_FEATURES } from "./amqp.ts";
 import { closedLoop } from "./_amqp_scale.ts";
 
 const rounds = Number(Deno.args[0] ?? 3);
@@ -36,16 +39,18 @@ try {
   await server.serve("bench", { add: ({ a, b }) => a + b }, { prefetch: 16 });
   const client = await connectMesh(url, { logger: silentLogger, timeout: 30_000 });
   const params = { a: 1, b: 2 };
+  const beforeDir = Deno.env.get("MESH_BEFORE");
+  const before: typeof import("../transports/amqp.ts") | undefined = beforeDir === undefined
+    ? undefined
+    : await import(new URL(`file://${beforeDir}/transports/amqp.ts`).href);
+  const beforeServer = await before?.connectMesh(url, { logger: silentLogger });
+  await beforeServer?.serve("bench-before", { add: ({ a, b }) => a + b }, { prefetch: 16 });
+  const beforeClient = await before?.connectMesh(url, { logger: silentLogger, timeout: 30_000 });
   const variants: Record<string, Awaited<ReturnType<typeof bareRpc>>> = Object.fromEntries(
     await Promise.all(
-      (["headers", "mandatory", "confirm", "durable", "all"] as const).map(async (v) => [
+      [...WIRE_FEATURES.map((f) => f.feature), "all"].map(async (v) => [
         v,
-        await bareRpc(
-          url,
-          v === "all"
-            ? { headers: true, mandatory: true, confirm: true, durable: true }
-            : { [v]: true },
-        ),
+        await bareRpc(url, v === "all" ? MESH_WIRE : { [v]: true }),
       ]),
     ),
   );
@@ -55,11 +60,14 @@ try {
       Object.entries(variants).map(([v, rpc]) => [`bare+${v}`, () => rpc.call(params)]),
     ),
     mesh: () => client.request("bench", "add", params),
+    ...beforeClient && { before: () => beforeClient.request("bench-before", "add", params) },
   };
   const seen: Record<string, Record<string, number[]>> = {};
   for (let round = 0; round < rounds; round++) {
     for (const inFlight of inFlights) {
-      const names = only ? only.split(",") : round % 2 === 0 ? ["bare", "mesh"] : ["mesh", "bare"];
+      // The order turned each round: the noise of a busy machine lands on every case alike.
+      const names = only ? only.split(",") : ["bare", "mesh"];
+      if (round % 2 === 1) names.reverse();
       const line: Record<string, unknown> = { round, inFlight };
       for (const name of names) {
         await closedLoop(cases[name]!, inFlight, ms / 4);
@@ -102,6 +110,8 @@ try {
   }
   await client.close();
   await server.close();
+  await beforeClient?.close();
+  await beforeServer?.close();
   await bare.close();
   for (const rpc of Object.values(variants)) await rpc.close();
 } finally {

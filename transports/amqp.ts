@@ -652,19 +652,40 @@ export class Mesh {
    * `NotDelivered` when no queue takes the request (no such service: the
    * broker returns it at once), `CallTimeout`, or the signal's reason.
    */
-  async request<T = unknown>(
+  request<T = unknown>(
     service: string,
     method: string,
     params: Record<string, unknown> = {},
     options: RequestOptions = {},
   ): Promise<T> {
-    refuseEventMethod(method);
+    if (method === EVENT_METHOD) return Promise.reject(eventMethodError());
     const timeout = options.timeout ?? options.ttl ?? this.#timeout;
     const meta: OutgoingMeta & Meta = {
       context: options.context ?? {},
       ttl: options.ttl ?? (timeout > 0 ? timeout : 3_600_000),
     };
     if (options.traceId !== undefined) meta.traceId = options.traceId;
+    if (options.encrypted || options.onProgress !== undefined) {
+      return this.#requestAfterChecks(service, method, params, options, timeout, meta);
+    }
+    // The common case: the peer's own promise, no async step of ours in between.
+    return this.#peer.call(method, params, {
+      to: service,
+      timeout,
+      signal: options.signal,
+      meta,
+    }) as Promise<T>;
+  }
+
+  /** `request` for a sealed call (the service's key first) or one with progress (asks if it streams). */
+  async #requestAfterChecks<T>(
+    service: string,
+    method: string,
+    params: Record<string, unknown>,
+    options: RequestOptions,
+    timeout: number,
+    meta: OutgoingMeta & Meta,
+  ): Promise<T> {
     if (options.encrypted) meta.sealFor = await this.#publicKeyOf(service);
     if (options.onProgress !== undefined && !await this.#streams(service, options.signal)) {
       throw this.#unsupported("progress", service);
@@ -1005,9 +1026,12 @@ export async function connectMesh(
 
 /** `nuropb.event` names events, never a method: a request or command by that name is refused here. */
 function refuseEventMethod(method: string): void {
-  if (method === EVENT_METHOD) {
-    throw new TypeError(
-      `${EVENT_METHOD} is not a method of any service: send events with publish()`,
-    );
-  }
+  if (method === EVENT_METHOD) throw eventMethodError();
+}
+
+/** What calling the event method as a method is. */
+function eventMethodError(): TypeError {
+  return new TypeError(
+    `${EVENT_METHOD} is not a method of any service: send events with publish()`,
+  );
 }

@@ -81,6 +81,16 @@ interface Outbound {
   retry?: ReturnType<typeof setTimeout>;
 }
 
+/** How `#enqueue` sends a message. */
+interface EnqueueHow {
+  readonly mandatory: boolean;
+  readonly persistent: boolean;
+  readonly awaitsReply: boolean;
+  readonly ttl: number;
+  readonly sealFor: CryptoKey | undefined;
+  readonly stream: boolean;
+}
+
 /** Attempts a message gets when the broker refuses it (nack). */
 const MAX_REFUSALS = 5;
 /** The wait before the first attempt after a refusal; it doubles (50 + 100 + 200 + 400 ms in all). */
@@ -103,6 +113,9 @@ export class CallerChannel extends InboxChannel implements Attachment {
   #outbound = new Map<string, Outbound>();
   /** Correlation ids answered lately: a second reply to one is a duplicate. */
   #answered = new Set<string>();
+  /** The same ids in the order answered (a ring): the oldest leaves the set when it is full. */
+  #answeredOrder: Array<string | undefined> = new Array(REMEMBERED_ANSWERS);
+  #answeredNext = 0;
   duplicateReplies = 0;
   republished = 0;
   /** Replies dropped unread or undecodable (each logged). */
@@ -279,28 +292,56 @@ export class CallerChannel extends InboxChannel implements Attachment {
     }
   }
 
-  async #enqueue(
+  /**
+   * Keeps and publishes a request, command or event; resolves once the
+   * broker confirmed it (or, for a request, once its reply came), rejects
+   * when it was returned or refused. No async step unless it is sealed.
+   */
+  #enqueue(
     correlationId: string,
     exchange: string,
     routingKey: string,
     wire: NuropbWire,
-    how: {
-      mandatory: boolean;
-      persistent: boolean;
-      awaitsReply: boolean;
-      ttl: number;
-      sealFor: CryptoKey | undefined;
-      stream: boolean;
-    },
+    how: EnqueueHow,
   ): Promise<void> {
-    let body = wire.body;
-    let key: string | undefined;
     if (how.sealFor !== undefined) {
-      const sealed = await sealNuropbBody(body, how.sealFor);
-      body = sealed.body;
-      key = sealed.key;
-      (wire.properties.headers as Record<string, unknown>).encrypted = "yes";
+      return this.#enqueueSealed(correlationId, exchange, routingKey, wire, how, how.sealFor);
     }
+    return this.#keep(correlationId, exchange, routingKey, wire, wire.body, undefined, how);
+  }
+
+  /** `#enqueue` for a body sealed first for the service's public key. */
+  async #enqueueSealed(
+    correlationId: string,
+    exchange: string,
+    routingKey: string,
+    wire: NuropbWire,
+    how: EnqueueHow,
+    sealFor: CryptoKey,
+  ): Promise<void> {
+    const sealed = await sealNuropbBody(wire.body, sealFor);
+    (wire.properties.headers as Record<string, unknown>).encrypted = "yes";
+    return await this.#keep(
+      correlationId,
+      exchange,
+      routingKey,
+      wire,
+      sealed.body,
+      sealed.key,
+      how,
+    );
+  }
+
+  #keep(
+    correlationId: string,
+    exchange: string,
+    routingKey: string,
+    wire: NuropbWire,
+    body: string,
+    key: string | undefined,
+    how: EnqueueHow,
+  ): Promise<void> {
+    const now = Date.now();
     const outbound: Outbound = {
       exchange,
       routingKey,
@@ -308,7 +349,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
       persistent: how.persistent,
       properties: wire.properties,
       body,
-      expires: Date.now() + how.ttl,
+      expires: now + how.ttl,
       awaitsReply: how.awaitsReply,
       key,
       confirmed: Promise.withResolvers<void>(),
@@ -319,9 +360,9 @@ export class CallerChannel extends InboxChannel implements Attachment {
     };
     this.#outbound.set(correlationId, outbound);
     const channel = this.#publisher ?? this.#channel;
-    if (channel !== undefined) this.#publish(correlationId, outbound, channel, Date.now());
+    if (channel !== undefined) this.#publish(correlationId, outbound, channel, now);
     // Otherwise it goes out when the connection is back (attach).
-    return await outbound.confirmed.promise;
+    return outbound.confirmed.promise;
   }
 
   #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
@@ -551,9 +592,10 @@ export class CallerChannel extends InboxChannel implements Attachment {
       outbound.confirmed.resolve();
     }
     this.#answered.add(id);
-    if (this.#answered.size > REMEMBERED_ANSWERS) {
-      this.#answered.delete(this.#answered.values().next().value!);
-    }
+    const oldest = this.#answeredOrder[this.#answeredNext];
+    if (oldest !== undefined) this.#answered.delete(oldest);
+    this.#answeredOrder[this.#answeredNext] = id;
+    this.#answeredNext = (this.#answeredNext + 1) % REMEMBERED_ANSWERS;
     return true;
   }
 

@@ -124,6 +124,8 @@ const SETTLED = -1;
 const ACKED = -2;
 /** A credit or cancel is about 150 bytes: larger ones are dropped unread. */
 const MAX_CONTROL_BYTES = 4_096;
+/** A settle's failure (the channel is closing): nothing to do, and no closure made per message. */
+const ignore = (): void => {};
 /** How often the callers of open streams are checked, ms. */
 const STREAM_PING = 1_000;
 /**
@@ -485,14 +487,14 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     corkTick(channel);
     switch (outcome) {
       case "ok":
-        channel.basicAck(tag).catch(() => {});
+        channel.basicAck(tag).catch(ignore);
         break;
       case "failed":
-        channel.basicReject(tag, false).catch(() => {});
+        channel.basicReject(tag, false).catch(ignore);
         break;
       case "retry":
       case "cancelled":
-        channel.basicNack(tag, true).catch(() => {});
+        channel.basicNack(tag, true).catch(ignore);
         break;
     }
   }
@@ -500,7 +502,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   #ack(deliveryTag: number, generation: number): void {
     if (generation !== this.#generation || this.#channel === undefined) return;
     corkTick(this.#channel);
-    this.#channel.basicAck(deliveryTag).catch(() => {});
+    this.#channel.basicAck(deliveryTag).catch(ignore);
   }
 
   /** A delivery that never reached the envelope (not UTF-8, not to be opened). */
