@@ -468,7 +468,8 @@ export class Server<S = Record<string, unknown>> {
    * `AbortSignal.timeout`: in Deno (2.9) the first `setTimeout` or
    * `setInterval` loads its Node-compatible timers, 3 to 4 MiB of memory
    * and tens of ms, which a server needs for nothing else (a signal's timer
-   * does not; nor does it keep the process alive on its own).
+   * does not). Such a timer cannot be cleared: after shutdown, the last one
+   * still holds the process for up to `ms` (at most 1 s), then ends.
    */
   #checkIdleIn(ms: number, idleTimeout: number): void {
     const signal = AbortSignal.timeout(ms);
