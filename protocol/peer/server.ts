@@ -224,8 +224,8 @@ export class Server<S = Record<string, unknown>> {
   #lastId = 0;
   #disconnected = new Set<Promise<void>>();
   #shuttingDown = false;
-  /** The pending idle check's signal (see #checkIdleIn); undefined: none. */
-  #idleCheck: AbortSignal | undefined;
+  /** The pending idle check (see #checkIdleIn); undefined: none. */
+  #idleCheck: { signal: AbortSignal; check: () => void } | undefined;
   #activity = new WeakMap<Connection<S>, { messages: number; since: number }>();
 
   /**
@@ -398,7 +398,7 @@ export class Server<S = Record<string, unknown>> {
     if (!this.#shuttingDown) {
       this.#shuttingDown = true;
       const started = Date.now();
-      this.#idleCheck = undefined;
+      this.#stopIdleCheck();
       const reason = closeReason(CloseCode.Shutdown, options.reason ?? "server shutting down");
       await Promise.all(this.#listeners.map((listener) => listener.close()));
       const deadline = options.deadline ?? 5000;
@@ -468,17 +468,24 @@ export class Server<S = Record<string, unknown>> {
    * `AbortSignal.timeout`: in Deno (2.9) the first `setTimeout` or
    * `setInterval` loads its Node-compatible timers, 3 to 4 MiB of memory
    * and tens of ms, which a server needs for nothing else (a signal's timer
-   * does not). Such a timer cannot be cleared: after shutdown, the last one
-   * still holds the process for up to `ms` (at most 1 s), then ends.
+   * does not). Such a timer cannot be cleared, but without a listener it
+   * no longer holds the process (see #stopIdleCheck).
    */
   #checkIdleIn(ms: number, idleTimeout: number): void {
     const signal = AbortSignal.timeout(ms);
-    this.#idleCheck = signal;
-    signal.addEventListener("abort", () => {
-      if (this.#idleCheck !== signal) return; // shut down since
-      this.#closeIdle(idleTimeout);
+    const check = () => {
       this.#checkIdleIn(ms, idleTimeout);
-    }, { once: true });
+      this.#closeIdle(idleTimeout);
+    };
+    signal.addEventListener("abort", check, { once: true });
+    this.#idleCheck = { signal, check };
+  }
+
+  /** Ends the idle checks: the pending one, its listener gone, lets the process exit. */
+  #stopIdleCheck(): void {
+    const pending = this.#idleCheck;
+    this.#idleCheck = undefined;
+    pending?.signal.removeEventListener("abort", pending.check);
   }
 
   #closeIdle(idleTimeout: number): void {
