@@ -190,3 +190,39 @@ Deno.test("timeouts: a caller awaiting each reply before its next call keeps one
     await close();
   }
 });
+
+Deno.test("timeouts: a server and the calls it answers start and clear no timer, and still close an idle connection", async () => {
+  // In Deno (2.9) the first setTimeout, setInterval or clearTimeout, even
+  // of undefined, loads its Node-compatible timers: 3 to 4 MiB more for a
+  // server that needs no timer of its own.
+  const used: string[] = [];
+  const real = {
+    setTimeout: globalThis.setTimeout,
+    setInterval: globalThis.setInterval,
+    clearTimeout: globalThis.clearTimeout,
+    clearInterval: globalThis.clearInterval,
+  };
+  for (const name of Object.keys(real) as (keyof typeof real)[]) {
+    // deno-lint-ignore no-explicit-any
+    (globalThis as any)[name] = (...args: unknown[]) => {
+      used.push(name);
+      // deno-lint-ignore no-explicit-any
+      return (real[name] as any)(...args);
+    };
+  }
+  let server: Server | undefined;
+  let client: Peer | undefined;
+  try {
+    server = new Server({ handlers: { add: ([a, b]) => a + b }, idleTimeout: 200 });
+    const [a, b] = memoryPair();
+    server.add(a);
+    client = new Peer(b, { timeout: 0 });
+    for (let i = 0; i < 10; i++) assertEquals(await client.call("add", [i, 1]), i + 1);
+  } finally {
+    Object.assign(globalThis, real);
+  }
+  assertEquals(used, []);
+  // The idle check runs on without them: the quiet connection is closed.
+  await within(client.closed, 5000, "the idle connection closed");
+  await server.shutdown();
+});

@@ -22,6 +22,7 @@ import {
 import { listOf } from "../protocol/dialects/mushroom_codec.ts";
 import { pythonJson } from "../protocol/dialects/_python_json.ts";
 import { listen, newSessionId } from "../transports/mushroom_server.ts";
+import { memoryPair } from "../transports/memory.ts";
 import {
   assert,
   assertEquals,
@@ -536,4 +537,42 @@ Deno.test("mushroom session: duplicates are dropped; the outbox is resent on a n
   assertEquals(await session.poll("[[0, null]]"), "[[3, 0, 0, 2]]");
   await peer.close();
   assertEquals(session.closeReason?.code, CloseCode.Local);
+});
+
+Deno.test("mushroom session: a client acknowledges after ackEvery messages, after the reply written in that turn, or after ackBytes characters", async () => {
+  const client = new MushroomSession({
+    role: "client",
+    sessionTimeout: 0,
+    ackEvery: 4,
+    ackBytes: 500,
+  });
+  const peer = new Peer(client, { handlers: { echo: ([x]) => x }, logger: recordingLogger() });
+  const [raw, end] = memoryPair();
+  const attached = client.attach(end);
+  const frames: string[] = [];
+  const reading = (async () => {
+    for await (const frame of raw.frames) frames.push(frame as string);
+  })();
+  // The fourth message is a call: the heartbeat goes after its reply (a
+  // heartbeat before it would hold it back behind Nagle's algorithm).
+  for (let id = 0; id < 3; id++) raw.send(`[1, ${id}, "tick", null]`);
+  raw.send('[2, 3, "echo", ["x"]]');
+  await waitFor(() => frames.includes("[0,3]"), { message: "the heartbeat after four messages" });
+  assertEquals(frames.slice(0, 2), ['[3,0,3,"x"]', "[0,3]"]);
+  // Large messages are acknowledged by size: each 3 of 200 characters
+  // (600 ≥ ackBytes) get their heartbeat at once, far more often than the
+  // 50 ms timer alone could send one.
+  const started = performance.now();
+  const big = JSON.stringify("y".repeat(200));
+  for (let round = 0, id = 4; round < 40; round++) {
+    const before = frames.length;
+    for (let i = 0; i < 3; i++, id++) raw.send(`[1, ${id}, "tick", ${big}]`);
+    await waitFor(() => frames.length > before, { message: `the heartbeat of round ${round}` });
+  }
+  const beats = frames.filter((frame) => frame.startsWith("[0,")).length - 1;
+  const byTimer = (performance.now() - started) / 50 + 2;
+  assert(beats > byTimer, `${beats} heartbeats, the timer alone could send ${byTimer}`);
+  await peer.close();
+  await attached;
+  await reading;
 });

@@ -42,7 +42,7 @@ import { consoleLogger, type Logger } from "../shared/logger.ts";
 import type { PeerHandle } from "./context.ts";
 import { type CallOptions, type Handler, Peer, type PeerOptions } from "./peer.ts";
 import type { Listener, Transport } from "../wire/transport.ts";
-import { MAX_DELAY, startInterval } from "../shared/_timer.ts";
+import { MAX_DELAY } from "../shared/_timer.ts";
 import { withTimeout } from "../shared/_with_timeout.ts";
 
 /**
@@ -224,7 +224,8 @@ export class Server<S = Record<string, unknown>> {
   #lastId = 0;
   #disconnected = new Set<Promise<void>>();
   #shuttingDown = false;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  /** The pending idle check (see #checkIdleIn); undefined: none. */
+  #idleCheck: { signal: AbortSignal; check: () => void } | undefined;
   #activity = new WeakMap<Connection<S>, { messages: number; since: number }>();
 
   /**
@@ -239,12 +240,9 @@ export class Server<S = Record<string, unknown>> {
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#limit = new ConcurrencyLimit(options.maxRunningHandlers ?? 4096);
     const idleTimeout = options.idleTimeout ?? 300_000;
-    if (idleTimeout > 0) {
-      this.#idleTimer = startInterval(
-        () => this.#closeIdle(idleTimeout),
-        // A timeout too long for a timer means never.
-        idleTimeout > MAX_DELAY ? Infinity : Math.min(1000, idleTimeout / 4),
-      );
+    // A timeout too long for a timer means never.
+    if (idleTimeout > 0 && idleTimeout <= MAX_DELAY) {
+      this.#checkIdleIn(Math.min(1000, idleTimeout / 4), idleTimeout);
     }
   }
 
@@ -400,7 +398,7 @@ export class Server<S = Record<string, unknown>> {
     if (!this.#shuttingDown) {
       this.#shuttingDown = true;
       const started = Date.now();
-      clearInterval(this.#idleTimer);
+      this.#stopIdleCheck();
       const reason = closeReason(CloseCode.Shutdown, options.reason ?? "server shutting down");
       await Promise.all(this.#listeners.map((listener) => listener.close()));
       const deadline = options.deadline ?? 5000;
@@ -463,6 +461,31 @@ export class Server<S = Record<string, unknown>> {
         }
       })();
     }
+  }
+
+  /**
+   * Checks for idle connections in `ms`, and so on until shutdown, on
+   * `AbortSignal.timeout`: in Deno (2.9) the first `setTimeout` or
+   * `setInterval` loads its Node-compatible timers, 3 to 4 MiB of memory
+   * and tens of ms, which a server needs for nothing else (a signal's timer
+   * does not). Such a timer cannot be cleared, but without a listener it
+   * no longer holds the process (see #stopIdleCheck).
+   */
+  #checkIdleIn(ms: number, idleTimeout: number): void {
+    const signal = AbortSignal.timeout(ms);
+    const check = () => {
+      this.#checkIdleIn(ms, idleTimeout);
+      this.#closeIdle(idleTimeout);
+    };
+    signal.addEventListener("abort", check, { once: true });
+    this.#idleCheck = { signal, check };
+  }
+
+  /** Ends the idle checks: the pending one, its listener gone, lets the process exit. */
+  #stopIdleCheck(): void {
+    const pending = this.#idleCheck;
+    this.#idleCheck = undefined;
+    pending?.signal.removeEventListener("abort", pending.check);
   }
 
   #closeIdle(idleTimeout: number): void {

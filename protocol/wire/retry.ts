@@ -121,7 +121,7 @@ export class Backoff {
       const timer = startTimer(done, ms);
       signal?.addEventListener("abort", done, { once: true });
       function done() {
-        clearTimeout(timer);
+        if (timer !== undefined) clearTimeout(timer); // (not undefined: see outgoing.ts)
         signal?.removeEventListener("abort", done);
         resolve();
       }

@@ -96,14 +96,25 @@ export interface MushroomSessionOptions {
    */
   heartbeatInterval?: number;
   /**
-   * A heartbeat acknowledges what was received after this many messages,
-   * or 50 ms after the first unacknowledged one, whichever comes first. (A
-   * server counts to twice as many for a client that sends heartbeats: it
-   * answers those too.)
+   * A heartbeat acknowledges what was received after this many messages
+   * (or `ackBytes` characters), or 50 ms after the first unacknowledged
+   * one, whichever comes first; it goes at the end of the turn, after the
+   * call or reply written in it. (A server counts to twice as many for a
+   * client that sends heartbeats: it answers those too.) While calls flow,
+   * the 50 ms usually come first: a Deno client's WebSocket keeps Nagle's
+   * algorithm on, so its next write after a heartbeat waits for the
+   * server's answer, and a heartbeat every few calls would stall that many.
    *
-   * @default {32}
+   * @default {1024}
    */
   ackEvery?: number;
+  /**
+   * A heartbeat acknowledges what was received once this many characters
+   * came unacknowledged (large messages), whatever their number.
+   *
+   * @default {1048576}
+   */
+  ackBytes?: number;
   /**
    * Messages kept for resending until acknowledged. Beyond it (a peer that
    * never acknowledges, such as the published JavaScript client over a
@@ -338,6 +349,7 @@ export class MushroomSession extends InboxChannel {
   #pollTimeout: number;
   #heartbeatInterval: number;
   #ackEvery: number;
+  #ackBytes: number;
   #maxKept: number;
   #maxKeptBytes: number;
   #budget: MushroomBudget | undefined;
@@ -352,12 +364,16 @@ export class MushroomSession extends InboxChannel {
   #lastSeen: number | null = null;
   #lastAcked: number | null = null;
   #unacked = 0;
+  /** Characters of frames received on the socket since the last heartbeat. */
+  #unackedBytes = 0;
+  /** A heartbeat goes at the end of this turn (the count or size was reached). */
+  #ackDue = false;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** A server read from the socket and has written nothing since (see #noteReceived). */
   #owed = false;
   /** Requests received and not answered yet: their replies will carry the TCP ACK. */
   #repliesDue = 0;
-  /** The pending check of #owe (a `soon` handle). */
+  /** The pending check of #owe and #ackDue (a `soon` handle). */
   #guardTimer: unknown;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -386,7 +402,8 @@ export class MushroomSession extends InboxChannel {
     this.sessionTimeout = options.sessionTimeout ?? 60_000;
     this.#pollTimeout = options.pollTimeout ?? 40_000;
     this.#heartbeatInterval = options.heartbeatInterval ?? 20_000;
-    this.#ackEvery = options.ackEvery ?? 32;
+    this.#ackEvery = options.ackEvery ?? 1024;
+    this.#ackBytes = options.ackBytes ?? 1024 * 1024;
     this.#maxKept = options.maxUnacknowledged ?? 4096;
     this.#maxKeptBytes = options.maxUnacknowledgedBytes ?? 16 * 1024 * 1024;
     this.#budget = options.budget;
@@ -535,6 +552,7 @@ export class MushroomSession extends InboxChannel {
           this.#logger.warn(`${this.id}: refused a frame: ${frame.reason}`);
           continue;
         }
+        this.#unackedBytes += frame.length;
         const delivered = this.#deliver(parseMushroomBody(frame));
         if (typeof delivered !== "boolean") await delivered;
         if (this.closeReason !== undefined) break;
@@ -804,13 +822,17 @@ export class MushroomSession extends InboxChannel {
 
   /**
    * Acknowledges after `ackEvery` messages (a server: twice as many, since
-   * it also answers its client's heartbeats) or `ACK_DELAY_MS` after the
-   * first one unacknowledged. A server also writes something by the end of the
-   * turn that read: a Deno client's WebSocket keeps Nagle's algorithm on,
-   * so a client write the server does not answer would hold the client's
-   * next write for the 40 ms of a delayed ACK. A reply written in that turn
-   * carries the ACK, so the heartbeat goes only when nothing was written
-   * (no frame per call, and no timer: see `soon`).
+   * it also answers its client's heartbeats) or `ackBytes` characters, at the
+   * end of the turn, or `ACK_DELAY_MS` after the first one unacknowledged. A
+   * Deno client's heartbeat holds back its next write until the server
+   * answers it (Nagle): written after the turn's call, it goes when that
+   * call's reply brings the ACK, while the client reads the reply; and with
+   * the default count the timer comes first while calls flow (a heartbeat
+   * in a few hundred calls, not one in 32). A server also writes something
+   * by the end of the turn that read: a client write it does not answer
+   * would hold the client's next write for the 40 ms of a delayed ACK. A
+   * reply written in that turn carries the ACK, so the heartbeat goes only
+   * when nothing was written (no frame per call, and no timer: see `soon`).
    */
   #noteReceived(): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
@@ -822,8 +844,11 @@ export class MushroomSession extends InboxChannel {
       // often: counting to twice as many spares a frame per `ackEvery`.
       every *= 2;
     }
-    if (++this.#unacked >= every) {
-      this.#sendHeartbeat();
+    if (++this.#unacked >= every || this.#unackedBytes >= this.#ackBytes) {
+      // After what this turn writes (the next call, a reply): written
+      // before it, the heartbeat would hold it back (Nagle, above).
+      this.#ackDue = true;
+      this.#guardTimer ??= soon(this.#guard);
     } else if (this.#ackTimer === undefined) {
       this.#ackTimer = setTimeout(this.#ackNow, ACK_DELAY_MS);
     }
@@ -840,10 +865,10 @@ export class MushroomSession extends InboxChannel {
     this.#guardTimer ??= soon(this.#guard);
   }
 
-  /** A server that read and wrote nothing back since writes a heartbeat (Nagle, above). */
+  /** A heartbeat that is due, or owed by a server that read and wrote nothing back since (Nagle, above). */
   #guard = (): void => {
     this.#guardTimer = undefined;
-    if (this.#owed) this.#sendHeartbeat();
+    if (this.#owed || this.#ackDue) this.#sendHeartbeat();
   };
 
   /** The heartbeat on a timer, which also keeps the socket alive through proxies. */
@@ -855,6 +880,8 @@ export class MushroomSession extends InboxChannel {
     const socket = this.#socket;
     if (socket === undefined || this.closeReason !== undefined) return;
     this.#unacked = 0;
+    this.#unackedBytes = 0;
+    this.#ackDue = false;
     this.#owed = false;
     this.#lastAcked = this.#lastSeen;
     clearTimeout(this.#ackTimer);
