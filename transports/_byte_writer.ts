@@ -163,7 +163,8 @@ export class ByteWriter {
   /** Rejects the senders waiting for room with `error`; with `drop`, unwritten frames go too. */
   release(error: ConnectionClosed, drop: boolean): void {
     if (drop) this.#out = [];
-    clearTimeout(this.#writeTimer);
+    // Never clearTimeout(undefined): see protocol/peer/outgoing.ts.
+    if (this.#writeTimer !== undefined) clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;
     const drained = this.#drained;
     this.#drained = undefined;
@@ -208,7 +209,7 @@ export class ByteWriter {
         }
         this.#writingChars = 0;
         if (this.#drained !== undefined && this.buffered <= this.#limits.writeHighWaterMark) {
-          clearTimeout(this.#writeTimer);
+          if (this.#writeTimer !== undefined) clearTimeout(this.#writeTimer);
           this.#writeTimer = undefined;
           const drained = this.#drained;
           this.#drained = undefined;
