@@ -292,14 +292,45 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
     }
   };
 
-  const halt = async (): Promise<void> => {
+  /** The node's OS process, from the pid file it writes at boot; undefined when it has none. */
+  const nodePid = async (): Promise<number | undefined> => {
+    const text = await Deno.readTextFile(`${dir}/rabbitmq.pid`).catch(() => "");
+    const pid = Number(text.trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  };
+  /** Whether process `pid` still exists (Linux: /proc; elsewhere, the port). */
+  const alive = async (pid: number): Promise<boolean> => {
     try {
-      await ctl("stop");
-    } catch {
-      // not running
+      await Deno.stat(`/proc/${pid}`);
+      return true;
+    } catch (error) {
+      return error instanceof Deno.errors.NotFound ? false : await canConnect(port);
+    }
+  };
+
+  // A graceful stop: SIGTERM, which the node handles as `rabbitmqctl stop`
+  // does (it closes its connections, then exits), without starting an Erlang
+  // VM for the CLI; then the process is waited for.
+  const halt = async (): Promise<void> => {
+    const pid = await nodePid();
+    let signalled = false;
+    if (pid !== undefined) {
+      try {
+        Deno.kill(pid, "SIGTERM");
+        signalled = true;
+      } catch {
+        // gone already
+      }
+    }
+    if (!signalled) {
+      try {
+        await ctl("stop");
+      } catch {
+        // not running
+      }
     }
     const deadline = Date.now() + 30_000;
-    while (await canConnect(port)) {
+    while (pid !== undefined && signalled ? await alive(pid) : await canConnect(port)) {
       if (Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
