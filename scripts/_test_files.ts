@@ -17,7 +17,16 @@ export async function testFilesUnder(dir: string): Promise<string[]> {
 }
 
 /** Languages deno test --doc runs (unlabelled: in JSDoc only). */
-const EXAMPLE_LANGS = new Set(["ts", "tsx", "js", "jsx", "javascript", "typescript", "mts", "mjs"]);
+export const EXAMPLE_LANGS = new Set([
+  "ts",
+  "tsx",
+  "js",
+  "jsx",
+  "javascript",
+  "typescript",
+  "mts",
+  "mjs",
+]);
 /** Not searched for examples: the test files run as tests; dependencies are not ours. */
 const SKIP_DIRS = new Set(["tests", "node_modules"]);
 

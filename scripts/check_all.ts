@@ -5,8 +5,9 @@
 //     here, once, in one program, and run with --no-check), deno doc --lint
 //     (entrypoints), deno publish --dry-run
 //   - every test file in its own `deno test --doc` process, and the JSDoc and
-//     Markdown examples outside tests/ in shards of about DOC_SHARD (the same
-//     examples `deno test --doc` runs; see _test_files.ts); sanitizers on
+//     Markdown examples outside tests/ (the same examples `deno test --doc`
+//     runs, each its own test; see _test_files.ts), many to a test module
+//     (_doc_examples.ts), in EXAMPLE_JOBS processes; sanitizers on
 //
 // The steps and test files run side by side on a pool of TEST_JOBS processes
 // (default: 2 per CPU; most tests wait on sockets and timers), longest first
@@ -39,6 +40,7 @@
 // named test files are type-checked.
 
 import { SHARED_RABBITMQ_ENV } from "../tests/_rabbitmq.ts";
+import { writeExampleModules } from "./_doc_examples.ts";
 import { docFiles, testFilesUnder } from "./_test_files.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -129,16 +131,26 @@ async function usesSharedBroker(file: string): Promise<boolean> {
   return /from "\.\/_amqp\.ts"/.test(text) && !/\brestart: true\b/.test(text);
 }
 
-/** Examples per doc-test shard. */
-const DOC_SHARD = 40;
-/** What one example weighs, in seconds (the table's scale: a busy 2-CPU machine). */
-const SECONDS_PER_EXAMPLE = 2.5;
+/**
+ * Processes the examples run in (TEST_EXAMPLE_JOBS); _doc_examples.ts packs
+ * them into as few modules as their imports allow.
+ */
+const EXAMPLE_JOBS = Number(Deno.env.get("TEST_EXAMPLE_JOBS") ?? 0) || 1;
+/** What the examples weigh, in seconds, when the timings table does not say. */
+const EXAMPLES_WEIGHT = 30;
 let reports = 0;
-function testJob(name: string, args: string[], weight: number): Job {
+function testJob(name: string, args: string[], weight: number, doc = true): Job {
   const junit = `${tmp}/${++reports}.xml`;
   return {
     name,
-    args: ["test", "--doc", ...TEST_PERMISSIONS, `--junit-path=${junit}`, ...flags, ...args],
+    args: [
+      "test",
+      ...(doc ? ["--doc"] : []),
+      ...TEST_PERMISSIONS,
+      `--junit-path=${junit}`,
+      ...flags,
+      ...args,
+    ],
     weight,
     junit,
   };
@@ -155,22 +167,28 @@ for (const file of testFiles) {
 }
 const exampleFiles = targets.length === 0 ? await docFiles(ROOT) : [];
 if (targets.length === 0) {
-  // The JSDoc and Markdown examples everywhere but tests/, in shards of about
-  // DOC_SHARD examples (each example loads its module graph afresh: a few
-  // hundred ms); type-checked by the "deno check" step (--doc).
-  const files = exampleFiles;
-  const total = files.reduce((sum, [, blocks]) => sum + blocks, 0);
-  const shards = Math.max(1, Math.round(total / DOC_SHARD));
+  // The JSDoc and Markdown examples everywhere but tests/, each its own test
+  // as under deno test --doc, written many to a module (deno test gives each
+  // module a fresh isolate: one per example cost ~0.5 s of CPU each) and run
+  // in EXAMPLE_JOBS processes; type-checked by the "deno check" step (--doc).
+  const modules = await writeExampleModules(
+    ROOT,
+    exampleFiles.map(([file]) => file),
+    await Deno.makeTempDir({ dir: tmp, prefix: "examples-" }),
+  );
+  const total = modules.reduce((sum, { examples }) => sum + examples, 0);
+  const shards = Math.min(EXAMPLE_JOBS, modules.length);
   let shard: string[] = [];
-  let blocks = 0;
-  for (const [index, [file, count]] of files.entries()) {
-    shard.push(file);
-    blocks += count;
-    if (blocks >= total / shards || index === files.length - 1) {
-      const name = `examples ${shard[0]}${shard.length > 1 ? ` .. ${shard.at(-1)}` : ""}`;
-      jobs.push(testJob(name, ["--no-check", ...shard], blocks * SECONDS_PER_EXAMPLE));
+  let examples = 0;
+  for (const [index, module] of modules.entries()) {
+    shard.push(module.path);
+    examples += module.examples;
+    if (examples >= total / shards || index === modules.length - 1) {
+      const weight = (timings["examples"] ?? EXAMPLES_WEIGHT) * examples / total;
+      const name = `examples (${examples} in ${shard.length} modules)`;
+      jobs.push(testJob(name, ["--no-check", ...shard], weight, false));
       shard = [];
-      blocks = 0;
+      examples = 0;
     }
   }
 }
@@ -205,6 +223,7 @@ jobs.sort((a, b) => b.weight - a.weight);
 if (Deno.env.get("TEST_LIST")) {
   // TEST_LIST=1: the jobs, heaviest first, and nothing run.
   for (const job of jobs) console.log(`${job.weight.toFixed(1).padStart(6)} s  ${job.name}`);
+  await Deno.remove(tmp, { recursive: true });
   Deno.exit(0);
 }
 

@@ -76,6 +76,39 @@ export async function canConnect(port: number): Promise<boolean> {
   }
 }
 
+/** The AMQP 0-9-1 protocol header a client opens with. */
+const AMQP_HEADER = new Uint8Array([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
+
+/**
+ * Whether a booted broker answers AMQP on 127.0.0.1:`port` (a connection.start
+ * method frame comes back). RabbitMQ opens its listeners at the end of its
+ * boot, so this is what `rabbitmqctl await_startup` waits for, without
+ * starting an Erlang VM for the CLI (seconds of CPU on a busy machine).
+ */
+export async function answersAmqp(port: number): Promise<boolean> {
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    return false;
+  }
+  const timer = setTimeout(() => conn.close(), 5_000);
+  try {
+    await conn.write(AMQP_HEADER);
+    const frame = new Uint8Array(1);
+    return await conn.read(frame) === 1 && frame[0] === 1;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer
+    }
+  }
+}
+
 function external(url: string): Broker {
   const base = new URL(url);
   return {
@@ -249,25 +282,55 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
     }).output();
     if (!started.success) throw new Error(`rabbitmq-server -detached exited ${started.code}`);
     const deadline = Date.now() + 90_000;
-    while (!(await canConnect(port))) {
+    while (!(await answersAmqp(port))) {
       if (Date.now() > deadline) {
         throw new Error(
-          `RabbitMQ did not listen on 127.0.0.1:${port} within 90 s (logs: ${dir}/log)`,
+          `RabbitMQ did not answer AMQP on 127.0.0.1:${port} within 90 s (logs: ${dir}/log)`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await ctl("await_startup", "--timeout", "60");
   };
 
-  const halt = async (): Promise<void> => {
+  /** The node's OS process, from the pid file it writes at boot; undefined when it has none. */
+  const nodePid = async (): Promise<number | undefined> => {
+    const text = await Deno.readTextFile(`${dir}/rabbitmq.pid`).catch(() => "");
+    const pid = Number(text.trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  };
+  /** Whether process `pid` still exists (Linux: /proc; elsewhere, the port). */
+  const alive = async (pid: number): Promise<boolean> => {
     try {
-      await ctl("stop");
-    } catch {
-      // not running
+      await Deno.stat(`/proc/${pid}`);
+      return true;
+    } catch (error) {
+      return error instanceof Deno.errors.NotFound ? false : await canConnect(port);
+    }
+  };
+
+  // A graceful stop: SIGTERM, which the node handles as `rabbitmqctl stop`
+  // does (it closes its connections, then exits), without starting an Erlang
+  // VM for the CLI; then the process is waited for.
+  const halt = async (): Promise<void> => {
+    const pid = await nodePid();
+    let signalled = false;
+    if (pid !== undefined) {
+      try {
+        Deno.kill(pid, "SIGTERM");
+        signalled = true;
+      } catch {
+        // gone already
+      }
+    }
+    if (!signalled) {
+      try {
+        await ctl("stop");
+      } catch {
+        // not running
+      }
     }
     const deadline = Date.now() + 30_000;
-    while (await canConnect(port)) {
+    while (pid !== undefined && signalled ? await alive(pid) : await canConnect(port)) {
       if (Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -9,7 +9,14 @@
 // Without rabbitmq-server, `startCluster` says why and the tests using it
 // are reported as skipped (a failure in CI), as tests/_rabbitmq.ts does.
 
-import { canConnect, exists, freePort, nodeEnv, writeNodeConfig } from "./_rabbitmq.ts";
+import {
+  answersAmqp,
+  canConnect,
+  exists,
+  freePort,
+  nodeEnv,
+  writeNodeConfig,
+} from "./_rabbitmq.ts";
 
 const SERVER_CANDIDATES = [
   "/usr/lib/rabbitmq/bin/rabbitmq-server",
@@ -131,15 +138,15 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
   const boot = async (internal: Internal): Promise<void> => {
     await run(internal.env, server, ["-detached"]);
     const deadline = Date.now() + 90_000;
-    while (!(await canConnect(internal.node.port))) {
+    // Up when it answers AMQP (see answersAmqp): no rabbitmqctl await_startup.
+    while (!(await answersAmqp(internal.node.port))) {
       if (Date.now() > deadline) {
         throw new Error(
-          `RabbitMQ node ${internal.node.name} did not listen within 90 s (logs: ${internal.dir}/log)`,
+          `RabbitMQ node ${internal.node.name} did not answer AMQP within 90 s (logs: ${internal.dir}/log)`,
         );
       }
       await pause(100);
     }
-    await ctlOn(internal, ["await_startup", "--timeout", "60"]);
   };
 
   for (let i = 0; i < size; i++) {

@@ -1,7 +1,15 @@
 // scripts/check_all.ts bounds a hung test file: killed after
-// TEST_JOB_TIMEOUT, counted as failed, its output shown.
+// TEST_JOB_TIMEOUT, counted as failed, its output shown; it runs the JSDoc
+// and Markdown examples many to a module, as deno test --doc runs them.
 
-import { assert, assertMatch, assertNotEquals, assertStringIncludes } from "./_assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotEquals,
+  assertStringIncludes,
+} from "./_assert.ts";
+import { writeExampleModules } from "../scripts/_doc_examples.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -53,4 +61,47 @@ Deno.test("check_all: a skipped test is listed by its own name, and fails the ru
   assertNotEquals(code, 0, output);
   assertStringIncludes(output, '  needs a "broker" <here>\n');
   assertStringIncludes(output, "in CI a skipped test is a failure");
+});
+
+/** Each test's name in a junit report, and whether it failed. */
+function junitResults(xml: string): Record<string, "ok" | "failed"> {
+  const results: Record<string, "ok" | "failed"> = {};
+  for (
+    const [, name, body] of xml.matchAll(
+      /<testcase\b[^>]*\bname="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g,
+    )
+  ) {
+    results[name!] = /<(?:failure|error)\b/.test(body!) ? "failed" : "ok";
+  }
+  return results;
+}
+
+/** Runs deno test with `args` in the root, junit into `dir`; the results by test name. */
+async function denoTest(args: string[], dir: string): Promise<Record<string, "ok" | "failed">> {
+  const junit = `${dir}/${crypto.randomUUID()}.xml`;
+  await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--no-check", "--allow-read", `--junit-path=${junit}`, ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return junitResults(await Deno.readTextFile(junit));
+}
+
+Deno.test("check_all: examples packed into shared modules run, pass and fail as under deno test --doc, by the same names", async () => {
+  const files = ["tests/fixtures/check_all/examples.ts", "tests/fixtures/check_all/examples.md"];
+  const dir = await Deno.makeTempDir({ prefix: "check-all-examples-" });
+  try {
+    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), files, dir);
+    // The two examples binding `check` to different assertions cannot share a module.
+    assertEquals(modules.length, 2);
+    const ours = await denoTest(modules.map(({ path }) => path), dir);
+    const deno = await denoTest(["--doc", ...files], dir);
+    assertEquals(Object.keys(deno).length, 5);
+    assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
+    assertEquals(ours, deno);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
