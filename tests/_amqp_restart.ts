@@ -84,7 +84,9 @@ export async function restartUnderLoad(hard: boolean): Promise<void> {
   );
   assertEquals(failures, []);
   assertEquals(answered, sent);
-  assertGreater(answered, RESTART_AFTER + AFTER_RESTART);
+  // Calls went through after the restart was over (the broker may answer
+  // before any client is back, so none need have been answered during it).
+  assert(answered >= answeredAtRestartEnd + AFTER_RESTART, "calls answered after the restart");
   assertEquals(duplicatedRuns, 0, "no handler ran twice");
   assertEquals(duplicatedAnswers, 0, "no call was answered twice");
   assertGreater(stats.reconnects, 0);
