@@ -105,3 +105,18 @@ Deno.test("check_all: examples packed into shared modules run, pass and fail as 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("check_all: an example that sets a global does not share it with the next example, as under deno test --doc", async () => {
+  const files = ["tests/fixtures/check_all/globals.ts"];
+  const dir = await Deno.makeTempDir({ prefix: "check-all-globals-" });
+  try {
+    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), files, dir);
+    const ours = await denoTest(modules.map(({ path }) => path), dir);
+    const deno = await denoTest(["--doc", ...files], dir);
+    // Each example has an isolate of its own there: the second one fails.
+    assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
+    assertEquals(ours, deno);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
