@@ -123,8 +123,13 @@ interface Module {
   alone: boolean;
 }
 
-/** Code that changes state for the whole process. */
-const GLOBAL_STATE = /\bsetGlobal\w*\(/;
+/**
+ * Code that may change state the next example would see: a global
+ * (`globalThis`, `window.`, `self.`), a prototype, or process-wide
+ * registrations (`setGlobal...`). Under deno test --doc each example has an
+ * isolate of its own.
+ */
+const GLOBAL_STATE = /\bsetGlobal\w*\(|\bglobalThis\b|\b(?:window|self)\s*\.|\.prototype\b/;
 
 /**
  * Test modules (their source) holding `examples`, as few as the examples'
@@ -157,7 +162,8 @@ export function exampleModules(
       });
     }
     // An example that sets process-wide state (OpenTelemetry's global tracer
-    // provider, context manager) would leak it into the next: it runs alone.
+    // provider, context manager, a global) would leak it into the next: it
+    // runs alone.
     const alone = GLOBAL_STATE.test(body);
     const fits = (module: Module) =>
       !alone && !module.alone && module.examples.length < perModule &&
