@@ -120,3 +120,17 @@ Deno.test("check_all: an example that sets a global does not share it with the n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("check_all: an example that exports types, an enum or an abstract class runs packed, and so do the examples beside it", async () => {
+  const files = ["tests/fixtures/check_all/exports.ts"];
+  const dir = await Deno.makeTempDir({ prefix: "check-all-exports-" });
+  try {
+    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), files, dir);
+    const ours = await denoTest(modules.map(({ path }) => path), dir);
+    const deno = await denoTest(["--doc", ...files], dir);
+    assertEquals(Object.values(deno), ["ok", "ok"]);
+    assertEquals(ours, deno);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
