@@ -190,10 +190,17 @@ export function exampleModules(
   );
 }
 
-/** The example's code as a function body: `export` dropped, `import.meta.url` its own URL. */
+/**
+ * The example's code as a function body: `export` dropped from its
+ * declarations (values and types: in a function it is a syntax error),
+ * `import.meta.url` its own URL.
+ */
 function rewriteBody(example: Example, body: string): string {
   const rewritten = body
-    .replace(/^export\s+(?=(?:const|let|var|function|async|class)\b)/gm, "")
+    .replace(
+      /^export\s+(?=(?:declare\s+)?(?:(?:const|let|var|function|async|class|abstract)\b|(?:interface|type|enum|namespace)\s+[\w$]))/gm,
+      "",
+    )
     .replaceAll("import.meta.url", JSON.stringify(example.name));
   const other = rewritten.match(/import\.meta\.(?!main\b)\w+/);
   if (other !== null) throw new Error(`${example.name}: ${other[0]} is not supported here`);
