@@ -134,3 +134,17 @@ Deno.test("check_all: an example that exports types, an enum or an abstract clas
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("check_all: a module one example imports for its effect does not change the examples beside it, as under deno test --doc", async () => {
+  const files = ["tests/fixtures/check_all/side_effects.ts"];
+  const dir = await Deno.makeTempDir({ prefix: "check-all-side-effects-" });
+  try {
+    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), files, dir);
+    const ours = await denoTest(modules.map(({ path }) => path), dir);
+    const deno = await denoTest(["--doc", ...files], dir);
+    assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
+    assertEquals(ours, deno);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
