@@ -60,8 +60,13 @@ interface Binding {
   statement: string;
 }
 
+/**
+ * An import statement at the start of a line. Its clause holds no quote or
+ * `;`: else `import "a";` followed by `import { b } from "c";` would read
+ * as one statement.
+ */
 const IMPORT =
-  /^import\s+(?:([\s\S]*?)\s+from\s+)?(["'])([^"']+)\2\s*(with\s*\{[^}]*\})?\s*;?[ \t]*$/gm;
+  /^import\s+(?:([^"';]*?)\s+from\s+)?(["'])([^"']+)\2\s*(with\s*\{[^}]*\})?\s*;?[ \t]*$/gm;
 
 /** An example's import statements, parsed; its code without them. */
 function splitImports(
