@@ -6,7 +6,8 @@
 // scope; its imports are hoisted to the module (as deno does), and the names
 // it uses from the file it documents are imported from there (deno's
 // auto-import). Two examples whose imports bind one name to different things
-// go to different modules. The modules are run with --no-check: the examples
+// go to different modules; one that may change what the next would see (a
+// global, a prototype, an import for its effect) gets a module of its own. The modules are run with --no-check: the examples
 // are type-checked, one by one, by `deno check --doc`.
 
 import { EXAMPLE_LANGS } from "./_test_files.ts";
@@ -167,9 +168,9 @@ export function exampleModules(
       });
     }
     // An example that sets process-wide state (OpenTelemetry's global tracer
-    // provider, context manager, a global) would leak it into the next: it
-    // runs alone.
-    const alone = GLOBAL_STATE.test(body);
+    // provider, context manager, a global), or imports a module for its
+    // effect, would leak it into the next: it runs alone.
+    const alone = sideEffects.length > 0 || GLOBAL_STATE.test(body);
     const fits = (module: Module) =>
       !alone && !module.alone && module.examples.length < perModule &&
       bindings.every(({ local, key }) => (module.bindings.get(local)?.key ?? key) === key);
