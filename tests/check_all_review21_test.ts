@@ -148,3 +148,17 @@ Deno.test("check_all: a module one example imports for its effect does not chang
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("check_all: an import line inside an example's template string stays in the string, as under deno test --doc", async () => {
+  const files = ["tests/fixtures/check_all/strings.ts"];
+  const dir = await Deno.makeTempDir({ prefix: "check-all-strings-" });
+  try {
+    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), files, dir);
+    const ours = await denoTest(modules.map(({ path }) => path), dir);
+    const deno = await denoTest(["--doc", ...files], dir);
+    assertEquals(Object.values(deno), ["ok"]);
+    assertEquals(ours, deno);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
