@@ -6,7 +6,8 @@
 // scope; its imports are hoisted to the module (as deno does), and the names
 // it uses from the file it documents are imported from there (deno's
 // auto-import). Two examples whose imports bind one name to different things
-// go to different modules. The modules are run with --no-check: the examples
+// go to different modules; one that may change what the next would see (a
+// global, a prototype, an import for its effect) gets a module of its own. The modules are run with --no-check: the examples
 // are type-checked, one by one, by `deno check --doc`.
 
 import { EXAMPLE_LANGS } from "./_test_files.ts";
@@ -60,8 +61,56 @@ interface Binding {
   statement: string;
 }
 
+/**
+ * An import statement at the start of a line. Its clause holds no quote or
+ * `;`: else `import "a";` followed by `import { b } from "c";` would read
+ * as one statement.
+ */
 const IMPORT =
-  /^import\s+(?:([\s\S]*?)\s+from\s+)?(["'])([^"']+)\2\s*(with\s*\{[^}]*\})?\s*;?[ \t]*$/gm;
+  /^import\s+(?:([^"';]*?)\s+from\s+)?(["'])([^"']+)\2\s*(with\s*\{[^}]*\})?\s*;?[ \t]*$/gm;
+
+/**
+ * Whether an offset of `code` is in the text of a template string or in a
+ * block comment, where a line that starts with `import` is no import.
+ * (Quoted strings end with their line; regular expressions are not told
+ * apart, as they seldom hold a quote or a backtick.)
+ */
+function textAt(code: string): (offset: number) => boolean {
+  const spans: Array<[number, number]> = [];
+  /** Each open `{`: true for a template's `${`. */
+  const braces: boolean[] = [];
+  /** In a template's text since this offset; -1: in code. */
+  let text = -1;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i];
+    if (text >= 0) {
+      if (c === "\\") i++;
+      else if (c === "`" || (c === "$" && code[i + 1] === "{")) {
+        spans.push([text, i]);
+        text = -1;
+        if (c === "$") {
+          braces.push(true);
+          i++;
+        }
+      }
+    } else if (c === "`") text = i + 1;
+    else if (c === "{") braces.push(false);
+    else if (c === "}" && braces.pop() === true) text = i + 1;
+    else if (c === '"' || c === "'") {
+      while (++i < code.length && code[i] !== c && code[i] !== "\n") {
+        if (code[i] === "\\") i++;
+      }
+    } else if (c === "/" && (code[i + 1] === "/" || code[i + 1] === "*")) {
+      const block = code[i + 1] === "*";
+      const end = code.indexOf(block ? "*/" : "\n", i + 2);
+      const stop = end < 0 ? code.length : end + (block ? 2 : 0);
+      if (block) spans.push([i, stop]);
+      i = stop - 1;
+    }
+  }
+  if (text >= 0) spans.push([text, code.length]);
+  return (offset) => spans.some(([from, to]) => offset >= from && offset < to);
+}
 
 /** An example's import statements, parsed; its code without them. */
 function splitImports(
@@ -70,47 +119,56 @@ function splitImports(
   const bindings: Binding[] = [];
   const sideEffects: string[] = [];
   const base = example.name.replace(/#[^#]*$/, "");
-  const body = example.code.replace(IMPORT, (_all, clause: string | undefined, _q, spec, attrs) => {
-    // Relative specifiers are relative to the documented file, not to the generated module.
-    const specifier = spec.startsWith(".") ? new URL(spec, base).href : spec;
-    const from = `${JSON.stringify(specifier)}${attrs ? ` ${attrs}` : ""}`;
-    if (clause === undefined) {
-      sideEffects.push(`import ${from};`);
-      return "";
-    }
-    clause = clause.trim();
-    if (/^type\s/.test(clause)) return ""; // types only: nothing at run time
-    const named = clause.match(/\{([\s\S]*)\}/);
-    const rest = clause.replace(/\{[\s\S]*\}/, "").split(",").map((part) => part.trim())
-      .filter((part) => part !== "");
-    for (const part of rest) {
-      const namespace = part.match(/^\*\s+as\s+(\w+)$/);
-      if (namespace !== null) {
-        const local = namespace[1]!;
-        bindings.push({ local, key: `${from}|*`, statement: `import * as ${local} from ${from};` });
-      } else if (/^[\w$]+$/.test(part)) {
-        bindings.push({
-          local: part,
-          key: `${from}|default`,
-          statement: `import ${part} from ${from};`,
-        });
-      } else {
-        throw new Error(`${example.name}: cannot hoist the import of ${clause}`);
+  const inText = textAt(example.code);
+  const body = example.code.replace(
+    IMPORT,
+    (all, clause: string | undefined, _q, spec, attrs, at) => {
+      if (inText(at)) return all; // a line of a template string or a comment
+      // Relative specifiers are relative to the documented file, not to the generated module.
+      const specifier = spec.startsWith(".") ? new URL(spec, base).href : spec;
+      const from = `${JSON.stringify(specifier)}${attrs ? ` ${attrs}` : ""}`;
+      if (clause === undefined) {
+        sideEffects.push(`import ${from};`);
+        return "";
       }
-    }
-    for (const item of (named?.[1] ?? "").split(",").map((part) => part.trim())) {
-      if (item === "" || /^type\s/.test(item)) continue;
-      const [imported, local = imported] = item.split(/\s+as\s+/).map((part) => part.trim());
-      bindings.push({
-        local: local!,
-        key: `${from}|${imported}`,
-        statement: `import { ${
-          imported === local ? local : `${imported} as ${local}`
-        } } from ${from};`,
-      });
-    }
-    return "";
-  });
+      clause = clause.trim();
+      if (/^type\s/.test(clause)) return ""; // types only: nothing at run time
+      const named = clause.match(/\{([\s\S]*)\}/);
+      const rest = clause.replace(/\{[\s\S]*\}/, "").split(",").map((part) => part.trim())
+        .filter((part) => part !== "");
+      for (const part of rest) {
+        const namespace = part.match(/^\*\s+as\s+(\w+)$/);
+        if (namespace !== null) {
+          const local = namespace[1]!;
+          bindings.push({
+            local,
+            key: `${from}|*`,
+            statement: `import * as ${local} from ${from};`,
+          });
+        } else if (/^[\w$]+$/.test(part)) {
+          bindings.push({
+            local: part,
+            key: `${from}|default`,
+            statement: `import ${part} from ${from};`,
+          });
+        } else {
+          throw new Error(`${example.name}: cannot hoist the import of ${clause}`);
+        }
+      }
+      for (const item of (named?.[1] ?? "").split(",").map((part) => part.trim())) {
+        if (item === "" || /^type\s/.test(item)) continue;
+        const [imported, local = imported] = item.split(/\s+as\s+/).map((part) => part.trim());
+        bindings.push({
+          local: local!,
+          key: `${from}|${imported}`,
+          statement: `import { ${
+            imported === local ? local : `${imported} as ${local}`
+          } } from ${from};`,
+        });
+      }
+      return "";
+    },
+  );
   return { bindings, sideEffects, body };
 }
 
@@ -123,8 +181,13 @@ interface Module {
   alone: boolean;
 }
 
-/** Code that changes state for the whole process. */
-const GLOBAL_STATE = /\bsetGlobal\w*\(/;
+/**
+ * Code that may change state the next example would see: a global
+ * (`globalThis`, `window.`, `self.`), a prototype, or process-wide
+ * registrations (`setGlobal...`). Under deno test --doc each example has an
+ * isolate of its own.
+ */
+const GLOBAL_STATE = /\bsetGlobal\w*\(|\bglobalThis\b|\b(?:window|self)\s*\.|\.prototype\b/;
 
 /**
  * Test modules (their source) holding `examples`, as few as the examples'
@@ -157,8 +220,9 @@ export function exampleModules(
       });
     }
     // An example that sets process-wide state (OpenTelemetry's global tracer
-    // provider, context manager) would leak it into the next: it runs alone.
-    const alone = GLOBAL_STATE.test(body);
+    // provider, context manager, a global), or imports a module for its
+    // effect, would leak it into the next: it runs alone.
+    const alone = sideEffects.length > 0 || GLOBAL_STATE.test(body);
     const fits = (module: Module) =>
       !alone && !module.alone && module.examples.length < perModule &&
       bindings.every(({ local, key }) => (module.bindings.get(local)?.key ?? key) === key);
@@ -184,10 +248,17 @@ export function exampleModules(
   );
 }
 
-/** The example's code as a function body: `export` dropped, `import.meta.url` its own URL. */
+/**
+ * The example's code as a function body: `export` dropped from its
+ * declarations (values and types: in a function it is a syntax error),
+ * `import.meta.url` its own URL.
+ */
 function rewriteBody(example: Example, body: string): string {
   const rewritten = body
-    .replace(/^export\s+(?=(?:const|let|var|function|async|class)\b)/gm, "")
+    .replace(
+      /^export\s+(?=(?:declare\s+)?(?:(?:const|let|var|function|async|class|abstract)\b|(?:interface|type|enum|namespace)\s+[\w$]))/gm,
+      "",
+    )
     .replaceAll("import.meta.url", JSON.stringify(example.name));
   const other = rewritten.match(/import\.meta\.(?!main\b)\w+/);
   if (other !== null) throw new Error(`${example.name}: ${other[0]} is not supported here`);

@@ -105,3 +105,40 @@ Deno.test("check_all: examples packed into shared modules run, pass and fail as 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** `file`'s examples, packed and under deno test --doc: each one's result by name. */
+async function packedAndDeno(file: string) {
+  const dir = await Deno.makeTempDir({ prefix: "check-all-examples-" });
+  try {
+    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), [file], dir);
+    const ours = await denoTest(modules.map(({ path }) => path), dir);
+    return { ours, deno: await denoTest(["--doc", file], dir) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("check_all: an example that sets a global does not share it with the next example, as under deno test --doc", async () => {
+  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/globals.ts");
+  // Each example has an isolate of its own there: the second one fails.
+  assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
+  assertEquals(ours, deno);
+});
+
+Deno.test("check_all: an example that exports types, an enum or an abstract class runs packed, and so do the examples beside it", async () => {
+  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/exports.ts");
+  assertEquals(Object.values(deno), ["ok", "ok"]);
+  assertEquals(ours, deno);
+});
+
+Deno.test("check_all: a module one example imports for its effect does not change the examples beside it, as under deno test --doc", async () => {
+  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/side_effects.ts");
+  assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
+  assertEquals(ours, deno);
+});
+
+Deno.test("check_all: an import line inside an example's template string stays in the string, as under deno test --doc", async () => {
+  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/strings.ts");
+  assertEquals(Object.values(deno), ["ok"]);
+  assertEquals(ours, deno);
+});
