@@ -8,6 +8,12 @@
 //                called with a plain fetch (bench/_min_http.ts)
 //   handler      ours: a Peer on our fetch client, against httpHandler in Deno.serve
 //   listen       ours: the same client against our own listen()
+// and, at 1 in flight, one side of ours against the hand-written other side,
+// so each process's CPU per call compares with min-jsonrpc's alone (the
+// client's work does not depend on which server answers, nor the server's
+// on which client asks):
+//   client-only  our client against the hand-written Deno.serve handler
+//   server-only  httpHandler in Deno.serve called with the plain fetch
 // The cases run interleaved, BENCH_RUNS times (default 5), each BENCH_MS
 // (default 2000) after a 2 s warm-up. One JSON line per case and in-flight
 // count: medians over the runs with the spread (min, max), the ratio to the
@@ -33,18 +39,36 @@ const CASES = [
     "jsonrpc add, httpHandler in Deno.serve + our client",
   ],
   ["listen", "http-listen", "http-jsonrpc", "jsonrpc add, our listen() + our client"],
+  [
+    "client-only",
+    "http-min-jsonrpc",
+    "http-jsonrpc",
+    "jsonrpc add, hand-written Deno.serve + our client (our client alone)",
+  ],
+  [
+    "server-only",
+    "http-handler",
+    "http-min-jsonrpc",
+    "jsonrpc add, httpHandler in Deno.serve + plain fetch (our server alone)",
+  ],
 ] as const;
 
 type Case = typeof CASES[number][0];
+
+/** The cases that isolate one side run at 1 in flight only (the case the issue is about). */
+function casesAt(inFlight: number): typeof CASES[number][] {
+  return CASES.filter(([name]) => inFlight === 1 || !name.endsWith("-only"));
+}
 
 export async function httpCases(): Promise<Record<string, unknown>[]> {
   const runs = Math.max(1, Number(Deno.env.get("BENCH_RUNS") ?? 5));
   const pinned = (await cpuPinning()).note;
   const results: Record<string, unknown>[] = [];
   for (const inFlight of [1, 32]) {
-    const byCase = new Map<Case, Run[]>(CASES.map(([name]) => [name, []]));
+    const cases = casesAt(inFlight);
+    const byCase = new Map<Case, Run[]>(cases.map(([name]) => [name, []]));
     for (let run = 0; run < runs; run++) {
-      for (const [name, mode, kind, label] of CASES) {
+      for (const [name, mode, kind, label] of cases) {
         const server = await startServer(mode, undefined, true);
         let client;
         try {
@@ -61,7 +85,7 @@ export async function httpCases(): Promise<Record<string, unknown>[]> {
         byCase.get(name)!.push({ client, server: await server.stop() });
       }
     }
-    for (const [name] of CASES) {
+    for (const [name] of cases) {
       const bases: [Case, string][] = name === "min-jsonrpc"
         ? []
         : [["min-jsonrpc", "min_jsonrpc"]];
