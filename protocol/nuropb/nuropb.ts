@@ -647,7 +647,24 @@ export function fromNuropbError(error: unknown): ErrorObject {
   return { code, message: description, data: { error: name, description } };
 }
 
-/** A uuid4 in hex, as nuropb makes its correlation ids. */
+/** Two hex digits of each byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** Random bytes for 16 ids: one getRandomValues per 16 ids, no dashed uuid string to strip. */
+const RANDOM = new Uint8Array(256);
+let randomAt = RANDOM.length;
+
+/** A uuid4 in hex, as nuropb makes its correlation ids (Python's `uuid.uuid4().hex`). */
 export function uuidHex(): string {
-  return crypto.randomUUID().replaceAll("-", "");
+  if (randomAt === RANDOM.length) {
+    crypto.getRandomValues(RANDOM);
+    randomAt = 0;
+  }
+  const r = RANDOM;
+  const i = randomAt;
+  randomAt += 16;
+  // Version 4 in byte 6's high nibble, the RFC 4122 variant in byte 8's two high bits.
+  return HEX[r[i]!]! + HEX[r[i + 1]!]! + HEX[r[i + 2]!]! + HEX[r[i + 3]!]! +
+    HEX[r[i + 4]!]! + HEX[r[i + 5]!]! + HEX[(r[i + 6]! & 0x0f) | 0x40]! + HEX[r[i + 7]!]! +
+    HEX[(r[i + 8]! & 0x3f) | 0x80]! + HEX[r[i + 9]!]! + HEX[r[i + 10]!]! + HEX[r[i + 11]!]! +
+    HEX[r[i + 12]!]! + HEX[r[i + 13]!]! + HEX[r[i + 14]!]! + HEX[r[i + 15]!]!;
 }
