@@ -15,6 +15,7 @@ import {
   sealNuropbBody,
   topicMatches,
 } from "../transports/amqp.ts";
+import { uuidHex } from "../protocol/nuropb/nuropb.ts";
 
 interface Captured {
   origin: "python service" | "python client";
@@ -187,4 +188,14 @@ Deno.test("nuropb: topic patterns match as RabbitMQ's topic exchange does", () =
   assertEquals(topicMatches("#.c", "a.b.c"), true);
   assertEquals(topicMatches("*.b.*", "a.b"), false);
   assertEquals(topicMatches("#", ""), true);
+});
+
+Deno.test("correlation ids are uuid4 hex, as Python's uuid.uuid4().hex, and never repeat", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 10_000; i++) {
+    const id = uuidHex();
+    assertEquals(/^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/.test(id), true, id);
+    seen.add(id);
+  }
+  assertEquals(seen.size, 10_000);
 });

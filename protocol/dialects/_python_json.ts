@@ -67,10 +67,15 @@ export function pythonNumber(n: number): string {
  * `BigInt`, a function, or a cycle.
  */
 export function pythonJson(value: unknown, hook?: PythonJsonHook): string {
-  return write(value, hook, []);
+  return write(value, hook, undefined);
 }
 
-function write(value: unknown, hook: PythonJsonHook | undefined, ancestors: object[]): string {
+/** `ancestors`: the objects being written around `value` (made at the first object). */
+function write(
+  value: unknown,
+  hook: PythonJsonHook | undefined,
+  ancestors: object[] | undefined,
+): string {
   if (hook !== undefined) value = hook(value);
   switch (typeof value) {
     case "string":
@@ -90,19 +95,24 @@ function write(value: unknown, hook: PythonJsonHook | undefined, ancestors: obje
   if (value === null) return "null";
   const object = value as Record<string, unknown> & { toJSON?: () => unknown };
   if (typeof object.toJSON === "function") return write(object.toJSON(), hook, ancestors);
-  if (ancestors.includes(object)) throw new TypeError("Converting circular structure to JSON");
+  if (ancestors === undefined) ancestors = [];
+  else if (ancestors.includes(object)) {
+    throw new TypeError("Converting circular structure to JSON");
+  }
   ancestors.push(object);
+  // Built in place, no array of parts to join (this writer is on nuropb's hot path).
   let out: string;
   if (Array.isArray(object)) {
     out = `[${object.map((item) => write(item, hook, ancestors)).join(", ")}]`;
   } else {
-    const parts: string[] = [];
+    out = "{";
     for (const key of Object.keys(object)) {
       const member = object[key];
       if (member === undefined || typeof member === "function") continue;
-      parts.push(`${pythonString(key)}: ${write(member, hook, ancestors)}`);
+      out += (out.length === 1 ? "" : ", ") + pythonString(key) + ": " +
+        write(member, hook, ancestors);
     }
-    out = `{${parts.join(", ")}}`;
+    out += "}";
   }
   ancestors.pop();
   return out;

@@ -41,18 +41,16 @@ import type { ErrorObject, Message, Meta } from "../wire/message.ts";
 import { pythonJson, pythonString } from "../dialects/_python_json.ts";
 
 /**
- * One `"key": value` member of an envelope as `json.dumps` writes it, with
- * its leading separator; nothing for `undefined` (as the generic writer).
+ * One `"key": value` member of an envelope as `json.dumps` writes it, after
+ * `prefix` (the key as written with its separator, `, "key": `, a constant:
+ * no key string built per call); nothing for `undefined` (as the generic writer).
  * The envelope's own keys are fixed: writing them here spares building an
  * object only to walk it again (the writer was the largest of our frames).
  */
-function member(first: boolean, key: string, value: unknown): string {
+function member(prefix: string, value: unknown): string {
   if (value === undefined || typeof value === "function") return "";
-  let text: string;
-  if (value === null) text = "null";
-  else if (typeof value === "string") text = pythonString(value);
-  else text = pythonJson(value);
-  return first ? `"${key}": ${text}` : `, "${key}": ${text}`;
+  if (value === null) return prefix + "null";
+  return prefix + (typeof value === "string" ? pythonString(value) : pythonJson(value));
 }
 
 /** An envelope from its members (see `member`); a first member left out leaves no separator. */
@@ -229,13 +227,13 @@ export interface NuropbRequestFields {
  */
 export function encodeNuropbRequest(fields: NuropbRequestFields): NuropbWire {
   const body = envelope(
-    member(true, "tag", fields.type) +
-      member(false, "service", fields.service) +
-      member(false, "method", fields.method) +
-      member(false, "params", fields.params) +
-      member(false, "correlation_id", fields.correlationId) +
-      member(false, "context", fields.context) +
-      member(false, "trace_id", fields.traceId),
+    member('"tag": ', fields.type) +
+      member(', "service": ', fields.service) +
+      member(', "method": ', fields.method) +
+      member(', "params": ', fields.params) +
+      member(', "correlation_id": ', fields.correlationId) +
+      member(', "context": ', fields.context) +
+      member(', "trace_id": ', fields.traceId),
   );
   const headers = nuropbHeaders(fields.type, fields.traceId, false);
   // W3C trace context rides in headers nuropb does not read: the body stays nuropb's.
@@ -292,11 +290,11 @@ export interface NuropbEventFields {
 export function encodeNuropbEvent(fields: NuropbEventFields): NuropbWire {
   const body = envelope(
     '"tag": "event"' +
-      member(false, "topic", fields.topic) +
-      member(false, "event", fields.event) +
-      member(false, "context", fields.context) +
-      member(false, "trace_id", fields.traceId) +
-      member(false, "correlation_id", fields.correlationId) +
+      member(', "topic": ', fields.topic) +
+      member(', "event": ', fields.event) +
+      member(', "context": ', fields.context) +
+      member(', "trace_id": ', fields.traceId) +
+      member(', "correlation_id": ', fields.correlationId) +
       ', "target": null',
   );
   return {
@@ -366,21 +364,21 @@ export function encodeNuropbResponse(fields: NuropbResponseFields): NuropbWire {
   const body = envelope(
     fields.error === null
       ? '"tag": "response"' +
-        member(false, "result", fields.result) +
+        member(', "result": ', fields.result) +
         ', "error": null' +
-        member(false, "correlation_id", fields.correlationId) +
-        member(false, "trace_id", fields.traceId) +
-        member(false, "context", fields.context) +
+        member(', "correlation_id": ', fields.correlationId) +
+        member(', "trace_id": ', fields.traceId) +
+        member(', "context": ', fields.context) +
         ', "warning": null' +
-        member(false, "reply_to", fields.replyTo)
+        member(', "reply_to": ', fields.replyTo)
       : '"tag": "response"' +
-        member(false, "correlation_id", fields.correlationId) +
-        member(false, "context", fields.context) +
-        member(false, "trace_id", fields.traceId) +
+        member(', "correlation_id": ', fields.correlationId) +
+        member(', "context": ', fields.context) +
+        member(', "trace_id": ', fields.traceId) +
         ', "result": null' +
-        member(false, "error", fields.error) +
+        member(', "error": ', fields.error) +
         ', "warning": null' +
-        member(false, "reply_to", fields.replyTo),
+        member(', "reply_to": ', fields.replyTo),
   );
   return {
     body,
@@ -649,7 +647,24 @@ export function fromNuropbError(error: unknown): ErrorObject {
   return { code, message: description, data: { error: name, description } };
 }
 
-/** A uuid4 in hex, as nuropb makes its correlation ids. */
+/** Two hex digits of each byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** Random bytes for 16 ids: one getRandomValues per 16 ids, no dashed uuid string to strip. */
+const RANDOM = new Uint8Array(256);
+let randomAt = RANDOM.length;
+
+/** A uuid4 in hex, as nuropb makes its correlation ids (Python's `uuid.uuid4().hex`). */
 export function uuidHex(): string {
-  return crypto.randomUUID().replaceAll("-", "");
+  if (randomAt === RANDOM.length) {
+    crypto.getRandomValues(RANDOM);
+    randomAt = 0;
+  }
+  const r = RANDOM;
+  const i = randomAt;
+  randomAt += 16;
+  // Version 4 in byte 6's high nibble, the RFC 4122 variant in byte 8's two high bits.
+  return HEX[r[i]!]! + HEX[r[i + 1]!]! + HEX[r[i + 2]!]! + HEX[r[i + 3]!]! +
+    HEX[r[i + 4]!]! + HEX[r[i + 5]!]! + HEX[(r[i + 6]! & 0x0f) | 0x40]! + HEX[r[i + 7]!]! +
+    HEX[(r[i + 8]! & 0x3f) | 0x80]! + HEX[r[i + 9]!]! + HEX[r[i + 10]!]! + HEX[r[i + 11]!]! +
+    HEX[r[i + 12]!]! + HEX[r[i + 13]!]! + HEX[r[i + 14]!]! + HEX[r[i + 15]!]!;
 }

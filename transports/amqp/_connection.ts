@@ -105,6 +105,9 @@ const FRAME_HEAD = 7;
 /** A content header's fixed part: class (2), weight (2), body size (8). */
 const CONTENT_HEAD = 12;
 
+/** A failed socket write: the socket's close event reports the loss (see `connect`). */
+function ignoreWriteError(): void {}
+
 /** Publish buffers the client may keep for reuse. */
 const POOLED_BUFFERS = 16;
 
@@ -116,11 +119,10 @@ const POOLED_BUFFERS = 16;
 function boundPool(client: AMQPClient): void {
   const pool = (client as unknown as { bufferPool: Array<{ byteLength: number }> }).bufferPool;
   const push = Array.prototype.push;
-  pool.push = function (...buffers) {
-    for (const buffer of buffers) {
-      if (this.length < POOLED_BUFFERS && buffer.byteLength <= client.frameMax) {
-        push.call(this, buffer);
-      }
+  // The client gives back one buffer at a time (no rest array, no iterator per publish).
+  pool.push = function (buffer) {
+    if (this.length < POOLED_BUFFERS && buffer.byteLength <= client.frameMax) {
+      push.call(this, buffer);
     }
     return this.length;
   };
@@ -367,7 +369,7 @@ export class BrokerConnection {
     // dies) leaves the confirm's later rejection unhandled, which would end
     // the process. The socket's close event reports the loss instead.
     const write = client.send.bind(client);
-    client.send = (bytes: Uint8Array) => write(bytes).catch(() => {});
+    client.send = (bytes: Uint8Array) => write(bytes).catch(ignoreWriteError);
     client.onerror = (error) =>
       this.#options.logger.debug(`${this.#options.name}: ${this.redact(error.message)}`);
     let lost = false;

@@ -12,20 +12,20 @@ import type { AMQPChannel } from "./_connection.ts";
 interface Corkable {
   cork(): void;
   uncork(): void;
+  /** How many cork() calls are still to be undone (node's Writable). */
+  readonly writableCorked: number;
 }
 
-const corked = new WeakSet<Corkable>();
-
 function uncork(socket: Corkable): void {
-  corked.delete(socket);
   socket.uncork();
 }
 
 /** Holds `channel`'s socket writes until the current tick's work is done, then sends them at once. */
 export function corkTick(channel: AMQPChannel): void {
   const socket = (channel.connection as { socket?: Corkable } | undefined)?.socket;
-  if (socket === undefined || corked.has(socket)) return;
-  corked.add(socket);
+  // Corked already: by an earlier call this tick (its uncork is on the way). No set
+  // of corked sockets: adding to one and deleting from it allocated at every call.
+  if (socket === undefined || socket.writableCorked > 0) return;
   socket.cork();
   process.nextTick(uncork, socket);
 }

@@ -591,7 +591,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     // the ack the peer sends when this returns (one write for both).
     this.#hasAnswer(call, response);
     this.#publishNow(this.#channel, call.replyTo, response);
-    this.#settleCall(message, callKey, call);
+    this.#settleCall(message, callKey, call, false);
     return ACCEPTED;
   }
 
@@ -616,7 +616,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       await this.#publishReply(call.replyTo, response);
       this.#ack(copy, this.#generation);
     }
-    this.#settleCall(message, callKey, call);
+    this.#settleCall(message, callKey, call, true);
   }
 
   /** `call` has its answer: copies arriving while it goes out are answered from it. */
@@ -627,11 +627,15 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     call.answer = response;
   }
 
-  /** After the answer went out: the call is remembered for its copies, or forgotten. */
-  #settleCall(message: Message, callKey: string, call: Call): void {
+  /**
+   * After the answer went out: the call is remembered for its copies, or
+   * forgotten. `waited`: the answer went out after an await (see `send`).
+   */
+  #settleCall(message: Message, callKey: string, call: Call, waited: boolean): void {
     // A copy that came while the answer was sealed was remembered again by
     // the codec; the call is answered, so nothing there is needed any more.
-    this.#codec.forget(call.correlationId, call.replyTo);
+    // Answered at once, the codec forgot it when it encoded the answer.
+    if (waited) this.#codec.forget(call.correlationId, call.replyTo);
     if (message.kind === "error" && REFUSALS.has(message.error.code)) {
       // No handler ran: a copy may simply be refused again.
       if (this.#calls.get(callKey) === call) this.#calls.delete(callKey);
