@@ -377,6 +377,8 @@ export interface MeshStats {
   droppedReplies: number;
   /** Requests published again after a lost connection. */
   republished: number;
+  /** Requests and commands no queue took just after a reconnect, sent again (see `connectMesh`). */
+  rerouted: number;
   /** Encryption keys held for calls in flight (requests and services). */
   keysHeld: number;
   /** Per service served. */
@@ -910,6 +912,7 @@ export class Mesh {
       unknownReplies: peer.unknownReplies,
       droppedReplies: this.#caller.droppedReplies,
       republished: this.#caller.republished,
+      rerouted: this.#caller.rerouted,
       keysHeld,
       services,
     };

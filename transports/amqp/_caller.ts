@@ -79,6 +79,8 @@ interface Outbound {
   refusals?: number;
   /** Its next attempt after a refusal, waiting. */
   retry?: ReturnType<typeof setTimeout>;
+  /** Returned unroutable just after a reconnect: goes again, so its confirm settles nothing. */
+  returned?: boolean;
 }
 
 /** How `#enqueue` sends a message. */
@@ -95,6 +97,15 @@ interface EnqueueHow {
 const MAX_REFUSALS = 5;
 /** The wait before the first attempt after a refusal; it doubles (50 + 100 + 200 + 400 ms in all). */
 const REFUSED_RETRY_MS = 50;
+/**
+ * After a reconnect, how long a request or command no queue took (NO_ROUTE)
+ * is sent again instead of failing: a restarted broker accepts connections
+ * before it has recovered its durable queues' bindings, and a service's own
+ * reconnect declares them again a moment later.
+ */
+const REROUTE_GRACE_MS = 5_000;
+/** The wait between attempts within that grace. */
+const REROUTE_RETRY_MS = 100;
 
 const DECODER = new TextDecoder();
 const REMEMBERED_ANSWERS = 4096;
@@ -110,6 +121,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
   #channel: AMQPChannel | undefined;
   #codec: NuropbCallerCodec;
   #generation = 0;
+  /** When this caller attached again after losing its connection (0: never). */
+  #reattachedAt = 0;
   #outbound = new Map<string, Outbound>();
   /** Correlation ids answered lately: a second reply to one is a duplicate. */
   #answered = new Set<string>();
@@ -118,6 +131,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
   #answeredNext = 0;
   duplicateReplies = 0;
   republished = 0;
+  /** Returned unroutable just after a reconnect and sent again. */
+  rerouted = 0;
   /** Replies dropped unread or undecodable (each logged). */
   droppedReplies = 0;
   /** Stream calls go only to services of ours: Mesh.stream asks first. */
@@ -171,6 +186,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
     this.#channel = channel;
     this.#publisher = undefined;
     this.#renewing = undefined;
+    if (this.#generation !== 0) this.#reattachedAt = Date.now();
     this.#generation = generation;
     // Everything not yet answered goes out again: the broker may have lost it.
     const now = Date.now();
@@ -381,6 +397,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
     ) as Promise<unknown>;
     sent.then(
       () => {
+        if (outbound.returned) return void (outbound.returned = false); // it goes again
         if (outbound.settled) return;
         outbound.settled = true;
         outbound.confirmed.resolve();
@@ -404,6 +421,22 @@ export class CallerChannel extends InboxChannel implements Attachment {
         }
       },
     );
+  }
+
+  /** Sends `outbound`, returned unroutable just after a reconnect, again after a wait. */
+  #retryReturned(id: string, outbound: Outbound): void {
+    const generation = this.#generation;
+    clearTimeout(outbound.retry);
+    outbound.retry = setTimeout(() => {
+      outbound.retry = undefined;
+      const channel = this.#publisher ?? this.#channel;
+      // Gone meanwhile (attach sends what is unanswered again after a loss).
+      if (
+        channel === undefined || outbound.settled || this.#outbound.get(id) !== outbound ||
+        generation !== this.#generation || this.closeReason !== undefined
+      ) return;
+      this.#publish(id, outbound, channel, Date.now());
+    }, REROUTE_RETRY_MS);
   }
 
   /** Sends `outbound` again, alone, on a channel other than `refusedOn`, after a wait. */
@@ -472,6 +505,13 @@ export class CallerChannel extends InboxChannel implements Attachment {
     const id = message.properties.correlationId;
     const outbound = id === undefined ? undefined : this.#outbound.get(id);
     if (outbound === undefined || outbound.settled) return;
+    const now = Date.now();
+    if (now - this.#reattachedAt < REROUTE_GRACE_MS && now + REROUTE_RETRY_MS < outbound.expires) {
+      outbound.returned = true;
+      this.rerouted++;
+      this.#retryReturned(id!, outbound);
+      return;
+    }
     outbound.settled = true;
     this.#outbound.delete(id!);
     outbound.confirmed.reject(
