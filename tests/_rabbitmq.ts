@@ -181,16 +181,23 @@ export function nodeEnv(
 function nodeCtl(info: NodeInfo): (...args: string[]) => Promise<string> {
   const env = nodeEnv(info);
   return async (...args: string[]): Promise<string> => {
-    const out = await new Deno.Command(info.ctlPath, {
-      args: ["-n", info.node, ...args],
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    if (!out.success) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${text}`);
-    return text;
+    // A node answers AMQP a moment before its boot is over; a command that
+    // needs the finished boot says so, and is tried again (for up to 60 s).
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const out = await new Deno.Command(info.ctlPath, {
+        args: ["-n", info.node, ...args],
+        env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      if (out.success) return text;
+      if (!text.includes("requires the 'rabbit' app to be running") || Date.now() > deadline) {
+        throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${text}`);
+      }
+    }
   };
 }
 
