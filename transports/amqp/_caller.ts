@@ -425,7 +425,18 @@ export class CallerChannel extends InboxChannel implements Attachment {
 
   /** Sends `outbound`, returned unroutable just after a reconnect, again after a wait. */
   #retryReturned(id: string, outbound: Outbound): void {
-    this.#sendAgainLater(id, outbound, REROUTE_RETRY_MS, () => this.#publisher ?? this.#channel);
+    const generation = this.#generation;
+    clearTimeout(outbound.retry);
+    outbound.retry = setTimeout(() => {
+      outbound.retry = undefined;
+      const channel = this.#publisher ?? this.#channel;
+      // Gone meanwhile (attach sends what is unanswered again after a loss).
+      if (
+        channel === undefined || outbound.settled || this.#outbound.get(id) !== outbound ||
+        generation !== this.#generation || this.closeReason !== undefined
+      ) return;
+      this.#publish(id, outbound, channel, Date.now());
+    }, REROUTE_RETRY_MS);
   }
 
   /** Sends `outbound` again, alone, on a channel other than `refusedOn`, after a wait. */
@@ -433,34 +444,19 @@ export class CallerChannel extends InboxChannel implements Attachment {
     this.#logger.warn(
       `${this.#name}: the broker refused a message to ${outbound.routingKey}; it goes again on a fresh channel`,
     );
-    const renewed = this.#renew(refusedOn);
-    this.#sendAgainLater(
-      id,
-      outbound,
-      REFUSED_RETRY_MS * 2 ** (outbound.refusals! - 1),
-      () => renewed,
-    );
-  }
-
-  /** Publishes `outbound` on `channel()` after `wait` ms, unless it is gone by then. */
-  #sendAgainLater(
-    id: string,
-    outbound: Outbound,
-    wait: number,
-    channel: () => AMQPChannel | undefined | Promise<AMQPChannel | undefined>,
-  ): void {
     const generation = this.#generation;
-    if (outbound.retry !== undefined) clearTimeout(outbound.retry);
+    const wait = REFUSED_RETRY_MS * 2 ** (outbound.refusals! - 1);
+    const renewed = this.#renew(refusedOn);
     outbound.retry = setTimeout(async () => {
       outbound.retry = undefined;
-      const on = await channel();
+      const channel = await renewed;
       // Gone meanwhile: answered, given up, closed, or the connection was
       // lost (attach sends what is unanswered again).
       if (
-        on === undefined || outbound.settled || this.#outbound.get(id) !== outbound ||
+        channel === undefined || outbound.settled || this.#outbound.get(id) !== outbound ||
         generation !== this.#generation || this.closeReason !== undefined
       ) return;
-      this.#publish(id, outbound, on, Date.now());
+      this.#publish(id, outbound, channel, Date.now());
     }, wait);
   }
 
