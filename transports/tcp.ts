@@ -61,7 +61,7 @@ import { ConnectionClosed, FrameTooLarge } from "../protocol/wire/errors.ts";
 import { consoleLogger, type Logger } from "../protocol/shared/logger.ts";
 import { InvalidFrame, type Listener, type Transport } from "../protocol/wire/transport.ts";
 import { FrameQueue } from "../protocol/wire/_frame_queue.ts";
-import { utf8Length } from "../protocol/shared/_utf8.ts";
+import { utf8Length, utf8Text } from "../protocol/shared/_utf8.ts";
 import { startTimer } from "../protocol/shared/_timer.ts";
 import { ByteWriter } from "./_byte_writer.ts";
 import {
@@ -181,13 +181,6 @@ export interface ListenOptions extends TcpOptions {
 const MiB = 1024 * 1024;
 const READ_BUFFER_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
-/** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
-const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-/**
- * The same, replacing what is not UTF-8 with U+FFFD: Deno's fast path
- * (a fatal decoder takes a generic one, ~15x slower on 6 KiB).
- */
-const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const NO_BYTES = new Uint8Array(0);
 
 /**
@@ -536,18 +529,8 @@ export class TcpTransport implements Transport<string> {
    * {@linkcode InvalidFrame}s.
    */
   async #emit(bytes: Uint8Array): Promise<void> {
-    // Without a U+FFFD in the text every byte was UTF-8, and the text is
-    // what the fatal decoder gives; with one, it tells bad bytes from a
-    // U+FFFD that was sent.
-    let text = lenientDecoder.decode(bytes);
-    if (text.includes("\uFFFD")) {
-      try {
-        text = fatalDecoder.decode(bytes);
-      } catch {
-        await this.#emitEach(bytes);
-        return;
-      }
-    }
+    const text = utf8Text(bytes);
+    if (text === undefined) return await this.#emitEach(bytes);
     const delimiterChar = String.fromCharCode(this.#delimiter);
     const stripCR = this.#delimiter === 10;
     const max = this.#maxFrameBytes;
@@ -577,12 +560,8 @@ export class TcpTransport implements Transport<string> {
       if (stripCR && frameBytes[frameBytes.length - 1] === 13) {
         frameBytes = frameBytes.subarray(0, -1);
       }
-      let frame: string | InvalidFrame;
-      try {
-        frame = fatalDecoder.decode(frameBytes);
-      } catch {
-        frame = new InvalidFrame("not UTF-8 text", frameBytes.length);
-      }
+      const frame = utf8Text(frameBytes) ??
+        new InvalidFrame("not UTF-8 text", frameBytes.length);
       this.#framesReceived++;
       const room = this.#inbox.push(frame);
       if (room !== undefined) await room;

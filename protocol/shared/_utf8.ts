@@ -1,9 +1,33 @@
 /**
- * The UTF-8 length of text, counted without encoding it: frame limits are in
- * bytes, and most frames are checked without being measured at all.
+ * UTF-8 for the byte-stream framings: the length of text counted without
+ * encoding it (frame limits are in bytes, and most frames are checked
+ * without being measured at all), and strict decoding on the fast path.
  *
  * @module
  */
+
+/** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/**
+ * The same, replacing what is not UTF-8 with U+FFFD: Deno's fast path (a
+ * fatal decoder takes a generic one, 6 to 15 times slower on 6 KiB of frames).
+ */
+const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * `bytes` as text (a leading BOM kept), or `undefined` when they are not all
+ * UTF-8. Without a U+FFFD in the lenient decoding every byte was UTF-8; with
+ * one, the fatal decoder tells bad bytes from a U+FFFD that was sent.
+ */
+export function utf8Text(bytes: Uint8Array): string | undefined {
+  const text = lenientDecoder.decode(bytes);
+  if (!text.includes("\uFFFD")) return text;
+  try {
+    return fatalDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The UTF-8 length of `text`, in bytes. */
 export function utf8Length(text: string): number {

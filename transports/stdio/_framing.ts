@@ -14,7 +14,7 @@
 
 import { FrameTooLarge } from "../../protocol/wire/errors.ts";
 import { InvalidFrame } from "../../protocol/wire/transport.ts";
-import { utf8Length } from "../../protocol/shared/_utf8.ts";
+import { utf8Length, utf8Text } from "../../protocol/shared/_utf8.ts";
 
 /** How frames are cut from a byte stream. */
 export type Framing = "newline" | "content-length";
@@ -57,14 +57,8 @@ export interface Splitter {
 const NO_BYTES = new Uint8Array(0);
 const LF = 10;
 const CR = 13;
-/** Refuses bytes that are not UTF-8, and keeps a leading BOM as text. */
-const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-/**
- * The same, replacing what is not UTF-8 with U+FFFD: Deno's fast path (a
- * fatal decoder takes a generic one, ~6x slower on 6 KiB of lines).
- */
-const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
+const ASCII = new TextDecoder();
 
 /**
  * The unread bytes, `view[start..end)`: the chunk just read when nothing is
@@ -120,21 +114,6 @@ class Bytes {
     this.view = this.#own;
     this.start = 0;
     this.end = rest;
-  }
-}
-
-/**
- * `bytes` as text, or `undefined` when they are not all UTF-8. Without a
- * U+FFFD in the lenient decoding every byte was UTF-8; with one, the fatal
- * decoder tells bad bytes from a U+FFFD that was sent.
- */
-function utf8Text(bytes: Uint8Array): string | undefined {
-  const text = lenientDecoder.decode(bytes);
-  if (!text.includes("\uFFFD")) return text;
-  try {
-    return fatalDecoder.decode(bytes);
-  } catch {
-    return undefined;
   }
 }
 
@@ -302,7 +281,7 @@ export class ContentLengthSplitter implements Splitter {
       }
     }
     // ASCII only: decoded in one go, not a string concatenation a byte.
-    const text = lenientDecoder.decode(header);
+    const text = ASCII.decode(header);
     let length: number | undefined;
     for (const line of text.split("\r\n")) {
       const colon = line.indexOf(":");
