@@ -162,7 +162,10 @@ export class ByteWriter {
 
   /** Rejects the senders waiting for room with `error`; with `drop`, unwritten frames go too. */
   release(error: ConnectionClosed, drop: boolean): void {
-    if (drop) this.#out = [];
+    if (drop) {
+      this.#out = [];
+      this.#queuedChars = 0;
+    }
     // Never clearTimeout(undefined): see protocol/peer/outgoing.ts.
     if (this.#writeTimer !== undefined) clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;

@@ -383,6 +383,9 @@ export class CallerChannel extends InboxChannel implements Attachment {
 
   #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
     outbound.published = true;
+    // A return skips the confirm of the publish it came for; not this one's
+    // (after a loss that confirm never came, and the flag would stay).
+    outbound.returned = false;
     const properties = outbound.properties;
     corkTick(channel);
     if (properties.expiration !== undefined && outbound.expires !== Infinity) {
