@@ -4,17 +4,30 @@
 // newline echo (the child writes back what it reads; the client counts
 // lines, no JSON), a hand-written minimal JSON-RPC (the child splits lines,
 // parses and answers them; the client keeps a Map of pending ids), and ours
-// (spawn + serveStdio). Rounds alternate the three; each line is the best
-// round, ratio_to_* the median of the rounds' ratios, *_spread their lowest
-// and highest.
+// (spawn + serveStdio). The client of every kind runs in this process.
 //
-// The same file is the children: `deno run bench/stdio.ts serve-raw|serve-min|serve-ours`.
+// Each kind's child is started afresh, answers one call (it is up, its code
+// loaded), is warmed up for WARMUP_MS, then measured for BENCH_MS. Rounds
+// (BENCH_ROUNDS, default 5) take the three kinds in turn, the first kind
+// rotating from round to round so none always follows the same other. Per
+// kind and in-flight count: the best round's rate and latency; the medians
+// over the rounds of the CPU time (user + system) per call of the client
+// (this process) and of the child (/proc/<pid>/stat), and of the busier of
+// the two (at 100 in flight the rate is bounded by it); ratio_to_* is the
+// median of the rounds' rate ratios, *_spread their lowest and highest, and
+// cpu_ratio_to_* the same for the busier process's CPU per call (theirs
+// over ours: above 1, ours costs less) — on a shared machine the CPU ratios
+// hold when the rates do not.
+//
+// The same file is the children: `deno run bench/stdio.ts serve-raw|serve-min|serve-ours`;
+// and, for `strace -c -f`, `deno run -A bench/stdio.ts count raw|min|ours IN_FLIGHT CALLS`
+// makes exactly CALLS calls (run it with CALLS 0 too, and subtract: start-up).
 
 import { type Peer, silentLogger } from "../mod.ts";
 import { serveStdio, spawn } from "../transports/stdio.ts";
 import { type BenchResult, measure } from "./_measure.ts";
 
-const ROUNDS = 5;
+const WARMUP_MS = 500;
 const SELF = new URL(import.meta.url).pathname;
 const encoder = new TextEncoder();
 
@@ -51,6 +64,11 @@ abstract class PipeClient {
     this.#out = "";
     this.#writer.write(encoder.encode(out));
   };
+
+  /** The child's process id. */
+  get pid(): number {
+    return this.child.pid;
+  }
 
   protected abstract read(): Promise<void>;
 
@@ -155,76 +173,144 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 
 const RAW_LINE = '{"jsonrpc":"2.0","method":"add","params":{"a":1,"b":2},"id":1}';
 
-/** The best of the rounds, with the median and spread of ours over `base`, round by round. */
+/** The kinds, in the order of the first round, and how their lines are named. */
+const KINDS = [
+  ["raw", "stdio raw newline echo"],
+  ["min", "stdio hand-written minimal jsonrpc add"],
+  ["ours", "stdio jsonrpc add (spawn)"],
+] as const;
+
+type Kind = typeof KINDS[number][0];
+
+/** A child of one kind, and the call that the measuring loop makes to it. */
+interface Running {
+  pid: number;
+  call: () => Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+function start(kind: Kind): Running {
+  if (kind === "raw") {
+    const client = new RawStdioClient();
+    return { pid: client.pid, call: () => client.call(RAW_LINE), close: () => client.close() };
+  }
+  if (kind === "min") {
+    const client = new MinStdioClient();
+    return { pid: client.pid, call: () => client.add(1, 2), close: () => client.close() };
+  }
+  const child = spawn(Deno.execPath(), ["run", SELF, "serve-ours"], { logger: silentLogger });
+  const params = { a: 1, b: 2 };
+  const peer: Peer = child.peer;
+  return { pid: child.pid, call: () => peer.call("add", params), close: () => child.close() };
+}
+
+/** CPU time (user + system, all threads) process `pid` has used so far, ms (10 ms ticks). */
+function cpuMsOf(pid: number): number {
+  // Deno reads /proc only with --allow-all: `cat` reads it.
+  const { stdout } = new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).outputSync();
+  const text = new TextDecoder().decode(stdout);
+  // The fields after the command name (in parentheses); utime and stime are 14 and 15.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** One round of `kind`: a fresh child, up, warmed up, then measured, its CPU too. */
+async function measureKind(kind: Kind, label: string, inFlight: number): Promise<BenchResult> {
+  const running = start(kind);
+  try {
+    await running.call();
+    const name = `${label}, ${inFlight} in flight`;
+    const warmup = await measure(name, running.call, {
+      inFlight,
+      durationMs: WARMUP_MS,
+      warmupMs: 0,
+    });
+    const childBefore = cpuMsOf(running.pid);
+    const result = await measure(name, running.call, { inFlight, warmupMs: 0, cpu: true });
+    const child = (cpuMsOf(running.pid) - childBefore) * 1000 / result.calls;
+    const client = result.cpu_us_per_call as number;
+    delete result.cpu_us_per_call;
+    return {
+      ...result,
+      warmup_calls: warmup.calls + 1,
+      client_cpu_us_per_call: client,
+      child_cpu_us_per_call: round2(child),
+      busier_cpu_us_per_call: round2(Math.max(client, child)),
+    };
+  } finally {
+    await running.close();
+  }
+}
+
+/** The best of the rounds, the medians of CPU per call, and ours over each of `bases`, round by round. */
 function summary(
   ours: BenchResult[],
   bases: Record<string, BenchResult[]>,
 ): BenchResult {
   const best = ours.reduce((a, b) => (b.calls_per_s > a.calls_per_s ? b : a));
   const result: BenchResult = { ...best, rounds: ours.length };
+  for (const field of ["client", "child", "busier"]) {
+    const key = `${field}_cpu_us_per_call`;
+    result[key] = round2(median(ours.map((o) => o[key] as number)));
+  }
   for (const [name, base] of Object.entries(bases)) {
     const ratios = ours.map((o, i) => o.calls_per_s / base[i]!.calls_per_s);
     result[`ratio_to_${name}`] = round2(median(ratios));
     result[`ratio_to_${name}_spread`] = [round2(Math.min(...ratios)), round2(Math.max(...ratios))];
+    const busier = (r: BenchResult) => r.busier_cpu_us_per_call as number;
+    const cpu = ours.map((o, i) => busier(base[i]!) / busier(o));
+    result[`cpu_ratio_to_${name}`] = round2(median(cpu));
+    result[`cpu_ratio_to_${name}_spread`] = [round2(Math.min(...cpu)), round2(Math.max(...cpu))];
   }
   return result;
 }
 
-/** Raw echo, hand-written JSON-RPC and ours, alternating rounds, 1 and 100 in flight. */
+/** Raw echo, hand-written JSON-RPC and ours, in rotating rounds, 1 and 100 in flight. */
 export async function stdioCases(): Promise<BenchResult[]> {
+  // Read here: the children run without --allow-env.
+  const roundCount = Math.max(1, Number(Deno.env.get("BENCH_ROUNDS") ?? 5));
   const results: BenchResult[] = [];
   for (const inFlight of [1, 100]) {
-    const raw: BenchResult[] = [];
-    const min: BenchResult[] = [];
-    const ours: BenchResult[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const rawClient = new RawStdioClient();
-      raw.push(
-        await measure(
-          `stdio raw newline echo, ${inFlight} in flight`,
-          () => rawClient.call(RAW_LINE),
-          { inFlight },
-        ),
-      );
-      await rawClient.close();
-      const minClient = new MinStdioClient();
-      min.push(
-        await measure(
-          `stdio hand-written minimal jsonrpc add, ${inFlight} in flight`,
-          () => minClient.add(1, 2),
-          { inFlight },
-        ),
-      );
-      await minClient.close();
-      const child = spawn(Deno.execPath(), ["run", SELF, "serve-ours"], {
-        logger: silentLogger,
-      });
-      const params = { a: 1, b: 2 };
-      const peer: Peer = child.peer;
-      ours.push(
-        await measure(
-          `stdio jsonrpc add (spawn), ${inFlight} in flight`,
-          () => peer.call("add", params),
-          { inFlight },
-        ),
-      );
-      await child.close();
+    const rounds = new Map<Kind, BenchResult[]>(KINDS.map(([kind]) => [kind, []]));
+    for (let round = 0; round < roundCount; round++) {
+      for (let i = 0; i < KINDS.length; i++) {
+        const [kind, label] = KINDS[(round + i) % KINDS.length]!;
+        rounds.get(kind)!.push(await measureKind(kind, label, inFlight));
+      }
     }
+    const raw = rounds.get("raw")!;
+    const min = rounds.get("min")!;
     results.push(
       summary(raw, {}),
       summary(min, { raw }),
-      summary(ours, { raw, min_jsonrpc: min }),
+      summary(rounds.get("ours")!, { raw, min_jsonrpc: min }),
     );
   }
   return results;
 }
 
+/** Exactly `calls` calls of `kind`, `inFlight` at a time (for strace's counts). */
+async function count(kind: Kind, inFlight: number, calls: number): Promise<void> {
+  const running = start(kind);
+  let left = calls;
+  const worker = async () => {
+    while (left > 0) {
+      left--;
+      await running.call();
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  await running.close();
+}
+
 if (import.meta.main) {
-  if (Deno.args[0] === "serve-raw") await serveRaw();
-  else if (Deno.args[0] === "serve-min") await serveMin();
-  else if (Deno.args[0] === "serve-ours") {
+  const [mode, kind, inFlight, calls] = Deno.args;
+  if (mode === "serve-raw") await serveRaw();
+  else if (mode === "serve-min") await serveMin();
+  else if (mode === "serve-ours") {
     await serveStdio({ add: ({ a, b }: { a: number; b: number }) => a + b }, {
       logger: silentLogger,
     }).closed;
-  } else for (const result of await stdioCases()) console.log(JSON.stringify(result));
+  } else if (mode === "count") await count(kind as Kind, Number(inFlight), Number(calls));
+  else for (const result of await stdioCases()) console.log(JSON.stringify(result));
 }
