@@ -91,7 +91,13 @@ export function serveStdio<S>(
   const transport = new StreamTransport(
     options.input ?? Deno.stdin.readable,
     options.output ?? Deno.stdout.writable,
-    { ...options, remote: options.remote ?? "stdio" },
+    {
+      ...options,
+      remote: options.remote ?? "stdio",
+      // Our own stdin and stdout are read and written without their streams.
+      directInput: options.input === undefined ? Deno.stdin : undefined,
+      directOutput: options.output === undefined ? Deno.stdout : undefined,
+    },
   );
   if (!(server instanceof Server)) {
     return new Peer(transport, { ...options, role: "server", handlers: server });
