@@ -204,14 +204,28 @@ function start(kind: Kind): Running {
   return { pid: child.pid, call: () => peer.call("add", params), close: () => child.close() };
 }
 
-/** CPU time (user + system, all threads) process `pid` has used so far, ms (10 ms ticks). */
-function cpuMsOf(pid: number): number {
+/** What process `pid` has used so far: CPU time (user + system, all threads) and system calls. */
+interface ProcessCost {
+  /** CPU time, ms (10 ms ticks). */
+  cpuMs: number;
+  /** Read-like and write-like system calls (/proc/<pid>/io syscr, syscw). */
+  reads: number;
+  writes: number;
+}
+
+function costOf(pid: number): ProcessCost {
   // Deno reads /proc only with --allow-all: `cat` reads it.
-  const { stdout } = new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).outputSync();
+  const { stdout } = new Deno.Command("cat", { args: [`/proc/${pid}/stat`, `/proc/${pid}/io`] })
+    .outputSync();
   const text = new TextDecoder().decode(stdout);
   // The fields after the command name (in parentheses); utime and stime are 14 and 15.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const io = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, "m").exec(text)?.[1] ?? NaN);
+  return {
+    cpuMs: (Number(fields[11]) + Number(fields[12])) * 10,
+    reads: io("syscr"),
+    writes: io("syscw"),
+  };
 }
 
 /** One round of `kind`: a fresh child, up, warmed up, then measured, its CPU too. */
@@ -225,17 +239,27 @@ async function measureKind(kind: Kind, label: string, inFlight: number): Promise
       durationMs: WARMUP_MS,
       warmupMs: 0,
     });
-    const childBefore = cpuMsOf(running.pid);
+    const childBefore = costOf(running.pid);
+    const clientBefore = costOf(Deno.pid);
     const result = await measure(name, running.call, { inFlight, warmupMs: 0, cpu: true });
-    const child = (cpuMsOf(running.pid) - childBefore) * 1000 / result.calls;
+    const clientAfter = costOf(Deno.pid);
+    const childAfter = costOf(running.pid);
+    const child = (childAfter.cpuMs - childBefore.cpuMs) * 1000 / result.calls;
     const client = result.cpu_us_per_call as number;
     delete result.cpu_us_per_call;
+    // Calls per read and per write: how whole the batches stayed.
+    const per = (n: number) => round2(result.calls / n);
     return {
       ...result,
       warmup_calls: warmup.calls + 1,
       client_cpu_us_per_call: client,
       child_cpu_us_per_call: round2(child),
       busier_cpu_us_per_call: round2(Math.max(client, child)),
+      // The client's reads include a few of measure's and ours around it (`cat`'s output).
+      client_calls_per_read: per(clientAfter.reads - clientBefore.reads),
+      client_calls_per_write: per(clientAfter.writes - clientBefore.writes),
+      child_calls_per_read: per(childAfter.reads - childBefore.reads),
+      child_calls_per_write: per(childAfter.writes - childBefore.writes),
     };
   } finally {
     await running.close();
@@ -252,6 +276,12 @@ function summary(
   for (const field of ["client", "child", "busier"]) {
     const key = `${field}_cpu_us_per_call`;
     result[key] = round2(median(ours.map((o) => o[key] as number)));
+  }
+  for (const side of ["client", "child"]) {
+    for (const call of ["read", "write"]) {
+      const key = `${side}_calls_per_${call}`;
+      result[key] = round2(median(ours.map((o) => o[key] as number)));
+    }
   }
   for (const [name, base] of Object.entries(bases)) {
     const ratios = ours.map((o, i) => o.calls_per_s / base[i]!.calls_per_s);
