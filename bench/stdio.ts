@@ -7,7 +7,10 @@
 // (spawn + serveStdio). The client of every kind runs in this process.
 //
 // Each kind's child is started afresh, answers one call (it is up, its code
-// loaded), is warmed up for WARMUP_MS, then measured for BENCH_MS. Rounds
+// loaded), is warmed up (WARMUP_MS at a time until WARMUP_CALLS calls, at
+// most WARMUP_MAX_MS: ours settles after some 40 000 calls at 100 in flight,
+// where 500 ms gave it 24 000 and the minimal 57 000), then measured for
+// BENCH_MS. Rounds
 // (BENCH_ROUNDS, default 5) take the three kinds in turn, the first kind
 // rotating from round to round so none always follows the same other. Per
 // kind and in-flight count: the best round's rate and latency; the medians
@@ -31,6 +34,8 @@ import { serveStdio, spawn } from "../transports/stdio.ts";
 import { type BenchResult, measure } from "./_measure.ts";
 
 const WARMUP_MS = 500;
+const WARMUP_CALLS = 60_000;
+const WARMUP_MAX_MS = 2000;
 const SELF = new URL(import.meta.url).pathname;
 const encoder = new TextEncoder();
 
@@ -237,11 +242,17 @@ async function measureKind(kind: Kind, label: string, inFlight: number): Promise
   try {
     await running.call();
     const name = `${label}, ${inFlight} in flight`;
-    const warmup = await measure(name, running.call, {
-      inFlight,
-      durationMs: WARMUP_MS,
-      warmupMs: 0,
-    });
+    let warmupCalls = 1;
+    const warmupStart = performance.now();
+    do {
+      const warmup = await measure(name, running.call, {
+        inFlight,
+        durationMs: WARMUP_MS,
+        warmupMs: 0,
+        maxCalls: 1_000_000,
+      });
+      warmupCalls += warmup.calls;
+    } while (warmupCalls < WARMUP_CALLS && performance.now() - warmupStart < WARMUP_MAX_MS);
     const childBefore = costOf(running.pid);
     const clientBefore = costOf(Deno.pid);
     const result = await measure(name, running.call, { inFlight, warmupMs: 0, cpu: true });
@@ -254,7 +265,7 @@ async function measureKind(kind: Kind, label: string, inFlight: number): Promise
     const per = (n: number) => round2(result.calls / n);
     return {
       ...result,
-      warmup_calls: warmup.calls + 1,
+      warmup_calls: warmupCalls,
       client_cpu_us_per_call: client,
       child_cpu_us_per_call: round2(child),
       total_cpu_us_per_call: round2(client + child),
