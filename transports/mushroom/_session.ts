@@ -51,9 +51,10 @@ import { startInterval, startTimer } from "../../protocol/shared/_timer.ts";
 import {
   encodeMushroom,
   MalformedBody,
-  type MushroomBody,
   type MushroomJson,
+  type MushroomMessage,
   parseMushroomBody,
+  parseMushroomFrame,
 } from "../../protocol/dialects/mushroom_codec.ts";
 import { MushroomCallCodec } from "../../protocol/dialects/mushroom_calls.ts";
 
@@ -180,6 +181,9 @@ interface Waiting {
 }
 
 const ACK_DELAY_MS = 50;
+
+/** No refusals: a frame whose one message was read. */
+const NONE: readonly string[] = Object.freeze([]);
 
 const STREAMS: CodecFeatures = Object.freeze({ streams: true });
 const NO_STREAMS_CLIENT: CodecFeatures = Object.freeze({
@@ -458,7 +462,7 @@ export class MushroomSession extends InboxChannel {
     if (this.closeReason !== undefined) {
       return Promise.reject(new ConnectionClosed(this.closeReason));
     }
-    const wire = this.#codec.encode(message)[0];
+    const wire = this.#codec.encodeOne(message);
     if (wire === undefined) return ACCEPTED;
     if ((wire.code === 3 || wire.code === 4) && this.#repliesDue > 0) this.#repliesDue--;
     let text: string;
@@ -546,6 +550,7 @@ export class MushroomSession extends InboxChannel {
     if (this.#lastSeen !== null && this.#speaksHeartbeats()) this.#sendHeartbeat();
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = startInterval(this.#periodic, this.#heartbeatInterval);
+    const one: MushroomMessage[] = [];
     try {
       for await (const frame of socket.frames) {
         if (frame instanceof InvalidFrame) {
@@ -553,7 +558,16 @@ export class MushroomSession extends InboxChannel {
           continue;
         }
         this.#unackedBytes += frame.length;
-        const delivered = this.#deliver(parseMushroomBody(frame));
+        // A frame holds one message: delivered from `one`, with no body made
+        // for it (the next frame is read once this one is delivered).
+        const parsed = parseMushroomFrame(frame);
+        let delivered;
+        if ("code" in parsed) {
+          one[0] = parsed;
+          delivered = this.#deliver(one, NONE);
+        } else {
+          delivered = this.#deliver(parsed.messages, parsed.refused);
+        }
         if (typeof delivered !== "boolean") await delivered;
         if (this.closeReason !== undefined) break;
       }
@@ -595,7 +609,7 @@ export class MushroomSession extends InboxChannel {
     }
     this.#hold();
     try {
-      const heartbeat = await this.#deliver(parsed);
+      const heartbeat = await this.#deliver(parsed.messages, parsed.refused);
       if (!heartbeat) return "null";
       if (this.unacknowledged === 0 && this.closeReason === undefined && !signal?.aborted) {
         await this.#waitForSomething(signal);
@@ -612,24 +626,29 @@ export class MushroomSession extends InboxChannel {
    * while the peer is behind).
    */
   receive(text: string): Promise<boolean> {
-    const delivered = this.#deliver(parseMushroomBody(text));
+    const body = parseMushroomBody(text);
+    const delivered = this.#deliver(body.messages, body.refused);
     return typeof delivered === "boolean" ? Promise.resolve(delivered) : delivered;
   }
 
   /**
-   * Delivers `body`'s messages from the `from`th on; whether it held a
+   * Delivers `messages` from the `from`th on (saying why each `refused` one was); whether it held a
    * heartbeat, or a promise of it while the peer is behind (the rest are
    * delivered once it made room). Synchronous otherwise: a frame costs no
    * promise.
    */
-  #deliver(body: MushroomBody, from = 0, beat = false): boolean | Promise<boolean> {
+  #deliver(
+    messages: readonly MushroomMessage[],
+    refused: readonly string[],
+    from = 0,
+    beat = false,
+  ): boolean | Promise<boolean> {
     if (from === 0) {
-      for (const reason of body.refused) {
+      for (const reason of refused) {
         this.#logger.warn(`${this.id}: refused a message: ${reason}`);
       }
     }
     let heartbeat = beat;
-    const messages = body.messages;
     for (let i = from; i < messages.length; i++) {
       const message = messages[i]!;
       if (this.closeReason !== undefined) break;
@@ -661,7 +680,7 @@ export class MushroomSession extends InboxChannel {
       // One message in, at most one out: none is a reply to no call of ours.
       if ("kind" in delivered) {
         const room = this.deliver({ message: delivered });
-        if (room !== undefined) return this.#deliverLater(room, body, i + 1, heartbeat);
+        if (room !== undefined) return this.#deliverLater(room, messages, i + 1, heartbeat);
       }
     }
     return heartbeat;
@@ -670,12 +689,12 @@ export class MushroomSession extends InboxChannel {
   /** The rest of `body`, once the peer made `room`. */
   async #deliverLater(
     room: Promise<void>,
-    body: MushroomBody,
+    messages: readonly MushroomMessage[],
     from: number,
     heartbeat: boolean,
   ): Promise<boolean> {
     await room.catch(ignore);
-    return await this.#deliver(body, from, heartbeat);
+    return await this.#deliver(messages, NONE, from, heartbeat);
   }
 
   /** Forgets what the other side has received: every kept message up to `lastId`. */
