@@ -112,3 +112,38 @@ Deno.test("mushroom codec: a reply with no numeric request id is not sent and ta
   assertEquals((codec.encode({ kind: "notification", method: "n" })[0] as { id: number }).id, 1);
   assertEquals(logger.messages("debug"), ["s1: dropped an result with no request to answer"]);
 });
+
+Deno.test("mushroom codec: a call outlasting thousands of others is still answered and cancelled by its own id", () => {
+  const codec = new MushroomCallCodec();
+  // Message 0 stays awaited while 3000 others come and go; 1024 and 2048 fall on its slot.
+  codec.encode({ kind: "request", id: "long", method: "wait" });
+  codec.encode({ kind: "request", id: "stays", method: "wait" });
+  for (let i = 2; i < 3002; i++) {
+    codec.encode({ kind: "request", id: i, method: "add" });
+    if (i !== 1024 && i !== 2049) {
+      assertEquals(codec.decode({ code: 3, id: i, requestId: i, data: i }), {
+        kind: "result",
+        id: i,
+        result: i,
+      });
+    }
+  }
+  assertEquals(codec.pending, 4);
+  // Both that shared a slot with a longer call (1024 with 0, 2049 with 1) are found.
+  assertEquals(codec.decode({ code: 3, id: 1, requestId: 1024, data: "x" }), {
+    kind: "result",
+    id: 1024,
+    result: "x",
+  });
+  // A cancel finds the message id of a call in its slot, and of one that was not.
+  assertEquals(codec.encode({ kind: "cancel", id: "long" }), []);
+  assertEquals(codec.encode({ kind: "cancel", id: 2049 }), []);
+  assertEquals(codec.pending, 1);
+  assertEquals(codec.decode({ code: 3, id: 2, requestId: 0, data: "late" }), []);
+  assertEquals(codec.decode({ code: 3, id: 3, requestId: 1, data: "y" }), {
+    kind: "result",
+    id: "stays",
+    result: "y",
+  });
+  assertEquals(codec.pending, 0);
+});

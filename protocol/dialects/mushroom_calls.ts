@@ -101,9 +101,8 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
   #label: string;
   #logger: Logger | undefined;
   #nextId = 0;
-  /** Our requests awaiting replies: their message id → our call id, and back. */
-  #callIds = new Map<number, Id>();
-  #messageIds = new Map<Id, number>();
+  /** Our requests awaiting replies: their message id → our call id. */
+  #awaited = new AwaitedCalls();
   /** Our wrapped requests (stream calls, calls with progress) awaiting replies, by message id. */
   #wrappedOut = new Set<number>();
   /** Wrapped requests we received and have not answered yet: their error keeps code and data. */
@@ -126,17 +125,22 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
 
   /** How many of our requests await replies. */
   get pending(): number {
-    return this.#callIds.size;
+    return this.#awaited.size;
   }
 
   /** The message to send for `message` (numbered), or none: a cancel, a reply to nothing. */
   encode(message: Message): readonly MushroomMessage[] {
+    const one = this.encodeOne(message);
+    return one === undefined ? NOTHING : [one];
+  }
+
+  /** What {@linkcode encode} gives, without the list: the message, or `undefined` for none. */
+  encodeOne(message: Message): MushroomMessage | undefined {
     switch (message.kind) {
       case "request": {
         const id = this.#nextId++;
         if (message.id !== null) {
-          this.#callIds.set(id, message.id);
-          this.#messageIds.set(message.id, id);
+          this.#awaited.set(id, message.id);
         }
         const wrapped = this.streams &&
           (message.stream !== undefined || message.progress === true);
@@ -151,7 +155,7 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           this.#wrappedOut.add(id);
         }
         if (message.meta !== undefined) call.meta = message.meta;
-        return [call];
+        return call;
       }
       case "notification": {
         const call: MushroomCall = {
@@ -161,20 +165,20 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           data: message.params ?? null,
         };
         if (message.meta !== undefined) call.meta = message.meta;
-        return [call];
+        return call;
       }
       case "result":
         if (typeof message.id !== "number") return this.#unaddressed(message.kind);
         if (this.streams) this.#wrappedIn.delete(message.id);
-        return [{
+        return {
           code: 3,
           id: this.#nextId++,
           requestId: message.id,
           data: message.result ?? null,
-        }];
+        };
       case "error":
         if (typeof message.id !== "number") return this.#unaddressed(message.kind);
-        return [{
+        return {
           code: 4,
           id: this.#nextId++,
           requestId: message.id,
@@ -182,33 +186,31 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           data: this.streams && this.#wrappedIn.delete(message.id)
             ? wholeError(message.error)
             : errorData(message.error),
-        }];
+        };
       case "cancel": {
         // Plain mushroom cannot cancel: forget the call, and drop its late reply.
-        const id = this.#messageIds.get(message.id);
-        if (id === undefined) return NOTHING;
+        const id = this.#awaited.messageIdOf(message.id);
+        if (id === undefined) return undefined;
         this.forget(id);
-        return this.streams ? [this.#control(CANCEL_METHOD, { id })] : NOTHING;
+        return this.streams ? this.#control(CANCEL_METHOD, { id }) : undefined;
       }
       case "item":
       case "progress":
         // Ours to a stream call: addressed by its request's message id.
-        if (!this.streams || typeof message.id !== "number") return NOTHING;
-        return [
-          this.#control(
-            message.kind === "item" ? ITEM_METHOD : PROGRESS_METHOD,
-            message.kind === "item"
-              ? { id: message.id, item: message.value ?? null }
-              : { id: message.id, value: message.value ?? null },
-          ),
-        ];
+        if (!this.streams || typeof message.id !== "number") return undefined;
+        return this.#control(
+          message.kind === "item" ? ITEM_METHOD : PROGRESS_METHOD,
+          message.kind === "item"
+            ? { id: message.id, item: message.value ?? null }
+            : { id: message.id, value: message.value ?? null },
+        );
       case "credit": {
-        const id = this.#messageIds.get(message.id);
-        if (!this.streams || id === undefined) return NOTHING;
-        return [this.#control(CREDIT_METHOD, { id, credit: message.credit })];
+        const id = this.#awaited.messageIdOf(message.id);
+        if (!this.streams || id === undefined) return undefined;
+        return this.#control(CREDIT_METHOD, { id, credit: message.credit });
       }
       default:
-        return NOTHING;
+        return undefined;
     }
   }
 
@@ -251,7 +253,7 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
       }
       case 3:
       case 4: {
-        const callId = this.#callIds.get(message.requestId);
+        const callId = this.#awaited.get(message.requestId);
         if (callId === undefined) {
           this.#logger?.warn(
             `${this.#label}: dropped a ${
@@ -260,7 +262,7 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
           );
           return NOTHING;
         }
-        const whole = this.#wrappedOut.has(message.requestId);
+        const whole = this.streams && this.#wrappedOut.has(message.requestId);
         this.forget(message.requestId);
         if (message.code === 3) return { kind: "result", id: callId, result: message.data };
         return {
@@ -292,7 +294,7 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
     }
     // An item or progress names our request's message id: back to our call's id.
     const toCall = control as ItemMessage | ProgressMessage;
-    const callId = this.#callIds.get(toCall.id as number);
+    const callId = this.#awaited.get(toCall.id as number);
     if (callId === undefined) return NOTHING; // a late item of a call we gave up
     toCall.id = callId;
     return toCall;
@@ -300,15 +302,79 @@ export class MushroomCallCodec implements Codec<MushroomMessage> {
 
   /** Forgets our request sent as `messageId` (it could not be sent, or was cancelled). */
   forget(messageId: number): void {
-    const callId = this.#callIds.get(messageId);
-    this.#callIds.delete(messageId);
-    this.#wrappedOut.delete(messageId);
-    if (callId !== undefined) this.#messageIds.delete(callId);
+    this.#awaited.delete(messageId);
+    if (this.streams) this.#wrappedOut.delete(messageId);
   }
 
-  #unaddressed(kind: string): readonly never[] {
+  #unaddressed(kind: string): undefined {
     this.#logger?.debug(`${this.#label}: dropped an ${kind} with no request to answer`);
-    return NOTHING;
+    return undefined;
+  }
+}
+
+/** Slots in the ring of {@linkcode AwaitedCalls}. */
+const RING_SLOTS = 1024;
+
+/**
+ * Our requests awaiting replies, by message id: a ring of slots indexed by
+ * the id (a counter's: requests in flight take different slots), and a Map
+ * only for an id whose slot is taken. Not a Map per call: filled and emptied
+ * on every round trip, its rehashes were 7% of a mushroom call's allocations
+ * (both sides, in one process). Finding a call's message id (a cancel, a
+ * stream's credit) scans the ring: those are rare.
+ */
+class AwaitedCalls {
+  /** Each slot's message id, -1 when free. */
+  #messageIds: number[] = new Array<number>(RING_SLOTS).fill(-1);
+  #callIds: (Id | undefined)[] = new Array<Id | undefined>(RING_SLOTS).fill(undefined);
+  #other = new Map<number, Id>();
+  #size = 0;
+
+  /** How many are awaited. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The call sent as `messageId`, or `undefined`. */
+  get(messageId: number): Id | undefined {
+    const slot = messageId % RING_SLOTS;
+    if (this.#messageIds[slot] === messageId) return this.#callIds[slot];
+    return this.#other.size === 0 ? undefined : this.#other.get(messageId);
+  }
+
+  /** Awaits the reply to `messageId` (not awaited yet), our call `callId`. */
+  set(messageId: number, callId: Id): void {
+    const slot = messageId % RING_SLOTS;
+    if (this.#messageIds[slot] === -1) {
+      this.#messageIds[slot] = messageId;
+      this.#callIds[slot] = callId;
+    } else {
+      this.#other.set(messageId, callId);
+    }
+    this.#size++;
+  }
+
+  /** No longer awaits `messageId`. */
+  delete(messageId: number): void {
+    const slot = messageId % RING_SLOTS;
+    if (this.#messageIds[slot] === messageId) {
+      this.#messageIds[slot] = -1;
+      this.#callIds[slot] = undefined;
+      this.#size--;
+    } else if (this.#other.delete(messageId)) {
+      this.#size--;
+    }
+  }
+
+  /** The message id our call `callId` was sent as, or `undefined`. */
+  messageIdOf(callId: Id): number | undefined {
+    if (this.#size === 0) return undefined;
+    const callIds = this.#callIds;
+    for (let slot = 0; slot < RING_SLOTS; slot++) {
+      if (callIds[slot] === callId && this.#messageIds[slot] !== -1) return this.#messageIds[slot];
+    }
+    for (const [messageId, id] of this.#other) if (id === callId) return messageId;
+    return undefined;
   }
 }
 

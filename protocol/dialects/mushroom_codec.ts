@@ -289,6 +289,16 @@ export class MalformedBody extends Error {
  * ```
  */
 export function parseMushroomBody(text: string): MushroomBody {
+  const parsed = parseMushroomFrame(text);
+  return "code" in parsed ? { messages: [parsed], refused: [] } : parsed;
+}
+
+/**
+ * Reads a frame as {@linkcode parseMushroomBody} does, but a frame holding
+ * one valid message (every WebSocket frame) is that message itself, with no
+ * body made around it (the session's read path).
+ */
+export function parseMushroomFrame(text: string): MushroomMessage | MushroomBody {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -300,9 +310,7 @@ export function parseMushroomBody(text: string): MushroomBody {
   if (!Array.isArray(value[0])) {
     // One message, as a WebSocket frame holds.
     const message = decodeMushroom(value);
-    return typeof message === "string"
-      ? { messages: [], refused: [message] }
-      : { messages: [message], refused: [] };
+    return typeof message === "string" ? { messages: [], refused: [message] } : message;
   }
   const body: MushroomBody = { messages: [], refused: [] };
   for (const list of value) {

@@ -51,9 +51,10 @@ import { startInterval, startTimer } from "../../protocol/shared/_timer.ts";
 import {
   encodeMushroom,
   MalformedBody,
-  type MushroomBody,
   type MushroomJson,
+  type MushroomMessage,
   parseMushroomBody,
+  parseMushroomFrame,
 } from "../../protocol/dialects/mushroom_codec.ts";
 import { MushroomCallCodec } from "../../protocol/dialects/mushroom_calls.ts";
 
@@ -180,6 +181,12 @@ interface Waiting {
 }
 
 const ACK_DELAY_MS = 50;
+
+/** How long a server leaves a request unanswered before a heartbeat carries the TCP ACK (see #oweReply). */
+const OWED_REPLY_MS = 2;
+
+/** No refusals: a frame whose one message was read. */
+const NONE: readonly string[] = Object.freeze([]);
 
 const STREAMS: CodecFeatures = Object.freeze({ streams: true });
 const NO_STREAMS_CLIENT: CodecFeatures = Object.freeze({
@@ -375,6 +382,11 @@ export class MushroomSession extends InboxChannel {
   #repliesDue = 0;
   /** The pending check of #owe and #ackDue (a `soon` handle). */
   #guardTimer: unknown;
+  /** Frames written to the socket: how the check of a slow reply sees that one went. */
+  #writes = 0;
+  /** The pending check of a request's reply (see #oweReply), and `#writes` when it was set. */
+  #replyTimer: ReturnType<typeof setTimeout> | undefined;
+  #writesAtReplyTimer = 0;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiting: Waiting | undefined;
@@ -458,7 +470,7 @@ export class MushroomSession extends InboxChannel {
     if (this.closeReason !== undefined) {
       return Promise.reject(new ConnectionClosed(this.closeReason));
     }
-    const wire = this.#codec.encode(message)[0];
+    const wire = this.#codec.encodeOne(message);
     if (wire === undefined) return ACCEPTED;
     if ((wire.code === 3 || wire.code === 4) && this.#repliesDue > 0) this.#repliesDue--;
     let text: string;
@@ -480,6 +492,7 @@ export class MushroomSession extends InboxChannel {
     let sent: Promise<void> = ACCEPTED;
     if (socket !== undefined) {
       this.#owed = false;
+      this.#writes++;
       sent = socket.send(text);
     }
     this.#wakePoll();
@@ -496,6 +509,7 @@ export class MushroomSession extends InboxChannel {
     if (why === undefined) return this.closed;
     clearTimeout(this.#expiry);
     clearTimeout(this.#ackTimer);
+    clearTimeout(this.#replyTimer);
     if (this.#guardTimer !== undefined) cancelSoon(this.#guardTimer);
     clearInterval(this.#heartbeatTimer);
     // What a last poll may still take is no longer counted against others.
@@ -546,6 +560,7 @@ export class MushroomSession extends InboxChannel {
     if (this.#lastSeen !== null && this.#speaksHeartbeats()) this.#sendHeartbeat();
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = startInterval(this.#periodic, this.#heartbeatInterval);
+    const one: MushroomMessage[] = [];
     try {
       for await (const frame of socket.frames) {
         if (frame instanceof InvalidFrame) {
@@ -553,7 +568,16 @@ export class MushroomSession extends InboxChannel {
           continue;
         }
         this.#unackedBytes += frame.length;
-        const delivered = this.#deliver(parseMushroomBody(frame));
+        // A frame holds one message: delivered from `one`, with no body made
+        // for it (the next frame is read once this one is delivered).
+        const parsed = parseMushroomFrame(frame);
+        let delivered;
+        if ("code" in parsed) {
+          one[0] = parsed;
+          delivered = this.#deliver(one, NONE);
+        } else {
+          delivered = this.#deliver(parsed.messages, parsed.refused);
+        }
         if (typeof delivered !== "boolean") await delivered;
         if (this.closeReason !== undefined) break;
       }
@@ -595,7 +619,7 @@ export class MushroomSession extends InboxChannel {
     }
     this.#hold();
     try {
-      const heartbeat = await this.#deliver(parsed);
+      const heartbeat = await this.#deliver(parsed.messages, parsed.refused);
       if (!heartbeat) return "null";
       if (this.unacknowledged === 0 && this.closeReason === undefined && !signal?.aborted) {
         await this.#waitForSomething(signal);
@@ -612,24 +636,29 @@ export class MushroomSession extends InboxChannel {
    * while the peer is behind).
    */
   receive(text: string): Promise<boolean> {
-    const delivered = this.#deliver(parseMushroomBody(text));
+    const body = parseMushroomBody(text);
+    const delivered = this.#deliver(body.messages, body.refused);
     return typeof delivered === "boolean" ? Promise.resolve(delivered) : delivered;
   }
 
   /**
-   * Delivers `body`'s messages from the `from`th on; whether it held a
+   * Delivers `messages` from the `from`th on (saying why each `refused` one was); whether it held a
    * heartbeat, or a promise of it while the peer is behind (the rest are
    * delivered once it made room). Synchronous otherwise: a frame costs no
    * promise.
    */
-  #deliver(body: MushroomBody, from = 0, beat = false): boolean | Promise<boolean> {
+  #deliver(
+    messages: readonly MushroomMessage[],
+    refused: readonly string[],
+    from = 0,
+    beat = false,
+  ): boolean | Promise<boolean> {
     if (from === 0) {
-      for (const reason of body.refused) {
+      for (const reason of refused) {
         this.#logger.warn(`${this.id}: refused a message: ${reason}`);
       }
     }
     let heartbeat = beat;
-    const messages = body.messages;
     for (let i = from; i < messages.length; i++) {
       const message = messages[i]!;
       if (this.closeReason !== undefined) break;
@@ -656,12 +685,12 @@ export class MushroomSession extends InboxChannel {
       if (message.id !== (this.#lastSeen ?? -1) + 1) this.#gap(message.id);
       this.#lastSeen = message.id;
       if (message.code === 2) this.#repliesDue++;
-      this.#noteReceived();
+      this.#noteReceived(message.code === 2);
       const delivered = this.#codec.decode(message);
       // One message in, at most one out: none is a reply to no call of ours.
       if ("kind" in delivered) {
         const room = this.deliver({ message: delivered });
-        if (room !== undefined) return this.#deliverLater(room, body, i + 1, heartbeat);
+        if (room !== undefined) return this.#deliverLater(room, messages, i + 1, heartbeat);
       }
     }
     return heartbeat;
@@ -670,12 +699,12 @@ export class MushroomSession extends InboxChannel {
   /** The rest of `body`, once the peer made `room`. */
   async #deliverLater(
     room: Promise<void>,
-    body: MushroomBody,
+    messages: readonly MushroomMessage[],
     from: number,
     heartbeat: boolean,
   ): Promise<boolean> {
     await room.catch(ignore);
-    return await this.#deliver(body, from, heartbeat);
+    return await this.#deliver(messages, NONE, from, heartbeat);
   }
 
   /** Forgets what the other side has received: every kept message up to `lastId`. */
@@ -833,13 +862,16 @@ export class MushroomSession extends InboxChannel {
    * would hold the client's next write for the 40 ms of a delayed ACK. A
    * reply written in that turn carries the ACK, so the heartbeat goes only
    * when nothing was written (no frame per call, and no timer: see `soon`).
+   * A request's reply carries it too, so for a request the check waits
+   * `OWED_REPLY_MS` instead (see #oweReply).
    */
-  #noteReceived(): void {
+  #noteReceived(request: boolean): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
     let every = this.#ackEvery;
     if (this.#server) {
       if (!this.#peerBeats) return; // mushroom.js: no heartbeats for it
-      this.#owe();
+      if (request) this.#oweReply();
+      else this.#owe();
       // Its client's heartbeats, each answered, acknowledge it about as
       // often: counting to twice as many spares a frame per `ackEvery`.
       every *= 2;
@@ -865,6 +897,33 @@ export class MushroomSession extends InboxChannel {
     this.#guardTimer ??= soon(this.#guard);
   }
 
+  /**
+   * A request was read: its reply will carry the ACK, usually in this very
+   * turn. A heartbeat goes only when nothing was written for
+   * `OWED_REPLY_MS` (a slow handler: the client's next write then waits
+   * that long, not the 40 ms of a delayed ACK). One timer serves every
+   * request read meanwhile: an end-of-turn check per request (`soon`)
+   * cost the server a turn of its event loop per call, 5% of its CPU per
+   * call at one call in flight.
+   */
+  #oweReply(): void {
+    this.#owed = true;
+    if (this.#replyTimer === undefined) this.#armReplyTimer();
+  }
+
+  #armReplyTimer(): void {
+    this.#writesAtReplyTimer = this.#writes;
+    this.#replyTimer = setTimeout(this.#replyGuard, OWED_REPLY_MS);
+  }
+
+  /** Something is still owed: a heartbeat if nothing went since the timer was set, else wait for the newer read. */
+  #replyGuard = (): void => {
+    this.#replyTimer = undefined;
+    if (!this.#owed || this.#socket === undefined || this.closeReason !== undefined) return;
+    if (this.#writes === this.#writesAtReplyTimer) this.#sendHeartbeat();
+    else this.#armReplyTimer();
+  };
+
   /** A heartbeat that is due, or owed by a server that read and wrote nothing back since (Nagle, above). */
   #guard = (): void => {
     this.#guardTimer = undefined;
@@ -883,6 +942,7 @@ export class MushroomSession extends InboxChannel {
     this.#unackedBytes = 0;
     this.#ackDue = false;
     this.#owed = false;
+    this.#writes++;
     this.#lastAcked = this.#lastSeen;
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
