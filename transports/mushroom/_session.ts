@@ -182,9 +182,6 @@ interface Waiting {
 
 const ACK_DELAY_MS = 50;
 
-/** How long a server leaves a request unanswered before a heartbeat carries the TCP ACK (see #oweReply). */
-const OWED_REPLY_MS = 2;
-
 /** No refusals: a frame whose one message was read. */
 const NONE: readonly string[] = Object.freeze([]);
 
@@ -382,11 +379,6 @@ export class MushroomSession extends InboxChannel {
   #repliesDue = 0;
   /** The pending check of #owe and #ackDue (a `soon` handle). */
   #guardTimer: unknown;
-  /** Frames written to the socket: how the check of a slow reply sees that one went. */
-  #writes = 0;
-  /** The pending check of a request's reply (see #oweReply), and `#writes` when it was set. */
-  #replyTimer: ReturnType<typeof setTimeout> | undefined;
-  #writesAtReplyTimer = 0;
   #socket: Transport<string> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiting: Waiting | undefined;
@@ -492,7 +484,6 @@ export class MushroomSession extends InboxChannel {
     let sent: Promise<void> = ACCEPTED;
     if (socket !== undefined) {
       this.#owed = false;
-      this.#writes++;
       sent = socket.send(text);
     }
     this.#wakePoll();
@@ -509,7 +500,6 @@ export class MushroomSession extends InboxChannel {
     if (why === undefined) return this.closed;
     clearTimeout(this.#expiry);
     clearTimeout(this.#ackTimer);
-    clearTimeout(this.#replyTimer);
     if (this.#guardTimer !== undefined) cancelSoon(this.#guardTimer);
     clearInterval(this.#heartbeatTimer);
     // What a last poll may still take is no longer counted against others.
@@ -685,7 +675,7 @@ export class MushroomSession extends InboxChannel {
       if (message.id !== (this.#lastSeen ?? -1) + 1) this.#gap(message.id);
       this.#lastSeen = message.id;
       if (message.code === 2) this.#repliesDue++;
-      this.#noteReceived(message.code === 2);
+      this.#noteReceived();
       const delivered = this.#codec.decode(message);
       // One message in, at most one out: none is a reply to no call of ours.
       if ("kind" in delivered) {
@@ -862,16 +852,13 @@ export class MushroomSession extends InboxChannel {
    * would hold the client's next write for the 40 ms of a delayed ACK. A
    * reply written in that turn carries the ACK, so the heartbeat goes only
    * when nothing was written (no frame per call, and no timer: see `soon`).
-   * A request's reply carries it too, so for a request the check waits
-   * `OWED_REPLY_MS` instead (see #oweReply).
    */
-  #noteReceived(request: boolean): void {
+  #noteReceived(): void {
     if (this.#socket === undefined) return; // polls acknowledge by their heartbeat
     let every = this.#ackEvery;
     if (this.#server) {
       if (!this.#peerBeats) return; // mushroom.js: no heartbeats for it
-      if (request) this.#oweReply();
-      else this.#owe();
+      this.#owe();
       // Its client's heartbeats, each answered, acknowledge it about as
       // often: counting to twice as many spares a frame per `ackEvery`.
       every *= 2;
@@ -897,33 +884,6 @@ export class MushroomSession extends InboxChannel {
     this.#guardTimer ??= soon(this.#guard);
   }
 
-  /**
-   * A request was read: its reply will carry the ACK, usually in this very
-   * turn. A heartbeat goes only when nothing was written for
-   * `OWED_REPLY_MS` (a slow handler: the client's next write then waits
-   * that long, not the 40 ms of a delayed ACK). One timer serves every
-   * request read meanwhile: an end-of-turn check per request (`soon`)
-   * cost the server a turn of its event loop per call, 5% of its CPU per
-   * call at one call in flight.
-   */
-  #oweReply(): void {
-    this.#owed = true;
-    if (this.#replyTimer === undefined) this.#armReplyTimer();
-  }
-
-  #armReplyTimer(): void {
-    this.#writesAtReplyTimer = this.#writes;
-    this.#replyTimer = setTimeout(this.#replyGuard, OWED_REPLY_MS);
-  }
-
-  /** Something is still owed: a heartbeat if nothing went since the timer was set, else wait for the newer read. */
-  #replyGuard = (): void => {
-    this.#replyTimer = undefined;
-    if (!this.#owed || this.#socket === undefined || this.closeReason !== undefined) return;
-    if (this.#writes === this.#writesAtReplyTimer) this.#sendHeartbeat();
-    else this.#armReplyTimer();
-  };
-
   /** A heartbeat that is due, or owed by a server that read and wrote nothing back since (Nagle, above). */
   #guard = (): void => {
     this.#guardTimer = undefined;
@@ -942,7 +902,6 @@ export class MushroomSession extends InboxChannel {
     this.#unackedBytes = 0;
     this.#ackDue = false;
     this.#owed = false;
-    this.#writes++;
     this.#lastAcked = this.#lastSeen;
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
