@@ -387,3 +387,37 @@ test("a stream call over HTTP POST is refused with a clear error; our client ref
   await client.close();
   await server.shutdown();
 });
+
+test("httpHandler in Deno.serve takes a body with a Content-Length and a chunked one alike", async () => {
+  const server = calculator();
+  const handle = httpHandler(server);
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
+  const url = `http://127.0.0.1:${http.addr.port}/`;
+  const call = '{"jsonrpc":"2.0","method":"add","params":[2,3],"id":"é"}';
+  const declared = await postJson(url, call);
+  assertEquals([declared.status, JSON.parse(declared.body)], [
+    200,
+    { jsonrpc: "2.0", result: 5, id: "é" },
+  ]);
+  // A stream body goes out chunked, with no Content-Length.
+  const chunked = await fetch(url, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: ReadableStream.from([new TextEncoder().encode(call)]),
+  });
+  assertEquals([chunked.status, await chunked.json()], [200, {
+    jsonrpc: "2.0",
+    result: 5,
+    id: "é",
+  }]);
+  // Not JSON, with a declared length: the parser's message, as the codec says it.
+  const junk = await postJson(url, '{"jsonrpc":');
+  assertEquals(junk.status, 400);
+  assertEquals(JSON.parse(junk.body).error, {
+    code: -32700,
+    message: "Parse error",
+    data: "Unexpected end of JSON input",
+  });
+  await http.shutdown();
+  await server.shutdown();
+});
