@@ -421,3 +421,33 @@ test("httpHandler in Deno.serve takes a body with a Content-Length and a chunked
   await http.shutdown();
   await server.shutdown();
 });
+
+test("a batch reusing an id in flight: that entry is refused, the others answered", async () => {
+  const release = deferred();
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: { slow: async () => (await release.promise, "done") },
+  });
+  const http = server.serve(listen("http://127.0.0.1:0/rpc"));
+  const answering = postJson(
+    http.addr,
+    '[{"jsonrpc":"2.0","method":"slow","id":1},{"jsonrpc":"2.0","method":"slow","id":2},' +
+      '{"jsonrpc":"2.0","method":"slow","id":1}]',
+  );
+  // Another POST with the same id is a caller of its own: served.
+  const other = postJson(http.addr, '{"jsonrpc":"2.0","method":"slow","id":1}');
+  release.resolve();
+  const answer = await answering;
+  assertEquals(answer.status, 200);
+  const replies = JSON.parse(answer.body);
+  assertEquals(replies.length, 3);
+  assertEquals(replies[0], { jsonrpc: "2.0", result: "done", id: 1 });
+  assertEquals(replies[1], { jsonrpc: "2.0", result: "done", id: 2 });
+  assertEquals(replies[2].error, {
+    code: -32600,
+    message: "Invalid Request",
+    data: "duplicate id in flight",
+  });
+  assertEquals(JSON.parse((await other).body), { jsonrpc: "2.0", result: "done", id: 1 });
+  await http.shutdown();
+});

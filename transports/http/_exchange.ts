@@ -110,11 +110,19 @@ function isRequest(message: Message): boolean {
   return message.kind === "request";
 }
 
+/** No headers of a request's own to answer with (no CORS). */
+export const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** The headers of a JSON answer with none of its own: one object for all. */
+const JSON_ONLY: Record<string, string> = Object.freeze({ "content-type": "application/json" });
+
 /** A JSON answer. */
 export function json(status: number, body: string, headers: Record<string, string>): Response {
   return new Response(body, {
     status,
-    headers: { "content-type": "application/json", ...headers },
+    headers: headers === NO_HEADERS
+      ? JSON_ONLY
+      : { "content-type": "application/json", ...headers },
   });
 }
 

@@ -30,7 +30,7 @@ import {
   type RestartingServe,
 } from "../_http_listener.ts";
 import { readBody, unread } from "./_body.ts";
-import { codec, ExchangeChannel, json } from "./_exchange.ts";
+import { codec, ExchangeChannel, json, NO_HEADERS } from "./_exchange.ts";
 
 /** Options of a JSON-RPC over HTTP endpoint. */
 export interface HttpEndpointOptions extends BrowserAccessOptions {
@@ -97,8 +97,6 @@ export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, Ht
 
 /** The message of a JSON-RPC parse error (-32700). */
 const PARSE_ERROR = standardMessage(ErrorCode.ParseError);
-
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** An answer given before the body is read. */
 function answer(response: Response): Promise<Response> {
