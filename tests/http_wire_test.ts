@@ -388,7 +388,7 @@ test("a stream call over HTTP POST is refused with a clear error; our client ref
   await server.shutdown();
 });
 
-test("httpHandler in Deno.serve takes a body with a Content-Length and a chunked one alike", async () => {
+test("httpHandler in Deno.serve takes a body with a Content-Length, a chunked one, and one with a BOM alike", async () => {
   const server = calculator();
   const handle = httpHandler(server);
   const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
@@ -410,6 +410,14 @@ test("httpHandler in Deno.serve takes a body with a Content-Length and a chunked
     result: 5,
     id: "é",
   }]);
+  // A UTF-8 byte order mark is dropped, as UTF-8 decoding does (Deno.serve's
+  // request.json() would refuse it).
+  const bom = await fetch(url, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(call)]),
+  });
+  assertEquals([bom.status, await bom.json()], [200, { jsonrpc: "2.0", result: 5, id: "é" }]);
   // Not JSON, with a declared length: the parser's message, as the codec says it.
   const junk = await postJson(url, '{"jsonrpc":');
   assertEquals(junk.status, 400);

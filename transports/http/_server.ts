@@ -11,7 +11,6 @@ import type { Listener, Transport } from "../../protocol/wire/transport.ts";
 import type { Server } from "../../protocol/peer/server.ts";
 import type { Message } from "../../protocol/wire/message.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/wire/dialect.ts";
-import { ErrorCode, standardMessage } from "../../protocol/wire/errors.ts";
 import { consoleLogger, type Logger } from "../../protocol/shared/logger.ts";
 import { FrameQueue } from "../../protocol/wire/_frame_queue.ts";
 import { CloseCode, closeReason } from "../../protocol/wire/close.ts";
@@ -94,9 +93,6 @@ export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, Ht
    */
   maxConnections?: number;
 }
-
-/** The message of a JSON-RPC parse error (-32700). */
-const PARSE_ERROR = standardMessage(ErrorCode.ParseError);
 
 /** An answer given before the body is read. */
 function answer(response: Response): Promise<Response> {
@@ -260,19 +256,10 @@ function endpoint(
     held: number,
   ): Promise<Response> {
     try {
-      const body = await readBody(request, declared, maxBody, bodyTimeout);
-      if (typeof body === "number") return unread(body, cors, loopback !== undefined);
-      let message: Message | readonly Message[];
-      let size: number;
-      if (typeof body === "string") {
-        message = codec.decode(body);
-        size = body.length;
-      } else if (body.invalid !== undefined) {
-        return badRequest(ErrorCode.ParseError, PARSE_ERROR, body.invalid, cors);
-      } else {
-        message = codec.decodeValue(body.value);
-        size = body.size;
-      }
+      const text = await readBody(request, declared, maxBody, bodyTimeout);
+      if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
+      const message = codec.decode(text);
+      const size = text.length;
       if (Array.isArray(message)) {
         if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
       } else {
