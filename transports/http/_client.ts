@@ -379,7 +379,10 @@ export class HttpClientChannel extends InboxChannel implements Channel {
 
   /** The calls of `post` still pending get no reply: they fail. */
   #unanswered(post: Post, why: string): void {
-    for (const message of post.messages) {
+    // Indexed loops: an iterator per reply was garbage (measured 130 B a call each).
+    const messages = post.messages;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
       if (message.kind !== "request" || message.id === null) continue;
       const pending = this.#byId.get(message.id);
       if (pending?.post === post) {
@@ -392,7 +395,9 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   }
 
   #forget(post: Post): void {
-    for (const message of post.messages) {
+    const messages = post.messages;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
       if (message.kind !== "request" || message.id === null) continue;
       const pending = this.#byId.get(message.id);
       if (pending?.post === post) this.#byId.remove(pending);
