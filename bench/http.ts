@@ -18,7 +18,8 @@
 // (default 2000) after a 2 s warm-up. One JSON line per case and in-flight
 // count: medians over the runs with the spread (min, max), the ratio to the
 // hand-written one per run (median and range), each process's CPU time per
-// call and peak RSS (VmHWM), as bench/tcp.ts says.
+// call and peak RSS (VmHWM), as bench/tcp.ts says. BENCH_IN_FLIGHT (say `1`,
+// or `1,32`, the default) picks the in-flight counts.
 
 import { cpuPinning, startServer } from "./_server_process.ts";
 import { runClient } from "./_client_process.ts";
@@ -64,7 +65,8 @@ export async function httpCases(): Promise<Record<string, unknown>[]> {
   const runs = Math.max(1, Number(Deno.env.get("BENCH_RUNS") ?? 5));
   const pinned = (await cpuPinning()).note;
   const results: Record<string, unknown>[] = [];
-  for (const inFlight of [1, 32]) {
+  const counts = (Deno.env.get("BENCH_IN_FLIGHT") ?? "1,32").split(",").map(Number);
+  for (const inFlight of counts) {
     const cases = casesAt(inFlight);
     const byCase = new Map<Case, Run[]>(cases.map(([name]) => [name, []]));
     for (let run = 0; run < runs; run++) {

@@ -180,6 +180,8 @@ test("httpHandler in Deno.serve on loopback refuses a DNS-rebound Host, as liste
     assertEquals(await postAs(url, "evil.example"), hosts === undefined ? 403 : 200, `${hosts}`);
     assertEquals(await postAs(url, "127.0.0.1"), 200);
     assertEquals(await postAs(url, "localhost"), 200);
+    // Right after a Host that passed, another is checked afresh.
+    assertEquals(await postAs(url, "evil.example"), hosts === undefined ? 403 : 200, `${hosts}`);
     await server.shutdown();
     await http.shutdown();
   }

@@ -387,3 +387,75 @@ test("a stream call over HTTP POST is refused with a clear error; our client ref
   await client.close();
   await server.shutdown();
 });
+
+test("httpHandler in Deno.serve takes a body with a Content-Length, a chunked one, and one with a BOM alike", async () => {
+  const server = calculator();
+  const handle = httpHandler(server);
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
+  const url = `http://127.0.0.1:${http.addr.port}/`;
+  const call = '{"jsonrpc":"2.0","method":"add","params":[2,3],"id":"é"}';
+  const declared = await postJson(url, call);
+  assertEquals([declared.status, JSON.parse(declared.body)], [
+    200,
+    { jsonrpc: "2.0", result: 5, id: "é" },
+  ]);
+  // A stream body goes out chunked, with no Content-Length.
+  const chunked = await fetch(url, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: ReadableStream.from([new TextEncoder().encode(call)]),
+  });
+  assertEquals([chunked.status, await chunked.json()], [200, {
+    jsonrpc: "2.0",
+    result: 5,
+    id: "é",
+  }]);
+  // A UTF-8 byte order mark is dropped, as UTF-8 decoding does (Deno.serve's
+  // request.json() would refuse it).
+  const bom = await fetch(url, {
+    method: "POST",
+    headers: JSON_HEADERS,
+    body: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(call)]),
+  });
+  assertEquals([bom.status, await bom.json()], [200, { jsonrpc: "2.0", result: 5, id: "é" }]);
+  // Not JSON, with a declared length: the parser's message, as the codec says it.
+  const junk = await postJson(url, '{"jsonrpc":');
+  assertEquals(junk.status, 400);
+  assertEquals(JSON.parse(junk.body).error, {
+    code: -32700,
+    message: "Parse error",
+    data: "Unexpected end of JSON input",
+  });
+  await http.shutdown();
+  await server.shutdown();
+});
+
+test("a batch reusing an id in flight: that entry is refused, the others answered", async () => {
+  const release = deferred();
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: { slow: async () => (await release.promise, "done") },
+  });
+  const http = server.serve(listen("http://127.0.0.1:0/rpc"));
+  const answering = postJson(
+    http.addr,
+    '[{"jsonrpc":"2.0","method":"slow","id":1},{"jsonrpc":"2.0","method":"slow","id":2},' +
+      '{"jsonrpc":"2.0","method":"slow","id":1}]',
+  );
+  // Another POST with the same id is a caller of its own: served.
+  const other = postJson(http.addr, '{"jsonrpc":"2.0","method":"slow","id":1}');
+  release.resolve();
+  const answer = await answering;
+  assertEquals(answer.status, 200);
+  const replies = JSON.parse(answer.body);
+  assertEquals(replies.length, 3);
+  assertEquals(replies[0], { jsonrpc: "2.0", result: "done", id: 1 });
+  assertEquals(replies[1], { jsonrpc: "2.0", result: "done", id: 2 });
+  assertEquals(replies[2].error, {
+    code: -32600,
+    message: "Invalid Request",
+    data: "duplicate id in flight",
+  });
+  assertEquals(JSON.parse((await other).body), { jsonrpc: "2.0", result: "done", id: 1 });
+  await http.shutdown();
+});

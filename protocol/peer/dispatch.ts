@@ -70,11 +70,15 @@ export interface DispatcherOptions {
 
 /**
  * Calls being served, by (reply address, id): two callers may share ids.
- * An address with one call (an HTTP exchange's, the usual case) holds it
- * alone, without a table: a table per short-lived address was garbage.
+ * The one call of an address that has only it sits in a slot of its own
+ * (an HTTP exchange's, one after another: no map entry made and dropped per
+ * call); an address with one call among others holds it alone in the map,
+ * without a table (a table per short-lived address was garbage). An
+ * address is in the slot or in the map, never both.
  */
 class InboundCalls {
   #direct: CallTable<InboundCall>;
+  #lone: InboundCall | undefined;
   #byAddress: Map<string, InboundCall | CallTable<InboundCall>> | undefined;
   #expected: number;
 
@@ -85,6 +89,8 @@ class InboundCalls {
 
   get(from: string | undefined, id: Id): InboundCall | undefined {
     if (from === undefined) return this.#direct.get(id);
+    const lone = this.#lone;
+    if (lone !== undefined && lone.from === from) return lone.id === id ? lone : undefined;
     const entry = this.#byAddress?.get(from);
     if (entry instanceof CallTable) return entry.get(id);
     return entry !== undefined && entry.id === id ? entry : undefined;
@@ -93,8 +99,25 @@ class InboundCalls {
   add(call: InboundCall): void {
     const from = call.from;
     if (from === undefined) return this.#direct.add(call);
+    const lone = this.#lone;
+    if (lone !== undefined && lone.from === from) {
+      // A second call of the slot's address: both go to the map.
+      this.#lone = undefined;
+      this.#byAddress ??= new Map();
+      const table = new CallTable<InboundCall>(Math.min(this.#expected, 64));
+      table.add(lone);
+      table.add(call);
+      this.#byAddress.set(from, table);
+      return;
+    }
+    const entry = this.#byAddress === undefined || this.#byAddress.size === 0
+      ? undefined
+      : this.#byAddress.get(from);
+    if (entry === undefined && lone === undefined) {
+      this.#lone = call;
+      return;
+    }
     this.#byAddress ??= new Map();
-    const entry = this.#byAddress.get(from);
     if (entry === undefined) {
       this.#byAddress.set(from, call);
     } else if (entry instanceof CallTable) {
@@ -110,6 +133,10 @@ class InboundCalls {
   remove(call: InboundCall): void {
     const from = call.from;
     if (from === undefined) return void this.#direct.remove(call);
+    if (this.#lone === call) {
+      this.#lone = undefined;
+      return;
+    }
     const entry = this.#byAddress?.get(from);
     if (entry === call) this.#byAddress!.delete(from);
     else if (entry instanceof CallTable && entry.remove(call) && entry.size === 0) {
@@ -120,6 +147,9 @@ class InboundCalls {
   /** Aborts every call and forgets them. */
   abortAll(reason: unknown): void {
     for (const call of this.#direct.drain()) call.abort(reason);
+    const lone = this.#lone;
+    this.#lone = undefined;
+    lone?.abort(reason);
     for (const entry of this.#byAddress?.values() ?? []) {
       if (!(entry instanceof CallTable)) entry.abort(reason);
       else for (const call of entry.drain()) call.abort(reason);

@@ -152,9 +152,9 @@ interface Pending {
  * {@linkcode Pending} entry of its first call (one entry less per call).
  */
 class Post implements Pending {
-  readonly messages: Message[] = [];
+  readonly messages: Message[];
   /** Each message as JSON, encoded when it was sent (so one that cannot be fails alone). */
-  readonly texts: string[] = [];
+  readonly texts: string[];
   /** Requests in it not cancelled yet. */
   calls = 0;
   readonly controller = new AbortController();
@@ -168,7 +168,10 @@ class Post implements Pending {
   prev: Post | undefined;
   next: Post | undefined;
 
-  constructor() {
+  /** A POST of one message (arrays of its size: most POSTs carry one), or of none yet. */
+  constructor(message?: Message, text?: string) {
+    this.messages = message === undefined ? [] : [message];
+    this.texts = text === undefined ? [] : [text];
     // A send's caller may not await it (a call awaits its reply instead).
     this.done.promise.catch(ignore);
   }
@@ -251,8 +254,8 @@ export class HttpClientChannel extends InboxChannel implements Channel {
       return Promise.reject(error);
     }
     if (!this.#batching) {
-      post = new Post();
-      this.#add(post, message, body);
+      post = new Post(message, body);
+      this.#track(post, message);
       this.#post(post);
     } else {
       post = this.#gathering ??= new Post();
@@ -266,6 +269,11 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   #add(post: Post, message: Message, text: string): void {
     post.messages.push(message);
     post.texts.push(text);
+    this.#track(post, message);
+  }
+
+  /** A request in `post` (its last message) waits for its reply there. */
+  #track(post: Post, message: Message): void {
     if (message.kind === "request" && message.id !== null) {
       const known = this.#byId.get(message.id);
       if (known !== undefined) this.#byId.remove(known);
@@ -371,7 +379,10 @@ export class HttpClientChannel extends InboxChannel implements Channel {
 
   /** The calls of `post` still pending get no reply: they fail. */
   #unanswered(post: Post, why: string): void {
-    for (const message of post.messages) {
+    // Indexed loops: an iterator per reply was garbage (measured 130 B a call each).
+    const messages = post.messages;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
       if (message.kind !== "request" || message.id === null) continue;
       const pending = this.#byId.get(message.id);
       if (pending?.post === post) {
@@ -384,7 +395,9 @@ export class HttpClientChannel extends InboxChannel implements Channel {
   }
 
   #forget(post: Post): void {
-    for (const message of post.messages) {
+    const messages = post.messages;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
       if (message.kind !== "request" || message.id === null) continue;
       const pending = this.#byId.get(message.id);
       if (pending?.post === post) this.#byId.remove(pending);

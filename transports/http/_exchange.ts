@@ -110,11 +110,19 @@ function isRequest(message: Message): boolean {
   return message.kind === "request";
 }
 
+/** No headers of a request's own to answer with (no CORS). */
+export const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** The headers of a JSON answer with none of its own: one object for all. */
+const JSON_ONLY: Record<string, string> = Object.freeze({ "content-type": "application/json" });
+
 /** A JSON answer. */
 export function json(status: number, body: string, headers: Record<string, string>): Response {
   return new Response(body, {
     status,
-    headers: { "content-type": "application/json", ...headers },
+    headers: headers === NO_HEADERS
+      ? JSON_ONLY
+      : { "content-type": "application/json", ...headers },
   });
 }
 
@@ -123,6 +131,8 @@ export class ExchangeChannel extends InboxChannel {
   /** POSTs not answered yet, by number (a table: see call_table.ts on a Map's garbage). */
   #open = new CallTable<Exchange>(64);
   #next = 0;
+  /** The newest exchange (it may be answered already). */
+  #last: Exchange | undefined;
   /** Who is at the other end, for logs. */
   readonly remote: string;
   /** No idle timeout: the channel lives as long as its endpoint. */
@@ -150,6 +160,7 @@ export class ExchangeChannel extends InboxChannel {
     // Numbers wrap before they leave the table's ring (whole numbers below 2^31).
     this.#next = (this.#next + 1) & 0x3fffffff;
     const exchange = new Exchange(this, this.#next, message, size, headers);
+    this.#last = exchange;
     if (this.closeReason !== undefined) {
       exchange.fail(503, "The server is closing");
       return exchange.answer;
@@ -169,6 +180,11 @@ export class ExchangeChannel extends InboxChannel {
   /** The exchange at reply address `to` (`h` and its number). */
   #at(to: string | undefined): Exchange | undefined {
     if (to === undefined) return undefined;
+    // The newest first, found without parsing its number (one POST at a time: it).
+    const last = this.#last;
+    if (last !== undefined && last.from === to) {
+      return this.#open.get(last.id) === last ? last : undefined;
+    }
     const exchange = this.#open.get(Number(to.slice(1)));
     return exchange?.from === to ? exchange : undefined;
   }

@@ -29,7 +29,7 @@ import {
   type RestartingServe,
 } from "../_http_listener.ts";
 import { readBody, unread } from "./_body.ts";
-import { codec, ExchangeChannel, json } from "./_exchange.ts";
+import { codec, ExchangeChannel, json, NO_HEADERS } from "./_exchange.ts";
 
 /** Options of a JSON-RPC over HTTP endpoint. */
 export interface HttpEndpointOptions extends BrowserAccessOptions {
@@ -94,7 +94,10 @@ export interface HttpListenOptions extends Omit<HttpEndpointOptions, "path">, Ht
   maxConnections?: number;
 }
 
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** An answer given before the body is read. */
+function answer(response: Response): Promise<Response> {
+  return Promise.resolve(response);
+}
 
 /** A JSON-RPC error answer that no message of the body gets to: 400. */
 function badRequest(
@@ -141,114 +144,153 @@ function endpoint(
   // A path as a URL would write it: one sent as it is needs no parsing.
   const canonical = new URL(path, "http://host").pathname === path;
   const checksHost = options.hosts !== "*" && (options.hosts !== undefined || loopback === true);
-  return async (request, info) => {
+  // The last URL whose host passed, and the checks it passed: the same URL
+  // again (a client calling one endpoint) passes without being parsed.
+  let passed: string | undefined;
+  let passedBy: BrowserAccess | undefined;
+  return (request, info) => {
+    // Not async: a POST let through costs the one async step of `take`.
+    try {
+      return check(request, info);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  /** The checks made before the body is read; a POST let through is taken. */
+  function check(request: Request, info: ClientInfo | undefined): Promise<Response> {
     // The URL is parsed only when something needs more than its path as sent.
     const raw = request.url;
     let url: URL | undefined;
     if (!canonical || pathOf(raw) !== path) {
       url = new URL(raw);
-      if (url.pathname !== path) return refusal(404, "Not found");
+      if (url.pathname !== path) return answer(refusal(404, "Not found"));
     }
     const local = loopback === undefined && fromLoopback(info);
     const access = local ? onLoopback : anywhere;
     if (
-      (checksHost || (local && options.hosts !== "*")) && !access.hostAllowed(url ??= new URL(raw))
+      (checksHost || (local && options.hosts !== "*")) && (raw !== passed || access !== passedBy)
     ) {
-      logger.debug(`refused a POST sent to host ${url.host}`);
-      return refusal(403, "Host not allowed");
+      if (!access.hostAllowed(url ??= new URL(raw))) {
+        logger.debug(`refused a POST sent to host ${url.host}`);
+        return answer(refusal(403, "Host not allowed"));
+      }
+      passed = raw;
+      passedBy = access;
     }
-    const origin = request.headers.has("origin")
+    // get, not has: Deno.serve reads one header without making the list of all.
+    const origin = request.headers.get("origin") !== null
       ? access.allowedOrigin(request, url ?? new URL(raw))
       : null;
     if (origin === undefined) {
       logger.debug(`refused a request from origin ${request.headers.get("origin")}`);
-      return refusal(403, "Origin not allowed");
+      return answer(refusal(403, "Origin not allowed"));
     }
     const cors = origin === null
       ? NO_HEADERS
       : { "access-control-allow-origin": origin, vary: "origin" };
     if (request.method === "OPTIONS" && origin !== null) {
-      return new Response(null, {
-        status: 204,
-        headers: {
-          ...cors,
-          "access-control-allow-methods": "POST",
-          "access-control-allow-headers": request.headers.get("access-control-request-headers") ??
-            "content-type",
-          "access-control-max-age": "600",
-        },
-      });
+      return answer(
+        new Response(null, {
+          status: 204,
+          headers: {
+            ...cors,
+            "access-control-allow-methods": "POST",
+            "access-control-allow-headers": request.headers.get("access-control-request-headers") ??
+              "content-type",
+            "access-control-max-age": "600",
+          },
+        }),
+      );
     }
     if (request.method !== "POST") {
-      return refusal(405, "JSON-RPC over HTTP takes POST only", { allow: "POST", ...cors });
+      return answer(refusal(405, "JSON-RPC over HTTP takes POST only", { allow: "POST", ...cors }));
     }
     const type = request.headers.get("content-type") ?? "";
     if (!/^application\/json\s*(;|$)/i.test(type)) {
-      return refusal(415, "The body must be application/json", cors);
+      return answer(refusal(415, "The body must be application/json", cors));
     }
-    if (options.authorize !== undefined) {
-      let verdict: boolean | Response;
-      try {
-        verdict = await options.authorize(request);
-      } catch (error) {
-        logger.error("the authorize hook threw", error);
-        return refusal(500, "Authorization failed", cors);
-      }
-      if (verdict instanceof Response) return verdict;
-      if (verdict !== true) return refusal(401, "Unauthorized", cors);
+    if (options.authorize !== undefined) return authorized(options.authorize, request, cors);
+    return admit(request, cors);
+  }
+
+  /** Asks the authorize hook, then admits the POST. */
+  async function authorized(
+    authorize: NonNullable<HttpEndpointOptions["authorize"]>,
+    request: Request,
+    cors: Record<string, string>,
+  ): Promise<Response> {
+    let verdict: boolean | Response;
+    try {
+      verdict = await authorize(request);
+    } catch (error) {
+      logger.error("the authorize hook threw", error);
+      return refusal(500, "Authorization failed", cors);
     }
+    if (verdict instanceof Response) return verdict;
+    if (verdict !== true) return refusal(401, "Unauthorized", cors);
+    return await admit(request, cors);
+  }
+
+  /** Admits a POST within the bounds on POSTs and their bytes, and takes it. */
+  function admit(request: Request, cors: Record<string, string>): Promise<Response> {
     const target = channel();
     if (target === undefined || target.closeReason !== undefined) {
-      return refusal(503, "Not accepting requests", cors);
+      return answer(refusal(503, "Not accepting requests", cors));
     }
     // Bounded before the body is read: POSTs at once, and their bytes.
-    let held = Number(request.headers.get("content-length") ?? "0") || 0;
+    const declared = request.headers.get("content-length");
+    let held = Number(declared ?? "0") || 0;
     if (!(held > 0) || held > maxBody) held = 0; // none, or refused unread (413)
     if (posts >= maxPosts || pendingBytes + held > maxPending) {
       logger.debug(`refused a POST: ${posts} POSTs and ${pendingBytes} body bytes held`);
-      return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
+      return answer(refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" }));
     }
     posts++;
     pendingBytes += held;
-    try {
-      return await take(target, request, cors, held === 0);
-    } finally {
-      posts--;
-      pendingBytes -= held;
-    }
-  };
+    return take(target, request, declared, cors, held);
+  }
 
-  /** Reads the body of a POST let through and hands it to `target`. */
+  /**
+   * Reads the body of a POST let through and hands it to `target`; then
+   * the POST and the bytes it held (`held`, by its declared length) are
+   * let go.
+   */
   async function take(
     target: ExchangeChannel,
     request: Request,
+    declared: string | null,
     cors: Record<string, string>,
-    unheld: boolean,
+    held: number,
   ): Promise<Response> {
-    const text = await readBody(request, maxBody, bodyTimeout);
-    if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
-    const message = codec.decode(text);
-    if (Array.isArray(message)) {
-      if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
-    } else {
-      const one = message as Message;
-      if (one.kind === "invalid") {
-        return badRequest(one.error.code, one.error.message, one.error.data as string, cors);
-      }
-      if (one.kind !== "request" && one.kind !== "notification" && one.kind !== "cancel") {
-        return badRequest(-32600, "Invalid Request", "a reply, not a call", cors);
-      }
-    }
-    if (!unheld || text.length === 0) return await target.post(message, text.length, cors);
-    // A body of no declared length (chunked) is held from when it was read.
-    if (pendingBytes + text.length > maxPending) {
-      return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
-    }
-    pendingBytes += text.length;
     try {
-      return await target.post(message, text.length, cors);
+      const text = await readBody(request, declared, maxBody, bodyTimeout);
+      if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
+      const message = codec.decode(text);
+      const size = text.length;
+      if (Array.isArray(message)) {
+        if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
+      } else {
+        const one = message as Message;
+        if (one.kind === "invalid") {
+          return badRequest(one.error.code, one.error.message, one.error.data as string, cors);
+        }
+        if (one.kind !== "request" && one.kind !== "notification" && one.kind !== "cancel") {
+          return badRequest(-32600, "Invalid Request", "a reply, not a call", cors);
+        }
+      }
+      if (held === 0 && size > 0) {
+        // A body of no declared length (chunked) is held from when it was read.
+        if (pendingBytes + size > maxPending) {
+          return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
+        }
+        pendingBytes += size;
+        held = size;
+      }
+      return await target.post(message, size, cors);
     } finally {
-      pendingBytes -= text.length;
+      posts--;
+      pendingBytes -= held;
     }
   }
 }
