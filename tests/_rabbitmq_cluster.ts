@@ -19,6 +19,7 @@ import {
   findErlCall,
   freePort,
   nodeEnv,
+  slimHome,
   vhostsExpression,
   writeNodeConfig,
 } from "./_rabbitmq.ts";
@@ -162,8 +163,10 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
   const startApp = (internal: Internal) =>
     evalOn(internal, "ok = rabbit:start()", ["start_app"], false);
 
+  // rabbitmq-server runs from a home with only the apps it needs (see slimHome).
+  const slim = await slimHome(server, home);
   const boot = async (internal: Internal): Promise<void> => {
-    await run(internal.env, server, ["-detached"]);
+    await run({ ...internal.env, ...slim }, server, ["-detached"]);
     const deadline = Date.now() + 90_000;
     // Up when it answers AMQP (see answersAmqp): no rabbitmqctl await_startup.
     while (!(await answersAmqp(internal.node.port))) {
