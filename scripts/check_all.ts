@@ -3,7 +3,8 @@
 //   - deno fmt --check, deno lint, deno check --doc (entrypoints, examples,
 //     bench, scripts, fuzz, tests and the files with examples: all type-checked
 //     here, once, in one program, and run with --no-check), deno doc --lint
-//     (entrypoints), deno publish --dry-run
+//     (entrypoints), deno publish --dry-run (once deno check ended: it reuses
+//     that type-check cache)
 //   - every test file in its own `deno test --doc` process, and the JSDoc and
 //     Markdown examples outside tests/ (the same examples `deno test --doc`
 //     runs, each its own test; see _test_files.ts), many to a test module
@@ -75,6 +76,8 @@ interface Job {
   sharedBroker?: boolean;
   /** Keeps a CPU busy (see CPU_JOBS). */
   cpuBound?: boolean;
+  /** Starts only once the job of this name ended (when there is one). */
+  after?: string;
 }
 
 interface Done {
@@ -213,7 +216,12 @@ if (Deno.args.length === 0) {
       ...exampleFiles.map(([file]) => file),
     ]),
     step("deno doc --lint", ["doc", "--lint", ...entrypoints]),
-    step("deno publish --dry-run", ["publish", "--dry-run", "--allow-dirty"]),
+    // After deno check: its type-check cache saves the dry run about 3.4 of
+    // its 8.9 s of CPU (a cold cache, measured alone).
+    {
+      ...step("deno publish --dry-run", ["publish", "--dry-run", "--allow-dirty"]),
+      after: "deno check",
+    },
   );
 }
 for (const job of jobs) {
@@ -341,13 +349,19 @@ const change = () => {
 broker?.then(change);
 
 const finished: Done[] = [];
+/** Names of the jobs that ended, or that are not in this run (what `after` waits for). */
+const ended = new Set<string>();
+for (const job of jobs) {
+  if (job.after !== undefined && !jobs.some(({ name }) => name === job.after)) ended.add(job.after);
+}
 const queue = [...jobs];
 async function worker(): Promise<void> {
   while (queue.length > 0) {
     // Jobs that need the shared node wait for it, CPU-bound ones for a CPU;
     // others go first meanwhile.
     const index = queue.findIndex((job) =>
-      (!job.sharedBroker || brokerEnv !== undefined) && (!job.cpuBound || cpuRunning < cpuJobs)
+      (!job.sharedBroker || brokerEnv !== undefined) && (!job.cpuBound || cpuRunning < cpuJobs) &&
+      (job.after === undefined || ended.has(job.after))
     );
     if (index < 0) {
       await changed.promise;
@@ -357,6 +371,7 @@ async function worker(): Promise<void> {
     if (job!.cpuBound) cpuRunning++;
     const done = await run(job!, job!.sharedBroker ? brokerEnv! : {});
     if (job!.cpuBound) cpuRunning--;
+    ended.add(job!.name);
     change();
     const status = done.code === 0 ? "ok" : `FAILED (exit ${done.code})`;
     const cpu = done.cpu === undefined ? "" : ` (${done.cpu.toFixed(1)} s CPU)`;
