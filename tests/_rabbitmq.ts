@@ -241,6 +241,9 @@ export async function findErlCall(): Promise<string | undefined> {
   return undefined;
 }
 
+/** erl_call runs so far (each client needs a node name of its own). */
+let erlCalls = 0;
+
 /** `text` as an Erlang binary literal (its UTF-8 bytes: any name, nothing to escape). */
 export function erlBinary(text: string): string {
   return `<<${[...new TextEncoder().encode(text)].join(",")}>>`;
@@ -249,9 +252,9 @@ export function erlBinary(text: string): string {
 /**
  * Evaluates the Erlang expressions `body` (comma-separated, no final dot) on
  * the node listening for distribution on 127.0.0.1:`distPort`, with the
- * cookie in `home`. Resolves once they returned; an error rejects. With
- * `booted` (the default), a node still booting (rabbit not started yet) is
- * asked again, for up to 60 s.
+ * cookie in `home`. Resolves once they returned; an error rejects. A node
+ * that refused the connection, or with `booted` (the default) is still
+ * booting (rabbit not started yet), is asked again, for up to 60 s.
  */
 export async function erlEval(
   erlCall: string,
@@ -266,7 +269,17 @@ export async function erlEval(
   const deadline = Date.now() + 60_000;
   for (;;) {
     const child = new Deno.Command(erlCall, {
-      args: ["-address", `127.0.0.1:${distPort}`, "-timeout", "120", "-e"],
+      // A name of its own: two clients with one name at once are refused
+      // (erl_call's default name, even -r, collided under parallel test files).
+      args: [
+        "-h",
+        `seedrpc${Deno.pid}c${++erlCalls}`,
+        "-address",
+        `127.0.0.1:${distPort}`,
+        "-timeout",
+        "120",
+        "-e",
+      ],
       env: { HOME: home },
       stdin: "piped",
       stdout: "piped",
@@ -278,7 +291,8 @@ export async function erlEval(
     const out = await child.output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     if (out.success && text.includes("{ok, seed_rpc_ok}")) return;
-    if (!text.includes("seed_rpc_booting") || Date.now() > deadline) {
+    const again = text.includes("seed_rpc_booting") || text.includes("failed to connect");
+    if (!again || Date.now() > deadline) {
       throw new Error(`erl_call failed: ${text}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
