@@ -44,7 +44,7 @@ export interface Broker {
   ctl(...args: string[]): Promise<string>;
   /** Stops the node (or, `hard`, kills it with SIGKILL) and starts it again with the same data. */
   restart(hard?: boolean): Promise<void>;
-  /** Stops the node and removes its files. */
+  /** Stops the node (SIGKILL: its data is not kept) and removes its files. */
   stop(): Promise<void>;
 }
 
@@ -557,7 +557,27 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
     },
     async stop() {
       if (stopped) return;
-      await halt();
+      // Its files are thrown away: no need to wait for a clean stop (2-3 s,
+      // at the very end of check_all.ts for the shared node). SIGKILL, then
+      // the process is waited for; without a pid, the graceful stop.
+      const pid = await nodePid();
+      let killed = false;
+      if (pid !== undefined) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+          killed = true;
+        } catch {
+          // gone already
+        }
+      }
+      if (killed) {
+        const deadline = Date.now() + 30_000;
+        while (await alive(pid!) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } else {
+        await halt();
+      }
       stopped = true;
       epmdDone();
       globalThis.removeEventListener("unload", stopSync);
