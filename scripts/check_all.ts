@@ -19,7 +19,8 @@
 // nothing interleaves; a table of the slowest jobs follows.
 //
 // The AMQP test files share one RabbitMQ node (tests/_rabbitmq.ts, started
-// here and handed over in SEED_RPC_SHARED_RABBITMQ), each on its own vhosts;
+// here and handed over in SEED_RPC_SHARED_RABBITMQ, stopped once the last of
+// them ended), each on its own vhosts;
 // a file with a test that restarts the broker (`{ restart: true }`) starts its
 // own private node, as does any file run directly with `deno test`.
 //
@@ -337,6 +338,14 @@ broker?.then((started) => {
   brokerEnv = { [SHARED_RABBITMQ_ENV]: typeof started === "string" ? "" : started.env };
 });
 
+/** Jobs on the shared node not ended yet; at 0 the node stops (not at the end of the run). */
+let sharedLeft = jobs.filter((job) => job.sharedBroker).length;
+let brokerStopped: Promise<void> | undefined;
+const stopBroker = () =>
+  brokerStopped ??= broker!.then((started) =>
+    typeof started === "string" ? undefined : started.stop()
+  );
+
 const cpuJobs = Number(Deno.env.get("TEST_CPU_JOBS") ?? 0) ||
   Math.max(1, navigator.hardwareConcurrency ?? 1);
 let cpuRunning = 0;
@@ -372,6 +381,7 @@ async function worker(): Promise<void> {
     const done = await run(job!, job!.sharedBroker ? brokerEnv! : {});
     if (job!.cpuBound) cpuRunning--;
     ended.add(job!.name);
+    if (job!.sharedBroker && --sharedLeft === 0) stopBroker();
     change();
     const status = done.code === 0 ? "ok" : `FAILED (exit ${done.code})`;
     const cpu = done.cpu === undefined ? "" : ` (${done.cpu.toFixed(1)} s CPU)`;
@@ -381,10 +391,7 @@ async function worker(): Promise<void> {
   }
 }
 await Promise.all(Array.from({ length: workers }, worker));
-if (broker !== undefined) {
-  const started = await broker;
-  if (typeof started !== "string") await started.stop();
-}
+if (broker !== undefined) await stopBroker();
 const wall = (performance.now() - began) / 1000;
 
 let passed = 0;
