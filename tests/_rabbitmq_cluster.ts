@@ -2,7 +2,8 @@
 // Debian rabbitmq-server nodes with their own names, ports on 127.0.0.1, data
 // and logs in temp dirs, one Erlang cookie (a shared HOME), their own epmd on
 // a port of their own (the other test files' nodes never see them), joined
-// with `rabbitmqctl stop_app; join_cluster; start_app`. A node can be killed
+// with `rabbitmqctl stop_app; join_cluster; start_app` (the same calls made
+// with erl_call when installed: no Erlang VM started per command). A node can be killed
 // (SIGKILL) and started again; it rejoins by itself. `stop` kills every node,
 // stops epmd and removes the files.
 //
@@ -12,9 +13,14 @@
 import {
   answersAmqp,
   canConnect,
+  erlBinary,
+  erlEval,
   exists,
+  findErlCall,
   freePort,
   nodeEnv,
+  slimHome,
+  vhostsExpression,
   writeNodeConfig,
 } from "./_rabbitmq.ts";
 
@@ -112,6 +118,7 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
     node: ClusterNode;
     env: Record<string, string>;
     dir: string;
+    distPort: number;
   }
   const internals: Internal[] = [];
 
@@ -134,9 +141,32 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
 
   const ctlOn = (internal: Internal, args: string[]) =>
     run(internal.env, ctlPath, ["-n", internal.node.name, ...args]);
+  const erlCall = await findErlCall();
+  /**
+   * Erlang `body` on `internal`'s node with erl_call (`booted`: once rabbit
+   * runs there), or else the rabbitmqctl command `args`.
+   */
+  const evalOn = async (internal: Internal, body: string, args: string[], booted: boolean) => {
+    if (erlCall === undefined) await ctlOn(internal, args);
+    else await erlEval(erlCall, home, internal.distPort, body, booted);
+  };
+  // What rabbitmqctl stop_app, join_cluster and start_app call on the node.
+  const stopApp = (internal: Internal) =>
+    evalOn(internal, "ok = rabbit:stop()", ["stop_app"], true);
+  const join = (internal: Internal, leader: Internal) =>
+    evalOn(
+      internal,
+      `ok = rabbit_mnesia:join_cluster(binary_to_atom(${erlBinary(leader.node.name)}), disc)`,
+      ["join_cluster", leader.node.name],
+      false,
+    );
+  const startApp = (internal: Internal) =>
+    evalOn(internal, "ok = rabbit:start()", ["start_app"], false);
 
+  // rabbitmq-server runs from a home with only the apps it needs (see slimHome).
+  const slim = await slimHome(server, home);
   const boot = async (internal: Internal): Promise<void> => {
-    await run(internal.env, server, ["-detached"]);
+    await run({ ...internal.env, ...slim }, server, ["-detached"]);
     const deadline = Date.now() + 90_000;
     // Up when it answers AMQP (see answersAmqp): no rabbitmqctl await_startup.
     while (!(await answersAmqp(internal.node.port))) {
@@ -156,13 +186,15 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
     const name = `seedc${Deno.pid}x${port}@localhost`;
     await writeNodeConfig(dir, port);
     // The node's own files and ports, with the cluster's HOME (cookie) and epmd.
+    const distPort = freePort();
     const env: Record<string, string> = {
-      ...nodeEnv({ node: name, dir, distPort: freePort() }),
+      ...nodeEnv({ node: name, dir, distPort }),
       ...shared,
     };
     const internal: Internal = {
       dir,
       env,
+      distPort,
       node: {
         name,
         port,
@@ -217,10 +249,10 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
     // apps, which takes most of the time, runs side by side.
     const [leader, ...others] = internals;
     at = Date.now();
-    await Promise.all(others.map((internal) => ctlOn(internal, ["stop_app"])));
-    for (const internal of others) await ctlOn(internal, ["join_cluster", leader!.node.name]);
+    await Promise.all(others.map(stopApp));
+    for (const internal of others) await join(internal, leader!);
     // start_app returns once the app has started.
-    await Promise.all(others.map((internal) => ctlOn(internal, ["start_app"])));
+    await Promise.all(others.map(startApp));
     phases.push(`join ${Date.now() - at} ms`);
   } catch (error) {
     stopSync();
@@ -239,6 +271,10 @@ export async function startCluster(size = 3): Promise<Cluster | string> {
     startMs,
     startPhases,
     async addVhost(name: string) {
+      if (erlCall !== undefined) {
+        await erlEval(erlCall, home, internals[0]!.distPort, vhostsExpression([name]));
+        return;
+      }
       await ctlOn(internals[0]!, ["add_vhost", name]);
       await ctlOn(internals[0]!, ["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]);
     },

@@ -89,56 +89,95 @@ async function denoTest(args: string[], dir: string): Promise<Record<string, "ok
   return junitResults(await Deno.readTextFile(junit));
 }
 
-Deno.test("check_all: examples packed into shared modules run, pass and fail as under deno test --doc, by the same names", async () => {
-  const files = ["tests/fixtures/check_all/examples.ts", "tests/fixtures/check_all/examples.md"];
-  const dir = await Deno.makeTempDir({ prefix: "check-all-examples-" });
-  try {
-    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), files, dir);
-    // The two examples binding `check` to different assertions cannot share a module.
-    assertEquals(modules.length, 2);
-    const ours = await denoTest(modules.map(({ path }) => path), dir);
-    const deno = await denoTest(["--doc", ...files], dir);
-    assertEquals(Object.keys(deno).length, 5);
-    assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
-    assertEquals(ours, deno);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+/**
+ * The fixtures' examples, each group packed on its own by writeExampleModules
+ * as check_all.ts packs them; one group per test below.
+ */
+const GROUPS = [
+  ["tests/fixtures/check_all/examples.ts", "tests/fixtures/check_all/examples.md"],
+  ["tests/fixtures/check_all/globals.ts"],
+  ["tests/fixtures/check_all/exports.ts"],
+  ["tests/fixtures/check_all/side_effects.ts"],
+  ["tests/fixtures/check_all/strings.ts"],
+];
 
-/** `file`'s examples, packed and under deno test --doc: each one's result by name. */
-async function packedAndDeno(file: string) {
-  const dir = await Deno.makeTempDir({ prefix: "check-all-examples-" });
-  try {
-    const modules = await writeExampleModules(ROOT.replace(/\/$/, ""), [file], dir);
-    const ours = await denoTest(modules.map(({ path }) => path), dir);
-    return { ours, deno: await denoTest(["--doc", file], dir) };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** Each group's modules, and every example's result packed (`ours`) and under deno test --doc. */
+interface Runs {
+  modules: number[];
+  ours: Record<string, "ok" | "failed">;
+  deno: Record<string, "ok" | "failed">;
+}
+let runs: Promise<Runs> | undefined;
+
+/**
+ * The packed modules of every group in one deno test run, and every fixture
+ * in one deno test --doc run (each module, and each example under --doc, has
+ * an isolate of its own in either; test names hold the file's URL): two
+ * processes instead of two per test.
+ */
+function allRuns(): Promise<Runs> {
+  runs ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "check-all-examples-" });
+    try {
+      const modules: Array<{ path: string }[]> = [];
+      for (const [index, files] of GROUPS.entries()) {
+        const groupDir = `${dir}/${index}`;
+        await Deno.mkdir(groupDir);
+        modules.push(await writeExampleModules(ROOT.replace(/\/$/, ""), files, groupDir));
+      }
+      const [ours, deno] = await Promise.all([
+        denoTest(modules.flat().map(({ path }) => path), dir),
+        denoTest(["--doc", ...GROUPS.flat()], dir),
+      ]);
+      return { modules: modules.map((group) => group.length), ours, deno };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  })();
+  return runs;
 }
 
+/** Group `index`'s examples, packed and under deno test --doc: each one's result by name. */
+async function packedAndDeno(index: number) {
+  const { ours, deno } = await allRuns();
+  const urls = GROUPS[index]!.map((file) => new URL(file, `file://${ROOT}`).href);
+  const of = (results: Record<string, "ok" | "failed">) =>
+    Object.fromEntries(
+      Object.entries(results).filter(([name]) => urls.some((url) => name.startsWith(`${url}#`))),
+    );
+  return { ours: of(ours), deno: of(deno) };
+}
+
+Deno.test("check_all: examples packed into shared modules run, pass and fail as under deno test --doc, by the same names", async () => {
+  // The two examples binding `check` to different assertions cannot share a module.
+  assertEquals((await allRuns()).modules[0], 2);
+  const { ours, deno } = await packedAndDeno(0);
+  assertEquals(Object.keys(deno).length, 5);
+  assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
+  assertEquals(ours, deno);
+});
+
 Deno.test("check_all: an example that sets a global does not share it with the next example, as under deno test --doc", async () => {
-  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/globals.ts");
+  const { ours, deno } = await packedAndDeno(1);
   // Each example has an isolate of its own there: the second one fails.
   assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
   assertEquals(ours, deno);
 });
 
 Deno.test("check_all: an example that exports types, an enum or an abstract class runs packed, and so do the examples beside it", async () => {
-  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/exports.ts");
+  const { ours, deno } = await packedAndDeno(2);
   assertEquals(Object.values(deno), ["ok", "ok"]);
   assertEquals(ours, deno);
 });
 
 Deno.test("check_all: a module one example imports for its effect does not change the examples beside it, as under deno test --doc", async () => {
-  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/side_effects.ts");
+  const { ours, deno } = await packedAndDeno(3);
   assertEquals(Object.values(deno).filter((result) => result === "failed").length, 1);
   assertEquals(ours, deno);
 });
 
 Deno.test("check_all: an import line inside an example's template string stays in the string, as under deno test --doc", async () => {
-  const { ours, deno } = await packedAndDeno("tests/fixtures/check_all/strings.ts");
+  const { ours, deno } = await packedAndDeno(4);
   assertEquals(Object.values(deno), ["ok"]);
   assertEquals(ours, deno);
 });
