@@ -111,10 +111,13 @@ clusterTest(
       const failures: string[] = [];
       const answers = new Map<number, number>();
       let stop = false;
+      // For a failure's message: who sent request n, and when.
+      const sentBy = new Map<number, [caller: number, at: number]>();
       const worker = async (caller: Mesh) => {
         let calls = 0;
         while (!stop && Date.now() - began < LOAD_LIMIT) {
           const n = sent++;
+          sentBy.set(n, [callers.indexOf(caller), Date.now()]);
           try {
             const result = await caller.request<number>("load", "echo", { n });
             answers.set(n, (answers.get(n) ?? 0) + 1);
@@ -229,7 +232,18 @@ clusterTest(
           .concat(rows.map(([what, n]) => `| ${what} | ${n} |`))
           .join("\n"),
       );
-      assertEquals(failures, []);
+      // Where a failed request was: its caller (3 is the one on x), when it
+      // was sent and when its handler ran, in ms from the kill.
+      const where = (failure: string) => {
+        const n = Number(/^request (\d+):/.exec(failure)?.[1] ?? NaN);
+        const by = sentBy.get(n);
+        if (by === undefined) return failure;
+        const ran = (runs.get(n) ?? []).map((at) => at - killStart).join(", ") || "never";
+        return `${failure} (caller ${by[0]}, sent at ${
+          by[1] - killStart
+        } ms, handler ran at: ${ran})`;
+      };
+      assertEquals(failures.map(where), []);
       assertEquals(wrong, 0);
       assertEquals(answered, sent, "every request answered");
       assertEquals(answeredTwice, 0, "no request answered twice");
