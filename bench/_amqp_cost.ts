@@ -1,5 +1,6 @@
 // Where a mesh request's time goes, next to the bare client's RPC: calls/s,
 // and CPU per call of this process (caller + service) and of the broker,
+// and heap bytes allocated per call of this process (both sides),
 // interleaved over several rounds (order swapped each round) so the noise of a
 // shared machine lands on both. `deno run -A bench/_amqp_cost.ts [rounds] [ms]`
 // (add --cpu-prof for a profile; args: rounds, ms, only "bare" or "mesh", in-flight list "1,100").
@@ -8,11 +9,16 @@
 // measured side by side (e.g. `git archive <commit> | tar -x -C /tmp/before`).
 
 import process from "node:process";
+import { getHeapStatistics } from "node:v8";
 import { silentLogger } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 import { startBroker } from "../tests/_rabbitmq.ts";
 import { bareRpc, MESH_WIRE, WIRE_FEATURES } from "./amqp.ts";
 import { closedLoop } from "./_amqp_scale.ts";
+
+/** Heap bytes this isolate allocated so far (Deno's V8 reports it; @types/node does not know it). */
+const allocated = () =>
+  (getHeapStatistics() as unknown as { total_allocated_bytes: number }).total_allocated_bytes;
 
 const rounds = Number(Deno.args[0] ?? 3);
 const ms = Number(Deno.args[1] ?? 2000);
@@ -72,13 +78,16 @@ try {
       for (const name of names) {
         await closedLoop(cases[name]!, inFlight, ms / 4);
         const cpu0 = process.cpuUsage();
+        const heap0 = allocated();
         const broker0 = brokerCpuMs(pid);
         const t0 = performance.now();
         const calls = await closedLoop(cases[name]!, inFlight, ms);
         const wall = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
+        const heap = allocated() - heap0;
         line[`${name}_per_s`] = Math.round(calls / wall * 1000);
         line[`${name}_deno_us`] = Math.round((cpu.user + cpu.system) / calls);
+        line[`${name}_alloc_kb`] = Math.round(heap / calls / 102.4) / 10;
         line[`${name}_broker_us`] = Math.round((brokerCpuMs(pid) - broker0) * 1000 / calls);
       }
       for (const name of names) {
@@ -87,6 +96,7 @@ try {
           const [what, value] of Object.entries({
             per_s: line[`${name}_per_s`],
             deno_us: line[`${name}_deno_us`],
+            alloc_kb: line[`${name}_alloc_kb`],
             broker_us: line[`${name}_broker_us`],
             ratio_to_bare: ratio,
           })
