@@ -193,6 +193,8 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   #generation = 0;
   /** Calls by correlation id; calls of other callers with the same id hang off `next`. */
   #calls = new Map<string, Call>();
+  /** The response queue of the last request: most come from few callers. */
+  #lastReplyTo = "";
   /** Answered calls, oldest first (bounded by `rememberAnswers`). */
   #answered: Array<Call | undefined> = [];
   #answeredHead = 0;
@@ -434,7 +436,11 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     if (decoded.kind === "request") {
       const meta = decoded.meta as NuropbMeta;
       if (key !== undefined) meta.encrypted = true;
-      const replyTo = properties.replyTo!;
+      // The same caller's name, kept once: the client decodes a fresh copy per
+      // delivery, and each remembered call would keep its own.
+      let replyTo = properties.replyTo!;
+      if (replyTo === this.#lastReplyTo) replyTo = this.#lastReplyTo;
+      else this.#lastReplyTo = replyTo;
       const correlationId = String(decoded.id);
       const known = this.#find(correlationId, replyTo);
       if (known !== undefined) {
