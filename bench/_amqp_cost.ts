@@ -1,18 +1,43 @@
 // Where a mesh request's time goes, next to the bare client's RPC: calls/s,
 // and CPU per call of this process (caller + service) and of the broker,
+// and heap bytes allocated per call of this process (both sides),
 // interleaved over several rounds (order swapped each round) so the noise of a
 // shared machine lands on both. `deno run -A bench/_amqp_cost.ts [rounds] [ms]`
-// (add --cpu-prof for a profile; args: rounds, ms, only "bare" or "mesh", in-flight list "1,100").
+// (add --cpu-prof for a profile; args: rounds, ms, the cases (default "bare,mesh"; also
+// "forget": the mesh to a service that remembers no answers, "bare+<feature>", "before"),
+// in-flight list "1,100").
 // With MESH_BEFORE=<another checkout>, the case "before" is that checkout's
 // mesh, on the same broker in the same process: a change's before and after
 // measured side by side (e.g. `git archive <commit> | tar -x -C /tmp/before`).
+// With MESH_HEAP_PROFILE=<prefix>, each measured loop's sampled heap profile
+// (garbage included) goes to <prefix>.<case>.<in flight> (sum selfSize by frame).
 
 import process from "node:process";
+import { getHeapStatistics } from "node:v8";
+import { Session } from "node:inspector";
 import { silentLogger } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 import { startBroker } from "../tests/_rabbitmq.ts";
 import { bareRpc, MESH_WIRE, WIRE_FEATURES } from "./amqp.ts";
 import { closedLoop } from "./_amqp_scale.ts";
+
+/** With MESH_HEAP_PROFILE=<file>: a sampled heap profile of the measured loops, garbage included. */
+const heapProfile = Deno.env.get("MESH_HEAP_PROFILE");
+const inspector = heapProfile === undefined ? undefined : new Session();
+inspector?.connect();
+const inspect = (method: string, params: object = {}) =>
+  new Promise<{ profile?: unknown }>((resolve, reject) =>
+    inspector!.post(
+      method,
+      params,
+      (error, result) => error ? reject(error) : resolve(result ?? {}),
+    )
+  );
+if (inspector !== undefined) await inspect("HeapProfiler.enable");
+
+/** Heap bytes this isolate allocated so far (Deno's V8 reports it; @types/node does not know it). */
+const allocated = () =>
+  (getHeapStatistics() as unknown as { total_allocated_bytes: number }).total_allocated_bytes;
 
 const rounds = Number(Deno.args[0] ?? 3);
 const ms = Number(Deno.args[1] ?? 2000);
@@ -37,6 +62,11 @@ try {
   const bare = await bareRpc(url);
   const server = await connectMesh(url, { logger: silentLogger });
   await server.serve("bench", { add: ({ a, b }) => a + b }, { prefetch: 16 });
+  // The case "forget": the same service remembering no answers (what keeping them costs).
+  await server.serve("bench-forget", { add: ({ a, b }) => a + b }, {
+    prefetch: 16,
+    rememberAnswers: 0,
+  });
   const client = await connectMesh(url, { logger: silentLogger, timeout: 30_000 });
   const params = { a: 1, b: 2 };
   const beforeDir = Deno.env.get("MESH_BEFORE");
@@ -60,6 +90,7 @@ try {
       Object.entries(variants).map(([v, rpc]) => [`bare+${v}`, () => rpc.call(params)]),
     ),
     mesh: () => client.request("bench", "add", params),
+    forget: () => client.request("bench-forget", "add", params),
     ...beforeClient && { before: () => beforeClient.request("bench-before", "add", params) },
   };
   const seen: Record<string, Record<string, number[]>> = {};
@@ -72,13 +103,27 @@ try {
       for (const name of names) {
         await closedLoop(cases[name]!, inFlight, ms / 4);
         const cpu0 = process.cpuUsage();
+        const heap0 = allocated();
         const broker0 = brokerCpuMs(pid);
         const t0 = performance.now();
+        if (inspector !== undefined) {
+          await inspect("HeapProfiler.startSampling", {
+            samplingInterval: 256,
+            includeObjectsCollectedByMajorGC: true,
+            includeObjectsCollectedByMinorGC: true,
+          });
+        }
         const calls = await closedLoop(cases[name]!, inFlight, ms);
+        if (inspector !== undefined) {
+          const { profile } = await inspect("HeapProfiler.stopSampling");
+          Deno.writeTextFileSync(`${heapProfile}.${name}.${inFlight}`, JSON.stringify(profile));
+        }
         const wall = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
+        const heap = allocated() - heap0;
         line[`${name}_per_s`] = Math.round(calls / wall * 1000);
         line[`${name}_deno_us`] = Math.round((cpu.user + cpu.system) / calls);
+        line[`${name}_alloc_kb`] = Math.round(heap / calls / 102.4) / 10;
         line[`${name}_broker_us`] = Math.round((brokerCpuMs(pid) - broker0) * 1000 / calls);
       }
       for (const name of names) {
@@ -87,6 +132,7 @@ try {
           const [what, value] of Object.entries({
             per_s: line[`${name}_per_s`],
             deno_us: line[`${name}_deno_us`],
+            alloc_kb: line[`${name}_alloc_kb`],
             broker_us: line[`${name}_broker_us`],
             ratio_to_bare: ratio,
           })

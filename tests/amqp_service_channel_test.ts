@@ -19,6 +19,7 @@ interface Delivered {
 /** A broker channel that records what the service settles and publishes. */
 function standIn() {
   const ops = { acks: 0, rejects: 0, nacks: 0, publishes: 0 };
+  const published: Array<{ routingKey: string; body: string; properties: unknown }> = [];
   let consume: ((message: Delivered) => void) | undefined;
   const channel = {
     exchangeDeclare: () => Promise.resolve(),
@@ -32,7 +33,11 @@ function standIn() {
     basicAck: () => Promise.resolve(void ops.acks++),
     basicReject: () => Promise.resolve(void ops.rejects++),
     basicNack: () => Promise.resolve(void ops.nacks++),
-    basicPublish: () => Promise.resolve(void ops.publishes++),
+    basicPublish: (_exchange: string, routingKey: string, body: string, properties: unknown) => {
+      // A deep copy: what the channel sends must not change after it sent it.
+      published.push(structuredClone({ routingKey, body, properties }));
+      return Promise.resolve(void ops.publishes++);
+    },
     close: () => Promise.resolve(),
   };
   const connection = {
@@ -50,7 +55,7 @@ function standIn() {
       redelivered: false,
     });
   };
-  return { ops, connection, deliver };
+  return { ops, published, connection, deliver };
 }
 
 /** A service channel for `calc`, attached to the stand-in. */
@@ -72,7 +77,7 @@ async function serviceChannel(
   return channel;
 }
 
-const request = (id: string, context: unknown) =>
+const request = (id: string, context: unknown, traceId: string | null = null) =>
   encodeNuropbRequest({
     type: "request",
     service: "calc",
@@ -80,7 +85,7 @@ const request = (id: string, context: unknown) =>
     params: {},
     correlationId: id,
     context,
-    traceId: null,
+    traceId,
     replyTo: "nuropb-caller-rq",
   });
 
@@ -133,5 +138,40 @@ Deno.test("nuropb: copies of a call given back to the queue are given back too",
     message: "first and copy requeued",
   });
   assertEquals(broker.ops.acks, 0);
+  await peer.close();
+});
+
+Deno.test("nuropb: a copy of an answered call gets the first answer again, body and properties", async () => {
+  const broker = standIn();
+  const keys = await NuropbKeyPair.generate();
+  const channel = await serviceChannel(broker, keys);
+  let ran = 0;
+  const peer = new Peer(channel, {
+    logger: silentLogger,
+    handlers: { echo: (_params: unknown, ctx) => `ran ${++ran} for ${JSON.stringify(ctx.meta)}` },
+  });
+  // Plain, with a trace id and a context the answer echoes; then sealed.
+  const plain = request("p1", { user: "u1" }, "trace-1");
+  const sealedRequest = request("s1", { user: "u2" });
+  const sealing = await sealNuropbBody(sealedRequest.body, keys.publicKey);
+  (sealedRequest.properties.headers as Record<string, unknown>).encrypted = "yes";
+  const sealed = { body: sealing.body, properties: sealedRequest.properties };
+  for (const [i, wire] of [plain, sealed].entries()) {
+    broker.deliver(wire);
+    await waitFor(() => broker.ops.acks === 2 * i + 1, { timeout: 10_000, message: "answered" });
+    broker.deliver(wire);
+    await waitFor(() => broker.ops.acks === 2 * i + 2, { timeout: 10_000, message: "copy" });
+    const [first, again] = broker.published.slice(-2);
+    assertEquals(again, first);
+  }
+  assertEquals(ran, 2, "no handler ran twice");
+  assertEquals(channel.answeredFromMemory, 2);
+  const [plainAnswer, , sealedAnswer] = broker.published as Array<
+    { body: string; properties: { headers: Record<string, unknown> } }
+  >;
+  assertEquals(plainAnswer!.properties.headers.trace_id, "trace-1");
+  assertEquals(plainAnswer!.properties.headers.encrypted, "");
+  assertEquals(sealedAnswer!.properties.headers.encrypted, "yes");
+  assertEquals(channel.requestsRemembered, 0);
   await peer.close();
 });

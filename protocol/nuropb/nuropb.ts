@@ -647,8 +647,9 @@ export function fromNuropbError(error: unknown): ErrorObject {
   return { code, message: description, data: { error: name, description } };
 }
 
-/** Two hex digits of each byte value. */
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** The char codes of each byte value's two hex digits, high and low. */
+const HIGH = Uint8Array.from({ length: 256 }, (_, i) => "0123456789abcdef".charCodeAt(i >> 4));
+const LOW = Uint8Array.from({ length: 256 }, (_, i) => "0123456789abcdef".charCodeAt(i & 15));
 /** Random bytes for 16 ids: one getRandomValues per 16 ids, no dashed uuid string to strip. */
 const RANDOM = new Uint8Array(256);
 let randomAt = RANDOM.length;
@@ -663,8 +664,42 @@ export function uuidHex(): string {
   const i = randomAt;
   randomAt += 16;
   // Version 4 in byte 6's high nibble, the RFC 4122 variant in byte 8's two high bits.
-  return HEX[r[i]!]! + HEX[r[i + 1]!]! + HEX[r[i + 2]!]! + HEX[r[i + 3]!]! +
-    HEX[r[i + 4]!]! + HEX[r[i + 5]!]! + HEX[(r[i + 6]! & 0x0f) | 0x40]! + HEX[r[i + 7]!]! +
-    HEX[(r[i + 8]! & 0x3f) | 0x80]! + HEX[r[i + 9]!]! + HEX[r[i + 10]!]! + HEX[r[i + 11]!]! +
-    HEX[r[i + 12]!]! + HEX[r[i + 13]!]! + HEX[r[i + 14]!]! + HEX[r[i + 15]!]!;
+  r[i + 6] = (r[i + 6]! & 0x0f) | 0x40;
+  r[i + 8] = (r[i + 8]! & 0x3f) | 0x80;
+  // One flat string of 32 char codes: concatenating 16 pairs built a tree of
+  // ~15 partial strings, flattened again when the id was first hashed or sent.
+  return String.fromCharCode(
+    HIGH[r[i]!]!,
+    LOW[r[i]!]!,
+    HIGH[r[i + 1]!]!,
+    LOW[r[i + 1]!]!,
+    HIGH[r[i + 2]!]!,
+    LOW[r[i + 2]!]!,
+    HIGH[r[i + 3]!]!,
+    LOW[r[i + 3]!]!,
+    HIGH[r[i + 4]!]!,
+    LOW[r[i + 4]!]!,
+    HIGH[r[i + 5]!]!,
+    LOW[r[i + 5]!]!,
+    HIGH[r[i + 6]!]!,
+    LOW[r[i + 6]!]!,
+    HIGH[r[i + 7]!]!,
+    LOW[r[i + 7]!]!,
+    HIGH[r[i + 8]!]!,
+    LOW[r[i + 8]!]!,
+    HIGH[r[i + 9]!]!,
+    LOW[r[i + 9]!]!,
+    HIGH[r[i + 10]!]!,
+    LOW[r[i + 10]!]!,
+    HIGH[r[i + 11]!]!,
+    LOW[r[i + 11]!]!,
+    HIGH[r[i + 12]!]!,
+    LOW[r[i + 12]!]!,
+    HIGH[r[i + 13]!]!,
+    LOW[r[i + 13]!]!,
+    HIGH[r[i + 14]!]!,
+    LOW[r[i + 14]!]!,
+    HIGH[r[i + 15]!]!,
+    LOW[r[i + 15]!]!,
+  );
 }

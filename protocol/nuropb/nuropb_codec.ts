@@ -38,56 +38,35 @@
  */
 
 import type { Codec } from "../wire/codec.ts";
-import { ErrorCode } from "../wire/errors.ts";
 import type { InvalidMessage, Message } from "../wire/message.ts";
 import {
   decodeNuropb,
   encodeNuropbEvent,
   encodeNuropbRequest,
-  encodeNuropbResponse,
   EVENT_METHOD,
-  type NuropbErrorBody,
-  type NuropbMeta,
-  type NuropbResponseFields,
   type NuropbWire,
-  toNuropbError,
   uuidHex,
 } from "./nuropb.ts";
-import { pythonJson } from "../dialects/_python_json.ts";
+import {
+  type Asked,
+  askedOf,
+  decodeServiceFrame,
+  encodeAnswer,
+  encodeRefusal,
+  encodeStreamMessage,
+  refused,
+} from "./_nuropb_answer.ts";
 import {
   decodeNuropbStream,
   encodeNuropbStream,
   PROBE_HEADER,
   PROGRESS_HEADER,
   STREAM_HEADER,
-  streamCreditOf,
 } from "./nuropb_stream.ts";
-
-/** What a request's answer echoes: remembered from the request until it is answered. */
-interface Asked {
-  readonly context: unknown;
-  readonly traceId: string | null;
-  readonly method: string;
-  readonly correlationId: string;
-  readonly replyTo: string;
-}
 
 /** The key of a call: its caller's response queue and its correlation id. */
 function callKey(replyTo: string | undefined, id: unknown): string {
   return `${replyTo}\n${id}`;
-}
-
-/** Input that is not answered (`what` is "a message" or "a reply"): logged and, on a broker, dead-lettered. */
-function refused(what: string, id: string | undefined, reason: string): InvalidMessage {
-  return {
-    kind: "invalid",
-    id: null,
-    error: {
-      code: ErrorCode.InvalidRequest,
-      message: `${what} (correlation_id ${JSON.stringify(id ?? null)}): ${reason}`,
-    },
-    answer: false,
-  };
 }
 
 /**
@@ -141,30 +120,11 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
    * keeps the first's.
    */
   decode(frame: NuropbWire): Message {
-    const properties = frame.properties;
-    const decoded = decodeNuropb(frame.body, properties);
-    if (decoded.kind === "poison") return this.unreadable(properties.correlationId, decoded.reason);
-    if (decoded.kind === "result" || decoded.kind === "error") {
-      return this.unreadable(properties.correlationId, "a response on a service queue");
-    }
+    const decoded = decodeServiceFrame(frame);
     if (decoded.kind === "request") {
-      // Between our services only: a stream call, progress, a probe (nuropb_stream.ts).
-      const headers = properties.headers;
-      const credit = streamCreditOf(headers);
-      if (credit !== undefined) decoded.stream = credit;
-      else if (headers?.[PROGRESS_HEADER] === "yes") decoded.progress = true;
-      if (headers?.[PROBE_HEADER] === "streams") (decoded.meta as NuropbMeta).probe = "streams";
-      const key = callKey(properties.replyTo, decoded.id);
-      if (!this.#asked.has(key)) {
-        const meta = decoded.meta as NuropbMeta | undefined;
-        this.#asked.set(key, {
-          context: meta?.context ?? {},
-          traceId: meta?.traceId ?? null,
-          method: decoded.method,
-          correlationId: String(decoded.id),
-          replyTo: properties.replyTo!,
-        });
-      }
+      const replyTo = frame.properties.replyTo!;
+      const key = callKey(replyTo, decoded.id);
+      if (!this.#asked.has(key)) this.#asked.set(key, askedOf(decoded, replyTo));
     }
     return decoded;
   }
@@ -179,9 +139,7 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
     if (message.kind === "item" || message.kind === "progress") {
       // An item or progress of a stream call still running: it stays remembered.
       const asked = this.#asked.get(callKey(to, message.id));
-      if (asked === undefined) return [];
-      const value = pythonJson(message.value ?? null);
-      return [encodeNuropbStream(message.kind, asked.correlationId, asked.traceId, "", value)];
+      return asked === undefined ? [] : [encodeStreamMessage(asked, message)];
     }
     if (message.kind !== "result" && message.kind !== "error") {
       throw new TypeError(`A service queue sends replies only, not ${message.kind} messages`);
@@ -189,14 +147,7 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
     const key = callKey(to, message.id);
     const asked = this.#asked.get(key);
     if (asked === undefined) return [];
-    const wire = encodeNuropbResponse(
-      responseTo(
-        asked,
-        message.kind === "result" ? message.result : null,
-        message.kind === "error" ? toNuropbError(message.error, this.service, asked.method) : null,
-        asked.context,
-      ),
-    );
+    const wire = encodeAnswer(asked, message, this.service);
     this.#asked.delete(key);
     return [wire];
   }
@@ -225,10 +176,7 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
     const asked = this.#asked.get(key);
     if (asked === undefined) return undefined;
     this.#asked.delete(key);
-    return encodeNuropbResponse(responseTo(asked, null, {
-      error: "NuropbException",
-      description: description(asked.method),
-    }, {}));
+    return encodeRefusal(asked, description(asked.method));
   }
 
   /** Drops a request that will not be answered here (requeued, or a copy). */
@@ -240,22 +188,6 @@ export class NuropbServiceCodec implements Codec<NuropbWire> {
   clear(): void {
     this.#asked.clear();
   }
-}
-
-function responseTo(
-  asked: Asked,
-  result: unknown,
-  error: NuropbErrorBody | null,
-  context: unknown,
-): NuropbResponseFields {
-  return {
-    result,
-    error,
-    correlationId: asked.correlationId,
-    traceId: asked.traceId,
-    context,
-    replyTo: asked.replyTo,
-  };
 }
 
 /** The trace id of a W3C `traceparent`, nuropb's `trace_id` when the caller gave none. */

@@ -5,9 +5,10 @@
 // queue; the reply goes to the default exchange with that routing key. How
 // a delivery ends decides its fate: ok → ack, failed → reject (dead-letter),
 // retry → requeue (once: a redelivered message is not retryable), cancelled
-// → requeue for another instance. The envelope is the codec's
-// (NuropbServiceCodec); the channel only opens encrypted bodies, moves and
-// settles. A delivery that is not a nuropb message we can read becomes an
+// → requeue for another instance. The envelope is nuropb's service side
+// (_nuropb_answer.ts, NuropbServiceCodec's without its table: what an answer
+// echoes lives in the channel's one record per call); the channel opens
+// encrypted bodies, moves and settles. A delivery that is not a nuropb message we can read becomes an
 // invalid message: the peer counts and logs it, and its "failed" settles it
 // here, dead-lettered.
 //
@@ -45,7 +46,14 @@ import {
   type NuropbProperties,
   type NuropbWire,
 } from "../../protocol/nuropb/nuropb.ts";
-import { NuropbServiceCodec } from "../../protocol/nuropb/nuropb_codec.ts";
+import {
+  answerProperties,
+  decodeServiceFrame,
+  encodeAnswer,
+  encodeRefusal,
+  encodeStreamMessage,
+  refused,
+} from "../../protocol/nuropb/_nuropb_answer.ts";
 import {
   decodeNuropbStream,
   encodeNuropbStream,
@@ -92,16 +100,33 @@ export interface ServiceChannelOptions {
   queueType?: ServiceQueueType;
 }
 
-/** A request being handled, or handled: what its copies and its sealing need. */
+/**
+ * A request being handled, or handled: what its answer echoes, and what its
+ * copies and its sealing need. Found by correlation id (see `#find`): no
+ * key string per call.
+ */
 interface Call {
   readonly replyTo: string;
   readonly correlationId: string;
+  /** Another call with the same correlation id, from another caller. */
+  next: Call | undefined;
+  /** The caller's context, echoed in the answer (dropped once answered). */
+  context: unknown;
+  readonly traceId: string | null;
+  /** The method called (dropped once answered). */
+  method: string;
   /** The Fernet key of an encrypted request (its reply is sealed with it). */
   key: string | undefined;
   /** Whether it was answered (its handler ran). */
   answered: boolean;
-  /** The reply, while remembered (sent again to later copies). */
-  answer: NuropbWire | undefined;
+  /**
+   * The reply's body, while remembered (sent again to later copies, its
+   * properties made again by `answerProperties`): one string per answered
+   * call kept, not a message's object graph.
+   */
+  answer: string | undefined;
+  /** Whether that body was sealed (its `encrypted` header is "yes"). */
+  sealed: boolean;
   /** Delivery tags of copies that arrived while the first one ran: acked once it is answered. */
   copies: number[] | undefined;
   /** A stream call (acknowledged at once; its items go out until it is answered). */
@@ -148,8 +173,8 @@ class ServiceDelivery implements Delivery {
     readonly generation: number,
     /** Bytes counted in `inboxBytes` until settled. */
     readonly bodySize: number,
-    /** The key of its call (a request), or undefined. */
-    readonly callKey: string | undefined,
+    /** Its call (a request), or undefined. */
+    readonly call: Call | undefined,
   ) {}
 
   settle(outcome: Outcome): void {
@@ -166,10 +191,12 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   #queue = "";
   #bindings: string[];
   #generation = 0;
-  #codec: NuropbServiceCodec;
+  /** Calls by correlation id; calls of other callers with the same id hang off `next`. */
   #calls = new Map<string, Call>();
-  /** Keys of answered calls, oldest first (bounded by `rememberAnswers`). */
-  #answered: string[] = [];
+  /** The response queue of the last request: most come from few callers. */
+  #lastReplyTo = "";
+  /** Answered calls, oldest first (bounded by `rememberAnswers`). */
+  #answered: Array<Call | undefined> = [];
   #answeredHead = 0;
   /** The oldest answered call whose body may still be held. */
   #bodyHead = 0;
@@ -200,7 +227,41 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     this.service = options.service;
     this.remote = `nuropb-${options.service}-sq`;
     this.#bindings = [...options.eventBindings];
-    this.#codec = new NuropbServiceCodec(options.service);
+  }
+
+  /** The call `id` from `replyTo`, being handled or remembered. */
+  #find(id: string, replyTo: string | undefined): Call | undefined {
+    let call = this.#calls.get(id);
+    while (call !== undefined && call.replyTo !== replyTo) call = call.next;
+    return call;
+  }
+
+  #add(call: Call): void {
+    call.next = this.#calls.get(call.correlationId);
+    this.#calls.set(call.correlationId, call);
+  }
+
+  /** Forgets `call`; false when it was not held (forgotten already). */
+  #remove(call: Call): boolean {
+    const first = this.#calls.get(call.correlationId);
+    if (first === call) {
+      if (call.next === undefined) this.#calls.delete(call.correlationId);
+      else this.#calls.set(call.correlationId, call.next);
+    } else {
+      let before = first;
+      while (before !== undefined && before.next !== call) before = before.next;
+      if (before === undefined) return false;
+      before.next = call.next;
+    }
+    call.next = undefined;
+    return true;
+  }
+
+  /** Every call held. */
+  *#everyCall(): Generator<Call> {
+    for (const first of this.#calls.values()) {
+      for (let call: Call | undefined = first; call !== undefined; call = call.next) yield call;
+    }
   }
 
   /** Binds one more topic pattern to the queue (now, and after every reconnect). */
@@ -217,15 +278,17 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     return true;
   }
 
-  /** Encryption keys held for calls being handled (none once answered). */
-  /** Requests the codec remembers, to answer them. */
+  /** Requests held to be answered (not yet answered). */
   get requestsRemembered(): number {
-    return this.#codec.remembered;
+    let held = 0;
+    for (const call of this.#everyCall()) if (!call.answered) held++;
+    return held;
   }
 
+  /** Encryption keys held for calls being handled (none once answered). */
   get keysHeld(): number {
     let held = 0;
-    for (const call of this.#calls.values()) if (call.key !== undefined) held++;
+    for (const call of this.#everyCall()) if (call.key !== undefined) held++;
     return held;
   }
 
@@ -287,7 +350,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     this.#controlChannel = undefined;
     // Copies waiting for an answer were delivered on the lost connection:
     // the broker delivers them again.
-    for (const call of this.#calls.values()) call.copies = undefined;
+    for (const call of this.#everyCall()) call.copies = undefined;
     // The control queue is gone with the connection: no credit can come.
     this.#cancelStreams(undefined);
   }
@@ -309,7 +372,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     const decoded = decodeNuropbStream(DECODER_LAX.decode(message.body), properties);
     if (decoded?.kind !== "credit" && decoded?.kind !== "cancel") return;
     const replyTo = properties.replyTo ?? "";
-    if (!this.#calls.get(`${replyTo}\n${decoded.id}`)?.stream) return;
+    if (!this.#find(String(decoded.id), replyTo)?.stream) return;
     this.deliver({ message: decoded, from: replyTo })?.catch(() => {});
   }
 
@@ -368,27 +431,38 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     // Decryption is asynchronous: the channel may have closed meanwhile (the
     // broker requeues what was not settled).
     if (this.closeReason !== undefined) return;
-    const decoded = this.#codec.decode({ body, properties });
-    let callKey: string | undefined;
+    const decoded = decodeServiceFrame({ body, properties });
+    let call: Call | undefined;
     if (decoded.kind === "request") {
-      if (key !== undefined) (decoded.meta as NuropbMeta).encrypted = true;
-      const replyTo = properties.replyTo!;
-      callKey = `${replyTo}\n${decoded.id}`;
-      const known = this.#calls.get(callKey);
+      const meta = decoded.meta as NuropbMeta;
+      if (key !== undefined) meta.encrypted = true;
+      // The same caller's name, kept once: the client decodes a fresh copy per
+      // delivery, and each remembered call would keep its own.
+      let replyTo = properties.replyTo!;
+      if (replyTo === this.#lastReplyTo) replyTo = this.#lastReplyTo;
+      else this.#lastReplyTo = replyTo;
+      const correlationId = String(decoded.id);
+      const known = this.#find(correlationId, replyTo);
       if (known !== undefined) {
+        // A copy: the first's call (its context) is the one answered.
         this.#copyOf(known, message, generation);
         return;
       }
-      const call: Call = {
+      call = {
         replyTo,
-        correlationId: String(decoded.id),
+        correlationId,
+        next: undefined,
+        context: meta.context ?? {},
+        traceId: meta.traceId ?? null,
+        method: decoded.method,
         key,
         answered: false,
         answer: undefined,
+        sealed: false,
         copies: undefined,
         stream: decoded.stream !== undefined,
       };
-      this.#calls.set(callKey, call);
+      this.#add(call);
       if (call.stream) {
         this.#streams.add(call);
         this.#pinger ??= setInterval(this.#ping, STREAM_PING);
@@ -402,7 +476,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       message,
       generation,
       body.length,
-      callKey,
+      call,
     );
   }
 
@@ -412,7 +486,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     message: AMQPMessage,
     generation: number,
     size: number,
-    callKey: string | undefined,
+    call: Call | undefined,
   ): void {
     const bytes = message.bodySize;
     this.inboxBytes += bytes;
@@ -432,7 +506,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       tag,
       generation,
       bytes,
-      callKey,
+      call,
     );
     // A delivery that meets a closed inbox is dropped (the broker requeues it).
     this.deliver(delivery)?.catch(() => {});
@@ -441,17 +515,16 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   /** A copy of a request we have: answer it again, or wait for the first. */
   #copyOf(call: Call, message: AMQPMessage, generation: number): void {
     if (!call.answered) {
-      // The codec keeps the first's call (its context), still to be answered.
       (call.copies ??= []).push(message.deliveryTag);
       return;
     }
     this.answeredFromMemory++;
-    let answer = call.answer;
-    if (answer === undefined) {
-      answer = this.#codec.answeredBefore(call.correlationId, call.replyTo)!;
-    } else {
-      this.#codec.forget(call.correlationId, call.replyTo);
-    }
+    const answer: NuropbWire = call.answer === undefined
+      ? encodeRefusal(call, "This request was answered before; that answer is no longer held")
+      : {
+        body: call.answer,
+        properties: answerProperties(call.correlationId, call.traceId, call.sealed),
+      };
     this.#publishReply(call.replyTo, answer).then(
       () => this.#ack(message.deliveryTag, generation),
       () => {},
@@ -461,17 +534,14 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   /** @internal How a delivery ended: ack, dead-letter or requeue it. */
   settled(delivery: ServiceDelivery, outcome: Outcome): void {
     this.inboxBytes -= delivery.bodySize;
-    const callKey = delivery.callKey;
-    if (callKey !== undefined) {
-      const call = this.#calls.get(callKey);
-      if (call !== undefined && !call.answered) {
-        // No reply was sent (retry, cancelled): forget it, so that the
-        // copy the broker delivers again is handled.
-        this.#streams.delete(call);
-        this.#calls.delete(callKey);
-        this.#codec.forget(call.correlationId, call.replyTo);
-        // Its copies go back too, or each would hold a prefetch slot until
-        // the channel closed.
+    const call = delivery.call;
+    if (call !== undefined && !call.answered) {
+      // No reply was sent (retry, cancelled): forget it, so that the
+      // copy the broker delivers again is handled.
+      this.#streams.delete(call);
+      if (this.#remove(call)) {
+        // Its copies go back too, or each would hold a prefetch slot until the
+        // channel closed.
         const copies = call.copies;
         call.copies = undefined;
         if (copies !== undefined && delivery.generation === this.#generation) {
@@ -509,7 +579,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   #poison(message: AMQPMessage, generation: number, reason: string): void {
     if (this.closeReason !== undefined) return;
     this.#push(
-      this.#codec.unreadable(message.properties.correlationId, reason),
+      refused("a message", message.properties.correlationId, reason),
       undefined,
       message,
       generation,
@@ -539,7 +609,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     }
     this.#refusedWaiting++;
     const delivery = new ServiceDelivery(
-      this.#codec.unreadable(correlationId, reason),
+      refused("a message", correlationId, reason),
       undefined,
       false,
       0,
@@ -564,12 +634,12 @@ export class ServiceChannel extends InboxChannel implements Attachment {
         new TypeError(`A service queue sends replies only, not ${message.kind} messages`),
       );
     }
-    const callKey = `${to}\n${message.id}`;
-    const call = this.#calls.get(callKey);
-    if (call === undefined) return ACCEPTED; // forgotten (the service is closing)
-    let response: NuropbWire | undefined;
+    const call = this.#find(String(message.id), to);
+    // Forgotten (the service is closing), or answered already.
+    if (call === undefined || call.answered) return ACCEPTED;
+    let response: NuropbWire;
     try {
-      response = this.#codec.encode(message, to)[0];
+      response = encodeAnswer(call, message, this.service);
     } catch (error) {
       // A value JSON cannot hold (nested past the stack, a cycle): the caller
       // gets an error rather than no answer at all.
@@ -578,36 +648,35 @@ export class ServiceChannel extends InboxChannel implements Attachment {
           JSON.stringify(call.correlationId)
         } could not be encoded: ${error instanceof Error ? error.message : error}`,
       );
-      response = this.#codec.unencodable(call.correlationId, call.replyTo);
+      response = encodeRefusal(
+        call,
+        `The answer of ${this.service}.${call.method} could not be encoded`,
+      );
     }
-    if (response === undefined) return ACCEPTED;
     if (
       (call.key !== undefined && this.#options.keys !== undefined) ||
       this.#channel === undefined || call.copies !== undefined
     ) {
-      return this.#answerLater(message, callKey, call, response);
+      return this.#answerLater(message, call, response);
     }
     // The common case, at once: the reply goes out in this tick, and so does
     // the ack the peer sends when this returns (one write for both).
     this.#hasAnswer(call, response);
     this.#publishNow(this.#channel, call.replyTo, response);
-    this.#settleCall(message, callKey, call, false);
+    this.#settleCall(message, call);
     return ACCEPTED;
   }
 
   /** The answer to `call`, sealed first or sent once the broker is back; copies answered too. */
-  async #answerLater(
-    message: Message,
-    callKey: string,
-    call: Call,
-    response: NuropbWire,
-  ): Promise<void> {
+  async #answerLater(message: Message, call: Call, response: NuropbWire): Promise<void> {
+    let sealed = false;
     if (call.key !== undefined && this.#options.keys !== undefined) {
-      const sealed = await sealNuropbBody(response.body, this.#options.keys.publicKey, call.key);
-      response.body = sealed.body;
+      const sealing = await sealNuropbBody(response.body, this.#options.keys.publicKey, call.key);
+      response.body = sealing.body;
       (response.properties.headers as Record<string, unknown>).encrypted = "yes";
+      sealed = true;
     }
-    this.#hasAnswer(call, response);
+    this.#hasAnswer(call, response, sealed);
     await this.#publishReply(call.replyTo, response);
     const copies = call.copies;
     call.copies = undefined;
@@ -616,31 +685,28 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       await this.#publishReply(call.replyTo, response);
       this.#ack(copy, this.#generation);
     }
-    this.#settleCall(message, callKey, call, true);
+    this.#settleCall(message, call);
   }
 
   /** `call` has its answer: copies arriving while it goes out are answered from it. */
-  #hasAnswer(call: Call, response: NuropbWire): void {
+  #hasAnswer(call: Call, response: NuropbWire, sealed = false): void {
     call.key = undefined;
     call.answered = true;
     this.#streams.delete(call);
-    call.answer = response;
+    call.answer = response.body;
+    call.sealed = sealed;
+    // A copy's answer needs neither (a refusal echoes no context).
+    call.context = undefined;
+    call.method = "";
   }
 
-  /**
-   * After the answer went out: the call is remembered for its copies, or
-   * forgotten. `waited`: the answer went out after an await (see `send`).
-   */
-  #settleCall(message: Message, callKey: string, call: Call, waited: boolean): void {
-    // A copy that came while the answer was sealed was remembered again by
-    // the codec; the call is answered, so nothing there is needed any more.
-    // Answered at once, the codec forgot it when it encoded the answer.
-    if (waited) this.#codec.forget(call.correlationId, call.replyTo);
+  /** After the answer went out: the call is remembered for its copies, or forgotten. */
+  #settleCall(message: Message, call: Call): void {
     if (message.kind === "error" && REFUSALS.has(message.error.code)) {
       // No handler ran: a copy may simply be refused again.
-      if (this.#calls.get(callKey) === call) this.#calls.delete(callKey);
+      this.#remove(call);
     } else {
-      this.#remember(callKey, call);
+      this.#remember(call);
     }
   }
 
@@ -659,10 +725,9 @@ export class ServiceChannel extends InboxChannel implements Attachment {
 
   /** An item or progress of a call still running, to its caller, naming this instance. */
   async #sendItem(message: Message, to: string | undefined): Promise<void> {
-    const call = this.#calls.get(`${to}\n${(message as { id: unknown }).id}`);
+    const call = this.#find(String((message as { id: unknown }).id), to);
     if (call === undefined || call.answered) return;
-    const wire = this.#codec.encode(message, to)[0];
-    if (wire === undefined) return;
+    const wire = encodeStreamMessage(call, message as Message & { kind: "item" | "progress" });
     if (this.#channel === undefined) {
       // Its stream is cancelled with the lost connection; progress waits for none.
       throw new ConnectionClosed(this.closeReason ?? closeReason("failed", "reconnecting"));
@@ -691,28 +756,28 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     );
   }
 
-  /** Keeps an answered call for its copies: its key by count, its body by bytes. */
-  #remember(callKey: string, call: Call): void {
+  /** Keeps an answered call for its copies: the call by count, its body by bytes. */
+  #remember(call: Call): void {
     const { rememberAnswers, rememberAnswerBytes } = this.#options;
-    if (this.#calls.get(callKey) !== call) return; // forgotten (closing)
+    if (this.#find(call.correlationId, call.replyTo) !== call) return; // forgotten (closing)
     if (rememberAnswers <= 0) {
-      this.#calls.delete(callKey);
+      this.#remove(call);
       return;
     }
-    const size = call.answer?.body.length ?? 0;
+    const size = call.answer?.length ?? 0;
     if (size > rememberAnswerBytes) call.answer = undefined;
     else this.rememberedBytes += size;
-    this.#answered.push(callKey);
+    this.#answered.push(call);
     if (this.#answered.length - this.#answeredHead > rememberAnswers) {
       const oldest = this.#answered[this.#answeredHead]!;
-      this.#forgetBody(this.#calls.get(oldest));
-      this.#calls.delete(oldest);
-      this.#answered[this.#answeredHead++] = "";
+      this.#forgetBody(oldest);
+      this.#remove(oldest);
+      this.#answered[this.#answeredHead++] = undefined;
     }
-    // Bodies go first, oldest first; the keys stay (a copy is then refused).
+    // Bodies go first, oldest first; the calls stay (a copy is then refused).
     this.#bodyHead = Math.max(this.#bodyHead, this.#answeredHead);
     while (this.rememberedBytes > rememberAnswerBytes) {
-      this.#forgetBody(this.#calls.get(this.#answered[this.#bodyHead++]!));
+      this.#forgetBody(this.#answered[this.#bodyHead++]);
     }
     if (this.#answeredHead > 1024 && this.#answeredHead * 2 > this.#answered.length) {
       this.#answered = this.#answered.slice(this.#answeredHead);
@@ -723,7 +788,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
 
   #forgetBody(call: Call | undefined): void {
     if (call?.answer === undefined) return;
-    this.rememberedBytes -= call.answer.body.length;
+    this.rememberedBytes -= call.answer.length;
     call.answer = undefined;
   }
 
@@ -740,7 +805,6 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       this.#controlChannel?.close().catch(() => {});
       this.#controlChannel = undefined;
       this.#calls.clear();
-      this.#codec.clear();
       this.#answered = [];
       this.#answeredHead = this.#bodyHead = this.rememberedBytes = 0;
       // Closing the channel gives unacknowledged deliveries back to the queue.

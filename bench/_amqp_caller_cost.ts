@@ -1,0 +1,174 @@
+// Our own CPU and allocation per call of a mesh caller, without a broker: a
+// Mesh on a stand-in connection whose channel confirms each publish at once
+// and answers each request with a nuropb response (made here, the same for
+// every case), so what is measured is our caller (Mesh.request, the peer,
+// the caller channel, the envelope), not sockets or the client. Cases
+// interleave per round. `deno run -A bench/_amqp_caller_cost.ts [rounds] [calls]`;
+// with MESH_BEFORE=<another checkout> the case "before" is that checkout's Mesh;
+// with MESH_HEAP_PROFILE=<prefix>, each measured loop's sampled heap profile
+// (garbage included) goes to <prefix>.<case>.<in flight>.
+
+import process from "node:process";
+import { getHeapStatistics } from "node:v8";
+import { Session } from "node:inspector";
+import { silentLogger } from "../mod.ts";
+import { encodeNuropbResponse } from "../transports/amqp.ts";
+import type { Mesh } from "../transports/amqp.ts";
+import type { BrokerConnection } from "../transports/amqp/_connection.ts";
+
+const rounds = Number(Deno.args[0] ?? 5);
+const calls = Number(Deno.args[1] ?? 20_000);
+
+/** Heap bytes this isolate allocated so far (Deno's V8 reports it; @types/node does not know it). */
+const allocated = () =>
+  (getHeapStatistics() as unknown as { total_allocated_bytes: number }).total_allocated_bytes;
+
+const heapProfile = Deno.env.get("MESH_HEAP_PROFILE");
+const inspector = heapProfile === undefined ? undefined : new Session();
+inspector?.connect();
+const inspect = (method: string, params: object = {}) =>
+  new Promise<{ profile?: unknown }>((resolve, reject) =>
+    inspector!.post(
+      method,
+      params,
+      (error, result) => error ? reject(error) : resolve(result ?? {}),
+    )
+  );
+if (inspector !== undefined) await inspect("HeapProfiler.enable");
+
+type MeshClass = typeof Mesh;
+
+interface Attachment {
+  attach(connection: unknown, generation: number): Promise<void>;
+}
+
+/** A Mesh whose broker is a stand-in: `call(n, inFlight)` runs n requests. */
+async function caller(MeshOf: MeshClass) {
+  let consume: ((message: unknown) => void) | undefined;
+  const resolved = Promise.resolve();
+  const encoder = new TextEncoder();
+  const channel = {
+    onReturn: undefined as unknown,
+    exchangeDeclare: () => resolved,
+    queueDeclare: (name: string) => Promise.resolve({ name }),
+    queueBind: () => resolved,
+    confirmSelect: () => resolved,
+    basicConsume: (_queue: string, _options: unknown, callback: (m: unknown) => void) => {
+      consume = callback;
+      return resolved;
+    },
+    basicPublish: (
+      _exchange: string,
+      _routingKey: string,
+      _body: string,
+      properties: { correlationId: string; replyTo: string },
+    ) => {
+      // The answer comes in a later task, as from a socket.
+      setTimeout(() => {
+        const wire = encodeNuropbResponse({
+          result: 3,
+          error: null,
+          correlationId: properties.correlationId,
+          traceId: null,
+          context: {},
+          replyTo: properties.replyTo,
+        });
+        const body = encoder.encode(wire.body);
+        consume!({ properties: wire.properties, body, bodySize: body.length });
+      }, 0);
+      return resolved;
+    },
+    close: () => resolved,
+  };
+  const connection = {
+    vhost: "/",
+    connected: true,
+    channel: () => Promise.resolve(channel),
+    add: (attachment: Attachment) => attachment.attach(connection, 1),
+    remove() {},
+    close: () => resolved,
+  };
+  const mesh = new MeshOf(connection as unknown as BrokerConnection, {
+    logger: silentLogger,
+    timeout: 30_000,
+  });
+  await mesh.start();
+  const params = { a: 1, b: 2 };
+  return {
+    /** Runs `n` requests, `inFlight` at a time (closed loop). */
+    async call(n: number, inFlight: number): Promise<void> {
+      let started = 0;
+      const worker = async () => {
+        while (started < n) {
+          started++;
+          await mesh.request("bench", "add", params);
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, worker));
+    },
+    close: () => mesh.close(),
+  };
+}
+
+const here = (await import("../transports/amqp.ts")).Mesh;
+const beforeDir = Deno.env.get("MESH_BEFORE");
+const before: MeshClass | undefined = beforeDir === undefined
+  ? undefined
+  : (await import(new URL(`file://${beforeDir}/transports/amqp.ts`).href)).Mesh;
+
+const cases: Record<string, Awaited<ReturnType<typeof caller>>> = {
+  mesh: await caller(here),
+  ...before && { before: await caller(before) },
+};
+
+const seen: Record<string, { us: number[]; kb: number[] }> = {};
+for (let round = 0; round < rounds; round++) {
+  for (const inFlight of [1, 100]) {
+    const names = Object.keys(cases);
+    if (round % 2 === 1) names.reverse();
+    const line: Record<string, unknown> = { round, inFlight };
+    for (const name of names) {
+      const run = cases[name]!;
+      await run.call(calls / 4, inFlight);
+      const cpu0 = process.cpuUsage();
+      const heap0 = allocated();
+      if (inspector !== undefined) {
+        await inspect("HeapProfiler.startSampling", {
+          samplingInterval: 256,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      }
+      await run.call(calls, inFlight);
+      const cpu = process.cpuUsage(cpu0);
+      if (inspector !== undefined) {
+        const { profile } = await inspect("HeapProfiler.stopSampling");
+        Deno.writeTextFileSync(`${heapProfile}.${name}.${inFlight}`, JSON.stringify(profile));
+      }
+      const us = (cpu.user + cpu.system) / calls;
+      const kb = (allocated() - heap0) / calls / 1024;
+      line[`${name}_us`] = Math.round(us * 10) / 10;
+      line[`${name}_kb`] = Math.round(kb * 100) / 100;
+      const entry = seen[`${name} ${inFlight}`] ??= { us: [], kb: [] };
+      entry.us.push(us);
+      entry.kb.push(kb);
+    }
+    console.log(JSON.stringify(line));
+  }
+}
+for (const [key, { us, kb }] of Object.entries(seen)) {
+  const [name, inFlight] = key.split(" ");
+  const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+  const range = (list: number[]) =>
+    [Math.min(...list), Math.max(...list)].map((n) => +n.toFixed(2));
+  console.log(JSON.stringify({
+    case: name,
+    inFlight: Number(inFlight),
+    rounds,
+    cpu_us_per_call_median: +median(us).toFixed(1),
+    cpu_us_per_call_range: range(us),
+    alloc_kb_per_call_median: +median(kb).toFixed(2),
+    alloc_kb_per_call_range: range(kb),
+  }));
+}
+for (const run of Object.values(cases)) await run.close();
