@@ -75,7 +75,7 @@ interface Outbound {
   readonly stream: boolean;
   /** The control queue of the instance that holds the stream, once an item named it. */
   instance: string | undefined;
-  /** Times the broker refused it (nack): the fifth refusal is final. */
+  /** Times the broker refused it (nack): the eighth refusal is final. */
   refusals?: number;
   /** Its next attempt after a refusal, waiting. */
   retry?: ReturnType<typeof setTimeout>;
@@ -93,10 +93,16 @@ interface EnqueueHow {
   readonly stream: boolean;
 }
 
-/** Attempts a message gets when the broker refuses it (nack). */
-const MAX_REFUSALS = 5;
-/** The wait before the first attempt after a refusal; it doubles (50 + 100 + 200 + 400 ms in all). */
+/**
+ * Attempts a message gets when the broker refuses it (nack): a quorum
+ * queue's election took over 750 ms on a loaded machine (five attempts
+ * failed a call in the cluster test), so eight, about 3.5 s of waits.
+ */
+const MAX_REFUSALS = 8;
+/** The wait before the first attempt after a refusal; it doubles up to REFUSED_RETRY_MAX_MS. */
 const REFUSED_RETRY_MS = 50;
+/** The longest wait between two attempts (50 + 100 + 200 + 400 + 800 + 1000 + 1000 ms in all). */
+const REFUSED_RETRY_MAX_MS = 1_000;
 /**
  * After a reconnect, how long a request or command no queue took (NO_ROUTE)
  * is sent again instead of failing: a restarted broker accepts connections
@@ -415,7 +421,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
           // goes again, on a fresh channel, after a short wait. The
           // connection and every other call stay as they are (a queue that
           // refuses for good, e.g. full with reject-publish, fails the call
-          // within a second).
+          // within seconds).
           outbound.refusals = (outbound.refusals ?? 0) + 1;
           if (outbound.refusals < MAX_REFUSALS) return this.#retryRefused(id, outbound, channel);
           outbound.settled = true;
@@ -448,7 +454,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
       `${this.#name}: the broker refused a message to ${outbound.routingKey}; it goes again on a fresh channel`,
     );
     const generation = this.#generation;
-    const wait = REFUSED_RETRY_MS * 2 ** (outbound.refusals! - 1);
+    const wait = Math.min(REFUSED_RETRY_MS * 2 ** (outbound.refusals! - 1), REFUSED_RETRY_MAX_MS);
     const renewed = this.#renew(refusedOn);
     outbound.retry = setTimeout(async () => {
       outbound.retry = undefined;
