@@ -190,11 +190,13 @@ clusterTest(
       // A delivery the killed node's consumers held unacknowledged is
       // delivered again, and the caller on x publishes again what it had in
       // flight; when such a copy reaches the other instance, that one cannot
-      // know it ran: the only way a handler runs twice. Those ran before the
-      // kill and again after it: at most the prefetch of both instances and
-      // the calls in flight of the caller on x.
-      const inFlightAtKill = ranTwice.filter(([, at]) =>
-        at.length === 2 && at[0]! <= killEnd && at[1]! >= killStart
+      // know it ran: the only way a handler runs twice. Those were sent
+      // before the kill and ran again after it (the first run before or
+      // after: a delivery held in an instance's prefetch had not started):
+      // at most the prefetch of both instances and the calls in flight of
+      // the caller on x.
+      const inFlightAtKill = ranTwice.filter(([n, at]) =>
+        at.length === 2 && sentBy.get(n)![1] <= killEnd && at[1]! >= killStart
       );
       const commandsTwice = [...commandRuns.values()].filter((at) => at.length > 1).length;
       const answeredTwice = [...answers.values()].filter((n) => n > 1).length;
@@ -207,7 +209,10 @@ clusterTest(
         ["lost", lost],
         ["answered twice (to the caller)", answeredTwice],
         ["handler ran twice", ranTwice.length],
-        ["  of them: in flight at the kill (ran before it, again after)", inFlightAtKill.length],
+        [
+          "  of them: in flight at the kill (sent before it, ran again after)",
+          inFlightAtKill.length,
+        ],
         ["commands sent / confirmed", `${commandsSent} / ${commandsConfirmed.size}`],
         ["commands delivered", commandRuns.size],
         ["commands handled twice", commandsTwice],

@@ -211,6 +211,8 @@ export class ServiceChannel extends InboxChannel implements Attachment {
   answeredFromMemory = 0;
   /** Deliveries refused unread, waiting in the inbox. */
   #refusedWaiting = 0;
+  /** A quorum service's channel confirms its replies; a request is acked after its reply's confirm. */
+  readonly #confirmsReplies: boolean;
   /** Stream calls of ours come only after a probe (see Mesh.stream). */
   readonly features = { streams: true } as const;
   /** This instance's control queue (credit and cancels of its streams), per connection. */
@@ -224,6 +226,7 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     super(Infinity);
     this.#connection = connection;
     this.#options = options;
+    this.#confirmsReplies = options.queueType === "quorum" && !options.private;
     this.service = options.service;
     this.remote = `nuropb-${options.service}-sq`;
     this.#bindings = [...options.eventBindings];
@@ -313,6 +316,14 @@ export class ServiceChannel extends InboxChannel implements Attachment {
       ? await declarePrivateEventQueue(channel, this.#bindings)
       : await declareServiceQueue(channel, this.service, this.#bindings, this.#options.queueType);
     await channel.basicQos(this.#options.prefetch);
+    // On a cluster the reply (to the caller's queue, on the caller's node) and
+    // the ack (to the quorum queue's leader, maybe a third node) leave the
+    // node this channel is on by different ways: if that node dies between
+    // them, the ack can arrive and the reply not, and the caller, whose own
+    // connection is fine, waits for nothing. So a quorum service acks a
+    // request once the broker confirmed its reply (the caller gets the reply
+    // as soon as before; only the ack waits).
+    if (this.#confirmsReplies) await channel.confirmSelect();
     if (!this.#options.private) {
       // On a channel of its own: what it refuses unread (too large) needs no
       // settling (no acks), and must not break the service queue's channel.
@@ -662,9 +673,9 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     // The common case, at once: the reply goes out in this tick, and so does
     // the ack the peer sends when this returns (one write for both).
     this.#hasAnswer(call, response);
-    this.#publishNow(this.#channel, call.replyTo, response);
+    const sent = this.#publishNow(this.#channel, call.replyTo, response);
     this.#settleCall(message, call);
-    return ACCEPTED;
+    return sent;
   }
 
   /** The answer to `call`, sealed first or sent once the broker is back; copies answered too. */
@@ -710,11 +721,28 @@ export class ServiceChannel extends InboxChannel implements Attachment {
     }
   }
 
-  /** Publishes a reply in this tick; a failure (the connection is going) is only logged. */
-  #publishNow(channel: AMQPChannel, replyTo: string, response: NuropbWire): void {
+  /**
+   * Publishes a reply in this tick; a failure (the connection is going) is
+   * only logged. ACCEPTED, or with confirms (a quorum service) once the
+   * broker confirmed it: the peer acks the request then.
+   */
+  #publishNow(
+    channel: AMQPChannel,
+    replyTo: string,
+    response: NuropbWire,
+  ): typeof ACCEPTED | Promise<void> {
     corkTick(channel);
-    channel.basicPublish("", replyTo, response.body, response.properties as AMQPProperties)
-      .catch(this.#replyFailed);
+    const published = channel.basicPublish(
+      "",
+      replyTo,
+      response.body,
+      response.properties as AMQPProperties,
+    ) as Promise<unknown>;
+    if (!this.#confirmsReplies) {
+      published.catch(this.#replyFailed);
+      return ACCEPTED;
+    }
+    return published.then(ignore, this.#replyFailed);
   }
 
   #replyFailed = (error: unknown): void => {
