@@ -12,7 +12,8 @@ import { connectMesh } from "../transports/amqp.ts";
 // call failed. FIXED switches these tests on.
 const FIXED = true;
 
-const name = "amqp: a full queue's refusal fails the call within seconds, without dropping the connection";
+const name =
+  "amqp: a full queue's refusal fails the call within seconds, without dropping the connection";
 if (FIXED) amqpTest(name, fullQueue);
 else Deno.test({ name: `${name} (known bug, ignored)`, ignore: true, fn: fullQueue });
 
