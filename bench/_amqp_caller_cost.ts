@@ -9,32 +9,14 @@
 // (garbage included) goes to <prefix>.<case>.<in flight>.
 
 import process from "node:process";
-import { getHeapStatistics } from "node:v8";
-import { Session } from "node:inspector";
 import { silentLogger } from "../mod.ts";
 import { encodeNuropbResponse } from "../transports/amqp.ts";
 import type { Mesh } from "../transports/amqp.ts";
 import type { BrokerConnection } from "../transports/amqp/_connection.ts";
+import { allocated, heapProfile, inspect, printSummary, profiling } from "./_cpu_alloc.ts";
 
 const rounds = Number(Deno.args[0] ?? 5);
 const calls = Number(Deno.args[1] ?? 20_000);
-
-/** Heap bytes this isolate allocated so far (Deno's V8 reports it; @types/node does not know it). */
-const allocated = () =>
-  (getHeapStatistics() as unknown as { total_allocated_bytes: number }).total_allocated_bytes;
-
-const heapProfile = Deno.env.get("MESH_HEAP_PROFILE");
-const inspector = heapProfile === undefined ? undefined : new Session();
-inspector?.connect();
-const inspect = (method: string, params: object = {}) =>
-  new Promise<{ profile?: unknown }>((resolve, reject) =>
-    inspector!.post(
-      method,
-      params,
-      (error, result) => error ? reject(error) : resolve(result ?? {}),
-    )
-  );
-if (inspector !== undefined) await inspect("HeapProfiler.enable");
 
 type MeshClass = typeof Mesh;
 
@@ -132,7 +114,7 @@ for (let round = 0; round < rounds; round++) {
       await run.call(calls / 4, inFlight);
       const cpu0 = process.cpuUsage();
       const heap0 = allocated();
-      if (inspector !== undefined) {
+      if (profiling) {
         await inspect("HeapProfiler.startSampling", {
           samplingInterval: 256,
           includeObjectsCollectedByMajorGC: true,
@@ -141,7 +123,7 @@ for (let round = 0; round < rounds; round++) {
       }
       await run.call(calls, inFlight);
       const cpu = process.cpuUsage(cpu0);
-      if (inspector !== undefined) {
+      if (profiling) {
         const { profile } = await inspect("HeapProfiler.stopSampling");
         Deno.writeTextFileSync(`${heapProfile}.${name}.${inFlight}`, JSON.stringify(profile));
       }
@@ -156,19 +138,5 @@ for (let round = 0; round < rounds; round++) {
     console.log(JSON.stringify(line));
   }
 }
-for (const [key, { us, kb }] of Object.entries(seen)) {
-  const [name, inFlight] = key.split(" ");
-  const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
-  const range = (list: number[]) =>
-    [Math.min(...list), Math.max(...list)].map((n) => +n.toFixed(2));
-  console.log(JSON.stringify({
-    case: name,
-    inFlight: Number(inFlight),
-    rounds,
-    cpu_us_per_call_median: +median(us).toFixed(1),
-    cpu_us_per_call_range: range(us),
-    alloc_kb_per_call_median: +median(kb).toFixed(2),
-    alloc_kb_per_call_range: range(kb),
-  }));
-}
+printSummary(seen, rounds);
 for (const run of Object.values(cases)) await run.close();

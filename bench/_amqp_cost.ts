@@ -13,31 +13,12 @@
 // (garbage included) goes to <prefix>.<case>.<in flight> (sum selfSize by frame).
 
 import process from "node:process";
-import { getHeapStatistics } from "node:v8";
-import { Session } from "node:inspector";
 import { silentLogger } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 import { startBroker } from "../tests/_rabbitmq.ts";
 import { bareRpc, MESH_WIRE, WIRE_FEATURES } from "./amqp.ts";
 import { closedLoop } from "./_amqp_scale.ts";
-
-/** With MESH_HEAP_PROFILE=<file>: a sampled heap profile of the measured loops, garbage included. */
-const heapProfile = Deno.env.get("MESH_HEAP_PROFILE");
-const inspector = heapProfile === undefined ? undefined : new Session();
-inspector?.connect();
-const inspect = (method: string, params: object = {}) =>
-  new Promise<{ profile?: unknown }>((resolve, reject) =>
-    inspector!.post(
-      method,
-      params,
-      (error, result) => error ? reject(error) : resolve(result ?? {}),
-    )
-  );
-if (inspector !== undefined) await inspect("HeapProfiler.enable");
-
-/** Heap bytes this isolate allocated so far (Deno's V8 reports it; @types/node does not know it). */
-const allocated = () =>
-  (getHeapStatistics() as unknown as { total_allocated_bytes: number }).total_allocated_bytes;
+import { allocated, heapProfile, inspect, profiling } from "./_cpu_alloc.ts";
 
 const rounds = Number(Deno.args[0] ?? 3);
 const ms = Number(Deno.args[1] ?? 2000);
@@ -106,7 +87,7 @@ try {
         const heap0 = allocated();
         const broker0 = brokerCpuMs(pid);
         const t0 = performance.now();
-        if (inspector !== undefined) {
+        if (profiling) {
           await inspect("HeapProfiler.startSampling", {
             samplingInterval: 256,
             includeObjectsCollectedByMajorGC: true,
@@ -114,7 +95,7 @@ try {
           });
         }
         const calls = await closedLoop(cases[name]!, inFlight, ms);
-        if (inspector !== undefined) {
+        if (profiling) {
           const { profile } = await inspect("HeapProfiler.stopSampling");
           Deno.writeTextFileSync(`${heapProfile}.${name}.${inFlight}`, JSON.stringify(profile));
         }

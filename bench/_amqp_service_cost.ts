@@ -9,18 +9,14 @@
 // the case "before" is that checkout's service channel, same run.
 
 import process from "node:process";
-import { getHeapStatistics } from "node:v8";
 import { Peer, silentLogger } from "../mod.ts";
 import { encodeNuropbRequest, uuidHex } from "../transports/amqp.ts";
 import type { ServiceChannel } from "../transports/amqp/_service.ts";
 import type { BrokerConnection } from "../transports/amqp/_connection.ts";
+import { allocated, printSummary } from "./_cpu_alloc.ts";
 
 const rounds = Number(Deno.args[0] ?? 5);
 const calls = Number(Deno.args[1] ?? 20_000);
-
-/** Heap bytes this isolate allocated so far (Deno's V8 reports it; @types/node does not know it). */
-const allocated = () =>
-  (getHeapStatistics() as unknown as { total_allocated_bytes: number }).total_allocated_bytes;
 
 type ServiceChannelClass = typeof ServiceChannel;
 
@@ -148,19 +144,5 @@ for (let round = 0; round < rounds; round++) {
     console.log(JSON.stringify(line));
   }
 }
-for (const [key, { us, kb }] of Object.entries(seen)) {
-  const [name, inFlight] = key.split(" ");
-  const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
-  const range = (list: number[]) =>
-    [Math.min(...list), Math.max(...list)].map((n) => +n.toFixed(2));
-  console.log(JSON.stringify({
-    case: name,
-    inFlight: Number(inFlight),
-    rounds,
-    cpu_us_per_call_median: +median(us).toFixed(1),
-    cpu_us_per_call_range: range(us),
-    alloc_kb_per_call_median: +median(kb).toFixed(2),
-    alloc_kb_per_call_range: range(kb),
-  }));
-}
+printSummary(seen, rounds);
 for (const run of Object.values(cases)) await run.close();
