@@ -62,6 +62,7 @@ function standIn() {
 async function serviceChannel(
   broker: ReturnType<typeof standIn>,
   keys: NuropbKeyPair | undefined,
+  rememberAnswers = 1000,
 ): Promise<ServiceChannel> {
   const channel = new ServiceChannel(broker.connection, {
     service: "calc",
@@ -69,7 +70,7 @@ async function serviceChannel(
     eventBindings: [],
     keys,
     logger: silentLogger,
-    rememberAnswers: 1000,
+    rememberAnswers,
     rememberAnswerBytes: 1 << 20,
     maxInboxBytes: 1 << 26,
   });
@@ -77,7 +78,12 @@ async function serviceChannel(
   return channel;
 }
 
-const request = (id: string, context: unknown, traceId: string | null = null) =>
+const request = (
+  id: string,
+  context: unknown,
+  traceId: string | null = null,
+  replyTo = "nuropb-caller-rq",
+) =>
   encodeNuropbRequest({
     type: "request",
     service: "calc",
@@ -86,7 +92,7 @@ const request = (id: string, context: unknown, traceId: string | null = null) =>
     correlationId: id,
     context,
     traceId,
-    replyTo: "nuropb-caller-rq",
+    replyTo,
   });
 
 Deno.test("nuropb: a copy that arrives while an encrypted answer is sealed leaves nothing remembered", async () => {
@@ -172,6 +178,55 @@ Deno.test("nuropb: a copy of an answered call gets the first answer again, body 
   assertEquals(plainAnswer!.properties.headers.trace_id, "trace-1");
   assertEquals(plainAnswer!.properties.headers.encrypted, "");
   assertEquals(sealedAnswer!.properties.headers.encrypted, "yes");
+  assertEquals(channel.requestsRemembered, 0);
+  await peer.close();
+});
+
+Deno.test("nuropb: two callers' calls with one correlation id are two calls, each remembered for its own copies", async () => {
+  const broker = standIn();
+  // Room for two answers: the third call forgets the oldest.
+  const channel = await serviceChannel(broker, undefined, 2);
+  const ran: string[] = [];
+  const peer = new Peer(channel, {
+    logger: silentLogger,
+    handlers: {
+      echo: (_params: unknown, ctx) => {
+        const user = (ctx.meta as { context: { user: string } }).context.user;
+        ran.push(user);
+        return `ran for ${user}`;
+      },
+    },
+  });
+  const answered = (n: number) =>
+    waitFor(() => broker.ops.acks === n, { timeout: 10_000, message: `${n} acked` });
+  const fromX = request("same", { user: "x" }, "trace-x", "nuropb-x-rq");
+  const fromY = request("same", { user: "y" }, "trace-y", "nuropb-y-rq");
+  broker.deliver(fromX);
+  await answered(1);
+  // Another caller's call with the same id runs, and gets its own answer.
+  broker.deliver(fromY);
+  await answered(2);
+  assertEquals(ran, ["x", "y"]);
+  const [toX, toY] = broker.published;
+  assertEquals([toX!.routingKey, toY!.routingKey], ["nuropb-x-rq", "nuropb-y-rq"]);
+  assertEquals(JSON.parse(toY!.body).context, { user: "y" });
+  // A copy from each gets its own caller's answer again, byte for byte.
+  broker.deliver(fromX);
+  await answered(3);
+  broker.deliver(fromY);
+  await answered(4);
+  assertEquals(ran, ["x", "y"]);
+  assertEquals(broker.published.slice(2), [toX, toY]);
+  // A third call forgets the oldest (x's, behind y's under that id): x's copy
+  // runs again; y's is still answered from memory.
+  broker.deliver(request("other", { user: "z" }, null, "nuropb-x-rq"));
+  await answered(5);
+  broker.deliver(fromY);
+  await answered(6);
+  assertEquals(broker.published[5], toY);
+  broker.deliver(fromX);
+  await answered(7);
+  assertEquals(ran, ["x", "y", "z", "x"]);
   assertEquals(channel.requestsRemembered, 0);
   await peer.close();
 });
