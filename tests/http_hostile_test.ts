@@ -187,6 +187,30 @@ test("httpHandler in Deno.serve on loopback refuses a DNS-rebound Host, as liste
   }
 });
 
+test("httpHandler in Deno.serve on every address checks Host for loopback clients only, whatever passed before", async () => {
+  // A client on another address of this machine (not loopback) is no DNS
+  // rebinding victim's browser on it: any Host passes; a loopback client's
+  // rebound Host is refused, right after the same URL passed for the other.
+  const address = Deno.networkInterfaces().find((i) =>
+    i.family === "IPv4" && !i.address.startsWith("127.")
+  )?.address;
+  if (address === undefined) return; // no address besides loopback here
+  const server = adder();
+  const rpc = httpHandler(server, { path: "/rpc", logger: recordingLogger() });
+  const http = Deno.serve({ hostname: "0.0.0.0", port: 0, onListen() {} }, rpc);
+  const outside = `http://${address}:${http.addr.port}/rpc`;
+  const inside = `http://127.0.0.1:${http.addr.port}/rpc`;
+  for (let round = 0; round < 2; round++) {
+    assertEquals(await postAs(outside, "evil.example"), 200, "from another address");
+    assertEquals(await postAs(inside, "evil.example"), 403, "from loopback");
+    assertEquals(await postAs(inside, "localhost"), 200, "localhost from loopback");
+    assertEquals(await postAs(outside, "localhost"), 200, "localhost from another address");
+    assertEquals(await postAs(inside, "evil.example"), 403, "from loopback, after localhost");
+  }
+  await server.shutdown();
+  await http.shutdown();
+});
+
 test("listen() answers 415 with its reason phrase and 413 with a JSON-RPC error body", async () => {
   const server = adder().serve(listen("http://127.0.0.1:0/rpc", { maxBodyBytes: 1000 }));
   const raw = await RawHttp.open(server.addr);
