@@ -1,7 +1,7 @@
 // The nuropb service channel alone, against a stand-in for the broker's
 // channel: races a broker cannot be made to produce on demand.
 
-import { assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "./_assert.ts";
 import { waitFor } from "./_helpers.ts";
 import { CallAgain, Peer, silentLogger } from "../mod.ts";
 import { encodeNuropbRequest, NuropbKeyPair, sealNuropbBody } from "../transports/amqp.ts";
@@ -63,6 +63,7 @@ async function serviceChannel(
   broker: ReturnType<typeof standIn>,
   keys: NuropbKeyPair | undefined,
   rememberAnswers = 1000,
+  rememberAnswerBytes = 1 << 20,
 ): Promise<ServiceChannel> {
   const channel = new ServiceChannel(broker.connection, {
     service: "calc",
@@ -71,7 +72,7 @@ async function serviceChannel(
     keys,
     logger: silentLogger,
     rememberAnswers,
-    rememberAnswerBytes: 1 << 20,
+    rememberAnswerBytes,
     maxInboxBytes: 1 << 26,
   });
   await channel.attach(broker.connection, 1);
@@ -228,5 +229,44 @@ Deno.test("nuropb: two callers' calls with one correlation id are two calls, eac
   await answered(7);
   assertEquals(ran, ["x", "y", "z", "x"]);
   assertEquals(channel.requestsRemembered, 0);
+  await peer.close();
+});
+
+Deno.test("nuropb: past the bytes bound the oldest answer's body goes first; its copy is refused, not run again", async () => {
+  const broker = standIn();
+  // Room for one answer's body (each is some 180 characters), not two.
+  const channel = await serviceChannel(broker, undefined, 100, 250);
+  let ran = 0;
+  const peer = new Peer(channel, {
+    logger: silentLogger,
+    handlers: { echo: () => `run ${++ran}` },
+  });
+  const answered = (n: number) =>
+    waitFor(() => broker.ops.acks === n, { timeout: 10_000, message: `${n} acked` });
+  const a = request("a", { user: "a" }, "trace-a", "nuropb-a-rq");
+  const b = request("b", { user: "b" }, "trace-b", "nuropb-b-rq");
+  broker.deliver(a);
+  await answered(1);
+  broker.deliver(b);
+  await answered(2);
+  assert(channel.rememberedBytes <= 250, `${channel.rememberedBytes} bytes kept`);
+  broker.deliver(b);
+  await answered(3);
+  assertEquals(broker.published[2], broker.published[1], "b's answer again");
+  broker.deliver(a);
+  await answered(4);
+  assertEquals(ran, 2);
+  const refusal = broker.published[3]!;
+  assertEquals(refusal.routingKey, "nuropb-a-rq");
+  const body = JSON.parse(refusal.body);
+  assertEquals([body.correlation_id, body.trace_id, body.error?.error], [
+    "a",
+    "trace-a",
+    "NuropbException",
+  ]);
+  assertEquals(
+    (refusal.properties as { correlationId: string }).correlationId,
+    "a",
+  );
   await peer.close();
 });
