@@ -228,8 +228,13 @@ export function nodeEnv(
   };
 }
 
-/** Where Erlang's erl_call may be (Debian: erlang-base). */
-const ERL_CALL_CANDIDATES = ["/usr/lib/erlang/bin/erl_call", "/usr/local/lib/erlang/bin/erl_call"];
+/** Where Erlang's erl_call may be (Debian's erlang-base: the first, and the link in /usr/bin). */
+const ERL_CALL_CANDIDATES = [
+  "/usr/lib/erlang/bin/erl_call",
+  "/usr/local/lib/erlang/bin/erl_call",
+  "/usr/bin/erl_call",
+  "/usr/local/bin/erl_call",
+];
 
 /**
  * Erlang's erl_call, when installed: a small C client of a node's distribution

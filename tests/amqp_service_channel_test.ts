@@ -1,7 +1,7 @@
 // The nuropb service channel alone, against a stand-in for the broker's
 // channel: races a broker cannot be made to produce on demand.
 
-import { assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "./_assert.ts";
 import { waitFor } from "./_helpers.ts";
 import { CallAgain, Peer, silentLogger } from "../mod.ts";
 import { encodeNuropbRequest, NuropbKeyPair, sealNuropbBody } from "../transports/amqp.ts";
@@ -62,6 +62,8 @@ function standIn() {
 async function serviceChannel(
   broker: ReturnType<typeof standIn>,
   keys: NuropbKeyPair | undefined,
+  rememberAnswers = 1000,
+  rememberAnswerBytes = 1 << 20,
 ): Promise<ServiceChannel> {
   const channel = new ServiceChannel(broker.connection, {
     service: "calc",
@@ -69,15 +71,20 @@ async function serviceChannel(
     eventBindings: [],
     keys,
     logger: silentLogger,
-    rememberAnswers: 1000,
-    rememberAnswerBytes: 1 << 20,
+    rememberAnswers,
+    rememberAnswerBytes,
     maxInboxBytes: 1 << 26,
   });
   await channel.attach(broker.connection, 1);
   return channel;
 }
 
-const request = (id: string, context: unknown, traceId: string | null = null) =>
+const request = (
+  id: string,
+  context: unknown,
+  traceId: string | null = null,
+  replyTo = "nuropb-caller-rq",
+) =>
   encodeNuropbRequest({
     type: "request",
     service: "calc",
@@ -86,7 +93,7 @@ const request = (id: string, context: unknown, traceId: string | null = null) =>
     correlationId: id,
     context,
     traceId,
-    replyTo: "nuropb-caller-rq",
+    replyTo,
   });
 
 Deno.test("nuropb: a copy that arrives while an encrypted answer is sealed leaves nothing remembered", async () => {
@@ -173,5 +180,93 @@ Deno.test("nuropb: a copy of an answered call gets the first answer again, body 
   assertEquals(plainAnswer!.properties.headers.encrypted, "");
   assertEquals(sealedAnswer!.properties.headers.encrypted, "yes");
   assertEquals(channel.requestsRemembered, 0);
+  await peer.close();
+});
+
+Deno.test("nuropb: two callers' calls with one correlation id are two calls, each remembered for its own copies", async () => {
+  const broker = standIn();
+  // Room for two answers: the third call forgets the oldest.
+  const channel = await serviceChannel(broker, undefined, 2);
+  const ran: string[] = [];
+  const peer = new Peer(channel, {
+    logger: silentLogger,
+    handlers: {
+      echo: (_params: unknown, ctx) => {
+        const user = (ctx.meta as { context: { user: string } }).context.user;
+        ran.push(user);
+        return `ran for ${user}`;
+      },
+    },
+  });
+  const answered = (n: number) =>
+    waitFor(() => broker.ops.acks === n, { timeout: 10_000, message: `${n} acked` });
+  const fromX = request("same", { user: "x" }, "trace-x", "nuropb-x-rq");
+  const fromY = request("same", { user: "y" }, "trace-y", "nuropb-y-rq");
+  broker.deliver(fromX);
+  await answered(1);
+  // Another caller's call with the same id runs, and gets its own answer.
+  broker.deliver(fromY);
+  await answered(2);
+  assertEquals(ran, ["x", "y"]);
+  const [toX, toY] = broker.published;
+  assertEquals([toX!.routingKey, toY!.routingKey], ["nuropb-x-rq", "nuropb-y-rq"]);
+  assertEquals(JSON.parse(toY!.body).context, { user: "y" });
+  // A copy from each gets its own caller's answer again, byte for byte.
+  broker.deliver(fromX);
+  await answered(3);
+  broker.deliver(fromY);
+  await answered(4);
+  assertEquals(ran, ["x", "y"]);
+  assertEquals(broker.published.slice(2), [toX, toY]);
+  // A third call forgets the oldest (x's, behind y's under that id): x's copy
+  // runs again; y's is still answered from memory.
+  broker.deliver(request("other", { user: "z" }, null, "nuropb-x-rq"));
+  await answered(5);
+  broker.deliver(fromY);
+  await answered(6);
+  assertEquals(broker.published[5], toY);
+  broker.deliver(fromX);
+  await answered(7);
+  assertEquals(ran, ["x", "y", "z", "x"]);
+  assertEquals(channel.requestsRemembered, 0);
+  await peer.close();
+});
+
+Deno.test("nuropb: past the bytes bound the oldest answer's body goes first; its copy is refused, not run again", async () => {
+  const broker = standIn();
+  // Room for one answer's body (each is some 180 characters), not two.
+  const channel = await serviceChannel(broker, undefined, 100, 250);
+  let ran = 0;
+  const peer = new Peer(channel, {
+    logger: silentLogger,
+    handlers: { echo: () => `run ${++ran}` },
+  });
+  const answered = (n: number) =>
+    waitFor(() => broker.ops.acks === n, { timeout: 10_000, message: `${n} acked` });
+  const a = request("a", { user: "a" }, "trace-a", "nuropb-a-rq");
+  const b = request("b", { user: "b" }, "trace-b", "nuropb-b-rq");
+  broker.deliver(a);
+  await answered(1);
+  broker.deliver(b);
+  await answered(2);
+  assert(channel.rememberedBytes <= 250, `${channel.rememberedBytes} bytes kept`);
+  broker.deliver(b);
+  await answered(3);
+  assertEquals(broker.published[2], broker.published[1], "b's answer again");
+  broker.deliver(a);
+  await answered(4);
+  assertEquals(ran, 2);
+  const refusal = broker.published[3]!;
+  assertEquals(refusal.routingKey, "nuropb-a-rq");
+  const body = JSON.parse(refusal.body);
+  assertEquals([body.correlation_id, body.trace_id, body.error?.error], [
+    "a",
+    "trace-a",
+    "NuropbException",
+  ]);
+  assertEquals(
+    (refusal.properties as { correlationId: string }).correlationId,
+    "a",
+  );
   await peer.close();
 });

@@ -158,12 +158,16 @@ function adder(): Server {
 }
 
 /** The status of a raw POST of `CALL` to `url` sent as to `host`, with a matching Origin. */
-async function postAs(url: string, host: string): Promise<number> {
+async function postAs(url: string, host: string, extra = ""): Promise<number> {
   const raw = await RawHttp.open(url);
   const target = new URL(url);
   const as = `http://${host}:${target.port}${target.pathname}`;
   await raw.send(
-    post(as, CALL, `Content-Type: application/json\r\nOrigin: http://${host}:${target.port}\r\n`),
+    post(
+      as,
+      CALL,
+      `Content-Type: application/json\r\nOrigin: http://${host}:${target.port}\r\n${extra}`,
+    ),
   );
   const { status } = await raw.response(5000);
   raw.close();
@@ -186,6 +190,38 @@ test("httpHandler in Deno.serve on loopback refuses a DNS-rebound Host, as liste
     await http.shutdown();
   }
 });
+
+test("httpHandler in Deno.serve checks Host for loopback clients only, whatever passed before", async () => {
+  // A client on another address (not loopback) is no DNS rebinding victim's
+  // browser on this machine: any Host passes; a loopback client's rebound
+  // Host is refused, right after the same URL passed for the other. The
+  // tests may listen on loopback only: the other address is what Deno.serve's
+  // info says for a POST sent with `as-remote` (a proxy in front would).
+  const server = adder();
+  const rpc = httpHandler(server, { path: "/rpc", logger: recordingLogger() });
+  const http = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request, info) =>
+      rpc(
+        request,
+        request.headers.has("as-remote") ? { ...info, remoteAddr: OUTSIDE } : info,
+      ),
+  );
+  const url = `http://127.0.0.1:${http.addr.port}/rpc`;
+  const outside = (host: string) => postAs(url, host, "as-remote: 1\r\n");
+  for (let round = 0; round < 2; round++) {
+    assertEquals(await outside("evil.example"), 200, "from another address");
+    assertEquals(await postAs(url, "evil.example"), 403, "from loopback");
+    assertEquals(await postAs(url, "localhost"), 200, "localhost from loopback");
+    assertEquals(await outside("localhost"), 200, "localhost from another address");
+    assertEquals(await postAs(url, "evil.example"), 403, "from loopback, after localhost");
+  }
+  await server.shutdown();
+  await http.shutdown();
+});
+
+/** The address of a client on another machine. */
+const OUTSIDE: Deno.NetAddr = { transport: "tcp", hostname: "192.0.2.9", port: 40000 };
 
 test("listen() answers 415 with its reason phrase and 413 with a JSON-RPC error body", async () => {
   const server = adder().serve(listen("http://127.0.0.1:0/rpc", { maxBodyBytes: 1000 }));
