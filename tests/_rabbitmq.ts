@@ -11,6 +11,8 @@
 // Run as a script, it starts a node, prints one JSON line (the value of
 // $SEED_RPC_SHARED_RABBITMQ) and stops the node when its stdin closes.
 
+import { waitFor } from "./_helpers.ts";
+
 const SERVER_CANDIDATES = [
   "/usr/lib/rabbitmq/bin/rabbitmq-server",
   "/usr/local/lib/rabbitmq/bin/rabbitmq-server",
@@ -271,8 +273,8 @@ export async function erlEval(
   const expression = booted
     ? `case rabbit:is_booted() of true -> ${body}, seed_rpc_ok; false -> seed_rpc_booting end.\n`
     : `${body}, seed_rpc_ok.\n`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+  let last = "";
+  const once = async (): Promise<boolean> => {
     const child = new Deno.Command(erlCall, {
       // A name of its own: two clients with one name at once are refused
       // (erl_call's default name, even -r, collided under parallel test files).
@@ -294,13 +296,18 @@ export async function erlEval(
     await writer.write(new TextEncoder().encode(expression));
     await writer.close();
     const out = await child.output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    if (out.success && text.includes("{ok, seed_rpc_ok}")) return;
-    const again = text.includes("seed_rpc_booting") || text.includes("failed to connect");
-    if (!again || Date.now() > deadline) {
-      throw new Error(`erl_call failed: ${text}`);
+    last = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    if (out.success && last.includes("{ok, seed_rpc_ok}")) return true;
+    if (last.includes("seed_rpc_booting") || last.includes("failed to connect")) return false;
+    throw new Error(`erl_call failed: ${last}`);
+  };
+  try {
+    await waitFor(once, { timeout: 60_000, interval: 200, message: "erl_call" });
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith("waitFor:")) {
+      throw new Error(`erl_call failed: ${last}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    throw error;
   }
 }
 
@@ -441,15 +448,11 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
       stderr: "null",
     }).output();
     if (!started.success) throw new Error(`rabbitmq-server -detached exited ${started.code}`);
-    const deadline = Date.now() + 90_000;
-    while (!(await answersAmqp(port))) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `RabbitMQ did not answer AMQP on 127.0.0.1:${port} within 90 s (logs: ${dir}/log)`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(() => answersAmqp(port), {
+      timeout: 90_000,
+      interval: 100,
+      message: `RabbitMQ to answer AMQP on 127.0.0.1:${port} (logs: ${dir}/log)`,
+    });
   };
 
   /** The node's OS process, from the pid file it writes at boot; undefined when it has none. */
@@ -468,32 +471,39 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
     }
   };
 
+  /** Sends `name` to the node's process: its pid, or undefined when it has none or is gone. */
+  const signal = async (name: Deno.Signal): Promise<number | undefined> => {
+    const pid = await nodePid();
+    if (pid === undefined) return undefined;
+    try {
+      Deno.kill(pid, name);
+      return pid;
+    } catch {
+      return undefined; // gone already
+    }
+  };
+  /** Resolves once process `pid` (without one: the AMQP port) is gone; rejects after 30 s. */
+  const gone = async (pid: number | undefined): Promise<void> => {
+    await waitFor(async () => !(pid !== undefined ? await alive(pid) : await canConnect(port)), {
+      timeout: 30_000,
+      interval: 20,
+      message: `RabbitMQ node ${info.node} to be gone`,
+    });
+  };
+
   // A graceful stop: SIGTERM, which the node handles as `rabbitmqctl stop`
   // does (it closes its connections, then exits), without starting an Erlang
   // VM for the CLI; then the process is waited for.
   const halt = async (): Promise<void> => {
-    const pid = await nodePid();
-    let signalled = false;
-    if (pid !== undefined) {
-      try {
-        Deno.kill(pid, "SIGTERM");
-        signalled = true;
-      } catch {
-        // gone already
-      }
-    }
-    if (!signalled) {
+    const pid = await signal("SIGTERM");
+    if (pid === undefined) {
       try {
         await ctl("stop");
       } catch {
         // not running
       }
     }
-    const deadline = Date.now() + 30_000;
-    while (pid !== undefined && signalled ? await alive(pid) : await canConnect(port)) {
-      if (Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await gone(pid);
   };
 
   // epmd outlives the node; stop it too when no other node uses it.
@@ -548,16 +558,8 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
     addVhosts: (names: string[]) => addVhosts(ctl, info, names),
     ctl,
     async restart(hard = false) {
-      if (hard) {
-        const pid = Number((await Deno.readTextFile(`${dir}/rabbitmq.pid`)).trim());
-        Deno.kill(pid, "SIGKILL");
-        const deadline = Date.now() + 30_000;
-        while (await canConnect(port) && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      } else {
-        await halt();
-      }
+      if (hard) await gone(await signal("SIGKILL"));
+      else await halt();
       await boot();
     },
     async stop() {
@@ -565,24 +567,9 @@ async function startNode(): Promise<{ broker: Broker; info: NodeInfo } | string>
       // Its files are thrown away: no need to wait for a clean stop (2-3 s,
       // at the very end of check_all.ts for the shared node). SIGKILL, then
       // the process is waited for; without a pid, the graceful stop.
-      const pid = await nodePid();
-      let killed = false;
-      if (pid !== undefined) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-          killed = true;
-        } catch {
-          // gone already
-        }
-      }
-      if (killed) {
-        const deadline = Date.now() + 30_000;
-        while (await alive(pid!) && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      } else {
-        await halt();
-      }
+      const pid = await signal("SIGKILL");
+      if (pid !== undefined) await gone(pid);
+      else await halt();
       stopped = true;
       epmdDone();
       globalThis.removeEventListener("unload", stopSync);
