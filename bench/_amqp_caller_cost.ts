@@ -8,12 +8,11 @@
 // with MESH_HEAP_PROFILE=<prefix>, each measured loop's sampled heap profile
 // (garbage included) goes to <prefix>.<case>.<in flight>.
 
-import process from "node:process";
 import { silentLogger } from "../mod.ts";
 import { encodeNuropbResponse } from "../transports/amqp.ts";
 import type { Mesh } from "../transports/amqp.ts";
 import type { BrokerConnection } from "../transports/amqp/_connection.ts";
-import { allocated, heapProfile, inspect, printSummary, profiling } from "./_cpu_alloc.ts";
+import { runRounds } from "./_cpu_alloc.ts";
 
 const rounds = Number(Deno.args[0] ?? 5);
 const calls = Number(Deno.args[1] ?? 20_000);
@@ -103,40 +102,4 @@ const cases: Record<string, Awaited<ReturnType<typeof caller>>> = {
   ...before && { before: await caller(before) },
 };
 
-const seen: Record<string, { us: number[]; kb: number[] }> = {};
-for (let round = 0; round < rounds; round++) {
-  for (const inFlight of [1, 100]) {
-    const names = Object.keys(cases);
-    if (round % 2 === 1) names.reverse();
-    const line: Record<string, unknown> = { round, inFlight };
-    for (const name of names) {
-      const run = cases[name]!;
-      await run.call(calls / 4, inFlight);
-      const cpu0 = process.cpuUsage();
-      const heap0 = allocated();
-      if (profiling) {
-        await inspect("HeapProfiler.startSampling", {
-          samplingInterval: 256,
-          includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true,
-        });
-      }
-      await run.call(calls, inFlight);
-      const cpu = process.cpuUsage(cpu0);
-      if (profiling) {
-        const { profile } = await inspect("HeapProfiler.stopSampling");
-        Deno.writeTextFileSync(`${heapProfile}.${name}.${inFlight}`, JSON.stringify(profile));
-      }
-      const us = (cpu.user + cpu.system) / calls;
-      const kb = (allocated() - heap0) / calls / 1024;
-      line[`${name}_us`] = Math.round(us * 10) / 10;
-      line[`${name}_kb`] = Math.round(kb * 100) / 100;
-      const entry = seen[`${name} ${inFlight}`] ??= { us: [], kb: [] };
-      entry.us.push(us);
-      entry.kb.push(kb);
-    }
-    console.log(JSON.stringify(line));
-  }
-}
-printSummary(seen, rounds);
-for (const run of Object.values(cases)) await run.close();
+await runRounds(cases, rounds, calls);

@@ -8,12 +8,11 @@
 // MESH_BEFORE=<another checkout> (e.g. `git archive main | tar -x -C /tmp/b`)
 // the case "before" is that checkout's service channel, same run.
 
-import process from "node:process";
 import { Peer, silentLogger } from "../mod.ts";
 import { encodeNuropbRequest, uuidHex } from "../transports/amqp.ts";
 import type { ServiceChannel } from "../transports/amqp/_service.ts";
 import type { BrokerConnection } from "../transports/amqp/_connection.ts";
-import { allocated, printSummary } from "./_cpu_alloc.ts";
+import { runRounds } from "./_cpu_alloc.ts";
 
 const rounds = Number(Deno.args[0] ?? 5);
 const calls = Number(Deno.args[1] ?? 20_000);
@@ -120,29 +119,4 @@ const cases: Record<string, Awaited<ReturnType<typeof service>>> = {
   },
 };
 
-const seen: Record<string, { us: number[]; kb: number[] }> = {};
-for (let round = 0; round < rounds; round++) {
-  for (const inFlight of [1, 100]) {
-    const names = Object.keys(cases);
-    if (round % 2 === 1) names.reverse();
-    const line: Record<string, unknown> = { round, inFlight };
-    for (const name of names) {
-      const run = cases[name]!;
-      await run.call(calls / 4, inFlight);
-      const cpu0 = process.cpuUsage();
-      const heap0 = allocated();
-      await run.call(calls, inFlight);
-      const cpu = process.cpuUsage(cpu0);
-      const us = (cpu.user + cpu.system) / calls;
-      const kb = (allocated() - heap0) / calls / 1024;
-      line[`${name}_us`] = Math.round(us * 10) / 10;
-      line[`${name}_kb`] = Math.round(kb * 100) / 100;
-      const entry = seen[`${name} ${inFlight}`] ??= { us: [], kb: [] };
-      entry.us.push(us);
-      entry.kb.push(kb);
-    }
-    console.log(JSON.stringify(line));
-  }
-}
-printSummary(seen, rounds);
-for (const run of Object.values(cases)) await run.close();
+await runRounds(cases, rounds, calls);

@@ -1,8 +1,10 @@
 // What the in-process cost benches (_amqp_cost.ts, _amqp_caller_cost.ts,
 // _amqp_service_cost.ts) share: heap bytes allocated so far, an optional
-// sampled heap profiler (MESH_HEAP_PROFILE=<file>: garbage included), and
-// the closing lines of medians and ranges per case.
+// sampled heap profiler (MESH_HEAP_PROFILE=<file>: garbage included), the
+// interleaved rounds of the two stand-in benches, and the closing lines of
+// medians and ranges per case.
 
+import process from "node:process";
 import { getHeapStatistics } from "node:v8";
 import { Session } from "node:inspector";
 
@@ -50,4 +52,60 @@ export function printSummary(seen: Seen, rounds: number): void {
       alloc_kb_per_call_range: range(kb),
     }));
   }
+}
+
+/** A case of a stand-in bench: `calls` calls with `inFlight` at once, and its end. */
+export interface CostCase {
+  call(calls: number, inFlight: number): Promise<unknown>;
+  close(): Promise<unknown> | void;
+}
+
+/**
+ * Runs `cases` interleaved (the order reversed every other round), `rounds`
+ * times at 1 and 100 in flight, each after a warm-up of a quarter of `calls`;
+ * prints a line per round (CPU us and KB allocated per call of each case),
+ * then the summary, and closes the cases.
+ */
+export async function runRounds(
+  cases: Record<string, CostCase>,
+  rounds: number,
+  calls: number,
+): Promise<void> {
+  const seen: Seen = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const inFlight of [1, 100]) {
+      const names = Object.keys(cases);
+      if (round % 2 === 1) names.reverse();
+      const line: Record<string, unknown> = { round, inFlight };
+      for (const name of names) {
+        const run = cases[name]!;
+        await run.call(calls / 4, inFlight);
+        const cpu0 = process.cpuUsage();
+        const heap0 = allocated();
+        if (profiling) {
+          await inspect("HeapProfiler.startSampling", {
+            samplingInterval: 256,
+            includeObjectsCollectedByMajorGC: true,
+            includeObjectsCollectedByMinorGC: true,
+          });
+        }
+        await run.call(calls, inFlight);
+        const cpu = process.cpuUsage(cpu0);
+        if (profiling) {
+          const { profile } = await inspect("HeapProfiler.stopSampling");
+          Deno.writeTextFileSync(`${heapProfile}.${name}.${inFlight}`, JSON.stringify(profile));
+        }
+        const us = (cpu.user + cpu.system) / calls;
+        const kb = (allocated() - heap0) / calls / 1024;
+        line[`${name}_us`] = Math.round(us * 10) / 10;
+        line[`${name}_kb`] = Math.round(kb * 100) / 100;
+        const entry = seen[`${name} ${inFlight}`] ??= { us: [], kb: [] };
+        entry.us.push(us);
+        entry.kb.push(kb);
+      }
+      console.log(JSON.stringify(line));
+    }
+  }
+  printSummary(seen, rounds);
+  for (const run of Object.values(cases)) await run.close();
 }
