@@ -13,9 +13,9 @@ export const broker: Broker | undefined = typeof started === "string" ? undefine
 /** Why there is no broker. */
 export const noBroker: string | undefined = typeof started === "string" ? started : undefined;
 
-// Vhosts are made a few at a time (one rabbitmqctl run, which takes a second
-// or so, per batch; the batches grow), named after this process so files that
-// share a node never meet.
+// Vhosts are made a few at a time (one erl_call per batch, or without it one
+// rabbitmqctl run, which takes a second or so; the batches grow), named after
+// this process so files that share a node never meet.
 const spare: string[] = [];
 let made = 0;
 let making: Promise<void> | undefined;
