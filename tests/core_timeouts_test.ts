@@ -191,6 +191,54 @@ Deno.test("timeouts: a caller awaiting each reply before its next call keeps one
   }
 });
 
+Deno.test("timeouts: calls a macrotask apart reuse one deadline timer", async () => {
+  const { client, close } = peerPair({
+    handlers: { add: ([a, b]: number[]) => a! + b! },
+  });
+  try {
+    const delays = await timersDuring(async () => {
+      for (let i = 0; i < 20; i++) {
+        assertEquals(await client.call("add", [i, 1]), i + 1);
+        await pause(1); // the peer is idle in between
+      }
+    });
+    // The test's own pauses are the 1 ms ones; before, each idle gap cleared
+    // the deadline timer and the next call started another (20 timers).
+    const deadlines = delays.filter((ms) => ms > 1);
+    assert(deadlines.length <= 1, `${deadlines.length} deadline timers for 20 calls`);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("timeouts: an idle caller's deadline timer does not keep the process alive", async () => {
+  // A process that made its calls and left its (in-memory) peers open ends
+  // at once, not when the last call's 60 s deadline would have passed.
+  const script = `
+    import { memoryPair, Peer } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    const [a, b] = memoryPair();
+    new Peer(a, { handlers: { add: ([x, y]) => x + y } });
+    const client = new Peer(b, { timeout: 60_000 });
+    console.log(await client.call("add", [1, 2]));
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const exited = child.output();
+  try {
+    await within(child.status, 20_000, "the child's exit (the deadline timer kept it alive?)");
+  } catch (error) {
+    child.kill();
+    await exited;
+    throw error;
+  }
+  const output = await exited;
+  const stderr = new TextDecoder().decode(output.stderr);
+  assertEquals([output.code, new TextDecoder().decode(output.stdout)], [0, "3\n"], stderr);
+});
+
 Deno.test("timeouts: a server and the calls it answers start and clear no timer, and still close an idle connection", async () => {
   // In Deno (2.9) the first setTimeout, setInterval or clearTimeout, even
   // of undefined, loads its Node-compatible timers: 3 to 4 MiB more for a
