@@ -147,8 +147,8 @@ class OutgoingCall {
   deadline: number;
   readonly signal: AbortSignal | undefined;
   readonly promise: Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (reason: unknown) => void;
+  resolve!: (value: unknown) => void;
+  reject!: (reason: unknown) => void;
   /** `performance.now()` when it was sent, when latency is measured. */
   started = 0;
   /** The request, while it waits for room on the wire (not yet sent). */
@@ -177,10 +177,11 @@ class OutgoingCall {
     this.timeout = timeout;
     this.deadline = deadline;
     this.signal = options.signal;
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.promise = promise;
-    this.resolve = resolve;
-    this.reject = reject;
+    // An executor, not Promise.withResolvers(): no result object (80 bytes less a call).
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
 
   /** The `abort` listener: an object, so no closure is made per call. */
