@@ -1,9 +1,9 @@
 // Our own CPU and allocation per call of the Peer, calling and serving,
-// without sockets: a client Peer calls `add` on a server Peer over a memory
+// without sockets: a client Peer calls `add` on a Server over a memory
 // pair, so what is measured is both sides' peer, codec and framing (one
 // process; the CPU us and KB per call are the two sides together). Cases
 // interleave per round (bench/_cpu_alloc.ts).
-//   peer         Peer -> Peer over memoryPair
+//   peer         Peer -> Server over memoryPair
 //   peer-hop     the same, each frame read in a later macrotask (as from a socket)
 //   min, min-hop the floor: a hand-written minimal JSON-RPC on the same pair
 // `deno run -A bench/_peer_cost.ts [rounds] [calls]`; with PEER_BEFORE=<another
@@ -38,10 +38,12 @@ function pair(lib: Library, hop: boolean): CostCase {
       };
     }
   }
-  const server = new lib.Peer(a, {
+  // The serving side as bench/_server.ts runs it: a Server's peer.
+  const server = new lib.Server({
     logger: lib.silentLogger,
     handlers: { add: (p: { a: number; b: number }) => p.a + p.b },
   });
+  server.add(a);
   const client = new lib.Peer(b, { logger: lib.silentLogger });
   const params = { a: 1, b: 2 };
   return {
@@ -57,7 +59,7 @@ function pair(lib: Library, hop: boolean): CostCase {
     },
     async close() {
       await client.close();
-      await server.closed;
+      await server.close();
       for (const port of ports) port.close();
     },
   };
