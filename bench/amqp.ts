@@ -323,7 +323,7 @@ export async function amqpCases(): Promise<Record<string, unknown>[]> {
         mesh_ratio_to_bare_same_wire: meshToWire.median,
         mesh_ratio_to_bare_same_wire_range: meshToWire.range,
         claim: `the mesh's wire alone reaches ${ceiling.median} of the bare client's RPC ` +
-          `(the most a mesh on it can); the mesh reaches ${meshToBare.median} of the bare ` +
+          `(the bare client itself on the mesh's wire); the mesh reaches ${meshToBare.median} of the bare ` +
           `client's RPC, ${meshToWire.median} of the bare client on the same wire ` +
           `(medians over ${rounds} interleaved rounds, ${inFlight} in flight)`,
         rounds,
