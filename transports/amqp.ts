@@ -506,6 +506,9 @@ function eventRouter(
   };
 }
 
+/** A request's options when none are given (read only: no object per request). */
+const NO_OPTIONS: RequestOptions = Object.freeze({});
+
 /**
  * A connection to a nuropb mesh (a RabbitMQ vhost) for calling, serving,
  * publishing and subscribing. Made by {@linkcode connectMesh}.
@@ -658,7 +661,7 @@ export class Mesh {
     service: string,
     method: string,
     params: Record<string, unknown> = {},
-    options: RequestOptions = {},
+    options: RequestOptions = NO_OPTIONS,
   ): Promise<T> {
     if (method === EVENT_METHOD) return Promise.reject(eventMethodError());
     const timeout = options.timeout ?? options.ttl ?? this.#timeout;

@@ -105,8 +105,33 @@ const FRAME_HEAD = 7;
 /** A content header's fixed part: class (2), weight (2), body size (8). */
 const CONTENT_HEAD = 12;
 
-/** A failed socket write: the socket's close event reports the loss (see `connect`). */
-function ignoreWriteError(): void {}
+/** What the client's socket writer uses of it (the client's own send, done here). */
+interface SocketWriter {
+  socket?: { write(bytes: Uint8Array, encoding: undefined, done: () => void): unknown };
+  closeSocket(): void;
+}
+
+/**
+ * The client's `send` that never rejects: a failed write (EPIPE when the
+ * broker dies) resolves too, and the socket's close event reports the loss
+ * (see `#open`). It resolves once the socket is done with `bytes` (the client
+ * then reuses a publish's buffer); the write's callback is the promise's own
+ * resolve, an error passed to it only a value nobody reads. The client's
+ * send and a catch on it made a second promise, its reaction and a microtask
+ * per frame written (three per mesh request: the request, the reply, the ack).
+ */
+function neverRejectingSend(client: SocketWriter, bytes: Uint8Array): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const socket = client.socket;
+    if (socket === undefined) return resolve();
+    try {
+      socket.write(bytes, undefined, resolve as () => void);
+    } catch {
+      client.closeSocket();
+      resolve();
+    }
+  });
+}
 
 /** Publish buffers the client may keep for reuse. */
 const POOLED_BUFFERS = 16;
@@ -368,8 +393,8 @@ export class BrokerConnection {
     // confirm after its write, so a write that fails (EPIPE when the broker
     // dies) leaves the confirm's later rejection unhandled, which would end
     // the process. The socket's close event reports the loss instead.
-    const write = client.send.bind(client);
-    client.send = (bytes: Uint8Array) => write(bytes).catch(ignoreWriteError);
+    const writer = client as unknown as SocketWriter;
+    client.send = (bytes: Uint8Array) => neverRejectingSend(writer, bytes);
     client.onerror = (error) =>
       this.#options.logger.debug(`${this.#options.name}: ${this.redact(error.message)}`);
     let lost = false;
