@@ -144,10 +144,14 @@ function endpoint(
   // A path as a URL would write it: one sent as it is needs no parsing.
   const canonical = new URL(path, "http://host").pathname === path;
   const checksHost = options.hosts !== "*" && (options.hosts !== undefined || loopback === true);
-  // The last URL whose host passed, and the checks it passed: the same URL
-  // again (a client calling one endpoint) passes without being parsed.
+  // The last URL whose host passed the strictest check (onLoopback's; for
+  // listen() the only one): the same URL again (a client calling one
+  // endpoint) passes any check without being parsed, and without asking
+  // where the client is (Deno.serve's remoteAddr costs ~1 us a call): a
+  // host onLoopback takes, anywhere takes too, and Origin does not depend
+  // on which of them decides.
   let passed: string | undefined;
-  let passedBy: BrowserAccess | undefined;
+  const hostsChecked = checksHost || (loopback === undefined && options.hosts !== "*");
   // Declared before the handler is returned (a class is not hoisted).
   /** A POST past the checks: its body read, handed to the channel, and answered once. */
   class Taken implements BodyTaker, Answered {
@@ -239,21 +243,21 @@ function endpoint(
       url = new URL(raw);
       if (url.pathname !== path) return answer(refusal(404, "Not found"));
     }
-    const local = loopback === undefined && fromLoopback(info);
-    const access = local ? onLoopback : anywhere;
-    if (
-      (checksHost || (local && options.hosts !== "*")) && (raw !== passed || access !== passedBy)
-    ) {
-      if (!access.hostAllowed(url ??= new URL(raw))) {
-        logger.debug(`refused a POST sent to host ${url.host}`);
-        return answer(refusal(403, "Host not allowed"));
+    if (hostsChecked && raw !== passed) {
+      const local = loopback === undefined && fromLoopback(info);
+      if (checksHost || local) {
+        const access = local ? onLoopback : anywhere;
+        if (!access.hostAllowed(url ??= new URL(raw))) {
+          logger.debug(`refused a POST sent to host ${url.host}`);
+          return answer(refusal(403, "Host not allowed"));
+        }
+        // With `hosts` given, both take the same names.
+        if (access === onLoopback || options.hosts !== undefined) passed = raw;
       }
-      passed = raw;
-      passedBy = access;
     }
     // get, not has: Deno.serve reads one header without making the list of all.
     const origin = request.headers.get("origin") !== null
-      ? access.allowedOrigin(request, url ?? new URL(raw))
+      ? anywhere.allowedOrigin(request, url ?? new URL(raw))
       : null;
     if (origin === undefined) {
       logger.debug(`refused a request from origin ${request.headers.get("origin")}`);
