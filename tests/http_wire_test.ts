@@ -343,6 +343,22 @@ test("a server shutting down answers new calls -32002 and then 503", async () =>
   await client.close();
 });
 
+test("a body deadline is never early: 408 comes no sooner than bodyTimeout after the request", async () => {
+  // Deadlines start at the shared timer's next tick, not with a clock read per POST.
+  const server = calculator().serve(listen("http://127.0.0.1:0/rpc", { bodyTimeout: 300 }));
+  const raw = await RawHttp.open(server.addr);
+  const head = post(server.addr, "x".repeat(50), "Content-Type: application/json\r\n");
+  const sent = performance.now();
+  await raw.send(head.slice(0, head.length - 40));
+  assertEquals((await raw.response(5000)).status, 408);
+  const waited = performance.now() - sent;
+  assert(waited >= 300, `answered 408 after ${waited} ms, before bodyTimeout`);
+  assert(waited < 300 + 2000, `answered 408 after ${waited} ms`);
+  raw.close();
+  await raw.done();
+  await server.shutdown();
+});
+
 test("connect refuses a URL that is not http:// or https://", async () => {
   await assertRejects(() => connect("ws://127.0.0.1:1/rpc"), TypeError, "http://");
 });

@@ -277,6 +277,7 @@ export class HeadGate {
         if (next !== "again" || this.#closed) return;
       }
     } finally {
+      connection.stop();
       this.#open.delete(conn);
       if (!upgraded) closeQuietly(conn);
     }
@@ -366,7 +367,16 @@ class Connection {
   #buffer = new Uint8Array(4096);
   #start = 0;
   #end = 0;
+  /**
+   * The deadline (monotonic ms; 0: none) and the one timer that checks it,
+   * set to fire at `#timerAt`. Setting or cancelling a deadline moves the
+   * timer only when it would fire too late: a deadline set and cancelled
+   * around every request head and every write costs a clock read, not a
+   * timer made and cleared (10% of a small POST's CPU in a profile).
+   */
+  #at = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = 0;
   #writeTimeout: number;
 
   constructor(conn: Deno.Conn, writeTimeout: number) {
@@ -383,11 +393,34 @@ class Connection {
 
   /** Closes the connection in `ms` (which ends a read waiting on it); 0 cancels. */
   deadline(ms: number): void {
+    if (!(ms > 0 && ms < 2 ** 31)) {
+      this.#at = 0; // the timer, if any, finds nothing to do
+      return;
+    }
+    const at = performance.now() + ms;
+    this.#at = at;
+    if (this.#timer === undefined || at < this.#timerAt) this.#arm(at, ms);
+  }
+
+  /** Stops the timer: the connection is done with. */
+  stop(): void {
+    this.#at = 0;
     clearTimeout(this.#timer);
-    this.#timer = ms > 0 && ms < 2 ** 31 ? setTimeout(this.#expire, ms) : undefined;
+    this.#timer = undefined;
+  }
+
+  #arm(at: number, ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#expire, ms);
   }
 
   #expire = (): void => {
+    this.#timer = undefined;
+    if (this.#at === 0) return;
+    const left = this.#at - performance.now();
+    // A later deadline was set since the timer was: wait for it.
+    if (left > 0) return this.#arm(this.#at, Math.ceil(left));
     this.late = true;
     closeQuietly(this.conn);
   };

@@ -28,8 +28,8 @@ import {
   refusal,
   type RestartingServe,
 } from "../_http_listener.ts";
-import { readBody, unread } from "./_body.ts";
-import { codec, ExchangeChannel, json, NO_HEADERS } from "./_exchange.ts";
+import { type BodyTaker, readBody, type Unread, unread } from "./_body.ts";
+import { type Answered, codec, ExchangeChannel, json, NO_HEADERS } from "./_exchange.ts";
 
 /** Options of a JSON-RPC over HTTP endpoint. */
 export interface HttpEndpointOptions extends BrowserAccessOptions {
@@ -144,10 +144,87 @@ function endpoint(
   // A path as a URL would write it: one sent as it is needs no parsing.
   const canonical = new URL(path, "http://host").pathname === path;
   const checksHost = options.hosts !== "*" && (options.hosts !== undefined || loopback === true);
-  // The last URL whose host passed, and the checks it passed: the same URL
-  // again (a client calling one endpoint) passes without being parsed.
+  // The last URL whose host passed the strictest check (onLoopback's; for
+  // listen() the only one): the same URL again (a client calling one
+  // endpoint) passes any check without being parsed, and without asking
+  // where the client is (Deno.serve's remoteAddr costs ~1 us a call): a
+  // host onLoopback takes, anywhere takes too, and Origin does not depend
+  // on which of them decides.
   let passed: string | undefined;
-  let passedBy: BrowserAccess | undefined;
+  const hostsChecked = checksHost || (loopback === undefined && options.hosts !== "*");
+  // Declared before the handler is returned (a class is not hoisted).
+  /** A POST past the checks: its body read, handed to the channel, and answered once. */
+  class Taken implements BodyTaker, Answered {
+    readonly answer = Promise.withResolvers<Response>();
+    readonly #target: ExchangeChannel;
+    readonly #cors: Record<string, string>;
+    /** The body bytes it holds (by its declared length, or as read). */
+    #held: number;
+    #done = false;
+
+    constructor(target: ExchangeChannel, cors: Record<string, string>, held: number) {
+      this.#target = target;
+      this.#cors = cors;
+      this.#held = held;
+    }
+
+    /** Its body arrived (or why not): answered at once, or handed to the channel. */
+    body(text: string | Unread): void {
+      try {
+        const refused = this.#handOver(text);
+        if (refused !== undefined) this.answered(refused);
+      } catch (error) {
+        this.error(error);
+      }
+    }
+
+    /** The answer to the POST; it lets go of what it held. */
+    answered(response: Response): void {
+      if (this.#release()) this.answer.resolve(response);
+    }
+
+    error(error: unknown): void {
+      if (this.#release()) this.answer.reject(error);
+    }
+
+    #release(): boolean {
+      if (this.#done) return false;
+      this.#done = true;
+      posts--;
+      pendingBytes -= this.#held;
+      return true;
+    }
+
+    /** Checks the body and posts it to the channel; or the answer that refuses it. */
+    #handOver(text: string | Unread): Response | undefined {
+      const cors = this.#cors;
+      if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
+      const message = codec.decode(text);
+      const size = text.length;
+      if (Array.isArray(message)) {
+        if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
+      } else {
+        const one = message as Message;
+        if (one.kind === "invalid") {
+          return badRequest(one.error.code, one.error.message, one.error.data as string, cors);
+        }
+        if (one.kind !== "request" && one.kind !== "notification" && one.kind !== "cancel") {
+          return badRequest(-32600, "Invalid Request", "a reply, not a call", cors);
+        }
+      }
+      if (this.#held === 0 && size > 0) {
+        // A body of no declared length (chunked) is held from when it was read.
+        if (pendingBytes + size > maxPending) {
+          return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
+        }
+        pendingBytes += size;
+        this.#held = size;
+      }
+      this.#target.post(message, size, cors, this);
+      return undefined;
+    }
+  }
+
   return (request, info) => {
     // Not async: a POST let through costs the one async step of `take`.
     try {
@@ -166,21 +243,21 @@ function endpoint(
       url = new URL(raw);
       if (url.pathname !== path) return answer(refusal(404, "Not found"));
     }
-    const local = loopback === undefined && fromLoopback(info);
-    const access = local ? onLoopback : anywhere;
-    if (
-      (checksHost || (local && options.hosts !== "*")) && (raw !== passed || access !== passedBy)
-    ) {
-      if (!access.hostAllowed(url ??= new URL(raw))) {
-        logger.debug(`refused a POST sent to host ${url.host}`);
-        return answer(refusal(403, "Host not allowed"));
+    if (hostsChecked && raw !== passed) {
+      const local = loopback === undefined && fromLoopback(info);
+      if (checksHost || local) {
+        const access = local ? onLoopback : anywhere;
+        if (!access.hostAllowed(url ??= new URL(raw))) {
+          logger.debug(`refused a POST sent to host ${url.host}`);
+          return answer(refusal(403, "Host not allowed"));
+        }
+        // With `hosts` given, both take the same names.
+        if (access === onLoopback || options.hosts !== undefined) passed = raw;
       }
-      passed = raw;
-      passedBy = access;
     }
     // get, not has: Deno.serve reads one header without making the list of all.
     const origin = request.headers.get("origin") !== null
-      ? access.allowedOrigin(request, url ?? new URL(raw))
+      ? anywhere.allowedOrigin(request, url ?? new URL(raw))
       : null;
     if (origin === undefined) {
       logger.debug(`refused a request from origin ${request.headers.get("origin")}`);
@@ -252,46 +329,21 @@ function endpoint(
   }
 
   /**
-   * Reads the body of a POST let through and hands it to `target`; then
-   * the POST and the bytes it held (`held`, by its declared length) are
-   * let go.
+   * Reads the body of a POST let through and hands it to `target`; once it
+   * is answered, the POST and the bytes it held (`held`, by its declared
+   * length) are let go. One promise from here to the answer: the body, the
+   * exchange and the answer are callbacks of a {@linkcode Taken}.
    */
-  async function take(
+  function take(
     target: ExchangeChannel,
     request: Request,
     declared: string | null,
     cors: Record<string, string>,
     held: number,
   ): Promise<Response> {
-    try {
-      const text = await readBody(request, declared, maxBody, bodyTimeout);
-      if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
-      const message = codec.decode(text);
-      const size = text.length;
-      if (Array.isArray(message)) {
-        if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
-      } else {
-        const one = message as Message;
-        if (one.kind === "invalid") {
-          return badRequest(one.error.code, one.error.message, one.error.data as string, cors);
-        }
-        if (one.kind !== "request" && one.kind !== "notification" && one.kind !== "cancel") {
-          return badRequest(-32600, "Invalid Request", "a reply, not a call", cors);
-        }
-      }
-      if (held === 0 && size > 0) {
-        // A body of no declared length (chunked) is held from when it was read.
-        if (pendingBytes + size > maxPending) {
-          return refusal(503, "Too many requests at once", { ...cors, "retry-after": "1" });
-        }
-        pendingBytes += size;
-        held = size;
-      }
-      return await target.post(message, size, cors);
-    } finally {
-      posts--;
-      pendingBytes -= held;
-    }
+    const taken = new Taken(target, cors, held);
+    readBody(request, declared, maxBody, bodyTimeout, taken);
+    return taken.answer.promise;
   }
 }
 
