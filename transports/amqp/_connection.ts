@@ -394,6 +394,11 @@ export class BrokerConnection {
     // dies) leaves the confirm's later rejection unhandled, which would end
     // the process. The socket's close event reports the loss instead.
     const writer = client as unknown as SocketWriter;
+    // The writer uses the client's `socket` and `closeSocket` (amqp-client
+    // 4.1.1, pinned): refuse a version without them rather than write nothing.
+    if (typeof writer.closeSocket !== "function") {
+      throw new Error("@cloudamqp/amqp-client: this version has no closeSocket to write with");
+    }
     client.send = (bytes: Uint8Array) => neverRejectingSend(writer, bytes);
     client.onerror = (error) =>
       this.#options.logger.debug(`${this.#options.name}: ${this.redact(error.message)}`);
