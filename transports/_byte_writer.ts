@@ -15,12 +15,6 @@ import { startTimer } from "../protocol/shared/_timer.ts";
 /** Microtask turns without a new frame before the rest of a burst is written. */
 const QUIET_TURNS = 3;
 
-/**
- * Schedules the quiet turns: a `then` on a settled promise is a plain V8
- * microtask, cheaper than Deno's `queueMicrotask` (which wraps each callback).
- */
-const RESOLVED = Promise.resolve();
-
 /** Where a {@linkcode ByteWriter} writes, and what it tells its transport. */
 export interface ByteSink {
   /** The bytes that carry `frames`, in order. */
@@ -117,7 +111,7 @@ export class ByteWriter {
       this.#scheduled = true;
       this.#quietTurns = 0;
       this.#seen = this.#out.length;
-      RESOLVED.then(this.#whenQuiet);
+      queueMicrotask(this.#whenQuiet);
     }
     if (this.buffered <= limits.writeHighWaterMark) return ACCEPTED;
     if (this.#drained === undefined) {
@@ -197,7 +191,7 @@ export class ByteWriter {
       if (!this.#writing && !this.#stopped && this.#out.length > 0) this.#flush();
       return;
     }
-    RESOLVED.then(this.#whenQuiet);
+    queueMicrotask(this.#whenQuiet);
   };
 
   /** Writes everything queued, gathering what arrives meanwhile into the next write. */
