@@ -180,6 +180,9 @@ export interface ListenOptions extends TcpOptions {
 
 const MiB = 1024 * 1024;
 const READ_BUFFER_BYTES = 64 * 1024;
+/** The reused write buffer: its first size, and the most it grows to. */
+const MIN_WRITE_BUFFER_BYTES = 1024;
+const MAX_WRITE_BUFFER_BYTES = 16 * 1024;
 const encoder = new TextEncoder();
 const NO_BYTES = new Uint8Array(0);
 
@@ -259,6 +262,7 @@ export class TcpTransport implements Transport<string> {
   readonly dialect: Dialect | undefined;
   #conn: Deno.Conn;
   #delimiter: number;
+  #delimiterChar: string;
   #maxFrameBytes: number;
   #closeTimeout: number;
   #logger: Logger;
@@ -268,6 +272,8 @@ export class TcpTransport implements Transport<string> {
   #partialLength = 0;
   #framesReceived = 0;
   #writer: ByteWriter;
+  /** Where small frames are encoded for writing (see #encode); grown on use. */
+  #out: Uint8Array = NO_BYTES;
   #closing = false;
   /** Why `close` was called. */
   #closeReason: CloseReason | undefined;
@@ -287,12 +293,9 @@ export class TcpTransport implements Transport<string> {
     this.dialect = options.dialect;
     this.#delimiter = (options.delimiter ?? options.dialect?.delimiter ?? "\n").charCodeAt(0);
     this.#maxFrameBytes = options.maxFrameBytes ?? options.dialect?.maxFrameBytes ?? 16 * MiB;
-    const delimiter = String.fromCharCode(this.#delimiter);
+    const delimiter = this.#delimiterChar = String.fromCharCode(this.#delimiter);
     this.#writer = new ByteWriter({
-      encode: (frames) =>
-        encoder.encode(
-          frames.length === 1 ? frames[0] + delimiter : frames.join(delimiter) + delimiter,
-        ),
+      encode: (frames) => this.#encode(frames.length === 1 ? frames[0]! : frames.join(delimiter)),
       write: (bytes) => conn.write(bytes),
       giveUp: (reason) => {
         if (reason.code === CloseCode.WriteOverflow) {
@@ -321,6 +324,30 @@ export class TcpTransport implements Transport<string> {
     );
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     this.#reading = this.#readLoop();
+  }
+
+  /**
+   * `text` and a delimiter as UTF-8. Text of up to 16 KiB is encoded into
+   * one reused buffer (safe: the writer encodes again only once the last
+   * write is done), which saves the new buffer `encode` allocates and the
+   * `text + delimiter` string: for small frames they cost several times the
+   * encoding itself.
+   */
+  #encode(text: string): Uint8Array {
+    let buffer = this.#out;
+    if (text.length >= buffer.length) {
+      if (text.length >= MAX_WRITE_BUFFER_BYTES) return encoder.encode(text + this.#delimiterChar);
+      buffer = this.#out = new Uint8Array(
+        Math.max(MIN_WRITE_BUFFER_BYTES, 2 ** Math.ceil(Math.log2(text.length + 1))),
+      );
+    }
+    const { read, written } = encoder.encodeInto(text, buffer);
+    // Text beyond ASCII may need more room than its length: the slow way then.
+    if (read < text.length || written === buffer.length) {
+      return encoder.encode(text + this.#delimiterChar);
+    }
+    buffer[written] = this.#delimiter;
+    return buffer.subarray(0, written + 1);
   }
 
   /** The frames received, in order; ends when the connection ends. */
@@ -467,12 +494,15 @@ export class TcpTransport implements Transport<string> {
         // Bytes up to `last` are whole frames: decode them in one go.
         if (this.#partialLength > 0) {
           this.#keep(buffer.subarray(0, last));
-          await this.#emit(this.#partial.subarray(0, this.#partialLength));
+          const full = this.#emit(this.#partial.subarray(0, this.#partialLength));
+          if (full !== undefined) await full;
           this.#partialLength = 0;
           // A large frame's buffer is not kept for ever.
           if (this.#partial.length > 4 * READ_BUFFER_BYTES) this.#partial = NO_BYTES;
         } else {
-          await this.#emit(buffer.subarray(0, last));
+          // No await unless the queue is full: a read of whole frames costs no promise.
+          const full = this.#emit(buffer.subarray(0, last));
+          if (full !== undefined) await full;
         }
         if (last + 1 < n) this.#keep(buffer.subarray(last + 1, n));
       }
@@ -526,15 +556,19 @@ export class TcpTransport implements Transport<string> {
    * multi-byte character, and splitting the text finds the same frames as
    * splitting the bytes) and queues them. When the bytes are not all UTF-8,
    * each frame is decoded on its own and the bad ones become
-   * {@linkcode InvalidFrame}s.
+   * {@linkcode InvalidFrame}s. Returns a promise only when the queue is
+   * full: it resolves once the reader made room for the last frame.
    */
-  async #emit(bytes: Uint8Array): Promise<void> {
+  #emit(bytes: Uint8Array): Promise<void> | undefined {
     const text = utf8Text(bytes);
-    if (text === undefined) return await this.#emitEach(bytes);
-    const delimiterChar = String.fromCharCode(this.#delimiter);
+    return text === undefined ? this.#emitEach(bytes) : this.#emitText(text, 0);
+  }
+
+  /** Queues the frames of `text` from `start` on (see #emit). */
+  #emitText(text: string, start: number): Promise<void> | undefined {
+    const delimiterChar = this.#delimiterChar;
     const stripCR = this.#delimiter === 10;
     const max = this.#maxFrameBytes;
-    let start = 0;
     while (true) {
       const end = text.indexOf(delimiterChar, start);
       let frame = end === -1 ? text.slice(start) : text.slice(start, end);
@@ -542,9 +576,9 @@ export class TcpTransport implements Transport<string> {
       if (stripCR && frame.charCodeAt(frame.length - 1) === 13) frame = frame.slice(0, -1);
       this.#framesReceived++;
       const room = this.#inbox.push(frame);
-      if (room !== undefined) await room;
-      if (end === -1) return;
+      if (end === -1) return room;
       start = end + 1;
+      if (room !== undefined) return room.then(() => this.#emitText(text, start));
     }
   }
 
