@@ -13,7 +13,7 @@ import { silentLogger } from "../mod.ts";
 import { encodeNuropbResponse } from "../transports/amqp.ts";
 import type { Mesh } from "../transports/amqp.ts";
 import type { BrokerConnection } from "../transports/amqp/_connection.ts";
-import { runRounds } from "./_cpu_alloc.ts";
+import { closedLoop, runRounds } from "./_cpu_alloc.ts";
 
 const rounds = Number(Deno.args[0] ?? 5);
 const calls = Number(Deno.args[1] ?? 20_000);
@@ -81,14 +81,7 @@ async function caller(MeshOf: MeshClass) {
   return {
     /** Runs `n` requests, `inFlight` at a time (closed loop). */
     async call(n: number, inFlight: number): Promise<void> {
-      let started = 0;
-      const worker = async () => {
-        while (started < n) {
-          started++;
-          await mesh.request("bench", "add", params);
-        }
-      };
-      await Promise.all(Array.from({ length: inFlight }, worker));
+      await closedLoop(n, inFlight, () => mesh.request("bench", "add", params));
     },
     close: () => mesh.close(),
   };

@@ -109,3 +109,19 @@ export async function runRounds(
   printSummary(seen, rounds);
   for (const run of Object.values(cases)) await run.close();
 }
+
+/** Runs `call` `n` times with `inFlight` of them under way at once (a closed loop). */
+export async function closedLoop(
+  n: number,
+  inFlight: number,
+  call: () => Promise<unknown>,
+): Promise<void> {
+  let started = 0;
+  const worker = async () => {
+    while (started < n) {
+      started++;
+      await call();
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+}

@@ -11,7 +11,7 @@
 // MESH_HEAP_PROFILE=<prefix>, each measured loop's sampled heap profile goes to
 // <prefix>.<case>.<in flight>. For the top self-time frames add --cpu-prof.
 
-import { type CostCase, runRounds } from "./_cpu_alloc.ts";
+import { closedLoop, type CostCase, runRounds } from "./_cpu_alloc.ts";
 
 const rounds = Number(Deno.args[0] ?? 5);
 const calls = Number(Deno.args[1] ?? 50_000);
@@ -48,14 +48,7 @@ function pair(lib: Library, hop: boolean): CostCase {
   const params = { a: 1, b: 2 };
   return {
     async call(n: number, inFlight: number): Promise<void> {
-      let started = 0;
-      const worker = async () => {
-        while (started < n) {
-          started++;
-          await client.call("add", params);
-        }
-      };
-      await Promise.all(Array.from({ length: inFlight }, worker));
+      await closedLoop(n, inFlight, () => client.call("add", params));
     },
     async close() {
       await client.close();
@@ -115,14 +108,7 @@ function minimal(lib: Library, hop: boolean): CostCase {
   };
   return {
     async call(n: number, inFlight: number): Promise<void> {
-      let started = 0;
-      const worker = async () => {
-        while (started < n) {
-          started++;
-          await add(1, 2);
-        }
-      };
-      await Promise.all(Array.from({ length: inFlight }, worker));
+      await closedLoop(n, inFlight, () => add(1, 2));
     },
     async close() {
       await b.close();
