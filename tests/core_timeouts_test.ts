@@ -23,6 +23,12 @@ const HUGE = 2 ** 31;
 async function timersDuring(run: () => Promise<void>): Promise<number[]> {
   const delays: number[] = [];
   const { setTimeout: realTimeout, setInterval: realInterval } = globalThis;
+  const realSignalTimeout = AbortSignal.timeout;
+  // The Peer's deadline timer is an AbortSignal.timeout.
+  AbortSignal.timeout = (ms: number) => {
+    delays.push(ms);
+    return realSignalTimeout.call(AbortSignal, ms);
+  };
   globalThis.setTimeout = ((f: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
     delays.push(ms ?? 0);
     return realTimeout(f, ms ?? 0, ...args as []);
@@ -36,6 +42,7 @@ async function timersDuring(run: () => Promise<void>): Promise<number[]> {
   } finally {
     globalThis.setTimeout = realTimeout;
     globalThis.setInterval = realInterval;
+    AbortSignal.timeout = realSignalTimeout;
   }
   return delays;
 }
@@ -237,6 +244,61 @@ Deno.test("timeouts: an idle caller's deadline timer does not keep the process a
   const output = await exited;
   const stderr = new TextDecoder().decode(output.stderr);
   assertEquals([output.code, new TextDecoder().decode(output.stdout)], [0, "3\n"], stderr);
+});
+
+Deno.test("timeouts: a caller's deadlines start no setTimeout, and a call still times out", async () => {
+  // The client side of the same saving: the deadline timer is an
+  // AbortSignal.timeout (a setTimeout would load Deno's Node-compatible timers).
+  const used: string[] = [];
+  const real = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout };
+  for (const name of Object.keys(real) as (keyof typeof real)[]) {
+    // deno-lint-ignore no-explicit-any
+    (globalThis as any)[name] = (...args: unknown[]) => {
+      used.push(name);
+      // deno-lint-ignore no-explicit-any
+      return (real[name] as any)(...args);
+    };
+  }
+  const [a, b] = memoryPair();
+  const never = Promise.withResolvers<never>();
+  const server = new Peer(a, { handlers: { add: ([x, y]) => x + y, hang: () => never.promise } });
+  const client = new Peer(b, { timeout: 30_000 });
+  let timedOut: unknown;
+  try {
+    for (let i = 0; i < 10; i++) assertEquals(await client.call("add", [i, 1]), i + 1);
+    timedOut = await client.call("hang", [], { timeout: 50 }).catch((error) => error);
+  } finally {
+    Object.assign(globalThis, real);
+    never.resolve(undefined as never);
+    await client.close();
+    await server.close();
+  }
+  assert(timedOut instanceof CallTimeout, `expected CallTimeout, got ${timedOut}`);
+  assertEquals(used, []);
+});
+
+Deno.test("timeouts: a call waiting for its reply keeps the process alive until it times out", async () => {
+  // The deadline timer is held while a call waits: a process whose only work
+  // is such a call ends with the call's timeout, not before.
+  const script = `
+    import { memoryPair, Peer } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    const [a, b] = memoryPair();
+    new Peer(a, { handlers: { hang: () => new Promise(() => {}) } });
+    const client = new Peer(b);
+    const error = await client.call("hang", [], { timeout: 300 }).catch((e) => e);
+    console.log(error.name);
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assertEquals(
+    [output.code, new TextDecoder().decode(output.stdout)],
+    [0, "CallTimeout\n"],
+    stderr,
+  );
 });
 
 Deno.test("timeouts: a server and the calls it answers start and clear no timer, and still close an idle connection", async () => {

@@ -26,7 +26,7 @@ import {
   refusedExtension,
   StreamConsumer,
 } from "../stream/consumer.ts";
-import { holdTimer, never } from "../shared/_timer.ts";
+import { never } from "../shared/_timer.ts";
 import type { Logger } from "../shared/logger.ts";
 import { ACCEPTED } from "../wire/transport.ts";
 import type {
@@ -275,10 +275,14 @@ export class OutgoingCalls {
   #name: string;
   #latency: LatencyHistogram | undefined;
   #calls: CallTable<OutgoingCall>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The deadline timer: an `AbortSignal.timeout` that fires at `#signalAt`
+   * (see #arm), kept pending while no call waits, to be listened to again.
+   */
+  #signal: AbortSignal | undefined;
+  #signalAt = Infinity;
+  /** When the sweep runs next: `#signalAt` while it listens to `#signal`, else Infinity. */
   #timerAt = Infinity;
-  /** Whether the timer keeps the process alive: only while calls wait. */
-  #timerHeld = true;
   #waiters: RoomWaiter[] = [];
   /** Our requests and notifications waiting for room on the wire, oldest first. */
   #line: (OutgoingCall | WaitingNotification)[] = [];
@@ -501,7 +505,6 @@ export class OutgoingCalls {
     call.signal?.addEventListener("abort", call, { once: true });
     if (this.#latency !== undefined) call.started = performance.now();
     if (deadline < this.#timerAt) this.#arm(deadline);
-    else if (!this.#timerHeld && deadline < Infinity) this.#hold(true);
     if (this.#blocked) {
       call.waiting = message;
       this.#line.push(call);
@@ -581,13 +584,11 @@ export class OutgoingCalls {
   #remove(call: OutgoingCall): boolean {
     if (!this.#calls.remove(call)) return false;
     call.signal?.removeEventListener("abort", call);
-    if (this.#calls.size === 0 && this.#timerHeld && this.#timer !== undefined) {
-      // No call waits: the timer stays (the next call, usually soon, reuses
-      // it; firing idle, it does nothing) but no longer keeps the process
-      // alive. Cheaper than clearing it, or than checking a few microtasks
-      // later whether a call came (a microtask each: 130 bytes).
-      this.#hold(false);
-    }
+    // No call waits: the sweep stops listening, so the timer no longer keeps
+    // the process alive, but it stays pending for the next call (usually
+    // soon) to listen to again. Cheaper than starting a timer per call, or
+    // than checking a few microtasks later whether a call came.
+    if (this.#calls.size === 0) this.#disarm();
     if (this.#waiters.length > 0 && this.#calls.size < this.limit) this.#waiters.shift()!.wake();
     return true;
   }
@@ -599,27 +600,34 @@ export class OutgoingCalls {
     this.#gaveUp.add(id);
   }
 
+  /**
+   * The sweep runs by `at` (before `#timerAt`). The timer is an
+   * `AbortSignal.timeout`, not a `setTimeout`: in Deno (2.9) the first
+   * setTimeout loads its Node-compatible timers, 3 to 4 MiB more for a
+   * client; and it keeps the process alive only while listened to. It
+   * cannot be cleared: a pending one that fires by `at` is listened to
+   * again (the sweep then re-arms for what is left), so a caller that calls
+   * again and again makes one timer per timeout, not one per call.
+   */
   #arm(at: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(this.#sweep, Math.max(0, at - Date.now()));
-    this.#timerHeld = true;
+    let signal = this.#signal;
+    if (signal === undefined || signal.aborted || this.#signalAt > at) {
+      if (this.#timerAt < Infinity) signal!.removeEventListener("abort", this.#sweep);
+      signal = this.#signal = AbortSignal.timeout(Math.max(0, at - Date.now()));
+      this.#signalAt = at;
+    }
+    signal.addEventListener("abort", this.#sweep);
+    this.#timerAt = this.#signalAt;
   }
 
-  #hold(hold: boolean): void {
-    this.#timerHeld = hold;
-    holdTimer(this.#timer!, hold);
-  }
-
+  /** The sweep stops listening (the timer, unheld, may stay pending). */
   #disarm(): void {
-    if (this.#timer === undefined) return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#timerAt === Infinity) return;
+    this.#signal!.removeEventListener("abort", this.#sweep);
     this.#timerAt = Infinity;
   }
 
   #sweep = (): void => {
-    this.#timer = undefined;
     this.#timerAt = Infinity;
     // Timers may fire up to a millisecond early against the wall clock.
     const now = Date.now() + 1;
