@@ -2,13 +2,16 @@
 // its own fresh process, as a deployment runs it, loading only the code of
 // its kind; the measuring loop (bench/_measure.ts: exactly N calls in flight)
 // runs here, the same for every kind:
-//   deno run --allow-net=... --allow-run=cat --allow-env=BENCH_MS \
+//   deno run --allow-net=... --allow-run=cat --allow-env=BENCH_MS,BENCH_CALLS \
 //     bench/_client_process.ts KIND ADDRESS IN_FLIGHT NAME
 // KIND: raw | min-jsonrpc | jsonrpc; ADDRESS: a port on 127.0.0.1, or unix:PATH.
 // Or KIND http-min-jsonrpc (a plain fetch) | http-jsonrpc (a Peer on our HTTP
 // client), and ADDRESS the endpoint's http:// URL.
+// BENCH_CALLS=N: N measured calls (and N/4 of warm-up) instead of BENCH_MS of
+// them, the same work for every kind (for memory: see bench/_measure.ts).
 // Prints the result as one JSON line, with its memory (MiB): rss_start_mib
-// (connected, before any call) and peak_mib (VmHWM at the end).
+// (connected, before any call) and peak_mib (VmHWM once the calls are done,
+// before the close: where the server reads its own, bench/_server.ts).
 
 import { type BenchResult, measure, usage } from "./_measure.ts";
 import { CLIENT_CPU, spawnDeno } from "./_server_process.ts";
@@ -40,7 +43,7 @@ export async function runClient(
   const child = await spawnDeno(
     [
       ...permissions,
-      "--allow-env=BENCH_MS",
+      "--allow-env=BENCH_MS,BENCH_CALLS",
       "--allow-run=cat",
       new URL(import.meta.url).pathname,
       kind,
@@ -105,16 +108,20 @@ if (import.meta.main) {
   const [kind, address, inFlight, name] = Deno.args as [string, string, string, string];
   const client = await connect(kind, address);
   const started = usage();
+  const calls = Deno.env.get("BENCH_CALLS");
   const result = await measure(name, () => client.call(), {
     inFlight: Number(inFlight),
     cpu: true,
     // HTTP: a longer warm-up (both sides have more code for the JIT to settle).
     warmupMs: kind.startsWith("http") ? 2000 : undefined,
+    calls: calls === undefined ? undefined : Number(calls),
   });
+  // The peak of the run, read before the close as the server reads its own.
+  const ended = usage();
   await client.close();
   console.log(JSON.stringify({
     ...result,
     rss_start_mib: started.rss_mib,
-    peak_mib: usage().peak_mib,
+    peak_mib: ended.peak_mib,
   }));
 }

@@ -1,6 +1,6 @@
 // Closed-loop load: `inFlight` workers each make one call after another, for
-// a bounded time and count. Latency is recorded per call; throughput is
-// completed calls over the measured wall time.
+// a bounded time and count (or for a fixed count: `calls`). Latency is
+// recorded per call; throughput is completed calls over the measured wall time.
 
 export interface BenchResult {
   bench: string;
@@ -22,18 +22,35 @@ export interface MeasureOptions {
   maxCalls?: number;
   /** Report `cpu_us_per_call` of this process (needs --allow-run=cat on Linux). */
   cpu?: boolean;
+  /**
+   * A fixed count of measured calls instead of a measured time, and a quarter
+   * of it as warm-up (the times then only bound them, at 60 s each): every
+   * kind does the same work whatever the load on the machine, so their peak
+   * RSS compares alike (memory grows with the calls made: the JIT's tiers,
+   * the young generation's growth).
+   */
+  calls?: number;
 }
+
+/** What bounds the warm-up and the measured run of a fixed count. */
+const FIXED_COUNT_CAP_MS = 60_000;
 
 export async function measure(
   name: string,
   call: () => Promise<unknown>,
   options: MeasureOptions,
 ): Promise<BenchResult> {
-  const durationMs = options.durationMs ?? Number(Deno.env.get("BENCH_MS") ?? 2000);
-  const warmupMs = options.warmupMs ?? Math.min(500, durationMs / 4);
-  const maxCalls = options.maxCalls ?? 5_000_000;
+  const fixed = options.calls;
+  const durationMs = fixed !== undefined
+    ? FIXED_COUNT_CAP_MS
+    : options.durationMs ?? Number(Deno.env.get("BENCH_MS") ?? 2000);
+  const warmupMs = fixed !== undefined
+    ? FIXED_COUNT_CAP_MS
+    : options.warmupMs ?? Math.min(500, durationMs / 4);
+  const maxCalls = fixed ?? options.maxCalls ?? 5_000_000;
+  const maxWarmupCalls = fixed !== undefined ? Math.ceil(fixed / 4) : maxCalls;
 
-  const warmupCalls = await run(call, options.inFlight, warmupMs, maxCalls, undefined);
+  const warmupCalls = await run(call, options.inFlight, warmupMs, maxWarmupCalls, undefined);
   const latencies = new Float64Array(maxCalls);
   const cpuBefore = options.cpu === true ? usage().cpu_ms : NaN;
   const started = performance.now();
