@@ -1,6 +1,7 @@
 // `deno task bench [filter]`: one JSON line per case on stdout:
 //   {"bench": "...", "calls_per_s": N, "p50_us": N, "p99_us": N, ...}
-// Each case runs for BENCH_MS milliseconds (default 2000) after a warm-up.
+// Each case runs for BENCH_MS milliseconds (default 2000) after a warm-up, or
+// BENCH_CALLS calls after BENCH_CALLS/4 of warm-up (where a client process measures).
 // A filter keeps only the cases whose group name contains it (memory, tcp,
 // websocket, mushroom, choria, amqp, unix, stdio, worker, http, stream, meta: the
 // cost of per-call meta and tracing). The amqp group needs RabbitMQ
