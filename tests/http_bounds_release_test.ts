@@ -138,3 +138,32 @@ test("httpHandler in Deno.serve: refused bodies give back their place and bytes 
     await http.shutdown();
   }
 });
+
+test("a short bodyTimeout is met within +250 ms while a long one's read keeps the shared timer ticking", async () => {
+  // Body deadlines share one timer, ticking at half of min(250, timeout) of
+  // the read that started it: a 60 s endpoint's read starts it at 125 ms.
+  const long = new Server({ logger: recordingLogger(), handlers: {} });
+  const short = new Server({ logger: recordingLogger(), handlers: {} });
+  const slow = long.serve(listen("http://127.0.0.1:0/rpc", { bodyTimeout: 60_000 }));
+  const quick = short.serve(listen("http://127.0.0.1:0/rpc", { bodyTimeout: 100 }));
+  const hanging = await RawHttp.open(slow.addr);
+  try {
+    await hanging.send(post(slow.addr, "x".repeat(100), JSON_TYPE).slice(0, -90));
+    // The short reads come after the long one started the shared timer (its
+    // head was sent first; the 408s below take longer than it takes to arrive).
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      assertEquals(
+        await statusOf(quick.addr, post(quick.addr, "x".repeat(100), JSON_TYPE).slice(0, -90)),
+        408,
+      );
+      const took = performance.now() - started;
+      assert(took >= 100 - 1 && took <= 100 + 250 + 250, `408 after ${took} ms`);
+    }
+  } finally {
+    hanging.close();
+    await hanging.done();
+    await slow.shutdown();
+    await quick.shutdown();
+  }
+});
