@@ -1,0 +1,81 @@
+// The outgoing deadline timer stops holding the process when no call waits
+// (unref) and holds it again for the next call: a process whose only pending
+// work is a call waiting for its reply must live until that call times out,
+// however the timer came to be unref'd (review24).
+
+import { assertEquals } from "@std/assert";
+import { within } from "./_helpers.ts";
+
+const MOD = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
+
+/** Runs `body` in a child process with a client Peer whose `hang` is never answered; its stdout. */
+async function child(body: string): Promise<string> {
+  const script = `
+    import { memoryPair, Peer } from ${MOD};
+    const [a, b] = memoryPair();
+    new Peer(a, { handlers: { add: ([x, y]) => x + y, hang: () => new Promise(() => {}) } });
+    const client = new Peer(b, { timeout: 60_000 });
+    const hang = (timeout) => client.call("hang", [], { timeout }).then(
+      () => console.log("answered"),
+      (error) => console.log(error.name),
+    );
+    // Not awaited at the top: Deno keeps a process whose top-level await is
+    // pending alive while any timer, even an unref'd one, is pending.
+    (async () => {
+      ${body}
+    })();
+  `;
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = process.output();
+  try {
+    await within(process.status, 20_000, "the child's exit");
+  } catch (error) {
+    process.kill();
+    await output;
+    throw error;
+  }
+  const { code, stdout, stderr } = await output;
+  assertEquals(code, 0, new TextDecoder().decode(stderr));
+  return new TextDecoder().decode(stdout);
+}
+
+Deno.test("timer hold: a first call that is never answered keeps the process until it times out", async () => {
+  assertEquals(await child(`await hang(200);`), "CallTimeout\n");
+});
+
+Deno.test("timer hold: a call later than the idle (unref'd) timer's deadline is still held to its own", async () => {
+  // The answered call leaves the timer armed at +300 ms and unref'd; the
+  // hanging call's deadline (+700 ms) is later, so the timer is only re-held.
+  assertEquals(
+    await child(
+      `console.log(await client.call("add", [1, 2], { timeout: 300 })); await hang(700);`,
+    ),
+    "3\nCallTimeout\n",
+  );
+});
+
+Deno.test("timer hold: a call after the idle timer fired unheld is held again", async () => {
+  assertEquals(
+    await child(`
+      console.log(await client.call("add", [1, 2], { timeout: 50 }));
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the idle timer fires
+      await hang(200);
+    `),
+    "3\nCallTimeout\n",
+  );
+});
+
+Deno.test("timer hold: a call waiting when another is answered keeps the timer held", async () => {
+  assertEquals(
+    await child(`
+      const waiting = hang(300);
+      console.log(await client.call("add", [1, 2], { timeout: 5_000 }));
+      await waiting;
+    `),
+    "3\nCallTimeout\n",
+  );
+});
