@@ -10,6 +10,7 @@ import {
   type MemoryTransport,
   Peer,
   type PeerOptions,
+  Server,
 } from "../mod.ts";
 
 /** A logger that keeps every line, by level. */
@@ -154,4 +155,20 @@ export function test(
   timeout = 120_000,
 ): void {
   Deno.test(name, () => within(Promise.resolve().then(fn), timeout, `the test '${name}'`));
+}
+
+/** A server whose `stall` handler waits for `release`, and how many calls of it started. */
+export function stallingServer(release: Promise<void>): { server: Server; started: () => number } {
+  let started = 0;
+  const server = new Server({
+    logger: recordingLogger(),
+    handlers: {
+      stall: async () => {
+        started++;
+        await release;
+        return "done";
+      },
+    },
+  });
+  return { server, started: () => started };
 }

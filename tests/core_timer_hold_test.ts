@@ -1,7 +1,7 @@
 // The outgoing deadline timer stops holding the process when no call waits
-// (unref) and holds it again for the next call: a process whose only pending
-// work is a call waiting for its reply must live until that call times out,
-// however the timer came to be unref'd (review24).
+// and holds it again for the next call: a process that made its calls ends at
+// once, and one whose only pending work is a call waiting for its reply lives
+// until that call times out, however the timer came to be unheld.
 
 import { assertEquals } from "@std/assert";
 import { within } from "./_helpers.ts";
@@ -42,6 +42,12 @@ async function child(body: string): Promise<string> {
   assertEquals(code, 0, new TextDecoder().decode(stderr));
   return new TextDecoder().decode(stdout);
 }
+
+Deno.test("timer hold: an idle caller's deadline timer does not keep the process alive", async () => {
+  // Its peers left open, the process ends at once, not when the call's 60 s
+  // deadline would have passed (child() gives it 20 s).
+  assertEquals(await child(`console.log(await client.call("add", [1, 2]));`), "3\n");
+});
 
 Deno.test("timer hold: a first call that is never answered keeps the process until it times out", async () => {
   assertEquals(await child(`await hang(200);`), "CallTimeout\n");

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { Server } from "../mod.ts";
 import { httpHandler, listen } from "../transports/http.ts";
-import { deferred, recordingLogger, test } from "./_helpers.ts";
+import { deferred, recordingLogger, stallingServer, test } from "./_helpers.ts";
 import { chunk, post, RawHttp } from "./_http_raw.ts";
 
 const JSON_TYPE = "Content-Type: application/json\r\n";
@@ -99,18 +99,7 @@ async function boundsHold(url: string, started: () => number, release: () => voi
 
 function staller() {
   const release = deferred();
-  let started = 0;
-  const server = new Server({
-    logger: recordingLogger(),
-    handlers: {
-      stall: async () => {
-        started++;
-        await release.promise;
-        return "done";
-      },
-    },
-  });
-  return { server, started: () => started, release: () => release.resolve() };
+  return { ...stallingServer(release.promise), release: () => release.resolve() };
 }
 
 test("listen(): refused bodies give back their place and bytes exactly once", async () => {

@@ -4,7 +4,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { Peer, Server } from "../mod.ts";
 import { connect, HttpError, httpHandler, listen } from "../transports/http.ts";
-import { deferred, recordingLogger, test, waitFor, within } from "./_helpers.ts";
+import { deferred, recordingLogger, stallingServer, test, waitFor, within } from "./_helpers.ts";
 import { post, RawHttp } from "./_http_raw.ts";
 
 const encoder = new TextEncoder();
@@ -248,22 +248,6 @@ test("listen() answers 415 with its reason phrase and 413 with a JSON-RPC error 
   await server.shutdown();
 });
 
-/** A server whose `stall` handler waits for `release`. */
-function staller(release: Promise<void>): { server: Server; started: () => number } {
-  let started = 0;
-  const server = new Server({
-    logger: recordingLogger(),
-    handlers: {
-      stall: async () => {
-        started++;
-        await release;
-        return "done";
-      },
-    },
-  });
-  return { server, started: () => started };
-}
-
 function stall(id: number, pad = ""): string {
   return JSON.stringify({ jsonrpc: "2.0", method: "stall", params: [pad], id });
 }
@@ -283,7 +267,7 @@ async function postJson(url: string, body: string) {
 
 test("past maxConcurrentPosts a POST is answered 503 with Retry-After, not queued", async () => {
   const release = deferred();
-  const { server, started } = staller(release.promise);
+  const { server, started } = stallingServer(release.promise);
   const served = server.serve(listen("http://127.0.0.1:0/rpc", { maxConcurrentPosts: 2 }));
   const held = [postJson(served.addr, stall(1)), postJson(served.addr, stall(2))];
   await waitFor(() => started() === 2 || undefined, { timeout: 5000, message: "two handlers" });
@@ -298,7 +282,7 @@ test("past maxConcurrentPosts a POST is answered 503 with Retry-After, not queue
 
 test("past maxPendingBodyBytes a POST is answered 503 before its body is read", async () => {
   const release = deferred();
-  const { server, started } = staller(release.promise);
+  const { server, started } = stallingServer(release.promise);
   const served = server.serve(listen("http://127.0.0.1:0/rpc", { maxPendingBodyBytes: 1000 }));
   const held = postJson(served.addr, stall(1, "x".repeat(700)));
   await waitFor(() => started() === 1 || undefined, { timeout: 5000, message: "the handler" });

@@ -6,14 +6,12 @@
 import { connect, listen, type TcpTransport } from "../transports/tcp.ts";
 import { assertEquals } from "./_assert.ts";
 import { within } from "./_helpers.ts";
+import { Random } from "../fuzz/_generators.ts";
 
+/** A seeded random float in [0, 1) (the fuzzers' source), so a failure replays. */
 function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const source = new Random(seed);
+  return () => source.next();
 }
 
 const PIECES = ["a", "é", "日", "😀", " ", "\ud800"];
