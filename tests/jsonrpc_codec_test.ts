@@ -56,6 +56,21 @@ Deno.test("encodeOne() writes each kind in the spec's member order", () => {
   );
 });
 
+Deno.test("encodeOne() writes a numeric id as String() would, for every kind of number", () => {
+  // Ids are written with JSON.stringify (which keeps them out of V8's
+  // number-string cache); the text must stay the one String() gives.
+  for (const id of [0, -0, 7, -12, 0.5, 2 ** 53, 1e21, 1.5e-7, NaN, Infinity]) {
+    assertEquals(
+      encodeOne({ kind: "result", id, result: 1 }),
+      `{"jsonrpc":"2.0","result":1,"id":${String(id)}}`,
+    );
+    assertEquals(
+      encodeOne({ kind: "request", id, method: "m" }),
+      `{"jsonrpc":"2.0","method":"m","id":${String(id)}}`,
+    );
+  }
+});
+
 Deno.test("encodeOne() throws on values JSON cannot carry", () => {
   assertThrows(
     () => encodeOne({ kind: "result", id: 1, result: 10n }),
