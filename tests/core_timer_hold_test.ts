@@ -68,7 +68,9 @@ Deno.test("timer hold: a call after the idle timer fired unheld is held again", 
   assertEquals(
     await child(`
       console.log(await client.call("add", [1, 2], { timeout: 50 }));
-      await new Promise((resolve) => setTimeout(resolve, 200)); // the idle timer fires
+      // A timer started after the call, with its delay, fires after the
+      // call's own deadline timer: that one has fired (with nobody listening).
+      await new Promise((resolve) => { AbortSignal.timeout(50).onabort = resolve; });
       await hang(200);
     `),
     "3\nCallTimeout\n",

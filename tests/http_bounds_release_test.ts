@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { Server } from "../mod.ts";
 import { httpHandler, listen } from "../transports/http.ts";
-import { deferred, recordingLogger, stallingServer, test } from "./_helpers.ts";
+import { deferred, recordingLogger, stallingServer, test, waitFor } from "./_helpers.ts";
 import { chunk, post, RawHttp } from "./_http_raw.ts";
 
 const JSON_TYPE = "Content-Type: application/json\r\n";
@@ -82,11 +82,10 @@ async function boundsHold(url: string, started: () => number, release: () => voi
       headers: { "content-type": "application/json" },
     })
   );
-  const deadline = Date.now() + 5000;
-  while (started() < 2) {
-    assert(Date.now() < deadline, `${started()} handlers started (a leaked place?)`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitFor(() => started() >= 2, {
+    timeout: 5000,
+    message: "two stalled handlers started (a leaked place?)",
+  });
   const third = await statusOf(url, post(url, stall(3, ""), JSON_TYPE));
   assertEquals(third, 503, "a third POST past maxConcurrentPosts (a place given back twice?)");
   release();

@@ -4,8 +4,8 @@
 // queue; every frame arrives once, as sent, in order.
 
 import { connect, listen, type TcpTransport } from "../transports/tcp.ts";
-import { assertEquals } from "./_assert.ts";
-import { within } from "./_helpers.ts";
+import { assert, assertEquals } from "./_assert.ts";
+import { waitFor, within } from "./_helpers.ts";
 import { Random } from "../fuzz/_generators.ts";
 
 /** A seeded random float in [0, 1) (the fuzzers' source), so a failure replays. */
@@ -30,14 +30,22 @@ Deno.test("tcp: concurrent frames to a slow reader arrive as sent, in order", as
   const client = await connect(listener.addr, { highWaterMark: 4 });
   const server = (await listener[Symbol.asyncIterator]().next()).value as TcpTransport;
   await listener.close();
-  const sending = Promise.all(sent.map((frame) => server.send(frame)));
+  let allSent = false;
+  let backedUp = 0;
+  const sending = Promise.all(sent.map((frame) => server.send(frame))).finally(() => {
+    allSent = true;
+  });
   const received: unknown[] = [];
   await within(
     (async () => {
       for await (const frame of client.frames) {
         received.push(frame);
-        // Slow: a macrotask every few frames, so the socket fills meanwhile.
-        if (received.length % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        // Slow: every few frames the reader waits until the sender has bytes
+        // it could not write yet (the socket is full), or has sent them all.
+        if (received.length % 8 === 0) {
+          if (server.bufferedAmount > 0) backedUp++;
+          await waitFor(() => allSent || server.bufferedAmount > 0, { timeout: 10_000 });
+        }
         if (received.length === sent.length) break;
       }
     })(),
@@ -46,6 +54,7 @@ Deno.test("tcp: concurrent frames to a slow reader arrive as sent, in order", as
   );
   await sending;
   assertEquals(received.length, expected.length);
+  assert(backedUp > 0, "the sender never had to wait: the buffer was not reused under pressure");
   for (let i = 0; i < expected.length; i++) assertEquals(received[i], expected[i], `frame ${i}`);
   await client.close();
   await server.close();
