@@ -404,7 +404,7 @@ test("a stream call over HTTP POST is refused with a clear error; our client ref
   await server.shutdown();
 });
 
-test("httpHandler in Deno.serve takes a body with a Content-Length, a chunked one, and one with a BOM alike", async () => {
+test("httpHandler in Deno.serve takes a body with a Content-Length and a chunked one alike, and refuses both with a BOM", async () => {
   const server = calculator();
   const handle = httpHandler(server);
   const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
@@ -426,14 +426,19 @@ test("httpHandler in Deno.serve takes a body with a Content-Length, a chunked on
     result: 5,
     id: "é",
   }]);
-  // A UTF-8 byte order mark is dropped, as UTF-8 decoding does (Deno.serve's
-  // request.json() would refuse it).
-  const bom = await fetch(url, {
-    method: "POST",
-    headers: JSON_HEADERS,
-    body: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(call)]),
-  });
-  assertEquals([bom.status, await bom.json()], [200, { jsonrpc: "2.0", result: 5, id: "é" }]);
+  // A UTF-8 byte order mark is not JSON (RFC 8259 lets a parser refuse it,
+  // as JSON.parse and request.json() do): a Parse error, declared or chunked.
+  const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(call)]);
+  for (const body of [withBom, ReadableStream.from([withBom])]) {
+    const bom = await fetch(url, { method: "POST", headers: JSON_HEADERS, body });
+    const answer = await bom.json();
+    assertEquals([bom.status, answer.error.code, answer.error.message], [
+      400,
+      -32700,
+      "Parse error",
+    ]);
+    assert(answer.error.data.includes("not valid JSON"), answer.error.data);
+  }
   // Not JSON, with a declared length: the parser's message, as the codec says it.
   const junk = await postJson(url, '{"jsonrpc":');
   assertEquals(junk.status, 400);

@@ -9,6 +9,8 @@
 export type Unread = 413 | 408 | 400;
 
 const decoder = new TextDecoder();
+/** Keeps a leading byte order mark in the text, for a JSON parser to refuse. */
+const keepingBom = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function ignore(): void {}
 
@@ -16,11 +18,14 @@ function ignore(): void {}
  * The request's body as text; 413 when it is over `limit` bytes (a
  * `Content-Length` over it is refused before a byte is read), 408 when it
  * has not all arrived within `timeout` ms, 400 when it could not be read.
+ * With `keepBom`, a leading byte order mark stays in the text (JSON-RPC
+ * over HTTP refuses it, as `request.json()` does a body of declared length).
  */
 export async function readBodyChunks(
   request: Request,
   limit: number,
   timeout: number,
+  keepBom = false,
 ): Promise<string | Unread> {
   const length = Number(request.headers.get("content-length") ?? "0");
   if (length > limit) return 413;
@@ -50,12 +55,13 @@ export async function readBodyChunks(
   } finally {
     clearTimeout(timer);
   }
-  if (chunks.length === 1) return decoder.decode(chunks[0]);
+  const utf8 = keepBom ? keepingBom : decoder;
+  if (chunks.length === 1) return utf8.decode(chunks[0]);
   const bytes = new Uint8Array(size);
   let at = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
-  return decoder.decode(bytes);
+  return utf8.decode(bytes);
 }

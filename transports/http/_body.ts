@@ -10,10 +10,14 @@ import { readBodyChunks, type Unread } from "../_http_body.ts";
 
 export type { Unread };
 
-/** Who is told a body: its text, why it was not read, or what went wrong. */
+/** Who is told a body: its text or its parsed value, why it was not read, or what went wrong. */
 export interface BodyTaker {
-  /** The body as text, or why it was not read (413, 408, 400). */
+  /** The body as text (one of no declared length), or why it was not read (413, 408, 400). */
   body(text: string | Unread): void;
+  /** A body of a declared length, parsed as JSON: its value and its length in bytes. */
+  parsed(value: unknown, size: number): void;
+  /** A body of a declared length that is not JSON: the parser's reason. */
+  unparsable(reason: string): void;
   /** Reading it threw (not a read that failed: that is a 400). */
   error(error: unknown): void;
 }
@@ -35,13 +39,16 @@ export function readBody(
 ): void {
   const length = Number(declared ?? "0");
   if (length > limit) return taker.body(413);
-  // A declared length within the limit: one read of the whole body (a
-  // reader's loop costs a read per chunk and one more for the end; and
-  // Deno.serve makes no stream for a body that is only read whole). Not
-  // request.json(): Deno.serve's own one-step path there refuses a body
-  // that starts with a byte order mark, which text() drops as UTF-8 says.
-  if (declared !== null) return length === 0 ? taker.body("") : whole(request, timeout, taker);
-  readBodyChunks(request, limit, timeout).then(
+  // A declared length within the limit: one read of the whole body, parsed
+  // by request.json() (a reader's loop costs a read per chunk and one more
+  // for the end). Deno.serve takes a body that has all arrived as text in
+  // one step there, no stream nor promise chain of its own: ~3 us a POST
+  // less than text() and JSON.parse. Like JSON.parse, it refuses a body
+  // that starts with a byte order mark (RFC 8259 lets a parser refuse it).
+  if (declared !== null) {
+    return length === 0 ? taker.body("") : whole(request, length, timeout, taker);
+  }
+  readBodyChunks(request, limit, timeout, true).then(
     (text) => taker.body(text),
     (error) => taker.error(error),
   );
@@ -99,19 +106,25 @@ class WholeRead implements Deadline {
   readonly timeout: number;
   at = 0;
   readonly #taker: BodyTaker;
+  /** Its declared length, in bytes. */
+  readonly #size: number;
 
-  constructor(timeout: number, taker: BodyTaker) {
+  constructor(size: number, timeout: number, taker: BodyTaker) {
     this.timeout = timeout;
     this.#taker = taker;
+    this.#size = size;
   }
 
-  /** Its text; ignored when it was late. */
-  arrived(text: string): void {
-    if (reads.delete(this)) this.#taker.body(text);
+  /** Its parsed value; ignored when it was late. */
+  arrived(value: unknown): void {
+    if (reads.delete(this)) this.#taker.parsed(value, this.#size);
   }
 
-  failed(): void {
-    if (reads.delete(this)) this.#taker.body(400);
+  /** It was not JSON (a SyntaxError), or could not be read (400). */
+  failed(error: unknown): void {
+    if (!reads.delete(this)) return;
+    if (error instanceof SyntaxError) this.#taker.unparsable(error.message);
+    else this.#taker.body(400);
   }
 
   /** Its deadline passed (the sweep took it out of `reads`). */
@@ -120,12 +133,15 @@ class WholeRead implements Deadline {
   }
 }
 
-/** The whole body, or 408 when it has not arrived within `timeout` ms, 400 when it failed. */
-function whole(request: Request, timeout: number, taker: BodyTaker): void {
-  const read = new WholeRead(timeout, taker);
+/**
+ * The whole body of `size` bytes parsed, or 408 when it has not arrived
+ * within `timeout` ms, 400 when it failed.
+ */
+function whole(request: Request, size: number, timeout: number, taker: BodyTaker): void {
+  const read = new WholeRead(size, timeout, taker);
   reads.add(read);
   sweep ??= setInterval(checkDeadlines, Math.min(250, timeout) / 2);
-  request.text().then((text) => read.arrived(text), () => read.failed());
+  request.json().then((value) => read.arrived(value), (error) => read.failed(error));
 }
 
 const encoder = new TextEncoder();

@@ -168,14 +168,31 @@ function endpoint(
       this.#held = held;
     }
 
-    /** Its body arrived (or why not): answered at once, or handed to the channel. */
+    /** Its body arrived as text (or why not): answered at once, or handed to the channel. */
     body(text: string | Unread): void {
       try {
-        const refused = this.#handOver(text);
+        const refused = typeof text === "string"
+          ? this.#handOver(codec.decode(text), text.length)
+          : unread(text, this.#cors, loopback !== undefined);
         if (refused !== undefined) this.answered(refused);
       } catch (error) {
         this.error(error);
       }
+    }
+
+    /** Its body arrived parsed: answered at once, or handed to the channel. */
+    parsed(value: unknown, size: number): void {
+      try {
+        const refused = this.#handOver(codec.decodeValue(value), size);
+        if (refused !== undefined) this.answered(refused);
+      } catch (error) {
+        this.error(error);
+      }
+    }
+
+    /** Its body is not JSON: a Parse error, as the codec answers one. */
+    unparsable(reason: string): void {
+      this.answered(badRequest(-32700, "Parse error", reason, this.#cors));
     }
 
     /** The answer to the POST; it lets go of what it held. */
@@ -195,12 +212,9 @@ function endpoint(
       return true;
     }
 
-    /** Checks the body and posts it to the channel; or the answer that refuses it. */
-    #handOver(text: string | Unread): Response | undefined {
+    /** Checks the body's messages and posts them to the channel; or the answer that refuses them. */
+    #handOver(message: Message | readonly Message[], size: number): Response | undefined {
       const cors = this.#cors;
-      if (typeof text !== "string") return unread(text, cors, loopback !== undefined);
-      const message = codec.decode(text);
-      const size = text.length;
       if (Array.isArray(message)) {
         if (message.length === 0) return badRequest(-32600, "Invalid Request", "empty body", cors);
       } else {
