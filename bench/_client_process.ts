@@ -5,7 +5,8 @@
 //   deno run --allow-net=... --allow-run=cat --allow-env=BENCH_MS,BENCH_CALLS \
 //     bench/_client_process.ts KIND ADDRESS IN_FLIGHT NAME
 // KIND: raw | min-jsonrpc | jsonrpc; ADDRESS: a port on 127.0.0.1, or unix:PATH.
-// Or KIND http-min-jsonrpc (a plain fetch) | http-jsonrpc (a Peer on our HTTP
+// Or KIND http-min-jsonrpc (a plain fetch) | http-min-guarded (the plain fetch with
+// the guards, bench/_min_http.ts) | http-jsonrpc (a Peer on our HTTP
 // client), and ADDRESS the endpoint's http:// URL.
 // BENCH_CALLS=N: N measured calls (and N/4 of warm-up) instead of BENCH_MS of
 // them, the same work for every kind (for memory: see bench/_measure.ts).
@@ -69,6 +70,11 @@ async function connect(kind: string, address: string): Promise<Client> {
   if (kind === "http-min-jsonrpc") {
     const { MinHttpClient } = await import("./_min_http.ts");
     const min = new MinHttpClient(address);
+    return { call: () => min.add(1, 2), close: () => Promise.resolve() };
+  }
+  if (kind === "http-min-guarded") {
+    const { GuardedHttpClient } = await import("./_min_http.ts");
+    const min = new GuardedHttpClient(address);
     return { call: () => min.add(1, 2), close: () => Promise.resolve() };
   }
   if (kind === "http-jsonrpc") {

@@ -2,7 +2,8 @@
 // own process (as a deployment runs it), loading only the code of its mode:
 //   deno run --allow-net=127.0.0.1 --allow-run=cat bench/_server.ts MODE
 // MODE: tcp-raw | tcp-min-jsonrpc | tcp-jsonrpc | ws-raw | ws-min-jsonrpc | ws-jsonrpc | mushroom,
-// http-min-jsonrpc | http-handler | http-listen (JSON-RPC over HTTP POST: hand-written in
+// http-min-jsonrpc | http-min-guarded | http-handler | http-listen (JSON-RPC over HTTP POST:
+// hand-written, bare or with the guards, in
 // Deno.serve, httpHandler in Deno.serve, our listen()),
 // or unix-raw | unix-min-jsonrpc | unix-jsonrpc PATH (on the unix socket at PATH; run with
 // net, read and write permission for it).
@@ -53,8 +54,9 @@ if (mode === "unix-raw" || mode === "unix-min-jsonrpc") {
     stop.abort();
     await http.finished;
   };
-} else if (mode === "http-min-jsonrpc") {
-  const http = (await import("./_min_http.ts")).serveMinHttp();
+} else if (mode === "http-min-jsonrpc" || mode === "http-min-guarded") {
+  const { guardedHandler, minimalHandler, serveMinHttp } = await import("./_min_http.ts");
+  const http = serveMinHttp(mode === "http-min-guarded" ? guardedHandler : minimalHandler);
   console.log(http.addr.port);
   close = () => http.shutdown();
 } else if (mode === "http-handler") {

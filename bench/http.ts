@@ -6,6 +6,12 @@
 // flight, the same loop for every case:
 //   min-jsonrpc  a hand-written Deno.serve handler (parse, add, answer)
 //                called with a plain fetch (bench/_min_http.ts)
+//   min-guarded  the same pair with the guards every JSON-RPC over HTTP
+//                endpoint and client here must keep, written out plainly
+//                (path, method, Host, Origin, content type and length,
+//                a JSON-RPC check; an AbortController per call, the
+//                reply's length checked, its id matched): what the wire
+//                costs with them, before any library (ratio_to_min_guarded)
 //   handler      ours: a Peer on our fetch client, against httpHandler in Deno.serve
 //   listen       ours: the same client against our own listen()
 // and, at 1 in flight, one side of ours against the hand-written other side,
@@ -32,6 +38,12 @@ const CASES = [
     "http-min-jsonrpc",
     "http-min-jsonrpc",
     "hand-written Deno.serve jsonrpc add + plain fetch",
+  ],
+  [
+    "min-guarded",
+    "http-min-guarded",
+    "http-min-guarded",
+    "hand-written Deno.serve jsonrpc add + plain fetch, both with the guards",
   ],
   [
     "handler",
@@ -90,6 +102,8 @@ export async function httpCases(): Promise<Record<string, unknown>[]> {
     for (const [name] of cases) {
       const bases: [Case, string][] = name === "min-jsonrpc"
         ? []
+        : name === "handler" || name === "listen"
+        ? [["min-jsonrpc", "min_jsonrpc"], ["min-guarded", "min_guarded"]]
         : [["min-jsonrpc", "min_jsonrpc"]];
       results.push(summary(name, byCase, bases, "min-jsonrpc", { runs, pinned }));
     }
