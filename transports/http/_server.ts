@@ -356,7 +356,7 @@ function endpoint(
     held: number,
   ): Promise<Response> {
     const taken = new Taken(target, cors, held);
-    readBody(request, declared, maxBody, bodyTimeout, taken);
+    readBody(request, declared, maxBody, bodyTimeout, taken, loopback !== undefined);
     return taken.answer.promise;
   }
 }
