@@ -88,3 +88,27 @@ test("a body whose client went away mid-way gives back its POST place at once, n
     }
   });
 });
+
+test("a body of only whitespace is a Parse error, declared or chunked, on both endpoints", async () => {
+  const blank = new TextEncoder().encode(" \r\n\t ");
+  await bothEndpoints({}, async (url, kind) => {
+    for (const sent of [blank, ReadableStream.from([blank])]) {
+      const framing = sent instanceof Uint8Array ? "declared" : "chunked";
+      const [status, answer] = await postBody(url, sent);
+      assertEquals([status, (answer as { error: unknown }).error], [400, {
+        code: -32700,
+        message: "Parse error",
+        data: "Unexpected end of JSON input",
+      }], `${kind}, ${framing}`);
+    }
+    // An empty body stays an Invalid Request, declared or chunked.
+    for (const sent of [new Uint8Array(), ReadableStream.from([new Uint8Array()])]) {
+      const [status, answer] = await postBody(url, sent);
+      assertEquals([status, (answer as { error: unknown }).error], [400, {
+        code: -32600,
+        message: "Invalid Request",
+        data: "empty body",
+      }], kind);
+    }
+  });
+});

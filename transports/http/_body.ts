@@ -52,9 +52,21 @@ export function readBody(
     return length === 0 ? taker.body("") : whole(request, length, timeout, taker, own);
   }
   readBodyChunks(request, limit, timeout, true).then(
-    (text) => taker.body(text),
+    (text) => isBlank(text) ? taker.unparsable(END_OF_INPUT) : taker.body(text),
     (error) => taker.error(error),
   );
+}
+
+/** What JSON.parse says of a body of only whitespace (request.json() says it too). */
+const END_OF_INPUT = "Unexpected end of JSON input";
+
+/**
+ * Whether a chunked body is only whitespace: a Parse error, as one of a
+ * declared length is (the codec would take it for an empty body).
+ */
+function isBlank(text: string | Unread): boolean {
+  return typeof text === "string" && text.length > 0 && text.charCodeAt(0) <= 32 &&
+    text.trim() === "";
 }
 
 /** A body read under way: how long it may take, when it is late, and how to say so. */
