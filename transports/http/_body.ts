@@ -135,6 +135,18 @@ class WholeRead implements Deadline {
     if (reads.delete(this)) this.#taker.parsed(value, this.#size);
   }
 
+  /** Its bytes, parsed keeping a leading byte order mark (a SyntaxError then); ignored when late. */
+  bytes(bytes: Uint8Array): void {
+    if (!reads.has(this)) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(keepingBom.decode(bytes));
+    } catch (error) {
+      return this.failed(error);
+    }
+    this.arrived(value);
+  }
+
   /** It was not JSON (a SyntaxError), or could not be read (400). */
   failed(error: unknown): void {
     if (!reads.delete(this)) return;
@@ -162,17 +174,12 @@ function whole(
   const read = new WholeRead(size, timeout, taker);
   reads.add(read);
   sweep ??= setInterval(checkDeadlines, Math.min(250, timeout) / 2);
-  const value = own ? request.bytes().then(parseKeepingBom) : request.json();
-  value.then((value) => read.arrived(value), (error) => read.failed(error));
+  if (own) request.bytes().then((bytes) => read.bytes(bytes), (error) => read.failed(error));
+  else request.json().then((value) => read.arrived(value), (error) => read.failed(error));
 }
 
 /** Keeps a leading byte order mark in the text, for JSON.parse to refuse. */
 const keepingBom = new TextDecoder("utf-8", { ignoreBOM: true });
-
-/** The body's bytes parsed as JSON; a SyntaxError for a leading byte order mark too. */
-function parseKeepingBom(bytes: Uint8Array): unknown {
-  return JSON.parse(keepingBom.decode(bytes));
-}
 
 const encoder = new TextEncoder();
 
