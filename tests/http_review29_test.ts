@@ -112,3 +112,29 @@ test("a body of only whitespace is a Parse error, declared or chunked, on both e
     }
   });
 });
+
+test("a declared body cut short by the client's half-close is 400 'could not be read', not a Parse error", async () => {
+  // request.json() then fails with no SyntaxError: the body was not read.
+  await bothEndpoints({ bodyTimeout: 60_000 }, async (url, kind) => {
+    const target = new URL(url);
+    const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+    await conn.write(
+      new TextEncoder().encode(
+        `POST /rpc HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: 400\r\n\r\n${CALL.slice(0, 10)}`,
+      ),
+    );
+    await conn.closeWrite();
+    let answer = "";
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      answer += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    conn.close();
+    assert(answer.startsWith("HTTP/1.1 400 "), `${kind}: ${answer}`);
+    assert(answer.endsWith("\r\n\r\nThe body could not be read\n"), `${kind}: ${answer}`);
+    assertEquals(await postBody(url, CALL), [200, { jsonrpc: "2.0", result: 5, id: 1 }], kind);
+  });
+});
