@@ -10,7 +10,7 @@ export type Unread = 413 | 408 | 400;
 
 const decoder = new TextDecoder();
 /** Keeps a leading byte order mark in the text, for a JSON parser to refuse. */
-const keepingBom = new TextDecoder("utf-8", { ignoreBOM: true });
+export const keepingBom: TextDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function ignore(): void {}
 

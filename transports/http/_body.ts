@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readBodyChunks, type Unread } from "../_http_body.ts";
+import { keepingBom, readBodyChunks, type Unread } from "../_http_body.ts";
 
 export type { Unread };
 
@@ -177,9 +177,6 @@ function whole(
   if (own) request.bytes().then((bytes) => read.bytes(bytes), (error) => read.failed(error));
   else request.json().then((value) => read.arrived(value), (error) => read.failed(error));
 }
-
-/** Keeps a leading byte order mark in the text, for JSON.parse to refuse. */
-const keepingBom = new TextDecoder("utf-8", { ignoreBOM: true });
 
 const encoder = new TextEncoder();
 
