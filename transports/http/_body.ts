@@ -16,19 +16,20 @@ export interface BodyTaker {
   body(text: string | Unread): void;
   /** A body of a declared length, parsed as JSON: its value and its length in bytes. */
   parsed(value: unknown, size: number): void;
-  /** A body of a declared length that is not JSON: the parser's reason. */
+  /** A body that is not JSON (or only whitespace): the parser's reason. */
   unparsable(reason: string): void;
   /** Reading it threw (not a read that failed: that is a 400). */
   error(error: unknown): void;
 }
 
 /**
- * Reads the request's body and tells `taker` its text; 413 when it is over
- * `limit` bytes (by its `Content-Length`, `declared`, before a byte is
- * read), 408 when it has not all arrived within `timeout` ms, 400 when it
- * could not be read. A callback, not a promise: the text goes on to the
- * endpoint with no promise of its own between (each one a microtask hop
- * and garbage per POST).
+ * Reads the request's body and tells `taker` its parsed value (one of a
+ * declared length) or its text; 413 when it is over `limit` bytes (by its
+ * `Content-Length`, `declared`, before a byte is read), 408 when it has not
+ * all arrived within `timeout` ms, 400 when it could not be read. `own`: a
+ * Request of our own `listen()`, not of Deno.serve. A callback, not a
+ * promise: the body goes on to the endpoint with no promise of its own
+ * between (each one a microtask hop and garbage per POST).
  */
 export function readBody(
   request: Request,
