@@ -13,6 +13,7 @@ import { connect, listen } from "../transports/http.ts";
 import { Server } from "../mod.ts";
 import { type Frame, jsonRpcFrame, Random } from "./_generators.ts";
 import { targetHandlers } from "./_target.ts";
+import { concat } from "../tests/_bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -34,16 +35,6 @@ export interface HttpFuzzReport {
 /** The body bytes of a frame. */
 function bytesOf(frame: Frame): Uint8Array {
   return typeof frame === "string" ? encoder.encode(frame) : frame;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** One hostile request (head and body) for `/rpc` on `host`. */

@@ -13,6 +13,7 @@ import { type Framing, serveStdio } from "../transports/stdio.ts";
 import { splitter } from "../transports/stdio/_framing.ts";
 import { type Frame, invalidUtf8, jsonRpcFrame, Random } from "./_generators.ts";
 import { targetHandlers } from "./_target.ts";
+import { concat } from "../tests/_bytes.ts";
 
 const FRAMES_PER_CASE = 300;
 /** The frame limit of the fuzzed server. */
@@ -40,16 +41,6 @@ function wire(framing: Framing, frame: Frame): Uint8Array {
   const body = bytesOf(frame);
   if (framing === "newline") return concat([body, Uint8Array.of(10)]);
   return concat([encoder.encode(`Content-Length: ${body.length}\r\n\r\n`), body]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** The last thing a case sends: input the transport must refuse by closing. */

@@ -6,6 +6,7 @@
 import { InvalidFrame } from "../protocol/wire/transport.ts";
 import { listen, type TcpTransport } from "../transports/tcp.ts";
 import { assert, assertEquals } from "./_assert.ts";
+import { concat } from "./_bytes.ts";
 import { waitFor, within } from "./_helpers.ts";
 import { RawSocket } from "./_tcp.ts";
 
@@ -27,13 +28,7 @@ function frames(first: number, count: number, bad = -1): Uint8Array {
     if (i === bad) parts.push(new Uint8Array([0xff]));
     parts.push(encoder.encode("\n"));
   }
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 Deno.test("tcp: a paused read with a frame that is not UTF-8, and bytes arriving meanwhile, keeps every frame in order", async () => {
