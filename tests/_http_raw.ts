@@ -122,6 +122,11 @@ export class RawHttp {
     return this.#received;
   }
 
+  /** Ends what this side sends (a half-close); the server's answer can still come. */
+  async closeWrite(): Promise<void> {
+    await this.#conn.closeWrite();
+  }
+
   close(): void {
     try {
       this.#conn.close();

@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { Server } from "../mod.ts";
 import { httpHandler, listen } from "../transports/http.ts";
-import { recordingLogger, test, waitFor, within } from "./_helpers.ts";
+import { recordingLogger, test, waitFor } from "./_helpers.ts";
 import { RawHttp } from "./_http_raw.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -28,16 +28,28 @@ async function bothEndpoints(
   run: (url: string, kind: string) => Promise<void>,
 ): Promise<void> {
   const own = adder().serve(listen("http://127.0.0.1:0/rpc", options));
-  await run(own.addr, "listen()");
-  await own.shutdown();
+  try {
+    await run(own.addr, "listen()");
+  } finally {
+    await own.shutdown();
+  }
   const server = adder();
   const http = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     httpHandler(server, { ...options, path: "/rpc" }),
   );
-  await run(`http://127.0.0.1:${http.addr.port}/rpc`, "httpHandler");
-  await server.shutdown();
-  await http.shutdown();
+  try {
+    await run(`http://127.0.0.1:${http.addr.port}/rpc`, "httpHandler");
+  } finally {
+    await server.shutdown();
+    await http.shutdown();
+  }
+}
+
+/** A POST head declaring 400 bytes of body, and the first 10 of them. */
+function stalledPost(url: string): string {
+  return `POST /rpc HTTP/1.1\r\nHost: ${new URL(url).host}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: 400\r\n\r\n${CALL.slice(0, 10)}`;
 }
 
 test("listen() refuses a body starting with a byte order mark as httpHandler does, declared or chunked", async () => {
@@ -64,13 +76,9 @@ test("listen() refuses a body starting with a byte order mark as httpHandler doe
 test("a body whose client went away mid-way gives back its POST place at once, not at bodyTimeout", async () => {
   const options = { maxConcurrentPosts: 1, bodyTimeout: 60_000 };
   await bothEndpoints(options, async (url, kind) => {
-    const target = new URL(url);
     for (let i = 0; i < 3; i++) {
       const raw = await RawHttp.open(url);
-      await raw.send(
-        `POST /rpc HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\n` +
-          `Content-Length: 400\r\n\r\n${CALL.slice(0, 10)}`,
-      );
+      await raw.send(stalledPost(url));
       // Admitted (the one place taken) before the client goes away.
       await waitFor(async () => {
         const response = await fetch(url, { method: "POST", headers: JSON_HEADERS, body: CALL });
@@ -116,29 +124,16 @@ test("a body of only whitespace is a Parse error, declared or chunked, on both e
 test("a declared body cut short by the client's half-close is 400 'could not be read', not a Parse error", async () => {
   // request.json() then fails with no SyntaxError: the body was not read.
   await bothEndpoints({ bodyTimeout: 60_000 }, async (url, kind) => {
-    const target = new URL(url);
-    const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
-    await conn.write(
-      new TextEncoder().encode(
-        `POST /rpc HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\n` +
-          `Content-Length: 400\r\n\r\n${CALL.slice(0, 10)}`,
-      ),
-    );
-    await conn.closeWrite();
-    let answer = "";
-    const buffer = new Uint8Array(4096);
-    const readAll = async () => {
-      for (;;) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        answer += new TextDecoder().decode(buffer.subarray(0, n));
-      }
-    };
+    const raw = await RawHttp.open(url);
+    let answer: string;
     try {
-      // The answer comes at once (the body's deadline is a minute away).
-      await within(readAll(), 10_000, `${kind}'s answer and close`);
+      await raw.send(stalledPost(url));
+      await raw.closeWrite();
+      // The answer and the close come at once (the body's deadline is a minute away).
+      answer = await raw.ended(10_000);
     } finally {
-      conn.close();
+      raw.close();
+      await raw.done();
     }
     assert(answer.startsWith("HTTP/1.1 400 "), `${kind}: ${answer}`);
     assert(answer.endsWith("\r\n\r\nThe body could not be read\n"), `${kind}: ${answer}`);

@@ -10,11 +10,11 @@ import { keepingBom, readBodyChunks, type Unread } from "../_http_body.ts";
 
 export type { Unread };
 
-/** Who is told a body: its text or its parsed value, why it was not read, or what went wrong. */
+/** Who is told a body: its parsed value, that it was empty, why it was not read, or what went wrong. */
 export interface BodyTaker {
-  /** The body as text (one of no declared length), or why it was not read (413, 408, 400). */
-  body(text: string | Unread): void;
-  /** A body of a declared length, parsed as JSON: its value and its length in bytes. */
+  /** An empty body (`""`), or why it was not read (413, 408, 400). */
+  body(text: "" | Unread): void;
+  /** A body parsed as JSON: its value and its length (bytes when declared, else UTF-16 units). */
   parsed(value: unknown, size: number): void;
   /** A body that is not JSON (or only whitespace): the parser's reason. */
   unparsable(reason: string): void;
@@ -23,8 +23,8 @@ export interface BodyTaker {
 }
 
 /**
- * Reads the request's body and tells `taker` its parsed value (one of a
- * declared length) or its text; 413 when it is over `limit` bytes (by its
+ * Reads the request's body and tells `taker` its parsed value (or that it
+ * was empty, or not JSON); 413 when it is over `limit` bytes (by its
  * `Content-Length`, `declared`, before a byte is read), 408 when it has not
  * all arrived within `timeout` ms, 400 when it could not be read. `own`: a
  * Request of our own `listen()`, not of Deno.serve. A callback, not a
@@ -52,22 +52,27 @@ export function readBody(
   if (declared !== null) {
     return length === 0 ? taker.body("") : whole(request, length, timeout, taker, own);
   }
+  // A chunked one is parsed as a declared one is (so one of only
+  // whitespace is a Parse error too); an empty one is no message.
   readBodyChunks(request, limit, timeout, true).then(
-    (text) => isBlank(text) ? taker.unparsable(END_OF_INPUT) : taker.body(text),
+    (text) => {
+      if (typeof text !== "string") taker.body(text);
+      else if (text === "") taker.body("");
+      else parse(text, text.length, taker);
+    },
     (error) => taker.error(error),
   );
 }
 
-/** What JSON.parse says of a body of only whitespace (request.json() says it too). */
-const END_OF_INPUT = "Unexpected end of JSON input";
-
-/**
- * Whether a chunked body is only whitespace: a Parse error, as one of a
- * declared length is (the codec would take it for an empty body).
- */
-function isBlank(text: string | Unread): boolean {
-  return typeof text === "string" && text.length > 0 && text.charCodeAt(0) <= 32 &&
-    text.trim() === "";
+/** Tells `taker` the value of JSON `text` (`size` long), or the parser's reason. */
+function parse(text: string, size: number, taker: BodyTaker): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return taker.unparsable((error as Error).message);
+  }
+  taker.parsed(value, size);
 }
 
 /** A body read under way: how long it may take, when it is late, and how to say so. */
@@ -136,16 +141,9 @@ class WholeRead implements Deadline {
     if (reads.delete(this)) this.#taker.parsed(value, this.#size);
   }
 
-  /** Its bytes, parsed keeping a leading byte order mark (a SyntaxError then); ignored when late. */
+  /** Its bytes, parsed keeping a leading byte order mark (a Parse error then); ignored when late. */
   bytes(bytes: Uint8Array): void {
-    if (!reads.has(this)) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(keepingBom.decode(bytes));
-    } catch (error) {
-      return this.failed(error);
-    }
-    this.arrived(value);
+    if (reads.delete(this)) parse(keepingBom.decode(bytes), this.#size, this.#taker);
   }
 
   /** It was not JSON (a SyntaxError), or could not be read (400). */

@@ -168,16 +168,13 @@ function endpoint(
       this.#held = held;
     }
 
-    /** Its body arrived as text (or why not): answered at once, or handed to the channel. */
-    body(text: string | Unread): void {
-      try {
-        const refused = typeof text === "string"
-          ? this.#handOver(codec.decode(text), text.length)
-          : unread(text, this.#cors, loopback !== undefined);
-        if (refused !== undefined) this.answered(refused);
-      } catch (error) {
-        this.error(error);
-      }
+    /** Its body was empty, or not read: answered at once. */
+    body(text: "" | Unread): void {
+      this.answered(
+        text === ""
+          ? badRequest(-32600, "Invalid Request", "empty body", this.#cors)
+          : unread(text, this.#cors, loopback !== undefined),
+      );
     }
 
     /** Its body arrived parsed: answered at once, or handed to the channel. */
