@@ -49,6 +49,33 @@ Deno.test("timer hold: an idle caller's deadline timer does not keep the process
   assertEquals(await child(`console.log(await client.call("add", [1, 2]));`), "3\n");
 });
 
+Deno.test("timer hold: a caller that calls again from each await lets the process end after its last call", async () => {
+  // Back to back, the timer stays listened to from one call to the next; it
+  // is let go a few microtasks after the last (child() gives it 20 s, the
+  // calls' deadline is 60 s).
+  assertEquals(
+    await child(`
+      let sum = 0;
+      for (let i = 0; i < 200; i++) sum += await client.call("add", [i, 1]);
+      console.log(sum);
+    `),
+    "20100\n",
+  );
+});
+
+Deno.test("timer hold: a call made many microtasks after the last one settled is still held to its deadline", async () => {
+  // Past the few microtasks the timer waits for a next call, it was let go:
+  // the next call holds it again.
+  assertEquals(
+    await child(`
+      console.log(await client.call("add", [1, 2]));
+      for (let i = 0; i < 50; i++) await null;
+      await hang(300);
+    `),
+    "3\nCallTimeout\n",
+  );
+});
+
 Deno.test("timer hold: a first call that is never answered keeps the process until it times out", async () => {
   assertEquals(await child(`await hang(200);`), "CallTimeout\n");
 });
