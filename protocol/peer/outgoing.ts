@@ -283,6 +283,8 @@ export class OutgoingCalls {
   #signalAt = Infinity;
   /** Microtasks since the last call settled with none left, while waiting to disarm; 0: not waiting. */
   #idleTurns = 0;
+  /** A call with a deadline was made since the table was last empty. */
+  #timed = false;
   /** When the sweep runs next: `#signalAt` while it listens to `#signal`, else Infinity. */
   #timerAt = Infinity;
   #waiters: RoomWaiter[] = [];
@@ -506,7 +508,10 @@ export class OutgoingCalls {
     this.#calls.add(call);
     call.signal?.addEventListener("abort", call, { once: true });
     if (this.#latency !== undefined) call.started = performance.now();
-    if (deadline < this.#timerAt) this.#arm(deadline);
+    if (deadline < Infinity) {
+      this.#timed = true;
+      if (deadline < this.#timerAt) this.#arm(deadline);
+    }
     if (this.#blocked) {
       call.waiting = message;
       this.#line.push(call);
@@ -621,8 +626,8 @@ export class OutgoingCalls {
   }
 
   /**
-   * The sweep stops listening once no call came for {@linkcode IDLE_TURNS}
-   * microtasks. A caller that calls again as soon as its last call settled
+   * The sweep stops listening once no call with a deadline came for
+   * {@linkcode IDLE_TURNS} microtasks. A caller that calls again as soon as its last call settled
    * (in its `await`'s continuation) finds the timer still listened to. In
    * Deno (2.9) listening again and letting go around each call cost about
    * 8,000 instructions a call (callgrind, a fetch loop; our HTTP client
@@ -631,6 +636,7 @@ export class OutgoingCalls {
    * the process ends as soon as before.
    */
   #disarmWhenIdle(): void {
+    this.#timed = false;
     if (this.#timerAt === Infinity || this.#idleTurns > 0) return;
     this.#idleTurns = 1;
     queueMicrotask(this.#idle);
@@ -639,6 +645,9 @@ export class OutgoingCalls {
   #idle = (): void => {
     if (this.#calls.size > 0 || this.#timerAt === Infinity) {
       this.#idleTurns = 0;
+      // Only calls without a deadline came: as if the timer had been let go
+      // at once, it must not keep the process alive for them.
+      if (!this.#timed) this.#disarm();
     } else if (this.#idleTurns++ < IDLE_TURNS) {
       queueMicrotask(this.#idle);
     } else {
