@@ -632,7 +632,7 @@ export class OutgoingCalls {
    * still listened to. In Deno (2.9) listening again and letting go around
    * each call cost about 8,000 instructions a call (callgrind, a fetch
    * loop; our HTTP client makes ~6,500-8,800 fewer with this, our TCP client
-   * ~5,000-7,600), a check a few microtasks later next to nothing.
+   * ~5,200), a check a few microtasks later next to nothing.
    * Microtasks all run before the event loop looks for work, so the process
    * ends as soon as before.
    */
