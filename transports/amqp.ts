@@ -95,7 +95,9 @@ export interface MeshOptions {
    */
   name?: string;
   /**
-   * Default timeout of a request, ms; 0 waits forever.
+   * Default timeout of a request, ms; 0 waits forever. A command or event
+   * waits as long for the broker's confirm, then fails with `NotDelivered`
+   * (a broker may leave a publish neither confirmed nor refused).
    *
    * @default {30_000}
    */
@@ -552,7 +554,13 @@ export class Mesh {
     this.#logger = options.logger ?? consoleLogger;
     this.#timeout = options.timeout ?? 30_000;
     this.responseQueue = responseQueueName(options.name ?? `${this.vhost}-client`, this.instanceId);
-    this.#caller = new CallerChannel(connection, this.responseQueue, this.#logger, "nuropb caller");
+    this.#caller = new CallerChannel(
+      connection,
+      this.responseQueue,
+      this.#logger,
+      "nuropb caller",
+      this.#timeout,
+    );
     this.#peer = new Peer(this.#caller, {
       name: "nuropb caller",
       ids: uuidHex,
@@ -794,7 +802,8 @@ export class Mesh {
   /**
    * Sends `method` of `service` as a command: no reply. Resolves once the
    * broker has the command in the service's queue (publisher confirms);
-   * rejects with `NotDelivered` when no queue takes it.
+   * rejects with `NotDelivered` when no queue takes it, the broker refuses
+   * it, or no confirm comes within the mesh's `timeout`.
    */
   async command(
     service: string,

@@ -81,6 +81,8 @@ interface Outbound {
   retry?: ReturnType<typeof setTimeout>;
   /** Returned unroutable just after a reconnect: goes again, so its confirm settles nothing. */
   returned?: boolean;
+  /** When it last went out (ms since epoch): a command or event unconfirmed for long fails. */
+  publishedAt?: number;
 }
 
 /** How `#enqueue` sends a message. */
@@ -103,6 +105,8 @@ const MAX_REFUSALS = 8;
 const REFUSED_RETRY_MS = 50;
 /** The longest wait between two attempts (50 + 100 + 200 + 400 + 800 + 1000 + 1000 ms in all). */
 const REFUSED_RETRY_MAX_MS = 1_000;
+/** Replaced publishing channels left open while publishes on them await their confirm, at most. */
+const MAX_RETIRING = 8;
 /**
  * After a reconnect, how long a request or command no queue took (NO_ROUTE)
  * is sent again instead of failing: a restarted broker accepts connections
@@ -151,9 +155,32 @@ export class CallerChannel extends InboxChannel implements Attachment {
    */
   #publisher: AMQPChannel | undefined;
   #renewing: Promise<AMQPChannel | undefined> | undefined;
+  /**
+   * Replaced publishing channels, closed once the broker has confirmed or
+   * refused everything published on them: the client forgets a publish
+   * still unconfirmed when its channel closes (neither resolved nor
+   * rejected), and the broker drops its confirm.
+   */
+  #retiring = new Set<AMQPChannel>();
 
-  constructor(connection: BrokerConnection, responseQueue: string, logger: Logger, name: string) {
+  /**
+   * How long a command or event waits for the broker's confirm once out, ms
+   * (0: forever). A broker may leave a publish unconfirmed for good
+   * (RabbitMQ 3.10 drops some refusals of a full queue's publishes): it
+   * fails with NotDelivered, never waits forever.
+   */
+  readonly #confirmTimeout: number;
+  #confirmSweep: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    connection: BrokerConnection,
+    responseQueue: string,
+    logger: Logger,
+    name: string,
+    confirmTimeout = 0,
+  ) {
     super(Infinity);
+    this.#confirmTimeout = confirmTimeout;
     this.#connection = connection;
     this.responseQueue = responseQueue;
     this.remote = responseQueue;
@@ -192,6 +219,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
     this.#channel = channel;
     this.#publisher = undefined;
     this.#renewing = undefined;
+    this.#retiring.clear();
     if (this.#generation !== 0) this.#reattachedAt = Date.now();
     this.#generation = generation;
     // Everything not yet answered goes out again: the broker may have lost it.
@@ -208,6 +236,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
     this.#channel = undefined;
     this.#publisher = undefined;
     this.#renewing = undefined;
+    this.#retiring.clear();
     // Items sent meanwhile went to a response queue that is gone.
     this.#loseStreams(undefined, "the broker connection was lost");
   }
@@ -296,7 +325,10 @@ export class CallerChannel extends InboxChannel implements Attachment {
         const id = String(message.id);
         const outbound = this.#outbound.get(id);
         if (outbound?.stream) this.#answer(id);
-        else this.#outbound.delete(id);
+        else if (outbound !== undefined) {
+          this.#outbound.delete(id);
+          clearTimeout(outbound.retry);
+        }
         if (outbound?.instance !== undefined) {
           this.#control(outbound.instance, this.#codec.encode(message)[0]!);
         }
@@ -388,7 +420,15 @@ export class CallerChannel extends InboxChannel implements Attachment {
   }
 
   #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
+    const generation = this.#generation;
     outbound.published = true;
+    outbound.publishedAt = now;
+    if (!outbound.awaitsReply && this.#confirmTimeout > 0) {
+      this.#confirmSweep ??= setInterval(
+        this.#failUnconfirmed,
+        Math.min(1_000, Math.max(50, this.#confirmTimeout / 4)),
+      );
+    }
     // A return skips the confirm of the publish it came for; not this one's
     // (after a loss that confirm never came, and the flag would stay).
     outbound.returned = false;
@@ -406,6 +446,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
     ) as Promise<unknown>;
     sent.then(
       () => {
+        if (this.#retiring.size > 0) this.#closeIfDrained(channel);
         if (outbound.returned) return void (outbound.returned = false); // it goes again
         if (outbound.settled) return;
         outbound.settled = true;
@@ -413,24 +454,60 @@ export class CallerChannel extends InboxChannel implements Attachment {
         if (!outbound.awaitsReply && this.#outbound.get(id) === outbound) this.#outbound.delete(id);
       },
       (error: unknown) => {
-        // The channel closed before the broker confirmed: it goes out again
-        // on the next connection, unless the broker refused it outright.
-        if (String(error).includes("Message rejected") && !outbound.settled) {
-          // A quorum queue refuses while it elects a leader, and (RabbitMQ
-          // 3.10) that channel then refuses for good: this message alone
-          // goes again, on a fresh channel, after a short wait. The
-          // connection and every other call stay as they are (a queue that
-          // refuses for good, e.g. full with reject-publish, fails the call
-          // within seconds).
-          outbound.refusals = (outbound.refusals ?? 0) + 1;
-          if (outbound.refusals < MAX_REFUSALS) return this.#retryRefused(id, outbound, channel);
-          outbound.settled = true;
-          this.#outbound.delete(id);
-          outbound.confirmed.reject(new NotDelivered(outbound.routingKey, "the broker refused it"));
+        if (this.#retiring.size > 0) this.#closeIfDrained(channel);
+        if (outbound.settled || this.#outbound.get(id) !== outbound) return;
+        if (!String(error).includes("Message rejected")) {
+          // The channel closed before the broker confirmed. A lost connection:
+          // attach sends it again. A channel closed while the connection stays
+          // (a publish that met a publisher replaced meanwhile): it goes again
+          // now, on the current one.
+          const current = this.#publisher ?? this.#channel;
+          if (
+            current !== undefined && current !== channel && generation === this.#generation &&
+            this.closeReason === undefined
+          ) this.#publish(id, outbound, current, Date.now());
+          return;
         }
+        // A quorum queue refuses while it elects a leader, and (RabbitMQ
+        // 3.10) that channel then refuses for good: this message alone
+        // goes again, on a fresh channel, after a short wait. The
+        // connection and every other call stay as they are (a queue that
+        // refuses for good, e.g. full with reject-publish, fails the call
+        // within seconds).
+        outbound.refusals = (outbound.refusals ?? 0) + 1;
+        if (outbound.refusals < MAX_REFUSALS) return this.#retryRefused(id, outbound, channel);
+        outbound.settled = true;
+        this.#outbound.delete(id);
+        outbound.confirmed.reject(new NotDelivered(outbound.routingKey, "the broker refused it"));
       },
     );
   }
+
+  /** Fails the commands and events the broker left unconfirmed for `#confirmTimeout`; stops when none waits. */
+  #failUnconfirmed = (): void => {
+    const now = Date.now();
+    let waiting = false;
+    for (const [id, outbound] of this.#outbound) {
+      if (outbound.awaitsReply || outbound.settled) continue;
+      // Not with the broker now: waiting for the connection, or for its retry.
+      if (
+        this.#channel === undefined || outbound.retry !== undefined ||
+        now - outbound.publishedAt! < this.#confirmTimeout
+      ) {
+        waiting = true;
+        continue;
+      }
+      outbound.settled = true;
+      this.#outbound.delete(id);
+      const why = `the broker neither confirmed nor refused it within ${this.#confirmTimeout} ms`;
+      this.#logger.warn(`${this.#name}: a message to ${outbound.routingKey} failed: ${why}`);
+      outbound.confirmed.reject(new NotDelivered(outbound.routingKey, why));
+    }
+    if (!waiting) {
+      clearInterval(this.#confirmSweep);
+      this.#confirmSweep = undefined;
+    }
+  };
 
   /** Sends `outbound`, returned unroutable just after a reconnect, again after a wait. */
   #retryReturned(id: string, outbound: Outbound): void {
@@ -458,7 +535,10 @@ export class CallerChannel extends InboxChannel implements Attachment {
     const renewed = this.#renew(refusedOn);
     outbound.retry = setTimeout(async () => {
       outbound.retry = undefined;
-      const channel = await renewed;
+      await renewed;
+      // The newest publishing channel: a refusal of another message may have
+      // replaced the one renewed for this one meanwhile.
+      const channel = this.#publisher ?? this.#channel;
       // Gone meanwhile: answered, given up, closed, or the connection was
       // lost (attach sends what is unanswered again).
       if (
@@ -493,14 +573,37 @@ export class CallerChannel extends InboxChannel implements Attachment {
         channel.close().catch(() => {});
         return undefined;
       }
-      // The consuming channel keeps consuming; a replaced publisher goes.
-      if (refused !== this.#channel) refused.close().catch(() => {});
+      // The consuming channel keeps consuming; a replaced publisher goes
+      // once drained.
+      if (refused !== this.#channel) {
+        this.#retiring.add(refused);
+        this.#closeIfDrained(refused);
+        // A confirm the broker never sends would keep one open for good: the
+        // oldest goes anyway past a few (its calls end by their deadlines).
+        if (this.#retiring.size > MAX_RETIRING) {
+          const oldest = this.#retiring.values().next().value!;
+          this.#retiring.delete(oldest);
+          oldest.close().catch(() => {});
+        }
+      }
       this.#publisher = channel;
       return channel;
     } catch (error) {
       this.#logger.debug(`${this.#name}: no fresh channel after a refusal: ${error}`);
       return undefined;
     }
+  }
+
+  /** Closes `channel`, a replaced publisher, once nothing published on it awaits its confirm. */
+  #closeIfDrained(channel: AMQPChannel): void {
+    if (!this.#retiring.has(channel)) return;
+    // The client's own list (amqp-client 4.1.1): it holds the control
+    // messages' publishes too. Without it, the channel closes at once.
+    const waiting = (channel as unknown as { unconfirmedPublishes?: unknown[] })
+      .unconfirmedPublishes;
+    if ((waiting?.length ?? 0) > 0) return;
+    this.#retiring.delete(channel);
+    channel.close().catch(() => {});
   }
 
   /** basic.return: a mandatory request or command no queue took. */
@@ -636,6 +739,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
     if (outbound === undefined) return false;
     this.#outbound.delete(id);
     outbound.key = undefined;
+    // A retry waiting after a refusal (a copy reached some queue all the same).
+    clearTimeout(outbound.retry);
     if (!outbound.settled) {
       outbound.settled = true;
       outbound.confirmed.resolve();
@@ -653,6 +758,8 @@ export class CallerChannel extends InboxChannel implements Attachment {
     if (why !== undefined) {
       clearInterval(this.#pinger);
       this.#pinger = undefined;
+      clearInterval(this.#confirmSweep);
+      this.#confirmSweep = undefined;
       for (const outbound of this.#outbound.values()) {
         outbound.key = undefined;
         clearTimeout(outbound.retry);
