@@ -93,9 +93,13 @@ Deno.test("tcp: replies a client never reads are bounded: 40 echo calls of 15 Mi
   const params = "x".repeat(15 * MiB);
   const frame = `{"jsonrpc":"2.0","method":"echo","params":["${params}"],"id":1}`;
   const { queued, rss, answered, cut } = await neverRead(tcp, rawTcp(frame), 40);
-  // One reply waits for the wire; no further call starts meanwhile.
+  // One reply waits for the wire; no further call starts meanwhile. The
+  // kernel's socket buffers take some of what the client does not read
+  // (Linux grows a loopback receive buffer up to tcp_rmem's maximum, 32 MiB
+  // on many hosts), so under load a reply or two more may leave the server
+  // before one waits: seen once in 7 runs of the suite (3 answered).
   assertEquals(cut, "write-timeout");
-  assertLessOrEqual(answered, 2);
+  assertLessOrEqual(answered, 4);
   assertLessOrEqual(queued, 2 * 16 * MiB);
   // Generous: the client's frame, what the server read, one reply (before: +1486 MiB).
   assertLessOrEqual(rss, 400 * MiB);
