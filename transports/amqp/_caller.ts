@@ -256,13 +256,17 @@ export class CallerChannel extends InboxChannel implements Attachment {
     const channel = this.#publisher ?? this.#channel;
     if (channel === undefined) return;
     corkTick(channel);
+    // Settled, it may be the last publish a replaced publisher waited for.
+    const settled = () => {
+      if (this.#retiring.size > 0) this.#closeIfDrained(channel);
+    };
     (channel.basicPublish(
       "",
       instance,
       wire.body,
       wire.properties as AMQPProperties,
       true,
-    ) as Promise<unknown>).catch(() => {});
+    ) as Promise<unknown>).then(settled, settled);
   }
 
   /** Pings every instance holding an open stream; stops when none is left. */
