@@ -198,4 +198,57 @@ amqpTest(
   },
 );
 
+amqpTest(
+  "amqp: a command unconfirmed when the connection drops is not failed while the broker is away, and is confirmed once back",
+  async () => {
+    const url = await freshMesh();
+    const vhost = vhostOf(url);
+    const logger = recordingLogger();
+    const client = await connectMesh(url, { logger, instanceId: "cli1", timeout: 4_000 });
+    const admin = await adminWith(url, { held: "plain" });
+    await admin.connection.close();
+    let suspended = false;
+    let limited = false;
+    try {
+      // Connections refused from now on (rabbitmqctl takes a second or so).
+      await broker!.ctl("set_vhost_limits", "-p", vhost, '{"max-connections": 0}');
+      limited = true;
+      await queueProcess(vhost, "held", "suspend");
+      suspended = true;
+      const publishedAt = performance.now();
+      let outcome: unknown = "waiting";
+      const sent = client.command("held", "x", { n: 1 }).then(
+        () => outcome = "confirmed",
+        (error) => outcome = error,
+      );
+      // The broker drops the connection, and takes no new one for a while.
+      await broker!.ctl("close_all_connections", "--vhost", vhost, "review31");
+      await waitFor(() => logger.messages("warn").some((l) => l.includes("lost the broker")), {
+        message: "the connection lost",
+      });
+      assert(
+        performance.now() - publishedAt < 4_000,
+        "the connection dropped before the command's timeout (else this test proves nothing)",
+      );
+      // Twice its timeout after the publish (the sweep runs every second): it waits.
+      await waitFor(() => performance.now() - publishedAt > 8_000, {
+        timeout: 9_000,
+        interval: 100,
+      });
+      assertEquals(outcome, "waiting", "no confirm can come while the connection is down");
+      await queueProcess(vhost, "held", "resume");
+      suspended = false;
+      await broker!.ctl("clear_vhost_limits", "-p", vhost);
+      limited = false;
+      await within(sent, 20_000, "the command's end after the reconnect");
+      assertEquals(outcome, "confirmed");
+      assertEquals(client.stats().reconnects, 1);
+    } finally {
+      if (suspended) await queueProcess(vhost, "held", "resume").catch(() => {});
+      if (limited) await broker!.ctl("clear_vhost_limits", "-p", vhost).catch(() => {});
+      await client.close();
+    }
+  },
+);
+
 stopBrokerAfterAll();
