@@ -225,6 +225,11 @@ export class CallerChannel extends InboxChannel implements Attachment {
     // Everything not yet answered goes out again: the broker may have lost it.
     const now = Date.now();
     for (const [id, outbound] of this.#outbound) {
+      // A retry still waiting from the lost connection is moot (it goes now, or
+      // not at all); left set, a refusal here would overwrite its handle, and
+      // the call's end or close() would clear the wrong timer.
+      clearTimeout(outbound.retry);
+      outbound.retry = undefined;
       // A stream call already out was lost with the connection; one made since goes now.
       if (outbound.expires <= now || (outbound.stream && outbound.published)) continue;
       if (outbound.published) this.republished++;
