@@ -81,7 +81,7 @@ interface Outbound {
   retry?: ReturnType<typeof setTimeout>;
   /** Returned unroutable just after a reconnect: goes again, so its confirm settles nothing. */
   returned?: boolean;
-  /** When it last went out (ms since epoch): a command or event unconfirmed for long fails. */
+  /** When it last went out (`performance.now()`, immune to clock jumps): a command or event unconfirmed for long fails. */
   publishedAt?: number;
 }
 
@@ -431,7 +431,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
   #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
     const generation = this.#generation;
     outbound.published = true;
-    outbound.publishedAt = now;
+    outbound.publishedAt = performance.now();
     if (!outbound.awaitsReply && this.#confirmTimeout > 0) {
       this.#confirmSweep ??= setInterval(
         this.#failUnconfirmed,
@@ -494,7 +494,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
 
   /** Fails the commands and events the broker left unconfirmed for `#confirmTimeout`; stops when none waits. */
   #failUnconfirmed = (): void => {
-    const now = Date.now();
+    const now = performance.now();
     let waiting = false;
     for (const [id, outbound] of this.#outbound) {
       if (outbound.awaitsReply || outbound.settled) continue;
