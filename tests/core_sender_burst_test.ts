@@ -127,6 +127,12 @@ test("websocket: 40 concurrent calls with 2 MiB params over a reconnecting chann
   const results = await Promise.allSettled(
     Array.from({ length: 40 }, () => client.call<string>("echo", [text], { timeout: 60_000 })),
   );
+  // The failures' reasons, so a failure says why (not only how many).
+  assertEquals(
+    results.flatMap((r) => r.status === "rejected" ? [String(r.reason)] : []),
+    [],
+    `warnings: ${logger.messages("warn").join(" | ")}`,
+  );
   assertEquals(results.filter((r) => r.status === "fulfilled" && r.value === text).length, 40);
   await client.close();
   await server.shutdown();
