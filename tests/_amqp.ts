@@ -4,7 +4,7 @@
 // name, when there is no broker.
 
 import { type Broker, startBroker } from "./_rabbitmq.ts";
-import { waitFor } from "./_helpers.ts";
+import { type RecordingLogger, waitFor } from "./_helpers.ts";
 
 const started = await startBroker();
 
@@ -65,6 +65,35 @@ export function stopBrokerAfterAll(): void {
       await broker!.stop();
     },
   });
+}
+
+/**
+ * An admin connection with `queues` declared and bound to the rpc exchange,
+ * each under its own name or under `key` when given; `full` ones refuse
+ * every publish (basic.nack: `x-max-length` 0, `reject-publish`).
+ */
+export async function adminWith(
+  url: string,
+  queues: Record<string, "full" | "plain">,
+  key?: string,
+) {
+  const { AMQPClient } = await import("@cloudamqp/amqp-client");
+  const connection = await new AMQPClient(url, undefined, null).connect();
+  const channel = await connection.channel();
+  for (const [name, kind] of Object.entries(queues)) {
+    await channel.queueDeclare(
+      name,
+      { durable: false, autoDelete: false, exclusive: false },
+      kind === "full" ? { "x-max-length": 0, "x-overflow": "reject-publish" } : {},
+    );
+    await channel.queueBind(name, "nuropb-rpc-exchange", key ?? name);
+  }
+  return { connection, channel };
+}
+
+/** Refusals the mesh caller logged so far (each publish the broker refused, sent again). */
+export function refusals(logger: RecordingLogger): number {
+  return logger.messages("warn").filter((line) => line.includes("refused a message")).length;
 }
 
 /**

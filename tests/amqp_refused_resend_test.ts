@@ -9,26 +9,10 @@
 // then fails with NotDelivered after the mesh's timeout.
 
 import { assertEquals } from "./_assert.ts";
-import { amqpTest, freshMesh, stopBrokerAfterAll } from "./_amqp.ts";
+import { adminWith, amqpTest, freshMesh, refusals, stopBrokerAfterAll } from "./_amqp.ts";
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
 import { NotDelivered } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
-
-const refusals = (logger: ReturnType<typeof recordingLogger>) =>
-  logger.messages("warn").filter((line) => line.includes("refused a message")).length;
-
-/** An admin connection with a queue `name` bound for service `service` that refuses every publish. */
-async function refusingQueue(url: string, service: string, name: string) {
-  const { AMQPClient } = await import("@cloudamqp/amqp-client");
-  const connection = await new AMQPClient(url, undefined, null).connect();
-  const channel = await connection.channel();
-  await channel.queueDeclare(name, { durable: false, autoDelete: false, exclusive: false }, {
-    "x-max-length": 0,
-    "x-overflow": "reject-publish",
-  });
-  await channel.queueBind(name, "nuropb-rpc-exchange", service);
-  return { connection, channel };
-}
 
 amqpTest(
   "amqp: commands refused out of step each end with NotDelivered: none waits on a channel closed meanwhile, or for a confirm that never comes",
@@ -36,7 +20,7 @@ amqpTest(
     const url = await freshMesh();
     const logger = recordingLogger();
     const client = await connectMesh(url, { logger, instanceId: "cli1", timeout: 2_000 });
-    const admin = await refusingQueue(url, "full", "full");
+    const admin = await adminWith(url, { full: "full" });
     try {
       // One command, then more while its retries wait: their refusals renew
       // the publishing channel while the first one's retry waits for its own.
@@ -70,11 +54,9 @@ amqpTest(
     const url = await freshMesh();
     const logger = recordingLogger();
     const client = await connectMesh(url, { logger, instanceId: "cli1", timeout: 15_000 });
-    const admin = await refusingQueue(url, "sink", "blocker");
-    // The queue that takes them once the blocker is gone (while both are
-    // bound, a publish routed to both is refused).
-    await admin.channel.queueDeclare("sink", { durable: false, autoDelete: false });
-    await admin.channel.queueBind("sink", "nuropb-rpc-exchange", "sink");
+    // "sink" takes them once the blocker is gone (while both are bound, a
+    // publish routed to both is refused).
+    const admin = await adminWith(url, { blocker: "full", sink: "plain" }, "sink");
     try {
       const sent: Promise<void>[] = [];
       for (let n = 0; n < 4; n++) {
@@ -116,7 +98,7 @@ amqpTest(
     await service.serve("calc", { twice: ({ n }: { n: number }) => 2 * n });
     // A second queue on the service's key that refuses: the publish is
     // refused, and its copy in the service's queue is answered all the same.
-    const admin = await refusingQueue(url, "calc", "calc-blocker");
+    const admin = await adminWith(url, { "calc-blocker": "full" }, "calc");
     try {
       assertEquals(await client.request("calc", "twice", { n: 3 }), 6);
       assertEquals(refusals(logger), 1, "the publish was refused once");

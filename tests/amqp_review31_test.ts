@@ -9,7 +9,7 @@
 // the confirm waits until the queue runs again.
 
 import { assert, assertEquals, assertInstanceOf } from "./_assert.ts";
-import { amqpTest, broker, freshMesh, stopBrokerAfterAll } from "./_amqp.ts";
+import { adminWith, amqpTest, broker, freshMesh, refusals, stopBrokerAfterAll } from "./_amqp.ts";
 import { erlBinary } from "./_rabbitmq.ts";
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
 import { ConnectionClosed, NotDelivered } from "../mod.ts";
@@ -32,25 +32,6 @@ async function channelsOf(vhost: string): Promise<number> {
   const out = await broker!.ctl("list_channels", "vhost", "--no-table-headers", "--quiet");
   return out.split("\n").filter((line) => line.trim() === vhost).length;
 }
-
-/** An admin connection with `queues` bound for their own names; `full` ones refuse every publish. */
-async function adminWith(url: string, queues: Record<string, "full" | "plain">) {
-  const { AMQPClient } = await import("@cloudamqp/amqp-client");
-  const connection = await new AMQPClient(url, undefined, null).connect();
-  const channel = await connection.channel();
-  for (const [name, kind] of Object.entries(queues)) {
-    await channel.queueDeclare(
-      name,
-      { durable: false, autoDelete: false, exclusive: false },
-      kind === "full" ? { "x-max-length": 0, "x-overflow": "reject-publish" } : {},
-    );
-    await channel.queueBind(name, "nuropb-rpc-exchange", name);
-  }
-  return { connection, channel };
-}
-
-const refusals = (logger: ReturnType<typeof recordingLogger>) =>
-  logger.messages("warn").filter((line) => line.includes("refused a message")).length;
 
 amqpTest(
   "amqp: a command the broker leaves unconfirmed fails with NotDelivered after the mesh's timeout, and goes out once",
