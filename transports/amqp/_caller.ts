@@ -262,9 +262,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
     if (channel === undefined) return;
     corkTick(channel);
     // Settled, it may be the last publish a replaced publisher waited for.
-    const settled = () => {
-      if (this.#retiring.size > 0) this.#closeIfDrained(channel);
-    };
+    const settled = () => this.#closeIfDrained(channel);
     (channel.basicPublish(
       "",
       instance,
@@ -429,10 +427,9 @@ export class CallerChannel extends InboxChannel implements Attachment {
   }
 
   #publish(id: string, outbound: Outbound, channel: AMQPChannel, now: number): void {
-    const generation = this.#generation;
     outbound.published = true;
-    outbound.publishedAt = performance.now();
     if (!outbound.awaitsReply && this.#confirmTimeout > 0) {
+      outbound.publishedAt = performance.now();
       this.#confirmSweep ??= setInterval(
         this.#failUnconfirmed,
         Math.min(1_000, Math.max(50, this.#confirmTimeout / 4)),
@@ -455,7 +452,7 @@ export class CallerChannel extends InboxChannel implements Attachment {
     ) as Promise<unknown>;
     sent.then(
       () => {
-        if (this.#retiring.size > 0) this.#closeIfDrained(channel);
+        this.#closeIfDrained(channel);
         if (outbound.returned) return void (outbound.returned = false); // it goes again
         if (outbound.settled) return;
         outbound.settled = true;
@@ -463,20 +460,13 @@ export class CallerChannel extends InboxChannel implements Attachment {
         if (!outbound.awaitsReply && this.#outbound.get(id) === outbound) this.#outbound.delete(id);
       },
       (error: unknown) => {
-        if (this.#retiring.size > 0) this.#closeIfDrained(channel);
-        if (outbound.settled || this.#outbound.get(id) !== outbound) return;
-        if (!String(error).includes("Message rejected")) {
-          // The channel closed before the broker confirmed. A lost connection:
-          // attach sends it again. A channel closed while the connection stays
-          // (a publish that met a publisher replaced meanwhile): it goes again
-          // now, on the current one.
-          const current = this.#publisher ?? this.#channel;
-          if (
-            current !== undefined && current !== channel && generation === this.#generation &&
-            this.closeReason === undefined
-          ) this.#publish(id, outbound, current, Date.now());
-          return;
-        }
+        this.#closeIfDrained(channel);
+        // The channel closed before the broker confirmed (the connection was
+        // lost: attach sends it again), or the call ended meanwhile.
+        if (
+          !String(error).includes("Message rejected") || outbound.settled ||
+          this.#outbound.get(id) !== outbound
+        ) return;
         // A quorum queue refuses while it elects a leader, and (RabbitMQ
         // 3.10) that channel then refuses for good: this message alone
         // goes again, on a fresh channel, after a short wait. The
