@@ -12,6 +12,7 @@ import { assert, assertEquals, assertInstanceOf } from "./_assert.ts";
 import { adminWith, amqpTest, broker, freshMesh, refusals, stopBrokerAfterAll } from "./_amqp.ts";
 import { erlBinary } from "./_rabbitmq.ts";
 import { recordingLogger, waitFor, within } from "./_helpers.ts";
+import { TcpRelay } from "./_tcp_relay.ts";
 import { ConnectionClosed, NotDelivered } from "../mod.ts";
 import { connectMesh } from "../transports/amqp.ts";
 
@@ -184,26 +185,32 @@ amqpTest(
   async () => {
     const url = await freshMesh();
     const vhost = vhostOf(url);
+    // The mesh reaches the broker through a relay the test cuts at once.
+    const relay = new TcpRelay(Number(new URL(url).port));
     const logger = recordingLogger();
-    const client = await connectMesh(url, { logger, instanceId: "cli1", timeout: 4_000 });
+    const client = await connectMesh(relay.via(url), {
+      logger,
+      instanceId: "cli1",
+      timeout: 4_000,
+    });
     const admin = await adminWith(url, { held: "plain" });
     await admin.connection.close();
     let suspended = false;
-    let limited = false;
     try {
-      // Connections refused from now on (rabbitmqctl takes a second or so).
-      await broker!.ctl("set_vhost_limits", "-p", vhost, '{"max-connections": 0}');
-      limited = true;
       await queueProcess(vhost, "held", "suspend");
       suspended = true;
       const publishedAt = performance.now();
+      const before = relay.sent;
       let outcome: unknown = "waiting";
       const sent = client.command("held", "x", { n: 1 }).then(
         () => outcome = "confirmed",
         (error) => outcome = error,
       );
-      // The broker drops the connection, and takes no new one for a while.
-      await broker!.ctl("close_all_connections", "--vhost", vhost, "review31");
+      // The publish went out (a method, a header and a body frame: over 100 bytes).
+      await waitFor(() => relay.sent - before > 100, { message: "the publish relayed" });
+      // The connection drops, and no new one is taken for a while.
+      relay.refuse(true);
+      relay.cut();
       await waitFor(() => logger.messages("warn").some((l) => l.includes("lost the broker")), {
         message: "the connection lost",
       });
@@ -219,15 +226,15 @@ amqpTest(
       assertEquals(outcome, "waiting", "no confirm can come while the connection is down");
       await queueProcess(vhost, "held", "resume");
       suspended = false;
-      await broker!.ctl("clear_vhost_limits", "-p", vhost);
-      limited = false;
+      relay.refuse(false);
       await within(sent, 20_000, "the command's end after the reconnect");
       assertEquals(outcome, "confirmed");
       assertEquals(client.stats().reconnects, 1);
     } finally {
       if (suspended) await queueProcess(vhost, "held", "resume").catch(() => {});
-      if (limited) await broker!.ctl("clear_vhost_limits", "-p", vhost).catch(() => {});
+      relay.refuse(false);
       await client.close();
+      await relay.close();
     }
   },
 );
