@@ -95,9 +95,16 @@ amqpTest(
     const logger = recordingLogger();
     const service = await connectMesh(url, { logger, instanceId: "svc" });
     const client = await connectMesh(url, { logger, instanceId: "cli1", timeout: 5_000 });
-    await service.serve("calc", { twice: ({ n }: { n: number }) => 2 * n });
     // A second queue on the service's key that refuses: the publish is
-    // refused, and its copy in the service's queue is answered all the same.
+    // refused, and its copy in the service's queue is answered all the same,
+    // once the refusal reached the caller (else the answer can come first, and
+    // no retry waits).
+    await service.serve("calc", {
+      twice: async ({ n }: { n: number }) => {
+        await waitFor(() => refusals(logger) > 0, { timeout: 5_000, message: "the refusal" });
+        return 2 * n;
+      },
+    });
     const admin = await adminWith(url, { "calc-blocker": "full" }, "calc");
     try {
       assertEquals(await client.request("calc", "twice", { n: 3 }), 6);
