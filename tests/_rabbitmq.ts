@@ -293,8 +293,14 @@ export async function erlEval(
       stderr: "piped",
     }).spawn();
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(expression));
-    await writer.close();
+    try {
+      await writer.write(new TextEncoder().encode(expression));
+      await writer.close();
+    } catch (error) {
+      // erl_call may exit before reading (the node is down, restarting):
+      // its output says why, and decides whether to try again.
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    }
     const out = await child.output();
     last = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     if (out.success && last.includes("{ok, seed_rpc_ok}")) return true;
