@@ -15,6 +15,7 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
+/** Relays TCP connections to a port on 127.0.0.1, and cuts them on demand. */
 export class TcpRelay {
   /** The relay's port on 127.0.0.1. */
   readonly port: number;
@@ -40,11 +41,6 @@ export class TcpRelay {
     const relayed = new URL(url);
     relayed.port = String(this.port);
     return relayed.href;
-  }
-
-  /** Connections being relayed now. */
-  get open(): number {
-    return this.#pairs.size;
   }
 
   /** Bytes relayed from clients to the target so far (what a test waits on to know a send went out). */
